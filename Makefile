@@ -1,0 +1,25 @@
+# credtrace: two commands a new user needs: `make run` and `make test`.
+GO      ?= go
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: build run test vet fmt-check
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/credtrace ./cmd/credtrace
+
+## run: build and start the service on the embedded SQLite store in ./data
+run: build
+	./bin/credtrace serve
+
+## test: formatting, vet, and the whole suite (SQLite and MongoDB backends; the MongoDB tests
+## start an embedded FerretDB unless CREDTRACE_TEST_MONGO_URI points at a real server)
+test: fmt-check vet
+	$(GO) test -count=1 -timeout 14m ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

@@ -1,0 +1,173 @@
+// Package config reads credtrace's settings from flags and the environment and validates them
+// before anything starts. Only cmd imports it.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration of a credtrace process.
+type Config struct {
+	Addr            string        // --addr, CREDTRACE_ADDR
+	DataDir         string        // --data, CREDTRACE_DATA
+	MongoURI        string        // CREDTRACE_MONGO_URI: when set, the MongoDB backend is used
+	MongoDB         string        // CREDTRACE_MONGO_DB
+	AdminToken      string        // CREDTRACE_ADMIN_TOKEN
+	PIISecret       string        // CREDTRACE_PII_SECRET: key of the personal-data hashes
+	ShutdownTimeout time.Duration // --shutdown-timeout, CREDTRACE_SHUTDOWN_TIMEOUT
+	PublicityMonths map[string]int
+	RepairMonths    map[string]int
+}
+
+// Backend names the store the configuration selects.
+func (c Config) Backend() string {
+	if c.MongoURI != "" {
+		return "mongodb"
+	}
+	return "sqlite"
+}
+
+// SQLitePath is the embedded store's file.
+func (c Config) SQLitePath() string { return filepath.Join(c.DataDir, "credtrace.db") }
+
+// Error lists every bad setting at once, each with the flag or variable that set it.
+type Error struct {
+	Problems []string
+}
+
+func (e *Error) Error() string {
+	return "bad configuration:\n  " + strings.Join(e.Problems, "\n  ")
+}
+
+// Load reads args (without the program and subcommand names) over the environment getenv.
+// Flags win over the environment; the environment wins over the defaults.
+func Load(getenv func(string) string, args []string) (Config, error) {
+	env := func(key, def string) string {
+		if v := getenv(key); v != "" {
+			return v
+		}
+		return def
+	}
+	fs := flag.NewFlagSet("credtrace", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	addr := fs.String("addr", env("CREDTRACE_ADDR", "127.0.0.1:8080"), "listen address")
+	data := fs.String("data", env("CREDTRACE_DATA", "./data"), "data directory of the embedded store")
+	shutdown := fs.String("shutdown-timeout", env("CREDTRACE_SHUTDOWN_TIMEOUT", "15s"), "time allowed for in-flight requests at shutdown")
+	publicity := fs.String("publicity-months", env("CREDTRACE_PUBLICITY_MONTHS", "minor=3,general=12,serious=36"), "publicity window by severity")
+	repair := fs.String("repair-months", env("CREDTRACE_REPAIR_MONTHS", "minor=0,general=3,serious=12"), "minimum period before repair by severity")
+	if err := fs.Parse(args); err != nil {
+		return Config{}, &Error{Problems: []string{err.Error()}}
+	}
+	if fs.NArg() > 0 {
+		return Config{}, &Error{Problems: []string{"unexpected argument " + strconv.Quote(fs.Arg(0))}}
+	}
+	c := Config{
+		Addr:       *addr,
+		DataDir:    *data,
+		MongoURI:   getenv("CREDTRACE_MONGO_URI"),
+		MongoDB:    env("CREDTRACE_MONGO_DB", "credtrace"),
+		AdminToken: getenv("CREDTRACE_ADMIN_TOKEN"),
+		PIISecret:  getenv("CREDTRACE_PII_SECRET"),
+	}
+	var problems []string
+	d, err := time.ParseDuration(*shutdown)
+	switch {
+	case err != nil:
+		problems = append(problems, fmt.Sprintf("--shutdown-timeout / CREDTRACE_SHUTDOWN_TIMEOUT: %q is not a duration (for example 15s)", *shutdown))
+	case d <= 0:
+		problems = append(problems, "--shutdown-timeout / CREDTRACE_SHUTDOWN_TIMEOUT: must be positive")
+	}
+	c.ShutdownTimeout = d
+	if c.PublicityMonths, err = parseMonths(*publicity); err != nil {
+		problems = append(problems, "--publicity-months / CREDTRACE_PUBLICITY_MONTHS: "+err.Error())
+	}
+	if c.RepairMonths, err = parseMonths(*repair); err != nil {
+		problems = append(problems, "--repair-months / CREDTRACE_REPAIR_MONTHS: "+err.Error())
+	}
+	if len(problems) > 0 {
+		return Config{}, &Error{Problems: problems}
+	}
+	return c, c.Validate()
+}
+
+func parseMonths(s string) (map[string]int, error) {
+	out := map[string]int{}
+	for _, part := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok {
+			return nil, fmt.Errorf("%q: want severity=months, for example minor=3", part)
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%q: months must be a non-negative whole number", part)
+		}
+		switch k {
+		case "minor", "general", "serious":
+		default:
+			return nil, fmt.Errorf("%q: severity must be minor, general or serious", part)
+		}
+		out[k] = n
+	}
+	return out, nil
+}
+
+// Validate checks every setting and reports all problems at once.
+func (c Config) Validate() error {
+	var problems []string
+	if host, port, err := net.SplitHostPort(c.Addr); err != nil {
+		problems = append(problems, fmt.Sprintf("--addr / CREDTRACE_ADDR: %q is not host:port", c.Addr))
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		problems = append(problems, fmt.Sprintf("--addr / CREDTRACE_ADDR: port %q is not a number between 0 and 65535", port))
+	} else {
+		_ = host
+	}
+	if c.MongoURI != "" {
+		u, err := url.Parse(c.MongoURI)
+		if err != nil || (u.Scheme != "mongodb" && u.Scheme != "mongodb+srv") || u.Host == "" {
+			problems = append(problems, "CREDTRACE_MONGO_URI: not a mongodb:// or mongodb+srv:// URI with a host")
+		}
+		if c.MongoDB == "" || strings.ContainsAny(c.MongoDB, `/\. "$`) {
+			problems = append(problems, fmt.Sprintf("CREDTRACE_MONGO_DB: %q is not a valid database name", c.MongoDB))
+		}
+	} else if err := checkWritable(c.DataDir); err != nil {
+		problems = append(problems, "--data / CREDTRACE_DATA: "+err.Error())
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < 24 {
+		problems = append(problems, "CREDTRACE_ADMIN_TOKEN: must be at least 24 characters")
+	}
+	if c.PIISecret != "" && len(c.PIISecret) < 32 {
+		problems = append(problems, "CREDTRACE_PII_SECRET: must be at least 32 characters")
+	}
+	if len(problems) > 0 {
+		return &Error{Problems: problems}
+	}
+	return nil
+}
+
+// checkWritable makes dir when missing and proves that a file can be written in it.
+func checkWritable(dir string) error {
+	if dir == "" {
+		return errors.New("empty")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("cannot create %s: %v", dir, errors.Unwrap(err))
+	}
+	f, err := os.CreateTemp(dir, ".write-check-*")
+	if err != nil {
+		return fmt.Errorf("%s is not writable", dir)
+	}
+	name := f.Name()
+	f.Close()
+	os.Remove(name)
+	return nil
+}

@@ -1,0 +1,120 @@
+package courier
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+)
+
+// usccAlphabet is the GB 32100-2015 character set; a character's value is its index.
+const usccAlphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+var usccWeights = [17]int{1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28}
+
+// CheckUSCC reports why code is not a valid unified social credit code, or "" when it is.
+func CheckUSCC(code string) string {
+	if len(code) != 18 {
+		return "must be 18 characters"
+	}
+	sum := 0
+	for i := 0; i < 17; i++ {
+		v := strings.IndexByte(usccAlphabet, code[i])
+		if v < 0 {
+			return "character " + string(code[i]) + " is not in the GB 32100 alphabet"
+		}
+		sum += v * usccWeights[i]
+	}
+	check := (31 - sum%31) % 31
+	if code[17] != usccAlphabet[check] {
+		return "check character mismatch (GB 32100)"
+	}
+	return ""
+}
+
+var residentWeights = [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
+
+const residentChecks = "10X98765432"
+
+// CheckResidentID reports why id is not a valid resident ID number (GB 11643), or "" when it is.
+// The reason never repeats the number.
+func CheckResidentID(id string) string {
+	if len(id) != 18 {
+		return "must be 18 characters"
+	}
+	sum := 0
+	for i := 0; i < 17; i++ {
+		c := id[i]
+		if c < '0' || c > '9' {
+			return "first 17 characters must be digits"
+		}
+		sum += int(c-'0') * residentWeights[i]
+	}
+	if id[17] != residentChecks[sum%11] {
+		return "check digit mismatch (GB 11643)"
+	}
+	return ""
+}
+
+// CheckPhone reports why p is not a mainland mobile number, or "" when it is.
+func CheckPhone(p string) string {
+	if len(p) != 11 || p[0] != '1' {
+		return "must be an 11-digit mobile number starting with 1"
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] < '0' || p[i] > '9' {
+			return "must contain digits only"
+		}
+	}
+	return ""
+}
+
+// CheckRegion reports why r is not a 6-digit administrative division code, or "" when it is.
+func CheckRegion(r string) string {
+	if len(r) != 6 {
+		return "must be a 6-digit administrative division code"
+	}
+	for i := 0; i < 6; i++ {
+		if r[i] < '0' || r[i] > '9' {
+			return "must be a 6-digit administrative division code"
+		}
+	}
+	if r[:2] < "11" || r[:2] > "82" {
+		return "province part must be between 11 and 82"
+	}
+	return ""
+}
+
+// MaskResidentID keeps the region part and the last four characters.
+func MaskResidentID(id string) string {
+	if len(id) < 10 {
+		return strings.Repeat("*", len(id))
+	}
+	return id[:6] + strings.Repeat("*", len(id)-10) + id[len(id)-4:]
+}
+
+// MaskPhone keeps the first three and the last four digits.
+func MaskPhone(p string) string {
+	if len(p) < 7 {
+		return strings.Repeat("*", len(p))
+	}
+	return p[:3] + strings.Repeat("*", len(p)-7) + p[len(p)-4:]
+}
+
+// Hasher turns personal data into a keyed hash for matching; the key never leaves the service.
+type Hasher struct {
+	key []byte
+}
+
+// NewHasher returns a Hasher keyed by secret.
+func NewHasher(secret []byte) *Hasher { return &Hasher{key: append([]byte(nil), secret...)} }
+
+// Hash returns the hex HMAC-SHA256 of value under purpose, so that equal values under different
+// purposes (an ID number and a phone) never match.
+func (h *Hasher) Hash(purpose, value string) string {
+	m := hmac.New(sha256.New, h.key)
+	m.Write([]byte(purpose))
+	m.Write([]byte{0})
+	m.Write([]byte(strings.ToUpper(strings.TrimSpace(value))))
+	return hex.EncodeToString(m.Sum(nil))
+}

@@ -1,0 +1,632 @@
+package courier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// FirmInput describes a firm to register.
+type FirmInput struct {
+	USCC     string
+	Name     string
+	Kind     FirmKind
+	ParentID string
+	Region   string
+	Licence  Licence
+}
+
+// FirmPatch changes some fields of a firm; nil fields stay.
+type FirmPatch struct {
+	Name     *string
+	ParentID *string
+	Region   *string
+	Licence  *Licence
+}
+
+func checkName(v *ValidationError, field, name string, max int) {
+	n := utf8.RuneCountInString(strings.TrimSpace(name))
+	if n == 0 {
+		v.Add(field, "required")
+	} else if n > max {
+		v.Add(field, "at most %d characters", max)
+	}
+}
+
+func checkLicence(v *ValidationError, l Licence) {
+	if strings.TrimSpace(l.Number) == "" {
+		v.Add("licence.number", "required")
+	}
+	if l.ValidFrom.IsZero() {
+		v.Add("licence.valid_from", "required")
+	}
+	if l.ValidTo.IsZero() {
+		v.Add("licence.valid_to", "required")
+	} else if !l.ValidTo.After(l.ValidFrom) {
+		v.Add("licence.valid_to", "must be after valid_from")
+	}
+	switch l.Status {
+	case LicenceActive, LicenceSuspended, LicenceRevoked:
+	default:
+		v.Add("licence.status", "must be one of active, suspended, revoked")
+	}
+}
+
+// checkParent validates the tree rules for a firm of kind with parent, and that id (empty for a
+// new firm) would not become its own ancestor.
+func checkParent(ctx context.Context, st Store, v *ValidationError, id string, kind FirmKind, parent string) error {
+	switch kind {
+	case KindHQ:
+		if parent != "" {
+			v.Add("parent_id", "an hq has no parent")
+		}
+		return nil
+	case KindBranch, KindOutlet:
+		if parent == "" {
+			v.Add("parent_id", "required for a %s", kind)
+			return nil
+		}
+	default:
+		v.Add("kind", "must be one of hq, branch, outlet")
+		return nil
+	}
+	p, err := st.Firm(ctx, parent)
+	if errors.Is(err, ErrNotFound) {
+		v.Add("parent_id", "no such firm")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if p.Kind == KindOutlet {
+		v.Add("parent_id", "an outlet cannot have firms below it")
+		return nil
+	}
+	if id != "" {
+		below, err := inTree(ctx, st, id, parent)
+		if err != nil {
+			return err
+		}
+		if below {
+			v.Add("parent_id", "would make a cycle in the franchise tree")
+		}
+	}
+	return nil
+}
+
+// CreateFirm registers a firm (regulators only). It answers a *ValidationError for bad fields
+// and ErrConflict when the USCC is taken.
+func (s *Service) CreateFirm(ctx context.Context, a Actor, in FirmInput) (Firm, error) {
+	if err := requireRegulator(a); err != nil {
+		return Firm{}, err
+	}
+	in.USCC = strings.ToUpper(strings.TrimSpace(in.USCC))
+	in.Licence.ValidFrom, in.Licence.ValidTo = norm(in.Licence.ValidFrom), norm(in.Licence.ValidTo)
+	v := &ValidationError{}
+	if why := CheckUSCC(in.USCC); why != "" {
+		v.Add("uscc", "%s", why)
+	}
+	checkName(v, "name", in.Name, 200)
+	if why := CheckRegion(in.Region); why != "" {
+		v.Add("region", "%s", why)
+	}
+	checkLicence(v, in.Licence)
+	if err := checkParent(ctx, s.store, v, "", in.Kind, in.ParentID); err != nil {
+		return Firm{}, err
+	}
+	if err := v.Err(); err != nil {
+		return Firm{}, err
+	}
+	now := s.Now()
+	f := Firm{ID: newID(), USCC: in.USCC, Name: strings.TrimSpace(in.Name), Kind: in.Kind, ParentID: in.ParentID,
+		Region: in.Region, Licence: in.Licence, CreatedAt: now, UpdatedAt: now, Version: 1}
+	err := s.store.Atomic(ctx, func(st Store) error {
+		if err := st.CreateFirm(ctx, f); err != nil {
+			return err
+		}
+		return s.audit(ctx, st, a, "firm.create", "firm", f.ID, "uscc="+f.USCC+" kind="+string(f.Kind)+" parent="+f.ParentID)
+	})
+	if errors.Is(err, ErrConflict) {
+		return Firm{}, fmt.Errorf("a firm with USCC %s is already registered: %w", f.USCC, ErrConflict)
+	}
+	if err != nil {
+		return Firm{}, fmt.Errorf("create firm: %w", err)
+	}
+	return f, nil
+}
+
+// UpdateFirm changes a firm (regulators only).
+func (s *Service) UpdateFirm(ctx context.Context, a Actor, id string, p FirmPatch) (Firm, error) {
+	if err := requireRegulator(a); err != nil {
+		return Firm{}, err
+	}
+	var out Firm
+	err := s.store.Atomic(ctx, func(st Store) error {
+		f, err := st.Firm(ctx, id)
+		if err != nil {
+			return err
+		}
+		v := &ValidationError{}
+		var changed []string
+		if p.Name != nil {
+			checkName(v, "name", *p.Name, 200)
+			f.Name = strings.TrimSpace(*p.Name)
+			changed = append(changed, "name")
+		}
+		if p.Region != nil {
+			if why := CheckRegion(*p.Region); why != "" {
+				v.Add("region", "%s", why)
+			}
+			f.Region = *p.Region
+			changed = append(changed, "region")
+		}
+		if p.Licence != nil {
+			l := *p.Licence
+			l.ValidFrom, l.ValidTo = norm(l.ValidFrom), norm(l.ValidTo)
+			checkLicence(v, l)
+			if l.Status != f.Licence.Status {
+				changed = append(changed, "licence.status="+string(l.Status))
+			} else {
+				changed = append(changed, "licence")
+			}
+			f.Licence = l
+		}
+		if p.ParentID != nil {
+			if err := checkParent(ctx, st, v, f.ID, f.Kind, *p.ParentID); err != nil {
+				return err
+			}
+			f.ParentID = *p.ParentID
+			changed = append(changed, "parent="+f.ParentID)
+		}
+		if err := v.Err(); err != nil {
+			return err
+		}
+		f.UpdatedAt = s.Now()
+		f.Version++
+		if err := st.UpdateFirm(ctx, f); err != nil {
+			return err
+		}
+		out = f
+		return s.audit(ctx, st, a, "firm.update", "firm", f.ID, strings.Join(changed, " "))
+	})
+	if err != nil {
+		return Firm{}, fmt.Errorf("update firm %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// Firm returns one firm the actor may see.
+func (s *Service) Firm(ctx context.Context, a Actor, id string) (Firm, error) {
+	if err := s.requireScope(ctx, a, id); err != nil {
+		return Firm{}, err
+	}
+	return s.store.Firm(ctx, id)
+}
+
+// FirmByUSCC returns a firm by its code, for any actor: a firm's identity is public.
+func (s *Service) FirmByUSCC(ctx context.Context, uscc string) (Firm, error) {
+	return s.store.FirmByUSCC(ctx, strings.ToUpper(strings.TrimSpace(uscc)))
+}
+
+// Firms lists the firms an actor may see, filtered by q, one page at a time.
+func (s *Service) Firms(ctx context.Context, a Actor, q FirmQuery, cursor string, limit int) ([]Firm, string, error) {
+	scope, err := s.scopeIDs(ctx, a)
+	if err != nil {
+		return nil, "", err
+	}
+	q.IDs = scope
+	if q.Kind != "" && q.Kind != KindHQ && q.Kind != KindBranch && q.Kind != KindOutlet {
+		return nil, "", Invalid("kind", "must be one of hq, branch, outlet")
+	}
+	if q.Licence != "" && q.Licence != LicenceActive && q.Licence != LicenceSuspended && q.Licence != LicenceRevoked {
+		return nil, "", Invalid("licence_status", "must be one of active, suspended, revoked")
+	}
+	if q.Page, limit, err = pageOf(cursor, limit); err != nil {
+		return nil, "", err
+	}
+	items, err := s.store.Firms(ctx, q)
+	if err != nil {
+		return nil, "", err
+	}
+	items, next := trim(items, limit, firmID)
+	return items, next, nil
+}
+
+// ----- sites -----
+
+// SiteInput describes a site.
+type SiteInput struct {
+	Name    string
+	Kind    SiteKind
+	Region  string
+	Address string
+}
+
+func checkSite(v *ValidationError, in SiteInput) {
+	checkName(v, "name", in.Name, 200)
+	switch in.Kind {
+	case SiteSortingCentre, SiteOutlet, SiteLocker:
+	default:
+		v.Add("kind", "must be one of sorting_centre, outlet, locker")
+	}
+	if why := CheckRegion(in.Region); why != "" {
+		v.Add("region", "%s", why)
+	}
+	if utf8.RuneCountInString(in.Address) > 500 {
+		v.Add("address", "at most 500 characters")
+	}
+}
+
+// CreateSite registers a site of firm firmID (regulators, or the firm's own tree).
+func (s *Service) CreateSite(ctx context.Context, a Actor, firmID string, in SiteInput) (Site, error) {
+	if a.Role != RoleRegulator && a.Role != RoleFirm {
+		return Site{}, ErrForbidden
+	}
+	if err := s.requireScope(ctx, a, firmID); err != nil {
+		return Site{}, err
+	}
+	if _, err := s.store.Firm(ctx, firmID); err != nil {
+		return Site{}, err
+	}
+	v := &ValidationError{}
+	checkSite(v, in)
+	if err := v.Err(); err != nil {
+		return Site{}, err
+	}
+	now := s.Now()
+	site := Site{ID: newID(), FirmID: firmID, Name: strings.TrimSpace(in.Name), Kind: in.Kind, Region: in.Region,
+		Address: in.Address, CreatedAt: now, UpdatedAt: now, Version: 1}
+	err := s.store.Atomic(ctx, func(st Store) error {
+		if err := st.CreateSite(ctx, site); err != nil {
+			return err
+		}
+		return s.audit(ctx, st, a, "site.create", "site", site.ID, "firm="+firmID)
+	})
+	if err != nil {
+		return Site{}, fmt.Errorf("create site: %w", err)
+	}
+	return site, nil
+}
+
+// UpdateSite replaces a site's description.
+func (s *Service) UpdateSite(ctx context.Context, a Actor, id string, in SiteInput) (Site, error) {
+	if a.Role != RoleRegulator && a.Role != RoleFirm {
+		return Site{}, ErrForbidden
+	}
+	var out Site
+	err := s.store.Atomic(ctx, func(st Store) error {
+		site, err := st.Site(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := s.requireScope(ctx, a, site.FirmID); err != nil {
+			return err
+		}
+		v := &ValidationError{}
+		checkSite(v, in)
+		if err := v.Err(); err != nil {
+			return err
+		}
+		site.Name, site.Kind, site.Region, site.Address = strings.TrimSpace(in.Name), in.Kind, in.Region, in.Address
+		site.UpdatedAt = s.Now()
+		site.Version++
+		if err := st.UpdateSite(ctx, site); err != nil {
+			return err
+		}
+		out = site
+		return s.audit(ctx, st, a, "site.update", "site", id, "")
+	})
+	if err != nil {
+		return Site{}, fmt.Errorf("update site %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// Site returns one site the actor may see.
+func (s *Service) Site(ctx context.Context, a Actor, id string) (Site, error) {
+	site, err := s.store.Site(ctx, id)
+	if err != nil {
+		return Site{}, err
+	}
+	if err := s.requireScope(ctx, a, site.FirmID); err != nil {
+		return Site{}, err
+	}
+	return site, nil
+}
+
+// Sites lists the sites of one firm.
+func (s *Service) Sites(ctx context.Context, a Actor, firmID string, cursor string, limit int) ([]Site, string, error) {
+	if err := s.requireScope(ctx, a, firmID); err != nil {
+		return nil, "", err
+	}
+	if _, err := s.store.Firm(ctx, firmID); err != nil {
+		return nil, "", err
+	}
+	p, limit, err := pageOf(cursor, limit)
+	if err != nil {
+		return nil, "", err
+	}
+	items, err := s.store.Sites(ctx, SiteQuery{FirmIDs: []string{firmID}, Page: p})
+	if err != nil {
+		return nil, "", err
+	}
+	items, next := trim(items, limit, siteID)
+	return items, next, nil
+}
+
+// ----- staff -----
+
+// StaffInput describes a person to register. IDNumber and Phone are used once, to hash and
+// mask, and never kept.
+type StaffInput struct {
+	Name       string
+	IDNumber   string
+	Phone      string
+	Employment *EmploymentInput
+}
+
+// EmploymentInput starts a period of work.
+type EmploymentInput struct {
+	FirmID string
+	Role   string
+	From   time.Time
+}
+
+// StaffPatch changes a person's name or phone.
+type StaffPatch struct {
+	Name  *string
+	Phone *string
+}
+
+func (s *Service) checkEmployment(ctx context.Context, a Actor, v *ValidationError, field string, in EmploymentInput) error {
+	if in.FirmID == "" {
+		v.Add(field+".firm_id", "required")
+	} else if _, err := s.store.Firm(ctx, in.FirmID); errors.Is(err, ErrNotFound) {
+		v.Add(field+".firm_id", "no such firm")
+	} else if err != nil {
+		return err
+	} else if ok, err := s.InScope(ctx, a, in.FirmID); err != nil {
+		return err
+	} else if !ok {
+		v.Add(field+".firm_id", "no such firm")
+	}
+	checkName(v, field+".role", in.Role, 64)
+	if in.From.IsZero() {
+		v.Add(field+".from", "required")
+	} else if in.From.After(s.Now()) {
+		v.Add(field+".from", "must not be in the future")
+	}
+	return nil
+}
+
+// CreateStaff registers a person (regulators, or a firm for its own tree). ErrConflict when a
+// person with the same ID number is registered.
+func (s *Service) CreateStaff(ctx context.Context, a Actor, in StaffInput) (Staff, error) {
+	if a.Role != RoleRegulator && a.Role != RoleFirm {
+		return Staff{}, ErrForbidden
+	}
+	in.IDNumber = strings.ToUpper(strings.TrimSpace(in.IDNumber))
+	in.Phone = strings.TrimSpace(in.Phone)
+	v := &ValidationError{}
+	checkName(v, "name", in.Name, 64)
+	if why := CheckResidentID(in.IDNumber); why != "" {
+		v.Add("id_number", "%s", why)
+	}
+	if why := CheckPhone(in.Phone); why != "" {
+		v.Add("phone", "%s", why)
+	}
+	if in.Employment == nil && a.Role == RoleFirm {
+		v.Add("employment", "required when a firm registers a person")
+	}
+	if in.Employment != nil {
+		in.Employment.From = norm(in.Employment.From)
+		if err := s.checkEmployment(ctx, a, v, "employment", *in.Employment); err != nil {
+			return Staff{}, err
+		}
+	}
+	if err := v.Err(); err != nil {
+		return Staff{}, err
+	}
+	now := s.Now()
+	p := Staff{ID: newID(), Name: strings.TrimSpace(in.Name),
+		IDHash: s.hasher.Hash("resident_id", in.IDNumber), IDMasked: MaskResidentID(in.IDNumber),
+		PhoneHash: s.hasher.Hash("phone", in.Phone), PhoneMasked: MaskPhone(in.Phone),
+		CreatedAt: now, UpdatedAt: now, Version: 1}
+	if e := in.Employment; e != nil {
+		p.Employment = []Employment{{FirmID: e.FirmID, Role: strings.TrimSpace(e.Role), From: e.From}}
+	}
+	err := s.store.Atomic(ctx, func(st Store) error {
+		if err := st.CreateStaff(ctx, p); err != nil {
+			return err
+		}
+		return s.audit(ctx, st, a, "staff.create", "staff", p.ID, "")
+	})
+	if errors.Is(err, ErrConflict) {
+		return Staff{}, fmt.Errorf("a person with this ID number is already registered: %w", ErrConflict)
+	}
+	if err != nil {
+		return Staff{}, fmt.Errorf("create staff: %w", err)
+	}
+	return p, nil
+}
+
+// staffInScope reports whether actor may see person p: regulators always, a firm when the
+// person works or has worked in its tree.
+func (s *Service) staffInScope(ctx context.Context, a Actor, p Staff) (bool, error) {
+	if a.Role == RoleRegulator {
+		return true, nil
+	}
+	for _, id := range p.FirmIDs() {
+		ok, err := s.InScope(ctx, a, id)
+		if err != nil || ok {
+			return ok, err
+		}
+	}
+	return false, nil
+}
+
+// Staff returns one person the actor may see.
+func (s *Service) Staff(ctx context.Context, a Actor, id string) (Staff, error) {
+	p, err := s.store.Staff(ctx, id)
+	if err != nil {
+		return Staff{}, err
+	}
+	ok, err := s.staffInScope(ctx, a, p)
+	if err != nil {
+		return Staff{}, err
+	}
+	if !ok {
+		return Staff{}, ErrNotFound
+	}
+	return p, nil
+}
+
+// FindStaff finds a person by resident ID number through its keyed hash (regulators only).
+func (s *Service) FindStaff(ctx context.Context, a Actor, idNumber string) (Staff, error) {
+	if err := requireRegulator(a); err != nil {
+		return Staff{}, err
+	}
+	idNumber = strings.ToUpper(strings.TrimSpace(idNumber))
+	if why := CheckResidentID(idNumber); why != "" {
+		return Staff{}, Invalid("id_number", "%s", why)
+	}
+	return s.store.StaffByIDHash(ctx, s.hasher.Hash("resident_id", idNumber))
+}
+
+// StaffList lists the people an actor may see.
+func (s *Service) StaffList(ctx context.Context, a Actor, firmID string, cursor string, limit int) ([]Staff, string, error) {
+	scope, err := s.scopeIDs(ctx, a)
+	if err != nil {
+		return nil, "", err
+	}
+	q := StaffQuery{FirmIDs: scope}
+	if firmID != "" {
+		if err := s.requireScope(ctx, a, firmID); err != nil {
+			return nil, "", err
+		}
+		q.FirmIDs = []string{firmID}
+	}
+	if q.Page, limit, err = pageOf(cursor, limit); err != nil {
+		return nil, "", err
+	}
+	items, err := s.store.StaffList(ctx, q)
+	if err != nil {
+		return nil, "", err
+	}
+	items, next := trim(items, limit, staffID)
+	return items, next, nil
+}
+
+// UpdateStaff changes a person's name or phone.
+func (s *Service) UpdateStaff(ctx context.Context, a Actor, id string, p StaffPatch) (Staff, error) {
+	return s.changeStaff(ctx, a, id, "staff.update", func(st Store, person *Staff, v *ValidationError) error {
+		if p.Name != nil {
+			checkName(v, "name", *p.Name, 64)
+			person.Name = strings.TrimSpace(*p.Name)
+		}
+		if p.Phone != nil {
+			phone := strings.TrimSpace(*p.Phone)
+			if why := CheckPhone(phone); why != "" {
+				v.Add("phone", "%s", why)
+			}
+			person.PhoneHash, person.PhoneMasked = s.hasher.Hash("phone", phone), MaskPhone(phone)
+		}
+		return nil
+	})
+}
+
+// StartEmployment records that the person starts working for a firm; an open employment
+// ends when the new one starts.
+func (s *Service) StartEmployment(ctx context.Context, a Actor, id string, in EmploymentInput) (Staff, error) {
+	in.From = norm(in.From)
+	return s.changeStaff(ctx, a, id, "staff.employ", func(st Store, person *Staff, v *ValidationError) error {
+		if err := s.checkEmployment(ctx, a, v, "", in); err != nil {
+			return err
+		}
+		for i := range person.Employment {
+			e := &person.Employment[i]
+			if !in.From.After(e.From) {
+				if e.Open() || in.From.Before(e.To) {
+					v.Add("from", "must be after the start of the employment at firm %s", e.FirmID)
+				}
+			}
+			if e.Open() {
+				e.To = in.From
+			}
+		}
+		person.Employment = append(person.Employment, Employment{FirmID: in.FirmID, Role: strings.TrimSpace(in.Role), From: in.From})
+		return nil
+	})
+}
+
+// EndEmployment closes the person's open employment at to.
+func (s *Service) EndEmployment(ctx context.Context, a Actor, id string, to time.Time) (Staff, error) {
+	to = norm(to)
+	return s.changeStaff(ctx, a, id, "staff.leave", func(st Store, person *Staff, v *ValidationError) error {
+		for i := range person.Employment {
+			e := &person.Employment[i]
+			if !e.Open() {
+				continue
+			}
+			ok, err := s.InScope(ctx, a, e.FirmID)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return ErrNotFound
+			}
+			switch {
+			case to.IsZero():
+				v.Add("to", "required")
+			case !to.After(e.From):
+				v.Add("to", "must be after the start of the employment")
+			case to.After(s.Now()):
+				v.Add("to", "must not be in the future")
+			}
+			e.To = to
+			return nil
+		}
+		return stateErr("the person has no open employment")
+	})
+}
+
+func (s *Service) changeStaff(ctx context.Context, a Actor, id, action string, change func(Store, *Staff, *ValidationError) error) (Staff, error) {
+	if a.Role != RoleRegulator && a.Role != RoleFirm {
+		return Staff{}, ErrForbidden
+	}
+	var out Staff
+	err := s.store.Atomic(ctx, func(st Store) error {
+		p, err := st.Staff(ctx, id)
+		if err != nil {
+			return err
+		}
+		ok, err := s.staffInScope(ctx, a, p)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return ErrNotFound
+		}
+		v := &ValidationError{}
+		if err := change(st, &p, v); err != nil {
+			return err
+		}
+		if err := v.Err(); err != nil {
+			return err
+		}
+		p.UpdatedAt = s.Now()
+		p.Version++
+		if err := st.UpdateStaff(ctx, p); err != nil {
+			return err
+		}
+		out = p
+		return s.audit(ctx, st, a, action, "staff", id, "")
+	})
+	if err != nil {
+		return Staff{}, fmt.Errorf("%s %s: %w", action, id, err)
+	}
+	return out, nil
+}

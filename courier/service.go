@@ -1,0 +1,510 @@
+package courier
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Policy holds the configurable periods of the credit rules, in months by severity.
+type Policy struct {
+	// PublicityMonths is how long a confirmed record shows in the public disclosure.
+	PublicityMonths map[Severity]int
+	// RepairMonths is the minimum period served before credit repair may be asked for.
+	RepairMonths map[Severity]int
+}
+
+// DefaultPolicy follows the NDRC credit repair rules in force from 2026-04-01: minor records
+// public for at most 3 months, general for at most a year, serious for three years; repair after
+// nothing, three months and a year served.
+func DefaultPolicy() Policy {
+	return Policy{
+		PublicityMonths: map[Severity]int{SevMinor: 3, SevGeneral: 12, SevSerious: 36},
+		RepairMonths:    map[Severity]int{SevMinor: 0, SevGeneral: 3, SevSerious: 12},
+	}
+}
+
+// Validate reports a period outside the statutory ranges.
+func (p Policy) Validate() error {
+	v := &ValidationError{}
+	limits := map[Severity][2]int{SevMinor: {0, 3}, SevGeneral: {3, 12}, SevSerious: {12, 36}}
+	for sev, lim := range limits {
+		m, ok := p.PublicityMonths[sev]
+		if !ok {
+			v.Add("publicity."+string(sev), "missing")
+		} else if m < lim[0] || m > lim[1] {
+			v.Add("publicity."+string(sev), "must be between %d and %d months", lim[0], lim[1])
+		}
+		r, ok := p.RepairMonths[sev]
+		if !ok {
+			v.Add("repair."+string(sev), "missing")
+		} else if r < 0 || r > m {
+			v.Add("repair."+string(sev), "must be between 0 and the publicity period (%d months)", m)
+		}
+	}
+	return v.Err()
+}
+
+// Statutory clocks of the 2017 courier credit measures, Art. 17-19.
+const (
+	ReviewDays  = 10 // an objection is reviewed within 10 days of filing
+	CorrectDays = 10 // and the file corrected within 10 days of the decision
+)
+
+// List limits.
+const (
+	DefaultLimit = 50
+	MaxLimit     = 500
+)
+
+// Service applies the rules of the credit archive. Its methods take the calling Actor and
+// answer ErrNotFound for objects outside the actor's scope, so that one firm cannot even learn
+// whether another firm's private objects exist.
+type Service struct {
+	store  Store
+	hasher *Hasher
+	policy Policy
+	now    func() time.Time
+}
+
+// NewService returns a Service over store. now may be nil for the wall clock.
+func NewService(store Store, hasher *Hasher, policy Policy, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: store, hasher: hasher, policy: policy, now: now}
+}
+
+// Now returns the service clock's time, in UTC at millisecond precision (what every backend keeps).
+func (s *Service) Now() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
+
+// Hasher returns the keyed hasher of personal data.
+func (s *Service) Hasher() *Hasher { return s.hasher }
+
+func newID() string {
+	return uuid.Must(uuid.NewV7()).String()
+}
+
+func norm(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC().Truncate(time.Millisecond)
+}
+
+// EncodeCursor makes an opaque list cursor from the last id of a page.
+func EncodeCursor(id string) string {
+	if id == "" {
+		return ""
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte("v1:" + id))
+}
+
+// DecodeCursor reverses EncodeCursor; a malformed cursor is ErrInvalid naming "cursor".
+func DecodeCursor(c string) (string, error) {
+	if c == "" {
+		return "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || !strings.HasPrefix(string(b), "v1:") {
+		return "", Invalid("cursor", "malformed cursor")
+	}
+	return strings.TrimPrefix(string(b), "v1:"), nil
+}
+
+// pageOf turns a cursor and limit into a store Page that asks for one extra row, so that the
+// caller learns whether a next page exists.
+func pageOf(cursor string, limit int) (Page, int, error) {
+	after, err := DecodeCursor(cursor)
+	if err != nil {
+		return Page{}, 0, err
+	}
+	if limit <= 0 {
+		limit = DefaultLimit
+	}
+	if limit > MaxLimit {
+		return Page{}, 0, Invalid("limit", "must be at most %d", MaxLimit)
+	}
+	return Page{After: after, Limit: limit + 1}, limit, nil
+}
+
+// trim cuts a page fetched with one extra row and returns the next cursor.
+func trim[T any](items []T, limit int, id func(T) string) ([]T, string) {
+	if len(items) <= limit {
+		return items, ""
+	}
+	items = items[:limit]
+	return items, EncodeCursor(id(items[len(items)-1]))
+}
+
+// all pages through a store list to the end.
+func all[T any](fetch func(Page) ([]T, error), id func(T) string) ([]T, error) {
+	var out []T
+	p := Page{Limit: MaxLimit}
+	for {
+		items, err := fetch(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, items...)
+		if len(items) < p.Limit {
+			return out, nil
+		}
+		p.After = id(items[len(items)-1])
+	}
+}
+
+func firmID(f Firm) string             { return f.ID }
+func siteID(s Site) string             { return s.ID }
+func staffID(s Staff) string           { return s.ID }
+func recordID(r Record) string         { return r.ID }
+func objectionID(o Objection) string   { return o.ID }
+func commitmentID(c Commitment) string { return c.ID }
+
+// subtree returns root and every firm below it.
+func subtree(ctx context.Context, st Store, root string) ([]string, error) {
+	ids := []string{root}
+	frontier := []string{root}
+	for depth := 0; len(frontier) > 0; depth++ {
+		if depth > 64 {
+			return nil, fmt.Errorf("firm tree under %s deeper than 64 levels", root)
+		}
+		children, err := all(func(p Page) ([]Firm, error) {
+			return st.Firms(ctx, FirmQuery{ParentIDs: frontier, Page: p})
+		}, firmID)
+		if err != nil {
+			return nil, err
+		}
+		frontier = frontier[:0:0]
+		for _, c := range children {
+			ids = append(ids, c.ID)
+			frontier = append(frontier, c.ID)
+		}
+	}
+	return ids, nil
+}
+
+// inTree reports whether firm id is root or below it.
+func inTree(ctx context.Context, st Store, root, id string) (bool, error) {
+	for depth := 0; id != ""; depth++ {
+		if id == root {
+			return true, nil
+		}
+		if depth > 64 {
+			return false, fmt.Errorf("firm tree above %s deeper than 64 levels", id)
+		}
+		f, err := st.Firm(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		id = f.ParentID
+	}
+	return false, nil
+}
+
+// InScope reports whether actor may see the private data of firm id.
+func (s *Service) InScope(ctx context.Context, a Actor, id string) (bool, error) {
+	switch a.Role {
+	case RoleRegulator:
+		return true, nil
+	case RoleFirm:
+		if id == "" {
+			return false, nil
+		}
+		return inTree(ctx, s.store, a.FirmID, id)
+	}
+	return false, nil
+}
+
+// scopeIDs returns the firm ids an actor may see, or nil for everything (regulators).
+func (s *Service) scopeIDs(ctx context.Context, a Actor) ([]string, error) {
+	switch a.Role {
+	case RoleRegulator:
+		return nil, nil
+	case RoleFirm:
+		return subtree(ctx, s.store, a.FirmID)
+	}
+	return nil, ErrForbidden
+}
+
+// requireScope answers ErrNotFound when actor may not see firm id.
+func (s *Service) requireScope(ctx context.Context, a Actor, id string) error {
+	ok, err := s.InScope(ctx, a, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrNotFound
+	}
+	return nil
+}
+
+func requireRegulator(a Actor) error {
+	if a.Role != RoleRegulator {
+		return ErrForbidden
+	}
+	return nil
+}
+
+// audit appends one entry to the hash chain inside the caller's Atomic block. Racing writers on
+// a backend without transactions meet a taken Seq and retry on the new tail.
+func (s *Service) audit(ctx context.Context, st Store, a Actor, action, entity, id, detail string) error {
+	actor := a.TokenID
+	if actor == "" {
+		actor = string(a.Role)
+	}
+	for attempt := 0; attempt < 20; attempt++ {
+		last, ok, err := st.LastAudit(ctx)
+		if err != nil {
+			return fmt.Errorf("audit tail: %w", err)
+		}
+		e := AuditEntry{Seq: 1, At: s.Now(), Actor: actor, Action: action, Entity: entity, EntityID: id, Detail: detail}
+		if ok {
+			e.Seq = last.Seq + 1
+			e.PrevHash = last.Hash
+		}
+		e.Hash = AuditHash(e)
+		err = st.AppendAudit(ctx, e)
+		if errors.Is(err, ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("append audit: %w", err)
+		}
+		return nil
+	}
+	return fmt.Errorf("append audit: %w: too many concurrent writers", ErrConflict)
+}
+
+// AuditHash is the SHA-256 over an entry's fields and its predecessor's hash.
+func AuditHash(e AuditEntry) string {
+	h := sha256.New()
+	for _, part := range []string{
+		fmt.Sprint(e.Seq), e.At.UTC().Format(time.RFC3339Nano), e.Actor, e.Action, e.Entity, e.EntityID, e.Detail, e.PrevHash,
+	} {
+		h.Write([]byte(part))
+		h.Write([]byte{0x1f})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// VerifyResult tells whether the audit chain is intact and, if not, where it breaks.
+type VerifyResult struct {
+	OK       bool
+	Entries  int64
+	FirstBad int64 // Seq of the first altered or missing entry
+	Reason   string
+}
+
+// VerifyAudit recomputes the whole chain (regulators only).
+func (s *Service) VerifyAudit(ctx context.Context, a Actor) (VerifyResult, error) {
+	if err := requireRegulator(a); err != nil {
+		return VerifyResult{}, err
+	}
+	var res VerifyResult
+	var after int64
+	prev := ""
+	for {
+		batch, err := s.store.AuditEntries(ctx, after, 1000)
+		if err != nil {
+			return VerifyResult{}, fmt.Errorf("verify audit: %w", err)
+		}
+		for _, e := range batch {
+			res.Entries++
+			switch {
+			case e.Seq != after+1:
+				res.FirstBad, res.Reason = after+1, "entry missing"
+			case e.PrevHash != prev:
+				res.FirstBad, res.Reason = e.Seq, "previous-hash link broken"
+			case AuditHash(e) != e.Hash:
+				res.FirstBad, res.Reason = e.Seq, "content does not match its hash"
+			}
+			if res.FirstBad != 0 {
+				return res, nil
+			}
+			after, prev = e.Seq, e.Hash
+		}
+		if len(batch) < 1000 {
+			res.OK = true
+			return res, nil
+		}
+	}
+}
+
+// AuditList returns audit entries after seq (regulators only).
+func (s *Service) AuditList(ctx context.Context, a Actor, after int64, limit int) ([]AuditEntry, error) {
+	if err := requireRegulator(a); err != nil {
+		return nil, err
+	}
+	if limit <= 0 || limit > MaxLimit {
+		limit = DefaultLimit
+	}
+	return s.store.AuditEntries(ctx, after, limit)
+}
+
+// ----- tokens -----
+
+// TokenInput describes a token to issue.
+type TokenInput struct {
+	Role       Role
+	FirmID     string
+	MerchantID string
+	Label      string
+}
+
+// HashToken is how token secrets are kept: they carry 256 random bits, so an unkeyed hash is
+// enough to make a stolen table useless.
+func HashToken(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+func newSecret() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return "ct_" + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// IssueToken creates a token (regulators only) and returns it with its secret, shown only once.
+func (s *Service) IssueToken(ctx context.Context, a Actor, in TokenInput) (Token, string, error) {
+	if err := requireRegulator(a); err != nil {
+		return Token{}, "", err
+	}
+	v := &ValidationError{}
+	switch in.Role {
+	case RoleRegulator, RolePlatform:
+		if in.FirmID != "" {
+			v.Add("firm_id", "only firm tokens have a firm")
+		}
+		if in.MerchantID != "" {
+			v.Add("merchant_id", "only merchant tokens have a merchant")
+		}
+	case RoleFirm:
+		if in.FirmID == "" {
+			v.Add("firm_id", "required for a firm token")
+		} else if _, err := s.store.Firm(ctx, in.FirmID); errors.Is(err, ErrNotFound) {
+			v.Add("firm_id", "no such firm")
+		} else if err != nil {
+			return Token{}, "", err
+		}
+		if in.MerchantID != "" {
+			v.Add("merchant_id", "only merchant tokens have a merchant")
+		}
+	case RoleMerchant:
+		if strings.TrimSpace(in.MerchantID) == "" {
+			v.Add("merchant_id", "required for a merchant token")
+		}
+		if in.FirmID != "" {
+			v.Add("firm_id", "only firm tokens have a firm")
+		}
+	default:
+		v.Add("role", "must be one of regulator, firm, merchant, platform")
+	}
+	if len(in.Label) > 200 {
+		v.Add("label", "at most 200 characters")
+	}
+	if err := v.Err(); err != nil {
+		return Token{}, "", err
+	}
+	secret := newSecret()
+	t := Token{ID: newID(), Hash: HashToken(secret), Role: in.Role, FirmID: in.FirmID, MerchantID: in.MerchantID,
+		Label: in.Label, CreatedAt: s.Now(), CreatedBy: a.TokenID}
+	err := s.store.Atomic(ctx, func(st Store) error {
+		if err := st.CreateToken(ctx, t); err != nil {
+			return err
+		}
+		return s.audit(ctx, st, a, "token.issue", "token", t.ID, "role="+string(t.Role)+" firm="+t.FirmID+" merchant="+t.MerchantID)
+	})
+	if err != nil {
+		return Token{}, "", fmt.Errorf("issue token: %w", err)
+	}
+	return t, secret, nil
+}
+
+// RevokeToken ends a token (regulators only). A token cannot revoke itself, so that the last
+// regulator is not locked out by a slip.
+func (s *Service) RevokeToken(ctx context.Context, a Actor, id string) error {
+	if err := requireRegulator(a); err != nil {
+		return err
+	}
+	if id == a.TokenID {
+		return stateErr("a token cannot revoke itself")
+	}
+	return s.store.Atomic(ctx, func(st Store) error {
+		t, err := st.Token(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !t.RevokedAt.IsZero() {
+			return stateErr("token already revoked")
+		}
+		if err := st.RevokeToken(ctx, id, s.Now()); err != nil {
+			return err
+		}
+		return s.audit(ctx, st, a, "token.revoke", "token", id, "")
+	})
+}
+
+// Authenticate resolves a bearer secret; unknown and revoked tokens are ErrNotFound.
+func (s *Service) Authenticate(ctx context.Context, secret string) (Actor, error) {
+	t, err := s.store.TokenByHash(ctx, HashToken(secret))
+	if err != nil {
+		return Actor{}, err
+	}
+	if !t.RevokedAt.IsZero() {
+		return Actor{}, ErrNotFound
+	}
+	return Actor{TokenID: t.ID, Role: t.Role, FirmID: t.FirmID, MerchantID: t.MerchantID}, nil
+}
+
+// Bootstrap makes sure a regulator can sign in. With a given secret it registers that secret as a
+// regulator token when it is not yet known. Without one, on a store with no token at all, it
+// issues a regulator token and returns its secret (to be printed once); otherwise it returns "".
+func (s *Service) Bootstrap(ctx context.Context, given string) (string, error) {
+	system := Actor{Role: RoleRegulator, TokenID: "system"}
+	if given != "" {
+		_, err := s.store.TokenByHash(ctx, HashToken(given))
+		if err == nil {
+			return "", nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return "", err
+		}
+		t := Token{ID: newID(), Hash: HashToken(given), Role: RoleRegulator, Label: "admin (CREDTRACE_ADMIN_TOKEN)", CreatedAt: s.Now(), CreatedBy: "system"}
+		return "", s.store.Atomic(ctx, func(st Store) error {
+			if err := st.CreateToken(ctx, t); err != nil {
+				return err
+			}
+			return s.audit(ctx, st, system, "token.bootstrap", "token", t.ID, "role=regulator")
+		})
+	}
+	n, err := s.store.CountTokens(ctx)
+	if err != nil || n > 0 {
+		return "", err
+	}
+	secret := newSecret()
+	t := Token{ID: newID(), Hash: HashToken(secret), Role: RoleRegulator, Label: "admin (generated on first start)", CreatedAt: s.Now(), CreatedBy: "system"}
+	err = s.store.Atomic(ctx, func(st Store) error {
+		if err := st.CreateToken(ctx, t); err != nil {
+			return err
+		}
+		return s.audit(ctx, st, system, "token.bootstrap", "token", t.ID, "role=regulator")
+	})
+	if err != nil {
+		return "", err
+	}
+	return secret, nil
+}

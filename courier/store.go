@@ -1,0 +1,118 @@
+package courier
+
+import (
+	"context"
+	"time"
+)
+
+// Page asks for one page of a list ordered by id: the ids after After, at most Limit of them.
+type Page struct {
+	After string
+	Limit int
+}
+
+// FirmQuery filters firms. Empty fields do not filter.
+type FirmQuery struct {
+	IDs       []string // restrict to these ids (a caller's subtree)
+	ParentIDs []string
+	Kind      FirmKind
+	Region    string // prefix match, so "1301" finds every district of one city
+	Licence   LicenceStatus
+	Name      string // substring match
+	Page
+}
+
+// SiteQuery filters sites.
+type SiteQuery struct {
+	FirmIDs []string
+	Kind    SiteKind
+	Page
+}
+
+// StaffQuery filters staff by the firms they have worked for.
+type StaffQuery struct {
+	FirmIDs []string
+	Page
+}
+
+// RecordQuery filters credit records.
+type RecordQuery struct {
+	Subject       *Subject
+	FirmIDs       []string
+	Status        []RecordStatus
+	Category      Category
+	RepairPending bool
+	Page
+}
+
+// ObjectionQuery filters objections.
+type ObjectionQuery struct {
+	RecordID string
+	FirmIDs  []string
+	Status   []ObjectionStatus
+	Page
+}
+
+// CommitmentQuery filters commitments.
+type CommitmentQuery struct {
+	FirmIDs []string
+	Subject *Subject
+	Page
+}
+
+// Store is what the courier archive needs from a backend. Updates carry the new Version; a
+// backend applies them only when the stored Version is one less, and answers ErrConflict
+// otherwise, so concurrent changes never overwrite each other. Get methods answer ErrNotFound.
+type Store interface {
+	// Atomic runs fn so that its writes land together or not at all where the backend can
+	// offer that (SQLite: one transaction). fn must use the Store it is given.
+	Atomic(ctx context.Context, fn func(Store) error) error
+
+	CreateFirm(ctx context.Context, f Firm) error // ErrConflict on a taken USCC
+	UpdateFirm(ctx context.Context, f Firm) error
+	Firm(ctx context.Context, id string) (Firm, error)
+	FirmByUSCC(ctx context.Context, uscc string) (Firm, error)
+	Firms(ctx context.Context, q FirmQuery) ([]Firm, error)
+
+	CreateSite(ctx context.Context, s Site) error
+	UpdateSite(ctx context.Context, s Site) error
+	Site(ctx context.Context, id string) (Site, error)
+	Sites(ctx context.Context, q SiteQuery) ([]Site, error)
+
+	CreateStaff(ctx context.Context, s Staff) error // ErrConflict on a taken ID hash
+	UpdateStaff(ctx context.Context, s Staff) error
+	Staff(ctx context.Context, id string) (Staff, error)
+	StaffByIDHash(ctx context.Context, hash string) (Staff, error)
+	StaffList(ctx context.Context, q StaffQuery) ([]Staff, error)
+
+	CreateRecord(ctx context.Context, r Record) error
+	UpdateRecord(ctx context.Context, r Record) error
+	Record(ctx context.Context, id string) (Record, error)
+	Records(ctx context.Context, q RecordQuery) ([]Record, error)
+
+	CreateObjection(ctx context.Context, o Objection) error
+	UpdateObjection(ctx context.Context, o Objection) error
+	Objection(ctx context.Context, id string) (Objection, error)
+	Objections(ctx context.Context, q ObjectionQuery) ([]Objection, error)
+
+	CreateCommitment(ctx context.Context, c Commitment) error
+	Commitments(ctx context.Context, q CommitmentQuery) ([]Commitment, error)
+
+	CreateToken(ctx context.Context, t Token) error // ErrConflict on a taken hash
+	Token(ctx context.Context, id string) (Token, error)
+	TokenByHash(ctx context.Context, hash string) (Token, error)
+	RevokeToken(ctx context.Context, id string, at time.Time) error
+	CountTokens(ctx context.Context) (int, error)
+
+	// LastAudit returns the newest audit entry; ok is false on an empty trail.
+	LastAudit(ctx context.Context) (e AuditEntry, ok bool, err error)
+	// AppendAudit stores e; ErrConflict when e.Seq is taken (another writer won the race).
+	AppendAudit(ctx context.Context, e AuditEntry) error
+	// AuditEntries returns entries with Seq > after in Seq order, at most limit.
+	AuditEntries(ctx context.Context, after int64, limit int) ([]AuditEntry, error)
+
+	// Setting returns a stored setting; ErrNotFound when unset.
+	Setting(ctx context.Context, key string) (string, error)
+	// InitSetting stores value under key unless one is stored, and returns the stored value.
+	InitSetting(ctx context.Context, key, value string) (string, error)
+}

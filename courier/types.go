@@ -1,0 +1,371 @@
+package courier
+
+import "time"
+
+// FirmKind is a firm's place in the franchise tree.
+type FirmKind string
+
+// Firm kinds: a brand HQ (总部) has no parent; branches (分公司) hang under an HQ or another
+// branch; outlets (网点) hang under an HQ or a branch and have no children.
+const (
+	KindHQ     FirmKind = "hq"
+	KindBranch FirmKind = "branch"
+	KindOutlet FirmKind = "outlet"
+)
+
+// LicenceStatus is the state of a firm's courier business licence.
+type LicenceStatus string
+
+// Licence states.
+const (
+	LicenceActive    LicenceStatus = "active"
+	LicenceSuspended LicenceStatus = "suspended"
+	LicenceRevoked   LicenceStatus = "revoked"
+)
+
+// Licence is a courier business licence (快递业务经营许可证).
+type Licence struct {
+	Number    string
+	Scope     string
+	ValidFrom time.Time
+	ValidTo   time.Time
+	Status    LicenceStatus
+}
+
+// Firm is a courier firm, identified by its unified social credit code.
+type Firm struct {
+	ID        string
+	USCC      string
+	Name      string
+	Kind      FirmKind
+	ParentID  string // empty for an HQ
+	Region    string // 6-digit administrative division code
+	Licence   Licence
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	Version   int // bumped on every update; used for optimistic concurrency
+}
+
+// SiteKind is the kind of place a site is.
+type SiteKind string
+
+// Site kinds.
+const (
+	SiteSortingCentre SiteKind = "sorting_centre"
+	SiteOutlet        SiteKind = "outlet"
+	SiteLocker        SiteKind = "locker" // smart locker or 驿站 pickup point
+)
+
+// Site is a physical place where a firm scans parcels.
+type Site struct {
+	ID        string
+	FirmID    string
+	Name      string
+	Kind      SiteKind
+	Region    string
+	Address   string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	Version   int
+}
+
+// Employment is one period of a person working for a firm. To is zero while it is open.
+type Employment struct {
+	FirmID string
+	Role   string
+	From   time.Time
+	To     time.Time
+}
+
+// Open reports whether the employment has not ended.
+func (e Employment) Open() bool { return e.To.IsZero() }
+
+// Staff is a person working in the courier trade. The resident ID number and phone are held
+// only as keyed hashes (for matching) and masked forms (for display).
+type Staff struct {
+	ID          string
+	Name        string
+	IDHash      string
+	IDMasked    string
+	PhoneHash   string
+	PhoneMasked string
+	Employment  []Employment
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	Version     int
+}
+
+// FirmIDs lists every firm the person has worked for, current or past.
+func (s Staff) FirmIDs() []string {
+	var ids []string
+	seen := map[string]bool{}
+	for _, e := range s.Employment {
+		if !seen[e.FirmID] {
+			seen[e.FirmID] = true
+			ids = append(ids, e.FirmID)
+		}
+	}
+	return ids
+}
+
+// EmployerAt returns the firm the person worked for at t, or "".
+func (s Staff) EmployerAt(t time.Time) string {
+	for _, e := range s.Employment {
+		if !t.Before(e.From) && (e.Open() || t.Before(e.To)) {
+			return e.FirmID
+		}
+	}
+	return ""
+}
+
+// SubjectKind is what a credit record is about.
+type SubjectKind string
+
+// Subject kinds.
+const (
+	SubjectFirm  SubjectKind = "firm"
+	SubjectSite  SubjectKind = "site"
+	SubjectStaff SubjectKind = "staff"
+)
+
+// Subject names the firm, site or person a record is about.
+type Subject struct {
+	Kind SubjectKind
+	ID   string
+}
+
+// Category is one of the seven record categories of a courier credit file.
+type Category string
+
+// The seven categories.
+const (
+	CatSupervision    Category = "supervision"     // 日常监管
+	CatEnforcement    Category = "enforcement"     // 行政执法
+	CatComplaint      Category = "complaint"       // 消费者申诉
+	CatMedia          Category = "media"           // 媒体曝光
+	CatLicence        Category = "licence"         // 许可管理
+	CatServiceQuality Category = "service_quality" // 服务质量
+	CatDeliverySafety Category = "delivery_safety" // 寄递安全
+)
+
+// Categories lists the seven categories in the notice's order.
+var Categories = []Category{CatSupervision, CatEnforcement, CatComplaint, CatMedia, CatLicence, CatServiceQuality, CatDeliverySafety}
+
+// Source is the party a record comes from.
+type Source string
+
+// Sources.
+const (
+	SrcRegulator Source = "regulator"
+	SrcConsumer  Source = "consumer"
+	SrcMerchant  Source = "merchant"
+	SrcPlatform  Source = "platform"
+	SrcMedia     Source = "media"
+	SrcFirmSelf  Source = "firm_self"
+	SrcSystem    Source = "system"
+)
+
+// Severity grades a record; it sets the publicity window and the repair waiting period.
+type Severity string
+
+// Severities.
+const (
+	SevMinor   Severity = "minor"
+	SevGeneral Severity = "general"
+	SevSerious Severity = "serious"
+)
+
+// RecordStatus is where a record is in its lifecycle.
+type RecordStatus string
+
+// Record states: pending → confirmed | dismissed; confirmed → disputed → upheld | revoked;
+// confirmed or upheld → repaired.
+const (
+	StatusPending   RecordStatus = "pending"
+	StatusConfirmed RecordStatus = "confirmed"
+	StatusDismissed RecordStatus = "dismissed"
+	StatusDisputed  RecordStatus = "disputed"
+	StatusUpheld    RecordStatus = "upheld"
+	StatusRevoked   RecordStatus = "revoked"
+	StatusRepaired  RecordStatus = "repaired"
+)
+
+// InForce reports whether a record in this state counts against its subject.
+func (s RecordStatus) InForce() bool {
+	return s == StatusConfirmed || s == StatusDisputed || s == StatusUpheld
+}
+
+// Evidence points at what proves a record: a waybill number, a document id or a link.
+type Evidence struct {
+	Kind string // waybill, document, link, event, incident
+	Ref  string
+}
+
+// Transition is one step in a record's history.
+type Transition struct {
+	From   RecordStatus
+	To     RecordStatus
+	At     time.Time
+	By     string // token id of the actor
+	Reason string
+}
+
+// RepairStatus is where a credit repair request stands.
+type RepairStatus string
+
+// Repair states.
+const (
+	RepairPending  RepairStatus = "pending"
+	RepairApproved RepairStatus = "approved"
+	RepairRejected RepairStatus = "rejected"
+)
+
+// Repair is a request to repair credit (信用修复) on one record.
+type Repair struct {
+	ID          string
+	RequestedAt time.Time
+	RequestedBy string
+	Evidence    []Evidence
+	Commitment  string
+	Status      RepairStatus
+	DecidedAt   time.Time
+	DecidedBy   string
+	Reason      string
+}
+
+// Record is one entry in a credit file.
+type Record struct {
+	ID               string
+	Subject          Subject
+	FirmID           string // the firm that answers for the record: the firm, the site's firm, the staff's employer then
+	Category         Category
+	Source           Source
+	Severity         Severity
+	OccurredAt       time.Time
+	Summary          string
+	Evidence         []Evidence
+	LegalBasis       string
+	Status           RecordStatus
+	CreatedBy        string
+	CreatedAt        time.Time
+	ConfirmedAt      time.Time
+	PublicUntil      time.Time // end of the publicity window; zero until confirmed
+	RepairEligibleAt time.Time // earliest repair request; zero until confirmed
+	History          []Transition
+	Repairs          []Repair
+	Version          int
+}
+
+// RepairPending reports whether a repair request awaits a decision.
+func (r Record) RepairPending() bool {
+	for _, rp := range r.Repairs {
+		if rp.Status == RepairPending {
+			return true
+		}
+	}
+	return false
+}
+
+// Public reports whether the record shows in the public disclosure at t.
+func (r Record) Public(t time.Time) bool {
+	return r.Status.InForce() && t.Before(r.PublicUntil)
+}
+
+// ObjectionStatus is where an objection stands.
+type ObjectionStatus string
+
+// Objection states: pending until decided; upheld keeps the record, revoked withdraws it.
+const (
+	ObjectionPending ObjectionStatus = "pending"
+	ObjectionUpheld  ObjectionStatus = "upheld"
+	ObjectionRevoked ObjectionStatus = "revoked"
+)
+
+// Objection (异议) is a subject's challenge of a record.
+type Objection struct {
+	ID          string
+	RecordID    string
+	FirmID      string
+	FiledBy     string
+	Reasons     string
+	Evidence    []Evidence
+	FiledAt     time.Time
+	ReviewBy    time.Time // filed + 10 days
+	Status      ObjectionStatus
+	DecidedAt   time.Time
+	DecidedBy   string
+	Decision    string
+	CorrectBy   time.Time // decision + 10 days
+	CorrectedAt time.Time
+	Version     int
+}
+
+// Overdue reports whether a statutory clock has run out at t.
+func (o Objection) Overdue(t time.Time) bool {
+	if o.Status == ObjectionPending {
+		return t.After(o.ReviewBy)
+	}
+	return o.CorrectedAt.IsZero() && !o.CorrectBy.IsZero() && t.After(o.CorrectBy)
+}
+
+// Commitment is a public credit commitment (信用承诺).
+type Commitment struct {
+	ID        string
+	Subject   Subject
+	FirmID    string
+	Text      string
+	Scope     string
+	Signer    string
+	SignedAt  time.Time
+	CreatedAt time.Time
+	CreatedBy string
+}
+
+// Role is what a token may do.
+type Role string
+
+// Roles. The public is the absence of a token.
+const (
+	RoleRegulator Role = "regulator"
+	RoleFirm      Role = "firm"
+	RoleMerchant  Role = "merchant"
+	RolePlatform  Role = "platform"
+	RolePublic    Role = "public"
+)
+
+// Token is an API credential. Only the SHA-256 of the secret is kept.
+type Token struct {
+	ID         string
+	Hash       string
+	Role       Role
+	FirmID     string // firm tokens: the root of the subtree they act for
+	MerchantID string // merchant tokens
+	Label      string
+	CreatedAt  time.Time
+	CreatedBy  string
+	RevokedAt  time.Time
+}
+
+// Actor is who makes a call.
+type Actor struct {
+	TokenID    string
+	Role       Role
+	FirmID     string
+	MerchantID string
+}
+
+// Public is the anonymous actor.
+var Public = Actor{Role: RolePublic}
+
+// AuditEntry is one link of the hash-chained audit trail.
+type AuditEntry struct {
+	Seq      int64
+	At       time.Time
+	Actor    string // token id, or "system"
+	Action   string
+	Entity   string
+	EntityID string
+	Detail   string
+	PrevHash string
+	Hash     string
+}

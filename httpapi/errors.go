@@ -1,0 +1,115 @@
+package httpapi
+
+import (
+	"errors"
+	"log/slog"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/credtrace/credtrace/courier"
+)
+
+// apiError is an error that already knows its status and shape.
+type apiError struct {
+	status int
+	code   string
+	msg    string
+	fields []courier.FieldError
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func errUnauthorized(msg string) error {
+	return &apiError{status: fiber.StatusUnauthorized, code: "unauthorized", msg: msg}
+}
+
+func badRequest(code, msg string, fields ...courier.FieldError) error {
+	return &apiError{status: fiber.StatusBadRequest, code: code, msg: msg, fields: fields}
+}
+
+// kinds maps domain sentinels to statuses and codes: the one table of the API.
+var kinds = []struct {
+	err    error
+	status int
+	code   string
+}{
+	{courier.ErrInvalid, fiber.StatusUnprocessableEntity, "invalid"},
+	{courier.ErrNotFound, fiber.StatusNotFound, "not_found"},
+	{courier.ErrConflict, fiber.StatusConflict, "conflict"},
+	{courier.ErrState, fiber.StatusConflict, "wrong_state"},
+	{courier.ErrForbidden, fiber.StatusForbidden, "forbidden"},
+}
+
+func statusOf(err error) int {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae.status
+	}
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		return fe.Code
+	}
+	for _, k := range kinds {
+		if errors.Is(err, k.err) {
+			return k.status
+		}
+	}
+	return fiber.StatusInternalServerError
+}
+
+type fieldJSON struct {
+	Field  string `json:"field"`
+	Reason string `json:"reason"`
+}
+
+type errorBody struct {
+	Code    string      `json:"code"`
+	Message string      `json:"message"`
+	Fields  []fieldJSON `json:"fields,omitempty"`
+}
+
+type errorJSON struct {
+	Error     errorBody `json:"error"`
+	RequestID string    `json:"request_id,omitempty"`
+}
+
+// handleError writes every error as {"error": {...}, "request_id": ...}. Unknown errors get a
+// generic 500 and one log line; their text never reaches the client.
+func (s *Server) handleError(c *fiber.Ctx, err error) error {
+	body := errorBody{}
+	status := statusOf(err)
+	var ae *apiError
+	var fe *fiber.Error
+	var ve *courier.ValidationError
+	switch {
+	case errors.As(err, &ae):
+		body.Code, body.Message = ae.code, ae.msg
+		for _, f := range ae.fields {
+			body.Fields = append(body.Fields, fieldJSON{f.Field, f.Reason})
+		}
+	case errors.As(err, &fe):
+		body.Code, body.Message = "http_"+itoa(fe.Code), fe.Message
+		if fe.Code == fiber.StatusRequestEntityTooLarge {
+			body.Code = "too_large"
+			body.Fields = []fieldJSON{{"body", "larger than " + humanBytes(MaxBodyLimit)}}
+		}
+	case errors.As(err, &ve):
+		body.Code, body.Message = "invalid", "the request breaks a rule"
+		for _, f := range ve.Fields {
+			body.Fields = append(body.Fields, fieldJSON{f.Field, f.Reason})
+		}
+	case status == fiber.StatusInternalServerError:
+		body.Code, body.Message = "internal", "internal error; quote the request id when reporting it"
+		s.log.LogAttrs(c.UserContext(), slog.LevelError, "request failed",
+			slog.String("request_id", requestID(c)), slog.String("route", c.Route().Path), slog.String("error", err.Error()))
+	default:
+		for _, k := range kinds {
+			if errors.Is(err, k.err) {
+				body.Code = k.code
+				break
+			}
+		}
+		body.Message = err.Error()
+	}
+	return c.Status(status).JSON(errorJSON{Error: body, RequestID: requestID(c)})
+}

@@ -1,0 +1,203 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/credtrace/credtrace/courier"
+	"github.com/credtrace/credtrace/httpapi"
+	"github.com/credtrace/credtrace/store/sqlite"
+)
+
+// Fixed test data: valid codes by their check characters.
+const (
+	usccA   = "91130100MA0CX7Q2K6"
+	usccB   = "91110000802100433B"
+	adminTk = "ct_test-regulator-token-0123456789"
+	idNum   = "11010519491231002X"
+	phone   = "13800138000"
+)
+
+// clock is a settable test clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+type env struct {
+	t     *testing.T
+	srv   *httpapi.Server
+	svc   *courier.Service
+	store *sqlite.Store
+	clock *clock
+	// bodies collects every response body, to prove that no personal data leaks.
+	bodies *bytes.Buffer
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "test.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	clk := &clock{t: time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)}
+	svc := courier.NewService(st, courier.NewHasher([]byte("test-pii-key-0123456789abcdefghij")), courier.DefaultPolicy(), clk.now)
+	if _, err := svc.Bootstrap(ctx, adminTk); err != nil {
+		t.Fatal(err)
+	}
+	srv := httpapi.New(httpapi.Deps{Courier: svc, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	return &env{t: t, srv: srv, svc: svc, store: st, clock: clk, bodies: &bytes.Buffer{}}
+}
+
+// call sends one request through the Fiber app and returns the status and decoded body.
+func (e *env) call(method, path, token string, body any) (int, map[string]any) {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := e.srv.App().Test(req, 10000)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	e.bodies.Write(raw)
+	out := map[string]any{}
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			e.t.Fatalf("%s %s: answer is not a JSON object: %s", method, path, raw)
+		}
+	}
+	return resp.StatusCode, out
+}
+
+// must calls and fails the test unless the status is want.
+func (e *env) must(want int, method, path, token string, body any) map[string]any {
+	e.t.Helper()
+	got, out := e.call(method, path, token, body)
+	if got != want {
+		e.t.Fatalf("%s %s: status %d, want %d: %v", method, path, got, want, out)
+	}
+	return out
+}
+
+func licence() map[string]any {
+	return map[string]any{"number": "L-0001", "scope": "intra-city", "valid_from": "2024-01-01T00:00:00+08:00",
+		"valid_to": "2029-01-01T00:00:00+08:00", "status": "active"}
+}
+
+func firmBody(uscc, name, kind, parent string) map[string]any {
+	b := map[string]any{"uscc": uscc, "name": name, "kind": kind, "region": "130102", "licence": licence()}
+	if parent != "" {
+		b["parent_id"] = parent
+	}
+	return b
+}
+
+// usccFor returns a valid USCC whose 17 leading characters end with the digits of n.
+func usccFor(n int) string {
+	body := []byte("9113010000000000")
+	s := []byte{byte('0' + n/10%10), byte('0' + n%10)}
+	base := append(body[:15:15], s...)
+	for len(base) < 17 {
+		base = append(base, '0')
+	}
+	const alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+	weights := []int{1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28}
+	sum := 0
+	for i, c := range base[:17] {
+		sum += strings.IndexByte(alphabet, c) * weights[i]
+	}
+	return string(base[:17]) + string(alphabet[(31-sum%31)%31])
+}
+
+// residentIDFor returns a valid resident ID number ending in serial n.
+func residentIDFor(n int) string {
+	base := []byte("11010519900101" + string([]byte{byte('0' + n/100%10), byte('0' + n/10%10), byte('0' + n%10)}))
+	weights := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
+	sum := 0
+	for i, c := range base {
+		sum += int(c-'0') * weights[i]
+	}
+	return string(base) + string("10X98765432"[sum%11])
+}
+
+// world is the fixture most tests share: brand A (HQ, branch A1 with a site and a courier),
+// brand B, and a token for every role.
+type world struct {
+	hqA, a1, hqB, site, staff string
+	firmA, firmB, merch, plat string
+	spareToken                string
+	confirmed, pending        string // records on A1
+	repairPending, disputed   string
+	objection                 string
+}
+
+func (e *env) world() world {
+	e.t.Helper()
+	var w world
+	w.hqA = e.must(201, "POST", "/v1/firms", adminTk, firmBody(usccA, "顺达速运", "hq", ""))["id"].(string)
+	w.a1 = e.must(201, "POST", "/v1/firms", adminTk, firmBody(usccFor(1), "顺达速运石家庄分公司", "branch", w.hqA))["id"].(string)
+	w.hqB = e.must(201, "POST", "/v1/firms", adminTk, firmBody(usccB, "飞鸿快递", "hq", ""))["id"].(string)
+	w.site = e.must(201, "POST", "/v1/firms/"+w.a1+"/sites", adminTk, map[string]any{"name": "栾城分拨中心", "kind": "sorting_centre", "region": "130111"})["id"].(string)
+	w.staff = e.must(201, "POST", "/v1/staff", adminTk, map[string]any{"name": "张三", "id_number": idNum, "phone": phone,
+		"employment": map[string]any{"firm_id": w.a1, "role": "courier", "from": "2025-01-01T00:00:00+08:00"}})["id"].(string)
+	token := func(body map[string]any) string {
+		return e.must(201, "POST", "/v1/tokens", adminTk, body)["token"].(string)
+	}
+	w.firmA = token(map[string]any{"role": "firm", "firm_id": w.hqA, "label": "brand A"})
+	w.firmB = token(map[string]any{"role": "firm", "firm_id": w.hqB, "label": "brand B"})
+	w.merch = token(map[string]any{"role": "merchant", "merchant_id": "M-001"})
+	w.plat = token(map[string]any{"role": "platform", "label": "mall"})
+	w.spareToken = e.must(201, "POST", "/v1/tokens", adminTk, map[string]any{"role": "platform", "label": "spare"})["id"].(string)
+	rec := func(source string, sev string) string {
+		return e.must(201, "POST", "/v1/records", adminTk, map[string]any{
+			"subject": map[string]any{"kind": "firm", "id": w.a1}, "category": "supervision", "source": source,
+			"severity": sev, "occurred_at": "2026-05-01T10:00:00+08:00", "summary": "随机抽查发现未按规定验视",
+			"evidence": []map[string]any{{"kind": "document", "ref": "JC-2026-001"}}, "legal_basis": "快递市场管理办法 第三十四条"})["id"].(string)
+	}
+	w.confirmed = rec("regulator", "minor")
+	w.pending = rec("consumer", "general")
+	w.repairPending = rec("regulator", "minor")
+	e.must(201, "POST", "/v1/records/"+w.repairPending+"/repair", w.firmA, map[string]any{
+		"evidence": []map[string]any{{"kind": "document", "ref": "ZG-1"}}, "commitment": "整改到位"})
+	w.disputed = rec("regulator", "general")
+	w.objection = e.must(201, "POST", "/v1/objections", w.firmA, map[string]any{"record_id": w.disputed, "reasons": "抽查记录有误"})["id"].(string)
+	return w
+}

@@ -1,0 +1,147 @@
+package httpapi_test
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// roles in the order of the matrix columns.
+var roleNames = []string{"public", "regulator", "firm_own", "firm_other", "merchant", "platform"}
+
+func (w world) tokenOf(role string) string {
+	switch role {
+	case "regulator":
+		return adminTk
+	case "firm_own":
+		return w.firmA
+	case "firm_other":
+		return w.firmB
+	case "merchant":
+		return w.merch
+	case "platform":
+		return w.plat
+	}
+	return ""
+}
+
+type cell struct {
+	route string                         // "METHOD /pattern" as the route table has it
+	path  func(w world) string           // the concrete path
+	body  func(w world, role string) any // nil for no body
+	want  [6]int                         // by roleNames
+}
+
+func p(s string) func(world) string { return func(world) string { return s } }
+
+func fixed(b any) func(world, string) any { return func(world, string) any { return b } }
+
+func recordFor(w world, role string) any {
+	src := map[string]string{"firm_own": "firm_self", "firm_other": "firm_self", "merchant": "merchant", "platform": "platform"}[role]
+	if src == "" {
+		src = "regulator"
+	}
+	cat := "supervision"
+	if role == "merchant" || role == "platform" {
+		cat = "complaint"
+	}
+	return map[string]any{"subject": map[string]any{"kind": "firm", "id": w.a1}, "category": cat, "source": src,
+		"severity": "minor", "occurred_at": "2026-05-20T09:00:00+08:00", "summary": "延误投递"}
+}
+
+// The access matrix: each route against each role, with the status each must get. A firm
+// token acting on another brand's objects gets 404 (its ids do not exist for it), or 422 when
+// the foreign id is a field of the body.
+var matrix = []cell{
+	{"GET /healthz", p("/healthz"), nil, [6]int{200, 200, 200, 200, 200, 200}},
+	{"GET /v1/me", p("/v1/me"), nil, [6]int{401, 200, 200, 200, 200, 200}},
+	{"POST /v1/tokens", p("/v1/tokens"), fixed(map[string]any{"role": "platform", "label": "x"}), [6]int{401, 201, 403, 403, 403, 403}},
+	{"DELETE /v1/tokens/:id", func(w world) string { return "/v1/tokens/" + w.spareToken }, nil, [6]int{401, 204, 403, 403, 403, 403}},
+	{"POST /v1/firms", p("/v1/firms"), fixed(firmBody(usccFor(7), "新锐快递", "hq", "")), [6]int{401, 201, 403, 403, 403, 403}},
+	{"GET /v1/firms", p("/v1/firms"), nil, [6]int{401, 200, 200, 200, 403, 403}},
+	{"GET /v1/firms/:id", func(w world) string { return "/v1/firms/" + w.a1 }, nil, [6]int{401, 200, 200, 404, 403, 403}},
+	{"PATCH /v1/firms/:id", func(w world) string { return "/v1/firms/" + w.a1 }, fixed(map[string]any{"name": "更名"}), [6]int{401, 200, 403, 403, 403, 403}},
+	{"GET /v1/firms/:id/file", func(w world) string { return "/v1/firms/" + w.a1 + "/file" }, nil, [6]int{401, 200, 200, 404, 403, 403}},
+	{"POST /v1/firms/:id/sites", func(w world) string { return "/v1/firms/" + w.a1 + "/sites" },
+		fixed(map[string]any{"name": "驿站", "kind": "locker", "region": "130111"}), [6]int{401, 201, 201, 404, 403, 403}},
+	{"GET /v1/firms/:id/sites", func(w world) string { return "/v1/firms/" + w.a1 + "/sites" }, nil, [6]int{401, 200, 200, 404, 403, 403}},
+	{"GET /v1/sites/:id", func(w world) string { return "/v1/sites/" + w.site }, nil, [6]int{401, 200, 200, 404, 403, 403}},
+	{"PUT /v1/sites/:id", func(w world) string { return "/v1/sites/" + w.site },
+		fixed(map[string]any{"name": "栾城分拨中心二号", "kind": "sorting_centre", "region": "130111"}), [6]int{401, 200, 200, 404, 403, 403}},
+	{"POST /v1/staff", p("/v1/staff"), func(w world, _ string) any {
+		return map[string]any{"name": "李四", "id_number": residentIDFor(7), "phone": "13900139000",
+			"employment": map[string]any{"firm_id": w.a1, "role": "sorter", "from": "2026-01-01T00:00:00+08:00"}}
+	}, [6]int{401, 201, 201, 422, 403, 403}},
+	{"GET /v1/staff", p("/v1/staff"), nil, [6]int{401, 200, 200, 200, 403, 403}},
+	{"POST /v1/staff/search", p("/v1/staff/search"), fixed(map[string]any{"id_number": idNum}), [6]int{401, 200, 403, 403, 403, 403}},
+	{"GET /v1/staff/:id", func(w world) string { return "/v1/staff/" + w.staff }, nil, [6]int{401, 200, 200, 404, 403, 403}},
+	{"PATCH /v1/staff/:id", func(w world) string { return "/v1/staff/" + w.staff }, fixed(map[string]any{"phone": "13700137000"}), [6]int{401, 200, 200, 404, 403, 403}},
+	{"POST /v1/staff/:id/employments", func(w world) string { return "/v1/staff/" + w.staff + "/employments" }, func(w world, _ string) any {
+		return map[string]any{"firm_id": w.hqA, "role": "dispatcher", "from": "2026-05-01T00:00:00+08:00"}
+	}, [6]int{401, 200, 200, 404, 403, 403}},
+	{"POST /v1/staff/:id/employments/end", func(w world) string { return "/v1/staff/" + w.staff + "/employments/end" },
+		fixed(map[string]any{"to": "2026-05-31T00:00:00+08:00"}), [6]int{401, 200, 200, 404, 403, 403}},
+	{"GET /v1/staff/:id/file", func(w world) string { return "/v1/staff/" + w.staff + "/file" }, nil, [6]int{401, 200, 200, 404, 403, 403}},
+	{"POST /v1/records", p("/v1/records"), recordFor, [6]int{401, 201, 201, 422, 201, 201}},
+	{"GET /v1/records", p("/v1/records"), nil, [6]int{401, 200, 200, 200, 403, 403}},
+	{"GET /v1/records/:id", func(w world) string { return "/v1/records/" + w.confirmed }, nil, [6]int{401, 200, 200, 404, 403, 403}},
+	{"POST /v1/records/:id/confirm", func(w world) string { return "/v1/records/" + w.pending + "/confirm" }, nil, [6]int{401, 200, 403, 403, 403, 403}},
+	{"POST /v1/records/:id/dismiss", func(w world) string { return "/v1/records/" + w.pending + "/dismiss" },
+		fixed(map[string]any{"reason": "查无实据"}), [6]int{401, 200, 403, 403, 403, 403}},
+	{"POST /v1/records/:id/repair", func(w world) string { return "/v1/records/" + w.confirmed + "/repair" },
+		fixed(map[string]any{"evidence": []map[string]any{{"kind": "document", "ref": "ZG-2"}}, "commitment": "保证整改"}), [6]int{401, 201, 201, 404, 403, 403}},
+	{"POST /v1/records/:id/repair/decision", func(w world) string { return "/v1/records/" + w.repairPending + "/repair/decision" },
+		fixed(map[string]any{"approve": true, "reason": "整改到位"}), [6]int{401, 200, 403, 403, 403, 403}},
+	{"POST /v1/objections", p("/v1/objections"), func(w world, _ string) any {
+		return map[string]any{"record_id": w.confirmed, "reasons": "不属实"}
+	}, [6]int{401, 201, 201, 422, 403, 403}},
+	{"GET /v1/objections", p("/v1/objections"), nil, [6]int{401, 200, 200, 200, 403, 403}},
+	{"GET /v1/objections/:id", func(w world) string { return "/v1/objections/" + w.objection }, nil, [6]int{401, 200, 200, 404, 403, 403}},
+	{"POST /v1/objections/:id/decision", func(w world) string { return "/v1/objections/" + w.objection + "/decision" },
+		fixed(map[string]any{"outcome": "upheld", "reason": "证据充分"}), [6]int{401, 200, 403, 403, 403, 403}},
+	{"POST /v1/commitments", p("/v1/commitments"), func(w world, _ string) any {
+		return map[string]any{"subject": map[string]any{"kind": "firm", "id": w.a1}, "text": "守法经营，诚信服务", "signer": "王经理", "signed_at": "2026-05-01T00:00:00+08:00"}
+	}, [6]int{401, 201, 201, 422, 403, 403}},
+	{"GET /v1/commitments", p("/v1/commitments"), nil, [6]int{200, 200, 200, 200, 200, 200}},
+	{"GET /v1/public/firms/:uscc", p("/v1/public/firms/" + usccA), nil, [6]int{200, 200, 200, 200, 200, 200}},
+	{"GET /v1/audit", p("/v1/audit"), nil, [6]int{401, 200, 403, 403, 403, 403}},
+	{"GET /v1/audit/verify", p("/v1/audit/verify"), nil, [6]int{401, 200, 403, 403, 403, 403}},
+}
+
+// TestRoleMatrix runs every route as every role, each cell on a fresh world so that cells do
+// not depend on each other, and fails when a route lacks a row.
+func TestRoleMatrix(t *testing.T) {
+	e := newEnv(t)
+	var routes []string
+	for _, r := range e.srv.Routes() {
+		routes = append(routes, r.Method+" "+r.Path)
+	}
+	var rows []string
+	for _, c := range matrix {
+		rows = append(rows, c.route)
+	}
+	sort.Strings(routes)
+	sort.Strings(rows)
+	if strings.Join(routes, "\n") != strings.Join(rows, "\n") {
+		t.Fatalf("the matrix does not cover the route table:\nroutes:\n%s\nrows:\n%s", strings.Join(routes, "\n"), strings.Join(rows, "\n"))
+	}
+	for _, c := range matrix {
+		for i, role := range roleNames {
+			c, i, role := c, i, role
+			t.Run(fmt.Sprintf("%s/%s", c.route, role), func(t *testing.T) {
+				e := newEnv(t)
+				w := e.world()
+				var body any
+				if c.body != nil {
+					body = c.body(w, role)
+				}
+				method, _, _ := strings.Cut(c.route, " ")
+				got, out := e.call(method, c.path(w), w.tokenOf(role), body)
+				if got != c.want[i] {
+					t.Errorf("status %d, want %d: %v", got, c.want[i], out)
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,208 @@
+// Package httpapi is credtrace's HTTP interface on Fiber: routes with the roles that may call
+// them, bearer-token authentication, request decoding and validation, and the one table that
+// maps domain errors to statuses.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/go-playground/validator/v10"
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/gofiber/fiber/v2/middleware/requestid"
+	"github.com/google/uuid"
+
+	"github.com/credtrace/credtrace/courier"
+)
+
+// Limits of the API.
+const (
+	// BodyLimit is the largest request body of an ordinary route.
+	BodyLimit = 1 << 20
+	// MaxBodyLimit is the largest body any route takes (bulk ingestion routes).
+	MaxBodyLimit = 16 << 20
+)
+
+// Pinger is the store health check.
+type Pinger interface {
+	Ping(ctx context.Context) error
+	Name() string
+}
+
+// Deps is what the API is built from; main wires it.
+type Deps struct {
+	Courier  *courier.Service
+	Store    Pinger
+	Logger   *slog.Logger
+	Validate *validator.Validate
+}
+
+// Route is one endpoint and the roles that may call it. RolePublic means anyone, signed in or not.
+type Route struct {
+	Method  string
+	Path    string
+	Roles   []courier.Role
+	Summary string
+	handler fiber.Handler
+	limit   int
+}
+
+// Server holds the Fiber app and its route table.
+type Server struct {
+	app    *fiber.App
+	deps   Deps
+	routes []Route
+	log    *slog.Logger
+}
+
+// New builds the API.
+func New(d Deps) *Server {
+	if d.Validate == nil {
+		d.Validate = NewValidator()
+	}
+	s := &Server{deps: d, log: d.Logger}
+	s.app = fiber.New(fiber.Config{
+		BodyLimit:             MaxBodyLimit,
+		ErrorHandler:          s.handleError,
+		DisableStartupMessage: true,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          60 * time.Second,
+		IdleTimeout:           120 * time.Second,
+	})
+	s.app.Use(requestid.New(requestid.Config{Generator: func() string { return uuid.NewString() }}))
+	s.app.Use(recover.New())
+	s.app.Use(s.logRequests)
+	s.app.Use(s.authenticate)
+	s.courierRoutes()
+	for _, r := range s.routes {
+		r := r
+		s.app.Add(r.Method, r.Path, s.guard(r), r.handler)
+	}
+	s.app.Use(func(c *fiber.Ctx) error {
+		return &apiError{status: fiber.StatusNotFound, code: "not_found", msg: "no such route"}
+	})
+	return s
+}
+
+// App returns the Fiber app, to listen with or to test through app.Test.
+func (s *Server) App() *fiber.App { return s.app }
+
+// Routes returns the route table.
+func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
+
+func (s *Server) add(method, path, summary string, roles []courier.Role, h fiber.Handler) {
+	s.routes = append(s.routes, Route{Method: method, Path: path, Roles: roles, Summary: summary, handler: h, limit: BodyLimit})
+}
+
+var (
+	public     = []courier.Role{courier.RolePublic}
+	regulators = []courier.Role{courier.RoleRegulator}
+	firms      = []courier.Role{courier.RoleRegulator, courier.RoleFirm}
+	signedIn   = []courier.Role{courier.RoleRegulator, courier.RoleFirm, courier.RoleMerchant, courier.RolePlatform}
+)
+
+const actorKey = "credtrace.actor"
+
+// actor returns the caller.
+func actor(c *fiber.Ctx) courier.Actor {
+	if a, ok := c.Locals(actorKey).(courier.Actor); ok {
+		return a
+	}
+	return courier.Public
+}
+
+// authenticate resolves the bearer token, when there is one, into the actor. A token that is
+// given but wrong is refused outright rather than treated as anonymous.
+func (s *Server) authenticate(c *fiber.Ctx) error {
+	h := c.Get(fiber.HeaderAuthorization)
+	if h == "" {
+		return c.Next()
+	}
+	scheme, secret, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(secret) == "" {
+		return errUnauthorized("the Authorization header must be \"Bearer <token>\"")
+	}
+	a, err := s.deps.Courier.Authenticate(c.UserContext(), strings.TrimSpace(secret))
+	if errors.Is(err, courier.ErrNotFound) {
+		return errUnauthorized("unknown or revoked token")
+	}
+	if err != nil {
+		return err
+	}
+	c.Locals(actorKey, a)
+	return c.Next()
+}
+
+// guard enforces the route's roles and body limit.
+func (s *Server) guard(r Route) fiber.Handler {
+	allowed := map[courier.Role]bool{}
+	for _, role := range r.Roles {
+		allowed[role] = true
+	}
+	return func(c *fiber.Ctx) error {
+		if len(c.Body()) > r.limit {
+			return &apiError{status: fiber.StatusRequestEntityTooLarge, code: "too_large",
+				msg: "request body exceeds the limit of this route", fields: []courier.FieldError{{Field: "body", Reason: "larger than " + humanBytes(r.limit)}}}
+		}
+		a := actor(c)
+		if allowed[courier.RolePublic] || allowed[a.Role] {
+			return c.Next()
+		}
+		if a.Role == courier.RolePublic {
+			return errUnauthorized("this route needs a token")
+		}
+		return &apiError{status: fiber.StatusForbidden, code: "forbidden", msg: "role " + string(a.Role) + " may not call this route"}
+	}
+}
+
+func humanBytes(n int) string {
+	if n%(1<<20) == 0 {
+		return itoa(n>>20) + " MiB"
+	}
+	return itoa(n) + " bytes"
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
+}
+
+func (s *Server) logRequests(c *fiber.Ctx) error {
+	start := time.Now()
+	err := c.Next()
+	status := c.Response().StatusCode()
+	if err != nil {
+		// The error handler has not run yet; predict its status for the log line.
+		status = statusOf(err)
+	}
+	route := c.Route().Path
+	s.log.LogAttrs(c.UserContext(), slog.LevelInfo, "request",
+		slog.String("request_id", requestID(c)),
+		slog.String("method", c.Method()),
+		slog.String("route", route),
+		slog.Int("status", status),
+		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+		slog.String("role", string(actor(c).Role)),
+	)
+	return err
+}
+
+func requestID(c *fiber.Ctx) string {
+	if id, ok := c.Locals("requestid").(string); ok {
+		return id
+	}
+	return ""
+}

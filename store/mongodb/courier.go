@@ -1,0 +1,282 @@
+package mongodb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/credtrace/credtrace/courier"
+)
+
+func byID(id string) bson.D { return bson.D{{Key: "_id", Value: id}} }
+
+// CreateFirm stores a new firm; ErrConflict when its id or USCC is taken.
+func (s *Store) CreateFirm(ctx context.Context, f courier.Firm) error {
+	return insert(ctx, s.firms, "firm", f.ID, toFirmDoc(f))
+}
+
+// UpdateFirm replaces a firm whose stored version is f.Version-1; ErrNotFound when there is no
+// such firm, ErrConflict when it changed meanwhile or the new USCC is taken.
+func (s *Store) UpdateFirm(ctx context.Context, f courier.Firm) error {
+	return replace(ctx, s.firms, "firm", f.ID, f.Version, toFirmDoc(f))
+}
+
+// Firm returns the firm id; ErrNotFound when there is none.
+func (s *Store) Firm(ctx context.Context, id string) (courier.Firm, error) {
+	d, err := findOne[firmDoc](ctx, s.firms, byID(id), "firm", id)
+	return fromFirmDoc(d), err
+}
+
+// FirmByUSCC returns the firm with a unified social credit code; ErrNotFound when there is none.
+func (s *Store) FirmByUSCC(ctx context.Context, uscc string) (courier.Firm, error) {
+	d, err := findOne[firmDoc](ctx, s.firms, bson.D{{Key: "uscc", Value: uscc}}, "firm by uscc", uscc)
+	return fromFirmDoc(d), err
+}
+
+// Firms lists firms matching q in id order.
+func (s *Store) Firms(ctx context.Context, q courier.FirmQuery) ([]courier.Firm, error) {
+	filter := bson.M{}
+	in(filter, "_id", q.IDs)
+	in(filter, "parent_id", q.ParentIDs)
+	eq(filter, "kind", q.Kind)
+	eq(filter, "licence.status", q.Licence)
+	if q.Region != "" {
+		filter["region"] = bson.Regex{Pattern: "^" + regexp.QuoteMeta(q.Region)}
+	}
+	if q.Name != "" {
+		filter["name"] = bson.Regex{Pattern: regexp.QuoteMeta(q.Name), Options: "i"}
+	}
+	return list(ctx, s.firms, "firms", filter, q.Page, fromFirmDoc)
+}
+
+// CreateSite stores a new site; ErrConflict when its id is taken.
+func (s *Store) CreateSite(ctx context.Context, site courier.Site) error {
+	return insert(ctx, s.sites, "site", site.ID, toSiteDoc(site))
+}
+
+// UpdateSite replaces a site whose stored version is site.Version-1; ErrNotFound or ErrConflict.
+func (s *Store) UpdateSite(ctx context.Context, site courier.Site) error {
+	return replace(ctx, s.sites, "site", site.ID, site.Version, toSiteDoc(site))
+}
+
+// Site returns the site id; ErrNotFound when there is none.
+func (s *Store) Site(ctx context.Context, id string) (courier.Site, error) {
+	d, err := findOne[siteDoc](ctx, s.sites, byID(id), "site", id)
+	return fromSiteDoc(d), err
+}
+
+// Sites lists sites matching q in id order.
+func (s *Store) Sites(ctx context.Context, q courier.SiteQuery) ([]courier.Site, error) {
+	filter := bson.M{}
+	in(filter, "firm_id", q.FirmIDs)
+	eq(filter, "kind", q.Kind)
+	return list(ctx, s.sites, "sites", filter, q.Page, fromSiteDoc)
+}
+
+// CreateStaff stores a new person; ErrConflict when the id or the ID hash is taken.
+func (s *Store) CreateStaff(ctx context.Context, st courier.Staff) error {
+	return insert(ctx, s.staff, "staff", st.ID, toStaffDoc(st))
+}
+
+// UpdateStaff replaces a person whose stored version is st.Version-1; ErrNotFound or ErrConflict.
+func (s *Store) UpdateStaff(ctx context.Context, st courier.Staff) error {
+	return replace(ctx, s.staff, "staff", st.ID, st.Version, toStaffDoc(st))
+}
+
+// Staff returns the person id; ErrNotFound when there is none.
+func (s *Store) Staff(ctx context.Context, id string) (courier.Staff, error) {
+	d, err := findOne[staffDoc](ctx, s.staff, byID(id), "staff", id)
+	return fromStaffDoc(d), err
+}
+
+// StaffByIDHash returns the person with a resident ID hash; ErrNotFound when there is none.
+func (s *Store) StaffByIDHash(ctx context.Context, hash string) (courier.Staff, error) {
+	d, err := findOne[staffDoc](ctx, s.staff, bson.D{{Key: "id_hash", Value: hash}}, "staff by id hash", hash)
+	return fromStaffDoc(d), err
+}
+
+// StaffList lists people who have worked for any of q.FirmIDs, in id order.
+func (s *Store) StaffList(ctx context.Context, q courier.StaffQuery) ([]courier.Staff, error) {
+	filter := bson.M{}
+	in(filter, "employment.firm_id", q.FirmIDs)
+	return list(ctx, s.staff, "staff", filter, q.Page, fromStaffDoc)
+}
+
+// CreateRecord stores a new credit record; ErrConflict when its id is taken.
+func (s *Store) CreateRecord(ctx context.Context, r courier.Record) error {
+	return insert(ctx, s.records, "record", r.ID, toRecordDoc(r))
+}
+
+// UpdateRecord replaces a record whose stored version is r.Version-1; ErrNotFound or ErrConflict.
+func (s *Store) UpdateRecord(ctx context.Context, r courier.Record) error {
+	return replace(ctx, s.records, "record", r.ID, r.Version, toRecordDoc(r))
+}
+
+// Record returns the record id; ErrNotFound when there is none.
+func (s *Store) Record(ctx context.Context, id string) (courier.Record, error) {
+	d, err := findOne[recordDoc](ctx, s.records, byID(id), "record", id)
+	return fromRecordDoc(d), err
+}
+
+// Records lists records matching q in id order.
+func (s *Store) Records(ctx context.Context, q courier.RecordQuery) ([]courier.Record, error) {
+	filter := bson.M{}
+	if q.Subject != nil {
+		filter["subject.kind"] = string(q.Subject.Kind)
+		filter["subject.id"] = q.Subject.ID
+	}
+	in(filter, "firm_id", q.FirmIDs)
+	in(filter, "status", q.Status)
+	eq(filter, "category", q.Category)
+	if q.RepairPending {
+		filter["repair_pending"] = true
+	}
+	return list(ctx, s.records, "records", filter, q.Page, fromRecordDoc)
+}
+
+// CreateObjection stores a new objection; ErrConflict when its id is taken.
+func (s *Store) CreateObjection(ctx context.Context, o courier.Objection) error {
+	return insert(ctx, s.objections, "objection", o.ID, toObjectionDoc(o))
+}
+
+// UpdateObjection replaces an objection whose stored version is o.Version-1; ErrNotFound or
+// ErrConflict.
+func (s *Store) UpdateObjection(ctx context.Context, o courier.Objection) error {
+	return replace(ctx, s.objections, "objection", o.ID, o.Version, toObjectionDoc(o))
+}
+
+// Objection returns the objection id; ErrNotFound when there is none.
+func (s *Store) Objection(ctx context.Context, id string) (courier.Objection, error) {
+	d, err := findOne[objectionDoc](ctx, s.objections, byID(id), "objection", id)
+	return fromObjectionDoc(d), err
+}
+
+// Objections lists objections matching q in id order.
+func (s *Store) Objections(ctx context.Context, q courier.ObjectionQuery) ([]courier.Objection, error) {
+	filter := bson.M{}
+	eq(filter, "record_id", q.RecordID)
+	in(filter, "firm_id", q.FirmIDs)
+	in(filter, "status", q.Status)
+	return list(ctx, s.objections, "objections", filter, q.Page, fromObjectionDoc)
+}
+
+// CreateCommitment stores a new commitment; ErrConflict when its id is taken.
+func (s *Store) CreateCommitment(ctx context.Context, c courier.Commitment) error {
+	return insert(ctx, s.commitments, "commitment", c.ID, toCommitmentDoc(c))
+}
+
+// Commitments lists commitments matching q in id order.
+func (s *Store) Commitments(ctx context.Context, q courier.CommitmentQuery) ([]courier.Commitment, error) {
+	filter := bson.M{}
+	in(filter, "firm_id", q.FirmIDs)
+	if q.Subject != nil {
+		filter["subject.kind"] = string(q.Subject.Kind)
+		filter["subject.id"] = q.Subject.ID
+	}
+	return list(ctx, s.commitments, "commitments", filter, q.Page, fromCommitmentDoc)
+}
+
+// CreateToken stores a new token; ErrConflict when its id or hash is taken.
+func (s *Store) CreateToken(ctx context.Context, t courier.Token) error {
+	return insert(ctx, s.tokens, "token", t.ID, toTokenDoc(t))
+}
+
+// Token returns the token id; ErrNotFound when there is none.
+func (s *Store) Token(ctx context.Context, id string) (courier.Token, error) {
+	d, err := findOne[tokenDoc](ctx, s.tokens, byID(id), "token", id)
+	return fromTokenDoc(d), err
+}
+
+// TokenByHash returns the token whose secret hashes to hash; ErrNotFound when there is none.
+func (s *Store) TokenByHash(ctx context.Context, hash string) (courier.Token, error) {
+	// The hash is a credential: keep it out of error messages.
+	d, err := findOne[tokenDoc](ctx, s.tokens, bson.D{{Key: "hash", Value: hash}}, "token", "by hash")
+	return fromTokenDoc(d), err
+}
+
+// RevokeToken marks the token id revoked at at; ErrNotFound when there is none.
+func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time) error {
+	res, err := s.tokens.UpdateOne(ctx, byID(id), bson.D{{Key: "$set", Value: bson.D{{Key: "revoked_at", Value: datetime(at)}}}})
+	if err != nil {
+		return fmt.Errorf("mongodb: revoke token %s: %w", id, err)
+	}
+	if res.MatchedCount == 0 {
+		return fmt.Errorf("mongodb: revoke token %s: %w", id, courier.ErrNotFound)
+	}
+	return nil
+}
+
+// CountTokens counts every token, revoked ones included.
+func (s *Store) CountTokens(ctx context.Context) (int, error) {
+	n, err := s.tokens.CountDocuments(ctx, bson.D{})
+	if err != nil {
+		return 0, fmt.Errorf("mongodb: count tokens: %w", err)
+	}
+	return int(n), nil
+}
+
+// LastAudit returns the entry with the highest Seq; ok is false on an empty trail.
+func (s *Store) LastAudit(ctx context.Context) (courier.AuditEntry, bool, error) {
+	var d auditDoc
+	opts := options.FindOne().SetSort(bson.D{{Key: "_id", Value: -1}})
+	err := s.audit.FindOne(ctx, bson.D{}, opts).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return courier.AuditEntry{}, false, nil
+	}
+	if err != nil {
+		return courier.AuditEntry{}, false, fmt.Errorf("mongodb: last audit entry: %w", err)
+	}
+	return fromAuditDoc(d), true, nil
+}
+
+// AppendAudit stores e under its Seq; ErrConflict when the Seq is taken.
+func (s *Store) AppendAudit(ctx context.Context, e courier.AuditEntry) error {
+	if _, err := s.audit.InsertOne(ctx, toAuditDoc(e)); err != nil {
+		if isDuplicateKey(err) {
+			return fmt.Errorf("mongodb: append audit entry %d: %w", e.Seq, courier.ErrConflict)
+		}
+		return fmt.Errorf("mongodb: append audit entry %d: %w", e.Seq, err)
+	}
+	return nil
+}
+
+// AuditEntries returns at most limit entries with Seq > after, in Seq order; limit 0 means all.
+func (s *Store) AuditEntries(ctx context.Context, after int64, limit int) ([]courier.AuditEntry, error) {
+	opts := options.Find().SetSort(bson.D{{Key: "_id", Value: 1}})
+	if limit > 0 {
+		opts.SetLimit(int64(limit))
+	}
+	cur, err := s.audit.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$gt", Value: after}}}}, opts)
+	if err != nil {
+		return nil, fmt.Errorf("mongodb: audit entries after %d: %w", after, err)
+	}
+	var docs []auditDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("mongodb: audit entries after %d: %w", after, err)
+	}
+	return convSlice(docs, fromAuditDoc), nil
+}
+
+// Setting returns the value stored under key; ErrNotFound when unset.
+func (s *Store) Setting(ctx context.Context, key string) (string, error) {
+	d, err := findOne[settingDoc](ctx, s.settings, byID(key), "setting", key)
+	return d.Value, err
+}
+
+// InitSetting stores value under key unless a value is stored, and returns the stored value, so
+// that instances starting together agree on the first one written.
+func (s *Store) InitSetting(ctx context.Context, key, value string) (string, error) {
+	update := bson.D{{Key: "$setOnInsert", Value: bson.D{{Key: "value", Value: value}}}}
+	_, err := s.settings.UpdateOne(ctx, byID(key), update, options.UpdateOne().SetUpsert(true))
+	// Two upserts of one new key can race; the loser's duplicate key means the value is there.
+	if err != nil && !isDuplicateKey(err) {
+		return "", fmt.Errorf("mongodb: init setting %s: %w", key, err)
+	}
+	return s.Setting(ctx, key)
+}

@@ -1,0 +1,285 @@
+// Package mongodb is the MongoDB backend of credtrace: it implements courier.Store over one
+// database with the official driver. Documents are backend-local structs with bson tags, converted
+// to and from the domain types at the edge.
+//
+// Every write touches one document, so it is atomic on its own; updates are versioned
+// (optimistic concurrency) so concurrent writers never overwrite each other. The package is also
+// tested against FerretDB, which has no multi-document transactions (see Store.Atomic) and, in
+// 1.24, checks an update's filter and writes the document in two steps, so there racing updates
+// from one version can all succeed; MongoDB applies filter and write in one step.
+package mongodb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readconcern"
+	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
+
+	"github.com/credtrace/credtrace/courier"
+)
+
+// Collection names.
+const (
+	collFirms       = "firms"
+	collSites       = "sites"
+	collStaff       = "staff"
+	collRecords     = "records"
+	collObjections  = "objections"
+	collCommitments = "commitments"
+	collTokens      = "tokens"
+	collAudit       = "audit"
+	collSettings    = "settings"
+)
+
+// Store is a courier.Store on one MongoDB database. It is safe for concurrent use.
+type Store struct {
+	client *mongo.Client
+	db     *mongo.Database
+
+	firms, sites, staff, records, objections, commitments, tokens, audit, settings *mongo.Collection
+}
+
+var _ courier.Store = (*Store)(nil)
+
+// Open connects to the server at uri, checks that it answers and creates the indexes the store
+// relies on (unique keys among them) in database dbName. Writes wait for a majority of the replica
+// set and reads see only majority-committed data, so an acknowledged write is never rolled back
+// under a reader. The error names the hosts but never the credentials of uri.
+func Open(ctx context.Context, uri, dbName string) (*Store, error) {
+	if dbName == "" {
+		return nil, errors.New("mongodb: database name is empty")
+	}
+	opts := options.Client().ApplyURI(uri).
+		SetWriteConcern(writeconcern.Majority()).
+		SetReadConcern(readconcern.Majority())
+	client, err := mongo.Connect(opts)
+	if err != nil {
+		return nil, fmt.Errorf("mongodb: connect: %w", redactURIError(err))
+	}
+	s := newStore(client, dbName)
+	if err := client.Ping(ctx, nil); err != nil {
+		_ = client.Disconnect(ctx)
+		return nil, fmt.Errorf("mongodb: cannot reach %s: %w", strings.Join(opts.Hosts, ","), err)
+	}
+	if err := s.ensureIndexes(ctx); err != nil {
+		_ = client.Disconnect(ctx)
+		return nil, err
+	}
+	return s, nil
+}
+
+// redactURIError drops the detail of a bad percent-escape, which can quote part of a password.
+func redactURIError(err error) error {
+	var esc url.EscapeError
+	if errors.As(err, &esc) {
+		return errors.New("error parsing uri: invalid percent-escape")
+	}
+	return err
+}
+
+func newStore(client *mongo.Client, dbName string) *Store {
+	db := client.Database(dbName)
+	return &Store{
+		client:      client,
+		db:          db,
+		firms:       db.Collection(collFirms),
+		sites:       db.Collection(collSites),
+		staff:       db.Collection(collStaff),
+		records:     db.Collection(collRecords),
+		objections:  db.Collection(collObjections),
+		commitments: db.Collection(collCommitments),
+		tokens:      db.Collection(collTokens),
+		audit:       db.Collection(collAudit),
+		settings:    db.Collection(collSettings),
+	}
+}
+
+// ensureIndexes creates the indexes; creating an index that exists with the same keys and
+// options is a no-op, so every start runs it. The audit trail needs none: its _id is the
+// sequence number.
+func (s *Store) ensureIndexes(ctx context.Context) error {
+	unique := func(keys bson.D) mongo.IndexModel {
+		return mongo.IndexModel{Keys: keys, Options: options.Index().SetUnique(true)}
+	}
+	plain := func(keys bson.D) mongo.IndexModel { return mongo.IndexModel{Keys: keys} }
+	indexes := []struct {
+		coll   *mongo.Collection
+		models []mongo.IndexModel
+	}{
+		{s.firms, []mongo.IndexModel{
+			unique(bson.D{{Key: "uscc", Value: 1}}),
+			plain(bson.D{{Key: "parent_id", Value: 1}}),
+		}},
+		{s.sites, []mongo.IndexModel{plain(bson.D{{Key: "firm_id", Value: 1}})}},
+		{s.staff, []mongo.IndexModel{
+			unique(bson.D{{Key: "id_hash", Value: 1}}),
+			plain(bson.D{{Key: "employment.firm_id", Value: 1}}), // multikey: one entry per employment
+		}},
+		{s.records, []mongo.IndexModel{
+			plain(bson.D{{Key: "subject.kind", Value: 1}, {Key: "subject.id", Value: 1}}),
+			plain(bson.D{{Key: "firm_id", Value: 1}}),
+			plain(bson.D{{Key: "status", Value: 1}}),
+		}},
+		{s.objections, []mongo.IndexModel{
+			plain(bson.D{{Key: "record_id", Value: 1}}),
+			plain(bson.D{{Key: "firm_id", Value: 1}}),
+		}},
+		{s.commitments, []mongo.IndexModel{plain(bson.D{{Key: "firm_id", Value: 1}})}},
+		{s.tokens, []mongo.IndexModel{unique(bson.D{{Key: "hash", Value: 1}})}},
+	}
+	// One index per command: FerretDB 1.24 drops the connection when one createIndexes command
+	// names two or more indexes that exist already (every start after the first).
+	for _, ix := range indexes {
+		for _, m := range ix.models {
+			if _, err := ix.coll.Indexes().CreateOne(ctx, m); err != nil {
+				return fmt.Errorf("mongodb: create indexes on %s: %w", ix.coll.Name(), err)
+			}
+		}
+	}
+	return nil
+}
+
+// Close disconnects from the server.
+func (s *Store) Close(ctx context.Context) error {
+	if err := s.client.Disconnect(ctx); err != nil {
+		return fmt.Errorf("mongodb: close: %w", err)
+	}
+	return nil
+}
+
+// Ping checks that the server answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.client.Ping(ctx, nil); err != nil {
+		return fmt.Errorf("mongodb: ping: %w", err)
+	}
+	return nil
+}
+
+// Name returns "mongodb".
+func (s *Store) Name() string { return "mongodb" }
+
+// DB returns the underlying database, for tests that look at the stored documents.
+func (s *Store) DB() *mongo.Database { return s.db }
+
+// Atomic calls fn with s. It offers no all-or-nothing guarantee across documents: FerretDB, on
+// which the backend is tested, has no multi-document transactions. Each write fn makes is
+// atomic on its own and versioned, so a concurrent change makes the later write fail with
+// courier.ErrConflict rather than overwrite it; callers order their writes so that a failure
+// part-way leaves a consistent (if unfinished) state.
+func (s *Store) Atomic(ctx context.Context, fn func(courier.Store) error) error {
+	return fn(s)
+}
+
+// isDuplicateKey reports a write refused for a taken unique key. FerretDB 1.24 (SQLite handler)
+// reports a duplicate made by an update or replace as an InternalError carrying SQLite's message
+// rather than as code 11000, so that message counts too.
+func isDuplicateKey(err error) bool {
+	if mongo.IsDuplicateKeyError(err) {
+		return true
+	}
+	var se mongo.ServerError
+	return errors.As(err, &se) && se.HasErrorMessage("UNIQUE constraint failed")
+}
+
+// insert stores a new document; a taken unique key (the _id or a unique index) is ErrConflict.
+func insert(ctx context.Context, coll *mongo.Collection, what, id string, doc any) error {
+	if _, err := coll.InsertOne(ctx, doc); err != nil {
+		if isDuplicateKey(err) {
+			return fmt.Errorf("mongodb: create %s %s: %w", what, id, courier.ErrConflict)
+		}
+		return fmt.Errorf("mongodb: create %s %s: %w", what, id, err)
+	}
+	return nil
+}
+
+// replace overwrites the document id with doc when the stored version is version-1. When nothing
+// matched it tells a missing document (ErrNotFound) from a stale version (ErrConflict).
+func replace(ctx context.Context, coll *mongo.Collection, what, id string, version int, doc any) error {
+	res, err := coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "version", Value: int64(version - 1)}}, doc)
+	if err != nil {
+		if isDuplicateKey(err) {
+			return fmt.Errorf("mongodb: update %s %s: %w", what, id, courier.ErrConflict)
+		}
+		return fmt.Errorf("mongodb: update %s %s: %w", what, id, err)
+	}
+	if res.MatchedCount > 0 {
+		return nil
+	}
+	n, err := coll.CountDocuments(ctx, bson.D{{Key: "_id", Value: id}})
+	if err != nil {
+		return fmt.Errorf("mongodb: update %s %s: %w", what, id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("mongodb: update %s %s: %w", what, id, courier.ErrNotFound)
+	}
+	return fmt.Errorf("mongodb: update %s %s: version %d is stale: %w", what, id, version-1, courier.ErrConflict)
+}
+
+// findOne decodes the one document matching filter; none is ErrNotFound.
+func findOne[D any](ctx context.Context, coll *mongo.Collection, filter any, what, key string) (D, error) {
+	var d D
+	err := coll.FindOne(ctx, filter).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return d, fmt.Errorf("mongodb: %s %s: %w", what, key, courier.ErrNotFound)
+	}
+	if err != nil {
+		return d, fmt.Errorf("mongodb: %s %s: %w", what, key, err)
+	}
+	return d, nil
+}
+
+// list returns one page of the documents matching filter in _id order, converted by conv.
+func list[D, T any](ctx context.Context, coll *mongo.Collection, what string, filter bson.M, p courier.Page, conv func(D) T) ([]T, error) {
+	if p.After != "" {
+		filter["_id"] = withAfter(filter["_id"], p.After)
+	}
+	opts := options.Find().SetSort(bson.D{{Key: "_id", Value: 1}})
+	if p.Limit > 0 {
+		opts.SetLimit(int64(p.Limit))
+	}
+	cur, err := coll.Find(ctx, filter, opts)
+	if err != nil {
+		return nil, fmt.Errorf("mongodb: list %s: %w", what, err)
+	}
+	var docs []D
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("mongodb: list %s: %w", what, err)
+	}
+	var out []T
+	for _, d := range docs {
+		out = append(out, conv(d))
+	}
+	return out, nil
+}
+
+// withAfter adds `> after` to an existing condition on _id (an $in from a query's IDs).
+func withAfter(cond any, after string) bson.M {
+	m, ok := cond.(bson.M)
+	if !ok {
+		m = bson.M{}
+	}
+	m["$gt"] = after
+	return m
+}
+
+// in adds field ∈ values to filter. A nil slice does not filter; a non-nil empty one matches
+// nothing (an empty $in), so a caller whose scope is empty sees nothing rather than everything.
+func in[T ~string](filter bson.M, field string, values []T) {
+	if values != nil {
+		filter[field] = bson.M{"$in": values}
+	}
+}
+
+// eq adds field == value to filter unless value is empty.
+func eq[T ~string](filter bson.M, field string, value T) {
+	if value != "" {
+		filter[field] = value
+	}
+}

@@ -1,0 +1,182 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// migrations are applied in order, each once, each in its own transaction. Never edit one that
+// has shipped: add the next.
+var migrations = []string{
+	// 1: the courier archive.
+	`
+CREATE TABLE firms (
+	id TEXT PRIMARY KEY,
+	uscc TEXT NOT NULL UNIQUE,
+	name TEXT NOT NULL,
+	kind TEXT NOT NULL,
+	parent_id TEXT NOT NULL DEFAULT '',
+	region TEXT NOT NULL,
+	licence_number TEXT NOT NULL,
+	licence_scope TEXT NOT NULL,
+	licence_from INTEGER,
+	licence_to INTEGER,
+	licence_status TEXT NOT NULL,
+	created_at INTEGER NOT NULL,
+	updated_at INTEGER NOT NULL,
+	version INTEGER NOT NULL
+);
+CREATE INDEX firms_parent ON firms(parent_id);
+CREATE INDEX firms_region ON firms(region);
+
+CREATE TABLE sites (
+	id TEXT PRIMARY KEY,
+	firm_id TEXT NOT NULL,
+	name TEXT NOT NULL,
+	kind TEXT NOT NULL,
+	region TEXT NOT NULL,
+	address TEXT NOT NULL,
+	created_at INTEGER NOT NULL,
+	updated_at INTEGER NOT NULL,
+	version INTEGER NOT NULL
+);
+CREATE INDEX sites_firm ON sites(firm_id);
+
+CREATE TABLE staff (
+	id TEXT PRIMARY KEY,
+	name TEXT NOT NULL,
+	id_hash TEXT NOT NULL UNIQUE,
+	id_masked TEXT NOT NULL,
+	phone_hash TEXT NOT NULL,
+	phone_masked TEXT NOT NULL,
+	employment TEXT NOT NULL,
+	created_at INTEGER NOT NULL,
+	updated_at INTEGER NOT NULL,
+	version INTEGER NOT NULL
+);
+CREATE TABLE staff_firms (
+	staff_id TEXT NOT NULL,
+	firm_id TEXT NOT NULL,
+	PRIMARY KEY (firm_id, staff_id)
+) WITHOUT ROWID;
+CREATE INDEX staff_firms_staff ON staff_firms(staff_id);
+
+CREATE TABLE records (
+	id TEXT PRIMARY KEY,
+	subject_kind TEXT NOT NULL,
+	subject_id TEXT NOT NULL,
+	firm_id TEXT NOT NULL,
+	category TEXT NOT NULL,
+	source TEXT NOT NULL,
+	severity TEXT NOT NULL,
+	occurred_at INTEGER,
+	summary TEXT NOT NULL,
+	evidence TEXT NOT NULL,
+	legal_basis TEXT NOT NULL,
+	status TEXT NOT NULL,
+	created_by TEXT NOT NULL,
+	created_at INTEGER NOT NULL,
+	confirmed_at INTEGER,
+	public_until INTEGER,
+	repair_eligible_at INTEGER,
+	history TEXT NOT NULL,
+	repairs TEXT NOT NULL,
+	repair_pending INTEGER NOT NULL,
+	version INTEGER NOT NULL
+);
+CREATE INDEX records_subject ON records(subject_kind, subject_id);
+CREATE INDEX records_firm ON records(firm_id, status);
+CREATE INDEX records_status ON records(status);
+
+CREATE TABLE objections (
+	id TEXT PRIMARY KEY,
+	record_id TEXT NOT NULL,
+	firm_id TEXT NOT NULL,
+	filed_by TEXT NOT NULL,
+	reasons TEXT NOT NULL,
+	evidence TEXT NOT NULL,
+	filed_at INTEGER,
+	review_by INTEGER,
+	status TEXT NOT NULL,
+	decided_at INTEGER,
+	decided_by TEXT NOT NULL,
+	decision TEXT NOT NULL,
+	correct_by INTEGER,
+	corrected_at INTEGER,
+	version INTEGER NOT NULL
+);
+CREATE INDEX objections_record ON objections(record_id);
+CREATE INDEX objections_firm ON objections(firm_id, status);
+
+CREATE TABLE commitments (
+	id TEXT PRIMARY KEY,
+	subject_kind TEXT NOT NULL,
+	subject_id TEXT NOT NULL,
+	firm_id TEXT NOT NULL,
+	text TEXT NOT NULL,
+	scope TEXT NOT NULL,
+	signer TEXT NOT NULL,
+	signed_at INTEGER,
+	created_at INTEGER NOT NULL,
+	created_by TEXT NOT NULL
+);
+CREATE INDEX commitments_firm ON commitments(firm_id);
+CREATE INDEX commitments_subject ON commitments(subject_kind, subject_id);
+
+CREATE TABLE tokens (
+	id TEXT PRIMARY KEY,
+	hash TEXT NOT NULL UNIQUE,
+	role TEXT NOT NULL,
+	firm_id TEXT NOT NULL,
+	merchant_id TEXT NOT NULL,
+	label TEXT NOT NULL,
+	created_at INTEGER NOT NULL,
+	created_by TEXT NOT NULL,
+	revoked_at INTEGER
+);
+
+CREATE TABLE audit (
+	seq INTEGER PRIMARY KEY,
+	at INTEGER NOT NULL,
+	actor TEXT NOT NULL,
+	action TEXT NOT NULL,
+	entity TEXT NOT NULL,
+	entity_id TEXT NOT NULL,
+	detail TEXT NOT NULL,
+	prev_hash TEXT NOT NULL,
+	hash TEXT NOT NULL
+);
+
+CREATE TABLE settings (
+	key TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+);
+`,
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("sqlite: migrations table: %w", err)
+	}
+	var current int
+	if err := s.w.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("sqlite: schema version: %w", err)
+	}
+	if current > len(migrations) {
+		return fmt.Errorf("sqlite: %s has schema version %d, newer than this build knows (%d)", s.path, current, len(migrations))
+	}
+	for v := current + 1; v <= len(migrations); v++ {
+		err := s.atomic(ctx, func(t *Store) error {
+			if _, err := t.tx.ExecContext(ctx, migrations[v-1]); err != nil {
+				return err
+			}
+			_, err := t.tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, v, time.Now().UnixMilli())
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("sqlite: migration %d: %w", v, err)
+		}
+	}
+	return nil
+}

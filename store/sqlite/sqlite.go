@@ -1,0 +1,253 @@
+// Package sqlite is the embedded default backend of credtrace on modernc.org/sqlite (pure Go):
+// one file, WAL journal, schema migrations versioned in code and applied at start. It
+// implements the Store of every domain package.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/credtrace/credtrace/courier"
+)
+
+// querier is what both *sql.DB and *sql.Tx offer.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Store is a credtrace store in one SQLite file. Writes go through a single connection (SQLite
+// allows one writer at a time, and queueing in Go is cheaper than busy-waiting in SQLite);
+// reads use a small pool that sees every committed write thanks to WAL.
+type Store struct {
+	w, r *sql.DB
+	tx   *sql.Tx // set inside Atomic
+	path string
+}
+
+// Open opens (creating when needed) the store at path and migrates its schema.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("sqlite: create %s: %w", dir, err)
+		}
+	}
+	dsn := func(extra string) string {
+		q := url.Values{}
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "busy_timeout(10000)")
+		q.Add("_pragma", "synchronous(FULL)")
+		q.Add("_pragma", "foreign_keys(1)")
+		if extra != "" {
+			q.Add("_txlock", extra)
+		}
+		return "file:" + path + "?" + q.Encode()
+	}
+	w, err := sql.Open("sqlite", dsn("immediate"))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxLifetime(0)
+	r, err := sql.Open("sqlite", dsn(""))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(4)
+	s := &Store{w: w, r: r, path: path}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Name is the backend's name as /healthz reports it.
+func (s *Store) Name() string { return "sqlite" }
+
+// Path is the database file.
+func (s *Store) Path() string { return s.path }
+
+// Ping checks that the file can be read.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// DB exposes the write handle, for tests that tamper with rows behind the store's back.
+func (s *Store) DB() *sql.DB { return s.w }
+
+func (s *Store) reader() querier {
+	if s.tx != nil {
+		return s.tx
+	}
+	return s.r
+}
+
+func (s *Store) writer() querier {
+	if s.tx != nil {
+		return s.tx
+	}
+	return s.w
+}
+
+// Atomic runs fn in one immediate transaction: its reads see its own writes, and its writes
+// commit together or not at all. Nested calls join the outer transaction.
+func (s *Store) Atomic(ctx context.Context, fn func(courier.Store) error) error {
+	return s.atomic(ctx, func(t *Store) error { return fn(t) })
+}
+
+func (s *Store) atomic(ctx context.Context, fn func(*Store) error) error {
+	if s.tx != nil {
+		return fn(s)
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", translate(err))
+	}
+	if err := fn(&Store{w: s.w, r: s.r, tx: tx, path: s.path}); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", translate(err))
+	}
+	return nil
+}
+
+// translate maps driver errors onto the domain sentinels.
+func translate(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return courier.ErrNotFound
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return fmt.Errorf("%w: %s", courier.ErrConflict, se.Error())
+		}
+	}
+	return err
+}
+
+// ms stores a time as Unix milliseconds, the zero time as NULL.
+func ms(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return time.UnixMilli(n.Int64).UTC()
+}
+
+func toJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("sqlite: marshal %T: %v", v, err)) // only backend-local plain structs get here
+	}
+	return string(b)
+}
+
+// where builds a WHERE clause from conditions.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, args ...any) {
+	w.conds = append(w.conds, cond)
+	w.args = append(w.args, args...)
+}
+
+// in adds "col IN (...)" for a non-nil list; an empty non-nil list matches nothing.
+func in[T ~string](w *where, col string, vals []T) {
+	if vals == nil {
+		return
+	}
+	if len(vals) == 0 {
+		w.add("0")
+		return
+	}
+	ph := strings.TrimSuffix(strings.Repeat("?,", len(vals)), ",")
+	args := make([]any, len(vals))
+	for i, v := range vals {
+		args[i] = string(v)
+	}
+	w.add(col+" IN ("+ph+")", args...)
+}
+
+func likeEscape(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return r.Replace(s)
+}
+
+// page adds the cursor condition and returns the ORDER/LIMIT tail.
+func (w *where) page(p courier.Page) string {
+	if p.After != "" {
+		w.add("id > ?", p.After)
+	}
+	tail := " ORDER BY id"
+	if p.Limit > 0 {
+		tail += fmt.Sprintf(" LIMIT %d", p.Limit)
+	}
+	return tail
+}
+
+func (w *where) sql() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}
+
+// update runs a versioned UPDATE and tells a stale write (ErrConflict) from a missing row.
+func (s *Store) update(ctx context.Context, table, id string, res sql.Result, err error) error {
+	if err != nil {
+		return translate(err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 1 {
+		return nil
+	}
+	var one int
+	err = s.writer().QueryRowContext(ctx, "SELECT 1 FROM "+table+" WHERE id = ?", id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return courier.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	return fmt.Errorf("%s %s changed since it was read: %w", table, id, courier.ErrConflict)
+}
