@@ -14,6 +14,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	_ "time/tzdata" // the schedules' zones on machines without a tz database
+
+	"github.com/robfig/cron/v3"
 )
 
 // Config is the whole configuration of a credtrace process.
@@ -27,6 +30,8 @@ type Config struct {
 	ShutdownTimeout time.Duration // --shutdown-timeout, CREDTRACE_SHUTDOWN_TIMEOUT
 	PublicityMonths map[string]int
 	RepairMonths    map[string]int
+	AnomalySchedule string // --anomaly-schedule, CREDTRACE_ANOMALY_SCHEDULE: cron spec of the anomaly scan; empty disables it
+	Timezone        string // CREDTRACE_TZ: time zone of the cron schedules
 }
 
 // Backend names the store the configuration selects.
@@ -65,6 +70,7 @@ func Load(getenv func(string) string, args []string) (Config, error) {
 	shutdown := fs.String("shutdown-timeout", env("CREDTRACE_SHUTDOWN_TIMEOUT", "15s"), "time allowed for in-flight requests at shutdown")
 	publicity := fs.String("publicity-months", env("CREDTRACE_PUBLICITY_MONTHS", "minor=3,general=12,serious=36"), "publicity window by severity")
 	repair := fs.String("repair-months", env("CREDTRACE_REPAIR_MONTHS", "minor=0,general=3,serious=12"), "minimum period before repair by severity")
+	anomaly := fs.String("anomaly-schedule", env("CREDTRACE_ANOMALY_SCHEDULE", "@every 5m"), "cron spec of the anomaly scan")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, &Error{Problems: []string{err.Error()}}
 	}
@@ -78,6 +84,9 @@ func Load(getenv func(string) string, args []string) (Config, error) {
 		MongoDB:    env("CREDTRACE_MONGO_DB", "credtrace"),
 		AdminToken: getenv("CREDTRACE_ADMIN_TOKEN"),
 		PIISecret:  getenv("CREDTRACE_PII_SECRET"),
+
+		AnomalySchedule: *anomaly,
+		Timezone:        env("CREDTRACE_TZ", "Asia/Shanghai"),
 	}
 	var problems []string
 	d, err := time.ParseDuration(*shutdown)
@@ -94,10 +103,35 @@ func Load(getenv func(string) string, args []string) (Config, error) {
 	if c.RepairMonths, err = parseMonths(*repair); err != nil {
 		problems = append(problems, "--repair-months / CREDTRACE_REPAIR_MONTHS: "+err.Error())
 	}
+	if err := c.Validate(); err != nil {
+		var ce *Error
+		if errors.As(err, &ce) {
+			problems = append(problems, ce.Problems...)
+		}
+	}
 	if len(problems) > 0 {
 		return Config{}, &Error{Problems: problems}
 	}
-	return c, c.Validate()
+	return c, nil
+}
+
+// statutory ranges of the publicity window and the minimum repair period, in months, by
+// severity (NDRC credit repair rules in force from 2026-04-01).
+var publicityRange = map[string][2]int{"minor": {0, 3}, "general": {3, 12}, "serious": {12, 36}}
+
+func checkMonths(name string, m map[string]int, limit func(sev string) (int, int)) []string {
+	var problems []string
+	for _, sev := range []string{"minor", "general", "serious"} {
+		v, ok := m[sev]
+		lo, hi := limit(sev)
+		switch {
+		case !ok:
+			problems = append(problems, fmt.Sprintf("%s: %s is missing", name, sev))
+		case v < lo || v > hi:
+			problems = append(problems, fmt.Sprintf("%s: %s=%d is outside %d–%d months", name, sev, v, lo, hi))
+		}
+	}
+	return problems
 }
 
 func parseMonths(s string) (map[string]int, error) {
@@ -142,6 +176,23 @@ func (c Config) Validate() error {
 	} else if err := checkWritable(c.DataDir); err != nil {
 		problems = append(problems, "--data / CREDTRACE_DATA: "+err.Error())
 	}
+	if c.PublicityMonths != nil {
+		problems = append(problems, checkMonths("--publicity-months / CREDTRACE_PUBLICITY_MONTHS", c.PublicityMonths, func(sev string) (int, int) {
+			r := publicityRange[sev]
+			return r[0], r[1]
+		})...)
+	}
+	if c.RepairMonths != nil && c.PublicityMonths != nil {
+		problems = append(problems, checkMonths("--repair-months / CREDTRACE_REPAIR_MONTHS", c.RepairMonths, func(sev string) (int, int) {
+			return 0, c.PublicityMonths[sev]
+		})...)
+	}
+	if _, err := cron.ParseStandard(c.AnomalySchedule); c.AnomalySchedule != "" && err != nil {
+		problems = append(problems, fmt.Sprintf("--anomaly-schedule / CREDTRACE_ANOMALY_SCHEDULE: %q is not a cron spec: %v", c.AnomalySchedule, err))
+	}
+	if _, err := LoadLocation(c.Timezone); err != nil {
+		problems = append(problems, fmt.Sprintf("CREDTRACE_TZ: %q is not a time zone", c.Timezone))
+	}
 	if c.AdminToken != "" && len(c.AdminToken) < 24 {
 		problems = append(problems, "CREDTRACE_ADMIN_TOKEN: must be at least 24 characters")
 	}
@@ -153,6 +204,10 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
+
+// LoadLocation resolves a zone name with the tz database embedded in the binary, so that a
+// machine without /usr/share/zoneinfo still knows Asia/Shanghai.
+func LoadLocation(name string) (*time.Location, error) { return time.LoadLocation(name) }
 
 // checkWritable makes dir when missing and proves that a file can be written in it.
 func checkWritable(dir string) error {

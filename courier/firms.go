@@ -381,23 +381,29 @@ type StaffPatch struct {
 	Phone *string
 }
 
-func (s *Service) checkEmployment(ctx context.Context, a Actor, v *ValidationError, field string, in EmploymentInput) error {
+func (s *Service) checkEmployment(ctx context.Context, a Actor, v *ValidationError, prefix string, in EmploymentInput) error {
+	field := func(name string) string {
+		if prefix == "" {
+			return name
+		}
+		return prefix + "." + name
+	}
 	if in.FirmID == "" {
-		v.Add(field+".firm_id", "required")
+		v.Add(field("firm_id"), "required")
 	} else if _, err := s.store.Firm(ctx, in.FirmID); errors.Is(err, ErrNotFound) {
-		v.Add(field+".firm_id", "no such firm")
+		v.Add(field("firm_id"), "no such firm")
 	} else if err != nil {
 		return err
 	} else if ok, err := s.InScope(ctx, a, in.FirmID); err != nil {
 		return err
 	} else if !ok {
-		v.Add(field+".firm_id", "no such firm")
+		v.Add(field("firm_id"), "no such firm")
 	}
-	checkName(v, field+".role", in.Role, 64)
+	checkName(v, field("role"), in.Role, 64)
 	if in.From.IsZero() {
-		v.Add(field+".from", "required")
+		v.Add(field("from"), "required")
 	} else if in.From.After(s.Now()) {
-		v.Add(field+".from", "must not be in the future")
+		v.Add(field("from"), "must not be in the future")
 	}
 	return nil
 }

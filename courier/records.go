@@ -373,6 +373,9 @@ func (s *Service) DecideRepair(ctx context.Context, a Actor, id string, approve 
 	}
 	return s.changeRecord(ctx, id, "record.repair_decide", a, func(_ Store, r *Record) (string, error) {
 		now := s.Now()
+		if r.Status != StatusConfirmed && r.Status != StatusUpheld {
+			return "", stateErr("the record is %s; only a confirmed or upheld record can be repaired", r.Status)
+		}
 		for i := range r.Repairs {
 			rp := &r.Repairs[i]
 			if rp.Status != RepairPending {
@@ -436,6 +439,9 @@ func (s *Service) FileObjection(ctx context.Context, a Actor, in ObjectionInput)
 		if r.Status != StatusConfirmed {
 			return stateErr("only a confirmed record can be disputed; this one is %s", r.Status)
 		}
+		if r.RepairPending() {
+			return stateErr("a credit repair request for this record is pending; it must be decided first")
+		}
 		now := s.Now()
 		o := Objection{ID: newID(), RecordID: r.ID, FirmID: r.FirmID, FiledBy: a.TokenID,
 			Reasons: strings.TrimSpace(in.Reasons), Evidence: in.Evidence, FiledAt: now,
@@ -485,6 +491,9 @@ func (s *Service) DecideObjection(ctx context.Context, a Actor, id string, outco
 		r, err := st.Record(ctx, o.RecordID)
 		if err != nil {
 			return err
+		}
+		if r.Status != StatusDisputed {
+			return stateErr("the record is %s, not disputed", r.Status)
 		}
 		now := s.Now()
 		o.Status, o.DecidedAt, o.DecidedBy, o.Decision = outcome, now, a.TokenID, strings.TrimSpace(reason)

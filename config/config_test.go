@@ -1,0 +1,284 @@
+package config_test
+
+import (
+	"errors"
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/credtrace/credtrace/config"
+)
+
+// envOf returns a getenv over m.
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadDefaults(t *testing.T) {
+	// The default data directory is relative; keep it out of the source tree.
+	dir := t.TempDir()
+	t.Chdir(dir)
+	c, err := config.Load(envOf(nil), nil)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"Addr", c.Addr, "127.0.0.1:8080"},
+		{"DataDir", c.DataDir, "./data"},
+		{"MongoURI", c.MongoURI, ""},
+		{"MongoDB", c.MongoDB, "credtrace"},
+		{"AdminToken", c.AdminToken, ""},
+		{"PIISecret", c.PIISecret, ""},
+		{"ShutdownTimeout", c.ShutdownTimeout, 15 * time.Second},
+		{"Backend", c.Backend(), "sqlite"},
+		{"SQLitePath", c.SQLitePath(), filepath.Join("data", "credtrace.db")},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("%s = %v, want %v", tt.name, tt.got, tt.want)
+		}
+	}
+	months := []struct {
+		name      string
+		got, want map[string]int
+	}{
+		{"PublicityMonths", c.PublicityMonths, map[string]int{"minor": 3, "general": 12, "serious": 36}},
+		{"RepairMonths", c.RepairMonths, map[string]int{"minor": 0, "general": 3, "serious": 12}},
+	}
+	for _, tt := range months {
+		if !maps.Equal(tt.got, tt.want) {
+			t.Errorf("%s = %v, want %v", tt.name, tt.got, tt.want)
+		}
+	}
+	if st, err := os.Stat(filepath.Join(dir, "data")); err != nil || !st.IsDir() {
+		t.Errorf("data directory not created: %v", err)
+	}
+}
+
+func TestLoadPrecedence(t *testing.T) {
+	envDir, flagDir := t.TempDir(), t.TempDir()
+	env := map[string]string{
+		"CREDTRACE_ADDR":             "127.0.0.1:9000",
+		"CREDTRACE_DATA":             envDir,
+		"CREDTRACE_SHUTDOWN_TIMEOUT": "20s",
+		"CREDTRACE_PUBLICITY_MONTHS": "minor=2,general=10,serious=30",
+		"CREDTRACE_REPAIR_MONTHS":    "minor=1,general=4,serious=13",
+		"CREDTRACE_MONGO_DB":         "archive",
+		"CREDTRACE_ADMIN_TOKEN":      "ct_env-admin-token-0123456789",
+		"CREDTRACE_PII_SECRET":       "pii-secret-from-env-0123456789abcdef",
+	}
+	tests := []struct {
+		name  string
+		args  []string
+		check func(c config.Config) (got, want any)
+	}{
+		{"env addr", nil, func(c config.Config) (any, any) { return c.Addr, "127.0.0.1:9000" }},
+		{"flag addr wins", []string{"--addr", "127.0.0.1:9001"}, func(c config.Config) (any, any) { return c.Addr, "127.0.0.1:9001" }},
+		{"env data", nil, func(c config.Config) (any, any) { return c.DataDir, envDir }},
+		{"flag data wins", []string{"--data", flagDir}, func(c config.Config) (any, any) { return c.DataDir, flagDir }},
+		{"env shutdown timeout", nil, func(c config.Config) (any, any) { return c.ShutdownTimeout, 20 * time.Second }},
+		{"flag shutdown timeout wins", []string{"--shutdown-timeout=3s"}, func(c config.Config) (any, any) { return c.ShutdownTimeout, 3 * time.Second }},
+		{"env publicity", nil, func(c config.Config) (any, any) { return c.PublicityMonths["general"], 10 }},
+		{"flag publicity wins", []string{"--publicity-months", "minor=1,general=6,serious=24"}, func(c config.Config) (any, any) { return c.PublicityMonths["general"], 6 }},
+		{"env repair", nil, func(c config.Config) (any, any) { return c.RepairMonths["serious"], 13 }},
+		{"flag repair wins", []string{"--repair-months", "minor=0,general=3,serious=20"}, func(c config.Config) (any, any) { return c.RepairMonths["serious"], 20 }},
+		{"env mongo db", nil, func(c config.Config) (any, any) { return c.MongoDB, "archive" }},
+		{"env admin token", nil, func(c config.Config) (any, any) { return c.AdminToken, "ct_env-admin-token-0123456789" }},
+		{"env pii secret", nil, func(c config.Config) (any, any) { return c.PIISecret, "pii-secret-from-env-0123456789abcdef" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := config.Load(envOf(env), tt.args)
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if got, want := tt.check(c); got != want {
+				t.Errorf("got %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+func TestLoadMongo(t *testing.T) {
+	// With a MongoDB URI the data directory is not used, so an unusable one is no problem.
+	blocker := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := config.Load(envOf(map[string]string{"CREDTRACE_MONGO_URI": "mongodb://db1:27017,db2:27017/?replicaSet=rs0"}),
+		[]string{"--data", filepath.Join(blocker, "sub")})
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if got, want := c.Backend(), "mongodb"; got != want {
+		t.Errorf("Backend() = %q, want %q", got, want)
+	}
+}
+
+func TestBackendAndSQLitePath(t *testing.T) {
+	tests := []struct {
+		name       string
+		c          config.Config
+		backend    string
+		sqlitePath string
+	}{
+		{"embedded", config.Config{DataDir: "/var/lib/credtrace"}, "sqlite", filepath.Join("/var/lib/credtrace", "credtrace.db")},
+		{"relative", config.Config{DataDir: "data"}, "sqlite", filepath.Join("data", "credtrace.db")},
+		{"mongodb", config.Config{DataDir: "data", MongoURI: "mongodb://localhost:27017"}, "mongodb", filepath.Join("data", "credtrace.db")},
+		{"mongodb+srv", config.Config{MongoURI: "mongodb+srv://cluster.example.com"}, "mongodb", "credtrace.db"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.c.Backend(); got != tt.backend {
+				t.Errorf("Backend() = %q, want %q", got, tt.backend)
+			}
+			if got := tt.c.SQLitePath(); got != tt.sqlitePath {
+				t.Errorf("SQLitePath() = %q, want %q", got, tt.sqlitePath)
+			}
+		})
+	}
+}
+
+func TestLoadBadValues(t *testing.T) {
+	blocker := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(blocker, []byte("not a directory"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	good := t.TempDir()
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string // the flag or variable the problem names
+		hide string // text that must not appear in the error
+	}{
+		{"data dir under a file", nil, []string{"--data", filepath.Join(blocker, "sub")}, "--data / CREDTRACE_DATA", ""},
+		{"data dir from env under a file", map[string]string{"CREDTRACE_DATA": filepath.Join(blocker, "sub")}, nil, "--data / CREDTRACE_DATA", ""},
+		{"mongo uri with http scheme", map[string]string{"CREDTRACE_MONGO_URI": "http://x"}, nil, "CREDTRACE_MONGO_URI", ""},
+		{"mongo uri without host", map[string]string{"CREDTRACE_MONGO_URI": "mongodb://"}, nil, "CREDTRACE_MONGO_URI", ""},
+		{"mongo uri with credentials is not echoed", map[string]string{"CREDTRACE_MONGO_URI": "http://admin:hunter2-secret@db"}, nil, "CREDTRACE_MONGO_URI", "hunter2-secret"},
+		{"mongo db name with a dot", map[string]string{"CREDTRACE_MONGO_URI": "mongodb://db", "CREDTRACE_MONGO_DB": "a.b"}, nil, "CREDTRACE_MONGO_DB", ""},
+		{"shutdown timeout not a duration", nil, []string{"--shutdown-timeout", "soon"}, "--shutdown-timeout / CREDTRACE_SHUTDOWN_TIMEOUT", ""},
+		{"shutdown timeout from env not a duration", map[string]string{"CREDTRACE_SHUTDOWN_TIMEOUT": "soon"}, nil, "--shutdown-timeout / CREDTRACE_SHUTDOWN_TIMEOUT", ""},
+		{"shutdown timeout negative", nil, []string{"--shutdown-timeout", "-1s"}, "--shutdown-timeout / CREDTRACE_SHUTDOWN_TIMEOUT", ""},
+		{"publicity months not a number", nil, []string{"--publicity-months", "minor=x"}, "--publicity-months / CREDTRACE_PUBLICITY_MONTHS", ""},
+		{"publicity months unknown severity", nil, []string{"--publicity-months", "tiny=3"}, "--publicity-months / CREDTRACE_PUBLICITY_MONTHS", ""},
+		{"publicity months from env", map[string]string{"CREDTRACE_PUBLICITY_MONTHS": "minor=-1"}, nil, "--publicity-months / CREDTRACE_PUBLICITY_MONTHS", ""},
+		{"repair months without =", nil, []string{"--repair-months", "general"}, "--repair-months / CREDTRACE_REPAIR_MONTHS", ""},
+		{"short admin token", map[string]string{"CREDTRACE_ADMIN_TOKEN": "ct_short"}, nil, "CREDTRACE_ADMIN_TOKEN", "ct_short"},
+		{"short pii secret", map[string]string{"CREDTRACE_PII_SECRET": "too-short-secret"}, nil, "CREDTRACE_PII_SECRET", "too-short-secret"},
+		{"addr without port", nil, []string{"--addr", "localhost"}, "--addr / CREDTRACE_ADDR", ""},
+		{"addr with a bad port", map[string]string{"CREDTRACE_ADDR": "127.0.0.1:99999"}, nil, "--addr / CREDTRACE_ADDR", ""},
+		{"unknown flag", nil, []string{"--bogus"}, "bogus", ""},
+		{"stray argument", nil, []string{"extra"}, "extra", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{"CREDTRACE_DATA": good}
+			maps.Copy(env, tt.env)
+			_, err := config.Load(envOf(env), tt.args)
+			problems := configProblems(t, err)
+			if len(problems) != 1 {
+				t.Errorf("problems = %q, want exactly one", problems)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not name %q", err, tt.want)
+			}
+			if tt.hide != "" && strings.Contains(err.Error(), tt.hide) {
+				t.Errorf("error %q repeats the secret %q", err, tt.hide)
+			}
+		})
+	}
+}
+
+// configProblems returns the problems of a *config.Error, failing the test for any other error.
+func configProblems(t *testing.T, err error) []string {
+	t.Helper()
+	var ce *config.Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v (%T), want a *config.Error", err, err)
+	}
+	return ce.Problems
+}
+
+func TestLoadReportsSeveralProblems(t *testing.T) {
+	blocker := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want []string
+	}{
+		{"malformed values",
+			map[string]string{"CREDTRACE_DATA": t.TempDir()},
+			[]string{"--shutdown-timeout", "soon", "--publicity-months", "minor=x", "--repair-months", "tiny=3"},
+			[]string{"--shutdown-timeout", "--publicity-months", "--repair-months"}},
+		{"invalid settings",
+			map[string]string{"CREDTRACE_ADMIN_TOKEN": "short", "CREDTRACE_PII_SECRET": "short"},
+			[]string{"--data", filepath.Join(blocker, "sub"), "--addr", "nohost"},
+			[]string{"--addr", "--data", "CREDTRACE_ADMIN_TOKEN", "CREDTRACE_PII_SECRET"}},
+		{"mongo settings",
+			map[string]string{"CREDTRACE_MONGO_URI": "http://x", "CREDTRACE_MONGO_DB": "a b", "CREDTRACE_ADMIN_TOKEN": "short"},
+			nil,
+			[]string{"CREDTRACE_MONGO_URI", "CREDTRACE_MONGO_DB", "CREDTRACE_ADMIN_TOKEN"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := config.Load(envOf(tt.env), tt.args)
+			problems := configProblems(t, err)
+			if len(problems) != len(tt.want) {
+				t.Errorf("problems = %q, want %d", problems, len(tt.want))
+			}
+			for _, name := range tt.want {
+				if !strings.Contains(err.Error(), name) {
+					t.Errorf("error %q does not name %s", err, name)
+				}
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	good := config.Config{Addr: "127.0.0.1:0", DataDir: t.TempDir(), ShutdownTimeout: time.Second}
+	tests := []struct {
+		name   string
+		change func(c *config.Config)
+		want   string // "" means valid
+	}{
+		{"good", func(*config.Config) {}, ""},
+		{"any port", func(c *config.Config) { c.Addr = ":0" }, ""},
+		{"admin token of 24 characters", func(c *config.Config) { c.AdminToken = strings.Repeat("a", 24) }, ""},
+		{"admin token of 23 characters", func(c *config.Config) { c.AdminToken = strings.Repeat("a", 23) }, "CREDTRACE_ADMIN_TOKEN"},
+		{"pii secret of 32 characters", func(c *config.Config) { c.PIISecret = strings.Repeat("a", 32) }, ""},
+		{"pii secret of 31 characters", func(c *config.Config) { c.PIISecret = strings.Repeat("a", 31) }, "CREDTRACE_PII_SECRET"},
+		{"empty data dir", func(c *config.Config) { c.DataDir = "" }, "--data"},
+		{"mongodb+srv", func(c *config.Config) { c.MongoURI, c.MongoDB = "mongodb+srv://cluster.example.com", "credtrace" }, ""},
+		{"mongo without a db name", func(c *config.Config) { c.MongoURI, c.MongoDB = "mongodb://db", "" }, "CREDTRACE_MONGO_DB"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := good
+			tt.change(&c)
+			err := c.Validate()
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			configProblems(t, err)
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Validate() = %q, want it to name %s", err, tt.want)
+			}
+		})
+	}
+}
