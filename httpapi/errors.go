@@ -7,6 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/credtrace/credtrace/courier"
+	"github.com/credtrace/credtrace/tracking"
 )
 
 // apiError is an error that already knows its status and shape.
@@ -38,6 +39,10 @@ var kinds = []struct {
 	{courier.ErrConflict, fiber.StatusConflict, "conflict"},
 	{courier.ErrState, fiber.StatusConflict, "wrong_state"},
 	{courier.ErrForbidden, fiber.StatusForbidden, "forbidden"},
+	{tracking.ErrInvalid, fiber.StatusUnprocessableEntity, "invalid"},
+	{tracking.ErrNotFound, fiber.StatusNotFound, "not_found"},
+	{tracking.ErrConflict, fiber.StatusConflict, "conflict"},
+	{tracking.ErrForbidden, fiber.StatusForbidden, "forbidden"},
 }
 
 func statusOf(err error) int {
@@ -81,6 +86,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	var ae *apiError
 	var fe *fiber.Error
 	var ve *courier.ValidationError
+	var tve *tracking.ValidationError
 	switch {
 	case errors.As(err, &ae):
 		body.Code, body.Message = ae.code, ae.msg
@@ -96,6 +102,11 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	case errors.As(err, &ve):
 		body.Code, body.Message = "invalid", "the request breaks a rule"
 		for _, f := range ve.Fields {
+			body.Fields = append(body.Fields, fieldJSON{f.Field, f.Reason})
+		}
+	case errors.As(err, &tve):
+		body.Code, body.Message = "invalid", "the request breaks a rule"
+		for _, f := range tve.Fields {
 			body.Fields = append(body.Fields, fieldJSON{f.Field, f.Reason})
 		}
 	case status == fiber.StatusInternalServerError:

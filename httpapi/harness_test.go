@@ -16,7 +16,22 @@ import (
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/httpapi"
 	"github.com/credtrace/credtrace/store/sqlite"
+	"github.com/credtrace/credtrace/tracking"
 )
+
+// proposer is the wiring cmd does: back-tracking proposes pending records from source system.
+type proposer struct{ svc *courier.Service }
+
+func (p proposer) Propose(ctx context.Context, pr tracking.Proposal) (string, error) {
+	var ev []courier.Evidence
+	for _, e := range pr.Evidence {
+		ev = append(ev, courier.Evidence{Kind: e.Kind, Ref: e.Ref})
+	}
+	r, err := p.svc.CreateRecord(ctx, courier.SystemActor, courier.RecordInput{
+		Subject: courier.Subject{Kind: courier.SubjectKind(pr.SubjectKind), ID: pr.SubjectID}, Category: courier.Category(pr.Category),
+		Source: courier.SrcSystem, Severity: courier.Severity(pr.Severity), OccurredAt: pr.OccurredAt, Summary: pr.Summary, Evidence: ev, LegalBasis: pr.LegalBasis})
+	return r.ID, err
+}
 
 // Fixed test data: valid codes by their check characters.
 const (
@@ -44,6 +59,7 @@ type env struct {
 	t     *testing.T
 	srv   *httpapi.Server
 	svc   *courier.Service
+	trk   *tracking.Service
 	store *sqlite.Store
 	clock *clock
 	// bodies collects every response body, to prove that no personal data leaks.
@@ -63,8 +79,9 @@ func newEnv(t *testing.T) *env {
 	if _, err := svc.Bootstrap(ctx, adminTk); err != nil {
 		t.Fatal(err)
 	}
-	srv := httpapi.New(httpapi.Deps{Courier: svc, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	return &env{t: t, srv: srv, svc: svc, store: st, clock: clk, bodies: &bytes.Buffer{}}
+	trk := tracking.NewService(st.Tracking(), svc, proposer{svc}, courier.NewHasher([]byte("test-pii-key-0123456789abcdefghij")), tracking.Options{}, clk.now)
+	srv := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	return &env{t: t, srv: srv, svc: svc, trk: trk, store: st, clock: clk, bodies: &bytes.Buffer{}}
 }
 
 // call sends one request through the Fiber app and returns the status and decoded body.
@@ -161,12 +178,27 @@ func residentIDFor(n int) string {
 // world is the fixture most tests share: brand A (HQ, branch A1 with a site and a courier),
 // brand B, and a token for every role.
 type world struct {
-	hqA, a1, hqB, site, staff string
-	firmA, firmB, merch, plat string
-	spareToken                string
-	confirmed, pending        string // records on A1
-	repairPending, disputed   string
-	objection                 string
+	hqA, a1, hqB, site, staff  string
+	firmA, firmB, merch, plat  string
+	spareToken                 string
+	confirmed, pending         string // records on A1
+	repairPending, disputed    string
+	objection                  string
+	waybill, incident, anomaly string
+}
+
+const waybill = "SF1000000001"
+
+// parcelEvents is a parcel of brand A collected for merchant M-001 at A1's sorting centre,
+// with a 5 g collection weight (an implausible-weight anomaly).
+func (w world) parcelEvents() []map[string]any {
+	return []map[string]any{
+		{"id": "e1", "waybill": waybill, "carrier": w.hqA, "code": "collected", "at": "2026-05-31T09:00:00+08:00", "site": w.site,
+			"staff": w.staff, "merchant": "M-001", "recipient_phone": "13912345678", "weight_g": 5, "region": "130111"},
+		{"id": "e2", "waybill": waybill, "carrier": w.hqA, "code": "departed", "at": "2026-05-31T18:00:00+08:00", "site": w.site, "region": "130111"},
+		{"id": "e3", "waybill": waybill, "carrier": w.hqA, "code": "arrived", "at": "2026-06-01T06:00:00+08:00", "region": "110105",
+			"holder": map[string]any{"firm": w.hqA}},
+	}
 }
 
 func (e *env) world() world {
@@ -199,5 +231,12 @@ func (e *env) world() world {
 		"evidence": []map[string]any{{"kind": "document", "ref": "ZG-1"}}, "commitment": "整改到位"})
 	w.disputed = rec("regulator", "general")
 	w.objection = e.must(201, "POST", "/v1/objections", w.firmA, map[string]any{"record_id": w.disputed, "reasons": "抽查记录有误"})["id"].(string)
+	w.waybill = waybill
+	res := e.must(200, "POST", "/v1/events", w.firmA, w.parcelEvents())
+	if res["accepted"].(float64) != 3 {
+		e.t.Fatalf("world events: %v", res)
+	}
+	w.anomaly = res["anomalies"].([]any)[0].(map[string]any)["id"].(string)
+	w.incident = e.must(201, "POST", "/v1/incidents", adminTk, map[string]any{"waybill": waybill, "kind": "delayed", "reporter": "12305"})["id"].(string)
 	return w
 }

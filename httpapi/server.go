@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-playground/validator/v10"
@@ -17,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/credtrace/credtrace/courier"
+	"github.com/credtrace/credtrace/tracking"
 )
 
 // Limits of the API.
@@ -36,6 +38,7 @@ type Pinger interface {
 // Deps is what the API is built from; main wires it.
 type Deps struct {
 	Courier  *courier.Service
+	Tracking *tracking.Service // optional: without it the tracking routes are absent
 	Store    Pinger
 	Logger   *slog.Logger
 	Validate *validator.Validate
@@ -57,6 +60,8 @@ type Server struct {
 	deps   Deps
 	routes []Route
 	log    *slog.Logger
+	stop   chan struct{} // closed by StopStreams
+	once   sync.Once
 }
 
 // New builds the API.
@@ -64,7 +69,7 @@ func New(d Deps) *Server {
 	if d.Validate == nil {
 		d.Validate = NewValidator()
 	}
-	s := &Server{deps: d, log: d.Logger}
+	s := &Server{deps: d, log: d.Logger, stop: make(chan struct{})}
 	s.app = fiber.New(fiber.Config{
 		BodyLimit:             MaxBodyLimit,
 		ErrorHandler:          s.handleError,
@@ -77,7 +82,9 @@ func New(d Deps) *Server {
 	s.app.Use(recover.New())
 	s.app.Use(s.logRequests)
 	s.app.Use(s.authenticate)
+	s.app.Use("/v1/parcels", publicLimiter())
 	s.courierRoutes()
+	s.trackingRoutes()
 	for _, r := range s.routes {
 		r := r
 		s.app.Add(r.Method, r.Path, s.guard(r), r.handler)
@@ -87,6 +94,10 @@ func New(d Deps) *Server {
 	})
 	return s
 }
+
+// StopStreams ends every open server-sent event stream, so that a graceful shutdown does not
+// wait for clients that never hang up.
+func (s *Server) StopStreams() { s.once.Do(func() { close(s.stop) }) }
 
 // App returns the Fiber app, to listen with or to test through app.Test.
 func (s *Server) App() *fiber.App { return s.app }

@@ -15,13 +15,18 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/credtrace/credtrace/config"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/httpapi"
 	"github.com/credtrace/credtrace/store/mongodb"
 	"github.com/credtrace/credtrace/store/sqlite"
+	"github.com/credtrace/credtrace/tracking"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -86,27 +91,40 @@ func newLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, nil))
 }
 
-// backend is what main needs of a store beyond the domain contracts.
-type backend interface {
-	courier.Store
-	Ping(ctx context.Context) error
-	Name() string
+// backend is an opened store: the domain contracts it serves, its health check, and how it
+// closes and recovers.
+type backend struct {
+	courier  courier.Store
+	tracking tracking.Store
+	health   httpapi.Pinger
+	close    func() error
+	where    string
+	// recover finishes statistics that a crash left half-applied (MongoDB only; SQLite
+	// commits them with their events).
+	recover func(ctx context.Context) error
 }
 
-// openStore opens the configured backend and returns it with its closer and a description.
-func openStore(ctx context.Context, cfg config.Config) (backend, func() error, string, error) {
+// openStore opens the configured backend.
+func openStore(ctx context.Context, cfg config.Config) (backend, error) {
 	if cfg.MongoURI != "" {
 		st, err := mongodb.Open(ctx, cfg.MongoURI, cfg.MongoDB)
 		if err != nil {
-			return nil, nil, "", err
+			return backend{}, err
 		}
-		return st, func() error { return st.Close(context.Background()) }, "mongodb database " + cfg.MongoDB, nil
+		tr := st.Tracking()
+		return backend{courier: st, tracking: tr, health: st, where: "mongodb database " + cfg.MongoDB,
+			close: func() error { return st.Close(context.Background()) },
+			recover: func(ctx context.Context) error {
+				_, err := tr.RecoverStats(ctx, 10*time.Minute)
+				return err
+			}}, nil
 	}
 	st, err := sqlite.Open(ctx, cfg.SQLitePath())
 	if err != nil {
-		return nil, nil, "", err
+		return backend{}, err
 	}
-	return st, st.Close, "sqlite " + cfg.SQLitePath(), nil
+	return backend{courier: st, tracking: st.Tracking(), health: st, close: st.Close, where: "sqlite " + cfg.SQLitePath(),
+		recover: func(context.Context) error { return nil }}, nil
 }
 
 // piiKey returns the key of personal-data hashes: the configured one, or one generated on the
@@ -124,6 +142,29 @@ func piiKey(ctx context.Context, cfg config.Config, st courier.Store) ([]byte, e
 		return nil, fmt.Errorf("personal-data key: %w", err)
 	}
 	return hex.DecodeString(v)
+}
+
+// failpoint returns a hook that ends the process without cleanup (exit status 137, as a kill
+// would) at step on its Nth occurrence; spec is "step" or "step:N".
+func failpoint(spec string, stderr io.Writer) func(string) {
+	step, nth, _ := strings.Cut(spec, ":")
+	n, err := strconv.Atoi(nth)
+	if err != nil || n < 1 {
+		n = 1
+	}
+	var mu sync.Mutex
+	seen := 0
+	return func(s string) {
+		if s != step {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if seen++; seen == n {
+			fmt.Fprintf(stderr, "failpoint %s reached: exiting\n", spec)
+			os.Exit(137)
+		}
+	}
 }
 
 func policy(cfg config.Config) courier.Policy {
@@ -146,32 +187,69 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := pol.Validate(); err != nil {
 		return fmt.Errorf("bad configuration: %w", err)
 	}
+	loc, err := config.LoadLocation(cfg.Timezone)
+	if err != nil {
+		return err
+	}
 	log := newLogger(stderr)
-	st, closeStore, where, err := openStore(ctx, cfg)
+	st, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if err := closeStore(); err != nil {
+		if err := st.close(); err != nil {
 			log.Error("close store", "error", err.Error())
 		}
 	}()
-	key, err := piiKey(ctx, cfg, st)
+	key, err := piiKey(ctx, cfg, st.courier)
 	if err != nil {
 		return err
 	}
-	svc := courier.NewService(st, courier.NewHasher(key), pol, nil)
+	hasher := courier.NewHasher(key)
+	svc := courier.NewService(st.courier, hasher, pol, nil)
 	secret, err := svc.Bootstrap(ctx, cfg.AdminToken)
 	if err != nil {
 		return fmt.Errorf("bootstrap admin token: %w", err)
 	}
-	api := httpapi.New(httpapi.Deps{Courier: svc, Store: st, Logger: log})
+	if err := st.recover(ctx); err != nil {
+		return fmt.Errorf("recover statistics: %w", err)
+	}
+	opts := tracking.Options{}
+	if fp := getenv("CREDTRACE_FAILPOINT"); fp != "" {
+		// Crash tests only: die at the named step of the Nth ingestion ("stats:2").
+		hook := failpoint(fp, stderr)
+		opts.StepHook = hook
+		if set, ok := st.courier.(interface{ SetStepHook(func(string)) }); ok {
+			set.SetStepHook(hook)
+		}
+	}
+	trk := tracking.NewService(st.tracking, svc, proposer{svc}, hasher, opts, nil)
+	api := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Store: st.health, Logger: log})
+
+	sched := newScheduler(loc, log)
+	jobs := []job{
+		{name: "anomaly-scan", spec: cfg.AnomalySchedule, run: func(ctx context.Context) error {
+			res, err := trk.Scan(ctx)
+			if err == nil && len(res.New) > 0 {
+				log.Info("anomalies found", "new", len(res.New), "scanned", res.Scanned)
+			}
+			return err
+		}},
+		{name: "recover-stats", spec: "@every 1m", run: st.recover},
+	}
+	for _, j := range jobs {
+		if err := sched.add(j); err != nil {
+			return fmt.Errorf("schedule %s: %w", j.name, err)
+		}
+	}
+	sched.start()
+	defer sched.shutdown()
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	fmt.Fprintf(stdout, "credtrace %s listening on http://%s (store: %s)\n", version, ln.Addr(), where)
+	fmt.Fprintf(stdout, "credtrace %s listening on http://%s (store: %s)\n", version, ln.Addr(), st.where)
 	switch {
 	case secret != "":
 		fmt.Fprintf(stdout, "regulator token (shown once, keep it): %s\n", secret)
@@ -190,6 +268,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	case <-ctx.Done():
 	}
 	log.Info("shutting down", "grace", cfg.ShutdownTimeout.String())
+	api.StopStreams()
+	sched.shutdown()
 	if err := api.App().ShutdownWithTimeout(cfg.ShutdownTimeout); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("shutdown: %w", err)
 	}

@@ -1,6 +1,6 @@
-// Package mongodb is the MongoDB backend of credtrace: it implements courier.Store over one
-// database with the official driver. Documents are backend-local structs with bson tags, converted
-// to and from the domain types at the edge.
+// Package mongodb is the MongoDB backend of credtrace: it implements courier.Store, and
+// tracking.Store through Store.Tracking, over one database with the official driver. Documents
+// are backend-local structs with bson tags, converted to and from the domain types at the edge.
 //
 // Every write touches one document, so it is atomic on its own; updates are versioned
 // (optimistic concurrency) so concurrent writers never overwrite each other. The package is also
@@ -36,6 +36,14 @@ const (
 	collTokens      = "tokens"
 	collAudit       = "audit"
 	collSettings    = "settings"
+
+	collEvents      = "events"
+	collParcels     = "parcels"
+	collStats       = "stats"
+	collStatSources = "stat_sources"
+	collCarriers    = "carriers"
+	collIncidents   = "incidents"
+	collAnomalies   = "anomalies"
 )
 
 // Store is a courier.Store on one MongoDB database. It is safe for concurrent use.
@@ -44,6 +52,8 @@ type Store struct {
 	db     *mongo.Database
 
 	firms, sites, staff, records, objections, commitments, tokens, audit, settings *mongo.Collection
+
+	events, parcels, stats, statSources, carriers, incidents, anomalies *mongo.Collection
 }
 
 var _ courier.Store = (*Store)(nil)
@@ -98,6 +108,13 @@ func newStore(client *mongo.Client, dbName string) *Store {
 		tokens:      db.Collection(collTokens),
 		audit:       db.Collection(collAudit),
 		settings:    db.Collection(collSettings),
+		events:      db.Collection(collEvents),
+		parcels:     db.Collection(collParcels),
+		stats:       db.Collection(collStats),
+		statSources: db.Collection(collStatSources),
+		carriers:    db.Collection(collCarriers),
+		incidents:   db.Collection(collIncidents),
+		anomalies:   db.Collection(collAnomalies),
 	}
 }
 
@@ -133,6 +150,26 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		}},
 		{s.commitments, []mongo.IndexModel{plain(bson.D{{Key: "firm_id", Value: 1}})}},
 		{s.tokens, []mongo.IndexModel{unique(bson.D{{Key: "hash", Value: 1}})}},
+
+		{s.events, []mongo.IndexModel{
+			plain(bson.D{{Key: "waybill", Value: 1}}),
+			plain(bson.D{{Key: "counted", Value: 1}, {Key: "received_at", Value: 1}}), // RecoverStats
+		}},
+		{s.parcels, []mongo.IndexModel{ // the scheduled scans
+			plain(bson.D{{Key: "final", Value: 1}, {Key: "last_at", Value: 1}}),
+			plain(bson.D{{Key: "final", Value: 1}, {Key: "promise_by", Value: 1}}),
+			plain(bson.D{{Key: "collected_at", Value: 1}}),
+		}},
+		{s.stats, []mongo.IndexModel{plain(bson.D{{Key: "kind", Value: 1}, {Key: "id", Value: 1}, {Key: "day", Value: 1}})}},
+		{s.statSources, []mongo.IndexModel{plain(bson.D{{Key: "counted", Value: 1}, {Key: "recorded_at", Value: 1}})}},
+		{s.incidents, []mongo.IndexModel{
+			plain(bson.D{{Key: "waybill", Value: 1}}),
+			plain(bson.D{{Key: "carrier", Value: 1}}),
+		}},
+		{s.anomalies, []mongo.IndexModel{
+			plain(bson.D{{Key: "carrier", Value: 1}}),
+			plain(bson.D{{Key: "kind", Value: 1}}),
+		}},
 	}
 	// One index per command: FerretDB 1.24 drops the connection when one createIndexes command
 	// names two or more indexes that exist already (every start after the first).

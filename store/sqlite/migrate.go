@@ -153,6 +153,74 @@ CREATE TABLE settings (
 	value TEXT NOT NULL
 );
 `,
+	// 2: parcel traceability. Events and parcels keep their body as JSON beside the columns
+	// that are queried; statistics are one row per subject and day.
+	`
+CREATE TABLE events (
+	carrier TEXT NOT NULL,
+	id TEXT NOT NULL,
+	waybill TEXT NOT NULL,
+	hash TEXT NOT NULL,
+	doc TEXT NOT NULL,
+	PRIMARY KEY (carrier, id)
+);
+CREATE INDEX events_waybill ON events(waybill);
+
+CREATE TABLE parcels (
+	waybill TEXT PRIMARY KEY,
+	carrier TEXT NOT NULL,
+	final INTEGER NOT NULL,
+	last_at INTEGER,
+	promise_by INTEGER,
+	collected_at INTEGER,
+	merchant_id TEXT NOT NULL,
+	doc TEXT NOT NULL
+);
+CREATE INDEX parcels_open_last ON parcels(final, last_at);
+CREATE INDEX parcels_open_promise ON parcels(final, promise_by);
+CREATE INDEX parcels_collected ON parcels(collected_at);
+
+CREATE TABLE stats (
+	kind TEXT NOT NULL,
+	id TEXT NOT NULL,
+	day TEXT NOT NULL,
+	handled INTEGER NOT NULL DEFAULT 0,
+	delivered INTEGER NOT NULL DEFAULT 0,
+	on_time INTEGER NOT NULL DEFAULT 0,
+	late INTEGER NOT NULL DEFAULT 0,
+	lost INTEGER NOT NULL DEFAULT 0,
+	damaged INTEGER NOT NULL DEFAULT 0,
+	complaints INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (kind, id, day)
+) WITHOUT ROWID;
+
+CREATE TABLE stat_sources (
+	source TEXT PRIMARY KEY
+) WITHOUT ROWID;
+
+CREATE TABLE carriers (
+	firm_id TEXT PRIMARY KEY,
+	doc TEXT NOT NULL
+);
+
+CREATE TABLE incidents (
+	id TEXT PRIMARY KEY,
+	carrier TEXT NOT NULL,
+	waybill TEXT NOT NULL,
+	doc TEXT NOT NULL
+);
+CREATE INDEX incidents_waybill ON incidents(waybill);
+CREATE INDEX incidents_carrier ON incidents(carrier);
+
+CREATE TABLE anomalies (
+	id TEXT PRIMARY KEY,
+	kind TEXT NOT NULL,
+	carrier TEXT NOT NULL,
+	incident_id TEXT NOT NULL,
+	doc TEXT NOT NULL
+);
+CREATE INDEX anomalies_kind ON anomalies(kind);
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

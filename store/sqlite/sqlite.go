@@ -35,6 +35,18 @@ type Store struct {
 	w, r *sql.DB
 	tx   *sql.Tx // set inside Atomic
 	path string
+	hook *func(step string)
+}
+
+// SetStepHook installs a function called between the steps of a tracking batch write
+// ("events", "parcels", "stats"), inside its transaction. It exists for crash tests, which
+// stop the process there and check that nothing half-written survives.
+func (s *Store) SetStepHook(h func(step string)) { *s.hook = h }
+
+func (s *Store) step(name string) {
+	if h := *s.hook; h != nil {
+		h(name)
+	}
 }
 
 // Open opens (creating when needed) the store at path and migrates its schema.
@@ -67,7 +79,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(4)
-	s := &Store{w: w, r: r, path: path}
+	s := &Store{w: w, r: r, path: path, hook: new(func(string))}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -126,7 +138,7 @@ func (s *Store) atomic(ctx context.Context, fn func(*Store) error) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", translate(err))
 	}
-	if err := fn(&Store{w: s.w, r: s.r, tx: tx, path: s.path}); err != nil {
+	if err := fn(&Store{w: s.w, r: s.r, tx: tx, path: s.path, hook: s.hook}); err != nil {
 		tx.Rollback()
 		return err
 	}

@@ -1,0 +1,678 @@
+package mongodb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/credtrace/credtrace/courier"
+	"github.com/credtrace/credtrace/tracking"
+)
+
+// Tracking is the tracking.Store of a Store, on the same database and connection. It is a type
+// of its own because courier.Store and tracking.Store both name a method Atomic, with different
+// parameter types, and one Go type cannot carry both.
+//
+// Statistics are kept exact without transactions. Every event (and every AddStats source) is
+// stored first, uncounted, with the deltas it moves. Each statistics document then takes the
+// deltas in one guarded update that also pushes the sources onto the document's pend list, and
+// applies only when none of them is there yet; then the sources are marked counted, then taken
+// off the pend lists again. A write that stops anywhere is finished by RecoverStats, whose own
+// updates the same guard keeps from adding anything twice.
+type Tracking struct{ s *Store }
+
+var _ tracking.Store = (*Tracking)(nil)
+
+// Tracking returns the tracking.Store on s's database.
+func (s *Store) Tracking() *Tracking { return &Tracking{s: s} }
+
+// chunk bounds the keys of one $in and the writes of one bulk write.
+const chunk = 1000
+
+// Atomic calls fn with t. As with Store.Atomic there is no all-or-nothing across documents;
+// WriteBatch and AddStats order their writes so that RecoverStats can finish them.
+func (t *Tracking) Atomic(ctx context.Context, fn func(tracking.Store) error) error {
+	return fn(t)
+}
+
+// trackOne decodes the one document matching filter; none is tracking.ErrNotFound.
+func trackOne[D any](ctx context.Context, coll *mongo.Collection, filter any, what, key string) (D, error) {
+	var d D
+	err := coll.FindOne(ctx, filter).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return d, fmt.Errorf("mongodb: %s %s: %w", what, key, tracking.ErrNotFound)
+	}
+	if err != nil {
+		return d, fmt.Errorf("mongodb: %s %s: %w", what, key, err)
+	}
+	return d, nil
+}
+
+// findAll decodes every document matching filter.
+func findAll[D any](ctx context.Context, coll *mongo.Collection, filter any, opts ...options.Lister[options.FindOptions]) ([]D, error) {
+	cur, err := coll.Find(ctx, filter, opts...)
+	if err != nil {
+		return nil, err
+	}
+	var docs []D
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, err
+	}
+	return docs, nil
+}
+
+// isDuplicateWrite reports one write of a bulk write refused for a taken unique key.
+func isDuplicateWrite(we mongo.WriteError) bool {
+	return mongo.IsDuplicateKeyError(we) || strings.Contains(we.Message, "UNIQUE constraint failed")
+}
+
+// insertNew inserts docs, unordered, and reports which of them were refused because their _id
+// was taken; any other failure is an error.
+func insertNew(ctx context.Context, coll *mongo.Collection, docs []any) (taken map[int]bool, err error) {
+	taken = map[int]bool{}
+	for start := 0; start < len(docs); start += chunk {
+		part := docs[start:min(start+chunk, len(docs))]
+		_, err := coll.InsertMany(ctx, part, options.InsertMany().SetOrdered(false))
+		if err == nil {
+			continue
+		}
+		var bwe mongo.BulkWriteException
+		if !errors.As(err, &bwe) || bwe.WriteConcernError != nil {
+			return nil, err
+		}
+		for _, we := range bwe.WriteErrors {
+			if !isDuplicateWrite(we.WriteError) {
+				return nil, err
+			}
+			taken[start+we.Index] = true
+		}
+	}
+	return taken, nil
+}
+
+// bulk sends models, each writing a different document, in unordered bulk writes. FerretDB 1.24
+// stops a bulk write at its first failing write and does not say which of the others it
+// applied, so after a failure every model of that bulk write is sent again on its own, and
+// settle decides about its error (nil goes on). Every model handed to bulk must be safe to
+// repeat.
+func bulk(ctx context.Context, coll *mongo.Collection, models []mongo.WriteModel, settle func(i int, err error) error) error {
+	for start := 0; start < len(models); start += chunk {
+		part := models[start:min(start+chunk, len(models))]
+		if _, err := coll.BulkWrite(ctx, part, options.BulkWrite().SetOrdered(false)); err == nil {
+			continue
+		} else if ctx.Err() != nil {
+			return err
+		}
+		for i, m := range part {
+			if _, err := coll.BulkWrite(ctx, []mongo.WriteModel{m}); err != nil {
+				if err := settle(start+i, err); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// EventHashes returns the content hash of each stored event among keys (carrier|id).
+func (t *Tracking) EventHashes(ctx context.Context, keys []string) (map[string]string, error) {
+	out := make(map[string]string, len(keys))
+	type hashDoc struct {
+		Key  string `bson:"_id"`
+		Hash string `bson:"hash"`
+	}
+	for part := range slices.Chunk(keys, chunk) {
+		docs, err := findAll[hashDoc](ctx, t.s.events, bson.M{"_id": bson.M{"$in": part}},
+			options.Find().SetProjection(bson.D{{Key: "hash", Value: 1}}))
+		if err != nil {
+			return nil, fmt.Errorf("mongodb: event hashes: %w", err)
+		}
+		for _, d := range docs {
+			out[d.Key] = d.Hash
+		}
+	}
+	return out, nil
+}
+
+// ParcelsByWaybill returns the stored summaries of the given waybills; unknown ones are absent.
+func (t *Tracking) ParcelsByWaybill(ctx context.Context, waybills []string) (map[string]tracking.Parcel, error) {
+	out := make(map[string]tracking.Parcel, len(waybills))
+	for part := range slices.Chunk(waybills, chunk) {
+		docs, err := findAll[parcelDoc](ctx, t.s.parcels, bson.M{"_id": bson.M{"$in": part}})
+		if err != nil {
+			return nil, fmt.Errorf("mongodb: parcels by waybill: %w", err)
+		}
+		for _, d := range docs {
+			out[d.Waybill] = fromParcelDoc(d)
+		}
+	}
+	return out, nil
+}
+
+// WriteBatch stores the batch: the events (an event whose key is stored already was written by
+// another writer, and is skipped with its deltas), the parcel summaries, the anomalies not yet
+// stored, and then the deltas of the events it stored, exactly once (see Tracking). A delta
+// whose metric cannot be a field name is ErrInvalid, and nothing is written.
+func (t *Tracking) WriteBatch(ctx context.Context, b tracking.Batch) error {
+	for _, e := range b.Events {
+		if err := checkDeltas(e.Deltas); err != nil {
+			return fmt.Errorf("mongodb: write batch: event %s: %w", e.Key(), err)
+		}
+	}
+	docs := make([]any, len(b.Events))
+	for i, e := range b.Events {
+		d := toEventDoc(e)
+		d.Counted = len(e.Deltas) == 0 // nothing left to count
+		docs[i] = d
+	}
+	taken, err := insertNew(ctx, t.s.events, docs)
+	if err != nil {
+		return fmt.Errorf("mongodb: write batch: insert events: %w", err)
+	}
+	if err := t.putParcels(ctx, b.Parcels); err != nil {
+		return fmt.Errorf("mongodb: write batch: %w", err)
+	}
+	if _, err := t.putAnomalies(ctx, b.Anomalies); err != nil {
+		return fmt.Errorf("mongodb: write batch: put anomalies: %w", err)
+	}
+	var cs []contribution
+	for i, e := range b.Events {
+		if !taken[i] && len(e.Deltas) > 0 {
+			cs = append(cs, contribution{src: e.Key(), deltas: e.Deltas})
+		}
+	}
+	if err := t.count(ctx, t.s.events, cs); err != nil {
+		return fmt.Errorf("mongodb: write batch: %w", err)
+	}
+	return nil
+}
+
+// putParcels writes each summary over the stored one (the last one of a waybill wins).
+func (t *Tracking) putParcels(ctx context.Context, ps []tracking.Parcel) error {
+	var models []mongo.WriteModel
+	at := map[string]int{}
+	for _, p := range ps {
+		m := mongo.NewReplaceOneModel().SetFilter(byID(p.Waybill)).SetReplacement(toParcelDoc(p)).SetUpsert(true)
+		if i, ok := at[p.Waybill]; ok {
+			models[i] = m
+			continue
+		}
+		at[p.Waybill] = len(models)
+		models = append(models, m)
+	}
+	return bulk(ctx, t.s.parcels, models, func(i int, err error) error {
+		// Two first upserts of one waybill race; the loser's second try finds the document.
+		if isDuplicateKey(err) {
+			_, err = t.s.parcels.BulkWrite(ctx, models[i:i+1])
+		}
+		if err != nil {
+			return fmt.Errorf("put parcel: %w", err)
+		}
+		return nil
+	})
+}
+
+// ----- statistics -----
+
+// contribution is the deltas of one source: an event (by its key) or an AddStats source.
+type contribution struct {
+	src    string
+	deltas []tracking.StatDelta
+}
+
+// statInc adds counts to one statistics document for the sources srcs. parts holds the
+// increment of each source on its own, for when some of srcs are in already.
+type statInc struct {
+	key    tracking.StatKey
+	counts map[tracking.Metric]int
+	srcs   []string
+	parts  []statInc
+}
+
+// checkDeltas refuses metrics that cannot be the name of a counter field.
+func checkDeltas(ds []tracking.StatDelta) error {
+	for _, d := range ds {
+		if m := string(d.Metric); m == "" || strings.ContainsAny(m, ".\x00") || strings.HasPrefix(m, "$") {
+			return fmt.Errorf("metric %q: %w", m, tracking.ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// coalesce sums the deltas of cs per statistics key, in the order keys first appear. FerretDB
+// hangs on a bulk write with many updates of one document, and a real server does less work.
+func coalesce(cs []contribution) []statInc {
+	var out []statInc
+	at := map[string]int{}
+	for _, c := range cs {
+		var own []statInc
+		ownAt := map[string]int{}
+		for _, d := range c.deltas {
+			k := d.Key.String()
+			i, ok := ownAt[k]
+			if !ok {
+				i = len(own)
+				ownAt[k] = i
+				own = append(own, statInc{key: d.Key, counts: map[tracking.Metric]int{}, srcs: []string{c.src}})
+			}
+			own[i].counts[d.Metric] += d.N
+		}
+		for _, p := range own {
+			k := p.key.String()
+			i, ok := at[k]
+			if !ok {
+				i = len(out)
+				at[k] = i
+				out = append(out, statInc{key: p.key, counts: map[tracking.Metric]int{}})
+			}
+			u := &out[i]
+			for m, n := range p.counts {
+				u.counts[m] += n
+			}
+			u.srcs = append(u.srcs, c.src)
+			u.parts = append(u.parts, p)
+		}
+	}
+	return out
+}
+
+// filter matches the document only while none of the sources is on its pend list. When it
+// matches nothing, the upsert tries to insert a second document with the same _id and fails
+// with a duplicate key: that is how "already applied" comes back.
+func (u statInc) filter() bson.D {
+	return bson.D{{Key: "_id", Value: u.key.String()}, {Key: "pend", Value: bson.D{{Key: "$nin", Value: u.srcs}}}}
+}
+
+func (u statInc) update() bson.D {
+	metrics := make([]tracking.Metric, 0, len(u.counts))
+	for m := range u.counts {
+		metrics = append(metrics, m)
+	}
+	slices.Sort(metrics)
+	inc := make(bson.D, 0, len(metrics))
+	for _, m := range metrics {
+		inc = append(inc, bson.E{Key: "counts." + string(m), Value: int64(u.counts[m])})
+	}
+	return bson.D{
+		{Key: "$inc", Value: inc},
+		{Key: "$push", Value: bson.D{{Key: "pend", Value: bson.D{{Key: "$each", Value: u.srcs}}}}},
+		{Key: "$setOnInsert", Value: bson.D{{Key: "kind", Value: string(u.key.Kind)}, {Key: "id", Value: u.key.ID}, {Key: "day", Value: u.key.Day}}},
+	}
+}
+
+// count adds the deltas of cs to the statistics, marks the sources counted in coll (events or
+// stat_sources), then takes them off the pend lists. Each step can be repeated safely.
+func (t *Tracking) count(ctx context.Context, coll *mongo.Collection, cs []contribution) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	incs := coalesce(cs)
+	if err := t.applyStats(ctx, incs); err != nil {
+		return err
+	}
+	srcs := make([]string, len(cs))
+	for i, c := range cs {
+		srcs[i] = c.src
+	}
+	for part := range slices.Chunk(srcs, chunk) {
+		_, err := coll.UpdateMany(ctx, bson.M{"_id": bson.M{"$in": part}}, bson.D{{Key: "$set", Value: bson.D{{Key: "counted", Value: true}}}})
+		if err != nil {
+			return fmt.Errorf("mark %s counted: %w", coll.Name(), err)
+		}
+	}
+	return t.release(ctx, incs)
+}
+
+// applyStats sends the guarded increments. An increment refused as a duplicate has at least one
+// of its sources in already; its sources are then tried one by one, each under its own guard.
+func (t *Tracking) applyStats(ctx context.Context, incs []statInc) error {
+	models := make([]mongo.WriteModel, len(incs))
+	for i, u := range incs {
+		models[i] = mongo.NewUpdateOneModel().SetFilter(u.filter()).SetUpdate(u.update()).SetUpsert(true)
+	}
+	upsert := options.UpdateOne().SetUpsert(true)
+	return bulk(ctx, t.s.stats, models, func(i int, err error) error {
+		u := incs[i]
+		if !isDuplicateKey(err) {
+			return fmt.Errorf("add statistics %s: %w", u.key, err)
+		}
+		if len(u.parts) <= 1 {
+			return nil // the one source is in already
+		}
+		for _, p := range u.parts {
+			if _, err := t.s.stats.UpdateOne(ctx, p.filter(), p.update(), upsert); err != nil && !isDuplicateKey(err) {
+				return fmt.Errorf("add statistics %s of %s: %w", p.key, p.srcs[0], err)
+			}
+		}
+		return nil
+	})
+}
+
+// release takes the sources of incs off the pend lists. FerretDB 1.24 ignores $pull with an $in
+// condition (the update succeeds and removes nothing), so this uses $pullAll.
+func (t *Tracking) release(ctx context.Context, incs []statInc) error {
+	models := make([]mongo.WriteModel, len(incs))
+	for i, u := range incs {
+		models[i] = mongo.NewUpdateOneModel().SetFilter(byID(u.key.String())).
+			SetUpdate(bson.D{{Key: "$pullAll", Value: bson.D{{Key: "pend", Value: u.srcs}}}})
+	}
+	return bulk(ctx, t.s.stats, models, func(i int, err error) error {
+		return fmt.Errorf("release statistics %s: %w", incs[i].key, err)
+	})
+}
+
+// AddStats adds deltas once for source (an incident): a source recorded before adds nothing.
+// A metric that cannot be a field name is ErrInvalid.
+func (t *Tracking) AddStats(ctx context.Context, source string, deltas []tracking.StatDelta) error {
+	if err := checkDeltas(deltas); err != nil {
+		return fmt.Errorf("mongodb: add statistics of %s: %w", source, err)
+	}
+	doc := statSourceDoc{Source: source, Deltas: toDeltaDocs(deltas), Counted: len(deltas) == 0, RecordedAt: datetime(time.Now())}
+	if _, err := t.s.statSources.InsertOne(ctx, doc); err != nil {
+		if isDuplicateKey(err) {
+			// Recorded before. Should that call have stopped half-way, RecoverStats finishes it;
+			// finishing it here could race with that call and count it twice.
+			return nil
+		}
+		return fmt.Errorf("mongodb: add statistics of %s: %w", source, err)
+	}
+	if err := t.count(ctx, t.s.statSources, []contribution{{src: source, deltas: deltas}}); err != nil {
+		return fmt.Errorf("mongodb: add statistics of %s: %w", source, err)
+	}
+	return nil
+}
+
+// RecoverStats finishes statistics that a crash left half-written: for every event and
+// statistics source stored more than olderThan ago and not yet counted, it adds the deltas the
+// guards show are missing, marks it counted and releases its guards; then it clears guards of
+// counted sources left behind. It returns how many events and sources it finished.
+//
+// olderThan must be longer than any WriteBatch or AddStats can take: finishing a source while
+// its own write is still counting it can count it twice. Zero finishes everything, which suits
+// a start before any writer runs.
+func (t *Tracking) RecoverStats(ctx context.Context, olderThan time.Duration) (int, error) {
+	var cutoff time.Time
+	if olderThan > 0 {
+		cutoff = time.Now().Add(-olderThan)
+	}
+	n := 0
+	for _, c := range []struct {
+		coll      *mongo.Collection
+		timeField string
+	}{{t.s.events, "received_at"}, {t.s.statSources, "recorded_at"}} {
+		k, err := t.finish(ctx, c.coll, c.timeField, cutoff)
+		n += k
+		if err != nil {
+			return n, fmt.Errorf("mongodb: recover statistics: %w", err)
+		}
+	}
+	if err := t.pruneGuards(ctx); err != nil {
+		return n, fmt.Errorf("mongodb: recover statistics: %w", err)
+	}
+	return n, nil
+}
+
+// finish counts the uncounted sources of coll stored before cutoff (any time when zero), one at
+// a time, in _id order.
+func (t *Tracking) finish(ctx context.Context, coll *mongo.Collection, timeField string, cutoff time.Time) (int, error) {
+	type pendingDoc struct {
+		ID     string     `bson:"_id"`
+		Deltas []deltaDoc `bson:"deltas"`
+	}
+	n, after := 0, ""
+	for {
+		filter := bson.M{"counted": false, "_id": bson.M{"$gt": after}}
+		if !cutoff.IsZero() {
+			filter[timeField] = bson.M{"$lt": bson.NewDateTimeFromTime(cutoff)}
+		}
+		opts := options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(100).
+			SetProjection(bson.D{{Key: "deltas", Value: 1}})
+		docs, err := findAll[pendingDoc](ctx, coll, filter, opts)
+		if err != nil {
+			return n, fmt.Errorf("find uncounted %s: %w", coll.Name(), err)
+		}
+		if len(docs) == 0 {
+			return n, nil
+		}
+		for _, d := range docs {
+			if err := t.count(ctx, coll, []contribution{{src: d.ID, deltas: fromDeltaDocs(d.Deltas)}}); err != nil {
+				return n, err
+			}
+			n++
+		}
+		after = docs[len(docs)-1].ID
+	}
+}
+
+// pruneGuards takes counted sources off the pend lists, where a stop between marking a source
+// counted and releasing it leaves them. A counted source needs its guard no more.
+func (t *Tracking) pruneGuards(ctx context.Context) error {
+	type guardDoc struct {
+		Key  string   `bson:"_id"`
+		Pend []string `bson:"pend"`
+	}
+	docs, err := findAll[guardDoc](ctx, t.s.stats, bson.M{"pend.0": bson.M{"$exists": true}},
+		options.Find().SetProjection(bson.D{{Key: "pend", Value: 1}}))
+	if err != nil {
+		return fmt.Errorf("find guards: %w", err)
+	}
+	var srcs []string
+	for _, d := range docs {
+		srcs = append(srcs, d.Pend...)
+	}
+	slices.Sort(srcs)
+	srcs = slices.Compact(srcs)
+	done := map[string]bool{}
+	for _, coll := range []*mongo.Collection{t.s.events, t.s.statSources} {
+		for part := range slices.Chunk(srcs, chunk) {
+			counted, err := findAll[struct {
+				ID string `bson:"_id"`
+			}](ctx, coll, bson.M{"_id": bson.M{"$in": part}, "counted": true}, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+			if err != nil {
+				return fmt.Errorf("find counted %s: %w", coll.Name(), err)
+			}
+			for _, c := range counted {
+				done[c.ID] = true
+			}
+		}
+	}
+	for _, d := range docs {
+		var drop []string
+		for _, p := range d.Pend {
+			if done[p] {
+				drop = append(drop, p)
+			}
+		}
+		if len(drop) == 0 {
+			continue
+		}
+		if _, err := t.s.stats.UpdateOne(ctx, byID(d.Key), bson.D{{Key: "$pullAll", Value: bson.D{{Key: "pend", Value: drop}}}}); err != nil {
+			return fmt.Errorf("release statistics %s: %w", d.Key, err)
+		}
+	}
+	return nil
+}
+
+// Stats returns the day statistics of q.Kind (every kind when empty) for q.IDs (every subject
+// when nil) between q.From and q.To inclusive (open when empty), by subject id, then day.
+func (t *Tracking) Stats(ctx context.Context, q tracking.StatsQuery) ([]tracking.DayStats, error) {
+	filter := bson.M{}
+	eq(filter, "kind", q.Kind)
+	in(filter, "id", q.IDs)
+	day := bson.M{}
+	if q.From != "" {
+		day["$gte"] = q.From
+	}
+	if q.To != "" {
+		day["$lte"] = q.To
+	}
+	if len(day) > 0 {
+		filter["day"] = day
+	}
+	opts := options.Find().SetSort(bson.D{{Key: "id", Value: 1}, {Key: "day", Value: 1}}).
+		SetProjection(bson.D{{Key: "pend", Value: 0}})
+	docs, err := findAll[statDoc](ctx, t.s.stats, filter, opts)
+	if err != nil {
+		return nil, fmt.Errorf("mongodb: statistics: %w", err)
+	}
+	return convSlice(docs, fromStatDoc), nil
+}
+
+// ----- events, parcels and carriers -----
+
+// ParcelEvents returns a waybill's events, in key order.
+func (t *Tracking) ParcelEvents(ctx context.Context, waybill string) ([]tracking.Event, error) {
+	docs, err := findAll[eventDoc](ctx, t.s.events, bson.M{"waybill": waybill},
+		options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("mongodb: events of %s: %w", waybill, err)
+	}
+	return convSlice(docs, fromEventDoc), nil
+}
+
+// Parcels lists the summaries matching q in waybill order.
+func (t *Tracking) Parcels(ctx context.Context, q tracking.ParcelQuery) ([]tracking.Parcel, error) {
+	filter := bson.M{}
+	in(filter, "carrier", q.Carriers)
+	if q.NotFinal {
+		filter["final"] = false
+	}
+	if !q.LastBefore.IsZero() {
+		filter["last_at"] = bson.M{"$lt": bson.NewDateTimeFromTime(q.LastBefore)}
+	}
+	if !q.PromiseBefore.IsZero() {
+		filter["promise_by"] = bson.M{"$exists": true, "$lt": bson.NewDateTimeFromTime(q.PromiseBefore)}
+	}
+	if !q.CollectedAfter.IsZero() {
+		filter["collected_at"] = bson.M{"$gte": bson.NewDateTimeFromTime(q.CollectedAfter)}
+	}
+	if q.HasMerchant {
+		filter["merchant_id"] = bson.M{"$gt": ""}
+	}
+	return list(ctx, t.s.parcels, "parcels", filter, courier.Page{After: q.AfterWaybill, Limit: q.Limit}, fromParcelDoc)
+}
+
+// CarrierConfig returns a carrier's settings; tracking.ErrNotFound when it has none.
+func (t *Tracking) CarrierConfig(ctx context.Context, firmID string) (tracking.CarrierConfig, error) {
+	d, err := trackOne[carrierDoc](ctx, t.s.carriers, byID(firmID), "carrier config", firmID)
+	return fromCarrierDoc(d), err
+}
+
+// PutCarrierConfig stores a carrier's settings over any stored ones.
+func (t *Tracking) PutCarrierConfig(ctx context.Context, c tracking.CarrierConfig) error {
+	replace := func() error {
+		_, err := t.s.carriers.ReplaceOne(ctx, byID(c.FirmID), toCarrierDoc(c), options.Replace().SetUpsert(true))
+		return err
+	}
+	err := replace()
+	if isDuplicateKey(err) {
+		err = replace() // lost a race to insert the first settings: now there is one to replace
+	}
+	if err != nil {
+		return fmt.Errorf("mongodb: put carrier config %s: %w", c.FirmID, err)
+	}
+	return nil
+}
+
+// ----- incidents and anomalies -----
+
+// CreateIncident stores a new incident; tracking.ErrConflict when its id is taken.
+func (t *Tracking) CreateIncident(ctx context.Context, in tracking.Incident) error {
+	if _, err := t.s.incidents.InsertOne(ctx, toIncidentDoc(in)); err != nil {
+		if isDuplicateKey(err) {
+			return fmt.Errorf("mongodb: create incident %s: %w", in.ID, tracking.ErrConflict)
+		}
+		return fmt.Errorf("mongodb: create incident %s: %w", in.ID, err)
+	}
+	return nil
+}
+
+// Incident returns the incident id; tracking.ErrNotFound when there is none.
+func (t *Tracking) Incident(ctx context.Context, id string) (tracking.Incident, error) {
+	d, err := trackOne[incidentDoc](ctx, t.s.incidents, byID(id), "incident", id)
+	return fromIncidentDoc(d), err
+}
+
+// Incidents lists the incidents matching q in id order.
+func (t *Tracking) Incidents(ctx context.Context, q tracking.IncidentQuery) ([]tracking.Incident, error) {
+	filter := bson.M{}
+	in(filter, "carrier", q.Carriers)
+	eq(filter, "waybill", q.Waybill)
+	return list(ctx, t.s.incidents, "incidents", filter, courier.Page{After: q.After, Limit: q.Limit}, fromIncidentDoc)
+}
+
+// PutAnomalies stores the anomalies whose id is not stored yet and returns them, in the order
+// given.
+func (t *Tracking) PutAnomalies(ctx context.Context, as []tracking.Anomaly) ([]tracking.Anomaly, error) {
+	fresh, err := t.putAnomalies(ctx, as)
+	if err != nil {
+		return nil, fmt.Errorf("mongodb: put anomalies: %w", err)
+	}
+	return fresh, nil
+}
+
+func (t *Tracking) putAnomalies(ctx context.Context, as []tracking.Anomaly) ([]tracking.Anomaly, error) {
+	docs := make([]any, len(as))
+	for i, a := range as {
+		docs[i] = toAnomalyDoc(a)
+	}
+	taken, err := insertNew(ctx, t.s.anomalies, docs)
+	if err != nil {
+		return nil, err
+	}
+	var fresh []tracking.Anomaly
+	for i, a := range as {
+		if !taken[i] {
+			fresh = append(fresh, a)
+		}
+	}
+	return fresh, nil
+}
+
+// Anomaly returns the anomaly id; tracking.ErrNotFound when there is none.
+func (t *Tracking) Anomaly(ctx context.Context, id string) (tracking.Anomaly, error) {
+	d, err := trackOne[anomalyDoc](ctx, t.s.anomalies, byID(id), "anomaly", id)
+	return fromAnomalyDoc(d), err
+}
+
+// unlinked matches an anomaly not yet turned into an incident.
+var unlinked = bson.M{"$in": bson.A{"", nil}}
+
+// Anomalies lists the anomalies matching q in id order.
+func (t *Tracking) Anomalies(ctx context.Context, q tracking.AnomalyQuery) ([]tracking.Anomaly, error) {
+	filter := bson.M{}
+	in(filter, "carrier", q.Carriers)
+	eq(filter, "kind", q.Kind)
+	if q.Open {
+		filter["incident_id"] = unlinked
+	}
+	return list(ctx, t.s.anomalies, "anomalies", filter, courier.Page{After: q.After, Limit: q.Limit}, fromAnomalyDoc)
+}
+
+// LinkAnomaly records the incident an anomaly became; tracking.ErrNotFound when there is no
+// such anomaly, tracking.ErrConflict when it is linked already.
+func (t *Tracking) LinkAnomaly(ctx context.Context, id, incidentID string) error {
+	res, err := t.s.anomalies.UpdateOne(ctx, bson.M{"_id": id, "incident_id": unlinked},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "incident_id", Value: incidentID}}}})
+	if err != nil {
+		return fmt.Errorf("mongodb: link anomaly %s: %w", id, err)
+	}
+	if res.MatchedCount > 0 {
+		return nil
+	}
+	n, err := t.s.anomalies.CountDocuments(ctx, byID(id))
+	if err != nil {
+		return fmt.Errorf("mongodb: link anomaly %s: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("mongodb: link anomaly %s: %w", id, tracking.ErrNotFound)
+	}
+	return fmt.Errorf("mongodb: link anomaly %s: linked already: %w", id, tracking.ErrConflict)
+}

@@ -1,0 +1,698 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/credtrace/credtrace/courier"
+	"github.com/credtrace/credtrace/tracking"
+)
+
+// Tracking is the tracking.Store view of the same database. It is a separate type because
+// courier.Store and tracking.Store each have an Atomic method with its own signature.
+type Tracking struct{ s *Store }
+
+// Tracking returns the tracking.Store of s.
+func (s *Store) Tracking() *Tracking { return &Tracking{s: s} }
+
+var _ tracking.Store = (*Tracking)(nil)
+
+// Atomic implements tracking.Store: one immediate transaction, joined by nested calls.
+func (t *Tracking) Atomic(ctx context.Context, fn func(tracking.Store) error) error {
+	return t.s.atomic(ctx, func(tx *Store) error { return fn(&Tracking{s: tx}) })
+}
+
+func trackErr(err error) error {
+	err = translate(err)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, courier.ErrNotFound):
+		return tracking.ErrNotFound
+	case errors.Is(err, courier.ErrConflict):
+		return fmt.Errorf("%w: %v", tracking.ErrConflict, err)
+	}
+	return err
+}
+
+func pageOf(after string, limit int) courier.Page { return courier.Page{After: after, Limit: limit} }
+
+// ----- JSON bodies (backend-local) -----
+
+type holderJSON struct {
+	Kind    string `json:"kind,omitempty"`
+	FirmID  string `json:"firm,omitempty"`
+	SiteID  string `json:"site,omitempty"`
+	StaffID string `json:"staff,omitempty"`
+}
+
+type deltaJSON struct {
+	Kind   string `json:"k"`
+	ID     string `json:"i"`
+	Day    string `json:"d"`
+	Metric string `json:"m"`
+	N      int    `json:"n"`
+}
+
+type eventJSON struct {
+	ID           string      `json:"id"`
+	Waybill      string      `json:"waybill"`
+	Carrier      string      `json:"carrier"`
+	Code         string      `json:"code"`
+	RawCode      string      `json:"raw_code,omitempty"`
+	At           int64       `json:"at"`
+	SiteID       string      `json:"site,omitempty"`
+	StaffID      string      `json:"staff,omitempty"`
+	FirmID       string      `json:"firm,omitempty"`
+	Holder       holderJSON  `json:"holder"`
+	Region       string      `json:"region,omitempty"`
+	Lat          *float64    `json:"lat,omitempty"`
+	Lng          *float64    `json:"lng,omitempty"`
+	WeightGrams  int         `json:"weight_g,omitempty"`
+	Signer       string      `json:"signer,omitempty"`
+	MerchantID   string      `json:"merchant,omitempty"`
+	RecipientKey string      `json:"recipient_key,omitempty"`
+	Remark       string      `json:"remark,omitempty"`
+	Hash         string      `json:"hash"`
+	ReceivedAt   int64       `json:"received_at"`
+	Deltas       []deltaJSON `json:"deltas,omitempty"`
+}
+
+func toHolder(h tracking.Holder) holderJSON {
+	return holderJSON{Kind: string(h.Kind), FirmID: h.FirmID, SiteID: h.SiteID, StaffID: h.StaffID}
+}
+
+func fromHolder(h holderJSON) tracking.Holder {
+	return tracking.Holder{Kind: tracking.HolderKind(h.Kind), FirmID: h.FirmID, SiteID: h.SiteID, StaffID: h.StaffID}
+}
+
+func toEvent(e tracking.Event) eventJSON {
+	out := eventJSON{ID: e.ID, Waybill: e.Waybill, Carrier: e.Carrier, Code: string(e.Code), RawCode: e.RawCode, At: msInt(e.At),
+		SiteID: e.SiteID, StaffID: e.StaffID, FirmID: e.FirmID, Holder: toHolder(e.Holder), Region: e.Region, Lat: e.Lat, Lng: e.Lng,
+		WeightGrams: e.WeightGrams, Signer: e.Signer, MerchantID: e.MerchantID, RecipientKey: e.RecipientKey, Remark: e.Remark,
+		Hash: e.Hash, ReceivedAt: msInt(e.ReceivedAt)}
+	for _, d := range e.Deltas {
+		out.Deltas = append(out.Deltas, deltaJSON{Kind: string(d.Key.Kind), ID: d.Key.ID, Day: d.Key.Day, Metric: string(d.Metric), N: d.N})
+	}
+	return out
+}
+
+func fromEvent(j eventJSON) tracking.Event {
+	e := tracking.Event{ID: j.ID, Waybill: j.Waybill, Carrier: j.Carrier, Code: tracking.Code(j.Code), RawCode: j.RawCode, At: fromMSInt(j.At),
+		SiteID: j.SiteID, StaffID: j.StaffID, FirmID: j.FirmID, Holder: fromHolder(j.Holder), Region: j.Region, Lat: j.Lat, Lng: j.Lng,
+		WeightGrams: j.WeightGrams, Signer: j.Signer, MerchantID: j.MerchantID, RecipientKey: j.RecipientKey, Remark: j.Remark,
+		Hash: j.Hash, ReceivedAt: fromMSInt(j.ReceivedAt)}
+	for _, d := range j.Deltas {
+		e.Deltas = append(e.Deltas, tracking.StatDelta{Key: tracking.StatKey{Kind: tracking.SubjectKind(d.Kind), ID: d.ID, Day: d.Day}, Metric: tracking.Metric(d.Metric), N: d.N})
+	}
+	return e
+}
+
+type partyJSON struct {
+	FirmID  string `json:"firm,omitempty"`
+	SiteID  string `json:"site,omitempty"`
+	StaffID string `json:"staff,omitempty"`
+}
+
+type parcelJSON struct {
+	Waybill      string     `json:"waybill"`
+	Carrier      string     `json:"carrier"`
+	Carriers     []string   `json:"carriers,omitempty"`
+	Status       string     `json:"status"`
+	StatusAt     int64      `json:"status_at,omitempty"`
+	Holder       holderJSON `json:"holder"`
+	HolderAt     int64      `json:"holder_at,omitempty"`
+	CollectedAt  int64      `json:"collected_at,omitempty"`
+	CollectedBy  partyJSON  `json:"collected_by"`
+	DeliveredAt  int64      `json:"delivered_at,omitempty"`
+	DeliveredBy  partyJSON  `json:"delivered_by"`
+	Signer       string     `json:"signer,omitempty"`
+	MerchantID   string     `json:"merchant,omitempty"`
+	RecipientKey string     `json:"recipient_key,omitempty"`
+	WeightGrams  int        `json:"weight_g,omitempty"`
+	TransitScans int        `json:"transit_scans,omitempty"`
+	FirstAt      int64      `json:"first_at,omitempty"`
+	LastAt       int64      `json:"last_at,omitempty"`
+	Events       int        `json:"events"`
+	PromiseBy    int64      `json:"promise_by,omitempty"`
+	Judged       bool       `json:"judged,omitempty"`
+	Handled      []string   `json:"handled,omitempty"`
+	Final        bool       `json:"final,omitempty"`
+	UpdatedAt    int64      `json:"updated_at,omitempty"`
+}
+
+func toParty(p tracking.Party) partyJSON {
+	return partyJSON{FirmID: p.FirmID, SiteID: p.SiteID, StaffID: p.StaffID}
+}
+
+func fromParty(p partyJSON) tracking.Party {
+	return tracking.Party{FirmID: p.FirmID, SiteID: p.SiteID, StaffID: p.StaffID}
+}
+
+func toParcel(p tracking.Parcel) parcelJSON {
+	return parcelJSON{Waybill: p.Waybill, Carrier: p.Carrier, Carriers: p.Carriers, Status: string(p.Status), StatusAt: msInt(p.StatusAt),
+		Holder: toHolder(p.Holder), HolderAt: msInt(p.HolderAt), CollectedAt: msInt(p.CollectedAt), CollectedBy: toParty(p.CollectedBy),
+		DeliveredAt: msInt(p.DeliveredAt), DeliveredBy: toParty(p.DeliveredBy), Signer: p.Signer, MerchantID: p.MerchantID,
+		RecipientKey: p.RecipientKey, WeightGrams: p.WeightGrams, TransitScans: p.TransitScans, FirstAt: msInt(p.FirstAt),
+		LastAt: msInt(p.LastAt), Events: p.Events, PromiseBy: msInt(p.PromiseBy), Judged: p.Judged, Handled: p.Handled,
+		Final: p.Final, UpdatedAt: msInt(p.UpdatedAt)}
+}
+
+func fromParcel(j parcelJSON) tracking.Parcel {
+	return tracking.Parcel{Waybill: j.Waybill, Carrier: j.Carrier, Carriers: j.Carriers, Status: tracking.Code(j.Status), StatusAt: fromMSInt(j.StatusAt),
+		Holder: fromHolder(j.Holder), HolderAt: fromMSInt(j.HolderAt), CollectedAt: fromMSInt(j.CollectedAt), CollectedBy: fromParty(j.CollectedBy),
+		DeliveredAt: fromMSInt(j.DeliveredAt), DeliveredBy: fromParty(j.DeliveredBy), Signer: j.Signer, MerchantID: j.MerchantID,
+		RecipientKey: j.RecipientKey, WeightGrams: j.WeightGrams, TransitScans: j.TransitScans, FirstAt: fromMSInt(j.FirstAt),
+		LastAt: fromMSInt(j.LastAt), Events: j.Events, PromiseBy: fromMSInt(j.PromiseBy), Judged: j.Judged, Handled: j.Handled,
+		Final: j.Final, UpdatedAt: fromMSInt(j.UpdatedAt)}
+}
+
+func decodeJSON[T any](s string) (T, error) {
+	var v T
+	err := json.Unmarshal([]byte(s), &v)
+	return v, err
+}
+
+// ----- events and parcels -----
+
+// chunks splits keys so that no statement binds more than n parameters.
+func chunks(keys []string, n int) [][]string {
+	var out [][]string
+	for len(keys) > n {
+		out = append(out, keys[:n])
+		keys = keys[n:]
+	}
+	if len(keys) > 0 {
+		out = append(out, keys)
+	}
+	return out
+}
+
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?,", n), ",") }
+
+func anyArgs(keys []string) []any {
+	out := make([]any, len(keys))
+	for i, k := range keys {
+		out[i] = k
+	}
+	return out
+}
+
+// EventHashes implements tracking.Store.
+func (t *Tracking) EventHashes(ctx context.Context, keys []string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, part := range chunks(keys, 500) {
+		conds := make([]string, len(part))
+		args := make([]any, 0, 2*len(part))
+		for i, k := range part {
+			carrier, id, _ := strings.Cut(k, "|")
+			conds[i] = "(carrier = ? AND id = ?)"
+			args = append(args, carrier, id)
+		}
+		rows, err := t.s.reader().QueryContext(ctx, `SELECT carrier, id, hash FROM events WHERE `+strings.Join(conds, " OR "), args...)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: event hashes: %w", err)
+		}
+		for rows.Next() {
+			var carrier, id, hash string
+			if err := rows.Scan(&carrier, &id, &hash); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[carrier+"|"+id] = hash
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// ParcelsByWaybill implements tracking.Store.
+func (t *Tracking) ParcelsByWaybill(ctx context.Context, waybills []string) (map[string]tracking.Parcel, error) {
+	out := map[string]tracking.Parcel{}
+	for _, part := range chunks(waybills, 500) {
+		rows, err := t.s.reader().QueryContext(ctx, `SELECT doc FROM parcels WHERE waybill IN (`+placeholders(len(part))+`)`, anyArgs(part)...)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: parcels: %w", err)
+		}
+		for rows.Next() {
+			var doc string
+			if err := rows.Scan(&doc); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			j, err := decodeJSON[parcelJSON](doc)
+			if err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("sqlite: parcel: %w", err)
+			}
+			out[j.Waybill] = fromParcel(j)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// WriteBatch implements tracking.Store: events, parcels, anomalies and the coalesced
+// statistics of the inserted events commit in one transaction, so an event counts exactly
+// when it is stored.
+func (t *Tracking) WriteBatch(ctx context.Context, b tracking.Batch) error {
+	return t.s.atomic(ctx, func(tx *Store) error {
+		ins, err := tx.tx.PrepareContext(ctx, `INSERT INTO events (carrier, id, waybill, hash, doc) VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING`)
+		if err != nil {
+			return fmt.Errorf("sqlite: prepare: %w", err)
+		}
+		defer ins.Close()
+		sums := map[tracking.StatKey]map[tracking.Metric]int{}
+		for _, e := range b.Events {
+			body, err := json.Marshal(toEvent(e))
+			if err != nil {
+				return err
+			}
+			res, err := ins.ExecContext(ctx, e.Carrier, e.ID, e.Waybill, e.Hash, string(body))
+			if err != nil {
+				return fmt.Errorf("sqlite: insert event: %w", translate(err))
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				continue // stored already: it counted when it was
+			}
+			for _, d := range e.Deltas {
+				if sums[d.Key] == nil {
+					sums[d.Key] = map[tracking.Metric]int{}
+				}
+				sums[d.Key][d.Metric] += d.N
+			}
+		}
+		tx.step("events")
+		up, err := tx.tx.PrepareContext(ctx, `INSERT INTO parcels (waybill, carrier, final, last_at, promise_by, collected_at, merchant_id, doc)
+			VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(waybill) DO UPDATE SET carrier=excluded.carrier, final=excluded.final, last_at=excluded.last_at,
+			promise_by=excluded.promise_by, collected_at=excluded.collected_at, merchant_id=excluded.merchant_id, doc=excluded.doc`)
+		if err != nil {
+			return fmt.Errorf("sqlite: prepare: %w", err)
+		}
+		defer up.Close()
+		for _, p := range b.Parcels {
+			body, err := json.Marshal(toParcel(p))
+			if err != nil {
+				return err
+			}
+			final := 0
+			if p.Final {
+				final = 1
+			}
+			if _, err := up.ExecContext(ctx, p.Waybill, p.Carrier, final, ms(p.LastAt), ms(p.PromiseBy), ms(p.CollectedAt), p.MerchantID, string(body)); err != nil {
+				return fmt.Errorf("sqlite: upsert parcel: %w", err)
+			}
+		}
+		tx.step("parcels")
+		if err := tx.applyStats(ctx, sums); err != nil {
+			return err
+		}
+		tx.step("stats")
+		if len(b.Anomalies) > 0 {
+			if _, err := (&Tracking{s: tx}).PutAnomalies(ctx, b.Anomalies); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+var metricCols = map[tracking.Metric]string{
+	tracking.MHandled: "handled", tracking.MDelivered: "delivered", tracking.MOnTime: "on_time", tracking.MLate: "late",
+	tracking.MLost: "lost", tracking.MDamaged: "damaged", tracking.MComplaints: "complaints",
+}
+
+// applyStats adds coalesced sums, one upsert per key, in a stable order.
+func (s *Store) applyStats(ctx context.Context, sums map[tracking.StatKey]map[tracking.Metric]int) error {
+	if len(sums) == 0 {
+		return nil
+	}
+	stmt, err := s.tx.PrepareContext(ctx, `INSERT INTO stats (kind, id, day, handled, delivered, on_time, late, lost, damaged, complaints)
+		VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(kind, id, day) DO UPDATE SET handled = handled + excluded.handled,
+		delivered = delivered + excluded.delivered, on_time = on_time + excluded.on_time, late = late + excluded.late,
+		lost = lost + excluded.lost, damaged = damaged + excluded.damaged, complaints = complaints + excluded.complaints`)
+	if err != nil {
+		return fmt.Errorf("sqlite: prepare: %w", err)
+	}
+	defer stmt.Close()
+	keys := make([]tracking.StatKey, 0, len(sums))
+	for k := range sums {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+	for _, k := range keys {
+		m := sums[k]
+		if _, err := stmt.ExecContext(ctx, string(k.Kind), k.ID, k.Day, m[tracking.MHandled], m[tracking.MDelivered], m[tracking.MOnTime],
+			m[tracking.MLate], m[tracking.MLost], m[tracking.MDamaged], m[tracking.MComplaints]); err != nil {
+			return fmt.Errorf("sqlite: add stats: %w", err)
+		}
+	}
+	return nil
+}
+
+// AddStats implements tracking.Store.
+func (t *Tracking) AddStats(ctx context.Context, source string, deltas []tracking.StatDelta) error {
+	return t.s.atomic(ctx, func(tx *Store) error {
+		res, err := tx.tx.ExecContext(ctx, `INSERT INTO stat_sources (source) VALUES (?) ON CONFLICT DO NOTHING`, source)
+		if err != nil {
+			return fmt.Errorf("sqlite: stat source: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		sums := map[tracking.StatKey]map[tracking.Metric]int{}
+		for _, d := range deltas {
+			if sums[d.Key] == nil {
+				sums[d.Key] = map[tracking.Metric]int{}
+			}
+			sums[d.Key][d.Metric] += d.N
+		}
+		return tx.applyStats(ctx, sums)
+	})
+}
+
+// Stats implements tracking.Store.
+func (t *Tracking) Stats(ctx context.Context, q tracking.StatsQuery) ([]tracking.DayStats, error) {
+	var w where
+	w.add("kind = ?", string(q.Kind))
+	in(&w, "id", q.IDs)
+	if q.From != "" {
+		w.add("day >= ?", q.From)
+	}
+	if q.To != "" {
+		w.add("day <= ?", q.To)
+	}
+	rows, err := t.s.reader().QueryContext(ctx, `SELECT kind, id, day, handled, delivered, on_time, late, lost, damaged, complaints FROM stats`+w.sql()+` ORDER BY id, day`, w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: stats: %w", err)
+	}
+	defer rows.Close()
+	var out []tracking.DayStats
+	for rows.Next() {
+		var kind string
+		var d tracking.DayStats
+		var n [7]int
+		if err := rows.Scan(&kind, &d.Key.ID, &d.Key.Day, &n[0], &n[1], &n[2], &n[3], &n[4], &n[5], &n[6]); err != nil {
+			return nil, err
+		}
+		d.Key.Kind = tracking.SubjectKind(kind)
+		d.Counts = map[tracking.Metric]int{}
+		for i, m := range []tracking.Metric{tracking.MHandled, tracking.MDelivered, tracking.MOnTime, tracking.MLate, tracking.MLost, tracking.MDamaged, tracking.MComplaints} {
+			if n[i] != 0 {
+				d.Counts[m] = n[i]
+			}
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// ParcelEvents implements tracking.Store.
+func (t *Tracking) ParcelEvents(ctx context.Context, waybill string) ([]tracking.Event, error) {
+	rows, err := t.s.reader().QueryContext(ctx, `SELECT doc FROM events WHERE waybill = ?`, waybill)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: parcel events: %w", err)
+	}
+	defer rows.Close()
+	var out []tracking.Event
+	for rows.Next() {
+		var doc string
+		if err := rows.Scan(&doc); err != nil {
+			return nil, err
+		}
+		j, err := decodeJSON[eventJSON](doc)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: event: %w", err)
+		}
+		out = append(out, fromEvent(j))
+	}
+	return out, rows.Err()
+}
+
+// Parcels implements tracking.Store.
+func (t *Tracking) Parcels(ctx context.Context, q tracking.ParcelQuery) ([]tracking.Parcel, error) {
+	var w where
+	in(&w, "carrier", q.Carriers)
+	if q.NotFinal {
+		w.add("final = 0")
+	}
+	if !q.LastBefore.IsZero() {
+		w.add("last_at < ?", q.LastBefore.UnixMilli())
+	}
+	if !q.PromiseBefore.IsZero() {
+		w.add("promise_by IS NOT NULL AND promise_by < ?", q.PromiseBefore.UnixMilli())
+	}
+	if !q.CollectedAfter.IsZero() {
+		w.add("collected_at >= ?", q.CollectedAfter.UnixMilli())
+	}
+	if q.HasMerchant {
+		w.add("merchant_id != ''")
+	}
+	if q.AfterWaybill != "" {
+		w.add("waybill > ?", q.AfterWaybill)
+	}
+	tail := " ORDER BY waybill"
+	if q.Limit > 0 {
+		tail += fmt.Sprintf(" LIMIT %d", q.Limit)
+	}
+	return list(ctx, t.s.reader(), `SELECT doc FROM parcels`+w.sql()+tail, w.args, func(sc scanner) (tracking.Parcel, error) {
+		var doc string
+		if err := sc.Scan(&doc); err != nil {
+			return tracking.Parcel{}, err
+		}
+		j, err := decodeJSON[parcelJSON](doc)
+		return fromParcel(j), err
+	})
+}
+
+// ----- carrier configuration -----
+
+type carrierJSON struct {
+	FirmID       string            `json:"firm_id"`
+	PromiseHours int               `json:"promise_hours,omitempty"`
+	DwellHours   map[string]int    `json:"dwell_hours,omitempty"`
+	Codes        map[string]string `json:"codes,omitempty"`
+	UpdatedAt    int64             `json:"updated_at,omitempty"`
+}
+
+// CarrierConfig implements tracking.Store.
+func (t *Tracking) CarrierConfig(ctx context.Context, firmID string) (tracking.CarrierConfig, error) {
+	var doc string
+	err := t.s.reader().QueryRowContext(ctx, `SELECT doc FROM carriers WHERE firm_id = ?`, firmID).Scan(&doc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return tracking.CarrierConfig{}, tracking.ErrNotFound
+	}
+	if err != nil {
+		return tracking.CarrierConfig{}, fmt.Errorf("sqlite: carrier config: %w", err)
+	}
+	j, err := decodeJSON[carrierJSON](doc)
+	if err != nil {
+		return tracking.CarrierConfig{}, err
+	}
+	c := tracking.CarrierConfig{FirmID: j.FirmID, PromiseHours: j.PromiseHours, DwellHours: map[tracking.Code]int{}, Codes: map[string]tracking.Code{}, UpdatedAt: fromMSInt(j.UpdatedAt)}
+	for k, v := range j.DwellHours {
+		c.DwellHours[tracking.Code(k)] = v
+	}
+	for k, v := range j.Codes {
+		c.Codes[k] = tracking.Code(v)
+	}
+	return c, nil
+}
+
+// PutCarrierConfig implements tracking.Store.
+func (t *Tracking) PutCarrierConfig(ctx context.Context, c tracking.CarrierConfig) error {
+	j := carrierJSON{FirmID: c.FirmID, PromiseHours: c.PromiseHours, DwellHours: map[string]int{}, Codes: map[string]string{}, UpdatedAt: msInt(c.UpdatedAt)}
+	for k, v := range c.DwellHours {
+		j.DwellHours[string(k)] = v
+	}
+	for k, v := range c.Codes {
+		j.Codes[k] = string(v)
+	}
+	_, err := t.s.writer().ExecContext(ctx, `INSERT INTO carriers (firm_id, doc) VALUES (?, ?) ON CONFLICT(firm_id) DO UPDATE SET doc = excluded.doc`, c.FirmID, toJSON(j))
+	if err != nil {
+		return fmt.Errorf("sqlite: put carrier config: %w", err)
+	}
+	return nil
+}
+
+// ----- incidents -----
+
+type candidateJSON struct {
+	Party      partyJSON `json:"party"`
+	HQID       string    `json:"hq,omitempty"`
+	Reason     string    `json:"reason,omitempty"`
+	EventIDs   []string  `json:"events,omitempty"`
+	Confidence float64   `json:"confidence"`
+}
+
+type incidentJSON struct {
+	ID          string          `json:"id"`
+	Waybill     string          `json:"waybill"`
+	Carrier     string          `json:"carrier"`
+	Kind        string          `json:"kind"`
+	Reporter    string          `json:"reporter,omitempty"`
+	ReportedBy  string          `json:"reported_by,omitempty"`
+	At          int64           `json:"at,omitempty"`
+	Description string          `json:"description,omitempty"`
+	Evidence    []string        `json:"evidence,omitempty"`
+	Rule        string          `json:"rule"`
+	Responsible partyJSON       `json:"responsible"`
+	HQID        string          `json:"hq,omitempty"`
+	EventIDs    []string        `json:"events,omitempty"`
+	Confidence  float64         `json:"confidence"`
+	Explanation string          `json:"explanation,omitempty"`
+	Candidates  []candidateJSON `json:"candidates,omitempty"`
+	RecordIDs   []string        `json:"records,omitempty"`
+	AnomalyID   string          `json:"anomaly,omitempty"`
+	CreatedAt   int64           `json:"created_at,omitempty"`
+}
+
+func toIncident(in tracking.Incident) incidentJSON {
+	a := in.Attribution
+	j := incidentJSON{ID: in.ID, Waybill: in.Waybill, Carrier: in.Carrier, Kind: string(in.Kind), Reporter: in.Reporter, ReportedBy: in.ReportedBy,
+		At: msInt(in.At), Description: in.Description, Evidence: in.Evidence, Rule: a.Rule, Responsible: toParty(a.Responsible), HQID: a.HQID,
+		EventIDs: a.EventIDs, Confidence: a.Confidence, Explanation: a.Explanation, RecordIDs: in.RecordIDs, AnomalyID: in.AnomalyID, CreatedAt: msInt(in.CreatedAt)}
+	for _, c := range a.Candidates {
+		j.Candidates = append(j.Candidates, candidateJSON{Party: toParty(c.Party), HQID: c.HQID, Reason: c.Reason, EventIDs: c.EventIDs, Confidence: c.Confidence})
+	}
+	return j
+}
+
+func fromIncident(j incidentJSON) tracking.Incident {
+	in := tracking.Incident{ID: j.ID, Waybill: j.Waybill, Carrier: j.Carrier, Kind: tracking.IncidentKind(j.Kind), Reporter: j.Reporter, ReportedBy: j.ReportedBy,
+		At: fromMSInt(j.At), Description: j.Description, Evidence: j.Evidence, RecordIDs: j.RecordIDs, AnomalyID: j.AnomalyID, CreatedAt: fromMSInt(j.CreatedAt),
+		Attribution: tracking.Attribution{Rule: j.Rule, Responsible: fromParty(j.Responsible), HQID: j.HQID, EventIDs: j.EventIDs,
+			Confidence: j.Confidence, Explanation: j.Explanation}}
+	for _, c := range j.Candidates {
+		in.Attribution.Candidates = append(in.Attribution.Candidates, tracking.Candidate{Party: fromParty(c.Party), HQID: c.HQID, Reason: c.Reason, EventIDs: c.EventIDs, Confidence: c.Confidence})
+	}
+	return in
+}
+
+// CreateIncident implements tracking.Store.
+func (t *Tracking) CreateIncident(ctx context.Context, in tracking.Incident) error {
+	_, err := t.s.writer().ExecContext(ctx, `INSERT INTO incidents (id, carrier, waybill, doc) VALUES (?,?,?,?)`, in.ID, in.Carrier, in.Waybill, toJSON(toIncident(in)))
+	if err != nil {
+		return fmt.Errorf("sqlite: create incident: %w", trackErr(err))
+	}
+	return nil
+}
+
+func scanIncident(sc scanner) (tracking.Incident, error) {
+	var doc string
+	if err := sc.Scan(&doc); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return tracking.Incident{}, tracking.ErrNotFound
+		}
+		return tracking.Incident{}, err
+	}
+	j, err := decodeJSON[incidentJSON](doc)
+	return fromIncident(j), err
+}
+
+// Incident implements tracking.Store.
+func (t *Tracking) Incident(ctx context.Context, id string) (tracking.Incident, error) {
+	return scanIncident(t.s.reader().QueryRowContext(ctx, `SELECT doc FROM incidents WHERE id = ?`, id))
+}
+
+// Incidents implements tracking.Store.
+func (t *Tracking) Incidents(ctx context.Context, q tracking.IncidentQuery) ([]tracking.Incident, error) {
+	var w where
+	in(&w, "carrier", q.Carriers)
+	if q.Waybill != "" {
+		w.add("waybill = ?", q.Waybill)
+	}
+	tail := w.page(pageOf(q.After, q.Limit))
+	return list(ctx, t.s.reader(), `SELECT doc FROM incidents`+w.sql()+tail, w.args, scanIncident)
+}
+
+// ----- anomalies -----
+
+type anomalyJSON struct {
+	ID         string   `json:"id"`
+	Kind       string   `json:"kind"`
+	Waybill    string   `json:"waybill,omitempty"`
+	Carrier    string   `json:"carrier,omitempty"`
+	MerchantID string   `json:"merchant,omitempty"`
+	Detail     string   `json:"detail,omitempty"`
+	EventIDs   []string `json:"events,omitempty"`
+	FoundAt    int64    `json:"found_at,omitempty"`
+}
+
+func scanAnomaly(sc scanner) (tracking.Anomaly, error) {
+	var doc, incident string
+	if err := sc.Scan(&doc, &incident); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return tracking.Anomaly{}, tracking.ErrNotFound
+		}
+		return tracking.Anomaly{}, err
+	}
+	j, err := decodeJSON[anomalyJSON](doc)
+	return tracking.Anomaly{ID: j.ID, Kind: tracking.AnomalyKind(j.Kind), Waybill: j.Waybill, Carrier: j.Carrier, MerchantID: j.MerchantID,
+		Detail: j.Detail, EventIDs: j.EventIDs, FoundAt: fromMSInt(j.FoundAt), IncidentID: incident}, err
+}
+
+// PutAnomalies implements tracking.Store.
+func (t *Tracking) PutAnomalies(ctx context.Context, as []tracking.Anomaly) ([]tracking.Anomaly, error) {
+	var fresh []tracking.Anomaly
+	err := t.s.atomic(ctx, func(tx *Store) error {
+		for _, a := range as {
+			j := anomalyJSON{ID: a.ID, Kind: string(a.Kind), Waybill: a.Waybill, Carrier: a.Carrier, MerchantID: a.MerchantID, Detail: a.Detail, EventIDs: a.EventIDs, FoundAt: msInt(a.FoundAt)}
+			res, err := tx.tx.ExecContext(ctx, `INSERT INTO anomalies (id, kind, carrier, incident_id, doc) VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING`,
+				a.ID, string(a.Kind), a.Carrier, a.IncidentID, toJSON(j))
+			if err != nil {
+				return fmt.Errorf("sqlite: put anomaly: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				fresh = append(fresh, a)
+			}
+		}
+		return nil
+	})
+	return fresh, err
+}
+
+// Anomaly implements tracking.Store.
+func (t *Tracking) Anomaly(ctx context.Context, id string) (tracking.Anomaly, error) {
+	return scanAnomaly(t.s.reader().QueryRowContext(ctx, `SELECT doc, incident_id FROM anomalies WHERE id = ?`, id))
+}
+
+// Anomalies implements tracking.Store.
+func (t *Tracking) Anomalies(ctx context.Context, q tracking.AnomalyQuery) ([]tracking.Anomaly, error) {
+	var w where
+	in(&w, "carrier", q.Carriers)
+	if q.Kind != "" {
+		w.add("kind = ?", string(q.Kind))
+	}
+	if q.Open {
+		w.add("incident_id = ''")
+	}
+	tail := w.page(pageOf(q.After, q.Limit))
+	return list(ctx, t.s.reader(), `SELECT doc, incident_id FROM anomalies`+w.sql()+tail, w.args, scanAnomaly)
+}
+
+// LinkAnomaly implements tracking.Store.
+func (t *Tracking) LinkAnomaly(ctx context.Context, id, incidentID string) error {
+	res, err := t.s.writer().ExecContext(ctx, `UPDATE anomalies SET incident_id = ? WHERE id = ? AND incident_id = ''`, incidentID, id)
+	if err != nil {
+		return fmt.Errorf("sqlite: link anomaly: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return nil
+	}
+	if _, err := t.Anomaly(ctx, id); err != nil {
+		return err
+	}
+	return fmt.Errorf("anomaly %s already linked: %w", id, tracking.ErrConflict)
+}

@@ -1,0 +1,401 @@
+package tracking
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// IncidentInput is a reported problem with a parcel.
+type IncidentInput struct {
+	Waybill     string
+	Kind        IncidentKind
+	Reporter    string // free text: 12305, 12315, merchant, consumer, inspection ...
+	At          time.Time
+	Description string
+	Evidence    []string
+}
+
+// Attribute back-tracks an incident of kind on a parcel's trace to the party that held it
+// when it happened. The rules (also in the README):
+//   - lost: the last holder that scanned it before the incident;
+//   - damaged: the holder of the segment that ended with the first damage or exception scan
+//     (it handed the parcel over damaged), or the delivering holder when no scan recorded damage;
+//   - delayed: the holder of the segment whose dwell most exceeds the carrier's standard for
+//     its status;
+//   - false_signature and misdelivered: the courier on the delivery event;
+//   - empty_parcel: the collecting site and courier;
+//   - data_leak: every holder is a candidate and none is chosen: a regulator decides.
+//
+// Confidence is 0.9 when the rule names a person, less when it stops at a site or firm, and
+// lower still when the evidence is indirect.
+func Attribute(kind IncidentKind, t Trace, cfg CarrierConfig, at time.Time) Attribution {
+	a := Attribution{Rule: string(kind)}
+	holderEvent := func(seg Segment) string { return seg.EventIDs[0] }
+	partyOf := func(h Holder) Party { return Party{FirmID: h.FirmID, SiteID: h.SiteID, StaffID: h.StaffID} }
+	conf := func(p Party, base float64) float64 {
+		switch {
+		case p.StaffID != "":
+			return base
+		case p.SiteID != "":
+			return base - 0.2
+		}
+		return base - 0.3
+	}
+	firmSegs := []Segment{}
+	for _, s := range t.Custody {
+		if s.Holder.Kind == HolderFirm {
+			firmSegs = append(firmSegs, s)
+		}
+	}
+	if len(t.Events) == 0 {
+		a.Explanation = "the parcel has no tracking events: nobody can be traced"
+		return a
+	}
+	switch kind {
+	case IncLost:
+		var last *Event
+		for i := range t.Events {
+			e := &t.Events[i]
+			if at.IsZero() || !e.At.After(at) {
+				if e.Holder.Kind == HolderFirm || e.Code != Delivered {
+					last = e
+				}
+			}
+		}
+		if last == nil {
+			a.Explanation = "no scan before the time of the loss"
+			return a
+		}
+		p := party(last)
+		if last.Holder.Kind == HolderFirm {
+			p = partyOf(last.Holder)
+		}
+		a.Responsible, a.EventIDs = p, []string{last.ID}
+		a.Confidence = conf(p, 0.9)
+		a.Explanation = fmt.Sprintf("last scanned (%s) at %s; the parcel was in that holder's custody when it went missing", last.Code, last.At.Format(time.RFC3339))
+	case IncDamaged:
+		for i, seg := range t.Custody {
+			for _, id := range seg.EventIDs {
+				e := findEvent(t, id)
+				if e == nil || (e.Code != Damaged && e.Code != Exception) {
+					continue
+				}
+				if id == seg.EventIDs[0] && i > 0 && t.Custody[i-1].Holder.Kind == HolderFirm {
+					prev := t.Custody[i-1]
+					a.Responsible, a.EventIDs = partyOf(prev.Holder), []string{holderEvent(prev), id}
+					a.Confidence = conf(a.Responsible, 0.7)
+					a.Explanation = fmt.Sprintf("damage recorded (%s) on receipt at %s; the previous holder handed it over damaged", e.Code, e.At.Format(time.RFC3339))
+					a.Candidates = append(a.Candidates, Candidate{Party: partyOf(seg.Holder), Reason: "recorded the damage on receipt", EventIDs: []string{id}, Confidence: 0.3})
+				} else {
+					a.Responsible, a.EventIDs = partyOf(seg.Holder), []string{holderEvent(seg), id}
+					a.Confidence = conf(a.Responsible, 0.8)
+					a.Explanation = fmt.Sprintf("damage recorded (%s) at %s while in this holder's custody", e.Code, e.At.Format(time.RFC3339))
+				}
+				return a
+			}
+		}
+		if len(firmSegs) == 0 {
+			a.Explanation = "no firm ever held the parcel"
+			return a
+		}
+		last := firmSegs[len(firmSegs)-1]
+		a.Responsible, a.EventIDs = partyOf(last.Holder), last.EventIDs
+		a.Confidence = conf(a.Responsible, 0.6)
+		a.Explanation = "no scan recorded damage; the last firm holder before delivery answers for the parcel's condition"
+		for _, seg := range firmSegs[:len(firmSegs)-1] {
+			a.Candidates = append(a.Candidates, Candidate{Party: partyOf(seg.Holder), Reason: "held the parcel earlier", EventIDs: seg.EventIDs[:1], Confidence: 0.2})
+		}
+	case IncDelayed:
+		var worst *Segment
+		var excess time.Duration
+		for i := range firmSegs {
+			seg := &firmSegs[i]
+			over := seg.Dwell - cfg.Dwell(seg.Status)
+			if worst == nil || over > excess {
+				worst, excess = seg, over
+			}
+		}
+		if worst == nil {
+			a.Explanation = "no firm ever held the parcel"
+			return a
+		}
+		a.Responsible, a.EventIDs = partyOf(worst.Holder), worst.EventIDs
+		std := cfg.Dwell(worst.Status)
+		ratio := float64(worst.Dwell) / float64(std)
+		a.Confidence = conf(a.Responsible, 0.9)
+		if excess <= 0 {
+			a.Confidence = 0.3
+			a.Explanation = fmt.Sprintf("no segment exceeded its standard; the longest relative dwell was %s in %s (standard %s)", round(worst.Dwell), worst.Status, std)
+		} else {
+			if ratio < 1.5 {
+				a.Confidence -= 0.2
+			}
+			a.Explanation = fmt.Sprintf("held %s in %s against a standard of %s: %s over, the largest excess of the chain", round(worst.Dwell), worst.Status, std, round(excess))
+		}
+		for i := range firmSegs {
+			seg := firmSegs[i]
+			if seg.From.Equal(worst.From) {
+				continue
+			}
+			if over := seg.Dwell - cfg.Dwell(seg.Status); over > 0 {
+				a.Candidates = append(a.Candidates, Candidate{Party: partyOf(seg.Holder), Reason: fmt.Sprintf("also over its standard by %s", round(over)), EventIDs: seg.EventIDs[:1], Confidence: 0.3})
+			}
+		}
+	case IncFalseSignature, IncMisdelivered:
+		var del *Event
+		for i := range t.Events {
+			if t.Events[i].Code == Delivered {
+				del = &t.Events[i]
+			}
+		}
+		if del == nil {
+			a.Explanation = "the parcel has no delivery event"
+			for i := len(t.Events) - 1; i >= 0; i-- {
+				if t.Events[i].Code == OutForDelivery {
+					e := t.Events[i]
+					a.Responsible, a.EventIDs = party(&e), []string{e.ID}
+					a.Confidence = conf(a.Responsible, 0.6)
+					a.Explanation = "no delivery event; the courier who took it out for delivery answers"
+					break
+				}
+			}
+			return a
+		}
+		a.Responsible, a.EventIDs = party(del), []string{del.ID}
+		a.Confidence = conf(a.Responsible, 0.9)
+		a.Explanation = fmt.Sprintf("signed for as %q at %s by this courier's delivery scan", del.Signer, del.At.Format(time.RFC3339))
+	case IncEmptyParcel:
+		var col *Event
+		for i := range t.Events {
+			if t.Events[i].Code == Collected {
+				col = &t.Events[i]
+				break
+			}
+		}
+		if col == nil {
+			a.Explanation = "no collection scan: the waybill was used without a real pickup"
+			if len(firmSegs) > 0 {
+				a.Responsible, a.EventIDs = partyOf(firmSegs[0].Holder), firmSegs[0].EventIDs[:1]
+				a.Confidence = conf(a.Responsible, 0.6)
+			}
+			return a
+		}
+		a.Responsible, a.EventIDs = party(col), []string{col.ID}
+		a.Confidence = conf(a.Responsible, 0.8)
+		a.Explanation = "the collecting site and courier accepted the parcel (收寄验视 is theirs)"
+		if col.MerchantID != "" {
+			a.Explanation += "; merchant " + col.MerchantID + " shipped it"
+		}
+	case IncDataLeak:
+		seen := map[string]bool{}
+		for _, seg := range firmSegs {
+			if seen[seg.Holder.Key()] {
+				continue
+			}
+			seen[seg.Holder.Key()] = true
+			a.Candidates = append(a.Candidates, Candidate{Party: partyOf(seg.Holder), Reason: "held the parcel and its waybill data", EventIDs: seg.EventIDs[:1], Confidence: 1 / float64(len(firmSegs))})
+			a.EventIDs = append(a.EventIDs, seg.EventIDs[0])
+		}
+		a.Explanation = "every holder saw the recipient's data: a regulator decides among them"
+	}
+	return a
+}
+
+func round(d time.Duration) time.Duration { return d.Round(time.Minute) }
+
+func findEvent(t Trace, id string) *Event {
+	for i := range t.Events {
+		if t.Events[i].ID == id {
+			return &t.Events[i]
+		}
+	}
+	return nil
+}
+
+// proposal fixes category and severity of the records an incident kind proposes.
+var proposal = map[IncidentKind]struct{ category, severity, basis string }{
+	IncLost:           {"service_quality", "general", "快递暂行条例 第二十七条; 快递市场管理办法"},
+	IncDamaged:        {"service_quality", "minor", "快递暂行条例 第二十七条"},
+	IncDelayed:        {"service_quality", "minor", "快递服务 国家标准 GB/T 27917"},
+	IncFalseSignature: {"service_quality", "general", "快递市场管理办法 (虚假签收)"},
+	IncMisdelivered:   {"service_quality", "minor", "快递暂行条例 第二十五条"},
+	IncEmptyParcel:    {"delivery_safety", "serious", "快递市场管理办法 第二十六条、第五十三条 (虚假快递信息)"},
+	IncDataLeak:       {"delivery_safety", "serious", "快递暂行条例 第三十四条、第四十四条 (泄露用户信息)"},
+}
+
+// ReportIncident records an incident, back-tracks it, proposes pending credit records against
+// the responsible firm, site and person (or, for a data leak, each holding firm) and counts a
+// complaint against them. Regulators, the carrier's firm tree and the merchant who shipped the
+// parcel may report it.
+func (s *Service) ReportIncident(ctx context.Context, c Caller, in IncidentInput) (Incident, error) {
+	v := &ValidationError{}
+	kindOK := false
+	for _, k := range IncidentKinds {
+		kindOK = kindOK || k == in.Kind
+	}
+	if !kindOK {
+		v.Fields = append(v.Fields, FieldError{"kind", "must be one of lost, damaged, delayed, false_signature, data_leak, empty_parcel, misdelivered"})
+	}
+	if strings.TrimSpace(in.Waybill) == "" {
+		v.Fields = append(v.Fields, FieldError{"waybill", "required"})
+	}
+	now := s.Now()
+	in.At = in.At.UTC().Truncate(time.Millisecond)
+	if in.At.After(now) {
+		v.Fields = append(v.Fields, FieldError{"at", "must not be in the future"})
+	}
+	if utf8.RuneCountInString(in.Description) > 2000 {
+		v.Fields = append(v.Fields, FieldError{"description", "at most 2000 characters"})
+	}
+	if utf8.RuneCountInString(in.Reporter) > 100 {
+		v.Fields = append(v.Fields, FieldError{"reporter", "at most 100 characters"})
+	}
+	if len(in.Evidence) > 50 {
+		v.Fields = append(v.Fields, FieldError{"evidence", "at most 50 items"})
+	}
+	if len(v.Fields) > 0 {
+		return Incident{}, v
+	}
+	if c.Role != RoleRegulator && c.Role != RoleFirm && c.Role != RoleMerchant {
+		return Incident{}, ErrForbidden
+	}
+	t, err := s.TraceParcel(ctx, c, in.Waybill, "")
+	if err != nil {
+		return Incident{}, err
+	}
+	if t.Reduced {
+		return Incident{}, ErrNotFound
+	}
+	cfg, err := s.config(ctx, s.store, t.Carrier)
+	if err != nil {
+		return Incident{}, err
+	}
+	if in.At.IsZero() {
+		in.At = now
+	}
+	inc := Incident{ID: newID(), Waybill: t.Waybill, Carrier: t.Carrier, Kind: in.Kind, Reporter: strings.TrimSpace(in.Reporter),
+		ReportedBy: c.TokenID, At: in.At, Description: in.Description, Evidence: in.Evidence, CreatedAt: now}
+	inc.Attribution = Attribute(in.Kind, t, cfg, in.At)
+	return s.record(ctx, inc)
+}
+
+// record finishes an incident: HQ roll-up, proposed records, the complaint statistic, storage
+// and the alert. Records go through the credit archive first, each in its own transaction, so
+// an interrupted report leaves at worst pending records that cite the incident's waybill.
+func (s *Service) record(ctx context.Context, inc Incident) (Incident, error) {
+	a := &inc.Attribution
+	var err error
+	if a.HQID, err = s.root(ctx, a.Responsible.FirmID); err != nil {
+		return Incident{}, err
+	}
+	for i := range a.Candidates {
+		if a.Candidates[i].HQID, err = s.root(ctx, a.Candidates[i].FirmID); err != nil {
+			return Incident{}, err
+		}
+	}
+	pr := proposal[inc.Kind]
+	evidence := []EvidenceRef{{Kind: "waybill", Ref: inc.Waybill}, {Kind: "incident", Ref: inc.ID}}
+	for _, id := range a.EventIDs {
+		evidence = append(evidence, EvidenceRef{Kind: "event", Ref: inc.Carrier + "/" + id})
+	}
+	summary := fmt.Sprintf("%s: waybill %s, traced by rule %q (confidence %.1f): %s", inc.Kind, inc.Waybill, a.Rule, a.Confidence, a.Explanation)
+	propose := func(kind, id string) error {
+		if id == "" || s.proposer == nil {
+			return nil
+		}
+		rid, err := s.proposer.Propose(ctx, Proposal{SubjectKind: kind, SubjectID: id, Category: pr.category, Severity: pr.severity,
+			OccurredAt: inc.At, Summary: summary, Evidence: evidence, LegalBasis: pr.basis})
+		if err != nil {
+			return fmt.Errorf("propose record against %s %s: %w", kind, id, err)
+		}
+		inc.RecordIDs = append(inc.RecordIDs, rid)
+		return nil
+	}
+	var blamed []Party
+	if !a.Responsible.IsZero() {
+		blamed = append(blamed, a.Responsible)
+	} else if inc.Kind == IncDataLeak {
+		for _, c := range a.Candidates {
+			blamed = append(blamed, Party{FirmID: c.FirmID})
+		}
+	}
+	for _, p := range blamed {
+		for _, err := range []error{propose("firm", p.FirmID), propose("site", p.SiteID), propose("staff", p.StaffID)} {
+			if err != nil {
+				return Incident{}, err
+			}
+		}
+	}
+	var ds []StatDelta
+	day := Day(inc.At)
+	for _, p := range blamed {
+		ds = append(ds, deltas(p, day, MComplaints, 1)...)
+	}
+	err = s.store.Atomic(ctx, func(st Store) error {
+		if err := st.CreateIncident(ctx, inc); err != nil {
+			return err
+		}
+		if inc.AnomalyID != "" {
+			if err := st.LinkAnomaly(ctx, inc.AnomalyID, inc.ID); err != nil {
+				return err
+			}
+		}
+		return st.AddStats(ctx, "incident|"+inc.ID, ds)
+	})
+	if err != nil {
+		return Incident{}, fmt.Errorf("record incident: %w", err)
+	}
+	s.hub.publishAlert(Alert{Kind: "incident", Incident: &inc})
+	return inc, nil
+}
+
+// Incident returns one incident the caller may see.
+func (s *Service) Incident(ctx context.Context, c Caller, id string) (Incident, error) {
+	inc, err := s.store.Incident(ctx, id)
+	if err != nil {
+		return Incident{}, err
+	}
+	ok, err := s.canSeeCarrier(ctx, c, inc.Carrier)
+	if err != nil {
+		return Incident{}, err
+	}
+	if !ok {
+		return Incident{}, ErrNotFound
+	}
+	return inc, nil
+}
+
+// Incidents lists incidents, optionally of one waybill: regulators all, firms their tree's.
+func (s *Service) Incidents(ctx context.Context, c Caller, waybill, after string, limit int) ([]Incident, error) {
+	q := IncidentQuery{Waybill: waybill, After: after, Limit: limit}
+	switch c.Role {
+	case RoleRegulator:
+	case RoleFirm:
+		q.Carriers = []string{}
+		// Incidents are few; filter by the caller's tree after the fact.
+		all, err := s.store.Incidents(ctx, IncidentQuery{Waybill: waybill, After: after})
+		if err != nil {
+			return nil, err
+		}
+		var out []Incident
+		for _, inc := range all {
+			ok, err := s.inTree(ctx, c.FirmID, inc.Carrier)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				out = append(out, inc)
+			}
+			if limit > 0 && len(out) == limit {
+				break
+			}
+		}
+		return out, nil
+	default:
+		return nil, ErrForbidden
+	}
+	return s.store.Incidents(ctx, q)
+}

@@ -1,0 +1,591 @@
+package tracking
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Ingestion limits.
+const (
+	MaxBatch     = 10000
+	MaxFutureAt  = 15 * time.Minute
+	maxRemark    = 500
+	maxWaybill   = 40
+	minWaybill   = 6
+	maxIDLength  = 100
+	maxRawCode   = 40
+	oldestAtYear = 2000
+)
+
+// HolderInput names the holder after an event: a firm (with site and person) or the recipient.
+type HolderInput struct {
+	Firm      string
+	Site      string
+	Staff     string
+	Recipient bool
+}
+
+// EventInput is one event as a carrier sends it.
+type EventInput struct {
+	ID             string
+	Waybill        string
+	Carrier        string
+	Code           string
+	At             time.Time
+	Site           string
+	Staff          string
+	Holder         *HolderInput
+	Region         string
+	Lat, Lng       *float64
+	WeightGrams    int
+	Signer         string
+	MerchantID     string
+	RecipientPhone string // on collection: used once for the public trace check, never stored
+	Remark         string
+}
+
+// Outcome of one event of a batch.
+const (
+	Accepted  = "accepted"
+	Duplicate = "duplicate"
+	Rejected  = "rejected"
+)
+
+// EventResult reports one event of a batch.
+type EventResult struct {
+	Index  int
+	ID     string
+	Status string
+	Reason string
+}
+
+// IngestResult reports a whole batch.
+type IngestResult struct {
+	Accepted, Duplicates, Rejected int
+	Results                        []EventResult
+	Anomalies                      []Anomaly
+}
+
+func isAlnum(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func checkRegion(r string) bool {
+	if len(r) != 6 {
+		return false
+	}
+	for i := 0; i < 6; i++ {
+		if r[i] < '0' || r[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// contentHash identifies an event's content: a re-sent event with the same hash is a duplicate.
+func contentHash(e *Event) string {
+	h := sha256.New()
+	f := func(v string) { h.Write([]byte(v)); h.Write([]byte{0x1f}) }
+	f(e.ID)
+	f(e.Waybill)
+	f(e.Carrier)
+	f(string(e.Code))
+	f(e.RawCode)
+	f(e.At.UTC().Format(time.RFC3339Nano))
+	f(e.SiteID)
+	f(e.StaffID)
+	f(string(e.Holder.Kind) + "/" + e.Holder.Key())
+	f(e.Region)
+	if e.Lat != nil && e.Lng != nil {
+		f(strconv.FormatFloat(*e.Lat, 'f', 6, 64) + "," + strconv.FormatFloat(*e.Lng, 'f', 6, 64))
+	} else {
+		f("")
+	}
+	f(strconv.Itoa(e.WeightGrams))
+	f(e.Signer)
+	f(e.MerchantID)
+	f(e.RecipientKey)
+	f(e.Remark)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// RecipientKey is the keyed hash that lets the public trace a parcel with the last four digits
+// of the recipient's phone; neither the phone nor its digits are kept.
+func (s *Service) RecipientKey(waybill, last4 string) string {
+	return s.hasher.Hash("recipient", waybill+"|"+last4)
+}
+
+// normalize checks one input and turns it into an Event; the reason names what is wrong.
+func (s *Service) normalize(ctx context.Context, c Caller, in EventInput, now time.Time, configs map[string]CarrierConfig) (Event, string, error) {
+	e := Event{ID: strings.TrimSpace(in.ID), Waybill: strings.TrimSpace(in.Waybill), Carrier: strings.TrimSpace(in.Carrier),
+		At: in.At.UTC().Truncate(time.Millisecond), SiteID: in.Site, StaffID: in.Staff, Region: in.Region,
+		WeightGrams: in.WeightGrams, Signer: in.Signer, MerchantID: strings.TrimSpace(in.MerchantID), Remark: in.Remark, ReceivedAt: now}
+	switch {
+	case e.ID == "":
+		return e, "id: required", nil
+	case len(e.ID) > maxIDLength:
+		return e, fmt.Sprintf("id: at most %d characters", maxIDLength), nil
+	case e.Waybill == "":
+		return e, "waybill: required", nil
+	case len(e.Waybill) < minWaybill || len(e.Waybill) > maxWaybill || !isAlnum(e.Waybill):
+		return e, fmt.Sprintf("waybill: %d to %d letters, digits, '-' or '_'", minWaybill, maxWaybill), nil
+	case e.Carrier == "":
+		return e, "carrier: required", nil
+	case in.At.IsZero():
+		return e, "at: required (RFC 3339 with offset)", nil
+	case e.At.After(now.Add(MaxFutureAt)):
+		return e, "at: more than 15 minutes in the future", nil
+	case e.At.Year() < oldestAtYear:
+		return e, "at: before the year 2000", nil
+	case e.Region != "" && !checkRegion(e.Region):
+		return e, "region: must be a 6-digit administrative division code", nil
+	case (in.Lat == nil) != (in.Lng == nil):
+		return e, "lat, lng: give both or neither", nil
+	case in.Lat != nil && (math.Abs(*in.Lat) > 90 || math.Abs(*in.Lng) > 180 || math.IsNaN(*in.Lat) || math.IsNaN(*in.Lng)):
+		return e, "lat, lng: out of range", nil
+	case e.WeightGrams < 0:
+		return e, "weight_g: must not be negative", nil
+	case utf8.RuneCountInString(e.Remark) > maxRemark:
+		return e, fmt.Sprintf("remark: at most %d characters", maxRemark), nil
+	}
+	if in.Lat != nil {
+		lat, lng := *in.Lat, *in.Lng
+		e.Lat, e.Lng = &lat, &lng
+	}
+	// The carrier must be a registered firm, and a firm may push only for its own tree.
+	if ok, err := s.firmExists(ctx, e.Carrier); err != nil {
+		return e, "", err
+	} else if !ok {
+		return e, "carrier: no such firm", nil
+	}
+	if c.Role == RoleFirm {
+		ok, err := s.inTree(ctx, c.FirmID, e.Carrier)
+		if err != nil {
+			return e, "", err
+		}
+		if !ok {
+			return e, "carrier: outside your firm tree", nil
+		}
+	}
+	cfg, ok := configs[e.Carrier]
+	if !ok {
+		var err error
+		if cfg, err = s.config(ctx, s.store, e.Carrier); err != nil {
+			return e, "", err
+		}
+		configs[e.Carrier] = cfg
+	}
+	code := Code(strings.TrimSpace(in.Code))
+	if !code.Valid() {
+		mapped, ok := cfg.Codes[string(code)]
+		if !ok {
+			return e, fmt.Sprintf("code: unknown code %q (not a normalised code and not in the carrier's mapping)", truncate(string(code), maxRawCode)), nil
+		}
+		e.RawCode, code = string(code), mapped
+	}
+	e.Code = code
+	e.FirmID = e.Carrier
+	if e.SiteID != "" {
+		firm, ok, err := s.siteFirm(ctx, e.SiteID)
+		if err != nil {
+			return e, "", err
+		}
+		if !ok {
+			return e, "site: no such site", nil
+		}
+		if in, err := s.inTree(ctx, e.Carrier, firm); err != nil {
+			return e, "", err
+		} else if !in {
+			return e, "site: not a site of the carrier's firm tree", nil
+		}
+		e.FirmID = firm
+	}
+	if e.StaffID != "" {
+		ok, err := s.staffExists(ctx, e.StaffID)
+		if err != nil {
+			return e, "", err
+		}
+		if !ok {
+			return e, "staff: no such person", nil
+		}
+	}
+	switch e.Code {
+	case Delivered:
+		switch e.Signer {
+		case SignerRecipient, SignerProxy, SignerLocker:
+		case "":
+			return e, "signer: required on delivery (recipient, proxy or locker)", nil
+		default:
+			return e, "signer: must be one of recipient, proxy, locker", nil
+		}
+	default:
+		if e.Signer != "" {
+			return e, "signer: only on delivery", nil
+		}
+	}
+	if e.Code != Collected && (e.MerchantID != "" || in.RecipientPhone != "") {
+		return e, "merchant, recipient_phone: only on collection", nil
+	}
+	if in.RecipientPhone != "" {
+		p := strings.TrimSpace(in.RecipientPhone)
+		if len(p) < 4 || !isDigits(p) {
+			return e, "recipient_phone: must be digits", nil
+		}
+		e.RecipientKey = s.RecipientKey(e.Waybill, p[len(p)-4:])
+	}
+	h, reason, err := s.holder(ctx, e, in.Holder)
+	if err != nil || reason != "" {
+		return e, reason, err
+	}
+	e.Holder = h
+	e.Hash = contentHash(&e)
+	return e, "", nil
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// holder resolves who holds the parcel after e. A handover must name the new holder; a
+// delivery passes it to the recipient; other scans leave it with the scanning firm, site and person.
+func (s *Service) holder(ctx context.Context, e Event, in *HolderInput) (Holder, string, error) {
+	if in == nil || (*in == HolderInput{}) {
+		switch e.Code {
+		case Handover:
+			return Holder{}, "holder: a handover must name the new holder", nil
+		case Delivered:
+			return Holder{Kind: HolderRecipient}, "", nil
+		}
+		return Holder{Kind: HolderFirm, FirmID: e.FirmID, SiteID: e.SiteID, StaffID: e.StaffID}, "", nil
+	}
+	if in.Recipient {
+		if in.Firm != "" || in.Site != "" || in.Staff != "" {
+			return Holder{}, "holder: either the recipient or a firm, not both", nil
+		}
+		return Holder{Kind: HolderRecipient}, "", nil
+	}
+	h := Holder{Kind: HolderFirm, FirmID: in.Firm, SiteID: in.Site, StaffID: in.Staff}
+	if h.SiteID != "" {
+		firm, ok, err := s.siteFirm(ctx, h.SiteID)
+		if err != nil {
+			return Holder{}, "", err
+		}
+		if !ok {
+			return Holder{}, "holder.site: no such site", nil
+		}
+		if h.FirmID == "" {
+			h.FirmID = firm
+		} else if h.FirmID != firm {
+			return Holder{}, "holder.site: not a site of holder.firm", nil
+		}
+	}
+	if h.FirmID == "" {
+		return Holder{}, "holder.firm: required unless the holder is the recipient", nil
+	}
+	if ok, err := s.firmExists(ctx, h.FirmID); err != nil {
+		return Holder{}, "", err
+	} else if !ok {
+		return Holder{}, "holder.firm: no such firm", nil
+	}
+	if h.StaffID != "" {
+		if ok, err := s.staffExists(ctx, h.StaffID); err != nil {
+			return Holder{}, "", err
+		} else if !ok {
+			return Holder{}, "holder.staff: no such person", nil
+		}
+	}
+	if e.Code == Handover && h.Key() == (Holder{Kind: HolderFirm, FirmID: e.FirmID, SiteID: e.SiteID, StaffID: e.StaffID}).Key() {
+		return Holder{}, "holder: a handover must pass the parcel to a new holder", nil
+	}
+	return h, "", nil
+}
+
+// Ingest validates a batch, stores the valid events (even when others are rejected) and
+// answers each one: accepted, duplicate (same carrier, id and content) or rejected with its
+// reason. Accepted events are durable when Ingest returns.
+func (s *Service) Ingest(ctx context.Context, c Caller, inputs []EventInput) (IngestResult, error) {
+	if c.Role != RoleRegulator && c.Role != RoleFirm {
+		return IngestResult{}, ErrForbidden
+	}
+	if len(inputs) == 0 {
+		return IngestResult{}, invalid("events", "at least one event")
+	}
+	if len(inputs) > MaxBatch {
+		return IngestResult{}, invalid("events", "at most %d events per request", MaxBatch)
+	}
+	now := s.Now()
+	res := IngestResult{Results: make([]EventResult, len(inputs))}
+	configs := map[string]CarrierConfig{}
+	events := make([]Event, 0, len(inputs))
+	index := make([]int, 0, len(inputs)) // input index of events[i]
+	seen := map[string]int{}             // key → position in events, for repeats inside the batch
+	for i, in := range inputs {
+		e, reason, err := s.normalize(ctx, c, in, now, configs)
+		if err != nil {
+			return IngestResult{}, fmt.Errorf("ingest event %d: %w", i, err)
+		}
+		res.Results[i] = EventResult{Index: i, ID: e.ID}
+		if reason != "" {
+			res.Results[i].Status, res.Results[i].Reason = Rejected, reason
+			continue
+		}
+		if j, ok := seen[e.Key()]; ok {
+			if events[j].Hash == e.Hash {
+				res.Results[i].Status = Duplicate
+			} else {
+				res.Results[i].Status, res.Results[i].Reason = Rejected, "id: conflict: the batch holds this id twice with different content"
+			}
+			continue
+		}
+		seen[e.Key()] = len(events)
+		events = append(events, e)
+		index = append(index, i)
+	}
+
+	s.ingest.Lock()
+	defer s.ingest.Unlock()
+	var accepted []Event
+	var anomalies []Anomaly
+	err := s.store.Atomic(ctx, func(st Store) error {
+		accepted, anomalies = nil, nil
+		keys := make([]string, len(events))
+		for i, e := range events {
+			keys[i] = e.Key()
+		}
+		stored, err := st.EventHashes(ctx, keys)
+		if err != nil {
+			return err
+		}
+		var fresh []Event
+		for i, e := range events {
+			r := &res.Results[index[i]]
+			if h, ok := stored[e.Key()]; ok {
+				if h == e.Hash {
+					r.Status = Duplicate
+				} else {
+					r.Status, r.Reason = Rejected, "id: conflict: this carrier already sent an event with this id and other content"
+				}
+				continue
+			}
+			r.Status = Accepted
+			fresh = append(fresh, e)
+		}
+		if len(fresh) == 0 {
+			return nil
+		}
+		waybills := make([]string, 0, len(fresh))
+		wseen := map[string]bool{}
+		for _, e := range fresh {
+			if !wseen[e.Waybill] {
+				wseen[e.Waybill] = true
+				waybills = append(waybills, e.Waybill)
+			}
+		}
+		parcels, err := st.ParcelsByWaybill(ctx, waybills)
+		if err != nil {
+			return err
+		}
+		// Fold each parcel's new events in time order, so that statistics and anomalies see
+		// the parcel as it was when each event happened (as far as the store knows it).
+		sort.SliceStable(fresh, func(i, j int) bool { return eventLess(fresh[i], fresh[j]) })
+		for i := range fresh {
+			e := &fresh[i]
+			p := parcels[e.Waybill]
+			cfg := configs[e.Carrier]
+			if p.Carrier != "" && p.Carrier != e.Carrier {
+				if pc, ok := configs[p.Carrier]; ok {
+					cfg = pc
+				}
+			}
+			anomalies = append(anomalies, s.fold(&p, e, cfg, s.opts)...)
+			p.UpdatedAt = now
+			parcels[e.Waybill] = p
+		}
+		b := Batch{Events: fresh, Anomalies: anomalies}
+		for _, w := range waybills {
+			b.Parcels = append(b.Parcels, parcels[w])
+		}
+		accepted = fresh
+		return st.WriteBatch(ctx, b)
+	})
+	if err != nil {
+		return IngestResult{}, fmt.Errorf("ingest: %w", err)
+	}
+	if s.opts.StepHook != nil {
+		s.opts.StepHook("committed")
+	}
+	for _, r := range res.Results {
+		switch r.Status {
+		case Accepted:
+			res.Accepted++
+		case Duplicate:
+			res.Duplicates++
+		default:
+			res.Rejected++
+		}
+	}
+	res.Anomalies = anomalies
+	s.hub.publishEvents(accepted)
+	for i := range anomalies {
+		a := anomalies[i]
+		s.hub.publishAlert(Alert{Kind: "anomaly", Anomaly: &a})
+	}
+	return res, nil
+}
+
+// eventLess orders events by time, then by their place in a parcel's life, then by id.
+func eventLess(a, b Event) bool {
+	if !a.At.Equal(b.At) {
+		return a.At.Before(b.At)
+	}
+	if codeRank[a.Code] != codeRank[b.Code] {
+		return codeRank[a.Code] < codeRank[b.Code]
+	}
+	return a.ID < b.ID
+}
+
+func party(e *Event) Party { return Party{FirmID: e.FirmID, SiteID: e.SiteID, StaffID: e.StaffID} }
+
+// deltas adds n to metric for each subject of p on day.
+func deltas(p Party, day string, m Metric, n int) []StatDelta {
+	var out []StatDelta
+	if p.FirmID != "" {
+		out = append(out, StatDelta{Key: StatKey{SubjectFirm, p.FirmID, day}, Metric: m, N: n})
+	}
+	if p.SiteID != "" {
+		out = append(out, StatDelta{Key: StatKey{SubjectSite, p.SiteID, day}, Metric: m, N: n})
+	}
+	if p.StaffID != "" {
+		out = append(out, StatDelta{Key: StatKey{SubjectStaff, p.StaffID, day}, Metric: m, N: n})
+	}
+	return out
+}
+
+// fold applies event e to parcel summary p: state, holder, the statistics e moves (recorded
+// on e.Deltas) and the anomalies e reveals. Later-timed ordinary events never replace a final
+// state; out-of-order events slot into the summary by their time.
+func (s *Service) fold(p *Parcel, e *Event, cfg CarrierConfig, o Options) []Anomaly {
+	var anoms []Anomaly
+	if p.Waybill == "" {
+		p.Waybill, p.Carrier, p.FirstAt = e.Waybill, e.Carrier, e.At
+	}
+	found := false
+	for _, c := range p.Carriers {
+		found = found || c == e.Carrier
+	}
+	if !found {
+		p.Carriers = append(p.Carriers, e.Carrier)
+		if len(p.Carriers) > 1 {
+			anoms = append(anoms, Anomaly{ID: anomalyID(AnSecondCarrier, e.Waybill), Kind: AnSecondCarrier, Waybill: e.Waybill,
+				Carrier: p.Carrier, Detail: fmt.Sprintf("waybill first used by %s, now by %s", p.Carrier, e.Carrier), EventIDs: []string{e.ID}, FoundAt: e.ReceivedAt})
+		}
+	}
+	p.Events++
+	if e.At.Before(p.FirstAt) {
+		p.FirstAt = e.At
+	}
+	if e.At.After(p.LastAt) {
+		p.LastAt = e.At
+	}
+	if e.Code.Final() {
+		if !p.Final || !e.At.Before(p.StatusAt) {
+			p.Status, p.StatusAt, p.Final = e.Code, e.At, true
+		}
+	} else if !p.Final && !e.At.Before(p.StatusAt) {
+		p.Status, p.StatusAt = e.Code, e.At
+	}
+	if !e.Holder.IsZero() && !e.At.Before(p.HolderAt) && (!p.Final || e.Code.Final()) {
+		p.Holder, p.HolderAt = e.Holder, e.At
+	}
+	if e.Code.transit() {
+		p.TransitScans++
+	}
+	who := party(e)
+	day := Day(e.At)
+	switch e.Code {
+	case Collected:
+		if !p.DeliveredAt.IsZero() && e.At.After(p.DeliveredAt) {
+			anoms = append(anoms, Anomaly{ID: anomalyID(AnAfterDelivery, e.Waybill), Kind: AnAfterDelivery, Waybill: e.Waybill, Carrier: e.Carrier,
+				Detail: "a new collection after the parcel was delivered at " + p.DeliveredAt.Format(time.RFC3339), EventIDs: []string{e.ID}, FoundAt: e.ReceivedAt})
+		}
+		if p.CollectedAt.IsZero() || e.At.Before(p.CollectedAt) {
+			p.CollectedAt, p.CollectedBy = e.At, who
+			p.PromiseBy = e.At.Add(cfg.Promise())
+			if e.MerchantID != "" {
+				p.MerchantID = e.MerchantID
+			}
+			if e.RecipientKey != "" {
+				p.RecipientKey = e.RecipientKey
+			}
+			if e.WeightGrams > 0 {
+				p.WeightGrams = e.WeightGrams
+				if e.WeightGrams < o.MinWeightGrams || e.WeightGrams > o.MaxWeightGrams {
+					anoms = append(anoms, Anomaly{ID: anomalyID(AnWeight, e.Waybill), Kind: AnWeight, Waybill: e.Waybill, Carrier: e.Carrier, MerchantID: e.MerchantID,
+						Detail: fmt.Sprintf("collection weight %d g is outside %d–%d g", e.WeightGrams, o.MinWeightGrams, o.MaxWeightGrams), EventIDs: []string{e.ID}, FoundAt: e.ReceivedAt})
+				}
+			}
+		}
+	case Delivered:
+		if p.DeliveredAt.IsZero() {
+			p.DeliveredAt, p.DeliveredBy, p.Signer = e.At, who, e.Signer
+			e.Deltas = append(e.Deltas, deltas(who, day, MDelivered, 1)...)
+			if !p.CollectedAt.IsZero() && p.TransitScans == 0 {
+				anoms = append(anoms, Anomaly{ID: anomalyID(AnNoTransit, e.Waybill), Kind: AnNoTransit, Waybill: e.Waybill, Carrier: e.Carrier, MerchantID: p.MerchantID,
+					Detail: "collected and delivered with no transit scan in between", EventIDs: []string{e.ID}, FoundAt: e.ReceivedAt})
+			}
+		}
+	case Lost:
+		e.Deltas = append(e.Deltas, deltas(who, day, MLost, 1)...)
+	case Damaged:
+		e.Deltas = append(e.Deltas, deltas(who, day, MDamaged, 1)...)
+	}
+	if !p.Judged && !p.CollectedAt.IsZero() && !p.DeliveredAt.IsZero() {
+		p.Judged = true
+		m := MOnTime
+		if p.DeliveredAt.After(p.PromiseBy) {
+			m = MLate
+			anoms = append(anoms, Anomaly{ID: anomalyID(AnPromiseBreached, e.Waybill), Kind: AnPromiseBreached, Waybill: e.Waybill, Carrier: p.Carrier,
+				Detail:   fmt.Sprintf("delivered %s after a promise due %s", p.DeliveredAt.Format(time.RFC3339), p.PromiseBy.Format(time.RFC3339)),
+				EventIDs: []string{e.ID}, FoundAt: e.ReceivedAt})
+		}
+		e.Deltas = append(e.Deltas, deltas(p.DeliveredBy, Day(p.DeliveredAt), m, 1)...)
+	}
+	for _, d := range deltas(who, day, MHandled, 1) {
+		k := d.Key.String()
+		seen := false
+		for _, h := range p.Handled {
+			seen = seen || h == k
+		}
+		if !seen {
+			p.Handled = append(p.Handled, k)
+			e.Deltas = append(e.Deltas, d)
+		}
+	}
+	return anoms
+}

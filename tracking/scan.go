@@ -1,0 +1,283 @@
+package tracking
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// ScanResult counts what one scheduled scan found.
+type ScanResult struct {
+	Scanned int
+	Found   int
+	New     []Anomaly
+}
+
+// Scan looks for anomalies that only the clock reveals: parcels stalled past the threshold
+// of their status, promises due and not delivered, and merchants sending bursts of parcels to
+// many recipients. Anomalies already found are not reported again.
+func (s *Service) Scan(ctx context.Context) (ScanResult, error) {
+	now := s.Now()
+	var res ScanResult
+	var found []Anomaly
+	minStall := 0
+	for _, h := range s.opts.StallHours {
+		if minStall == 0 || h < minStall {
+			minStall = h
+		}
+	}
+	page := func(q ParcelQuery, visit func(Parcel)) error {
+		q.Limit = 1000
+		for {
+			ps, err := s.store.Parcels(ctx, q)
+			if err != nil {
+				return err
+			}
+			for _, p := range ps {
+				res.Scanned++
+				visit(p)
+			}
+			if len(ps) < q.Limit {
+				return nil
+			}
+			q.AfterWaybill = ps[len(ps)-1].Waybill
+		}
+	}
+	if minStall > 0 {
+		err := page(ParcelQuery{NotFinal: true, LastBefore: now.Add(-time.Duration(minStall) * time.Hour)}, func(p Parcel) {
+			h, ok := s.opts.StallHours[p.Status]
+			if !ok || now.Sub(p.LastAt) < time.Duration(h)*time.Hour {
+				return
+			}
+			found = append(found, Anomaly{ID: anomalyID(AnStalled, p.Waybill+"|"+p.LastAt.Format(time.RFC3339)), Kind: AnStalled,
+				Waybill: p.Waybill, Carrier: p.Carrier, MerchantID: p.MerchantID, FoundAt: now,
+				Detail: fmt.Sprintf("%s since %s (%s, threshold %dh)", p.Status, p.LastAt.Format(time.RFC3339), round(now.Sub(p.LastAt)), h)})
+		})
+		if err != nil {
+			return res, fmt.Errorf("scan stalled: %w", err)
+		}
+	}
+	err := page(ParcelQuery{NotFinal: true, PromiseBefore: now}, func(p Parcel) {
+		found = append(found, Anomaly{ID: anomalyID(AnPromiseBreached, p.Waybill), Kind: AnPromiseBreached, Waybill: p.Waybill,
+			Carrier: p.Carrier, MerchantID: p.MerchantID, FoundAt: now,
+			Detail: fmt.Sprintf("promise due %s, not delivered (status %s)", p.PromiseBy.Format(time.RFC3339), p.Status)})
+	})
+	if err != nil {
+		return res, fmt.Errorf("scan promises: %w", err)
+	}
+	// Bursts: parcels of one merchant collected inside one window, to distinct recipients.
+	type burst struct {
+		waybills   []string
+		recipients map[string]bool
+		carrier    string
+	}
+	window := s.opts.BurstWindow
+	bursts := map[string]*burst{}
+	err = page(ParcelQuery{CollectedAfter: now.Add(-2 * window), HasMerchant: true}, func(p Parcel) {
+		slot := p.CollectedAt.Truncate(window)
+		k := p.MerchantID + "|" + slot.Format(time.RFC3339)
+		b := bursts[k]
+		if b == nil {
+			b = &burst{recipients: map[string]bool{}, carrier: p.Carrier}
+			bursts[k] = b
+		}
+		b.waybills = append(b.waybills, p.Waybill)
+		b.recipients[p.RecipientKey] = true
+	})
+	if err != nil {
+		return res, fmt.Errorf("scan bursts: %w", err)
+	}
+	keys := make([]string, 0, len(bursts))
+	for k := range bursts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		b := bursts[k]
+		if len(b.waybills) < s.opts.BurstParcels || len(b.recipients) < s.opts.BurstParcels*8/10 {
+			continue
+		}
+		merchant, slot, _ := strings.Cut(k, "|")
+		sample := b.waybills
+		if len(sample) > 20 {
+			sample = sample[:20]
+		}
+		found = append(found, Anomaly{ID: anomalyID(AnMerchantBurst, k), Kind: AnMerchantBurst, MerchantID: merchant, Carrier: b.carrier,
+			Waybill: b.waybills[0], FoundAt: now,
+			Detail: fmt.Sprintf("%d parcels to %d recipients in the %s window from %s; first waybills: %s",
+				len(b.waybills), len(b.recipients), window, slot, strings.Join(sample, ","))})
+	}
+	res.Found = len(found)
+	if len(found) == 0 {
+		return res, nil
+	}
+	fresh, err := s.store.PutAnomalies(ctx, found)
+	if err != nil {
+		return res, fmt.Errorf("store anomalies: %w", err)
+	}
+	res.New = fresh
+	for i := range fresh {
+		a := fresh[i]
+		s.hub.publishAlert(Alert{Kind: "anomaly", Anomaly: &a})
+	}
+	return res, nil
+}
+
+// Anomalies lists anomalies for regulators (all) and firms (their tree's carriers).
+func (s *Service) Anomalies(ctx context.Context, c Caller, q AnomalyQuery) ([]Anomaly, error) {
+	switch c.Role {
+	case RoleRegulator:
+		return s.store.Anomalies(ctx, q)
+	case RoleFirm:
+		limit := q.Limit
+		q.Limit = 0
+		all, err := s.store.Anomalies(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		var out []Anomaly
+		for _, a := range all {
+			ok, err := s.inTree(ctx, c.FirmID, a.Carrier)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				out = append(out, a)
+			}
+			if limit > 0 && len(out) == limit {
+				break
+			}
+		}
+		return out, nil
+	}
+	return nil, ErrForbidden
+}
+
+// AnomalyToIncident turns an anomaly into an incident of kind (regulators only).
+func (s *Service) AnomalyToIncident(ctx context.Context, c Caller, id string, kind IncidentKind, description string) (Incident, error) {
+	if c.Role != RoleRegulator {
+		return Incident{}, ErrForbidden
+	}
+	a, err := s.store.Anomaly(ctx, id)
+	if err != nil {
+		return Incident{}, err
+	}
+	if a.IncidentID != "" {
+		return Incident{}, fmt.Errorf("anomaly %s already became incident %s: %w", id, a.IncidentID, ErrConflict)
+	}
+	if kind == "" {
+		kind = map[AnomalyKind]IncidentKind{AnStalled: IncDelayed, AnPromiseBreached: IncDelayed, AnWeight: IncEmptyParcel,
+			AnNoTransit: IncEmptyParcel, AnMerchantBurst: IncEmptyParcel, AnSecondCarrier: IncEmptyParcel, AnAfterDelivery: IncEmptyParcel}[a.Kind]
+	}
+	t, err := s.TraceParcel(ctx, c, a.Waybill, "")
+	if err != nil {
+		return Incident{}, err
+	}
+	cfg, err := s.config(ctx, s.store, t.Carrier)
+	if err != nil {
+		return Incident{}, err
+	}
+	now := s.Now()
+	if description == "" {
+		description = "from anomaly " + string(a.Kind) + ": " + a.Detail
+	}
+	inc := Incident{ID: newID(), Waybill: t.Waybill, Carrier: t.Carrier, Kind: kind, Reporter: "anomaly scan", ReportedBy: c.TokenID,
+		At: now, Description: description, AnomalyID: a.ID, CreatedAt: now}
+	valid := false
+	for _, k := range IncidentKinds {
+		valid = valid || k == kind
+	}
+	if !valid {
+		return Incident{}, invalid("kind", "must be one of lost, damaged, delayed, false_signature, data_leak, empty_parcel, misdelivered")
+	}
+	inc.Attribution = Attribute(kind, t, cfg, now)
+	return s.record(ctx, inc)
+}
+
+// ----- carrier configuration -----
+
+// CarrierInput sets a carrier's configuration.
+type CarrierInput struct {
+	PromiseHours int
+	DwellHours   map[string]int
+	Codes        map[string]string
+}
+
+// SetCarrierConfig stores a carrier's promise, dwell standards and code mapping (regulators,
+// or the carrier's own tree).
+func (s *Service) SetCarrierConfig(ctx context.Context, c Caller, firmID string, in CarrierInput) (CarrierConfig, error) {
+	ok, err := s.canSeeCarrier(ctx, c, firmID)
+	if err != nil {
+		return CarrierConfig{}, err
+	}
+	if !ok {
+		return CarrierConfig{}, ErrNotFound
+	}
+	if exists, err := s.firmExists(ctx, firmID); err != nil {
+		return CarrierConfig{}, err
+	} else if !exists {
+		return CarrierConfig{}, ErrNotFound
+	}
+	v := &ValidationError{}
+	if in.PromiseHours < 0 || in.PromiseHours > 24*60 {
+		v.Fields = append(v.Fields, FieldError{"promise_hours", "must be between 0 (default 72) and 1440"})
+	}
+	cfg := CarrierConfig{FirmID: firmID, PromiseHours: in.PromiseHours, DwellHours: map[Code]int{}, Codes: map[string]Code{}, UpdatedAt: s.Now()}
+	for k, h := range in.DwellHours {
+		if !Code(k).Valid() {
+			v.Fields = append(v.Fields, FieldError{"dwell_hours." + k, "not a normalised code"})
+		} else if h <= 0 || h > 24*60 {
+			v.Fields = append(v.Fields, FieldError{"dwell_hours." + k, "must be between 1 and 1440"})
+		}
+		cfg.DwellHours[Code(k)] = h
+	}
+	if len(in.Codes) > 1000 {
+		v.Fields = append(v.Fields, FieldError{"codes", "at most 1000 mappings"})
+	}
+	for raw, code := range in.Codes {
+		switch {
+		case raw == "" || len(raw) > maxRawCode:
+			v.Fields = append(v.Fields, FieldError{"codes", fmt.Sprintf("carrier codes are 1 to %d characters", maxRawCode)})
+		case Code(raw).Valid():
+			v.Fields = append(v.Fields, FieldError{"codes." + raw, "is already a normalised code"})
+		case !Code(code).Valid():
+			v.Fields = append(v.Fields, FieldError{"codes." + raw, fmt.Sprintf("%q is not a normalised code", code)})
+		}
+		cfg.Codes[raw] = Code(code)
+	}
+	if len(v.Fields) > 0 {
+		sort.Slice(v.Fields, func(i, j int) bool { return v.Fields[i].Field < v.Fields[j].Field })
+		return CarrierConfig{}, v
+	}
+	if err := s.store.PutCarrierConfig(ctx, cfg); err != nil {
+		return CarrierConfig{}, fmt.Errorf("set carrier config: %w", err)
+	}
+	return cfg, nil
+}
+
+// CarrierConfig returns a carrier's configuration (the defaults when unset).
+func (s *Service) CarrierConfig(ctx context.Context, c Caller, firmID string) (CarrierConfig, error) {
+	ok, err := s.canSeeCarrier(ctx, c, firmID)
+	if err != nil {
+		return CarrierConfig{}, err
+	}
+	if !ok {
+		return CarrierConfig{}, ErrNotFound
+	}
+	return s.config(ctx, s.store, firmID)
+}
+
+// Stats returns the day statistics of one subject between two days.
+func (s *Service) Stats(ctx context.Context, kind SubjectKind, id, from, to string) ([]DayStats, error) {
+	for _, d := range []struct{ name, v string }{{"from", from}, {"to", to}} {
+		if _, err := time.Parse("2006-01-02", d.v); err != nil {
+			return nil, invalid(d.name, "must be a day YYYY-MM-DD")
+		}
+	}
+	if from > to {
+		return nil, invalid("from", "must not be after to")
+	}
+	return s.store.Stats(ctx, StatsQuery{Kind: kind, IDs: []string{id}, From: from, To: to})
+}

@@ -1,0 +1,240 @@
+package tracking
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Caller is who calls the service, as the API authenticated it.
+type Caller struct {
+	TokenID    string
+	Role       string // regulator, firm, merchant, platform or public
+	FirmID     string // firm callers: the root of their subtree
+	MerchantID string // merchant callers
+}
+
+// Roles as tracking knows them.
+const (
+	RoleRegulator = "regulator"
+	RoleFirm      = "firm"
+	RoleMerchant  = "merchant"
+	RolePlatform  = "platform"
+	RolePublic    = "public"
+)
+
+// FirmTree is what tracking needs to know of the courier archive.
+type FirmTree interface {
+	// InTree reports whether firm id is root or below it in the franchise tree.
+	InTree(ctx context.Context, root, id string) (bool, error)
+	// Root returns the brand HQ at the top of id's tree.
+	Root(ctx context.Context, id string) (string, error)
+	// SiteFirm returns the firm a site belongs to; ok is false for an unknown site.
+	SiteFirm(ctx context.Context, siteID string) (firmID string, ok bool, err error)
+	// StaffExists reports whether a person is registered.
+	StaffExists(ctx context.Context, id string) (bool, error)
+	// FirmExists reports whether a firm is registered.
+	FirmExists(ctx context.Context, id string) (bool, error)
+}
+
+// Proposal is a credit record that back-tracking proposes; a regulator confirms or dismisses it.
+type Proposal struct {
+	SubjectKind string // firm, site or staff
+	SubjectID   string
+	Category    string // service_quality or delivery_safety
+	Severity    string
+	OccurredAt  time.Time
+	Summary     string
+	Evidence    []EvidenceRef
+	LegalBasis  string
+}
+
+// EvidenceRef points at what proves a proposal.
+type EvidenceRef struct {
+	Kind string // waybill, event, incident
+	Ref  string
+}
+
+// Proposer enters proposed records into the credit archive and returns their ids.
+type Proposer interface {
+	Propose(ctx context.Context, p Proposal) (string, error)
+}
+
+// Hasher is the keyed hash of personal data.
+type Hasher interface {
+	Hash(purpose, value string) string
+}
+
+// Options tune the service; zero fields take the defaults.
+type Options struct {
+	// StallHours is how long a parcel may sit in a status before it is reported stalled.
+	StallHours map[Code]int
+	// BurstParcels parcels from one merchant to distinct recipients inside BurstWindow are a burst.
+	BurstParcels int
+	BurstWindow  time.Duration
+	// MinWeightGrams and MaxWeightGrams bound a plausible collection weight.
+	MinWeightGrams, MaxWeightGrams int
+	// StepHook, when set, is called with "committed" after a batch is durable and before the
+	// answer is built; crash tests stop the process there.
+	StepHook func(step string)
+}
+
+// DefaultStallHours are the stall thresholds per status.
+var DefaultStallHours = map[Code]int{
+	Collected: 48, Arrived: 36, Departed: 48, InTransit: 72, Handover: 36,
+	OutForDelivery: 24, HeldForPickup: 168, DeliveryFailed: 48, Exception: 72, Damaged: 72,
+}
+
+func (o Options) withDefaults() Options {
+	if o.StallHours == nil {
+		o.StallHours = DefaultStallHours
+	}
+	if o.BurstParcels <= 0 {
+		o.BurstParcels = 100
+	}
+	if o.BurstWindow <= 0 {
+		o.BurstWindow = time.Hour
+	}
+	if o.MinWeightGrams <= 0 {
+		o.MinWeightGrams = 30
+	}
+	if o.MaxWeightGrams <= 0 {
+		o.MaxWeightGrams = 60000
+	}
+	return o
+}
+
+// Service is parcel traceability over a Store.
+type Service struct {
+	store    Store
+	tree     FirmTree
+	proposer Proposer
+	hasher   Hasher
+	opts     Options
+	now      func() time.Time
+	hub      *Hub
+	cache    *lookupCache
+
+	// ingest serialises ingestion in this process, so that parcel summaries fold events one
+	// batch at a time (SQLite has one writer anyway).
+	ingest sync.Mutex
+}
+
+// NewService returns a Service. now may be nil for the wall clock.
+func NewService(store Store, tree FirmTree, proposer Proposer, hasher Hasher, opts Options, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: store, tree: tree, proposer: proposer, hasher: hasher, opts: opts.withDefaults(),
+		now: now, hub: NewHub(), cache: newLookupCache(time.Minute)}
+}
+
+// Hub returns the live event hub that streams subscribe to.
+func (s *Service) Hub() *Hub { return s.hub }
+
+// Now is the service clock in UTC at millisecond precision.
+func (s *Service) Now() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
+
+func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// lookupCache remembers firm-tree answers for a short while: ingestion asks the same few
+// questions (is this site ours, does this person exist) thousands of times a second.
+type lookupCache struct {
+	mu  sync.Mutex
+	ttl time.Duration
+	m   map[string]cached
+}
+
+type cached struct {
+	val string
+	ok  bool
+	exp time.Time
+}
+
+func newLookupCache(ttl time.Duration) *lookupCache {
+	return &lookupCache{ttl: ttl, m: map[string]cached{}}
+}
+
+func (c *lookupCache) get(key string, now time.Time, load func() (string, bool, error)) (string, bool, error) {
+	c.mu.Lock()
+	v, hit := c.m[key]
+	c.mu.Unlock()
+	if hit && now.Before(v.exp) {
+		return v.val, v.ok, nil
+	}
+	val, ok, err := load()
+	if err != nil {
+		return "", false, err
+	}
+	if ok { // only positive answers are cached, so a newly registered site works at once
+		c.mu.Lock()
+		if len(c.m) > 100000 {
+			c.m = map[string]cached{}
+		}
+		c.m[key] = cached{val: val, ok: ok, exp: now.Add(c.ttl)}
+		c.mu.Unlock()
+	}
+	return val, ok, nil
+}
+
+func (s *Service) inTree(ctx context.Context, root, id string) (bool, error) {
+	_, ok, err := s.cache.get("tree|"+root+"|"+id, s.now(), func() (string, bool, error) {
+		ok, err := s.tree.InTree(ctx, root, id)
+		return "", ok, err
+	})
+	return ok, err
+}
+
+func (s *Service) siteFirm(ctx context.Context, site string) (string, bool, error) {
+	return s.cache.get("site|"+site, s.now(), func() (string, bool, error) { return s.tree.SiteFirm(ctx, site) })
+}
+
+func (s *Service) staffExists(ctx context.Context, id string) (bool, error) {
+	_, ok, err := s.cache.get("staff|"+id, s.now(), func() (string, bool, error) {
+		ok, err := s.tree.StaffExists(ctx, id)
+		return "", ok, err
+	})
+	return ok, err
+}
+
+func (s *Service) firmExists(ctx context.Context, id string) (bool, error) {
+	_, ok, err := s.cache.get("firm|"+id, s.now(), func() (string, bool, error) {
+		ok, err := s.tree.FirmExists(ctx, id)
+		return "", ok, err
+	})
+	return ok, err
+}
+
+func (s *Service) root(ctx context.Context, id string) (string, error) {
+	if id == "" {
+		return "", nil
+	}
+	v, _, err := s.cache.get("root|"+id, s.now(), func() (string, bool, error) {
+		r, err := s.tree.Root(ctx, id)
+		return r, err == nil, err
+	})
+	return v, err
+}
+
+// canSeeCarrier reports whether c may see the private data of parcels of carrier.
+func (s *Service) canSeeCarrier(ctx context.Context, c Caller, carrier string) (bool, error) {
+	switch c.Role {
+	case RoleRegulator:
+		return true, nil
+	case RoleFirm:
+		return s.inTree(ctx, c.FirmID, carrier)
+	}
+	return false, nil
+}
+
+// config returns a carrier's configuration, or the defaults.
+func (s *Service) config(ctx context.Context, st Store, carrier string) (CarrierConfig, error) {
+	cfg, err := st.CarrierConfig(ctx, carrier)
+	if errors.Is(err, ErrNotFound) {
+		return CarrierConfig{FirmID: carrier}, nil
+	}
+	return cfg, err
+}

@@ -1,0 +1,89 @@
+package tracking
+
+import (
+	"context"
+	"time"
+)
+
+// Batch is what one ingestion writes: the new events (each carrying the statistics it moved),
+// the parcel summaries they changed, and the anomalies they raised.
+type Batch struct {
+	Events    []Event
+	Parcels   []Parcel
+	Anomalies []Anomaly
+}
+
+// ParcelQuery selects parcel summaries for the scheduled scans; zero fields do not filter.
+type ParcelQuery struct {
+	Carriers       []string  // nil: any
+	NotFinal       bool      // only parcels still on their way
+	LastBefore     time.Time // last event before this time
+	PromiseBefore  time.Time // promise due before this time
+	CollectedAfter time.Time // collected at or after this time
+	HasMerchant    bool
+	AfterWaybill   string
+	Limit          int
+}
+
+// AnomalyQuery selects anomalies.
+type AnomalyQuery struct {
+	Carriers []string // nil: any
+	Kind     AnomalyKind
+	Open     bool // only those not yet turned into an incident
+	After    string
+	Limit    int
+}
+
+// IncidentQuery selects incidents.
+type IncidentQuery struct {
+	Carriers []string
+	Waybill  string
+	After    string
+	Limit    int
+}
+
+// StatsQuery selects day statistics of subjects between two days (inclusive, YYYY-MM-DD).
+type StatsQuery struct {
+	Kind     SubjectKind
+	IDs      []string // nil: every subject of the kind
+	From, To string
+}
+
+// Store is what tracking needs from a backend.
+type Store interface {
+	// Atomic runs fn so that its writes land together where the backend can offer that.
+	Atomic(ctx context.Context, fn func(Store) error) error
+
+	// EventHashes returns the content hash of each stored event among keys (carrier|id).
+	EventHashes(ctx context.Context, keys []string) (map[string]string, error)
+	// ParcelsByWaybill returns the stored summaries of the given waybills.
+	ParcelsByWaybill(ctx context.Context, waybills []string) (map[string]Parcel, error)
+	// WriteBatch stores the batch. Each event's Deltas are added to the statistics exactly
+	// once, however often the batch is re-sent and wherever the process stops: an event whose
+	// key is already stored (a writer elsewhere won the race) is skipped with its deltas.
+	WriteBatch(ctx context.Context, b Batch) error
+
+	// ParcelEvents returns a waybill's events in any order.
+	ParcelEvents(ctx context.Context, waybill string) ([]Event, error)
+	// Parcels lists summaries in waybill order.
+	Parcels(ctx context.Context, q ParcelQuery) ([]Parcel, error)
+
+	// AddStats adds deltas once for source key (an incident id): a repeated key adds nothing.
+	AddStats(ctx context.Context, source string, deltas []StatDelta) error
+	// Stats returns the day statistics that match q.
+	Stats(ctx context.Context, q StatsQuery) ([]DayStats, error)
+
+	CarrierConfig(ctx context.Context, firmID string) (CarrierConfig, error) // ErrNotFound when unset
+	PutCarrierConfig(ctx context.Context, c CarrierConfig) error
+
+	CreateIncident(ctx context.Context, in Incident) error
+	Incident(ctx context.Context, id string) (Incident, error)
+	Incidents(ctx context.Context, q IncidentQuery) ([]Incident, error)
+
+	// PutAnomalies stores anomalies not yet stored (by id) and returns those that were new.
+	PutAnomalies(ctx context.Context, as []Anomaly) ([]Anomaly, error)
+	Anomaly(ctx context.Context, id string) (Anomaly, error)
+	Anomalies(ctx context.Context, q AnomalyQuery) ([]Anomaly, error)
+	// LinkAnomaly records the incident an anomaly became; ErrConflict when it already has one.
+	LinkAnomaly(ctx context.Context, id, incidentID string) error
+}

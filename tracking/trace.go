@@ -1,0 +1,199 @@
+package tracking
+
+import (
+	"context"
+	"crypto/subtle"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Segment is one stretch of the custody chain: who held the parcel from when to when.
+type Segment struct {
+	Holder   Holder
+	From     time.Time
+	To       time.Time // zero while the holder still has it
+	Dwell    time.Duration
+	Status   Code     // the status the parcel had on entering the segment
+	EventIDs []string // the events inside the segment, the first one opening it
+}
+
+// Promise is the carrier's service promise for a parcel.
+type Promise struct {
+	Hours    int
+	Due      time.Time
+	Breached bool
+}
+
+// Trace is a parcel as its events tell it.
+type Trace struct {
+	Waybill     string
+	Carrier     string
+	Events      []Event
+	Status      Code
+	StatusAt    time.Time
+	Holder      Holder
+	CollectedAt time.Time
+	DeliveredAt time.Time
+	MerchantID  string
+	Promise     Promise
+	Custody     []Segment
+	AsOf        time.Time
+	// Reduced is true for the public view: no custody, no sites or staff, places at city level.
+	Reduced bool
+}
+
+// BuildTrace derives a parcel's state and custody chain from its events, whatever order they
+// arrived in. The cost is proportional to the parcel's events.
+func BuildTrace(events []Event, cfg CarrierConfig, now time.Time) Trace {
+	evs := append([]Event(nil), events...)
+	sort.Slice(evs, func(i, j int) bool { return eventLess(evs[i], evs[j]) })
+	t := Trace{Events: evs, AsOf: now, Promise: Promise{Hours: int(cfg.Promise() / time.Hour)}}
+	if len(evs) == 0 {
+		return t
+	}
+	t.Waybill, t.Carrier = evs[0].Waybill, evs[0].Carrier
+	final := false
+	var cur *Segment
+	for _, e := range evs {
+		if e.Code.Final() {
+			t.Status, t.StatusAt, final = e.Code, e.At, true
+		} else if !final {
+			t.Status, t.StatusAt = e.Code, e.At
+		}
+		if e.Code == Collected && t.CollectedAt.IsZero() {
+			t.CollectedAt, t.MerchantID = e.At, e.MerchantID
+			t.Carrier = e.Carrier
+		}
+		if e.Code == Delivered && t.DeliveredAt.IsZero() {
+			t.DeliveredAt = e.At
+		}
+		if e.Holder.IsZero() || (final && !e.Code.Final()) {
+			if cur != nil {
+				cur.EventIDs = append(cur.EventIDs, e.ID)
+			}
+			continue
+		}
+		if cur != nil && cur.Holder.Key() == e.Holder.Key() {
+			cur.EventIDs = append(cur.EventIDs, e.ID)
+			continue
+		}
+		if cur != nil {
+			cur.To = e.At
+			cur.Dwell = cur.To.Sub(cur.From)
+			t.Custody = append(t.Custody, *cur)
+		}
+		cur = &Segment{Holder: e.Holder, From: e.At, Status: e.Code, EventIDs: []string{e.ID}}
+	}
+	if cur != nil {
+		if cur.Holder.Kind != HolderRecipient {
+			cur.Dwell = now.Sub(cur.From)
+		}
+		t.Custody = append(t.Custody, *cur)
+		t.Holder = cur.Holder
+	}
+	if !t.CollectedAt.IsZero() {
+		t.Promise.Due = t.CollectedAt.Add(cfg.Promise())
+		end := now
+		if !t.DeliveredAt.IsZero() {
+			end = t.DeliveredAt
+		}
+		t.Promise.Breached = end.After(t.Promise.Due)
+	}
+	return t
+}
+
+// City reduces a region code to its city (the first four digits).
+func City(region string) string {
+	if len(region) != 6 {
+		return ""
+	}
+	return region[:4] + "00"
+}
+
+// reduce strips a trace to what the public may see.
+func reduce(t Trace) Trace {
+	out := Trace{Waybill: t.Waybill, Status: t.Status, StatusAt: t.StatusAt, CollectedAt: t.CollectedAt, DeliveredAt: t.DeliveredAt,
+		Promise: t.Promise, AsOf: t.AsOf, Reduced: true, Carrier: t.Carrier}
+	for _, e := range t.Events {
+		out.Events = append(out.Events, Event{Code: e.Code, At: e.At, Region: City(e.Region), Signer: e.Signer})
+	}
+	if t.Holder.Kind == HolderRecipient {
+		out.Holder = Holder{Kind: HolderRecipient}
+	}
+	return out
+}
+
+// TraceParcel returns a parcel's trace to a caller entitled to it: regulators; the carrier's
+// firm tree; the merchant on the collection event; the public with the last four digits of the
+// recipient's phone, who get the reduced trace. Anyone else gets ErrNotFound.
+func (s *Service) TraceParcel(ctx context.Context, c Caller, waybill, phone4 string) (Trace, error) {
+	waybill = strings.TrimSpace(waybill)
+	events, err := s.store.ParcelEvents(ctx, waybill)
+	if err != nil {
+		return Trace{}, fmt.Errorf("trace %s: %w", waybill, err)
+	}
+	if len(events) == 0 {
+		return Trace{}, ErrNotFound
+	}
+	carrier := events[0].Carrier
+	for _, e := range events {
+		if e.Code == Collected {
+			carrier = e.Carrier
+			break
+		}
+	}
+	cfg, err := s.config(ctx, s.store, carrier)
+	if err != nil {
+		return Trace{}, err
+	}
+	t := BuildTrace(events, cfg, s.Now())
+	switch c.Role {
+	case RoleRegulator:
+		return t, nil
+	case RoleFirm:
+		ok, err := s.inTree(ctx, c.FirmID, carrier)
+		if err != nil {
+			return Trace{}, err
+		}
+		if ok {
+			return t, nil
+		}
+	case RoleMerchant:
+		if t.MerchantID != "" && t.MerchantID == c.MerchantID {
+			return t, nil
+		}
+	}
+	if phone4 != "" {
+		if len(phone4) != 4 || !isDigits(phone4) {
+			return Trace{}, invalid("phone4", "must be the last four digits of the recipient's phone")
+		}
+		want := ""
+		for _, e := range t.Events {
+			if e.RecipientKey != "" {
+				want = e.RecipientKey
+				break
+			}
+		}
+		got := s.RecipientKey(waybill, phone4)
+		if want != "" && subtle.ConstantTimeCompare([]byte(want), []byte(got)) == 1 {
+			return reduce(t), nil
+		}
+	}
+	return Trace{}, ErrNotFound
+}
+
+// CanStream reports whether c may follow waybill live with the full trace.
+func (s *Service) CanStream(ctx context.Context, c Caller, waybill, phone4 string) (bool, error) {
+	t, err := s.TraceParcel(ctx, c, waybill, phone4)
+	if err != nil {
+		return false, err
+	}
+	return !t.Reduced, nil
+}
+
+// ReduceEvent strips an event to what the public may see.
+func ReduceEvent(e Event) Event {
+	return Event{Code: e.Code, At: e.At, Region: City(e.Region), Signer: e.Signer}
+}

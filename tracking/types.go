@@ -1,0 +1,380 @@
+// Package tracking is parcel traceability: real-time ingestion of carriers' tracking events,
+// the live trace and custody chain of a parcel, incidents back-tracked to the firm, site and
+// person that held the parcel (责任倒查), anomalies found without a complaint, and per-day
+// service-quality statistics kept exact under retries and crashes.
+//
+// It imports no other credtrace package: the firm tree and the credit archive reach it through
+// the small FirmTree and Proposer interfaces that cmd wires.
+package tracking
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Sentinel errors; httpapi maps them to statuses.
+var (
+	ErrNotFound  = errors.New("not found")
+	ErrConflict  = errors.New("conflict")
+	ErrInvalid   = errors.New("invalid input")
+	ErrForbidden = errors.New("forbidden")
+)
+
+// FieldError names one offending field.
+type FieldError struct {
+	Field  string
+	Reason string
+}
+
+// ValidationError lists offending fields; it matches ErrInvalid.
+type ValidationError struct{ Fields []FieldError }
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		parts[i] = f.Field + ": " + f.Reason
+	}
+	return "invalid input: " + strings.Join(parts, "; ")
+}
+
+// Is makes errors.Is(err, ErrInvalid) true.
+func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
+
+func invalid(field, format string, args ...any) error {
+	return &ValidationError{Fields: []FieldError{{Field: field, Reason: fmt.Sprintf(format, args...)}}}
+}
+
+// Code is a normalised tracking event code (cf. Kuaidi100 states, AfterShip tags, GS1 CBV).
+type Code string
+
+// The normalised codes.
+const (
+	Collected      Code = "collected"        // 揽收
+	Arrived        Code = "arrived"          // 到达
+	Departed       Code = "departed"         // 发出
+	InTransit      Code = "in_transit"       // 运输中
+	Handover       Code = "handover"         // 交接
+	OutForDelivery Code = "out_for_delivery" // 派件
+	HeldForPickup  Code = "held_for_pickup"  // 待取 (locker/驿站)
+	Delivered      Code = "delivered"        // 签收
+	DeliveryFailed Code = "delivery_failed"  // 投递失败
+	Returned       Code = "returned"         // 退回
+	Exception      Code = "exception"        // 问题件
+	Lost           Code = "lost"             // 丢失
+	Damaged        Code = "damaged"          // 破损
+)
+
+// Codes lists every normalised code in the order of a parcel's life; the order breaks ties
+// between events with the same time.
+var Codes = []Code{Collected, Arrived, Departed, InTransit, Handover, OutForDelivery, HeldForPickup,
+	DeliveryFailed, Exception, Damaged, Lost, Returned, Delivered}
+
+var codeRank = func() map[Code]int {
+	m := map[Code]int{}
+	for i, c := range Codes {
+		m[c] = i
+	}
+	return m
+}()
+
+// Valid reports whether c is a normalised code.
+func (c Code) Valid() bool { _, ok := codeRank[c]; return ok }
+
+// Final reports whether c ends a parcel's journey; a later-timed ordinary event never replaces
+// a final state.
+func (c Code) Final() bool { return c == Delivered || c == Returned || c == Lost }
+
+// transit reports whether c is a scan between collection and delivery.
+func (c Code) transit() bool {
+	return c == Arrived || c == Departed || c == InTransit || c == Handover
+}
+
+// HolderKind says who holds a parcel.
+type HolderKind string
+
+// Holder kinds.
+const (
+	HolderFirm      HolderKind = "firm"
+	HolderRecipient HolderKind = "recipient"
+)
+
+// Holder is who holds the parcel after an event: a firm (with its site and person when known)
+// or the recipient.
+type Holder struct {
+	Kind    HolderKind
+	FirmID  string
+	SiteID  string
+	StaffID string
+}
+
+// IsZero reports an unset holder.
+func (h Holder) IsZero() bool { return h.Kind == "" }
+
+// Key identifies the holder for comparisons.
+func (h Holder) Key() string {
+	if h.Kind == HolderRecipient {
+		return "recipient"
+	}
+	return h.FirmID + "/" + h.SiteID + "/" + h.StaffID
+}
+
+// Signer kinds on delivery.
+const (
+	SignerRecipient = "recipient"
+	SignerProxy     = "proxy"
+	SignerLocker    = "locker"
+)
+
+// Event is one normalised tracking event.
+type Event struct {
+	ID           string // unique per carrier
+	Waybill      string
+	Carrier      string // firm id of the carrier that issued the waybill
+	Code         Code
+	RawCode      string // the carrier's own code, when it was mapped
+	At           time.Time
+	SiteID       string
+	StaffID      string
+	FirmID       string // the firm that scanned it: the site's firm, else the carrier
+	Holder       Holder
+	Region       string
+	Lat, Lng     *float64
+	WeightGrams  int
+	Signer       string
+	MerchantID   string
+	RecipientKey string // keyed hash of waybill and the recipient phone's last four digits
+	Remark       string
+	Hash         string // content hash: equal events are duplicates, same id with another hash a conflict
+	ReceivedAt   time.Time
+	Deltas       []StatDelta // statistics this event moved when it was accepted
+}
+
+// Key is the event's identity: carrier and id.
+func (e Event) Key() string { return e.Carrier + "|" + e.ID }
+
+// Metric is a counter of the service-quality statistics.
+type Metric string
+
+// Metrics kept per firm, site and staff per day.
+const (
+	MHandled    Metric = "handled"
+	MDelivered  Metric = "delivered"
+	MOnTime     Metric = "on_time"
+	MLate       Metric = "late"
+	MLost       Metric = "lost"
+	MDamaged    Metric = "damaged"
+	MComplaints Metric = "complaints"
+)
+
+// Metrics lists every metric.
+var Metrics = []Metric{MHandled, MDelivered, MOnTime, MLate, MLost, MDamaged, MComplaints}
+
+// SubjectKind is what statistics are about.
+type SubjectKind string
+
+// Subject kinds of the statistics.
+const (
+	SubjectFirm  SubjectKind = "firm"
+	SubjectSite  SubjectKind = "site"
+	SubjectStaff SubjectKind = "staff"
+)
+
+// StatKey names one day's counters of one subject. Day is YYYY-MM-DD in China Standard Time.
+type StatKey struct {
+	Kind SubjectKind
+	ID   string
+	Day  string
+}
+
+// String renders the key as stored.
+func (k StatKey) String() string { return string(k.Kind) + "|" + k.ID + "|" + k.Day }
+
+// StatDelta adds N to one metric of one key.
+type StatDelta struct {
+	Key    StatKey
+	Metric Metric
+	N      int
+}
+
+// DayStats is one subject's counters for one day.
+type DayStats struct {
+	Key    StatKey
+	Counts map[Metric]int
+}
+
+// CST is China Standard Time (no daylight saving), the clock days are counted in.
+var CST = time.FixedZone("CST", 8*3600)
+
+// Day returns t's calendar day in CST.
+func Day(t time.Time) string { return t.In(CST).Format("2006-01-02") }
+
+// Party names a firm, site and person together, as attributions and statistics need them.
+type Party struct {
+	FirmID  string
+	SiteID  string
+	StaffID string
+}
+
+// IsZero reports an empty party.
+func (p Party) IsZero() bool { return p.FirmID == "" && p.SiteID == "" && p.StaffID == "" }
+
+// Parcel is the summary of a waybill, folded from its events as they arrive. Traces are
+// always computed from the events themselves; the summary serves ingestion-time checks,
+// statistics and the scheduled anomaly scans.
+type Parcel struct {
+	Waybill      string
+	Carrier      string
+	Carriers     []string // every carrier that sent events for the waybill
+	Status       Code
+	StatusAt     time.Time
+	Holder       Holder
+	HolderAt     time.Time
+	CollectedAt  time.Time
+	CollectedBy  Party
+	DeliveredAt  time.Time
+	DeliveredBy  Party
+	Signer       string
+	MerchantID   string
+	RecipientKey string
+	WeightGrams  int
+	TransitScans int
+	FirstAt      time.Time
+	LastAt       time.Time
+	Events       int
+	PromiseBy    time.Time // collection + the carrier's promise; zero until collected
+	Judged       bool      // on-time or late has been counted
+	Handled      []string  // "kind|id|day" keys already counted as handled
+	Final        bool
+	UpdatedAt    time.Time
+}
+
+// CarrierConfig is a carrier's own settings: its promise, the standard dwell per status used
+// to attribute delays, and the mapping from its own event codes.
+type CarrierConfig struct {
+	FirmID       string
+	PromiseHours int
+	DwellHours   map[Code]int
+	Codes        map[string]Code
+	UpdatedAt    time.Time
+}
+
+// DefaultDwellHours are the standard dwell times per status used when a carrier sets none.
+var DefaultDwellHours = map[Code]int{
+	Collected: 24, Arrived: 12, Departed: 24, InTransit: 36, Handover: 12,
+	OutForDelivery: 10, HeldForPickup: 72, DeliveryFailed: 24, Exception: 48, Damaged: 48,
+}
+
+// DefaultPromiseHours is the service promise when a carrier sets none.
+const DefaultPromiseHours = 72
+
+// Promise returns the promise in hours.
+func (c CarrierConfig) Promise() time.Duration {
+	h := c.PromiseHours
+	if h <= 0 {
+		h = DefaultPromiseHours
+	}
+	return time.Duration(h) * time.Hour
+}
+
+// Dwell returns the standard dwell of a status.
+func (c CarrierConfig) Dwell(code Code) time.Duration {
+	if h, ok := c.DwellHours[code]; ok && h > 0 {
+		return time.Duration(h) * time.Hour
+	}
+	if h, ok := DefaultDwellHours[code]; ok {
+		return time.Duration(h) * time.Hour
+	}
+	return 24 * time.Hour
+}
+
+// IncidentKind is what went wrong with a parcel.
+type IncidentKind string
+
+// Incident kinds.
+const (
+	IncLost           IncidentKind = "lost"
+	IncDamaged        IncidentKind = "damaged"
+	IncDelayed        IncidentKind = "delayed"
+	IncFalseSignature IncidentKind = "false_signature"
+	IncDataLeak       IncidentKind = "data_leak"
+	IncEmptyParcel    IncidentKind = "empty_parcel"
+	IncMisdelivered   IncidentKind = "misdelivered"
+)
+
+// IncidentKinds lists every kind.
+var IncidentKinds = []IncidentKind{IncLost, IncDamaged, IncDelayed, IncFalseSignature, IncDataLeak, IncEmptyParcel, IncMisdelivered}
+
+// Candidate is one party that may answer for an incident.
+type Candidate struct {
+	Party
+	HQID       string
+	Reason     string
+	EventIDs   []string
+	Confidence float64
+}
+
+// Attribution is the outcome of back-tracking an incident.
+type Attribution struct {
+	Rule        string
+	Responsible Party // zero when the rule leaves the choice to a regulator
+	HQID        string
+	EventIDs    []string
+	Confidence  float64
+	Explanation string
+	Candidates  []Candidate
+}
+
+// Incident is a reported problem with a parcel and its attribution.
+type Incident struct {
+	ID          string
+	Waybill     string
+	Carrier     string
+	Kind        IncidentKind
+	Reporter    string
+	ReportedBy  string // token id
+	At          time.Time
+	Description string
+	Evidence    []string
+	Attribution Attribution
+	RecordIDs   []string // proposed credit records
+	AnomalyID   string
+	CreatedAt   time.Time
+}
+
+// AnomalyKind is what a scan found.
+type AnomalyKind string
+
+// Anomaly kinds.
+const (
+	AnStalled         AnomalyKind = "stalled"
+	AnPromiseBreached AnomalyKind = "promise_breached"
+	AnWeight          AnomalyKind = "implausible_weight"
+	AnNoTransit       AnomalyKind = "no_transit"
+	AnMerchantBurst   AnomalyKind = "merchant_burst"
+	AnSecondCarrier   AnomalyKind = "reused_second_carrier"
+	AnAfterDelivery   AnomalyKind = "reused_after_delivery"
+)
+
+// anomalyID names an anomaly by its kind and what it is about, so that finding the same
+// thing again finds the same id; the id is safe in a URL.
+func anomalyID(kind AnomalyKind, about string) string {
+	sum := sha256.Sum256([]byte(string(kind) + "|" + about))
+	return string(kind) + "-" + hex.EncodeToString(sum[:10])
+}
+
+// Anomaly is a suspicious parcel found without a complaint.
+type Anomaly struct {
+	ID         string // kind and waybill (or merchant and window), so a re-scan finds the same one
+	Kind       AnomalyKind
+	Waybill    string
+	Carrier    string
+	MerchantID string
+	Detail     string
+	EventIDs   []string
+	FoundAt    time.Time
+	IncidentID string
+}
