@@ -3,7 +3,7 @@ package courier
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/hex"
+	"encoding/base64"
 	"strings"
 )
 
@@ -109,12 +109,12 @@ type Hasher struct {
 // NewHasher returns a Hasher keyed by secret.
 func NewHasher(secret []byte) *Hasher { return &Hasher{key: append([]byte(nil), secret...)} }
 
-// Hash returns the hex HMAC-SHA256 of value under purpose, so that equal values under different
-// purposes (an ID number and a phone) never match.
+// Hash returns the HMAC-SHA256 of value under purpose, base64url without padding (43
+// characters), so that equal values under different purposes (an ID number and a phone) never match.
 func (h *Hasher) Hash(purpose, value string) string {
 	m := hmac.New(sha256.New, h.key)
 	m.Write([]byte(purpose))
 	m.Write([]byte{0})
 	m.Write([]byte(strings.ToUpper(strings.TrimSpace(value))))
-	return hex.EncodeToString(m.Sum(nil))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }

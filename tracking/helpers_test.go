@@ -278,6 +278,9 @@ func (w *world) trace(t *testing.T, waybill string) tracking.Trace {
 
 func (w *world) parcel(t *testing.T, waybill string) tracking.Parcel {
 	t.Helper()
+	if err := w.svc.Flush(w.ctx); err != nil {
+		t.Fatalf("flush: %v", err)
+	}
 	ps, err := w.ts.ParcelsByWaybill(w.ctx, []string{waybill})
 	if err != nil {
 		t.Fatalf("parcel %s: %v", waybill, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -65,6 +66,7 @@ type EventResult struct {
 	ID     string
 	Status string
 	Reason string
+	dupOf  int // index of the first occurrence of a repeat inside the batch, else -1
 }
 
 // IngestResult reports a whole batch.
@@ -119,6 +121,7 @@ func contentHash(e *Event) string {
 	f(e.Signer)
 	f(e.MerchantID)
 	f(e.RecipientKey)
+	f(e.RecipientID)
 	f(e.Remark)
 	return hex.EncodeToString(h.Sum(nil))
 }
@@ -246,6 +249,7 @@ func (s *Service) normalize(ctx context.Context, c Caller, in EventInput, now ti
 			return e, "recipient_phone: must be digits", nil
 		}
 		e.RecipientKey = s.RecipientKey(e.Waybill, p[len(p)-4:])
+		e.RecipientID = s.hasher.Hash("recipient_phone", p)
 	}
 	h, reason, err := s.holder(ctx, e, in.Holder)
 	if err != nil || reason != "" {
@@ -350,14 +354,14 @@ func (s *Service) Ingest(ctx context.Context, c Caller, inputs []EventInput) (In
 		if err != nil {
 			return IngestResult{}, fmt.Errorf("ingest event %d: %w", i, err)
 		}
-		res.Results[i] = EventResult{Index: i, ID: e.ID}
+		res.Results[i] = EventResult{Index: i, ID: e.ID, dupOf: -1}
 		if reason != "" {
 			res.Results[i].Status, res.Results[i].Reason = Rejected, reason
 			continue
 		}
 		if j, ok := seen[e.Key()]; ok {
 			if events[j].Hash == e.Hash {
-				res.Results[i].Status = Duplicate
+				res.Results[i].Status, res.Results[i].dupOf = Duplicate, index[j]
 			} else {
 				res.Results[i].Status, res.Results[i].Reason = Rejected, "id: conflict: the batch holds this id twice with different content"
 			}
@@ -368,77 +372,41 @@ func (s *Service) Ingest(ctx context.Context, c Caller, inputs []EventInput) (In
 		index = append(index, i)
 	}
 
-	s.ingest.Lock()
-	defer s.ingest.Unlock()
-	var accepted []Event
-	var anomalies []Anomaly
-	err := s.store.Atomic(ctx, func(st Store) error {
-		accepted, anomalies = nil, nil
-		keys := make([]string, len(events))
+	var b Batch
+	var err error
+	if j, ok := s.store.(Journal); ok {
+		// Only the events are made durable before the answer; the derived state follows.
+		// Batches that arrive while one is being written share the next transaction.
+		job := &ingestJob{ctx: ctx, events: events, res: &res, configs: configs, done: make(chan struct{}), keys: make(map[string]int, len(events))}
 		for i, e := range events {
-			keys[i] = e.Key()
+			job.keys[e.Key()] = index[i]
 		}
-		stored, err := st.EventHashes(ctx, keys)
+		s.submit(j, job)
+		b, err = job.batch, job.err
 		if err != nil {
-			return err
+			return IngestResult{}, fmt.Errorf("ingest: %w", err)
 		}
-		var fresh []Event
-		for i, e := range events {
-			r := &res.Results[index[i]]
-			if h, ok := stored[e.Key()]; ok {
-				if h == e.Hash {
-					r.Status = Duplicate
-				} else {
-					r.Status, r.Reason = Rejected, "id: conflict: this carrier already sent an event with this id and other content"
-				}
-				continue
+	} else {
+		s.ingest.Lock()
+		err = s.store.Atomic(ctx, func(st Store) error {
+			var err error
+			if b, err = s.prepare(ctx, st, events, index, &res, configs, now); err != nil || len(b.Events) == 0 {
+				return err
 			}
-			r.Status = Accepted
-			fresh = append(fresh, e)
-		}
-		if len(fresh) == 0 {
-			return nil
-		}
-		waybills := make([]string, 0, len(fresh))
-		wseen := map[string]bool{}
-		for _, e := range fresh {
-			if !wseen[e.Waybill] {
-				wseen[e.Waybill] = true
-				waybills = append(waybills, e.Waybill)
+			return st.WriteBatch(ctx, b)
+		})
+		if err == nil {
+			for _, p := range b.Parcels {
+				s.parcels.put(p)
 			}
 		}
-		parcels, err := st.ParcelsByWaybill(ctx, waybills)
+		s.ingest.Unlock()
 		if err != nil {
-			return err
+			return IngestResult{}, fmt.Errorf("ingest: %w", err)
 		}
-		// Fold each parcel's new events in time order, so that statistics and anomalies see
-		// the parcel as it was when each event happened (as far as the store knows it).
-		sort.SliceStable(fresh, func(i, j int) bool { return eventLess(fresh[i], fresh[j]) })
-		for i := range fresh {
-			e := &fresh[i]
-			p := parcels[e.Waybill]
-			cfg := configs[e.Carrier]
-			if p.Carrier != "" && p.Carrier != e.Carrier {
-				if pc, ok := configs[p.Carrier]; ok {
-					cfg = pc
-				}
-			}
-			anomalies = append(anomalies, s.fold(&p, e, cfg, s.opts)...)
-			p.UpdatedAt = now
-			parcels[e.Waybill] = p
+		if s.opts.StepHook != nil {
+			s.opts.StepHook("committed")
 		}
-		b := Batch{Events: fresh, Anomalies: anomalies}
-		for _, w := range waybills {
-			b.Parcels = append(b.Parcels, parcels[w])
-		}
-		accepted = fresh
-		return st.WriteBatch(ctx, b)
-	})
-	if err != nil {
-		return IngestResult{}, fmt.Errorf("ingest: %w", err)
-	}
-	if s.opts.StepHook != nil {
-		s.opts.StepHook("committed")
 	}
 	for _, r := range res.Results {
 		switch r.Status {
@@ -450,13 +418,434 @@ func (s *Service) Ingest(ctx context.Context, c Caller, inputs []EventInput) (In
 			res.Rejected++
 		}
 	}
-	res.Anomalies = anomalies
-	s.hub.publishEvents(accepted)
-	for i := range anomalies {
-		a := anomalies[i]
+	res.Anomalies = b.Anomalies
+	s.hub.publishEvents(b.Events)
+	for i := range b.Anomalies {
+		a := b.Anomalies[i]
 		s.hub.publishAlert(Alert{Kind: "anomaly", Anomaly: &a})
 	}
 	return res, nil
+}
+
+// ingestJob is one request's batch waiting for the group commit.
+type ingestJob struct {
+	ctx     context.Context
+	events  []Event
+	res     *IngestResult
+	configs map[string]CarrierConfig
+	batch   Batch
+	err     error
+	done    chan struct{}
+	keys    map[string]int // event key → input index
+}
+
+// submit queues job and returns when it is written. The first caller to find no writer
+// becomes the writer and keeps writing whatever has queued meanwhile, each round in one
+// transaction (group commit): one fsync serves every batch that waited for it.
+func (s *Service) submit(j Journal, job *ingestJob) {
+	s.qmu.Lock()
+	s.queue = append(s.queue, job)
+	if s.writing {
+		s.qmu.Unlock()
+		<-job.done
+		return
+	}
+	s.writing = true
+	s.qmu.Unlock()
+	for {
+		s.qmu.Lock()
+		jobs := s.queue
+		s.queue = nil
+		if len(jobs) == 0 {
+			s.writing = false
+			s.qmu.Unlock()
+			break
+		}
+		s.qmu.Unlock()
+		s.writeGroup(j, jobs)
+	}
+	<-job.done
+}
+
+// writeGroup appends the events of jobs in one transaction and classifies what was not new
+// (duplicate or conflict). Folding waits for the folder, which takes the groups in the order
+// they were stored, so the writer can start on the next group meanwhile.
+func (s *Service) writeGroup(j Journal, jobs []*ingestJob) {
+	ctx := context.WithoutCancel(jobs[0].ctx) // one client hanging up must not fail the others
+	g := &group{jobs: jobs, ctx: ctx}
+	for _, job := range jobs {
+		sort.SliceStable(job.events, func(a, b int) bool { return eventLess(job.events[a], job.events[b]) })
+		g.all = append(g.all, job.events...)
+	}
+	g.stored, g.last, g.err = j.AppendEvents(ctx, g.all)
+	if g.err == nil && s.opts.StepHook != nil {
+		s.opts.StepHook("committed")
+	}
+	if g.err == nil {
+		var again []string
+		for i, e := range g.all {
+			if !g.stored[i] {
+				again = append(again, e.Key())
+			}
+		}
+		if len(again) > 0 {
+			g.hashes, g.err = s.store.EventHashes(ctx, again)
+		}
+	}
+	s.folderOnce.Do(func() {
+		s.foldq = make(chan *group, 64)
+		go s.folder()
+	})
+	s.foldq <- g
+}
+
+// group is one transaction's worth of jobs on its way to the folder.
+type group struct {
+	ctx    context.Context
+	jobs   []*ingestJob
+	all    []Event
+	stored []bool
+	last   int64
+	hashes map[string]string
+	err    error
+}
+
+// folder folds stored groups in order, one at a time, and answers their jobs.
+func (s *Service) folder() {
+	for g := range s.foldq {
+		s.ingest.Lock()
+		err := g.err
+		if err == nil {
+			err = s.foldGroup(g)
+		}
+		s.ingest.Unlock()
+		for _, job := range g.jobs {
+			job.err = err
+			close(job.done)
+		}
+	}
+}
+
+func (s *Service) foldGroup(g *group) error {
+	ctx := g.ctx
+	var missing []string
+	seen := map[string]bool{}
+	for i, e := range g.all {
+		if !g.stored[i] || seen[e.Waybill] {
+			continue
+		}
+		seen[e.Waybill] = true
+		if _, ok := s.dirty[e.Waybill]; ok {
+			continue
+		}
+		if p, ok := s.parcels.get(e.Waybill); ok {
+			s.dirty[e.Waybill] = p
+			continue
+		}
+		missing = append(missing, e.Waybill)
+	}
+	if len(missing) > 0 {
+		got, err := s.store.ParcelsByWaybill(ctx, missing)
+		if err != nil {
+			// The events are durable; their derived state comes back with the next replay.
+			return fmt.Errorf("events stored, summaries unreadable (replayed at restart): %w", err)
+		}
+		for _, w := range missing {
+			s.dirty[w] = got[w] // zero for a new parcel
+		}
+	}
+	now := s.Now()
+	k := 0
+	for _, job := range g.jobs {
+		var fresh []Event
+		var anomalies []Anomaly
+		for range job.events {
+			e := &g.all[k]
+			ok := g.stored[k]
+			k++
+			r := &job.res.Results[job.keys[e.Key()]]
+			if !ok {
+				if g.hashes[e.Key()] == e.Hash {
+					r.Status = Duplicate
+				} else {
+					r.Status, r.Reason = Rejected, conflictReason
+				}
+				continue
+			}
+			r.Status = Accepted
+			p := s.dirty[e.Waybill]
+			cfg := job.configs[e.Carrier]
+			if p.Carrier != "" && p.Carrier != e.Carrier {
+				if pc, ok := job.configs[p.Carrier]; ok {
+					cfg = pc
+				}
+			}
+			anomalies = append(anomalies, s.fold(&p, e, cfg, s.opts)...)
+			p.UpdatedAt = now
+			s.dirty[e.Waybill] = p
+			s.pendingDeltas = append(s.pendingDeltas, e.Deltas...)
+			s.pendingEvents++
+			fresh = append(fresh, *e)
+		}
+		for i := range job.res.Results {
+			r := &job.res.Results[i]
+			if r.dupOf >= 0 && job.res.Results[r.dupOf].Reason == conflictReason {
+				r.Status, r.Reason = Rejected, conflictReason
+			}
+		}
+		job.batch = Batch{Events: fresh}
+		for _, a := range anomalies {
+			if s.pendingAnoms[a.ID] {
+				continue
+			}
+			if _, err := s.store.Anomaly(ctx, a.ID); err == nil {
+				continue
+			}
+			s.pendingAnoms[a.ID] = true
+			s.pendingList = append(s.pendingList, a)
+			job.batch.Anomalies = append(job.batch.Anomalies, a)
+		}
+	}
+	if g.last > s.through {
+		s.through = g.last
+	}
+	if s.pendingEvents >= flushEvents || s.now().Sub(s.flushedAt) > flushEvery {
+		if err := s.flushLocked(ctx); err != nil {
+			return fmt.Errorf("events stored, derived state not saved (replayed at restart): %w", err)
+		}
+	}
+	return nil
+}
+
+// prepare classifies a batch's events against the store (new, duplicate, conflict) and folds
+// the new ones into their parcels' summaries, in time order, so that statistics and anomalies
+// see each parcel as it was when the event happened (as far as the store knows it). Anomalies
+// already known are left out.
+func (s *Service) prepare(ctx context.Context, st Store, events []Event, index []int, res *IngestResult, configs map[string]CarrierConfig, now time.Time) (Batch, error) {
+	keys := make([]string, len(events))
+	for i, e := range events {
+		keys[i] = e.Key()
+	}
+	stored, err := st.EventHashes(ctx, keys)
+	if err != nil {
+		return Batch{}, err
+	}
+	var fresh []Event
+	for i, e := range events {
+		r := &res.Results[index[i]]
+		if h, ok := stored[e.Key()]; ok {
+			if h == e.Hash {
+				r.Status = Duplicate
+			} else {
+				r.Status, r.Reason = Rejected, conflictReason
+			}
+			continue
+		}
+		r.Status = Accepted
+		fresh = append(fresh, e)
+	}
+	// A repeat inside the batch shares the fate of its first occurrence.
+	for i := range res.Results {
+		r := &res.Results[i]
+		if r.dupOf >= 0 && res.Results[r.dupOf].Reason == conflictReason {
+			r.Status, r.Reason = Rejected, conflictReason
+		}
+	}
+	if len(fresh) == 0 {
+		return Batch{}, nil
+	}
+	var waybills []string
+	parcels := map[string]Parcel{}
+	var missing []string
+	for _, e := range fresh {
+		if _, ok := parcels[e.Waybill]; ok {
+			continue
+		}
+		waybills = append(waybills, e.Waybill)
+		if p, ok := s.dirty[e.Waybill]; ok {
+			parcels[e.Waybill] = p
+		} else if p, ok := s.parcels.get(e.Waybill); ok {
+			parcels[e.Waybill] = p
+		} else {
+			parcels[e.Waybill] = Parcel{}
+			missing = append(missing, e.Waybill)
+		}
+	}
+	if len(missing) > 0 {
+		got, err := st.ParcelsByWaybill(ctx, missing)
+		if err != nil {
+			return Batch{}, err
+		}
+		for w, p := range got {
+			parcels[w] = p
+		}
+	}
+	sort.SliceStable(fresh, func(i, j int) bool { return eventLess(fresh[i], fresh[j]) })
+	var anomalies []Anomaly
+	for i := range fresh {
+		e := &fresh[i]
+		p := parcels[e.Waybill]
+		cfg := configs[e.Carrier]
+		if p.Carrier != "" && p.Carrier != e.Carrier {
+			if pc, ok := configs[p.Carrier]; ok {
+				cfg = pc
+			}
+		}
+		anomalies = append(anomalies, s.fold(&p, e, cfg, s.opts)...)
+		p.UpdatedAt = now
+		parcels[e.Waybill] = p
+	}
+	b := Batch{Events: fresh}
+	for _, w := range waybills {
+		b.Parcels = append(b.Parcels, parcels[w])
+	}
+	seen := map[string]bool{}
+	for _, a := range anomalies {
+		if seen[a.ID] || s.pendingAnoms[a.ID] {
+			continue
+		}
+		seen[a.ID] = true
+		if _, err := st.Anomaly(ctx, a.ID); err == nil {
+			continue
+		} else if !errors.Is(err, ErrNotFound) {
+			return Batch{}, err
+		}
+		b.Anomalies = append(b.Anomalies, a)
+	}
+	return b, nil
+}
+
+const conflictReason = "id: conflict: this carrier already sent an event with this id and other content"
+
+// Journal mode: derived state waiting to be saved, guarded by the ingest mutex.
+const (
+	flushEvents = 20000           // save the derived state after this many events
+	flushEvery  = 2 * time.Second // or when it is older than this
+)
+
+// Flush saves the derived state that ingestion holds in memory (journal mode); reads of
+// statistics, parcels and anomalies call it first, so they always see every accepted event.
+func (s *Service) Flush(ctx context.Context) error {
+	s.ingest.Lock()
+	defer s.ingest.Unlock()
+	return s.flushLocked(ctx)
+}
+
+func (s *Service) flushLocked(ctx context.Context) error {
+	j, ok := s.store.(Journal)
+	if !ok || (len(s.dirty) == 0 && s.pendingEvents == 0 && len(s.pendingList) == 0) {
+		return nil
+	}
+	d := Derived{Deltas: coalesce(s.pendingDeltas), Anomalies: s.pendingList, Through: s.through}
+	for _, p := range s.dirty {
+		d.Parcels = append(d.Parcels, p)
+	}
+	sort.Slice(d.Parcels, func(i, k int) bool { return d.Parcels[i].Waybill < d.Parcels[k].Waybill })
+	if err := j.SaveDerived(ctx, d); err != nil {
+		return fmt.Errorf("save derived state: %w", err)
+	}
+	for _, p := range d.Parcels {
+		s.parcels.put(p)
+	}
+	s.dirty = map[string]Parcel{}
+	s.pendingDeltas, s.pendingList, s.pendingEvents = nil, nil, 0
+	s.pendingAnoms = map[string]bool{}
+	s.flushedAt = s.now()
+	return nil
+}
+
+func coalesce(ds []StatDelta) []StatDelta {
+	sums := map[StatKey]map[Metric]int{}
+	var keys []StatKey
+	for _, d := range ds {
+		if sums[d.Key] == nil {
+			sums[d.Key] = map[Metric]int{}
+			keys = append(keys, d.Key)
+		}
+		sums[d.Key][d.Metric] += d.N
+	}
+	var out []StatDelta
+	for _, k := range keys {
+		for _, m := range Metrics {
+			if n := sums[k][m]; n != 0 {
+				out = append(out, StatDelta{Key: k, Metric: m, N: n})
+			}
+		}
+	}
+	return out
+}
+
+// Recover replays the events stored after the journal's checkpoint (journal mode) and saves
+// their derived state: a crash between an answer and the next save loses nothing, and counts
+// nothing twice. It runs before the service takes traffic.
+func (s *Service) Recover(ctx context.Context) (int, error) {
+	j, ok := s.store.(Journal)
+	if !ok {
+		return 0, nil
+	}
+	s.ingest.Lock()
+	defer s.ingest.Unlock()
+	cp, err := j.Checkpoint(ctx)
+	if err != nil {
+		return 0, err
+	}
+	replayed := 0
+	configs := map[string]CarrierConfig{}
+	for {
+		evs, seqs, err := j.EventsAfter(ctx, cp, 5000)
+		if err != nil {
+			return replayed, err
+		}
+		if len(evs) == 0 {
+			return replayed, s.flushLocked(ctx)
+		}
+		var need []string
+		for _, e := range evs {
+			if _, ok := s.dirty[e.Waybill]; !ok {
+				need = append(need, e.Waybill)
+			}
+		}
+		got, err := s.store.ParcelsByWaybill(ctx, need)
+		if err != nil {
+			return replayed, err
+		}
+		for w, p := range got {
+			if _, ok := s.dirty[w]; !ok {
+				s.dirty[w] = p
+			}
+		}
+		for i := range evs {
+			e := evs[i]
+			cfg, ok := configs[e.Carrier]
+			if !ok {
+				if cfg, err = s.config(ctx, s.store, e.Carrier); err != nil {
+					return replayed, err
+				}
+				configs[e.Carrier] = cfg
+			}
+			p := s.dirty[e.Waybill]
+			e.Deltas = nil
+			// The same fold, in the same order, from the same saved state as the first time:
+			// it moves exactly the statistics the event moved then.
+			anoms := s.fold(&p, &e, cfg, s.opts)
+			p.UpdatedAt = e.ReceivedAt
+			s.dirty[e.Waybill] = p
+			s.pendingDeltas = append(s.pendingDeltas, e.Deltas...)
+			s.pendingEvents++
+			for _, a := range anoms {
+				if !s.pendingAnoms[a.ID] {
+					s.pendingAnoms[a.ID] = true
+					s.pendingList = append(s.pendingList, a)
+				}
+			}
+			s.through = seqs[i]
+			replayed++
+		}
+		cp = seqs[len(seqs)-1]
+		if err := s.flushLocked(ctx); err != nil {
+			return replayed, err
+		}
+	}
 }
 
 // eventLess orders events by time, then by their place in a parcel's life, then by id.
@@ -541,7 +930,7 @@ func (s *Service) fold(p *Parcel, e *Event, cfg CarrierConfig, o Options) []Anom
 				p.MerchantID = e.MerchantID
 			}
 			if e.RecipientKey != "" {
-				p.RecipientKey = e.RecipientKey
+				p.RecipientKey, p.RecipientID = e.RecipientKey, e.RecipientID
 			}
 			if e.WeightGrams > 0 {
 				p.WeightGrams = e.WeightGrams
@@ -555,18 +944,25 @@ func (s *Service) fold(p *Parcel, e *Event, cfg CarrierConfig, o Options) []Anom
 		if p.DeliveredAt.IsZero() {
 			p.DeliveredAt, p.DeliveredBy, p.Signer = e.At, who, e.Signer
 			e.Deltas = append(e.Deltas, deltas(who, day, MDelivered, 1)...)
-			if !p.CollectedAt.IsZero() && p.TransitScans == 0 {
-				anoms = append(anoms, Anomaly{ID: anomalyID(AnNoTransit, e.Waybill), Kind: AnNoTransit, Waybill: e.Waybill, Carrier: e.Carrier, MerchantID: p.MerchantID,
-					Detail: "collected and delivered with no transit scan in between", EventIDs: []string{e.ID}, FoundAt: e.ReceivedAt})
-			}
 		}
 	case Lost:
-		e.Deltas = append(e.Deltas, deltas(who, day, MLost, 1)...)
+		if !p.Lost { // a parcel is lost once, however many scans say so
+			p.Lost = true
+			e.Deltas = append(e.Deltas, deltas(who, day, MLost, 1)...)
+		}
 	case Damaged:
-		e.Deltas = append(e.Deltas, deltas(who, day, MDamaged, 1)...)
+		if !p.Damaged {
+			p.Damaged = true
+			e.Deltas = append(e.Deltas, deltas(who, day, MDamaged, 1)...)
+		}
 	}
 	if !p.Judged && !p.CollectedAt.IsZero() && !p.DeliveredAt.IsZero() {
 		p.Judged = true
+		// Judged once both ends are known, whichever arrived first.
+		if p.TransitScans == 0 {
+			anoms = append(anoms, Anomaly{ID: anomalyID(AnNoTransit, e.Waybill), Kind: AnNoTransit, Waybill: e.Waybill, Carrier: p.Carrier, MerchantID: p.MerchantID,
+				Detail: "collected and delivered with no transit scan in between", EventIDs: []string{e.ID}, FoundAt: e.ReceivedAt})
+		}
 		m := MOnTime
 		if p.DeliveredAt.After(p.PromiseBy) {
 			m = MLate

@@ -201,6 +201,20 @@ func TestIngestOutcomes(t *testing.T) {
 			want: []outcome{rejected("signer: required on delivery")},
 		},
 		{
+			name: "signer, merchant and recipient phone only where they belong",
+			batch: func(w *world) []tracking.EventInput {
+				return []tracking.EventInput{
+					with(ev("e1", wb, w.hqA, tracking.Arrived, t0, w.siteA, w.xA), func(e *tracking.EventInput) { e.Signer = tracking.SignerProxy }),
+					shipped(ev("e2", wb, w.hqA, tracking.Arrived, t0, w.siteA, w.xA), "m1", ""),
+					shipped(ev("e3", wb, w.hqA, tracking.Arrived, t0, w.siteA, w.xA), "", recipientPhone),
+					shipped(ev("e4", wb, w.hqA, tracking.Collected, t0, w.siteA, w.xA), "m1", "139-1234-5678"),
+					with(ev("e5", wb, w.hqA, tracking.Delivered, t0, w.siteA, w.xA), func(e *tracking.EventInput) { e.Signer = "neighbour" }),
+				}
+			},
+			want: []outcome{rejected("signer: only on delivery"), rejected("only on collection"), rejected("only on collection"),
+				rejected("recipient_phone: must be digits"), rejected("signer: must be one of")},
+		},
+		{
 			name:   "a firm pushing for another brand's carrier is rejected per event",
 			caller: func(w *world) tracking.Caller { return firmCaller(w.hqA) },
 			batch: func(w *world) []tracking.EventInput {
@@ -407,6 +421,9 @@ func TestIngestNeverStoresRecipientPhone(t *testing.T) {
 	evs, err := w.ts.ParcelEvents(w.ctx, wb)
 	if err != nil {
 		t.Fatalf("parcel events: %v", err)
+	}
+	if err := w.svc.Flush(w.ctx); err != nil {
+		t.Fatalf("flush: %v", err)
 	}
 	ps, err := w.ts.Parcels(w.ctx, tracking.ParcelQuery{})
 	if err != nil {

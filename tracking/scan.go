@@ -19,6 +19,9 @@ type ScanResult struct {
 // of their status, promises due and not delivered, and merchants sending bursts of parcels to
 // many recipients. Anomalies already found are not reported again.
 func (s *Service) Scan(ctx context.Context) (ScanResult, error) {
+	if err := s.Flush(ctx); err != nil {
+		return ScanResult{}, err
+	}
 	now := s.Now()
 	var res ScanResult
 	var found []Anomaly
@@ -67,47 +70,54 @@ func (s *Service) Scan(ctx context.Context) (ScanResult, error) {
 	if err != nil {
 		return res, fmt.Errorf("scan promises: %w", err)
 	}
-	// Bursts: parcels of one merchant collected inside one window, to distinct recipients.
+	// Bursts: parcels of one merchant collected inside the last window, to distinct recipients.
 	type burst struct {
 		waybills   []string
 		recipients map[string]bool
 		carrier    string
+		first      time.Time
 	}
 	window := s.opts.BurstWindow
 	bursts := map[string]*burst{}
-	err = page(ParcelQuery{CollectedAfter: now.Add(-2 * window), HasMerchant: true}, func(p Parcel) {
-		slot := p.CollectedAt.Truncate(window)
-		k := p.MerchantID + "|" + slot.Format(time.RFC3339)
-		b := bursts[k]
+	err = page(ParcelQuery{CollectedAfter: now.Add(-window), HasMerchant: true}, func(p Parcel) {
+		b := bursts[p.MerchantID]
 		if b == nil {
-			b = &burst{recipients: map[string]bool{}, carrier: p.Carrier}
-			bursts[k] = b
+			b = &burst{recipients: map[string]bool{}, carrier: p.Carrier, first: p.CollectedAt}
+			bursts[p.MerchantID] = b
 		}
 		b.waybills = append(b.waybills, p.Waybill)
-		b.recipients[p.RecipientKey] = true
+		if p.RecipientID != "" {
+			b.recipients[p.RecipientID] = true
+		}
+		if p.CollectedAt.Before(b.first) {
+			b.first = p.CollectedAt
+		}
 	})
 	if err != nil {
 		return res, fmt.Errorf("scan bursts: %w", err)
 	}
-	keys := make([]string, 0, len(bursts))
-	for k := range bursts {
-		keys = append(keys, k)
+	merchants := make([]string, 0, len(bursts))
+	for m := range bursts {
+		merchants = append(merchants, m)
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		b := bursts[k]
+	sort.Strings(merchants)
+	for _, merchant := range merchants {
+		b := bursts[merchant]
 		if len(b.waybills) < s.opts.BurstParcels || len(b.recipients) < s.opts.BurstParcels*8/10 {
 			continue
 		}
-		merchant, slot, _ := strings.Cut(k, "|")
+		sort.Strings(b.waybills)
 		sample := b.waybills
 		if len(sample) > 20 {
 			sample = sample[:20]
 		}
-		found = append(found, Anomaly{ID: anomalyID(AnMerchantBurst, k), Kind: AnMerchantBurst, MerchantID: merchant, Carrier: b.carrier,
+		// One burst per merchant and window of its first collection, so later scans of the
+		// same run find the same anomaly.
+		slot := b.first.Truncate(window).Format(time.RFC3339)
+		found = append(found, Anomaly{ID: anomalyID(AnMerchantBurst, merchant+"|"+slot), Kind: AnMerchantBurst, MerchantID: merchant, Carrier: b.carrier,
 			Waybill: b.waybills[0], FoundAt: now,
-			Detail: fmt.Sprintf("%d parcels to %d recipients in the %s window from %s; first waybills: %s",
-				len(b.waybills), len(b.recipients), window, slot, strings.Join(sample, ","))})
+			Detail: fmt.Sprintf("%d parcels to %d recipients within %s up to %s; first waybills: %s",
+				len(b.waybills), len(b.recipients), window, now.Format(time.RFC3339), strings.Join(sample, ","))})
 	}
 	res.Found = len(found)
 	if len(found) == 0 {
@@ -127,6 +137,9 @@ func (s *Service) Scan(ctx context.Context) (ScanResult, error) {
 
 // Anomalies lists anomalies for regulators (all) and firms (their tree's carriers).
 func (s *Service) Anomalies(ctx context.Context, c Caller, q AnomalyQuery) ([]Anomaly, error) {
+	if err := s.Flush(ctx); err != nil {
+		return nil, err
+	}
 	switch c.Role {
 	case RoleRegulator:
 		return s.store.Anomalies(ctx, q)
@@ -159,6 +172,9 @@ func (s *Service) Anomalies(ctx context.Context, c Caller, q AnomalyQuery) ([]An
 func (s *Service) AnomalyToIncident(ctx context.Context, c Caller, id string, kind IncidentKind, description string) (Incident, error) {
 	if c.Role != RoleRegulator {
 		return Incident{}, ErrForbidden
+	}
+	if err := s.Flush(ctx); err != nil {
+		return Incident{}, err
 	}
 	a, err := s.store.Anomaly(ctx, id)
 	if err != nil {
@@ -278,6 +294,9 @@ func (s *Service) Stats(ctx context.Context, kind SubjectKind, id, from, to stri
 	}
 	if from > to {
 		return nil, invalid("from", "must not be after to")
+	}
+	if err := s.Flush(ctx); err != nil {
+		return nil, err
 	}
 	return s.store.Stats(ctx, StatsQuery{Kind: kind, IDs: []string{id}, From: from, To: to})
 }

@@ -77,6 +77,10 @@ type Options struct {
 	BurstWindow  time.Duration
 	// MinWeightGrams and MaxWeightGrams bound a plausible collection weight.
 	MinWeightGrams, MaxWeightGrams int
+	// ParcelCache is how many parcel summaries ingestion keeps in memory between batches
+	// (default 100,000; negative disables it). Only safe when this process is the only one
+	// ingesting into the store, as with SQLite; cmd disables it for MongoDB.
+	ParcelCache int
 	// StepHook, when set, is called with "committed" after a batch is durable and before the
 	// answer is built; crash tests stop the process there.
 	StepHook func(step string)
@@ -104,6 +108,9 @@ func (o Options) withDefaults() Options {
 	if o.MaxWeightGrams <= 0 {
 		o.MaxWeightGrams = 60000
 	}
+	if o.ParcelCache == 0 {
+		o.ParcelCache = 100000
+	}
 	return o
 }
 
@@ -117,10 +124,24 @@ type Service struct {
 	now      func() time.Time
 	hub      *Hub
 	cache    *lookupCache
+	parcels  *parcelCache // guarded by ingest
 
 	// ingest serialises ingestion in this process, so that parcel summaries fold events one
-	// batch at a time (SQLite has one writer anyway).
-	ingest sync.Mutex
+	// batch at a time (SQLite has one writer anyway). It also guards the journal state below.
+	ingest        sync.Mutex
+	dirty         map[string]Parcel // folded, not yet saved
+	pendingDeltas []StatDelta
+	pendingList   []Anomaly
+	pendingAnoms  map[string]bool
+	pendingEvents int
+	through       int64
+	flushedAt     time.Time
+
+	qmu        sync.Mutex // guards the group-commit queue
+	queue      []*ingestJob
+	writing    bool
+	foldq      chan *group
+	folderOnce sync.Once
 }
 
 // NewService returns a Service. now may be nil for the wall clock.
@@ -129,7 +150,8 @@ func NewService(store Store, tree FirmTree, proposer Proposer, hasher Hasher, op
 		now = time.Now
 	}
 	return &Service{store: store, tree: tree, proposer: proposer, hasher: hasher, opts: opts.withDefaults(),
-		now: now, hub: NewHub(), cache: newLookupCache(time.Minute)}
+		now: now, hub: NewHub(), cache: newLookupCache(time.Minute), parcels: newParcelCache(opts.withDefaults().ParcelCache),
+		dirty: map[string]Parcel{}, pendingAnoms: map[string]bool{}, flushedAt: now()}
 }
 
 // Hub returns the live event hub that streams subscribe to.

@@ -87,3 +87,29 @@ type Store interface {
 	// LinkAnomaly records the incident an anomaly became; ErrConflict when it already has one.
 	LinkAnomaly(ctx context.Context, id, incidentID string) error
 }
+
+// Derived is the state that follows from the event log: parcel summaries, statistics and
+// anomalies, with the sequence of the last event they include.
+type Derived struct {
+	Parcels   []Parcel
+	Deltas    []StatDelta // coalesced sums to add
+	Anomalies []Anomaly
+	Through   int64
+}
+
+// Journal is offered by a backend that is written by one process (SQLite). Ingestion then
+// makes only the events durable before it answers, folds them in memory, and saves the derived
+// state in bulk a moment later; after a crash, the events after the checkpoint are replayed in
+// their stored order from the saved state, which folds them exactly as the first time and so
+// moves exactly the same statistics. Events read back from a journal need not keep their Deltas.
+type Journal interface {
+	// AppendEvents stores events whose key is new, in the given order and durably, and reports
+	// which were stored and the sequence of the last stored event (0 when none was).
+	AppendEvents(ctx context.Context, events []Event) (stored []bool, last int64, err error)
+	// Checkpoint is the sequence of the last event whose effects the derived state holds.
+	Checkpoint(ctx context.Context) (int64, error)
+	// EventsAfter returns stored events with a sequence above seq, in sequence order.
+	EventsAfter(ctx context.Context, seq int64, limit int) ([]Event, []int64, error)
+	// SaveDerived writes the derived state and moves the checkpoint, in one step.
+	SaveDerived(ctx context.Context, d Derived) error
+}

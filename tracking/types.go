@@ -147,6 +147,7 @@ type Event struct {
 	Signer       string
 	MerchantID   string
 	RecipientKey string // keyed hash of waybill and the recipient phone's last four digits
+	RecipientID  string // keyed hash of the recipient's phone: tells recipients apart, reveals none
 	Remark       string
 	Hash         string // content hash: equal events are duplicates, same id with another hash a conflict
 	ReceivedAt   time.Time
@@ -240,8 +241,11 @@ type Parcel struct {
 	Signer       string
 	MerchantID   string
 	RecipientKey string
+	RecipientID  string
 	WeightGrams  int
 	TransitScans int
+	Lost         bool // a loss has been counted
+	Damaged      bool // a damage has been counted
 	FirstAt      time.Time
 	LastAt       time.Time
 	Events       int

@@ -47,6 +47,7 @@ func usage(w io.Writer) {
 
 commands:
   serve     start the HTTP service (default)
+  bench     measure credtrace against its references on this machine (-short, -events N, -out FILE)
   version   print the version
 
 serve flags (each also read from the environment variable shown):
@@ -71,6 +72,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch cmd {
 	case "serve":
 		return serve(ctx, args, getenv, stdout, stderr)
+	case "bench":
+		return bench(ctx, args, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "credtrace", version)
 		return nil
@@ -215,6 +218,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("recover statistics: %w", err)
 	}
 	opts := tracking.Options{}
+	if cfg.MongoURI != "" {
+		opts.ParcelCache = -1 // several replicas may ingest: always read summaries from the store
+	}
 	if fp := getenv("CREDTRACE_FAILPOINT"); fp != "" {
 		// Crash tests only: die at the named step of the Nth ingestion ("stats:2").
 		hook := failpoint(fp, stderr)
@@ -224,6 +230,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 	}
 	trk := tracking.NewService(st.tracking, svc, proposer{svc}, hasher, opts, nil)
+	if n, err := trk.Recover(ctx); err != nil {
+		return fmt.Errorf("replay tracking journal: %w", err)
+	} else if n > 0 {
+		log.Info("replayed tracking events after the last checkpoint", "events", n)
+	}
 	api := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Store: st.health, Logger: log})
 
 	sched := newScheduler(loc, log)
@@ -274,6 +285,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	<-served
+	if err := trk.Flush(context.Background()); err != nil {
+		log.Error("save derived tracking state", "error", err.Error())
+	}
 	log.Info("stopped")
 	return nil
 }

@@ -97,6 +97,7 @@ type eventDoc struct {
 	Signer       string         `bson:"signer"`
 	MerchantID   string         `bson:"merchant_id"`
 	RecipientKey string         `bson:"recipient_key"`
+	RecipientID  string         `bson:"recipient_id,omitempty"`
 	Remark       string         `bson:"remark"`
 	Hash         string         `bson:"hash"`
 	ReceivedAt   *bson.DateTime `bson:"received_at,omitempty"`
@@ -124,6 +125,7 @@ func toEventDoc(e tracking.Event) eventDoc {
 		Signer:       e.Signer,
 		MerchantID:   e.MerchantID,
 		RecipientKey: e.RecipientKey,
+		RecipientID:  e.RecipientID,
 		Remark:       e.Remark,
 		Hash:         e.Hash,
 		ReceivedAt:   datetime(e.ReceivedAt),
@@ -150,6 +152,7 @@ func fromEventDoc(d eventDoc) tracking.Event {
 		Signer:       d.Signer,
 		MerchantID:   d.MerchantID,
 		RecipientKey: d.RecipientKey,
+		RecipientID:  d.RecipientID,
 		Remark:       d.Remark,
 		Hash:         d.Hash,
 		ReceivedAt:   fromDatetime(d.ReceivedAt),
@@ -173,6 +176,9 @@ type parcelDoc struct {
 	Signer       string         `bson:"signer"`
 	MerchantID   string         `bson:"merchant_id"`
 	RecipientKey string         `bson:"recipient_key"`
+	RecipientID  string         `bson:"recipient_id,omitempty"`
+	Lost         bool           `bson:"lost,omitempty"`
+	Damaged      bool           `bson:"damaged,omitempty"`
 	WeightGrams  int64          `bson:"weight_g"`
 	TransitScans int64          `bson:"transit_scans"`
 	FirstAt      *bson.DateTime `bson:"first_at,omitempty"`
@@ -201,6 +207,9 @@ func toParcelDoc(p tracking.Parcel) parcelDoc {
 		Signer:       p.Signer,
 		MerchantID:   p.MerchantID,
 		RecipientKey: p.RecipientKey,
+		RecipientID:  p.RecipientID,
+		Lost:         p.Lost,
+		Damaged:      p.Damaged,
 		WeightGrams:  int64(p.WeightGrams),
 		TransitScans: int64(p.TransitScans),
 		FirstAt:      datetime(p.FirstAt),
@@ -230,6 +239,9 @@ func fromParcelDoc(d parcelDoc) tracking.Parcel {
 		Signer:       d.Signer,
 		MerchantID:   d.MerchantID,
 		RecipientKey: d.RecipientKey,
+		RecipientID:  d.RecipientID,
+		Lost:         d.Lost,
+		Damaged:      d.Damaged,
 		WeightGrams:  int(d.WeightGrams),
 		TransitScans: int(d.TransitScans),
 		FirstAt:      fromDatetime(d.FirstAt),

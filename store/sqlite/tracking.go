@@ -77,6 +77,7 @@ type eventJSON struct {
 	Signer       string      `json:"signer,omitempty"`
 	MerchantID   string      `json:"merchant,omitempty"`
 	RecipientKey string      `json:"recipient_key,omitempty"`
+	RecipientID  string      `json:"recipient_id,omitempty"`
 	Remark       string      `json:"remark,omitempty"`
 	Hash         string      `json:"hash"`
 	ReceivedAt   int64       `json:"received_at"`
@@ -94,7 +95,7 @@ func fromHolder(h holderJSON) tracking.Holder {
 func toEvent(e tracking.Event) eventJSON {
 	out := eventJSON{ID: e.ID, Waybill: e.Waybill, Carrier: e.Carrier, Code: string(e.Code), RawCode: e.RawCode, At: msInt(e.At),
 		SiteID: e.SiteID, StaffID: e.StaffID, FirmID: e.FirmID, Holder: toHolder(e.Holder), Region: e.Region, Lat: e.Lat, Lng: e.Lng,
-		WeightGrams: e.WeightGrams, Signer: e.Signer, MerchantID: e.MerchantID, RecipientKey: e.RecipientKey, Remark: e.Remark,
+		WeightGrams: e.WeightGrams, Signer: e.Signer, MerchantID: e.MerchantID, RecipientKey: e.RecipientKey, RecipientID: e.RecipientID, Remark: e.Remark,
 		Hash: e.Hash, ReceivedAt: msInt(e.ReceivedAt)}
 	for _, d := range e.Deltas {
 		out.Deltas = append(out.Deltas, deltaJSON{Kind: string(d.Key.Kind), ID: d.Key.ID, Day: d.Key.Day, Metric: string(d.Metric), N: d.N})
@@ -105,7 +106,7 @@ func toEvent(e tracking.Event) eventJSON {
 func fromEvent(j eventJSON) tracking.Event {
 	e := tracking.Event{ID: j.ID, Waybill: j.Waybill, Carrier: j.Carrier, Code: tracking.Code(j.Code), RawCode: j.RawCode, At: fromMSInt(j.At),
 		SiteID: j.SiteID, StaffID: j.StaffID, FirmID: j.FirmID, Holder: fromHolder(j.Holder), Region: j.Region, Lat: j.Lat, Lng: j.Lng,
-		WeightGrams: j.WeightGrams, Signer: j.Signer, MerchantID: j.MerchantID, RecipientKey: j.RecipientKey, Remark: j.Remark,
+		WeightGrams: j.WeightGrams, Signer: j.Signer, MerchantID: j.MerchantID, RecipientKey: j.RecipientKey, RecipientID: j.RecipientID, Remark: j.Remark,
 		Hash: j.Hash, ReceivedAt: fromMSInt(j.ReceivedAt)}
 	for _, d := range j.Deltas {
 		e.Deltas = append(e.Deltas, tracking.StatDelta{Key: tracking.StatKey{Kind: tracking.SubjectKind(d.Kind), ID: d.ID, Day: d.Day}, Metric: tracking.Metric(d.Metric), N: d.N})
@@ -134,8 +135,11 @@ type parcelJSON struct {
 	Signer       string     `json:"signer,omitempty"`
 	MerchantID   string     `json:"merchant,omitempty"`
 	RecipientKey string     `json:"recipient_key,omitempty"`
+	RecipientID  string     `json:"recipient_id,omitempty"`
 	WeightGrams  int        `json:"weight_g,omitempty"`
 	TransitScans int        `json:"transit_scans,omitempty"`
+	Lost         bool       `json:"lost,omitempty"`
+	Damaged      bool       `json:"damaged,omitempty"`
 	FirstAt      int64      `json:"first_at,omitempty"`
 	LastAt       int64      `json:"last_at,omitempty"`
 	Events       int        `json:"events"`
@@ -158,7 +162,8 @@ func toParcel(p tracking.Parcel) parcelJSON {
 	return parcelJSON{Waybill: p.Waybill, Carrier: p.Carrier, Carriers: p.Carriers, Status: string(p.Status), StatusAt: msInt(p.StatusAt),
 		Holder: toHolder(p.Holder), HolderAt: msInt(p.HolderAt), CollectedAt: msInt(p.CollectedAt), CollectedBy: toParty(p.CollectedBy),
 		DeliveredAt: msInt(p.DeliveredAt), DeliveredBy: toParty(p.DeliveredBy), Signer: p.Signer, MerchantID: p.MerchantID,
-		RecipientKey: p.RecipientKey, WeightGrams: p.WeightGrams, TransitScans: p.TransitScans, FirstAt: msInt(p.FirstAt),
+		RecipientKey: p.RecipientKey, RecipientID: p.RecipientID, WeightGrams: p.WeightGrams, TransitScans: p.TransitScans,
+		Lost: p.Lost, Damaged: p.Damaged, FirstAt: msInt(p.FirstAt),
 		LastAt: msInt(p.LastAt), Events: p.Events, PromiseBy: msInt(p.PromiseBy), Judged: p.Judged, Handled: p.Handled,
 		Final: p.Final, UpdatedAt: msInt(p.UpdatedAt)}
 }
@@ -167,7 +172,8 @@ func fromParcel(j parcelJSON) tracking.Parcel {
 	return tracking.Parcel{Waybill: j.Waybill, Carrier: j.Carrier, Carriers: j.Carriers, Status: tracking.Code(j.Status), StatusAt: fromMSInt(j.StatusAt),
 		Holder: fromHolder(j.Holder), HolderAt: fromMSInt(j.HolderAt), CollectedAt: fromMSInt(j.CollectedAt), CollectedBy: fromParty(j.CollectedBy),
 		DeliveredAt: fromMSInt(j.DeliveredAt), DeliveredBy: fromParty(j.DeliveredBy), Signer: j.Signer, MerchantID: j.MerchantID,
-		RecipientKey: j.RecipientKey, WeightGrams: j.WeightGrams, TransitScans: j.TransitScans, FirstAt: fromMSInt(j.FirstAt),
+		RecipientKey: j.RecipientKey, RecipientID: j.RecipientID, WeightGrams: j.WeightGrams, TransitScans: j.TransitScans,
+		Lost: j.Lost, Damaged: j.Damaged, FirstAt: fromMSInt(j.FirstAt),
 		LastAt: fromMSInt(j.LastAt), Events: j.Events, PromiseBy: fromMSInt(j.PromiseBy), Judged: j.Judged, Handled: j.Handled,
 		Final: j.Final, UpdatedAt: fromMSInt(j.UpdatedAt)}
 }
@@ -203,32 +209,34 @@ func anyArgs(keys []string) []any {
 	return out
 }
 
-// EventHashes implements tracking.Store.
+// EventHashes implements tracking.Store. Keys are grouped by carrier, so that each query is
+// one primary-key range with an IN list.
 func (t *Tracking) EventHashes(ctx context.Context, keys []string) (map[string]string, error) {
 	out := map[string]string{}
-	for _, part := range chunks(keys, 500) {
-		conds := make([]string, len(part))
-		args := make([]any, 0, 2*len(part))
-		for i, k := range part {
-			carrier, id, _ := strings.Cut(k, "|")
-			conds[i] = "(carrier = ? AND id = ?)"
-			args = append(args, carrier, id)
-		}
-		rows, err := t.s.reader().QueryContext(ctx, `SELECT carrier, id, hash FROM events WHERE `+strings.Join(conds, " OR "), args...)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: event hashes: %w", err)
-		}
-		for rows.Next() {
-			var carrier, id, hash string
-			if err := rows.Scan(&carrier, &id, &hash); err != nil {
-				rows.Close()
+	byCarrier := map[string][]string{}
+	for _, k := range keys {
+		carrier, id, _ := strings.Cut(k, "|")
+		byCarrier[carrier] = append(byCarrier[carrier], id)
+	}
+	for carrier, ids := range byCarrier {
+		for _, part := range chunks(ids, 900) {
+			rows, err := t.s.reader().QueryContext(ctx, `SELECT id, hash FROM events WHERE carrier = ? AND id IN (`+placeholders(len(part))+`)`,
+				append([]any{carrier}, anyArgs(part)...)...)
+			if err != nil {
+				return nil, fmt.Errorf("sqlite: event hashes: %w", err)
+			}
+			for rows.Next() {
+				var id, hash string
+				if err := rows.Scan(&id, &hash); err != nil {
+					rows.Close()
+					return nil, err
+				}
+				out[carrier+"|"+id] = hash
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
 				return nil, err
 			}
-			out[carrier+"|"+id] = hash
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
 		}
 	}
 	return out, nil
@@ -294,25 +302,8 @@ func (t *Tracking) WriteBatch(ctx context.Context, b tracking.Batch) error {
 			}
 		}
 		tx.step("events")
-		up, err := tx.tx.PrepareContext(ctx, `INSERT INTO parcels (waybill, carrier, final, last_at, promise_by, collected_at, merchant_id, doc)
-			VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(waybill) DO UPDATE SET carrier=excluded.carrier, final=excluded.final, last_at=excluded.last_at,
-			promise_by=excluded.promise_by, collected_at=excluded.collected_at, merchant_id=excluded.merchant_id, doc=excluded.doc`)
-		if err != nil {
-			return fmt.Errorf("sqlite: prepare: %w", err)
-		}
-		defer up.Close()
-		for _, p := range b.Parcels {
-			body, err := json.Marshal(toParcel(p))
-			if err != nil {
-				return err
-			}
-			final := 0
-			if p.Final {
-				final = 1
-			}
-			if _, err := up.ExecContext(ctx, p.Waybill, p.Carrier, final, ms(p.LastAt), ms(p.PromiseBy), ms(p.CollectedAt), p.MerchantID, string(body)); err != nil {
-				return fmt.Errorf("sqlite: upsert parcel: %w", err)
-			}
+		if err := tx.putParcels(ctx, b.Parcels); err != nil {
+			return err
 		}
 		tx.step("parcels")
 		if err := tx.applyStats(ctx, sums); err != nil {
@@ -326,6 +317,34 @@ func (t *Tracking) WriteBatch(ctx context.Context, b tracking.Batch) error {
 		}
 		return nil
 	})
+}
+
+// putParcels upserts parcel summaries.
+func (s *Store) putParcels(ctx context.Context, ps []tracking.Parcel) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	up, err := s.tx.PrepareContext(ctx, `INSERT INTO parcels (waybill, carrier, final, last_at, promise_by, collected_at, merchant_id, doc)
+		VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(waybill) DO UPDATE SET carrier=excluded.carrier, final=excluded.final, last_at=excluded.last_at,
+		promise_by=excluded.promise_by, collected_at=excluded.collected_at, merchant_id=excluded.merchant_id, doc=excluded.doc`)
+	if err != nil {
+		return fmt.Errorf("sqlite: prepare: %w", err)
+	}
+	defer up.Close()
+	for _, p := range ps {
+		body, err := json.Marshal(toParcel(p))
+		if err != nil {
+			return err
+		}
+		final := 0
+		if p.Final {
+			final = 1
+		}
+		if _, err := up.ExecContext(ctx, p.Waybill, p.Carrier, final, ms(p.LastAt), ms(p.PromiseBy), ms(p.CollectedAt), p.MerchantID, string(body)); err != nil {
+			return fmt.Errorf("sqlite: upsert parcel: %w", err)
+		}
+	}
+	return nil
 }
 
 var metricCols = map[tracking.Metric]string{
@@ -418,24 +437,40 @@ func (t *Tracking) Stats(ctx context.Context, q tracking.StatsQuery) ([]tracking
 	return out, rows.Err()
 }
 
+// scanEvent reads rowid, carrier, id, waybill, hash and doc: the columns win over the doc,
+// which the journal writes without them.
+func scanEvent(sc scanner) (tracking.Event, int64, error) {
+	var n int64
+	var carrier, id, waybill, hash, doc string
+	if err := sc.Scan(&n, &carrier, &id, &waybill, &hash, &doc); err != nil {
+		return tracking.Event{}, 0, err
+	}
+	j, err := decodeJSON[eventJSON](doc)
+	if err != nil {
+		return tracking.Event{}, 0, fmt.Errorf("sqlite: event %d: %w", n, err)
+	}
+	j.Carrier, j.ID, j.Waybill, j.Hash = carrier, id, waybill, hash
+	e := fromEvent(j)
+	if e.Holder.IsZero() {
+		e.Holder = defaultHolder(e)
+	}
+	return e, n, nil
+}
+
 // ParcelEvents implements tracking.Store.
 func (t *Tracking) ParcelEvents(ctx context.Context, waybill string) ([]tracking.Event, error) {
-	rows, err := t.s.reader().QueryContext(ctx, `SELECT doc FROM events WHERE waybill = ?`, waybill)
+	rows, err := t.s.reader().QueryContext(ctx, `SELECT rowid, carrier, id, waybill, hash, doc FROM events WHERE waybill = ?`, waybill)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: parcel events: %w", err)
 	}
 	defer rows.Close()
 	var out []tracking.Event
 	for rows.Next() {
-		var doc string
-		if err := rows.Scan(&doc); err != nil {
+		e, _, err := scanEvent(rows)
+		if err != nil {
 			return nil, err
 		}
-		j, err := decodeJSON[eventJSON](doc)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: event: %w", err)
-		}
-		out = append(out, fromEvent(j))
+		out = append(out, e)
 	}
 	return out, rows.Err()
 }
@@ -473,6 +508,110 @@ func (t *Tracking) Parcels(ctx context.Context, q tracking.ParcelQuery) ([]track
 		}
 		j, err := decodeJSON[parcelJSON](doc)
 		return fromParcel(j), err
+	})
+}
+
+// ----- the journal (SQLite is written by one process) -----
+
+var _ tracking.Journal = (*Tracking)(nil)
+
+// AppendEvents implements tracking.Journal: the events table's rowid is the sequence.
+func (t *Tracking) AppendEvents(ctx context.Context, events []tracking.Event) ([]bool, int64, error) {
+	stored := make([]bool, len(events))
+	var last int64
+	err := t.s.atomic(ctx, func(tx *Store) error {
+		ins, err := tx.tx.PrepareContext(ctx, `INSERT INTO events (carrier, id, waybill, hash, doc) VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING`)
+		if err != nil {
+			return fmt.Errorf("sqlite: prepare: %w", err)
+		}
+		defer ins.Close()
+		var buf []byte
+		for i, e := range events {
+			buf = appendEvent(buf[:0], e)
+			res, err := ins.ExecContext(ctx, e.Carrier, e.ID, e.Waybill, e.Hash, string(buf))
+			if err != nil {
+				return fmt.Errorf("sqlite: insert event: %w", translate(err))
+			}
+			if n, _ := res.RowsAffected(); n == 1 {
+				stored[i] = true
+				if last, err = res.LastInsertId(); err != nil {
+					return err
+				}
+			}
+		}
+		tx.step("events")
+		return nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return stored, last, nil
+}
+
+const checkpointKey = "tracking.checkpoint"
+
+// Checkpoint implements tracking.Journal.
+func (t *Tracking) Checkpoint(ctx context.Context) (int64, error) {
+	var v string
+	err := t.s.reader().QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, checkpointKey).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: checkpoint: %w", err)
+	}
+	var n int64
+	_, err = fmt.Sscan(v, &n)
+	return n, err
+}
+
+// EventsAfter implements tracking.Journal.
+func (t *Tracking) EventsAfter(ctx context.Context, seq int64, limit int) ([]tracking.Event, []int64, error) {
+	rows, err := t.s.reader().QueryContext(ctx, `SELECT rowid, carrier, id, waybill, hash, doc FROM events WHERE rowid > ? ORDER BY rowid LIMIT ?`, seq, limit)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sqlite: events after %d: %w", seq, err)
+	}
+	defer rows.Close()
+	var evs []tracking.Event
+	var seqs []int64
+	for rows.Next() {
+		e, n, err := scanEvent(rows)
+		if err != nil {
+			return nil, nil, err
+		}
+		evs = append(evs, e)
+		seqs = append(seqs, n)
+	}
+	return evs, seqs, rows.Err()
+}
+
+// SaveDerived implements tracking.Journal.
+func (t *Tracking) SaveDerived(ctx context.Context, d tracking.Derived) error {
+	return t.s.atomic(ctx, func(tx *Store) error {
+		if err := tx.putParcels(ctx, d.Parcels); err != nil {
+			return err
+		}
+		sums := map[tracking.StatKey]map[tracking.Metric]int{}
+		for _, dl := range d.Deltas {
+			if sums[dl.Key] == nil {
+				sums[dl.Key] = map[tracking.Metric]int{}
+			}
+			sums[dl.Key][dl.Metric] += dl.N
+		}
+		if err := tx.applyStats(ctx, sums); err != nil {
+			return err
+		}
+		if len(d.Anomalies) > 0 {
+			if _, err := (&Tracking{s: tx}).PutAnomalies(ctx, d.Anomalies); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
+			checkpointKey, fmt.Sprint(d.Through)); err != nil {
+			return fmt.Errorf("sqlite: save checkpoint: %w", err)
+		}
+		tx.step("derived")
+		return nil
 	})
 }
 
