@@ -47,6 +47,24 @@ func (s *Service) StaffExists(ctx context.Context, id string) (bool, error) {
 	return err == nil, err
 }
 
+// StaffFirm returns the firm a person works for now; ok is false for an unknown person or
+// one with no open employment.
+func (s *Service) StaffFirm(ctx context.Context, id string) (string, bool, error) {
+	p, err := s.store.Staff(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	for i := len(p.Employment) - 1; i >= 0; i-- {
+		if p.Employment[i].Open() {
+			return p.Employment[i].FirmID, true, nil
+		}
+	}
+	return "", false, nil
+}
+
 // FirmExists reports whether a firm is registered.
 func (s *Service) FirmExists(ctx context.Context, id string) (bool, error) {
 	_, err := s.store.Firm(ctx, id)

@@ -83,6 +83,24 @@ func Attribute(kind IncidentKind, t Trace, cfg CarrierConfig, at time.Time) Attr
 				if e == nil || (e.Code != Damaged && e.Code != Exception) {
 					continue
 				}
+				if seg.Holder.Kind == HolderRecipient {
+					// Damage found after delivery: the delivering holder answers for it.
+					var prev *Segment
+					for k := i - 1; k >= 0; k-- {
+						if t.Custody[k].Holder.Kind == HolderFirm {
+							prev = &t.Custody[k]
+							break
+						}
+					}
+					if prev == nil {
+						a.Explanation = "damage recorded after delivery, and no firm ever held the parcel"
+						return a
+					}
+					a.Responsible, a.EventIDs = partyOf(prev.Holder), []string{holderEvent(*prev), id}
+					a.Confidence = conf(a.Responsible, 0.6)
+					a.Explanation = fmt.Sprintf("damage recorded (%s) at %s after delivery; the delivering holder answers for the parcel's condition", e.Code, e.At.Format(time.RFC3339))
+					return a
+				}
 				if id == seg.EventIDs[0] && i > 0 && t.Custody[i-1].Holder.Kind == HolderFirm {
 					prev := t.Custody[i-1]
 					a.Responsible, a.EventIDs = partyOf(prev.Holder), []string{holderEvent(prev), id}
@@ -102,7 +120,7 @@ func Attribute(kind IncidentKind, t Trace, cfg CarrierConfig, at time.Time) Attr
 			return a
 		}
 		last := firmSegs[len(firmSegs)-1]
-		a.Responsible, a.EventIDs = partyOf(last.Holder), last.EventIDs
+		a.Responsible, a.EventIDs = partyOf(last.Holder), ends(last.EventIDs)
 		a.Confidence = conf(a.Responsible, 0.6)
 		a.Explanation = "no scan recorded damage; the last firm holder before delivery answers for the parcel's condition"
 		for _, seg := range firmSegs[:len(firmSegs)-1] {
@@ -122,7 +140,7 @@ func Attribute(kind IncidentKind, t Trace, cfg CarrierConfig, at time.Time) Attr
 			a.Explanation = "no firm ever held the parcel"
 			return a
 		}
-		a.Responsible, a.EventIDs = partyOf(worst.Holder), worst.EventIDs
+		a.Responsible, a.EventIDs = partyOf(worst.Holder), ends(worst.EventIDs)
 		std := cfg.Dwell(worst.Status)
 		ratio := float64(worst.Dwell) / float64(std)
 		a.Confidence = conf(a.Responsible, 0.9)
@@ -196,8 +214,11 @@ func Attribute(kind IncidentKind, t Trace, cfg CarrierConfig, at time.Time) Attr
 				continue
 			}
 			seen[seg.Holder.Key()] = true
-			a.Candidates = append(a.Candidates, Candidate{Party: partyOf(seg.Holder), Reason: "held the parcel and its waybill data", EventIDs: seg.EventIDs[:1], Confidence: 1 / float64(len(firmSegs))})
+			a.Candidates = append(a.Candidates, Candidate{Party: partyOf(seg.Holder), Reason: "held the parcel and its waybill data", EventIDs: seg.EventIDs[:1]})
 			a.EventIDs = append(a.EventIDs, seg.EventIDs[0])
+		}
+		for i := range a.Candidates {
+			a.Candidates[i].Confidence = 1 / float64(len(a.Candidates))
 		}
 		a.Explanation = "every holder saw the recipient's data: a regulator decides among them"
 	}
@@ -205,6 +226,15 @@ func Attribute(kind IncidentKind, t Trace, cfg CarrierConfig, at time.Time) Attr
 }
 
 func round(d time.Duration) time.Duration { return d.Round(time.Minute) }
+
+// ends cites a segment by its first and last events: enough to prove the dwell, and short
+// enough for a record's evidence however many scans the segment holds.
+func ends(ids []string) []string {
+	if len(ids) <= 2 {
+		return ids
+	}
+	return []string{ids[0], ids[len(ids)-1]}
+}
 
 func findEvent(t Trace, id string) *Event {
 	for i := range t.Events {
@@ -214,6 +244,9 @@ func findEvent(t Trace, id string) *Event {
 	}
 	return nil
 }
+
+// maxEvidence keeps a proposal inside the credit archive's limit of 50 evidence items.
+const maxEvidence = 40
 
 // proposal fixes category and severity of the records an incident kind proposes.
 var proposal = map[IncidentKind]struct{ category, severity, basis string }{
@@ -297,9 +330,24 @@ func (s *Service) record(ctx context.Context, inc Incident) (Incident, error) {
 		}
 	}
 	pr := proposal[inc.Kind]
+	evs, err := s.store.ParcelEvents(ctx, inc.Waybill)
+	if err != nil {
+		return Incident{}, err
+	}
+	carrierOf := map[string]string{}
+	for _, e := range evs {
+		carrierOf[e.ID] = e.Carrier
+	}
 	evidence := []EvidenceRef{{Kind: "waybill", Ref: inc.Waybill}, {Kind: "incident", Ref: inc.ID}}
 	for _, id := range a.EventIDs {
-		evidence = append(evidence, EvidenceRef{Kind: "event", Ref: inc.Carrier + "/" + id})
+		if len(evidence) == maxEvidence {
+			break
+		}
+		c := carrierOf[id]
+		if c == "" {
+			c = inc.Carrier
+		}
+		evidence = append(evidence, EvidenceRef{Kind: "event", Ref: c + "/" + id})
 	}
 	summary := fmt.Sprintf("%s: waybill %s, traced by rule %q (confidence %.1f): %s", inc.Kind, inc.Waybill, a.Rule, a.Confidence, a.Explanation)
 	propose := func(kind, id string) error {
@@ -318,8 +366,14 @@ func (s *Service) record(ctx context.Context, inc Incident) (Incident, error) {
 	if !a.Responsible.IsZero() {
 		blamed = append(blamed, a.Responsible)
 	} else if inc.Kind == IncDataLeak {
+		// Each holding firm once: the firm answers for its sites and staff until a regulator
+		// finds whose hands the data left.
+		seen := map[string]bool{}
 		for _, c := range a.Candidates {
-			blamed = append(blamed, Party{FirmID: c.FirmID})
+			if !seen[c.FirmID] {
+				seen[c.FirmID] = true
+				blamed = append(blamed, Party{FirmID: c.FirmID})
+			}
 		}
 	}
 	for _, p := range blamed {

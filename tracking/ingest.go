@@ -218,12 +218,9 @@ func (s *Service) normalize(ctx context.Context, c Caller, in EventInput, now ti
 		e.FirmID = firm
 	}
 	if e.StaffID != "" {
-		ok, err := s.staffExists(ctx, e.StaffID)
-		if err != nil {
-			return e, "", err
-		}
-		if !ok {
-			return e, "staff: no such person", nil
+		// The courier must work for the carrier's tree (where the site is, for a partner's site).
+		if why, err := s.staffIn(ctx, "staff", e.StaffID, e.Carrier); err != nil || why != "" {
+			return e, why, err
 		}
 	}
 	switch e.Code {
@@ -318,10 +315,8 @@ func (s *Service) holder(ctx context.Context, e Event, in *HolderInput) (Holder,
 		return Holder{}, "holder.firm: no such firm", nil
 	}
 	if h.StaffID != "" {
-		if ok, err := s.staffExists(ctx, h.StaffID); err != nil {
-			return Holder{}, "", err
-		} else if !ok {
-			return Holder{}, "holder.staff: no such person", nil
+		if why, err := s.staffIn(ctx, "holder.staff", h.StaffID, h.FirmID); err != nil || why != "" {
+			return Holder{}, why, err
 		}
 	}
 	if e.Code == Handover && h.Key() == (Holder{Kind: HolderFirm, FirmID: e.FirmID, SiteID: e.SiteID, StaffID: e.StaffID}).Key() {
@@ -390,7 +385,7 @@ func (s *Service) Ingest(ctx context.Context, c Caller, inputs []EventInput) (In
 		s.ingest.Lock()
 		err = s.store.Atomic(ctx, func(st Store) error {
 			var err error
-			if b, err = s.prepare(ctx, st, events, index, &res, configs, now); err != nil || len(b.Events) == 0 {
+			if b, err = s.prepare(ctx, st, events, index, &res, configs, now); err != nil || (len(b.Events) == 0 && len(b.Parcels) == 0) {
 				return err
 			}
 			return st.WriteBatch(ctx, b)
@@ -631,9 +626,11 @@ func (s *Service) prepare(ctx context.Context, st Store, events []Event, index [
 		return Batch{}, err
 	}
 	var fresh []Event
+	hadDup := map[string]bool{}
 	for i, e := range events {
 		r := &res.Results[index[i]]
 		if h, ok := stored[e.Key()]; ok {
+			hadDup[e.Waybill] = true
 			if h == e.Hash {
 				r.Status = Duplicate
 			} else {
@@ -651,13 +648,19 @@ func (s *Service) prepare(ctx context.Context, st Store, events []Event, index [
 			r.Status, r.Reason = Rejected, conflictReason
 		}
 	}
-	if len(fresh) == 0 {
-		return Batch{}, nil
-	}
 	var waybills []string
 	parcels := map[string]Parcel{}
 	var missing []string
-	for _, e := range fresh {
+	touched := append([]Event(nil), fresh...)
+	for i, e := range events {
+		if res.Results[index[i]].Status == Duplicate {
+			touched = append(touched, e) // its summary may need healing, see below
+		}
+	}
+	if len(touched) == 0 {
+		return Batch{}, nil
+	}
+	for _, e := range touched {
 		if _, ok := parcels[e.Waybill]; ok {
 			continue
 		}
@@ -680,6 +683,23 @@ func (s *Service) prepare(ctx context.Context, st Store, events []Event, index [
 			parcels[w] = p
 		}
 	}
+	// A writer that stopped between storing events and their summary (MongoDB has no
+	// transaction to tie them) leaves summaries behind their events; a re-sent batch finds
+	// those events stored, so the summary is folded again from the stored events.
+	healed := map[string]bool{}
+	for _, w := range waybills {
+		if !hadDup[w] {
+			continue
+		}
+		evs, err := st.ParcelEvents(ctx, w)
+		if err != nil {
+			return Batch{}, err
+		}
+		if len(evs) > parcels[w].Events {
+			parcels[w] = s.rebuild(evs, configs)
+			healed[w] = true
+		}
+	}
 	sort.SliceStable(fresh, func(i, j int) bool { return eventLess(fresh[i], fresh[j]) })
 	var anomalies []Anomaly
 	for i := range fresh {
@@ -696,8 +716,14 @@ func (s *Service) prepare(ctx context.Context, st Store, events []Event, index [
 		parcels[e.Waybill] = p
 	}
 	b := Batch{Events: fresh}
+	folded := map[string]bool{}
+	for _, e := range fresh {
+		folded[e.Waybill] = true
+	}
 	for _, w := range waybills {
-		b.Parcels = append(b.Parcels, parcels[w])
+		if folded[w] || healed[w] {
+			b.Parcels = append(b.Parcels, parcels[w])
+		}
 	}
 	seen := map[string]bool{}
 	for _, a := range anomalies {
@@ -713,6 +739,23 @@ func (s *Service) prepare(ctx context.Context, st Store, events []Event, index [
 		b.Anomalies = append(b.Anomalies, a)
 	}
 	return b, nil
+}
+
+// rebuild folds a parcel's stored events from nothing, in time order. The statistics those
+// events moved were counted when they were stored; the deltas of this fold are dropped.
+func (s *Service) rebuild(evs []Event, configs map[string]CarrierConfig) Parcel {
+	sort.Slice(evs, func(i, j int) bool { return eventLess(evs[i], evs[j]) })
+	var p Parcel
+	for i := range evs {
+		e := evs[i]
+		e.Deltas = nil
+		cfg, ok := configs[e.Carrier]
+		if !ok {
+			cfg = CarrierConfig{FirmID: e.Carrier}
+		}
+		s.fold(&p, &e, cfg, s.opts)
+	}
+	return p
 }
 
 const conflictReason = "id: conflict: this carrier already sent an event with this id and other content"

@@ -34,8 +34,9 @@ type FirmTree interface {
 	Root(ctx context.Context, id string) (string, error)
 	// SiteFirm returns the firm a site belongs to; ok is false for an unknown site.
 	SiteFirm(ctx context.Context, siteID string) (firmID string, ok bool, err error)
-	// StaffExists reports whether a person is registered.
-	StaffExists(ctx context.Context, id string) (bool, error)
+	// StaffFirm returns the firm a person works for now; ok is false for an unknown person or
+	// one without an open employment.
+	StaffFirm(ctx context.Context, id string) (firmID string, ok bool, err error)
 	// FirmExists reports whether a firm is registered.
 	FirmExists(ctx context.Context, id string) (bool, error)
 }
@@ -214,12 +215,24 @@ func (s *Service) siteFirm(ctx context.Context, site string) (string, bool, erro
 	return s.cache.get("site|"+site, s.now(), func() (string, bool, error) { return s.tree.SiteFirm(ctx, site) })
 }
 
-func (s *Service) staffExists(ctx context.Context, id string) (bool, error) {
-	_, ok, err := s.cache.get("staff|"+id, s.now(), func() (string, bool, error) {
-		ok, err := s.tree.StaffExists(ctx, id)
-		return "", ok, err
-	})
-	return ok, err
+// staffIn reports why person id may not scan for firm tree root, or "" when they may: they
+// must work for a firm of that tree now.
+func (s *Service) staffIn(ctx context.Context, field, id, root string) (string, error) {
+	firm, ok, err := s.cache.get("staff|"+id, s.now(), func() (string, bool, error) { return s.tree.StaffFirm(ctx, id) })
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return field + ": no such person, or not employed now", nil
+	}
+	in, err := s.inTree(ctx, root, firm)
+	if err != nil {
+		return "", err
+	}
+	if !in {
+		return field + ": does not work for the firm tree of " + root, nil
+	}
+	return "", nil
 }
 
 func (s *Service) firmExists(ctx context.Context, id string) (bool, error) {
