@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: build run test vet fmt-check
+.PHONY: build run test vet fmt-check bench bench-short
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/credtrace ./cmd/credtrace
@@ -23,3 +23,13 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+## bench: the full bench on this machine (several minutes); prints the table and keeps the raw
+## output in bench/latest.txt and bench/latest.json so runs can be compared
+bench: build
+	@mkdir -p bench
+	./bin/credtrace bench -out bench/latest.json 2>&1 | tee bench/latest.txt
+
+## bench-short: the same figures at a small scale, in under two minutes
+bench-short: build
+	./bin/credtrace bench -short

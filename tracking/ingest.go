@@ -762,8 +762,8 @@ const conflictReason = "id: conflict: this carrier already sent an event with th
 
 // Journal mode: derived state waiting to be saved, guarded by the ingest mutex.
 const (
-	flushEvents = 20000           // save the derived state after this many events
-	flushEvery  = 2 * time.Second // or when it is older than this
+	flushEvents = 50000           // save the derived state after this many events
+	flushEvery  = 5 * time.Second // or when it is older than this
 )
 
 // Flush saves the derived state that ingestion holds in memory (journal mode); reads of

@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -116,7 +117,9 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	short := fs.Bool("short", false, "a quick run (under two minutes)")
-	events := fs.Int("events", 200000, "events to ingest in the ingestion figures")
+	rounds := fs.Int("rounds", 3, "alternating rounds of ingestion and reference; the table shows medians")
+	events := fs.Int("events", 300000, "events per round in the ingestion ratio")
+	long := fs.Int("long", 10000000, "events of the long run that measures memory and trace cost against store size (0 skips it)")
 	out := fs.String("out", "", "also write the raw results as JSON to this file")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
@@ -133,46 +136,111 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if *short && *events > 50000 {
-		*events = 50000
+	if *short {
+		*events, *long = min(*events, 40000), min(*long, 200000)
 	}
 	dir, err := os.MkdirTemp("", "credtrace-bench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	fmt.Fprintf(stdout, "credtrace bench: %d events, batches of 1,000, %d CPUs, %s\n\n", *events, runtime.NumCPU(), runtime.Version())
+	fmt.Fprintf(stdout, "credtrace bench: %d rounds of %d events, long run %d events, batches of 1,000, %d CPUs, %s\n\n",
+		*rounds, *events, *long, runtime.NumCPU(), runtime.Version())
 
-	var results []benchResult
-	ing, lat, sent, err := benchIngest(ctx, dir, *events)
-	if err != nil {
-		return err
+	var ing, raw, ratio []float64
+	var lat, small latencies
+	for r := 0; r < *rounds; r++ {
+		rd := filepath.Join(dir, fmt.Sprint("round", r))
+		run, err := benchIngest(ctx, rd, *events, uint64(r+1), false)
+		if err != nil {
+			return err
+		}
+		ref, err := benchRawInsert(ctx, filepath.Join(rd, "raw.db"), *events, uint64(r+1))
+		if err != nil {
+			return err
+		}
+		ing, raw, ratio = append(ing, run.rate), append(raw, ref), append(ratio, run.rate/ref)
+		if r == 0 {
+			small = run.idle
+		}
+		fmt.Fprintf(stderr, "round %d: %.0f events/s against %.0f rows/s (%.2f)\n", r+1, run.rate, ref, run.rate/ref)
 	}
-	raw, err := benchRawInsert(ctx, filepath.Join(dir, "raw.db"), sent)
-	if err != nil {
-		return err
+	results := []benchResult{
+		{"HTTP ingestion (SQLite)", fmt.Sprintf("%.0f events/s", median(ing)), fmt.Sprintf("%.0f rows/s raw insert", median(raw)), fmt.Sprintf("%.2f", median(ratio)),
+			fmt.Sprintf("POST /v1/events, %d concurrent clients, 1,000 events per request, end to end over loopback; reference: the same events as JSON rows into one SQLite table with a primary key and a waybill index, 1,000 per transaction, same pragmas (WAL, synchronous=FULL); median of %d alternating rounds (ratios %s)",
+				benchClients, *rounds, fmtList(ratio))},
 	}
-	results = append(results, benchResult{"HTTP ingestion (SQLite)", fmt.Sprintf("%.0f events/s", ing), fmt.Sprintf("%.0f rows/s raw insert", raw),
-		fmt.Sprintf("%.2f", ing/raw), "POST /v1/events, 4 concurrent clients, 1,000 events per request, end to end over loopback; reference: the same events' JSON inserted into one indexed SQLite table, 1,000 per transaction, same pragmas"})
-	results = append(results, benchResult{"trace lookup while ingesting", fmt.Sprintf("p50 %s, p99 %s", lat.p50, lat.p99), "", "",
-		"GET /v1/parcels/{waybill} of random ingested parcels by a third client during the ingestion run"})
+	if *long > 0 {
+		run, err := benchIngest(ctx, filepath.Join(dir, "long"), *long, 99, true)
+		if err != nil {
+			return err
+		}
+		lat = run.all
+		results = append(results,
+			benchResult{"trace lookup while ingesting", fmt.Sprintf("p50 %s, p99 %s", lat.p50, lat.p99), "", "",
+				"GET /v1/parcels/{waybill} (regulator token) of random ingested parcels, one client every 2 ms, during the long run"},
+			benchResult{"trace p50, large vs small store", fmt.Sprintf("%s at %d events", run.idle.p50, *long), fmt.Sprintf("%s at %d events", small.p50, *events),
+				fmt.Sprintf("%.2f", float64(run.idle.p50)/float64(max(small.p50, 1))),
+				"500 lookups of complete parcels (6-12 events each) with nothing else running, after the long run against after the first round: a trace reads one parcel's events by index, so its cost follows the parcel, not the store"},
+			benchResult{"peak resident memory", fmt.Sprintf("%d MiB", run.peakRSS>>20), fmt.Sprintf("%d MiB after setup", run.baseRSS>>20), "",
+				fmt.Sprintf("VmHWM of the bench process (service and load generator, events generated as they are sent) over the ingestion of %d events at %.0f events/s", *long, run.rate)})
+	}
 
 	w := tabWriter(stdout)
-	fmt.Fprintf(w, "%-32s %-26s %-26s %-6s\n", "figure", "credtrace", "reference", "ratio")
+	fmt.Fprintf(w, "%-34s %-28s %-28s %-6s\n", "figure", "credtrace", "reference", "ratio")
 	for _, r := range results {
-		fmt.Fprintf(w, "%-32s %-26s %-26s %-6s\n", r.name, r.value, r.reference, r.ratio)
+		fmt.Fprintf(w, "%-34s %-28s %-28s %-6s\n", r.name, r.value, r.reference, r.ratio)
 	}
 	fmt.Fprintln(w)
 	for _, r := range results {
 		fmt.Fprintf(w, "- %s: %s\n", r.name, r.how)
 	}
 	if *out != "" {
-		b, _ := json.MarshalIndent(results, "", "  ")
+		type row struct{ Name, Value, Reference, Ratio, How string }
+		var rows []row
+		for _, r := range results {
+			rows = append(rows, row{r.name, r.value, r.reference, r.ratio, r.how})
+		}
+		b, _ := json.MarshalIndent(rows, "", "  ")
 		if err := os.WriteFile(*out, b, 0o644); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func median(xs []float64) float64 {
+	ys := append([]float64(nil), xs...)
+	sort.Float64s(ys)
+	return ys[len(ys)/2]
+}
+
+func fmtList(xs []float64) string {
+	var parts []string
+	for _, x := range xs {
+		parts = append(parts, fmt.Sprintf("%.2f", x))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// rss reads the resident set (VmRSS) and its peak (VmHWM) of this process, in bytes.
+func rss() (cur, peak int64) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		var kb int64
+		if strings.HasPrefix(line, "VmRSS:") {
+			fmt.Sscan(strings.TrimPrefix(line, "VmRSS:"), &kb)
+			cur = kb << 10
+		}
+		if strings.HasPrefix(line, "VmHWM:") {
+			fmt.Sscan(strings.TrimPrefix(line, "VmHWM:"), &kb)
+			peak = kb << 10
+		}
+	}
+	return cur, peak
 }
 
 func tabWriter(w io.Writer) io.Writer { return w }
@@ -217,45 +285,58 @@ func residentID(n int) string {
 	return base + string("10X98765432"[sum%11])
 }
 
-func benchIngest(ctx context.Context, dir string, n int) (float64, latencies, [][]byte, error) {
+// ingestRun is what one ingestion run measured.
+type ingestRun struct {
+	rate             float64
+	all, early, late latencies
+	idle             latencies // lookups of complete parcels once ingestion is over
+	baseRSS, peakRSS int64
+}
+
+// benchBodies generates the request bodies of n events, as they are sent, from a seed.
+func benchBodies(w benchWorld, seed uint64, n int) <-chan []byte {
+	ch := make(chan []byte, 8)
+	go func() {
+		defer close(ch)
+		gen := newEventStream(w, seed, 2000)
+		for sent := 0; sent < n; sent += 1000 {
+			raw, _ := json.Marshal(gen.batch(min(1000, n-sent)))
+			ch <- raw
+		}
+	}()
+	return ch
+}
+
+func benchIngest(ctx context.Context, dir string, n int, seed uint64, trace bool) (ingestRun, error) {
+	var run ingestRun
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "credtrace.db"))
 	if err != nil {
-		return 0, latencies{}, nil, err
+		return run, err
 	}
 	defer st.Close()
 	hasher := courier.NewHasher([]byte("bench-key-0123456789abcdefghijklmnop"))
 	svc := courier.NewService(st, hasher, courier.DefaultPolicy(), nil)
 	admin := "ct_bench-admin-token-0123456789abcdef"
 	if _, err := svc.Bootstrap(ctx, admin); err != nil {
-		return 0, latencies{}, nil, err
+		return run, err
 	}
 	w, err := benchWorldIn(ctx, svc)
 	if err != nil {
-		return 0, latencies{}, nil, err
+		return run, err
 	}
 	trk := tracking.NewService(st.Tracking(), svc, proposer{svc}, hasher, tracking.Options{}, nil)
 	api := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Store: st, Logger: slog.New(slog.DiscardHandler)})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, latencies{}, nil, err
+		return run, err
 	}
 	go api.App().Listener(ln)
 	defer api.App().Shutdown()
 	url := "http://" + ln.Addr().String()
+	runtime.GC()
+	run.baseRSS, _ = rss()
 
-	// Pre-encode the bodies so the clients measure the service, not the generator.
-	gen := newEventStream(w, 1, 2000)
-	var bodies [][]byte
-	var waybills []string
-	for sent := 0; sent < n; sent += 1000 {
-		b := gen.batch(1000)
-		for _, e := range b[:5] {
-			waybills = append(waybills, e["waybill"].(string))
-		}
-		raw, _ := json.Marshal(b)
-		bodies = append(bodies, raw)
-	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2 * benchClients}}
 	post := func(body []byte) error {
 		req, _ := http.NewRequestWithContext(ctx, "POST", url+"/v1/events", bytes.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+admin)
@@ -272,37 +353,49 @@ func benchIngest(ctx context.Context, dir string, n int) (float64, latencies, []
 		}
 		return nil
 	}
-	var next atomic.Int64
+	bodies := benchBodies(w, seed, n)
+	var done atomic.Int64 // events acknowledged
 	var wg sync.WaitGroup
 	errs := make(chan error, benchClients)
 	stop := make(chan struct{})
-	var lat []time.Duration
-	var latMu sync.Mutex
-	go func() { // the tracer
-		rng := rand.New(rand.NewPCG(2, 3))
+	type sample struct {
+		at       int64 // events acknowledged when the lookup ran
+		lat      time.Duration
+		perEvent time.Duration // lat divided by the parcel's events
+	}
+	var samples []sample
+	var smu sync.Mutex
+	go func() { // the tracer: looks up parcels that exist (waybills below the acknowledged count)
+		if !trace {
+			return
+		}
+		rng := rand.New(rand.NewPCG(seed, 3))
 		for {
 			select {
 			case <-stop:
 				return
-			default:
+			case <-time.After(2 * time.Millisecond):
 			}
-			k := int(next.Load()) * 5
-			if k == 0 {
-				time.Sleep(time.Millisecond)
+			k := done.Load()
+			if k < 1000 {
 				continue
 			}
-			req, _ := http.NewRequestWithContext(ctx, "GET", url+"/v1/parcels/"+waybills[rng.IntN(min(k, len(waybills)))], nil)
+			wb := fmt.Sprintf("BN%012d", rng.IntN(int(k/12)+1))
+			req, _ := http.NewRequestWithContext(ctx, "GET", url+"/v1/parcels/"+wb, nil)
 			req.Header.Set("Authorization", "Bearer "+admin)
 			t0 := time.Now()
 			resp, err := client.Do(req)
 			if err == nil {
-				io.Copy(io.Discard, resp.Body)
+				body, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
-				latMu.Lock()
-				lat = append(lat, time.Since(t0))
-				latMu.Unlock()
+				d := time.Since(t0)
+				evs := bytes.Count(body, []byte(`"code":`))
+				if resp.StatusCode == 200 && evs > 0 {
+					smu.Lock()
+					samples = append(samples, sample{k, d, d / time.Duration(evs)})
+					smu.Unlock()
+				}
 			}
-			time.Sleep(2 * time.Millisecond)
 		}
 	}()
 	start := time.Now()
@@ -310,15 +403,14 @@ func benchIngest(ctx context.Context, dir string, n int) (float64, latencies, []
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(bodies) {
-					return
-				}
-				if err := post(bodies[i]); err != nil {
+			for body := range bodies {
+				if err := post(body); err != nil {
 					errs <- err
+					for range bodies {
+					}
 					return
 				}
+				done.Add(1000)
 			}
 		}()
 	}
@@ -327,23 +419,58 @@ func benchIngest(ctx context.Context, dir string, n int) (float64, latencies, []
 	close(stop)
 	select {
 	case err := <-errs:
-		return 0, latencies{}, nil, err
+		return run, err
 	default:
 	}
-	latMu.Lock()
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	var l latencies
-	if len(lat) > 0 {
-		l = latencies{p50: lat[len(lat)/2].Round(10 * time.Microsecond), p99: lat[len(lat)*99/100].Round(10 * time.Microsecond)}
+	_, run.peakRSS = rss()
+	run.rate = float64(n) / elapsed.Seconds()
+	// Complete parcels (the oldest 5,000 waybills), looked up with nothing else running.
+	var idle []time.Duration
+	rng := rand.New(rand.NewPCG(seed, 5))
+	for i := 0; i < 500; i++ {
+		req, _ := http.NewRequestWithContext(ctx, "GET", url+"/v1/parcels/"+fmt.Sprintf("BN%012d", rng.IntN(5000)), nil)
+		req.Header.Set("Authorization", "Bearer "+admin)
+		t0 := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			return run, err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		idle = append(idle, time.Since(t0))
 	}
-	latMu.Unlock()
-	return float64(len(bodies)*1000) / elapsed.Seconds(), l, bodies, nil
+	sort.Slice(idle, func(i, j int) bool { return idle[i] < idle[j] })
+	run.idle = latencies{p50: idle[len(idle)/2].Round(time.Microsecond), p99: idle[len(idle)*99/100].Round(time.Microsecond)}
+	smu.Lock()
+	defer smu.Unlock()
+	pick := func(keep func(sample) bool, perEvent bool) latencies {
+		var ls []time.Duration
+		for _, s := range samples {
+			if keep(s) {
+				if perEvent {
+					ls = append(ls, s.perEvent)
+				} else {
+					ls = append(ls, s.lat)
+				}
+			}
+		}
+		if len(ls) == 0 {
+			return latencies{}
+		}
+		sort.Slice(ls, func(i, j int) bool { return ls[i] < ls[j] })
+		return latencies{p50: ls[len(ls)/2].Round(10 * time.Microsecond), p99: ls[len(ls)*99/100].Round(10 * time.Microsecond)}
+	}
+	run.all = pick(func(sample) bool { return true }, false)
+	run.early = pick(func(s sample) bool { return s.at <= int64(n/10) }, true)
+	run.late = pick(func(s sample) bool { return s.at >= int64(n-n/10) }, true)
+	return run, nil
 }
 
-// benchRawInsert is the reference: the very events the service took, each as its JSON, into
-// one SQLite table with a primary key and a waybill index, 1,000 rows per transaction, with the
-// service's pragmas, and no HTTP, no rules and no derived state.
-func benchRawInsert(ctx context.Context, path string, bodies [][]byte) (float64, error) {
+// benchRawInsert is the reference: the very events of the ingestion round (regenerated from
+// the same seed), each as its JSON, into one SQLite table with a primary key and a waybill
+// index, 1,000 rows per transaction, with the service's pragmas, and no HTTP, no rules and no
+// derived state.
+func benchRawInsert(ctx context.Context, path string, n int, seed uint64) (float64, error) {
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
 	if err != nil {
 		return 0, err
@@ -354,20 +481,24 @@ func benchRawInsert(ctx context.Context, path string, bodies [][]byte) (float64,
 		CREATE INDEX events_waybill ON events(waybill)`); err != nil {
 		return 0, err
 	}
+	// The same ids as the round's world: the ingestion store holds them.
+	w, err := worldOf(filepath.Join(filepath.Dir(path), "credtrace.db"))
+	if err != nil {
+		return 0, err
+	}
 	type row struct{ carrier, id, waybill, doc string }
-	batches := make([][]row, len(bodies))
-	for i, body := range bodies {
+	var elapsed time.Duration
+	for body := range benchBodies(w, seed, n) {
 		var evs []map[string]any
 		if err := json.Unmarshal(body, &evs); err != nil {
 			return 0, err
 		}
-		for _, e := range evs {
+		rows := make([]row, len(evs))
+		for i, e := range evs {
 			doc, _ := json.Marshal(e)
-			batches[i] = append(batches[i], row{e["carrier"].(string), e["id"].(string), e["waybill"].(string), string(doc)})
+			rows[i] = row{e["carrier"].(string), e["id"].(string), e["waybill"].(string), string(doc)}
 		}
-	}
-	start := time.Now()
-	for _, b := range batches {
+		start := time.Now()
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
 			return 0, err
@@ -376,7 +507,7 @@ func benchRawInsert(ctx context.Context, path string, bodies [][]byte) (float64,
 		if err != nil {
 			return 0, err
 		}
-		for _, r := range b {
+		for _, r := range rows {
 			if _, err := stmt.ExecContext(ctx, r.carrier, r.id, r.waybill, r.doc); err != nil {
 				return 0, err
 			}
@@ -385,8 +516,38 @@ func benchRawInsert(ctx context.Context, path string, bodies [][]byte) (float64,
 		if err := tx.Commit(); err != nil {
 			return 0, err
 		}
+		elapsed += time.Since(start)
 	}
-	return float64(len(bodies)*1000) / time.Since(start).Seconds(), nil
+	return float64(n) / elapsed.Seconds(), nil
+}
+
+// worldOf reads back the bench world (carrier, sites, staff) from a round's store.
+func worldOf(path string) (benchWorld, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		return benchWorld{}, err
+	}
+	defer db.Close()
+	var w benchWorld
+	if err := db.QueryRow(`SELECT id FROM firms LIMIT 1`).Scan(&w.carrier); err != nil {
+		return w, err
+	}
+	for _, q := range []struct {
+		sql string
+		dst *[]string
+	}{{`SELECT id FROM sites ORDER BY created_at, id`, &w.sites}, {`SELECT id FROM staff ORDER BY created_at, id`, &w.staff}} {
+		rows, err := db.Query(q.sql)
+		if err != nil {
+			return w, err
+		}
+		for rows.Next() {
+			var id string
+			rows.Scan(&id)
+			*q.dst = append(*q.dst, id)
+		}
+		rows.Close()
+	}
+	return w, nil
 }
 
 // benchClients is how many carriers push at once in the ingestion figures.
