@@ -125,42 +125,47 @@ func TestIngestBodies(t *testing.T) {
 		field       string         // for a 4xx: the field the error names
 		accepted    int            // for a 200
 		rejected    map[int]string // index → what the reason names
+		bug         string         // a known product bug that keeps the case from passing
 	}{
 		{"JSON array", "application/json", func(wb string) []byte {
 			return jsonBytes(t, []any{ev(w, wb+"-1", wb, "collected", "2026-06-01T10:00:00+08:00"), ev(w, wb+"-2", wb, "departed", "2026-06-01T11:00:00+08:00")})
-		}, 200, "", 2, nil},
+		}, 200, "", 2, nil, ""},
 		{"NDJSON", "application/x-ndjson", func(wb string) []byte {
 			return ndjson(t, ev(w, wb+"-1", wb, "collected", "2026-06-01T10:00:00+08:00"), "", ev(w, wb+"-2", wb, "departed", "2026-06-01T11:00:00+08:00"))
-		}, 200, "", 2, nil},
+		}, 200, "", 2, nil, ""},
 		{"NDJSON sent as application/json", "application/json", func(wb string) []byte {
 			return ndjson(t, ev(w, wb+"-1", wb, "collected", "2026-06-01T10:00:00+08:00"), ev(w, wb+"-2", wb, "departed", "2026-06-01T11:00:00+08:00"))
-		}, 200, "", 2, nil},
+		}, 200, "", 2, nil, ""},
 		{"unknown field in one element", "application/json", func(wb string) []byte {
 			bad := ev(w, wb+"-2", wb, "arrived", "2026-06-01T10:30:00+08:00")
 			bad["colour"] = "red"
 			return jsonBytes(t, []any{ev(w, wb+"-1", wb, "collected", "2026-06-01T10:00:00+08:00"), bad, ev(w, wb+"-3", wb, "departed", "2026-06-01T11:00:00+08:00")})
-		}, 200, "", 2, map[int]string{1: "colour"}},
+		}, 200, "", 2, map[int]string{1: "colour"}, ""},
 		{"wrong type in one element", "application/json", func(wb string) []byte {
 			bad := ev(w, wb+"-1", wb, "collected", "2026-06-01T10:00:00+08:00")
 			bad["weight_g"] = "heavy"
 			return jsonBytes(t, []any{bad, ev(w, wb+"-2", wb, "arrived", "2026-06-01T10:30:00+08:00"), ev(w, wb+"-3", wb, "departed", "2026-06-01T11:00:00+08:00")})
-		}, 200, "", 2, map[int]string{0: "weight_g"}},
+		}, 200, "", 2, map[int]string{0: "weight_g"}, ""},
 		{"time without offset in one element", "application/json", func(wb string) []byte {
 			bad := ev(w, wb+"-3", wb, "departed", "2026-06-01 11:00")
 			return jsonBytes(t, []any{ev(w, wb+"-1", wb, "collected", "2026-06-01T10:00:00+08:00"), ev(w, wb+"-2", wb, "arrived", "2026-06-01T10:30:00+08:00"), bad})
-		}, 200, "", 2, map[int]string{2: "at"}},
+		}, 200, "", 2, map[int]string{2: "at"}, ""},
 		{"malformed line in NDJSON", "application/x-ndjson", func(wb string) []byte {
 			return ndjson(t, ev(w, wb+"-1", wb, "collected", "2026-06-01T10:00:00+08:00"), `{"id": "x", "waybill": `, ev(w, wb+"-2", wb, "departed", "2026-06-01T11:00:00+08:00"))
-		}, 200, "", 2, map[int]string{1: "JSON"}},
-		{"10,001 events", "application/json", tooMany, 422, "events", 0, nil},
+		}, 200, "", 2, map[int]string{1: "JSON"}, ""},
+		{"10,001 events", "application/json", tooMany, 422, "events", 0, nil, ""},
 		{"malformed JSON array", "application/json", func(wb string) []byte {
 			return []byte(`[{"id": "` + wb + `-1", "waybill": "` + wb + `"`)
-		}, 400, "", 0, nil},
-		{"not JSON", "application/json", func(string) []byte { return []byte("waybill=SF1") }, 400, "", 0, nil},
-		{"empty body", "application/json", func(string) []byte { return nil }, 400, "", 0, nil},
+		}, 400, "", 0, nil, ""},
+		{"not JSON", "application/json", func(string) []byte { return []byte("waybill=SF1") }, 400, "", 0, nil, ""},
+		{"empty body", "application/json", func(string) []byte { return nil }, 400, "", 0, nil, ""},
+		{"empty array", "application/json", func(string) []byte { return []byte("[]") }, 422, "events", 0, nil, ""},
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			if c.bug != "" {
+				t.Skip(c.bug)
+			}
 			wb := fmt.Sprintf("SF20000000%02d", i)
 			got, raw := e.send("POST", "/v1/events", w.firmA, c.contentType, c.body(wb))
 			if got != c.status {
@@ -470,6 +475,9 @@ func TestIncidentHTTP(t *testing.T) {
 					t.Errorf("responsible %s = %q, want %q (attribution %v)", k, got, c.want[k], inc["attribution"])
 				}
 			}
+			if resp["hq"] != w.hqA {
+				t.Errorf("responsible hq %v, want brand A's HQ %s", resp["hq"], w.hqA)
+			}
 			ids, _ := inc["proposed_record_ids"].([]any)
 			if len(ids) != len(c.want) {
 				t.Fatalf("proposed records %v, want one per responsible party %v", ids, c.want)
@@ -551,12 +559,15 @@ func TestAnomalyHTTP(t *testing.T) {
 			t.Errorf("?kind=implausible_weight lists a %v anomaly", a["kind"])
 		}
 		ids = append(ids, a["id"].(string))
-		if a["id"] == w.anomaly && (a["waybill"] != waybill || a["carrier"] != w.hqA) {
-			t.Errorf("anomaly %v, want waybill %s of carrier %s", a, waybill, w.hqA)
+		if ev, _ := a["event_ids"].([]any); a["id"] == w.anomaly && (a["waybill"] != waybill || a["carrier"] != w.hqA || len(ev) != 1 || ev[0] != "e1") {
+			t.Errorf("anomaly %v, want waybill %s of carrier %s found on the collection e1", a, waybill, w.hqA)
 		}
 	}
 	if !contains(ids, w.anomaly) {
 		t.Fatalf("?kind=implausible_weight lists %v, not the world's anomaly %s", ids, w.anomaly)
+	}
+	if own := items(e.must(200, "GET", "/v1/anomalies?kind=implausible_weight", w.firmA, nil), "items"); len(own) != 1 || own[0]["id"] != w.anomaly {
+		t.Errorf("brand A lists %v, want its parcel's anomaly", own)
 	}
 	if other := items(e.must(200, "GET", "/v1/anomalies?kind=stalled", adminTk, nil), "items"); len(other) != 0 {
 		t.Errorf("?kind=stalled lists %v", other)
@@ -570,6 +581,11 @@ func TestAnomalyHTTP(t *testing.T) {
 	for _, a := range items(e.must(200, "GET", "/v1/anomalies?kind=implausible_weight", adminTk, nil), "items") {
 		if a["id"] == w.anomaly && a["incident_id"] != inc["id"] {
 			t.Errorf("anomaly incident_id %v, want %v", a["incident_id"], inc["id"])
+		}
+	}
+	for _, a := range items(e.must(200, "GET", "/v1/anomalies?kind=implausible_weight&open=true", adminTk, nil), "items") {
+		if a["id"] == w.anomaly {
+			t.Errorf("?open=true lists the anomaly that became incident %v", a["incident_id"])
 		}
 	}
 	e.must(404, "POST", "/v1/anomalies/implausible_weight-00/incident", adminTk, nil)

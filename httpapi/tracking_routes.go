@@ -102,6 +102,9 @@ func (s *Server) decodeEvents(c *fiber.Ctx) ([]tracking.EventInput, map[int]stri
 	} else if err := json.Unmarshal(body, &raws); err != nil {
 		return nil, nil, jsonError(err)
 	}
+	if len(raws) == 0 {
+		return nil, nil, courier.Invalid("events", "at least one event")
+	}
 	if len(raws) > tracking.MaxBatch {
 		return nil, nil, courier.Invalid("events", "at most %d events per request, got %d", tracking.MaxBatch, len(raws))
 	}
@@ -329,8 +332,13 @@ func sse[T any](c *fiber.Ctx, stop <-chan struct{}, cancel func(), first string,
 	c.Set(fiber.HeaderCacheControl, "no-cache")
 	c.Set(fiber.HeaderConnection, "keep-alive")
 	c.Set("X-Accel-Buffering", "no")
+	conn := c.Context().Conn()
+	// The server's write timeout is set once per response; a stream pushes it forward before
+	// each message instead, so that it lives as long as the client reads.
+	alive := func() { conn.SetWriteDeadline(time.Now().Add(30 * time.Second)) }
 	c.Context().SetBodyStreamWriter(fasthttp.StreamWriter(func(w *bufio.Writer) {
 		defer cancel()
+		alive()
 		if _, err := w.WriteString(first); err != nil || w.Flush() != nil {
 			return
 		}
@@ -346,6 +354,7 @@ func sse[T any](c *fiber.Ctx, stop <-chan struct{}, cancel func(), first string,
 			case v := <-ch:
 				msg = render(v)
 			}
+			alive()
 			if _, err := w.WriteString(msg); err != nil || w.Flush() != nil {
 				return
 			}

@@ -285,6 +285,14 @@ func (s *Service) CarrierConfig(ctx context.Context, c Caller, firmID string) (C
 	return s.config(ctx, s.store, firmID)
 }
 
+// Totals sums the statistics of every subject of kind between two days, for scoring.
+func (s *Service) Totals(ctx context.Context, kind SubjectKind, from, to string) (map[string]map[Metric]int, error) {
+	if err := s.Flush(ctx); err != nil {
+		return nil, err
+	}
+	return s.store.StatTotals(ctx, kind, from, to)
+}
+
 // Stats returns the day statistics of one subject between two days.
 func (s *Service) Stats(ctx context.Context, kind SubjectKind, id, from, to string) ([]DayStats, error) {
 	for _, d := range []struct{ name, v string }{{"from", from}, {"to", to}} {

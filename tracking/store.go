@@ -72,6 +72,9 @@ type Store interface {
 	AddStats(ctx context.Context, source string, deltas []StatDelta) error
 	// Stats returns the day statistics that match q.
 	Stats(ctx context.Context, q StatsQuery) ([]DayStats, error)
+	// StatTotals sums the statistics of every subject of kind between two days (inclusive),
+	// by subject id: the cost follows subjects and days, never raw events.
+	StatTotals(ctx context.Context, kind SubjectKind, from, to string) (map[string]map[Metric]int, error)
 
 	CarrierConfig(ctx context.Context, firmID string) (CarrierConfig, error) // ErrNotFound when unset
 	PutCarrierConfig(ctx context.Context, c CarrierConfig) error

@@ -457,6 +457,32 @@ func scanEvent(sc scanner) (tracking.Event, int64, error) {
 	return e, n, nil
 }
 
+// StatTotals implements tracking.Store.
+func (t *Tracking) StatTotals(ctx context.Context, kind tracking.SubjectKind, from, to string) (map[string]map[tracking.Metric]int, error) {
+	rows, err := t.s.reader().QueryContext(ctx, `SELECT id, SUM(handled), SUM(delivered), SUM(on_time), SUM(late), SUM(lost), SUM(damaged), SUM(complaints)
+		FROM stats WHERE kind = ? AND day >= ? AND day <= ? GROUP BY id`, string(kind), from, to)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: stat totals: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]map[tracking.Metric]int{}
+	for rows.Next() {
+		var id string
+		var n [7]int
+		if err := rows.Scan(&id, &n[0], &n[1], &n[2], &n[3], &n[4], &n[5], &n[6]); err != nil {
+			return nil, err
+		}
+		m := map[tracking.Metric]int{}
+		for i, metric := range tracking.Metrics {
+			if n[i] != 0 {
+				m[metric] = n[i]
+			}
+		}
+		out[id] = m
+	}
+	return out, rows.Err()
+}
+
 // ParcelEvents implements tracking.Store.
 func (t *Tracking) ParcelEvents(ctx context.Context, waybill string) ([]tracking.Event, error) {
 	rows, err := t.s.reader().QueryContext(ctx, `SELECT rowid, carrier, id, waybill, hash, doc FROM events WHERE waybill = ?`, waybill)
