@@ -31,6 +31,8 @@ type Config struct {
 	PublicityMonths map[string]int
 	RepairMonths    map[string]int
 	AnomalySchedule string // --anomaly-schedule, CREDTRACE_ANOMALY_SCHEDULE: cron spec of the anomaly scan; empty disables it
+	ScoreSchedule   string // --score-schedule, CREDTRACE_SCORE_SCHEDULE: cron spec of the daily recomputation
+	PublishSchedule string // --publish-schedule, CREDTRACE_PUBLISH_SCHEDULE: cron spec of the monthly publication
 	Timezone        string // CREDTRACE_TZ: time zone of the cron schedules
 }
 
@@ -71,6 +73,8 @@ func Load(getenv func(string) string, args []string) (Config, error) {
 	publicity := fs.String("publicity-months", env("CREDTRACE_PUBLICITY_MONTHS", "minor=3,general=12,serious=36"), "publicity window by severity")
 	repair := fs.String("repair-months", env("CREDTRACE_REPAIR_MONTHS", "minor=0,general=3,serious=12"), "minimum period before repair by severity")
 	anomaly := fs.String("anomaly-schedule", env("CREDTRACE_ANOMALY_SCHEDULE", "@every 5m"), "cron spec of the anomaly scan")
+	score := fs.String("score-schedule", env("CREDTRACE_SCORE_SCHEDULE", "0 2 * * *"), "cron spec of the daily score recomputation")
+	publish := fs.String("publish-schedule", env("CREDTRACE_PUBLISH_SCHEDULE", "0 3 1 * *"), "cron spec of the monthly grade publication")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, &Error{Problems: []string{err.Error()}}
 	}
@@ -86,6 +90,8 @@ func Load(getenv func(string) string, args []string) (Config, error) {
 		PIISecret:  getenv("CREDTRACE_PII_SECRET"),
 
 		AnomalySchedule: *anomaly,
+		ScoreSchedule:   *score,
+		PublishSchedule: *publish,
 		Timezone:        env("CREDTRACE_TZ", "Asia/Shanghai"),
 	}
 	var problems []string
@@ -187,8 +193,14 @@ func (c Config) Validate() error {
 			return 0, c.PublicityMonths[sev]
 		})...)
 	}
-	if _, err := cron.ParseStandard(c.AnomalySchedule); c.AnomalySchedule != "" && err != nil {
-		problems = append(problems, fmt.Sprintf("--anomaly-schedule / CREDTRACE_ANOMALY_SCHEDULE: %q is not a cron spec: %v", c.AnomalySchedule, err))
+	for _, sc := range []struct{ name, spec string }{
+		{"--anomaly-schedule / CREDTRACE_ANOMALY_SCHEDULE", c.AnomalySchedule},
+		{"--score-schedule / CREDTRACE_SCORE_SCHEDULE", c.ScoreSchedule},
+		{"--publish-schedule / CREDTRACE_PUBLISH_SCHEDULE", c.PublishSchedule},
+	} {
+		if _, err := cron.ParseStandard(sc.spec); sc.spec != "" && err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %q is not a cron spec: %v", sc.name, sc.spec, err))
+		}
 	}
 	if _, err := LoadLocation(c.Timezone); err != nil {
 		problems = append(problems, fmt.Sprintf("CREDTRACE_TZ: %q is not a time zone", c.Timezone))

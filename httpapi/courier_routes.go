@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/credtrace/credtrace/courier"
+	"github.com/credtrace/credtrace/scoring"
 )
 
 func (s *Server) courierRoutes() {
@@ -289,8 +290,8 @@ type fileJSON struct {
 	Counts      map[string]int                     `json:"counts"`
 	Commitments []commitmentJSON                   `json:"commitments"`
 	Objections  []objectionJSON                    `json:"objections"`
+	Sanctions   []sanctionJSON                     `json:"sanctions,omitempty"`
 	AsOf        time.Time                          `json:"as_of"`
-	_           struct{}                           `json:"-"`
 }
 
 // groupRecords arranges records by category, then status; every category is present.
@@ -336,6 +337,16 @@ func (s *Server) firmFile(c *fiber.Ctx) error {
 		out.Sites = append(out.Sites, siteOut(site))
 	}
 	out.Records, out.Counts = groupRecords(f.Records)
+	if s.deps.Scoring != nil {
+		out.Sanctions = []sanctionJSON{}
+		ss, err := s.deps.Scoring.Sanctions(ctx(c), scoring.Caller{Role: "regulator"}, scoring.SanctionQuery{FirmID: f.Firm.ID})
+		if err != nil {
+			return err
+		}
+		for _, x := range ss {
+			out.Sanctions = append(out.Sanctions, sanctionOut(x))
+		}
+	}
 	return c.JSON(out)
 }
 
@@ -541,7 +552,17 @@ type disclosureJSON struct {
 	LicenceValid  *time.Time         `json:"licence_valid_to,omitempty"`
 	Records       []publicRecordJSON `json:"records"`
 	Commitments   []commitmentJSON   `json:"commitments"`
+	Grade         *publicGradeJSON   `json:"grade,omitempty"`
+	Sanctions     []sanctionJSON     `json:"sanctions"`
 	AsOf          time.Time          `json:"as_of"`
+}
+
+// publicGradeJSON is a firm's grade of the latest published period.
+type publicGradeJSON struct {
+	Grade  string    `json:"grade"`
+	Score  float64   `json:"score"`
+	AsOf   time.Time `json:"as_of"`
+	Method string    `json:"method"`
 }
 
 func (s *Server) disclose(c *fiber.Ctx) error {
@@ -557,6 +578,23 @@ func (s *Server) disclose(c *fiber.Ctx) error {
 	}
 	for i := range out.Commitments {
 		out.Commitments[i].FirmID = ""
+	}
+	out.Sanctions = []sanctionJSON{}
+	if s.deps.Scoring != nil {
+		if sc, ok, err := s.deps.Scoring.PublishedGrade(ctx(c), d.Firm.ID); err != nil {
+			return err
+		} else if ok {
+			out.Grade = &publicGradeJSON{Grade: string(sc.Grade), Score: sc.Value, AsOf: sc.AsOf, Method: sc.Method}
+		}
+		in, err := s.deps.Scoring.InForce(ctx(c), d.Firm.ID)
+		if err != nil {
+			return err
+		}
+		for _, x := range in {
+			sj := sanctionOut(x)
+			sj.RecordIDs, sj.ScoreRuns = []string{}, []string{}
+			out.Sanctions = append(out.Sanctions, sj)
+		}
 	}
 	return c.JSON(out)
 }

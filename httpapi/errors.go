@@ -7,6 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/credtrace/credtrace/courier"
+	"github.com/credtrace/credtrace/scoring"
 	"github.com/credtrace/credtrace/tracking"
 )
 
@@ -43,6 +44,12 @@ var kinds = []struct {
 	{tracking.ErrNotFound, fiber.StatusNotFound, "not_found"},
 	{tracking.ErrConflict, fiber.StatusConflict, "conflict"},
 	{tracking.ErrForbidden, fiber.StatusForbidden, "forbidden"},
+	{scoring.ErrInvalid, fiber.StatusUnprocessableEntity, "invalid"},
+	{scoring.ErrNotFound, fiber.StatusNotFound, "not_found"},
+	{scoring.ErrConflict, fiber.StatusConflict, "conflict"},
+	{scoring.ErrState, fiber.StatusConflict, "wrong_state"},
+	{scoring.ErrLeaseHeld, fiber.StatusConflict, "run_in_progress"},
+	{scoring.ErrForbidden, fiber.StatusForbidden, "forbidden"},
 }
 
 func statusOf(err error) int {
@@ -87,6 +94,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	var fe *fiber.Error
 	var ve *courier.ValidationError
 	var tve *tracking.ValidationError
+	var sve *scoring.ValidationError
 	switch {
 	case errors.As(err, &ae):
 		body.Code, body.Message = ae.code, ae.msg
@@ -107,6 +115,11 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	case errors.As(err, &tve):
 		body.Code, body.Message = "invalid", "the request breaks a rule"
 		for _, f := range tve.Fields {
+			body.Fields = append(body.Fields, fieldJSON{f.Field, f.Reason})
+		}
+	case errors.As(err, &sve):
+		body.Code, body.Message = "invalid", "the request breaks a rule"
+		for _, f := range sve.Fields {
 			body.Fields = append(body.Fields, fieldJSON{f.Field, f.Reason})
 		}
 	case status == fiber.StatusInternalServerError:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/httpapi"
+	"github.com/credtrace/credtrace/scoring"
 	"github.com/credtrace/credtrace/store/sqlite"
 	"github.com/credtrace/credtrace/tracking"
 )
@@ -60,6 +62,7 @@ type env struct {
 	srv   *httpapi.Server
 	svc   *courier.Service
 	trk   *tracking.Service
+	sc    *scoring.Service
 	store *sqlite.Store
 	clock *clock
 	// bodies collects every response body, to prove that no personal data leaks.
@@ -80,8 +83,9 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	trk := tracking.NewService(st.Tracking(), svc, proposer{svc}, courier.NewHasher([]byte("test-pii-key-0123456789abcdefghij")), tracking.Options{}, clk.now)
-	srv := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	return &env{t: t, srv: srv, svc: svc, trk: trk, store: st, clock: clk, bodies: &bytes.Buffer{}}
+	sc := scoring.NewService(st.Scoring(), st, trk, svc.InTree, clk.now)
+	srv := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Scoring: sc, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	return &env{t: t, srv: srv, svc: svc, trk: trk, sc: sc, store: st, clock: clk, bodies: &bytes.Buffer{}}
 }
 
 // call sends one request through the Fiber app and returns the status and decoded body.
@@ -185,7 +189,11 @@ type world struct {
 	repairPending, disputed    string
 	objection                  string
 	waybill, incident, anomaly string
+	run, proposal, sanction    string // a published scoring run, a pending and an approved sanction on A1
 }
+
+// rated is a delivered parcel of merchant M-001, to rate.
+const rated = "SF1000000009"
 
 const waybill = "SF1000000001"
 
@@ -238,5 +246,28 @@ func (e *env) world() world {
 	}
 	w.anomaly = res["anomalies"].([]any)[0].(map[string]any)["id"].(string)
 	w.incident = e.must(201, "POST", "/v1/incidents", adminTk, map[string]any{"waybill": waybill, "kind": "delayed", "reporter": "12305"})["id"].(string)
+	e.must(200, "POST", "/v1/events", w.firmA, []map[string]any{
+		{"id": "r1", "waybill": rated, "carrier": w.hqA, "code": "collected", "at": "2026-05-30T09:00:00+08:00", "site": w.site, "merchant": "M-001",
+			"recipient_phone": "13700001234", "weight_g": 900},
+		{"id": "r2", "waybill": rated, "carrier": w.hqA, "code": "departed", "at": "2026-05-30T19:00:00+08:00", "site": w.site},
+		{"id": "r3", "waybill": rated, "carrier": w.hqA, "code": "delivered", "at": "2026-05-31T15:00:00+08:00", "site": w.site, "staff": w.staff, "signer": "recipient"},
+	})
+	ctx := context.Background()
+	run, err := e.sc.StartRun(ctx, scoring.Caller{Role: "regulator", TokenID: "t"}, time.Time{}, "manual", true)
+	if err != nil {
+		e.t.Fatalf("world run: %v", err)
+	}
+	w.run = run.ID
+	for i, status := range []scoring.SanctionStatus{scoring.Proposed, scoring.Approved} {
+		x := scoring.Sanction{ID: fmt.Sprintf("sanction-%d", i), Kind: scoring.PublicExposure, FirmID: w.a1, Rule: "test", Reason: "world",
+			LegalBasis: "test", Status: status, ProposedAt: e.clock.now(), Version: 1}
+		if status == scoring.Approved {
+			x.Start = e.clock.now()
+		}
+		if err := e.store.Scoring().CreateSanction(ctx, x); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	w.proposal, w.sanction = "sanction-0", "sanction-1"
 	return w
 }

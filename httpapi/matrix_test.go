@@ -1,11 +1,14 @@
 package httpapi_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/credtrace/credtrace/scoring"
 )
 
 // roles in the order of the matrix columns.
@@ -127,6 +130,26 @@ var matrix = []cell{
 		fixed(map[string]any{"promise_hours": 48, "codes": map[string]string{"10": "collected"}}), [6]int{401, 200, 200, 404, 403, 403}},
 	{"GET /v1/carriers/:id/config", func(w world) string { return "/v1/carriers/" + w.hqA + "/config" }, nil, [6]int{401, 200, 200, 404, 403, 403}},
 	{"GET /v1/stats/:kind/:id", func(w world) string { return "/v1/stats/firm/" + w.a1 }, nil, [6]int{401, 200, 200, 404, 403, 403}},
+	{"POST /v1/ratings", p("/v1/ratings"), fixed(map[string]any{"waybill": rated, "stars": 4, "tags": []string{"on_time"}}), [6]int{401, 403, 403, 403, 201, 403}},
+	{"POST /v1/public/ratings", p("/v1/public/ratings"), fixed(map[string]any{"waybill": rated, "stars": 5, "phone4": "1234"}), [6]int{201, 201, 201, 201, 201, 201}},
+	{"GET /v1/firms/:id/score", func(w world) string { return "/v1/firms/" + w.a1 + "/score" }, nil, [6]int{401, 200, 200, 404, 403, 403}},
+	{"GET /v1/sites/:id/score", func(w world) string { return "/v1/sites/" + w.site + "/score" }, nil, [6]int{401, 200, 200, 404, 403, 403}},
+	{"GET /v1/staff/:id/score", func(w world) string { return "/v1/staff/" + w.staff + "/score" }, nil, [6]int{401, 200, 200, 404, 403, 403}},
+	{"POST /v1/scoring/runs", p("/v1/scoring/runs"), fixed(map[string]any{"publish": false}), [6]int{401, 201, 403, 403, 403, 403}},
+	{"GET /v1/scoring/runs", p("/v1/scoring/runs"), nil, [6]int{401, 200, 403, 403, 403, 403}},
+	{"GET /v1/scoring/runs/:id", func(w world) string { return "/v1/scoring/runs/" + w.run }, nil, [6]int{401, 200, 403, 403, 403, 403}},
+	{"GET /v1/scoring/method", p("/v1/scoring/method"), nil, [6]int{200, 200, 200, 200, 200, 200}},
+	{"PUT /v1/scoring/method", p("/v1/scoring/method"), fixed(json.RawMessage(strings.Replace(scoring.DefaultMethod, `"2026.1"`, `"2027.1"`, 1))), [6]int{401, 201, 403, 403, 403, 403}},
+	{"GET /v1/sanctions", p("/v1/sanctions"), nil, [6]int{401, 200, 200, 200, 403, 403}},
+	{"GET /v1/sanctions/:id", func(w world) string { return "/v1/sanctions/" + w.proposal }, nil, [6]int{401, 200, 200, 404, 403, 403}},
+	{"POST /v1/sanctions/:id/decision", func(w world) string { return "/v1/sanctions/" + w.proposal + "/decision" },
+		fixed(map[string]any{"approve": true, "reason": "属实"}), [6]int{401, 200, 403, 403, 403, 403}},
+	{"POST /v1/sanctions/:id/lift", func(w world) string { return "/v1/sanctions/" + w.sanction + "/lift" },
+		fixed(map[string]any{"reason": "整改完成"}), [6]int{401, 200, 403, 403, 403, 403}},
+	{"GET /v1/supervision", p("/v1/supervision"), nil, [6]int{401, 200, 403, 403, 403, 403}},
+	{"GET /v1/platform/eligibility/:uscc", p("/v1/platform/eligibility/" + usccA), nil, [6]int{401, 200, 403, 403, 403, 200}},
+	{"GET /v1/public/redlist", p("/v1/public/redlist"), nil, [6]int{200, 200, 200, 200, 200, 200}},
+	{"GET /v1/public/blacklist", p("/v1/public/blacklist"), nil, [6]int{200, 200, 200, 200, 200, 200}},
 	{"GET /v1/audit", p("/v1/audit"), nil, [6]int{401, 200, 403, 403, 403, 403}},
 	{"GET /v1/audit/verify", p("/v1/audit/verify"), nil, [6]int{401, 200, 403, 403, 403, 403}},
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/credtrace/credtrace/courier"
+	"github.com/credtrace/credtrace/scoring"
 	"github.com/credtrace/credtrace/tracking"
 )
 
@@ -39,6 +40,7 @@ type Pinger interface {
 type Deps struct {
 	Courier  *courier.Service
 	Tracking *tracking.Service // optional: without it the tracking routes are absent
+	Scoring  *scoring.Service  // optional: without it the scoring routes are absent
 	Store    Pinger
 	Logger   *slog.Logger
 	Validate *validator.Validate
@@ -85,6 +87,7 @@ func New(d Deps) *Server {
 	s.app.Use("/v1/parcels", publicLimiter())
 	s.courierRoutes()
 	s.trackingRoutes()
+	s.scoringRoutes()
 	for _, r := range s.routes {
 		r := r
 		s.app.Add(r.Method, r.Path, s.guard(r), r.handler)

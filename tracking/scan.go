@@ -2,6 +2,7 @@ package tracking
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -307,4 +308,22 @@ func (s *Service) Stats(ctx context.Context, kind SubjectKind, id, from, to stri
 		return nil, err
 	}
 	return s.store.Stats(ctx, StatsQuery{Kind: kind, IDs: []string{id}, From: from, To: to})
+}
+
+// Suspect lists the empty-parcel signals found on a waybill (implausible weight, no transit,
+// a second carrier, a collection after delivery): ratings of such parcels count for little.
+func (s *Service) Suspect(ctx context.Context, waybill string) ([]AnomalyKind, error) {
+	if err := s.Flush(ctx); err != nil {
+		return nil, err
+	}
+	var out []AnomalyKind
+	for _, k := range []AnomalyKind{AnWeight, AnNoTransit, AnSecondCarrier, AnAfterDelivery} {
+		_, err := s.store.Anomaly(ctx, anomalyID(k, waybill))
+		if err == nil {
+			out = append(out, k)
+		} else if !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+	}
+	return out, nil
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/credtrace/credtrace/config"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/httpapi"
+	"github.com/credtrace/credtrace/scoring"
 	"github.com/credtrace/credtrace/store/mongodb"
 	"github.com/credtrace/credtrace/store/sqlite"
 	"github.com/credtrace/credtrace/tracking"
@@ -47,6 +48,7 @@ func usage(w io.Writer) {
 
 commands:
   serve     start the HTTP service (default)
+  score     run a scoring run by hand on the configured store (--as-of RFC3339, --publish)
   bench     measure credtrace against its references on this machine (-short, -events N, -out FILE)
   version   print the version
 
@@ -74,6 +76,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, args, getenv, stdout, stderr)
 	case "bench":
 		return bench(ctx, args, stdout, stderr)
+	case "score":
+		return score(ctx, args, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "credtrace", version)
 		return nil
@@ -99,6 +103,7 @@ func newLogger(w io.Writer) *slog.Logger {
 type backend struct {
 	courier  courier.Store
 	tracking tracking.Store
+	scoring  scoring.Store
 	health   httpapi.Pinger
 	close    func() error
 	where    string
@@ -115,7 +120,7 @@ func openStore(ctx context.Context, cfg config.Config) (backend, error) {
 			return backend{}, err
 		}
 		tr := st.Tracking()
-		return backend{courier: st, tracking: tr, health: st, where: "mongodb database " + cfg.MongoDB,
+		return backend{courier: st, tracking: tr, scoring: st.Scoring(), health: st, where: "mongodb database " + cfg.MongoDB,
 			close: func() error { return st.Close(context.Background()) },
 			recover: func(ctx context.Context) error {
 				_, err := tr.RecoverStats(ctx, 10*time.Minute)
@@ -126,7 +131,7 @@ func openStore(ctx context.Context, cfg config.Config) (backend, error) {
 	if err != nil {
 		return backend{}, err
 	}
-	return backend{courier: st, tracking: st.Tracking(), health: st, close: st.Close, where: "sqlite " + cfg.SQLitePath(),
+	return backend{courier: st, tracking: st.Tracking(), scoring: st.Scoring(), health: st, close: st.Close, where: "sqlite " + cfg.SQLitePath(),
 		recover: func(context.Context) error { return nil }}, nil
 }
 
@@ -145,6 +150,25 @@ func piiKey(ctx context.Context, cfg config.Config, st courier.Store) ([]byte, e
 		return nil, fmt.Errorf("personal-data key: %w", err)
 	}
 	return hex.DecodeString(v)
+}
+
+// scoreJob is a scheduled scoring run; another instance holding the lease is not an error.
+func scoreJob(sc *scoring.Service, publish bool, log *slog.Logger) func(context.Context) error {
+	return func(ctx context.Context) error {
+		trigger := "schedule"
+		if publish {
+			trigger = "publish"
+		}
+		r, err := sc.StartRun(ctx, scoring.Caller{Role: "regulator", TokenID: "system"}, time.Time{}, trigger, publish)
+		if errors.Is(err, scoring.ErrLeaseHeld) {
+			log.Info("scoring run skipped: another instance holds the lease", "trigger", trigger)
+			return nil
+		}
+		if err == nil {
+			log.Info("scoring run", "run", r.ID, "subjects", r.Total, "proposals", r.Proposals, "duration_ms", r.FinishedAt.Sub(r.StartedAt).Milliseconds())
+		}
+		return err
+	}
 }
 
 // failpoint returns a hook that ends the process without cleanup (exit status 137, as a kill
@@ -235,7 +259,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	} else if n > 0 {
 		log.Info("replayed tracking events after the last checkpoint", "events", n)
 	}
-	api := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Store: st.health, Logger: log})
+	sc := scoring.NewService(st.scoring, st.courier, trk, svc.InTree, nil)
+	api := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Scoring: sc, Store: st.health, Logger: log})
 
 	sched := newScheduler(loc, log)
 	jobs := []job{
@@ -247,6 +272,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			return err
 		}},
 		{name: "recover-stats", spec: "@every 1m", run: st.recover},
+		{name: "score", spec: cfg.ScoreSchedule, run: scoreJob(sc, false, log)},
+		{name: "publish-grades", spec: cfg.PublishSchedule, run: scoreJob(sc, true, log)},
 	}
 	for _, j := range jobs {
 		if err := sched.add(j); err != nil {

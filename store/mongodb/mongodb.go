@@ -1,5 +1,6 @@
 // Package mongodb is the MongoDB backend of credtrace: it implements courier.Store, and
-// tracking.Store through Store.Tracking, over one database with the official driver. Documents
+// tracking.Store and scoring.Store through Store.Tracking and Store.Scoring, over one database
+// with the official driver. Documents
 // are backend-local structs with bson tags, converted to and from the domain types at the edge.
 //
 // Every write touches one document, so it is atomic on its own; updates are versioned
@@ -44,6 +45,13 @@ const (
 	collCarriers    = "carriers"
 	collIncidents   = "incidents"
 	collAnomalies   = "anomalies"
+
+	collRatings   = "ratings"
+	collScoreRuns = "score_runs"
+	collScores    = "scores"
+	collSanctions = "sanctions"
+	collLeases    = "leases"
+	collMethods   = "methods"
 )
 
 // Store is a courier.Store on one MongoDB database. It is safe for concurrent use.
@@ -54,6 +62,8 @@ type Store struct {
 	firms, sites, staff, records, objections, commitments, tokens, audit, settings *mongo.Collection
 
 	events, parcels, stats, statSources, carriers, incidents, anomalies *mongo.Collection
+
+	ratings, scoreRuns, scores, sanctions, leases, methods *mongo.Collection
 }
 
 var _ courier.Store = (*Store)(nil)
@@ -115,12 +125,18 @@ func newStore(client *mongo.Client, dbName string) *Store {
 		carriers:    db.Collection(collCarriers),
 		incidents:   db.Collection(collIncidents),
 		anomalies:   db.Collection(collAnomalies),
+		ratings:     db.Collection(collRatings),
+		scoreRuns:   db.Collection(collScoreRuns),
+		scores:      db.Collection(collScores),
+		sanctions:   db.Collection(collSanctions),
+		leases:      db.Collection(collLeases),
+		methods:     db.Collection(collMethods),
 	}
 }
 
 // ensureIndexes creates the indexes; creating an index that exists with the same keys and
 // options is a no-op, so every start runs it. The audit trail needs none: its _id is the
-// sequence number.
+// sequence number; nor do leases, found by name.
 func (s *Store) ensureIndexes(ctx context.Context) error {
 	unique := func(keys bson.D) mongo.IndexModel {
 		return mongo.IndexModel{Keys: keys, Options: options.Index().SetUnique(true)}
@@ -170,6 +186,21 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 			plain(bson.D{{Key: "carrier", Value: 1}}),
 			plain(bson.D{{Key: "kind", Value: 1}}),
 		}},
+
+		{s.ratings, []mongo.IndexModel{
+			unique(bson.D{{Key: "rater_kind", Value: 1}, {Key: "rater_id", Value: 1}, {Key: "waybill", Value: 1}}),
+			plain(bson.D{{Key: "firm_id", Value: 1}, {Key: "created_at", Value: 1}}),
+		}},
+		{s.scoreRuns, []mongo.IndexModel{plain(bson.D{{Key: "as_of", Value: -1}, {Key: "_id", Value: -1}})}},
+		{s.scores, []mongo.IndexModel{
+			unique(bson.D{{Key: "run_id", Value: 1}, {Key: "subject", Value: 1}, {Key: "subject_id", Value: 1}}),
+			plain(bson.D{{Key: "subject", Value: 1}, {Key: "subject_id", Value: 1}, {Key: "as_of", Value: -1}}), // ScoreHistory
+		}},
+		{s.sanctions, []mongo.IndexModel{
+			plain(bson.D{{Key: "firm_id", Value: 1}, {Key: "status", Value: 1}}),
+			plain(bson.D{{Key: "status", Value: 1}}),
+		}},
+		{s.methods, []mongo.IndexModel{plain(bson.D{{Key: "created_at", Value: 1}})}},
 	}
 	// One index per command: FerretDB 1.24 drops the connection when one createIndexes command
 	// names two or more indexes that exist already (every start after the first).

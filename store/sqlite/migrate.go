@@ -221,6 +221,103 @@ CREATE TABLE anomalies (
 );
 CREATE INDEX anomalies_kind ON anomalies(kind);
 `,
+	// 3: scoring. Nested parts (tags, flags, run inputs, score components, a sanction's records
+	// and runs) are JSON columns; what is filtered or sorted on has a column of its own.
+	`
+CREATE TABLE ratings (
+	id TEXT PRIMARY KEY,
+	rater_kind TEXT NOT NULL,
+	rater_id TEXT NOT NULL,
+	waybill TEXT NOT NULL,
+	firm_id TEXT NOT NULL,
+	site_id TEXT NOT NULL,
+	staff_id TEXT NOT NULL,
+	stars INTEGER NOT NULL,
+	tags TEXT NOT NULL,
+	comment TEXT NOT NULL,
+	created_at INTEGER,
+	updated_at INTEGER,
+	weight REAL NOT NULL,
+	flags TEXT NOT NULL,
+	version INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX ratings_rater ON ratings(rater_kind, rater_id, waybill);
+CREATE INDEX ratings_firm ON ratings(firm_id, created_at);
+
+CREATE TABLE score_runs (
+	id TEXT PRIMARY KEY,
+	as_of INTEGER,
+	method TEXT NOT NULL,
+	run_trigger TEXT NOT NULL,
+	publish INTEGER NOT NULL,
+	status TEXT NOT NULL,
+	started_at INTEGER,
+	finished_at INTEGER,
+	inputs TEXT NOT NULL,
+	progress INTEGER NOT NULL,
+	total INTEGER NOT NULL,
+	error TEXT NOT NULL,
+	proposals INTEGER NOT NULL,
+	version INTEGER NOT NULL
+);
+CREATE INDEX score_runs_as_of ON score_runs(as_of, id);
+
+CREATE TABLE scores (
+	run_id TEXT NOT NULL,
+	subject TEXT NOT NULL,
+	subject_id TEXT NOT NULL,
+	firm_id TEXT NOT NULL,
+	as_of INTEGER,
+	method TEXT NOT NULL,
+	value REAL NOT NULL,
+	uncertainty REAL NOT NULL,
+	grade TEXT NOT NULL,
+	peer_group TEXT NOT NULL,
+	percentile REAL NOT NULL,
+	parcels INTEGER NOT NULL,
+	components TEXT NOT NULL,
+	published INTEGER NOT NULL,
+	PRIMARY KEY (run_id, subject, subject_id)
+) WITHOUT ROWID;
+CREATE INDEX scores_subject ON scores(subject, subject_id, as_of);
+
+CREATE TABLE sanctions (
+	id TEXT PRIMARY KEY,
+	kind TEXT NOT NULL,
+	firm_id TEXT NOT NULL,
+	rule TEXT NOT NULL,
+	reason TEXT NOT NULL,
+	legal_basis TEXT NOT NULL,
+	record_ids TEXT NOT NULL,
+	score_runs TEXT NOT NULL,
+	status TEXT NOT NULL,
+	proposed_at INTEGER,
+	proposed_by TEXT NOT NULL,
+	decided_at INTEGER,
+	decided_by TEXT NOT NULL,
+	decision TEXT NOT NULL,
+	start_at INTEGER,
+	end_at INTEGER,
+	lifted_at INTEGER,
+	lift_reason TEXT NOT NULL,
+	version INTEGER NOT NULL
+);
+CREATE INDEX sanctions_firm ON sanctions(firm_id, status);
+CREATE INDEX sanctions_status ON sanctions(status);
+
+CREATE TABLE leases (
+	name TEXT PRIMARY KEY,
+	holder TEXT NOT NULL,
+	until INTEGER NOT NULL
+);
+
+CREATE TABLE methods (
+	version TEXT PRIMARY KEY,
+	doc TEXT NOT NULL,
+	created_at INTEGER,
+	created_by TEXT NOT NULL
+);
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -1,0 +1,426 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/credtrace/credtrace/courier"
+	"github.com/credtrace/credtrace/scoring"
+)
+
+var (
+	merchants = []courier.Role{courier.RoleMerchant}
+	platforms = []courier.Role{courier.RoleRegulator, courier.RolePlatform}
+)
+
+func (s *Server) scoringRoutes() {
+	if s.deps.Scoring == nil {
+		return
+	}
+	s.add("POST", "/v1/ratings", "Rate a delivery of one of your waybills (merchants)", merchants, s.rate)
+	s.add("POST", "/v1/public/ratings", "Rate a delivery as its recipient (waybill and phone check)", public, s.rateAsRecipient)
+	s.add("GET", "/v1/firms/:id/score", "A firm's score, its explanation and history", firms, s.subjectScore(scoring.Firm))
+	s.add("GET", "/v1/sites/:id/score", "A site's score, its explanation and history", firms, s.subjectScore(scoring.Site))
+	s.add("GET", "/v1/staff/:id/score", "A courier's score, its explanation and history", firms, s.subjectScore(scoring.Staff))
+	s.add("POST", "/v1/scoring/runs", "Start a scoring run", regulators, s.startRun)
+	s.add("GET", "/v1/scoring/runs", "Recent scoring runs", regulators, s.listRuns)
+	s.add("GET", "/v1/scoring/runs/:id", "A scoring run: as-of, methodology, inputs, progress, outcome", regulators, s.getRun)
+	s.add("GET", "/v1/scoring/method", "The current scoring methodology (public)", public, s.getMethod)
+	s.add("PUT", "/v1/scoring/method", "Store a new methodology version", regulators, s.putMethod)
+	s.add("GET", "/v1/sanctions", "List proposals and sanctions (?status=&kind=&firm_id=)", firms, s.listSanctions)
+	s.add("GET", "/v1/sanctions/:id", "A proposal or sanction", firms, s.getSanction)
+	s.add("POST", "/v1/sanctions/:id/decision", "Approve or reject a proposal", regulators, s.decideSanction)
+	s.add("POST", "/v1/sanctions/:id/lift", "Lift a sanction in force", regulators, s.liftSanction)
+	s.add("GET", "/v1/supervision", "Classified supervision: inspection frequency and mandatory reviews", regulators, s.supervision)
+	s.add("GET", "/v1/platform/eligibility/:uscc", "May a platform onboard this courier firm?", platforms, s.eligibility)
+	s.add("GET", "/v1/public/redlist", "Firms on the red list", public, s.publicList(scoring.RedList))
+	s.add("GET", "/v1/public/blacklist", "Firms on the black list", public, s.publicList(scoring.BlackList))
+}
+
+// runWait is how long POST /v1/scoring/runs waits for a run before answering 202.
+const runWait = 10 * time.Second
+
+func scaller(c *fiber.Ctx) scoring.Caller {
+	a := actor(c)
+	return scoring.Caller{TokenID: a.TokenID, Role: string(a.Role), FirmID: a.FirmID, MerchantID: a.MerchantID}
+}
+
+type ratingReq struct {
+	Waybill string   `json:"waybill" validate:"required,max=40"`
+	Stars   int      `json:"stars" validate:"required"`
+	Tags    []string `json:"tags" validate:"max=8"`
+	Comment string   `json:"comment" validate:"max=500"`
+	Phone4  string   `json:"phone4"`
+}
+
+type ratingJSON struct {
+	ID        string    `json:"id"`
+	Waybill   string    `json:"waybill"`
+	FirmID    string    `json:"firm_id"`
+	Stars     int       `json:"stars"`
+	Tags      []string  `json:"tags"`
+	Comment   string    `json:"comment,omitempty"`
+	Weight    float64   `json:"weight"`
+	Flags     []string  `json:"flags"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func (s *Server) rate(c *fiber.Ctx) error { return s.rateAs(c, scaller(c)) }
+
+// rateAsRecipient rates as the parcel's recipient, whoever holds a token: the phone check is
+// what entitles a consumer.
+func (s *Server) rateAsRecipient(c *fiber.Ctx) error {
+	return s.rateAs(c, scoring.Caller{Role: "public"})
+}
+
+func (s *Server) rateAs(c *fiber.Ctx, who scoring.Caller) error {
+	var req ratingReq
+	if err := s.decode(c, &req); err != nil {
+		return err
+	}
+	r, err := s.deps.Scoring.Rate(ctx(c), who, scoring.RatingInput{Waybill: req.Waybill, Stars: req.Stars, Tags: req.Tags, Comment: req.Comment, Phone4: req.Phone4})
+	if err != nil {
+		return err
+	}
+	status := fiber.StatusCreated
+	if r.Version > 1 {
+		status = fiber.StatusOK
+	}
+	return c.Status(status).JSON(ratingJSON{ID: r.ID, Waybill: r.Waybill, FirmID: r.FirmID, Stars: r.Stars, Tags: nonNil(r.Tags), Comment: r.Comment,
+		Weight: r.Weight, Flags: nonNil(r.Flags), CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt})
+}
+
+type itemJSON struct {
+	Kind   string  `json:"kind"`
+	Ref    string  `json:"ref"`
+	Effect float64 `json:"effect"`
+	Detail string  `json:"detail,omitempty"`
+}
+
+type componentJSON struct {
+	Party       string     `json:"party"`
+	Value       float64    `json:"value"`
+	Weight      float64    `json:"weight"`
+	Uncertainty float64    `json:"uncertainty"`
+	Detail      string     `json:"detail"`
+	Items       []itemJSON `json:"items"`
+}
+
+type scoreJSON struct {
+	RunID       string          `json:"run_id"`
+	Subject     string          `json:"subject"`
+	SubjectID   string          `json:"subject_id"`
+	AsOf        time.Time       `json:"as_of"`
+	Method      string          `json:"method"`
+	Value       float64         `json:"score"`
+	Uncertainty float64         `json:"uncertainty"`
+	Grade       string          `json:"grade"`
+	PeerGroup   string          `json:"peer_group"`
+	Percentile  float64         `json:"percentile"`
+	Parcels     int             `json:"parcels"`
+	Published   bool            `json:"published"`
+	Components  []componentJSON `json:"components,omitempty"`
+}
+
+func scoreOut(sc scoring.Score, explain bool) scoreJSON {
+	out := scoreJSON{RunID: sc.RunID, Subject: string(sc.Subject), SubjectID: sc.SubjectID, AsOf: sc.AsOf, Method: sc.Method, Value: sc.Value,
+		Uncertainty: sc.Uncertainty, Grade: string(sc.Grade), PeerGroup: sc.PeerGroup, Percentile: sc.Percentile, Parcels: sc.Parcels, Published: sc.Published}
+	if explain {
+		out.Components = []componentJSON{}
+		for _, cp := range sc.Components {
+			cj := componentJSON{Party: cp.Party, Value: cp.Value, Weight: cp.Weight, Uncertainty: cp.Uncertainty, Detail: cp.Detail, Items: []itemJSON{}}
+			for _, it := range cp.Items {
+				cj.Items = append(cj.Items, itemJSON{Kind: it.Kind, Ref: it.Ref, Effect: it.Effect, Detail: it.Detail})
+			}
+			out.Components = append(out.Components, cj)
+		}
+	}
+	return out
+}
+
+func (s *Server) subjectScore(kind scoring.SubjectKind) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		id := c.Params("id")
+		// The subject must exist and be visible to the caller in the archive first.
+		var err error
+		switch kind {
+		case scoring.Firm:
+			_, err = s.deps.Courier.Firm(ctx(c), actor(c), id)
+		case scoring.Site:
+			_, err = s.deps.Courier.Site(ctx(c), actor(c), id)
+		case scoring.Staff:
+			_, err = s.deps.Courier.Staff(ctx(c), actor(c), id)
+		}
+		if err != nil {
+			return err
+		}
+		v, err := s.deps.Scoring.SubjectScore(ctx(c), scoring.Caller{Role: "regulator"}, kind, id)
+		if err != nil {
+			return err
+		}
+		out := fiber.Map{"current": nil, "history": []scoreJSON{}}
+		if v.Current != nil {
+			out["current"] = scoreOut(*v.Current, true)
+		}
+		hist := []scoreJSON{}
+		for _, sc := range v.History {
+			hist = append(hist, scoreOut(sc, false))
+		}
+		out["history"] = hist
+		return c.JSON(out)
+	}
+}
+
+type runReq struct {
+	AsOf    *Time `json:"as_of"`
+	Publish bool  `json:"publish"`
+}
+
+type runJSON struct {
+	ID         string         `json:"id"`
+	AsOf       time.Time      `json:"as_of"`
+	Method     string         `json:"method"`
+	Trigger    string         `json:"trigger"`
+	Publish    bool           `json:"publish"`
+	Status     string         `json:"status"`
+	StartedAt  time.Time      `json:"started_at"`
+	FinishedAt *time.Time     `json:"finished_at,omitempty"`
+	DurationMS int64          `json:"duration_ms,omitempty"`
+	Inputs     map[string]int `json:"inputs"`
+	Progress   int            `json:"progress"`
+	Total      int            `json:"total"`
+	Proposals  int            `json:"proposals"`
+	Error      string         `json:"error,omitempty"`
+}
+
+func runOut(r scoring.Run) runJSON {
+	out := runJSON{ID: r.ID, AsOf: r.AsOf, Method: r.Method, Trigger: r.Trigger, Publish: r.Publish, Status: string(r.Status), StartedAt: r.StartedAt,
+		FinishedAt: ts(r.FinishedAt), Inputs: r.Inputs, Progress: r.Progress, Total: r.Total, Proposals: r.Proposals, Error: r.Error}
+	if out.Inputs == nil {
+		out.Inputs = map[string]int{}
+	}
+	if !r.FinishedAt.IsZero() {
+		out.DurationMS = r.FinishedAt.Sub(r.StartedAt).Milliseconds()
+	}
+	return out
+}
+
+// startRun answers 202 once the run is recorded; the run goes on in the background.
+func (s *Server) startRun(c *fiber.Ctx) error {
+	var req runReq
+	if len(c.Body()) > 0 {
+		if err := s.decode(c, &req); err != nil {
+			return err
+		}
+	}
+	var asOf time.Time
+	if req.AsOf != nil {
+		asOf = req.AsOf.Time
+	}
+	r, finish, err := s.deps.Scoring.BeginRun(ctx(c), scaller(c), asOf, "manual", req.Publish)
+	if errors.Is(err, scoring.ErrLeaseHeld) {
+		return &apiError{status: fiber.StatusConflict, code: "run_in_progress", msg: err.Error()}
+	}
+	if err != nil {
+		return err
+	}
+	done := make(chan scoring.Run, 1)
+	go func() {
+		fin, err := finish(context.Background())
+		if err != nil {
+			s.log.Error("scoring run failed", "run", r.ID, "error", err.Error())
+		}
+		done <- fin
+	}()
+	// A district's run takes moments: answer with its outcome when it is quick, else at once
+	// with the running run, whose progress GET /v1/scoring/runs/{id} shows.
+	select {
+	case fin := <-done:
+		return c.Status(fiber.StatusCreated).JSON(runOut(fin))
+	case <-time.After(runWait):
+		return c.Status(fiber.StatusAccepted).JSON(runOut(r))
+	}
+}
+
+func (s *Server) listRuns(c *fiber.Ctx) error {
+	limit, err := queryLimit(c)
+	if err != nil {
+		return err
+	}
+	if limit == 0 {
+		limit = 20
+	}
+	rs, err := s.deps.Scoring.Runs(ctx(c), scaller(c), limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(listOf(rs, "", runOut))
+}
+
+func (s *Server) getRun(c *fiber.Ctx) error {
+	r, err := s.deps.Scoring.Run(ctx(c), scaller(c), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(runOut(r))
+}
+
+func (s *Server) getMethod(c *fiber.Ctx) error {
+	_, doc, err := s.deps.Scoring.CurrentMethod(ctx(c))
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
+	return c.SendString(doc.Doc)
+}
+
+func (s *Server) putMethod(c *fiber.Ctx) error {
+	m, err := s.deps.Scoring.PutMethod(ctx(c), scaller(c), string(c.Body()))
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"version": m.Version})
+}
+
+type sanctionJSON struct {
+	ID         string     `json:"id"`
+	Kind       string     `json:"kind"`
+	FirmID     string     `json:"firm_id"`
+	Rule       string     `json:"rule"`
+	Reason     string     `json:"reason"`
+	LegalBasis string     `json:"legal_basis"`
+	RecordIDs  []string   `json:"record_ids"`
+	ScoreRuns  []string   `json:"score_runs"`
+	Status     string     `json:"status"`
+	ProposedAt time.Time  `json:"proposed_at"`
+	DecidedAt  *time.Time `json:"decided_at,omitempty"`
+	Decision   string     `json:"decision,omitempty"`
+	Start      *time.Time `json:"start,omitempty"`
+	End        *time.Time `json:"end,omitempty"`
+	LiftedAt   *time.Time `json:"lifted_at,omitempty"`
+	LiftReason string     `json:"lift_reason,omitempty"`
+}
+
+func sanctionOut(x scoring.Sanction) sanctionJSON {
+	return sanctionJSON{ID: x.ID, Kind: string(x.Kind), FirmID: x.FirmID, Rule: x.Rule, Reason: x.Reason, LegalBasis: x.LegalBasis,
+		RecordIDs: nonNil(x.RecordIDs), ScoreRuns: nonNil(x.ScoreRuns), Status: string(x.Status), ProposedAt: x.ProposedAt,
+		DecidedAt: ts(x.DecidedAt), Decision: x.Decision, Start: ts(x.Start), End: ts(x.End), LiftedAt: ts(x.LiftedAt), LiftReason: x.LiftReason}
+}
+
+func (s *Server) listSanctions(c *fiber.Ctx) error {
+	limit, err := queryLimit(c)
+	if err != nil {
+		return err
+	}
+	after, err := courier.DecodeCursor(c.Query("cursor"))
+	if err != nil {
+		return err
+	}
+	if limit == 0 {
+		limit = courier.DefaultLimit
+	}
+	q := scoring.SanctionQuery{FirmID: c.Query("firm_id"), Kind: scoring.SanctionKind(c.Query("kind")), After: after, Limit: limit + 1}
+	if st := c.Query("status"); st != "" {
+		q.Status = []scoring.SanctionStatus{scoring.SanctionStatus(st)}
+	}
+	items, err := s.deps.Scoring.Sanctions(ctx(c), scaller(c), q)
+	if err != nil {
+		return err
+	}
+	next := ""
+	if len(items) > limit {
+		items = items[:limit]
+		next = courier.EncodeCursor(items[len(items)-1].ID)
+	}
+	return c.JSON(listOf(items, next, sanctionOut))
+}
+
+func (s *Server) getSanction(c *fiber.Ctx) error {
+	x, err := s.deps.Scoring.Sanction(ctx(c), scaller(c), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(sanctionOut(x))
+}
+
+type decisionReq struct {
+	Approve *bool  `json:"approve" validate:"required"`
+	Reason  string `json:"reason" validate:"required,max=2000"`
+}
+
+func (s *Server) decideSanction(c *fiber.Ctx) error {
+	var req decisionReq
+	if err := s.decode(c, &req); err != nil {
+		return err
+	}
+	x, err := s.deps.Scoring.Decide(ctx(c), scaller(c), c.Params("id"), *req.Approve, req.Reason)
+	if err != nil {
+		return err
+	}
+	return c.JSON(sanctionOut(x))
+}
+
+func (s *Server) liftSanction(c *fiber.Ctx) error {
+	var req reasonReq
+	if err := s.decode(c, &req); err != nil {
+		return err
+	}
+	x, err := s.deps.Scoring.Lift(ctx(c), scaller(c), c.Params("id"), req.Reason)
+	if err != nil {
+		return err
+	}
+	return c.JSON(sanctionOut(x))
+}
+
+type supervisionJSON struct {
+	FirmID             string  `json:"firm_id"`
+	Grade              string  `json:"grade"`
+	Percentile         float64 `json:"percentile"`
+	InspectionsPerYear int     `json:"inspections_per_year"`
+	WorstDecilePeriods int     `json:"worst_decile_periods"`
+	MandatoryReview    bool    `json:"mandatory_review"`
+}
+
+func (s *Server) supervision(c *fiber.Ctx) error {
+	sv, err := s.deps.Scoring.Supervise(ctx(c), scaller(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(listOf(sv, "", func(x scoring.Supervision) supervisionJSON {
+		return supervisionJSON{FirmID: x.FirmID, Grade: string(x.Grade), Percentile: x.Percentile, InspectionsPerYear: x.InspectionsYear,
+			WorstDecilePeriods: x.WorstDecilePeriod, MandatoryReview: x.MandatoryReview}
+	}))
+}
+
+func (s *Server) eligibility(c *fiber.Ctx) error {
+	e, err := s.deps.Scoring.Eligible(ctx(c), scaller(c), c.Params("uscc"))
+	if err != nil {
+		return err
+	}
+	out := fiber.Map{"uscc": e.USCC, "name": e.Name, "allowed": e.Allowed, "reasons": nonNil(e.Reasons), "grade": e.Grade, "score": e.Score}
+	ss := []sanctionJSON{}
+	for _, x := range e.Sanctions {
+		ss = append(ss, sanctionOut(x))
+	}
+	out["sanctions"] = ss
+	return c.JSON(out)
+}
+
+func (s *Server) publicList(kind scoring.SanctionKind) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		es, err := s.deps.Scoring.PublicList(ctx(c), kind)
+		if err != nil {
+			return err
+		}
+		items := []fiber.Map{}
+		for _, e := range es {
+			items = append(items, fiber.Map{"uscc": e.USCC, "name": e.Name, "since": e.Sanction.Start, "until": ts(e.Sanction.End),
+				"reason": e.Sanction.Reason, "legal_basis": e.Sanction.LegalBasis})
+		}
+		return c.JSON(fiber.Map{"items": items})
+	}
+}

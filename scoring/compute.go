@@ -1,0 +1,452 @@
+package scoring
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"time"
+)
+
+// Inputs is everything one run reads, as of its as-of time. Compute is a pure function of it,
+// so the same inputs and methodology always give the same scores.
+type Inputs struct {
+	AsOf        time.Time
+	Firms       []FirmIn
+	Sites       []SiteIn
+	Staff       []StaffIn
+	Records     []RecordIn // in force at AsOf
+	Stats       map[SubjectKind]map[string]Counts
+	StatsFrom   string              // first day of the window, for the explanation
+	Ratings     []Rating            // created before AsOf, with their assessed weights
+	Commitments map[string][]string // subject key → commitment ids signed before AsOf
+}
+
+// FirmIn is a firm as scoring sees it.
+type FirmIn struct {
+	ID, ParentID, Kind string
+}
+
+// SiteIn is a site as scoring sees it.
+type SiteIn struct{ ID, FirmID string }
+
+// StaffIn is a person as scoring sees it: the firm they work for at AsOf.
+type StaffIn struct{ ID, FirmID string }
+
+// RecordIn is a record in force at AsOf.
+type RecordIn struct {
+	ID          string
+	SubjectKind SubjectKind
+	SubjectID   string
+	Category    string
+	Severity    string
+	OccurredAt  time.Time
+}
+
+// Counts are a subject's service-quality counters over the window.
+type Counts struct {
+	Handled, Delivered, OnTime, Late, Lost, Damaged, Complaints int
+}
+
+func key(kind SubjectKind, id string) string { return string(kind) + "/" + id }
+
+// monthsBetween is the age in months (30.44-day months) from t to asOf.
+func monthsBetween(t, asOf time.Time) float64 { return asOf.Sub(t).Hours() / 24 / 30.436875 }
+
+// subjectData gathers one subject's inputs.
+type subjectData struct {
+	kind     SubjectKind
+	id, firm string
+	records  []RecordIn
+	counts   Counts
+	ratings  map[RaterKind][]Rating
+	commits  []string
+}
+
+// ratingHalf and friends turn measures into 0..1000 components: a measure equal to the half
+// value halves the component.
+const (
+	regulatorHalf = 10.0 // record points per 10,000 parcels
+	trackingHalf  = 10.0 // weighted rate points
+)
+
+func halving(measure, half float64) float64 { return 1000 * half / (half + measure) }
+
+// Compute scores every firm, site and person, HQs combining their trees by volume.
+func Compute(m Methodology, in Inputs, runID string) []Score {
+	subjects := map[string]*subjectData{}
+	get := func(kind SubjectKind, id, firm string) *subjectData {
+		k := key(kind, id)
+		d := subjects[k]
+		if d == nil {
+			d = &subjectData{kind: kind, id: id, firm: firm, ratings: map[RaterKind][]Rating{}}
+			subjects[k] = d
+		}
+		return d
+	}
+	for _, f := range in.Firms {
+		get(Firm, f.ID, f.ID)
+	}
+	for _, s := range in.Sites {
+		get(Site, s.ID, s.FirmID)
+	}
+	for _, p := range in.Staff {
+		get(Staff, p.ID, p.FirmID)
+	}
+	for _, r := range in.Records {
+		if d := subjects[key(r.SubjectKind, r.SubjectID)]; d != nil {
+			d.records = append(d.records, r)
+		}
+	}
+	for kind, byID := range in.Stats {
+		for id, c := range byID {
+			if d := subjects[key(kind, id)]; d != nil {
+				d.counts = c
+			}
+		}
+	}
+	for _, r := range netted(in.Ratings) {
+		for _, t := range []struct {
+			kind SubjectKind
+			id   string
+		}{{Firm, r.FirmID}, {Site, r.SiteID}, {Staff, r.StaffID}} {
+			if d := subjects[key(t.kind, t.id)]; t.id != "" && d != nil {
+				d.ratings[r.RaterKind] = append(d.ratings[r.RaterKind], r)
+			}
+		}
+	}
+	for k, ids := range in.Commitments {
+		if d := subjects[k]; d != nil {
+			d.commits = ids
+		}
+	}
+	// The rating prior: the mean of all weighted ratings of each rater kind, else the method's.
+	prior := map[RaterKind]float64{}
+	for _, rk := range []RaterKind{RaterMerchant, RaterConsumer} {
+		sum, w := 0.0, 0.0
+		for _, d := range subjects {
+			if d.kind != Firm {
+				continue
+			}
+			for _, r := range d.ratings[rk] {
+				sum += float64(r.Stars) * r.Weight
+				w += r.Weight
+			}
+		}
+		prior[rk] = m.PriorMean
+		if w >= 1 {
+			prior[rk] = sum / w
+		}
+	}
+
+	keys := make([]string, 0, len(subjects))
+	for k := range subjects {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	scores := map[string]*Score{}
+	for _, k := range keys {
+		d := subjects[k]
+		sc := scoreOne(m, in, d, prior)
+		sc.RunID = runID
+		scores[k] = &sc
+	}
+	// HQs combine their trees, weighted by volume (parcels handled in the window).
+	children := map[string][]string{}
+	kinds := map[string]string{}
+	for _, f := range in.Firms {
+		kinds[f.ID] = f.Kind
+		if f.ParentID != "" {
+			children[f.ParentID] = append(children[f.ParentID], f.ID)
+		}
+	}
+	for _, ids := range children { // id order, whatever the order of in.Firms
+		sort.Strings(ids)
+	}
+	for _, f := range in.Firms {
+		if f.Kind != "hq" || len(children[f.ID]) == 0 {
+			continue
+		}
+		rollUp(m, scores, children, f.ID)
+	}
+	// Peer groups and percentiles: kind and volume band; the share of peers scoring better.
+	groups := map[string][]*Score{}
+	for _, k := range keys {
+		sc := scores[k]
+		kind := string(sc.Subject)
+		if sc.Subject == Firm {
+			kind = "firm:" + kinds[sc.SubjectID]
+		}
+		sc.PeerGroup = kind + "/" + m.band(sc.Parcels)
+		if sc.Grade != Insufficient {
+			groups[sc.PeerGroup] = append(groups[sc.PeerGroup], sc)
+		}
+	}
+	for _, g := range groups {
+		for _, sc := range g {
+			better := 0
+			for _, o := range g {
+				if o.Value > sc.Value {
+					better++
+				}
+			}
+			if len(g) > 1 {
+				sc.Percentile = round2(100 * float64(better) / float64(len(g)-1))
+			}
+		}
+	}
+	out := make([]Score, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, *scores[k])
+	}
+	return out
+}
+
+// netted applies the weekly rule: one rater's ratings of one firm in one ISO week count as one
+// rating, their weighted mean, with at most the weight of one.
+func netted(rs []Rating) []Rating {
+	type wk struct {
+		kind      RaterKind
+		rater     string
+		firm      string
+		year, num int
+	}
+	// Order first, so that the result never depends on the order ratings were read in: the
+	// netted rating takes the delivery details of the week's latest rating.
+	rs = append([]Rating(nil), rs...)
+	sort.Slice(rs, func(i, j int) bool {
+		if !rs[i].CreatedAt.Equal(rs[j].CreatedAt) {
+			return rs[i].CreatedAt.Before(rs[j].CreatedAt)
+		}
+		return rs[i].ID < rs[j].ID
+	})
+	groups := map[wk][]Rating{}
+	var order []wk
+	for _, r := range rs {
+		y, n := r.CreatedAt.In(cst).ISOWeek()
+		k := wk{r.RaterKind, r.RaterID, r.FirmID, y, n}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], r)
+	}
+	var out []Rating
+	for _, k := range order {
+		g := groups[k]
+		sort.Slice(g, func(i, j int) bool { return g[i].ID < g[j].ID }) // id order, whatever the order of rs
+		if len(g) == 1 {
+			out = append(out, g[0])
+			continue
+		}
+		sum, w := 0.0, 0.0
+		for _, r := range g {
+			sum += float64(r.Stars) * r.Weight
+			w += r.Weight
+		}
+		net := g[len(g)-1]
+		net.ID = g[0].ID
+		net.Flags = append(append([]string(nil), net.Flags...), fmt.Sprintf("netted: %d ratings by one rater of one firm in week %d-W%02d count as one", len(g), k.year, k.num))
+		if w > 0 {
+			net.Stars = int(math.Round(sum / w))
+		}
+		net.Weight = math.Min(w, 1)
+		out = append(out, net)
+	}
+	return out
+}
+
+var cst = time.FixedZone("CST", 8*3600)
+
+func round2(x float64) float64 { return math.Round(x*100) / 100 }
+
+// scoreOne scores one subject from its own data.
+func scoreOne(m Methodology, in Inputs, d *subjectData, prior map[RaterKind]float64) Score {
+	sc := Score{Subject: d.kind, SubjectID: d.id, FirmID: d.firm, AsOf: in.AsOf, Method: m.Version, Parcels: d.counts.Handled}
+	exposure := math.Max(float64(d.counts.Handled)/10000, 1)
+
+	// Regulators: record points per 10,000 parcels.
+	type pts struct {
+		r RecordIn
+		p float64
+	}
+	var items []pts
+	total := 0.0
+	for _, r := range d.records {
+		p := m.SeverityWeights[r.Severity] * m.CategoryWeights[r.Category] * m.timeWeight(monthsBetween(r.OccurredAt, in.AsOf))
+		if p == 0 {
+			continue
+		}
+		items = append(items, pts{r, p})
+		total += p
+	}
+	reg := Component{Party: "regulator", Weight: m.PartyWeights["regulator"], Value: halving(total/exposure, regulatorHalf),
+		Detail: fmt.Sprintf("%.1f record points over %.1f × 10,000 parcels = %.2f per 10,000", total, exposure, total/exposure)}
+	sort.Slice(items, func(i, j int) bool {
+		if items[i].p != items[j].p {
+			return items[i].p > items[j].p
+		}
+		return items[i].r.ID < items[j].r.ID
+	})
+	for _, it := range items {
+		without := halving((total-it.p)/exposure, regulatorHalf)
+		reg.Items = append(reg.Items, Item{Kind: "record", Ref: it.r.ID, Effect: round2(reg.Value - without),
+			Detail: fmt.Sprintf("%s/%s, %.1f months old: %.1f points", it.r.Category, it.r.Severity, monthsBetween(it.r.OccurredAt, in.AsOf), it.p)})
+	}
+	comps := []Component{reg}
+
+	// Objective service quality from the tracking statistics.
+	c := d.counts
+	if c.Handled > 0 {
+		judged := c.OnTime + c.Late
+		rate := func(n, of int, per float64) float64 {
+			if of == 0 {
+				return 0
+			}
+			return float64(n) / float64(of) * per
+		}
+		late, lost, dam, compl := rate(c.Late, judged, 1e4), rate(c.Lost, c.Handled, 1e4), rate(c.Damaged, c.Handled, 1e4), rate(c.Complaints, c.Handled, 1e6)
+		tw := m.TrackingWeights
+		measure := tw["late_per_10k"]*late + tw["lost_per_10k"]*lost + tw["damaged_per_10k"]*dam + tw["complaints_per_million"]*compl
+		tr := Component{Party: "tracking", Weight: m.PartyWeights["tracking"], Value: halving(measure, trackingHalf),
+			Uncertainty: 1000 / math.Sqrt(float64(c.Handled)+1),
+			Detail: fmt.Sprintf("%d parcels: late %.0f, lost %.1f, damaged %.1f per 10,000; complaints %.0f per million → measure %.2f",
+				c.Handled, late, lost, dam, compl, measure)}
+		tr.Items = append(tr.Items, Item{Kind: "statistic", Ref: fmt.Sprintf("%s/%s/%s..%s", d.kind, d.id, in.StatsFrom, in.AsOf.In(cst).Format("2006-01-02")),
+			Effect: round2(tr.Value - 1000), Detail: tr.Detail})
+		comps = append(comps, tr)
+	}
+
+	// Merchants and consumers: Bayesian average of the weighted, netted ratings.
+	nRatings := 0
+	for _, rk := range []RaterKind{RaterMerchant, RaterConsumer} {
+		rs := d.ratings[rk]
+		v, sum := 0.0, 0.0
+		for _, r := range rs {
+			v += r.Weight
+			sum += float64(r.Stars) * r.Weight
+		}
+		nRatings += len(rs)
+		if v == 0 {
+			continue
+		}
+		mean := (sum + m.PriorCount*prior[rk]) / (v + m.PriorCount)
+		comp := Component{Party: string(rk), Weight: m.PartyWeights[string(rk)], Value: (mean - 1) / 4 * 1000,
+			Uncertainty: 250 / math.Sqrt(v+m.PriorCount),
+			Detail: fmt.Sprintf("%d ratings weighing %.1f, raw mean %.2f, shrunk toward %.2f with %.0f pseudo-ratings → %.2f stars",
+				len(rs), v, sum/v, prior[rk], m.PriorCount, mean)}
+		sorted := append([]Rating(nil), rs...)
+		sort.Slice(sorted, func(i, j int) bool {
+			if sorted[i].Stars != sorted[j].Stars {
+				return sorted[i].Stars < sorted[j].Stars
+			}
+			return sorted[i].ID < sorted[j].ID
+		})
+		for _, r := range sorted {
+			effect := (float64(r.Stars) - mean) * r.Weight / (v + m.PriorCount) / 4 * 1000
+			detail := fmt.Sprintf("%d stars on %s, weight %.2f", r.Stars, r.Waybill, r.Weight)
+			for _, f := range r.Flags {
+				detail += "; " + f
+			}
+			comp.Items = append(comp.Items, Item{Kind: "rating", Ref: r.ID, Effect: round2(effect), Detail: detail})
+		}
+		comps = append(comps, comp)
+	}
+
+	// The score: the weighted mean of the components that have data, plus bonuses.
+	wsum, vsum, usum := 0.0, 0.0, 0.0
+	for _, cp := range comps {
+		wsum += cp.Weight
+	}
+	for i := range comps {
+		cp := &comps[i]
+		cp.Value = round2(cp.Value)
+		cp.Uncertainty = round2(cp.Uncertainty)
+		vsum += cp.Weight / wsum * cp.Value
+		usum += math.Pow(cp.Weight/wsum*cp.Uncertainty, 2)
+		if len(cp.Items) > 5 {
+			sort.SliceStable(cp.Items, func(a, b int) bool { return math.Abs(cp.Items[a].Effect) > math.Abs(cp.Items[b].Effect) })
+			cp.Items = cp.Items[:5]
+		}
+	}
+	if len(d.commits) > 0 {
+		b := math.Min(float64(len(d.commits))*m.CommitmentBonus, m.BonusCap)
+		bonus := Component{Party: "bonus", Value: b, Weight: 0, Detail: fmt.Sprintf("%d credit commitments: +%.0f (cap %.0f)", len(d.commits), b, m.BonusCap)}
+		for _, id := range d.commits {
+			bonus.Items = append(bonus.Items, Item{Kind: "commitment", Ref: id, Effect: m.CommitmentBonus})
+		}
+		if len(bonus.Items) > 5 {
+			bonus.Items = bonus.Items[:5]
+		}
+		vsum += b
+		comps = append(comps, bonus)
+	}
+	sc.Value = round2(math.Max(0, math.Min(1000, vsum)))
+	sc.Uncertainty = round2(math.Sqrt(usum))
+	sc.Components = comps
+	sc.Grade = m.grade(sc.Value)
+	if d.counts.Handled < m.MinParcels && nRatings < m.MinRatings && len(items) == 0 {
+		sc.Grade = Insufficient
+	}
+	return sc
+}
+
+// rollUp makes an HQ's score the volume-weighted mean of its tree's own scores (the HQ's own
+// included), recursively through branches.
+func rollUp(m Methodology, scores map[string]*Score, children map[string][]string, hq string) {
+	var members []*Score
+	var walk func(id string)
+	walk = func(id string) {
+		if sc := scores[key(Firm, id)]; sc != nil {
+			members = append(members, sc)
+		}
+		for _, c := range children[id] {
+			walk(c)
+		}
+	}
+	walk(hq)
+	own := *scores[key(Firm, hq)]
+	vol, sum, usum := 0, 0.0, 0.0
+	for _, sc := range members {
+		if sc.Grade == Insufficient {
+			continue
+		}
+		vol += sc.Parcels
+	}
+	counted := 0
+	for _, sc := range members {
+		if sc.Grade == Insufficient {
+			continue
+		}
+		w := 1.0
+		if vol > 0 {
+			w = float64(sc.Parcels) / float64(vol)
+		}
+		counted++
+		sum += w * sc.Value
+		usum += math.Pow(w*sc.Uncertainty, 2)
+	}
+	hqs := scores[key(Firm, hq)]
+	if counted == 0 {
+		return
+	}
+	if vol == 0 {
+		sum /= float64(counted)
+	}
+	total := 0
+	for _, sc := range members {
+		total += sc.Parcels
+	}
+	roll := Component{Party: "tree", Weight: 0, Value: round2(sum),
+		Detail: fmt.Sprintf("HQ score: the volume-weighted mean of %d firms of the tree (own score %.0f)", counted, own.Value)}
+	for _, sc := range members {
+		if sc.Grade == Insufficient {
+			continue
+		}
+		roll.Items = append(roll.Items, Item{Kind: "firm", Ref: sc.SubjectID, Effect: round2(sc.Value),
+			Detail: fmt.Sprintf("%d parcels, score %.0f", sc.Parcels, sc.Value)})
+	}
+	hqs.Components = append(hqs.Components, roll)
+	hqs.Value = round2(sum)
+	hqs.Uncertainty = round2(math.Sqrt(usum))
+	hqs.Parcels = total
+	hqs.Grade = m.grade(hqs.Value)
+}

@@ -1,0 +1,199 @@
+package scoring
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+)
+
+// Methodology is the evaluation committee's rule set for one year. It is a document (a file
+// or a stored version), so it carries its own JSON shape here: the shape is part of the domain,
+// not of the HTTP API.
+type Methodology struct {
+	Version      string `json:"version"`
+	Description  string `json:"description"`
+	WindowMonths int    `json:"window_months"`
+	// TimeWeights give a record's weight by age: the first band whose UpToMonths the age is
+	// under. Older than the last band: weight 0.
+	TimeWeights     []TimeBand         `json:"time_weights"`
+	SeverityWeights map[string]float64 `json:"severity_weights"`
+	CategoryWeights map[string]float64 `json:"category_weights"`
+	// PartyWeights combine the components: regulator (records), tracking (objective service
+	// quality), merchant and consumer (ratings). They sum to 1.
+	PartyWeights map[string]float64 `json:"party_weights"`
+	// Tracking measure: weighted rates of late deliveries, losses and damage per 10,000
+	// parcels and verified complaints per million.
+	TrackingWeights map[string]float64 `json:"tracking_weights"`
+	// Ratings shrink toward the prior mean with PriorCount pseudo-ratings (Bayesian average).
+	PriorMean  float64 `json:"prior_mean"`
+	PriorCount float64 `json:"prior_count"`
+	// Bonuses, in points, for commitments kept (one per commitment, up to the cap).
+	CommitmentBonus float64 `json:"commitment_bonus"`
+	BonusCap        float64 `json:"bonus_cap"`
+	// Below MinParcels parcels in the window and MinRatings ratings and no record, the grade
+	// is insufficient.
+	MinParcels int `json:"min_parcels"`
+	MinRatings int `json:"min_ratings"`
+	// Peer groups: by kind and by volume band (upper bounds of parcels in the window).
+	VolumeBands []int `json:"volume_bands"`
+	// Grade cut-offs: a score at or above A is A, and so on; below C is D.
+	Cutoffs map[string]float64 `json:"cutoffs"`
+	// Rating rules.
+	RatingEditHours    int            `json:"rating_edit_hours"`
+	BurstCount         int            `json:"burst_count"`       // this many 1-star ratings by one rater in a day is a burst
+	BurstWeight        float64        `json:"burst_weight"`      // what a burst rating still counts for
+	SuspectFiveStar    float64        `json:"suspect_five_star"` // weight of a 5-star rating on an empty-parcel suspect
+	Lists              Lists          `json:"lists"`
+	InspectionsByGrade map[string]int `json:"inspections_by_grade"` // suggested random inspections a year
+}
+
+// TimeBand is an age band of records.
+type TimeBand struct {
+	UpToMonths int     `json:"up_to_months"`
+	Weight     float64 `json:"weight"`
+}
+
+// Lists are the rules that turn published grades and records into proposals.
+type Lists struct {
+	RedConsecutiveA   int            `json:"red_consecutive_a"`     // grade A this many published periods in a row, and no serious record
+	BlackConsecutiveD int            `json:"black_consecutive_d"`   // grade D this many published periods in a row
+	RevocationGrade   []Class        `json:"revocation_grade"`      // records of these classes blacklist and propose revocation at once
+	ReviewDecile      int            `json:"review_decile_periods"` // periods in the worst decile before a mandatory review
+	SanctionMonths    map[string]int `json:"sanction_months"`       // how long an approved sanction lasts (0: until lifted)
+}
+
+// Class names a kind of record by category and severity.
+type Class struct {
+	Category string `json:"category"`
+	Severity string `json:"severity"`
+}
+
+// DefaultMethod is the default methodology, written out in METHOD.md.
+const DefaultMethod = `{
+  "version": "2026.1",
+  "description": "credtrace default: FMCSA-style time and severity weights, exposure per 10,000 parcels, Bayesian ratings, peer percentiles",
+  "window_months": 24,
+  "time_weights": [{"up_to_months": 6, "weight": 3}, {"up_to_months": 12, "weight": 2}, {"up_to_months": 24, "weight": 1}],
+  "severity_weights": {"minor": 1, "general": 3, "serious": 8},
+  "category_weights": {"supervision": 1, "enforcement": 1.5, "complaint": 0.8, "media": 0.8, "licence": 1.2, "service_quality": 1, "delivery_safety": 1.5},
+  "party_weights": {"regulator": 0.4, "tracking": 0.3, "merchant": 0.15, "consumer": 0.15},
+  "tracking_weights": {"late_per_10k": 0.02, "lost_per_10k": 1.0, "damaged_per_10k": 0.5, "complaints_per_million": 0.05},
+  "prior_mean": 4.2,
+  "prior_count": 10,
+  "commitment_bonus": 10,
+  "bonus_cap": 30,
+  "min_parcels": 500,
+  "min_ratings": 20,
+  "volume_bands": [10000, 100000, 1000000],
+  "cutoffs": {"A": 850, "B": 700, "C": 550},
+  "rating_edit_hours": 168,
+  "burst_count": 5,
+  "burst_weight": 0.2,
+  "suspect_five_star": 0,
+  "lists": {
+    "red_consecutive_a": 2,
+    "black_consecutive_d": 2,
+    "revocation_grade": [{"category": "delivery_safety", "severity": "serious"}],
+    "review_decile_periods": 4,
+    "sanction_months": {"redlist": 12, "blacklist": 12, "public_exposure": 3, "platform_restriction": 6, "suspension": 3, "revocation_proposal": 0}
+  },
+  "inspections_by_grade": {"A": 1, "B": 2, "C": 4, "D": 12, "insufficient": 2}
+}`
+
+// ParseMethod reads and validates a methodology document, naming every bad field.
+func ParseMethod(doc string) (Methodology, error) {
+	var m Methodology
+	dec := json.NewDecoder(bytes.NewReader([]byte(doc)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return Methodology{}, invalid("methodology", "%v", err)
+	}
+	v := &ValidationError{}
+	if m.Version == "" {
+		v.add("version", "required")
+	}
+	if m.WindowMonths < 1 || m.WindowMonths > 60 {
+		v.add("window_months", "must be between 1 and 60")
+	}
+	last := 0
+	for i, b := range m.TimeWeights {
+		if b.UpToMonths <= last || b.Weight < 0 {
+			v.add(fmt.Sprintf("time_weights[%d]", i), "bands must grow and weights be non-negative")
+		}
+		last = b.UpToMonths
+	}
+	for _, sev := range []string{"minor", "general", "serious"} {
+		if m.SeverityWeights[sev] <= 0 {
+			v.add("severity_weights."+sev, "must be positive")
+		}
+	}
+	sum := 0.0
+	for _, p := range []string{"regulator", "tracking", "merchant", "consumer"} {
+		w, ok := m.PartyWeights[p]
+		if !ok || w < 0 {
+			v.add("party_weights."+p, "required and non-negative")
+		}
+		sum += w
+	}
+	if sum < 0.999 || sum > 1.001 {
+		v.add("party_weights", "must sum to 1 (got %.3f)", sum)
+	}
+	if m.PriorMean < 1 || m.PriorMean > 5 {
+		v.add("prior_mean", "must be between 1 and 5")
+	}
+	if m.PriorCount < 0 {
+		v.add("prior_count", "must not be negative")
+	}
+	if !(m.Cutoffs["A"] > m.Cutoffs["B"] && m.Cutoffs["B"] > m.Cutoffs["C"] && m.Cutoffs["C"] > 0 && m.Cutoffs["A"] <= 1000) {
+		v.add("cutoffs", "need 1000 >= A > B > C > 0")
+	}
+	if !sort.IntsAreSorted(m.VolumeBands) {
+		v.add("volume_bands", "must be ascending")
+	}
+	if m.BurstWeight < 0 || m.BurstWeight > 1 || m.SuspectFiveStar < 0 || m.SuspectFiveStar > 1 {
+		v.add("burst_weight", "weights are between 0 and 1")
+	}
+	if m.Lists.RedConsecutiveA < 1 || m.Lists.BlackConsecutiveD < 1 || m.Lists.ReviewDecile < 1 {
+		v.add("lists", "period counts must be at least 1")
+	}
+	return m, v.err()
+}
+
+// timeWeight is the weight of a record of the given age in months.
+func (m Methodology) timeWeight(ageMonths float64) float64 {
+	if ageMonths < 0 {
+		return 0
+	}
+	for _, b := range m.TimeWeights {
+		if ageMonths < float64(b.UpToMonths) {
+			return b.Weight
+		}
+	}
+	return 0
+}
+
+// grade turns a score into a letter.
+func (m Methodology) grade(v float64) Grade {
+	switch {
+	case v >= m.Cutoffs["A"]:
+		return GradeA
+	case v >= m.Cutoffs["B"]:
+		return GradeB
+	case v >= m.Cutoffs["C"]:
+		return GradeC
+	}
+	return GradeD
+}
+
+// band names a volume band.
+func (m Methodology) band(parcels int) string {
+	lo := 0
+	for _, hi := range m.VolumeBands {
+		if parcels < hi {
+			return fmt.Sprintf("%d-%d", lo, hi)
+		}
+		lo = hi
+	}
+	return fmt.Sprintf("%d+", lo)
+}

@@ -1,0 +1,161 @@
+package scoring_test
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/credtrace/credtrace/scoring"
+	"github.com/credtrace/credtrace/tracking"
+)
+
+// oneStars gives one-star ratings by rater at t0 plus each offset.
+func oneStars(kind scoring.RaterKind, rater, prefix string, t0 time.Time, offsets ...time.Duration) []scoring.Rating {
+	var rs []scoring.Rating
+	for i, d := range offsets {
+		rs = append(rs, rating(fmt.Sprintf("%s%d", prefix, i), kind, rater, "f", 1, 1, t0.Add(d)))
+	}
+	return rs
+}
+
+func hasFlag(flags []string, prefix string) bool {
+	for _, f := range flags {
+		if strings.HasPrefix(f, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestReassessBursts(t *testing.T) {
+	m := defaultMethod(t) // burst_count 5, burst_weight 0.2
+	t0 := time.Date(2026, 5, 20, 9, 0, 0, 0, cst)
+	h := time.Hour
+	flagged := func(rs []scoring.Rating, ids ...string) map[string]float64 {
+		w := map[string]float64{}
+		for _, r := range rs {
+			w[r.ID] = 1
+		}
+		for _, id := range ids {
+			w[id] = 0.2
+		}
+		return w
+	}
+	five := oneStars(scoring.RaterMerchant, "m1", "a", t0, 0, h, 5*h, 12*h, 23*h)
+	tests := []struct {
+		name string
+		rs   []scoring.Rating
+		want map[string]float64 // id → weight; 0.2 ones carry a burst flag
+	}{
+		{"five one-stars within 24 hours", five, flagged(five, "a0", "a1", "a2", "a3", "a4")},
+		{"four one-stars within 24 hours", five[:4], flagged(five[:4])},
+		{"five one-stars over three days", oneStars(scoring.RaterMerchant, "m1", "a", t0, 0, 18*h, 36*h, 54*h, 72*h),
+			flagged(five)}, // each has at most two others within 24 hours either side
+		{"five raters, one one-star each", []scoring.Rating{
+			rating("a0", scoring.RaterMerchant, "m1", "f", 1, 1, t0), rating("a1", scoring.RaterMerchant, "m2", "f", 1, 1, t0),
+			rating("a2", scoring.RaterMerchant, "m3", "f", 1, 1, t0), rating("a3", scoring.RaterMerchant, "m4", "f", 1, 1, t0),
+			rating("a4", scoring.RaterMerchant, "m5", "f", 1, 1, t0)}, flagged(five)},
+		{"a merchant and a consumer with the same id", append(five[:4:4], rating("c", scoring.RaterConsumer, "m1", "f", 1, 1, t0.Add(2*h))),
+			map[string]float64{"a0": 1, "a1": 1, "a2": 1, "a3": 1, "c": 1}},
+		{"four one-stars and a two-star", append(five[:4:4], rating("b", scoring.RaterMerchant, "m1", "f", 2, 1, t0.Add(2*h))),
+			map[string]float64{"a0": 1, "a1": 1, "a2": 1, "a3": 1, "b": 1}},
+		{"a burst and a later one-star", append(five[:5:5], rating("late", scoring.RaterMerchant, "m1", "f", 1, 1, t0.Add(72*h))),
+			map[string]float64{"a0": 0.2, "a1": 0.2, "a2": 0.2, "a3": 0.2, "a4": 0.2, "late": 1}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := append([]scoring.Rating(nil), tc.rs...)
+			got := scoring.Reassess(m, tc.rs)
+			if len(got) != len(tc.rs) {
+				t.Fatalf("Reassess gave %d ratings for %d", len(got), len(tc.rs))
+			}
+			for _, r := range got {
+				want, ok := tc.want[r.ID]
+				if !ok {
+					t.Fatalf("unexpected rating %s", r.ID)
+				}
+				if r.Weight != want {
+					t.Errorf("%s weight = %v, want %v (flags %q)", r.ID, r.Weight, want, r.Flags)
+				}
+				if burst := hasFlag(r.Flags, "burst:"); burst != (want < 1) {
+					t.Errorf("%s burst flag = %v, want %v (flags %q)", r.ID, burst, want < 1, r.Flags)
+				}
+			}
+			if !reflect.DeepEqual(tc.rs, before) {
+				t.Errorf("Reassess changed its input")
+			}
+		})
+	}
+	t.Run("five one-stars spread over 40 hours", func(t *testing.T) {
+		// No 24-hour window holds five of these (0, 12, 23, 30, 40 h: the five span 40 h), so none
+		// is a burst; but the one at 23 h has the other four within 24 hours either side.
+		t.Skip("known bug, reported: reassess counts one-stars within ±24 h of each rating (a 48-hour window), so a2 (23 h) weighs 0.2")
+		for _, r := range scoring.Reassess(m, oneStars(scoring.RaterMerchant, "m1", "a", t0, 0, 12*h, 23*h, 30*h, 40*h)) {
+			if r.Weight != 1 || len(r.Flags) != 0 {
+				t.Errorf("%s = weight %v flags %q, want 1 and no flag", r.ID, r.Weight, r.Flags)
+			}
+		}
+	})
+	t.Run("flagged at rating time, flagged once", func(t *testing.T) {
+		rs := append([]scoring.Rating(nil), five...)
+		rs[4].Weight, rs[4].Flags = 0.2, []string{"burst: 5 one-star ratings by this rater within 24 hours"}
+		got := scoring.Reassess(m, rs)
+		if got[4].Weight != 0.2 || len(got[4].Flags) != 1 {
+			t.Errorf("a4 = weight %v flags %q, want 0.2 and one burst flag", got[4].Weight, got[4].Flags)
+		}
+		if want := "burst: 5 one-star ratings"; !strings.HasPrefix(got[0].Flags[0], want) {
+			t.Errorf("a0 flags %q, want %q", got[0].Flags, want)
+		}
+	})
+}
+
+func TestAssess(t *testing.T) {
+	m := defaultMethod(t) // burst_count 5, burst_weight 0.2, suspect_five_star 0
+	now := time.Date(2026, 5, 20, 18, 0, 0, 0, cst)
+	h := time.Hour
+	r := func(stars int) scoring.Rating {
+		return rating("new", scoring.RaterMerchant, "m1", "f", stars, 0, now)
+	}
+	tests := []struct {
+		name      string
+		r         scoring.Rating
+		recent    []scoring.Rating
+		suspect   []tracking.AnomalyKind
+		want      float64
+		wantFlags []string // parts of the flags, in order
+	}{
+		{"five stars on an empty-parcel suspect", r(5), nil, []tracking.AnomalyKind{tracking.AnNoTransit}, 0,
+			[]string{"five stars on an empty-parcel suspect (no_transit)"}},
+		{"two signals named", r(5), nil, []tracking.AnomalyKind{tracking.AnNoTransit, tracking.AnWeight}, 0,
+			[]string{"(no_transit, implausible_weight)"}},
+		{"one star on a suspect", r(1), nil, []tracking.AnomalyKind{tracking.AnNoTransit}, 1, nil},
+		{"four stars on a suspect", r(4), nil, []tracking.AnomalyKind{tracking.AnNoTransit}, 1, nil},
+		{"five stars, no signal", r(5), nil, nil, 1, nil},
+		{"the fifth one-star in a day", r(1), oneStars(scoring.RaterMerchant, "m1", "o", now, -h, -2*h, -10*h, -23*h), nil, 0.2,
+			[]string{"burst: 5 one-star ratings by this rater within 24 hours"}},
+		{"the fourth one-star in a day", r(1), oneStars(scoring.RaterMerchant, "m1", "o", now, -h, -2*h, -10*h), nil, 1, nil},
+		{"one-stars older than a day", r(1), oneStars(scoring.RaterMerchant, "m1", "o", now, -h, -2*h, -10*h, -25*h), nil, 1, nil},
+		{"an edit does not count itself twice", r(1),
+			append(oneStars(scoring.RaterMerchant, "m1", "o", now, -h, -2*h, -10*h), rating("new", scoring.RaterMerchant, "m1", "f", 1, 1, now.Add(-3*h))), nil, 1, nil},
+		{"other stars do not make a burst", r(1),
+			append(oneStars(scoring.RaterMerchant, "m1", "o", now, -h, -2*h, -10*h), rating("two", scoring.RaterMerchant, "m1", "f", 2, 1, now.Add(-3*h))), nil, 1, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			w, flags := scoring.Assess(m, tc.r, tc.recent, tc.suspect)
+			if w != tc.want {
+				t.Errorf("weight = %v, want %v (flags %q)", w, tc.want, flags)
+			}
+			if len(flags) != len(tc.wantFlags) {
+				t.Fatalf("flags = %q, want %d like %q", flags, len(tc.wantFlags), tc.wantFlags)
+			}
+			for i, f := range tc.wantFlags {
+				if !strings.Contains(flags[i], f) {
+					t.Errorf("flag %d = %q, want it to contain %q", i, flags[i], f)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,385 @@
+package scoring
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/credtrace/credtrace/courier"
+	"github.com/credtrace/credtrace/tracking"
+)
+
+// Archive is what scoring reads of the credit archive (a subset of courier.Store).
+type Archive interface {
+	Firms(ctx context.Context, q courier.FirmQuery) ([]courier.Firm, error)
+	Firm(ctx context.Context, id string) (courier.Firm, error)
+	FirmByUSCC(ctx context.Context, uscc string) (courier.Firm, error)
+	Sites(ctx context.Context, q courier.SiteQuery) ([]courier.Site, error)
+	StaffList(ctx context.Context, q courier.StaffQuery) ([]courier.Staff, error)
+	Records(ctx context.Context, q courier.RecordQuery) ([]courier.Record, error)
+	Record(ctx context.Context, id string) (courier.Record, error)
+	Commitments(ctx context.Context, q courier.CommitmentQuery) ([]courier.Commitment, error)
+}
+
+// Tracker is what scoring asks of parcel traceability (a subset of *tracking.Service).
+type Tracker interface {
+	Totals(ctx context.Context, kind tracking.SubjectKind, from, to string) (map[string]map[tracking.Metric]int, error)
+	TraceParcel(ctx context.Context, c tracking.Caller, waybill, phone4 string) (tracking.Trace, error)
+	Suspect(ctx context.Context, waybill string) ([]tracking.AnomalyKind, error)
+}
+
+// Caller is who calls, as the API authenticated it.
+type Caller struct {
+	TokenID    string
+	Role       string // regulator, firm, merchant, platform, public
+	FirmID     string
+	MerchantID string
+}
+
+// Service is scoring: ratings, methodology, runs, scores, lists and sanctions.
+type Service struct {
+	store    Store
+	archive  Archive
+	tracker  Tracker
+	inTree   func(ctx context.Context, root, id string) (bool, error)
+	now      func() time.Time
+	instance string // this process's lease holder name
+}
+
+// NewService returns a Service. inTree answers firm scoping (courier.Service.InTree).
+func NewService(store Store, archive Archive, tracker Tracker, inTree func(ctx context.Context, root, id string) (bool, error), now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: store, archive: archive, tracker: tracker, inTree: inTree, now: now, instance: uuid.NewString()}
+}
+
+// Now is the service clock in UTC at millisecond precision.
+func (s *Service) Now() time.Time { return s.now().UTC().Truncate(time.Millisecond) }
+
+func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// ----- methodology -----
+
+// CurrentMethod returns the newest stored methodology, or the default.
+func (s *Service) CurrentMethod(ctx context.Context) (Methodology, MethodDoc, error) {
+	ms, err := s.store.Methods(ctx)
+	if err != nil {
+		return Methodology{}, MethodDoc{}, err
+	}
+	doc := MethodDoc{Version: "", Doc: DefaultMethod}
+	if len(ms) > 0 {
+		doc = ms[len(ms)-1]
+	}
+	m, err := ParseMethod(doc.Doc)
+	if err != nil {
+		return Methodology{}, MethodDoc{}, fmt.Errorf("stored methodology %s: %w", doc.Version, err)
+	}
+	if doc.Version == "" {
+		doc.Version = m.Version
+	}
+	return m, doc, nil
+}
+
+// PutMethod stores a new methodology version (regulators only): the committee's rules for a year.
+func (s *Service) PutMethod(ctx context.Context, c Caller, doc string) (Methodology, error) {
+	if c.Role != "regulator" {
+		return Methodology{}, ErrForbidden
+	}
+	m, err := ParseMethod(doc)
+	if err != nil {
+		return Methodology{}, err
+	}
+	if err := s.store.PutMethod(ctx, MethodDoc{Version: m.Version, Doc: doc, CreatedAt: s.Now(), CreatedBy: c.TokenID}); err != nil {
+		if errors.Is(err, ErrConflict) {
+			return Methodology{}, fmt.Errorf("methodology version %s exists; versions are never changed: %w", m.Version, ErrConflict)
+		}
+		return Methodology{}, err
+	}
+	return m, nil
+}
+
+// method returns the methodology of a version ("" for the current one).
+func (s *Service) method(ctx context.Context, version string) (Methodology, error) {
+	if version == "" {
+		m, _, err := s.CurrentMethod(ctx)
+		return m, err
+	}
+	def, _ := ParseMethod(DefaultMethod)
+	if version == def.Version {
+		if d, err := s.store.Method(ctx, version); errors.Is(err, ErrNotFound) {
+			return def, nil
+		} else if err != nil {
+			return Methodology{}, err
+		} else {
+			return ParseMethod(d.Doc)
+		}
+	}
+	d, err := s.store.Method(ctx, version)
+	if err != nil {
+		return Methodology{}, err
+	}
+	return ParseMethod(d.Doc)
+}
+
+// ----- ratings -----
+
+// RatingInput is one rating of a delivery.
+type RatingInput struct {
+	Waybill string
+	Stars   int
+	Tags    []string
+	Comment string
+	Phone4  string // consumers: the last four digits of the recipient's phone
+}
+
+// RatingTags are the tags a rating may carry.
+var RatingTags = []string{"late", "damaged", "rude", "false_signature", "lost", "good_service", "careful", "on_time"}
+
+// Rate records a merchant's rating of one of its own delivered waybills, or a consumer's with
+// the phone check. One rating per rater and waybill, editable for the methodology's edit time.
+// The answer carries the weight the rating will count for and why it is less than one.
+func (s *Service) Rate(ctx context.Context, c Caller, in RatingInput) (Rating, error) {
+	v := &ValidationError{}
+	if strings.TrimSpace(in.Waybill) == "" {
+		v.add("waybill", "required")
+	}
+	if in.Stars < 1 || in.Stars > 5 {
+		v.add("stars", "must be 1 to 5")
+	}
+	if len(in.Tags) > 8 {
+		v.add("tags", "at most 8")
+	}
+	for i, t := range in.Tags {
+		ok := false
+		for _, k := range RatingTags {
+			ok = ok || k == t
+		}
+		if !ok {
+			v.add(fmt.Sprintf("tags[%d]", i), "must be one of %s", strings.Join(RatingTags, ", "))
+		}
+	}
+	if utf8.RuneCountInString(in.Comment) > 500 {
+		v.add("comment", "at most 500 characters")
+	}
+	if err := v.err(); err != nil {
+		return Rating{}, err
+	}
+	m, err := s.method(ctx, "")
+	if err != nil {
+		return Rating{}, err
+	}
+	system := tracking.Caller{Role: tracking.RoleRegulator, TokenID: "system"}
+	var kind RaterKind
+	var rater string
+	switch c.Role {
+	case "merchant":
+		kind, rater = RaterMerchant, c.MerchantID
+		t, err := s.tracker.TraceParcel(ctx, tracking.Caller{Role: tracking.RoleMerchant, MerchantID: c.MerchantID, TokenID: c.TokenID}, in.Waybill, "")
+		if errors.Is(err, tracking.ErrNotFound) || (err == nil && t.MerchantID != c.MerchantID) {
+			return Rating{}, invalid("waybill", "not a parcel this merchant shipped")
+		}
+		if err != nil {
+			return Rating{}, err
+		}
+	case "public":
+		kind = RaterConsumer
+		if len(in.Phone4) != 4 {
+			return Rating{}, invalid("phone4", "the last four digits of the recipient's phone are required")
+		}
+		if _, err := s.tracker.TraceParcel(ctx, tracking.Caller{Role: tracking.RolePublic}, in.Waybill, in.Phone4); errors.Is(err, tracking.ErrNotFound) {
+			return Rating{}, invalid("waybill", "no parcel with this waybill and phone")
+		} else if err != nil {
+			return Rating{}, err
+		}
+	default:
+		return Rating{}, ErrForbidden
+	}
+	t, err := s.tracker.TraceParcel(ctx, system, in.Waybill, "")
+	if err != nil {
+		return Rating{}, err
+	}
+	if t.DeliveredAt.IsZero() {
+		return Rating{}, invalid("waybill", "the parcel has not been delivered: only delivered parcels can be rated")
+	}
+	if kind == RaterConsumer {
+		rater = recipientOf(t)
+		if rater == "" {
+			return Rating{}, invalid("waybill", "no parcel with this waybill and phone")
+		}
+	}
+	var del tracking.Event
+	for _, e := range t.Events {
+		if e.Code == tracking.Delivered {
+			del = e
+		}
+	}
+	now := s.Now()
+	r, err := s.store.RatingByRater(ctx, kind, rater, t.Waybill)
+	fresh := errors.Is(err, ErrNotFound)
+	if err != nil && !fresh {
+		return Rating{}, err
+	}
+	if !fresh && now.Sub(r.CreatedAt) > time.Duration(m.RatingEditHours)*time.Hour {
+		return Rating{}, stateErr("a rating can be changed for %d hours after it is given", m.RatingEditHours)
+	}
+	if fresh {
+		r = Rating{ID: newID(), RaterKind: kind, RaterID: rater, Waybill: t.Waybill, CreatedAt: now}
+	}
+	r.FirmID, r.SiteID, r.StaffID = t.Carrier, del.SiteID, del.StaffID
+	if del.FirmID != "" {
+		r.FirmID = del.FirmID
+	}
+	r.Stars, r.Tags, r.Comment, r.UpdatedAt = in.Stars, in.Tags, strings.TrimSpace(in.Comment), now
+	suspect, err := s.tracker.Suspect(ctx, t.Waybill)
+	if err != nil {
+		return Rating{}, err
+	}
+	recent, err := s.store.Ratings(ctx, RatingQuery{RaterKind: kind, RaterID: rater, From: now.Add(-24 * time.Hour)})
+	if err != nil {
+		return Rating{}, err
+	}
+	r.Weight, r.Flags = assess(m, r, recent, suspect)
+	if fresh {
+		r.Version = 1
+		err = s.store.CreateRating(ctx, r)
+	} else {
+		r.Version++
+		err = s.store.UpdateRating(ctx, r)
+	}
+	if err != nil {
+		return Rating{}, fmt.Errorf("rate %s: %w", t.Waybill, err)
+	}
+	return r, nil
+}
+
+// recipientOf returns the keyed identity of the parcel's recipient from its collection.
+func recipientOf(t tracking.Trace) string {
+	for _, e := range t.Events {
+		if e.RecipientID != "" {
+			return e.RecipientID
+		}
+	}
+	return ""
+}
+
+// assess decides what a rating counts for. A burst — this rater's BurstCount or more 1-star
+// ratings within 24 hours, as after a dispute — counts BurstWeight each; a 5-star rating of a
+// parcel with empty-parcel signals counts SuspectFiveStar.
+func assess(m Methodology, r Rating, recent []Rating, suspect []tracking.AnomalyKind) (float64, []string) {
+	w := 1.0
+	var flags []string
+	if r.Stars == 1 {
+		ones := 1
+		for _, o := range recent {
+			if o.ID != r.ID && o.Stars == 1 && r.UpdatedAt.Sub(o.UpdatedAt) < 24*time.Hour {
+				ones++
+			}
+		}
+		if ones >= m.BurstCount {
+			w = m.BurstWeight
+			flags = append(flags, fmt.Sprintf("burst: %d one-star ratings by this rater within 24 hours", ones))
+		}
+	}
+	if r.Stars == 5 && len(suspect) > 0 {
+		names := make([]string, len(suspect))
+		for i, k := range suspect {
+			names[i] = string(k)
+		}
+		w = m.SuspectFiveStar
+		flags = append(flags, "five stars on an empty-parcel suspect ("+strings.Join(names, ", ")+")")
+	}
+	return w, flags
+}
+
+// ----- scopes -----
+
+// canSeeFirm reports whether c may see firm id's private scores.
+func (s *Service) canSeeFirm(ctx context.Context, c Caller, id string) (bool, error) {
+	switch c.Role {
+	case "regulator":
+		return true, nil
+	case "firm":
+		return s.inTree(ctx, c.FirmID, id)
+	}
+	return false, nil
+}
+
+// ----- scores -----
+
+// ScoreView is a subject's current score and its history.
+type ScoreView struct {
+	Current *Score
+	History []Score
+}
+
+// SubjectScore returns the latest score of a subject with its history, to a regulator or the
+// subject's firm tree.
+func (s *Service) SubjectScore(ctx context.Context, c Caller, kind SubjectKind, id string) (ScoreView, error) {
+	hist, err := s.store.ScoreHistory(ctx, kind, id, 24)
+	if err != nil {
+		return ScoreView{}, err
+	}
+	firm := id
+	if kind != Firm {
+		firm = ""
+		if len(hist) > 0 {
+			firm = hist[0].FirmID
+		}
+	}
+	if ok, err := s.canSeeFirm(ctx, c, firm); err != nil {
+		return ScoreView{}, err
+	} else if !ok {
+		return ScoreView{}, ErrNotFound
+	}
+	if len(hist) == 0 {
+		return ScoreView{History: []Score{}}, nil
+	}
+	cur := hist[0]
+	return ScoreView{Current: &cur, History: hist}, nil
+}
+
+// PublishedGrade returns a firm's grade in the latest published run, or "" when none.
+func (s *Service) PublishedGrade(ctx context.Context, firmID string) (Score, bool, error) {
+	runs, err := s.store.Runs(ctx, RunQuery{PublishedOnly: true, Limit: 1})
+	if err != nil || len(runs) == 0 {
+		return Score{}, false, err
+	}
+	sc, err := s.store.Scores(ctx, ScoreQuery{RunID: runs[0].ID, Subject: Firm, SubjectID: firmID, Limit: 1})
+	if err != nil || len(sc) == 0 {
+		return Score{}, false, err
+	}
+	return sc[0], true, nil
+}
+
+// Run returns a run (regulators).
+func (s *Service) Run(ctx context.Context, c Caller, id string) (Run, error) {
+	if c.Role != "regulator" {
+		return Run{}, ErrForbidden
+	}
+	return s.store.Run(ctx, id)
+}
+
+// Runs lists recent runs (regulators).
+func (s *Service) Runs(ctx context.Context, c Caller, limit int) ([]Run, error) {
+	if c.Role != "regulator" {
+		return nil, ErrForbidden
+	}
+	return s.store.Runs(ctx, RunQuery{Limit: limit})
+}
+
+// sortScores orders scores best first.
+func sortScores(ss []Score) {
+	sort.Slice(ss, func(i, j int) bool {
+		if ss[i].Value != ss[j].Value {
+			return ss[i].Value > ss[j].Value
+		}
+		return ss[i].SubjectID < ss[j].SubjectID
+	})
+}

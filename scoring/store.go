@@ -1,0 +1,85 @@
+package scoring
+
+import (
+	"context"
+	"time"
+)
+
+// RatingQuery selects ratings; zero fields do not filter. Ratings come in id order.
+type RatingQuery struct {
+	FirmID    string
+	RaterKind RaterKind
+	RaterID   string
+	From, To  time.Time // CreatedAt in [From, To)
+	After     string
+	Limit     int
+}
+
+// RunQuery selects runs, newest first.
+type RunQuery struct {
+	PublishedOnly bool
+	Before        time.Time // AsOf before this time
+	Limit         int
+}
+
+// ScoreQuery selects the scores of one run, in subject id order.
+type ScoreQuery struct {
+	RunID     string
+	Subject   SubjectKind
+	SubjectID string
+	After     string // subject id
+	Limit     int
+}
+
+// SanctionQuery selects sanctions, in id order.
+type SanctionQuery struct {
+	FirmID string
+	Kind   SanctionKind
+	Status []SanctionStatus
+	After  string
+	Limit  int
+}
+
+// MethodDoc is a stored methodology: its version and its JSON text.
+type MethodDoc struct {
+	Version   string
+	Doc       string
+	CreatedAt time.Time
+	CreatedBy string
+}
+
+// Store is what scoring needs from a backend. Versioned updates apply only over Version-1
+// and answer ErrConflict otherwise; gets answer ErrNotFound.
+type Store interface {
+	CreateRating(ctx context.Context, r Rating) error // ErrConflict when the rater rated this waybill
+	UpdateRating(ctx context.Context, r Rating) error
+	Rating(ctx context.Context, id string) (Rating, error)
+	RatingByRater(ctx context.Context, kind RaterKind, raterID, waybill string) (Rating, error)
+	Ratings(ctx context.Context, q RatingQuery) ([]Rating, error)
+
+	CreateRun(ctx context.Context, r Run) error
+	UpdateRun(ctx context.Context, r Run) error
+	Run(ctx context.Context, id string) (Run, error)
+	Runs(ctx context.Context, q RunQuery) ([]Run, error)
+
+	// PutScores stores scores of one run (adding to those already stored for it).
+	PutScores(ctx context.Context, scores []Score) error
+	Scores(ctx context.Context, q ScoreQuery) ([]Score, error)
+	// ScoreHistory returns a subject's scores across runs, newest AsOf first, at most limit.
+	ScoreHistory(ctx context.Context, kind SubjectKind, id string, limit int) ([]Score, error)
+
+	CreateSanction(ctx context.Context, s Sanction) error
+	UpdateSanction(ctx context.Context, s Sanction) error
+	Sanction(ctx context.Context, id string) (Sanction, error)
+	Sanctions(ctx context.Context, q SanctionQuery) ([]Sanction, error)
+
+	// AcquireLease takes or renews lease name for holder until the given time. It answers
+	// false when another holder's lease is still valid at now.
+	AcquireLease(ctx context.Context, name, holder string, until, now time.Time) (bool, error)
+	// ReleaseLease gives the lease up if holder has it.
+	ReleaseLease(ctx context.Context, name, holder string) error
+
+	PutMethod(ctx context.Context, m MethodDoc) error // ErrConflict when the version exists
+	Method(ctx context.Context, version string) (MethodDoc, error)
+	Methods(ctx context.Context) ([]MethodDoc, error) // oldest first
+}

@@ -1,0 +1,243 @@
+// Package scoring computes, on a schedule, explainable credit scores and grades of courier
+// firms, sites and staff from every party's inputs — regulators' records, objective service
+// quality from tracking statistics, merchants' and consumers' ratings — and turns them into
+// red and black list entries and sanction proposals that regulators approve.
+//
+// It may import courier and tracking (it reads their data through the small Source interface
+// that cmd wires); nothing imports it but the adapters.
+package scoring
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Sentinel errors; httpapi maps them to statuses.
+var (
+	ErrNotFound  = errors.New("not found")
+	ErrConflict  = errors.New("conflict")
+	ErrInvalid   = errors.New("invalid input")
+	ErrForbidden = errors.New("forbidden")
+	ErrState     = errors.New("not allowed in the current state")
+	// ErrLeaseHeld means another instance holds the job's lease.
+	ErrLeaseHeld = errors.New("another instance is running this job")
+)
+
+// FieldError names one offending field.
+type FieldError struct{ Field, Reason string }
+
+// ValidationError lists offending fields; it matches ErrInvalid.
+type ValidationError struct{ Fields []FieldError }
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		parts[i] = f.Field + ": " + f.Reason
+	}
+	return "invalid input: " + strings.Join(parts, "; ")
+}
+
+// Is makes errors.Is(err, ErrInvalid) true.
+func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
+
+func (e *ValidationError) add(field, format string, args ...any) {
+	e.Fields = append(e.Fields, FieldError{field, fmt.Sprintf(format, args...)})
+}
+
+func (e *ValidationError) err() error {
+	if len(e.Fields) == 0 {
+		return nil
+	}
+	return e
+}
+
+func invalid(field, format string, args ...any) error {
+	v := &ValidationError{}
+	v.add(field, format, args...)
+	return v
+}
+
+func stateErr(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrState, fmt.Sprintf(format, args...))
+}
+
+// SubjectKind is what a score is about.
+type SubjectKind string
+
+// Subject kinds.
+const (
+	Firm  SubjectKind = "firm"
+	Site  SubjectKind = "site"
+	Staff SubjectKind = "staff"
+)
+
+// RaterKind is who rated a delivery.
+type RaterKind string
+
+// Rater kinds.
+const (
+	RaterMerchant RaterKind = "merchant"
+	RaterConsumer RaterKind = "consumer"
+)
+
+// Rating is one party's stars for one delivered parcel.
+type Rating struct {
+	ID        string
+	RaterKind RaterKind
+	RaterID   string // merchant id, or the consumer's keyed phone hash
+	Waybill   string
+	FirmID    string // the carrier that delivered it
+	SiteID    string // the delivering site and courier, when known
+	StaffID   string
+	Stars     int // 1-5
+	Tags      []string
+	Comment   string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// Weight is what the rating counts for after the anti-manipulation rules (0..1), and Flags
+	// say why it counts less than 1.
+	Weight  float64
+	Flags   []string
+	Version int
+}
+
+// Grade is a score's letter, or Insufficient below the minimum of data.
+type Grade string
+
+// Grades.
+const (
+	GradeA       Grade = "A"
+	GradeB       Grade = "B"
+	GradeC       Grade = "C"
+	GradeD       Grade = "D"
+	Insufficient Grade = "insufficient"
+)
+
+// Item is one input that moved a score, with the id of what it came from.
+type Item struct {
+	Kind   string // record, statistic, rating, commitment
+	Ref    string // record id, "firm/<id>/<from>..<to>", rating id, commitment id
+	Effect float64
+	Detail string
+}
+
+// Component is one party's part of a score.
+type Component struct {
+	Party       string  // regulator, tracking, merchant, consumer, bonus
+	Value       float64 // 0..1000 before weighting
+	Weight      float64
+	Uncertainty float64 // one standard error, in score points
+	Detail      string
+	Items       []Item // the inputs that moved it most, largest first
+}
+
+// Score is a subject's result in one run.
+type Score struct {
+	RunID       string
+	Subject     SubjectKind
+	SubjectID   string
+	FirmID      string // the firm of a site or staff; the firm itself for firms
+	AsOf        time.Time
+	Method      string // methodology version
+	Value       float64
+	Uncertainty float64
+	Grade       Grade
+	PeerGroup   string
+	Percentile  float64 // share of the peer group with a better score, 0..100
+	Parcels     int
+	Components  []Component
+	Published   bool
+}
+
+// RunStatus is where a scoring run stands.
+type RunStatus string
+
+// Run states.
+const (
+	RunRunning   RunStatus = "running"
+	RunSucceeded RunStatus = "succeeded"
+	RunFailed    RunStatus = "failed"
+)
+
+// Run is one scoring run.
+type Run struct {
+	ID         string
+	AsOf       time.Time
+	Method     string
+	Trigger    string // schedule, manual, publish
+	Publish    bool   // a publishing run: its grades are the period's published grades
+	Status     RunStatus
+	StartedAt  time.Time
+	FinishedAt time.Time
+	Inputs     map[string]int // counts of what it read: firms, sites, staff, records, stat rows, ratings
+	Progress   int            // subjects scored
+	Total      int
+	Error      string
+	Proposals  int
+	Version    int
+}
+
+// SanctionKind is one rung of the ladder, or a list entry.
+type SanctionKind string
+
+// Sanction kinds: the red and black lists, then the ladder of the notice.
+const (
+	RedList             SanctionKind = "redlist"
+	BlackList           SanctionKind = "blacklist"
+	PublicExposure      SanctionKind = "public_exposure"      // 公开曝光
+	PlatformRestriction SanctionKind = "platform_restriction" // 限制入驻电商平台
+	Suspension          SanctionKind = "suspension"           // 责令停业整顿
+	RevocationProposal  SanctionKind = "revocation_proposal"  // 吊销经营许可证 (proposed to the licensing authority)
+)
+
+// Ladder is the sanction ladder in order.
+var Ladder = []SanctionKind{PublicExposure, PlatformRestriction, Suspension, RevocationProposal}
+
+// SanctionStatus is where a proposal stands.
+type SanctionStatus string
+
+// Sanction states: proposed → approved | rejected; approved → lifted (on repair or by hand)
+// or expired at its end.
+const (
+	Proposed SanctionStatus = "proposed"
+	Approved SanctionStatus = "approved"
+	Rejected SanctionStatus = "rejected"
+	Lifted   SanctionStatus = "lifted"
+)
+
+// Sanction is a proposal of a list entry or sanction against a firm, and its decision.
+type Sanction struct {
+	ID         string
+	Kind       SanctionKind
+	FirmID     string
+	Rule       string   // the rule that proposed it
+	Reason     string   // why, in words
+	LegalBasis string   // 法律依据
+	RecordIDs  []string // the records behind it
+	ScoreRuns  []string // the runs whose scores are behind it
+	Status     SanctionStatus
+	ProposedAt time.Time
+	ProposedBy string // run id or token id
+	DecidedAt  time.Time
+	DecidedBy  string
+	Decision   string
+	Start      time.Time
+	End        time.Time // zero: until lifted
+	LiftedAt   time.Time
+	LiftReason string
+	Version    int
+}
+
+// InForce reports whether an approved sanction applies at t.
+func (s Sanction) InForce(t time.Time) bool {
+	return s.Status == Approved && !t.Before(s.Start) && (s.End.IsZero() || t.Before(s.End))
+}
+
+// Lease is a named, expiring claim that one instance holds on a job.
+type Lease struct {
+	Name   string
+	Holder string
+	Until  time.Time
+}

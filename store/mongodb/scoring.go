@@ -1,0 +1,297 @@
+package mongodb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/credtrace/credtrace/courier"
+	"github.com/credtrace/credtrace/scoring"
+)
+
+// Scoring is the scoring.Store of a Store, on the same database and connection. It is a type
+// of its own, as Tracking is, so that the method names of one domain never collide with
+// another's on Store.
+type Scoring struct{ s *Store }
+
+var _ scoring.Store = (*Scoring)(nil)
+
+// Scoring returns the scoring.Store on s's database.
+func (s *Store) Scoring() *Scoring { return &Scoring{s: s} }
+
+// scoreChunk bounds the writes of one bulk write of scores.
+const scoreChunk = 500
+
+// sentinelErr keeps the message of an error from the shared helpers, which answer courier's
+// sentinels, and makes it match scoring's instead.
+type sentinelErr struct {
+	msg    string
+	target error
+}
+
+func (e *sentinelErr) Error() string { return e.msg }
+func (e *sentinelErr) Unwrap() error { return e.target }
+
+// scoreErr turns courier.ErrNotFound and courier.ErrConflict into scoring's sentinels.
+func scoreErr(err error) error {
+	switch {
+	case errors.Is(err, courier.ErrNotFound):
+		return &sentinelErr{msg: err.Error(), target: scoring.ErrNotFound}
+	case errors.Is(err, courier.ErrConflict):
+		return &sentinelErr{msg: err.Error(), target: scoring.ErrConflict}
+	}
+	return err
+}
+
+// findSorted decodes the documents matching filter in the order of sort, at most limit of them
+// (no limit when zero or less).
+func findSorted[D, T any](ctx context.Context, coll *mongo.Collection, what string, filter any, sort bson.D, limit int, conv func(D) T) ([]T, error) {
+	opts := options.Find().SetSort(sort)
+	if limit > 0 {
+		opts.SetLimit(int64(limit))
+	}
+	docs, err := findAll[D](ctx, coll, filter, opts)
+	if err != nil {
+		return nil, fmt.Errorf("mongodb: list %s: %w", what, err)
+	}
+	return convSlice(docs, conv), nil
+}
+
+// ----- ratings -----
+
+// CreateRating stores a new rating; ErrConflict when its id is taken or the rater rated the
+// waybill already.
+func (c *Scoring) CreateRating(ctx context.Context, r scoring.Rating) error {
+	return scoreErr(insert(ctx, c.s.ratings, "rating", r.ID, toRatingDoc(r)))
+}
+
+// UpdateRating replaces a rating whose stored version is r.Version-1; ErrNotFound when there is
+// no such rating, ErrConflict when it changed meanwhile or the new (rater, waybill) is taken.
+func (c *Scoring) UpdateRating(ctx context.Context, r scoring.Rating) error {
+	return scoreErr(replace(ctx, c.s.ratings, "rating", r.ID, r.Version, toRatingDoc(r)))
+}
+
+// Rating returns the rating id; ErrNotFound when there is none.
+func (c *Scoring) Rating(ctx context.Context, id string) (scoring.Rating, error) {
+	d, err := findOne[ratingDoc](ctx, c.s.ratings, byID(id), "rating", id)
+	return fromRatingDoc(d), scoreErr(err)
+}
+
+// RatingByRater returns a rater's rating of a waybill; ErrNotFound when there is none.
+func (c *Scoring) RatingByRater(ctx context.Context, kind scoring.RaterKind, raterID, waybill string) (scoring.Rating, error) {
+	filter := bson.D{{Key: "rater_kind", Value: string(kind)}, {Key: "rater_id", Value: raterID}, {Key: "waybill", Value: waybill}}
+	d, err := findOne[ratingDoc](ctx, c.s.ratings, filter, "rating by rater", string(kind)+"/"+raterID+"/"+waybill)
+	return fromRatingDoc(d), scoreErr(err)
+}
+
+// Ratings lists the ratings matching q in id order.
+func (c *Scoring) Ratings(ctx context.Context, q scoring.RatingQuery) ([]scoring.Rating, error) {
+	filter := bson.M{}
+	eq(filter, "firm_id", q.FirmID)
+	eq(filter, "rater_kind", q.RaterKind)
+	eq(filter, "rater_id", q.RaterID)
+	created := bson.M{}
+	if !q.From.IsZero() {
+		created["$gte"] = bson.NewDateTimeFromTime(q.From)
+	}
+	if !q.To.IsZero() {
+		created["$lt"] = bson.NewDateTimeFromTime(q.To)
+	}
+	if len(created) > 0 {
+		filter["created_at"] = created
+	}
+	return list(ctx, c.s.ratings, "ratings", filter, courier.Page{After: q.After, Limit: q.Limit}, fromRatingDoc)
+}
+
+// ----- runs -----
+
+// CreateRun stores a new run; ErrConflict when its id is taken.
+func (c *Scoring) CreateRun(ctx context.Context, r scoring.Run) error {
+	return scoreErr(insert(ctx, c.s.scoreRuns, "run", r.ID, toRunDoc(r)))
+}
+
+// UpdateRun replaces a run whose stored version is r.Version-1; ErrNotFound or ErrConflict.
+func (c *Scoring) UpdateRun(ctx context.Context, r scoring.Run) error {
+	return scoreErr(replace(ctx, c.s.scoreRuns, "run", r.ID, r.Version, toRunDoc(r)))
+}
+
+// Run returns the run id; ErrNotFound when there is none.
+func (c *Scoring) Run(ctx context.Context, id string) (scoring.Run, error) {
+	d, err := findOne[runDoc](ctx, c.s.scoreRuns, byID(id), "run", id)
+	return fromRunDoc(d), scoreErr(err)
+}
+
+// Runs lists the runs matching q, newest AsOf first, ties by id, newest first too.
+func (c *Scoring) Runs(ctx context.Context, q scoring.RunQuery) ([]scoring.Run, error) {
+	filter := bson.M{}
+	if q.PublishedOnly {
+		filter["publish"] = true
+		filter["status"] = string(scoring.RunSucceeded)
+	}
+	if !q.Before.IsZero() {
+		filter["as_of"] = bson.M{"$lt": bson.NewDateTimeFromTime(q.Before)}
+	}
+	return findSorted(ctx, c.s.scoreRuns, "runs", filter, bson.D{{Key: "as_of", Value: -1}, {Key: "_id", Value: -1}}, q.Limit, fromRunDoc)
+}
+
+// ----- scores -----
+
+// PutScores stores scores, each over any stored score of the same run and subject, in bulk
+// writes of at most scoreChunk distinct scores (the last of a key given twice wins). It is not
+// all-or-nothing: a failure can leave some of the scores stored, and sending them again is
+// safe.
+func (c *Scoring) PutScores(ctx context.Context, scores []scoring.Score) error {
+	var models []mongo.WriteModel
+	var keys []string
+	at := map[string]int{}
+	for _, s := range scores {
+		d := toScoreDoc(s)
+		// The key fields in the filter make a key that two different scores would share (ids
+		// holding "|") a duplicate-key error instead of an overwrite.
+		filter := bson.D{{Key: "_id", Value: d.Key}, {Key: "run_id", Value: d.RunID}, {Key: "subject", Value: d.Subject}, {Key: "subject_id", Value: d.SubjectID}}
+		m := mongo.NewReplaceOneModel().SetFilter(filter).SetReplacement(d).SetUpsert(true)
+		if i, ok := at[d.Key]; ok {
+			models[i] = m
+			continue
+		}
+		at[d.Key] = len(models)
+		models = append(models, m)
+		keys = append(keys, d.Key)
+	}
+	for start := 0; start < len(models); start += scoreChunk {
+		part := models[start:min(start+scoreChunk, len(models))]
+		err := bulk(ctx, c.s.scores, part, func(i int, err error) error {
+			// Two first upserts of one key race; the loser's second try finds the document.
+			if isDuplicateKey(err) {
+				_, err = c.s.scores.BulkWrite(ctx, part[i:i+1])
+			}
+			if isDuplicateKey(err) {
+				return fmt.Errorf("score %s: key taken by another score: %w", keys[start+i], scoring.ErrConflict)
+			}
+			if err != nil {
+				return fmt.Errorf("score %s: %w", keys[start+i], err)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("mongodb: put scores: %w", err)
+		}
+	}
+	return nil
+}
+
+// Scores lists the scores matching q in subject id order (then subject kind).
+func (c *Scoring) Scores(ctx context.Context, q scoring.ScoreQuery) ([]scoring.Score, error) {
+	filter := bson.M{}
+	eq(filter, "run_id", q.RunID)
+	eq(filter, "subject", q.Subject)
+	id := bson.M{}
+	if q.SubjectID != "" {
+		id["$eq"] = q.SubjectID
+	}
+	if q.After != "" {
+		id["$gt"] = q.After
+	}
+	if len(id) > 0 {
+		filter["subject_id"] = id
+	}
+	return findSorted(ctx, c.s.scores, "scores", filter, bson.D{{Key: "subject_id", Value: 1}, {Key: "subject", Value: 1}}, q.Limit, fromScoreDoc)
+}
+
+// ScoreHistory returns a subject's scores across runs, newest AsOf first (ties by run id,
+// newest first), at most limit of them (no limit when zero or less).
+func (c *Scoring) ScoreHistory(ctx context.Context, kind scoring.SubjectKind, id string, limit int) ([]scoring.Score, error) {
+	filter := bson.D{{Key: "subject", Value: string(kind)}, {Key: "subject_id", Value: id}}
+	return findSorted(ctx, c.s.scores, "score history", filter, bson.D{{Key: "as_of", Value: -1}, {Key: "run_id", Value: -1}}, limit, fromScoreDoc)
+}
+
+// ----- sanctions -----
+
+// CreateSanction stores a new sanction; ErrConflict when its id is taken.
+func (c *Scoring) CreateSanction(ctx context.Context, s scoring.Sanction) error {
+	return scoreErr(insert(ctx, c.s.sanctions, "sanction", s.ID, toSanctionDoc(s)))
+}
+
+// UpdateSanction replaces a sanction whose stored version is s.Version-1; ErrNotFound or
+// ErrConflict.
+func (c *Scoring) UpdateSanction(ctx context.Context, s scoring.Sanction) error {
+	return scoreErr(replace(ctx, c.s.sanctions, "sanction", s.ID, s.Version, toSanctionDoc(s)))
+}
+
+// Sanction returns the sanction id; ErrNotFound when there is none.
+func (c *Scoring) Sanction(ctx context.Context, id string) (scoring.Sanction, error) {
+	d, err := findOne[sanctionDoc](ctx, c.s.sanctions, byID(id), "sanction", id)
+	return fromSanctionDoc(d), scoreErr(err)
+}
+
+// Sanctions lists the sanctions matching q in id order. An empty Status list does not filter.
+func (c *Scoring) Sanctions(ctx context.Context, q scoring.SanctionQuery) ([]scoring.Sanction, error) {
+	filter := bson.M{}
+	eq(filter, "firm_id", q.FirmID)
+	eq(filter, "kind", q.Kind)
+	if len(q.Status) > 0 {
+		in(filter, "status", q.Status)
+	}
+	return list(ctx, c.s.sanctions, "sanctions", filter, courier.Page{After: q.After, Limit: q.Limit}, fromSanctionDoc)
+}
+
+// ----- leases -----
+
+// AcquireLease takes or renews the lease, a document {_id: name, holder, until} (until always
+// set: a zero time is long expired), in one upsert: the filter matches the lease only when
+// it has expired at now or holder holds it, and when it matches nothing the upsert tries to
+// insert a second document with the same _id, which fails as a duplicate key: another holder's
+// lease is still valid. Without a lease the insert takes it, and of racing inserts one wins.
+//
+// MongoDB applies the filter and the write in one step, so of callers racing over an expired
+// lease exactly one takes it. FerretDB 1.24 does not (see the package comment): there several
+// can.
+func (c *Scoring) AcquireLease(ctx context.Context, name, holder string, until, now time.Time) (bool, error) {
+	filter := bson.D{
+		{Key: "_id", Value: name},
+		{Key: "$or", Value: bson.A{
+			bson.D{{Key: "until", Value: bson.D{{Key: "$lte", Value: bson.NewDateTimeFromTime(now)}}}},
+			bson.D{{Key: "holder", Value: holder}},
+		}},
+	}
+	update := bson.D{{Key: "$set", Value: bson.D{{Key: "holder", Value: holder}, {Key: "until", Value: bson.NewDateTimeFromTime(until)}}}}
+	_, err := c.s.leases.UpdateOne(ctx, filter, update, options.UpdateOne().SetUpsert(true))
+	if isDuplicateKey(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("mongodb: acquire lease %s: %w", name, err)
+	}
+	return true, nil
+}
+
+// ReleaseLease deletes the lease if holder holds it.
+func (c *Scoring) ReleaseLease(ctx context.Context, name, holder string) error {
+	if _, err := c.s.leases.DeleteOne(ctx, bson.D{{Key: "_id", Value: name}, {Key: "holder", Value: holder}}); err != nil {
+		return fmt.Errorf("mongodb: release lease %s: %w", name, err)
+	}
+	return nil
+}
+
+// ----- methodology versions -----
+
+// PutMethod stores a methodology version; ErrConflict when the version is stored already.
+func (c *Scoring) PutMethod(ctx context.Context, m scoring.MethodDoc) error {
+	return scoreErr(insert(ctx, c.s.methods, "method", m.Version, toMethodDoc(m)))
+}
+
+// Method returns a methodology version; ErrNotFound when it is not stored.
+func (c *Scoring) Method(ctx context.Context, version string) (scoring.MethodDoc, error) {
+	d, err := findOne[methodDoc](ctx, c.s.methods, byID(version), "method", version)
+	return fromMethodDoc(d), scoreErr(err)
+}
+
+// Methods lists the methodology versions, oldest first, ties by version.
+func (c *Scoring) Methods(ctx context.Context) ([]scoring.MethodDoc, error) {
+	return findSorted(ctx, c.s.methods, "methods", bson.D{}, bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}, 0, fromMethodDoc)
+}
