@@ -159,8 +159,8 @@ func TestHasher(t *testing.T) {
 	key := []byte("test-pii-key-0123456789abcdefghij")
 	h := courier.NewHasher(key)
 	base := h.Hash("resident_id", id)
-	if len(base) != 64 {
-		t.Fatalf("hash %q is not 64 hex characters", base)
+	if len(base) != 43 || strings.ContainsAny(base, "+/=") {
+		t.Fatalf("hash %q is not 43 base64url characters (256 bits)", base)
 	}
 	if strings.Contains(base, id) {
 		t.Fatalf("hash %q carries the value", base)
