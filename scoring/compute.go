@@ -232,7 +232,6 @@ func netted(rs []Rating) []Rating {
 	var out []Rating
 	for _, k := range order {
 		g := groups[k]
-		sort.Slice(g, func(i, j int) bool { return g[i].ID < g[j].ID }) // id order, whatever the order of rs
 		if len(g) == 1 {
 			out = append(out, g[0])
 			continue

@@ -100,8 +100,11 @@ func (s *Service) propose(ctx context.Context, m Methodology, r Run, scores []Sc
 		for _, rec := range recs {
 			sx.RecordIDs = append(sx.RecordIDs, rec.ID)
 		}
+		if err := s.store.CreateSanction(ctx, sx); err != nil {
+			return err
+		}
 		made++
-		return s.store.CreateSanction(ctx, sx)
+		return nil
 	}
 	for _, sc := range scores {
 		if sc.Subject != Firm {

@@ -109,6 +109,9 @@ func ParseMethod(doc string) (Methodology, error) {
 	if err := dec.Decode(&m); err != nil {
 		return Methodology{}, invalid("methodology", "%v", err)
 	}
+	if dec.More() {
+		return Methodology{}, invalid("methodology", "unexpected data after the JSON document")
+	}
 	v := &ValidationError{}
 	if m.Version == "" {
 		v.add("version", "required")
@@ -127,6 +130,13 @@ func ParseMethod(doc string) (Methodology, error) {
 		if m.SeverityWeights[sev] <= 0 {
 			v.add("severity_weights."+sev, "must be positive")
 		}
+	}
+	if m.PartyWeights["regulator"] <= 0 {
+		// Every subject has a regulator component (records or none); it anchors the mean.
+		v.add("party_weights.regulator", "must be positive")
+	}
+	if len(m.TimeWeights) == 0 {
+		v.add("time_weights", "at least one band")
 	}
 	sum := 0.0
 	for _, p := range []string{"regulator", "tracking", "merchant", "consumer"} {

@@ -144,3 +144,20 @@ func TestParseMethodAcceptsAChangedCommittee(t *testing.T) {
 		t.Errorf("merchant weight = %v, want %v", got, want)
 	}
 }
+
+func TestParseMethodRejectsTrailingData(t *testing.T) {
+	if _, err := scoring.ParseMethod(scoring.DefaultMethod + ` {"version": "x"}`); !errors.Is(err, scoring.ErrInvalid) {
+		t.Errorf("ParseMethod(two documents) = %v, want ErrInvalid", err)
+	}
+}
+
+func TestParseMethodRegulatorWeightZero(t *testing.T) {
+	// Every subject has a regulator component; with its weight 0 a subject with nothing else
+	// (no parcels, no ratings) has no weight at all and Compute divides 0 by 0.
+	doc := edited(t, func(d map[string]any) {
+		d["party_weights"] = map[string]any{"regulator": 0, "tracking": 0.5, "merchant": 0.25, "consumer": 0.25}
+	})
+	if _, err := scoring.ParseMethod(doc); !errors.Is(err, scoring.ErrInvalid) || !strings.Contains(err.Error(), "party_weights.regulator") {
+		t.Errorf("ParseMethod(regulator weight 0) = %v, want ErrInvalid naming party_weights.regulator", err)
+	}
+}

@@ -42,14 +42,17 @@ func (s *Service) BeginRun(ctx context.Context, c Caller, asOf time.Time, trigge
 	if asOf.After(now) {
 		return Run{}, nil, invalid("as_of", "must not be in the future")
 	}
-	ok, err := s.store.AcquireLease(ctx, LeaseName, s.instance, now.Add(leaseTTL), now)
+	// Each run holds the lease under its own name, so that a second run started in this very
+	// process waits like one started anywhere else.
+	holder := s.instance + "/" + newID()
+	ok, err := s.store.AcquireLease(ctx, LeaseName, holder, now.Add(leaseTTL), now)
 	if err != nil {
 		return Run{}, nil, err
 	}
 	if !ok {
 		return Run{}, nil, ErrLeaseHeld
 	}
-	release := func() { s.store.ReleaseLease(context.Background(), LeaseName, s.instance) }
+	release := func() { s.store.ReleaseLease(context.Background(), LeaseName, holder) }
 	m, doc, err := s.CurrentMethod(ctx)
 	if err != nil {
 		release()
@@ -62,7 +65,7 @@ func (s *Service) BeginRun(ctx context.Context, c Caller, asOf time.Time, trigge
 	}
 	finish := func(ctx context.Context) (Run, error) {
 		defer release()
-		runErr := s.execute(ctx, m, &r)
+		runErr := s.execute(ctx, m, &r, holder)
 		r.FinishedAt = s.Now()
 		r.Status = RunSucceeded
 		if runErr != nil {
@@ -82,7 +85,7 @@ func (s *Service) BeginRun(ctx context.Context, c Caller, asOf time.Time, trigge
 
 // execute gathers the inputs as of the run's time, scores, stores, and (for a publishing run)
 // turns the grades into proposals; every run lifts sanctions whose records were repaired.
-func (s *Service) execute(ctx context.Context, m Methodology, r *Run) error {
+func (s *Service) execute(ctx context.Context, m Methodology, r *Run, holder string) error {
 	in, err := s.Gather(ctx, m, r.AsOf)
 	if err != nil {
 		return fmt.Errorf("gather inputs: %w", err)
@@ -104,8 +107,10 @@ func (s *Service) execute(ctx context.Context, m Methodology, r *Run) error {
 		r.Progress = end
 		// Keep the lease while a long run goes on, and show the progress.
 		now := s.Now()
-		if _, err := s.store.AcquireLease(ctx, LeaseName, s.instance, now.Add(leaseTTL), now); err != nil {
+		if ok, err := s.store.AcquireLease(ctx, LeaseName, holder, now.Add(leaseTTL), now); err != nil {
 			return err
+		} else if !ok {
+			return fmt.Errorf("lost the scoring lease to another instance: %w", ErrLeaseHeld)
 		}
 		r.Version++
 		if err := s.store.UpdateRun(ctx, *r); err != nil {
@@ -267,13 +272,21 @@ func reassess(m Methodology, rs []Rating) []Rating {
 			if r.Stars != 1 {
 				continue
 			}
+			// The most one-stars in any 24-hour window that holds this one.
 			ones := 0
-			for _, j := range idx {
-				o := out[j]
-				d := o.UpdatedAt.Sub(r.UpdatedAt)
-				if o.Stars == 1 && d > -24*time.Hour && d < 24*time.Hour {
-					ones++
+			for _, a := range idx {
+				start := out[a].UpdatedAt
+				if out[a].Stars != 1 || start.After(r.UpdatedAt) || r.UpdatedAt.Sub(start) >= 24*time.Hour {
+					continue
 				}
+				n := 0
+				for _, j := range idx {
+					o := out[j]
+					if o.Stars == 1 && !o.UpdatedAt.Before(start) && o.UpdatedAt.Sub(start) < 24*time.Hour {
+						n++
+					}
+				}
+				ones = max(ones, n)
 			}
 			flag := fmt.Sprintf("burst: %d one-star ratings by this rater within 24 hours", ones)
 			has := false

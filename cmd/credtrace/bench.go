@@ -26,6 +26,7 @@ import (
 
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/httpapi"
+	"github.com/credtrace/credtrace/scoring"
 	"github.com/credtrace/credtrace/store/sqlite"
 	"github.com/credtrace/credtrace/tracking"
 )
@@ -120,6 +121,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rounds := fs.Int("rounds", 3, "alternating rounds of ingestion and reference; the table shows medians")
 	events := fs.Int("events", 300000, "events per round in the ingestion ratio")
 	long := fs.Int("long", 10000000, "events of the long run that measures memory and trace cost against store size (0 skips it)")
+	scoreFirms := fs.Int("score-firms", 10000, "firms of the 4× scoring world (staff: ten per firm); the 1× world has a quarter")
 	out := fs.String("out", "", "also write the raw results as JSON to this file")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
@@ -137,7 +139,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer pprof.StopCPUProfile()
 	}
 	if *short {
-		*events, *long = min(*events, 40000), min(*long, 200000)
+		*events, *long, *scoreFirms = min(*events, 40000), min(*long, 200000), min(*scoreFirms, 800)
 	}
 	dir, err := os.MkdirTemp("", "credtrace-bench-")
 	if err != nil {
@@ -147,8 +149,33 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "credtrace bench: %d rounds of %d events, long run %d events, batches of 1,000, %d CPUs, %s\n\n",
 		*rounds, *events, *long, runtime.NumCPU(), runtime.Version())
 
+	// The long run goes first, so that its peak memory is its own.
+	var long1 ingestRun
+	if *long > 0 {
+		var err error
+		if long1, err = benchIngest(ctx, filepath.Join(dir, "long"), *long, 99, true); err != nil {
+			return err
+		}
+	}
+	longResults := func(small latencies) []benchResult {
+		if *long == 0 {
+			return nil
+		}
+		run := long1
+		lat := run.all
+		return []benchResult{
+			{"trace lookup while ingesting", fmt.Sprintf("p50 %s, p99 %s", lat.p50, lat.p99), "", "",
+				"GET /v1/parcels/{waybill} (regulator token) of random ingested parcels, one client every 2 ms, during the long run"},
+			{"trace p50, large vs small store", fmt.Sprintf("%s at %d events", run.idle.p50, *long), fmt.Sprintf("%s at %d events", small.p50, *events),
+				fmt.Sprintf("%.2f", float64(run.idle.p50)/float64(max(small.p50, 1))),
+				"500 lookups of complete parcels (6-12 events each) with nothing else running, after the long run against after the first round: a trace reads one parcel's events by index, so its cost follows the parcel, not the store"},
+			{"peak resident memory", fmt.Sprintf("%d MiB", run.peakRSS>>20), fmt.Sprintf("%d MiB after setup", run.baseRSS>>20), "",
+				fmt.Sprintf("VmHWM of the bench process (service and load generator, events generated as they are sent), run first, over the ingestion of %d events at %.0f events/s; resident memory at 25/50/75/100%%: %d/%d/%d/%d MiB",
+					*long, run.rate, run.rssAt[0]>>20, run.rssAt[1]>>20, run.rssAt[2]>>20, run.rssAt[3]>>20)}}
+	}
+
 	var ing, raw, ratio []float64
-	var lat, small latencies
+	var small latencies
 	for r := 0; r < *rounds; r++ {
 		rd := filepath.Join(dir, fmt.Sprint("round", r))
 		run, err := benchIngest(ctx, rd, *events, uint64(r+1), false)
@@ -170,20 +197,25 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			fmt.Sprintf("POST /v1/events, %d concurrent clients, 1,000 events per request, end to end over loopback; reference: the same events as JSON rows into one SQLite table with a primary key and a waybill index, 1,000 per transaction, same pragmas (WAL, synchronous=FULL); median of %d alternating rounds (ratios %s)",
 				benchClients, *rounds, fmtList(ratio))},
 	}
-	if *long > 0 {
-		run, err := benchIngest(ctx, filepath.Join(dir, "long"), *long, 99, true)
-		if err != nil {
-			return err
+	results = append(results, longResults(small)...)
+	if *scoreFirms > 0 {
+		var took [2]time.Duration
+		var runs [2]scoring.Run
+		var evs [2]int
+		for i, n := range []int{*scoreFirms / 4, *scoreFirms} {
+			d, r, e, err := benchScoring(ctx, filepath.Join(dir, fmt.Sprint("score", i)), scoreWorld{firms: n, staffPerFirm: 10, days: 1})
+			if err != nil {
+				return fmt.Errorf("scoring bench: %w", err)
+			}
+			took[i], runs[i], evs[i] = d, r, e
+			fmt.Fprintf(stderr, "scoring %d firms: %s (%d subjects, statistics of %d events)\n", n, d.Round(time.Millisecond), r.Total, e)
 		}
-		lat = run.all
-		results = append(results,
-			benchResult{"trace lookup while ingesting", fmt.Sprintf("p50 %s, p99 %s", lat.p50, lat.p99), "", "",
-				"GET /v1/parcels/{waybill} (regulator token) of random ingested parcels, one client every 2 ms, during the long run"},
-			benchResult{"trace p50, large vs small store", fmt.Sprintf("%s at %d events", run.idle.p50, *long), fmt.Sprintf("%s at %d events", small.p50, *events),
-				fmt.Sprintf("%.2f", float64(run.idle.p50)/float64(max(small.p50, 1))),
-				"500 lookups of complete parcels (6-12 events each) with nothing else running, after the long run against after the first round: a trace reads one parcel's events by index, so its cost follows the parcel, not the store"},
-			benchResult{"peak resident memory", fmt.Sprintf("%d MiB", run.peakRSS>>20), fmt.Sprintf("%d MiB after setup", run.baseRSS>>20), "",
-				fmt.Sprintf("VmHWM of the bench process (service and load generator, events generated as they are sent) over the ingestion of %d events at %.0f events/s", *long, run.rate)})
+		results = append(results, benchResult{"scoring run, 1× → 4× subjects",
+			fmt.Sprintf("%s for %d subjects", took[1].Round(time.Millisecond), runs[1].Total),
+			fmt.Sprintf("%s for %d subjects", took[0].Round(time.Millisecond), runs[0].Total),
+			fmt.Sprintf("%.2f", took[1].Seconds()/took[0].Seconds()),
+			fmt.Sprintf("one published run (gather, compute, store scores, proposals) over %d firms in trees of ten, %d staff, %d records and day statistics standing for %d events (4×), against a quarter of that (1×); a run reads subjects, records and statistic rows, never raw events, so 4× the subjects should cost about 4×",
+				*scoreFirms, *scoreFirms*10, *scoreFirms/4, evs[1])})
 	}
 
 	w := tabWriter(stdout)
@@ -291,6 +323,7 @@ type ingestRun struct {
 	all, early, late latencies
 	idle             latencies // lookups of complete parcels once ingestion is over
 	baseRSS, peakRSS int64
+	rssAt            [4]int64 // resident memory at a quarter, half, three quarters and the end
 }
 
 // benchBodies generates the request bodies of n events, as they are sent, from a seed.
@@ -410,7 +443,12 @@ func benchIngest(ctx context.Context, dir string, n int, seed uint64, trace bool
 					}
 					return
 				}
-				done.Add(1000)
+				k := done.Add(int64(1000))
+				for q := 0; q < 4; q++ {
+					if mark := int64(n) * int64(q+1) / 4; k >= mark && k-1000 < mark {
+						run.rssAt[q], _ = rss()
+					}
+				}
 			}
 		}()
 	}
