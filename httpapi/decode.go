@@ -193,3 +193,29 @@ func ts(t time.Time) *time.Time {
 	}
 	return &t
 }
+
+// pageParams reads ?cursor= and ?limit= for a list served by a store that pages by id: the
+// id to start after and the page size (the store is asked for one more, to know if a next
+// page exists).
+func pageParams(c *fiber.Ctx) (after string, limit int, err error) {
+	if limit, err = queryLimit(c); err != nil {
+		return "", 0, err
+	}
+	if after, err = courier.DecodeCursor(c.Query("cursor")); err != nil {
+		return "", 0, err
+	}
+	if limit == 0 {
+		limit = courier.DefaultLimit
+	}
+	return after, limit, nil
+}
+
+// pageOut trims a page fetched with one extra item and renders it with its next cursor.
+func pageOut[S any, T any](items []S, limit int, id func(S) string, conv func(S) T) listJSON[T] {
+	next := ""
+	if len(items) > limit {
+		items = items[:limit]
+		next = courier.EncodeCursor(id(items[len(items)-1]))
+	}
+	return listOf(items, next, conv)
+}

@@ -312,16 +312,9 @@ func sanctionOut(x scoring.Sanction) sanctionJSON {
 }
 
 func (s *Server) listSanctions(c *fiber.Ctx) error {
-	limit, err := queryLimit(c)
+	after, limit, err := pageParams(c)
 	if err != nil {
 		return err
-	}
-	after, err := courier.DecodeCursor(c.Query("cursor"))
-	if err != nil {
-		return err
-	}
-	if limit == 0 {
-		limit = courier.DefaultLimit
 	}
 	q := scoring.SanctionQuery{FirmID: c.Query("firm_id"), Kind: scoring.SanctionKind(c.Query("kind")), After: after, Limit: limit + 1}
 	if st := c.Query("status"); st != "" {
@@ -331,12 +324,7 @@ func (s *Server) listSanctions(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	next := ""
-	if len(items) > limit {
-		items = items[:limit]
-		next = courier.EncodeCursor(items[len(items)-1].ID)
-	}
-	return c.JSON(listOf(items, next, sanctionOut))
+	return c.JSON(pageOut(items, limit, func(x scoring.Sanction) string { return x.ID }, sanctionOut))
 }
 
 func (s *Server) getSanction(c *fiber.Ctx) error {

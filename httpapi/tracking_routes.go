@@ -381,27 +381,15 @@ func (s *Server) reportIncident(c *fiber.Ctx) error {
 }
 
 func (s *Server) listIncidents(c *fiber.Ctx) error {
-	limit, err := queryLimit(c)
+	after, limit, err := pageParams(c)
 	if err != nil {
 		return err
-	}
-	after, err := courier.DecodeCursor(c.Query("cursor"))
-	if err != nil {
-		return err
-	}
-	if limit == 0 {
-		limit = courier.DefaultLimit
 	}
 	items, err := s.deps.Tracking.Incidents(ctx(c), caller(c), c.Query("waybill"), after, limit+1)
 	if err != nil {
 		return err
 	}
-	next := ""
-	if len(items) > limit {
-		items = items[:limit]
-		next = courier.EncodeCursor(items[len(items)-1].ID)
-	}
-	return c.JSON(listOf(items, next, incidentOut))
+	return c.JSON(pageOut(items, limit, func(i tracking.Incident) string { return i.ID }, incidentOut))
 }
 
 func (s *Server) getIncident(c *fiber.Ctx) error {
@@ -413,28 +401,16 @@ func (s *Server) getIncident(c *fiber.Ctx) error {
 }
 
 func (s *Server) listAnomalies(c *fiber.Ctx) error {
-	limit, err := queryLimit(c)
+	after, limit, err := pageParams(c)
 	if err != nil {
 		return err
-	}
-	after, err := courier.DecodeCursor(c.Query("cursor"))
-	if err != nil {
-		return err
-	}
-	if limit == 0 {
-		limit = courier.DefaultLimit
 	}
 	q := tracking.AnomalyQuery{Kind: tracking.AnomalyKind(c.Query("kind")), Open: c.QueryBool("open"), After: after, Limit: limit + 1}
 	items, err := s.deps.Tracking.Anomalies(ctx(c), caller(c), q)
 	if err != nil {
 		return err
 	}
-	next := ""
-	if len(items) > limit {
-		items = items[:limit]
-		next = courier.EncodeCursor(items[len(items)-1].ID)
-	}
-	return c.JSON(listOf(items, next, anomalyOut))
+	return c.JSON(pageOut(items, limit, func(a tracking.Anomaly) string { return a.ID }, anomalyOut))
 }
 
 func (s *Server) anomalyIncident(c *fiber.Ctx) error {
