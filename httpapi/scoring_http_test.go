@@ -1,0 +1,121 @@
+package httpapi_test
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRatingRules covers who may rate what, once, and for how long.
+func TestRatingRules(t *testing.T) {
+	e := newEnv(t)
+	w := e.world()
+	cases := []struct {
+		name   string
+		path   string
+		token  string
+		body   map[string]any
+		status int
+		field  string
+	}{
+		{"a parcel never delivered", "/v1/ratings", w.merch, map[string]any{"waybill": waybill, "stars": 1}, 422, "waybill"},
+		{"another merchant's parcel", "/v1/ratings", "", map[string]any{"waybill": rated, "stars": 1}, 422, "waybill"},
+		{"an unknown waybill", "/v1/ratings", w.merch, map[string]any{"waybill": "SF9999999999", "stars": 3}, 422, "waybill"},
+		{"stars out of range", "/v1/ratings", w.merch, map[string]any{"waybill": rated, "stars": 6}, 422, "stars"},
+		{"an unknown tag", "/v1/ratings", w.merch, map[string]any{"waybill": rated, "stars": 3, "tags": []string{"cheap"}}, 422, "tags[0]"},
+		{"consumer with wrong digits", "/v1/public/ratings", "", map[string]any{"waybill": rated, "stars": 5, "phone4": "0000"}, 422, "waybill"},
+		{"consumer without digits", "/v1/public/ratings", "", map[string]any{"waybill": rated, "stars": 5}, 422, "phone4"},
+	}
+	other := e.must(201, "POST", "/v1/tokens", adminTk, map[string]any{"role": "merchant", "merchant_id": "M-777"})["token"].(string)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tok := c.token
+			if c.name == "another merchant's parcel" {
+				tok = other
+			}
+			got, out := e.call("POST", c.path, tok, c.body)
+			if got != c.status {
+				t.Fatalf("status %d, want %d: %v", got, c.status, out)
+			}
+			if !contains(fields(out), c.field) {
+				t.Errorf("fields %v do not name %q", fields(out), c.field)
+			}
+		})
+	}
+	// One rating per rater and waybill: a second one edits the first, for seven days.
+	first := e.must(201, "POST", "/v1/ratings", w.merch, map[string]any{"waybill": rated, "stars": 2, "tags": []string{"late"}})
+	edit := e.must(200, "POST", "/v1/ratings", w.merch, map[string]any{"waybill": rated, "stars": 4})
+	if edit["id"] != first["id"] || edit["stars"].(float64) != 4 {
+		t.Fatalf("edit %v of %v", edit, first)
+	}
+	e.clock.add(8 * 24 * time.Hour)
+	e.must(409, "POST", "/v1/ratings", w.merch, map[string]any{"waybill": rated, "stars": 1})
+	// The consumer's rating of the same parcel is a different rater.
+	c := e.must(201, "POST", "/v1/public/ratings", "", map[string]any{"waybill": rated, "stars": 5, "phone4": "1234"})
+	if c["id"] == first["id"] || c["weight"].(float64) != 1 {
+		t.Errorf("consumer rating %v", c)
+	}
+}
+
+// TestSuspectFiveStarCountsNothing rates five stars on a parcel with an empty-parcel signal.
+func TestSuspectFiveStarCountsNothing(t *testing.T) {
+	e := newEnv(t)
+	w := e.world()
+	// Collected at 10 g and delivered with no transit scan: two empty-parcel signals.
+	e.must(200, "POST", "/v1/events", w.firmA, []map[string]any{
+		{"id": "x1", "waybill": "SF1000000077", "carrier": w.hqA, "code": "collected", "at": "2026-05-31T09:00:00+08:00", "site": w.site, "merchant": "M-001", "weight_g": 10},
+		{"id": "x2", "waybill": "SF1000000077", "carrier": w.hqA, "code": "delivered", "at": "2026-05-31T10:00:00+08:00", "site": w.site, "signer": "locker"},
+	})
+	r := e.must(201, "POST", "/v1/ratings", w.merch, map[string]any{"waybill": "SF1000000077", "stars": 5})
+	if r["weight"].(float64) != 0 || len(r["flags"].([]any)) == 0 || !strings.Contains(r["flags"].([]any)[0].(string), "empty-parcel") {
+		t.Errorf("five stars on a suspect: %v", r)
+	}
+}
+
+// TestRunIsReproducible runs twice as of the same time with the same methodology and compares
+// every score and its explanation.
+func TestRunIsReproducible(t *testing.T) {
+	e := newEnv(t)
+	w := e.world()
+	e.must(201, "POST", "/v1/ratings", w.merch, map[string]any{"waybill": rated, "stars": 3})
+	asOf := e.clock.now().Format(time.RFC3339)
+	e.clock.add(time.Hour)
+	a := e.must(201, "POST", "/v1/scoring/runs", adminTk, map[string]any{"as_of": asOf})
+	e.clock.add(time.Hour)
+	b := e.must(201, "POST", "/v1/scoring/runs", adminTk, map[string]any{"as_of": asOf})
+	if a["status"] != "succeeded" || b["status"] != "succeeded" || a["total"] != b["total"] {
+		t.Fatalf("runs %v %v", a, b)
+	}
+	hist := e.must(200, "GET", "/v1/firms/"+w.a1+"/score", adminTk, nil)["history"].([]any)
+	var fromA, fromB map[string]any
+	for _, h := range hist {
+		m := h.(map[string]any)
+		switch m["run_id"] {
+		case a["id"]:
+			fromA = m
+		case b["id"]:
+			fromB = m
+		}
+	}
+	if fromA == nil || fromB == nil {
+		t.Fatalf("history lacks a run: %v", hist)
+	}
+	delete(fromA, "run_id")
+	delete(fromB, "run_id")
+	if !reflect.DeepEqual(fromA, fromB) {
+		t.Errorf("same as-of, different scores:\n%v\n%v", fromA, fromB)
+	}
+	// The explanation names the records that moved the score.
+	cur := e.must(200, "GET", "/v1/firms/"+w.a1+"/score", w.firmA, nil)["current"].(map[string]any)
+	found := false
+	for _, comp := range cur["components"].([]any) {
+		for _, it := range comp.(map[string]any)["items"].([]any) {
+			found = found || it.(map[string]any)["ref"] == w.confirmed
+		}
+	}
+	if !found {
+		t.Errorf("the explanation does not cite the confirmed record %s: %v", w.confirmed, cur["components"])
+	}
+	e.must(404, "GET", "/v1/scoring/runs/nope", adminTk, nil)
+}
