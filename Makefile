@@ -29,7 +29,10 @@ fmt-check:
 bench: build
 	@mkdir -p bench
 	./bin/credtrace bench -out bench/latest.json 2>&1 | tee bench/latest.txt
+	@echo "MongoDB backend against the embedded FerretDB test server (functional only: FerretDB scans instead of using indexes):" | tee -a bench/latest.txt
+	$(GO) test -run '^$$' -bench Mongo -benchtime 20x ./store/mongodb 2>&1 | grep -E '^Benchmark' | tee -a bench/latest.txt
 
 ## bench-short: the same figures at a small scale, in under two minutes
 bench-short: build
 	./bin/credtrace bench -short
+	$(GO) test -run '^$$' -bench Mongo -benchtime 5x ./store/mongodb 2>&1 | grep -E '^Benchmark'

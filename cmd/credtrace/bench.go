@@ -153,7 +153,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var long1 ingestRun
 	if *long > 0 {
 		var err error
-		if long1, err = benchIngest(ctx, filepath.Join(dir, "long"), *long, 99, true); err != nil {
+		if long1, err = benchIngest(ctx, filepath.Join(dir, "long"), *long, 99, true, 0); err != nil {
 			return err
 		}
 	}
@@ -176,9 +176,17 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 	var ing, raw, ratio []float64
 	var small latencies
+	var rps ingestRun
 	for r := 0; r < *rounds; r++ {
 		rd := filepath.Join(dir, fmt.Sprint("round", r))
-		run, err := benchIngest(ctx, rd, *events, uint64(r+1), false)
+		rpsFor := time.Duration(0)
+		if r == 0 {
+			rpsFor = 5 * time.Second
+			if *short {
+				rpsFor = 2 * time.Second
+			}
+		}
+		run, err := benchIngest(ctx, rd, *events, uint64(r+1), false, rpsFor)
 		if err != nil {
 			return err
 		}
@@ -188,7 +196,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		ing, raw, ratio = append(ing, run.rate), append(raw, ref), append(ratio, run.rate/ref)
 		if r == 0 {
-			small = run.idle
+			small, rps = run.idle, run
 		}
 		fmt.Fprintf(stderr, "round %d: %.0f events/s against %.0f rows/s (%.2f)\n", r+1, run.rate, ref, run.rate/ref)
 	}
@@ -197,6 +205,9 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			fmt.Sprintf("POST /v1/events, %d concurrent clients, 1,000 events per request, end to end over loopback; reference: the same events as JSON rows into one SQLite table with a primary key and a waybill index, 1,000 per transaction, same pragmas (WAL, synchronous=FULL); median of %d alternating rounds (ratios %s)",
 				benchClients, *rounds, fmtList(ratio))},
 	}
+	results = append(results, benchResult{"authenticated trace route", fmt.Sprintf("%.0f requests/s", rps.traceRPS), fmt.Sprintf("%.0f requests/s bare Fiber", rps.bare),
+		fmt.Sprintf("%.2f", rps.traceRPS/rps.bare),
+		fmt.Sprintf("GET /v1/parcels/{waybill} with a regulator token (authentication, route guard, request log, store read, custody), %d clients for 5 s each (2 s with -short), against a Fiber handler with no middleware sending the same bytes, on the same machine in the same run", benchClients)})
 	results = append(results, longResults(small)...)
 	if *scoreFirms > 0 {
 		var took [2]time.Duration
@@ -324,6 +335,7 @@ type ingestRun struct {
 	idle             latencies // lookups of complete parcels once ingestion is over
 	baseRSS, peakRSS int64
 	rssAt            [4]int64 // resident memory at a quarter, half, three quarters and the end
+	traceRPS, bare   float64  // authenticated trace route against a bare Fiber handler
 }
 
 // benchBodies generates the request bodies of n events, as they are sent, from a seed.
@@ -340,7 +352,7 @@ func benchBodies(w benchWorld, seed uint64, n int) <-chan []byte {
 	return ch
 }
 
-func benchIngest(ctx context.Context, dir string, n int, seed uint64, trace bool) (ingestRun, error) {
+func benchIngest(ctx context.Context, dir string, n int, seed uint64, trace bool, rpsFor time.Duration) (ingestRun, error) {
 	var run ingestRun
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "credtrace.db"))
 	if err != nil {
@@ -479,6 +491,29 @@ func benchIngest(ctx context.Context, dir string, n int, seed uint64, trace bool
 	}
 	sort.Slice(idle, func(i, j int) bool { return idle[i] < idle[j] })
 	run.idle = latencies{p50: idle[len(idle)/2].Round(time.Microsecond), p99: idle[len(idle)*99/100].Round(time.Microsecond)}
+	if rpsFor > 0 {
+		// One parcel's trace, authenticated, against a bare Fiber handler sending the same bytes.
+		traceURL := url + "/v1/parcels/" + fmt.Sprintf("BN%012d", 17)
+		req, _ := http.NewRequestWithContext(ctx, "GET", traceURL, nil)
+		req.Header.Set("Authorization", "Bearer "+admin)
+		resp, err := client.Do(req)
+		if err != nil {
+			return run, err
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		bare, stop, err := bareFiber(body)
+		if err != nil {
+			return run, err
+		}
+		defer stop()
+		if run.traceRPS, err = loadRPS(ctx, traceURL, admin, benchClients, rpsFor); err != nil {
+			return run, err
+		}
+		if run.bare, err = loadRPS(ctx, bare, "", benchClients, rpsFor); err != nil {
+			return run, err
+		}
+	}
 	smu.Lock()
 	defer smu.Unlock()
 	pick := func(keep func(sample) bool, perEvent bool) latencies {

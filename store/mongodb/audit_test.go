@@ -18,7 +18,7 @@ const auditAdminSecret = "ct_admin-secret-0123456789abcdef"
 var auditUSCCs = []string{"91130100MA0CX7Q2K6", "91110000802100433B", "91310000MA1FL0000N"}
 
 // auditCtx bounds one MongoDB operation.
-func auditCtx(t *testing.T) context.Context {
+func auditCtx(t testing.TB) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	t.Cleanup(cancel)
@@ -27,7 +27,7 @@ func auditCtx(t *testing.T) context.Context {
 
 // auditedStore returns a store on a fresh database whose trail holds four entries: the admin
 // token's bootstrap (seq 1) and three firm registrations (seq 2-4); and a service with its regulator.
-func auditedStore(t *testing.T) (*mongodb.Store, *courier.Service, courier.Actor) {
+func auditedStore(t testing.TB) (*mongodb.Store, *courier.Service, courier.Actor) {
 	t.Helper()
 	uri, db := mongotest.NewDB(t)
 	st, err := mongodb.Open(auditCtx(t), uri, db)
