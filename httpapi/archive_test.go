@@ -258,3 +258,25 @@ func TestFirmScopeFollowsTree(t *testing.T) {
 	e.must(204, "DELETE", "/v1/tokens/"+id["id"].(string), adminTk, nil)
 	e.must(401, "GET", "/v1/me", id["token"].(string), nil)
 }
+
+// TestMetrics scrapes /metrics after a session and finds the request, event and anomaly
+// counters, labelled by route pattern (never by path: no waybill or id ends up in a label).
+func TestMetrics(t *testing.T) {
+	e := newEnv(t)
+	e.world()
+	text := e.must(200, "GET", "/metrics", "", nil)["text"].(string)
+	for _, want := range []string{
+		`credtrace_http_requests_total{method="POST",route="/v1/firms",status="201"} 3`,
+		`credtrace_events_total{outcome="accepted"} 6`,
+		`credtrace_anomalies_found_total 1`,
+		`credtrace_http_request_duration_seconds_bucket{method="POST",route="/v1/events"`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if strings.Contains(text, waybill) || strings.Contains(text, idNum) {
+		t.Error("a metric label carries a waybill or personal data")
+	}
+}

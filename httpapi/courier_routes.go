@@ -13,6 +13,7 @@ import (
 
 func (s *Server) courierRoutes() {
 	s.add("GET", "/healthz", "Service and store health", public, s.health)
+	s.add("GET", "/metrics", "Prometheus metrics", public, s.deps.Metrics.handler())
 	s.add("GET", "/v1/me", "Who the token belongs to", signedIn, s.me)
 
 	s.add("POST", "/v1/tokens", "Issue a token", regulators, s.issueToken)

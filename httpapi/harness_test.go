@@ -120,7 +120,9 @@ func (e *env) call(method, path, token string, body any) (int, map[string]any) {
 	raw, _ := io.ReadAll(resp.Body)
 	e.bodies.Write(raw)
 	out := map[string]any{}
-	if len(raw) > 0 {
+	if len(raw) > 0 && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+		out["text"] = string(raw) // the Prometheus exposition format
+	} else if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &out); err != nil {
 			e.t.Fatalf("%s %s: answer is not a JSON object: %s", method, path, raw)
 		}

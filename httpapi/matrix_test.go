@@ -60,6 +60,7 @@ func recordFor(w world, role string) any {
 var matrix = []cell{
 	{"GET /healthz", p("/healthz"), nil, [6]int{200, 200, 200, 200, 200, 200}},
 	{"GET /v1/me", p("/v1/me"), nil, [6]int{401, 200, 200, 200, 200, 200}},
+	{"GET /metrics", p("/metrics"), nil, [6]int{200, 200, 200, 200, 200, 200}},
 	{"POST /v1/tokens", p("/v1/tokens"), fixed(map[string]any{"role": "platform", "label": "x"}), [6]int{401, 201, 403, 403, 403, 403}},
 	{"DELETE /v1/tokens/:id", func(w world) string { return "/v1/tokens/" + w.spareToken }, nil, [6]int{401, 204, 403, 403, 403, 403}},
 	{"POST /v1/firms", p("/v1/firms"), fixed(firmBody(usccFor(7), "新锐快递", "hq", "")), [6]int{401, 201, 403, 403, 403, 403}},

@@ -234,6 +234,7 @@ func (s *Server) startRun(c *fiber.Ctx) error {
 		if err != nil {
 			s.log.Error("scoring run failed", "run", r.ID, "error", err.Error())
 		}
+		s.deps.Metrics.run(string(fin.Status), fin.FinishedAt.Sub(fin.StartedAt))
 		done <- fin
 	}()
 	// A district's run takes moments: answer with its outcome when it is quick, else at once

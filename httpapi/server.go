@@ -44,6 +44,7 @@ type Deps struct {
 	Store    Pinger
 	Logger   *slog.Logger
 	Validate *validator.Validate
+	Metrics  *Metrics // optional: nil builds a fresh registry
 }
 
 // Route is one endpoint and the roles that may call it. RolePublic means anyone, signed in or not.
@@ -70,6 +71,9 @@ type Server struct {
 func New(d Deps) *Server {
 	if d.Validate == nil {
 		d.Validate = NewValidator()
+	}
+	if d.Metrics == nil {
+		d.Metrics = NewMetrics()
 	}
 	s := &Server{deps: d, log: d.Logger, stop: make(chan struct{})}
 	s.app = fiber.New(fiber.Config{
@@ -203,6 +207,8 @@ func (s *Server) logRequests(c *fiber.Ctx) error {
 		status = statusOf(err)
 	}
 	route := c.Route().Path
+	// Label values outlive the request: copy them out of fasthttp's reused buffers.
+	s.deps.Metrics.request(strings.Clone(route), strings.Clone(c.Method()), status, time.Since(start))
 	s.log.LogAttrs(c.UserContext(), slog.LevelInfo, "request",
 		slog.String("request_id", requestID(c)),
 		slog.String("method", c.Method()),

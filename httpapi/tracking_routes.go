@@ -175,6 +175,7 @@ func (s *Server) ingest(c *fiber.Ctx, ins []tracking.EventInput, bad map[int]str
 			out.Anomalies = append(out.Anomalies, anomalyOut(a))
 		}
 	}
+	s.deps.Metrics.ingested(out.Accepted, out.Duplicates, out.Rejected, len(out.Anomalies))
 	return c.JSON(out)
 }
 
