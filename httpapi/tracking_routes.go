@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -77,48 +79,78 @@ type resultJSON struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// decodeEvents reads a JSON array or NDJSON body. An element that is not a valid event is
-// rejected on its own, with its index; only a body that cannot be split into elements fails.
+// decodeEvents reads a JSON array or NDJSON body in one pass. An element that is not a valid
+// event is rejected on its own, with its index; only a body that cannot be split into elements
+// fails as a whole.
 func (s *Server) decodeEvents(c *fiber.Ctx) ([]tracking.EventInput, map[int]string, error) {
 	body := bytes.TrimSpace(c.Body())
 	if len(body) == 0 {
 		return nil, nil, badRequest("malformed", "a JSON array or NDJSON body of events is required")
 	}
-	var raws []json.RawMessage
+	var ins []tracking.EventInput
+	bad := map[int]string{}
+	add := func(r eventReq, err error) error {
+		if len(ins) == tracking.MaxBatch {
+			return courier.Invalid("events", "at most %d events per request", tracking.MaxBatch)
+		}
+		if err != nil {
+			bad[len(ins)] = eventDecodeReason(err)
+			ins = append(ins, tracking.EventInput{})
+			return nil
+		}
+		ins = append(ins, r.toDomain())
+		return nil
+	}
 	ct := string(c.Request().Header.ContentType())
 	if strings.HasPrefix(ct, "application/x-ndjson") || strings.HasPrefix(ct, "application/jsonl") || body[0] == '{' {
-		sc := bufio.NewScanner(bytes.NewReader(body))
-		sc.Buffer(make([]byte, 64<<10), MaxBodyLimit)
-		for sc.Scan() {
-			line := bytes.TrimSpace(sc.Bytes())
+		for len(body) > 0 {
+			line := body
+			if i := bytes.IndexByte(body, '\n'); i >= 0 {
+				line, body = body[:i], body[i+1:]
+			} else {
+				body = nil
+			}
+			line = bytes.TrimSpace(line)
 			if len(line) == 0 {
 				continue
 			}
-			raws = append(raws, append(json.RawMessage(nil), line...))
+			var r eventReq
+			dec := json.NewDecoder(bytes.NewReader(line))
+			dec.DisallowUnknownFields()
+			err := dec.Decode(&r)
+			if err == nil && dec.More() {
+				err = errors.New("unexpected data after the event on its line")
+			}
+			if err := add(r, err); err != nil {
+				return nil, nil, err
+			}
 		}
-		if err := sc.Err(); err != nil {
-			return nil, nil, badRequest("malformed", "NDJSON: "+err.Error())
-		}
-	} else if err := json.Unmarshal(body, &raws); err != nil {
-		return nil, nil, jsonError(err)
-	}
-	if len(raws) == 0 {
-		return nil, nil, courier.Invalid("events", "at least one event")
-	}
-	if len(raws) > tracking.MaxBatch {
-		return nil, nil, courier.Invalid("events", "at most %d events per request, got %d", tracking.MaxBatch, len(raws))
-	}
-	ins := make([]tracking.EventInput, len(raws))
-	bad := map[int]string{}
-	for i, raw := range raws {
-		var r eventReq
-		dec := json.NewDecoder(bytes.NewReader(raw))
+	} else {
+		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
-		if err := dec.Decode(&r); err != nil {
-			bad[i] = eventDecodeReason(err)
-			continue
+		if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+			return nil, nil, badRequest("malformed", "the body must be a JSON array of events, or NDJSON")
 		}
-		ins[i] = r.toDomain()
+		for dec.More() {
+			var r eventReq
+			err := dec.Decode(&r)
+			var syn *json.SyntaxError
+			if errors.As(err, &syn) || errors.Is(err, io.ErrUnexpectedEOF) {
+				return nil, nil, jsonError(err) // the array cannot be split any further
+			}
+			if err := add(r, err); err != nil {
+				return nil, nil, err
+			}
+		}
+		if _, err := dec.Token(); err != nil {
+			return nil, nil, jsonError(err)
+		}
+		if dec.More() {
+			return nil, nil, badRequest("malformed", "unexpected data after the JSON array")
+		}
+	}
+	if len(ins) == 0 {
+		return nil, nil, courier.Invalid("events", "at least one event")
 	}
 	return ins, bad, nil
 }
