@@ -407,7 +407,7 @@ func TestEPCIS(t *testing.T) {
 	if len(results) != 3 {
 		t.Fatalf("%d results, want 3: %v", len(results), out)
 	}
-	if r := results[2]; num(r["index"]) != 2 || r["status"] != "rejected" || !strings.Contains(fmt.Sprint(r["reason"]), "bizStep") {
+	if r := results[2]; num(r["index"]) != 2 || num(r["epcis_index"]) != 2 || r["status"] != "rejected" || !strings.Contains(fmt.Sprint(r["reason"]), "bizStep") {
 		t.Errorf("results[2] = %v, want rejected naming bizStep", r)
 	}
 	tr := e.must(200, "GET", "/v1/parcels/"+wb, w.firmA, nil)

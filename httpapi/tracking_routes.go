@@ -73,10 +73,11 @@ type ingestJSON struct {
 }
 
 type resultJSON struct {
-	Index  int    `json:"index"`
-	ID     string `json:"id,omitempty"`
-	Status string `json:"status"`
-	Reason string `json:"reason,omitempty"`
+	Index      int    `json:"index"`
+	EPCISIndex *int   `json:"epcis_index,omitempty"` // EPCIS: the position in eventList this event came from
+	ID         string `json:"id,omitempty"`
+	Status     string `json:"status"`
+	Reason     string `json:"reason,omitempty"`
 }
 
 // decodeEvents reads a JSON array or NDJSON body in one pass. An element that is not a valid
@@ -179,8 +180,9 @@ func asValidation(err error, ve **courier.ValidationError) bool {
 	return ok
 }
 
-// ingest runs the decodable inputs and merges the decode rejections back by index.
-func (s *Server) ingest(c *fiber.Ctx, ins []tracking.EventInput, bad map[int]string) error {
+// ingest runs the decodable inputs and merges the decode rejections back by index; origin,
+// when given, maps each input to the EPCIS eventList entry it came from.
+func (s *Server) ingest(c *fiber.Ctx, ins []tracking.EventInput, bad map[int]string, origin ...[]int) error {
 	keep := make([]tracking.EventInput, 0, len(ins))
 	pos := make([]int, 0, len(ins))
 	for i, in := range ins {
@@ -205,6 +207,12 @@ func (s *Server) ingest(c *fiber.Ctx, ins []tracking.EventInput, bad map[int]str
 		out.Accepted, out.Duplicates, out.Rejected = res.Accepted, res.Duplicates, out.Rejected+res.Rejected
 		for _, a := range res.Anomalies {
 			out.Anomalies = append(out.Anomalies, anomalyOut(a))
+		}
+	}
+	if len(origin) > 0 {
+		for i := range out.Results {
+			k := origin[0][i]
+			out.Results[i].EPCISIndex = &k
 		}
 	}
 	s.deps.Metrics.ingested(out.Accepted, out.Duplicates, out.Rejected, len(out.Anomalies))
@@ -253,11 +261,13 @@ func (s *Server) pushEPCIS(c *fiber.Ctx) error {
 		return courier.Invalid("carrier", "required: pass ?carrier=<firm id>")
 	}
 	var ins []tracking.EventInput
+	var origin []int
 	bad := map[int]string{}
-	for _, ev := range doc.Body.EventList {
+	for pos, ev := range doc.Body.EventList {
 		reject := func(reason string) {
 			bad[len(ins)] = reason
 			ins = append(ins, tracking.EventInput{})
+			origin = append(origin, pos)
 		}
 		if t := str(ev, "type"); t != "ObjectEvent" {
 			reject(fmt.Sprintf("type: %q is not an ObjectEvent", t))
@@ -310,9 +320,10 @@ func (s *Server) pushEPCIS(c *fiber.Ctx) error {
 				in.Signer = tracking.SignerRecipient
 			}
 			ins = append(ins, in)
+			origin = append(origin, pos)
 		}
 	}
-	return s.ingest(c, ins, bad)
+	return s.ingest(c, ins, bad, origin)
 }
 
 func (s *Server) traceParcel(c *fiber.Ctx) error {
