@@ -81,40 +81,15 @@ func wantScoringErr(t *testing.T, what string, err, target error) {
 	}
 }
 
-// versioned describes one kind of versioned scoring object to checkVersioned.
-type versioned[T any] struct {
-	create, update func(context.Context, T) error
-	get            func(context.Context, string) (T, error)
-	id             func(T) string
-	stored         T                      // created with Version 1
-	edit           func(T, int, string) T // changes several fields, marking the change with the string, and sets Version
-	unknown        T                      // like stored, with an id (and unique keys) never stored
-}
+// versioned describes one kind of versioned scoring object: checkUpdate's description, checked
+// against scoring's sentinels.
+type versioned[T any] updateCheck[T]
 
-// checkVersioned checks optimistic concurrency with scoring's sentinels: an update applies only
-// over the stored Version minus one, a stale or skipping one is ErrConflict and changes nothing,
-// and an update of an unknown id is ErrNotFound and stores nothing.
+// checkVersioned runs checkUpdate with scoring's sentinels.
 func checkVersioned[T any](ctx context.Context, t *testing.T, u versioned[T]) {
 	t.Helper()
-	must(t, "create", u.create(ctx, u.stored))
-	id := u.id(u.stored)
-
-	v2 := u.edit(u.stored, 2, "second")
-	must(t, "update to version 2", u.update(ctx, v2))
-	checkGet(ctx, t, "after the update to version 2", u.get, id, v2)
-
-	wantScoringErr(t, "second update carrying version 2 (stale)", u.update(ctx, u.edit(u.stored, 2, "stale")), scoring.ErrConflict)
-	wantScoringErr(t, "update carrying version 4 (skips 3)", u.update(ctx, u.edit(u.stored, 4, "skipped")), scoring.ErrConflict)
-	checkGet(ctx, t, "after the refused updates", u.get, id, v2)
-
-	v3 := u.edit(v2, 3, "third")
-	must(t, "update to version 3 after the refused ones", u.update(ctx, v3))
-	checkGet(ctx, t, "after the update to version 3", u.get, id, v3)
-
-	wantScoringErr(t, "update of an unknown id", u.update(ctx, u.edit(u.unknown, 2, "unknown")), scoring.ErrNotFound)
-	if _, err := u.get(ctx, u.id(u.unknown)); !errors.Is(err, scoring.ErrNotFound) {
-		t.Errorf("get of the unknown id after its update: got error %v, want ErrNotFound", err)
-	}
+	u.conflict, u.notFound, u.want = scoring.ErrConflict, scoring.ErrNotFound, wantScoringErr
+	checkUpdate(ctx, t, updateCheck[T](u))
 }
 
 // checkDuplicate stores first, then checks that dup is ErrConflict and leaves first as it was.

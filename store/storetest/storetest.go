@@ -187,6 +187,10 @@ type updateCheck[T any] struct {
 	stored         T                      // created with Version 1
 	edit           func(T, int, string) T // changes several fields, marking the change with the string, and sets Version
 	unknown        T                      // like stored, with an id (and unique keys) never stored
+	// conflict and notFound are the domain's sentinels (courier's when nil), and want checks
+	// an error against one of them (wantErr when nil).
+	conflict, notFound error
+	want               func(t *testing.T, what string, err, target error)
 }
 
 // checkUpdate checks optimistic concurrency: an update applies only when it carries the stored
@@ -194,6 +198,13 @@ type updateCheck[T any] struct {
 // of an unknown id is ErrNotFound.
 func checkUpdate[T any](ctx context.Context, t *testing.T, u updateCheck[T]) {
 	t.Helper()
+	if u.conflict == nil {
+		u.conflict, u.notFound = courier.ErrConflict, courier.ErrNotFound
+	}
+	if u.want == nil {
+		u.want = wantErr
+	}
+	wantErr := u.want
 	must(t, "create", u.create(ctx, u.stored))
 	id := u.id(u.stored)
 
@@ -201,16 +212,16 @@ func checkUpdate[T any](ctx context.Context, t *testing.T, u updateCheck[T]) {
 	must(t, "update to version 2", u.update(ctx, v2))
 	checkGet(ctx, t, "after the update to version 2", u.get, id, v2)
 
-	wantErr(t, "second update carrying version 2 (stale)", u.update(ctx, u.edit(u.stored, 2, "stale")), courier.ErrConflict)
-	wantErr(t, "update carrying version 4 (skips 3)", u.update(ctx, u.edit(u.stored, 4, "skipped")), courier.ErrConflict)
+	wantErr(t, "second update carrying version 2 (stale)", u.update(ctx, u.edit(u.stored, 2, "stale")), u.conflict)
+	wantErr(t, "update carrying version 4 (skips 3)", u.update(ctx, u.edit(u.stored, 4, "skipped")), u.conflict)
 	checkGet(ctx, t, "after the refused updates", u.get, id, v2)
 
 	v3 := u.edit(v2, 3, "third")
 	must(t, "update to version 3 after the refused ones", u.update(ctx, v3))
 	checkGet(ctx, t, "after the update to version 3", u.get, id, v3)
 
-	wantErr(t, "update of an unknown id", u.update(ctx, u.edit(u.unknown, 2, "unknown")), courier.ErrNotFound)
-	if _, err := u.get(ctx, u.id(u.unknown)); !errors.Is(err, courier.ErrNotFound) {
+	wantErr(t, "update of an unknown id", u.update(ctx, u.edit(u.unknown, 2, "unknown")), u.notFound)
+	if _, err := u.get(ctx, u.id(u.unknown)); !errors.Is(err, u.notFound) {
 		t.Errorf("get of the unknown id after its update: got error %v, want ErrNotFound", err)
 	}
 }
