@@ -525,43 +525,29 @@ func (t *Tracking) Stats(ctx context.Context, q tracking.StatsQuery) ([]tracking
 	return convSlice(docs, fromStatDoc), nil
 }
 
-// StatTotals implements tracking.Store with one $match and $group (both served by FerretDB).
+// StatTotals implements tracking.Store. It sums the matching day documents in the client: a
+// $group with one $sum per metric would do it on the server, but FerretDB 1.24 answers 0 for all
+// but the first of several $sum accumulators over nested fields. The cost is the same either
+// way: one read of the subjects' day documents in the range, never of events.
 func (t *Tracking) StatTotals(ctx context.Context, kind tracking.SubjectKind, from, to string) (map[string]map[tracking.Metric]int, error) {
-	group := bson.D{{Key: "_id", Value: "$id"}}
-	for _, m := range tracking.Metrics {
-		group = append(group, bson.E{Key: string(m), Value: bson.D{{Key: "$sum", Value: "$counts." + string(m)}}})
-	}
-	pipeline := mongo.Pipeline{
-		{{Key: "$match", Value: bson.M{"kind": string(kind), "day": bson.M{"$gte": from, "$lte": to}}}},
-		{{Key: "$group", Value: group}},
-	}
-	cur, err := t.s.stats.Aggregate(ctx, pipeline)
+	filter := bson.M{"kind": string(kind), "day": bson.M{"$gte": from, "$lte": to}}
+	opts := options.Find().SetProjection(bson.D{{Key: "pend", Value: 0}})
+	docs, err := findAll[statDoc](ctx, t.s.stats, filter, opts)
 	if err != nil {
 		return nil, fmt.Errorf("mongodb: stat totals: %w", err)
 	}
-	var rows []bson.M
-	if err := cur.All(ctx, &rows); err != nil {
-		return nil, fmt.Errorf("mongodb: stat totals: %w", err)
-	}
 	out := map[string]map[tracking.Metric]int{}
-	for _, r := range rows {
-		id, _ := r["_id"].(string)
-		m := map[tracking.Metric]int{}
-		for _, metric := range tracking.Metrics {
-			var n int64
-			switch v := r[string(metric)].(type) {
-			case int32:
-				n = int64(v)
-			case int64:
-				n = v
-			case float64:
-				n = int64(v)
-			}
+	for _, d := range docs {
+		m := out[d.ID]
+		if m == nil {
+			m = map[tracking.Metric]int{}
+			out[d.ID] = m
+		}
+		for metric, n := range d.Counts {
 			if n != 0 {
-				m[metric] = int(n)
+				m[tracking.Metric(metric)] += int(n)
 			}
 		}
-		out[id] = m
 	}
 	return out, nil
 }

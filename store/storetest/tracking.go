@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -29,6 +30,7 @@ func RunTracking(t *testing.T, open func(t *testing.T) tracking.Store) {
 	all = append(all, incidentBehaviours...)
 	all = append(all, anomalyBehaviours...)
 	all = append(all, trackingBehaviour{"TrackingAtomic", testTrackingAtomic})
+	all = append(all, trackingBehaviour{"StatTotals", testStatTotals})
 	for _, b := range all {
 		t.Run(b.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), deadline)
@@ -733,4 +735,31 @@ func testTrackingAtomic(ctx context.Context, t *testing.T, s tracking.Store) {
 	got, err := s.EventHashes(ctx, []string{fullEvent().Key()})
 	must(t, "EventHashes", err)
 	check(t, "an event written inside Atomic", got, map[string]string{fullEvent().Key(): "hash-1"})
+}
+
+// testStatTotals sums statistics by subject over a day range, as scoring reads them.
+func testStatTotals(ctx context.Context, t *testing.T, s tracking.Store) {
+	must(t, "AddStats", s.AddStats(ctx, "src1", []tracking.StatDelta{
+		delta(kFirm, "f1", "2026-03-01", tracking.MHandled, 10),
+		delta(kFirm, "f1", "2026-03-02", tracking.MHandled, 5),
+		delta(kFirm, "f1", "2026-03-02", tracking.MLate, 2),
+		delta(kFirm, "f1", "2026-04-01", tracking.MHandled, 100), // outside the range
+		delta(kFirm, "f2", "2026-03-02", tracking.MLost, 1),
+		delta(kSite, "f1", "2026-03-02", tracking.MHandled, 7), // another kind with the same id
+	}))
+	got, err := s.StatTotals(ctx, kFirm, "2026-03-01", "2026-03-31")
+	if err != nil {
+		t.Fatalf("StatTotals: %v", err)
+	}
+	want := map[string]map[tracking.Metric]int{
+		"f1": {tracking.MHandled: 15, tracking.MLate: 2},
+		"f2": {tracking.MLost: 1},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("StatTotals = %v, want %v", got, want)
+	}
+	none, err := s.StatTotals(ctx, kStaff, "2026-03-01", "2026-03-31")
+	if err != nil || len(none) != 0 {
+		t.Errorf("StatTotals of a kind without statistics = %v, %v; want none", none, err)
+	}
 }
