@@ -36,3 +36,23 @@ bench: build
 bench-short: build
 	./bin/credtrace bench -short
 	$(GO) test -run '^$$' -bench Mongo -benchtime 5x ./store/mongodb 2>&1 | grep -E '^Benchmark'
+
+## demo: build, start the service on a fresh temporary data directory with a fixed regulator
+## token, fill it with a small district (credtrace gen --size small), print where it listens and
+## how to sign in, and keep it running in the foreground until Ctrl-C
+DEMO_ADDR  ?= 127.0.0.1:8080
+DEMO_TOKEN ?= ct_demo-regulator-token-0123456789
+.PHONY: demo
+demo: build
+	@dir=$$(mktemp -d "$${TMPDIR:-/tmp}/credtrace-demo.XXXXXX"); \
+	CREDTRACE_ADMIN_TOKEN='$(DEMO_TOKEN)' ./bin/credtrace serve --addr '$(DEMO_ADDR)' --data "$$dir" >"$$dir/serve.log" 2>&1 & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null; wait $$pid; echo "demo stopped; its data stays in $$dir"; exit 0' INT TERM; \
+	if ! ./bin/credtrace gen --wait 30s --size small --url 'http://$(DEMO_ADDR)' --token '$(DEMO_TOKEN)'; then \
+		kill $$pid 2>/dev/null; echo "demo: gen failed; the service's log ($$dir/serve.log) ends with:"; tail -n 5 "$$dir/serve.log"; exit 1; \
+	fi; \
+	echo; \
+	echo "credtrace demo listening on http://$(DEMO_ADDR) (data $$dir, log $$dir/serve.log)"; \
+	echo "sign in with the regulator token: $(DEMO_TOKEN)"; \
+	echo "try: curl -H 'Authorization: Bearer $(DEMO_TOKEN)' http://$(DEMO_ADDR)/v1/firms"; \
+	echo "Ctrl-C stops the service"; \
+	wait $$pid

@@ -50,6 +50,7 @@ commands:
   serve     start the HTTP service (default)
   score     run a scoring run by hand on the configured store (--as-of RFC3339, --publish)
   bench     measure credtrace against its references on this machine (-short, -events N, -out FILE)
+  gen       write a synthetic district through the API (--seed N, --size tiny|small|district|large, --url, --token)
   version   print the version
 
 serve flags (each also read from the environment variable shown):
@@ -78,6 +79,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return bench(ctx, args, stdout, stderr)
 	case "score":
 		return score(ctx, args, getenv, stdout, stderr)
+	case "gen":
+		return gen(ctx, args, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "credtrace", version)
 		return nil

@@ -1,0 +1,171 @@
+package synth
+
+import (
+	"time"
+)
+
+// notAfter returns t, or the end of the world when t is later.
+func (g *gen) notAfter(t time.Time) time.Time {
+	if t.After(g.w.End) {
+		return g.w.End
+	}
+	return t
+}
+
+// reports are what parties say once parcels have moved: incidents reported to the regulator
+// (12305) or by merchants, and consumer complaints the regulator enters as credit records.
+func (g *gen) reports() {
+	merchant := map[string]Merchant{}
+	for _, m := range g.w.Merchants {
+		merchant[m.ID] = m
+	}
+	last := map[string]time.Time{}
+	for _, b := range g.w.Batches {
+		for _, e := range b.Events {
+			if e.At.After(last[e.Waybill]) {
+				last[e.Waybill] = e.At
+			}
+		}
+	}
+	objected := false
+	const objection = "快件已按约定投递，收件人已确认收到，投诉内容与事实不符，请求更正。"
+	complain := func(c Complaint) {
+		c.Confirm = g.chance(0.6)
+		if c.Confirm && !objected {
+			c.Objection, objected = objection, true
+		}
+		g.w.Complaints = append(g.w.Complaints, c)
+	}
+	for _, p := range g.w.Parcels {
+		delivered := !p.DeliveredAt.IsZero()
+		m := merchant[p.Merchant]
+		d := g.outlets[p.Dest]
+		switch {
+		case p.Kind == ParcelLost:
+			g.w.Incidents = append(g.w.Incidents, Incident{Waybill: p.Waybill, Kind: "lost", By: ByRegulator, Reporter: "12305",
+				At: g.notAfter(last[p.Waybill].Add(g.between(3*day, 6*day))), Description: "收件人反映快件长期未到，物流信息多日未更新",
+				Confirm: g.chance(0.5)})
+		case p.Kind == ParcelDelayed && delivered && g.chance(0.3):
+			in := Incident{Waybill: p.Waybill, Kind: "delayed", By: ByRegulator, Reporter: "12305",
+				At: g.notAfter(p.DeliveredAt.Add(g.between(2*time.Hour, 2*day))), Description: "快件超出承诺时限送达", Confirm: g.chance(0.5)}
+			if g.chance(0.5) {
+				in.By, in.Merchant, in.Reporter = ByMerchant, m.ID, m.Name
+			}
+			g.w.Incidents = append(g.w.Incidents, in)
+			if g.chance(0.5) {
+				complain(Complaint{SubjectKind: "firm", Subject: d.branch.ref, Waybill: p.Waybill, Severity: "minor",
+					OccurredAt: in.At, Summary: "消费者投诉：快件在转运中心滞留多日，超出承诺时限"})
+			}
+		case p.Kind == ParcelDamaged && delivered:
+			g.w.Incidents = append(g.w.Incidents, Incident{Waybill: p.Waybill, Kind: "damaged", By: ByMerchant, Merchant: m.ID, Reporter: m.Name,
+				At: g.notAfter(p.DeliveredAt.Add(g.between(time.Hour, day))), Description: "收件人反映外包装破损、内件损坏", Confirm: g.chance(0.5)})
+		case p.Kind == ParcelFalseSignature && delivered:
+			in := Incident{Waybill: p.Waybill, Kind: "false_signature", By: ByRegulator, Reporter: "12305",
+				At: g.notAfter(p.DeliveredAt.Add(g.between(day, 3*day))), Description: "收件人称未本人签收，快递员未经同意代签", Confirm: g.chance(0.5)}
+			g.w.Incidents = append(g.w.Incidents, in)
+			if p.Courier != "" {
+				complain(Complaint{SubjectKind: "staff", Subject: p.Courier, Waybill: p.Waybill, Severity: "general",
+					OccurredAt: in.At, Summary: "消费者投诉：快递员未经本人同意代签快件"})
+			}
+		case p.Kind == ParcelNormal && delivered && p.Courier != "" && g.chance(0.004):
+			complain(Complaint{SubjectKind: "staff", Subject: p.Courier, Waybill: p.Waybill, Severity: "minor",
+				OccurredAt: g.notAfter(p.DeliveredAt.Add(g.between(time.Hour, day))), Summary: "消费者投诉：快递员服务态度恶劣"})
+		}
+	}
+	if !objected && len(g.w.Complaints) > 0 {
+		c := &g.w.Complaints[0]
+		c.Confirm, c.Objection = true, objection
+	}
+	for _, c := range g.w.Campaigns {
+		if len(c.Waybills) == 0 {
+			continue
+		}
+		g.w.Incidents = append(g.w.Incidents, Incident{Waybill: c.Waybills[0], Kind: "empty_parcel", By: ByRegulator, Reporter: "寄递安全检查",
+			At: g.notAfter(c.At.Add(g.between(day, 2*day))), Description: "疑似刷单空包：10克左右快件集中揽收后未经运输即签收", Confirm: true})
+	}
+}
+
+// ratings are merchants' and recipients' ratings of delivered parcels: honest ones for a share
+// of parcels, a one-star burst by the malicious merchant, and bought five stars on every
+// campaign parcel.
+func (g *gen) ratings() {
+	ones := map[string]int{} // one-star ratings by rater, kept under the burst threshold for honest raters
+	rated := map[string]bool{}
+	stars := func(p Parcel, rater string, consumer bool) (int, []string) {
+		n, tags := 5, []string{"good_service"}
+		switch x := g.r.Float64(); {
+		case p.Kind == ParcelDelayed:
+			n, tags = 2, []string{"late"}
+		case p.Kind == ParcelDamaged:
+			n, tags = 1, []string{"damaged"}
+		case p.Kind == ParcelFalseSignature && consumer:
+			n, tags = 1, []string{"false_signature"}
+		case p.Kind == ParcelFailed:
+			n, tags = 3, []string{"late"}
+		case x < 0.3:
+			n, tags = 4, []string{"on_time"}
+		case x < 0.42:
+			n, tags = 3, nil
+		case x < 0.45:
+			n, tags = 2, []string{"rude"}
+		case x < 0.55:
+			tags = []string{"on_time", "careful"}
+		}
+		if n == 1 {
+			if ones[rater] >= 2 {
+				n = 2
+			} else {
+				ones[rater]++
+			}
+		}
+		return n, tags
+	}
+	comments := map[int]string{1: "很不满意", 2: "不太满意", 3: "一般", 4: "挺好", 5: "非常满意"}
+	for _, p := range g.w.Parcels {
+		if p.DeliveredAt.IsZero() || p.Kind == ParcelEmpty {
+			continue
+		}
+		if g.chance(0.1) && p.Kind != ParcelFalseSignature {
+			n, tags := stars(p, "m:"+p.Merchant, false)
+			g.w.Ratings = append(g.w.Ratings, Rating{By: ByMerchant, Merchant: p.Merchant, Waybill: p.Waybill, Stars: n, Tags: tags, Comment: comments[n]})
+			rated["m:"+p.Merchant+"|"+p.Waybill] = true
+		}
+		if g.chance(0.08) || (p.Kind == ParcelFalseSignature && g.chance(0.5)) {
+			n, tags := stars(p, "c:"+p.RecipientPhone, true)
+			g.w.Ratings = append(g.w.Ratings, Rating{By: ByConsumer, Waybill: p.Waybill, Phone4: p.RecipientPhone[len(p.RecipientPhone)-4:], Stars: n, Tags: tags})
+		}
+	}
+	// The malicious merchant, in a dispute with its carrier, rates eight of its deliveries one
+	// star within minutes.
+	for _, m := range g.w.Merchants {
+		if !m.Malicious {
+			continue
+		}
+		n := 0
+		for _, p := range g.w.Parcels {
+			if n == 8 {
+				break
+			}
+			if p.Merchant != m.ID || p.DeliveredAt.IsZero() || p.Kind == ParcelEmpty || rated["m:"+m.ID+"|"+p.Waybill] {
+				continue
+			}
+			g.w.Ratings = append(g.w.Ratings, Rating{By: ByMerchant, Merchant: m.ID, Waybill: p.Waybill, Stars: 1, Tags: []string{"rude", "late"},
+				Comment: "服务太差，再也不用", Kind: RatingMalicious})
+			n++
+		}
+	}
+	for _, c := range g.w.Campaigns {
+		for _, wb := range c.Waybills {
+			p := g.w.Parcels[g.parcelIdx[wb]]
+			if p.DeliveredAt.IsZero() {
+				continue
+			}
+			g.w.Ratings = append(g.w.Ratings, Rating{By: ByMerchant, Merchant: c.Merchant, Waybill: wb, Stars: 5, Tags: []string{"good_service", "on_time"},
+				Comment: "好评！", Kind: RatingBought})
+			if g.chance(0.6) {
+				g.w.Ratings = append(g.w.Ratings, Rating{By: ByConsumer, Waybill: wb, Phone4: p.RecipientPhone[len(p.RecipientPhone)-4:], Stars: 5,
+					Tags: []string{"good_service"}, Comment: "五星好评", Kind: RatingBought})
+			}
+		}
+	}
+}
