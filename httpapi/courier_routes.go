@@ -13,6 +13,7 @@ import (
 
 func (s *Server) courierRoutes() {
 	s.add("GET", "/healthz", "Service and store health", public, s.health)
+	s.add("GET", "/openapi.json", "This OpenAPI document", public, s.openapi())
 	s.add("GET", "/metrics", "Prometheus metrics", public, s.deps.Metrics.handler())
 	s.add("GET", "/v1/me", "Who the token belongs to", signedIn, s.me)
 

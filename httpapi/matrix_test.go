@@ -59,6 +59,7 @@ func recordFor(w world, role string) any {
 // the foreign id is a field of the body.
 var matrix = []cell{
 	{"GET /healthz", p("/healthz"), nil, [6]int{200, 200, 200, 200, 200, 200}},
+	{"GET /openapi.json", p("/openapi.json"), nil, [6]int{200, 200, 200, 200, 200, 200}},
 	{"GET /v1/me", p("/v1/me"), nil, [6]int{401, 200, 200, 200, 200, 200}},
 	{"GET /metrics", p("/metrics"), nil, [6]int{200, 200, 200, 200, 200, 200}},
 	{"POST /v1/tokens", p("/v1/tokens"), fixed(map[string]any{"role": "platform", "label": "x"}), [6]int{401, 201, 403, 403, 403, 403}},
