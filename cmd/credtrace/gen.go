@@ -8,13 +8,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/credtrace/credtrace/config"
 	"github.com/credtrace/credtrace/synth"
 )
 
@@ -37,6 +41,7 @@ func gen(ctx context.Context, args []string, getenv func(string) string, stdout,
 	token := fs.String("token", "", "a regulator token (default $CREDTRACE_ADMIN_TOKEN)")
 	wait := fs.Duration("wait", 0, "wait up to this long for the service to answer /healthz")
 	workers := fs.Int("workers", 8, "concurrent requests for registrations, reports and ratings")
+	data := fs.String("data", "", "write into the embedded store in this directory instead of --url: gen runs the service itself, in-process, on a loopback port, for worlds too large to want a server (the same API, the same rules)")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		return nil
 	} else if err != nil {
@@ -47,6 +52,18 @@ func gen(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if *token == "" {
 		*token = getenv("CREDTRACE_ADMIN_TOKEN")
+	}
+	if *data != "" {
+		if *token == "" {
+			*token = "ct_gen-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-regulator-token"
+			fmt.Fprintf(stdout, "regulator token of the store in %s (shown once; `credtrace serve --data %s` accepts it): %s\n", *data, *data, *token)
+		}
+		base, stop, err := inProcess(ctx, *data, *token, getenv, stderr)
+		if err != nil {
+			return fmt.Errorf("gen: --data: %w", err)
+		}
+		defer stop()
+		*url = base
 	}
 	if *token == "" {
 		return errors.New("gen: --token (or CREDTRACE_ADMIN_TOKEN) is required: a regulator token of the service")
@@ -97,6 +114,41 @@ func gen(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("gen: %d requests were refused; first: %s", wr.refused.Load(), strings.Join(wr.problems, "; "))
 	}
 	return nil
+}
+
+// inProcess starts the service on the embedded store in dir, listening on a loopback port,
+// with token as a regulator token, and answers its URL and how to stop it (saving what the
+// journal holds and closing the store).
+func inProcess(ctx context.Context, dir, token string, getenv func(string) string, stderr io.Writer) (string, func(), error) {
+	env := func(k string) string {
+		switch k {
+		case "CREDTRACE_ADMIN_TOKEN":
+			return token
+		case "CREDTRACE_FAILPOINT":
+			return ""
+		}
+		return getenv(k)
+	}
+	cfg, err := config.Load(env, []string{"--data", dir, "--addr", "127.0.0.1:0"})
+	if err != nil {
+		return "", nil, err
+	}
+	a, err := assemble(ctx, cfg, policy(cfg), env, stderr, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return "", nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		a.close()
+		return "", nil, err
+	}
+	go a.api.App().Listener(ln)
+	fmt.Fprintf(stderr, "gen: writing into the store in %s through an in-process service\n", dir)
+	return "http://" + ln.Addr().String(), func() {
+		a.api.StopStreams()
+		a.api.App().Shutdown()
+		a.close()
+	}, nil
 }
 
 // writer writes one world to one service.

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -170,5 +171,25 @@ func TestProgress(t *testing.T) {
 	out := term.String()
 	if !strings.HasPrefix(out, "\r[") || !strings.HasSuffix(out, "\n") || strings.Count(out, "\n") != 1 || !strings.Contains(out, "100%") {
 		t.Errorf("terminal progress = %q, want one line redrawn with \\r, ending at 100%% and a newline", out)
+	}
+}
+
+// TestGenIntoStore writes a tiny world into a fresh data directory with no server running,
+// then serves that directory and finds the world there with the token gen printed.
+func TestGenIntoStore(t *testing.T) {
+	dir := t.TempDir()
+	var out strings.Builder
+	if err := run(t.Context(), []string{"gen", "--size", "tiny", "--data", dir}, func(string) string { return "" }, &out, io.Discard); err != nil {
+		t.Fatalf("gen --data: %v", err)
+	}
+	_, tok, ok := strings.Cut(out.String(), "accepts it): ")
+	if !ok {
+		t.Fatalf("no token printed: %s", out.String())
+	}
+	tok, _, _ = strings.Cut(tok, "\n")
+	p := startServe(t, dir, map[string]string{})
+	status, body := httpCall(t, "GET", p.base+"/v1/scoring/runs", tok, nil)
+	if status != 200 || len(body["items"].([]any)) == 0 {
+		t.Fatalf("runs after gen --data: %d %v", status, body)
 	}
 }

@@ -208,41 +208,48 @@ func policy(cfg config.Config) courier.Policy {
 	return p
 }
 
-func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := config.Load(getenv, args)
-	if err != nil {
-		return err
+// app is a wired service: the store, the domain services and the API.
+type app struct {
+	st     backend
+	secret string // a regulator token issued on the first start, to print once
+	svc    *courier.Service
+	trk    *tracking.Service
+	sc     *scoring.Service
+	api    *httpapi.Server
+	log    *slog.Logger
+}
+
+func (a *app) close() {
+	if err := a.trk.Flush(context.Background()); err != nil {
+		a.log.Error("save derived tracking state", "error", err.Error())
 	}
-	pol := policy(cfg)
-	if err := pol.Validate(); err != nil {
-		return fmt.Errorf("bad configuration: %w", err)
+	if err := a.st.close(); err != nil {
+		a.log.Error("close store", "error", err.Error())
 	}
-	loc, err := config.LoadLocation(cfg.Timezone)
-	if err != nil {
-		return err
-	}
-	log := newLogger(stderr)
+}
+
+// assemble opens the store and wires the services and the API, replaying what a crash left.
+func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv func(string) string, stderr io.Writer, log *slog.Logger) (*app, error) {
 	st, err := openStore(ctx, cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer func() {
-		if err := st.close(); err != nil {
-			log.Error("close store", "error", err.Error())
-		}
-	}()
+	fail := func(err error) (*app, error) {
+		st.close()
+		return nil, err
+	}
 	key, err := piiKey(ctx, cfg, st.courier)
 	if err != nil {
-		return err
+		return fail(err)
 	}
 	hasher := courier.NewHasher(key)
 	svc := courier.NewService(st.courier, hasher, pol, nil)
 	secret, err := svc.Bootstrap(ctx, cfg.AdminToken)
 	if err != nil {
-		return fmt.Errorf("bootstrap admin token: %w", err)
+		return fail(fmt.Errorf("bootstrap admin token: %w", err))
 	}
 	if err := st.recover(ctx); err != nil {
-		return fmt.Errorf("recover statistics: %w", err)
+		return fail(fmt.Errorf("recover statistics: %w", err))
 	}
 	opts := tracking.Options{}
 	if cfg.MongoURI != "" {
@@ -258,12 +265,35 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	trk := tracking.NewService(st.tracking, svc, proposer{svc}, hasher, opts, nil)
 	if n, err := trk.Recover(ctx); err != nil {
-		return fmt.Errorf("replay tracking journal: %w", err)
+		return fail(fmt.Errorf("replay tracking journal: %w", err))
 	} else if n > 0 {
 		log.Info("replayed tracking events after the last checkpoint", "events", n)
 	}
 	sc := scoring.NewService(st.scoring, st.courier, trk, svc.InTree, nil)
 	api := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Scoring: sc, Store: st.health, Logger: log})
+	return &app{st: st, secret: secret, svc: svc, trk: trk, sc: sc, api: api, log: log}, nil
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := config.Load(getenv, args)
+	if err != nil {
+		return err
+	}
+	pol := policy(cfg)
+	if err := pol.Validate(); err != nil {
+		return fmt.Errorf("bad configuration: %w", err)
+	}
+	loc, err := config.LoadLocation(cfg.Timezone)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr)
+	app, err := assemble(ctx, cfg, pol, getenv, stderr, log)
+	if err != nil {
+		return err
+	}
+	defer app.close()
+	st, secret, trk, sc, api := app.st, app.secret, app.trk, app.sc, app.api
 
 	sched := newScheduler(loc, log)
 	jobs := []job{
@@ -315,9 +345,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	<-served
-	if err := trk.Flush(context.Background()); err != nil {
-		log.Error("save derived tracking state", "error", err.Error())
-	}
 	log.Info("stopped")
 	return nil
 }
