@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -36,6 +37,10 @@ type Store struct {
 	tx   *sql.Tx // set inside Atomic
 	path string
 	hook *func(step string)
+
+	stop      chan struct{} // closed by Close: ends the checkpoint loop
+	done      chan struct{} // closed when the loop has ended
+	closeOnce *sync.Once
 }
 
 // SetStepHook installs a function called between the steps of a tracking batch write
@@ -67,7 +72,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		}
 		return "file:" + path + "?" + q.Encode()
 	}
-	w, err := sql.Open("sqlite", dsn("immediate"))
+	// The writer does not checkpoint the WAL in its commits; a background loop does, so
+	// that commits (and the ingestion answers waiting on them) never carry that work.
+	w, err := sql.Open("sqlite", dsn("immediate")+"&_pragma=wal_autocheckpoint(0)")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -79,12 +86,30 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(4)
-	s := &Store{w: w, r: r, path: path, hook: new(func(string))}
+	s := &Store{w: w, r: r, path: path, hook: new(func(string)), stop: make(chan struct{}), done: make(chan struct{}), closeOnce: &sync.Once{}}
 	if err := s.migrate(ctx); err != nil {
+		close(s.done)
 		s.Close()
 		return nil, err
 	}
+	go s.checkpoints(time.Second)
 	return s, nil
+}
+
+// checkpoints copies the WAL back into the database file every interval, without blocking
+// readers or the writer (PASSIVE), until Close.
+func (s *Store) checkpoints(every time.Duration) {
+	defer close(s.done)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.r.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+		}
+	}
 }
 
 // Name is the backend's name as /healthz reports it.
@@ -102,8 +127,13 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes both pools.
+// Close stops the checkpoints, checkpoints once more and closes both pools.
 func (s *Store) Close() error {
+	if s.tx == nil {
+		s.closeOnce.Do(func() { close(s.stop) })
+		<-s.done
+		s.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	}
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
@@ -138,7 +168,7 @@ func (s *Store) atomic(ctx context.Context, fn func(*Store) error) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", translate(err))
 	}
-	if err := fn(&Store{w: s.w, r: s.r, tx: tx, path: s.path, hook: s.hook}); err != nil {
+	if err := fn(&Store{w: s.w, r: s.r, tx: tx, path: s.path, hook: s.hook, stop: s.stop, done: s.done, closeOnce: s.closeOnce}); err != nil {
 		tx.Rollback()
 		return err
 	}
