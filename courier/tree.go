@@ -38,15 +38,6 @@ func (s *Service) SiteFirm(ctx context.Context, siteID string) (string, bool, er
 	return site.FirmID, true, nil
 }
 
-// StaffExists reports whether a person is registered.
-func (s *Service) StaffExists(ctx context.Context, id string) (bool, error) {
-	_, err := s.store.Staff(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
 // StaffFirm returns the firm a person works for now; ok is false for an unknown person or
 // one with no open employment.
 func (s *Service) StaffFirm(ctx context.Context, id string) (string, bool, error) {

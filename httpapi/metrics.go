@@ -70,6 +70,12 @@ func (m *Metrics) run(outcome string, d time.Duration) {
 	m.runs.WithLabelValues(outcome).Observe(d.Seconds())
 }
 
+// streams counts the messages live streams dropped for slow subscribers.
+func (m *Metrics) streams(dropped func() int) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "credtrace_stream_messages_dropped_total",
+		Help: "Server-sent event messages dropped because a subscriber read too slowly."}, func() float64 { return float64(dropped()) }))
+}
+
 // handler serves the registry in the Prometheus text format.
 func (m *Metrics) handler() fiber.Handler {
 	return adaptor.HTTPHandler(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))

@@ -75,6 +75,9 @@ func New(d Deps) *Server {
 	if d.Metrics == nil {
 		d.Metrics = NewMetrics()
 	}
+	if d.Tracking != nil {
+		d.Metrics.streams(d.Tracking.Hub().Dropped)
+	}
 	s := &Server{deps: d, log: d.Logger, stop: make(chan struct{})}
 	s.app = fiber.New(fiber.Config{
 		BodyLimit:             MaxBodyLimit,

@@ -184,15 +184,6 @@ func (s *Service) TraceParcel(ctx context.Context, c Caller, waybill, phone4 str
 	return Trace{}, ErrNotFound
 }
 
-// CanStream reports whether c may follow waybill live with the full trace.
-func (s *Service) CanStream(ctx context.Context, c Caller, waybill, phone4 string) (bool, error) {
-	t, err := s.TraceParcel(ctx, c, waybill, phone4)
-	if err != nil {
-		return false, err
-	}
-	return !t.Reduced, nil
-}
-
 // ReduceEvent strips an event to what the public may see.
 func ReduceEvent(e Event) Event {
 	return Event{Code: e.Code, At: e.At, Region: City(e.Region), Signer: e.Signer}

@@ -229,7 +229,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				*scoreFirms, *scoreFirms*10, *scoreFirms/4, evs[1])})
 	}
 
-	w := tabWriter(stdout)
+	w := stdout
 	fmt.Fprintf(w, "%-34s %-28s %-28s %-6s\n", "figure", "credtrace", "reference", "ratio")
 	for _, r := range results {
 		fmt.Fprintf(w, "%-34s %-28s %-28s %-6s\n", r.name, r.value, r.reference, r.ratio)
@@ -285,8 +285,6 @@ func rss() (cur, peak int64) {
 	}
 	return cur, peak
 }
-
-func tabWriter(w io.Writer) io.Writer { return w }
 
 type latencies struct{ p50, p99 time.Duration }
 
