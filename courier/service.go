@@ -470,6 +470,19 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Actor, error
 	return Actor{TokenID: t.ID, Role: t.Role, FirmID: t.FirmID, MerchantID: t.MerchantID}, nil
 }
 
+// ActorOf returns the actor of token id while the token is not revoked (ErrNotFound otherwise):
+// sessions hold a token id and ask again on each request, so a revocation ends them at once.
+func (s *Service) ActorOf(ctx context.Context, id string) (Actor, error) {
+	t, err := s.store.Token(ctx, id)
+	if err != nil {
+		return Actor{}, err
+	}
+	if !t.RevokedAt.IsZero() {
+		return Actor{}, ErrNotFound
+	}
+	return Actor{TokenID: t.ID, Role: t.Role, FirmID: t.FirmID, MerchantID: t.MerchantID}, nil
+}
+
 // Bootstrap makes sure a regulator can sign in. With a given secret it registers that secret as a
 // regulator token when it is not yet known. Without one, on a store with no token at all, it
 // issues a regulator token and returns its secret (to be printed once); otherwise it returns "".

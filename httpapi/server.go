@@ -65,6 +65,7 @@ type Server struct {
 	log    *slog.Logger
 	stop   chan struct{} // closed by StopStreams
 	once   sync.Once
+	web    *web
 }
 
 // New builds the API.
@@ -99,6 +100,7 @@ func New(d Deps) *Server {
 		r := r
 		s.app.Add(r.Method, r.Path, s.guard(r), r.handler)
 	}
+	s.webRoutes()
 	s.app.Use(func(c *fiber.Ctx) error {
 		return &apiError{status: fiber.StatusNotFound, code: "not_found", msg: "no such route"}
 	})

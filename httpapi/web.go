@@ -1,0 +1,340 @@
+package httpapi
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/credtrace/credtrace/courier"
+	"github.com/credtrace/credtrace/scoring"
+	"github.com/credtrace/credtrace/tracking"
+)
+
+// The dashboard: server-rendered pages (html/template, assets embedded in the binary), Chinese
+// labels first with English beside them. This slice has the public pages and sign-in; the
+// regulators', firms' and merchants' pages build on the same session.
+
+//go:embed web
+var webFS embed.FS
+
+const (
+	sessionCookie = "ct_session"
+	csrfCookie    = "ct_csrf"
+	sessionTTL    = 12 * time.Hour
+)
+
+// session is a signed-in browser: the token's actor, kept server-side; the cookie holds only a
+// random id.
+type session struct {
+	actor   courier.Actor
+	expires time.Time
+}
+
+type web struct {
+	pages    map[string]*template.Template
+	mu       sync.Mutex
+	sessions map[string]session
+}
+
+func newWeb() *web {
+	w := &web{pages: map[string]*template.Template{}, sessions: map[string]session{}}
+	for _, p := range []string{"home", "firms", "firm", "lists", "parcel", "signin"} {
+		w.pages[p] = template.Must(template.ParseFS(webFS, "web/layout.html", "web/"+p+".html"))
+	}
+	return w
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// view is what every page template gets.
+type view struct {
+	Title   string
+	Session *struct{ Role string }
+	CSRF    string
+	Error   string
+	Data    any
+}
+
+func (s *Server) webRoutes() {
+	s.web = newWeb()
+	ui := s.app.Group("/ui", s.webSecurity)
+	ui.Get("/static/style.css", func(c *fiber.Ctx) error {
+		b, err := webFS.ReadFile("web/style.css")
+		if err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderContentType, "text/css; charset=utf-8")
+		c.Set(fiber.HeaderCacheControl, "public, max-age=3600")
+		return c.Send(b)
+	})
+	ui.Get("/", func(c *fiber.Ctx) error { return s.render(c, "home", "寄递信用查询", nil, "") })
+	ui.Get("/signin", func(c *fiber.Ctx) error { return s.render(c, "signin", "登录", nil, "") })
+	ui.Post("/signin", s.webSignIn)
+	ui.Post("/signout", s.webSignOut)
+	ui.Get("/firms", s.webFirms)
+	ui.Get("/firms/:uscc", s.webFirm)
+	ui.Get("/lists", s.webLists)
+	ui.Get("/parcels", s.webParcel)
+}
+
+// webSecurity sets the headers of every page and the CSRF cookie a form needs.
+func (s *Server) webSecurity(c *fiber.Ctx) error {
+	c.Set("Content-Security-Policy", "default-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	c.Set("X-Content-Type-Options", "nosniff")
+	c.Set("Referrer-Policy", "same-origin")
+	if c.Cookies(csrfCookie) == "" {
+		tok := randomToken()
+		c.Cookie(&fiber.Cookie{Name: csrfCookie, Value: tok, Path: "/ui", HTTPOnly: true, SameSite: "Strict", Secure: c.Protocol() == "https"})
+		c.Locals(csrfCookie, tok)
+	}
+	return c.Next()
+}
+
+func csrfOf(c *fiber.Ctx) string {
+	if v, ok := c.Locals(csrfCookie).(string); ok {
+		return v
+	}
+	return strings.Clone(c.Cookies(csrfCookie))
+}
+
+// checkCSRF compares the form's token with the cookie's (double submit; the cookies are also
+// SameSite=Strict, so another site's form never carries them).
+func checkCSRF(c *fiber.Ctx) error {
+	want, got := c.Cookies(csrfCookie), c.FormValue("csrf")
+	if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {
+		return &apiError{status: fiber.StatusForbidden, code: "csrf", msg: "the form's security token is missing or stale; reload the page"}
+	}
+	return nil
+}
+
+// webActor is the signed-in actor of the browser, or the public.
+func (s *Server) webActor(c *fiber.Ctx) (courier.Actor, bool) {
+	id := c.Cookies(sessionCookie)
+	if id == "" {
+		return courier.Public, false
+	}
+	s.web.mu.Lock()
+	ss, ok := s.web.sessions[id]
+	if ok && time.Now().After(ss.expires) {
+		delete(s.web.sessions, id)
+		ok = false
+	}
+	s.web.mu.Unlock()
+	if !ok {
+		return courier.Public, false
+	}
+	// The token may have been revoked since sign-in: ask the archive each time.
+	a, err := s.deps.Courier.ActorOf(c.UserContext(), ss.actor.TokenID)
+	if err != nil {
+		s.web.mu.Lock()
+		delete(s.web.sessions, id)
+		s.web.mu.Unlock()
+		return courier.Public, false
+	}
+	return a, true
+}
+
+func (s *Server) render(c *fiber.Ctx, page, title string, data any, problem string) error {
+	v := view{Title: title, CSRF: csrfOf(c), Error: problem, Data: data}
+	if a, ok := s.webActor(c); ok {
+		v.Session = &struct{ Role string }{string(a.Role)}
+	}
+	var b strings.Builder
+	if err := s.web.pages[page].ExecuteTemplate(&b, "layout", pageData(v)); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.SendString(b.String())
+}
+
+// pageData flattens the view so that templates read .Title, .Session and the page's fields alike.
+func pageData(v view) map[string]any {
+	m := map[string]any{"Title": v.Title, "Session": v.Session, "CSRF": v.CSRF, "Error": v.Error}
+	if d, ok := v.Data.(map[string]any); ok {
+		for k, x := range d {
+			m[k] = x
+		}
+	}
+	return m
+}
+
+func (s *Server) webSignIn(c *fiber.Ctx) error {
+	if err := checkCSRF(c); err != nil {
+		return err
+	}
+	a, err := s.deps.Courier.Authenticate(ctx(c), strings.TrimSpace(c.FormValue("token")))
+	if errors.Is(err, courier.ErrNotFound) {
+		c.Status(fiber.StatusUnauthorized)
+		return s.render(c, "signin", "登录", nil, "令牌无效或已吊销 · unknown or revoked token")
+	}
+	if err != nil {
+		return err
+	}
+	id := randomToken()
+	s.web.mu.Lock()
+	s.web.sessions[id] = session{actor: a, expires: time.Now().Add(sessionTTL)}
+	s.web.mu.Unlock()
+	c.Cookie(&fiber.Cookie{Name: sessionCookie, Value: id, Path: "/ui", HTTPOnly: true, SameSite: "Strict", Secure: c.Protocol() == "https",
+		Expires: time.Now().Add(sessionTTL)})
+	return c.Redirect("/ui/", fiber.StatusSeeOther)
+}
+
+func (s *Server) webSignOut(c *fiber.Ctx) error {
+	if err := checkCSRF(c); err != nil {
+		return err
+	}
+	s.web.mu.Lock()
+	delete(s.web.sessions, c.Cookies(sessionCookie))
+	s.web.mu.Unlock()
+	c.Cookie(&fiber.Cookie{Name: sessionCookie, Value: "", Path: "/ui", HTTPOnly: true, SameSite: "Strict", Expires: time.Unix(0, 0)})
+	return c.Redirect("/ui/", fiber.StatusSeeOther)
+}
+
+type firmRow struct{ Name, USCC, Licence string }
+
+// webFirms looks a firm up by its code, or lists firms whose name contains the query: identity
+// and licence status are public.
+func (s *Server) webFirms(c *fiber.Ctx) error {
+	q := strings.TrimSpace(c.Query("q"))
+	var rows []firmRow
+	if q != "" {
+		if courier.CheckUSCC(strings.ToUpper(q)) == "" {
+			if f, err := s.deps.Courier.FirmByUSCC(ctx(c), q); err == nil {
+				rows = append(rows, firmRow{f.Name, f.USCC, string(f.Licence.Status)})
+			} else if !errors.Is(err, courier.ErrNotFound) {
+				return err
+			}
+		} else {
+			fs, _, err := s.deps.Courier.Firms(ctx(c), courier.SystemActor, courier.FirmQuery{Name: q}, "", 50)
+			if err != nil {
+				return err
+			}
+			for _, f := range fs {
+				rows = append(rows, firmRow{f.Name, f.USCC, string(f.Licence.Status)})
+			}
+		}
+	}
+	return s.render(c, "firms", "企业查询", map[string]any{"Query": q, "Firms": rows}, "")
+}
+
+type publicSanction struct{ Kind, Start, End, Reason, Basis string }
+type publicRecord struct{ Date, Category, Severity, Summary, Until string }
+type publicCommitment struct{ Text, Signer, Date string }
+
+const day = "2006-01-02"
+
+func (s *Server) webFirm(c *fiber.Ctx) error {
+	d, err := s.deps.Courier.Disclose(ctx(c), c.Params("uscc"))
+	if errors.Is(err, courier.ErrNotFound) {
+		c.Status(fiber.StatusNotFound)
+		return s.render(c, "firms", "企业查询", map[string]any{"Query": c.Params("uscc")}, "未找到该企业 · no such firm")
+	}
+	if err != nil {
+		return err
+	}
+	data := map[string]any{"Firm": firmRow{d.Firm.Name, d.Firm.USCC, string(d.Firm.Licence.Status)}}
+	var recs []publicRecord
+	for _, r := range d.Records {
+		recs = append(recs, publicRecord{r.OccurredAt.In(tracking.CST).Format(day), string(r.Category), string(r.Severity), r.Summary, r.PublicUntil.In(tracking.CST).Format(day)})
+	}
+	data["Records"] = recs
+	var cs []publicCommitment
+	for _, cm := range d.Commitments {
+		cs = append(cs, publicCommitment{cm.Text, cm.Signer, cm.SignedAt.In(tracking.CST).Format(day)})
+	}
+	data["Commitments"] = cs
+	if s.deps.Scoring != nil {
+		if sc, ok, err := s.deps.Scoring.PublishedGrade(ctx(c), d.Firm.ID); err != nil {
+			return err
+		} else if ok {
+			data["Grade"], data["Score"], data["GradeAsOf"] = string(sc.Grade), sc.Value, sc.AsOf.In(tracking.CST).Format(day)
+		}
+		in, err := s.deps.Scoring.InForce(ctx(c), d.Firm.ID)
+		if err != nil {
+			return err
+		}
+		var ss []publicSanction
+		for _, x := range in {
+			ps := publicSanction{Kind: string(x.Kind), Start: x.Start.In(tracking.CST).Format(day), Reason: x.Reason, Basis: x.LegalBasis}
+			if !x.End.IsZero() {
+				ps.End = x.End.In(tracking.CST).Format(day)
+			}
+			ss = append(ss, ps)
+		}
+		data["Sanctions"] = ss
+	}
+	return s.render(c, "firm", d.Firm.Name, data, "")
+}
+
+type listRow struct{ Name, USCC, Since, Until, Reason string }
+
+func (s *Server) webLists(c *fiber.Ctx) error {
+	data := map[string]any{}
+	if s.deps.Scoring != nil {
+		for key, kind := range map[string]scoring.SanctionKind{"Red": scoring.RedList, "Black": scoring.BlackList} {
+			es, err := s.deps.Scoring.PublicList(ctx(c), kind)
+			if err != nil {
+				return err
+			}
+			var rows []listRow
+			for _, e := range es {
+				r := listRow{Name: e.Name, USCC: e.USCC, Since: e.Sanction.Start.In(tracking.CST).Format(day), Reason: e.Sanction.Reason}
+				if !e.Sanction.End.IsZero() {
+					r.Until = e.Sanction.End.In(tracking.CST).Format(day)
+				}
+				rows = append(rows, r)
+			}
+			data[key] = rows
+		}
+	}
+	return s.render(c, "lists", "红黑名单", data, "")
+}
+
+type timelineRow struct{ At, Code, Place string }
+
+// webParcel traces a parcel for the signed-in actor, or for the public with the phone check
+// (the reduced trace: status, times and cities).
+func (s *Server) webParcel(c *fiber.Ctx) error {
+	waybill, phone4 := strings.TrimSpace(c.Query("waybill")), strings.TrimSpace(c.Query("phone4"))
+	a, _ := s.webActor(c)
+	data := map[string]any{"Waybill": waybill}
+	if waybill == "" || s.deps.Tracking == nil {
+		return s.render(c, "parcel", "包裹查询", data, "")
+	}
+	who := tracking.Caller{TokenID: a.TokenID, Role: string(a.Role), FirmID: a.FirmID, MerchantID: a.MerchantID}
+	t, err := s.deps.Tracking.TraceParcel(ctx(c), who, waybill, phone4)
+	switch {
+	case errors.Is(err, tracking.ErrNotFound):
+		c.Status(fiber.StatusNotFound)
+		return s.render(c, "parcel", "包裹查询", data, "未找到该包裹，或手机后四位不符 · no such parcel, or the digits do not match")
+	case errors.Is(err, tracking.ErrInvalid):
+		c.Status(fiber.StatusUnprocessableEntity)
+		return s.render(c, "parcel", "包裹查询", data, "手机后四位应为四位数字 · the last four digits, please")
+	case err != nil:
+		return err
+	}
+	var evs []timelineRow
+	for _, e := range t.Events {
+		place := tracking.City(e.Region)
+		if !t.Reduced && e.Region != "" {
+			place = e.Region
+		}
+		evs = append(evs, timelineRow{e.At.In(tracking.CST).Format("2006-01-02 15:04"), string(e.Code), place})
+	}
+	data["Trace"] = map[string]any{"Status": string(t.Status), "Breached": t.Promise.Breached, "Events": evs}
+	return s.render(c, "parcel", "包裹查询 "+t.Waybill, data, "")
+}

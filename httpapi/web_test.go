@@ -1,0 +1,137 @@
+package httpapi_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// browser keeps the cookies a page sets, as a browser would.
+type browser struct {
+	t       *testing.T
+	e       *env
+	cookies map[string]string
+}
+
+func (b *browser) do(method, path string, form url.Values) (int, string, http.Header) {
+	b.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req := httptest.NewRequest(method, path, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for k, v := range b.cookies {
+		req.AddCookie(&http.Cookie{Name: k, Value: v})
+	}
+	resp, err := b.e.srv.App().Test(req, 10000)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	for _, c := range resp.Cookies() {
+		if c.Value == "" {
+			delete(b.cookies, c.Name)
+		} else {
+			b.cookies[c.Name] = c.Value
+		}
+		if !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
+			b.t.Errorf("cookie %s is not HttpOnly and SameSite=Strict", c.Name)
+		}
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(raw), resp.Header
+}
+
+func TestDashboardSignInAndCSRF(t *testing.T) {
+	e := newEnv(t)
+	e.world()
+	b := &browser{t: t, e: e, cookies: map[string]string{}}
+	status, page, h := b.do("GET", "/ui/signin", nil)
+	if status != 200 || !strings.Contains(page, `name="csrf"`) || h.Get("Content-Security-Policy") == "" {
+		t.Fatalf("sign-in page: %d %s", status, page)
+	}
+	csrf := b.cookies["ct_csrf"]
+	// A form without the token is refused, and nothing signs in.
+	if status, _, _ := b.do("POST", "/ui/signin", url.Values{"token": {adminTk}}); status != 403 {
+		t.Fatalf("sign-in without the CSRF token: %d, want 403", status)
+	}
+	if status, _, _ := b.do("POST", "/ui/signin", url.Values{"token": {"ct_wrong"}, "csrf": {csrf}}); status != 401 {
+		t.Fatalf("sign-in with a wrong token: %d, want 401", status)
+	}
+	if status, _, _ := b.do("POST", "/ui/signin", url.Values{"token": {adminTk}, "csrf": {csrf}}); status != 303 {
+		t.Fatalf("sign-in: %d, want 303", status)
+	}
+	if _, page, _ := b.do("GET", "/ui/", nil); !strings.Contains(page, "regulator") || !strings.Contains(page, "/ui/signout") {
+		t.Fatalf("signed-in page does not show the session: %s", page)
+	}
+	// A signed-in regulator traces without the phone digits and sees sites' regions in full.
+	if status, page, _ := b.do("GET", "/ui/parcels?waybill="+waybill, nil); status != 200 || !strings.Contains(page, "130111") {
+		t.Fatalf("regulator trace: %d %s", status, page)
+	}
+	if status, _, _ := b.do("POST", "/ui/signout", url.Values{"csrf": {csrf}}); status != 303 {
+		t.Fatalf("sign-out: %d", status)
+	}
+	if _, page, _ := b.do("GET", "/ui/", nil); strings.Contains(page, "/ui/signout") {
+		t.Fatal("still signed in after sign-out")
+	}
+}
+
+func TestDashboardRevokedTokenEndsSession(t *testing.T) {
+	e := newEnv(t)
+	e.world()
+	tok := e.must(201, "POST", "/v1/tokens", adminTk, map[string]any{"role": "platform", "label": "browser"})
+	b := &browser{t: t, e: e, cookies: map[string]string{}}
+	b.do("GET", "/ui/signin", nil)
+	b.do("POST", "/ui/signin", url.Values{"token": {tok["token"].(string)}, "csrf": {b.cookies["ct_csrf"]}})
+	if _, page, _ := b.do("GET", "/ui/", nil); !strings.Contains(page, "platform") {
+		t.Fatal("not signed in")
+	}
+	e.must(204, "DELETE", "/v1/tokens/"+tok["id"].(string), adminTk, nil)
+	if _, page, _ := b.do("GET", "/ui/", nil); strings.Contains(page, "/ui/signout") {
+		t.Fatal("a revoked token's session goes on")
+	}
+}
+
+func TestDashboardPublicPages(t *testing.T) {
+	e := newEnv(t)
+	w := e.world()
+	b := &browser{t: t, e: e, cookies: map[string]string{}}
+	if _, page, _ := b.do("GET", "/ui/firms?q=顺达", nil); !strings.Contains(page, usccA) || !strings.Contains(page, usccFor(1)) {
+		t.Fatalf("search by name: %s", page)
+	}
+	if _, page, _ := b.do("GET", "/ui/firms?q="+usccB, nil); !strings.Contains(page, "飞鸿快递") || strings.Contains(page, usccA) {
+		t.Fatalf("search by code: %s", page)
+	}
+	_, page, _ := b.do("GET", "/ui/firms/"+usccFor(1), nil)
+	if !strings.Contains(page, "随机抽查发现未按规定验视") || !strings.Contains(page, "public_exposure") {
+		t.Fatalf("firm page lacks its public record or its sanction in force: %s", page)
+	}
+	if status, _, _ := b.do("GET", "/ui/firms/91110000802100433X", nil); status != 404 {
+		t.Errorf("unknown firm page: %d, want 404", status)
+	}
+	if status, _, _ := b.do("GET", "/ui/lists", nil); status != 200 {
+		t.Errorf("lists: %d", status)
+	}
+	// The public trace needs the phone digits and shows cities, no sites or couriers.
+	if status, _, _ := b.do("GET", "/ui/parcels?waybill="+waybill+"&phone4=0000", nil); status != 404 {
+		t.Errorf("wrong digits: %d, want 404", status)
+	}
+	status, page, _ := b.do("GET", "/ui/parcels?waybill="+waybill+"&phone4=5678", nil)
+	if status != 200 || !strings.Contains(page, "130100") || !strings.Contains(page, "collected") {
+		t.Fatalf("public trace: %d %s", status, page)
+	}
+	for _, secret := range []string{w.site, w.staff, "130111"} {
+		if strings.Contains(page, secret) {
+			t.Errorf("the public trace page shows %q", secret)
+		}
+	}
+	if status, _, h := b.do("GET", "/ui/static/style.css", nil); status != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/css") {
+		t.Errorf("stylesheet: %d %s", status, h.Get("Content-Type"))
+	}
+}
