@@ -46,7 +46,7 @@ type web struct {
 
 func newWeb() *web {
 	w := &web{pages: map[string]*template.Template{}, sessions: map[string]session{}}
-	for _, p := range []string{"home", "firms", "firm", "lists", "parcel", "signin"} {
+	for _, p := range []string{"home", "firms", "firm", "lists", "parcel", "signin", "sanctions"} {
 		w.pages[p] = template.Must(template.ParseFS(webFS, "web/layout.html", "web/"+p+".html"))
 	}
 	return w
@@ -89,6 +89,59 @@ func (s *Server) webRoutes() {
 	ui.Get("/firms/:uscc", s.webFirm)
 	ui.Get("/lists", s.webLists)
 	ui.Get("/parcels", s.webParcel)
+	ui.Get("/sanctions", s.webSanctions)
+	ui.Post("/sanctions/:id/decision", s.webDecide)
+}
+
+// regulatorOnly answers the sign-in page unless a regulator is signed in.
+func (s *Server) regulatorOnly(c *fiber.Ctx) (courier.Actor, bool, error) {
+	a, ok := s.webActor(c)
+	if ok && a.Role == courier.RoleRegulator {
+		return a, true, nil
+	}
+	c.Status(fiber.StatusForbidden)
+	return a, false, s.render(c, "signin", "登录", nil, "请以监管部门令牌登录 · sign in with a regulator token")
+}
+
+type proposalRow struct{ ID, Name, USCC, Kind, Reason, Basis string }
+
+// webSanctions lists the proposals waiting for a regulator's decision.
+func (s *Server) webSanctions(c *fiber.Ctx) error {
+	a, ok, err := s.regulatorOnly(c)
+	if !ok || s.deps.Scoring == nil {
+		return err
+	}
+	ps, err := s.deps.Scoring.Sanctions(ctx(c), scoring.Caller{TokenID: a.TokenID, Role: string(a.Role)},
+		scoring.SanctionQuery{Status: []scoring.SanctionStatus{scoring.Proposed}, Limit: courier.MaxLimit})
+	if err != nil {
+		return err
+	}
+	var rows []proposalRow
+	for _, x := range ps {
+		f, err := s.deps.Courier.Firm(ctx(c), a, x.FirmID)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, proposalRow{ID: x.ID, Name: f.Name, USCC: f.USCC, Kind: string(x.Kind), Reason: x.Reason, Basis: x.LegalBasis})
+	}
+	return s.render(c, "sanctions", "待审批", map[string]any{"Proposals": rows}, "")
+}
+
+// webDecide approves or rejects a proposal from the form.
+func (s *Server) webDecide(c *fiber.Ctx) error {
+	if err := checkCSRF(c); err != nil {
+		return err
+	}
+	a, ok, err := s.regulatorOnly(c)
+	if !ok || s.deps.Scoring == nil {
+		return err
+	}
+	_, err = s.deps.Scoring.Decide(ctx(c), scoring.Caller{TokenID: a.TokenID, Role: string(a.Role)}, c.Params("id"),
+		c.FormValue("approve") == "true", c.FormValue("reason"))
+	if err != nil {
+		return err
+	}
+	return c.Redirect("/ui/sanctions", fiber.StatusSeeOther)
 }
 
 // webSecurity sets the headers of every page and the CSRF cookie a form needs.

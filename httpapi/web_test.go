@@ -135,3 +135,36 @@ func TestDashboardPublicPages(t *testing.T) {
 		t.Errorf("stylesheet: %d %s", status, h.Get("Content-Type"))
 	}
 }
+
+// TestDashboardApproveSanction signs in as a regulator, approves a proposal from its form, and
+// finds it on the firm's public page.
+func TestDashboardApproveSanction(t *testing.T) {
+	e := newEnv(t)
+	w := e.world()
+	pub := &browser{t: t, e: e, cookies: map[string]string{}}
+	_, before, _ := pub.do("GET", "/ui/firms/"+usccFor(1), nil)
+
+	b := &browser{t: t, e: e, cookies: map[string]string{}}
+	if status, _, _ := b.do("GET", "/ui/sanctions", nil); status != 403 {
+		t.Fatalf("proposals page without a session: %d, want 403", status)
+	}
+	b.do("GET", "/ui/signin", nil)
+	b.do("POST", "/ui/signin", url.Values{"token": {adminTk}, "csrf": {b.cookies["ct_csrf"]}})
+	_, page, _ := b.do("GET", "/ui/sanctions", nil)
+	if !strings.Contains(page, "/ui/sanctions/"+w.proposal+"/decision") {
+		t.Fatalf("the proposal is not listed with its form: %s", page)
+	}
+	if status, _, _ := b.do("POST", "/ui/sanctions/"+w.proposal+"/decision", url.Values{"approve": {"true"}, "reason": {"核实"}}); status != 403 {
+		t.Fatalf("decision without the CSRF token: %d, want 403", status)
+	}
+	if status, _, _ := b.do("POST", "/ui/sanctions/"+w.proposal+"/decision", url.Values{"approve": {"true"}, "reason": {"核实"}, "csrf": {b.cookies["ct_csrf"]}}); status != 303 {
+		t.Fatalf("decision: %d, want 303", status)
+	}
+	if _, page, _ := b.do("GET", "/ui/sanctions", nil); strings.Contains(page, w.proposal) {
+		t.Error("the decided proposal is still listed")
+	}
+	_, after, _ := pub.do("GET", "/ui/firms/"+usccFor(1), nil)
+	if got, want := strings.Count(after, "public_exposure"), strings.Count(before, "public_exposure")+1; got != want {
+		t.Errorf("public page shows %d public exposures after the approval, want %d", got, want)
+	}
+}
