@@ -46,7 +46,7 @@ type web struct {
 
 func newWeb() *web {
 	w := &web{pages: map[string]*template.Template{}, sessions: map[string]session{}}
-	for _, p := range []string{"home", "firms", "firm", "lists", "parcel", "signin", "sanctions"} {
+	for _, p := range []string{"home", "firms", "firm", "lists", "parcel", "signin", "sanctions", "overview", "file"} {
 		w.pages[p] = template.Must(template.ParseFS(webFS, "web/layout.html", "web/"+p+".html"))
 	}
 	return w
@@ -90,6 +90,9 @@ func (s *Server) webRoutes() {
 	ui.Get("/lists", s.webLists)
 	ui.Get("/parcels", s.webParcel)
 	ui.Get("/sanctions", s.webSanctions)
+	ui.Get("/overview", s.webOverview)
+	ui.Get("/firms/:id/file", s.webFile)
+	ui.Post("/records/:id/decision", s.webRecordDecision)
 	ui.Post("/sanctions/:id/decision", s.webDecide)
 }
 

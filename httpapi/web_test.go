@@ -168,3 +168,51 @@ func TestDashboardApproveSanction(t *testing.T) {
 		t.Errorf("public page shows %d public exposures after the approval, want %d", got, want)
 	}
 }
+
+// signedIn returns a browser signed in with token.
+func signedIn(t *testing.T, e *env, token string) *browser {
+	t.Helper()
+	b := &browser{t: t, e: e, cookies: map[string]string{}}
+	b.do("GET", "/ui/signin", nil)
+	if status, _, _ := b.do("POST", "/ui/signin", url.Values{"token": {token}, "csrf": {b.cookies["ct_csrf"]}}); status != 303 {
+		t.Fatalf("sign-in: %d", status)
+	}
+	return b
+}
+
+func TestDashboardOverviewAndFile(t *testing.T) {
+	e := newEnv(t)
+	w := e.world()
+	reg := signedIn(t, e, adminTk)
+	status, page, _ := reg.do("GET", "/ui/overview", nil)
+	if status != 200 || !strings.Contains(page, "<svg") || !strings.Contains(page, "grade distribution") || !strings.Contains(page, "待审批提议") {
+		t.Fatalf("overview: %d %s", status, page)
+	}
+	status, page, _ = reg.do("GET", "/ui/firms/"+w.a1+"/file", nil)
+	if status != 200 || !strings.Contains(page, "score history") || !strings.Contains(page, "regulator") || !strings.Contains(page, "/ui/records/"+w.pending+"/decision") {
+		t.Fatalf("file page: %d %s", status, page)
+	}
+	// Confirm the pending record from its form.
+	if status, _, _ := reg.do("POST", "/ui/records/"+w.pending+"/decision", url.Values{"confirm": {"true"}, "reason": {"核实"}, "back": {w.a1}, "csrf": {reg.cookies["ct_csrf"]}}); status != 303 {
+		t.Fatalf("confirm: %d", status)
+	}
+	if got := e.must(200, "GET", "/v1/records/"+w.pending, adminTk, nil)["status"]; got != "confirmed" {
+		t.Errorf("record status %v after the form, want confirmed", got)
+	}
+	// The firm sees its own file, without the decision forms; another brand and the public do not.
+	own := signedIn(t, e, w.firmA)
+	if status, page, _ := own.do("GET", "/ui/firms/"+w.a1+"/file", nil); status != 200 || strings.Contains(page, "/ui/records/") {
+		t.Errorf("own file: %d, forms shown: %v", status, strings.Contains(page, "/ui/records/"))
+	}
+	if status, _, _ := own.do("GET", "/ui/overview", nil); status != 403 {
+		t.Errorf("a firm on the overview: %d, want 403", status)
+	}
+	other := signedIn(t, e, w.firmB)
+	if status, _, _ := other.do("GET", "/ui/firms/"+w.a1+"/file", nil); status != 404 {
+		t.Errorf("another brand's file: %d, want 404", status)
+	}
+	anon := &browser{t: t, e: e, cookies: map[string]string{}}
+	if status, _, _ := anon.do("GET", "/ui/firms/"+w.a1+"/file", nil); status != 403 {
+		t.Errorf("anonymous file: %d, want 403", status)
+	}
+}

@@ -383,3 +383,36 @@ func sortScores(ss []Score) {
 		return ss[i].SubjectID < ss[j].SubjectID
 	})
 }
+
+// FirmScores returns the firms' scores of the latest run and of the run before it (nil when
+// there is none), for regulators' overviews.
+func (s *Service) FirmScores(ctx context.Context, c Caller) (latest, previous []Score, err error) {
+	if c.Role != "regulator" {
+		return nil, nil, ErrForbidden
+	}
+	runs, err := s.store.Runs(ctx, RunQuery{Limit: 5})
+	if err != nil {
+		return nil, nil, err
+	}
+	var done []Run
+	for _, r := range runs {
+		if r.Status == RunSucceeded {
+			done = append(done, r)
+		}
+	}
+	for i, r := range done {
+		if i > 1 {
+			break
+		}
+		ss, err := s.store.Scores(ctx, ScoreQuery{RunID: r.ID, Subject: Firm})
+		if err != nil {
+			return nil, nil, err
+		}
+		if i == 0 {
+			latest = ss
+		} else {
+			previous = ss
+		}
+	}
+	return latest, previous, nil
+}

@@ -1,0 +1,223 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"html/template"
+	"sort"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/credtrace/credtrace/courier"
+	"github.com/credtrace/credtrace/scoring"
+	"github.com/credtrace/credtrace/tracking"
+)
+
+// barChart draws counts as an SVG bar chart; labels are the grade letters, so nothing but
+// numbers and fixed text reaches the markup.
+func barChart(labels []string, counts []int) template.HTML {
+	max := 1
+	for _, n := range counts {
+		if n > max {
+			max = n
+		}
+	}
+	const w, h, bar = 300, 140, 40
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg role="img" aria-label="grade distribution" viewBox="0 0 %d %d" width="100%%" style="max-width:%dpx">`, w, h+30, w)
+	for i, n := range counts {
+		bh := h * n / max
+		x := 20 + i*(bar+20)
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="#a3262a"></rect>`, x, h-bh, bar, bh)
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle" font-size="12">%d</text>`, x+bar/2, h-bh-4, n)
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle" font-size="13">%s</text>`, x+bar/2, h+18, template.HTMLEscapeString(labels[i]))
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
+}
+
+// lineChart draws scores (0-1000), oldest first, as an SVG line with its points.
+func lineChart(values []float64) template.HTML {
+	if len(values) == 0 {
+		return template.HTML(`<p><small>no score yet</small></p>`)
+	}
+	const w, h = 320, 120
+	var pts []string
+	for i, v := range values {
+		x := 10.0
+		if len(values) > 1 {
+			x = 10 + float64(i)*float64(w-20)/float64(len(values)-1)
+		}
+		y := float64(h) - v/1000*float64(h-10)
+		pts = append(pts, fmt.Sprintf("%.1f,%.1f", x, y))
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg role="img" aria-label="score history" viewBox="0 0 %d %d" width="100%%" style="max-width:%dpx">`, w, h+10, w)
+	fmt.Fprintf(&b, `<polyline fill="none" stroke="#a3262a" stroke-width="2" points="%s"></polyline>`, strings.Join(pts, " "))
+	for i, p := range pts {
+		xy := strings.Split(p, ",")
+		fmt.Fprintf(&b, `<circle cx="%s" cy="%s" r="3" fill="#1d2733"><title>%.0f</title></circle>`, xy[0], xy[1], values[i])
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
+}
+
+type rankRow struct {
+	ID, Name, Grade string
+	Score, Delta    float64
+}
+
+type anomalyRow struct{ Kind, Waybill, Detail string }
+
+// webOverview is the regulators' overview.
+func (s *Server) webOverview(c *fiber.Ctx) error {
+	a, ok, err := s.regulatorOnly(c)
+	if !ok {
+		return err
+	}
+	data := map[string]any{}
+	sc := scoring.Caller{TokenID: a.TokenID, Role: string(a.Role)}
+	name := func(id string) string {
+		if f, err := s.deps.Courier.Firm(ctx(c), a, id); err == nil {
+			return f.Name
+		}
+		return id
+	}
+	grades := []string{"A", "B", "C", "D", "insufficient"}
+	counts := make([]int, len(grades))
+	if s.deps.Scoring != nil {
+		latest, prev, err := s.deps.Scoring.FirmScores(ctx(c), sc)
+		if err != nil {
+			return err
+		}
+		for _, x := range latest {
+			for i, g := range grades {
+				if string(x.Grade) == g {
+					counts[i]++
+				}
+			}
+		}
+		ranked := append([]scoring.Score(nil), latest...)
+		sort.Slice(ranked, func(i, j int) bool { return ranked[i].Value < ranked[j].Value })
+		var worst []rankRow
+		for _, x := range ranked[:min(5, len(ranked))] {
+			worst = append(worst, rankRow{ID: x.SubjectID, Name: name(x.SubjectID), Grade: string(x.Grade), Score: x.Value})
+		}
+		before := map[string]float64{}
+		for _, x := range prev {
+			before[x.SubjectID] = x.Value
+		}
+		var improved []rankRow
+		for _, x := range latest {
+			if b, ok := before[x.SubjectID]; ok && x.Value > b {
+				improved = append(improved, rankRow{ID: x.SubjectID, Grade: string(x.Grade), Score: x.Value, Delta: x.Value - b})
+			}
+		}
+		sort.Slice(improved, func(i, j int) bool { return improved[i].Delta > improved[j].Delta })
+		improved = improved[:min(5, len(improved))]
+		for i := range improved {
+			improved[i].Name = name(improved[i].ID)
+		}
+		data["Worst"], data["Improved"] = worst, improved
+		data["RunNote"] = fmt.Sprintf("latest run: %d firms", len(latest))
+		ps, err := s.deps.Scoring.Sanctions(ctx(c), sc, scoring.SanctionQuery{Status: []scoring.SanctionStatus{scoring.Proposed}})
+		if err != nil {
+			return err
+		}
+		data["Proposals"] = len(ps)
+	}
+	data["Chart"] = barChart(grades, counts)
+	overdue, _, err := s.deps.Courier.Objections(ctx(c), a, true, "", courier.MaxLimit)
+	if err != nil {
+		return err
+	}
+	data["Overdue"] = len(overdue)
+	if s.deps.Tracking != nil {
+		tc := tracking.Caller{TokenID: a.TokenID, Role: string(a.Role)}
+		as, err := s.deps.Tracking.Anomalies(ctx(c), tc, tracking.AnomalyQuery{Open: true})
+		if err != nil {
+			return err
+		}
+		data["Anomalies"] = len(as)
+		var rows []anomalyRow
+		for i := len(as) - 1; i >= 0 && len(rows) < 10; i-- {
+			rows = append(rows, anomalyRow{string(as[i].Kind), as[i].Waybill, as[i].Detail})
+		}
+		data["AnomalyRows"] = rows
+		incs, err := s.deps.Tracking.Incidents(ctx(c), tc, "", "", 0)
+		if err != nil {
+			return err
+		}
+		data["Incidents"] = len(incs)
+	}
+	return s.render(c, "overview", "监管总览", data, "")
+}
+
+type fileRecord struct{ ID, Date, Category, Severity, Status, Summary string }
+
+// webFile is a firm's credit file with its score, its history and its explanation, for
+// regulators and the firm's own tree.
+func (s *Server) webFile(c *fiber.Ctx) error {
+	a, ok := s.webActor(c)
+	if !ok || (a.Role != courier.RoleRegulator && a.Role != courier.RoleFirm) {
+		c.Status(fiber.StatusForbidden)
+		return s.render(c, "signin", "登录", nil, "请以监管部门或企业令牌登录 · sign in with a regulator's or the firm's token")
+	}
+	f, err := s.deps.Courier.FirmFile(ctx(c), a, c.Params("id"))
+	if err != nil {
+		if errors.Is(err, courier.ErrNotFound) {
+			c.Status(fiber.StatusNotFound)
+			return s.render(c, "firms", "企业查询", nil, "未找到该企业 · no such firm")
+		}
+		return err
+	}
+	data := map[string]any{"ID": f.Firm.ID, "Name": f.Firm.Name, "USCC": f.Firm.USCC, "Licence": string(f.Firm.Licence.Status),
+		"Regulator": a.Role == courier.RoleRegulator}
+	var recs []fileRecord
+	for _, r := range f.Records {
+		recs = append(recs, fileRecord{r.ID, r.OccurredAt.In(tracking.CST).Format(day), string(r.Category), string(r.Severity), string(r.Status), r.Summary})
+	}
+	data["Records"] = recs
+	data["Chart"] = lineChart(nil)
+	if s.deps.Scoring != nil {
+		v, err := s.deps.Scoring.SubjectScore(ctx(c), scoring.Caller{Role: "regulator"}, scoring.Firm, f.Firm.ID)
+		if err != nil {
+			return err
+		}
+		if v.Current != nil {
+			data["Score"], data["Grade"], data["Uncertainty"] = v.Current.Value, string(v.Current.Grade), v.Current.Uncertainty
+			data["Components"] = v.Current.Components
+			var vals []float64
+			for i := len(v.History) - 1; i >= 0; i-- {
+				vals = append(vals, v.History[i].Value)
+			}
+			data["Chart"] = lineChart(vals)
+		}
+	}
+	return s.render(c, "file", f.Firm.Name, data, "")
+}
+
+// webRecordDecision confirms or dismisses a pending record from the file page (regulators).
+func (s *Server) webRecordDecision(c *fiber.Ctx) error {
+	if err := checkCSRF(c); err != nil {
+		return err
+	}
+	a, ok, err := s.regulatorOnly(c)
+	if !ok {
+		return err
+	}
+	if c.FormValue("confirm") == "true" {
+		_, err = s.deps.Courier.ConfirmRecord(ctx(c), a, c.Params("id"), c.FormValue("reason"))
+	} else {
+		_, err = s.deps.Courier.DismissRecord(ctx(c), a, c.Params("id"), c.FormValue("reason"))
+	}
+	if err != nil {
+		return err
+	}
+	back := c.FormValue("back")
+	if back == "" || strings.ContainsAny(back, "/?#:") {
+		back = ""
+	}
+	return c.Redirect("/ui/firms/"+back+"/file", fiber.StatusSeeOther)
+}
