@@ -46,7 +46,7 @@ type web struct {
 
 func newWeb() *web {
 	w := &web{pages: map[string]*template.Template{}, sessions: map[string]session{}}
-	for _, p := range []string{"home", "firms", "firm", "lists", "parcel", "signin", "sanctions", "overview", "file"} {
+	for _, p := range []string{"home", "firms", "firm", "lists", "parcel", "signin", "sanctions", "overview", "file", "objections", "ratings"} {
 		w.pages[p] = template.Must(template.ParseFS(webFS, "web/layout.html", "web/"+p+".html"))
 	}
 	return w
@@ -93,6 +93,10 @@ func (s *Server) webRoutes() {
 	ui.Get("/overview", s.webOverview)
 	ui.Get("/firms/:id/file", s.webFile)
 	ui.Post("/records/:id/decision", s.webRecordDecision)
+	ui.Get("/objections", s.webObjections)
+	ui.Post("/objections", s.webFileObjection)
+	ui.Get("/ratings", s.webRatings)
+	ui.Post("/ratings", s.webRatings)
 	ui.Post("/sanctions/:id/decision", s.webDecide)
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // browser keeps the cookies a page sets, as a browser would.
@@ -214,5 +215,36 @@ func TestDashboardOverviewAndFile(t *testing.T) {
 	anon := &browser{t: t, e: e, cookies: map[string]string{}}
 	if status, _, _ := anon.do("GET", "/ui/firms/"+w.a1+"/file", nil); status != 403 {
 		t.Errorf("anonymous file: %d, want 403", status)
+	}
+}
+
+func TestDashboardFirmAndMerchantPages(t *testing.T) {
+	e := newEnv(t)
+	w := e.world()
+	firm := signedIn(t, e, w.firmA)
+	status, page, _ := firm.do("GET", "/ui/objections", nil)
+	if status != 200 || !strings.Contains(page, w.disputed) || !strings.Contains(page, `value="`+w.confirmed+`"`) {
+		t.Fatalf("objections page: %d %s", status, page)
+	}
+	if status, _, _ := firm.do("POST", "/ui/objections", url.Values{"record_id": {w.confirmed}, "reasons": {"记录有误"}, "csrf": {firm.cookies["ct_csrf"]}}); status != 303 {
+		t.Fatalf("file objection: %d", status)
+	}
+	if got := e.must(200, "GET", "/v1/records/"+w.confirmed, adminTk, nil)["status"]; got != "disputed" {
+		t.Errorf("record %v after the objection form, want disputed", got)
+	}
+	e.clock.add(11 * 24 * time.Hour)
+	if _, page, _ := firm.do("GET", "/ui/objections", nil); !strings.Contains(page, "overdue") {
+		t.Error("an objection past its review date is not marked overdue")
+	}
+
+	merchant := signedIn(t, e, w.merch)
+	if status, page, _ := merchant.do("POST", "/ui/ratings", url.Values{"waybill": {rated}, "stars": {"4"}, "csrf": {merchant.cookies["ct_csrf"]}}); status != 200 || !strings.Contains(page, "4 ★") {
+		t.Fatalf("rating form: %d %s", status, page)
+	}
+	if status, page, _ := merchant.do("POST", "/ui/ratings", url.Values{"waybill": {waybill}, "stars": {"1"}, "csrf": {merchant.cookies["ct_csrf"]}}); status != 422 || !strings.Contains(page, "not been delivered") {
+		t.Errorf("rating an undelivered parcel: %d %s", status, page)
+	}
+	if status, _, _ := firm.do("GET", "/ui/ratings", nil); status != 403 {
+		t.Errorf("a firm on the merchants' page: %d, want 403", status)
 	}
 }

@@ -221,3 +221,83 @@ func (s *Server) webRecordDecision(c *fiber.Ctx) error {
 	}
 	return c.Redirect("/ui/firms/"+back+"/file", fiber.StatusSeeOther)
 }
+
+type objectionRow struct {
+	Record, Filed, ReviewBy, Status, Reasons string
+	Overdue                                  bool
+}
+
+// webObjections lists a firm's (or, for regulators, every) objection with its clock, and lets a
+// firm dispute one of its confirmed records.
+func (s *Server) webObjections(c *fiber.Ctx) error {
+	a, ok := s.webActor(c)
+	if !ok || (a.Role != courier.RoleRegulator && a.Role != courier.RoleFirm) {
+		c.Status(fiber.StatusForbidden)
+		return s.render(c, "signin", "登录", nil, "请以企业或监管部门令牌登录 · sign in with a firm's or a regulator's token")
+	}
+	os, _, err := s.deps.Courier.Objections(ctx(c), a, false, "", courier.MaxLimit)
+	if err != nil {
+		return err
+	}
+	now := s.deps.Courier.Now()
+	var rows []objectionRow
+	for _, o := range os {
+		rows = append(rows, objectionRow{o.RecordID, o.FiledAt.In(tracking.CST).Format(day), o.ReviewBy.In(tracking.CST).Format(day), string(o.Status), o.Reasons, o.Overdue(now)})
+	}
+	recs, _, err := s.deps.Courier.Records(ctx(c), a, courier.RecordQuery{Status: []courier.RecordStatus{courier.StatusConfirmed}}, "", courier.MaxLimit)
+	if err != nil {
+		return err
+	}
+	var disputable []fileRecord
+	for _, r := range recs {
+		disputable = append(disputable, fileRecord{r.ID, r.OccurredAt.In(tracking.CST).Format(day), string(r.Category), string(r.Severity), string(r.Status), r.Summary})
+	}
+	return s.render(c, "objections", "异议", map[string]any{"Objections": rows, "Disputable": disputable}, "")
+}
+
+func (s *Server) webFileObjection(c *fiber.Ctx) error {
+	if err := checkCSRF(c); err != nil {
+		return err
+	}
+	a, ok := s.webActor(c)
+	if !ok {
+		c.Status(fiber.StatusForbidden)
+		return s.render(c, "signin", "登录", nil, "请登录 · sign in")
+	}
+	if _, err := s.deps.Courier.FileObjection(ctx(c), a, courier.ObjectionInput{RecordID: c.FormValue("record_id"), Reasons: c.FormValue("reasons")}); err != nil {
+		return err
+	}
+	return c.Redirect("/ui/objections", fiber.StatusSeeOther)
+}
+
+// webRatings lets a merchant rate a delivery of its own parcels.
+func (s *Server) webRatings(c *fiber.Ctx) error {
+	a, ok := s.webActor(c)
+	if s.deps.Scoring == nil {
+		return fiber.ErrNotFound
+	}
+	if !ok || a.Role != courier.RoleMerchant {
+		c.Status(fiber.StatusForbidden)
+		return s.render(c, "signin", "登录", nil, "请以商家令牌登录 · sign in with a merchant token")
+	}
+	data := map[string]any{"Stars": []int{5, 4, 3, 2, 1}}
+	if c.Method() == fiber.MethodPost {
+		if err := checkCSRF(c); err != nil {
+			return err
+		}
+		stars := 0
+		fmt.Sscan(c.FormValue("stars"), &stars)
+		r, err := s.deps.Scoring.Rate(ctx(c), scoring.Caller{TokenID: a.TokenID, Role: string(a.Role), MerchantID: a.MerchantID},
+			scoring.RatingInput{Waybill: c.FormValue("waybill"), Stars: stars, Comment: c.FormValue("comment")})
+		if err != nil {
+			var ve *scoring.ValidationError
+			if errors.As(err, &ve) && len(ve.Fields) > 0 {
+				c.Status(fiber.StatusUnprocessableEntity)
+				return s.render(c, "ratings", "评价配送", data, ve.Fields[0].Field+": "+ve.Fields[0].Reason)
+			}
+			return err
+		}
+		data["Rated"] = r
+	}
+	return s.render(c, "ratings", "评价配送", data, "")
+}
