@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: build run test vet fmt-check bench bench-short
+.PHONY: build run test vet fmt-check bench bench-short browser-deps
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/credtrace ./cmd/credtrace
@@ -14,8 +14,18 @@ run: build
 
 ## test: formatting, vet, and the whole suite (SQLite and MongoDB backends; the MongoDB tests
 ## start an embedded FerretDB unless CREDTRACE_TEST_MONGO_URI points at a real server)
-test: fmt-check vet
+test: fmt-check vet browser-deps
 	$(GO) test -count=1 -timeout 14m ./...
+
+## browser-deps: Debian's chromium (and a CJK font for the screenshots) for the dashboard's
+## browser test, installed when missing and when this user may (CI runs as root)
+browser-deps:
+	@if ! command -v chromium >/dev/null 2>&1 || ! dpkg -s fonts-wqy-microhei >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing chromium and fonts-wqy-microhei for the browser test"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
+		else echo "chromium missing and not root: the browser test will skip (it fails under CI)"; fi; \
+	fi
 
 vet:
 	$(GO) vet ./...

@@ -23,15 +23,16 @@ func barChart(labels []string, counts []int) template.HTML {
 			max = n
 		}
 	}
-	const w, h, bar = 300, 140, 40
+	const h, bar, gap, top = 140, 44, 24, 18
+	w := gap + len(counts)*(bar+gap)
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg role="img" aria-label="grade distribution" viewBox="0 0 %d %d" width="100%%" style="max-width:%dpx">`, w, h+30, w)
+	fmt.Fprintf(&b, `<svg role="img" aria-label="grade distribution" viewBox="0 0 %d %d" width="100%%" style="max-width:%dpx">`, w, top+h+24, w)
 	for i, n := range counts {
 		bh := h * n / max
-		x := 20 + i*(bar+20)
-		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="#a3262a"></rect>`, x, h-bh, bar, bh)
-		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle" font-size="12">%d</text>`, x+bar/2, h-bh-4, n)
-		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle" font-size="13">%s</text>`, x+bar/2, h+18, template.HTMLEscapeString(labels[i]))
+		x := gap + i*(bar+gap)
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="#a3262a"></rect>`, x, top+h-bh, bar, bh)
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle" font-size="12">%d</text>`, x+bar/2, top+h-bh-4, n)
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle" font-size="12">%s</text>`, x+bar/2, top+h+16, template.HTMLEscapeString(labels[i]))
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
@@ -85,6 +86,7 @@ func (s *Server) webOverview(c *fiber.Ctx) error {
 		return id
 	}
 	grades := []string{"A", "B", "C", "D", "insufficient"}
+	labels := []string{"A", "B", "C", "D", "n/a"}
 	counts := make([]int, len(grades))
 	if s.deps.Scoring != nil {
 		latest, prev, err := s.deps.Scoring.FirmScores(ctx(c), sc)
@@ -98,7 +100,12 @@ func (s *Server) webOverview(c *fiber.Ctx) error {
 				}
 			}
 		}
-		ranked := append([]scoring.Score(nil), latest...)
+		var ranked []scoring.Score
+		for _, x := range latest {
+			if x.Grade != scoring.Insufficient { // no grade is no ranking
+				ranked = append(ranked, x)
+			}
+		}
 		sort.Slice(ranked, func(i, j int) bool { return ranked[i].Value < ranked[j].Value })
 		var worst []rankRow
 		for _, x := range ranked[:min(5, len(ranked))] {
@@ -127,7 +134,7 @@ func (s *Server) webOverview(c *fiber.Ctx) error {
 		}
 		data["Proposals"] = len(ps)
 	}
-	data["Chart"] = barChart(grades, counts)
+	data["Chart"] = barChart(labels, counts)
 	overdue, _, err := s.deps.Courier.Objections(ctx(c), a, true, "", courier.MaxLimit)
 	if err != nil {
 		return err
