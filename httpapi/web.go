@@ -395,6 +395,25 @@ func (s *Server) webParcel(c *fiber.Ctx) error {
 		}
 		evs = append(evs, timelineRow{e.At.In(tracking.CST).Format("2006-01-02 15:04"), string(e.Code), place})
 	}
-	data["Trace"] = map[string]any{"Status": string(t.Status), "Breached": t.Promise.Breached, "Events": evs}
+	type segRow struct{ Holder, From, To, Dwell string }
+	var custody []segRow
+	for _, sg := range t.Custody { // empty in the public, reduced trace
+		holder := "recipient 收件人"
+		if sg.Holder.Kind == tracking.HolderFirm {
+			holder = "firm " + sg.Holder.FirmID
+			if sg.Holder.SiteID != "" {
+				holder += " · site " + sg.Holder.SiteID
+			}
+			if sg.Holder.StaffID != "" {
+				holder += " · staff " + sg.Holder.StaffID
+			}
+		}
+		to := ""
+		if !sg.To.IsZero() {
+			to = sg.To.In(tracking.CST).Format("2006-01-02 15:04")
+		}
+		custody = append(custody, segRow{holder, sg.From.In(tracking.CST).Format("2006-01-02 15:04"), to, sg.Dwell.Round(time.Minute).String()})
+	}
+	data["Trace"] = map[string]any{"Status": string(t.Status), "Breached": t.Promise.Breached, "Events": evs, "Custody": custody}
 	return s.render(c, "parcel", "包裹查询 "+t.Waybill, data, "")
 }

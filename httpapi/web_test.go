@@ -72,8 +72,8 @@ func TestDashboardSignInAndCSRF(t *testing.T) {
 		t.Fatalf("signed-in page does not show the session: %s", page)
 	}
 	// A signed-in regulator traces without the phone digits and sees sites' regions in full.
-	if status, page, _ := b.do("GET", "/ui/parcels?waybill="+waybill, nil); status != 200 || !strings.Contains(page, "130111") {
-		t.Fatalf("regulator trace: %d %s", status, page)
+	if status, page, _ := b.do("GET", "/ui/parcels?waybill="+waybill, nil); status != 200 || !strings.Contains(page, "130111") || !strings.Contains(page, "Custody chain") {
+		t.Fatalf("regulator trace with its custody chain: %d %s", status, page)
 	}
 	if status, _, _ := b.do("POST", "/ui/signout", url.Values{"csrf": {csrf}}); status != 303 {
 		t.Fatalf("sign-out: %d", status)
@@ -127,7 +127,7 @@ func TestDashboardPublicPages(t *testing.T) {
 	if status != 200 || !strings.Contains(page, "130100") || !strings.Contains(page, "collected") {
 		t.Fatalf("public trace: %d %s", status, page)
 	}
-	for _, secret := range []string{w.site, w.staff, "130111"} {
+	for _, secret := range []string{w.site, w.staff, "130111", "Custody chain"} {
 		if strings.Contains(page, secret) {
 			t.Errorf("the public trace page shows %q", secret)
 		}
@@ -238,6 +238,9 @@ func TestDashboardFirmAndMerchantPages(t *testing.T) {
 	}
 
 	merchant := signedIn(t, e, w.merch)
+	if _, page, _ := merchant.do("GET", "/ui/ratings", nil); !strings.Contains(page, rated) || !strings.Contains(page, waybill) {
+		t.Errorf("the merchant's page does not list its recent parcels: %s", page)
+	}
 	if status, page, _ := merchant.do("POST", "/ui/ratings", url.Values{"waybill": {rated}, "stars": {"4"}, "csrf": {merchant.cookies["ct_csrf"]}}); status != 200 || !strings.Contains(page, "4 ★") {
 		t.Fatalf("rating form: %d %s", status, page)
 	}

@@ -288,6 +288,18 @@ func (s *Server) webRatings(c *fiber.Ctx) error {
 		return s.render(c, "signin", "登录", nil, "请以商家令牌登录 · sign in with a merchant token")
 	}
 	data := map[string]any{"Stars": []int{5, 4, 3, 2, 1}}
+	if s.deps.Tracking != nil {
+		ps, err := s.deps.Tracking.MerchantParcels(ctx(c), tracking.Caller{TokenID: a.TokenID, Role: string(a.Role), MerchantID: a.MerchantID}, 30, 50)
+		if err != nil {
+			return err
+		}
+		type row struct{ Waybill, Collected, Status string }
+		var rows []row
+		for _, p := range ps {
+			rows = append(rows, row{p.Waybill, p.CollectedAt.In(tracking.CST).Format("2006-01-02 15:04"), string(p.Status)})
+		}
+		data["Parcels"] = rows
+	}
 	if c.Method() == fiber.MethodPost {
 		if err := checkCSRF(c); err != nil {
 			return err

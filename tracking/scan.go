@@ -327,3 +327,32 @@ func (s *Service) Suspect(ctx context.Context, waybill string) ([]AnomalyKind, e
 	}
 	return out, nil
 }
+
+// MerchantParcels lists a merchant's parcels collected in the last days, newest first, at most
+// limit: what a merchant may rate.
+func (s *Service) MerchantParcels(ctx context.Context, c Caller, days, limit int) ([]Parcel, error) {
+	if c.Role != RoleMerchant || c.MerchantID == "" {
+		return nil, ErrForbidden
+	}
+	if err := s.Flush(ctx); err != nil {
+		return nil, err
+	}
+	var out []Parcel
+	q := ParcelQuery{MerchantID: c.MerchantID, CollectedAfter: s.Now().AddDate(0, 0, -days), Limit: 1000}
+	for {
+		ps, err := s.store.Parcels(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ps...)
+		if len(ps) < q.Limit {
+			break
+		}
+		q.AfterWaybill = ps[len(ps)-1].Waybill
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].CollectedAt.After(out[j].CollectedAt) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}

@@ -21,6 +21,7 @@ type ParcelQuery struct {
 	PromiseBefore  time.Time // promise due before this time
 	CollectedAfter time.Time // collected at or after this time
 	HasMerchant    bool
+	MerchantID     string // only this merchant's parcels
 	AfterWaybill   string
 	Limit          int
 }

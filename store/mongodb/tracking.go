@@ -583,6 +583,9 @@ func (t *Tracking) Parcels(ctx context.Context, q tracking.ParcelQuery) ([]track
 	if q.HasMerchant {
 		filter["merchant_id"] = bson.M{"$gt": ""}
 	}
+	if q.MerchantID != "" {
+		filter["merchant_id"] = q.MerchantID
+	}
 	return list(ctx, t.s.parcels, "parcels", filter, courier.Page{After: q.AfterWaybill, Limit: q.Limit}, fromParcelDoc)
 }
 

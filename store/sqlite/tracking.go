@@ -520,6 +520,9 @@ func (t *Tracking) Parcels(ctx context.Context, q tracking.ParcelQuery) ([]track
 	if q.HasMerchant {
 		w.add("merchant_id != ''")
 	}
+	if q.MerchantID != "" {
+		w.add("merchant_id = ?", q.MerchantID)
+	}
 	if q.AfterWaybill != "" {
 		w.add("waybill > ?", q.AfterWaybill)
 	}

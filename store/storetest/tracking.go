@@ -274,6 +274,7 @@ func testParcelQueries(ctx context.Context, t *testing.T, s tracking.Store) {
 		{"promise before (strictly; none set is never due)", tracking.ParcelQuery{PromiseBefore: at(5)}, []string{"W0002", "W0004"}},
 		{"collected at or after", tracking.ParcelQuery{CollectedAfter: at(1)}, []string{"W0002", "W0004", "W0005"}},
 		{"has merchant", tracking.ParcelQuery{HasMerchant: true}, []string{"W0001", "W0004", "W0005"}},
+		{"one merchant", tracking.ParcelQuery{MerchantID: "m2"}, []string{"W0004"}},
 		{"not final and last before", tracking.ParcelQuery{NotFinal: true, LastBefore: at(5)}, []string{"W0001", "W0004", "W0005"}},
 		{"carriers and not final", tracking.ParcelQuery{Carriers: []string{"c1", "c3"}, NotFinal: true}, []string{"W0001", "W0005"}},
 		{"limit", tracking.ParcelQuery{Limit: 2}, []string{"W0001", "W0002"}},
