@@ -62,6 +62,7 @@ demo: build
 	fi; \
 	echo; \
 	echo "credtrace demo listening on http://$(DEMO_ADDR) (data $$dir, log $$dir/serve.log)"; \
+	echo "dashboard: open http://$(DEMO_ADDR)/ui/ and sign in with the token below"; \
 	echo "sign in with the regulator token: $(DEMO_TOKEN)"; \
 	echo "try: curl -H 'Authorization: Bearer $(DEMO_TOKEN)' http://$(DEMO_ADDR)/v1/firms"; \
 	echo "Ctrl-C stops the service"; \

@@ -71,6 +71,7 @@ type view struct {
 
 func (s *Server) webRoutes() {
 	s.web = newWeb()
+	s.app.Get("/", func(c *fiber.Ctx) error { return c.Redirect("/ui/", fiber.StatusFound) })
 	ui := s.app.Group("/ui", s.webSecurity)
 	ui.Get("/static/style.css", func(c *fiber.Ctx) error {
 		b, err := webFS.ReadFile("web/style.css")

@@ -320,7 +320,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	fmt.Fprintf(stdout, "credtrace %s listening on http://%s (store: %s)\n", version, ln.Addr(), st.where)
+	fmt.Fprintf(stdout, "credtrace %s listening on http://%s (store: %s); dashboard at http://%s/ui/\n", version, ln.Addr(), st.where, ln.Addr())
 	switch {
 	case secret != "":
 		fmt.Fprintf(stdout, "regulator token (shown once, keep it): %s\n", secret)
