@@ -12,21 +12,37 @@ const usccAlphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 
 var usccWeights = [17]int{1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28}
 
+// USCCCheck returns the GB 32100 check character of a code's first 17 characters; ok is false
+// when they are not 17 characters of the alphabet.
+func USCCCheck(first17 string) (check byte, ok bool) {
+	if len(first17) != 17 {
+		return 0, false
+	}
+	sum := 0
+	for i := 0; i < 17; i++ {
+		v := strings.IndexByte(usccAlphabet, first17[i])
+		if v < 0 {
+			return 0, false
+		}
+		sum += v * usccWeights[i]
+	}
+	return usccAlphabet[(31-sum%31)%31], true
+}
+
 // CheckUSCC reports why code is not a valid unified social credit code, or "" when it is.
 func CheckUSCC(code string) string {
 	if len(code) != 18 {
 		return "must be 18 characters"
 	}
-	sum := 0
-	for i := 0; i < 17; i++ {
-		v := strings.IndexByte(usccAlphabet, code[i])
-		if v < 0 {
-			return "character " + string(code[i]) + " is not in the GB 32100 alphabet"
+	check, ok := USCCCheck(code[:17])
+	if !ok {
+		for i := 0; i < 17; i++ {
+			if strings.IndexByte(usccAlphabet, code[i]) < 0 {
+				return "character " + string(code[i]) + " is not in the GB 32100 alphabet"
+			}
 		}
-		sum += v * usccWeights[i]
 	}
-	check := (31 - sum%31) % 31
-	if code[17] != usccAlphabet[check] {
+	if code[17] != check {
 		return "check character mismatch (GB 32100)"
 	}
 	return ""
@@ -36,21 +52,34 @@ var residentWeights = [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 
 
 const residentChecks = "10X98765432"
 
+// ResidentIDCheck returns the GB 11643 check character of a number's first 17 digits; ok is
+// false when they are not 17 digits.
+func ResidentIDCheck(first17 string) (check byte, ok bool) {
+	if len(first17) != 17 {
+		return 0, false
+	}
+	sum := 0
+	for i := 0; i < 17; i++ {
+		c := first17[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		sum += int(c-'0') * residentWeights[i]
+	}
+	return residentChecks[sum%11], true
+}
+
 // CheckResidentID reports why id is not a valid resident ID number (GB 11643), or "" when it is.
 // The reason never repeats the number.
 func CheckResidentID(id string) string {
 	if len(id) != 18 {
 		return "must be 18 characters"
 	}
-	sum := 0
-	for i := 0; i < 17; i++ {
-		c := id[i]
-		if c < '0' || c > '9' {
-			return "first 17 characters must be digits"
-		}
-		sum += int(c-'0') * residentWeights[i]
+	check, ok := ResidentIDCheck(id[:17])
+	if !ok {
+		return "first 17 characters must be digits"
 	}
-	if id[17] != residentChecks[sum%11] {
+	if id[17] != check {
 		return "check digit mismatch (GB 11643)"
 	}
 	return ""

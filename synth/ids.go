@@ -3,7 +3,8 @@ package synth
 import (
 	"fmt"
 	"math/rand/v2"
-	"strings"
+
+	"github.com/credtrace/credtrace/courier"
 )
 
 // brand is a courier brand of the world: invented names, a waybill prefix each.
@@ -58,8 +59,6 @@ func personName(r *rand.Rand) string {
 // usccAlphabet is the GB 32100-2015 character set; a character's value is its index.
 const usccAlphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 
-var usccWeights = [17]int{1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28}
-
 // uscc makes a unified social credit code of an enterprise (9 1) registered in region: its
 // embedded organisation code carries its GB 11714 check character, the whole its GB 32100 one.
 func uscc(r *rand.Rand, region string) string {
@@ -86,14 +85,9 @@ func uscc(r *rand.Rand, region string) string {
 		body = append(body, byte('0'+c))
 	}
 	code := "91" + region + string(body)
-	sum = 0
-	for i := 0; i < 17; i++ {
-		sum += strings.IndexByte(usccAlphabet, code[i]) * usccWeights[i]
-	}
-	return code + string(usccAlphabet[(31-sum%31)%31])
+	check, _ := courier.USCCCheck(code)
+	return code + string(check)
 }
-
-var residentWeights = [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
 
 // residentID makes a resident ID number (GB 11643) of someone born in region between 1966 and
 // 2004.
@@ -101,11 +95,8 @@ func residentID(r *rand.Rand, region string) string {
 	y, m := 1966+r.IntN(39), 1+r.IntN(12)
 	d := 1 + r.IntN(28)
 	base := fmt.Sprintf("%s%04d%02d%02d%03d", region, y, m, d, r.IntN(1000))
-	sum := 0
-	for i := 0; i < 17; i++ {
-		sum += int(base[i]-'0') * residentWeights[i]
-	}
-	return base + string("10X98765432"[sum%11])
+	check, _ := courier.ResidentIDCheck(base)
+	return base + string(check)
 }
 
 func phone(r *rand.Rand) string {

@@ -5,8 +5,8 @@
 //
 // It is its own folder because three consumers share it and none of them owns it: `credtrace
 // gen` writes a world through the HTTP API, the bench can stream its events, and tests build
-// small worlds from it. It is not a domain package: it imports no project package and knows the
-// service only through the shapes of its API, so a world can be written to any deployment.
+// small worlds from it. It is not a domain package: it borrows only courier's check characters,
+// and knows the service through the shapes of its API, so a world can be written to any deployment.
 //
 // A world is a plain value, deterministic from its seed and size: New with the same arguments
 // gives a deeply equal World. Objects refer to each other by world references (Firm.Ref,

@@ -318,12 +318,8 @@ func benchWorldIn(ctx context.Context, svc *courier.Service) (benchWorld, error)
 // residentID makes a valid GB 11643 number with serial n.
 func residentID(n int) string {
 	base := fmt.Sprintf("1101051990%04d%03d", 101+n/1000%1000, n%1000)[:17]
-	weights := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
-	sum := 0
-	for i := 0; i < 17; i++ {
-		sum += int(base[i]-'0') * weights[i]
-	}
-	return base + string("10X98765432"[sum%11])
+	check, _ := courier.ResidentIDCheck(base)
+	return base + string(check)
 }
 
 // ingestRun is what one ingestion run measured.

@@ -19,14 +19,9 @@ type scoreWorld struct {
 
 // usccN makes a valid GB 32100 code from a number.
 func usccN(n int) string {
-	const alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-	weights := []int{1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28}
 	base := fmt.Sprintf("91130100%09d", n)
-	sum := 0
-	for i := 0; i < 17; i++ {
-		sum += int(base[i]-'0') * weights[i]
-	}
-	return base + string(alphabet[(31-sum%31)%31])
+	check, _ := courier.USCCCheck(base)
+	return base + string(check)
 }
 
 // benchScoring fills a store with firms in trees of ten (an HQ, three branches, six outlets),

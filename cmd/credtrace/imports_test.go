@@ -18,7 +18,7 @@ func TestImportRule(t *testing.T) {
 		"courier":  {},
 		"tracking": {},
 		"scoring":  {"courier", "tracking"},
-		"synth":    {}, // the synthetic world stands alone, so tests of any package may use it
+		"synth":    {"courier"}, // the world's codes carry the archive's check characters
 	}
 	for dom, ok := range allowed {
 		root := filepath.Join("..", "..", dom)
