@@ -88,6 +88,9 @@ type errorJSON struct {
 // handleError writes every error as {"error": {...}, "request_id": ...}. Unknown errors get a
 // generic 500 and one log line; their text never reaches the client.
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
+	if le, ok := lockedError(c, err); ok {
+		err = le
+	}
 	body := errorBody{}
 	status := statusOf(err)
 	var ae *apiError

@@ -82,9 +82,10 @@ func newEnv(t *testing.T) *env {
 	if _, err := svc.Bootstrap(ctx, adminTk); err != nil {
 		t.Fatal(err)
 	}
-	trk := tracking.NewService(st.Tracking(), svc, proposer{svc}, courier.NewHasher([]byte("test-pii-key-0123456789abcdefghij")), tracking.Options{}, clk.now)
+	metrics := httpapi.NewMetrics()
+	trk := tracking.NewService(st.Tracking(), svc, proposer{svc}, courier.NewHasher([]byte("test-pii-key-0123456789abcdefghij")), tracking.Options{OnPhoneCheck: metrics.PhoneCheck}, clk.now)
 	sc := scoring.NewService(st.Scoring(), st, trk, svc.InTree, clk.now)
-	srv := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Scoring: sc, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	srv := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Scoring: sc, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics})
 	return &env{t: t, srv: srv, svc: svc, trk: trk, sc: sc, store: st, clock: clk, bodies: &bytes.Buffer{}}
 }
 

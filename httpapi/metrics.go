@@ -21,6 +21,7 @@ type Metrics struct {
 	anomalies prometheus.Counter
 	runs      *prometheus.HistogramVec
 	errors    prometheus.Counter
+	phone     *prometheus.CounterVec
 }
 
 // NewMetrics registers credtrace's metrics and the Go and process collectors.
@@ -37,7 +38,9 @@ func NewMetrics() *Metrics {
 		Help: "Scoring runs started through the API, by outcome.", Buckets: prometheus.ExponentialBuckets(0.01, 4, 10)}, []string{"outcome"})
 	m.errors = prometheus.NewCounter(prometheus.CounterOpts{Name: "credtrace_internal_errors_total",
 		Help: "Requests that failed with an internal (store or unexpected) error."})
-	m.reg.MustRegister(m.requests, m.latency, m.events, m.anomalies, m.runs, m.errors,
+	m.phone = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "credtrace_phone_checks_total",
+		Help: "Checks of a recipient's phone digits by outcome: passed, wrong, locked (the waybill's check is locked after too many wrong answers), rate_limited (the address sent too many)."}, []string{"outcome"})
+	m.reg.MustRegister(m.requests, m.latency, m.events, m.anomalies, m.runs, m.errors, m.phone,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -61,6 +64,15 @@ func (m *Metrics) ingested(accepted, duplicates, rejected, anomalies int) {
 	m.events.WithLabelValues("duplicate").Add(float64(duplicates))
 	m.events.WithLabelValues("rejected").Add(float64(rejected))
 	m.anomalies.Add(float64(anomalies))
+}
+
+// PhoneCheck counts one check of a recipient's phone digits by outcome; tracking reports its
+// outcomes here through tracking.Options.OnPhoneCheck.
+func (m *Metrics) PhoneCheck(outcome string) {
+	if m == nil {
+		return
+	}
+	m.phone.WithLabelValues(outcome).Inc()
 }
 
 func (m *Metrics) run(outcome string, d time.Duration) {

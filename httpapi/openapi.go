@@ -320,7 +320,7 @@ func oaErrorDesc(status int, r Route) string {
 	case 422:
 		return "Wrong types or broken rules; error.fields names each offending field"
 	case 429:
-		return "Too many anonymous trace requests; try again in a minute"
+		return "Too many requests from this address (rate_limited), or too many wrong phone answers for this waybill (check_locked, for everyone, for an hour); Retry-After says when to try again"
 	}
 	return "Error " + strconv.Itoa(status)
 }
@@ -518,7 +518,7 @@ func buildOpenAPI(routes []Route) ([]byte, error) {
 		if query {
 			errs[422] = true
 		}
-		if strings.HasPrefix(r.Path, "/v1/parcels/") {
+		if strings.HasPrefix(r.Path, "/v1/parcels/") || r.Path == "/v1/public/ratings" {
 			errs[429] = true
 		}
 		for _, st := range oaErrorCodes {

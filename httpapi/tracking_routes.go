@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/limiter"
 	"github.com/valyala/fasthttp"
 
 	"github.com/credtrace/credtrace/courier"
@@ -45,18 +44,6 @@ func (s *Server) trackingRoutes() {
 func (s *Server) addLimited(method, path, summary string, roles []courier.Role, limit int, h fiber.Handler) {
 	s.add(method, path, summary, roles, h)
 	s.routes[len(s.routes)-1].limit = limit
-}
-
-// publicLimiter slows down anonymous guessing of the four phone digits on the trace routes.
-func publicLimiter() fiber.Handler {
-	return limiter.New(limiter.Config{
-		Max:        30,
-		Expiration: time.Minute,
-		Next:       func(c *fiber.Ctx) bool { return actor(c).Role != courier.RolePublic },
-		LimitReached: func(c *fiber.Ctx) error {
-			return &apiError{status: fiber.StatusTooManyRequests, code: "rate_limited", msg: "too many anonymous trace requests; try again in a minute"}
-		},
-	})
 }
 
 func caller(c *fiber.Ctx) tracking.Caller {

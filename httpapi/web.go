@@ -385,6 +385,10 @@ func (s *Server) webParcel(c *fiber.Ctx) error {
 	case errors.Is(err, tracking.ErrInvalid):
 		c.Status(fiber.StatusUnprocessableEntity)
 		return s.render(c, "parcel", "包裹查询", data, "手机后四位应为四位数字 · the last four digits, please")
+	case errors.As(err, new(*tracking.LockedError)):
+		lockedError(c, err) // sets Retry-After
+		c.Status(fiber.StatusTooManyRequests)
+		return s.render(c, "parcel", "包裹查询", data, "该运单的手机号核验错误次数过多，已锁定一小时 · too many wrong answers: this waybill's phone check is locked for an hour")
 	case err != nil:
 		return err
 	}

@@ -178,6 +178,7 @@ func (s *Service) Rate(ctx context.Context, c Caller, in RatingInput) (Rating, e
 	system := tracking.Caller{Role: tracking.RoleRegulator, TokenID: "system"}
 	var kind RaterKind
 	var rater string
+	const noParcelForPhone = "no delivered parcel with this waybill and phone"
 	switch c.Role {
 	case "merchant":
 		kind, rater = RaterMerchant, c.MerchantID
@@ -194,7 +195,7 @@ func (s *Service) Rate(ctx context.Context, c Caller, in RatingInput) (Rating, e
 			return Rating{}, invalid("phone4", "the last four digits of the recipient's phone are required")
 		}
 		if _, err := s.tracker.TraceParcel(ctx, tracking.Caller{Role: tracking.RolePublic}, in.Waybill, in.Phone4); errors.Is(err, tracking.ErrNotFound) {
-			return Rating{}, invalid("waybill", "no parcel with this waybill and phone")
+			return Rating{}, invalid("waybill", noParcelForPhone)
 		} else if err != nil {
 			return Rating{}, err
 		}
@@ -206,12 +207,16 @@ func (s *Service) Rate(ctx context.Context, c Caller, in RatingInput) (Rating, e
 		return Rating{}, err
 	}
 	if t.DeliveredAt.IsZero() {
+		if kind == RaterConsumer {
+			// Answered as a wrong phone is, so that the answer tells a guesser nothing.
+			return Rating{}, invalid("waybill", noParcelForPhone)
+		}
 		return Rating{}, invalid("waybill", "the parcel has not been delivered: only delivered parcels can be rated")
 	}
 	if kind == RaterConsumer {
 		rater = recipientOf(t)
 		if rater == "" {
-			return Rating{}, invalid("waybill", "no parcel with this waybill and phone")
+			return Rating{}, invalid("waybill", noParcelForPhone)
 		}
 	}
 	var del tracking.Event

@@ -85,6 +85,9 @@ type Options struct {
 	// StepHook, when set, is called with "committed" after a batch is durable and before the
 	// answer is built; crash tests stop the process there.
 	StepHook func(step string)
+	// OnPhoneCheck, when set, is told the outcome of every phone check (PhonePassed,
+	// PhoneWrong, PhoneLocked), for the metrics.
+	OnPhoneCheck func(outcome string)
 }
 
 // DefaultStallHours are the stall thresholds per status.

@@ -90,6 +90,14 @@ type Store interface {
 	Anomalies(ctx context.Context, q AnomalyQuery) ([]Anomaly, error)
 	// LinkAnomaly records the incident an anomaly became; ErrConflict when it already has one.
 	LinkAnomaly(ctx context.Context, id, incidentID string) error
+
+	// WrongGuess records a wrong answer to the check named by key at now, and forgets the
+	// wrong answers (to any check) older than keep. Answers recorded at once by several
+	// processes all land.
+	WrongGuess(ctx context.Context, key string, now time.Time, keep time.Duration) error
+	// WrongGuesses returns the times of the wrong answers to the check named by key at or
+	// after since, oldest first.
+	WrongGuesses(ctx context.Context, key string, since time.Time) ([]time.Time, error)
 }
 
 // Derived is the state that follows from the event log: parcel summaries, statistics and

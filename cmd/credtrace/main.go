@@ -251,7 +251,8 @@ func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv
 	if err := st.recover(ctx); err != nil {
 		return fail(fmt.Errorf("recover statistics: %w", err))
 	}
-	opts := tracking.Options{}
+	metrics := httpapi.NewMetrics()
+	opts := tracking.Options{OnPhoneCheck: metrics.PhoneCheck}
 	if cfg.MongoURI != "" {
 		opts.ParcelCache = -1 // several replicas may ingest: always read summaries from the store
 	}
@@ -270,7 +271,7 @@ func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv
 		log.Info("replayed tracking events after the last checkpoint", "events", n)
 	}
 	sc := scoring.NewService(st.scoring, st.courier, trk, svc.InTree, nil)
-	api := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Scoring: sc, Store: st.health, Logger: log})
+	api := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Scoring: sc, Store: st.health, Logger: log, Metrics: metrics})
 	return &app{st: st, secret: secret, svc: svc, trk: trk, sc: sc, api: api, log: log}, nil
 }
 

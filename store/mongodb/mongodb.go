@@ -52,6 +52,8 @@ const (
 	collSanctions = "sanctions"
 	collLeases    = "leases"
 	collMethods   = "methods"
+
+	collGuesses = "guesses"
 )
 
 // Store is a courier.Store on one MongoDB database. It is safe for concurrent use.
@@ -64,6 +66,8 @@ type Store struct {
 	events, parcels, stats, statSources, carriers, incidents, anomalies *mongo.Collection
 
 	ratings, scoreRuns, scores, sanctions, leases, methods *mongo.Collection
+
+	guesses *mongo.Collection
 }
 
 var _ courier.Store = (*Store)(nil)
@@ -131,6 +135,7 @@ func newStore(client *mongo.Client, dbName string) *Store {
 		sanctions:   db.Collection(collSanctions),
 		leases:      db.Collection(collLeases),
 		methods:     db.Collection(collMethods),
+		guesses:     db.Collection(collGuesses),
 	}
 }
 
@@ -201,6 +206,10 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 			plain(bson.D{{Key: "status", Value: 1}}),
 		}},
 		{s.methods, []mongo.IndexModel{plain(bson.D{{Key: "created_at", Value: 1}})}},
+		{s.guesses, []mongo.IndexModel{ // a check's recent wrong answers; forgetting old ones
+			plain(bson.D{{Key: "key", Value: 1}, {Key: "at", Value: 1}}),
+			plain(bson.D{{Key: "at", Value: 1}}),
+		}},
 	}
 	// One index per command: FerretDB 1.24 drops the connection when one createIndexes command
 	// names two or more indexes that exist already (every start after the first).

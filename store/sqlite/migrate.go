@@ -318,6 +318,16 @@ CREATE TABLE methods (
 	created_by TEXT NOT NULL
 );
 `,
+	// 4: wrong answers to checks that guessing could break (the phone check per waybill).
+	`
+CREATE TABLE guesses (
+	seq INTEGER PRIMARY KEY AUTOINCREMENT,
+	key TEXT NOT NULL,
+	at INTEGER NOT NULL
+);
+CREATE INDEX guesses_key ON guesses(key, at);
+CREATE INDEX guesses_at ON guesses(at);
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -31,6 +31,7 @@ func RunTracking(t *testing.T, open func(t *testing.T) tracking.Store) {
 	all = append(all, anomalyBehaviours...)
 	all = append(all, trackingBehaviour{"TrackingAtomic", testTrackingAtomic})
 	all = append(all, trackingBehaviour{"StatTotals", testStatTotals})
+	all = append(all, guessBehaviours...)
 	for _, b := range all {
 		t.Run(b.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), deadline)

@@ -1,0 +1,52 @@
+package httpapi
+
+import (
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/limiter"
+
+	"github.com/credtrace/credtrace/courier"
+	"github.com/credtrace/credtrace/tracking"
+)
+
+// Per-address limit of the routes that check the recipient's phone digits (the trace, its
+// stream, the dashboard's parcel page, the recipient's rating): AddressChecks requests a
+// minute from one address. It comes on top of the per-waybill lock of tracking.PhoneGuesses.
+const AddressChecks = 30
+
+// phoneLimiter limits, per address, the requests that could guess the phone digits: every
+// anonymous request on the route, and any request that carries phone4 whoever signs it.
+func (s *Server) phoneLimiter() fiber.Handler {
+	return limiter.New(limiter.Config{
+		Max:        AddressChecks,
+		Expiration: time.Minute,
+		Next: func(c *fiber.Ctx) bool {
+			return actor(c).Role != courier.RolePublic && c.Query("phone4") == ""
+		},
+		LimitReached: func(c *fiber.Ctx) error {
+			s.deps.Metrics.PhoneCheck(PhoneRateLimited)
+			c.Set(fiber.HeaderRetryAfter, "60")
+			return &apiError{status: fiber.StatusTooManyRequests, code: "rate_limited",
+				msg: "too many requests from this address that check a phone; try again in a minute"}
+		},
+	})
+}
+
+// PhoneRateLimited is the outcome of a phone check refused by the per-address limit.
+const PhoneRateLimited = "rate_limited"
+
+// lockedError answers a check locked after too many wrong answers: 429 with Retry-After.
+func lockedError(c *fiber.Ctx, err error) (*apiError, bool) {
+	var le *tracking.LockedError
+	if !errors.As(err, &le) {
+		return nil, false
+	}
+	wait := int(le.Wait.Seconds()) + 1
+	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(wait))
+	return &apiError{status: fiber.StatusTooManyRequests, code: "check_locked",
+		msg:    "too many wrong answers to this parcel's phone check; it is locked for everyone until " + le.Until.UTC().Format(time.RFC3339),
+		fields: []courier.FieldError{{Field: le.Check, Reason: "locked after too many wrong answers"}}}, true
+}

@@ -1,0 +1,101 @@
+package tracking
+
+import (
+	"context"
+	"crypto/subtle"
+	"fmt"
+	"time"
+)
+
+// The phone check: the last four digits of the recipient's phone entitle anyone to a parcel's
+// reduced trace and to rate it as its consumer. Four digits are only 10,000 values, so wrong
+// answers are limited per waybill, whoever asks and from wherever: PhoneGuesses wrong answers
+// within PhoneLock of the first lock the check of that waybill for PhoneLock, right answer
+// included. The per-address limit of the HTTP layer comes on top.
+const (
+	PhoneGuesses = 5
+	PhoneLock    = time.Hour
+)
+
+// Outcomes of a phone check, as reported to Options.OnPhoneCheck.
+const (
+	PhonePassed = "passed"
+	PhoneWrong  = "wrong"
+	PhoneLocked = "locked"
+)
+
+// LockedError says a check is locked after too many wrong answers, and until when. It is
+// answered the same whether the waybill exists or not.
+type LockedError struct {
+	Check string
+	Until time.Time
+	Wait  time.Duration // from the moment of the answer to Until, by the service's clock
+}
+
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("%s: too many wrong answers; locked until %s", e.Check, e.Until.UTC().Format(time.RFC3339))
+}
+
+// phoneGuessKey names the check of one waybill number; it does not depend on whether the
+// waybill exists or at which carriers, so a lock tells nothing about the parcel.
+func phoneGuessKey(waybill string) string { return "phone4|" + waybill }
+
+// checkPhone4 answers whether last4 is the recipient's for the events of waybill (nil or
+// empty when the waybill is unknown). A wrong answer and an unknown waybill count alike
+// against the waybill's check; a locked check refuses even the right answer.
+func (s *Service) checkPhone4(ctx context.Context, waybill, last4 string, events []Event) (bool, error) {
+	if len(last4) != 4 || !isDigits(last4) {
+		return false, invalid("phone4", "must be the last four digits of the recipient's phone")
+	}
+	key, now := phoneGuessKey(waybill), s.Now()
+	wrong, err := s.store.WrongGuesses(ctx, key, now.Add(-2*PhoneLock))
+	if err != nil {
+		return false, fmt.Errorf("phone check %s: %w", waybill, err)
+	}
+	if until := LockedUntil(wrong, now, PhoneGuesses, PhoneLock); !until.IsZero() {
+		s.observePhone(PhoneLocked)
+		return false, &LockedError{Check: "phone4", Until: until, Wait: until.Sub(now)}
+	}
+	want := ""
+	for _, e := range events {
+		if e.RecipientKey != "" {
+			want = e.RecipientKey
+			break
+		}
+	}
+	// The key is computed even for an unknown waybill, so both answers cost the same.
+	got := s.RecipientKey(waybill, last4)
+	if want != "" && subtle.ConstantTimeCompare([]byte(want), []byte(got)) == 1 {
+		s.observePhone(PhonePassed)
+		return true, nil
+	}
+	if err := s.store.WrongGuess(ctx, key, now, 2*PhoneLock); err != nil {
+		return false, fmt.Errorf("phone check %s: %w", waybill, err)
+	}
+	s.observePhone(PhoneWrong)
+	return false, nil
+}
+
+func (s *Service) observePhone(outcome string) {
+	if s.opts.OnPhoneCheck != nil {
+		s.opts.OnPhoneCheck(outcome)
+	}
+}
+
+// LockedUntil returns until when a check is locked at now, given the times of its recent
+// wrong answers (oldest first; those of the last 2×window suffice): max wrong answers within
+// one window lock it for a window after the last of them. Zero when it is not locked. Wrong
+// answers are never recorded while the check is locked, so a lock ends on time.
+func LockedUntil(wrong []time.Time, now time.Time, max int, window time.Duration) time.Time {
+	var until time.Time
+	for i := 0; i+max-1 < len(wrong); i++ {
+		last := wrong[i+max-1]
+		if last.Sub(wrong[i]) < window && last.Add(window).After(until) {
+			until = last.Add(window)
+		}
+	}
+	if until.After(now) {
+		return until
+	}
+	return time.Time{}
+}
