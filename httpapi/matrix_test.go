@@ -11,6 +11,10 @@ import (
 	"github.com/credtrace/credtrace/scoring"
 )
 
+// nextMethod is the default methodology as a new version taking effect in 2027.
+var nextMethod = strings.NewReplacer(`"version": "2026.1"`, `"version": "2027.1"`,
+	`"effective_from": "2026-01-01T00:00:00+08:00"`, `"effective_from": "2027-01-01T00:00:00+08:00"`).Replace(scoring.DefaultMethod)
+
 // roles in the order of the matrix columns.
 var roleNames = []string{"public", "regulator", "firm_own", "firm_other", "merchant", "platform"}
 
@@ -141,7 +145,9 @@ var matrix = []cell{
 	{"GET /v1/scoring/runs", p("/v1/scoring/runs"), nil, [6]int{401, 200, 403, 403, 403, 403}},
 	{"GET /v1/scoring/runs/:id", func(w world) string { return "/v1/scoring/runs/" + w.run }, nil, [6]int{401, 200, 403, 403, 403, 403}},
 	{"GET /v1/scoring/method", p("/v1/scoring/method"), nil, [6]int{200, 200, 200, 200, 200, 200}},
-	{"PUT /v1/scoring/method", p("/v1/scoring/method"), fixed(json.RawMessage(strings.Replace(scoring.DefaultMethod, `"2026.1"`, `"2027.1"`, 1))), [6]int{401, 201, 403, 403, 403, 403}},
+	{"PUT /v1/scoring/method", p("/v1/scoring/method"), fixed(json.RawMessage(nextMethod)), [6]int{401, 201, 403, 403, 403, 403}},
+	{"GET /v1/scoring/methods", p("/v1/scoring/methods"), nil, [6]int{200, 200, 200, 200, 200, 200}},
+	{"GET /v1/scoring/methods/:version", p("/v1/scoring/methods/2026.1"), nil, [6]int{200, 200, 200, 200, 200, 200}},
 	{"GET /v1/sanctions", p("/v1/sanctions"), nil, [6]int{401, 200, 200, 200, 403, 403}},
 	{"GET /v1/sanctions/:id", func(w world) string { return "/v1/sanctions/" + w.proposal }, nil, [6]int{401, 200, 200, 404, 403, 403}},
 	{"POST /v1/sanctions/:id/decision", func(w world) string { return "/v1/sanctions/" + w.proposal + "/decision" },

@@ -262,7 +262,11 @@ var oaOperations = map[string]oaOperation{
 	"GET /v1/scoring/runs/:id": {id: "getRun", resp: oaOK(oaOut[runJSON]())},
 	"GET /v1/scoring/method":   {id: "getMethod", resp: oaOK(oaMethodology)},
 	"PUT /v1/scoring/method": {id: "putMethod", body: oaBody(oaMethodology), raw: true, errs: []int{409},
-		resp: oaCreated(oaObject(oaReq("version", oaString("The version stored"))))},
+		bodyDesc: "A new version: its label not stored yet, effective_from no earlier than now and unlike any other version's",
+		resp: []oaResponse{{201, "The new version", oaBody(oaOut[methodJSON]())},
+			{200, "The same label with the same text was stored already: the stored version", oaBody(oaOut[methodJSON]())}}},
+	"GET /v1/scoring/methods":          {id: "listMethods", resp: oaOK(oaOut[listJSON[methodJSON]]())},
+	"GET /v1/scoring/methods/:version": {id: "getMethodVersion", resp: oaOK(oaMethodology)},
 	"GET /v1/sanctions": {id: "listSanctions", resp: oaOK(oaOut[listJSON[sanctionJSON]]()), params: oaIDPaged(
 		oaQEnum("status", "", scoring.Proposed, scoring.Approved, scoring.Rejected, scoring.Lifted),
 		oaQEnum("kind", "", scoring.RedList, scoring.BlackList, scoring.PublicExposure, scoring.PlatformRestriction,

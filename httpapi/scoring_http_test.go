@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/credtrace/credtrace/scoring"
 )
 
 // TestRatingRules covers who may rate what, once, and for how long.
@@ -118,4 +120,40 @@ func TestRunIsReproducible(t *testing.T) {
 		t.Errorf("the explanation does not cite the confirmed record %s: %v", w.confirmed, cur["components"])
 	}
 	e.must(404, "GET", "/v1/scoring/runs/nope", adminTk, nil)
+}
+
+// TestMethodVersionsHTTP: PUT stores a new version once (201), the same text again is 200,
+// other text under a stored label 409; versions are listed with hash and in-force flag and
+// read back byte for byte; runs name the version and hash.
+func TestMethodVersionsHTTP(t *testing.T) {
+	e := newEnv(t)
+	e.world()
+	e.must(201, "PUT", "/v1/scoring/method", adminTk, []byte(nextMethod))
+	again := e.must(200, "PUT", "/v1/scoring/method", adminTk, []byte(nextMethod))
+	if again["version"] != "2027.1" || again["in_force"] != false || again["hash"] != scoring.MethodHash(nextMethod) {
+		t.Errorf("the same version again: %v", again)
+	}
+	changed := strings.Replace(nextMethod, `"prior_count": `, `"prior_count": 1`, 1)
+	if got, out := e.call("PUT", "/v1/scoring/method", adminTk, []byte(changed)); got != 409 {
+		t.Fatalf("other content under 2027.1: %d %v", got, out)
+	}
+	builtinChanged := strings.Replace(scoring.DefaultMethod, `"prior_count": `, `"prior_count": 1`, 1)
+	if got, out := e.call("PUT", "/v1/scoring/method", adminTk, []byte(builtinChanged)); got != 409 {
+		t.Fatalf("other content under the built-in 2026.1: %d %v", got, out)
+	}
+	list := items(e.must(200, "GET", "/v1/scoring/methods", "", nil), "items")
+	if len(list) != 2 || list[0]["version"] != "2026.1" || list[0]["in_force"] != true || list[1]["version"] != "2027.1" {
+		t.Fatalf("versions: %v", list)
+	}
+	status, raw := e.send("GET", "/v1/scoring/methods/2027.1", "", "", nil)
+	if status != 200 || string(raw) != nextMethod {
+		t.Fatalf("2027.1 read back: %d, not byte for byte", status)
+	}
+	if got, _ := e.call("GET", "/v1/scoring/methods/2031.1", "", nil); got != 404 {
+		t.Fatalf("unknown version: %d", got)
+	}
+	run := e.must(201, "POST", "/v1/scoring/runs", adminTk, map[string]any{"publish": false})
+	if run["method"] != "2026.1" || run["method_hash"] != scoring.MethodHash(scoring.DefaultMethod) {
+		t.Errorf("run names %v %v", run["method"], run["method_hash"])
+	}
 }

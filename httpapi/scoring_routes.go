@@ -30,6 +30,8 @@ func (s *Server) scoringRoutes() {
 	s.add("GET", "/v1/scoring/runs/:id", "A scoring run: as-of, methodology, inputs, progress, outcome", regulators, s.getRun)
 	s.add("GET", "/v1/scoring/method", "The current scoring methodology (public)", public, s.getMethod)
 	s.add("PUT", "/v1/scoring/method", "Store a new methodology version", regulators, s.putMethod)
+	s.add("GET", "/v1/scoring/methods", "Every methodology version, in the order they take effect (public)", public, s.listMethods)
+	s.add("GET", "/v1/scoring/methods/:version", "One methodology version, as stored (public)", public, s.getMethodVersion)
 	s.add("GET", "/v1/sanctions", "List proposals and sanctions (?status=&kind=&firm_id=)", firms, s.listSanctions)
 	s.add("GET", "/v1/sanctions/:id", "A proposal or sanction", firms, s.getSanction)
 	s.add("POST", "/v1/sanctions/:id/decision", "Approve or reject a proposal", regulators, s.decideSanction)
@@ -116,6 +118,7 @@ type scoreJSON struct {
 	SubjectID   string          `json:"subject_id"`
 	AsOf        time.Time       `json:"as_of"`
 	Method      string          `json:"method"`
+	MethodHash  string          `json:"method_hash"`
 	Value       float64         `json:"score"`
 	Uncertainty float64         `json:"uncertainty"`
 	Grade       string          `json:"grade"`
@@ -127,7 +130,7 @@ type scoreJSON struct {
 }
 
 func scoreOut(sc scoring.Score, explain bool) scoreJSON {
-	out := scoreJSON{RunID: sc.RunID, Subject: string(sc.Subject), SubjectID: sc.SubjectID, AsOf: sc.AsOf, Method: sc.Method, Value: sc.Value,
+	out := scoreJSON{RunID: sc.RunID, Subject: string(sc.Subject), SubjectID: sc.SubjectID, AsOf: sc.AsOf, Method: sc.Method, MethodHash: sc.MethodHash, Value: sc.Value,
 		Uncertainty: sc.Uncertainty, Grade: string(sc.Grade), PeerGroup: sc.PeerGroup, Percentile: sc.Percentile, Parcels: sc.Parcels, Published: sc.Published}
 	if explain {
 		out.Components = []componentJSON{}
@@ -184,6 +187,7 @@ type runJSON struct {
 	ID         string         `json:"id"`
 	AsOf       time.Time      `json:"as_of"`
 	Method     string         `json:"method"`
+	MethodHash string         `json:"method_hash"`
 	Trigger    string         `json:"trigger"`
 	Publish    bool           `json:"publish"`
 	Status     string         `json:"status"`
@@ -198,7 +202,7 @@ type runJSON struct {
 }
 
 func runOut(r scoring.Run) runJSON {
-	out := runJSON{ID: r.ID, AsOf: r.AsOf, Method: r.Method, Trigger: r.Trigger, Publish: r.Publish, Status: string(r.Status), StartedAt: r.StartedAt,
+	out := runJSON{ID: r.ID, AsOf: r.AsOf, Method: r.Method, MethodHash: r.MethodHash, Trigger: r.Trigger, Publish: r.Publish, Status: string(r.Status), StartedAt: r.StartedAt,
 		FinishedAt: ts(r.FinishedAt), Inputs: r.Inputs, Progress: r.Progress, Total: r.Total, Proposals: r.Proposals, Error: r.Error}
 	if out.Inputs == nil {
 		out.Inputs = map[string]int{}
@@ -270,21 +274,74 @@ func (s *Server) getRun(c *fiber.Ctx) error {
 	return c.JSON(runOut(r))
 }
 
+// sendMethod answers a methodology document exactly as stored, its version and hash in headers.
+func sendMethod(c *fiber.Ctx, d scoring.MethodDoc) error {
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
+	c.Set("X-Method-Version", d.Version)
+	c.Set("X-Method-Hash", d.Hash)
+	return c.SendString(d.Doc)
+}
+
 func (s *Server) getMethod(c *fiber.Ctx) error {
 	_, doc, err := s.deps.Scoring.CurrentMethod(ctx(c))
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
-	return c.SendString(doc.Doc)
+	return sendMethod(c, doc)
 }
 
-func (s *Server) putMethod(c *fiber.Ctx) error {
-	m, err := s.deps.Scoring.PutMethod(ctx(c), scaller(c), string(c.Body()))
+func (s *Server) getMethodVersion(c *fiber.Ctx) error {
+	d, err := s.deps.Scoring.MethodVersion(ctx(c), c.Params("version"))
 	if err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"version": m.Version})
+	return sendMethod(c, d)
+}
+
+type methodJSON struct {
+	Version       string     `json:"version"`
+	EffectiveFrom time.Time  `json:"effective_from"`
+	Hash          string     `json:"hash"`
+	InForce       bool       `json:"in_force"`
+	Builtin       bool       `json:"builtin"`
+	CreatedAt     *time.Time `json:"created_at,omitempty"`
+}
+
+func methodOut(d scoring.MethodDoc, inForce string) methodJSON {
+	return methodJSON{Version: d.Version, EffectiveFrom: d.EffectiveFrom, Hash: d.Hash, InForce: d.Version == inForce,
+		Builtin: d.Builtin, CreatedAt: ts(d.CreatedAt)}
+}
+
+func (s *Server) listMethods(c *fiber.Ctx) error {
+	all, err := s.deps.Scoring.Methods(ctx(c))
+	if err != nil {
+		return err
+	}
+	_, now, err := s.deps.Scoring.CurrentMethod(ctx(c))
+	if err != nil {
+		return err
+	}
+	out := listJSON[methodJSON]{Items: []methodJSON{}}
+	for _, d := range all {
+		out.Items = append(out.Items, methodOut(d, now.Version))
+	}
+	return c.JSON(out)
+}
+
+func (s *Server) putMethod(c *fiber.Ctx) error {
+	d, created, err := s.deps.Scoring.PutMethod(ctx(c), scaller(c), string(c.Body()))
+	if err != nil {
+		return err
+	}
+	status := fiber.StatusOK
+	if created {
+		status = fiber.StatusCreated
+	}
+	_, now, err := s.deps.Scoring.CurrentMethod(ctx(c))
+	if err != nil {
+		return err
+	}
+	return c.Status(status).JSON(methodOut(d, now.Version))
 }
 
 type sanctionJSON struct {

@@ -5,15 +5,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"time"
 )
 
 // Methodology is the evaluation committee's rule set for one year. It is a document (a file
 // or a stored version), so it carries its own JSON shape here: the shape is part of the domain,
 // not of the HTTP API.
 type Methodology struct {
-	Version      string `json:"version"`
-	Description  string `json:"description"`
-	WindowMonths int    `json:"window_months"`
+	Version string `json:"version"`
+	// EffectiveFrom is when the version takes effect: a period is scored by the version that
+	// took effect last at its start. A new version must take effect later than it is stored.
+	EffectiveFrom time.Time `json:"effective_from"`
+	Description   string    `json:"description"`
+	WindowMonths  int       `json:"window_months"`
 	// TimeWeights give a record's weight by age: the first band whose UpToMonths the age is
 	// under. Older than the last band: weight 0.
 	TimeWeights     []TimeBand         `json:"time_weights"`
@@ -72,6 +76,7 @@ type Class struct {
 // DefaultMethod is the default methodology, written out in METHOD.md.
 const DefaultMethod = `{
   "version": "2026.1",
+  "effective_from": "2026-01-01T00:00:00+08:00",
   "description": "credtrace default: FMCSA-style time and severity weights, exposure per 10,000 parcels, Bayesian ratings, peer percentiles",
   "window_months": 24,
   "time_weights": [{"up_to_months": 6, "weight": 3}, {"up_to_months": 12, "weight": 2}, {"up_to_months": 24, "weight": 1}],

@@ -53,12 +53,12 @@ func (s *Service) BeginRun(ctx context.Context, c Caller, asOf time.Time, trigge
 		return Run{}, nil, ErrLeaseHeld
 	}
 	release := func() { s.store.ReleaseLease(context.Background(), LeaseName, holder) }
-	m, doc, err := s.CurrentMethod(ctx)
+	m, doc, err := s.MethodAt(ctx, asOf)
 	if err != nil {
 		release()
 		return Run{}, nil, err
 	}
-	r := Run{ID: newID(), AsOf: asOf, Method: doc.Version, Trigger: trigger, Publish: publish, Status: RunRunning, StartedAt: now, Version: 1}
+	r := Run{ID: newID(), AsOf: asOf, Method: doc.Version, MethodHash: doc.Hash, Trigger: trigger, Publish: publish, Status: RunRunning, StartedAt: now, Version: 1}
 	if err := s.store.CreateRun(ctx, r); err != nil {
 		release()
 		return Run{}, nil, err
@@ -97,7 +97,7 @@ func (s *Service) execute(ctx context.Context, m Methodology, r *Run, holder str
 	scores := Compute(m, in, r.ID)
 	r.Total = len(scores)
 	for i := range scores {
-		scores[i].Published = r.Publish
+		scores[i].Published, scores[i].MethodHash = r.Publish, r.MethodHash
 	}
 	for i := 0; i < len(scores); i += 1000 {
 		end := min(i+1000, len(scores))

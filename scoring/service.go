@@ -67,61 +67,13 @@ func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // ----- methodology -----
 
-// CurrentMethod returns the newest stored methodology, or the default.
-func (s *Service) CurrentMethod(ctx context.Context) (Methodology, MethodDoc, error) {
-	ms, err := s.store.Methods(ctx)
-	if err != nil {
-		return Methodology{}, MethodDoc{}, err
-	}
-	doc := MethodDoc{Version: "", Doc: DefaultMethod}
-	if len(ms) > 0 {
-		doc = ms[len(ms)-1]
-	}
-	m, err := ParseMethod(doc.Doc)
-	if err != nil {
-		return Methodology{}, MethodDoc{}, fmt.Errorf("stored methodology %s: %w", doc.Version, err)
-	}
-	if doc.Version == "" {
-		doc.Version = m.Version
-	}
-	return m, doc, nil
-}
-
-// PutMethod stores a new methodology version (regulators only): the committee's rules for a year.
-func (s *Service) PutMethod(ctx context.Context, c Caller, doc string) (Methodology, error) {
-	if c.Role != "regulator" {
-		return Methodology{}, ErrForbidden
-	}
-	m, err := ParseMethod(doc)
-	if err != nil {
-		return Methodology{}, err
-	}
-	if err := s.store.PutMethod(ctx, MethodDoc{Version: m.Version, Doc: doc, CreatedAt: s.Now(), CreatedBy: c.TokenID}); err != nil {
-		if errors.Is(err, ErrConflict) {
-			return Methodology{}, fmt.Errorf("methodology version %s exists; versions are never changed: %w", m.Version, ErrConflict)
-		}
-		return Methodology{}, err
-	}
-	return m, nil
-}
-
-// method returns the methodology of a version ("" for the current one).
+// method returns the methodology of a version ("" for the one in force now).
 func (s *Service) method(ctx context.Context, version string) (Methodology, error) {
 	if version == "" {
 		m, _, err := s.CurrentMethod(ctx)
 		return m, err
 	}
-	def, _ := ParseMethod(DefaultMethod)
-	if version == def.Version {
-		if d, err := s.store.Method(ctx, version); errors.Is(err, ErrNotFound) {
-			return def, nil
-		} else if err != nil {
-			return Methodology{}, err
-		} else {
-			return ParseMethod(d.Doc)
-		}
-	}
-	d, err := s.store.Method(ctx, version)
+	d, err := s.MethodVersion(ctx, version)
 	if err != nil {
 		return Methodology{}, err
 	}

@@ -40,12 +40,17 @@ type SanctionQuery struct {
 	Limit  int
 }
 
-// MethodDoc is a stored methodology: its version and its JSON text.
+// MethodDoc is a stored methodology: its version and its JSON text, exactly as it was given.
+// EffectiveFrom and Hash follow from Doc; the Service fills them in, backends need not keep them.
 type MethodDoc struct {
 	Version   string
 	Doc       string
 	CreatedAt time.Time
 	CreatedBy string
+
+	EffectiveFrom time.Time // from the document
+	Hash          string    // MethodHash(Doc)
+	Builtin       bool      // the built-in DefaultMethod, never stored
 }
 
 // Store is what scoring needs from a backend. Versioned updates apply only over Version-1

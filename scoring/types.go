@@ -141,6 +141,7 @@ type Score struct {
 	FirmID      string // the firm of a site or staff; the firm itself for firms
 	AsOf        time.Time
 	Method      string // methodology version
+	MethodHash  string // MethodHash of the methodology document
 	Value       float64
 	Uncertainty float64
 	Grade       Grade
@@ -165,7 +166,8 @@ const (
 type Run struct {
 	ID         string
 	AsOf       time.Time
-	Method     string
+	Method     string // the methodology version in force at AsOf
+	MethodHash string // MethodHash of its document
 	Trigger    string // schedule, manual, publish
 	Publish    bool   // a publishing run: its grades are the period's published grades
 	Status     RunStatus

@@ -81,6 +81,7 @@ type runDoc struct {
 	ID         string         `bson:"_id"`
 	AsOf       *bson.DateTime `bson:"as_of,omitempty"`
 	Method     string         `bson:"method"`
+	MethodHash string         `bson:"method_hash"`
 	Trigger    string         `bson:"trigger"`
 	Publish    bool           `bson:"publish"`
 	Status     string         `bson:"status"`
@@ -104,6 +105,7 @@ func toRunDoc(r scoring.Run) runDoc {
 		ID:         r.ID,
 		AsOf:       datetime(r.AsOf),
 		Method:     r.Method,
+		MethodHash: r.MethodHash,
 		Trigger:    r.Trigger,
 		Publish:    r.Publish,
 		Status:     string(r.Status),
@@ -130,6 +132,7 @@ func fromRunDoc(d runDoc) scoring.Run {
 		ID:         d.ID,
 		AsOf:       fromDatetime(d.AsOf),
 		Method:     d.Method,
+		MethodHash: d.MethodHash,
 		Trigger:    d.Trigger,
 		Publish:    d.Publish,
 		Status:     scoring.RunStatus(d.Status),
@@ -169,6 +172,7 @@ type scoreDoc struct {
 	FirmID      string         `bson:"firm_id"`
 	AsOf        *bson.DateTime `bson:"as_of,omitempty"`
 	Method      string         `bson:"method"`
+	MethodHash  string         `bson:"method_hash"`
 	Value       float64        `bson:"value"`
 	Uncertainty float64        `bson:"uncertainty"`
 	Grade       string         `bson:"grade"`
@@ -193,6 +197,7 @@ func toScoreDoc(s scoring.Score) scoreDoc {
 		FirmID:      s.FirmID,
 		AsOf:        datetime(s.AsOf),
 		Method:      s.Method,
+		MethodHash:  s.MethodHash,
 		Value:       s.Value,
 		Uncertainty: s.Uncertainty,
 		Grade:       string(s.Grade),
@@ -217,6 +222,7 @@ func fromScoreDoc(d scoreDoc) scoring.Score {
 		FirmID:      d.FirmID,
 		AsOf:        fromDatetime(d.AsOf),
 		Method:      d.Method,
+		MethodHash:  d.MethodHash,
 		Value:       d.Value,
 		Uncertainty: d.Uncertainty,
 		Grade:       scoring.Grade(d.Grade),

@@ -328,6 +328,11 @@ CREATE TABLE guesses (
 CREATE INDEX guesses_key ON guesses(key, at);
 CREATE INDEX guesses_at ON guesses(at);
 `,
+	// 5: runs and scores name the hash of their methodology document.
+	`
+ALTER TABLE score_runs ADD COLUMN method_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE scores ADD COLUMN method_hash TEXT NOT NULL DEFAULT '';
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -169,14 +169,14 @@ func (c *Scoring) Ratings(ctx context.Context, q scoring.RatingQuery) ([]scoring
 
 // ----- runs -----
 
-const runCols = `id, as_of, method, run_trigger, publish, status, started_at, finished_at, inputs, progress, total, error, proposals, version`
+const runCols = `id, as_of, method, method_hash, run_trigger, publish, status, started_at, finished_at, inputs, progress, total, error, proposals, version`
 
 func runArgs(r scoring.Run) []any {
 	inputs := r.Inputs
 	if len(inputs) == 0 {
 		inputs = nil
 	}
-	return []any{r.ID, ms(r.AsOf), r.Method, r.Trigger, boolInt(r.Publish), string(r.Status), ms(r.StartedAt), ms(r.FinishedAt),
+	return []any{r.ID, ms(r.AsOf), r.Method, r.MethodHash, r.Trigger, boolInt(r.Publish), string(r.Status), ms(r.StartedAt), ms(r.FinishedAt),
 		toJSON(inputs), r.Progress, r.Total, r.Error, r.Proposals, r.Version}
 }
 
@@ -185,7 +185,7 @@ func scanRun(sc scanner) (scoring.Run, error) {
 	var status, inputs string
 	var publish int
 	var asOf, started, finished sql.NullInt64
-	if err := sc.Scan(&r.ID, &asOf, &r.Method, &r.Trigger, &publish, &status, &started, &finished, &inputs,
+	if err := sc.Scan(&r.ID, &asOf, &r.Method, &r.MethodHash, &r.Trigger, &publish, &status, &started, &finished, &inputs,
 		&r.Progress, &r.Total, &r.Error, &r.Proposals, &r.Version); err != nil {
 		return scoring.Run{}, scoreErr(err)
 	}
@@ -203,7 +203,7 @@ func scanRun(sc scanner) (scoring.Run, error) {
 
 // CreateRun implements scoring.Store: ErrConflict when the id is taken.
 func (c *Scoring) CreateRun(ctx context.Context, r scoring.Run) error {
-	_, err := c.s.writer().ExecContext(ctx, `INSERT INTO score_runs (`+runCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, runArgs(r)...)
+	_, err := c.s.writer().ExecContext(ctx, `INSERT INTO score_runs (`+runCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, runArgs(r)...)
 	if err != nil {
 		return fmt.Errorf("sqlite: create run %s: %w", r.ID, scoreErr(err))
 	}
@@ -213,7 +213,7 @@ func (c *Scoring) CreateRun(ctx context.Context, r scoring.Run) error {
 // UpdateRun implements scoring.Store: ErrNotFound for an unknown id, ErrConflict when the
 // stored version is not r.Version-1.
 func (c *Scoring) UpdateRun(ctx context.Context, r scoring.Run) error {
-	res, err := c.s.writer().ExecContext(ctx, `UPDATE score_runs SET as_of=?, method=?, run_trigger=?, publish=?, status=?, started_at=?,
+	res, err := c.s.writer().ExecContext(ctx, `UPDATE score_runs SET as_of=?, method=?, method_hash=?, run_trigger=?, publish=?, status=?, started_at=?,
 		finished_at=?, inputs=?, progress=?, total=?, error=?, proposals=?, version=? WHERE id=? AND version=?`,
 		append(runArgs(r)[1:], r.ID, r.Version-1)...)
 	if err := c.s.update(ctx, "score_runs", r.ID, res, err); err != nil {
@@ -282,14 +282,14 @@ func fromComponents(in []componentJSON) []scoring.Component {
 	return out
 }
 
-const scoreCols = `run_id, subject, subject_id, firm_id, as_of, method, value, uncertainty, grade, peer_group, percentile, parcels, components, published`
+const scoreCols = `run_id, subject, subject_id, firm_id, as_of, method, method_hash, value, uncertainty, grade, peer_group, percentile, parcels, components, published`
 
 func scanScore(sc scanner) (scoring.Score, error) {
 	var s scoring.Score
 	var subject, grade, components string
 	var published int
 	var asOf sql.NullInt64
-	if err := sc.Scan(&s.RunID, &subject, &s.SubjectID, &s.FirmID, &asOf, &s.Method, &s.Value, &s.Uncertainty, &grade,
+	if err := sc.Scan(&s.RunID, &subject, &s.SubjectID, &s.FirmID, &asOf, &s.Method, &s.MethodHash, &s.Value, &s.Uncertainty, &grade,
 		&s.PeerGroup, &s.Percentile, &s.Parcels, &components, &published); err != nil {
 		return scoring.Score{}, scoreErr(err)
 	}
@@ -309,8 +309,8 @@ func (c *Scoring) PutScores(ctx context.Context, scores []scoring.Score) error {
 		return nil
 	}
 	return c.s.atomic(ctx, func(tx *Store) error {
-		stmt, err := tx.tx.PrepareContext(ctx, `INSERT INTO scores (`+scoreCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
-			ON CONFLICT(run_id, subject, subject_id) DO UPDATE SET firm_id=excluded.firm_id, as_of=excluded.as_of, method=excluded.method,
+		stmt, err := tx.tx.PrepareContext(ctx, `INSERT INTO scores (`+scoreCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+			ON CONFLICT(run_id, subject, subject_id) DO UPDATE SET firm_id=excluded.firm_id, as_of=excluded.as_of, method=excluded.method, method_hash=excluded.method_hash,
 			value=excluded.value, uncertainty=excluded.uncertainty, grade=excluded.grade, peer_group=excluded.peer_group,
 			percentile=excluded.percentile, parcels=excluded.parcels, components=excluded.components, published=excluded.published`)
 		if err != nil {
@@ -318,7 +318,7 @@ func (c *Scoring) PutScores(ctx context.Context, scores []scoring.Score) error {
 		}
 		defer stmt.Close()
 		for _, s := range scores {
-			if _, err := stmt.ExecContext(ctx, s.RunID, string(s.Subject), s.SubjectID, s.FirmID, ms(s.AsOf), s.Method, s.Value, s.Uncertainty,
+			if _, err := stmt.ExecContext(ctx, s.RunID, string(s.Subject), s.SubjectID, s.FirmID, ms(s.AsOf), s.Method, s.MethodHash, s.Value, s.Uncertainty,
 				string(s.Grade), s.PeerGroup, s.Percentile, s.Parcels, toJSON(toComponents(s.Components)), boolInt(s.Published)); err != nil {
 				return fmt.Errorf("sqlite: put score %s/%s/%s: %w", s.RunID, s.Subject, s.SubjectID, scoreErr(err))
 			}

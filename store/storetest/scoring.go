@@ -289,7 +289,7 @@ var runBehaviours = []scoringBehaviour{
 // fullRun is a finished publishing run with counts of its inputs and an error text.
 func fullRun() scoring.Run {
 	return scoring.Run{
-		ID: "run-1", AsOf: at(1), Method: "2026.1", Trigger: "schedule", Publish: true, Status: scoring.RunSucceeded,
+		ID: "run-1", AsOf: at(1), Method: "2026.1", MethodHash: "sha256:0a1b", Trigger: "schedule", Publish: true, Status: scoring.RunSucceeded,
 		StartedAt: at(2), FinishedAt: at(3),
 		Inputs:   map[string]int{"firms": 3, "sites": 12, "staff": 40, "records": 7, "stat rows": 90, "ratings": 0},
 		Progress: 55, Total: 55, Error: "partial: 站点 s9 跳过", Proposals: 2, Version: 1,
@@ -407,7 +407,7 @@ var scoreBehaviours = []scoringBehaviour{
 // fullScore sets every field: components with the items that moved them.
 func fullScore() scoring.Score {
 	return scoring.Score{
-		RunID: "run-1", Subject: scoring.Site, SubjectID: "s1", FirmID: "f1", AsOf: at(1), Method: "2026.1",
+		RunID: "run-1", Subject: scoring.Site, SubjectID: "s1", FirmID: "f1", AsOf: at(1), Method: "2026.1", MethodHash: "sha256:0a1b",
 		Value: 712.5, Uncertainty: 18.25, Grade: scoring.GradeB, PeerGroup: "site/110101/depot", Percentile: 37.5, Parcels: 1234,
 		Components: []scoring.Component{
 			{Party: "regulator", Value: 640, Weight: 0.4, Uncertainty: 0, Detail: "2 条记录",
