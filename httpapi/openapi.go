@@ -268,7 +268,7 @@ var oaOperations = map[string]oaOperation{
 	"GET /v1/scoring/methods":          {id: "listMethods", resp: oaOK(oaOut[listJSON[methodJSON]]())},
 	"GET /v1/scoring/methods/:version": {id: "getMethodVersion", resp: oaOK(oaMethodology)},
 	"GET /v1/sanctions": {id: "listSanctions", resp: oaOK(oaOut[listJSON[sanctionJSON]]()), params: oaIDPaged(
-		oaQEnum("status", "", scoring.Proposed, scoring.Approved, scoring.Rejected, scoring.Lifted),
+		oaQEnum("status", "", scoring.Proposed, scoring.Reviewed, scoring.Approved, scoring.Rejected, scoring.Lifted),
 		oaQEnum("kind", "", scoring.RedList, scoring.BlackList, scoring.PublicExposure, scoring.PlatformRestriction,
 			scoring.Suspension, scoring.RevocationProposal),
 		oaQuery("firm_id", "Sanctions of this firm"))},

@@ -355,7 +355,13 @@ type sanctionJSON struct {
 	ScoreRuns  []string   `json:"score_runs"`
 	Status     string     `json:"status"`
 	ProposedAt time.Time  `json:"proposed_at"`
+	ProposedBy string     `json:"proposed_by"`
+	FourEyes   bool       `json:"four_eyes"` // needs a review and a decision by two regulators
+	ReviewedAt *time.Time `json:"reviewed_at,omitempty"`
+	ReviewedBy string     `json:"reviewed_by,omitempty"`
+	Review     string     `json:"review_reason,omitempty"`
 	DecidedAt  *time.Time `json:"decided_at,omitempty"`
+	DecidedBy  string     `json:"decided_by,omitempty"`
 	Decision   string     `json:"decision,omitempty"`
 	Start      *time.Time `json:"start,omitempty"`
 	End        *time.Time `json:"end,omitempty"`
@@ -366,7 +372,8 @@ type sanctionJSON struct {
 func sanctionOut(x scoring.Sanction) sanctionJSON {
 	return sanctionJSON{ID: x.ID, Kind: string(x.Kind), FirmID: x.FirmID, Rule: x.Rule, Reason: x.Reason, LegalBasis: x.LegalBasis,
 		RecordIDs: nonNil(x.RecordIDs), ScoreRuns: nonNil(x.ScoreRuns), Status: string(x.Status), ProposedAt: x.ProposedAt,
-		DecidedAt: ts(x.DecidedAt), Decision: x.Decision, Start: ts(x.Start), End: ts(x.End), LiftedAt: ts(x.LiftedAt), LiftReason: x.LiftReason}
+		ProposedBy: x.ProposedBy, FourEyes: x.Kind.FourEyes(), ReviewedAt: ts(x.ReviewedAt), ReviewedBy: x.ReviewedBy, Review: x.ReviewReason,
+		DecidedAt: ts(x.DecidedAt), DecidedBy: x.DecidedBy, Decision: x.Decision, Start: ts(x.Start), End: ts(x.End), LiftedAt: ts(x.LiftedAt), LiftReason: x.LiftReason}
 }
 
 func (s *Server) listSanctions(c *fiber.Ctx) error {

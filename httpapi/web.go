@@ -111,16 +111,24 @@ func (s *Server) regulatorOnly(c *fiber.Ctx) (courier.Actor, bool, error) {
 	return a, false, s.render(c, "signin", "登录", nil, "请以监管部门令牌登录 · sign in with a regulator token")
 }
 
-type proposalRow struct{ ID, Name, USCC, Kind, Reason, Basis string }
+type proposalRow struct {
+	ID, Name, USCC, Kind, Reason, Basis string
+	FourEyes                            bool
+	ReviewedBy, Review, ReviewedAt      string
+	Mine                                bool // the signed-in regulator gave the review: another one decides
+}
 
 // webSanctions lists the proposals waiting for a regulator's decision.
-func (s *Server) webSanctions(c *fiber.Ctx) error {
+func (s *Server) webSanctions(c *fiber.Ctx) error { return s.sanctionsPage(c, "") }
+
+// sanctionsPage renders the proposals with msg (a refused decision) above them.
+func (s *Server) sanctionsPage(c *fiber.Ctx, msg string) error {
 	a, ok, err := s.regulatorOnly(c)
 	if !ok || s.deps.Scoring == nil {
 		return err
 	}
 	ps, err := s.deps.Scoring.Sanctions(ctx(c), scoring.Caller{TokenID: a.TokenID, Role: string(a.Role)},
-		scoring.SanctionQuery{Status: []scoring.SanctionStatus{scoring.Proposed}, Limit: courier.MaxLimit})
+		scoring.SanctionQuery{Status: []scoring.SanctionStatus{scoring.Proposed, scoring.Reviewed}, Limit: courier.MaxLimit})
 	if err != nil {
 		return err
 	}
@@ -130,9 +138,14 @@ func (s *Server) webSanctions(c *fiber.Ctx) error {
 		if err != nil {
 			return err
 		}
-		rows = append(rows, proposalRow{ID: x.ID, Name: f.Name, USCC: f.USCC, Kind: string(x.Kind), Reason: x.Reason, Basis: x.LegalBasis})
+		row := proposalRow{ID: x.ID, Name: f.Name, USCC: f.USCC, Kind: string(x.Kind), Reason: x.Reason, Basis: x.LegalBasis,
+			FourEyes: x.Kind.FourEyes(), ReviewedBy: x.ReviewedBy, Review: x.ReviewReason, Mine: x.ReviewedBy != "" && x.ReviewedBy == a.TokenID}
+		if !x.ReviewedAt.IsZero() {
+			row.ReviewedAt = x.ReviewedAt.In(tracking.CST).Format("2006-01-02 15:04")
+		}
+		rows = append(rows, row)
 	}
-	return s.render(c, "sanctions", "待审批", map[string]any{"Proposals": rows}, "")
+	return s.render(c, "sanctions", "待审批", map[string]any{"Proposals": rows}, msg)
 }
 
 // webDecide approves or rejects a proposal from the form.
@@ -146,7 +159,14 @@ func (s *Server) webDecide(c *fiber.Ctx) error {
 	}
 	_, err = s.deps.Scoring.Decide(ctx(c), scoring.Caller{TokenID: a.TokenID, Role: string(a.Role)}, c.Params("id"),
 		c.FormValue("approve") == "true", c.FormValue("reason"))
-	if err != nil {
+	switch {
+	case errors.Is(err, scoring.ErrState):
+		c.Status(fiber.StatusConflict)
+		return s.sanctionsPage(c, "未能决定 · not decided: "+err.Error())
+	case errors.Is(err, scoring.ErrInvalid):
+		c.Status(fiber.StatusUnprocessableEntity)
+		return s.sanctionsPage(c, "请填写理由 · a reason is required")
+	case err != nil:
 		return err
 	}
 	return c.Redirect("/ui/sanctions", fiber.StatusSeeOther)

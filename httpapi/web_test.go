@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/credtrace/credtrace/scoring"
 )
 
 // browser keeps the cookies a page sets, as a browser would.
@@ -251,3 +253,47 @@ func TestDashboardFirmAndMerchantPages(t *testing.T) {
 		t.Errorf("a firm on the merchants' page: %d, want 403", status)
 	}
 }
+
+// TestDashboardFourEyes: a heavy proposal is reviewed by one regulator and decided by another
+// on the dashboard; the page shows who reviewed it and why, the reviewer cannot approve it too.
+func TestDashboardFourEyes(t *testing.T) {
+	e := newEnv(t)
+	w := e.world()
+	heavy := scoring.Sanction{ID: "sanction-heavy", Kind: scoring.PlatformRestriction, FirmID: w.a1, Rule: "ladder/2",
+		Reason: "连续两期 D 级", LegalBasis: "关于全面加强电子商务领域诚信建设的通知 三(二)", Status: scoring.Proposed,
+		ProposedAt: e.clock.now(), ProposedBy: "run test", Version: 1}
+	if err := e.store.Scoring().CreateSanction(t.Context(), heavy); err != nil {
+		t.Fatal(err)
+	}
+	second := e.must(201, "POST", "/v1/tokens", adminTk, map[string]any{"role": "regulator", "label": "法制审核员"})
+	first := signedIn(t, e, adminTk)
+	decide := func(b *browser, approve, reason string) (int, string) {
+		_, _, _ = b.do("GET", "/ui/sanctions", nil)
+		status, page, _ := b.do("POST", "/ui/sanctions/"+heavy.ID+"/decision", url.Values{"approve": {approve}, "reason": {reason}, "csrf": {csrfFrom(b)}})
+		return status, page
+	}
+	if status, _ := decide(first, "true", "事实清楚，证据确凿"); status != 303 {
+		t.Fatalf("review: %d, want 303", status)
+	}
+	_, page, _ := first.do("GET", "/ui/sanctions", nil)
+	if !strings.Contains(page, `id="review-sanction-heavy"`) || !strings.Contains(page, "事实清楚，证据确凿") || !strings.Contains(page, "another regulator decides") {
+		t.Fatalf("the reviewer's page does not show the review: %s", page)
+	}
+	if status, page := decide(first, "true", "我也批准"); status != 409 || !strings.Contains(page, "four eyes") {
+		t.Fatalf("the reviewer approves too: %d", status)
+	}
+	if got := e.must(200, "GET", "/v1/sanctions/"+heavy.ID, adminTk, nil); got["status"] != "reviewed" || got["reviewed_by"] == "" {
+		t.Fatalf("after the review: %v", got)
+	}
+	other := signedIn(t, e, second["token"].(string))
+	if status, _ := decide(other, "true", "集体讨论决定"); status != 303 {
+		t.Fatalf("decision by the second regulator: %d, want 303", status)
+	}
+	got := e.must(200, "GET", "/v1/sanctions/"+heavy.ID, adminTk, nil)
+	if got["status"] != "approved" || got["decided_by"] != second["id"] || got["reviewed_by"] == got["decided_by"] || got["review_reason"] != "事实清楚，证据确凿" {
+		t.Fatalf("after the decision: %v", got)
+	}
+}
+
+// csrfFrom is the CSRF token the browser's last page carries in its forms.
+func csrfFrom(b *browser) string { return b.cookies["ct_csrf"] }

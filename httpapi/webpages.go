@@ -128,7 +128,7 @@ func (s *Server) webOverview(c *fiber.Ctx) error {
 		}
 		data["Worst"], data["Improved"] = worst, improved
 		data["RunNote"] = fmt.Sprintf("latest run: %d firms", len(latest))
-		ps, err := s.deps.Scoring.Sanctions(ctx(c), sc, scoring.SanctionQuery{Status: []scoring.SanctionStatus{scoring.Proposed}})
+		ps, err := s.deps.Scoring.Sanctions(ctx(c), sc, scoring.SanctionQuery{Status: []scoring.SanctionStatus{scoring.Proposed, scoring.Reviewed}})
 		if err != nil {
 			return err
 		}

@@ -21,12 +21,12 @@ var legalBasis = map[SanctionKind]string{
 
 // open reports whether a firm already has a proposal of kind waiting or in force.
 func (s *Service) open(ctx context.Context, firm string, kind SanctionKind, now time.Time) (bool, error) {
-	ss, err := s.store.Sanctions(ctx, SanctionQuery{FirmID: firm, Kind: kind, Status: []SanctionStatus{Proposed, Approved}})
+	ss, err := s.store.Sanctions(ctx, SanctionQuery{FirmID: firm, Kind: kind, Status: []SanctionStatus{Proposed, Reviewed, Approved}})
 	if err != nil {
 		return false, err
 	}
 	for _, x := range ss {
-		if x.Status == Proposed || x.InForce(now) {
+		if x.Status.Waiting() || x.InForce(now) {
 			return true, nil
 		}
 	}
@@ -191,7 +191,10 @@ func (s *Service) liftRepaired(ctx context.Context) error {
 }
 
 // Decide approves or rejects a proposal (regulators only). An approved one starts now and
-// ends after the methodology's months for its kind (never, for 0).
+// ends after the methodology's months for its kind (never, for 0). A heavy sanction (see
+// SanctionKind.FourEyes) takes two approvals by two regulators' tokens: the first makes it
+// Reviewed, the second, by another token, Approved; the reviewer's own second approval is a
+// state error. Any regulator may reject it at either step. Every step keeps its reason.
 func (s *Service) Decide(ctx context.Context, c Caller, id string, approve bool, reason string) (Sanction, error) {
 	if c.Role != "regulator" {
 		return Sanction{}, ErrForbidden
@@ -203,14 +206,27 @@ func (s *Service) Decide(ctx context.Context, c Caller, id string, approve bool,
 	if err != nil {
 		return Sanction{}, err
 	}
-	if x.Status != Proposed {
+	if !x.Status.Waiting() {
 		return Sanction{}, stateErr("the proposal was already decided (%s)", x.Status)
+	}
+	now := s.Now()
+	if approve && x.Kind.FourEyes() {
+		switch {
+		case x.Status == Proposed:
+			x.Status, x.ReviewedAt, x.ReviewedBy, x.ReviewReason = Reviewed, now, c.TokenID, strings.TrimSpace(reason)
+			x.Version++
+			if err := s.store.UpdateSanction(ctx, x); err != nil {
+				return Sanction{}, err
+			}
+			return x, nil
+		case x.ReviewedBy == c.TokenID:
+			return Sanction{}, stateErr("four eyes: the regulator who reviewed this %s cannot also approve it; another regulator decides", x.Kind)
+		}
 	}
 	m, err := s.method(ctx, "")
 	if err != nil {
 		return Sanction{}, err
 	}
-	now := s.Now()
 	x.DecidedAt, x.DecidedBy, x.Decision = now, c.TokenID, strings.TrimSpace(reason)
 	if approve {
 		x.Status, x.Start = Approved, now

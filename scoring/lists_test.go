@@ -114,6 +114,7 @@ func (f *fakeTracker) Suspect(context.Context, string) ([]tracking.AnomalyKind, 
 
 var (
 	regulator = scoring.Caller{Role: "regulator", TokenID: "tok-reg"}
+	reviewer  = scoring.Caller{Role: "regulator", TokenID: "tok-reviewer"} // the first of four eyes
 	platform  = scoring.Caller{Role: "platform", TokenID: "tok-plat"}
 )
 
@@ -343,6 +344,11 @@ func TestDecide(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			x := w.sanction(t, tc.firm, tc.kind)
+			if tc.approve && tc.kind.FourEyes() {
+				if _, err := w.svc.Decide(w.ctx, reviewer, x.ID, true, "法制审核通过"); err != nil {
+					t.Fatal(err)
+				}
+			}
 			got, err := w.svc.Decide(w.ctx, regulator, x.ID, tc.approve, "  reviewed  ")
 			if err != nil {
 				t.Fatal(err)
@@ -418,6 +424,11 @@ func TestEligible(t *testing.T) {
 	}
 	decide := func(t *testing.T, firmID string, kind scoring.SanctionKind) scoring.Sanction {
 		t.Helper()
+		if kind.FourEyes() {
+			if _, err := w.svc.Decide(w.ctx, reviewer, w.sanction(t, firmID, kind).ID, true, "reviewed"); err != nil {
+				t.Fatal(err)
+			}
+		}
 		x, err := w.svc.Decide(w.ctx, regulator, w.sanction(t, firmID, kind).ID, true, "approved")
 		if err != nil {
 			t.Fatal(err)
@@ -546,5 +557,58 @@ func TestStartRunRefuses(t *testing.T) {
 				t.Errorf("StartRun = %v, want %v", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestFourEyes: a heavy sanction takes two approvals by two regulators; the first does not put
+// it in force, the reviewer cannot give the second, either may reject; light ones take one.
+func TestFourEyes(t *testing.T) {
+	w := newWorld(t)
+	w.published(t)
+	heavy := []scoring.SanctionKind{scoring.PlatformRestriction, scoring.Suspension, scoring.RevocationProposal, scoring.BlackList}
+	for _, k := range heavy {
+		if !k.FourEyes() {
+			t.Errorf("%s takes one approval, want two", k)
+		}
+	}
+	for _, k := range []scoring.SanctionKind{scoring.PublicExposure, scoring.RedList} {
+		if k.FourEyes() {
+			t.Errorf("%s takes two approvals, want one", k)
+		}
+	}
+	x := w.sanction(t, "d1", scoring.PlatformRestriction)
+	first, err := w.svc.Decide(w.ctx, reviewer, x.ID, true, "法制审核：事实清楚")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Status != scoring.Reviewed || first.ReviewedBy != reviewer.TokenID || first.ReviewReason != "法制审核：事实清楚" ||
+		!first.ReviewedAt.Equal(w.now) || first.InForce(w.now) || !first.DecidedAt.IsZero() {
+		t.Fatalf("after the review: %+v", first)
+	}
+	if e, _ := w.svc.Eligible(w.ctx, platform, "91130100D1"); !e.Allowed {
+		t.Fatalf("a reviewed, not yet approved restriction bars the firm: %v", e.Reasons)
+	}
+	if _, err := w.svc.Decide(w.ctx, reviewer, x.ID, true, "我也批准"); !errors.Is(err, scoring.ErrState) {
+		t.Fatalf("the reviewer approves too: %v, want ErrState", err)
+	}
+	second, err := w.svc.Decide(w.ctx, regulator, x.ID, true, "集体讨论决定")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Status != scoring.Approved || second.DecidedBy != regulator.TokenID || second.ReviewedBy != reviewer.TokenID || !second.InForce(w.now) {
+		t.Fatalf("after the decision: %+v", second)
+	}
+	// A reviewed proposal may still be rejected, by either regulator.
+	y := w.sanction(t, "d1", scoring.Suspension)
+	if _, err := w.svc.Decide(w.ctx, reviewer, y.ID, true, "初审"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := w.svc.Decide(w.ctx, reviewer, y.ID, false, "复核后撤回"); err != nil || got.Status != scoring.Rejected {
+		t.Fatalf("reject after review: %v, %v", got.Status, err)
+	}
+	// One approval puts a light sanction in force.
+	z, err := w.svc.Decide(w.ctx, reviewer, w.sanction(t, "d1", scoring.PublicExposure).ID, true, "属实")
+	if err != nil || z.Status != scoring.Approved {
+		t.Fatalf("public exposure: %v, %v", z.Status, err)
 	}
 }

@@ -204,6 +204,9 @@ type SanctionStatus string
 // or expired at its end.
 const (
 	Proposed SanctionStatus = "proposed"
+	// Reviewed is a four-eyes proposal approved by a first regulator (the review, 法制审核)
+	// and waiting for the decision of a second one.
+	Reviewed SanctionStatus = "reviewed"
 	Approved SanctionStatus = "approved"
 	Rejected SanctionStatus = "rejected"
 	Lifted   SanctionStatus = "lifted"
@@ -222,14 +225,32 @@ type Sanction struct {
 	Status     SanctionStatus
 	ProposedAt time.Time
 	ProposedBy string // run id or token id
-	DecidedAt  time.Time
-	DecidedBy  string
-	Decision   string
-	Start      time.Time
-	End        time.Time // zero: until lifted
-	LiftedAt   time.Time
-	LiftReason string
-	Version    int
+	// The first approval of a four-eyes proposal: when, by which regulator's token, and why.
+	ReviewedAt   time.Time
+	ReviewedBy   string
+	ReviewReason string
+	DecidedAt    time.Time
+	DecidedBy    string
+	Decision     string
+	Start        time.Time
+	End          time.Time // zero: until lifted
+	LiftedAt     time.Time
+	LiftReason   string
+	Version      int
+}
+
+// Waiting reports whether a proposal waits for a decision (none yet, or only the review).
+func (s SanctionStatus) Waiting() bool { return s == Proposed || s == Reviewed }
+
+// FourEyes reports whether a sanction of kind is a heavy administrative decision that two
+// regulators must approve (重大执法决定法制审核): platform restriction, suspension, a
+// revocation proposal and a black-list entry. Public exposure and the red list take one.
+func (k SanctionKind) FourEyes() bool {
+	switch k {
+	case BlackList, PlatformRestriction, Suspension, RevocationProposal:
+		return true
+	}
+	return false
 }
 
 // InForce reports whether an approved sanction applies at t.

@@ -251,6 +251,9 @@ type sanctionDoc struct {
 	Status     string         `bson:"status"`
 	ProposedAt *bson.DateTime `bson:"proposed_at,omitempty"`
 	ProposedBy string         `bson:"proposed_by"`
+	ReviewedAt *bson.DateTime `bson:"reviewed_at,omitempty"`
+	ReviewedBy string         `bson:"reviewed_by"`
+	ReviewNote string         `bson:"review_reason"`
 	DecidedAt  *bson.DateTime `bson:"decided_at,omitempty"`
 	DecidedBy  string         `bson:"decided_by"`
 	Decision   string         `bson:"decision"`
@@ -274,6 +277,9 @@ func toSanctionDoc(s scoring.Sanction) sanctionDoc {
 		Status:     string(s.Status),
 		ProposedAt: datetime(s.ProposedAt),
 		ProposedBy: s.ProposedBy,
+		ReviewedAt: datetime(s.ReviewedAt),
+		ReviewedBy: s.ReviewedBy,
+		ReviewNote: s.ReviewReason,
 		DecidedAt:  datetime(s.DecidedAt),
 		DecidedBy:  s.DecidedBy,
 		Decision:   s.Decision,
@@ -287,25 +293,28 @@ func toSanctionDoc(s scoring.Sanction) sanctionDoc {
 
 func fromSanctionDoc(d sanctionDoc) scoring.Sanction {
 	return scoring.Sanction{
-		ID:         d.ID,
-		Kind:       scoring.SanctionKind(d.Kind),
-		FirmID:     d.FirmID,
-		Rule:       d.Rule,
-		Reason:     d.Reason,
-		LegalBasis: d.LegalBasis,
-		RecordIDs:  strs(d.RecordIDs),
-		ScoreRuns:  strs(d.ScoreRuns),
-		Status:     scoring.SanctionStatus(d.Status),
-		ProposedAt: fromDatetime(d.ProposedAt),
-		ProposedBy: d.ProposedBy,
-		DecidedAt:  fromDatetime(d.DecidedAt),
-		DecidedBy:  d.DecidedBy,
-		Decision:   d.Decision,
-		Start:      fromDatetime(d.Start),
-		End:        fromDatetime(d.End),
-		LiftedAt:   fromDatetime(d.LiftedAt),
-		LiftReason: d.LiftReason,
-		Version:    int(d.Version),
+		ID:           d.ID,
+		Kind:         scoring.SanctionKind(d.Kind),
+		FirmID:       d.FirmID,
+		Rule:         d.Rule,
+		Reason:       d.Reason,
+		LegalBasis:   d.LegalBasis,
+		RecordIDs:    strs(d.RecordIDs),
+		ScoreRuns:    strs(d.ScoreRuns),
+		Status:       scoring.SanctionStatus(d.Status),
+		ProposedAt:   fromDatetime(d.ProposedAt),
+		ProposedBy:   d.ProposedBy,
+		ReviewedAt:   fromDatetime(d.ReviewedAt),
+		ReviewedBy:   d.ReviewedBy,
+		ReviewReason: d.ReviewNote,
+		DecidedAt:    fromDatetime(d.DecidedAt),
+		DecidedBy:    d.DecidedBy,
+		Decision:     d.Decision,
+		Start:        fromDatetime(d.Start),
+		End:          fromDatetime(d.End),
+		LiftedAt:     fromDatetime(d.LiftedAt),
+		LiftReason:   d.LiftReason,
+		Version:      int(d.Version),
 	}
 }
 

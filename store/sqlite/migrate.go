@@ -333,6 +333,12 @@ CREATE INDEX guesses_at ON guesses(at);
 ALTER TABLE score_runs ADD COLUMN method_hash TEXT NOT NULL DEFAULT '';
 ALTER TABLE scores ADD COLUMN method_hash TEXT NOT NULL DEFAULT '';
 `,
+	// 6: the first of two approvals of a heavy sanction (four eyes).
+	`
+ALTER TABLE sanctions ADD COLUMN reviewed_at INTEGER;
+ALTER TABLE sanctions ADD COLUMN reviewed_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE sanctions ADD COLUMN review_reason TEXT NOT NULL DEFAULT '';
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

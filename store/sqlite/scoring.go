@@ -355,20 +355,20 @@ func (c *Scoring) ScoreHistory(ctx context.Context, kind scoring.SubjectKind, id
 // ----- sanctions -----
 
 const sanctionCols = `id, kind, firm_id, rule, reason, legal_basis, record_ids, score_runs, status, proposed_at, proposed_by,
-	decided_at, decided_by, decision, start_at, end_at, lifted_at, lift_reason, version`
+	decided_at, decided_by, decision, start_at, end_at, lifted_at, lift_reason, version, reviewed_at, reviewed_by, review_reason`
 
 func sanctionArgs(s scoring.Sanction) []any {
 	return []any{s.ID, string(s.Kind), s.FirmID, s.Rule, s.Reason, s.LegalBasis, toJSON(strList(s.RecordIDs)), toJSON(strList(s.ScoreRuns)),
 		string(s.Status), ms(s.ProposedAt), s.ProposedBy, ms(s.DecidedAt), s.DecidedBy, s.Decision, ms(s.Start), ms(s.End),
-		ms(s.LiftedAt), s.LiftReason, s.Version}
+		ms(s.LiftedAt), s.LiftReason, s.Version, ms(s.ReviewedAt), s.ReviewedBy, s.ReviewReason}
 }
 
 func scanSanction(sc scanner) (scoring.Sanction, error) {
 	var s scoring.Sanction
 	var kind, status, records, runs string
-	var proposed, decided, start, end, lifted sql.NullInt64
+	var proposed, decided, start, end, lifted, reviewed sql.NullInt64
 	if err := sc.Scan(&s.ID, &kind, &s.FirmID, &s.Rule, &s.Reason, &s.LegalBasis, &records, &runs, &status, &proposed, &s.ProposedBy,
-		&decided, &s.DecidedBy, &s.Decision, &start, &end, &lifted, &s.LiftReason, &s.Version); err != nil {
+		&decided, &s.DecidedBy, &s.Decision, &start, &end, &lifted, &s.LiftReason, &s.Version, &reviewed, &s.ReviewedBy, &s.ReviewReason); err != nil {
 		return scoring.Sanction{}, scoreErr(err)
 	}
 	var err error
@@ -380,12 +380,13 @@ func scanSanction(sc scanner) (scoring.Sanction, error) {
 	}
 	s.Kind, s.Status, s.RecordIDs, s.ScoreRuns = scoring.SanctionKind(kind), scoring.SanctionStatus(status), strList(s.RecordIDs), strList(s.ScoreRuns)
 	s.ProposedAt, s.DecidedAt, s.Start, s.End, s.LiftedAt = fromMS(proposed), fromMS(decided), fromMS(start), fromMS(end), fromMS(lifted)
+	s.ReviewedAt = fromMS(reviewed)
 	return s, nil
 }
 
 // CreateSanction implements scoring.Store: ErrConflict when the id is taken.
 func (c *Scoring) CreateSanction(ctx context.Context, s scoring.Sanction) error {
-	_, err := c.s.writer().ExecContext(ctx, `INSERT INTO sanctions (`+sanctionCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, sanctionArgs(s)...)
+	_, err := c.s.writer().ExecContext(ctx, `INSERT INTO sanctions (`+sanctionCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, sanctionArgs(s)...)
 	if err != nil {
 		return fmt.Errorf("sqlite: create sanction %s: %w", s.ID, scoreErr(err))
 	}
@@ -397,7 +398,7 @@ func (c *Scoring) CreateSanction(ctx context.Context, s scoring.Sanction) error 
 func (c *Scoring) UpdateSanction(ctx context.Context, s scoring.Sanction) error {
 	res, err := c.s.writer().ExecContext(ctx, `UPDATE sanctions SET kind=?, firm_id=?, rule=?, reason=?, legal_basis=?, record_ids=?,
 		score_runs=?, status=?, proposed_at=?, proposed_by=?, decided_at=?, decided_by=?, decision=?, start_at=?, end_at=?, lifted_at=?,
-		lift_reason=?, version=? WHERE id=? AND version=?`, append(sanctionArgs(s)[1:], s.ID, s.Version-1)...)
+		lift_reason=?, version=?, reviewed_at=?, reviewed_by=?, review_reason=? WHERE id=? AND version=?`, append(sanctionArgs(s)[1:], s.ID, s.Version-1)...)
 	if err := c.s.update(ctx, "sanctions", s.ID, res, err); err != nil {
 		return fmt.Errorf("sqlite: update sanction %s: %w", s.ID, scoreErr(err))
 	}

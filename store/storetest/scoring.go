@@ -562,7 +562,7 @@ func fullSanction() scoring.Sanction {
 		ID: "sn1", Kind: scoring.Suspension, FirmID: "f1", Rule: "ladder/3",
 		Reason: "连续两期 D 级", LegalBasis: "《快递市场管理办法》第五十条",
 		RecordIDs: []string{"r1", "r2"}, ScoreRuns: []string{"run-1", "run-2"},
-		Status: scoring.Lifted, ProposedAt: at(1), ProposedBy: "run-2",
+		Status: scoring.Lifted, ProposedAt: at(1), ProposedBy: "run-2", ReviewedAt: at(1).Add(time.Hour), ReviewedBy: "t0", ReviewReason: "法制审核通过",
 		DecidedAt: at(2), DecidedBy: "t1", Decision: "同意",
 		Start: at(2), End: at(9), LiftedAt: at(5), LiftReason: "整改完成", Version: 1,
 	}
