@@ -213,6 +213,7 @@ func anomalyOut(a tracking.Anomaly) anomalyJSON {
 
 type incidentReq struct {
 	Waybill     string   `json:"waybill" validate:"required,max=40"`
+	Carrier     string   `json:"carrier" validate:"max=100"` // firm id or USCC: which carrier's parcel, when several use the waybill
 	Kind        string   `json:"kind" validate:"required"`
 	Reporter    string   `json:"reporter" validate:"max=100"`
 	At          *Time    `json:"at"`

@@ -11,6 +11,7 @@ import (
 // IncidentInput is a reported problem with a parcel.
 type IncidentInput struct {
 	Waybill     string
+	Carrier     string // chooses the parcel when several carriers use the waybill
 	Kind        IncidentKind
 	Reporter    string // free text: 12305, 12315, merchant, consumer, inspection ...
 	At          time.Time
@@ -295,7 +296,7 @@ func (s *Service) ReportIncident(ctx context.Context, c Caller, in IncidentInput
 	if c.Role != RoleRegulator && c.Role != RoleFirm && c.Role != RoleMerchant {
 		return Incident{}, ErrForbidden
 	}
-	t, err := s.TraceParcel(ctx, c, in.Waybill, "")
+	t, err := s.TraceParcel(ctx, c, in.Waybill, in.Carrier, "")
 	if err != nil {
 		return Incident{}, err
 	}
@@ -330,7 +331,7 @@ func (s *Service) record(ctx context.Context, inc Incident) (Incident, error) {
 		}
 	}
 	pr := proposal[inc.Kind]
-	evs, err := s.store.ParcelEvents(ctx, inc.Waybill)
+	evs, err := s.store.ParcelEvents(ctx, ParcelKey{Carrier: inc.Carrier, Waybill: inc.Waybill})
 	if err != nil {
 		return Incident{}, err
 	}
@@ -422,15 +423,18 @@ func (s *Service) Incident(ctx context.Context, c Caller, id string) (Incident, 
 	return inc, nil
 }
 
-// Incidents lists incidents, optionally of one waybill: regulators all, firms their tree's.
-func (s *Service) Incidents(ctx context.Context, c Caller, waybill, after string, limit int) ([]Incident, error) {
+// Incidents lists incidents, optionally of one waybill (and of one carrier's parcel of it):
+// regulators all, firms their tree's.
+func (s *Service) Incidents(ctx context.Context, c Caller, waybill, carrier, after string, limit int) ([]Incident, error) {
 	q := IncidentQuery{Waybill: waybill, After: after, Limit: limit}
+	if carrier != "" {
+		q.Carriers = []string{carrier}
+	}
 	switch c.Role {
 	case RoleRegulator:
 	case RoleFirm:
-		q.Carriers = []string{}
 		// Incidents are few; filter by the caller's tree after the fact.
-		all, err := s.store.Incidents(ctx, IncidentQuery{Waybill: waybill, After: after})
+		all, err := s.store.Incidents(ctx, IncidentQuery{Waybill: waybill, Carriers: q.Carriers, After: after})
 		if err != nil {
 			return nil, err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -128,46 +129,82 @@ func reduce(t Trace) Trace {
 // TraceParcel returns a parcel's trace to a caller entitled to it: regulators; the carrier's
 // firm tree; the merchant on the collection event; the public with the last four digits of the
 // recipient's phone, who get the reduced trace. Anyone else gets ErrNotFound.
-func (s *Service) TraceParcel(ctx context.Context, c Caller, waybill, phone4 string) (Trace, error) {
-	waybill = strings.TrimSpace(waybill)
-	events, err := s.store.ParcelEvents(ctx, waybill)
+//
+// A waybill used by several carriers is several parcels: carrier (a firm id) chooses one.
+// Without it, the parcels the caller is entitled to decide: none is ErrNotFound, one is the
+// answer, several is an *AmbiguousError naming only those carriers.
+func (s *Service) TraceParcel(ctx context.Context, c Caller, waybill, carrier, phone4 string) (Trace, error) {
+	waybill, carrier = strings.TrimSpace(waybill), strings.TrimSpace(carrier)
+	carriers, err := s.store.WaybillCarriers(ctx, waybill)
 	if err != nil {
 		return Trace{}, fmt.Errorf("trace %s: %w", waybill, err)
 	}
-	if len(events) == 0 {
-		return Trace{}, ErrNotFound
-	}
-	carrier := events[0].Carrier
-	for _, e := range events {
-		if e.Code == Collected {
-			carrier = e.Carrier
-			break
+	if carrier != "" {
+		if !slices.Contains(carriers, carrier) {
+			return Trace{}, ErrNotFound
 		}
+		carriers = []string{carrier}
 	}
-	cfg, err := s.config(ctx, s.store, carrier)
-	if err != nil {
-		return Trace{}, err
-	}
-	t := BuildTrace(events, cfg, s.Now())
-	switch c.Role {
-	case RoleRegulator:
-		return t, nil
-	case RoleFirm:
-		ok, err := s.inTree(ctx, c.FirmID, carrier)
+	var found []Trace
+	for _, cr := range carriers {
+		t, ok, err := s.traceFor(ctx, c, ParcelKey{Carrier: cr, Waybill: waybill}, phone4)
 		if err != nil {
 			return Trace{}, err
 		}
 		if ok {
-			return t, nil
+			found = append(found, t)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return Trace{}, ErrNotFound
+	case 1:
+		return found[0], nil
+	}
+	amb := &AmbiguousError{Waybill: waybill}
+	for _, t := range found {
+		amb.Carriers = append(amb.Carriers, t.Carrier)
+	}
+	sort.Strings(amb.Carriers)
+	return Trace{}, amb
+}
+
+// traceFor builds one parcel's trace and reports whether c is entitled to it (see TraceParcel).
+func (s *Service) traceFor(ctx context.Context, c Caller, k ParcelKey, phone4 string) (Trace, bool, error) {
+	events, err := s.store.ParcelEvents(ctx, k)
+	if err != nil {
+		return Trace{}, false, fmt.Errorf("trace %s of %s: %w", k.Waybill, k.Carrier, err)
+	}
+	if len(events) == 0 {
+		return Trace{}, false, nil
+	}
+	cfg, err := s.config(ctx, s.store, k.Carrier)
+	if err != nil {
+		return Trace{}, false, err
+	}
+	t, err := s.buildTrace(ctx, events, cfg)
+	if err != nil {
+		return Trace{}, false, err
+	}
+	switch c.Role {
+	case RoleRegulator:
+		return t, true, nil
+	case RoleFirm:
+		ok, err := s.inTree(ctx, c.FirmID, k.Carrier)
+		if err != nil {
+			return Trace{}, false, err
+		}
+		if ok {
+			return t, true, nil
 		}
 	case RoleMerchant:
 		if t.MerchantID != "" && t.MerchantID == c.MerchantID {
-			return t, nil
+			return t, true, nil
 		}
 	}
 	if phone4 != "" {
 		if len(phone4) != 4 || !isDigits(phone4) {
-			return Trace{}, invalid("phone4", "must be the last four digits of the recipient's phone")
+			return Trace{}, false, invalid("phone4", "must be the last four digits of the recipient's phone")
 		}
 		want := ""
 		for _, e := range t.Events {
@@ -176,12 +213,17 @@ func (s *Service) TraceParcel(ctx context.Context, c Caller, waybill, phone4 str
 				break
 			}
 		}
-		got := s.RecipientKey(waybill, phone4)
+		got := s.RecipientKey(k.Waybill, phone4)
 		if want != "" && subtle.ConstantTimeCompare([]byte(want), []byte(got)) == 1 {
-			return reduce(t), nil
+			return reduce(t), true, nil
 		}
 	}
-	return Trace{}, ErrNotFound
+	return Trace{}, false, nil
+}
+
+// buildTrace is BuildTrace in the service.
+func (s *Service) buildTrace(ctx context.Context, events []Event, cfg CarrierConfig) (Trace, error) {
+	return BuildTrace(events, cfg, s.Now()), nil
 }
 
 // ReduceEvent strips an event to what the public may see.

@@ -92,6 +92,10 @@ func Open(ctx context.Context, uri, dbName string) (*Store, error) {
 		_ = client.Disconnect(ctx)
 		return nil, err
 	}
+	if err := s.rekeyParcels(ctx); err != nil {
+		_ = client.Disconnect(ctx)
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -168,7 +172,7 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		{s.tokens, []mongo.IndexModel{unique(bson.D{{Key: "hash", Value: 1}})}},
 
 		{s.events, []mongo.IndexModel{
-			plain(bson.D{{Key: "waybill", Value: 1}}),
+			plain(bson.D{{Key: "waybill", Value: 1}, {Key: "carrier", Value: 1}}),     // a parcel's events, a waybill's carriers
 			plain(bson.D{{Key: "counted", Value: 1}, {Key: "received_at", Value: 1}}), // RecoverStats
 		}},
 		{s.parcels, []mongo.IndexModel{ // the scheduled scans
