@@ -228,6 +228,8 @@ var oaOperations = map[string]oaOperation{
 	"GET /v1/parcels/:waybill/stream": {id: "streamParcel", errs: []int{409},
 		resp:   []oaResponse{{200, "A trace event with the current trace, then a tracking event per new event", oaSSE}},
 		params: []oaParam{oaQuery("phone4", "As for the trace"), oaCarrier}},
+	"POST /v1/parcels/:waybill/handovers/:id/accept": {id: "acceptHandover", resp: oaOK(oaOut[offerJSON]()), errs: []int{404, 409},
+		params: []oaParam{oaCarrier}},
 	"GET /v1/alerts/stream": {id: "streamAlerts", resp: []oaResponse{{200, "An event per new incident or anomaly", oaSSE}}},
 	"POST /v1/incidents": {id: "reportIncident", body: oaBody(oaIn[incidentReq]()), resp: oaCreated(oaOut[incidentJSON]()), errs: []int{404, 409},
 		example: map[string]any{"waybill": "{waybill}", "kind": "lost", "reporter": "12305", "description": "收件人称未收到包裹"}},

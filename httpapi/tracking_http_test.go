@@ -761,3 +761,32 @@ func TestWaybillOfTwoCarriers(t *testing.T) {
 		t.Errorf("stream without carrier: %d, want 409", got)
 	}
 }
+
+// TestHandoverOffer: A hands its parcel to brand B; the trace shows the offer with custody at A;
+// B takes it through the accept route, and the trace shows B holding it.
+func TestHandoverOffer(t *testing.T) {
+	e := newEnv(t)
+	w := e.world()
+	const wb = "SF3000000009"
+	e.must(200, "POST", "/v1/events", w.firmA, []any{
+		ev(w, "o1", wb, "collected", "2026-06-01T09:00:00+08:00"),
+		map[string]any{"id": "o2", "waybill": wb, "carrier": w.hqA, "code": "handover", "at": "2026-06-01T10:00:00+08:00", "site": w.site,
+			"holder": map[string]any{"firm": w.hqB}},
+	})
+	tr := e.must(200, "GET", "/v1/parcels/"+wb, w.firmA, nil)
+	offers := items(tr, "offers")
+	if h, _ := tr["holder"].(map[string]any); h["firm"] != w.a1 || len(offers) != 1 || offers[0]["status"] != "pending" || offers[0]["id"] != "o2" {
+		t.Fatalf("before acceptance: holder %v offers %v; want A1 holding, o2 pending", tr["holder"], offers)
+	}
+	if got, out := e.call("POST", "/v1/parcels/"+wb+"/handovers/o2/accept", w.firmA, nil); got != 404 {
+		t.Errorf("the giver accepting: %d %v, want 404", got, out)
+	}
+	out := e.must(200, "POST", "/v1/parcels/"+wb+"/handovers/o2/accept?carrier="+usccA, w.firmB, nil)
+	if out["status"] != "accepted" {
+		t.Errorf("accept: %v", out)
+	}
+	tr = e.must(200, "GET", "/v1/parcels/"+wb, w.firmA, nil)
+	if h, _ := tr["holder"].(map[string]any); h["firm"] != w.hqB || items(tr, "offers")[0]["status"] != "accepted" {
+		t.Errorf("after acceptance: holder %v offers %v; want B holding, accepted", tr["holder"], tr["offers"])
+	}
+}

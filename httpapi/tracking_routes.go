@@ -31,6 +31,7 @@ func (s *Server) trackingRoutes() {
 	s.addLimited("POST", "/v1/events/epcis", "Push GS1 EPCIS 2.0 ObjectEvents (?carrier=)", ingesters, MaxBodyLimit, s.pushEPCIS)
 	s.add("GET", "/v1/parcels/:waybill", "Trace a parcel (public with ?phone4=)", public, s.traceParcel)
 	s.add("GET", "/v1/parcels/:waybill/stream", "Follow a parcel live (server-sent events)", public, s.streamParcel)
+	s.add("POST", "/v1/parcels/:waybill/handovers/:id/accept", "Take a parcel offered to your firm tree (the receiver, or a regulator)", ingesters, s.acceptHandover)
 	s.add("GET", "/v1/alerts/stream", "New incidents and anomalies, live (server-sent events)", regulators, s.streamAlerts)
 	s.add("POST", "/v1/incidents", "Report an incident and back-track it", []courier.Role{courier.RoleRegulator, courier.RoleFirm, courier.RoleMerchant}, s.reportIncident)
 	s.add("GET", "/v1/incidents", "List incidents (?waybill=)", firms, s.listIncidents)
@@ -386,6 +387,18 @@ func (s *Server) streamParcel(c *fiber.Ctx) error {
 		b, _ := json.Marshal(out)
 		return fmt.Sprintf("event: tracking\ndata: %s\n\n", b)
 	})
+}
+
+func (s *Server) acceptHandover(c *fiber.Ctx) error {
+	carrier, err := s.carrierOf(c)
+	if err != nil {
+		return err
+	}
+	o, err := s.deps.Tracking.AcceptHandover(ctx(c), caller(c), c.Params("waybill"), carrier, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(offerOut(o))
 }
 
 func (s *Server) streamAlerts(c *fiber.Ctx) error {

@@ -52,6 +52,8 @@ type EventInput struct {
 	MerchantID     string
 	RecipientPhone string // on collection: used once for the public trace check, never stored
 	Remark         string
+
+	accept *Offer // set by AcceptHandover: this event is the receiver taking the offered parcel
 }
 
 // Outcome of one event of a batch.
@@ -134,7 +136,7 @@ func (s *Service) RecipientKey(waybill, last4 string) string {
 }
 
 // normalize checks one input and turns it into an Event; the reason names what is wrong.
-func (s *Service) normalize(ctx context.Context, c Caller, in EventInput, now time.Time, configs map[string]CarrierConfig) (Event, string, error) {
+func (s *Service) normalize(ctx context.Context, c Caller, in EventInput, now time.Time, configs map[string]CarrierConfig, offers map[ParcelKey]*Trace) (Event, string, error) {
 	e := Event{ID: strings.TrimSpace(in.ID), Waybill: strings.TrimSpace(in.Waybill), Carrier: strings.TrimSpace(in.Carrier),
 		At: in.At.UTC().Truncate(time.Millisecond), SiteID: in.Site, StaffID: in.Staff, Region: in.Region,
 		WeightGrams: in.WeightGrams, Signer: in.Signer, MerchantID: strings.TrimSpace(in.MerchantID), Remark: in.Remark, ReceivedAt: now}
@@ -176,13 +178,30 @@ func (s *Service) normalize(ctx context.Context, c Caller, in EventInput, now ti
 	} else if !ok {
 		return e, "carrier: no such firm", nil
 	}
+	// scope is the tree whose sites and staff may scan: the carrier's, except for the receiver
+	// of a handover offered to another tree, who scans the carrier's parcel with its own.
+	scope, receiver := e.Carrier, (*Offer)(nil)
 	if c.Role == RoleFirm {
 		ok, err := s.inTree(ctx, c.FirmID, e.Carrier)
 		if err != nil {
 			return e, "", err
 		}
 		if !ok {
-			return e, "carrier: outside your firm tree", nil
+			// The one exception: a parcel offered to the caller's tree, which its scan takes.
+			if receiver, err = s.offeredTo(ctx, c.FirmID, e.Parcel(), offers); err != nil {
+				return e, "", err
+			}
+			if receiver == nil {
+				return e, "carrier: outside your firm tree", nil
+			}
+			scope = c.FirmID
+		}
+	}
+	if in.accept != nil {
+		receiver = in.accept
+		var err error
+		if scope, err = s.root(ctx, receiver.To.FirmID); err != nil {
+			return e, "", err
 		}
 	}
 	cfg, ok := configs[e.Carrier]
@@ -203,6 +222,9 @@ func (s *Service) normalize(ctx context.Context, c Caller, in EventInput, now ti
 	}
 	e.Code = code
 	e.FirmID = e.Carrier
+	if receiver != nil {
+		e.FirmID = receiver.To.FirmID
+	}
 	if e.SiteID != "" {
 		firm, ok, err := s.siteFirm(ctx, e.SiteID)
 		if err != nil {
@@ -211,16 +233,19 @@ func (s *Service) normalize(ctx context.Context, c Caller, in EventInput, now ti
 		if !ok {
 			return e, "site: no such site", nil
 		}
-		if in, err := s.inTree(ctx, e.Carrier, firm); err != nil {
+		if in, err := s.inTree(ctx, scope, firm); err != nil {
 			return e, "", err
 		} else if !in {
+			if receiver != nil {
+				return e, "site: not a site of the receiving firm tree", nil
+			}
 			return e, "site: not a site of the carrier's firm tree", nil
 		}
 		e.FirmID = firm
 	}
 	if e.StaffID != "" {
 		// The courier must work for the carrier's tree (where the site is, for a partner's site).
-		if why, err := s.staffIn(ctx, "staff", e.StaffID, e.Carrier); err != nil || why != "" {
+		if why, err := s.staffIn(ctx, "staff", e.StaffID, scope); err != nil || why != "" {
 			return e, why, err
 		}
 	}
@@ -249,13 +274,17 @@ func (s *Service) normalize(ctx context.Context, c Caller, in EventInput, now ti
 		e.RecipientKey = s.RecipientKey(e.Waybill, p[len(p)-4:])
 		e.RecipientID = s.hasher.Hash("recipient_phone", p)
 	}
-	h, reason, err := s.holder(ctx, e, in.Holder)
+	h, reason, err := s.holder(ctx, e, in.Holder, in.accept != nil)
 	if err != nil || reason != "" {
 		return e, reason, err
 	}
 	e.Holder = h
 	e.Hash = contentHash(&e)
-	return e, "", nil
+	evs := []Event{e}
+	if err := s.withRoots(ctx, evs); err != nil {
+		return e, "", err
+	}
+	return evs[0], "", nil
 }
 
 func isDigits(s string) bool {
@@ -276,7 +305,7 @@ func truncate(s string, n int) string {
 
 // holder resolves who holds the parcel after e. A handover must name the new holder; a
 // delivery passes it to the recipient; other scans leave it with the scanning firm, site and person.
-func (s *Service) holder(ctx context.Context, e Event, in *HolderInput) (Holder, string, error) {
+func (s *Service) holder(ctx context.Context, e Event, in *HolderInput, taking bool) (Holder, string, error) {
 	if in == nil || (*in == HolderInput{}) {
 		switch e.Code {
 		case Handover:
@@ -320,7 +349,7 @@ func (s *Service) holder(ctx context.Context, e Event, in *HolderInput) (Holder,
 			return Holder{}, why, err
 		}
 	}
-	if e.Code == Handover && h.Key() == (Holder{Kind: HolderFirm, FirmID: e.FirmID, SiteID: e.SiteID, StaffID: e.StaffID}).Key() {
+	if e.Code == Handover && !taking && h.Key() == (Holder{Kind: HolderFirm, FirmID: e.FirmID, SiteID: e.SiteID, StaffID: e.StaffID}).Key() {
 		return Holder{}, "holder: a handover must pass the parcel to a new holder", nil
 	}
 	return h, "", nil
@@ -342,11 +371,12 @@ func (s *Service) Ingest(ctx context.Context, c Caller, inputs []EventInput) (In
 	now := s.Now()
 	res := IngestResult{Results: make([]EventResult, len(inputs))}
 	configs := map[string]CarrierConfig{}
+	offers := map[ParcelKey]*Trace{}
 	events := make([]Event, 0, len(inputs))
 	index := make([]int, 0, len(inputs)) // input index of events[i]
 	seen := map[string]int{}             // key → position in events, for repeats inside the batch
 	for i, in := range inputs {
-		e, reason, err := s.normalize(ctx, c, in, now, configs)
+		e, reason, err := s.normalize(ctx, c, in, now, configs, offers)
 		if err != nil {
 			return IngestResult{}, fmt.Errorf("ingest event %d: %w", i, err)
 		}
@@ -701,6 +731,9 @@ func (s *Service) prepare(ctx context.Context, st Store, events []Event, index [
 			return Batch{}, err
 		}
 		if len(evs) > parcels[k].Events {
+			if err := s.withRoots(ctx, evs); err != nil {
+				return Batch{}, err
+			}
 			parcels[k] = s.rebuild(evs, configs)
 			healed[k] = true
 		}
@@ -864,6 +897,9 @@ func (s *Service) Recover(ctx context.Context) (int, error) {
 				s.dirty[k] = p
 			}
 		}
+		if err := s.withRoots(ctx, evs); err != nil {
+			return replayed, err
+		}
 		reuse := newReuseCheck(s.store, evs)
 		for i := range evs {
 			e := evs[i]
@@ -962,8 +998,8 @@ func (s *Service) fold(p *Parcel, e *Event, cfg CarrierConfig, o Options) []Anom
 	} else if !p.Final && !e.At.Before(p.StatusAt) {
 		p.Status, p.StatusAt = e.Code, e.At
 	}
-	if !e.Holder.IsZero() && !e.At.Before(p.HolderAt) && (!p.Final || e.Code.Final()) {
-		p.Holder, p.HolderAt = e.Holder, e.At
+	if h := e.custody(); !h.IsZero() && !e.At.Before(p.HolderAt) && (!p.Final || e.Code.Final()) {
+		p.Holder, p.HolderAt = h, e.At
 	}
 	if e.Code.transit() {
 		p.TransitScans++
@@ -1083,4 +1119,137 @@ func (r *reuseCheck) check(ctx context.Context, e *Event) ([]Anomaly, error) {
 	return []Anomaly{{ID: anomalyID(AnSecondCarrier, e.Parcel().String()), Kind: AnSecondCarrier, Waybill: e.Waybill, Carrier: e.Carrier,
 		Detail:   fmt.Sprintf("waybill %s is used by %d other carrier(s) too: the same number at two carriers is two parcels (reused or resold numbers?)", e.Waybill, others),
 		EventIDs: []string{e.ID}, FoundAt: e.ReceivedAt}}, nil
+}
+
+// offeredTo returns the handover of parcel k offered to firm tree root, when the parcel is
+// still waiting for it or that tree holds it now (it took it), else nil. Traces are cached per
+// batch in seen.
+func (s *Service) offeredTo(ctx context.Context, root string, k ParcelKey, seen map[ParcelKey]*Trace) (*Offer, error) {
+	t, ok := seen[k]
+	if !ok {
+		evs, err := s.store.ParcelEvents(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		if len(evs) > 0 {
+			cfg, err := s.config(ctx, s.store, k.Carrier)
+			if err != nil {
+				return nil, err
+			}
+			tr, err := s.buildTrace(ctx, evs, cfg)
+			if err != nil {
+				return nil, err
+			}
+			t = &tr
+		}
+		seen[k] = t
+	}
+	if t == nil {
+		return nil, nil
+	}
+	for i := len(t.Offers) - 1; i >= 0; i-- {
+		o := t.Offers[i]
+		if in, err := s.inTree(ctx, root, o.To.FirmID); err != nil || !in {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if !o.Accepted {
+			return &o, nil
+		}
+		if t.Holder.Kind == HolderFirm {
+			if in, err := s.inTree(ctx, root, t.Holder.FirmID); err != nil || in {
+				return &o, err
+			}
+		}
+	}
+	return nil, nil
+}
+
+// AcceptHandover records that the receiving tree took a parcel offered to it: the receiver's
+// firm tree or a regulator may accept. Custody and responsibility pass to the receiver from
+// now on. Accepting an accepted offer changes nothing. It returns the offer as it stands.
+// Errors: ErrNotFound for no such offer the caller may accept, *AmbiguousError
+// when the offer id names handovers of several parcels of the waybill.
+func (s *Service) AcceptHandover(ctx context.Context, c Caller, waybill, carrier, id string) (Offer, error) {
+	if c.Role != RoleRegulator && c.Role != RoleFirm {
+		return Offer{}, ErrForbidden
+	}
+	carriers, err := s.store.WaybillCarriers(ctx, strings.TrimSpace(waybill))
+	if err != nil {
+		return Offer{}, err
+	}
+	if carrier != "" {
+		if !slices.Contains(carriers, carrier) {
+			return Offer{}, ErrNotFound
+		}
+		carriers = []string{carrier}
+	}
+	type hit struct {
+		k ParcelKey
+		o Offer
+	}
+	var hits []hit
+	for _, cr := range carriers {
+		k := ParcelKey{Carrier: cr, Waybill: strings.TrimSpace(waybill)}
+		evs, err := s.store.ParcelEvents(ctx, k)
+		if err != nil {
+			return Offer{}, err
+		}
+		cfg, err := s.config(ctx, s.store, cr)
+		if err != nil {
+			return Offer{}, err
+		}
+		t, err := s.buildTrace(ctx, evs, cfg)
+		if err != nil {
+			return Offer{}, err
+		}
+		for _, off := range t.Offers {
+			if off.ID != id {
+				continue
+			}
+			if c.Role == RoleFirm {
+				if in, err := s.inTree(ctx, c.FirmID, off.To.FirmID); err != nil {
+					return Offer{}, err
+				} else if !in {
+					continue
+				}
+			}
+			hits = append(hits, hit{k, off})
+		}
+	}
+	switch len(hits) {
+	case 0:
+		return Offer{}, ErrNotFound
+	case 1:
+	default:
+		amb := &AmbiguousError{Waybill: waybill}
+		for _, h := range hits {
+			amb.Carriers = append(amb.Carriers, h.k.Carrier)
+		}
+		sort.Strings(amb.Carriers)
+		return Offer{}, amb
+	}
+	h := hits[0]
+	if h.o.Accepted {
+		return h.o, nil
+	}
+	at := s.Now()
+	if at.Before(h.o.At) {
+		at = h.o.At
+	}
+	to := h.o.To
+	in := EventInput{ID: "accept-" + h.o.ID, Waybill: h.k.Waybill, Carrier: h.k.Carrier, Code: string(Handover), At: at,
+		Site: to.SiteID, Staff: to.StaffID, Holder: &HolderInput{Firm: to.FirmID, Site: to.SiteID, Staff: to.StaffID},
+		Remark: "accepted handover " + h.o.ID + " (token " + c.TokenID + ")", accept: &h.o}
+	res, err := s.Ingest(ctx, c, []EventInput{in})
+	if err != nil {
+		return Offer{}, err
+	}
+	if r := res.Results[0]; r.Status == Rejected {
+		return Offer{}, fmt.Errorf("accept handover %s: %s: %w", h.o.ID, r.Reason, ErrConflict)
+	}
+	h.o.Accepted, h.o.AcceptedAt, h.o.AcceptedBy = true, at, in.ID
+	return h.o, nil
 }

@@ -20,6 +20,20 @@ type Segment struct {
 	EventIDs []string // the events inside the segment, the first one opening it
 }
 
+// Offer is a handover to a firm outside the giver's tree. Custody and responsibility stay with
+// the giver until the receiving tree takes the parcel: its own scan of the parcel, or its
+// acceptance (POST .../handovers/{id}/accept, also open to regulators).
+type Offer struct {
+	ID         string // the handover event's id
+	At         time.Time
+	From       Holder // the giver
+	To         Holder // the named receiver
+	Accepted   bool
+	AcceptedAt time.Time
+	AcceptedBy string // the event that took the parcel
+	toRoot     string
+}
+
 // Promise is the carrier's service promise for a parcel.
 type Promise struct {
 	Hours    int
@@ -40,6 +54,7 @@ type Trace struct {
 	MerchantID  string
 	Promise     Promise
 	Custody     []Segment
+	Offers      []Offer // handovers to another firm tree, pending or accepted
 	AsOf        time.Time
 	// Reduced is true for the public view: no custody, no sites or staff, places at city level.
 	Reduced bool
@@ -70,13 +85,14 @@ func BuildTrace(events []Event, cfg CarrierConfig, now time.Time) Trace {
 		if e.Code == Delivered && t.DeliveredAt.IsZero() {
 			t.DeliveredAt = e.At
 		}
-		if e.Holder.IsZero() || (final && !e.Code.Final()) {
+		h := e.custody()
+		if h.IsZero() || (final && !e.Code.Final()) {
 			if cur != nil {
 				cur.EventIDs = append(cur.EventIDs, e.ID)
 			}
 			continue
 		}
-		if cur != nil && cur.Holder.Key() == e.Holder.Key() {
+		if cur != nil && cur.Holder.Key() == h.Key() {
 			cur.EventIDs = append(cur.EventIDs, e.ID)
 			continue
 		}
@@ -85,7 +101,18 @@ func BuildTrace(events []Event, cfg CarrierConfig, now time.Time) Trace {
 			cur.Dwell = cur.To.Sub(cur.From)
 			t.Custody = append(t.Custody, *cur)
 		}
-		cur = &Segment{Holder: e.Holder, From: e.At, Status: e.Code, EventIDs: []string{e.ID}}
+		cur = &Segment{Holder: h, From: e.At, Status: e.Code, EventIDs: []string{e.ID}}
+	}
+	for _, e := range evs {
+		for i := range t.Offers {
+			o := &t.Offers[i]
+			if !o.Accepted && e.firmRoot == o.toRoot && !e.At.Before(o.At) && e.ID != o.ID {
+				o.Accepted, o.AcceptedAt, o.AcceptedBy = true, e.At, e.ID
+			}
+		}
+		if e.offers() {
+			t.Offers = append(t.Offers, Offer{ID: e.ID, At: e.At, From: e.custody(), To: e.Holder, toRoot: e.holderRoot})
+		}
 	}
 	if cur != nil {
 		if cur.Holder.Kind != HolderRecipient {
@@ -221,9 +248,29 @@ func (s *Service) traceFor(ctx context.Context, c Caller, k ParcelKey, phone4 st
 	return Trace{}, false, nil
 }
 
-// buildTrace is BuildTrace in the service.
+// buildTrace is BuildTrace with the events' tree roots looked up, so that offers are offers.
 func (s *Service) buildTrace(ctx context.Context, events []Event, cfg CarrierConfig) (Trace, error) {
+	if err := s.withRoots(ctx, events); err != nil {
+		return Trace{}, err
+	}
 	return BuildTrace(events, cfg, s.Now()), nil
+}
+
+// withRoots fills in the tree roots of events' scanning firms and firm holders.
+func (s *Service) withRoots(ctx context.Context, events []Event) error {
+	for i := range events {
+		e := &events[i]
+		var err error
+		if e.firmRoot, err = s.root(ctx, e.FirmID); err != nil {
+			return fmt.Errorf("tree of %s: %w", e.FirmID, err)
+		}
+		if e.Holder.Kind == HolderFirm {
+			if e.holderRoot, err = s.root(ctx, e.Holder.FirmID); err != nil {
+				return fmt.Errorf("tree of %s: %w", e.Holder.FirmID, err)
+			}
+		}
+	}
+	return nil
 }
 
 // ReduceEvent strips an event to what the public may see.

@@ -152,6 +152,25 @@ type Event struct {
 	Hash         string // content hash: equal events are duplicates, same id with another hash a conflict
 	ReceivedAt   time.Time
 	Deltas       []StatDelta // statistics this event moved when it was accepted
+
+	// The brand HQs above FirmID and above Holder.FirmID, looked up from the firm tree by the
+	// service whenever it folds or traces events; never stored. They decide custody offers.
+	firmRoot, holderRoot string
+}
+
+// Offers reports whether e names a new holder outside the scanning firm's tree: custody is then
+// only offered, and stays with the scanner until the receiving tree takes it.
+func (e Event) offers() bool {
+	return e.Holder.Kind == HolderFirm && e.firmRoot != "" && e.holderRoot != "" && e.firmRoot != e.holderRoot
+}
+
+// custody is who holds the parcel after e: the named holder, except on an offer, when the
+// scanning firm, site and person keep it.
+func (e Event) custody() Holder {
+	if e.offers() {
+		return Holder{Kind: HolderFirm, FirmID: e.FirmID, SiteID: e.SiteID, StaffID: e.StaffID}
+	}
+	return e.Holder
 }
 
 // Key is the event's identity: carrier and id.
@@ -367,6 +386,8 @@ type Attribution struct {
 	Confidence  float64
 	Explanation string
 	Candidates  []Candidate
+
+	listed map[string]bool // firms listed for a regulator that no record is proposed against
 }
 
 // Incident is a reported problem with a parcel and its attribution.
