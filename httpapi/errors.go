@@ -78,6 +78,9 @@ type errorBody struct {
 	Code    string      `json:"code"`
 	Message string      `json:"message"`
 	Fields  []fieldJSON `json:"fields,omitempty"`
+	// Carriers, on ambiguous_waybill, are the carriers (firm ids) whose parcels of the waybill
+	// the caller may see: pass one as ?carrier= (or "carrier" in a body).
+	Carriers []string `json:"carriers,omitempty"`
 }
 
 type errorJSON struct {
@@ -98,7 +101,10 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	var ve *courier.ValidationError
 	var tve *tracking.ValidationError
 	var sve *scoring.ValidationError
+	var amb *tracking.AmbiguousError
 	switch {
+	case errors.As(err, &amb):
+		body.Code, body.Message, body.Carriers = "ambiguous_waybill", amb.Error(), amb.Carriers
 	case errors.As(err, &ae):
 		body.Code, body.Message = ae.code, ae.msg
 		for _, f := range ae.fields {

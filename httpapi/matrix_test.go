@@ -126,6 +126,8 @@ var matrix = []cell{
 	{"GET /v1/parcels/:waybill", p("/v1/parcels/" + waybill), nil, [6]int{404, 200, 200, 404, 200, 404}},
 	// Allowed stream cells never end; TestParcelStream covers them over a real listener.
 	{"GET /v1/parcels/:waybill/stream", p("/v1/parcels/" + waybill + "/stream"), nil, [6]int{404, 0, 0, 404, 0, 404}},
+	// The world's parcel has no handover offered to another tree: nobody finds one to accept.
+	{"POST /v1/parcels/:waybill/handovers/:id/accept", p("/v1/parcels/" + waybill + "/handovers/e3/accept"), nil, [6]int{401, 404, 404, 404, 403, 403}},
 	{"GET /v1/alerts/stream", p("/v1/alerts/stream"), nil, [6]int{401, 0, 403, 403, 403, 403}},
 	{"POST /v1/incidents", p("/v1/incidents"), fixed(map[string]any{"waybill": waybill, "kind": "lost"}), [6]int{401, 201, 201, 404, 201, 403}},
 	{"GET /v1/incidents", p("/v1/incidents"), nil, [6]int{401, 200, 200, 200, 403, 403}},

@@ -223,20 +223,23 @@ var oaOperations = map[string]oaOperation{
 			"recipient_phone": "13912345678", "weight_g": 900, "region": "130111"}}},
 	"POST /v1/events/epcis": {id: "pushEPCIS", body: oaBody(oaInLax[epcisDoc]()), resp: oaOK(oaOut[ingestJSON]()),
 		params: []oaParam{oaQuery("carrier", "The carrier's firm id (default: the token's firm)")}},
-	"GET /v1/parcels/:waybill": {id: "traceParcel", resp: oaOK(oaOut[traceJSON]()),
-		params: []oaParam{oaQuery("phone4", "Last four digits of the recipient's phone: what entitles an anonymous caller (reduced trace)")}},
-	"GET /v1/parcels/:waybill/stream": {id: "streamParcel",
+	"GET /v1/parcels/:waybill": {id: "traceParcel", resp: oaOK(oaOut[traceJSON]()), errs: []int{409},
+		params: []oaParam{oaQuery("phone4", "Last four digits of the recipient's phone: what entitles an anonymous caller (reduced trace)"), oaCarrier}},
+	"GET /v1/parcels/:waybill/stream": {id: "streamParcel", errs: []int{409},
 		resp:   []oaResponse{{200, "A trace event with the current trace, then a tracking event per new event", oaSSE}},
-		params: []oaParam{oaQuery("phone4", "As for the trace")}},
+		params: []oaParam{oaQuery("phone4", "As for the trace"), oaCarrier}},
+	"POST /v1/parcels/:waybill/handovers/:id/accept": {id: "acceptHandover", resp: oaOK(oaOut[offerJSON]()), errs: []int{404, 409},
+		params: []oaParam{oaCarrier}},
 	"GET /v1/alerts/stream": {id: "streamAlerts", resp: []oaResponse{{200, "An event per new incident or anomaly", oaSSE}}},
-	"POST /v1/incidents": {id: "reportIncident", body: oaBody(oaIn[incidentReq]()), resp: oaCreated(oaOut[incidentJSON]()), errs: []int{404},
+	"POST /v1/incidents": {id: "reportIncident", body: oaBody(oaIn[incidentReq]()), resp: oaCreated(oaOut[incidentJSON]()), errs: []int{404, 409},
 		example: map[string]any{"waybill": "{waybill}", "kind": "lost", "reporter": "12305", "description": "收件人称未收到包裹"}},
-	"GET /v1/incidents":     {id: "listIncidents", resp: oaOK(oaOut[listJSON[incidentJSON]]()), params: oaIDPaged(oaQuery("waybill", "Incidents of this parcel"))},
+	"GET /v1/incidents":     {id: "listIncidents", resp: oaOK(oaOut[listJSON[incidentJSON]]()), params: oaIDPaged(oaQuery("waybill", "Incidents of this waybill"), oaQuery("carrier", "Only this carrier's (firm id or USCC)"))},
 	"GET /v1/incidents/:id": {id: "getIncident", resp: oaOK(oaOut[incidentJSON]())},
 	"GET /v1/anomalies": {id: "listAnomalies", resp: oaOK(oaOut[listJSON[anomalyJSON]]()), params: oaIDPaged(
 		oaQEnum("kind", "", tracking.AnStalled, tracking.AnPromiseBreached, tracking.AnWeight, tracking.AnNoTransit,
 			tracking.AnMerchantBurst, tracking.AnSecondCarrier, tracking.AnAfterDelivery),
-		oaQBool("open", "Only anomalies not turned into an incident"))},
+		oaQBool("open", "Only anomalies not turned into an incident"),
+		oaQuery("waybill", "Only anomalies of this waybill"), oaQuery("carrier", "Only this carrier's (firm id or USCC)"))},
 	"POST /v1/anomalies/:id/incident": {id: "anomalyIncident", body: oaBody(oaIn[anomalyIncidentReq]()), optional: true,
 		resp: oaCreated(oaOut[incidentJSON]()), errs: []int{409}},
 	"PUT /v1/carriers/:id/config": {id: "putCarrier", body: oaBody(oaIn[carrierReq]()), resp: oaOK(oaOut[carrierJSON]())},
@@ -302,6 +305,10 @@ var oaSchemaNames = map[reflect.Type]string{
 	reflect.TypeFor[dayJSON]():       "StatsDay",
 }
 
+// oaCarrier chooses among the parcels of a waybill that several carriers use.
+var oaCarrier = oaQuery("carrier", "The carrier whose parcel this is (firm id or USCC), when several carriers use the waybill: "+
+	"without it, a waybill with several parcels the caller may see answers 409 ambiguous_waybill, naming those carriers")
+
 var oaErrorCodes = []int{400, 401, 403, 404, 409, 413, 422, 429}
 
 func oaErrorDesc(status int, r Route) string {
@@ -318,6 +325,10 @@ func oaErrorDesc(status int, r Route) string {
 	case 404:
 		return "No such object, or one outside the caller's scope"
 	case 409:
+		if strings.Contains(r.Path, "parcels") || strings.Contains(r.Path, "incidents") || strings.Contains(r.Path, "ratings") {
+			return "A taken key, a concurrent change, a transition the current state does not allow, or ambiguous_waybill " +
+				"(several carriers use the waybill: error.carriers names those the caller may see; choose one with carrier)"
+		}
 		return "A taken key, a concurrent change, or a transition the current state does not allow"
 	case 413:
 		return "The body is larger than " + humanBytes(r.limit) + " (error.fields names body)"

@@ -52,6 +52,7 @@ func scaller(c *fiber.Ctx) scoring.Caller {
 
 type ratingReq struct {
 	Waybill string   `json:"waybill" validate:"required,max=40"`
+	Carrier string   `json:"carrier" validate:"max=100"` // firm id or USCC: which carrier's parcel, when several use the waybill
 	Stars   int      `json:"stars" validate:"required"`
 	Tags    []string `json:"tags" validate:"max=8"`
 	Comment string   `json:"comment" validate:"max=500"`
@@ -84,7 +85,11 @@ func (s *Server) rateAs(c *fiber.Ctx, who scoring.Caller) error {
 	if err := s.decode(c, &req); err != nil {
 		return err
 	}
-	r, err := s.deps.Scoring.Rate(ctx(c), who, scoring.RatingInput{Waybill: req.Waybill, Stars: req.Stars, Tags: req.Tags, Comment: req.Comment, Phone4: req.Phone4})
+	carrier, err := s.carrierOf(c, req.Carrier)
+	if err != nil {
+		return err
+	}
+	r, err := s.deps.Scoring.Rate(ctx(c), who, scoring.RatingInput{Waybill: req.Waybill, Carrier: carrier, Stars: req.Stars, Tags: req.Tags, Comment: req.Comment, Phone4: req.Phone4})
 	if err != nil {
 		return err
 	}

@@ -687,3 +687,106 @@ func TestStatsHTTP(t *testing.T) {
 		})
 	}
 }
+
+// TestWaybillOfTwoCarriers: brand B's events on brand A's number are B's parcel. A caller who
+// may see both parcels must choose (409 ambiguous_waybill naming them), by firm id or USCC; a
+// caller who may see one gets that one.
+func TestWaybillOfTwoCarriers(t *testing.T) {
+	e := newEnv(t)
+	w := e.world()
+	statsPath := "/v1/stats/firm/" + w.a1 + "?from=2026-05-01&to=2026-06-30"
+	before := e.must(200, "GET", statsPath, w.firmA, nil)["totals"]
+	incidentsOfA := "/v1/incidents?waybill=" + waybill + "&carrier=" + w.hqA
+	incsBefore := len(items(e.must(200, "GET", incidentsOfA, adminTk, nil), "items"))
+	out := e.must(200, "POST", "/v1/events", w.firmB, []any{
+		map[string]any{"id": "b1", "waybill": waybill, "carrier": w.hqB, "code": "collected", "at": "2026-06-01T07:00:00+08:00", "merchant": "M-002"},
+		map[string]any{"id": "b2", "waybill": waybill, "carrier": w.hqB, "code": "delivered", "at": "2026-06-01T08:00:00+08:00", "signer": "recipient"},
+	})
+	if num(out["accepted"]) != 2 {
+		t.Fatalf("B's events on its own parcel: %v", out)
+	}
+	got, body := e.call("GET", "/v1/parcels/"+waybill, adminTk, nil)
+	errBody, _ := body["error"].(map[string]any)
+	want := []string{w.hqA, w.hqB}
+	sort.Strings(want)
+	if got != 409 || errBody["code"] != "ambiguous_waybill" || fmt.Sprint(errBody["carriers"]) != fmt.Sprint(want) {
+		t.Errorf("regulator without carrier: %d %v, want 409 ambiguous_waybill naming %v", got, body, want)
+	}
+	for _, c := range []struct {
+		name, token, query, carrier, status string
+	}{
+		{"A's own token", w.firmA, "", w.hqA, "arrived"},
+		{"B's own token", w.firmB, "", w.hqB, "delivered"},
+		{"A's merchant", w.merch, "", w.hqA, "arrived"},
+		{"the regulator, by firm id", adminTk, "?carrier=" + w.hqB, w.hqB, "delivered"},
+		{"the regulator, by USCC", adminTk, "?carrier=" + usccA, w.hqA, "arrived"},
+		{"the recipient of A's parcel", "", "?phone4=5678", w.hqA, "arrived"},
+	} {
+		out := e.must(200, "GET", "/v1/parcels/"+waybill+c.query, c.token, nil)
+		if out["carrier"] != c.carrier || out["status"] != c.status {
+			t.Errorf("%s: carrier %v status %v, want %s %s", c.name, out["carrier"], out["status"], c.carrier, c.status)
+		}
+	}
+	for _, q := range []string{"?carrier=" + w.hqB, "?carrier=" + usccB, "?carrier=" + usccFor(42)} {
+		if got, out := e.call("GET", "/v1/parcels/"+waybill+q, w.firmA, nil); got != 404 {
+			t.Errorf("A asking for %s: %d %v, want 404", q, got, out)
+		}
+	}
+	// A's custody chain and statistics know nothing of B's delivery.
+	a := e.must(200, "GET", "/v1/parcels/"+waybill, w.firmA, nil)
+	for _, ev := range items(a, "events") {
+		if ev["carrier"] != w.hqA {
+			t.Errorf("A's trace holds an event of %v", ev["carrier"])
+		}
+	}
+	if after := e.must(200, "GET", statsPath, w.firmA, nil)["totals"]; fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("A1's statistics moved with B's events: %v, were %v", after, before)
+	}
+	// One parcel's routes answer the same way.
+	incident := map[string]any{"waybill": waybill, "kind": "lost"}
+	if got, body := e.call("POST", "/v1/incidents", adminTk, incident); got != 409 {
+		t.Errorf("incident without carrier: %d %v, want 409", got, body)
+	}
+	incident["carrier"] = usccB
+	if out := e.must(201, "POST", "/v1/incidents", adminTk, incident); out["carrier"] != w.hqB {
+		t.Errorf("incident on B's parcel: carrier %v", out["carrier"])
+	}
+	if list := e.must(200, "GET", incidentsOfA, adminTk, nil); len(items(list, "items")) != incsBefore {
+		t.Errorf("A's parcel lists B's incident: %v", list)
+	}
+	if list := e.must(200, "GET", "/v1/incidents?waybill="+waybill+"&carrier="+usccB, adminTk, nil); len(items(list, "items")) != 1 {
+		t.Errorf("B's parcel's incidents: %v, want the one reported", list)
+	}
+	if got, _ := e.call("GET", "/v1/parcels/"+waybill+"/stream", adminTk, nil); got != 409 {
+		t.Errorf("stream without carrier: %d, want 409", got)
+	}
+}
+
+// TestHandoverOffer: A hands its parcel to brand B; the trace shows the offer with custody at A;
+// B takes it through the accept route, and the trace shows B holding it.
+func TestHandoverOffer(t *testing.T) {
+	e := newEnv(t)
+	w := e.world()
+	const wb = "SF3000000009"
+	e.must(200, "POST", "/v1/events", w.firmA, []any{
+		ev(w, "o1", wb, "collected", "2026-06-01T09:00:00+08:00"),
+		map[string]any{"id": "o2", "waybill": wb, "carrier": w.hqA, "code": "handover", "at": "2026-06-01T10:00:00+08:00", "site": w.site,
+			"holder": map[string]any{"firm": w.hqB}},
+	})
+	tr := e.must(200, "GET", "/v1/parcels/"+wb, w.firmA, nil)
+	offers := items(tr, "offers")
+	if h, _ := tr["holder"].(map[string]any); h["firm"] != w.a1 || len(offers) != 1 || offers[0]["status"] != "pending" || offers[0]["id"] != "o2" {
+		t.Fatalf("before acceptance: holder %v offers %v; want A1 holding, o2 pending", tr["holder"], offers)
+	}
+	if got, out := e.call("POST", "/v1/parcels/"+wb+"/handovers/o2/accept", w.firmA, nil); got != 404 {
+		t.Errorf("the giver accepting: %d %v, want 404", got, out)
+	}
+	out := e.must(200, "POST", "/v1/parcels/"+wb+"/handovers/o2/accept?carrier="+usccA, w.firmB, nil)
+	if out["status"] != "accepted" {
+		t.Errorf("accept: %v", out)
+	}
+	tr = e.must(200, "GET", "/v1/parcels/"+wb, w.firmA, nil)
+	if h, _ := tr["holder"].(map[string]any); h["firm"] != w.hqB || items(tr, "offers")[0]["status"] != "accepted" {
+		t.Errorf("after acceptance: holder %v offers %v; want B holding, accepted", tr["holder"], tr["offers"])
+	}
+}

@@ -30,6 +30,7 @@ func (s *Server) trackingRoutes() {
 	s.addLimited("POST", "/v1/events/epcis", "Push GS1 EPCIS 2.0 ObjectEvents (?carrier=)", ingesters, MaxBodyLimit, s.pushEPCIS)
 	s.add("GET", "/v1/parcels/:waybill", "Trace a parcel (public with ?phone4=)", public, s.traceParcel)
 	s.add("GET", "/v1/parcels/:waybill/stream", "Follow a parcel live (server-sent events)", public, s.streamParcel)
+	s.add("POST", "/v1/parcels/:waybill/handovers/:id/accept", "Take a parcel offered to your firm tree (the receiver, or a regulator)", ingesters, s.acceptHandover)
 	s.add("GET", "/v1/alerts/stream", "New incidents and anomalies, live (server-sent events)", regulators, s.streamAlerts)
 	s.add("POST", "/v1/incidents", "Report an incident and back-track it", []courier.Role{courier.RoleRegulator, courier.RoleFirm, courier.RoleMerchant}, s.reportIncident)
 	s.add("GET", "/v1/incidents", "List incidents (?waybill=)", firms, s.listIncidents)
@@ -240,7 +241,10 @@ func (s *Server) pushEPCIS(c *fiber.Ctx) error {
 	if len(doc.Body.EventList) == 0 {
 		return courier.Invalid("epcisBody.eventList", "at least one event")
 	}
-	carrier := c.Query("carrier")
+	carrier, err := s.carrierOf(c)
+	if err != nil {
+		return err
+	}
 	if carrier == "" {
 		carrier = actor(c).FirmID
 	}
@@ -313,8 +317,33 @@ func (s *Server) pushEPCIS(c *fiber.Ctx) error {
 	return s.ingest(c, ins, bad, origin)
 }
 
+// carrierOf reads an optional carrier (a firm id, or its 18-character unified social credit
+// code, which a firm's identity being public anyone may use) from ?carrier= or from v. An
+// unknown code is no parcel at all: not found.
+func (s *Server) carrierOf(c *fiber.Ctx, v ...string) (string, error) {
+	carrier := strings.TrimSpace(c.Query("carrier"))
+	if len(v) > 0 && strings.TrimSpace(v[0]) != "" {
+		carrier = strings.TrimSpace(v[0])
+	}
+	if len(carrier) != 18 || s.deps.Courier == nil {
+		return carrier, nil
+	}
+	f, err := s.deps.Courier.FirmByUSCC(ctx(c), carrier)
+	if errors.Is(err, courier.ErrNotFound) {
+		return "", tracking.ErrNotFound
+	}
+	if err != nil {
+		return "", err
+	}
+	return f.ID, nil
+}
+
 func (s *Server) traceParcel(c *fiber.Ctx) error {
-	t, err := s.deps.Tracking.TraceParcel(ctx(c), caller(c), c.Params("waybill"), c.Query("phone4"))
+	carrier, err := s.carrierOf(c)
+	if err != nil {
+		return err
+	}
+	t, err := s.deps.Tracking.TraceParcel(ctx(c), caller(c), c.Params("waybill"), carrier, c.Query("phone4"))
 	if err != nil {
 		return err
 	}
@@ -324,12 +353,16 @@ func (s *Server) traceParcel(c *fiber.Ctx) error {
 // streamParcel sends the current trace, then each new event of the parcel as it is ingested,
 // as server-sent events, with a comment every 15 seconds to keep proxies from closing it.
 func (s *Server) streamParcel(c *fiber.Ctx) error {
-	t, err := s.deps.Tracking.TraceParcel(ctx(c), caller(c), c.Params("waybill"), c.Query("phone4"))
+	carrier, err := s.carrierOf(c)
+	if err != nil {
+		return err
+	}
+	t, err := s.deps.Tracking.TraceParcel(ctx(c), caller(c), c.Params("waybill"), carrier, c.Query("phone4"))
 	if err != nil {
 		return err
 	}
 	reduced := t.Reduced
-	ch, cancel := s.deps.Tracking.Hub().SubscribeParcel(t.Waybill)
+	ch, cancel := s.deps.Tracking.Hub().SubscribeParcel(tracking.ParcelKey{Carrier: t.Carrier, Waybill: t.Waybill})
 	snapshot, _ := json.Marshal(traceOut(t))
 	first := fmt.Sprintf("event: trace\ndata: %s\n\n", snapshot)
 	return sse(c, s.stop, cancel, first, ch, func(e tracking.Event) string {
@@ -341,6 +374,18 @@ func (s *Server) streamParcel(c *fiber.Ctx) error {
 		b, _ := json.Marshal(out)
 		return fmt.Sprintf("event: tracking\ndata: %s\n\n", b)
 	})
+}
+
+func (s *Server) acceptHandover(c *fiber.Ctx) error {
+	carrier, err := s.carrierOf(c)
+	if err != nil {
+		return err
+	}
+	o, err := s.deps.Tracking.AcceptHandover(ctx(c), caller(c), c.Params("waybill"), carrier, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(offerOut(o))
 }
 
 func (s *Server) streamAlerts(c *fiber.Ctx) error {
@@ -399,7 +444,11 @@ func (s *Server) reportIncident(c *fiber.Ctx) error {
 	if err := s.decode(c, &req); err != nil {
 		return err
 	}
-	in := tracking.IncidentInput{Waybill: req.Waybill, Kind: tracking.IncidentKind(req.Kind), Reporter: req.Reporter,
+	carrier, err := s.carrierOf(c, req.Carrier)
+	if err != nil {
+		return err
+	}
+	in := tracking.IncidentInput{Waybill: req.Waybill, Carrier: carrier, Kind: tracking.IncidentKind(req.Kind), Reporter: req.Reporter,
 		Description: req.Description, Evidence: req.Evidence}
 	if req.At != nil {
 		in.At = req.At.Time
@@ -416,7 +465,11 @@ func (s *Server) listIncidents(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	items, err := s.deps.Tracking.Incidents(ctx(c), caller(c), c.Query("waybill"), after, limit+1)
+	carrier, err := s.carrierOf(c)
+	if err != nil {
+		return err
+	}
+	items, err := s.deps.Tracking.Incidents(ctx(c), caller(c), c.Query("waybill"), carrier, after, limit+1)
 	if err != nil {
 		return err
 	}
@@ -436,7 +489,14 @@ func (s *Server) listAnomalies(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	q := tracking.AnomalyQuery{Kind: tracking.AnomalyKind(c.Query("kind")), Open: c.QueryBool("open"), After: after, Limit: limit + 1}
+	carrier, err := s.carrierOf(c)
+	if err != nil {
+		return err
+	}
+	q := tracking.AnomalyQuery{Kind: tracking.AnomalyKind(c.Query("kind")), Waybill: strings.TrimSpace(c.Query("waybill")), Open: c.QueryBool("open"), After: after, Limit: limit + 1}
+	if carrier != "" {
+		q.Carriers = []string{carrier}
+	}
 	items, err := s.deps.Tracking.Anomalies(ctx(c), caller(c), q)
 	if err != nil {
 		return err

@@ -111,6 +111,7 @@ type traceJSON struct {
 	Promise     promiseJSON   `json:"promise"`
 	Events      []eventJSON   `json:"events"`
 	Custody     []segmentJSON `json:"custody,omitempty"`
+	Offers      []offerJSON   `json:"offers,omitempty"`
 	Reduced     bool          `json:"reduced"`
 	AsOf        time.Time     `json:"as_of"`
 }
@@ -127,9 +128,31 @@ func traceOut(t tracking.Trace) traceJSON {
 		}
 		out.Events = append(out.Events, ej)
 	}
+	for _, o := range t.Offers {
+		out.Offers = append(out.Offers, offerOut(o))
+	}
 	for _, s := range t.Custody {
 		out.Custody = append(out.Custody, segmentJSON{Holder: holderOut(s.Holder), Status: string(s.Status), From: s.From, To: ts(s.To),
 			DwellSeconds: int64(s.Dwell.Seconds()), EventIDs: s.EventIDs})
+	}
+	return out
+}
+
+// offerJSON is a handover to another firm tree: custody stays with the giver until accepted.
+type offerJSON struct {
+	ID         string      `json:"id"`
+	At         time.Time   `json:"at"`
+	From       *holderJSON `json:"from"`
+	To         *holderJSON `json:"to"`
+	Status     string      `json:"status"` // pending or accepted
+	AcceptedAt *time.Time  `json:"accepted_at,omitempty"`
+	AcceptedBy string      `json:"accepted_by,omitempty"`
+}
+
+func offerOut(o tracking.Offer) offerJSON {
+	out := offerJSON{ID: o.ID, At: o.At, From: holderOut(o.From), To: holderOut(o.To), Status: "pending"}
+	if o.Accepted {
+		out.Status, out.AcceptedAt, out.AcceptedBy = "accepted", ts(o.AcceptedAt), o.AcceptedBy
 	}
 	return out
 }
@@ -213,6 +236,7 @@ func anomalyOut(a tracking.Anomaly) anomalyJSON {
 
 type incidentReq struct {
 	Waybill     string   `json:"waybill" validate:"required,max=40"`
+	Carrier     string   `json:"carrier" validate:"max=100"` // firm id or USCC: which carrier's parcel, when several use the waybill
 	Kind        string   `json:"kind" validate:"required"`
 	Reporter    string   `json:"reporter" validate:"max=100"`
 	At          *Time    `json:"at"`

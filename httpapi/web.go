@@ -392,13 +392,22 @@ type timelineRow struct{ At, Code, Place string }
 func (s *Server) webParcel(c *fiber.Ctx) error {
 	waybill, phone4 := strings.TrimSpace(c.Query("waybill")), strings.TrimSpace(c.Query("phone4"))
 	a, _ := s.webActor(c)
-	data := map[string]any{"Waybill": waybill}
+	data := map[string]any{"Waybill": waybill, "Carrier": strings.TrimSpace(c.Query("carrier")), "Phone4": phone4}
 	if waybill == "" || s.deps.Tracking == nil {
 		return s.render(c, "parcel", "包裹查询", data, "")
 	}
 	who := tracking.Caller{TokenID: a.TokenID, Role: string(a.Role), FirmID: a.FirmID, MerchantID: a.MerchantID}
-	t, err := s.deps.Tracking.TraceParcel(ctx(c), who, waybill, phone4)
+	carrier, err := s.carrierOf(c)
+	var t tracking.Trace
+	if err == nil {
+		t, err = s.deps.Tracking.TraceParcel(ctx(c), who, waybill, carrier, phone4)
+	}
+	var amb *tracking.AmbiguousError
 	switch {
+	case errors.As(err, &amb):
+		c.Status(fiber.StatusConflict)
+		data["Carriers"] = amb.Carriers
+		return s.render(c, "parcel", "包裹查询", data, "多家快递企业使用该运单号，请选择 · several carriers use this waybill: choose one")
 	case errors.Is(err, tracking.ErrNotFound):
 		c.Status(fiber.StatusNotFound)
 		return s.render(c, "parcel", "包裹查询", data, "未找到该包裹，或手机后四位不符 · no such parcel, or the digits do not match")

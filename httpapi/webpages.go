@@ -152,7 +152,7 @@ func (s *Server) webOverview(c *fiber.Ctx) error {
 			rows = append(rows, anomalyRow{string(as[i].Kind), as[i].Waybill, as[i].Detail})
 		}
 		data["AnomalyRows"] = rows
-		incs, err := s.deps.Tracking.Incidents(ctx(c), tc, "", "", 0)
+		incs, err := s.deps.Tracking.Incidents(ctx(c), tc, "", "", "", 0)
 		if err != nil {
 			return err
 		}

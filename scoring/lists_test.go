@@ -104,11 +104,11 @@ func (f *fakeTracker) Totals(_ context.Context, kind tracking.SubjectKind, _, _ 
 	return nil, nil
 }
 
-func (f *fakeTracker) TraceParcel(context.Context, tracking.Caller, string, string) (tracking.Trace, error) {
+func (f *fakeTracker) TraceParcel(context.Context, tracking.Caller, string, string, string) (tracking.Trace, error) {
 	return tracking.Trace{}, errors.New("not used by runs")
 }
 
-func (f *fakeTracker) Suspect(context.Context, string) ([]tracking.AnomalyKind, error) {
+func (f *fakeTracker) Suspect(context.Context, tracking.ParcelKey) ([]tracking.AnomalyKind, error) {
 	return nil, errors.New("not used by runs")
 }
 

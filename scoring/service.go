@@ -30,8 +30,8 @@ type Archive interface {
 // Tracker is what scoring asks of parcel traceability (a subset of *tracking.Service).
 type Tracker interface {
 	Totals(ctx context.Context, kind tracking.SubjectKind, from, to string) (map[string]map[tracking.Metric]int, error)
-	TraceParcel(ctx context.Context, c tracking.Caller, waybill, phone4 string) (tracking.Trace, error)
-	Suspect(ctx context.Context, waybill string) ([]tracking.AnomalyKind, error)
+	TraceParcel(ctx context.Context, c tracking.Caller, waybill, carrier, phone4 string) (tracking.Trace, error)
+	Suspect(ctx context.Context, k tracking.ParcelKey) ([]tracking.AnomalyKind, error)
 }
 
 // Caller is who calls, as the API authenticated it.
@@ -85,6 +85,7 @@ func (s *Service) method(ctx context.Context, version string) (Methodology, erro
 // RatingInput is one rating of a delivery.
 type RatingInput struct {
 	Waybill string
+	Carrier string // chooses the parcel when several carriers use the waybill
 	Stars   int
 	Tags    []string
 	Comment string
@@ -131,30 +132,37 @@ func (s *Service) Rate(ctx context.Context, c Caller, in RatingInput) (Rating, e
 	var kind RaterKind
 	var rater string
 	const noParcelForPhone = "no delivered parcel with this waybill and phone"
+	// The rater's own view decides which parcel is rated: a waybill that several carriers use is
+	// resolved among the parcels this rater may see (ambiguous among those: tracking's
+	// *AmbiguousError), never among all of them.
+	var seen tracking.Trace
 	switch c.Role {
 	case "merchant":
 		kind, rater = RaterMerchant, c.MerchantID
-		t, err := s.tracker.TraceParcel(ctx, tracking.Caller{Role: tracking.RoleMerchant, MerchantID: c.MerchantID, TokenID: c.TokenID}, in.Waybill, "")
+		t, err := s.tracker.TraceParcel(ctx, tracking.Caller{Role: tracking.RoleMerchant, MerchantID: c.MerchantID, TokenID: c.TokenID}, in.Waybill, in.Carrier, "")
 		if errors.Is(err, tracking.ErrNotFound) || (err == nil && t.MerchantID != c.MerchantID) {
 			return Rating{}, invalid("waybill", "not a parcel this merchant shipped")
 		}
 		if err != nil {
 			return Rating{}, err
 		}
+		seen = t
 	case "public":
 		kind = RaterConsumer
 		if len(in.Phone4) != 4 {
 			return Rating{}, invalid("phone4", "the last four digits of the recipient's phone are required")
 		}
-		if _, err := s.tracker.TraceParcel(ctx, tracking.Caller{Role: tracking.RolePublic}, in.Waybill, in.Phone4); errors.Is(err, tracking.ErrNotFound) {
+		t, err := s.tracker.TraceParcel(ctx, tracking.Caller{Role: tracking.RolePublic}, in.Waybill, in.Carrier, in.Phone4)
+		if errors.Is(err, tracking.ErrNotFound) {
 			return Rating{}, invalid("waybill", noParcelForPhone)
 		} else if err != nil {
 			return Rating{}, err
 		}
+		seen = t
 	default:
 		return Rating{}, ErrForbidden
 	}
-	t, err := s.tracker.TraceParcel(ctx, system, in.Waybill, "")
+	t, err := s.tracker.TraceParcel(ctx, system, in.Waybill, seen.Carrier, "")
 	if err != nil {
 		return Rating{}, err
 	}
@@ -194,7 +202,7 @@ func (s *Service) Rate(ctx context.Context, c Caller, in RatingInput) (Rating, e
 		r.FirmID = del.FirmID
 	}
 	r.Stars, r.Tags, r.Comment, r.UpdatedAt = in.Stars, in.Tags, strings.TrimSpace(in.Comment), now
-	suspect, err := s.tracker.Suspect(ctx, t.Waybill)
+	suspect, err := s.tracker.Suspect(ctx, tracking.ParcelKey{Carrier: t.Carrier, Waybill: t.Waybill})
 	if err != nil {
 		return Rating{}, err
 	}

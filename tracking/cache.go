@@ -8,18 +8,18 @@ import "container/list"
 type parcelCache struct {
 	max   int
 	order *list.List // front: most recent
-	items map[string]*list.Element
+	items map[ParcelKey]*list.Element
 }
 
 func newParcelCache(max int) *parcelCache {
-	return &parcelCache{max: max, order: list.New(), items: map[string]*list.Element{}}
+	return &parcelCache{max: max, order: list.New(), items: map[ParcelKey]*list.Element{}}
 }
 
-func (c *parcelCache) get(waybill string) (Parcel, bool) {
+func (c *parcelCache) get(k ParcelKey) (Parcel, bool) {
 	if c.max <= 0 {
 		return Parcel{}, false
 	}
-	el, ok := c.items[waybill]
+	el, ok := c.items[k]
 	if !ok {
 		return Parcel{}, false
 	}
@@ -31,20 +31,20 @@ func (c *parcelCache) put(p Parcel) {
 	if c.max <= 0 {
 		return
 	}
-	if el, ok := c.items[p.Waybill]; ok {
+	if el, ok := c.items[p.Key()]; ok {
 		el.Value = p
 		c.order.MoveToFront(el)
 		return
 	}
-	c.items[p.Waybill] = c.order.PushFront(p)
+	c.items[p.Key()] = c.order.PushFront(p)
 	for c.order.Len() > c.max {
 		last := c.order.Back()
 		c.order.Remove(last)
-		delete(c.items, last.Value.(Parcel).Waybill)
+		delete(c.items, last.Value.(Parcel).Key())
 	}
 }
 
 func (c *parcelCache) reset() {
 	c.order.Init()
-	c.items = map[string]*list.Element{}
+	c.items = map[ParcelKey]*list.Element{}
 }

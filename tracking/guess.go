@@ -40,40 +40,45 @@ func (e *LockedError) Error() string {
 // waybill exists or at which carriers, so a lock tells nothing about the parcel.
 func phoneGuessKey(waybill string) string { return "phone4|" + waybill }
 
-// checkPhone4 answers whether last4 is the recipient's for the events of waybill (nil or
-// empty when the waybill is unknown). A wrong answer and an unknown waybill count alike
-// against the waybill's check; a locked check refuses even the right answer.
-func (s *Service) checkPhone4(ctx context.Context, waybill, last4 string, events []Event) (bool, error) {
+// checkPhone4 returns, reduced, the parcels of waybill among candidates whose recipient's phone
+// ends in last4 (none when the waybill is unknown to the caller). A wrong answer and an
+// unknown waybill count alike against the waybill's check, once per call; a locked check
+// refuses even the right answer.
+func (s *Service) checkPhone4(ctx context.Context, waybill, last4 string, candidates []Trace) ([]Trace, error) {
 	if len(last4) != 4 || !isDigits(last4) {
-		return false, invalid("phone4", "must be the last four digits of the recipient's phone")
+		return nil, invalid("phone4", "must be the last four digits of the recipient's phone")
 	}
 	key, now := phoneGuessKey(waybill), s.Now()
 	wrong, err := s.store.WrongGuesses(ctx, key, now.Add(-2*PhoneLock))
 	if err != nil {
-		return false, fmt.Errorf("phone check %s: %w", waybill, err)
+		return nil, fmt.Errorf("phone check %s: %w", waybill, err)
 	}
 	if until := LockedUntil(wrong, now, PhoneGuesses, PhoneLock); !until.IsZero() {
 		s.observePhone(PhoneLocked)
-		return false, &LockedError{Check: "phone4", Until: until, Wait: until.Sub(now)}
-	}
-	want := ""
-	for _, e := range events {
-		if e.RecipientKey != "" {
-			want = e.RecipientKey
-			break
-		}
+		return nil, &LockedError{Check: "phone4", Until: until, Wait: until.Sub(now)}
 	}
 	// The key is computed even for an unknown waybill, so both answers cost the same.
 	got := s.RecipientKey(waybill, last4)
-	if want != "" && subtle.ConstantTimeCompare([]byte(want), []byte(got)) == 1 {
+	var match []Trace
+	for _, t := range candidates {
+		for _, e := range t.Events {
+			if e.RecipientKey != "" {
+				if subtle.ConstantTimeCompare([]byte(e.RecipientKey), []byte(got)) == 1 {
+					match = append(match, reduce(t))
+				}
+				break
+			}
+		}
+	}
+	if len(match) > 0 {
 		s.observePhone(PhonePassed)
-		return true, nil
+		return match, nil
 	}
 	if err := s.store.WrongGuess(ctx, key, now, 2*PhoneLock); err != nil {
-		return false, fmt.Errorf("phone check %s: %w", waybill, err)
+		return nil, fmt.Errorf("phone check %s: %w", waybill, err)
 	}
 	s.observePhone(PhoneWrong)
-	return false, nil
+	return nil, nil
 }
 
 func (s *Service) observePhone(outcome string) {

@@ -52,13 +52,13 @@ func TestPhoneCheckLocksPerWaybill(t *testing.T) {
 	guessers := []tracking.Caller{public, firmCaller(w.hqB), public, merchantCaller("m9"), public}
 	for i, c := range guessers {
 		for _, waybill := range []string{wb, ghost} {
-			if _, err := w.svc.TraceParcel(w.ctx, c, waybill, "000"+string(rune('0'+i))); !errors.Is(err, tracking.ErrNotFound) {
+			if _, err := w.svc.TraceParcel(w.ctx, c, waybill, "", "000"+string(rune('0'+i))); !errors.Is(err, tracking.ErrNotFound) {
 				t.Fatalf("%s wrong answer %d: got %v, want not found", waybill, i+1, err)
 			}
 		}
 	}
 	for _, waybill := range []string{wb, ghost} {
-		_, err := w.svc.TraceParcel(w.ctx, public, waybill, recipientLast4)
+		_, err := w.svc.TraceParcel(w.ctx, public, waybill, "", recipientLast4)
 		var le *tracking.LockedError
 		if !errors.As(err, &le) {
 			t.Fatalf("%s after five wrong answers, the right one: got %v, want locked", waybill, err)
@@ -67,18 +67,18 @@ func TestPhoneCheckLocksPerWaybill(t *testing.T) {
 			t.Fatalf("%s locked until %v, want %v", waybill, le.Until, want)
 		}
 	}
-	if _, err := w.svc.TraceParcel(w.ctx, public, other, recipientLast4); err != nil {
+	if _, err := w.svc.TraceParcel(w.ctx, public, other, "", recipientLast4); err != nil {
 		t.Fatalf("another waybill's check: %v", err)
 	}
-	if got, err := w.svc.TraceParcel(w.ctx, firmCaller(w.hqA), wb, ""); err != nil || got.Reduced {
+	if got, err := w.svc.TraceParcel(w.ctx, firmCaller(w.hqA), wb, "", ""); err != nil || got.Reduced {
 		t.Fatalf("the carrier while the phone check is locked: reduced %v, %v", got.Reduced, err)
 	}
 	w.clk.Advance(59 * time.Minute)
-	if _, err := w.svc.TraceParcel(w.ctx, public, wb, recipientLast4); err == nil {
+	if _, err := w.svc.TraceParcel(w.ctx, public, wb, "", recipientLast4); err == nil {
 		t.Fatal("the lock ended before its hour")
 	}
 	w.clk.Advance(time.Minute)
-	if got, err := w.svc.TraceParcel(w.ctx, public, wb, recipientLast4); err != nil || !got.Reduced {
+	if got, err := w.svc.TraceParcel(w.ctx, public, wb, "", recipientLast4); err != nil || !got.Reduced {
 		t.Fatalf("after the hour, the right answer: reduced %v, %v", got.Reduced, err)
 	}
 	want := map[string]int{tracking.PhoneWrong: 10, tracking.PhoneLocked: 3, tracking.PhonePassed: 2}

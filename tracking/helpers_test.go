@@ -269,7 +269,7 @@ func (w *world) stats(t *testing.T, kind tracking.SubjectKind, id string) map[st
 
 func (w *world) trace(t *testing.T, waybill string) tracking.Trace {
 	t.Helper()
-	tr, err := w.svc.TraceParcel(w.ctx, regulator, waybill, "")
+	tr, err := w.svc.TraceParcel(w.ctx, regulator, waybill, "", "")
 	if err != nil {
 		t.Fatalf("trace %s: %v", waybill, err)
 	}
@@ -281,15 +281,45 @@ func (w *world) parcel(t *testing.T, waybill string) tracking.Parcel {
 	if err := w.svc.Flush(w.ctx); err != nil {
 		t.Fatalf("flush: %v", err)
 	}
-	ps, err := w.ts.ParcelsByWaybill(w.ctx, []string{waybill})
-	if err != nil {
-		t.Fatalf("parcel %s: %v", waybill, err)
+	carriers, err := w.ts.WaybillCarriers(w.ctx, waybill)
+	if err != nil || len(carriers) != 1 {
+		t.Fatalf("parcel %s: carriers %v, %v; want one", waybill, carriers, err)
 	}
-	p, ok := ps[waybill]
+	return w.parcelOf(t, tracking.ParcelKey{Carrier: carriers[0], Waybill: waybill})
+}
+
+// parcelOf returns one carrier's parcel summary.
+func (w *world) parcelOf(t *testing.T, k tracking.ParcelKey) tracking.Parcel {
+	t.Helper()
+	if err := w.svc.Flush(w.ctx); err != nil {
+		t.Fatalf("flush: %v", err)
+	}
+	ps, err := w.ts.ParcelsByKey(w.ctx, []tracking.ParcelKey{k})
+	if err != nil {
+		t.Fatalf("parcel %v: %v", k, err)
+	}
+	p, ok := ps[k]
 	if !ok {
-		t.Fatalf("parcel %s: not stored", waybill)
+		t.Fatalf("parcel %v: not stored", k)
 	}
 	return p
+}
+
+// waybillEvents returns the stored events of a waybill at every carrier.
+func (w *world) waybillEvents(waybill string) ([]tracking.Event, error) {
+	carriers, err := w.ts.WaybillCarriers(w.ctx, waybill)
+	if err != nil {
+		return nil, err
+	}
+	var out []tracking.Event
+	for _, c := range carriers {
+		evs, err := w.ts.ParcelEvents(w.ctx, tracking.ParcelKey{Carrier: c, Waybill: waybill})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, evs...)
+	}
+	return out, nil
 }
 
 func (w *world) anomalies(t *testing.T, kind tracking.AnomalyKind) []tracking.Anomaly {

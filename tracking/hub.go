@@ -2,12 +2,12 @@ package tracking
 
 import "sync"
 
-// Hub fans new events out to the live streams of their waybills, and alerts (incidents and
+// Hub fans new events out to the live streams of their parcels, and alerts (incidents and
 // anomalies) to the regulators' stream. A slow subscriber loses messages rather than slowing
 // ingestion down: its channel is buffered and full sends are dropped and counted.
 type Hub struct {
 	mu      sync.Mutex
-	parcels map[string]map[chan Event]struct{}
+	parcels map[ParcelKey]map[chan Event]struct{}
 	alerts  map[chan Alert]struct{}
 	dropped int
 }
@@ -21,23 +21,24 @@ type Alert struct {
 
 // NewHub returns an empty hub.
 func NewHub() *Hub {
-	return &Hub{parcels: map[string]map[chan Event]struct{}{}, alerts: map[chan Alert]struct{}{}}
+	return &Hub{parcels: map[ParcelKey]map[chan Event]struct{}{}, alerts: map[chan Alert]struct{}{}}
 }
 
-// SubscribeParcel returns a channel of new events of waybill and a cancel function.
-func (h *Hub) SubscribeParcel(waybill string) (<-chan Event, func()) {
+// SubscribeParcel returns a channel of new events of one parcel (its carrier's events of its
+// waybill, never another carrier's) and a cancel function.
+func (h *Hub) SubscribeParcel(k ParcelKey) (<-chan Event, func()) {
 	ch := make(chan Event, 64)
 	h.mu.Lock()
-	if h.parcels[waybill] == nil {
-		h.parcels[waybill] = map[chan Event]struct{}{}
+	if h.parcels[k] == nil {
+		h.parcels[k] = map[chan Event]struct{}{}
 	}
-	h.parcels[waybill][ch] = struct{}{}
+	h.parcels[k][ch] = struct{}{}
 	h.mu.Unlock()
 	return ch, func() {
 		h.mu.Lock()
-		delete(h.parcels[waybill], ch)
-		if len(h.parcels[waybill]) == 0 {
-			delete(h.parcels, waybill)
+		delete(h.parcels[k], ch)
+		if len(h.parcels[k]) == 0 {
+			delete(h.parcels, k)
 		}
 		h.mu.Unlock()
 	}
@@ -63,7 +64,7 @@ func (h *Hub) publishEvents(evs []Event) {
 		return
 	}
 	for _, e := range evs {
-		for ch := range h.parcels[e.Waybill] {
+		for ch := range h.parcels[e.Parcel()] {
 			select {
 			case ch <- e:
 			default:

@@ -11,6 +11,7 @@ import (
 // IncidentInput is a reported problem with a parcel.
 type IncidentInput struct {
 	Waybill     string
+	Carrier     string // chooses the parcel when several carriers use the waybill
 	Kind        IncidentKind
 	Reporter    string // free text: 12305, 12315, merchant, consumer, inspection ...
 	At          time.Time
@@ -60,7 +61,7 @@ func Attribute(kind IncidentKind, t Trace, cfg CarrierConfig, at time.Time) Attr
 		for i := range t.Events {
 			e := &t.Events[i]
 			if at.IsZero() || !e.At.After(at) {
-				if e.Holder.Kind == HolderFirm || e.Code != Delivered {
+				if e.custody().Kind == HolderFirm || e.Code != Delivered {
 					last = e
 				}
 			}
@@ -70,8 +71,8 @@ func Attribute(kind IncidentKind, t Trace, cfg CarrierConfig, at time.Time) Attr
 			return a
 		}
 		p := party(last)
-		if last.Holder.Kind == HolderFirm {
-			p = partyOf(last.Holder)
+		if h := last.custody(); h.Kind == HolderFirm {
+			p = partyOf(h)
 		}
 		a.Responsible, a.EventIDs = p, []string{last.ID}
 		a.Confidence = conf(p, 0.9)
@@ -295,7 +296,7 @@ func (s *Service) ReportIncident(ctx context.Context, c Caller, in IncidentInput
 	if c.Role != RoleRegulator && c.Role != RoleFirm && c.Role != RoleMerchant {
 		return Incident{}, ErrForbidden
 	}
-	t, err := s.TraceParcel(ctx, c, in.Waybill, "")
+	t, err := s.TraceParcel(ctx, c, in.Waybill, in.Carrier, "")
 	if err != nil {
 		return Incident{}, err
 	}
@@ -312,7 +313,79 @@ func (s *Service) ReportIncident(ctx context.Context, c Caller, in IncidentInput
 	inc := Incident{ID: newID(), Waybill: t.Waybill, Carrier: t.Carrier, Kind: in.Kind, Reporter: strings.TrimSpace(in.Reporter),
 		ReportedBy: c.TokenID, At: in.At, Description: in.Description, Evidence: in.Evidence, CreatedAt: now}
 	inc.Attribution = Attribute(in.Kind, t, cfg, in.At)
+	if c.Role == RoleFirm {
+		if err := s.ownEvidence(ctx, c.FirmID, t, &inc.Attribution); err != nil {
+			return Incident{}, err
+		}
+	}
 	return s.record(ctx, inc)
+}
+
+// ownEvidenceReason says why a candidate is listed and not proposed.
+const ownEvidenceReason = "outside the reporter's firm tree, on evidence only the reporter's tree supplied: listed for a regulator, no record proposed"
+
+// ownEvidence keeps back-tracking from proposing a record against a firm, site or person
+// outside the reporter's tree (root) on evidence that only the reporter's tree supplied: such a
+// party is turned into a candidate with the reason, for a regulator to weigh. An event was
+// supplied by the tree of the firm that scanned it (a tree may push only its own scans, and
+// the receiver of a handover its own).
+func (s *Service) ownEvidence(ctx context.Context, root string, t Trace, a *Attribution) error {
+	ownOnly := func(ids []string) (bool, error) {
+		for _, id := range ids {
+			e := findEvent(t, id)
+			if e == nil {
+				return false, nil
+			}
+			if in, err := s.inTree(ctx, root, e.FirmID); err != nil || !in {
+				return false, err
+			}
+		}
+		return len(ids) > 0, nil
+	}
+	foreign := func(firm string) (bool, error) {
+		if firm == "" {
+			return false, nil
+		}
+		in, err := s.inTree(ctx, root, firm)
+		return !in, err
+	}
+	if !a.Responsible.IsZero() {
+		f, err := foreign(a.Responsible.FirmID)
+		if err != nil {
+			return err
+		}
+		own, err := ownOnly(a.EventIDs)
+		if err != nil {
+			return err
+		}
+		if f && own {
+			a.Candidates = append([]Candidate{{Party: a.Responsible, Reason: ownEvidenceReason, EventIDs: a.EventIDs, Confidence: a.Confidence}}, a.Candidates...)
+			a.Explanation += "; " + ownEvidenceReason
+			a.Responsible, a.Confidence = Party{}, 0
+		}
+	}
+	for i := range a.Candidates {
+		cd := &a.Candidates[i]
+		if cd.Reason == ownEvidenceReason {
+			continue
+		}
+		f, err := foreign(cd.FirmID)
+		if err != nil {
+			return err
+		}
+		own, err := ownOnly(cd.EventIDs)
+		if err != nil {
+			return err
+		}
+		if f && own {
+			cd.Reason += "; " + ownEvidenceReason
+			if a.listed == nil {
+				a.listed = map[string]bool{}
+			}
+			a.listed[cd.FirmID] = true
+		}
+	}
+	return nil
 }
 
 // record finishes an incident: HQ roll-up, proposed records, the complaint statistic, storage
@@ -330,7 +403,7 @@ func (s *Service) record(ctx context.Context, inc Incident) (Incident, error) {
 		}
 	}
 	pr := proposal[inc.Kind]
-	evs, err := s.store.ParcelEvents(ctx, inc.Waybill)
+	evs, err := s.store.ParcelEvents(ctx, ParcelKey{Carrier: inc.Carrier, Waybill: inc.Waybill})
 	if err != nil {
 		return Incident{}, err
 	}
@@ -370,7 +443,7 @@ func (s *Service) record(ctx context.Context, inc Incident) (Incident, error) {
 		// finds whose hands the data left.
 		seen := map[string]bool{}
 		for _, c := range a.Candidates {
-			if !seen[c.FirmID] {
+			if !seen[c.FirmID] && !a.listed[c.FirmID] {
 				seen[c.FirmID] = true
 				blamed = append(blamed, Party{FirmID: c.FirmID})
 			}
@@ -422,15 +495,18 @@ func (s *Service) Incident(ctx context.Context, c Caller, id string) (Incident, 
 	return inc, nil
 }
 
-// Incidents lists incidents, optionally of one waybill: regulators all, firms their tree's.
-func (s *Service) Incidents(ctx context.Context, c Caller, waybill, after string, limit int) ([]Incident, error) {
+// Incidents lists incidents, optionally of one waybill (and of one carrier's parcel of it):
+// regulators all, firms their tree's.
+func (s *Service) Incidents(ctx context.Context, c Caller, waybill, carrier, after string, limit int) ([]Incident, error) {
 	q := IncidentQuery{Waybill: waybill, After: after, Limit: limit}
+	if carrier != "" {
+		q.Carriers = []string{carrier}
+	}
 	switch c.Role {
 	case RoleRegulator:
 	case RoleFirm:
-		q.Carriers = []string{}
 		// Incidents are few; filter by the caller's tree after the fact.
-		all, err := s.store.Incidents(ctx, IncidentQuery{Waybill: waybill, After: after})
+		all, err := s.store.Incidents(ctx, IncidentQuery{Waybill: waybill, Carriers: q.Carriers, After: after})
 		if err != nil {
 			return nil, err
 		}

@@ -383,7 +383,7 @@ func TestReportIncidentErrors(t *testing.T) {
 	if got := w.props.all(); len(got) != 0 {
 		t.Errorf("refused reports proposed %d records", len(got))
 	}
-	incs, err := w.svc.Incidents(w.ctx, regulator, "", "", 0)
+	incs, err := w.svc.Incidents(w.ctx, regulator, "", "", "", 0)
 	if err != nil || len(incs) != 0 {
 		t.Errorf("got incidents %v (%v), want none", incs, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -51,6 +52,8 @@ type EventInput struct {
 	MerchantID     string
 	RecipientPhone string // on collection: used once for the public trace check, never stored
 	Remark         string
+
+	accept *Offer // set by AcceptHandover: this event is the receiver taking the offered parcel
 }
 
 // Outcome of one event of a batch.
@@ -133,7 +136,7 @@ func (s *Service) RecipientKey(waybill, last4 string) string {
 }
 
 // normalize checks one input and turns it into an Event; the reason names what is wrong.
-func (s *Service) normalize(ctx context.Context, c Caller, in EventInput, now time.Time, configs map[string]CarrierConfig) (Event, string, error) {
+func (s *Service) normalize(ctx context.Context, c Caller, in EventInput, now time.Time, configs map[string]CarrierConfig, offers map[ParcelKey]*Trace) (Event, string, error) {
 	e := Event{ID: strings.TrimSpace(in.ID), Waybill: strings.TrimSpace(in.Waybill), Carrier: strings.TrimSpace(in.Carrier),
 		At: in.At.UTC().Truncate(time.Millisecond), SiteID: in.Site, StaffID: in.Staff, Region: in.Region,
 		WeightGrams: in.WeightGrams, Signer: in.Signer, MerchantID: strings.TrimSpace(in.MerchantID), Remark: in.Remark, ReceivedAt: now}
@@ -175,13 +178,30 @@ func (s *Service) normalize(ctx context.Context, c Caller, in EventInput, now ti
 	} else if !ok {
 		return e, "carrier: no such firm", nil
 	}
+	// scope is the tree whose sites and staff may scan: the carrier's, except for the receiver
+	// of a handover offered to another tree, who scans the carrier's parcel with its own.
+	scope, receiver := e.Carrier, (*Offer)(nil)
 	if c.Role == RoleFirm {
 		ok, err := s.inTree(ctx, c.FirmID, e.Carrier)
 		if err != nil {
 			return e, "", err
 		}
 		if !ok {
-			return e, "carrier: outside your firm tree", nil
+			// The one exception: a parcel offered to the caller's tree, which its scan takes.
+			if receiver, err = s.offeredTo(ctx, c.FirmID, e.Parcel(), offers); err != nil {
+				return e, "", err
+			}
+			if receiver == nil {
+				return e, "carrier: outside your firm tree", nil
+			}
+			scope = c.FirmID
+		}
+	}
+	if in.accept != nil {
+		receiver = in.accept
+		var err error
+		if scope, err = s.root(ctx, receiver.To.FirmID); err != nil {
+			return e, "", err
 		}
 	}
 	cfg, ok := configs[e.Carrier]
@@ -202,6 +222,9 @@ func (s *Service) normalize(ctx context.Context, c Caller, in EventInput, now ti
 	}
 	e.Code = code
 	e.FirmID = e.Carrier
+	if receiver != nil {
+		e.FirmID = receiver.To.FirmID
+	}
 	if e.SiteID != "" {
 		firm, ok, err := s.siteFirm(ctx, e.SiteID)
 		if err != nil {
@@ -210,16 +233,19 @@ func (s *Service) normalize(ctx context.Context, c Caller, in EventInput, now ti
 		if !ok {
 			return e, "site: no such site", nil
 		}
-		if in, err := s.inTree(ctx, e.Carrier, firm); err != nil {
+		if in, err := s.inTree(ctx, scope, firm); err != nil {
 			return e, "", err
 		} else if !in {
+			if receiver != nil {
+				return e, "site: not a site of the receiving firm tree", nil
+			}
 			return e, "site: not a site of the carrier's firm tree", nil
 		}
 		e.FirmID = firm
 	}
 	if e.StaffID != "" {
 		// The courier must work for the carrier's tree (where the site is, for a partner's site).
-		if why, err := s.staffIn(ctx, "staff", e.StaffID, e.Carrier); err != nil || why != "" {
+		if why, err := s.staffIn(ctx, "staff", e.StaffID, scope); err != nil || why != "" {
 			return e, why, err
 		}
 	}
@@ -248,13 +274,17 @@ func (s *Service) normalize(ctx context.Context, c Caller, in EventInput, now ti
 		e.RecipientKey = s.RecipientKey(e.Waybill, p[len(p)-4:])
 		e.RecipientID = s.hasher.Hash("recipient_phone", p)
 	}
-	h, reason, err := s.holder(ctx, e, in.Holder)
+	h, reason, err := s.holder(ctx, e, in.Holder, in.accept != nil)
 	if err != nil || reason != "" {
 		return e, reason, err
 	}
 	e.Holder = h
 	e.Hash = contentHash(&e)
-	return e, "", nil
+	evs := []Event{e}
+	if err := s.withRoots(ctx, evs); err != nil {
+		return e, "", err
+	}
+	return evs[0], "", nil
 }
 
 func isDigits(s string) bool {
@@ -275,7 +305,7 @@ func truncate(s string, n int) string {
 
 // holder resolves who holds the parcel after e. A handover must name the new holder; a
 // delivery passes it to the recipient; other scans leave it with the scanning firm, site and person.
-func (s *Service) holder(ctx context.Context, e Event, in *HolderInput) (Holder, string, error) {
+func (s *Service) holder(ctx context.Context, e Event, in *HolderInput, taking bool) (Holder, string, error) {
 	if in == nil || (*in == HolderInput{}) {
 		switch e.Code {
 		case Handover:
@@ -319,7 +349,7 @@ func (s *Service) holder(ctx context.Context, e Event, in *HolderInput) (Holder,
 			return Holder{}, why, err
 		}
 	}
-	if e.Code == Handover && h.Key() == (Holder{Kind: HolderFirm, FirmID: e.FirmID, SiteID: e.SiteID, StaffID: e.StaffID}).Key() {
+	if e.Code == Handover && !taking && h.Key() == (Holder{Kind: HolderFirm, FirmID: e.FirmID, SiteID: e.SiteID, StaffID: e.StaffID}).Key() {
 		return Holder{}, "holder: a handover must pass the parcel to a new holder", nil
 	}
 	return h, "", nil
@@ -341,11 +371,12 @@ func (s *Service) Ingest(ctx context.Context, c Caller, inputs []EventInput) (In
 	now := s.Now()
 	res := IngestResult{Results: make([]EventResult, len(inputs))}
 	configs := map[string]CarrierConfig{}
+	offers := map[ParcelKey]*Trace{}
 	events := make([]Event, 0, len(inputs))
 	index := make([]int, 0, len(inputs)) // input index of events[i]
 	seen := map[string]int{}             // key → position in events, for repeats inside the batch
 	for i, in := range inputs {
-		e, reason, err := s.normalize(ctx, c, in, now, configs)
+		e, reason, err := s.normalize(ctx, c, in, now, configs, offers)
 		if err != nil {
 			return IngestResult{}, fmt.Errorf("ingest event %d: %w", i, err)
 		}
@@ -523,33 +554,35 @@ func (s *Service) folder() {
 
 func (s *Service) foldGroup(g *group) error {
 	ctx := g.ctx
-	var missing []string
-	seen := map[string]bool{}
+	var missing []ParcelKey
+	seen := map[ParcelKey]bool{}
 	for i, e := range g.all {
-		if !g.stored[i] || seen[e.Waybill] {
+		k := e.Parcel()
+		if !g.stored[i] || seen[k] {
 			continue
 		}
-		seen[e.Waybill] = true
-		if _, ok := s.dirty[e.Waybill]; ok {
+		seen[k] = true
+		if _, ok := s.dirty[k]; ok {
 			continue
 		}
-		if p, ok := s.parcels.get(e.Waybill); ok {
-			s.dirty[e.Waybill] = p
+		if p, ok := s.parcels.get(k); ok {
+			s.dirty[k] = p
 			continue
 		}
-		missing = append(missing, e.Waybill)
+		missing = append(missing, k)
 	}
 	if len(missing) > 0 {
-		got, err := s.store.ParcelsByWaybill(ctx, missing)
+		got, err := s.store.ParcelsByKey(ctx, missing)
 		if err != nil {
 			// The events are durable; their derived state comes back with the next replay.
 			return fmt.Errorf("events stored, summaries unreadable (replayed at restart): %w", err)
 		}
-		for _, w := range missing {
-			s.dirty[w] = got[w] // zero for a new parcel
+		for _, k := range missing {
+			s.dirty[k] = got[k] // zero for a new parcel
 		}
 	}
 	now := s.Now()
+	reuse := newReuseCheck(s.store, g.all)
 	k := 0
 	for _, job := range g.jobs {
 		var fresh []Event
@@ -568,16 +601,17 @@ func (s *Service) foldGroup(g *group) error {
 				continue
 			}
 			r.Status = Accepted
-			p := s.dirty[e.Waybill]
-			cfg := job.configs[e.Carrier]
-			if p.Carrier != "" && p.Carrier != e.Carrier {
-				if pc, ok := job.configs[p.Carrier]; ok {
-					cfg = pc
+			p := s.dirty[e.Parcel()]
+			if p.Waybill == "" {
+				a, err := reuse.check(ctx, e)
+				if err != nil {
+					return fmt.Errorf("events stored, derived state not saved (replayed at restart): %w", err)
 				}
+				anomalies = append(anomalies, a...)
 			}
-			anomalies = append(anomalies, s.fold(&p, e, cfg, s.opts)...)
+			anomalies = append(anomalies, s.fold(&p, e, job.configs[e.Carrier], s.opts)...)
 			p.UpdatedAt = now
-			s.dirty[e.Waybill] = p
+			s.dirty[e.Parcel()] = p
 			s.pendingDeltas = append(s.pendingDeltas, e.Deltas...)
 			s.pendingEvents++
 			fresh = append(fresh, *e)
@@ -626,11 +660,11 @@ func (s *Service) prepare(ctx context.Context, st Store, events []Event, index [
 		return Batch{}, err
 	}
 	var fresh []Event
-	hadDup := map[string]bool{}
+	hadDup := map[ParcelKey]bool{}
 	for i, e := range events {
 		r := &res.Results[index[i]]
 		if h, ok := stored[e.Key()]; ok {
-			hadDup[e.Waybill] = true
+			hadDup[e.Parcel()] = true
 			if h == e.Hash {
 				r.Status = Duplicate
 			} else {
@@ -648,9 +682,9 @@ func (s *Service) prepare(ctx context.Context, st Store, events []Event, index [
 			r.Status, r.Reason = Rejected, conflictReason
 		}
 	}
-	var waybills []string
-	parcels := map[string]Parcel{}
-	var missing []string
+	var order []ParcelKey
+	parcels := map[ParcelKey]Parcel{}
+	var missing []ParcelKey
 	touched := append([]Event(nil), fresh...)
 	for i, e := range events {
 		if res.Results[index[i]].Status == Duplicate {
@@ -661,68 +695,74 @@ func (s *Service) prepare(ctx context.Context, st Store, events []Event, index [
 		return Batch{}, nil
 	}
 	for _, e := range touched {
-		if _, ok := parcels[e.Waybill]; ok {
+		k := e.Parcel()
+		if _, ok := parcels[k]; ok {
 			continue
 		}
-		waybills = append(waybills, e.Waybill)
-		if p, ok := s.dirty[e.Waybill]; ok {
-			parcels[e.Waybill] = p
-		} else if p, ok := s.parcels.get(e.Waybill); ok {
-			parcels[e.Waybill] = p
+		order = append(order, k)
+		if p, ok := s.dirty[k]; ok {
+			parcels[k] = p
+		} else if p, ok := s.parcels.get(k); ok {
+			parcels[k] = p
 		} else {
-			parcels[e.Waybill] = Parcel{}
-			missing = append(missing, e.Waybill)
+			parcels[k] = Parcel{}
+			missing = append(missing, k)
 		}
 	}
 	if len(missing) > 0 {
-		got, err := st.ParcelsByWaybill(ctx, missing)
+		got, err := st.ParcelsByKey(ctx, missing)
 		if err != nil {
 			return Batch{}, err
 		}
-		for w, p := range got {
-			parcels[w] = p
+		for k, p := range got {
+			parcels[k] = p
 		}
 	}
 	// A writer that stopped between storing events and their summary (MongoDB has no
 	// transaction to tie them) leaves summaries behind their events; a re-sent batch finds
 	// those events stored, so the summary is folded again from the stored events.
-	healed := map[string]bool{}
-	for _, w := range waybills {
-		if !hadDup[w] {
+	healed := map[ParcelKey]bool{}
+	for _, k := range order {
+		if !hadDup[k] {
 			continue
 		}
-		evs, err := st.ParcelEvents(ctx, w)
+		evs, err := st.ParcelEvents(ctx, k)
 		if err != nil {
 			return Batch{}, err
 		}
-		if len(evs) > parcels[w].Events {
-			parcels[w] = s.rebuild(evs, configs)
-			healed[w] = true
+		if len(evs) > parcels[k].Events {
+			if err := s.withRoots(ctx, evs); err != nil {
+				return Batch{}, err
+			}
+			parcels[k] = s.rebuild(evs, configs)
+			healed[k] = true
 		}
 	}
 	sort.SliceStable(fresh, func(i, j int) bool { return eventLess(fresh[i], fresh[j]) })
 	var anomalies []Anomaly
+	reuse := newReuseCheck(st, fresh)
 	for i := range fresh {
 		e := &fresh[i]
-		p := parcels[e.Waybill]
-		cfg := configs[e.Carrier]
-		if p.Carrier != "" && p.Carrier != e.Carrier {
-			if pc, ok := configs[p.Carrier]; ok {
-				cfg = pc
+		p := parcels[e.Parcel()]
+		if p.Waybill == "" {
+			a, err := reuse.check(ctx, e)
+			if err != nil {
+				return Batch{}, err
 			}
+			anomalies = append(anomalies, a...)
 		}
-		anomalies = append(anomalies, s.fold(&p, e, cfg, s.opts)...)
+		anomalies = append(anomalies, s.fold(&p, e, configs[e.Carrier], s.opts)...)
 		p.UpdatedAt = now
-		parcels[e.Waybill] = p
+		parcels[e.Parcel()] = p
 	}
 	b := Batch{Events: fresh}
-	folded := map[string]bool{}
+	folded := map[ParcelKey]bool{}
 	for _, e := range fresh {
-		folded[e.Waybill] = true
+		folded[e.Parcel()] = true
 	}
-	for _, w := range waybills {
-		if folded[w] || healed[w] {
-			b.Parcels = append(b.Parcels, parcels[w])
+	for _, k := range order {
+		if folded[k] || healed[k] {
+			b.Parcels = append(b.Parcels, parcels[k])
 		}
 	}
 	seen := map[string]bool{}
@@ -783,14 +823,14 @@ func (s *Service) flushLocked(ctx context.Context) error {
 	for _, p := range s.dirty {
 		d.Parcels = append(d.Parcels, p)
 	}
-	sort.Slice(d.Parcels, func(i, k int) bool { return d.Parcels[i].Waybill < d.Parcels[k].Waybill })
+	sort.Slice(d.Parcels, func(i, k int) bool { return d.Parcels[i].Key().String() < d.Parcels[k].Key().String() })
 	if err := j.SaveDerived(ctx, d); err != nil {
 		return fmt.Errorf("save derived state: %w", err)
 	}
 	for _, p := range d.Parcels {
 		s.parcels.put(p)
 	}
-	s.dirty = map[string]Parcel{}
+	s.dirty = map[ParcelKey]Parcel{}
 	s.pendingDeltas, s.pendingList, s.pendingEvents = nil, nil, 0
 	s.pendingAnoms = map[string]bool{}
 	s.flushedAt = s.now()
@@ -842,21 +882,25 @@ func (s *Service) Recover(ctx context.Context) (int, error) {
 		if len(evs) == 0 {
 			return replayed, s.flushLocked(ctx)
 		}
-		var need []string
+		var need []ParcelKey
 		for _, e := range evs {
-			if _, ok := s.dirty[e.Waybill]; !ok {
-				need = append(need, e.Waybill)
+			if _, ok := s.dirty[e.Parcel()]; !ok {
+				need = append(need, e.Parcel())
 			}
 		}
-		got, err := s.store.ParcelsByWaybill(ctx, need)
+		got, err := s.store.ParcelsByKey(ctx, need)
 		if err != nil {
 			return replayed, err
 		}
-		for w, p := range got {
-			if _, ok := s.dirty[w]; !ok {
-				s.dirty[w] = p
+		for k, p := range got {
+			if _, ok := s.dirty[k]; !ok {
+				s.dirty[k] = p
 			}
 		}
+		if err := s.withRoots(ctx, evs); err != nil {
+			return replayed, err
+		}
+		reuse := newReuseCheck(s.store, evs)
 		for i := range evs {
 			e := evs[i]
 			cfg, ok := configs[e.Carrier]
@@ -866,13 +910,19 @@ func (s *Service) Recover(ctx context.Context) (int, error) {
 				}
 				configs[e.Carrier] = cfg
 			}
-			p := s.dirty[e.Waybill]
+			p := s.dirty[e.Parcel()]
 			e.Deltas = nil
+			var anoms []Anomaly
+			if p.Waybill == "" {
+				if anoms, err = reuse.check(ctx, &e); err != nil {
+					return replayed, err
+				}
+			}
 			// The same fold, in the same order, from the same saved state as the first time:
 			// it moves exactly the statistics the event moved then.
-			anoms := s.fold(&p, &e, cfg, s.opts)
+			anoms = append(anoms, s.fold(&p, &e, cfg, s.opts)...)
 			p.UpdatedAt = e.ReceivedAt
-			s.dirty[e.Waybill] = p
+			s.dirty[e.Parcel()] = p
 			s.pendingDeltas = append(s.pendingDeltas, e.Deltas...)
 			s.pendingEvents++
 			for _, a := range anoms {
@@ -933,10 +983,6 @@ func (s *Service) fold(p *Parcel, e *Event, cfg CarrierConfig, o Options) []Anom
 	}
 	if !found {
 		p.Carriers = append(p.Carriers, e.Carrier)
-		if len(p.Carriers) > 1 {
-			anoms = append(anoms, Anomaly{ID: anomalyID(AnSecondCarrier, e.Waybill), Kind: AnSecondCarrier, Waybill: e.Waybill,
-				Carrier: p.Carrier, Detail: fmt.Sprintf("waybill first used by %s, now by %s", p.Carrier, e.Carrier), EventIDs: []string{e.ID}, FoundAt: e.ReceivedAt})
-		}
 	}
 	p.Events++
 	if e.At.Before(p.FirstAt) {
@@ -952,8 +998,8 @@ func (s *Service) fold(p *Parcel, e *Event, cfg CarrierConfig, o Options) []Anom
 	} else if !p.Final && !e.At.Before(p.StatusAt) {
 		p.Status, p.StatusAt = e.Code, e.At
 	}
-	if !e.Holder.IsZero() && !e.At.Before(p.HolderAt) && (!p.Final || e.Code.Final()) {
-		p.Holder, p.HolderAt = e.Holder, e.At
+	if h := e.custody(); !h.IsZero() && !e.At.Before(p.HolderAt) && (!p.Final || e.Code.Final()) {
+		p.Holder, p.HolderAt = h, e.At
 	}
 	if e.Code.transit() {
 		p.TransitScans++
@@ -963,7 +1009,7 @@ func (s *Service) fold(p *Parcel, e *Event, cfg CarrierConfig, o Options) []Anom
 	switch e.Code {
 	case Collected:
 		if !p.DeliveredAt.IsZero() && e.At.After(p.DeliveredAt) {
-			anoms = append(anoms, Anomaly{ID: anomalyID(AnAfterDelivery, e.Waybill), Kind: AnAfterDelivery, Waybill: e.Waybill, Carrier: e.Carrier,
+			anoms = append(anoms, Anomaly{ID: anomalyID(AnAfterDelivery, p.Key().String()), Kind: AnAfterDelivery, Waybill: e.Waybill, Carrier: e.Carrier,
 				Detail: "a new collection after the parcel was delivered at " + p.DeliveredAt.Format(time.RFC3339), EventIDs: []string{e.ID}, FoundAt: e.ReceivedAt})
 		}
 		if p.CollectedAt.IsZero() || e.At.Before(p.CollectedAt) {
@@ -978,7 +1024,7 @@ func (s *Service) fold(p *Parcel, e *Event, cfg CarrierConfig, o Options) []Anom
 			if e.WeightGrams > 0 {
 				p.WeightGrams = e.WeightGrams
 				if e.WeightGrams < o.MinWeightGrams || e.WeightGrams > o.MaxWeightGrams {
-					anoms = append(anoms, Anomaly{ID: anomalyID(AnWeight, e.Waybill), Kind: AnWeight, Waybill: e.Waybill, Carrier: e.Carrier, MerchantID: e.MerchantID,
+					anoms = append(anoms, Anomaly{ID: anomalyID(AnWeight, p.Key().String()), Kind: AnWeight, Waybill: e.Waybill, Carrier: e.Carrier, MerchantID: e.MerchantID,
 						Detail: fmt.Sprintf("collection weight %d g is outside %d–%d g", e.WeightGrams, o.MinWeightGrams, o.MaxWeightGrams), EventIDs: []string{e.ID}, FoundAt: e.ReceivedAt})
 				}
 			}
@@ -1003,13 +1049,13 @@ func (s *Service) fold(p *Parcel, e *Event, cfg CarrierConfig, o Options) []Anom
 		p.Judged = true
 		// Judged once both ends are known, whichever arrived first.
 		if p.TransitScans == 0 {
-			anoms = append(anoms, Anomaly{ID: anomalyID(AnNoTransit, e.Waybill), Kind: AnNoTransit, Waybill: e.Waybill, Carrier: p.Carrier, MerchantID: p.MerchantID,
+			anoms = append(anoms, Anomaly{ID: anomalyID(AnNoTransit, p.Key().String()), Kind: AnNoTransit, Waybill: e.Waybill, Carrier: p.Carrier, MerchantID: p.MerchantID,
 				Detail: "collected and delivered with no transit scan in between", EventIDs: []string{e.ID}, FoundAt: e.ReceivedAt})
 		}
 		m := MOnTime
 		if p.DeliveredAt.After(p.PromiseBy) {
 			m = MLate
-			anoms = append(anoms, Anomaly{ID: anomalyID(AnPromiseBreached, e.Waybill), Kind: AnPromiseBreached, Waybill: e.Waybill, Carrier: p.Carrier,
+			anoms = append(anoms, Anomaly{ID: anomalyID(AnPromiseBreached, p.Key().String()), Kind: AnPromiseBreached, Waybill: e.Waybill, Carrier: p.Carrier,
 				Detail:   fmt.Sprintf("delivered %s after a promise due %s", p.DeliveredAt.Format(time.RFC3339), p.PromiseBy.Format(time.RFC3339)),
 				EventIDs: []string{e.ID}, FoundAt: e.ReceivedAt})
 		}
@@ -1027,4 +1073,183 @@ func (s *Service) fold(p *Parcel, e *Event, cfg CarrierConfig, o Options) []Anom
 		}
 	}
 	return anoms
+}
+
+// reuseCheck finds new parcels whose waybill another carrier uses too: the same number at two
+// carriers is two parcels, and a signal of reused or resold numbers (reused_second_carrier).
+type reuseCheck struct {
+	st      Store
+	batch   map[string][]string // waybill → carriers with events in the batch being folded
+	carrier map[string][]string // waybill → carriers with stored events, read once
+}
+
+func newReuseCheck(st Store, evs []Event) *reuseCheck {
+	r := &reuseCheck{st: st, batch: map[string][]string{}, carrier: map[string][]string{}}
+	for _, e := range evs {
+		if !slices.Contains(r.batch[e.Waybill], e.Carrier) {
+			r.batch[e.Waybill] = append(r.batch[e.Waybill], e.Carrier)
+		}
+	}
+	return r
+}
+
+// check is called with the first event of a new parcel. The anomaly's detail does not name the
+// other carriers: the carrier's own tree sees it, and may not learn who else uses the number;
+// regulators find them by tracing the waybill.
+func (r *reuseCheck) check(ctx context.Context, e *Event) ([]Anomaly, error) {
+	stored, ok := r.carrier[e.Waybill]
+	if !ok {
+		var err error
+		if stored, err = r.st.WaybillCarriers(ctx, e.Waybill); err != nil {
+			return nil, fmt.Errorf("carriers of waybill %s: %w", e.Waybill, err)
+		}
+		r.carrier[e.Waybill] = stored
+	}
+	others := 0
+	seen := map[string]bool{e.Carrier: true}
+	for _, c := range slices.Concat(stored, r.batch[e.Waybill]) {
+		if !seen[c] {
+			seen[c] = true
+			others++
+		}
+	}
+	if others == 0 {
+		return nil, nil
+	}
+	return []Anomaly{{ID: anomalyID(AnSecondCarrier, e.Parcel().String()), Kind: AnSecondCarrier, Waybill: e.Waybill, Carrier: e.Carrier,
+		Detail:   fmt.Sprintf("waybill %s is used by %d other carrier(s) too: the same number at two carriers is two parcels (reused or resold numbers?)", e.Waybill, others),
+		EventIDs: []string{e.ID}, FoundAt: e.ReceivedAt}}, nil
+}
+
+// offeredTo returns the handover of parcel k offered to firm tree root, when the parcel is
+// still waiting for it or that tree holds it now (it took it), else nil. Traces are cached per
+// batch in seen.
+func (s *Service) offeredTo(ctx context.Context, root string, k ParcelKey, seen map[ParcelKey]*Trace) (*Offer, error) {
+	t, ok := seen[k]
+	if !ok {
+		evs, err := s.store.ParcelEvents(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		if len(evs) > 0 {
+			cfg, err := s.config(ctx, s.store, k.Carrier)
+			if err != nil {
+				return nil, err
+			}
+			tr, err := s.buildTrace(ctx, evs, cfg)
+			if err != nil {
+				return nil, err
+			}
+			t = &tr
+		}
+		seen[k] = t
+	}
+	if t == nil {
+		return nil, nil
+	}
+	for i := len(t.Offers) - 1; i >= 0; i-- {
+		o := t.Offers[i]
+		if in, err := s.inTree(ctx, root, o.To.FirmID); err != nil || !in {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if !o.Accepted {
+			return &o, nil
+		}
+		if t.Holder.Kind == HolderFirm {
+			if in, err := s.inTree(ctx, root, t.Holder.FirmID); err != nil || in {
+				return &o, err
+			}
+		}
+	}
+	return nil, nil
+}
+
+// AcceptHandover records that the receiving tree took a parcel offered to it: the receiver's
+// firm tree or a regulator may accept. Custody and responsibility pass to the receiver from
+// now on. Accepting an accepted offer changes nothing. It returns the offer as it stands.
+// Errors: ErrNotFound for no such offer the caller may accept, *AmbiguousError
+// when the offer id names handovers of several parcels of the waybill.
+func (s *Service) AcceptHandover(ctx context.Context, c Caller, waybill, carrier, id string) (Offer, error) {
+	if c.Role != RoleRegulator && c.Role != RoleFirm {
+		return Offer{}, ErrForbidden
+	}
+	carriers, err := s.store.WaybillCarriers(ctx, strings.TrimSpace(waybill))
+	if err != nil {
+		return Offer{}, err
+	}
+	if carrier != "" {
+		if !slices.Contains(carriers, carrier) {
+			return Offer{}, ErrNotFound
+		}
+		carriers = []string{carrier}
+	}
+	type hit struct {
+		k ParcelKey
+		o Offer
+	}
+	var hits []hit
+	for _, cr := range carriers {
+		k := ParcelKey{Carrier: cr, Waybill: strings.TrimSpace(waybill)}
+		evs, err := s.store.ParcelEvents(ctx, k)
+		if err != nil {
+			return Offer{}, err
+		}
+		cfg, err := s.config(ctx, s.store, cr)
+		if err != nil {
+			return Offer{}, err
+		}
+		t, err := s.buildTrace(ctx, evs, cfg)
+		if err != nil {
+			return Offer{}, err
+		}
+		for _, off := range t.Offers {
+			if off.ID != id {
+				continue
+			}
+			if c.Role == RoleFirm {
+				if in, err := s.inTree(ctx, c.FirmID, off.To.FirmID); err != nil {
+					return Offer{}, err
+				} else if !in {
+					continue
+				}
+			}
+			hits = append(hits, hit{k, off})
+		}
+	}
+	switch len(hits) {
+	case 0:
+		return Offer{}, ErrNotFound
+	case 1:
+	default:
+		amb := &AmbiguousError{Waybill: waybill}
+		for _, h := range hits {
+			amb.Carriers = append(amb.Carriers, h.k.Carrier)
+		}
+		sort.Strings(amb.Carriers)
+		return Offer{}, amb
+	}
+	h := hits[0]
+	if h.o.Accepted {
+		return h.o, nil
+	}
+	at := s.Now()
+	if at.Before(h.o.At) {
+		at = h.o.At
+	}
+	to := h.o.To
+	in := EventInput{ID: "accept-" + h.o.ID, Waybill: h.k.Waybill, Carrier: h.k.Carrier, Code: string(Handover), At: at,
+		Site: to.SiteID, Staff: to.StaffID, Holder: &HolderInput{Firm: to.FirmID, Site: to.SiteID, Staff: to.StaffID},
+		Remark: "accepted handover " + h.o.ID + " (token " + c.TokenID + ")", accept: &h.o}
+	res, err := s.Ingest(ctx, c, []EventInput{in})
+	if err != nil {
+		return Offer{}, err
+	}
+	if r := res.Results[0]; r.Status == Rejected {
+		return Offer{}, fmt.Errorf("accept handover %s: %s: %w", h.o.ID, r.Reason, ErrConflict)
+	}
+	h.o.Accepted, h.o.AcceptedAt, h.o.AcceptedBy = true, at, in.ID
+	return h.o, nil
 }

@@ -267,7 +267,7 @@ func TestIngestOutcomes(t *testing.T) {
 			}
 			batch := tc.batch(w)
 			checkResults(t, w.ingest(t, c, batch...), batch, tc.want)
-			evs, err := w.ts.ParcelEvents(w.ctx, wb)
+			evs, err := w.waybillEvents(wb)
 			if err != nil {
 				t.Fatalf("parcel events: %v", err)
 			}
@@ -306,7 +306,7 @@ func TestIngestBatchLimits(t *testing.T) {
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("got %v, want %v", err, tc.want)
 			}
-			evs, err := w.ts.ParcelEvents(w.ctx, "YT0000000001")
+			evs, err := w.waybillEvents("YT0000000001")
 			if err != nil {
 				t.Fatalf("parcel events: %v", err)
 			}
@@ -418,7 +418,7 @@ func TestIngestNeverStoresRecipientPhone(t *testing.T) {
 	w := newWorld(t)
 	w.accept(t, shipped(ev("e1", wb, w.hqA, tracking.Collected, t0, w.siteA, w.xA), "m1", recipientPhone),
 		ev("e2", wb, w.hqA, tracking.Delivered, t0.Add(10*time.Hour), w.siteA, w.xA))
-	evs, err := w.ts.ParcelEvents(w.ctx, wb)
+	evs, err := w.waybillEvents(wb)
 	if err != nil {
 		t.Fatalf("parcel events: %v", err)
 	}

@@ -46,7 +46,7 @@ func (s *Service) Scan(ctx context.Context) (ScanResult, error) {
 			if len(ps) < q.Limit {
 				return nil
 			}
-			q.AfterWaybill = ps[len(ps)-1].Waybill
+			q.After = ps[len(ps)-1].Key().String()
 		}
 	}
 	if minStall > 0 {
@@ -55,7 +55,7 @@ func (s *Service) Scan(ctx context.Context) (ScanResult, error) {
 			if !ok || now.Sub(p.LastAt) < time.Duration(h)*time.Hour {
 				return
 			}
-			found = append(found, Anomaly{ID: anomalyID(AnStalled, p.Waybill+"|"+p.LastAt.Format(time.RFC3339)), Kind: AnStalled,
+			found = append(found, Anomaly{ID: anomalyID(AnStalled, p.Key().String()+"|"+p.LastAt.Format(time.RFC3339)), Kind: AnStalled,
 				Waybill: p.Waybill, Carrier: p.Carrier, MerchantID: p.MerchantID, FoundAt: now,
 				Detail: fmt.Sprintf("%s since %s (%s, threshold %dh)", p.Status, p.LastAt.Format(time.RFC3339), round(now.Sub(p.LastAt)), h)})
 		})
@@ -64,7 +64,7 @@ func (s *Service) Scan(ctx context.Context) (ScanResult, error) {
 		}
 	}
 	err := page(ParcelQuery{NotFinal: true, PromiseBefore: now}, func(p Parcel) {
-		found = append(found, Anomaly{ID: anomalyID(AnPromiseBreached, p.Waybill), Kind: AnPromiseBreached, Waybill: p.Waybill,
+		found = append(found, Anomaly{ID: anomalyID(AnPromiseBreached, p.Key().String()), Kind: AnPromiseBreached, Waybill: p.Waybill,
 			Carrier: p.Carrier, MerchantID: p.MerchantID, FoundAt: now,
 			Detail: fmt.Sprintf("promise due %s, not delivered (status %s)", p.PromiseBy.Format(time.RFC3339), p.Status)})
 	})
@@ -188,7 +188,7 @@ func (s *Service) AnomalyToIncident(ctx context.Context, c Caller, id string, ki
 		kind = map[AnomalyKind]IncidentKind{AnStalled: IncDelayed, AnPromiseBreached: IncDelayed, AnWeight: IncEmptyParcel,
 			AnNoTransit: IncEmptyParcel, AnMerchantBurst: IncEmptyParcel, AnSecondCarrier: IncEmptyParcel, AnAfterDelivery: IncEmptyParcel}[a.Kind]
 	}
-	t, err := s.TraceParcel(ctx, c, a.Waybill, "")
+	t, err := s.TraceParcel(ctx, c, a.Waybill, a.Carrier, "")
 	if err != nil {
 		return Incident{}, err
 	}
@@ -310,17 +310,17 @@ func (s *Service) Stats(ctx context.Context, kind SubjectKind, id, from, to stri
 	return s.store.Stats(ctx, StatsQuery{Kind: kind, IDs: []string{id}, From: from, To: to})
 }
 
-// Suspect lists the empty-parcel signals found on a waybill (implausible weight, no transit,
+// Suspect lists the empty-parcel signals found on a parcel (implausible weight, no transit,
 // a second carrier, a collection after delivery): ratings of such parcels count for little.
-func (s *Service) Suspect(ctx context.Context, waybill string) ([]AnomalyKind, error) {
+func (s *Service) Suspect(ctx context.Context, k ParcelKey) ([]AnomalyKind, error) {
 	if err := s.Flush(ctx); err != nil {
 		return nil, err
 	}
 	var out []AnomalyKind
-	for _, k := range []AnomalyKind{AnWeight, AnNoTransit, AnSecondCarrier, AnAfterDelivery} {
-		_, err := s.store.Anomaly(ctx, anomalyID(k, waybill))
+	for _, kind := range []AnomalyKind{AnWeight, AnNoTransit, AnSecondCarrier, AnAfterDelivery} {
+		_, err := s.store.Anomaly(ctx, anomalyID(kind, k.String()))
 		if err == nil {
-			out = append(out, k)
+			out = append(out, kind)
 		} else if !errors.Is(err, ErrNotFound) {
 			return nil, err
 		}
@@ -348,7 +348,7 @@ func (s *Service) MerchantParcels(ctx context.Context, c Caller, days, limit int
 		if len(ps) < q.Limit {
 			break
 		}
-		q.AfterWaybill = ps[len(ps)-1].Waybill
+		q.After = ps[len(ps)-1].Key().String()
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].CollectedAt.After(out[j].CollectedAt) })
 	if len(out) > limit {

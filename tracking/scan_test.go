@@ -27,7 +27,8 @@ func TestIngestAnomalies(t *testing.T) {
 		batches func(w *world) [][]tracking.EventInput
 		again   func(w *world) []tracking.EventInput // a later batch that finds the same thing again
 		want    []tracking.AnomalyKind
-		events  []string // the events the anomaly cites
+		events  []string              // the events the anomaly cites
+		carrier func(w *world) string // the carrier of the parcel the anomaly is about (default hqA)
 	}{
 		{
 			name: "implausibly light",
@@ -81,10 +82,13 @@ func TestIngestAnomalies(t *testing.T) {
 				return [][]tracking.EventInput{{ev("c1", wb, w.hqA, tracking.Collected, hours(0), w.siteA, w.xA)},
 					{ev("b1", wb, w.hqB, tracking.Collected, hours(3), w.siteB, w.zB)}}
 			},
+			// Later events of either parcel find nothing new. (Before parcels were keyed by
+			// carrier, the anomaly was the first carrier's, and a third carrier found the same.)
 			again: func(w *world) []tracking.EventInput {
-				return []tracking.EventInput{ev("r1", wb, w.brA, tracking.Arrived, hours(4), w.siteBr, w.yBr)}
+				return []tracking.EventInput{ev("r1", wb, w.hqA, tracking.Arrived, hours(4), w.siteBr, w.yBr),
+					ev("b2", wb, w.hqB, tracking.Arrived, hours(4), w.siteB, w.zB)}
 			},
-			want: []tracking.AnomalyKind{tracking.AnSecondCarrier}, events: []string{"b1"},
+			want: []tracking.AnomalyKind{tracking.AnSecondCarrier}, events: []string{"b1"}, carrier: func(w *world) string { return w.hqB },
 		},
 		{
 			name: "a new collection after delivery",
@@ -124,9 +128,13 @@ func TestIngestAnomalies(t *testing.T) {
 			if got := anomalyKinds(found); !slices.Equal(got, tc.want) {
 				t.Fatalf("found %v, want %v", got, tc.want)
 			}
+			carrier := w.hqA
+			if tc.carrier != nil {
+				carrier = tc.carrier(w)
+			}
 			for _, a := range found {
-				if a.Waybill != wb || a.Carrier != w.hqA || a.Detail == "" || !slices.Equal(a.EventIDs, tc.events) {
-					t.Errorf("anomaly %+v, want waybill %s carrier hqA events %v and a detail", a, wb, tc.events)
+				if a.Waybill != wb || a.Carrier != carrier || a.Detail == "" || !slices.Equal(a.EventIDs, tc.events) {
+					t.Errorf("anomaly %+v, want waybill %s carrier %s events %v and a detail", a, wb, carrier, tc.events)
 				}
 			}
 			// Re-sending adds nothing; finding the same thing again keeps the same anomaly.
@@ -442,7 +450,7 @@ func TestAnomalyToIncident(t *testing.T) {
 	if len(open) != 1 || open[0].ID != second.ID {
 		t.Errorf("open anomalies %+v, want only %s", open, second.ID)
 	}
-	incs, err := w.svc.Incidents(w.ctx, regulator, "", "", 0)
+	incs, err := w.svc.Incidents(w.ctx, regulator, "", "", "", 0)
 	if err != nil || len(incs) != 1 {
 		t.Errorf("got %d incidents (%v), want 1", len(incs), err)
 	}

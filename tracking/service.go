@@ -133,7 +133,7 @@ type Service struct {
 	// ingest serialises ingestion in this process, so that parcel summaries fold events one
 	// batch at a time (SQLite has one writer anyway). It also guards the journal state below.
 	ingest        sync.Mutex
-	dirty         map[string]Parcel // folded, not yet saved
+	dirty         map[ParcelKey]Parcel // folded, not yet saved
 	pendingDeltas []StatDelta
 	pendingList   []Anomaly
 	pendingAnoms  map[string]bool
@@ -155,7 +155,7 @@ func NewService(store Store, tree FirmTree, proposer Proposer, hasher Hasher, op
 	}
 	return &Service{store: store, tree: tree, proposer: proposer, hasher: hasher, opts: opts.withDefaults(),
 		now: now, hub: NewHub(), cache: newLookupCache(time.Minute), parcels: newParcelCache(opts.withDefaults().ParcelCache),
-		dirty: map[string]Parcel{}, pendingAnoms: map[string]bool{}, flushedAt: now()}
+		dirty: map[ParcelKey]Parcel{}, pendingAnoms: map[string]bool{}, flushedAt: now()}
 }
 
 // Hub returns the live event hub that streams subscribe to.

@@ -22,7 +22,7 @@ type ParcelQuery struct {
 	CollectedAfter time.Time // collected at or after this time
 	HasMerchant    bool
 	MerchantID     string // only this merchant's parcels
-	AfterWaybill   string
+	After          string // the key (ParcelKey.String) of the last parcel of the previous page
 	Limit          int
 }
 
@@ -30,7 +30,8 @@ type ParcelQuery struct {
 type AnomalyQuery struct {
 	Carriers []string // nil: any
 	Kind     AnomalyKind
-	Open     bool // only those not yet turned into an incident
+	Waybill  string // only this waybill's (of any carrier among Carriers)
+	Open     bool   // only those not yet turned into an incident
 	After    string
 	Limit    int
 }
@@ -57,16 +58,19 @@ type Store interface {
 
 	// EventHashes returns the content hash of each stored event among keys (carrier|id).
 	EventHashes(ctx context.Context, keys []string) (map[string]string, error)
-	// ParcelsByWaybill returns the stored summaries of the given waybills.
-	ParcelsByWaybill(ctx context.Context, waybills []string) (map[string]Parcel, error)
+	// ParcelsByKey returns the stored summaries of the given parcels; unknown ones are absent.
+	ParcelsByKey(ctx context.Context, keys []ParcelKey) (map[ParcelKey]Parcel, error)
 	// WriteBatch stores the batch. Each event's Deltas are added to the statistics exactly
 	// once, however often the batch is re-sent and wherever the process stops: an event whose
 	// key is already stored (a writer elsewhere won the race) is skipped with its deltas.
 	WriteBatch(ctx context.Context, b Batch) error
 
-	// ParcelEvents returns a waybill's events in any order.
-	ParcelEvents(ctx context.Context, waybill string) ([]Event, error)
-	// Parcels lists summaries in waybill order.
+	// ParcelEvents returns one parcel's events (its carrier's events of its waybill) in any order.
+	ParcelEvents(ctx context.Context, key ParcelKey) ([]Event, error)
+	// WaybillCarriers returns the carriers that sent events for a waybill, sorted, from the
+	// stored events (so in step with them, whatever the summaries).
+	WaybillCarriers(ctx context.Context, waybill string) ([]string, error)
+	// Parcels lists summaries in key order (waybill, then carrier).
 	Parcels(ctx context.Context, q ParcelQuery) ([]Parcel, error)
 
 	// AddStats adds deltas once for source key (an incident id): a repeated key adds nothing.

@@ -3,6 +3,7 @@ package tracking
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -16,6 +17,20 @@ type Segment struct {
 	Dwell    time.Duration
 	Status   Code     // the status the parcel had on entering the segment
 	EventIDs []string // the events inside the segment, the first one opening it
+}
+
+// Offer is a handover to a firm outside the giver's tree. Custody and responsibility stay with
+// the giver until the receiving tree takes the parcel: its own scan of the parcel, or its
+// acceptance (POST .../handovers/{id}/accept, also open to regulators).
+type Offer struct {
+	ID         string // the handover event's id
+	At         time.Time
+	From       Holder // the giver
+	To         Holder // the named receiver
+	Accepted   bool
+	AcceptedAt time.Time
+	AcceptedBy string // the event that took the parcel
+	toRoot     string
 }
 
 // Promise is the carrier's service promise for a parcel.
@@ -38,6 +53,7 @@ type Trace struct {
 	MerchantID  string
 	Promise     Promise
 	Custody     []Segment
+	Offers      []Offer // handovers to another firm tree, pending or accepted
 	AsOf        time.Time
 	// Reduced is true for the public view: no custody, no sites or staff, places at city level.
 	Reduced bool
@@ -68,13 +84,14 @@ func BuildTrace(events []Event, cfg CarrierConfig, now time.Time) Trace {
 		if e.Code == Delivered && t.DeliveredAt.IsZero() {
 			t.DeliveredAt = e.At
 		}
-		if e.Holder.IsZero() || (final && !e.Code.Final()) {
+		h := e.custody()
+		if h.IsZero() || (final && !e.Code.Final()) {
 			if cur != nil {
 				cur.EventIDs = append(cur.EventIDs, e.ID)
 			}
 			continue
 		}
-		if cur != nil && cur.Holder.Key() == e.Holder.Key() {
+		if cur != nil && cur.Holder.Key() == h.Key() {
 			cur.EventIDs = append(cur.EventIDs, e.ID)
 			continue
 		}
@@ -83,7 +100,18 @@ func BuildTrace(events []Event, cfg CarrierConfig, now time.Time) Trace {
 			cur.Dwell = cur.To.Sub(cur.From)
 			t.Custody = append(t.Custody, *cur)
 		}
-		cur = &Segment{Holder: e.Holder, From: e.At, Status: e.Code, EventIDs: []string{e.ID}}
+		cur = &Segment{Holder: h, From: e.At, Status: e.Code, EventIDs: []string{e.ID}}
+	}
+	for _, e := range evs {
+		for i := range t.Offers {
+			o := &t.Offers[i]
+			if !o.Accepted && e.firmRoot == o.toRoot && !e.At.Before(o.At) && e.ID != o.ID {
+				o.Accepted, o.AcceptedAt, o.AcceptedBy = true, e.At, e.ID
+			}
+		}
+		if e.offers() {
+			t.Offers = append(t.Offers, Offer{ID: e.ID, At: e.At, From: e.custody(), To: e.Holder, toRoot: e.holderRoot})
+		}
 	}
 	if cur != nil {
 		if cur.Holder.Kind != HolderRecipient {
@@ -127,59 +155,117 @@ func reduce(t Trace) Trace {
 // TraceParcel returns a parcel's trace to a caller entitled to it: regulators; the carrier's
 // firm tree; the merchant on the collection event; the public with the last four digits of the
 // recipient's phone, who get the reduced trace. Anyone else gets ErrNotFound.
-func (s *Service) TraceParcel(ctx context.Context, c Caller, waybill, phone4 string) (Trace, error) {
-	waybill = strings.TrimSpace(waybill)
-	events, err := s.store.ParcelEvents(ctx, waybill)
+//
+// A waybill used by several carriers is several parcels: carrier (a firm id) chooses one.
+// Without it, the parcels the caller is entitled to decide: none is ErrNotFound, one is the
+// answer, several is an *AmbiguousError naming only those carriers.
+func (s *Service) TraceParcel(ctx context.Context, c Caller, waybill, carrier, phone4 string) (Trace, error) {
+	waybill, carrier = strings.TrimSpace(waybill), strings.TrimSpace(carrier)
+	carriers, err := s.store.WaybillCarriers(ctx, waybill)
 	if err != nil {
 		return Trace{}, fmt.Errorf("trace %s: %w", waybill, err)
 	}
-	if len(events) == 0 {
-		if phone4 != "" {
-			// An unknown waybill is answered as a wrong phone is, and counts like one.
-			if _, err := s.checkPhone4(ctx, waybill, phone4, nil); err != nil {
-				return Trace{}, err
-			}
-		}
-		return Trace{}, ErrNotFound
-	}
-	carrier := events[0].Carrier
-	for _, e := range events {
-		if e.Code == Collected {
-			carrier = e.Carrier
-			break
+	if carrier != "" {
+		if slices.Contains(carriers, carrier) {
+			carriers = []string{carrier}
+		} else {
+			carriers = nil // answered below as an unknown waybill is
 		}
 	}
-	cfg, err := s.config(ctx, s.store, carrier)
-	if err != nil {
-		return Trace{}, err
-	}
-	t := BuildTrace(events, cfg, s.Now())
-	switch c.Role {
-	case RoleRegulator:
-		return t, nil
-	case RoleFirm:
-		ok, err := s.inTree(ctx, c.FirmID, carrier)
+	var found, others []Trace
+	for _, cr := range carriers {
+		t, ok, err := s.traceFor(ctx, c, ParcelKey{Carrier: cr, Waybill: waybill})
 		if err != nil {
 			return Trace{}, err
 		}
+		switch {
+		case ok:
+			found = append(found, t)
+		case t.Waybill != "":
+			others = append(others, t)
+		}
+	}
+	if len(found) == 0 && phone4 != "" {
+		// Once per request, whatever the number of parcels: a wrong answer counts once.
+		if found, err = s.checkPhone4(ctx, waybill, phone4, others); err != nil {
+			return Trace{}, err
+		}
+	}
+	switch len(found) {
+	case 0:
+		return Trace{}, ErrNotFound
+	case 1:
+		return found[0], nil
+	}
+	amb := &AmbiguousError{Waybill: waybill}
+	for _, t := range found {
+		amb.Carriers = append(amb.Carriers, t.Carrier)
+	}
+	sort.Strings(amb.Carriers)
+	return Trace{}, amb
+}
+
+// traceFor builds one parcel's trace and reports whether c is entitled to it (see TraceParcel).
+// It answers the trace even when c is not entitled, for the phone check; an empty Trace when
+// the parcel has no events.
+func (s *Service) traceFor(ctx context.Context, c Caller, k ParcelKey) (Trace, bool, error) {
+	events, err := s.store.ParcelEvents(ctx, k)
+	if err != nil {
+		return Trace{}, false, fmt.Errorf("trace %s of %s: %w", k.Waybill, k.Carrier, err)
+	}
+	if len(events) == 0 {
+		return Trace{}, false, nil
+	}
+	cfg, err := s.config(ctx, s.store, k.Carrier)
+	if err != nil {
+		return Trace{}, false, err
+	}
+	t, err := s.buildTrace(ctx, events, cfg)
+	if err != nil {
+		return Trace{}, false, err
+	}
+	switch c.Role {
+	case RoleRegulator:
+		return t, true, nil
+	case RoleFirm:
+		ok, err := s.inTree(ctx, c.FirmID, k.Carrier)
+		if err != nil {
+			return Trace{}, false, err
+		}
 		if ok {
-			return t, nil
+			return t, true, nil
 		}
 	case RoleMerchant:
 		if t.MerchantID != "" && t.MerchantID == c.MerchantID {
-			return t, nil
+			return t, true, nil
 		}
 	}
-	if phone4 != "" {
-		ok, err := s.checkPhone4(ctx, waybill, phone4, t.Events)
-		if err != nil {
-			return Trace{}, err
+	return t, false, nil
+}
+
+// buildTrace is BuildTrace with the events' tree roots looked up, so that offers are offers.
+func (s *Service) buildTrace(ctx context.Context, events []Event, cfg CarrierConfig) (Trace, error) {
+	if err := s.withRoots(ctx, events); err != nil {
+		return Trace{}, err
+	}
+	return BuildTrace(events, cfg, s.Now()), nil
+}
+
+// withRoots fills in the tree roots of events' scanning firms and firm holders.
+func (s *Service) withRoots(ctx context.Context, events []Event) error {
+	for i := range events {
+		e := &events[i]
+		var err error
+		if e.firmRoot, err = s.root(ctx, e.FirmID); err != nil {
+			return fmt.Errorf("tree of %s: %w", e.FirmID, err)
 		}
-		if ok {
-			return reduce(t), nil
+		if e.Holder.Kind == HolderFirm {
+			if e.holderRoot, err = s.root(ctx, e.Holder.FirmID); err != nil {
+				return fmt.Errorf("tree of %s: %w", e.Holder.FirmID, err)
+			}
 		}
 	}
-	return Trace{}, ErrNotFound
+	return nil
 }
 
 // ReduceEvent strips an event to what the public may see.

@@ -251,7 +251,7 @@ func TestTraceParcelAccess(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := w.svc.TraceParcel(w.ctx, tc.caller, tc.waybill, tc.phone4)
+			got, err := w.svc.TraceParcel(w.ctx, tc.caller, tc.waybill, "", tc.phone4)
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("got error %v, want %v", err, tc.wantErr)
 			}
@@ -292,7 +292,7 @@ func TestTraceParcelAccess(t *testing.T) {
 		})
 	}
 	t.Run("city-level regions", func(t *testing.T) {
-		got, err := w.svc.TraceParcel(w.ctx, public, done, recipientLast4)
+		got, err := w.svc.TraceParcel(w.ctx, public, done, "", recipientLast4)
 		if err != nil {
 			t.Fatal(err)
 		}

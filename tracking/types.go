@@ -152,10 +152,63 @@ type Event struct {
 	Hash         string // content hash: equal events are duplicates, same id with another hash a conflict
 	ReceivedAt   time.Time
 	Deltas       []StatDelta // statistics this event moved when it was accepted
+
+	// The brand HQs above FirmID and above Holder.FirmID, looked up from the firm tree by the
+	// service whenever it folds or traces events; never stored. They decide custody offers.
+	firmRoot, holderRoot string
+}
+
+// Offers reports whether e names a new holder outside the scanning firm's tree: custody is then
+// only offered, and stays with the scanner until the receiving tree takes it.
+func (e Event) offers() bool {
+	return e.Holder.Kind == HolderFirm && e.firmRoot != "" && e.holderRoot != "" && e.firmRoot != e.holderRoot
+}
+
+// custody is who holds the parcel after e: the named holder, except on an offer, when the
+// scanning firm, site and person keep it.
+func (e Event) custody() Holder {
+	if e.offers() {
+		return Holder{Kind: HolderFirm, FirmID: e.FirmID, SiteID: e.SiteID, StaffID: e.StaffID}
+	}
+	return e.Holder
 }
 
 // Key is the event's identity: carrier and id.
 func (e Event) Key() string { return e.Carrier + "|" + e.ID }
+
+// Parcel is the key of the parcel the event belongs to.
+func (e Event) Parcel() ParcelKey { return ParcelKey{Carrier: e.Carrier, Waybill: e.Waybill} }
+
+// ParcelKey identifies a parcel: the carrier that issued the waybill, and the waybill. The same
+// number used by two carriers is two parcels (and a reused_second_carrier signal).
+//
+// The carrier is the firm named on the events as given, not its tree root: it is the firm
+// whose number range, promise and code mapping the parcel follows (carrier settings are per
+// firm), events are unique per that firm (Event.Key), and a stored key must not move when a
+// franchise is moved to another place in the tree. Access still goes by tree: a firm sees the
+// parcels of every carrier at or below it.
+type ParcelKey struct {
+	Carrier string
+	Waybill string
+}
+
+// String is the key as stored: the waybill, a space, the carrier. Waybills are letters,
+// digits, '-' and '_', all above the space, so keys sort by waybill, then carrier.
+func (k ParcelKey) String() string { return k.Waybill + " " + k.Carrier }
+
+// AmbiguousError says that a waybill names several parcels the caller may see, and no carrier
+// was given to choose one. It matches ErrConflict.
+type AmbiguousError struct {
+	Waybill  string
+	Carriers []string // only those the caller may see, sorted
+}
+
+func (e *AmbiguousError) Error() string {
+	return fmt.Sprintf("waybill %s is used by several carriers (%s): pass carrier to choose one", e.Waybill, strings.Join(e.Carriers, ", "))
+}
+
+// Is makes errors.Is(err, ErrConflict) true.
+func (e *AmbiguousError) Is(target error) bool { return target == ErrConflict }
 
 // Metric is a counter of the service-quality statistics.
 type Metric string
@@ -223,13 +276,13 @@ type Party struct {
 // IsZero reports an empty party.
 func (p Party) IsZero() bool { return p.FirmID == "" && p.SiteID == "" && p.StaffID == "" }
 
-// Parcel is the summary of a waybill, folded from its events as they arrive. Traces are
+// Parcel is the summary of one carrier's waybill, folded from its events as they arrive. Traces are
 // always computed from the events themselves; the summary serves ingestion-time checks,
 // statistics and the scheduled anomaly scans.
 type Parcel struct {
 	Waybill      string
 	Carrier      string
-	Carriers     []string // every carrier that sent events for the waybill
+	Carriers     []string // the carrier, once its events arrive (kept for stored summaries)
 	Status       Code
 	StatusAt     time.Time
 	Holder       Holder
@@ -255,6 +308,9 @@ type Parcel struct {
 	Final        bool
 	UpdatedAt    time.Time
 }
+
+// Key is the parcel's key.
+func (p Parcel) Key() ParcelKey { return ParcelKey{Carrier: p.Carrier, Waybill: p.Waybill} }
 
 // CarrierConfig is a carrier's own settings: its promise, the standard dwell per status used
 // to attribute delays, and the mapping from its own event codes.
@@ -330,6 +386,8 @@ type Attribution struct {
 	Confidence  float64
 	Explanation string
 	Candidates  []Candidate
+
+	listed map[string]bool // firms listed for a regulator that no record is proposed against
 }
 
 // Incident is a reported problem with a parcel and its attribution.

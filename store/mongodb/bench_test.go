@@ -64,7 +64,7 @@ func BenchmarkMongoTrace(b *testing.B) {
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		tr, err := trk.TraceParcel(ctx, caller, fmt.Sprintf("MT%08d", i%100), "")
+		tr, err := trk.TraceParcel(ctx, caller, fmt.Sprintf("MT%08d", i%100), "", "")
 		if err != nil || len(tr.Events) != 4 {
 			b.Fatalf("trace: %d events, %v", len(tr.Events), err)
 		}

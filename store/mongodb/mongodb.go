@@ -53,7 +53,7 @@ const (
 	collLeases    = "leases"
 	collMethods   = "methods"
 
-	collGuesses = "guesses"
+	collWrongAnswers = "wrong_answers"
 )
 
 // Store is a courier.Store on one MongoDB database. It is safe for concurrent use.
@@ -67,7 +67,7 @@ type Store struct {
 
 	ratings, scoreRuns, scores, sanctions, leases, methods *mongo.Collection
 
-	guesses *mongo.Collection
+	wrongAnswers *mongo.Collection
 }
 
 var _ courier.Store = (*Store)(nil)
@@ -96,6 +96,10 @@ func Open(ctx context.Context, uri, dbName string) (*Store, error) {
 		_ = client.Disconnect(ctx)
 		return nil, err
 	}
+	if err := s.rekeyParcels(ctx); err != nil {
+		_ = client.Disconnect(ctx)
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -111,31 +115,31 @@ func redactURIError(err error) error {
 func newStore(client *mongo.Client, dbName string) *Store {
 	db := client.Database(dbName)
 	return &Store{
-		client:      client,
-		db:          db,
-		firms:       db.Collection(collFirms),
-		sites:       db.Collection(collSites),
-		staff:       db.Collection(collStaff),
-		records:     db.Collection(collRecords),
-		objections:  db.Collection(collObjections),
-		commitments: db.Collection(collCommitments),
-		tokens:      db.Collection(collTokens),
-		audit:       db.Collection(collAudit),
-		settings:    db.Collection(collSettings),
-		events:      db.Collection(collEvents),
-		parcels:     db.Collection(collParcels),
-		stats:       db.Collection(collStats),
-		statSources: db.Collection(collStatSources),
-		carriers:    db.Collection(collCarriers),
-		incidents:   db.Collection(collIncidents),
-		anomalies:   db.Collection(collAnomalies),
-		ratings:     db.Collection(collRatings),
-		scoreRuns:   db.Collection(collScoreRuns),
-		scores:      db.Collection(collScores),
-		sanctions:   db.Collection(collSanctions),
-		leases:      db.Collection(collLeases),
-		methods:     db.Collection(collMethods),
-		guesses:     db.Collection(collGuesses),
+		client:       client,
+		db:           db,
+		firms:        db.Collection(collFirms),
+		sites:        db.Collection(collSites),
+		staff:        db.Collection(collStaff),
+		records:      db.Collection(collRecords),
+		objections:   db.Collection(collObjections),
+		commitments:  db.Collection(collCommitments),
+		tokens:       db.Collection(collTokens),
+		audit:        db.Collection(collAudit),
+		settings:     db.Collection(collSettings),
+		events:       db.Collection(collEvents),
+		parcels:      db.Collection(collParcels),
+		stats:        db.Collection(collStats),
+		statSources:  db.Collection(collStatSources),
+		carriers:     db.Collection(collCarriers),
+		incidents:    db.Collection(collIncidents),
+		anomalies:    db.Collection(collAnomalies),
+		ratings:      db.Collection(collRatings),
+		scoreRuns:    db.Collection(collScoreRuns),
+		scores:       db.Collection(collScores),
+		sanctions:    db.Collection(collSanctions),
+		leases:       db.Collection(collLeases),
+		methods:      db.Collection(collMethods),
+		wrongAnswers: db.Collection(collWrongAnswers),
 	}
 }
 
@@ -173,7 +177,7 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		{s.tokens, []mongo.IndexModel{unique(bson.D{{Key: "hash", Value: 1}})}},
 
 		{s.events, []mongo.IndexModel{
-			plain(bson.D{{Key: "waybill", Value: 1}}),
+			plain(bson.D{{Key: "waybill", Value: 1}, {Key: "carrier", Value: 1}}),     // a parcel's events, a waybill's carriers
 			plain(bson.D{{Key: "counted", Value: 1}, {Key: "received_at", Value: 1}}), // RecoverStats
 		}},
 		{s.parcels, []mongo.IndexModel{ // the scheduled scans
@@ -206,7 +210,7 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 			plain(bson.D{{Key: "status", Value: 1}}),
 		}},
 		{s.methods, []mongo.IndexModel{plain(bson.D{{Key: "created_at", Value: 1}})}},
-		{s.guesses, []mongo.IndexModel{ // a check's recent wrong answers; forgetting old ones
+		{s.wrongAnswers, []mongo.IndexModel{ // a check's recent wrong answers; forgetting old ones
 			plain(bson.D{{Key: "key", Value: 1}, {Key: "at", Value: 1}}),
 			plain(bson.D{{Key: "at", Value: 1}}),
 		}},

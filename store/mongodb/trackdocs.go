@@ -160,9 +160,11 @@ func fromEventDoc(d eventDoc) tracking.Event {
 	}
 }
 
-// parcelDoc is a waybill's summary under the waybill.
+// parcelDoc is one carrier's waybill summary under its key (tracking.ParcelKey.String:
+// "waybill carrier", so _id order is waybill, then carrier).
 type parcelDoc struct {
-	Waybill      string         `bson:"_id"`
+	Key          string         `bson:"_id"`
+	Waybill      string         `bson:"waybill"`
 	Carrier      string         `bson:"carrier"`
 	Carriers     []string       `bson:"carriers"`
 	Status       string         `bson:"status"`
@@ -193,6 +195,7 @@ type parcelDoc struct {
 
 func toParcelDoc(p tracking.Parcel) parcelDoc {
 	return parcelDoc{
+		Key:          p.Key().String(),
 		Waybill:      p.Waybill,
 		Carrier:      p.Carrier,
 		Carriers:     strs(p.Carriers),

@@ -141,19 +141,43 @@ func (t *Tracking) EventHashes(ctx context.Context, keys []string) (map[string]s
 	return out, nil
 }
 
-// ParcelsByWaybill returns the stored summaries of the given waybills; unknown ones are absent.
-func (t *Tracking) ParcelsByWaybill(ctx context.Context, waybills []string) (map[string]tracking.Parcel, error) {
-	out := make(map[string]tracking.Parcel, len(waybills))
-	for part := range slices.Chunk(waybills, chunk) {
+// ParcelsByKey returns the stored summaries of the given parcels; unknown ones are absent.
+func (t *Tracking) ParcelsByKey(ctx context.Context, keys []tracking.ParcelKey) (map[tracking.ParcelKey]tracking.Parcel, error) {
+	out := make(map[tracking.ParcelKey]tracking.Parcel, len(keys))
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = k.String()
+	}
+	for part := range slices.Chunk(ids, chunk) {
 		docs, err := findAll[parcelDoc](ctx, t.s.parcels, bson.M{"_id": bson.M{"$in": part}})
 		if err != nil {
-			return nil, fmt.Errorf("mongodb: parcels by waybill: %w", err)
+			return nil, fmt.Errorf("mongodb: parcels by key: %w", err)
 		}
 		for _, d := range docs {
-			out[d.Waybill] = fromParcelDoc(d)
+			p := fromParcelDoc(d)
+			out[p.Key()] = p
 		}
 	}
 	return out, nil
+}
+
+// WaybillCarriers returns the carriers with stored events of waybill, sorted. It reads the
+// carrier of each of the waybill's events (a handful) rather than asking for distinct values,
+// whose answer FerretDB 1.24 encodes in a way the driver cannot decode.
+func (t *Tracking) WaybillCarriers(ctx context.Context, waybill string) ([]string, error) {
+	type carrierOnly struct {
+		Carrier string `bson:"carrier"`
+	}
+	docs, err := findAll[carrierOnly](ctx, t.s.events, bson.M{"waybill": waybill}, options.Find().SetProjection(bson.D{{Key: "carrier", Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("mongodb: carriers of %s: %w", waybill, err)
+	}
+	var out []string
+	for _, d := range docs {
+		out = append(out, d.Carrier)
+	}
+	slices.Sort(out)
+	return strs(slices.Compact(out)), nil
 }
 
 // WriteBatch stores the batch: the events (an event whose key is stored already was written by
@@ -194,17 +218,18 @@ func (t *Tracking) WriteBatch(ctx context.Context, b tracking.Batch) error {
 	return nil
 }
 
-// putParcels writes each summary over the stored one (the last one of a waybill wins).
+// putParcels writes each summary over the stored one (the last one of a parcel wins).
 func (t *Tracking) putParcels(ctx context.Context, ps []tracking.Parcel) error {
 	var models []mongo.WriteModel
 	at := map[string]int{}
 	for _, p := range ps {
-		m := mongo.NewReplaceOneModel().SetFilter(byID(p.Waybill)).SetReplacement(toParcelDoc(p)).SetUpsert(true)
-		if i, ok := at[p.Waybill]; ok {
+		id := p.Key().String()
+		m := mongo.NewReplaceOneModel().SetFilter(byID(id)).SetReplacement(toParcelDoc(p)).SetUpsert(true)
+		if i, ok := at[id]; ok {
 			models[i] = m
 			continue
 		}
-		at[p.Waybill] = len(models)
+		at[id] = len(models)
 		models = append(models, m)
 	}
 	return bulk(ctx, t.s.parcels, models, func(i int, err error) error {
@@ -554,17 +579,17 @@ func (t *Tracking) StatTotals(ctx context.Context, kind tracking.SubjectKind, fr
 
 // ----- events, parcels and carriers -----
 
-// ParcelEvents returns a waybill's events, in key order.
-func (t *Tracking) ParcelEvents(ctx context.Context, waybill string) ([]tracking.Event, error) {
-	docs, err := findAll[eventDoc](ctx, t.s.events, bson.M{"waybill": waybill},
+// ParcelEvents returns one parcel's events, in key order.
+func (t *Tracking) ParcelEvents(ctx context.Context, k tracking.ParcelKey) ([]tracking.Event, error) {
+	docs, err := findAll[eventDoc](ctx, t.s.events, bson.M{"waybill": k.Waybill, "carrier": k.Carrier},
 		options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
 	if err != nil {
-		return nil, fmt.Errorf("mongodb: events of %s: %w", waybill, err)
+		return nil, fmt.Errorf("mongodb: events of %s at %s: %w", k.Waybill, k.Carrier, err)
 	}
 	return convSlice(docs, fromEventDoc), nil
 }
 
-// Parcels lists the summaries matching q in waybill order.
+// Parcels lists the summaries matching q in key order (waybill, then carrier).
 func (t *Tracking) Parcels(ctx context.Context, q tracking.ParcelQuery) ([]tracking.Parcel, error) {
 	filter := bson.M{}
 	in(filter, "carrier", q.Carriers)
@@ -586,7 +611,7 @@ func (t *Tracking) Parcels(ctx context.Context, q tracking.ParcelQuery) ([]track
 	if q.MerchantID != "" {
 		filter["merchant_id"] = q.MerchantID
 	}
-	return list(ctx, t.s.parcels, "parcels", filter, courier.Page{After: q.AfterWaybill, Limit: q.Limit}, fromParcelDoc)
+	return list(ctx, t.s.parcels, "parcels", filter, courier.Page{After: q.After, Limit: q.Limit}, fromParcelDoc)
 }
 
 // CarrierConfig returns a carrier's settings; tracking.ErrNotFound when it has none.
@@ -680,6 +705,7 @@ func (t *Tracking) Anomalies(ctx context.Context, q tracking.AnomalyQuery) ([]tr
 	filter := bson.M{}
 	in(filter, "carrier", q.Carriers)
 	eq(filter, "kind", q.Kind)
+	eq(filter, "waybill", q.Waybill)
 	if q.Open {
 		filter["incident_id"] = unlinked
 	}
@@ -705,4 +731,30 @@ func (t *Tracking) LinkAnomaly(ctx context.Context, id, incidentID string) error
 		return fmt.Errorf("mongodb: link anomaly %s: %w", id, tracking.ErrNotFound)
 	}
 	return fmt.Errorf("mongodb: link anomaly %s: linked already: %w", id, tracking.ErrConflict)
+}
+
+// rekeyParcels moves parcel summaries stored before parcels were keyed by carrier (under the
+// waybill alone, without a waybill field) to their key, "waybill carrier". It runs at start;
+// each step can be repeated, so a start that stops half-way is finished by the next one.
+func (s *Store) rekeyParcels(ctx context.Context) error {
+	for {
+		docs, err := findAll[parcelDoc](ctx, s.parcels, bson.M{"waybill": bson.M{"$exists": false}}, options.Find().SetLimit(chunk))
+		if err != nil {
+			return fmt.Errorf("mongodb: rekey parcels: %w", err)
+		}
+		if len(docs) == 0 {
+			return nil
+		}
+		for _, d := range docs {
+			old := d.Key
+			d.Waybill = old
+			d.Key = tracking.ParcelKey{Carrier: d.Carrier, Waybill: old}.String()
+			if _, err := s.parcels.InsertOne(ctx, d); err != nil && !isDuplicateKey(err) {
+				return fmt.Errorf("mongodb: rekey parcel %s: %w", old, err)
+			}
+			if _, err := s.parcels.DeleteOne(ctx, byID(old)); err != nil {
+				return fmt.Errorf("mongodb: rekey parcel %s: %w", old, err)
+			}
+		}
+	}
 }

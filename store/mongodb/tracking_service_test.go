@@ -63,7 +63,7 @@ func TestTrackingServiceOnMongoDB(t *testing.T) {
 	if got := stats(); !reflect.DeepEqual(got, want) {
 		t.Errorf("statistics after re-send %v, want %v", got, want)
 	}
-	tr, err := trk.TraceParcel(ctx, caller, "ZT00000001", "")
+	tr, err := trk.TraceParcel(ctx, caller, "ZT00000001", "", "")
 	if err != nil || tr.Status != tracking.Delivered || len(tr.Custody) != 2 {
 		t.Fatalf("trace: %+v %v", tr, err)
 	}
@@ -89,11 +89,12 @@ func TestTrackingServiceOnMongoDB(t *testing.T) {
 	if _, err := trk.Ingest(ctx, caller, resend); err != nil {
 		t.Fatal(err)
 	}
-	ps, err := st.Tracking().ParcelsByWaybill(ctx, []string{"ZT00000003"})
+	k := tracking.ParcelKey{Carrier: carrier, Waybill: "ZT00000003"}
+	ps, err := st.Tracking().ParcelsByKey(ctx, []tracking.ParcelKey{k})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := ps["ZT00000003"]
+	p := ps[k]
 	if p.Events != 3 || p.Status != tracking.Arrived || p.CollectedAt.IsZero() {
 		t.Errorf("healed summary: events %d status %s collected %v, want 3 events, arrived, collected", p.Events, p.Status, p.CollectedAt)
 	}

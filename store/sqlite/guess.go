@@ -20,10 +20,10 @@ func (t *Tracking) WrongGuesses(ctx context.Context, key string, since time.Time
 // keep; each answer is a row of its own, so concurrent answers all count.
 func (s *Store) WrongGuess(ctx context.Context, key string, now time.Time, keep time.Duration) error {
 	err := s.atomic(ctx, func(t *Store) error {
-		if _, err := t.tx.ExecContext(ctx, `DELETE FROM guesses WHERE at < ?`, now.Add(-keep).UnixMilli()); err != nil {
+		if _, err := t.tx.ExecContext(ctx, `DELETE FROM wrong_answers WHERE at < ?`, now.Add(-keep).UnixMilli()); err != nil {
 			return err
 		}
-		_, err := t.tx.ExecContext(ctx, `INSERT INTO guesses (key, at) VALUES (?, ?)`, key, now.UnixMilli())
+		_, err := t.tx.ExecContext(ctx, `INSERT INTO wrong_answers (key, at) VALUES (?, ?)`, key, now.UnixMilli())
 		return err
 	})
 	if err != nil {
@@ -34,7 +34,7 @@ func (s *Store) WrongGuess(ctx context.Context, key string, now time.Time, keep 
 
 // WrongGuesses returns the times of the wrong answers to key at or after since, oldest first.
 func (s *Store) WrongGuesses(ctx context.Context, key string, since time.Time) ([]time.Time, error) {
-	out, err := list(ctx, s.reader(), `SELECT at FROM guesses WHERE key = ? AND at >= ? ORDER BY at, seq`,
+	out, err := list(ctx, s.reader(), `SELECT at FROM wrong_answers WHERE key = ? AND at >= ? ORDER BY at, seq`,
 		[]any{key, since.UnixMilli()}, func(r scanner) (time.Time, error) {
 			var at int64
 			err := r.Scan(&at)

@@ -318,22 +318,48 @@ CREATE TABLE methods (
 	created_by TEXT NOT NULL
 );
 `,
-	// 4: wrong answers to checks that guessing could break (the phone check per waybill).
+	// 4: a waybill belongs to the carrier that issued it: parcel summaries are keyed by waybill
+	// and carrier ("waybill carrier", tracking.ParcelKey.String), and a parcel's events are
+	// found by both. Existing summaries keep their carrier (the first one that sent events).
 	`
-CREATE TABLE guesses (
+CREATE TABLE parcels_keyed (
+	key TEXT PRIMARY KEY,
+	waybill TEXT NOT NULL,
+	carrier TEXT NOT NULL,
+	final INTEGER NOT NULL,
+	last_at INTEGER,
+	promise_by INTEGER,
+	collected_at INTEGER,
+	merchant_id TEXT NOT NULL,
+	doc TEXT NOT NULL
+);
+INSERT INTO parcels_keyed (key, waybill, carrier, final, last_at, promise_by, collected_at, merchant_id, doc)
+	SELECT waybill || ' ' || carrier, waybill, carrier, final, last_at, promise_by, collected_at, merchant_id, doc FROM parcels;
+DROP TABLE parcels;
+ALTER TABLE parcels_keyed RENAME TO parcels;
+CREATE INDEX parcels_open_last ON parcels(final, last_at);
+CREATE INDEX parcels_open_promise ON parcels(final, promise_by);
+CREATE INDEX parcels_collected ON parcels(collected_at);
+DROP INDEX events_waybill;
+CREATE INDEX events_waybill ON events(waybill, carrier);
+CREATE INDEX anomalies_carrier ON anomalies(carrier);
+`,
+	// 5: wrong answers to checks that guessing could break (the phone check per waybill).
+	`
+CREATE TABLE wrong_answers (
 	seq INTEGER PRIMARY KEY AUTOINCREMENT,
 	key TEXT NOT NULL,
 	at INTEGER NOT NULL
 );
-CREATE INDEX guesses_key ON guesses(key, at);
-CREATE INDEX guesses_at ON guesses(at);
+CREATE INDEX wrong_answers_key ON wrong_answers(key, at);
+CREATE INDEX wrong_answers_at ON wrong_answers(at);
 `,
-	// 5: runs and scores name the hash of their methodology document.
+	// 6: runs and scores name the hash of their methodology document.
 	`
 ALTER TABLE score_runs ADD COLUMN method_hash TEXT NOT NULL DEFAULT '';
 ALTER TABLE scores ADD COLUMN method_hash TEXT NOT NULL DEFAULT '';
 `,
-	// 6: the first of two approvals of a heavy sanction (four eyes).
+	// 7: the first of two approvals of a heavy sanction (four eyes).
 	`
 ALTER TABLE sanctions ADD COLUMN reviewed_at INTEGER;
 ALTER TABLE sanctions ADD COLUMN reviewed_by TEXT NOT NULL DEFAULT '';

@@ -242,11 +242,15 @@ func (t *Tracking) EventHashes(ctx context.Context, keys []string) (map[string]s
 	return out, nil
 }
 
-// ParcelsByWaybill implements tracking.Store.
-func (t *Tracking) ParcelsByWaybill(ctx context.Context, waybills []string) (map[string]tracking.Parcel, error) {
-	out := map[string]tracking.Parcel{}
-	for _, part := range chunks(waybills, 500) {
-		rows, err := t.s.reader().QueryContext(ctx, `SELECT doc FROM parcels WHERE waybill IN (`+placeholders(len(part))+`)`, anyArgs(part)...)
+// ParcelsByKey implements tracking.Store.
+func (t *Tracking) ParcelsByKey(ctx context.Context, keys []tracking.ParcelKey) (map[tracking.ParcelKey]tracking.Parcel, error) {
+	out := map[tracking.ParcelKey]tracking.Parcel{}
+	strs := make([]string, len(keys))
+	for i, k := range keys {
+		strs[i] = k.String()
+	}
+	for _, part := range chunks(strs, 500) {
+		rows, err := t.s.reader().QueryContext(ctx, `SELECT doc FROM parcels WHERE key IN (`+placeholders(len(part))+`)`, anyArgs(part)...)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: parcels: %w", err)
 		}
@@ -261,7 +265,8 @@ func (t *Tracking) ParcelsByWaybill(ctx context.Context, waybills []string) (map
 				rows.Close()
 				return nil, fmt.Errorf("sqlite: parcel: %w", err)
 			}
-			out[j.Waybill] = fromParcel(j)
+			p := fromParcel(j)
+			out[p.Key()] = p
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -269,6 +274,24 @@ func (t *Tracking) ParcelsByWaybill(ctx context.Context, waybills []string) (map
 		}
 	}
 	return out, nil
+}
+
+// WaybillCarriers implements tracking.Store.
+func (t *Tracking) WaybillCarriers(ctx context.Context, waybill string) ([]string, error) {
+	rows, err := t.s.reader().QueryContext(ctx, `SELECT DISTINCT carrier FROM events WHERE waybill = ? ORDER BY carrier`, waybill)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: carriers of %s: %w", waybill, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }
 
 // WriteBatch implements tracking.Store: events, parcels, anomalies and the coalesced
@@ -324,8 +347,8 @@ func (s *Store) putParcels(ctx context.Context, ps []tracking.Parcel) error {
 	if len(ps) == 0 {
 		return nil
 	}
-	up, err := s.tx.PrepareContext(ctx, `INSERT INTO parcels (waybill, carrier, final, last_at, promise_by, collected_at, merchant_id, doc)
-		VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(waybill) DO UPDATE SET carrier=excluded.carrier, final=excluded.final, last_at=excluded.last_at,
+	up, err := s.tx.PrepareContext(ctx, `INSERT INTO parcels (key, waybill, carrier, final, last_at, promise_by, collected_at, merchant_id, doc)
+		VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(key) DO UPDATE SET final=excluded.final, last_at=excluded.last_at,
 		promise_by=excluded.promise_by, collected_at=excluded.collected_at, merchant_id=excluded.merchant_id, doc=excluded.doc`)
 	if err != nil {
 		return fmt.Errorf("sqlite: prepare: %w", err)
@@ -340,7 +363,7 @@ func (s *Store) putParcels(ctx context.Context, ps []tracking.Parcel) error {
 		if p.Final {
 			final = 1
 		}
-		if _, err := up.ExecContext(ctx, p.Waybill, p.Carrier, final, ms(p.LastAt), ms(p.PromiseBy), ms(p.CollectedAt), p.MerchantID, string(body)); err != nil {
+		if _, err := up.ExecContext(ctx, p.Key().String(), p.Waybill, p.Carrier, final, ms(p.LastAt), ms(p.PromiseBy), ms(p.CollectedAt), p.MerchantID, string(body)); err != nil {
 			return fmt.Errorf("sqlite: upsert parcel: %w", err)
 		}
 	}
@@ -484,8 +507,8 @@ func (t *Tracking) StatTotals(ctx context.Context, kind tracking.SubjectKind, fr
 }
 
 // ParcelEvents implements tracking.Store.
-func (t *Tracking) ParcelEvents(ctx context.Context, waybill string) ([]tracking.Event, error) {
-	rows, err := t.s.reader().QueryContext(ctx, `SELECT rowid, carrier, id, waybill, hash, doc FROM events WHERE waybill = ?`, waybill)
+func (t *Tracking) ParcelEvents(ctx context.Context, k tracking.ParcelKey) ([]tracking.Event, error) {
+	rows, err := t.s.reader().QueryContext(ctx, `SELECT rowid, carrier, id, waybill, hash, doc FROM events WHERE waybill = ? AND carrier = ?`, k.Waybill, k.Carrier)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: parcel events: %w", err)
 	}
@@ -523,10 +546,10 @@ func (t *Tracking) Parcels(ctx context.Context, q tracking.ParcelQuery) ([]track
 	if q.MerchantID != "" {
 		w.add("merchant_id = ?", q.MerchantID)
 	}
-	if q.AfterWaybill != "" {
-		w.add("waybill > ?", q.AfterWaybill)
+	if q.After != "" {
+		w.add("key > ?", q.After)
 	}
-	tail := " ORDER BY waybill"
+	tail := " ORDER BY key"
 	if q.Limit > 0 {
 		tail += fmt.Sprintf(" LIMIT %d", q.Limit)
 	}
@@ -842,6 +865,9 @@ func (t *Tracking) Anomalies(ctx context.Context, q tracking.AnomalyQuery) ([]tr
 	in(&w, "carrier", q.Carriers)
 	if q.Kind != "" {
 		w.add("kind = ?", string(q.Kind))
+	}
+	if q.Waybill != "" {
+		w.add("json_extract(doc, '$.waybill') = ?", q.Waybill)
 	}
 	if q.Open {
 		w.add("incident_id = ''")

@@ -268,6 +268,9 @@ func diffValue(out *[]string, path string, got, want reflect.Value) {
 		}
 	case got.Kind() == reflect.Struct:
 		for i := range got.NumField() {
+			if !got.Type().Field(i).IsExported() {
+				continue // the domain's own working state, which no backend stores
+			}
 			diffValue(out, path+"."+got.Type().Field(i).Name, got.Field(i), want.Field(i))
 		}
 	case got.Kind() == reflect.Slice:

@@ -66,12 +66,19 @@ func writeBatch(ctx context.Context, t *testing.T, s tracking.Store, what string
 	must(t, what, s.WriteBatch(ctx, b))
 }
 
-// events returns a waybill's events sorted by id (the store answers in any order).
+// events returns the events of carrier c1's parcel of a waybill, sorted by id (the store
+// answers in any order).
 func events(ctx context.Context, t *testing.T, s tracking.Store, waybill string) []tracking.Event {
 	t.Helper()
-	got, err := s.ParcelEvents(ctx, waybill)
+	return eventsOf(ctx, t, s, tracking.ParcelKey{Carrier: "c1", Waybill: waybill})
+}
+
+// eventsOf returns one parcel's events sorted by id.
+func eventsOf(ctx context.Context, t *testing.T, s tracking.Store, k tracking.ParcelKey) []tracking.Event {
+	t.Helper()
+	got, err := s.ParcelEvents(ctx, k)
 	if err != nil {
-		t.Fatalf("ParcelEvents %s: %v", waybill, err)
+		t.Fatalf("ParcelEvents %v: %v", k, err)
 	}
 	slices.SortFunc(got, func(a, b tracking.Event) int { return strings.Compare(a.ID, b.ID) })
 	return got
@@ -81,6 +88,7 @@ func events(ctx context.Context, t *testing.T, s tracking.Store, waybill string)
 
 var eventBehaviours = []trackingBehaviour{
 	{"EventRoundTrip", testEventRoundTrip},
+	{"EventsOfOneCarrier", testEventsOfOneCarrier},
 	{"EventHashes", testEventHashes},
 	{"EventKeptWhenSentAgain", testEventKeptWhenSentAgain},
 }
@@ -122,13 +130,38 @@ func testEventRoundTrip(ctx context.Context, t *testing.T, s tracking.Store) {
 	if len(got) == 2 && (got[1].Lat != nil || got[1].Lng != nil) {
 		t.Errorf("an event without a position came back with lat %v, lng %v; want nil", got[1].Lat, got[1].Lng)
 	}
-	got = events(ctx, t, s, other.Waybill)
+	got = eventsOf(ctx, t, s, other.Parcel())
 	checkList(t, "ParcelEvents of "+other.Waybill+" (a position at 0,0)", got, []tracking.Event{other}, eventID)
 	if len(got) == 1 && got[0].Lat == nil {
 		t.Errorf("a position at 0,0 came back as no position")
 	}
 	if got := events(ctx, t, s, "NOSUCHWAYBILL"); len(got) != 0 {
 		t.Errorf("ParcelEvents of an unknown waybill: got %d events, want none", len(got))
+	}
+}
+
+// testEventsOfOneCarrier: a waybill used by two carriers is two parcels; each parcel's events
+// are its carrier's only, and the waybill's carriers come back sorted.
+func testEventsOfOneCarrier(ctx context.Context, t *testing.T, s tracking.Store) {
+	full, sparse := fullEvent(), sparseEvent()
+	squat := tracking.Event{ID: "ev-9", Waybill: full.Waybill, Carrier: "c0", Code: tracking.Delivered, At: at(2), FirmID: "c0",
+		Holder: tracking.Holder{Kind: tracking.HolderRecipient}, Signer: tracking.SignerRecipient, Hash: "hash-9", ReceivedAt: at(2)}
+	twin := full
+	twin.Carrier, twin.Hash = "c2", "hash-twin"
+	writeBatch(ctx, t, s, "WriteBatch", tracking.Batch{Events: []tracking.Event{full, squat, sparse, twin}})
+	checkList(t, "events of c1's parcel", events(ctx, t, s, full.Waybill), []tracking.Event{full, sparse}, eventID)
+	checkList(t, "events of c0's parcel", eventsOf(ctx, t, s, squat.Parcel()), []tracking.Event{squat}, eventID)
+	checkList(t, "events of c2's parcel", eventsOf(ctx, t, s, twin.Parcel()), []tracking.Event{twin}, eventID)
+	if got := eventsOf(ctx, t, s, tracking.ParcelKey{Carrier: "c9", Waybill: full.Waybill}); len(got) != 0 {
+		t.Errorf("events of a carrier that never used the waybill: got %d, want none", len(got))
+	}
+	got, err := s.WaybillCarriers(ctx, full.Waybill)
+	must(t, "WaybillCarriers", err)
+	check(t, "WaybillCarriers (sorted, each once)", got, []string{"c0", "c1", "c2"})
+	got, err = s.WaybillCarriers(ctx, "NOSUCHWAYBILL")
+	must(t, "WaybillCarriers of an unknown waybill", err)
+	if len(got) != 0 {
+		t.Errorf("WaybillCarriers of an unknown waybill = %v, want none", got)
 	}
 }
 
@@ -198,46 +231,56 @@ func sparseParcel() tracking.Parcel {
 
 func testParcelRoundTrip(ctx context.Context, t *testing.T, s tracking.Store) {
 	full, sparse := fullParcel(), sparseParcel()
-	writeBatch(ctx, t, s, "WriteBatch", tracking.Batch{Parcels: []tracking.Parcel{full, sparse}})
-	got, err := s.ParcelsByWaybill(ctx, []string{sparse.Waybill, "NOSUCHWAYBILL", full.Waybill})
-	must(t, "ParcelsByWaybill", err)
-	if _, ok := got["NOSUCHWAYBILL"]; ok || len(got) != 2 {
-		t.Errorf("ParcelsByWaybill: got waybills %v, want exactly %s and %s", keys(got), full.Waybill, sparse.Waybill)
+	// The same waybill at another carrier is another parcel.
+	twin := sparseParcel()
+	twin.Waybill = full.Waybill
+	writeBatch(ctx, t, s, "WriteBatch", tracking.Batch{Parcels: []tracking.Parcel{full, sparse, twin}})
+	unknown := tracking.ParcelKey{Carrier: "c1", Waybill: "NOSUCHWAYBILL"}
+	other := tracking.ParcelKey{Carrier: "c9", Waybill: full.Waybill}
+	got, err := s.ParcelsByKey(ctx, []tracking.ParcelKey{sparse.Key(), unknown, full.Key(), other, twin.Key()})
+	must(t, "ParcelsByKey", err)
+	if _, ok := got[unknown]; ok || len(got) != 3 {
+		t.Errorf("ParcelsByKey: got %v, want exactly %v, %v and %v", keys(got), full.Key(), sparse.Key(), twin.Key())
 	}
-	check(t, "full parcel", got[full.Waybill], full)
-	check(t, "sparse parcel", got[sparse.Waybill], sparse)
+	check(t, "full parcel", got[full.Key()], full)
+	check(t, "sparse parcel", got[sparse.Key()], sparse)
+	check(t, "the same waybill at another carrier", got[twin.Key()], twin)
 
-	got, err = s.ParcelsByWaybill(ctx, []string{"NOSUCHWAYBILL"})
-	must(t, "ParcelsByWaybill of an unknown waybill", err)
+	got, err = s.ParcelsByKey(ctx, []tracking.ParcelKey{unknown})
+	must(t, "ParcelsByKey of an unknown parcel", err)
 	if len(got) != 0 {
-		t.Errorf("ParcelsByWaybill of an unknown waybill: got %v, want an empty map", keys(got))
+		t.Errorf("ParcelsByKey of an unknown parcel: got %v, want an empty map", keys(got))
 	}
 }
 
-func keys[V any](m map[string]V) []string {
+func keys[V any](m map[tracking.ParcelKey]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
-		out = append(out, k)
+		out = append(out, k.String())
 	}
 	slices.Sort(out)
 	return out
 }
 
-// testParcelRewrite: a later batch replaces the whole summary, fields cleared included.
+// testParcelRewrite: a later batch replaces the whole summary, fields cleared included, and
+// leaves the same waybill's parcel at another carrier alone.
 func testParcelRewrite(ctx context.Context, t *testing.T, s tracking.Store) {
 	p := sparseParcel()
-	writeBatch(ctx, t, s, "first WriteBatch", tracking.Batch{Parcels: []tracking.Parcel{p}})
+	twin := sparseParcel()
+	twin.Carrier, twin.Carriers = "c3", []string{"c3"}
+	writeBatch(ctx, t, s, "first WriteBatch", tracking.Batch{Parcels: []tracking.Parcel{p, twin}})
 	p2 := fullParcel()
 	p2.Waybill, p2.Carrier = p.Waybill, p.Carrier
 	writeBatch(ctx, t, s, "second WriteBatch", tracking.Batch{Parcels: []tracking.Parcel{p2}})
-	got, err := s.ParcelsByWaybill(ctx, []string{p.Waybill})
-	must(t, "ParcelsByWaybill", err)
-	check(t, "after the rewrite to a full parcel", got[p.Waybill], p2)
+	got, err := s.ParcelsByKey(ctx, []tracking.ParcelKey{p.Key(), twin.Key()})
+	must(t, "ParcelsByKey", err)
+	check(t, "after the rewrite to a full parcel", got[p.Key()], p2)
+	check(t, "the other carrier's parcel of the waybill", got[twin.Key()], twin)
 
 	writeBatch(ctx, t, s, "third WriteBatch", tracking.Batch{Parcels: []tracking.Parcel{p}})
-	got, err = s.ParcelsByWaybill(ctx, []string{p.Waybill})
-	must(t, "ParcelsByWaybill", err)
-	check(t, "after the rewrite back to a sparse parcel", got[p.Waybill], p)
+	got, err = s.ParcelsByKey(ctx, []tracking.ParcelKey{p.Key()})
+	must(t, "ParcelsByKey", err)
+	check(t, "after the rewrite back to a sparse parcel", got[p.Key()], p)
 }
 
 func testParcelQueries(ctx context.Context, t *testing.T, s tracking.Store) {
@@ -279,10 +322,10 @@ func testParcelQueries(ctx context.Context, t *testing.T, s tracking.Store) {
 		{"not final and last before", tracking.ParcelQuery{NotFinal: true, LastBefore: at(5)}, []string{"W0001", "W0004", "W0005"}},
 		{"carriers and not final", tracking.ParcelQuery{Carriers: []string{"c1", "c3"}, NotFinal: true}, []string{"W0001", "W0005"}},
 		{"limit", tracking.ParcelQuery{Limit: 2}, []string{"W0001", "W0002"}},
-		{"after, limit", tracking.ParcelQuery{AfterWaybill: "W0002", Limit: 2}, []string{"W0003", "W0004"}},
-		{"after the fourth", tracking.ParcelQuery{AfterWaybill: "W0004"}, []string{"W0005"}},
-		{"after the last", tracking.ParcelQuery{AfterWaybill: "W0005"}, nil},
-		{"after with a filter", tracking.ParcelQuery{AfterWaybill: "W0001", HasMerchant: true, Limit: 1}, []string{"W0004"}},
+		{"after, limit", tracking.ParcelQuery{After: ps[4].Key().String(), Limit: 2}, []string{"W0003", "W0004"}},
+		{"after the fourth", tracking.ParcelQuery{After: ps[0].Key().String()}, []string{"W0005"}},
+		{"after the last", tracking.ParcelQuery{After: ps[2].Key().String()}, nil},
+		{"after with a filter", tracking.ParcelQuery{After: ps[1].Key().String(), HasMerchant: true, Limit: 1}, []string{"W0004"}},
 	}
 	for _, c := range cases {
 		got, err := s.Parcels(ctx, c.q)
@@ -295,6 +338,21 @@ func testParcelQueries(ctx context.Context, t *testing.T, s tracking.Store) {
 	got, err := s.Parcels(ctx, tracking.ParcelQuery{Carriers: []string{"c3"}})
 	must(t, "Parcels", err)
 	checkList(t, "the parcel of c3, every field", got, []tracking.Parcel{ps[2]}, waybillOf)
+
+	// The same waybill at two carriers: two parcels, in carrier order, and paging by key
+	// does not skip the second one at a page boundary.
+	twins := []tracking.Parcel{mk(4, "c1", false, 3, 4, 2, "m2"), mk(4, "c9", false, 3, 4, 2, "m2")}
+	writeBatch(ctx, t, s, "WriteBatch of twins", tracking.Batch{Parcels: twins})
+	key := func(p tracking.Parcel) string { return p.Key().String() }
+	got, err = s.Parcels(ctx, tracking.ParcelQuery{After: ps[4].Key().String(), Limit: 3})
+	must(t, "Parcels", err)
+	checkIDs(t, "by waybill, then carrier", got, key, "W0003 c2", "W0004 c1", "W0004 c2")
+	got, err = s.Parcels(ctx, tracking.ParcelQuery{After: "W0004 c1", Limit: 2})
+	must(t, "Parcels", err)
+	checkIDs(t, "a page that starts inside a shared waybill", got, key, "W0004 c2", "W0004 c9")
+	got, err = s.Parcels(ctx, tracking.ParcelQuery{MerchantID: "m2"})
+	must(t, "Parcels", err)
+	checkIDs(t, "one merchant's parcels at every carrier", got, key, "W0004 c1", "W0004 c2", "W0004 c9")
 }
 
 // ----- statistics -----
@@ -411,9 +469,9 @@ func testStatsOnceWhenBatchSentAgain(ctx context.Context, t *testing.T, s tracki
 	again.Parcels[0].Events, again.Parcels[0].Status = 99, tracking.Exception
 	writeBatch(ctx, t, s, "the same batch again", again)
 	checkStatsBatch(ctx, t, s, "after the batch was sent twice")
-	got, err := s.ParcelsByWaybill(ctx, []string{"W0001"})
-	must(t, "ParcelsByWaybill", err)
-	check(t, "the parcel after the batch was sent again", got["W0001"], again.Parcels[0])
+	got, err := s.ParcelsByKey(ctx, []tracking.ParcelKey{again.Parcels[0].Key()})
+	must(t, "ParcelsByKey", err)
+	check(t, "the parcel after the batch was sent again", got[again.Parcels[0].Key()], again.Parcels[0])
 
 	// A stored event with other content and other deltas is still a stored event.
 	rival := statsEvent("e1", delta(kFirm, "f1", day(1), tracking.MHandled, 100))
@@ -681,6 +739,8 @@ func testAnomalyFilters(ctx context.Context, t *testing.T, s tracking.Store) {
 		{"kind", tracking.AnomalyQuery{Kind: tracking.AnStalled}, []string{"a1", "a3"}},
 		{"open", tracking.AnomalyQuery{Open: true}, []string{"a2", "a3", "a4"}},
 		{"open of a kind and carrier", tracking.AnomalyQuery{Open: true, Kind: tracking.AnStalled, Carriers: []string{"c1", "c2"}}, []string{"a3"}},
+		{"waybill", tracking.AnomalyQuery{Waybill: "W-a2"}, []string{"a2"}},
+		{"waybill and another carrier", tracking.AnomalyQuery{Waybill: "W-a2", Carriers: []string{"c1"}}, nil},
 		{"after", tracking.AnomalyQuery{After: "a2"}, []string{"a3", "a4"}},
 		{"after, limit", tracking.AnomalyQuery{After: "a1", Limit: 2}, []string{"a2", "a3"}},
 		{"limit", tracking.AnomalyQuery{Limit: 1}, []string{"a1"}},

@@ -1,0 +1,86 @@
+package sqlite_test
+
+import (
+	"database/sql"
+	"path/filepath"
+	"testing"
+
+	_ "modernc.org/sqlite"
+
+	"github.com/credtrace/credtrace/store/sqlite"
+	"github.com/credtrace/credtrace/tracking"
+)
+
+// TestMigrationKeysParcelsByCarrier opens a data directory whose parcel summaries are keyed by
+// waybill alone (schema 3) and finds them under their carrier's key afterwards.
+func TestMigrationKeysParcelsByCarrier(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "old.db")
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Put the tables back as schema 3 had them, with one summary and one event.
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`DROP TABLE parcels`,
+		`CREATE TABLE parcels (waybill TEXT PRIMARY KEY, carrier TEXT NOT NULL, final INTEGER NOT NULL, last_at INTEGER,
+			promise_by INTEGER, collected_at INTEGER, merchant_id TEXT NOT NULL, doc TEXT NOT NULL)`,
+		`CREATE INDEX parcels_open_last ON parcels(final, last_at)`,
+		`DROP INDEX events_waybill`,
+		`CREATE INDEX events_waybill ON events(waybill)`,
+		`DROP INDEX anomalies_carrier`,
+		`INSERT INTO parcels VALUES ('YT0000000001', 'c1', 0, 1, NULL, 1, 'm1',
+			'{"waybill":"YT0000000001","carrier":"c1","carriers":["c1"],"status":"collected","holder":{"kind":"firm","firm":"c1"},"events":1,"merchant":"m1"}')`,
+		`INSERT INTO events (carrier, id, waybill, hash, doc) VALUES ('c1', 'e1', 'YT0000000001', 'h1', '{"code":"collected","at":1,"received_at":1}')`,
+		// What later migrations added goes too, so that they apply again after 4.
+		`DROP TABLE wrong_answers`,
+		`ALTER TABLE score_runs DROP COLUMN method_hash`,
+		`ALTER TABLE scores DROP COLUMN method_hash`,
+		`ALTER TABLE sanctions DROP COLUMN reviewed_at`,
+		`ALTER TABLE sanctions DROP COLUMN reviewed_by`,
+		`ALTER TABLE sanctions DROP COLUMN review_reason`,
+		`DELETE FROM schema_migrations WHERE version >= 4`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	st, err = sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("open after the migration: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	k := tracking.ParcelKey{Carrier: "c1", Waybill: "YT0000000001"}
+	got, err := st.Tracking().ParcelsByKey(ctx, []tracking.ParcelKey{k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := got[k]; !ok || p.Status != tracking.Collected || p.MerchantID != "m1" || p.Events != 1 {
+		t.Errorf("migrated summary %+v (found %v), want c1's collected parcel of m1", p, ok)
+	}
+	evs, err := st.Tracking().ParcelEvents(ctx, k)
+	if err != nil || len(evs) != 1 {
+		t.Errorf("events of the migrated parcel: %d, %v; want 1", len(evs), err)
+	}
+	// The migrated summary takes the next one of its parcel, not a second row.
+	p := got[k]
+	p.Events, p.Status = 2, tracking.Arrived
+	if err := st.Tracking().WriteBatch(ctx, tracking.Batch{Parcels: []tracking.Parcel{p}}); err != nil {
+		t.Fatal(err)
+	}
+	all, err := st.Tracking().Parcels(ctx, tracking.ParcelQuery{})
+	if err != nil || len(all) != 1 || all[0].Events != 2 {
+		t.Errorf("parcels after a write: %+v, %v; want the one parcel, rewritten", all, err)
+	}
+}
