@@ -130,15 +130,30 @@ func (s *Service) FirmFile(ctx context.Context, a Actor, id string) (FirmFile, e
 	return file, nil
 }
 
-// StaffFile assembles a person's credit file for a regulator or a firm they work or worked for.
+// StaffFile assembles a person's credit file: regulators and the person themselves see every
+// record about them; a firm that employs or employed them sees what EmployerMaySee lets it.
 func (s *Service) StaffFile(ctx context.Context, a Actor, id string) (StaffFile, error) {
-	p, err := s.Staff(ctx, a, id)
+	p, err := s.store.Staff(ctx, id)
 	if err != nil {
+		return StaffFile{}, err
+	}
+	acc, err := s.staffAccess(ctx, a, p)
+	if err != nil {
+		return StaffFile{}, err
+	}
+	if acc == accessNone {
+		return StaffFile{}, ErrNotFound
+	}
+	if p, err = s.visibleStaff(ctx, a, acc, p); err != nil {
 		return StaffFile{}, err
 	}
 	file := StaffFile{Staff: p, AsOf: s.Now()}
 	subs := []Subject{{Kind: SubjectStaff, ID: id}}
-	if file.Records, err = s.subjectRecords(ctx, subs); err != nil {
+	recs, err := s.subjectRecords(ctx, subs)
+	if err != nil {
+		return StaffFile{}, fmt.Errorf("staff file %s: %w", id, err)
+	}
+	if file.Records, err = s.filterStaffRecords(ctx, a, acc, recs); err != nil {
 		return StaffFile{}, fmt.Errorf("staff file %s: %w", id, err)
 	}
 	if file.Commitments, err = s.subjectCommitments(ctx, subs); err != nil {

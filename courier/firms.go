@@ -189,6 +189,9 @@ func (s *Service) UpdateFirm(ctx context.Context, a Actor, id string, p FirmPatc
 		if err := st.UpdateFirm(ctx, f); err != nil {
 			return err
 		}
+		if err := s.bumpTree(ctx, st); err != nil {
+			return err
+		}
 		out = f
 		return s.audit(ctx, st, a, "firm.update", "firm", f.ID, strings.Join(changed, " "))
 	})
@@ -314,6 +317,9 @@ func (s *Service) UpdateSite(ctx context.Context, a Actor, id string, in SiteInp
 		site.UpdatedAt = s.Now()
 		site.Version++
 		if err := st.UpdateSite(ctx, site); err != nil {
+			return err
+		}
+		if err := s.bumpTree(ctx, st); err != nil {
 			return err
 		}
 		out = site
@@ -451,7 +457,7 @@ func (s *Service) CreateStaff(ctx context.Context, a Actor, in StaffInput) (Staf
 		return s.audit(ctx, st, a, "staff.create", "staff", p.ID, "")
 	})
 	if errors.Is(err, ErrConflict) {
-		return Staff{}, fmt.Errorf("a person with this ID number is already registered: %w", ErrConflict)
+		return Staff{}, fmt.Errorf("a person with this ID number is already registered; another firm takes them on with a hire (POST /v1/staff/hire): %w", ErrConflict)
 	}
 	if err != nil {
 		return Staff{}, fmt.Errorf("create staff: %w", err)
@@ -459,35 +465,20 @@ func (s *Service) CreateStaff(ctx context.Context, a Actor, in StaffInput) (Staf
 	return p, nil
 }
 
-// staffInScope reports whether actor may see person p: regulators always, a firm when the
-// person works or has worked in its tree.
-func (s *Service) staffInScope(ctx context.Context, a Actor, p Staff) (bool, error) {
-	if a.Role == RoleRegulator {
-		return true, nil
-	}
-	for _, id := range p.FirmIDs() {
-		ok, err := s.InScope(ctx, a, id)
-		if err != nil || ok {
-			return ok, err
-		}
-	}
-	return false, nil
-}
-
-// Staff returns one person the actor may see.
+// Staff returns one person as the actor may see them (see staffAccess and visibleStaff).
 func (s *Service) Staff(ctx context.Context, a Actor, id string) (Staff, error) {
 	p, err := s.store.Staff(ctx, id)
 	if err != nil {
 		return Staff{}, err
 	}
-	ok, err := s.staffInScope(ctx, a, p)
+	acc, err := s.staffAccess(ctx, a, p)
 	if err != nil {
 		return Staff{}, err
 	}
-	if !ok {
+	if acc == accessNone {
 		return Staff{}, ErrNotFound
 	}
-	return p, nil
+	return s.visibleStaff(ctx, a, acc, p)
 }
 
 // FindStaff finds a person by resident ID number through its keyed hash (regulators only).
@@ -523,6 +514,15 @@ func (s *Service) StaffList(ctx context.Context, a Actor, firmID string, cursor 
 		return nil, "", err
 	}
 	items, next := trim(items, limit, staffID)
+	for i, p := range items {
+		acc, err := s.staffAccess(ctx, a, p)
+		if err != nil {
+			return nil, "", err
+		}
+		if items[i], err = s.visibleStaff(ctx, a, acc, p); err != nil {
+			return nil, "", err
+		}
+	}
 	return items, next, nil
 }
 
@@ -544,28 +544,37 @@ func (s *Service) UpdateStaff(ctx context.Context, a Actor, id string, p StaffPa
 	})
 }
 
-// StartEmployment records that the person starts working for a firm; an open employment
-// ends when the new one starts.
+// StartEmployment records that the person starts working for a firm; the open employment
+// ends when the new one starts. Only a regulator or the firm tree of the open employment may
+// (moving the person inside its tree); another firm hires with Hire.
 func (s *Service) StartEmployment(ctx context.Context, a Actor, id string, in EmploymentInput) (Staff, error) {
 	in.From = norm(in.From)
 	return s.changeStaff(ctx, a, id, "staff.employ", func(st Store, person *Staff, v *ValidationError) error {
 		if err := s.checkEmployment(ctx, a, v, "", in); err != nil {
 			return err
 		}
-		for i := range person.Employment {
-			e := &person.Employment[i]
-			if !in.From.After(e.From) {
-				if e.Open() || in.From.Before(e.To) {
-					v.Add("from", "must be after the start of the employment at firm %s", e.FirmID)
-				}
-			}
-			if e.Open() {
-				e.To = in.From
-			}
-		}
-		person.Employment = append(person.Employment, Employment{FirmID: in.FirmID, Role: strings.TrimSpace(in.Role), From: in.From})
+		startEmployment(v, person, in)
 		return nil
 	})
+}
+
+// startEmployment ends the open employment at in.From and appends the new one. in.From must
+// come after the start of the open employment and not before the end of a closed one, so
+// that periods never overlap.
+func startEmployment(v *ValidationError, person *Staff, in EmploymentInput) {
+	for i := range person.Employment {
+		e := &person.Employment[i]
+		switch {
+		case e.Open() && !in.From.After(e.From):
+			v.Add("from", "must be after the start of the open employment at firm %s (%s)", e.FirmID, e.From.Format(time.RFC3339))
+		case !e.Open() && in.From.Before(e.To):
+			v.Add("from", "must not be before the end of the employment at firm %s (%s)", e.FirmID, e.To.Format(time.RFC3339))
+		}
+		if e.Open() {
+			e.To = in.From
+		}
+	}
+	person.Employment = append(person.Employment, Employment{FirmID: in.FirmID, Role: strings.TrimSpace(in.Role), From: in.From})
 }
 
 // EndEmployment closes the person's open employment at to.
@@ -599,6 +608,9 @@ func (s *Service) EndEmployment(ctx context.Context, a Actor, id string, to time
 	})
 }
 
+// changeStaff applies change to person id for a regulator or the firm tree of the person's open
+// employment: a former employer reads but may not change (ErrForbidden), any other firm does
+// not see the person (ErrNotFound).
 func (s *Service) changeStaff(ctx context.Context, a Actor, id, action string, change func(Store, *Staff, *ValidationError) error) (Staff, error) {
 	if a.Role != RoleRegulator && a.Role != RoleFirm {
 		return Staff{}, ErrForbidden
@@ -609,12 +621,15 @@ func (s *Service) changeStaff(ctx context.Context, a Actor, id, action string, c
 		if err != nil {
 			return err
 		}
-		ok, err := s.staffInScope(ctx, a, p)
+		acc, err := s.staffAccess(ctx, a, p)
 		if err != nil {
 			return err
 		}
-		if !ok {
+		switch acc {
+		case accessNone:
 			return ErrNotFound
+		case accessFormer:
+			return fmt.Errorf("only a regulator or the firm the person works for now may change them: %w", ErrForbidden)
 		}
 		v := &ValidationError{}
 		if err := change(st, &p, v); err != nil {
@@ -626,6 +641,9 @@ func (s *Service) changeStaff(ctx context.Context, a Actor, id, action string, c
 		p.UpdatedAt = s.Now()
 		p.Version++
 		if err := st.UpdateStaff(ctx, p); err != nil {
+			return err
+		}
+		if err := s.bumpTree(ctx, st); err != nil {
 			return err
 		}
 		out = p

@@ -403,10 +403,11 @@ type ObjectionInput struct {
 	Evidence []Evidence
 }
 
-// FileObjection disputes a confirmed record, by the firm that answers for it (or a regulator
-// entering a paper objection). The review clock starts: review within 10 days.
+// FileObjection disputes a confirmed record, by the firm that answers for it, the person a
+// staff record is about (a staff actor), or a regulator entering a paper objection. The review
+// clock starts: review within 10 days.
 func (s *Service) FileObjection(ctx context.Context, a Actor, in ObjectionInput) (Objection, error) {
-	if a.Role != RoleRegulator && a.Role != RoleFirm {
+	if a.Role != RoleRegulator && a.Role != RoleFirm && a.Role != RoleStaff {
 		return Objection{}, ErrForbidden
 	}
 	v := &ValidationError{}
@@ -431,7 +432,11 @@ func (s *Service) FileObjection(ctx context.Context, a Actor, in ObjectionInput)
 		if err != nil {
 			return err
 		}
-		if ok, err := s.InScope(ctx, a, r.FirmID); err != nil {
+		if a.Role == RoleStaff {
+			if r.Subject.Kind != SubjectStaff || r.Subject.ID != a.StaffID {
+				return Invalid("record_id", "no such record")
+			}
+		} else if ok, err := s.InScope(ctx, a, r.FirmID); err != nil {
 			return err
 		} else if !ok {
 			return Invalid("record_id", "no such record")

@@ -360,6 +360,7 @@ type TokenInput struct {
 	Role       Role
 	FirmID     string
 	MerchantID string
+	StaffID    string // staff tokens: the person the token belongs to
 	Label      string
 }
 
@@ -378,20 +379,28 @@ func newSecret() string {
 	return "ct_" + base64.RawURLEncoding.EncodeToString(b)
 }
 
-// IssueToken creates a token (regulators only) and returns it with its secret, shown only once.
+// IssueToken creates a token and returns it with its secret, shown only once. Regulators issue
+// every role; a firm issues only staff tokens, for a person its tree employs now (a token is
+// the person's own view of their file, which they keep after leaving).
 func (s *Service) IssueToken(ctx context.Context, a Actor, in TokenInput) (Token, string, error) {
-	if err := requireRegulator(a); err != nil {
-		return Token{}, "", err
+	switch {
+	case a.Role == RoleRegulator:
+	case a.Role == RoleFirm && in.Role == RoleStaff:
+	default:
+		return Token{}, "", ErrForbidden
 	}
 	v := &ValidationError{}
+	if in.Role != RoleFirm && in.FirmID != "" {
+		v.Add("firm_id", "only firm tokens have a firm")
+	}
+	if in.Role != RoleMerchant && in.MerchantID != "" {
+		v.Add("merchant_id", "only merchant tokens have a merchant")
+	}
+	if in.Role != RoleStaff && in.StaffID != "" {
+		v.Add("staff_id", "only staff tokens have a person")
+	}
 	switch in.Role {
 	case RoleRegulator, RolePlatform:
-		if in.FirmID != "" {
-			v.Add("firm_id", "only firm tokens have a firm")
-		}
-		if in.MerchantID != "" {
-			v.Add("merchant_id", "only merchant tokens have a merchant")
-		}
 	case RoleFirm:
 		if in.FirmID == "" {
 			v.Add("firm_id", "required for a firm token")
@@ -400,18 +409,34 @@ func (s *Service) IssueToken(ctx context.Context, a Actor, in TokenInput) (Token
 		} else if err != nil {
 			return Token{}, "", err
 		}
-		if in.MerchantID != "" {
-			v.Add("merchant_id", "only merchant tokens have a merchant")
-		}
 	case RoleMerchant:
 		if strings.TrimSpace(in.MerchantID) == "" {
 			v.Add("merchant_id", "required for a merchant token")
 		}
-		if in.FirmID != "" {
-			v.Add("firm_id", "only firm tokens have a firm")
+	case RoleStaff:
+		if in.StaffID == "" {
+			v.Add("staff_id", "required for a staff token")
+			break
+		}
+		p, err := s.store.Staff(ctx, in.StaffID)
+		if errors.Is(err, ErrNotFound) {
+			v.Add("staff_id", "no such person")
+			break
+		} else if err != nil {
+			return Token{}, "", err
+		}
+		acc, err := s.staffAccess(ctx, a, p)
+		if err != nil {
+			return Token{}, "", err
+		}
+		switch acc {
+		case accessNone:
+			v.Add("staff_id", "no such person")
+		case accessFormer:
+			v.Add("staff_id", "the person does not work for this firm now")
 		}
 	default:
-		v.Add("role", "must be one of regulator, firm, merchant, platform")
+		v.Add("role", "must be one of regulator, firm, merchant, platform, staff")
 	}
 	if len(in.Label) > 200 {
 		v.Add("label", "at most 200 characters")
@@ -421,12 +446,12 @@ func (s *Service) IssueToken(ctx context.Context, a Actor, in TokenInput) (Token
 	}
 	secret := newSecret()
 	t := Token{ID: newID(), Hash: HashToken(secret), Role: in.Role, FirmID: in.FirmID, MerchantID: in.MerchantID,
-		Label: in.Label, CreatedAt: s.Now(), CreatedBy: a.TokenID}
+		StaffID: in.StaffID, Label: in.Label, CreatedAt: s.Now(), CreatedBy: a.TokenID}
 	err := s.store.Atomic(ctx, func(st Store) error {
 		if err := st.CreateToken(ctx, t); err != nil {
 			return err
 		}
-		return s.audit(ctx, st, a, "token.issue", "token", t.ID, "role="+string(t.Role)+" firm="+t.FirmID+" merchant="+t.MerchantID)
+		return s.audit(ctx, st, a, "token.issue", "token", t.ID, "role="+string(t.Role)+" firm="+t.FirmID+" merchant="+t.MerchantID+" staff="+t.StaffID)
 	})
 	if err != nil {
 		return Token{}, "", fmt.Errorf("issue token: %w", err)
@@ -467,7 +492,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Actor, error
 	if !t.RevokedAt.IsZero() {
 		return Actor{}, ErrNotFound
 	}
-	return Actor{TokenID: t.ID, Role: t.Role, FirmID: t.FirmID, MerchantID: t.MerchantID}, nil
+	return Actor{TokenID: t.ID, Role: t.Role, FirmID: t.FirmID, MerchantID: t.MerchantID, StaffID: t.StaffID}, nil
 }
 
 // ActorOf returns the actor of token id while the token is not revoked (ErrNotFound otherwise):
@@ -480,7 +505,7 @@ func (s *Service) ActorOf(ctx context.Context, id string) (Actor, error) {
 	if !t.RevokedAt.IsZero() {
 		return Actor{}, ErrNotFound
 	}
-	return Actor{TokenID: t.ID, Role: t.Role, FirmID: t.FirmID, MerchantID: t.MerchantID}, nil
+	return Actor{TokenID: t.ID, Role: t.Role, FirmID: t.FirmID, MerchantID: t.MerchantID, StaffID: t.StaffID}, nil
 }
 
 // Bootstrap makes sure a regulator can sign in. With a given secret it registers that secret as a

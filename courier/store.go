@@ -111,6 +111,20 @@ type Store interface {
 	// AuditEntries returns entries with Seq > after in Seq order, at most limit.
 	AuditEntries(ctx context.Context, after int64, limit int) ([]AuditEntry, error)
 
+	// TreeGeneration returns the generation of the firm tree, sites and employments: a counter
+	// that every change to them bumps, so that caches in any replica can tell they are stale.
+	// It is 0 before the first bump.
+	TreeGeneration(ctx context.Context) (int64, error)
+	// BumpTreeGeneration adds one to the tree generation.
+	BumpTreeGeneration(ctx context.Context) error
+
+	// Guesses returns the wrong answers counted against key; the zero Guesses when there are none.
+	Guesses(ctx context.Context, key string) (Guesses, error)
+	// AddGuess counts one wrong answer against key at time at and returns the new count: the
+	// count starts again at 1 when the last wrong answer is older than window. Concurrent calls
+	// (from several replicas too) each count.
+	AddGuess(ctx context.Context, key string, at time.Time, window time.Duration) (Guesses, error)
+
 	// Setting returns a stored setting; ErrNotFound when unset.
 	Setting(ctx context.Context, key string) (string, error)
 	// InitSetting stores value under key unless one is stored, and returns the stored value.

@@ -330,6 +330,7 @@ const (
 	RoleFirm      Role = "firm"
 	RoleMerchant  Role = "merchant"
 	RolePlatform  Role = "platform"
+	RoleStaff     Role = "staff" // a person's own view of their file
 	RolePublic    Role = "public"
 )
 
@@ -340,6 +341,7 @@ type Token struct {
 	Role       Role
 	FirmID     string // firm tokens: the root of the subtree they act for
 	MerchantID string // merchant tokens
+	StaffID    string // staff tokens: the person they belong to
 	Label      string
 	CreatedAt  time.Time
 	CreatedBy  string
@@ -352,6 +354,7 @@ type Actor struct {
 	Role       Role
 	FirmID     string
 	MerchantID string
+	StaffID    string // staff actors: the person themselves
 }
 
 // Public is the anonymous actor.
@@ -368,4 +371,11 @@ type AuditEntry struct {
 	Detail   string
 	PrevHash string
 	Hash     string
+}
+
+// Guesses counts wrong answers against one key (a person's ID number, a caller's address) of
+// the person's own check. The count starts again once Window has passed since Last.
+type Guesses struct {
+	Count int
+	Last  time.Time // the latest wrong answer
 }

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -15,9 +16,9 @@ func (s *Server) courierRoutes() {
 	s.add("GET", "/healthz", "Service and store health", public, s.health)
 	s.add("GET", "/openapi.json", "This OpenAPI document", public, s.openapi())
 	s.add("GET", "/metrics", "Prometheus metrics", public, s.deps.Metrics.handler())
-	s.add("GET", "/v1/me", "Who the token belongs to", signedIn, s.me)
+	s.add("GET", "/v1/me", "Who the token belongs to", anyToken, s.me)
 
-	s.add("POST", "/v1/tokens", "Issue a token", regulators, s.issueToken)
+	s.add("POST", "/v1/tokens", "Issue a token (firms: staff tokens for their own people)", firms, s.issueToken)
 	s.add("DELETE", "/v1/tokens/:id", "Revoke a token", regulators, s.revokeToken)
 
 	s.add("POST", "/v1/firms", "Register a firm", regulators, s.createFirm)
@@ -33,11 +34,12 @@ func (s *Server) courierRoutes() {
 	s.add("POST", "/v1/staff", "Register a person", firms, s.createStaff)
 	s.add("GET", "/v1/staff", "List staff", firms, s.listStaff)
 	s.add("POST", "/v1/staff/search", "Find a person by resident ID number", regulators, s.searchStaff)
-	s.add("GET", "/v1/staff/:id", "Get a person", firms, s.getStaff)
+	s.add("POST", "/v1/staff/hire", "Hire a registered person by resident ID number", firms, s.hireStaff)
+	s.add("GET", "/v1/staff/:id", "Get a person", firmsAndStaff, s.getStaff)
 	s.add("PATCH", "/v1/staff/:id", "Change a person's name or phone", firms, s.patchStaff)
 	s.add("POST", "/v1/staff/:id/employments", "Start an employment", firms, s.startEmployment)
 	s.add("POST", "/v1/staff/:id/employments/end", "End the open employment", firms, s.endEmployment)
-	s.add("GET", "/v1/staff/:id/file", "A person's credit file", firms, s.staffFile)
+	s.add("GET", "/v1/staff/:id/file", "A person's credit file", firmsAndStaff, s.staffFile)
 
 	s.add("POST", "/v1/records", "Enter a credit record", signedIn, s.createRecord)
 	s.add("GET", "/v1/records", "List credit records", firms, s.listRecords)
@@ -47,7 +49,7 @@ func (s *Server) courierRoutes() {
 	s.add("POST", "/v1/records/:id/repair", "Ask for credit repair", firms, s.requestRepair)
 	s.add("POST", "/v1/records/:id/repair/decision", "Decide a credit repair request", regulators, s.decideRepair)
 
-	s.add("POST", "/v1/objections", "File an objection", firms, s.fileObjection)
+	s.add("POST", "/v1/objections", "File an objection", firmsAndStaff, s.fileObjection)
 	s.add("GET", "/v1/objections", "List objections (?overdue=true)", firms, s.listObjections)
 	s.add("GET", "/v1/objections/:id", "Get an objection", firms, s.getObjection)
 	s.add("POST", "/v1/objections/:id/decision", "Decide an objection", regulators, s.decideObjection)
@@ -56,6 +58,8 @@ func (s *Server) courierRoutes() {
 	s.add("GET", "/v1/commitments", "List credit commitments (public)", public, s.listCommitments)
 
 	s.add("GET", "/v1/public/firms/:uscc", "Public disclosure of a firm", public, s.disclose)
+	s.add("POST", "/v1/public/staff/file", "A person's own credit file, by resident ID number and phone", public, s.personFile)
+	s.add("POST", "/v1/public/staff/objections", "A person's objection to a record about them, by resident ID number and phone", public, s.personObjection)
 
 	s.add("GET", "/v1/audit", "Audit trail entries", regulators, s.listAudit)
 	s.add("GET", "/v1/audit/verify", "Recompute the audit hash chain", regulators, s.verifyAudit)
@@ -75,7 +79,7 @@ func (s *Server) health(c *fiber.Ctx) error {
 
 func (s *Server) me(c *fiber.Ctx) error {
 	a := actor(c)
-	return c.JSON(fiber.Map{"token_id": a.TokenID, "role": a.Role, "firm_id": a.FirmID, "merchant_id": a.MerchantID})
+	return c.JSON(fiber.Map{"token_id": a.TokenID, "role": a.Role, "firm_id": a.FirmID, "merchant_id": a.MerchantID, "staff_id": a.StaffID})
 }
 
 func (s *Server) issueToken(c *fiber.Ctx) error {
@@ -84,7 +88,7 @@ func (s *Server) issueToken(c *fiber.Ctx) error {
 		return err
 	}
 	t, secret, err := s.deps.Courier.IssueToken(ctx(c), actor(c), courier.TokenInput{
-		Role: courier.Role(req.Role), FirmID: req.FirmID, MerchantID: req.MerchantID, Label: req.Label})
+		Role: courier.Role(req.Role), FirmID: req.FirmID, MerchantID: req.MerchantID, StaffID: req.StaffID, Label: req.Label})
 	if err != nil {
 		return err
 	}
@@ -240,6 +244,51 @@ func (s *Server) searchStaff(c *fiber.Ctx) error {
 	return c.JSON(staffOut(p))
 }
 
+func (s *Server) hireStaff(c *fiber.Ctx) error {
+	var req hireReq
+	if err := s.decode(c, &req); err != nil {
+		return err
+	}
+	p, err := s.deps.Courier.Hire(ctx(c), actor(c), courier.HireInput{IDNumber: req.IDNumber, FirmID: req.FirmID, Role: req.Role, From: req.From.Time})
+	if err != nil {
+		return err
+	}
+	return c.JSON(staffOut(p))
+}
+
+// person proves, by the resident ID number and phone of the body, who an anonymous caller is.
+func (s *Server) person(c *fiber.Ctx, idNumber, phone string) (courier.Actor, error) {
+	return s.deps.Courier.Person(ctx(c), idNumber, phone, strings.Clone(c.IP()))
+}
+
+func (s *Server) personFile(c *fiber.Ctx) error {
+	var req personReq
+	if err := s.decode(c, &req); err != nil {
+		return err
+	}
+	a, err := s.person(c, req.IDNumber, req.Phone)
+	if err != nil {
+		return err
+	}
+	return s.writeStaffFile(c, a, a.StaffID)
+}
+
+func (s *Server) personObjection(c *fiber.Ctx) error {
+	var req personObjectionReq
+	if err := s.decode(c, &req); err != nil {
+		return err
+	}
+	a, err := s.person(c, req.IDNumber, req.Phone)
+	if err != nil {
+		return err
+	}
+	o, err := s.deps.Courier.FileObjection(ctx(c), a, courier.ObjectionInput{RecordID: req.RecordID, Reasons: req.Reasons, Evidence: evidenceIn(req.Evidence)})
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(objectionOut(s.deps.Courier.Now())(o))
+}
+
 func (s *Server) getStaff(c *fiber.Ctx) error {
 	p, err := s.deps.Courier.Staff(ctx(c), actor(c), c.Params("id"))
 	if err != nil {
@@ -353,7 +402,11 @@ func (s *Server) firmFile(c *fiber.Ctx) error {
 }
 
 func (s *Server) staffFile(c *fiber.Ctx) error {
-	f, err := s.deps.Courier.StaffFile(ctx(c), actor(c), c.Params("id"))
+	return s.writeStaffFile(c, actor(c), c.Params("id"))
+}
+
+func (s *Server) writeStaffFile(c *fiber.Ctx, a courier.Actor, id string) error {
+	f, err := s.deps.Courier.StaffFile(ctx(c), a, id)
 	if err != nil {
 		return err
 	}

@@ -40,6 +40,7 @@ type tokenReq struct {
 	Role       string `json:"role" validate:"required"`
 	FirmID     string `json:"firm_id"`
 	MerchantID string `json:"merchant_id" validate:"max=100"`
+	StaffID    string `json:"staff_id"`
 	Label      string `json:"label" validate:"max=200"`
 }
 
@@ -78,6 +79,29 @@ type staffPatchReq struct {
 
 type staffSearchReq struct {
 	IDNumber string `json:"id_number" validate:"required"`
+}
+
+// hireReq takes a registered person on by their ID number, which only ever travels in a body.
+type hireReq struct {
+	IDNumber string `json:"id_number" validate:"required"`
+	FirmID   string `json:"firm_id" validate:"required"`
+	Role     string `json:"role" validate:"required,max=64"`
+	From     Time   `json:"from"`
+}
+
+// personReq is a person proving who they are, for their own file.
+type personReq struct {
+	IDNumber string `json:"id_number" validate:"required"`
+	Phone    string `json:"phone" validate:"required"`
+}
+
+// personObjectionReq is a person's objection to a record about them.
+type personObjectionReq struct {
+	IDNumber string        `json:"id_number" validate:"required"`
+	Phone    string        `json:"phone" validate:"required"`
+	RecordID string        `json:"record_id" validate:"required"`
+	Reasons  string        `json:"reasons" validate:"required,max=2000"`
+	Evidence []evidenceReq `json:"evidence" validate:"max=50,dive"`
 }
 
 type employmentEndReq struct {
@@ -366,13 +390,14 @@ type tokenJSON struct {
 	Role       string     `json:"role"`
 	FirmID     string     `json:"firm_id,omitempty"`
 	MerchantID string     `json:"merchant_id,omitempty"`
+	StaffID    string     `json:"staff_id,omitempty"`
 	Label      string     `json:"label,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
 	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
 }
 
 func tokenOut(t courier.Token) tokenJSON {
-	return tokenJSON{ID: t.ID, Role: string(t.Role), FirmID: t.FirmID, MerchantID: t.MerchantID, Label: t.Label,
+	return tokenJSON{ID: t.ID, Role: string(t.Role), FirmID: t.FirmID, MerchantID: t.MerchantID, StaffID: t.StaffID, Label: t.Label,
 		CreatedAt: t.CreatedAt, RevokedAt: ts(t.RevokedAt)}
 }
 

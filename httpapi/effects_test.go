@@ -47,9 +47,15 @@ func diffState(before, after map[string]string) []string {
 // legitimately change A's state, with why: complaints and incidents from the merchant whose
 // parcel it is are reports to the regulator, which land in A's file as pending records.
 var mayChangeA = map[string]string{
-	"POST /v1/records/merchant":   "a merchant's complaint is a pending record in the file",
-	"POST /v1/records/platform":   "a platform's complaint is a pending record in the file",
-	"POST /v1/incidents/merchant": "the merchant's own parcel: an incident with pending records for the regulator",
+	"POST /v1/records/merchant":      "a merchant's complaint is a pending record in the file",
+	"POST /v1/records/platform":      "a platform's complaint is a pending record in the file",
+	"POST /v1/incidents/merchant":    "the merchant's own parcel: an incident with pending records for the regulator",
+	"POST /v1/staff/hire/firm_other": "hiring a courier ends the previous employment at the new start: the one change another firm makes to A's people",
+	// The caller proves to be the person (ID number and phone in the body), whatever its token.
+	"POST /v1/public/staff/objections/public":     "the person objects to a record about them",
+	"POST /v1/public/staff/objections/firm_other": "the person objects to a record about them",
+	"POST /v1/public/staff/objections/merchant":   "the person objects to a record about them",
+	"POST /v1/public/staff/objections/platform":   "the person objects to a record about them",
 }
 
 // attack is a write that a foreign party sends to reach brand A's objects in ways the matrix

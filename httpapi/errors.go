@@ -40,6 +40,7 @@ var kinds = []struct {
 	{courier.ErrConflict, fiber.StatusConflict, "conflict"},
 	{courier.ErrState, fiber.StatusConflict, "wrong_state"},
 	{courier.ErrForbidden, fiber.StatusForbidden, "forbidden"},
+	{courier.ErrLocked, fiber.StatusTooManyRequests, "rate_limited"},
 	{tracking.ErrInvalid, fiber.StatusUnprocessableEntity, "invalid"},
 	{tracking.ErrNotFound, fiber.StatusNotFound, "not_found"},
 	{tracking.ErrConflict, fiber.StatusConflict, "conflict"},

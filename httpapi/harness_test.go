@@ -83,7 +83,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	metrics := httpapi.NewMetrics()
-	trk := tracking.NewService(st.Tracking(), svc, proposer{svc}, courier.NewHasher([]byte("test-pii-key-0123456789abcdefghij")), tracking.Options{OnPhoneCheck: metrics.PhoneCheck}, clk.now)
+	trk := tracking.NewService(st.Tracking(), courier.NewTreeCache(svc), proposer{svc}, courier.NewHasher([]byte("test-pii-key-0123456789abcdefghij")), tracking.Options{OnPhoneCheck: metrics.PhoneCheck}, clk.now)
 	sc := scoring.NewService(st.Scoring(), st, trk, svc.InTree, clk.now)
 	srv := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Scoring: sc, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics})
 	return &env{t: t, srv: srv, svc: svc, trk: trk, sc: sc, store: st, clock: clk, bodies: &bytes.Buffer{}}
@@ -193,6 +193,8 @@ type world struct {
 	objection                  string
 	waybill, incident, anomaly string
 	run, proposal, sanction    string // a published scoring run, a pending and an approved sanction on A1
+	staffTk                    string // a staff token of the courier
+	staffRecord                string // a confirmed record about the courier, entered after the run
 }
 
 // rated is a delivered parcel of merchant M-001, to rate.
@@ -272,5 +274,9 @@ func (e *env) world() world {
 		}
 	}
 	w.proposal, w.sanction = "sanction-0", "sanction-1"
+	w.staffTk = token(map[string]any{"role": "staff", "staff_id": w.staff, "label": "张三"})
+	w.staffRecord = e.must(201, "POST", "/v1/records", adminTk, map[string]any{
+		"subject": map[string]any{"kind": "staff", "id": w.staff}, "category": "delivery_safety", "source": "regulator",
+		"severity": "minor", "occurred_at": "2026-05-20T10:00:00+08:00", "summary": "未按规定实名收寄"})["id"].(string)
 	return w
 }

@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/scoring"
 )
 
@@ -85,6 +87,14 @@ var matrix = []cell{
 	}, [6]int{401, 201, 201, 422, 403, 403}},
 	{"GET /v1/staff", p("/v1/staff"), nil, [6]int{401, 200, 200, 200, 403, 403}},
 	{"POST /v1/staff/search", p("/v1/staff/search"), fixed(map[string]any{"id_number": idNum}), [6]int{401, 200, 403, 403, 403, 403}},
+	// Each firm hires brand A's courier into its own tree: brand B too, which never employed them.
+	{"POST /v1/staff/hire", p("/v1/staff/hire"), func(w world, role string) any {
+		firm := w.hqB
+		if role == "firm_own" {
+			firm = w.hqA
+		}
+		return map[string]any{"id_number": idNum, "firm_id": firm, "role": "courier", "from": "2026-05-15T00:00:00+08:00"}
+	}, [6]int{401, 200, 200, 200, 403, 403}},
 	{"GET /v1/staff/:id", func(w world) string { return "/v1/staff/" + w.staff }, nil, [6]int{401, 200, 200, 404, 403, 403}},
 	{"PATCH /v1/staff/:id", func(w world) string { return "/v1/staff/" + w.staff }, fixed(map[string]any{"phone": "13700137000"}), [6]int{401, 200, 200, 404, 403, 403}},
 	{"POST /v1/staff/:id/employments", func(w world) string { return "/v1/staff/" + w.staff + "/employments" }, func(w world, _ string) any {
@@ -115,6 +125,10 @@ var matrix = []cell{
 	}, [6]int{401, 201, 201, 422, 403, 403}},
 	{"GET /v1/commitments", p("/v1/commitments"), nil, [6]int{200, 200, 200, 200, 200, 200}},
 	{"GET /v1/public/firms/:uscc", p("/v1/public/firms/" + usccA), nil, [6]int{200, 200, 200, 200, 200, 200}},
+	{"POST /v1/public/staff/file", p("/v1/public/staff/file"), fixed(map[string]any{"id_number": idNum, "phone": phone}), [6]int{200, 200, 200, 200, 200, 200}},
+	{"POST /v1/public/staff/objections", p("/v1/public/staff/objections"), func(w world, _ string) any {
+		return map[string]any{"id_number": idNum, "phone": phone, "record_id": w.staffRecord, "reasons": "当天我不在岗"}
+	}, [6]int{201, 201, 201, 201, 201, 201}},
 	{"POST /v1/events", p("/v1/events"), func(w world, _ string) any {
 		return []map[string]any{{"id": "m1", "waybill": "SF1000000002", "carrier": w.hqA, "code": "collected", "at": "2026-06-01T07:00:00+08:00"}}
 	}, [6]int{401, 200, 200, 200, 403, 403}},
@@ -162,6 +176,50 @@ var matrix = []cell{
 	{"GET /v1/public/blacklist", p("/v1/public/blacklist"), nil, [6]int{200, 200, 200, 200, 200, 200}},
 	{"GET /v1/audit", p("/v1/audit"), nil, [6]int{401, 200, 403, 403, 403, 403}},
 	{"GET /v1/audit/verify", p("/v1/audit/verify"), nil, [6]int{401, 200, 403, 403, 403, 403}},
+}
+
+// staffWant is the matrix's column for a staff token (the world's courier, brand A): a route
+// missing here answers a public route's status when the route is public, 403 otherwise.
+var staffWant = map[string]int{
+	"GET /v1/me":             200,
+	"POST /v1/tokens":        403, // a person issues no tokens
+	"GET /v1/staff/:id":      200, // their own
+	"GET /v1/staff/:id/file": 200,
+	"POST /v1/objections":    422, // the matrix's record is about firm A1, not about them
+}
+
+// TestRoleMatrixStaff runs every route with a staff token, each on a fresh world.
+func TestRoleMatrixStaff(t *testing.T) {
+	publicRoute := map[string]bool{}
+	for _, r := range newEnv(t).srv.Routes() {
+		publicRoute[r.Method+" "+r.Path] = slices.Contains(r.Roles, courier.RolePublic)
+	}
+	for _, c := range matrix {
+		c := c
+		want, ok := staffWant[c.route]
+		if !ok {
+			want = 403
+			if publicRoute[c.route] {
+				want = c.want[0]
+			}
+		}
+		if want == 0 {
+			continue
+		}
+		t.Run(c.route, func(t *testing.T) {
+			e := newEnv(t)
+			w := e.world()
+			var body any
+			if c.body != nil {
+				body = c.body(w, "staff")
+			}
+			method, _, _ := strings.Cut(c.route, " ")
+			got, out := e.call(method, c.path(w), w.staffTk, body)
+			if got != want {
+				t.Errorf("status %d, want %d: %v", got, want, out)
+			}
+		})
+	}
 }
 
 // TestRoleMatrix runs every route as every role, each cell on a fresh world so that cells do

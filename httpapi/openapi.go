@@ -131,9 +131,10 @@ var oaOperations = map[string]oaOperation{
 		oaReq("info", oaAnyObject("")), oaReq("paths", oaAnyObject("")), oaOpt("components", oaAnyObject(""))))},
 	"GET /v1/me": {id: "me", resp: oaOK(oaObject(
 		oaReq("token_id", oaString("")),
-		oaReq("role", oaEnum("", courier.RoleRegulator, courier.RoleFirm, courier.RoleMerchant, courier.RolePlatform)),
+		oaReq("role", oaEnum("", courier.RoleRegulator, courier.RoleFirm, courier.RoleMerchant, courier.RolePlatform, courier.RoleStaff)),
 		oaReq("firm_id", oaString("The firm of a firm token; empty otherwise")),
-		oaReq("merchant_id", oaString("The merchant of a merchant token; empty otherwise"))))},
+		oaReq("merchant_id", oaString("The merchant of a merchant token; empty otherwise")),
+		oaReq("staff_id", oaString("The person of a staff token; empty otherwise"))))},
 
 	"POST /v1/tokens": {id: "issueToken", body: oaBody(oaIn[tokenReq]()), resp: oaCreated(oaOut[tokenJSON]()),
 		example: map[string]any{"role": "firm", "firm_id": "{firm_id}", "label": "顺达 HQ"}},
@@ -160,13 +161,22 @@ var oaOperations = map[string]oaOperation{
 	"POST /v1/staff":        {id: "createStaff", body: oaBody(oaIn[staffCreateReq]()), resp: oaCreated(oaOut[staffJSON]()), errs: []int{409}},
 	"GET /v1/staff":         {id: "listStaff", resp: oaOK(oaOut[listJSON[staffJSON]]()), params: oaPaged(oaQuery("firm_id", "People employed by this firm"))},
 	"POST /v1/staff/search": {id: "searchStaff", body: oaBody(oaIn[staffSearchReq]()), resp: oaOK(oaOut[staffJSON]()), errs: []int{404}},
-	"GET /v1/staff/:id":     {id: "getStaff", resp: oaOK(oaOut[staffJSON]())},
-	"PATCH /v1/staff/:id":   {id: "patchStaff", body: oaBody(oaIn[staffPatchReq]()), resp: oaOK(oaOut[staffJSON]()), errs: []int{409}},
+	"POST /v1/staff/hire": {id: "hireStaff", body: oaBody(oaIn[hireReq]()), resp: oaOK(oaOut[staffJSON]()), errs: []int{404, 409},
+		bodyDesc: "Ends the person's open employment, at any firm, at from and starts the new one; 404 when no person has " +
+			"this ID number (register them with POST /v1/staff), 409 when they work for firm_id already",
+		example: map[string]any{"id_number": "11010519491231002X", "firm_id": "{carrier_id}", "role": "courier", "from": "2026-06-01T00:00:00+08:00"}},
+	"GET /v1/staff/:id":   {id: "getStaff", resp: oaOK(oaOut[staffJSON]())},
+	"PATCH /v1/staff/:id": {id: "patchStaff", body: oaBody(oaIn[staffPatchReq]()), resp: oaOK(oaOut[staffJSON]()), errs: []int{409}},
 	"POST /v1/staff/:id/employments": {id: "startEmployment", body: oaBody(oaIn[employmentReq]()), resp: oaOK(oaOut[staffJSON]()),
 		errs: []int{409}},
 	"POST /v1/staff/:id/employments/end": {id: "endEmployment", body: oaBody(oaIn[employmentEndReq]()), resp: oaOK(oaOut[staffJSON]()),
 		errs: []int{409}},
 	"GET /v1/staff/:id/file": {id: "staffFile", resp: oaOK(oaOut[fileJSON]())},
+	"POST /v1/public/staff/file": {id: "personFile", body: oaBody(oaIn[personReq]()), resp: oaOK(oaOut[fileJSON]()), errs: []int{404, 429},
+		bodyDesc: "A wrong ID number and a wrong phone both answer 404; 5 wrong answers for one ID number, or 20 from one address, " +
+			"lock the check (429) until an hour after the last"},
+	"POST /v1/public/staff/objections": {id: "personObjection", body: oaBody(oaIn[personObjectionReq]()), resp: oaCreated(oaOut[objectionJSON]()),
+		errs: []int{404, 409, 429}, bodyDesc: "The person's objection to a confirmed record about them; the check is that of POST /v1/public/staff/file"},
 
 	"POST /v1/records": {id: "createRecord", body: oaBody(oaIn[recordReq]()), resp: oaCreated(oaOut[recordJSON]()), errs: []int{403},
 		example: map[string]any{"subject": map[string]any{"kind": "firm", "id": "{firm_id}"}, "category": "supervision",
@@ -335,6 +345,9 @@ func oaErrorDesc(status int, r Route) string {
 	case 422:
 		return "Wrong types or broken rules; error.fields names each offending field"
 	case 429:
+		if strings.HasPrefix(r.Path, "/v1/public/staff/") {
+			return "Too many wrong answers for this ID number or from this address; try again in an hour"
+		}
 		return "Too many requests from this address (rate_limited), or too many wrong phone answers for this waybill (check_locked, for everyone, for an hour); Retry-After says when to try again"
 	}
 	return "Error " + strconv.Itoa(status)

@@ -91,6 +91,7 @@ func New(d Deps) *Server {
 	s.app.Use(requestid.New(requestid.Config{Generator: func() string { return uuid.NewString() }}))
 	s.app.Use(recover.New())
 	s.app.Use(s.logRequests)
+	s.app.Use(treeScope)
 	s.app.Use(s.authenticate)
 	s.app.Use("/v1/parcels", s.phoneLimiter())
 	s.app.Use("/v1/public/ratings", s.phoneLimiter())
@@ -128,6 +129,10 @@ var (
 	regulators = []courier.Role{courier.RoleRegulator}
 	firms      = []courier.Role{courier.RoleRegulator, courier.RoleFirm}
 	signedIn   = []courier.Role{courier.RoleRegulator, courier.RoleFirm, courier.RoleMerchant, courier.RolePlatform}
+	// anyToken adds the staff role, a person's own view, to signedIn.
+	anyToken = []courier.Role{courier.RoleRegulator, courier.RoleFirm, courier.RoleMerchant, courier.RolePlatform, courier.RoleStaff}
+	// firmsAndStaff are the firm routes a person also calls on their own file.
+	firmsAndStaff = []courier.Role{courier.RoleRegulator, courier.RoleFirm, courier.RoleStaff}
 )
 
 const actorKey = "credtrace.actor"
@@ -138,6 +143,13 @@ func actor(c *fiber.Ctx) courier.Actor {
 		return a
 	}
 	return courier.Public
+}
+
+// treeScope makes each request one scope of the firm-tree cache: it reads the tree generation
+// from the store at most once, so changes to firms and employments count from the next request.
+func treeScope(c *fiber.Ctx) error {
+	c.SetUserContext(courier.WithTreeScope(c.UserContext()))
+	return c.Next()
 }
 
 // authenticate resolves the bearer token, when there is one, into the actor. A token that is

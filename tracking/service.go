@@ -26,7 +26,9 @@ const (
 	RolePublic    = "public"
 )
 
-// FirmTree is what tracking needs to know of the courier archive.
+// FirmTree is what tracking needs to know of the courier archive. Its answers must follow
+// changes to the tree and to employments at once: tracking keeps no copy of them, and an
+// implementation that caches must know when its answers went stale (courier.TreeCache does).
 type FirmTree interface {
 	// InTree reports whether firm id is root or below it in the franchise tree.
 	InTree(ctx context.Context, root, id string) (bool, error)
@@ -127,7 +129,6 @@ type Service struct {
 	opts     Options
 	now      func() time.Time
 	hub      *Hub
-	cache    *lookupCache
 	parcels  *parcelCache // guarded by ingest
 
 	// ingest serialises ingestion in this process, so that parcel summaries fold events one
@@ -154,7 +155,7 @@ func NewService(store Store, tree FirmTree, proposer Proposer, hasher Hasher, op
 		now = time.Now
 	}
 	return &Service{store: store, tree: tree, proposer: proposer, hasher: hasher, opts: opts.withDefaults(),
-		now: now, hub: NewHub(), cache: newLookupCache(time.Minute), parcels: newParcelCache(opts.withDefaults().ParcelCache),
+		now: now, hub: NewHub(), parcels: newParcelCache(opts.withDefaults().ParcelCache),
 		dirty: map[ParcelKey]Parcel{}, pendingAnoms: map[string]bool{}, flushedAt: now()}
 }
 
@@ -166,62 +167,18 @@ func (s *Service) Now() time.Time { return s.now().UTC().Truncate(time.Milliseco
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
-// lookupCache remembers firm-tree answers for a short while: ingestion asks the same few
-// questions (is this site ours, does this person exist) thousands of times a second.
-type lookupCache struct {
-	mu  sync.Mutex
-	ttl time.Duration
-	m   map[string]cached
-}
-
-type cached struct {
-	val string
-	ok  bool
-	exp time.Time
-}
-
-func newLookupCache(ttl time.Duration) *lookupCache {
-	return &lookupCache{ttl: ttl, m: map[string]cached{}}
-}
-
-func (c *lookupCache) get(key string, now time.Time, load func() (string, bool, error)) (string, bool, error) {
-	c.mu.Lock()
-	v, hit := c.m[key]
-	c.mu.Unlock()
-	if hit && now.Before(v.exp) {
-		return v.val, v.ok, nil
-	}
-	val, ok, err := load()
-	if err != nil {
-		return "", false, err
-	}
-	if ok { // only positive answers are cached, so a newly registered site works at once
-		c.mu.Lock()
-		if len(c.m) > 100000 {
-			c.m = map[string]cached{}
-		}
-		c.m[key] = cached{val: val, ok: ok, exp: now.Add(c.ttl)}
-		c.mu.Unlock()
-	}
-	return val, ok, nil
-}
-
 func (s *Service) inTree(ctx context.Context, root, id string) (bool, error) {
-	_, ok, err := s.cache.get("tree|"+root+"|"+id, s.now(), func() (string, bool, error) {
-		ok, err := s.tree.InTree(ctx, root, id)
-		return "", ok, err
-	})
-	return ok, err
+	return s.tree.InTree(ctx, root, id)
 }
 
 func (s *Service) siteFirm(ctx context.Context, site string) (string, bool, error) {
-	return s.cache.get("site|"+site, s.now(), func() (string, bool, error) { return s.tree.SiteFirm(ctx, site) })
+	return s.tree.SiteFirm(ctx, site)
 }
 
 // staffIn reports why person id may not scan for firm tree root, or "" when they may: they
 // must work for a firm of that tree now.
 func (s *Service) staffIn(ctx context.Context, field, id, root string) (string, error) {
-	firm, ok, err := s.cache.get("staff|"+id, s.now(), func() (string, bool, error) { return s.tree.StaffFirm(ctx, id) })
+	firm, ok, err := s.tree.StaffFirm(ctx, id)
 	if err != nil {
 		return "", err
 	}
@@ -239,22 +196,14 @@ func (s *Service) staffIn(ctx context.Context, field, id, root string) (string, 
 }
 
 func (s *Service) firmExists(ctx context.Context, id string) (bool, error) {
-	_, ok, err := s.cache.get("firm|"+id, s.now(), func() (string, bool, error) {
-		ok, err := s.tree.FirmExists(ctx, id)
-		return "", ok, err
-	})
-	return ok, err
+	return s.tree.FirmExists(ctx, id)
 }
 
 func (s *Service) root(ctx context.Context, id string) (string, error) {
 	if id == "" {
 		return "", nil
 	}
-	v, _, err := s.cache.get("root|"+id, s.now(), func() (string, bool, error) {
-		r, err := s.tree.Root(ctx, id)
-		return r, err == nil, err
-	})
-	return v, err
+	return s.tree.Root(ctx, id)
 }
 
 // canSeeCarrier reports whether c may see the private data of parcels of carrier.

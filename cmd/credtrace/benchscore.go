@@ -97,7 +97,7 @@ func benchScoring(ctx context.Context, dir string, w scoreWorld) (time.Duration,
 	}
 	hasher := courier.NewHasher([]byte("bench-key-0123456789abcdefghijklmnop"))
 	svc := courier.NewService(st, hasher, courier.DefaultPolicy(), nil)
-	trk := tracking.NewService(st.Tracking(), svc, nil, hasher, tracking.Options{}, nil)
+	trk := tracking.NewService(st.Tracking(), courier.NewTreeCache(svc), nil, hasher, tracking.Options{}, nil)
 	sc := scoring.NewService(st.Scoring(), st, trk, svc.InTree, nil)
 	start := time.Now()
 	r, err := sc.StartRun(ctx, scoring.Caller{Role: "regulator", TokenID: "bench"}, time.Time{}, "bench", true)

@@ -264,7 +264,7 @@ func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv
 			set.SetStepHook(hook)
 		}
 	}
-	trk := tracking.NewService(st.tracking, svc, proposer{svc}, hasher, opts, nil)
+	trk := tracking.NewService(st.tracking, courier.NewTreeCache(svc), proposer{svc}, hasher, opts, nil)
 	if n, err := trk.Recover(ctx); err != nil {
 		return fail(fmt.Errorf("replay tracking journal: %w", err))
 	} else if n > 0 {

@@ -54,7 +54,7 @@ func score(ctx context.Context, args []string, getenv func(string) string, stdou
 	opts := tracking.Options{ParcelCache: -1}
 	// No journal replay here: a running service may own the journal's unsaved state, and
 	// replaying it from a second process would count it twice. The run reads what is saved.
-	trk := tracking.NewService(st.tracking, svc, proposer{svc}, hasher, opts, nil)
+	trk := tracking.NewService(st.tracking, courier.NewTreeCache(svc), proposer{svc}, hasher, opts, nil)
 	sc := scoring.NewService(st.scoring, st.courier, trk, svc.InTree, nil)
 	r, err := sc.StartRun(ctx, scoring.Caller{Role: "regulator", TokenID: "cli"}, at, "manual", *publish)
 	if err != nil {

@@ -280,3 +280,81 @@ func (s *Store) InitSetting(ctx context.Context, key, value string) (string, err
 	}
 	return s.Setting(ctx, key)
 }
+
+// treeCounter is the _id of the tree generation in the counters collection.
+const treeCounter = "tree"
+
+// TreeGeneration returns the tree generation; 0 before the first bump.
+func (s *Store) TreeGeneration(ctx context.Context) (int64, error) {
+	var d counterDoc
+	err := s.counters.FindOne(ctx, byID(treeCounter)).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("mongodb: tree generation: %w", err)
+	}
+	return d.N, nil
+}
+
+// BumpTreeGeneration adds one to the tree generation, creating it at 1.
+func (s *Store) BumpTreeGeneration(ctx context.Context) error {
+	update := bson.D{{Key: "$inc", Value: bson.D{{Key: "n", Value: int64(1)}}}}
+	for attempt := 0; ; attempt++ {
+		_, err := s.counters.UpdateOne(ctx, byID(treeCounter), update, options.UpdateOne().SetUpsert(true))
+		// Two first bumps can race to insert; the loser retries as an update.
+		if err != nil && isDuplicateKey(err) && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("mongodb: bump tree generation: %w", err)
+		}
+		return nil
+	}
+}
+
+// Guesses returns the wrong answers counted against key; the zero Guesses when there are none.
+func (s *Store) Guesses(ctx context.Context, key string) (courier.Guesses, error) {
+	var d guessDoc
+	err := s.guesses.FindOne(ctx, byID(key)).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return courier.Guesses{}, nil
+	}
+	if err != nil {
+		return courier.Guesses{}, fmt.Errorf("mongodb: guesses: %w", err)
+	}
+	return courier.Guesses{Count: int(d.Count), Last: fromDatetime(d.Last)}, nil
+}
+
+// AddGuess counts one wrong answer against key. Without pipeline updates (FerretDB has none) the
+// "start again after window" rule takes two conditional writes: an increment of a count whose
+// last answer is recent, else a reset (inserting the document when there is none). A racing
+// writer makes the reset's insert a duplicate key, and the loop tries the increment again.
+func (s *Store) AddGuess(ctx context.Context, key string, at time.Time, window time.Duration) (courier.Guesses, error) {
+	after := options.FindOneAndUpdate().SetReturnDocument(options.After)
+	cutoff := datetime(at.Add(-window))
+	for attempt := 0; attempt < 5; attempt++ {
+		var d guessDoc
+		err := s.guesses.FindOneAndUpdate(ctx,
+			bson.D{{Key: "_id", Value: key}, {Key: "last", Value: bson.D{{Key: "$gte", Value: cutoff}}}},
+			bson.D{{Key: "$inc", Value: bson.D{{Key: "count", Value: int64(1)}}}, {Key: "$max", Value: bson.D{{Key: "last", Value: datetime(at)}}}},
+			after).Decode(&d)
+		if err == nil {
+			return courier.Guesses{Count: int(d.Count), Last: fromDatetime(d.Last)}, nil
+		}
+		if !errors.Is(err, mongo.ErrNoDocuments) {
+			return courier.Guesses{}, fmt.Errorf("mongodb: add guess: %w", err)
+		}
+		err = s.guesses.FindOneAndUpdate(ctx,
+			bson.D{{Key: "_id", Value: key}, {Key: "last", Value: bson.D{{Key: "$lt", Value: cutoff}}}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "count", Value: int64(1)}, {Key: "last", Value: datetime(at)}}}},
+			options.FindOneAndUpdate().SetReturnDocument(options.After).SetUpsert(true)).Decode(&d)
+		if err == nil {
+			return courier.Guesses{Count: int(d.Count), Last: fromDatetime(d.Last)}, nil
+		}
+		if !isDuplicateKey(err) {
+			return courier.Guesses{}, fmt.Errorf("mongodb: add guess: %w", err)
+		}
+	}
+	return courier.Guesses{}, fmt.Errorf("mongodb: add guess: %w: too many concurrent writers", courier.ErrConflict)
+}

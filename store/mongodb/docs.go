@@ -457,6 +457,7 @@ type tokenDoc struct {
 	Role       string         `bson:"role"`
 	FirmID     string         `bson:"firm_id"`
 	MerchantID string         `bson:"merchant_id"`
+	StaffID    string         `bson:"staff_id,omitempty"`
 	Label      string         `bson:"label"`
 	CreatedAt  *bson.DateTime `bson:"created_at,omitempty"`
 	CreatedBy  string         `bson:"created_by"`
@@ -470,6 +471,7 @@ func toTokenDoc(t courier.Token) tokenDoc {
 		Role:       string(t.Role),
 		FirmID:     t.FirmID,
 		MerchantID: t.MerchantID,
+		StaffID:    t.StaffID,
 		Label:      t.Label,
 		CreatedAt:  datetime(t.CreatedAt),
 		CreatedBy:  t.CreatedBy,
@@ -484,6 +486,7 @@ func fromTokenDoc(d tokenDoc) courier.Token {
 		Role:       courier.Role(d.Role),
 		FirmID:     d.FirmID,
 		MerchantID: d.MerchantID,
+		StaffID:    d.StaffID,
 		Label:      d.Label,
 		CreatedAt:  fromDatetime(d.CreatedAt),
 		CreatedBy:  d.CreatedBy,
@@ -534,4 +537,17 @@ func fromAuditDoc(d auditDoc) courier.AuditEntry {
 type settingDoc struct {
 	Key   string `bson:"_id"`
 	Value string `bson:"value"`
+}
+
+// counterDoc is a named counter (the tree generation).
+type counterDoc struct {
+	Name string `bson:"_id"`
+	N    int64  `bson:"n"`
+}
+
+// guessDoc counts wrong answers of the person's own check against one key.
+type guessDoc struct {
+	Key   string         `bson:"_id"`
+	Count int64          `bson:"count"`
+	Last  *bson.DateTime `bson:"last"`
 }

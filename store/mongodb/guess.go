@@ -9,10 +9,10 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-// guessDoc is one wrong answer to a check. Each answer is a document of its own, inserted and
+// wrongAnswerDoc is one wrong answer to a check. Each answer is a document of its own, inserted and
 // never updated, so that answers given at once on several replicas all count without a
 // transaction or a compare-and-set.
-type guessDoc struct {
+type wrongAnswerDoc struct {
 	ID  bson.ObjectID `bson:"_id"`
 	Key string        `bson:"key"`
 	At  time.Time     `bson:"at"`
@@ -30,7 +30,7 @@ func (t *Tracking) WrongGuesses(ctx context.Context, key string, since time.Time
 
 // WrongGuess records one wrong answer to the check named by key and forgets those older than keep.
 func (s *Store) WrongGuess(ctx context.Context, key string, now time.Time, keep time.Duration) error {
-	if _, err := s.wrongAnswers.InsertOne(ctx, guessDoc{ID: bson.NewObjectID(), Key: key, At: now.UTC()}); err != nil {
+	if _, err := s.wrongAnswers.InsertOne(ctx, wrongAnswerDoc{ID: bson.NewObjectID(), Key: key, At: now.UTC()}); err != nil {
 		return fmt.Errorf("mongodb: wrong guess: %w", err)
 	}
 	if _, err := s.wrongAnswers.DeleteMany(ctx, bson.D{{Key: "at", Value: bson.D{{Key: "$lt", Value: now.Add(-keep).UTC()}}}}); err != nil {
@@ -41,7 +41,7 @@ func (s *Store) WrongGuess(ctx context.Context, key string, now time.Time, keep 
 
 // WrongGuesses returns the times of the wrong answers to key at or after since, oldest first.
 func (s *Store) WrongGuesses(ctx context.Context, key string, since time.Time) ([]time.Time, error) {
-	docs, err := findAll[guessDoc](ctx, s.wrongAnswers,
+	docs, err := findAll[wrongAnswerDoc](ctx, s.wrongAnswers,
 		bson.D{{Key: "key", Value: key}, {Key: "at", Value: bson.D{{Key: "$gte", Value: since.UTC()}}}},
 		options.Find().SetSort(bson.D{{Key: "key", Value: 1}, {Key: "at", Value: 1}, {Key: "_id", Value: 1}}))
 	if err != nil {

@@ -37,6 +37,8 @@ const (
 	collTokens      = "tokens"
 	collAudit       = "audit"
 	collSettings    = "settings"
+	collCounters    = "counters"
+	collGuesses     = "guesses"
 
 	collEvents      = "events"
 	collParcels     = "parcels"
@@ -62,6 +64,8 @@ type Store struct {
 	db     *mongo.Database
 
 	firms, sites, staff, records, objections, commitments, tokens, audit, settings *mongo.Collection
+
+	counters, guesses *mongo.Collection
 
 	events, parcels, stats, statSources, carriers, incidents, anomalies *mongo.Collection
 
@@ -126,6 +130,8 @@ func newStore(client *mongo.Client, dbName string) *Store {
 		tokens:       db.Collection(collTokens),
 		audit:        db.Collection(collAudit),
 		settings:     db.Collection(collSettings),
+		counters:     db.Collection(collCounters),
+		guesses:      db.Collection(collGuesses),
 		events:       db.Collection(collEvents),
 		parcels:      db.Collection(collParcels),
 		stats:        db.Collection(collStats),

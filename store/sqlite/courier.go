@@ -541,13 +541,13 @@ func (s *Store) Commitments(ctx context.Context, q courier.CommitmentQuery) ([]c
 
 // ----- tokens -----
 
-const tokenCols = `id, hash, role, firm_id, merchant_id, label, created_at, created_by, revoked_at`
+const tokenCols = `id, hash, role, firm_id, merchant_id, staff_id, label, created_at, created_by, revoked_at`
 
 func scanToken(sc scanner) (courier.Token, error) {
 	var t courier.Token
 	var role string
 	var created, revoked sql.NullInt64
-	if err := sc.Scan(&t.ID, &t.Hash, &role, &t.FirmID, &t.MerchantID, &t.Label, &created, &t.CreatedBy, &revoked); err != nil {
+	if err := sc.Scan(&t.ID, &t.Hash, &role, &t.FirmID, &t.MerchantID, &t.StaffID, &t.Label, &created, &t.CreatedBy, &revoked); err != nil {
 		return courier.Token{}, translate(err)
 	}
 	t.Role, t.CreatedAt, t.RevokedAt = courier.Role(role), fromMS(created), fromMS(revoked)
@@ -556,8 +556,8 @@ func scanToken(sc scanner) (courier.Token, error) {
 
 // CreateToken implements courier.Store.
 func (s *Store) CreateToken(ctx context.Context, t courier.Token) error {
-	_, err := s.writer().ExecContext(ctx, `INSERT INTO tokens (`+tokenCols+`) VALUES (?,?,?,?,?,?,?,?,?)`,
-		t.ID, t.Hash, string(t.Role), t.FirmID, t.MerchantID, t.Label, ms(t.CreatedAt), t.CreatedBy, ms(t.RevokedAt))
+	_, err := s.writer().ExecContext(ctx, `INSERT INTO tokens (`+tokenCols+`) VALUES (?,?,?,?,?,?,?,?,?,?)`,
+		t.ID, t.Hash, string(t.Role), t.FirmID, t.MerchantID, t.StaffID, t.Label, ms(t.CreatedAt), t.CreatedBy, ms(t.RevokedAt))
 	if err != nil {
 		return fmt.Errorf("sqlite: create token: %w", translate(err))
 	}
@@ -637,6 +637,59 @@ func (s *Store) AuditEntries(ctx context.Context, after int64, limit int) ([]cou
 		limit = -1 // SQLite's "no limit", as in the MongoDB backend
 	}
 	return list(ctx, s.reader(), `SELECT `+auditCols+` FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`, []any{after, limit}, scanAudit)
+}
+
+// ----- tree generation and guesses -----
+
+// TreeGeneration implements courier.Store.
+func (s *Store) TreeGeneration(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.reader().QueryRowContext(ctx, `SELECT n FROM counters WHERE name = 'tree'`).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: tree generation: %w", err)
+	}
+	return n, nil
+}
+
+// BumpTreeGeneration implements courier.Store.
+func (s *Store) BumpTreeGeneration(ctx context.Context) error {
+	_, err := s.writer().ExecContext(ctx, `INSERT INTO counters (name, n) VALUES ('tree', 1) ON CONFLICT(name) DO UPDATE SET n = n + 1`)
+	if err != nil {
+		return fmt.Errorf("sqlite: bump tree generation: %w", translate(err))
+	}
+	return nil
+}
+
+// Guesses implements courier.Store.
+func (s *Store) Guesses(ctx context.Context, key string) (courier.Guesses, error) {
+	var g courier.Guesses
+	var last int64
+	err := s.reader().QueryRowContext(ctx, `SELECT count, last FROM guesses WHERE key = ?`, key).Scan(&g.Count, &last)
+	if errors.Is(err, sql.ErrNoRows) {
+		return courier.Guesses{}, nil
+	}
+	if err != nil {
+		return courier.Guesses{}, fmt.Errorf("sqlite: guesses: %w", err)
+	}
+	g.Last = fromMSInt(last)
+	return g, nil
+}
+
+// AddGuess implements courier.Store.
+func (s *Store) AddGuess(ctx context.Context, key string, at time.Time, window time.Duration) (courier.Guesses, error) {
+	var g courier.Guesses
+	var last int64
+	err := s.writer().QueryRowContext(ctx, `INSERT INTO guesses (key, count, last) VALUES (?1, 1, ?2)
+		ON CONFLICT(key) DO UPDATE SET count = CASE WHEN last < ?3 THEN 1 ELSE count + 1 END, last = MAX(last, ?2)
+		RETURNING count, last`, key, at.UnixMilli(), at.Add(-window).UnixMilli()).Scan(&g.Count, &last)
+	if err != nil {
+		return courier.Guesses{}, fmt.Errorf("sqlite: add guess: %w", translate(err))
+	}
+	g.Last = fromMSInt(last)
+	return g, nil
 }
 
 // ----- settings -----

@@ -365,6 +365,23 @@ ALTER TABLE sanctions ADD COLUMN reviewed_at INTEGER;
 ALTER TABLE sanctions ADD COLUMN reviewed_by TEXT NOT NULL DEFAULT '';
 ALTER TABLE sanctions ADD COLUMN review_reason TEXT NOT NULL DEFAULT '';
 `,
+	// 8: people: staff tokens name their person; the tree generation that tells caches in
+	// every process that firms, sites or employments changed; the wrong-answer counters of the
+	// person's own check.
+	`
+ALTER TABLE tokens ADD COLUMN staff_id TEXT NOT NULL DEFAULT '';
+
+CREATE TABLE counters (
+	name TEXT PRIMARY KEY,
+	n INTEGER NOT NULL
+);
+
+CREATE TABLE guesses (
+	key TEXT PRIMARY KEY,
+	count INTEGER NOT NULL,
+	last INTEGER NOT NULL
+);
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

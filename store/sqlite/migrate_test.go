@@ -46,6 +46,9 @@ func TestMigrationKeysParcelsByCarrier(t *testing.T) {
 		`ALTER TABLE sanctions DROP COLUMN reviewed_at`,
 		`ALTER TABLE sanctions DROP COLUMN reviewed_by`,
 		`ALTER TABLE sanctions DROP COLUMN review_reason`,
+		`DROP TABLE counters`,
+		`DROP TABLE guesses`,
+		`ALTER TABLE tokens DROP COLUMN staff_id`,
 		`DELETE FROM schema_migrations WHERE version >= 4`,
 	} {
 		if _, err := db.ExecContext(ctx, q); err != nil {

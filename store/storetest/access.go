@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/credtrace/credtrace/courier"
 )
@@ -26,6 +27,14 @@ func firmToken() courier.Token {
 	}
 }
 
+// staffToken is a live staff token.
+func staffToken() courier.Token {
+	return courier.Token{
+		ID: "t3", Hash: "sha256-t3", Role: courier.RoleStaff, StaffID: "p1",
+		Label: "张三", CreatedAt: at(4), CreatedBy: "t1",
+	}
+}
+
 // merchantToken is a live merchant token.
 func merchantToken() courier.Token {
 	return courier.Token{
@@ -35,10 +44,10 @@ func merchantToken() courier.Token {
 }
 
 func testTokenRoundTrip(ctx context.Context, t *testing.T, s courier.Store) {
-	for _, v := range []courier.Token{firmToken(), merchantToken()} {
+	for _, v := range []courier.Token{firmToken(), merchantToken(), staffToken()} {
 		must(t, "create "+v.ID, s.CreateToken(ctx, v))
 	}
-	for _, v := range []courier.Token{firmToken(), merchantToken()} {
+	for _, v := range []courier.Token{firmToken(), merchantToken(), staffToken()} {
 		checkGet(ctx, t, "Token("+v.ID+")", s.Token, v.ID, v)
 		checkGet(ctx, t, "TokenByHash("+v.Hash+")", s.TokenByHash, v.Hash, v)
 	}
@@ -181,6 +190,56 @@ func testAuditNumericOrder(ctx context.Context, t *testing.T, s courier.Store) {
 }
 
 // ----- settings -----
+
+// ----- tree generation and guesses -----
+
+var counterBehaviours = []behaviour{
+	{"TreeGeneration", testTreeGeneration},
+	{"GuessesCount", testGuessesCount},
+	{"GuessesStartAgain", testGuessesStartAgain},
+}
+
+func testTreeGeneration(ctx context.Context, t *testing.T, s courier.Store) {
+	g, err := s.TreeGeneration(ctx)
+	must(t, "generation of an empty store", err)
+	if g != 0 {
+		t.Errorf("generation of an empty store = %d, want 0", g)
+	}
+	must(t, "bump", s.BumpTreeGeneration(ctx))
+	must(t, "bump inside Atomic", s.Atomic(ctx, func(st courier.Store) error { return st.BumpTreeGeneration(ctx) }))
+	g, err = s.TreeGeneration(ctx)
+	must(t, "generation", err)
+	if g != 2 {
+		t.Errorf("generation after two bumps = %d, want 2", g)
+	}
+}
+
+func testGuessesCount(ctx context.Context, t *testing.T, s courier.Store) {
+	g, err := s.Guesses(ctx, "person:h1")
+	must(t, "guesses of an unknown key", err)
+	check(t, "guesses of an unknown key", g, courier.Guesses{})
+	for i := 1; i <= 3; i++ {
+		g, err = s.AddGuess(ctx, "person:h1", at(i), 2*time.Hour)
+		must(t, "add guess", err)
+		check(t, fmt.Sprintf("guess %d", i), g, courier.Guesses{Count: i, Last: at(i)})
+	}
+	g, err = s.AddGuess(ctx, "address:a1", at(3), 2*time.Hour)
+	must(t, "add guess to another key", err)
+	check(t, "another key", g, courier.Guesses{Count: 1, Last: at(3)})
+	checkGet(ctx, t, "Guesses(person:h1)", s.Guesses, "person:h1", courier.Guesses{Count: 3, Last: at(3)})
+}
+
+func testGuessesStartAgain(ctx context.Context, t *testing.T, s courier.Store) {
+	for i := 1; i <= 2; i++ {
+		_, err := s.AddGuess(ctx, "k", at(i), time.Hour)
+		must(t, "add guess", err)
+	}
+	// at(4) is three hours after at(2): the window has passed, so the count starts again.
+	g, err := s.AddGuess(ctx, "k", at(4), time.Hour)
+	must(t, "add guess after the window", err)
+	check(t, "after the window", g, courier.Guesses{Count: 1, Last: at(4)})
+	checkGet(ctx, t, "Guesses(k)", s.Guesses, "k", courier.Guesses{Count: 1, Last: at(4)})
+}
 
 var settingBehaviours = []behaviour{
 	{"SettingInit", testSettingInit},
