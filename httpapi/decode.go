@@ -160,7 +160,8 @@ func tagReason(fe validator.FieldError) string {
 	return "fails rule " + fe.Tag()
 }
 
-// queryLimit reads ?limit=, reporting a bad one as a field error.
+// queryLimit reads ?limit=, reporting a bad one as a field error: every list refuses a limit
+// above courier.MaxLimit rather than quietly answering fewer items than asked.
 func queryLimit(c *fiber.Ctx) (int, error) {
 	v := c.Query("limit")
 	if v == "" {
@@ -169,6 +170,9 @@ func queryLimit(c *fiber.Ctx) (int, error) {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 {
 		return 0, courier.Invalid("limit", "must be a positive integer")
+	}
+	if n > courier.MaxLimit {
+		return 0, courier.Invalid("limit", "must be at most %d", courier.MaxLimit)
 	}
 	return n, nil
 }

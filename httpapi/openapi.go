@@ -84,13 +84,11 @@ var (
 	oaCursor = oaParam{name: "cursor", desc: "The next_cursor of the previous page", schema: oaString("")}
 )
 
-// paged is a courier list's parameters; idPaged a list that pages by id without a maximum.
+// paged is a courier list's parameters; idPaged a list that pages by id. Both refuse a limit
+// above 500 with 422.
 func oaPaged(more ...oaParam) []oaParam { return append([]oaParam{oaLimit, oaCursor}, more...) }
 
-func oaIDPaged(more ...oaParam) []oaParam {
-	limit := oaParam{name: "limit", desc: "Page size (default 50)", schema: oaRange(1, 0, 50)}
-	return append([]oaParam{limit, oaCursor}, more...)
-}
+func oaIDPaged(more ...oaParam) []oaParam { return append([]oaParam{oaLimit, oaCursor}, more...) }
 
 func oaQuery(name, desc string) oaParam {
 	return oaParam{name: name, desc: desc, schema: oaString("")}
@@ -258,7 +256,7 @@ var oaOperations = map[string]oaOperation{
 		resp: []oaResponse{{201, "The run, finished", oaBody(oaOut[runJSON]())},
 			{202, "The run, still running: follow it at GET /v1/scoring/runs/{id}", oaBody(oaOut[runJSON]())}}},
 	"GET /v1/scoring/runs": {id: "listRuns", resp: oaOK(oaOut[listJSON[runJSON]]()),
-		params: []oaParam{{name: "limit", desc: "The latest this many runs (default 20)", schema: oaRange(1, 0, 20)}}},
+		params: []oaParam{{name: "limit", desc: "The latest this many runs (default 20, at most 500)", schema: oaRange(1, 500, 20)}}},
 	"GET /v1/scoring/runs/:id": {id: "getRun", resp: oaOK(oaOut[runJSON]())},
 	"GET /v1/scoring/method":   {id: "getMethod", resp: oaOK(oaMethodology)},
 	"PUT /v1/scoring/method": {id: "putMethod", body: oaBody(oaMethodology), raw: true, errs: []int{409},

@@ -1,0 +1,77 @@
+package httpapi_test
+
+import (
+	"fmt"
+	"testing"
+)
+
+// fieldsOf returns the fields an error answer names.
+func fieldsOf(out map[string]any) []string {
+	e, _ := out["error"].(map[string]any)
+	fs, _ := e["fields"].([]any)
+	var names []string
+	for _, f := range fs {
+		if m, ok := f.(map[string]any); ok {
+			names = append(names, fmt.Sprint(m["field"]))
+		}
+	}
+	return names
+}
+
+func names(out map[string]any, field string) bool {
+	for _, f := range fieldsOf(out) {
+		if f == field {
+			return true
+		}
+	}
+	return false
+}
+
+// TestListLimitAboveMaximum: every list refuses ?limit= above 500 with 422 naming limit,
+// instead of quietly answering a smaller page; 500 itself is served.
+func TestListLimitAboveMaximum(t *testing.T) {
+	e := newEnv(t)
+	w := e.world()
+	lists := []string{
+		"/v1/firms", "/v1/firms/" + w.a1 + "/sites", "/v1/staff", "/v1/records", "/v1/objections",
+		"/v1/commitments", "/v1/audit", "/v1/incidents", "/v1/anomalies", "/v1/scoring/runs", "/v1/sanctions",
+	}
+	for _, path := range lists {
+		t.Run(path, func(t *testing.T) {
+			if got, out := e.call("GET", path+"?limit=500", adminTk, nil); got != 200 {
+				t.Errorf("limit=500: status %d, want 200: %v", got, out)
+			}
+			got, out := e.call("GET", path+"?limit=501", adminTk, nil)
+			if got != 422 || !names(out, "limit") {
+				t.Errorf("limit=501: status %d %v, want 422 naming limit", got, out)
+			}
+		})
+	}
+}
+
+// TestRecordOccurredAtRange: a record dated before 2000 or in the future is 422 naming
+// occurred_at.
+func TestRecordOccurredAtRange(t *testing.T) {
+	e := newEnv(t)
+	w := e.world()
+	tests := []struct {
+		name string
+		at   string
+		want int
+	}{
+		{"the first moment of 2000", "2000-01-01T00:00:00+08:00", 201},
+		{"before 2000", "1999-12-31T23:59:59+08:00", 422},
+		{"a typo for 2026", "0026-05-01T10:00:00+08:00", 422},
+		{"in the future", "2026-06-02T08:00:00+08:00", 422},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, out := e.call("POST", "/v1/records", adminTk, map[string]any{
+				"subject": map[string]any{"kind": "firm", "id": w.a1}, "category": "supervision", "source": "regulator",
+				"severity": "minor", "occurred_at": tt.at, "summary": "抽查"})
+			if got != tt.want || (tt.want == 422 && !names(out, "occurred_at")) {
+				t.Errorf("occurred_at %s: status %d %v, want %d (naming occurred_at when refused)", tt.at, got, out, tt.want)
+			}
+		})
+	}
+}
