@@ -385,7 +385,7 @@ func (s *Service) IssueToken(ctx context.Context, a Actor, in TokenInput) (Token
 	}
 	v := &ValidationError{}
 	switch in.Role {
-	case RoleRegulator, RolePlatform:
+	case RoleRegulator, RolePlatform, RoleMetrics:
 		if in.FirmID != "" {
 			v.Add("firm_id", "only firm tokens have a firm")
 		}
@@ -411,7 +411,7 @@ func (s *Service) IssueToken(ctx context.Context, a Actor, in TokenInput) (Token
 			v.Add("firm_id", "only firm tokens have a firm")
 		}
 	default:
-		v.Add("role", "must be one of regulator, firm, merchant, platform")
+		v.Add("role", "must be one of regulator, firm, merchant, platform, metrics")
 	}
 	if len(in.Label) > 200 {
 		v.Add("label", "at most 200 characters")

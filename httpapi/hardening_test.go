@@ -2,7 +2,12 @@ package httpapi_test
 
 import (
 	"fmt"
+	"os"
+	"slices"
+	"strings"
 	"testing"
+
+	"github.com/credtrace/credtrace/courier"
 )
 
 // fieldsOf returns the fields an error answer names.
@@ -73,5 +78,43 @@ func TestRecordOccurredAtRange(t *testing.T) {
 				t.Errorf("occurred_at %s: status %d %v, want %d (naming occurred_at when refused)", tt.at, got, out, tt.want)
 			}
 		})
+	}
+}
+
+// TestREADMEPublicRoutes: the README's line of public routes names every route the table
+// opens to callers without a token (a route under a prefix written "/prefix/..." counts).
+func TestREADMEPublicRoutes(t *testing.T) {
+	raw, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var line string
+	for _, l := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(l, "| public | no token:") {
+			line = l
+		}
+	}
+	if line == "" {
+		t.Fatal("README has no \"| public | no token:\" line")
+	}
+	e := newEnv(t)
+	for _, r := range e.srv.Routes() {
+		if !slices.Contains(r.Roles, courier.RolePublic) {
+			continue
+		}
+		parts := strings.Split(r.Path, "/")
+		for i, p := range parts {
+			if strings.HasPrefix(p, ":") {
+				parts[i] = "{" + p[1:] + "}"
+			}
+		}
+		path := strings.Join(parts, "/")
+		covered := strings.Contains(line, "`"+r.Method+" "+path+"`")
+		for i := len(parts) - 1; i > 1 && !covered; i-- {
+			covered = strings.Contains(line, "`"+strings.Join(parts[:i], "/")+"/...`")
+		}
+		if !covered {
+			t.Errorf("README's public routes do not name %s %s", r.Method, path)
+		}
 	}
 }
