@@ -118,3 +118,53 @@ func TestREADMEPublicRoutes(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONDuplicateKeysAndUTF8: a key given twice in one object and text that is not UTF-8
+// are refused with 400 naming the JSON path, on every kind of JSON body, instead of being
+// taken silently (the last key winning, bad bytes turned into U+FFFD).
+func TestJSONDuplicateKeysAndUTF8(t *testing.T) {
+	e := newEnv(t)
+	w := e.world()
+	record := func(subject, summary string) string {
+		return `{"subject":` + subject + `,"category":"supervision","source":"regulator","severity":"minor",` +
+			`"occurred_at":"2026-05-20T09:00:00+08:00","summary":"` + summary + `"}`
+	}
+	subj := `{"kind":"firm","id":"` + w.a1 + `"}`
+	event := func(id, extra string) string {
+		return `{"id":"` + id + `","waybill":"SF2000000001","carrier":"` + w.hqA + `","code":"collected","at":"2026-06-01T07:00:00+08:00"` + extra + `}`
+	}
+	tests := []struct {
+		name, path, body string
+		want             int
+		field            string
+	}{
+		{"a clean record", "/v1/records", record(subj, `抽查 😀 \ud83d\ude00`), 201, ""},
+		{"a key twice at the top", "/v1/tokens", `{"role":"platform","label":"a","label":"b"}`, 400, "label"},
+		{"a key twice, nested", "/v1/records", record(`{"kind":"firm","id":"`+w.a1+`","kind":"site"}`, "x"), 400, "subject.kind"},
+		{"a key twice, once escaped", "/v1/tokens", `{"role":"platform","label":"a","l\u0061bel":"b"}`, 400, "label"},
+		{"bytes that are not UTF-8", "/v1/records", record(subj, "bad \xff\xfe"), 400, "summary"},
+		{"an encoded surrogate", "/v1/records", record(subj, "bad \xed\xa0\x80"), 400, "summary"},
+		{"a lone surrogate escape", "/v1/records", record(subj, `bad \ud800 half`), 400, "summary"},
+		{"a key that is not UTF-8", "/v1/records", record(`{"kind":"firm","id":"`+w.a1+"\",\"\xff\":1}", "x"), 400, "subject"},
+		{"events: a key twice in the third", "/v1/events", "[" + event("d1", "") + "," + event("d2", "") + "," + event("d3", `,"code":"lost"`) + "]", 400, "[2].code"},
+		{"events: bad UTF-8 in the second", "/v1/events", "[" + event("d1", "") + "," + event("d2", ",\"remark\":\"\xc3\"") + "]", 400, "[1].remark"},
+		{"NDJSON: a key twice on the second line", "/v1/events", event("n1", "") + "\n" + event("n2", `,"waybill":"SF2000000002"`) + "\n", 400, "[1].waybill"},
+		{"EPCIS: a key twice in an event", "/v1/events/epcis?carrier=" + w.hqA, `{"type":"EPCISDocument","epcisBody":{"eventList":[{"type":"ObjectEvent","type":"AggregationEvent"}]}}`, 400, "epcisBody.eventList[0].type"},
+		{"methodology: a key twice", "/v1/scoring/method", `{"version":"2027.1","version":"2027.2"}`, 400, "version"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			method := "POST"
+			if tt.path == "/v1/scoring/method" {
+				method = "PUT"
+			}
+			got, out := e.call(method, tt.path, adminTk, tt.body)
+			if got != tt.want {
+				t.Fatalf("status %d %v, want %d", got, out, tt.want)
+			}
+			if tt.field != "" && !names(out, tt.field) {
+				t.Errorf("error names %v, want %q: %v", fieldsOf(out), tt.field, out)
+			}
+		})
+	}
+}

@@ -259,7 +259,7 @@ var oaOperations = map[string]oaOperation{
 		params: []oaParam{{name: "limit", desc: "The latest this many runs (default 20, at most 500)", schema: oaRange(1, 500, 20)}}},
 	"GET /v1/scoring/runs/:id": {id: "getRun", resp: oaOK(oaOut[runJSON]())},
 	"GET /v1/scoring/method":   {id: "getMethod", resp: oaOK(oaMethodology)},
-	"PUT /v1/scoring/method": {id: "putMethod", body: oaBody(oaMethodology), raw: true, errs: []int{409},
+	"PUT /v1/scoring/method": {id: "putMethod", body: oaBody(oaMethodology), raw: true, errs: []int{400, 409},
 		resp: oaCreated(oaObject(oaReq("version", oaString("The version stored"))))},
 	"GET /v1/sanctions": {id: "listSanctions", resp: oaOK(oaOut[listJSON[sanctionJSON]]()), params: oaIDPaged(
 		oaQEnum("status", "", scoring.Proposed, scoring.Approved, scoring.Rejected, scoring.Lifted),
@@ -301,7 +301,7 @@ var oaErrorCodes = []int{400, 401, 403, 404, 409, 413, 422, 429}
 func oaErrorDesc(status int, r Route) string {
 	switch status {
 	case 400:
-		return "Malformed JSON, trailing data or an unknown field"
+		return "Malformed JSON, trailing data, an unknown field, a key given twice in one object or text that is not UTF-8 (error.fields names its JSON path)"
 	case 401:
 		if slices.Contains(r.Roles, courier.RolePublic) {
 			return "An Authorization header that is malformed, unknown or revoked (this route needs none)"

@@ -280,6 +280,9 @@ func (s *Server) getMethod(c *fiber.Ctx) error {
 }
 
 func (s *Server) putMethod(c *fiber.Ctx) error {
+	if err := checkJSON(c.Body(), ""); err != nil {
+		return err
+	}
 	m, err := s.deps.Scoring.PutMethod(ctx(c), scaller(c), string(c.Body()))
 	if err != nil {
 		return err
