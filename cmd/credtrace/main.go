@@ -327,6 +327,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := api.App().ShutdownWithTimeout(cfg.ShutdownTimeout); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	// A stop that comes before the serving goroutine has handed ln to fasthttp finds no
+	// listener to close, and the server would then serve forever: close it here as well.
+	ln.Close()
 	<-served
 	log.Info("stopped")
 	return nil
