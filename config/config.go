@@ -27,6 +27,7 @@ type Config struct {
 	MongoDB         string        // CREDTRACE_MONGO_DB
 	AdminToken      string        // CREDTRACE_ADMIN_TOKEN
 	PIISecret       string        // CREDTRACE_PII_SECRET: key of the personal-data hashes
+	PIIKeyFile      string        // --pii-key-file, CREDTRACE_PII_KEY_FILE: the key's file when PIISecret is unset
 	ShutdownTimeout time.Duration // --shutdown-timeout, CREDTRACE_SHUTDOWN_TIMEOUT
 	PublicityMonths map[string]int
 	RepairMonths    map[string]int
@@ -69,6 +70,7 @@ func Load(getenv func(string) string, args []string) (Config, error) {
 	fs.SetOutput(io.Discard)
 	addr := fs.String("addr", env("CREDTRACE_ADDR", "127.0.0.1:8080"), "listen address")
 	data := fs.String("data", env("CREDTRACE_DATA", "./data"), "data directory of the embedded store")
+	keyFile := fs.String("pii-key-file", getenv("CREDTRACE_PII_KEY_FILE"), "file of the personal-data key (default: beside the data directory, DATA.pii.key)")
 	shutdown := fs.String("shutdown-timeout", env("CREDTRACE_SHUTDOWN_TIMEOUT", "15s"), "time allowed for in-flight requests at shutdown")
 	publicity := fs.String("publicity-months", env("CREDTRACE_PUBLICITY_MONTHS", "minor=3,general=12,serious=36"), "publicity window by severity")
 	repair := fs.String("repair-months", env("CREDTRACE_REPAIR_MONTHS", "minor=0,general=3,serious=12"), "minimum period before repair by severity")
@@ -88,11 +90,15 @@ func Load(getenv func(string) string, args []string) (Config, error) {
 		MongoDB:    env("CREDTRACE_MONGO_DB", "credtrace"),
 		AdminToken: getenv("CREDTRACE_ADMIN_TOKEN"),
 		PIISecret:  getenv("CREDTRACE_PII_SECRET"),
+		PIIKeyFile: *keyFile,
 
 		AnomalySchedule: *anomaly,
 		ScoreSchedule:   *score,
 		PublishSchedule: *publish,
 		Timezone:        env("CREDTRACE_TZ", "Asia/Shanghai"),
+	}
+	if c.PIIKeyFile == "" {
+		c.PIIKeyFile = DefaultPIIKeyFile(c.DataDir)
 	}
 	var problems []string
 	d, err := time.ParseDuration(*shutdown)
@@ -211,10 +217,32 @@ func (c Config) Validate() error {
 	if c.PIISecret != "" && len(c.PIISecret) < 32 {
 		problems = append(problems, "CREDTRACE_PII_SECRET: must be at least 32 characters")
 	}
+	if c.PIIKeyFile != "" && c.DataDir != "" && inside(c.PIIKeyFile, c.DataDir) {
+		problems = append(problems, fmt.Sprintf("--pii-key-file / CREDTRACE_PII_KEY_FILE: %s is inside the data directory %s; keep the key apart from the data it protects", c.PIIKeyFile, c.DataDir))
+	}
 	if len(problems) > 0 {
 		return &Error{Problems: problems}
 	}
 	return nil
+}
+
+// DefaultPIIKeyFile is where the personal-data key lives unless configured: beside the data
+// directory, not in it, so that a copy of the data directory (or of credtrace.db) does not
+// carry the key that unlocks its hashes, while the key stays on the same machine and is easy
+// to find and back up.
+func DefaultPIIKeyFile(dataDir string) string {
+	return filepath.Clean(dataDir) + ".pii.key"
+}
+
+// inside reports whether path lies within dir.
+func inside(path, dir string) bool {
+	p, err1 := filepath.Abs(path)
+	d, err2 := filepath.Abs(dir)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(d, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // LoadLocation resolves a zone name with the tz database embedded in the binary, so that a

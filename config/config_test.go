@@ -35,6 +35,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"MongoDB", c.MongoDB, "credtrace"},
 		{"AdminToken", c.AdminToken, ""},
 		{"PIISecret", c.PIISecret, ""},
+		{"PIIKeyFile beside the data directory", c.PIIKeyFile, "data.pii.key"},
 		{"ShutdownTimeout", c.ShutdownTimeout, 15 * time.Second},
 		{"Backend", c.Backend(), "sqlite"},
 		{"SQLitePath", c.SQLitePath(), filepath.Join("data", "credtrace.db")},
@@ -91,6 +92,8 @@ func TestLoadPrecedence(t *testing.T) {
 		{"env mongo db", nil, func(c config.Config) (any, any) { return c.MongoDB, "archive" }},
 		{"env admin token", nil, func(c config.Config) (any, any) { return c.AdminToken, "ct_env-admin-token-0123456789" }},
 		{"env pii secret", nil, func(c config.Config) (any, any) { return c.PIISecret, "pii-secret-from-env-0123456789abcdef" }},
+		{"flag pii key file", []string{"--pii-key-file", filepath.Join(flagDir, "pii.key")}, func(c config.Config) (any, any) { return c.PIIKeyFile, filepath.Join(flagDir, "pii.key") }},
+		{"pii key file follows --data", []string{"--data", flagDir + "/"}, func(c config.Config) (any, any) { return c.PIIKeyFile, flagDir + ".pii.key" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -261,6 +264,9 @@ func TestValidate(t *testing.T) {
 		{"pii secret of 32 characters", func(c *config.Config) { c.PIISecret = strings.Repeat("a", 32) }, ""},
 		{"pii secret of 31 characters", func(c *config.Config) { c.PIISecret = strings.Repeat("a", 31) }, "CREDTRACE_PII_SECRET"},
 		{"empty data dir", func(c *config.Config) { c.DataDir = "" }, "--data"},
+		{"pii key file beside the data", func(c *config.Config) { c.PIIKeyFile = config.DefaultPIIKeyFile(c.DataDir) }, ""},
+		{"pii key file inside the data", func(c *config.Config) { c.PIIKeyFile = filepath.Join(c.DataDir, "pii.key") }, "--pii-key-file"},
+		{"pii key file deep inside the data", func(c *config.Config) { c.PIIKeyFile = filepath.Join(c.DataDir, "a", "..", "b", "pii.key") }, "CREDTRACE_PII_KEY_FILE"},
 		{"mongodb+srv", func(c *config.Config) { c.MongoURI, c.MongoDB = "mongodb+srv://cluster.example.com", "credtrace" }, ""},
 		{"mongo without a db name", func(c *config.Config) { c.MongoURI, c.MongoDB = "mongodb://db", "" }, "CREDTRACE_MONGO_DB"},
 	}

@@ -91,6 +91,10 @@ func (s *Service) subjectFirm(ctx context.Context, st Store, sub Subject, t time
 	return "", ErrNotFound
 }
 
+// EarliestOccurrence is the oldest time a credit record may report: nothing before the
+// archive's statutory basis can be a record, and an older date is a typo (0026 for 2026).
+var EarliestOccurrence = time.Date(2000, 1, 1, 0, 0, 0, 0, time.FixedZone("CST", 8*3600))
+
 // CreateRecord enters a record. Regulators enter any source; a firm only self-reports
 // (firm_self) on its own tree; merchants and platforms only file complaints. Records from
 // sources other than regulators start pending until a regulator confirms them.
@@ -123,6 +127,8 @@ func (s *Service) CreateRecord(ctx context.Context, a Actor, in RecordInput) (Re
 		v.Add("occurred_at", "required")
 	} else if in.OccurredAt.After(now) {
 		v.Add("occurred_at", "must not be in the future")
+	} else if in.OccurredAt.Before(EarliestOccurrence) {
+		v.Add("occurred_at", "must not be before 2000-01-01 (China Standard Time)")
 	}
 	if strings.TrimSpace(in.Summary) == "" {
 		v.Add("summary", "required")

@@ -400,7 +400,7 @@ func (s *Service) IssueToken(ctx context.Context, a Actor, in TokenInput) (Token
 		v.Add("staff_id", "only staff tokens have a person")
 	}
 	switch in.Role {
-	case RoleRegulator, RolePlatform:
+	case RoleRegulator, RolePlatform, RoleMetrics:
 	case RoleFirm:
 		if in.FirmID == "" {
 			v.Add("firm_id", "required for a firm token")
@@ -436,7 +436,7 @@ func (s *Service) IssueToken(ctx context.Context, a Actor, in TokenInput) (Token
 			v.Add("staff_id", "the person does not work for this firm now")
 		}
 	default:
-		v.Add("role", "must be one of regulator, firm, merchant, platform, staff")
+		v.Add("role", "must be one of regulator, firm, merchant, platform, staff, metrics")
 	}
 	if len(in.Label) > 200 {
 		v.Add("label", "at most 200 characters")

@@ -129,4 +129,7 @@ type Store interface {
 	Setting(ctx context.Context, key string) (string, error)
 	// InitSetting stores value under key unless one is stored, and returns the stored value.
 	InitSetting(ctx context.Context, key, value string) (string, error)
+	// DeleteSetting removes a setting (nothing when unset), so that the store's files no
+	// longer hold its value: for a secret that must leave the store.
+	DeleteSetting(ctx context.Context, key string) error
 }

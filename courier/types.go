@@ -331,7 +331,10 @@ const (
 	RoleMerchant  Role = "merchant"
 	RolePlatform  Role = "platform"
 	RoleStaff     Role = "staff" // a person's own view of their file
-	RolePublic    Role = "public"
+	// RoleMetrics reads the service's Prometheus metrics and nothing else: the token a
+	// scraper holds, which must not open the archive.
+	RoleMetrics Role = "metrics"
+	RolePublic  Role = "public"
 )
 
 // Token is an API credential. Only the SHA-256 of the secret is kept.

@@ -261,12 +261,15 @@ func TestFirmScopeFollowsTree(t *testing.T) {
 
 // TestMetrics scrapes /metrics after a session and finds the request, event and anomaly
 // counters, labelled by route pattern (never by path: no waybill or id ends up in a label).
+// Only a metrics token reads them; the role matrix checks that everyone else is refused.
 func TestMetrics(t *testing.T) {
 	e := newEnv(t)
-	e.world()
-	text := e.must(200, "GET", "/metrics", "", nil)["text"].(string)
+	w := e.world()
+	e.must(401, "GET", "/metrics", "", nil)
+	text := e.must(200, "GET", "/metrics", w.metrics, nil)["text"].(string)
 	for _, want := range []string{
 		`credtrace_http_requests_total{method="POST",route="/v1/firms",status="201"} 3`,
+		`credtrace_http_requests_total{method="GET",route="/metrics",status="401"} 1`,
 		`credtrace_events_total{outcome="accepted"} 6`,
 		`credtrace_anomalies_found_total 1`,
 		`credtrace_http_request_duration_seconds_bucket{method="POST",route="/v1/events"`,

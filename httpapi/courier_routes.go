@@ -15,7 +15,7 @@ import (
 func (s *Server) courierRoutes() {
 	s.add("GET", "/healthz", "Service and store health", public, s.health)
 	s.add("GET", "/openapi.json", "This OpenAPI document", public, s.openapi())
-	s.add("GET", "/metrics", "Prometheus metrics", public, s.deps.Metrics.handler())
+	s.add("GET", "/metrics", "Prometheus metrics (metrics tokens only)", []courier.Role{courier.RoleMetrics}, s.deps.Metrics.handler())
 	s.add("GET", "/v1/me", "Who the token belongs to", anyToken, s.me)
 
 	s.add("POST", "/v1/tokens", "Issue a token (firms: staff tokens for their own people)", firms, s.issueToken)

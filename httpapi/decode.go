@@ -56,12 +56,16 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 // MarshalJSON implements json.Marshaler.
 func (t Time) MarshalJSON() ([]byte, error) { return json.Marshal(t.Time) }
 
-// decode reads the body strictly into dst (no unknown fields, no trailing data) and validates
-// its tags. Malformed JSON and unknown fields are 400; wrong types and broken rules are 422.
+// decode reads the body strictly into dst (no unknown fields, no trailing data, no key given
+// twice, nothing but UTF-8) and validates its tags. Malformed JSON, unknown fields, duplicate
+// keys and invalid UTF-8 are 400; wrong types and broken rules are 422.
 func (s *Server) decode(c *fiber.Ctx, dst any) error {
 	body := c.Body()
 	if len(bytes.TrimSpace(body)) == 0 {
 		return badRequest("malformed", "a JSON body is required")
+	}
+	if err := checkJSON(body, ""); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -160,7 +164,8 @@ func tagReason(fe validator.FieldError) string {
 	return "fails rule " + fe.Tag()
 }
 
-// queryLimit reads ?limit=, reporting a bad one as a field error.
+// queryLimit reads ?limit=, reporting a bad one as a field error: every list refuses a limit
+// above courier.MaxLimit rather than quietly answering fewer items than asked.
 func queryLimit(c *fiber.Ctx) (int, error) {
 	v := c.Query("limit")
 	if v == "" {
@@ -169,6 +174,9 @@ func queryLimit(c *fiber.Ctx) (int, error) {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 {
 		return 0, courier.Invalid("limit", "must be a positive integer")
+	}
+	if n > courier.MaxLimit {
+		return 0, courier.Invalid("limit", "must be at most %d", courier.MaxLimit)
 	}
 	return n, nil
 }

@@ -56,6 +56,7 @@ var mayChangeA = map[string]string{
 	"POST /v1/public/staff/objections/firm_other": "the person objects to a record about them",
 	"POST /v1/public/staff/objections/merchant":   "the person objects to a record about them",
 	"POST /v1/public/staff/objections/platform":   "the person objects to a record about them",
+	"POST /v1/public/staff/objections/metrics":    "the person objects to a record about them",
 }
 
 // attack is a write that a foreign party sends to reach brand A's objects in ways the matrix
@@ -97,7 +98,7 @@ var attacks = []attack{
 // the status; then the attacks that aim at A's objects with bodies of the attacker's own.
 func TestWriteEffects(t *testing.T) {
 	t.Parallel()
-	foreign := []string{"public", "firm_other", "merchant", "platform"}
+	foreign := []string{"public", "firm_other", "merchant", "platform", "metrics"}
 	for _, c := range matrix {
 		method, _, _ := strings.Cut(c.route, " ")
 		if method == "GET" {

@@ -97,7 +97,7 @@ func TestPhoneGuessingLocksPerWaybill(t *testing.T) {
 	e.must(200, "GET", "/v1/parcels/"+rated+"?phone4=1234", "", nil)
 	e.must(201, "POST", "/v1/public/ratings", "", map[string]any{"waybill": rated, "stars": 4, "phone4": "1234"})
 
-	_, metrics := e.raw("GET", "/metrics", adminTk, nil)
+	metrics := e.metricsText()
 	for _, want := range []string{`credtrace_phone_checks_total{outcome="wrong"} 10`, `credtrace_phone_checks_total{outcome="locked"} 8`} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
@@ -145,10 +145,21 @@ func TestSignedInPhoneChecksLimitedPerAddress(t *testing.T) {
 	}
 	// Without digits, a signed-in caller is not limited.
 	e.must(200, "GET", "/v1/parcels/"+waybill, w.firmA, nil)
-	_, metrics := e.raw("GET", "/metrics", adminTk, nil)
+	metrics := e.metricsText()
 	if !strings.Contains(metrics, `credtrace_phone_checks_total{outcome="rate_limited"} 10`) {
 		t.Errorf("/metrics does not count the 10 refusals")
 	}
+}
+
+// metricsText reads /metrics with a metrics token.
+func (e *env) metricsText() string {
+	e.t.Helper()
+	tok := e.must(201, "POST", "/v1/tokens", adminTk, map[string]any{"role": "metrics", "label": "scraper"})["token"].(string)
+	resp, body := e.raw("GET", "/metrics", tok, nil)
+	if resp.StatusCode != 200 {
+		e.t.Fatalf("/metrics: %d", resp.StatusCode)
+	}
+	return body
 }
 
 func itoa(n int) string {

@@ -187,6 +187,7 @@ func residentIDFor(n int) string {
 type world struct {
 	hqA, a1, hqB, site, staff  string
 	firmA, firmB, merch, plat  string
+	metrics                    string // a token of role metrics: /metrics and nothing else
 	spareToken                 string
 	confirmed, pending         string // records on A1
 	repairPending, disputed    string
@@ -230,6 +231,7 @@ func (e *env) world() world {
 	w.firmB = token(map[string]any{"role": "firm", "firm_id": w.hqB, "label": "brand B"})
 	w.merch = token(map[string]any{"role": "merchant", "merchant_id": "M-001"})
 	w.plat = token(map[string]any{"role": "platform", "label": "mall"})
+	w.metrics = token(map[string]any{"role": "metrics", "label": "prometheus"})
 	w.spareToken = e.must(201, "POST", "/v1/tokens", adminTk, map[string]any{"role": "platform", "label": "spare"})["id"].(string)
 	rec := func(source string, sev string) string {
 		return e.must(201, "POST", "/v1/records", adminTk, map[string]any{

@@ -84,13 +84,11 @@ var (
 	oaCursor = oaParam{name: "cursor", desc: "The next_cursor of the previous page", schema: oaString("")}
 )
 
-// paged is a courier list's parameters; idPaged a list that pages by id without a maximum.
+// paged is a courier list's parameters; idPaged a list that pages by id. Both refuse a limit
+// above 500 with 422.
 func oaPaged(more ...oaParam) []oaParam { return append([]oaParam{oaLimit, oaCursor}, more...) }
 
-func oaIDPaged(more ...oaParam) []oaParam {
-	limit := oaParam{name: "limit", desc: "Page size (default 50)", schema: oaRange(1, 0, 50)}
-	return append([]oaParam{limit, oaCursor}, more...)
-}
+func oaIDPaged(more ...oaParam) []oaParam { return append([]oaParam{oaLimit, oaCursor}, more...) }
 
 func oaQuery(name, desc string) oaParam {
 	return oaParam{name: name, desc: desc, schema: oaString("")}
@@ -271,10 +269,10 @@ var oaOperations = map[string]oaOperation{
 		resp: []oaResponse{{201, "The run, finished", oaBody(oaOut[runJSON]())},
 			{202, "The run, still running: follow it at GET /v1/scoring/runs/{id}", oaBody(oaOut[runJSON]())}}},
 	"GET /v1/scoring/runs": {id: "listRuns", resp: oaOK(oaOut[listJSON[runJSON]]()),
-		params: []oaParam{{name: "limit", desc: "The latest this many runs (default 20)", schema: oaRange(1, 0, 20)}}},
+		params: []oaParam{{name: "limit", desc: "The latest this many runs (default 20, at most 500)", schema: oaRange(1, 500, 20)}}},
 	"GET /v1/scoring/runs/:id": {id: "getRun", resp: oaOK(oaOut[runJSON]())},
 	"GET /v1/scoring/method":   {id: "getMethod", resp: oaOK(oaMethodology)},
-	"PUT /v1/scoring/method": {id: "putMethod", body: oaBody(oaMethodology), raw: true, errs: []int{409},
+	"PUT /v1/scoring/method": {id: "putMethod", body: oaBody(oaMethodology), raw: true, errs: []int{400, 409},
 		bodyDesc: "A new version: its label not stored yet, effective_from no earlier than now and unlike any other version's",
 		resp: []oaResponse{{201, "The new version", oaBody(oaOut[methodJSON]())},
 			{200, "The same label with the same text was stored already: the stored version", oaBody(oaOut[methodJSON]())}}},
@@ -324,7 +322,7 @@ var oaErrorCodes = []int{400, 401, 403, 404, 409, 413, 422, 429}
 func oaErrorDesc(status int, r Route) string {
 	switch status {
 	case 400:
-		return "Malformed JSON, trailing data or an unknown field"
+		return "Malformed JSON, trailing data, an unknown field, a key given twice in one object or text that is not UTF-8 (error.fields names its JSON path)"
 	case 401:
 		if slices.Contains(r.Roles, courier.RolePublic) {
 			return "An Authorization header that is malformed, unknown or revoked (this route needs none)"

@@ -334,6 +334,9 @@ func (s *Server) listMethods(c *fiber.Ctx) error {
 }
 
 func (s *Server) putMethod(c *fiber.Ctx) error {
+	if err := checkJSON(c.Body(), ""); err != nil {
+		return err
+	}
 	d, created, err := s.deps.Scoring.PutMethod(ctx(c), scaller(c), string(c.Body()))
 	if err != nil {
 		return err

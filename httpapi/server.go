@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -66,6 +67,8 @@ type Server struct {
 	stop   chan struct{} // closed by StopStreams
 	once   sync.Once
 	web    *web
+	large  map[string]int // "METHOD /path" → body limit of the routes above BodyLimit
+	slots  chan struct{}  // large bodies being read (see body.go)
 }
 
 // New builds the API.
@@ -81,17 +84,24 @@ func New(d Deps) *Server {
 	}
 	s := &Server{deps: d, log: d.Logger, stop: make(chan struct{})}
 	s.app = fiber.New(fiber.Config{
-		BodyLimit:             MaxBodyLimit,
-		ErrorHandler:          s.handleError,
-		DisableStartupMessage: true,
-		ReadTimeout:           30 * time.Second,
-		WriteTimeout:          60 * time.Second,
-		IdleTimeout:           120 * time.Second,
+		// Bodies are streamed and read by bodyGate and guard, bounded per route. fasthttp's own
+		// limit is set out of the way: above it fasthttp would prefetch differently (reading
+		// past the 8 KiB it otherwise takes), and it never bounds a streamed body anyway.
+		BodyLimit:         math.MaxInt32,
+		StreamRequestBody: true,
+		// Multipart forms would be read before any handler, to any size; the API takes none.
+		DisablePreParseMultipartForm: true,
+		ErrorHandler:                 s.handleError,
+		DisableStartupMessage:        true,
+		ReadTimeout:                  30 * time.Second,
+		WriteTimeout:                 60 * time.Second,
+		IdleTimeout:                  120 * time.Second,
 	})
 	s.app.Use(requestid.New(requestid.Config{Generator: func() string { return uuid.NewString() }}))
 	s.app.Use(recover.New())
 	s.app.Use(s.logRequests)
 	s.app.Use(treeScope)
+	s.app.Use(s.bodyGate)
 	s.app.Use(s.authenticate)
 	s.app.Use("/v1/parcels", s.phoneLimiter())
 	s.app.Use("/v1/public/ratings", s.phoneLimiter())
@@ -99,6 +109,7 @@ func New(d Deps) *Server {
 	s.courierRoutes()
 	s.trackingRoutes()
 	s.scoringRoutes()
+	s.largeRoutes()
 	for _, r := range s.routes {
 		r := r
 		s.app.Add(r.Method, r.Path, s.guard(r), r.handler)
@@ -174,19 +185,25 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// guard enforces the route's roles and body limit.
+// guard enforces the route's roles and body limit. A large route's body is read only here,
+// once the caller is known to be allowed (see body.go).
 func (s *Server) guard(r Route) fiber.Handler {
 	allowed := map[courier.Role]bool{}
 	for _, role := range r.Roles {
 		allowed[role] = true
 	}
 	return func(c *fiber.Ctx) error {
-		if len(c.Body()) > r.limit {
-			return &apiError{status: fiber.StatusRequestEntityTooLarge, code: "too_large",
-				msg: "request body exceeds the limit of this route", fields: []courier.FieldError{{Field: "body", Reason: "larger than " + humanBytes(r.limit)}}}
-		}
 		a := actor(c)
 		if allowed[courier.RolePublic] || allowed[a.Role] {
+			if r.limit > BodyLimit {
+				release, err := s.largeBody(c, r.limit)
+				if err != nil {
+					return err
+				}
+				defer release()
+			} else if len(c.Body()) > r.limit {
+				return tooLarge(r.limit)
+			}
 			return c.Next()
 		}
 		if a.Role == courier.RolePublic {

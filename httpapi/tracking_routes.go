@@ -103,6 +103,9 @@ func (s *Server) decodeEvents(c *fiber.Ctx) ([]tracking.EventInput, map[int]stri
 			if len(line) == 0 {
 				continue
 			}
+			if err := checkJSON(line, "["+strconv.Itoa(len(ins))+"]"); err != nil {
+				return nil, nil, err
+			}
 			var r eventReq
 			dec := json.NewDecoder(bytes.NewReader(line))
 			dec.DisallowUnknownFields()
@@ -115,6 +118,9 @@ func (s *Server) decodeEvents(c *fiber.Ctx) ([]tracking.EventInput, map[int]stri
 			}
 		}
 	} else {
+		if err := checkJSON(body, ""); err != nil {
+			return nil, nil, err
+		}
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
 		if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
@@ -235,6 +241,9 @@ func refOf(v any) string {
 // (else readPoint) the site, the destinationList's owning or possessing party the new holder.
 func (s *Server) pushEPCIS(c *fiber.Ctx) error {
 	var doc epcisDoc
+	if err := checkJSON(c.Body(), ""); err != nil {
+		return err
+	}
 	if err := json.Unmarshal(c.Body(), &doc); err != nil {
 		return jsonError(err)
 	}

@@ -32,10 +32,12 @@ const (
 )
 
 // session is a signed-in browser: the token's actor, kept server-side; the cookie holds only a
-// random id.
+// random id. csrf is the forms' token of this session, drawn at sign-in: a token seen before
+// sign-in (or in another session) is worth nothing after it.
 type session struct {
 	actor   courier.Actor
 	expires time.Time
+	csrf    string
 }
 
 type web struct {
@@ -150,7 +152,7 @@ func (s *Server) sanctionsPage(c *fiber.Ctx, msg string) error {
 
 // webDecide approves or rejects a proposal from the form.
 func (s *Server) webDecide(c *fiber.Ctx) error {
-	if err := checkCSRF(c); err != nil {
+	if err := s.checkCSRF(c); err != nil {
 		return err
 	}
 	a, ok, err := s.regulatorOnly(c)
@@ -185,39 +187,58 @@ func (s *Server) webSecurity(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-func csrfOf(c *fiber.Ctx) string {
+// csrfOf is the token the page's forms carry: the session's when signed in, else the
+// anonymous cookie's.
+func (s *Server) csrfOf(c *fiber.Ctx) string {
+	if ss, ok := s.sessionOf(c); ok {
+		return ss.csrf
+	}
 	if v, ok := c.Locals(csrfCookie).(string); ok {
 		return v
 	}
 	return strings.Clone(c.Cookies(csrfCookie))
 }
 
-// checkCSRF compares the form's token with the cookie's (double submit; the cookies are also
-// SameSite=Strict, so another site's form never carries them).
-func checkCSRF(c *fiber.Ctx) error {
-	want, got := c.Cookies(csrfCookie), c.FormValue("csrf")
+// checkCSRF compares the form's token with the one the browser's state expects. Signed in, it
+// is the session's own token, kept server-side and replaced at every sign-in, so a token from
+// before sign-in or from another session fails. Signed out (the sign-in form itself), it is
+// the double-submit cookie. The cookies are also SameSite=Strict, so another site's form
+// never carries them.
+func (s *Server) checkCSRF(c *fiber.Ctx) error {
+	want := c.Cookies(csrfCookie)
+	if ss, ok := s.sessionOf(c); ok {
+		want = ss.csrf
+	}
+	got := c.FormValue("csrf")
 	if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {
 		return &apiError{status: fiber.StatusForbidden, code: "csrf", msg: "the form's security token is missing or stale; reload the page"}
 	}
 	return nil
 }
 
-// webActor is the signed-in actor of the browser, or the public.
-func (s *Server) webActor(c *fiber.Ctx) (courier.Actor, bool) {
+// sessionOf is the browser's live session, if its cookie names one.
+func (s *Server) sessionOf(c *fiber.Ctx) (session, bool) {
 	id := c.Cookies(sessionCookie)
 	if id == "" {
-		return courier.Public, false
+		return session{}, false
 	}
 	s.web.mu.Lock()
+	defer s.web.mu.Unlock()
 	ss, ok := s.web.sessions[id]
 	if ok && time.Now().After(ss.expires) {
 		delete(s.web.sessions, id)
-		ok = false
+		return session{}, false
 	}
-	s.web.mu.Unlock()
+	return ss, ok
+}
+
+// webActor is the signed-in actor of the browser, or the public.
+func (s *Server) webActor(c *fiber.Ctx) (courier.Actor, bool) {
+	ss, ok := s.sessionOf(c)
 	if !ok {
 		return courier.Public, false
 	}
+	id := c.Cookies(sessionCookie)
 	// The token may have been revoked since sign-in: ask the archive each time.
 	a, err := s.deps.Courier.ActorOf(c.UserContext(), ss.actor.TokenID)
 	if err != nil {
@@ -230,7 +251,7 @@ func (s *Server) webActor(c *fiber.Ctx) (courier.Actor, bool) {
 }
 
 func (s *Server) render(c *fiber.Ctx, page, title string, data any, problem string) error {
-	v := view{Title: title, CSRF: csrfOf(c), Error: problem, Data: data}
+	v := view{Title: title, CSRF: s.csrfOf(c), Error: problem, Data: data}
 	if a, ok := s.webActor(c); ok {
 		v.Session = &struct{ Role string }{string(a.Role)}
 	}
@@ -254,7 +275,7 @@ func pageData(v view) map[string]any {
 }
 
 func (s *Server) webSignIn(c *fiber.Ctx) error {
-	if err := checkCSRF(c); err != nil {
+	if err := s.checkCSRF(c); err != nil {
 		return err
 	}
 	a, err := s.deps.Courier.Authenticate(ctx(c), strings.TrimSpace(c.FormValue("token")))
@@ -265,23 +286,30 @@ func (s *Server) webSignIn(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	id := randomToken()
+	id, csrf := randomToken(), randomToken()
 	s.web.mu.Lock()
-	s.web.sessions[id] = session{actor: a, expires: time.Now().Add(sessionTTL)}
+	if old := c.Cookies(sessionCookie); old != "" {
+		delete(s.web.sessions, old) // signing in again ends the previous session
+	}
+	s.web.sessions[id] = session{actor: a, expires: time.Now().Add(sessionTTL), csrf: csrf}
 	s.web.mu.Unlock()
 	c.Cookie(&fiber.Cookie{Name: sessionCookie, Value: id, Path: "/ui", HTTPOnly: true, SameSite: "Strict", Secure: c.Protocol() == "https",
 		Expires: time.Now().Add(sessionTTL)})
+	// The pre-sign-in token is replaced by the session's, so that a token planted or seen
+	// before sign-in is useless after it.
+	c.Cookie(&fiber.Cookie{Name: csrfCookie, Value: csrf, Path: "/ui", HTTPOnly: true, SameSite: "Strict", Secure: c.Protocol() == "https"})
 	return c.Redirect("/ui/", fiber.StatusSeeOther)
 }
 
 func (s *Server) webSignOut(c *fiber.Ctx) error {
-	if err := checkCSRF(c); err != nil {
+	if err := s.checkCSRF(c); err != nil {
 		return err
 	}
 	s.web.mu.Lock()
 	delete(s.web.sessions, c.Cookies(sessionCookie))
 	s.web.mu.Unlock()
 	c.Cookie(&fiber.Cookie{Name: sessionCookie, Value: "", Path: "/ui", HTTPOnly: true, SameSite: "Strict", Expires: time.Unix(0, 0)})
+	c.Cookie(&fiber.Cookie{Name: csrfCookie, Value: randomToken(), Path: "/ui", HTTPOnly: true, SameSite: "Strict", Secure: c.Protocol() == "https"})
 	return c.Redirect("/ui/", fiber.StatusSeeOther)
 }
 

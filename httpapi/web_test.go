@@ -77,7 +77,31 @@ func TestDashboardSignInAndCSRF(t *testing.T) {
 	if status, page, _ := b.do("GET", "/ui/parcels?waybill="+waybill, nil); status != 200 || !strings.Contains(page, "130111") || !strings.Contains(page, "Custody chain") {
 		t.Fatalf("regulator trace with its custody chain: %d %s", status, page)
 	}
-	if status, _, _ := b.do("POST", "/ui/signout", url.Values{"csrf": {csrf}}); status != 303 {
+	// The token is bound to the session and drawn at sign-in: the one from before sign-in,
+	// or another browser's session's, no longer passes; the page carries the new one.
+	fresh := b.cookies["ct_csrf"]
+	if fresh == "" || fresh == csrf {
+		t.Fatalf("the CSRF token was not rotated at sign-in (before %q, after %q)", csrf, fresh)
+	}
+	if _, page, _ := b.do("GET", "/ui/signin", nil); !strings.Contains(page, `value="`+fresh+`"`) || strings.Contains(page, csrf) {
+		t.Errorf("the signed-in page does not carry the session's token only")
+	}
+	if status, _, _ := b.do("POST", "/ui/signout", url.Values{"csrf": {csrf}}); status != 403 {
+		t.Fatalf("sign-out with the token from before sign-in: %d, want 403", status)
+	}
+	other := &browser{t: t, e: e, cookies: map[string]string{}}
+	other.do("GET", "/ui/signin", nil)
+	other.do("POST", "/ui/signin", url.Values{"token": {adminTk}, "csrf": {other.cookies["ct_csrf"]}})
+	if status, _, _ := b.do("POST", "/ui/signout", url.Values{"csrf": {other.cookies["ct_csrf"]}}); status != 403 {
+		t.Fatalf("sign-out with another session's token: %d, want 403", status)
+	}
+	// The cookie alone is not the check: a browser whose cookie was overwritten with a
+	// token of its own choosing still needs the session's.
+	planted := &browser{t: t, e: e, cookies: map[string]string{"ct_session": b.cookies["ct_session"], "ct_csrf": "planted"}}
+	if status, _, _ := planted.do("POST", "/ui/signout", url.Values{"csrf": {"planted"}}); status != 403 {
+		t.Fatalf("sign-out with a planted cookie token: %d, want 403", status)
+	}
+	if status, _, _ := b.do("POST", "/ui/signout", url.Values{"csrf": {fresh}}); status != 303 {
 		t.Fatalf("sign-out: %d", status)
 	}
 	if _, page, _ := b.do("GET", "/ui/", nil); strings.Contains(page, "/ui/signout") {

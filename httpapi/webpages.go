@@ -207,7 +207,7 @@ func (s *Server) webFile(c *fiber.Ctx) error {
 
 // webRecordDecision confirms or dismisses a pending record from the file page (regulators).
 func (s *Server) webRecordDecision(c *fiber.Ctx) error {
-	if err := checkCSRF(c); err != nil {
+	if err := s.checkCSRF(c); err != nil {
 		return err
 	}
 	a, ok, err := s.regulatorOnly(c)
@@ -263,7 +263,7 @@ func (s *Server) webObjections(c *fiber.Ctx) error {
 }
 
 func (s *Server) webFileObjection(c *fiber.Ctx) error {
-	if err := checkCSRF(c); err != nil {
+	if err := s.checkCSRF(c); err != nil {
 		return err
 	}
 	a, ok := s.webActor(c)
@@ -301,7 +301,7 @@ func (s *Server) webRatings(c *fiber.Ctx) error {
 		data["Parcels"] = rows
 	}
 	if c.Method() == fiber.MethodPost {
-		if err := checkCSRF(c); err != nil {
+		if err := s.checkCSRF(c); err != nil {
 			return err
 		}
 		stars := 0

@@ -6,8 +6,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -59,10 +57,12 @@ serve flags (each also read from the environment variable shown):
   --shutdown-timeout  CREDTRACE_SHUTDOWN_TIMEOUT  grace period for in-flight requests (15s)
   --publicity-months  CREDTRACE_PUBLICITY_MONTHS  minor=3,general=12,serious=36
   --repair-months     CREDTRACE_REPAIR_MONTHS     minor=0,general=3,serious=12
+  --pii-key-file      CREDTRACE_PII_KEY_FILE      file of the personal-data key, created 0600 on the first start
+                                                  (DATA.pii.key, beside the data directory; back it up apart)
                       CREDTRACE_MONGO_URI         use MongoDB instead of the embedded store
                       CREDTRACE_MONGO_DB          MongoDB database (credtrace)
                       CREDTRACE_ADMIN_TOKEN       regulator token to accept (>= 24 characters)
-                      CREDTRACE_PII_SECRET        key of personal-data hashes (>= 32 characters)
+                      CREDTRACE_PII_SECRET        key of personal-data hashes (>= 32 characters), instead of the key file
 `)
 }
 
@@ -136,23 +136,6 @@ func openStore(ctx context.Context, cfg config.Config) (backend, error) {
 	}
 	return backend{courier: st, tracking: st.Tracking(), scoring: st.Scoring(), health: st, close: st.Close, where: "sqlite " + cfg.SQLitePath(),
 		recover: func(context.Context) error { return nil }}, nil
-}
-
-// piiKey returns the key of personal-data hashes: the configured one, or one generated on the
-// first start and kept in the store so that hashes stay comparable across restarts.
-func piiKey(ctx context.Context, cfg config.Config, st courier.Store) ([]byte, error) {
-	if cfg.PIISecret != "" {
-		return []byte(cfg.PIISecret), nil
-	}
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return nil, err
-	}
-	v, err := st.InitSetting(ctx, "pii_key", hex.EncodeToString(b))
-	if err != nil {
-		return nil, fmt.Errorf("personal-data key: %w", err)
-	}
-	return hex.DecodeString(v)
 }
 
 // scoreJob is a scheduled scoring run; another instance holding the lease is not an error.
@@ -238,7 +221,7 @@ func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv
 		st.close()
 		return nil, err
 	}
-	key, err := piiKey(ctx, cfg, st.courier)
+	key, err := piiKey(ctx, cfg, st.courier, log)
 	if err != nil {
 		return fail(err)
 	}
@@ -345,6 +328,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := api.App().ShutdownWithTimeout(cfg.ShutdownTimeout); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	// A stop that comes before the serving goroutine has handed ln to fasthttp finds no
+	// listener to close, and the server would then serve forever: close it here as well.
+	ln.Close()
 	<-served
 	log.Info("stopped")
 	return nil

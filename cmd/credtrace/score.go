@@ -21,6 +21,7 @@ func score(ctx context.Context, args []string, getenv func(string) string, stdou
 	asOf := fs.String("as-of", "", "as-of time, RFC 3339 (default: now)")
 	publish := fs.Bool("publish", false, "publish the grades and apply the list and sanction rules")
 	data := fs.String("data", getenv("CREDTRACE_DATA"), "data directory of the embedded store")
+	keyFile := fs.String("pii-key-file", "", "file of the personal-data key (default: beside the data directory)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -36,6 +37,9 @@ func score(ctx context.Context, args []string, getenv func(string) string, stdou
 	if *data != "" {
 		cargs = append(cargs, "--data", *data)
 	}
+	if *keyFile != "" {
+		cargs = append(cargs, "--pii-key-file", *keyFile)
+	}
 	cfg, err := config.Load(getenv, cargs)
 	if err != nil {
 		return err
@@ -45,7 +49,7 @@ func score(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer st.close()
-	key, err := piiKey(ctx, cfg, st.courier)
+	key, err := piiKey(ctx, cfg, st.courier, newLogger(stderr))
 	if err != nil {
 		return err
 	}

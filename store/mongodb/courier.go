@@ -269,6 +269,15 @@ func (s *Store) Setting(ctx context.Context, key string) (string, error) {
 	return d.Value, err
 }
 
+// DeleteSetting removes the setting under key; nothing when unset. (The server's storage
+// engine frees the document; it is not overwritten on disk until the space is reused.)
+func (s *Store) DeleteSetting(ctx context.Context, key string) error {
+	if _, err := s.settings.DeleteOne(ctx, byID(key)); err != nil {
+		return fmt.Errorf("mongodb: delete setting %s: %w", key, err)
+	}
+	return nil
+}
+
 // InitSetting stores value under key unless a value is stored, and returns the stored value, so
 // that instances starting together agree on the first one written.
 func (s *Store) InitSetting(ctx context.Context, key, value string) (string, error) {

@@ -718,4 +718,35 @@ func (s *Store) InitSetting(ctx context.Context, key, value string) (string, err
 	return out, nil
 }
 
+// DeleteSetting implements courier.Store. Outside a transaction the row is deleted with
+// secure_delete on, and the WAL is checkpointed and truncated, so that neither the database
+// file nor its WAL keeps the value's bytes.
+func (s *Store) DeleteSetting(ctx context.Context, key string) error {
+	if s.tx != nil {
+		if _, err := s.tx.ExecContext(ctx, `DELETE FROM settings WHERE key = ?`, key); err != nil {
+			return fmt.Errorf("sqlite: delete setting %s: %w", key, err)
+		}
+		return nil
+	}
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlite: delete setting %s: %w", key, err)
+	}
+	defer conn.Close()
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`PRAGMA secure_delete = ON`, nil},
+		{`DELETE FROM settings WHERE key = ?`, []any{key}},
+		{`PRAGMA secure_delete = OFF`, nil},
+		{`PRAGMA wal_checkpoint(TRUNCATE)`, nil},
+	} {
+		if _, err := conn.ExecContext(ctx, q.sql, q.args...); err != nil {
+			return fmt.Errorf("sqlite: delete setting %s: %w", key, err)
+		}
+	}
+	return nil
+}
+
 var _ courier.Store = (*Store)(nil)

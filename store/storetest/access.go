@@ -271,6 +271,17 @@ func testSettingInit(ctx context.Context, t *testing.T, s courier.Store) {
 			t.Errorf("%s: Setting(%q) = %q, %v; want %q, nil", st.name, st.key, got, err, st.want)
 		}
 	}
+
+	must(t, "DeleteSetting", s.DeleteSetting(ctx, "hasher.key"))
+	_, err = s.Setting(ctx, "hasher.key")
+	wantErr(t, "Setting after DeleteSetting", err, courier.ErrNotFound)
+	if got, err := s.Setting(ctx, "scoring.method"); err != nil || got != "v2026" {
+		t.Errorf("DeleteSetting removed another key: Setting(scoring.method) = %q, %v", got, err)
+	}
+	must(t, "DeleteSetting of an unset key", s.DeleteSetting(ctx, "hasher.key"))
+	if got, err := s.InitSetting(ctx, "hasher.key", "k3"); err != nil || got != "k3" {
+		t.Errorf("InitSetting after DeleteSetting = %q, %v; want the new value k3", got, err)
+	}
 }
 
 // ----- Atomic -----
