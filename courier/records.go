@@ -17,6 +17,12 @@ type RecordInput struct {
 	Source     Source
 	Severity   Severity
 	OccurredAt time.Time
+	// DecidedAt is the date of the decision the record records (the penalty decision
+	// 行政处罚决定书, the inspection report, the regulator's finding on a complaint). It may lie
+	// long before the entry, when a file is backfilled. Zero means OccurredAt: most sources
+	// (a back-tracked incident, a complaint) have no separate decision date, and the issue's
+	// rule is that the clocks run from the event, never from the day it reached the archive.
+	DecidedAt  time.Time
 	Summary    string
 	Evidence   []Evidence
 	LegalBasis string
@@ -96,6 +102,7 @@ func (s *Service) subjectFirm(ctx context.Context, st Store, sub Subject, t time
 // sources other than regulators start pending until a regulator confirms them.
 func (s *Service) CreateRecord(ctx context.Context, a Actor, in RecordInput) (Record, error) {
 	in.OccurredAt = norm(in.OccurredAt)
+	in.DecidedAt = norm(in.DecidedAt)
 	v := &ValidationError{}
 	switch in.Subject.Kind {
 	case SubjectFirm, SubjectSite, SubjectStaff:
@@ -123,6 +130,14 @@ func (s *Service) CreateRecord(ctx context.Context, a Actor, in RecordInput) (Re
 		v.Add("occurred_at", "required")
 	} else if in.OccurredAt.After(now) {
 		v.Add("occurred_at", "must not be in the future")
+	}
+	switch {
+	case in.DecidedAt.IsZero():
+		in.DecidedAt = in.OccurredAt
+	case in.DecidedAt.After(now):
+		v.Add("decided_at", "must not be in the future")
+	case !in.OccurredAt.IsZero() && in.DecidedAt.Before(in.OccurredAt):
+		v.Add("decided_at", "must not be before occurred_at: a decision follows what it decides")
 	}
 	if strings.TrimSpace(in.Summary) == "" {
 		v.Add("summary", "required")
@@ -178,7 +193,7 @@ func (s *Service) CreateRecord(ctx context.Context, a Actor, in RecordInput) (Re
 			}
 		}
 		r := Record{ID: newID(), Subject: in.Subject, FirmID: firm, Category: in.Category, Source: in.Source,
-			Severity: in.Severity, OccurredAt: in.OccurredAt, Summary: strings.TrimSpace(in.Summary),
+			Severity: in.Severity, OccurredAt: in.OccurredAt, DecidedAt: in.DecidedAt, Summary: strings.TrimSpace(in.Summary),
 			Evidence: in.Evidence, LegalBasis: in.LegalBasis, Status: StatusPending,
 			CreatedBy: a.TokenID, CreatedAt: now, Version: 1}
 		if in.Source == SrcRegulator {
@@ -199,13 +214,18 @@ func (s *Service) CreateRecord(ctx context.Context, a Actor, in RecordInput) (Re
 
 func addMonths(t time.Time, m int) time.Time { return t.AddDate(0, m, 0) }
 
-// confirm moves r to confirmed and starts its publicity window and repair clock.
+// confirm moves r to confirmed and sets its publicity window and repair clock. Both run from
+// the decision (DecidedAt), not from the confirmation or the entry: the NDRC rules count the
+// publicity period and the minimum period served from the decision, so a penalty backfilled
+// eleven months after it was decided has one month of a year's publicity left, not a fresh
+// year. A window that has already run out leaves the record in force (it still counts in
+// scores while the time weights give it weight) but out of the public view.
 func (s *Service) confirm(r *Record, a Actor, now time.Time, reason string) {
 	r.History = append(r.History, Transition{From: r.Status, To: StatusConfirmed, At: now, By: a.TokenID, Reason: reason})
 	r.Status = StatusConfirmed
 	r.ConfirmedAt = now
-	r.PublicUntil = addMonths(now, s.policy.PublicityMonths[r.Severity])
-	r.RepairEligibleAt = addMonths(now, s.policy.RepairMonths[r.Severity])
+	r.PublicUntil = addMonths(r.Decided(), s.policy.PublicityMonths[r.Severity])
+	r.RepairEligibleAt = addMonths(r.Decided(), s.policy.RepairMonths[r.Severity])
 }
 
 func (s *Service) transition(r *Record, a Actor, to RecordStatus, now time.Time, reason string) {

@@ -179,8 +179,11 @@ var oaOperations = map[string]oaOperation{
 		errs: []int{404, 409, 429}, bodyDesc: "The person's objection to a confirmed record about them; the check is that of POST /v1/public/staff/file"},
 
 	"POST /v1/records": {id: "createRecord", body: oaBody(oaIn[recordReq]()), resp: oaCreated(oaOut[recordJSON]()), errs: []int{403},
+		bodyDesc: "decided_at is the date of the decision the record records (the penalty decision, the inspection report); " +
+			"the publicity window and the repair clock run from it, not from the entry. Left out, it is occurred_at. " +
+			"422 when it lies in the future or before occurred_at",
 		example: map[string]any{"subject": map[string]any{"kind": "firm", "id": "{firm_id}"}, "category": "supervision",
-			"source": "regulator", "severity": "general", "occurred_at": "2026-05-20T10:00:00+08:00",
+			"source": "regulator", "severity": "general", "occurred_at": "2026-05-20T10:00:00+08:00", "decided_at": "2026-05-22T09:00:00+08:00",
 			"summary": "双随机抽查：未落实收寄验视", "legal_basis": "快递市场管理办法 第三十四条",
 			"evidence": []any{map[string]any{"kind": "document", "ref": "冀邮检〔2026〕12号"}}}},
 	"GET /v1/records": {id: "listRecords", resp: oaOK(oaOut[listJSON[recordJSON]]()), params: oaPaged(
