@@ -209,6 +209,9 @@ func (s *Service) CreateRecord(ctx context.Context, a Actor, in RecordInput) (Re
 	if err != nil {
 		return Record{}, fmt.Errorf("create record: %w", err)
 	}
+	if err := s.tell(ctx, false, out); err != nil {
+		return out, err
+	}
 	return out, nil
 }
 
@@ -283,6 +286,7 @@ func (s *Service) Records(ctx context.Context, a Actor, q RecordQuery, cursor st
 // changeRecord loads a record, applies change and stores it with one audit entry.
 func (s *Service) changeRecord(ctx context.Context, id, action string, a Actor, change func(Store, *Record) (string, error)) (Record, error) {
 	var out Record
+	var was bool
 	err := s.store.Atomic(ctx, func(st Store) error {
 		r, err := st.Record(ctx, id)
 		if err != nil {
@@ -291,6 +295,7 @@ func (s *Service) changeRecord(ctx context.Context, id, action string, a Actor, 
 		if err := s.requireScope(ctx, a, r.FirmID); err != nil {
 			return err
 		}
+		was = r.Status.InForce()
 		detail, err := change(st, &r)
 		if err != nil {
 			return err
@@ -304,6 +309,9 @@ func (s *Service) changeRecord(ctx context.Context, id, action string, a Actor, 
 	})
 	if err != nil {
 		return Record{}, fmt.Errorf("%s %s: %w", action, id, err)
+	}
+	if err := s.tell(ctx, was, out); err != nil {
+		return out, fmt.Errorf("%s %s: %w", action, id, err)
 	}
 	return out, nil
 }
@@ -505,6 +513,7 @@ func (s *Service) DecideObjection(ctx context.Context, a Actor, id string, outco
 		return Objection{}, err
 	}
 	var out Objection
+	var rec Record
 	err := s.store.Atomic(ctx, func(st Store) error {
 		o, err := st.Objection(ctx, id)
 		if err != nil {
@@ -537,11 +546,15 @@ func (s *Service) DecideObjection(ctx context.Context, a Actor, id string, outco
 		if err := st.UpdateObjection(ctx, o); err != nil {
 			return err
 		}
-		out = o
+		out, rec = o, r
 		return s.audit(ctx, st, a, "objection.decide", "objection", o.ID, "outcome="+string(outcome)+" record="+r.ID)
 	})
 	if err != nil {
 		return Objection{}, fmt.Errorf("decide objection %s: %w", id, err)
+	}
+	// A disputed record is in force; a revoked one no longer is.
+	if err := s.tell(ctx, true, rec); err != nil {
+		return out, fmt.Errorf("decide objection %s: %w", id, err)
 	}
 	return out, nil
 }

@@ -1284,3 +1284,61 @@ func TestAuditEveryChange(t *testing.T) {
 		})
 	}
 }
+
+// told is a courier.Watcher that notes what it is told.
+type told struct{ got []string }
+
+func (w *told) RecordInForce(_ context.Context, r courier.Record, inForce bool) error {
+	w.got = append(w.got, fmt.Sprintf("%s:%v", r.Status, inForce))
+	return nil
+}
+
+// The watcher hears exactly when a record starts or stops counting: confirmation (or a
+// regulator's entry), revocation and repair; never a pending entry, a dismissal, a dispute or
+// an upheld objection.
+func TestWatcherToldOnlyWhenForceChanges(t *testing.T) {
+	f := newFixture(t)
+	hq := f.firm(t, courier.KindHQ, "")
+	w := &told{}
+	f.svc.SetWatcher(w)
+	want := func(step string, tail ...string) {
+		t.Helper()
+		if !slices.Equal(w.got, tail) {
+			t.Errorf("%s: watcher told %v, want %v", step, w.got, tail)
+		}
+		w.got = nil
+	}
+	dismissed := f.pending(t, firmSubject(hq.ID))
+	want("pending entry")
+	if _, err := f.svc.DismissRecord(f.ctx, f.reg, dismissed.ID, "不属实"); err != nil {
+		t.Fatal(err)
+	}
+	want("dismissal")
+	p := f.pending(t, firmSubject(hq.ID))
+	if _, err := f.svc.ConfirmRecord(f.ctx, f.reg, p.ID, "属实"); err != nil {
+		t.Fatal(err)
+	}
+	want("confirmation", "confirmed:true")
+	o := f.object(t, f.reg, p.ID)
+	want("dispute")
+	if _, err := f.svc.DecideObjection(f.ctx, f.reg, o.ID, courier.ObjectionRevoked, "异议成立"); err != nil {
+		t.Fatal(err)
+	}
+	want("revocation", "revoked:false")
+
+	r := f.confirmed(t, firmSubject(hq.ID), courier.SevMinor)
+	want("regulator's entry", "confirmed:true")
+	o = f.object(t, f.reg, r.ID)
+	if _, err := f.svc.DecideObjection(f.ctx, f.reg, o.ID, courier.ObjectionUpheld, "异议不成立"); err != nil {
+		t.Fatal(err)
+	}
+	want("upheld objection")
+	if _, err := f.svc.RequestRepair(f.ctx, f.reg, r.ID, courier.RepairInput{Evidence: []courier.Evidence{{Kind: "document", Ref: "整改"}}, Commitment: "承诺"}); err != nil {
+		t.Fatal(err)
+	}
+	want("repair request")
+	if _, err := f.svc.DecideRepair(f.ctx, f.reg, r.ID, true, "整改到位"); err != nil {
+		t.Fatal(err)
+	}
+	want("repair", "repaired:false")
+}

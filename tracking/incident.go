@@ -260,9 +260,9 @@ var proposal = map[IncidentKind]struct{ category, severity, basis string }{
 	IncDataLeak:       {"delivery_safety", "serious", "快递暂行条例 第三十四条、第四十四条 (泄露用户信息)"},
 }
 
-// ReportIncident records an incident, back-tracks it, proposes pending credit records against
-// the responsible firm, site and person (or, for a data leak, each holding firm) and counts a
-// complaint against them. Regulators, the carrier's firm tree and the merchant who shipped the
+// ReportIncident records an incident, back-tracks it and proposes pending credit records against
+// the responsible firm, site and person (or, for a data leak, each holding firm); each counts
+// as a complaint against its subject once a regulator confirms it (CountVerdict). Regulators, the carrier's firm tree and the merchant who shipped the
 // parcel may report it.
 func (s *Service) ReportIncident(ctx context.Context, c Caller, in IncidentInput) (Incident, error) {
 	v := &ValidationError{}
@@ -388,8 +388,7 @@ func (s *Service) ownEvidence(ctx context.Context, root string, t Trace, a *Attr
 	return nil
 }
 
-// record finishes an incident: HQ roll-up, proposed records, the complaint statistic, storage
-// and the alert. Records go through the credit archive first, each in its own transaction, so
+// record finishes an incident: HQ roll-up, proposed records, storage and the alert. Records go through the credit archive first, each in its own transaction, so
 // an interrupted report leaves at worst pending records that cite the incident's waybill.
 func (s *Service) record(ctx context.Context, inc Incident) (Incident, error) {
 	a := &inc.Attribution
@@ -456,21 +455,16 @@ func (s *Service) record(ctx context.Context, inc Incident) (Incident, error) {
 			}
 		}
 	}
-	var ds []StatDelta
-	day := Day(inc.At)
-	for _, p := range blamed {
-		ds = append(ds, deltas(p, day, MComplaints, 1)...)
-	}
+	// No complaint is counted here: a report is not a verified complaint. Each proposed
+	// record counts once a regulator confirms it (CountVerdict).
 	err = s.store.Atomic(ctx, func(st Store) error {
 		if err := st.CreateIncident(ctx, inc); err != nil {
 			return err
 		}
 		if inc.AnomalyID != "" {
-			if err := st.LinkAnomaly(ctx, inc.AnomalyID, inc.ID); err != nil {
-				return err
-			}
+			return st.LinkAnomaly(ctx, inc.AnomalyID, inc.ID)
 		}
-		return st.AddStats(ctx, "incident|"+inc.ID, ds)
+		return nil
 	})
 	if err != nil {
 		return Incident{}, fmt.Errorf("record incident: %w", err)
