@@ -244,7 +244,12 @@ var oaOperations = map[string]oaOperation{
 	"POST /v1/parcels/:waybill/handovers/:id/accept": {id: "acceptHandover", resp: oaOK(oaOut[offerJSON]()), errs: []int{404, 409},
 		params: []oaParam{oaCarrier}},
 	"GET /v1/alerts/stream": {id: "streamAlerts", resp: []oaResponse{{200, "An event per new incident or anomaly", oaSSE}}},
-	"POST /v1/incidents": {id: "reportIncident", body: oaBody(oaIn[incidentReq]()), resp: oaCreated(oaOut[incidentJSON]()), errs: []int{404, 409},
+	"POST /v1/incidents": {id: "reportIncident", body: oaBody(oaIn[incidentReq]()), errs: []int{404, 409},
+		resp: []oaResponse{{201, "Created: a new incident, back-tracked, its records proposed", oaBody(oaOut[incidentJSON]())},
+			{200, "Joined: the same parcel, kind and reporting party within 7 days; the first incident, with joined true " +
+				"and joined_reports counted; nothing proposed", oaBody(oaOut[incidentJSON]())}},
+		bodyDesc: "Reports are de-duplicated by parcel, kind and reporting party (the merchant, the firm tree, or the source " +
+			"a regulator names, such as the 12305 hotline). Proposed records count as complaints only once a regulator confirms them",
 		example: map[string]any{"waybill": "{waybill}", "kind": "lost", "reporter": "12305", "description": "收件人称未收到包裹"}},
 	"GET /v1/incidents":     {id: "listIncidents", resp: oaOK(oaOut[listJSON[incidentJSON]]()), params: oaIDPaged(oaQuery("waybill", "Incidents of this waybill"), oaQuery("carrier", "Only this carrier's (firm id or USCC)"))},
 	"GET /v1/incidents/:id": {id: "getIncident", resp: oaOK(oaOut[incidentJSON]())},
