@@ -17,6 +17,12 @@ type RecordInput struct {
 	Source     Source
 	Severity   Severity
 	OccurredAt time.Time
+	// DecidedAt is the date of the decision the record records (the penalty decision
+	// 行政处罚决定书, the inspection report, the regulator's finding on a complaint). It may lie
+	// long before the entry, when a file is backfilled. Zero means OccurredAt: most sources
+	// (a back-tracked incident, a complaint) have no separate decision date, and the issue's
+	// rule is that the clocks run from the event, never from the day it reached the archive.
+	DecidedAt  time.Time
 	Summary    string
 	Evidence   []Evidence
 	LegalBasis string
@@ -100,6 +106,7 @@ var EarliestOccurrence = time.Date(2000, 1, 1, 0, 0, 0, 0, time.FixedZone("CST",
 // sources other than regulators start pending until a regulator confirms them.
 func (s *Service) CreateRecord(ctx context.Context, a Actor, in RecordInput) (Record, error) {
 	in.OccurredAt = norm(in.OccurredAt)
+	in.DecidedAt = norm(in.DecidedAt)
 	v := &ValidationError{}
 	switch in.Subject.Kind {
 	case SubjectFirm, SubjectSite, SubjectStaff:
@@ -129,6 +136,14 @@ func (s *Service) CreateRecord(ctx context.Context, a Actor, in RecordInput) (Re
 		v.Add("occurred_at", "must not be in the future")
 	} else if in.OccurredAt.Before(EarliestOccurrence) {
 		v.Add("occurred_at", "must not be before 2000-01-01 (China Standard Time)")
+	}
+	switch {
+	case in.DecidedAt.IsZero():
+		in.DecidedAt = in.OccurredAt
+	case in.DecidedAt.After(now):
+		v.Add("decided_at", "must not be in the future")
+	case !in.OccurredAt.IsZero() && in.DecidedAt.Before(in.OccurredAt):
+		v.Add("decided_at", "must not be before occurred_at: a decision follows what it decides")
 	}
 	if strings.TrimSpace(in.Summary) == "" {
 		v.Add("summary", "required")
@@ -184,7 +199,7 @@ func (s *Service) CreateRecord(ctx context.Context, a Actor, in RecordInput) (Re
 			}
 		}
 		r := Record{ID: newID(), Subject: in.Subject, FirmID: firm, Category: in.Category, Source: in.Source,
-			Severity: in.Severity, OccurredAt: in.OccurredAt, Summary: strings.TrimSpace(in.Summary),
+			Severity: in.Severity, OccurredAt: in.OccurredAt, DecidedAt: in.DecidedAt, Summary: strings.TrimSpace(in.Summary),
 			Evidence: in.Evidence, LegalBasis: in.LegalBasis, Status: StatusPending,
 			CreatedBy: a.TokenID, CreatedAt: now, Version: 1}
 		if in.Source == SrcRegulator {
@@ -200,18 +215,26 @@ func (s *Service) CreateRecord(ctx context.Context, a Actor, in RecordInput) (Re
 	if err != nil {
 		return Record{}, fmt.Errorf("create record: %w", err)
 	}
+	if err := s.tell(ctx, false, out); err != nil {
+		return out, err
+	}
 	return out, nil
 }
 
 func addMonths(t time.Time, m int) time.Time { return t.AddDate(0, m, 0) }
 
-// confirm moves r to confirmed and starts its publicity window and repair clock.
+// confirm moves r to confirmed and sets its publicity window and repair clock. Both run from
+// the decision (DecidedAt), not from the confirmation or the entry: the NDRC rules count the
+// publicity period and the minimum period served from the decision, so a penalty backfilled
+// eleven months after it was decided has one month of a year's publicity left, not a fresh
+// year. A window that has already run out leaves the record in force (it still counts in
+// scores while the time weights give it weight) but out of the public view.
 func (s *Service) confirm(r *Record, a Actor, now time.Time, reason string) {
 	r.History = append(r.History, Transition{From: r.Status, To: StatusConfirmed, At: now, By: a.TokenID, Reason: reason})
 	r.Status = StatusConfirmed
 	r.ConfirmedAt = now
-	r.PublicUntil = addMonths(now, s.policy.PublicityMonths[r.Severity])
-	r.RepairEligibleAt = addMonths(now, s.policy.RepairMonths[r.Severity])
+	r.PublicUntil = addMonths(r.Decided(), s.policy.PublicityMonths[r.Severity])
+	r.RepairEligibleAt = addMonths(r.Decided(), s.policy.RepairMonths[r.Severity])
 }
 
 func (s *Service) transition(r *Record, a Actor, to RecordStatus, now time.Time, reason string) {
@@ -269,6 +292,7 @@ func (s *Service) Records(ctx context.Context, a Actor, q RecordQuery, cursor st
 // changeRecord loads a record, applies change and stores it with one audit entry.
 func (s *Service) changeRecord(ctx context.Context, id, action string, a Actor, change func(Store, *Record) (string, error)) (Record, error) {
 	var out Record
+	var was bool
 	err := s.store.Atomic(ctx, func(st Store) error {
 		r, err := st.Record(ctx, id)
 		if err != nil {
@@ -277,6 +301,7 @@ func (s *Service) changeRecord(ctx context.Context, id, action string, a Actor, 
 		if err := s.requireScope(ctx, a, r.FirmID); err != nil {
 			return err
 		}
+		was = r.Status.InForce()
 		detail, err := change(st, &r)
 		if err != nil {
 			return err
@@ -290,6 +315,9 @@ func (s *Service) changeRecord(ctx context.Context, id, action string, a Actor, 
 	})
 	if err != nil {
 		return Record{}, fmt.Errorf("%s %s: %w", action, id, err)
+	}
+	if err := s.tell(ctx, was, out); err != nil {
+		return out, fmt.Errorf("%s %s: %w", action, id, err)
 	}
 	return out, nil
 }
@@ -491,6 +519,7 @@ func (s *Service) DecideObjection(ctx context.Context, a Actor, id string, outco
 		return Objection{}, err
 	}
 	var out Objection
+	var rec Record
 	err := s.store.Atomic(ctx, func(st Store) error {
 		o, err := st.Objection(ctx, id)
 		if err != nil {
@@ -523,11 +552,15 @@ func (s *Service) DecideObjection(ctx context.Context, a Actor, id string, outco
 		if err := st.UpdateObjection(ctx, o); err != nil {
 			return err
 		}
-		out = o
+		out, rec = o, r
 		return s.audit(ctx, st, a, "objection.decide", "objection", o.ID, "outcome="+string(outcome)+" record="+r.ID)
 	})
 	if err != nil {
 		return Objection{}, fmt.Errorf("decide objection %s: %w", id, err)
+	}
+	// A disputed record is in force; a revoked one no longer is.
+	if err := s.tell(ctx, true, rec); err != nil {
+		return out, fmt.Errorf("decide objection %s: %w", id, err)
 	}
 	return out, nil
 }

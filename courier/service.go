@@ -69,10 +69,37 @@ const (
 // answer ErrNotFound for objects outside the actor's scope, so that one firm cannot even learn
 // whether another firm's private objects exist.
 type Service struct {
-	store  Store
-	hasher *Hasher
-	policy Policy
-	now    func() time.Time
+	store   Store
+	hasher  *Hasher
+	policy  Policy
+	now     func() time.Time
+	watcher Watcher
+}
+
+// Watcher is told when a record starts or stops counting against its subject (Status.InForce):
+// a regulator confirmed it, or it was revoked on objection or repaired. It is how the
+// statistics kept outside the archive (tracking's complaints) count verified inputs only,
+// without the archive importing them; cmd wires it. It is told after the change is stored, so
+// that it never counts a change that did not happen; an implementation must be idempotent per
+// record and direction, since a retried call tells it again.
+type Watcher interface {
+	RecordInForce(ctx context.Context, r Record, inForce bool) error
+}
+
+// SetWatcher installs the Watcher (nil: none). It is set after construction because the
+// watcher's own service usually needs this one first.
+func (s *Service) SetWatcher(w Watcher) { s.watcher = w }
+
+// tell tells the watcher when a change moved r in or out of force. The change is stored
+// already: a failure here is returned wrapped, so that the caller sees that the statistic lags.
+func (s *Service) tell(ctx context.Context, was bool, r Record) error {
+	if s.watcher == nil || was == r.Status.InForce() {
+		return nil
+	}
+	if err := s.watcher.RecordInForce(ctx, r, r.Status.InForce()); err != nil {
+		return fmt.Errorf("record %s stored %s; telling the statistics: %w", r.ID, r.Status, err)
+	}
+	return nil
 }
 
 // NewService returns a Service over store. now may be nil for the wall clock.

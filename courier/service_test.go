@@ -633,7 +633,7 @@ func TestRecordClocks(t *testing.T) {
 		t.Run("regulator record "+string(sev), func(t *testing.T) {
 			now := f.svc.Now()
 			r := f.confirmed(t, firmSubject(hq.ID), sev)
-			checkClocks(t, r, now, p, sev)
+			checkClocks(t, r, now, start.Add(-24*time.Hour), p, sev)
 		})
 	}
 	t.Run("consumer record confirmed later", func(t *testing.T) {
@@ -644,22 +644,24 @@ func TestRecordClocks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkClocks(t, got, confirmedAt, p, courier.SevGeneral)
+		checkClocks(t, got, confirmedAt, start.Add(-24*time.Hour), p, courier.SevGeneral)
 		if n := len(got.History); n != 1 || got.History[0].From != courier.StatusPending || got.History[0].To != courier.StatusConfirmed {
 			t.Errorf("history = %+v, want one pending→confirmed step", got.History)
 		}
 	})
 }
 
-func checkClocks(t *testing.T, r courier.Record, confirmed time.Time, p courier.Policy, sev courier.Severity) {
+// checkClocks checks that r was confirmed at confirmed and that its clocks run from decided.
+func checkClocks(t *testing.T, r courier.Record, confirmed, decided time.Time, p courier.Policy, sev courier.Severity) {
 	t.Helper()
 	tests := []struct {
 		name      string
 		got, want time.Time
 	}{
 		{"ConfirmedAt", r.ConfirmedAt, confirmed},
-		{"PublicUntil", r.PublicUntil, confirmed.AddDate(0, p.PublicityMonths[sev], 0)},
-		{"RepairEligibleAt", r.RepairEligibleAt, confirmed.AddDate(0, p.RepairMonths[sev], 0)},
+		{"DecidedAt", r.DecidedAt, decided},
+		{"PublicUntil", r.PublicUntil, decided.AddDate(0, p.PublicityMonths[sev], 0)},
+		{"RepairEligibleAt", r.RepairEligibleAt, decided.AddDate(0, p.RepairMonths[sev], 0)},
 	}
 	for _, tt := range tests {
 		if !tt.got.Equal(tt.want) {
@@ -668,6 +670,76 @@ func checkClocks(t *testing.T, r courier.Record, confirmed time.Time, p courier.
 	}
 	if r.Status != courier.StatusConfirmed {
 		t.Errorf("status = %s, want confirmed", r.Status)
+	}
+}
+
+// TestClocksStartAtDecision backfills a penalty decided eleven months ago: its year of
+// publicity ends in one month, and its three months before repair have been served.
+func TestClocksStartAtDecision(t *testing.T) {
+	f := newFixture(t)
+	hq := f.firm(t, courier.KindHQ, "")
+	now := f.svc.Now()
+	in := recordInput(firmSubject(hq.ID), courier.SrcRegulator, courier.CatEnforcement, courier.SevGeneral)
+	in.OccurredAt = now.AddDate(0, -11, -20)
+	in.DecidedAt = now.AddDate(0, -11, 0) // 行政处罚决定书 of eleven months ago
+	r, err := f.svc.CreateRecord(f.ctx, f.reg, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkClocks(t, r, now, in.DecidedAt, courier.DefaultPolicy(), courier.SevGeneral)
+	if got, want := r.PublicUntil, now.AddDate(0, -11, 0).AddDate(0, 12, 0); !got.Equal(want) || got.After(now.AddDate(0, 1, 1)) {
+		t.Errorf("public until %s, want %s: one month from now, not a year from the entry", got, want)
+	}
+	if !r.Public(now) || r.Public(now.AddDate(0, 1, 1)) {
+		t.Errorf("public now %v, in a month and a day %v; want true, false", r.Public(now), r.Public(now.AddDate(0, 1, 1)))
+	}
+	// Repair counts from the decision: the minimum period is served already.
+	got, err := f.svc.RequestRepair(f.ctx, f.reg, r.ID, courier.RepairInput{
+		Evidence: []courier.Evidence{{Kind: "document", Ref: "整改报告"}}, Commitment: "按期整改"})
+	if err != nil {
+		t.Fatalf("repair of a penalty decided 11 months ago: %v, want it accepted", err)
+	}
+	if !got.RepairPending() {
+		t.Error("no repair request pending")
+	}
+
+	// A pending record confirmed later also runs from its decision, not from the confirmation.
+	p := recordInput(firmSubject(hq.ID), courier.SrcConsumer, courier.CatComplaint, courier.SevMinor)
+	p.DecidedAt = start.Add(-time.Hour)
+	pr, err := f.svc.CreateRecord(f.ctx, f.reg, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(10 * 24 * time.Hour)
+	c, err := f.svc.ConfirmRecord(f.ctx, f.reg, pr.ID, "核实")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkClocks(t, c, f.svc.Now(), p.DecidedAt, courier.DefaultPolicy(), courier.SevMinor)
+}
+
+func TestDecidedAtRefused(t *testing.T) {
+	f := newFixture(t)
+	hq := f.firm(t, courier.KindHQ, "")
+	now := f.svc.Now()
+	tests := []struct {
+		name     string
+		occurred time.Time
+		decided  time.Time
+	}{
+		{"in the future", now.Add(-time.Hour), now.Add(time.Minute)},
+		{"before the event", now.Add(-time.Hour), now.Add(-2 * time.Hour)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := recordInput(firmSubject(hq.ID), courier.SrcRegulator, courier.CatEnforcement, courier.SevGeneral)
+			in.OccurredAt, in.DecidedAt = tt.occurred, tt.decided
+			_, err := f.svc.CreateRecord(f.ctx, f.reg, in)
+			var v *courier.ValidationError
+			if !errors.As(err, &v) || len(v.Fields) != 1 || v.Fields[0].Field != "decided_at" {
+				t.Fatalf("err = %v, want one invalid field decided_at", err)
+			}
+		})
 	}
 }
 
@@ -1211,4 +1283,62 @@ func TestAuditEveryChange(t *testing.T) {
 			f.wantAudit(t, before, 0)
 		})
 	}
+}
+
+// told is a courier.Watcher that notes what it is told.
+type told struct{ got []string }
+
+func (w *told) RecordInForce(_ context.Context, r courier.Record, inForce bool) error {
+	w.got = append(w.got, fmt.Sprintf("%s:%v", r.Status, inForce))
+	return nil
+}
+
+// The watcher hears exactly when a record starts or stops counting: confirmation (or a
+// regulator's entry), revocation and repair; never a pending entry, a dismissal, a dispute or
+// an upheld objection.
+func TestWatcherToldOnlyWhenForceChanges(t *testing.T) {
+	f := newFixture(t)
+	hq := f.firm(t, courier.KindHQ, "")
+	w := &told{}
+	f.svc.SetWatcher(w)
+	want := func(step string, tail ...string) {
+		t.Helper()
+		if !slices.Equal(w.got, tail) {
+			t.Errorf("%s: watcher told %v, want %v", step, w.got, tail)
+		}
+		w.got = nil
+	}
+	dismissed := f.pending(t, firmSubject(hq.ID))
+	want("pending entry")
+	if _, err := f.svc.DismissRecord(f.ctx, f.reg, dismissed.ID, "不属实"); err != nil {
+		t.Fatal(err)
+	}
+	want("dismissal")
+	p := f.pending(t, firmSubject(hq.ID))
+	if _, err := f.svc.ConfirmRecord(f.ctx, f.reg, p.ID, "属实"); err != nil {
+		t.Fatal(err)
+	}
+	want("confirmation", "confirmed:true")
+	o := f.object(t, f.reg, p.ID)
+	want("dispute")
+	if _, err := f.svc.DecideObjection(f.ctx, f.reg, o.ID, courier.ObjectionRevoked, "异议成立"); err != nil {
+		t.Fatal(err)
+	}
+	want("revocation", "revoked:false")
+
+	r := f.confirmed(t, firmSubject(hq.ID), courier.SevMinor)
+	want("regulator's entry", "confirmed:true")
+	o = f.object(t, f.reg, r.ID)
+	if _, err := f.svc.DecideObjection(f.ctx, f.reg, o.ID, courier.ObjectionUpheld, "异议不成立"); err != nil {
+		t.Fatal(err)
+	}
+	want("upheld objection")
+	if _, err := f.svc.RequestRepair(f.ctx, f.reg, r.ID, courier.RepairInput{Evidence: []courier.Evidence{{Kind: "document", Ref: "整改"}}, Commitment: "承诺"}); err != nil {
+		t.Fatal(err)
+	}
+	want("repair request")
+	if _, err := f.svc.DecideRepair(f.ctx, f.reg, r.ID, true, "整改到位"); err != nil {
+		t.Fatal(err)
+	}
+	want("repair", "repaired:false")
 }

@@ -242,6 +242,7 @@ type Record struct {
 	Source           Source
 	Severity         Severity
 	OccurredAt       time.Time
+	DecidedAt        time.Time // date of the decision recorded; the clocks start here (see Decided)
 	Summary          string
 	Evidence         []Evidence
 	LegalBasis       string
@@ -254,6 +255,15 @@ type Record struct {
 	History          []Transition
 	Repairs          []Repair
 	Version          int
+}
+
+// Decided is the date the publicity window and the repair clock run from: DecidedAt, or
+// OccurredAt for a record stored before records carried a decision date.
+func (r Record) Decided() time.Time {
+	if r.DecidedAt.IsZero() {
+		return r.OccurredAt
+	}
+	return r.DecidedAt
 }
 
 // RepairPending reports whether a repair request awaits a decision.

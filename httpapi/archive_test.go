@@ -55,6 +55,12 @@ func TestBadInput(t *testing.T) {
 		{"duplicate person", "POST", "/v1/staff", map[string]any{"name": "张三", "id_number": idNum, "phone": phone}, 409, ""},
 		{"occurred in the future", "POST", "/v1/records", map[string]any{"subject": map[string]any{"kind": "firm", "id": w.a1},
 			"category": "supervision", "source": "regulator", "severity": "minor", "occurred_at": "2027-01-01T00:00:00Z", "summary": "x"}, 422, "occurred_at"},
+		{"decided in the future", "POST", "/v1/records", map[string]any{"subject": map[string]any{"kind": "firm", "id": w.a1},
+			"category": "enforcement", "source": "regulator", "severity": "general", "occurred_at": "2026-01-01T00:00:00Z",
+			"decided_at": "2027-01-01T00:00:00Z", "summary": "x"}, 422, "decided_at"},
+		{"decided before it occurred", "POST", "/v1/records", map[string]any{"subject": map[string]any{"kind": "firm", "id": w.a1},
+			"category": "enforcement", "source": "regulator", "severity": "general", "occurred_at": "2026-01-01T00:00:00Z",
+			"decided_at": "2025-12-31T00:00:00Z", "summary": "x"}, 422, "decided_at"},
 		{"unknown category", "POST", "/v1/records", map[string]any{"subject": map[string]any{"kind": "firm", "id": w.a1},
 			"category": "gossip", "source": "regulator", "severity": "minor", "occurred_at": "2026-01-01T00:00:00Z", "summary": "x"}, 422, "category"},
 		{"unknown subject", "POST", "/v1/records", map[string]any{"subject": map[string]any{"kind": "firm", "id": "nope"},
@@ -139,8 +145,9 @@ func TestRecordLifecycle(t *testing.T) {
 		t.Fatalf("confirmed record: %v", conf)
 	}
 	until, _ := time.Parse(time.RFC3339, conf["public_until"].(string))
-	if want := e.clock.now().AddDate(1, 0, 0); !until.Equal(want) {
-		t.Errorf("general record public until %v, want %v (12 months)", until, want)
+	// The window runs from the decision, here left out and so the complaint's occurrence.
+	if want := time.Date(2027, 5, 30, 4, 0, 0, 0, time.UTC); !until.Equal(want) {
+		t.Errorf("general record public until %v, want %v (12 months from occurred_at)", until, want)
 	}
 	if !contains(publicIDs(), id) {
 		t.Fatal("a confirmed record is not public")
@@ -281,5 +288,30 @@ func TestMetrics(t *testing.T) {
 	}
 	if strings.Contains(text, waybill) || strings.Contains(text, idNum) {
 		t.Error("a metric label carries a waybill or personal data")
+	}
+}
+
+// TestBackfilledPenaltyClocks enters a penalty decided eleven months ago: the record answers
+// its decided_at, and its year of publicity ends a month from now.
+func TestBackfilledPenaltyClocks(t *testing.T) {
+	e := newEnv(t)
+	w := e.world()
+	now := e.clock.now()
+	decided := now.AddDate(0, -11, 0)
+	rec := e.must(201, "POST", "/v1/records", adminTk, map[string]any{"subject": map[string]any{"kind": "firm", "id": w.a1},
+		"category": "enforcement", "source": "regulator", "severity": "general",
+		"occurred_at": now.AddDate(0, -12, 0).Format(time.RFC3339), "decided_at": decided.Format(time.RFC3339),
+		"summary": "行政处罚决定书：未按规定实名收寄", "legal_basis": "快递暂行条例 第四十一条"})
+	got, _ := time.Parse(time.RFC3339, rec["decided_at"].(string))
+	if !got.Equal(decided) {
+		t.Errorf("decided_at %v, want %v", got, decided)
+	}
+	until, _ := time.Parse(time.RFC3339, rec["public_until"].(string))
+	if want := decided.AddDate(1, 0, 0); !until.Equal(want) {
+		t.Errorf("public_until %v, want %v: a year from the decision, a month from now", until, want)
+	}
+	eligible, _ := time.Parse(time.RFC3339, rec["repair_eligible_at"].(string))
+	if want := decided.AddDate(0, 3, 0); !eligible.Equal(want) {
+		t.Errorf("repair_eligible_at %v, want %v: three months from the decision", eligible, want)
 	}
 }

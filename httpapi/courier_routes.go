@@ -424,7 +424,7 @@ func (s *Server) createRecord(c *fiber.Ctx) error {
 	r, err := s.deps.Courier.CreateRecord(ctx(c), actor(c), courier.RecordInput{
 		Subject:  courier.Subject{Kind: courier.SubjectKind(req.Subject.Kind), ID: req.Subject.ID},
 		Category: courier.Category(req.Category), Source: courier.Source(req.Source), Severity: courier.Severity(req.Severity),
-		OccurredAt: req.OccurredAt.Time, Summary: req.Summary, Evidence: evidenceIn(req.Evidence), LegalBasis: req.LegalBasis})
+		OccurredAt: req.OccurredAt.Time, DecidedAt: req.DecidedAt.Time, Summary: req.Summary, Evidence: evidenceIn(req.Evidence), LegalBasis: req.LegalBasis})
 	if err != nil {
 		return err
 	}

@@ -135,6 +135,7 @@ type recordReq struct {
 	Source     string        `json:"source" validate:"required"`
 	Severity   string        `json:"severity" validate:"required"`
 	OccurredAt Time          `json:"occurred_at"`
+	DecidedAt  Time          `json:"decided_at"` // the decision's date; left out: occurred_at
 	Summary    string        `json:"summary" validate:"required,max=2000"`
 	Evidence   []evidenceReq `json:"evidence" validate:"max=50,dive"`
 	LegalBasis string        `json:"legal_basis" validate:"max=500"`
@@ -294,6 +295,7 @@ type recordJSON struct {
 	Source           string           `json:"source"`
 	Severity         string           `json:"severity"`
 	OccurredAt       time.Time        `json:"occurred_at"`
+	DecidedAt        time.Time        `json:"decided_at"`
 	Summary          string           `json:"summary"`
 	Evidence         []evidenceJSON   `json:"evidence"`
 	LegalBasis       string           `json:"legal_basis,omitempty"`
@@ -310,7 +312,7 @@ type recordJSON struct {
 func recordOut(r courier.Record) recordJSON {
 	out := recordJSON{ID: r.ID, Subject: subjectJSON{string(r.Subject.Kind), r.Subject.ID}, FirmID: r.FirmID,
 		Category: string(r.Category), Source: string(r.Source), Severity: string(r.Severity), OccurredAt: r.OccurredAt,
-		Summary: r.Summary, Evidence: evidenceOut(r.Evidence), LegalBasis: r.LegalBasis, Status: string(r.Status),
+		DecidedAt: r.Decided(), Summary: r.Summary, Evidence: evidenceOut(r.Evidence), LegalBasis: r.LegalBasis, Status: string(r.Status),
 		CreatedAt: r.CreatedAt, ConfirmedAt: ts(r.ConfirmedAt), PublicUntil: ts(r.PublicUntil), RepairEligibleAt: ts(r.RepairEligibleAt),
 		History: []transitionJSON{}, Repairs: []repairJSON{}, Version: r.Version}
 	for _, h := range r.History {
@@ -330,6 +332,7 @@ type publicRecordJSON struct {
 	Category    string      `json:"category"`
 	Severity    string      `json:"severity"`
 	OccurredAt  time.Time   `json:"occurred_at"`
+	DecidedAt   time.Time   `json:"decided_at"`
 	Summary     string      `json:"summary"`
 	LegalBasis  string      `json:"legal_basis,omitempty"`
 	Status      string      `json:"status"`
@@ -339,7 +342,7 @@ type publicRecordJSON struct {
 
 func publicRecordOut(r courier.Record) publicRecordJSON {
 	return publicRecordJSON{ID: r.ID, Subject: subjectJSON{string(r.Subject.Kind), r.Subject.ID}, Category: string(r.Category),
-		Severity: string(r.Severity), OccurredAt: r.OccurredAt, Summary: r.Summary, LegalBasis: r.LegalBasis,
+		Severity: string(r.Severity), OccurredAt: r.OccurredAt, DecidedAt: r.Decided(), Summary: r.Summary, LegalBasis: r.LegalBasis,
 		Status: string(r.Status), ConfirmedAt: r.ConfirmedAt, PublicUntil: r.PublicUntil}
 }
 

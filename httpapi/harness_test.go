@@ -35,6 +35,20 @@ func (p proposer) Propose(ctx context.Context, pr tracking.Proposal) (string, er
 	return r.ID, err
 }
 
+// verdicts is the other wiring cmd does: the complaints statistic follows the records' verdicts.
+type verdicts struct{ trk *tracking.Service }
+
+func (v verdicts) RecordInForce(ctx context.Context, r courier.Record, inForce bool) error {
+	out := tracking.Verdict{RecordID: r.ID, Subject: tracking.SubjectKind(r.Subject.Kind), SubjectID: r.Subject.ID,
+		ConfirmedAt: r.ConfirmedAt, InForce: inForce}
+	for _, e := range r.Evidence {
+		if e.Kind == "incident" {
+			out.IncidentIDs = append(out.IncidentIDs, e.Ref)
+		}
+	}
+	return v.trk.CountVerdict(ctx, out)
+}
+
 // Fixed test data: valid codes by their check characters.
 const (
 	usccA   = "91130100MA0CX7Q2K6"
@@ -84,6 +98,7 @@ func newEnv(t *testing.T) *env {
 	}
 	metrics := httpapi.NewMetrics()
 	trk := tracking.NewService(st.Tracking(), courier.NewTreeCache(svc), proposer{svc}, courier.NewHasher([]byte("test-pii-key-0123456789abcdefghij")), tracking.Options{OnPhoneCheck: metrics.PhoneCheck}, clk.now)
+	svc.SetWatcher(verdicts{trk})
 	sc := scoring.NewService(st.Scoring(), st, trk, svc.InTree, clk.now)
 	srv := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Scoring: sc, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics})
 	return &env{t: t, srv: srv, svc: svc, trk: trk, sc: sc, store: st, clock: clk, bodies: &bytes.Buffer{}}

@@ -177,8 +177,11 @@ var oaOperations = map[string]oaOperation{
 		errs: []int{404, 409, 429}, bodyDesc: "The person's objection to a confirmed record about them; the check is that of POST /v1/public/staff/file"},
 
 	"POST /v1/records": {id: "createRecord", body: oaBody(oaIn[recordReq]()), resp: oaCreated(oaOut[recordJSON]()), errs: []int{403},
+		bodyDesc: "decided_at is the date of the decision the record records (the penalty decision, the inspection report); " +
+			"the publicity window and the repair clock run from it, not from the entry. Left out, it is occurred_at. " +
+			"422 when it lies in the future or before occurred_at",
 		example: map[string]any{"subject": map[string]any{"kind": "firm", "id": "{firm_id}"}, "category": "supervision",
-			"source": "regulator", "severity": "general", "occurred_at": "2026-05-20T10:00:00+08:00",
+			"source": "regulator", "severity": "general", "occurred_at": "2026-05-20T10:00:00+08:00", "decided_at": "2026-05-22T09:00:00+08:00",
 			"summary": "双随机抽查：未落实收寄验视", "legal_basis": "快递市场管理办法 第三十四条",
 			"evidence": []any{map[string]any{"kind": "document", "ref": "冀邮检〔2026〕12号"}}}},
 	"GET /v1/records": {id: "listRecords", resp: oaOK(oaOut[listJSON[recordJSON]]()), params: oaPaged(
@@ -239,7 +242,12 @@ var oaOperations = map[string]oaOperation{
 	"POST /v1/parcels/:waybill/handovers/:id/accept": {id: "acceptHandover", resp: oaOK(oaOut[offerJSON]()), errs: []int{404, 409},
 		params: []oaParam{oaCarrier}},
 	"GET /v1/alerts/stream": {id: "streamAlerts", resp: []oaResponse{{200, "An event per new incident or anomaly", oaSSE}}},
-	"POST /v1/incidents": {id: "reportIncident", body: oaBody(oaIn[incidentReq]()), resp: oaCreated(oaOut[incidentJSON]()), errs: []int{404, 409},
+	"POST /v1/incidents": {id: "reportIncident", body: oaBody(oaIn[incidentReq]()), errs: []int{404, 409},
+		resp: []oaResponse{{201, "Created: a new incident, back-tracked, its records proposed", oaBody(oaOut[incidentJSON]())},
+			{200, "Joined: the same parcel, kind and reporting party within 7 days; the first incident, with joined true " +
+				"and joined_reports counted; nothing proposed", oaBody(oaOut[incidentJSON]())}},
+		bodyDesc: "Reports are de-duplicated by parcel, kind and reporting party (the merchant, the firm tree, or the source " +
+			"a regulator names, such as the 12305 hotline). Proposed records count as complaints only once a regulator confirms them",
 		example: map[string]any{"waybill": "{waybill}", "kind": "lost", "reporter": "12305", "description": "收件人称未收到包裹"}},
 	"GET /v1/incidents":     {id: "listIncidents", resp: oaOK(oaOut[listJSON[incidentJSON]]()), params: oaIDPaged(oaQuery("waybill", "Incidents of this waybill"), oaQuery("carrier", "Only this carrier's (firm id or USCC)"))},
 	"GET /v1/incidents/:id": {id: "getIncident", resp: oaOK(oaOut[incidentJSON]())},

@@ -248,6 +248,9 @@ func TestOpenAPIExamples(t *testing.T) {
 		}
 		want := successStatus(op)
 		got, out := e.call(r.Method, r.Path, tokenForRoles(r.Roles), body)
+		if got >= 200 && got < 300 && dig(op, "responses", strconv.Itoa(got)) != nil {
+			want = got // an operation may document several successes (201 created, 200 joined)
+		}
 		if got != want {
 			t.Errorf("%s: the example answers %d, the document says %d: %v", key, got, want, out)
 			continue

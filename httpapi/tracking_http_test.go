@@ -454,17 +454,19 @@ func TestEPCIS(t *testing.T) {
 func TestIncidentHTTP(t *testing.T) {
 	e := newEnv(t)
 	w := e.world()
+	// Two reporters: one reporter's second report of the same loss would join its first.
 	cases := []struct {
-		name string
-		at   string // empty: now
-		want map[string]string
+		name     string
+		at       string // empty: now
+		reporter string
+		want     map[string]string
 	}{
-		{"lost now: the last holder, brand A's HQ", "", map[string]string{"firm": w.hqA}},
-		{"lost before departure: the collecting courier", "2026-05-31T12:00:00+08:00", map[string]string{"firm": w.a1, "site": w.site, "staff": w.staff}},
+		{"lost now: the last holder, brand A's HQ", "", "12305", map[string]string{"firm": w.hqA}},
+		{"lost before departure: the collecting courier", "2026-05-31T12:00:00+08:00", "12315", map[string]string{"firm": w.a1, "site": w.site, "staff": w.staff}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			body := map[string]any{"waybill": waybill, "kind": "lost", "reporter": "12305", "evidence": []string{"投诉单 TS-1"}}
+			body := map[string]any{"waybill": waybill, "kind": "lost", "reporter": c.reporter, "evidence": []string{"投诉单 TS-1"}}
 			if c.at != "" {
 				body["at"] = c.at
 			}
@@ -788,5 +790,55 @@ func TestHandoverOffer(t *testing.T) {
 	tr = e.must(200, "GET", "/v1/parcels/"+wb, w.firmA, nil)
 	if h, _ := tr["holder"].(map[string]any); h["firm"] != w.hqB || items(tr, "offers")[0]["status"] != "accepted" {
 		t.Errorf("after acceptance: holder %v offers %v; want B holding, accepted", tr["holder"], tr["offers"])
+	}
+}
+
+// TestRepeatedIncidentJoins reports the same loss five times as one merchant: the first answer
+// is 201 with a new incident, the others 200 with that incident, joined and counted, and no
+// other records proposed. The complaints statistic moves only when a regulator confirms.
+func TestRepeatedIncidentJoins(t *testing.T) {
+	e := newEnv(t)
+	w := e.world()
+	body := map[string]any{"waybill": waybill, "kind": "lost", "reporter": "merchant", "description": "收件人称未收到包裹"}
+	first := e.must(201, "POST", "/v1/incidents", w.merch, body)
+	if first["joined_reports"].(float64) != 0 || first["joined"] != nil {
+		t.Errorf("first report: %v, want a new incident", first)
+	}
+	for i := 1; i < 5; i++ {
+		again := e.must(200, "POST", "/v1/incidents", w.merch, body)
+		if again["id"] != first["id"] || again["joined"] != true || again["joined_reports"].(float64) != float64(i) {
+			t.Errorf("report %d: id %v joined %v joined_reports %v, want %v, true, %d", i+1, again["id"], again["joined"], again["joined_reports"], first["id"], i)
+		}
+		if fmt.Sprint(again["proposed_record_ids"]) != fmt.Sprint(first["proposed_record_ids"]) {
+			t.Errorf("report %d proposed %v, want the first's %v", i+1, again["proposed_record_ids"], first["proposed_record_ids"])
+		}
+	}
+	list := items(e.must(200, "GET", "/v1/incidents?waybill="+waybill, adminTk, nil), "items")
+	lost := 0
+	for _, it := range list {
+		if it["kind"] == "lost" {
+			lost++
+		}
+	}
+	if lost != 1 {
+		t.Errorf("%d lost incidents stored, want 1", lost)
+	}
+
+	firm := first["attribution"].(map[string]any)["responsible"].(map[string]any)["firm"].(string)
+	complaints := func() float64 {
+		return e.must(200, "GET", "/v1/stats/firm/"+firm+"?from=2026-05-01", adminTk, nil)["totals"].(map[string]any)["complaints"].(float64)
+	}
+	before := complaints()
+	recs := first["proposed_record_ids"].([]any)
+	if len(recs) == 0 {
+		t.Fatal("nothing proposed")
+	}
+	rec := e.must(200, "GET", "/v1/records/"+recs[0].(string), adminTk, nil)
+	if rec["subject"].(map[string]any)["id"] != firm || rec["status"] != "pending" {
+		t.Fatalf("first proposed record %v, want a pending record against %s", rec, firm)
+	}
+	e.must(200, "POST", "/v1/records/"+recs[0].(string)+"/confirm", adminTk, map[string]any{"reason": "核实"})
+	if got := complaints(); got != before+1 {
+		t.Errorf("complaints after the confirmation %v, want %v", got, before+1)
 	}
 }

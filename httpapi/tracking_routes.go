@@ -466,6 +466,10 @@ func (s *Server) reportIncident(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if inc.Joined {
+		// The same report again: nothing was created, so 200 with the incident it joined.
+		return c.JSON(incidentOut(inc))
+	}
 	return c.Status(fiber.StatusCreated).JSON(incidentOut(inc))
 }
 

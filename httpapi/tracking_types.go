@@ -193,12 +193,18 @@ type incidentJSON struct {
 	RecordIDs   []string        `json:"proposed_record_ids"`
 	AnomalyID   string          `json:"anomaly_id,omitempty"`
 	CreatedAt   time.Time       `json:"created_at"`
+	// JoinedReports counts the later reports of the same parcel, kind and reporting party
+	// (within 7 days) that joined this incident.
+	JoinedReports int `json:"joined_reports"`
+	// Joined is true on the answer (200) to a report that joined this incident.
+	Joined bool `json:"joined,omitempty"`
 }
 
 func incidentOut(in tracking.Incident) incidentJSON {
 	a := in.Attribution
 	out := incidentJSON{ID: in.ID, Waybill: in.Waybill, Carrier: in.Carrier, Kind: string(in.Kind), Reporter: in.Reporter, At: in.At,
 		Description: in.Description, Evidence: nonNil(in.Evidence), RecordIDs: nonNil(in.RecordIDs), AnomalyID: in.AnomalyID, CreatedAt: in.CreatedAt,
+		JoinedReports: in.JoinedReports, Joined: in.Joined,
 		Attribution: attributionJSON{Rule: a.Rule, EventIDs: nonNil(a.EventIDs), Confidence: a.Confidence, Explanation: a.Explanation, Candidates: []candidateJSON{}}}
 	if !a.Responsible.IsZero() {
 		out.Attribution.Responsible = &partyJSON{Firm: a.Responsible.FirmID, Site: a.Responsible.SiteID, Staff: a.Responsible.StaffID, HQ: a.HQID}

@@ -93,6 +93,21 @@ func (a archive) Propose(ctx context.Context, pr tracking.Proposal) (string, err
 	return r.ID, err
 }
 
+// verdicts is the wiring cmd does from the archive back to tracking: the complaints statistic
+// follows the records' verdicts.
+type verdicts struct{ svc *tracking.Service }
+
+func (v verdicts) RecordInForce(ctx context.Context, r courier.Record, inForce bool) error {
+	out := tracking.Verdict{RecordID: r.ID, Subject: tracking.SubjectKind(r.Subject.Kind), SubjectID: r.Subject.ID,
+		ConfirmedAt: r.ConfirmedAt, InForce: inForce}
+	for _, e := range r.Evidence {
+		if e.Kind == "incident" {
+			out.IncidentIDs = append(out.IncidentIDs, e.Ref)
+		}
+	}
+	return v.svc.CountVerdict(ctx, out)
+}
+
 // world is a tracking service over a fresh SQLite store and a registered firm tree:
 //
 //	hqA (brand HQ)  sites siteA, siteA2; staff xA, wA
@@ -155,6 +170,7 @@ func newWorldOpts(t *testing.T, opts tracking.Options) *world {
 // useArchive makes back-tracking propose real records in the credit archive.
 func (w *world) useArchive() {
 	w.svc = tracking.NewService(w.ts, w.arch, archive{w.arch}, w.arch.Hasher(), w.opts, w.clk.Now)
+	w.arch.SetWatcher(verdicts{w.svc})
 }
 
 // uscc appends the GB 32100 check character to a 17-character body.

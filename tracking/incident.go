@@ -260,9 +260,9 @@ var proposal = map[IncidentKind]struct{ category, severity, basis string }{
 	IncDataLeak:       {"delivery_safety", "serious", "快递暂行条例 第三十四条、第四十四条 (泄露用户信息)"},
 }
 
-// ReportIncident records an incident, back-tracks it, proposes pending credit records against
-// the responsible firm, site and person (or, for a data leak, each holding firm) and counts a
-// complaint against them. Regulators, the carrier's firm tree and the merchant who shipped the
+// ReportIncident records an incident, back-tracks it and proposes pending credit records against
+// the responsible firm, site and person (or, for a data leak, each holding firm); each counts
+// as a complaint against its subject once a regulator confirms it (CountVerdict). Regulators, the carrier's firm tree and the merchant who shipped the
 // parcel may report it.
 func (s *Service) ReportIncident(ctx context.Context, c Caller, in IncidentInput) (Incident, error) {
 	v := &ValidationError{}
@@ -310,8 +310,24 @@ func (s *Service) ReportIncident(ctx context.Context, c Caller, in IncidentInput
 	if in.At.IsZero() {
 		in.At = now
 	}
+	party := reportingParty(c, in.Reporter)
+	// Check and create under one lock, so that identical reports racing in this process make
+	// one incident (SQLite has one process; MongoDB replicas may still race: two incidents,
+	// whose proposals the per-event rule in record keeps to one record per subject).
+	s.reports.Lock()
+	defer s.reports.Unlock()
+	if prev, ok, err := s.sameReport(ctx, ParcelKey{Carrier: t.Carrier, Waybill: t.Waybill}, in.Kind, party, now); err != nil {
+		return Incident{}, err
+	} else if ok {
+		joined, err := s.store.JoinIncident(ctx, prev.ID)
+		if err != nil {
+			return Incident{}, fmt.Errorf("join incident %s: %w", prev.ID, err)
+		}
+		joined.Joined = true
+		return joined, nil
+	}
 	inc := Incident{ID: newID(), Waybill: t.Waybill, Carrier: t.Carrier, Kind: in.Kind, Reporter: strings.TrimSpace(in.Reporter),
-		ReportedBy: c.TokenID, At: in.At, Description: in.Description, Evidence: in.Evidence, CreatedAt: now}
+		ReportedBy: c.TokenID, At: in.At, Description: in.Description, Evidence: in.Evidence, CreatedAt: now, Party: party}
 	inc.Attribution = Attribute(in.Kind, t, cfg, in.At)
 	if c.Role == RoleFirm {
 		if err := s.ownEvidence(ctx, c.FirmID, t, &inc.Attribution); err != nil {
@@ -319,6 +335,50 @@ func (s *Service) ReportIncident(ctx context.Context, c Caller, in IncidentInput
 		}
 	}
 	return s.record(ctx, inc)
+}
+
+// JoinWindow is how long after an incident is reported a report of the same parcel, kind and
+// reporting party joins it instead of making a new one. A week covers the repeats seen in
+// practice (a merchant re-filing daily, a hotline logging each call of one consumer) and the
+// total-delay limit between cities (YZ/T 0128: 7 days), after which a parcel is lost and a
+// new report says something new.
+const JoinWindow = 7 * 24 * time.Hour
+
+// reportingParty names who reports, as de-duplication compares reports: a merchant or a firm
+// tree by its id, whatever token it uses; a regulator by the source it names (the 12305 or
+// 12315 hotline, an inspection), since the officer is only the channel; a regulator naming
+// none by its token.
+func reportingParty(c Caller, reporter string) string {
+	switch c.Role {
+	case RoleMerchant:
+		return "merchant:" + c.MerchantID
+	case RoleFirm:
+		return "firm:" + c.FirmID
+	}
+	if r := strings.ToLower(strings.Join(strings.Fields(reporter), " ")); r != "" {
+		return "reporter:" + r
+	}
+	return "token:" + c.TokenID
+}
+
+// sameReport finds the earliest incident of the parcel, kind and party reported within
+// JoinWindow before now.
+func (s *Service) sameReport(ctx context.Context, k ParcelKey, kind IncidentKind, party string, now time.Time) (Incident, bool, error) {
+	incs, err := s.store.Incidents(ctx, IncidentQuery{Waybill: k.Waybill, Carriers: []string{k.Carrier}})
+	if err != nil {
+		return Incident{}, false, err
+	}
+	var best Incident
+	found := false
+	for _, inc := range incs {
+		if inc.Kind != kind || inc.Party != party || now.Sub(inc.CreatedAt) >= JoinWindow {
+			continue
+		}
+		if !found || inc.CreatedAt.Before(best.CreatedAt) {
+			best, found = inc, true
+		}
+	}
+	return best, found, nil
 }
 
 // ownEvidenceReason says why a candidate is listed and not proposed.
@@ -388,8 +448,7 @@ func (s *Service) ownEvidence(ctx context.Context, root string, t Trace, a *Attr
 	return nil
 }
 
-// record finishes an incident: HQ roll-up, proposed records, the complaint statistic, storage
-// and the alert. Records go through the credit archive first, each in its own transaction, so
+// record finishes an incident: HQ roll-up, proposed records, storage and the alert. Records go through the credit archive first, each in its own transaction, so
 // an interrupted report leaves at worst pending records that cite the incident's waybill.
 func (s *Service) record(ctx context.Context, inc Incident) (Incident, error) {
 	a := &inc.Attribution
@@ -423,8 +482,30 @@ func (s *Service) record(ctx context.Context, inc Incident) (Incident, error) {
 		evidence = append(evidence, EvidenceRef{Kind: "event", Ref: c + "/" + id})
 	}
 	summary := fmt.Sprintf("%s: waybill %s, traced by rule %q (confidence %.1f): %s", inc.Kind, inc.Waybill, a.Rule, a.Confidence, a.Explanation)
-	propose := func(kind, id string) error {
+	// One back-tracked event never proposes two records against one subject for one kind: an
+	// earlier incident of this kind on this parcel (another reporter's, an anomaly's) that
+	// proposed a record against the subject on the same event already stands for it.
+	earlier, err := s.store.Incidents(ctx, IncidentQuery{Waybill: inc.Waybill, Carriers: []string{inc.Carrier}})
+	if err != nil {
+		return Incident{}, err
+	}
+	standing := map[string]string{} // kind|id|event → "record R of incident I"
+	for _, e := range earlier {
+		if e.Kind != inc.Kind || e.ID == inc.ID {
+			continue
+		}
+		for _, p := range e.Proposed {
+			standing[string(p.Subject)+"|"+p.SubjectID+"|"+p.EventID] = "record " + p.RecordID + " of incident " + e.ID
+		}
+	}
+	var notes []string
+	propose := func(kind, id, event string) error {
 		if id == "" || s.proposer == nil {
+			return nil
+		}
+		key := kind + "|" + id + "|" + event
+		if prev, ok := standing[key]; ok {
+			notes = append(notes, fmt.Sprintf("no second record against %s %s: %s stands for event %s", kind, id, prev, event))
 			return nil
 		}
 		rid, err := s.proposer.Propose(ctx, Proposal{SubjectKind: kind, SubjectID: id, Category: pr.category, Severity: pr.severity,
@@ -433,11 +514,23 @@ func (s *Service) record(ctx context.Context, inc Incident) (Incident, error) {
 			return fmt.Errorf("propose record against %s %s: %w", kind, id, err)
 		}
 		inc.RecordIDs = append(inc.RecordIDs, rid)
+		inc.Proposed = append(inc.Proposed, Proposed{Subject: SubjectKind(kind), SubjectID: id, EventID: event, RecordID: rid})
+		standing[key] = "record " + rid + " of this incident"
 		return nil
 	}
-	var blamed []Party
+	type blame struct {
+		Party
+		event string // the back-tracked event the blame rests on
+	}
+	first := func(ids []string) string {
+		if len(ids) == 0 {
+			return ""
+		}
+		return ids[0]
+	}
+	var blamed []blame
 	if !a.Responsible.IsZero() {
-		blamed = append(blamed, a.Responsible)
+		blamed = append(blamed, blame{a.Responsible, first(a.EventIDs)})
 	} else if inc.Kind == IncDataLeak {
 		// Each holding firm once: the firm answers for its sites and staff until a regulator
 		// finds whose hands the data left.
@@ -445,32 +538,30 @@ func (s *Service) record(ctx context.Context, inc Incident) (Incident, error) {
 		for _, c := range a.Candidates {
 			if !seen[c.FirmID] && !a.listed[c.FirmID] {
 				seen[c.FirmID] = true
-				blamed = append(blamed, Party{FirmID: c.FirmID})
+				blamed = append(blamed, blame{Party{FirmID: c.FirmID}, first(c.EventIDs)})
 			}
 		}
 	}
 	for _, p := range blamed {
-		for _, err := range []error{propose("firm", p.FirmID), propose("site", p.SiteID), propose("staff", p.StaffID)} {
+		for _, err := range []error{propose("firm", p.FirmID, p.event), propose("site", p.SiteID, p.event), propose("staff", p.StaffID, p.event)} {
 			if err != nil {
 				return Incident{}, err
 			}
 		}
 	}
-	var ds []StatDelta
-	day := Day(inc.At)
-	for _, p := range blamed {
-		ds = append(ds, deltas(p, day, MComplaints, 1)...)
+	if len(notes) > 0 {
+		a.Explanation += "; " + strings.Join(notes, "; ")
 	}
+	// No complaint is counted here: a report is not a verified complaint. Each proposed
+	// record counts once a regulator confirms it (CountVerdict).
 	err = s.store.Atomic(ctx, func(st Store) error {
 		if err := st.CreateIncident(ctx, inc); err != nil {
 			return err
 		}
 		if inc.AnomalyID != "" {
-			if err := st.LinkAnomaly(ctx, inc.AnomalyID, inc.ID); err != nil {
-				return err
-			}
+			return st.LinkAnomaly(ctx, inc.AnomalyID, inc.ID)
 		}
-		return st.AddStats(ctx, "incident|"+inc.ID, ds)
+		return nil
 	})
 	if err != nil {
 		return Incident{}, fmt.Errorf("record incident: %w", err)

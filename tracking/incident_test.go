@@ -322,12 +322,29 @@ func TestReportIncident(t *testing.T) {
 				t.Errorf("stored\n%+v\nwant\n%+v", stored, inc)
 			}
 
-			// One complaint on the incident's day for each blamed subject, none for the others.
+			// The report counts no complaint; each proposed record counts one once a regulator
+			// confirms it, on the day of the confirmation, for its blamed subject and no other.
+			all := []subject{{tracking.SubjectFirm, w.hqA}, {tracking.SubjectFirm, w.brA}, {tracking.SubjectFirm, w.hqB},
+				{tracking.SubjectSite, w.siteA}, {tracking.SubjectSite, w.siteBr}, {tracking.SubjectStaff, w.xA}, {tracking.SubjectStaff, w.yBr}}
+			for _, s := range all {
+				for d, c := range w.stats(t, s.kind, s.id) {
+					if c[tracking.MComplaints] != 0 {
+						t.Errorf("%s %s: %d complaints on %s before any confirmation, want 0", s.kind, s.id, c[tracking.MComplaints], d)
+					}
+				}
+			}
+			confirmed := w.clk.Now()
+			for i, p := range props {
+				if err := w.svc.CountVerdict(w.ctx, tracking.Verdict{RecordID: inc.RecordIDs[i], Subject: tracking.SubjectKind(p.SubjectKind),
+					SubjectID: p.SubjectID, IncidentIDs: []string{inc.ID}, ConfirmedAt: confirmed, InForce: true}); err != nil {
+					t.Fatal(err)
+				}
+			}
 			blamed := map[subject]bool{}
 			for _, s := range tc.subjects(w) {
 				blamed[s] = true
 			}
-			day := tracking.Day(tc.at)
+			day := tracking.Day(confirmed)
 			for _, s := range []subject{{tracking.SubjectFirm, w.hqA}, {tracking.SubjectFirm, w.brA}, {tracking.SubjectFirm, w.hqB},
 				{tracking.SubjectSite, w.siteA}, {tracking.SubjectSite, w.siteBr}, {tracking.SubjectStaff, w.xA}, {tracking.SubjectStaff, w.yBr}} {
 				total := 0

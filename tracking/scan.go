@@ -177,6 +177,8 @@ func (s *Service) AnomalyToIncident(ctx context.Context, c Caller, id string, ki
 	if err := s.Flush(ctx); err != nil {
 		return Incident{}, err
 	}
+	s.reports.Lock() // the proposals must see every incident of the parcel reported before
+	defer s.reports.Unlock()
 	a, err := s.store.Anomaly(ctx, id)
 	if err != nil {
 		return Incident{}, err
@@ -201,7 +203,7 @@ func (s *Service) AnomalyToIncident(ctx context.Context, c Caller, id string, ki
 		description = "from anomaly " + string(a.Kind) + ": " + a.Detail
 	}
 	inc := Incident{ID: newID(), Waybill: t.Waybill, Carrier: t.Carrier, Kind: kind, Reporter: "anomaly scan", ReportedBy: c.TokenID,
-		At: now, Description: description, AnomalyID: a.ID, CreatedAt: now}
+		At: now, Description: description, AnomalyID: a.ID, CreatedAt: now, Party: "anomaly:" + a.ID}
 	valid := false
 	for _, k := range IncidentKinds {
 		valid = valid || k == kind

@@ -142,6 +142,8 @@ type Service struct {
 	through       int64
 	flushedAt     time.Time
 
+	reports sync.Mutex // serialises incident reports: a repeat must see the incident it joins
+
 	qmu        sync.Mutex // guards the group-commit queue
 	queue      []*ingestJob
 	writing    bool

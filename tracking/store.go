@@ -85,6 +85,9 @@ type Store interface {
 	PutCarrierConfig(ctx context.Context, c CarrierConfig) error
 
 	CreateIncident(ctx context.Context, in Incident) error
+	// JoinIncident counts one more report joined into incident id (JoinedReports) and returns
+	// the incident as stored after. ErrNotFound for an unknown id.
+	JoinIncident(ctx context.Context, id string) (Incident, error)
 	Incident(ctx context.Context, id string) (Incident, error)
 	Incidents(ctx context.Context, q IncidentQuery) ([]Incident, error)
 

@@ -405,6 +405,26 @@ type Incident struct {
 	RecordIDs   []string // proposed credit records
 	AnomalyID   string
 	CreatedAt   time.Time
+
+	// Party is who reported it, as de-duplication compares reports (see reportingParty).
+	Party string
+	// JoinedReports counts the later reports of the same parcel, kind and party within
+	// JoinWindow that joined this incident instead of making another.
+	JoinedReports int
+	// Proposed names the subject and back-tracked event of each record this incident
+	// proposed, so that a later incident of the same kind on the same parcel never proposes a
+	// second record against that subject for that event.
+	Proposed []Proposed
+	// Joined is set on the answer to a report that joined this incident; it is never stored.
+	Joined bool
+}
+
+// Proposed is one record an incident proposed: against whom, on which back-tracked event.
+type Proposed struct {
+	Subject   SubjectKind
+	SubjectID string
+	EventID   string // the first event the attribution cites for this subject
+	RecordID  string
 }
 
 // AnomalyKind is what a scan found.

@@ -23,3 +23,23 @@ func (p proposer) Propose(ctx context.Context, pr tracking.Proposal) (string, er
 	})
 	return r.ID, err
 }
+
+// verdicts tells tracking when a record starts or stops counting, so that the complaints
+// statistic holds verified complaints only (a record that back-tracking proposed counts once a
+// regulator confirms it, and is taken back when revoked or repaired).
+type verdicts struct{ trk *tracking.Service }
+
+func (v verdicts) RecordInForce(ctx context.Context, r courier.Record, inForce bool) error {
+	return v.trk.CountVerdict(ctx, verdictOf(r, inForce))
+}
+
+func verdictOf(r courier.Record, inForce bool) tracking.Verdict {
+	out := tracking.Verdict{RecordID: r.ID, Subject: tracking.SubjectKind(r.Subject.Kind), SubjectID: r.Subject.ID,
+		ConfirmedAt: r.ConfirmedAt, InForce: inForce}
+	for _, e := range r.Evidence {
+		if e.Kind == "incident" {
+			out.IncidentIDs = append(out.IncidentIDs, e.Ref)
+		}
+	}
+	return out
+}

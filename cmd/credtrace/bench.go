@@ -384,6 +384,7 @@ func benchIngest(ctx context.Context, dir string, n int, seed uint64, trace bool
 		return run, err
 	}
 	trk := tracking.NewService(st.Tracking(), courier.NewTreeCache(svc), proposer{svc}, hasher, tracking.Options{}, nil)
+	svc.SetWatcher(verdicts{trk})
 	api := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Store: st, Logger: slog.New(slog.DiscardHandler)})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -248,6 +248,7 @@ func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv
 		}
 	}
 	trk := tracking.NewService(st.tracking, courier.NewTreeCache(svc), proposer{svc}, hasher, opts, nil)
+	svc.SetWatcher(verdicts{trk})
 	if n, err := trk.Recover(ctx); err != nil {
 		return fail(fmt.Errorf("replay tracking journal: %w", err))
 	} else if n > 0 {

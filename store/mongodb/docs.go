@@ -253,6 +253,7 @@ type recordDoc struct {
 	Source           string          `bson:"source"`
 	Severity         string          `bson:"severity"`
 	OccurredAt       *bson.DateTime  `bson:"occurred_at,omitempty"`
+	DecidedAt        *bson.DateTime  `bson:"decided_at,omitempty"` // absent on records stored before: Record.Decided falls back
 	Summary          string          `bson:"summary"`
 	Evidence         []evidenceDoc   `bson:"evidence"`
 	LegalBasis       string          `bson:"legal_basis"`
@@ -279,6 +280,7 @@ func toRecordDoc(r courier.Record) recordDoc {
 		Source:           string(r.Source),
 		Severity:         string(r.Severity),
 		OccurredAt:       datetime(r.OccurredAt),
+		DecidedAt:        datetime(r.DecidedAt),
 		Summary:          r.Summary,
 		Evidence:         toEvidenceDocs(r.Evidence),
 		LegalBasis:       r.LegalBasis,
@@ -318,6 +320,7 @@ func fromRecordDoc(d recordDoc) courier.Record {
 		Source:           courier.Source(d.Source),
 		Severity:         courier.Severity(d.Severity),
 		OccurredAt:       fromDatetime(d.OccurredAt),
+		DecidedAt:        fromDatetime(d.DecidedAt),
 		Summary:          d.Summary,
 		Evidence:         fromEvidenceDocs(d.Evidence),
 		LegalBasis:       d.LegalBasis,

@@ -369,6 +369,16 @@ type incidentDoc struct {
 	RecordIDs   []string       `bson:"record_ids"`
 	AnomalyID   string         `bson:"anomaly_id"`
 	CreatedAt   *bson.DateTime `bson:"created_at,omitempty"`
+	Party       string         `bson:"party,omitempty"`
+	Joined      int64          `bson:"joined,omitempty"` // $inc by JoinIncident; absent reads 0
+	Proposed    []proposedDoc  `bson:"proposed,omitempty"`
+}
+
+type proposedDoc struct {
+	Kind   string `bson:"kind"`
+	ID     string `bson:"id"`
+	Event  string `bson:"event,omitempty"`
+	Record string `bson:"record"`
 }
 
 func toIncidentDoc(in tracking.Incident) incidentDoc {
@@ -397,6 +407,11 @@ func toIncidentDoc(in tracking.Incident) incidentDoc {
 		RecordIDs: strs(in.RecordIDs),
 		AnomalyID: in.AnomalyID,
 		CreatedAt: datetime(in.CreatedAt),
+		Party:     in.Party,
+		Joined:    int64(in.JoinedReports),
+		Proposed: convSlice(in.Proposed, func(p tracking.Proposed) proposedDoc {
+			return proposedDoc{Kind: string(p.Subject), ID: p.SubjectID, Event: p.EventID, Record: p.RecordID}
+		}),
 	}
 }
 
@@ -423,9 +438,14 @@ func fromIncidentDoc(d incidentDoc) tracking.Incident {
 				return tracking.Candidate{Party: fromPartyDoc(c.Party), HQID: c.HQID, Reason: c.Reason, EventIDs: strs(c.EventIDs), Confidence: c.Confidence}
 			}),
 		},
-		RecordIDs: strs(d.RecordIDs),
-		AnomalyID: d.AnomalyID,
-		CreatedAt: fromDatetime(d.CreatedAt),
+		RecordIDs:     strs(d.RecordIDs),
+		AnomalyID:     d.AnomalyID,
+		CreatedAt:     fromDatetime(d.CreatedAt),
+		Party:         d.Party,
+		JoinedReports: int(d.Joined),
+		Proposed: convSlice(d.Proposed, func(p proposedDoc) tracking.Proposed {
+			return tracking.Proposed{Subject: tracking.SubjectKind(p.Kind), SubjectID: p.ID, EventID: p.Event, RecordID: p.Record}
+		}),
 	}
 }
 

@@ -649,6 +649,22 @@ func (t *Tracking) CreateIncident(ctx context.Context, in tracking.Incident) err
 	return nil
 }
 
+// JoinIncident counts one more joined report with $inc in one findOneAndUpdate (atomic on a
+// MongoDB server; FerretDB may lose concurrent ones, which tracking's serialised reports do not
+// make) and answers the document after; tracking.ErrNotFound when there is none.
+func (t *Tracking) JoinIncident(ctx context.Context, id string) (tracking.Incident, error) {
+	var d incidentDoc
+	err := t.s.incidents.FindOneAndUpdate(ctx, byID(id), bson.D{{Key: "$inc", Value: bson.D{{Key: "joined", Value: int64(1)}}}},
+		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return tracking.Incident{}, fmt.Errorf("mongodb: join incident %s: %w", id, tracking.ErrNotFound)
+	}
+	if err != nil {
+		return tracking.Incident{}, fmt.Errorf("mongodb: join incident %s: %w", id, err)
+	}
+	return fromIncidentDoc(d), nil
+}
+
 // Incident returns the incident id; tracking.ErrNotFound when there is none.
 func (t *Tracking) Incident(ctx context.Context, id string) (tracking.Incident, error) {
 	d, err := trackOne[incidentDoc](ctx, t.s.incidents, byID(id), "incident", id)

@@ -333,7 +333,7 @@ func (s *Store) StaffList(ctx context.Context, q courier.StaffQuery) ([]courier.
 // ----- records -----
 
 const recordCols = `id, subject_kind, subject_id, firm_id, category, source, severity, occurred_at, summary, evidence, legal_basis,
-	status, created_by, created_at, confirmed_at, public_until, repair_eligible_at, history, repairs, repair_pending, version`
+	status, created_by, created_at, confirmed_at, public_until, repair_eligible_at, history, repairs, repair_pending, version, decided_at`
 
 func recordArgs(r courier.Record) []any {
 	hist := make([]transitionJSON, len(r.History))
@@ -355,21 +355,22 @@ func recordArgs(r courier.Record) []any {
 	}
 	return []any{r.ID, string(r.Subject.Kind), r.Subject.ID, r.FirmID, string(r.Category), string(r.Source), string(r.Severity),
 		ms(r.OccurredAt), r.Summary, toEvidence(r.Evidence), r.LegalBasis, string(r.Status), r.CreatedBy, ms(r.CreatedAt),
-		ms(r.ConfirmedAt), ms(r.PublicUntil), ms(r.RepairEligibleAt), toJSON(hist), toJSON(reps), pending, r.Version}
+		ms(r.ConfirmedAt), ms(r.PublicUntil), ms(r.RepairEligibleAt), toJSON(hist), toJSON(reps), pending, r.Version, ms(r.DecidedAt)}
 }
 
 func scanRecord(sc scanner) (courier.Record, error) {
 	var r courier.Record
 	var kind, cat, src, sev, status, ev, hist, reps string
-	var occurred, created, confirmed, until, eligible sql.NullInt64
+	var occurred, created, confirmed, until, eligible, decided sql.NullInt64
 	var pending int
 	err := sc.Scan(&r.ID, &kind, &r.Subject.ID, &r.FirmID, &cat, &src, &sev, &occurred, &r.Summary, &ev, &r.LegalBasis,
-		&status, &r.CreatedBy, &created, &confirmed, &until, &eligible, &hist, &reps, &pending, &r.Version)
+		&status, &r.CreatedBy, &created, &confirmed, &until, &eligible, &hist, &reps, &pending, &r.Version, &decided)
 	if err != nil {
 		return courier.Record{}, translate(err)
 	}
 	r.Subject.Kind, r.Category, r.Source, r.Severity, r.Status = courier.SubjectKind(kind), courier.Category(cat), courier.Source(src), courier.Severity(sev), courier.RecordStatus(status)
 	r.OccurredAt, r.CreatedAt, r.ConfirmedAt, r.PublicUntil, r.RepairEligibleAt = fromMS(occurred), fromMS(created), fromMS(confirmed), fromMS(until), fromMS(eligible)
+	r.DecidedAt = fromMS(decided)
 	if r.Evidence, err = fromEvidence(ev); err != nil {
 		return courier.Record{}, fmt.Errorf("sqlite: record %s: %w", r.ID, err)
 	}
@@ -394,7 +395,7 @@ func scanRecord(sc scanner) (courier.Record, error) {
 
 // CreateRecord implements courier.Store.
 func (s *Store) CreateRecord(ctx context.Context, r courier.Record) error {
-	_, err := s.writer().ExecContext(ctx, `INSERT INTO records (`+recordCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, recordArgs(r)...)
+	_, err := s.writer().ExecContext(ctx, `INSERT INTO records (`+recordCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, recordArgs(r)...)
 	if err != nil {
 		return fmt.Errorf("sqlite: create record: %w", translate(err))
 	}
@@ -406,7 +407,7 @@ func (s *Store) UpdateRecord(ctx context.Context, r courier.Record) error {
 	args := append(recordArgs(r)[1:], r.ID, r.Version-1)
 	res, err := s.writer().ExecContext(ctx, `UPDATE records SET subject_kind=?, subject_id=?, firm_id=?, category=?, source=?, severity=?,
 		occurred_at=?, summary=?, evidence=?, legal_basis=?, status=?, created_by=?, created_at=?, confirmed_at=?, public_until=?,
-		repair_eligible_at=?, history=?, repairs=?, repair_pending=?, version=? WHERE id=? AND version=?`, args...)
+		repair_eligible_at=?, history=?, repairs=?, repair_pending=?, version=?, decided_at=? WHERE id=? AND version=?`, args...)
 	if err := s.update(ctx, "records", r.ID, res, err); err != nil {
 		return fmt.Errorf("sqlite: update record: %w", err)
 	}

@@ -382,6 +382,13 @@ CREATE TABLE guesses (
 	last INTEGER NOT NULL
 );
 `,
+	// 9: records carry the date of the decision they record, from which their clocks run.
+	// Records stored before had none; their decision date is taken to be the event's, the
+	// default for a record entered without one. Their stored windows are left as computed.
+	`
+ALTER TABLE records ADD COLUMN decided_at INTEGER;
+UPDATE records SET decided_at = occurred_at;
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

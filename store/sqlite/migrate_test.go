@@ -4,9 +4,11 @@ import (
 	"database/sql"
 	"path/filepath"
 	"testing"
+	"time"
 
 	_ "modernc.org/sqlite"
 
+	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/store/sqlite"
 	"github.com/credtrace/credtrace/tracking"
 )
@@ -49,6 +51,7 @@ func TestMigrationKeysParcelsByCarrier(t *testing.T) {
 		`DROP TABLE counters`,
 		`DROP TABLE guesses`,
 		`ALTER TABLE tokens DROP COLUMN staff_id`,
+		`ALTER TABLE records DROP COLUMN decided_at`,
 		`DELETE FROM schema_migrations WHERE version >= 4`,
 	} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
@@ -85,5 +88,51 @@ func TestMigrationKeysParcelsByCarrier(t *testing.T) {
 	all, err := st.Tracking().Parcels(ctx, tracking.ParcelQuery{})
 	if err != nil || len(all) != 1 || all[0].Events != 2 {
 		t.Errorf("parcels after a write: %+v, %v; want the one parcel, rewritten", all, err)
+	}
+}
+
+// TestMigrationDatesDecisions opens a data directory whose records have no decision date
+// (schema 8) and reads them back decided when they occurred, the default for a record entered
+// without a decision date.
+func TestMigrationDatesDecisions(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "old.db")
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	occurred := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+	r := courier.Record{ID: "r1", Subject: courier.Subject{Kind: courier.SubjectFirm, ID: "f1"}, FirmID: "f1",
+		Category: courier.CatEnforcement, Source: courier.SrcRegulator, Severity: courier.SevGeneral, OccurredAt: occurred,
+		Summary: "罚款", Status: courier.StatusPending, CreatedAt: occurred.AddDate(1, 0, 0), Version: 1}
+	if err := st.CreateRecord(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`ALTER TABLE records DROP COLUMN decided_at`, `DELETE FROM schema_migrations WHERE version >= 9`} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err = sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("open after the migration: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	got, err := st.Record(ctx, "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.DecidedAt.Equal(occurred) {
+		t.Errorf("decided_at after the migration = %v, want the occurrence %v", got.DecidedAt, occurred)
 	}
 }

@@ -747,6 +747,16 @@ type incidentJSON struct {
 	RecordIDs   []string        `json:"records,omitempty"`
 	AnomalyID   string          `json:"anomaly,omitempty"`
 	CreatedAt   int64           `json:"created_at,omitempty"`
+	Party       string          `json:"party,omitempty"`
+	Joined      int             `json:"joined,omitempty"`
+	Proposed    []proposedJSON  `json:"proposed,omitempty"`
+}
+
+type proposedJSON struct {
+	Kind   string `json:"kind"`
+	ID     string `json:"id"`
+	Event  string `json:"event,omitempty"`
+	Record string `json:"record"`
 }
 
 func toIncident(in tracking.Incident) incidentJSON {
@@ -756,6 +766,10 @@ func toIncident(in tracking.Incident) incidentJSON {
 		EventIDs: a.EventIDs, Confidence: a.Confidence, Explanation: a.Explanation, RecordIDs: in.RecordIDs, AnomalyID: in.AnomalyID, CreatedAt: msInt(in.CreatedAt)}
 	for _, c := range a.Candidates {
 		j.Candidates = append(j.Candidates, candidateJSON{Party: toParty(c.Party), HQID: c.HQID, Reason: c.Reason, EventIDs: c.EventIDs, Confidence: c.Confidence})
+	}
+	j.Party, j.Joined = in.Party, in.JoinedReports
+	for _, p := range in.Proposed {
+		j.Proposed = append(j.Proposed, proposedJSON{Kind: string(p.Subject), ID: p.SubjectID, Event: p.EventID, Record: p.RecordID})
 	}
 	return j
 }
@@ -767,6 +781,10 @@ func fromIncident(j incidentJSON) tracking.Incident {
 			Confidence: j.Confidence, Explanation: j.Explanation}}
 	for _, c := range j.Candidates {
 		in.Attribution.Candidates = append(in.Attribution.Candidates, tracking.Candidate{Party: fromParty(c.Party), HQID: c.HQID, Reason: c.Reason, EventIDs: c.EventIDs, Confidence: c.Confidence})
+	}
+	in.Party, in.JoinedReports = j.Party, j.Joined
+	for _, p := range j.Proposed {
+		in.Proposed = append(in.Proposed, tracking.Proposed{Subject: tracking.SubjectKind(p.Kind), SubjectID: p.ID, EventID: p.Event, RecordID: p.Record})
 	}
 	return in
 }
@@ -790,6 +808,25 @@ func scanIncident(sc scanner) (tracking.Incident, error) {
 	}
 	j, err := decodeJSON[incidentJSON](doc)
 	return fromIncident(j), err
+}
+
+// JoinIncident implements tracking.Store: one write transaction reads and rewrites the
+// document, so concurrent joins queue on the writer and each counts.
+func (t *Tracking) JoinIncident(ctx context.Context, id string) (tracking.Incident, error) {
+	var out tracking.Incident
+	err := t.s.atomic(ctx, func(tx *Store) error {
+		in, err := scanIncident(tx.tx.QueryRowContext(ctx, `SELECT doc FROM incidents WHERE id = ?`, id))
+		if err != nil {
+			return err
+		}
+		in.JoinedReports++
+		if _, err := tx.tx.ExecContext(ctx, `UPDATE incidents SET doc = ? WHERE id = ?`, toJSON(toIncident(in)), id); err != nil {
+			return fmt.Errorf("sqlite: join incident: %w", trackErr(err))
+		}
+		out = in
+		return nil
+	})
+	return out, err
 }
 
 // Incident implements tracking.Store.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/credtrace/credtrace/courier"
 )
@@ -31,6 +32,7 @@ func fullRecord() courier.Record {
 		Source:     courier.SrcRegulator,
 		Severity:   courier.SevGeneral,
 		OccurredAt: at(1),
+		DecidedAt:  at(2).Add(-time.Hour), // the penalty decision, after the event and before the entry
 		Summary:    "未按规定查验寄件人身份（实名收寄）",
 		Evidence: []courier.Evidence{
 			{Kind: "waybill", Ref: "SF1234567890123"},
@@ -65,7 +67,8 @@ func fullRecord() courier.Record {
 	}
 }
 
-// sparseRecord is a fresh record: no evidence, history or repairs, and zero clocks.
+// sparseRecord is a fresh record: no evidence, history or repairs, and zero clocks (a zero
+// DecidedAt too, as records stored before decision dates read back).
 func sparseRecord() courier.Record {
 	return courier.Record{
 		ID:         "r2",
@@ -118,6 +121,7 @@ func testRecordUpdate(ctx context.Context, t *testing.T, s courier.Store) {
 			last.Status, last.DecidedAt, last.DecidedBy, last.Reason = courier.RepairApproved, at(10+version), "t2", mark
 			r.Repairs = append(r.Repairs, courier.Repair{ID: "rp-" + mark, RequestedAt: at(20 + version), RequestedBy: "t3", Status: courier.RepairPending})
 			r.PublicUntil = at(30 + version)
+			r.DecidedAt = at(1).Add(time.Duration(version) * time.Minute) // a corrected decision date
 			r.Version = version
 			return r
 		},

@@ -606,6 +606,7 @@ func testCarrierConfigRoundTrip(ctx context.Context, t *testing.T, s tracking.St
 var incidentBehaviours = []trackingBehaviour{
 	{"IncidentRoundTrip", testIncidentRoundTrip},
 	{"IncidentFilters", testIncidentFilters},
+	{"IncidentJoin", testIncidentJoin},
 }
 
 // fullIncident sets every field, an attribution with two candidates among them.
@@ -622,6 +623,32 @@ func fullIncident() tracking.Incident {
 			},
 		},
 		RecordIDs: []string{"r1", "r2"}, AnomalyID: "a1", CreatedAt: at(2),
+		Party: "merchant:m1", JoinedReports: 2,
+		Proposed: []tracking.Proposed{
+			{Subject: tracking.SubjectFirm, SubjectID: "f1", EventID: "ev-1", RecordID: "r1"},
+			{Subject: tracking.SubjectFirm, SubjectID: "f2", EventID: "ev-2", RecordID: "r2"},
+		},
+	}
+}
+
+// testIncidentJoin counts joined reports: each join adds one and answers the incident as
+// stored after; nothing else of it changes. (Concurrency is not asked for: tracking serialises
+// reports, and FerretDB, the MongoDB test server, loses concurrent $inc that MongoDB keeps.)
+func testIncidentJoin(ctx context.Context, t *testing.T, s tracking.Store) {
+	full := fullIncident()
+	must(t, "CreateIncident", s.CreateIncident(ctx, full))
+	want := full
+	for _, n := range []int{3, 4, 5} {
+		got, err := s.JoinIncident(ctx, full.ID)
+		must(t, "JoinIncident", err)
+		want.JoinedReports = n
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("JoinIncident answered\n%+v\nwant\n%+v", got, want)
+		}
+	}
+	checkGet(ctx, t, "incident after three joins", s.Incident, full.ID, want)
+	if _, err := s.JoinIncident(ctx, "nope"); !errors.Is(err, tracking.ErrNotFound) {
+		t.Errorf("JoinIncident of an unknown id: got error %v, want tracking.ErrNotFound", err)
 	}
 }
 
