@@ -192,7 +192,7 @@ type world struct {
 	repairPending, disputed    string
 	objection                  string
 	waybill, incident, anomaly string
-	run, proposal, sanction    string // a published scoring run, a pending and an approved sanction on A1
+	run, proposal, sanction    string // a scoring run (a preview of June), a pending and an approved sanction on A1
 	staffTk                    string // a staff token of the courier
 	staffRecord                string // a confirmed record about the courier, entered after the run
 }
@@ -258,7 +258,9 @@ func (e *env) world() world {
 		{"id": "r3", "waybill": rated, "carrier": w.hqA, "code": "delivered", "at": "2026-05-31T15:00:00+08:00", "site": w.site, "staff": w.staff, "signer": "recipient"},
 	})
 	ctx := context.Background()
-	run, err := e.sc.StartRun(ctx, scoring.Caller{Role: "regulator", TokenID: "t"}, time.Time{}, "manual", true)
+	// A preview: the world is made on its clock's day, 1 June, so a publication (of May, as of
+	// its end) would find none of it.
+	run, err := e.sc.StartRun(ctx, scoring.Caller{Role: "regulator", TokenID: "t"}, time.Time{}, "manual", false)
 	if err != nil {
 		e.t.Fatalf("world run: %v", err)
 	}

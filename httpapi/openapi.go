@@ -268,6 +268,8 @@ var oaOperations = map[string]oaOperation{
 	"GET /v1/sites/:id/score": {id: "siteScore", resp: oaOK(oaScoreView)},
 	"GET /v1/staff/:id/score": {id: "staffScore", resp: oaOK(oaScoreView)},
 	"POST /v1/scoring/runs": {id: "startRun", body: oaBody(oaIn[runReq]()), optional: true, errs: []int{409},
+		bodyDesc: "A publishing run publishes one period that has ended (period, or the last one ended at as_of) as of its end; " +
+			"a period published already is 409 unless reason gives a regulator's reason, and then its grades are replaced. Without publish: a preview of the period in progress",
 		resp: []oaResponse{{201, "The run, finished", oaBody(oaOut[runJSON]())},
 			{202, "The run, still running: follow it at GET /v1/scoring/runs/{id}", oaBody(oaOut[runJSON]())}}},
 	"GET /v1/scoring/runs": {id: "listRuns", resp: oaOK(oaOut[listJSON[runJSON]]()),
@@ -281,7 +283,7 @@ var oaOperations = map[string]oaOperation{
 	"GET /v1/scoring/methods":          {id: "listMethods", resp: oaOK(oaOut[listJSON[methodJSON]]())},
 	"GET /v1/scoring/methods/:version": {id: "getMethodVersion", resp: oaOK(oaMethodology)},
 	"GET /v1/sanctions": {id: "listSanctions", resp: oaOK(oaOut[listJSON[sanctionJSON]]()), params: oaIDPaged(
-		oaQEnum("status", "", scoring.Proposed, scoring.Reviewed, scoring.Approved, scoring.Rejected, scoring.Lifted),
+		oaQEnum("status", "", scoring.Proposed, scoring.Reviewed, scoring.Approved, scoring.Rejected, scoring.Lifted, scoring.Withdrawn),
 		oaQEnum("kind", "", scoring.RedList, scoring.BlackList, scoring.PublicExposure, scoring.PlatformRestriction,
 			scoring.Suspension, scoring.RevocationProposal),
 		oaQuery("firm_id", "Sanctions of this firm"))},

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -155,5 +156,33 @@ func TestMethodVersionsHTTP(t *testing.T) {
 	run := e.must(201, "POST", "/v1/scoring/runs", adminTk, map[string]any{"publish": false})
 	if run["method"] != "2026.1" || run["method_hash"] != scoring.MethodHash(scoring.DefaultMethod) {
 		t.Errorf("run names %v %v", run["method"], run["method_hash"])
+	}
+}
+
+// TestPublishPerPeriodHTTP: the README's publishing run twice, minutes apart, is one period:
+// the second is 409 without a regulator's reason; with one it replaces the period's grades.
+func TestPublishPerPeriodHTTP(t *testing.T) {
+	e := newEnv(t)
+	e.world() // 1 June: the period that has ended is May
+	first := e.must(201, "POST", "/v1/scoring/runs", adminTk, map[string]any{"publish": true})
+	if first["period"] != "2026-05" || first["as_of"] != "2026-05-31T16:00:00Z" {
+		t.Fatalf("publication: period %v as of %v, want 2026-05 as of its end", first["period"], first["as_of"])
+	}
+	e.clock.add(7 * time.Minute)
+	if got := e.must(409, "POST", "/v1/scoring/runs", adminTk, map[string]any{"publish": true}); !strings.Contains(fmt.Sprint(got), "reason") {
+		t.Errorf("second publication: %v, want 409 asking for a reason", got)
+	}
+	again := e.must(201, "POST", "/v1/scoring/runs", adminTk, map[string]any{"publish": true, "period": "2026-05", "reason": "复核更正"})
+	if again["replaces"] != first["id"] || again["reason"] != "复核更正" || again["period"] != "2026-05" {
+		t.Errorf("republication = %v, want it to replace %v with its reason", again, first["id"])
+	}
+	if old := e.must(200, "GET", "/v1/scoring/runs/"+first["id"].(string), adminTk, nil); old["superseded_by"] != again["id"] {
+		t.Errorf("first run superseded_by = %v, want %v", old["superseded_by"], again["id"])
+	}
+	e.must(422, "POST", "/v1/scoring/runs", adminTk, map[string]any{"publish": true, "period": "2026-06", "reason": "x"}) // not ended
+	e.must(422, "POST", "/v1/scoring/runs", adminTk, map[string]any{"period": "2026-05"})                                 // a preview names none
+	preview := e.must(201, "POST", "/v1/scoring/runs", adminTk, map[string]any{"publish": false})
+	if preview["period"] != "2026-06" {
+		t.Errorf("preview period = %v, want the period in progress, 2026-06", preview["period"])
 	}
 }

@@ -131,12 +131,13 @@ type scoreJSON struct {
 	Percentile  float64         `json:"percentile"`
 	Parcels     int             `json:"parcels"`
 	Published   bool            `json:"published"`
+	Period      string          `json:"period"`
 	Components  []componentJSON `json:"components,omitempty"`
 }
 
 func scoreOut(sc scoring.Score, explain bool) scoreJSON {
 	out := scoreJSON{RunID: sc.RunID, Subject: string(sc.Subject), SubjectID: sc.SubjectID, AsOf: sc.AsOf, Method: sc.Method, MethodHash: sc.MethodHash, Value: sc.Value,
-		Uncertainty: sc.Uncertainty, Grade: string(sc.Grade), PeerGroup: sc.PeerGroup, Percentile: sc.Percentile, Parcels: sc.Parcels, Published: sc.Published}
+		Uncertainty: sc.Uncertainty, Grade: string(sc.Grade), PeerGroup: sc.PeerGroup, Percentile: sc.Percentile, Parcels: sc.Parcels, Published: sc.Published, Period: sc.Period}
 	if explain {
 		out.Components = []componentJSON{}
 		for _, cp := range sc.Components {
@@ -186,6 +187,10 @@ func (s *Server) subjectScore(kind scoring.SubjectKind) fiber.Handler {
 type runReq struct {
 	AsOf    *Time `json:"as_of"`
 	Publish bool  `json:"publish"`
+	// Period is the period a publishing run publishes (default: the last one that has ended).
+	Period string `json:"period" validate:"max=10"`
+	// Reason is a regulator's reason to publish a period again, replacing its grades.
+	Reason string `json:"reason" validate:"max=500"`
 }
 
 type runJSON struct {
@@ -195,6 +200,11 @@ type runJSON struct {
 	MethodHash string         `json:"method_hash"`
 	Trigger    string         `json:"trigger"`
 	Publish    bool           `json:"publish"`
+	Period     string         `json:"period"`
+	Reason     string         `json:"reason,omitempty"`
+	Replaces   string         `json:"replaces,omitempty"`
+	Superseded string         `json:"superseded_by,omitempty"`
+	InputsHash string         `json:"inputs_hash,omitempty"`
 	Status     string         `json:"status"`
 	StartedAt  time.Time      `json:"started_at"`
 	FinishedAt *time.Time     `json:"finished_at,omitempty"`
@@ -208,6 +218,7 @@ type runJSON struct {
 
 func runOut(r scoring.Run) runJSON {
 	out := runJSON{ID: r.ID, AsOf: r.AsOf, Method: r.Method, MethodHash: r.MethodHash, Trigger: r.Trigger, Publish: r.Publish, Status: string(r.Status), StartedAt: r.StartedAt,
+		Period: r.Period, Reason: r.Reason, Replaces: r.Replaces, Superseded: r.SupersededBy, InputsHash: r.InputsHash,
 		FinishedAt: ts(r.FinishedAt), Inputs: r.Inputs, Progress: r.Progress, Total: r.Total, Proposals: r.Proposals, Error: r.Error}
 	if out.Inputs == nil {
 		out.Inputs = map[string]int{}
@@ -230,7 +241,7 @@ func (s *Server) startRun(c *fiber.Ctx) error {
 	if req.AsOf != nil {
 		asOf = req.AsOf.Time
 	}
-	r, finish, err := s.deps.Scoring.BeginRun(ctx(c), scaller(c), asOf, "manual", req.Publish)
+	r, finish, err := s.deps.Scoring.Begin(ctx(c), scaller(c), scoring.RunRequest{AsOf: asOf, Trigger: "manual", Publish: req.Publish, Period: req.Period, Reason: req.Reason})
 	if errors.Is(err, scoring.ErrLeaseHeld) {
 		return &apiError{status: fiber.StatusConflict, code: "run_in_progress", msg: err.Error()}
 	}
@@ -372,13 +383,15 @@ type sanctionJSON struct {
 	End        *time.Time `json:"end,omitempty"`
 	LiftedAt   *time.Time `json:"lifted_at,omitempty"`
 	LiftReason string     `json:"lift_reason,omitempty"`
+	Period     string     `json:"period,omitempty"` // the evaluation period whose publication proposed it
 }
 
 func sanctionOut(x scoring.Sanction) sanctionJSON {
 	return sanctionJSON{ID: x.ID, Kind: string(x.Kind), FirmID: x.FirmID, Rule: x.Rule, Reason: x.Reason, LegalBasis: x.LegalBasis,
 		RecordIDs: nonNil(x.RecordIDs), ScoreRuns: nonNil(x.ScoreRuns), Status: string(x.Status), ProposedAt: x.ProposedAt,
 		ProposedBy: x.ProposedBy, FourEyes: x.Kind.FourEyes(), ReviewedAt: ts(x.ReviewedAt), ReviewedBy: x.ReviewedBy, Review: x.ReviewReason,
-		DecidedAt: ts(x.DecidedAt), DecidedBy: x.DecidedBy, Decision: x.Decision, Start: ts(x.Start), End: ts(x.End), LiftedAt: ts(x.LiftedAt), LiftReason: x.LiftReason}
+		DecidedAt: ts(x.DecidedAt), DecidedBy: x.DecidedBy, Decision: x.Decision, Start: ts(x.Start), End: ts(x.End), LiftedAt: ts(x.LiftedAt), LiftReason: x.LiftReason,
+		Period: x.Period}
 }
 
 func (s *Server) listSanctions(c *fiber.Ctx) error {

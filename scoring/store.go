@@ -17,6 +17,8 @@ type RatingQuery struct {
 
 // RunQuery selects runs, newest first.
 type RunQuery struct {
+	// PublishedOnly selects the runs whose grades are published: publishing, succeeded and not
+	// superseded by a later publication of their period.
 	PublishedOnly bool
 	Before        time.Time // AsOf before this time
 	Limit         int
@@ -70,6 +72,9 @@ type Store interface {
 	// PutScores stores scores of one run (adding to those already stored for it).
 	PutScores(ctx context.Context, scores []Score) error
 	Scores(ctx context.Context, q ScoreQuery) ([]Score, error)
+	// UnpublishScores marks every score of a run not published (its period was published
+	// again); the scores stay.
+	UnpublishScores(ctx context.Context, runID string) error
 	// ScoreHistory returns a subject's scores across runs, newest AsOf first, at most limit.
 	ScoreHistory(ctx context.Context, kind SubjectKind, id string, limit int) ([]Score, error)
 

@@ -48,7 +48,7 @@ func usage(w io.Writer) {
 
 commands:
   serve     start the HTTP service (default)
-  score     run a scoring run by hand on the configured store (--as-of RFC3339, --publish)
+  score     run a scoring run by hand on the configured store (--as-of RFC3339, --publish, --period, --reason)
   bench     measure credtrace against its references on this machine (-short, -events N, -out FILE)
   gen       write a synthetic district through the API (--seed N, --size tiny|small|district|large, --url, --token)
   version   print the version
@@ -59,6 +59,8 @@ serve flags (each also read from the environment variable shown):
   --shutdown-timeout  CREDTRACE_SHUTDOWN_TIMEOUT  grace period for in-flight requests (15s)
   --publicity-months  CREDTRACE_PUBLICITY_MONTHS  minor=3,general=12,serious=36
   --repair-months     CREDTRACE_REPAIR_MONTHS     minor=0,general=3,serious=12
+  --period            CREDTRACE_PERIOD            evaluation period of published grades: month or quarter (month)
+                      CREDTRACE_TZ                time zone of the schedules and the periods (Asia/Shanghai)
                       CREDTRACE_MONGO_URI         use MongoDB instead of the embedded store
                       CREDTRACE_MONGO_DB          MongoDB database (credtrace)
                       CREDTRACE_ADMIN_TOKEN       regulator token to accept (>= 24 characters)
@@ -155,6 +157,19 @@ func piiKey(ctx context.Context, cfg config.Config, st courier.Store) ([]byte, e
 	return hex.DecodeString(v)
 }
 
+// calendar is the evaluation periods of the configuration: months or quarters in CREDTRACE_TZ.
+func calendar(cfg config.Config) (scoring.Calendar, error) {
+	loc, err := config.LoadLocation(cfg.Timezone)
+	if err != nil {
+		return scoring.Calendar{}, fmt.Errorf("CREDTRACE_TZ: %w", err)
+	}
+	kind := scoring.PeriodKind(cfg.Period)
+	if kind == "" {
+		kind = scoring.Month
+	}
+	return scoring.Calendar{Kind: kind, Loc: loc}, nil
+}
+
 // scoreJob is a scheduled scoring run; another instance holding the lease is not an error.
 func scoreJob(sc *scoring.Service, publish bool, log *slog.Logger) func(context.Context) error {
 	return func(ctx context.Context) error {
@@ -165,6 +180,12 @@ func scoreJob(sc *scoring.Service, publish bool, log *slog.Logger) func(context.
 		r, err := sc.StartRun(ctx, scoring.Caller{Role: "regulator", TokenID: "system"}, time.Time{}, trigger, publish)
 		if errors.Is(err, scoring.ErrLeaseHeld) {
 			log.Info("scoring run skipped: another instance holds the lease", "trigger", trigger)
+			return nil
+		}
+		if publish && errors.Is(err, scoring.ErrConflict) {
+			// The period that has ended is published already (a quarter is published once,
+			// on the first of the three monthly dates; or by hand): nothing to do.
+			log.Info("publication skipped: the period is published already", "detail", err.Error())
 			return nil
 		}
 		if err == nil {
@@ -271,6 +292,11 @@ func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv
 		log.Info("replayed tracking events after the last checkpoint", "events", n)
 	}
 	sc := scoring.NewService(st.scoring, st.courier, trk, svc.InTree, nil)
+	cal, err := calendar(cfg)
+	if err != nil {
+		return fail(err)
+	}
+	sc.SetCalendar(cal)
 	api := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Scoring: sc, Store: st.health, Logger: log, Metrics: metrics})
 	return &app{st: st, secret: secret, svc: svc, trk: trk, sc: sc, api: api, log: log}, nil
 }

@@ -19,7 +19,9 @@ func score(ctx context.Context, args []string, getenv func(string) string, stdou
 	fs := flag.NewFlagSet("score", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asOf := fs.String("as-of", "", "as-of time, RFC 3339 (default: now)")
-	publish := fs.Bool("publish", false, "publish the grades and apply the list and sanction rules")
+	publish := fs.Bool("publish", false, "publish the grades of the period that has ended and apply the list and sanction rules")
+	period := fs.String("period", "", "with --publish: the period to publish (2026-11, 2026-Q4; default: the last one ended at --as-of)")
+	reason := fs.String("reason", "", "with --publish: a regulator's reason to publish a period again, replacing its grades")
 	data := fs.String("data", getenv("CREDTRACE_DATA"), "data directory of the embedded store")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -56,11 +58,16 @@ func score(ctx context.Context, args []string, getenv func(string) string, stdou
 	// replaying it from a second process would count it twice. The run reads what is saved.
 	trk := tracking.NewService(st.tracking, courier.NewTreeCache(svc), proposer{svc}, hasher, opts, nil)
 	sc := scoring.NewService(st.scoring, st.courier, trk, svc.InTree, nil)
-	r, err := sc.StartRun(ctx, scoring.Caller{Role: "regulator", TokenID: "cli"}, at, "manual", *publish)
+	cal, err := calendar(cfg)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "run %s: %s as of %s with methodology %s: %d subjects scored, %d proposals, %s (inputs %v)\n",
-		r.ID, r.Status, r.AsOf.Format(time.RFC3339), r.Method, r.Total, r.Proposals, r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond), r.Inputs)
+	sc.SetCalendar(cal)
+	r, err := sc.Start(ctx, scoring.Caller{Role: "regulator", TokenID: "cli"}, scoring.RunRequest{AsOf: at, Trigger: "manual", Publish: *publish, Period: *period, Reason: *reason})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "run %s: %s, period %s, as of %s with methodology %s: %d subjects scored, %d proposals, %s (inputs %v)\n",
+		r.ID, r.Status, r.Period, r.AsOf.Format(time.RFC3339), r.Method, r.Total, r.Proposals, r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond), r.Inputs)
 	return nil
 }

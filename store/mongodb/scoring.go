@@ -132,6 +132,8 @@ func (c *Scoring) Runs(ctx context.Context, q scoring.RunQuery) ([]scoring.Run, 
 	if q.PublishedOnly {
 		filter["publish"] = true
 		filter["status"] = string(scoring.RunSucceeded)
+		// null matches the documents written before runs could be superseded.
+		filter["superseded_by"] = bson.M{"$in": bson.A{"", nil}}
 	}
 	if !q.Before.IsZero() {
 		filter["as_of"] = bson.M{"$lt": bson.NewDateTimeFromTime(q.Before)}
@@ -181,6 +183,14 @@ func (c *Scoring) PutScores(ctx context.Context, scores []scoring.Score) error {
 		if err != nil {
 			return fmt.Errorf("mongodb: put scores: %w", err)
 		}
+	}
+	return nil
+}
+
+// UnpublishScores marks every score of a run not published.
+func (c *Scoring) UnpublishScores(ctx context.Context, runID string) error {
+	if _, err := c.s.scores.UpdateMany(ctx, bson.D{{Key: "run_id", Value: runID}}, bson.D{{Key: "$set", Value: bson.D{{Key: "published", Value: false}}}}); err != nil {
+		return fmt.Errorf("mongodb: unpublish scores of %s: %w", runID, err)
 	}
 	return nil
 }

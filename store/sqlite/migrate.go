@@ -382,6 +382,19 @@ CREATE TABLE guesses (
 	last INTEGER NOT NULL
 );
 `,
+	// 9: evaluation periods: runs, scores and proposals name their period; a period published
+	// again names the reason and the run it replaces, which is marked superseded; runs keep the
+	// hash of the inputs they read.
+	`
+ALTER TABLE score_runs ADD COLUMN period TEXT NOT NULL DEFAULT '';
+ALTER TABLE score_runs ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE score_runs ADD COLUMN replaces TEXT NOT NULL DEFAULT '';
+ALTER TABLE score_runs ADD COLUMN superseded_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE score_runs ADD COLUMN inputs_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE scores ADD COLUMN period TEXT NOT NULL DEFAULT '';
+ALTER TABLE sanctions ADD COLUMN period TEXT NOT NULL DEFAULT '';
+CREATE INDEX score_runs_published ON score_runs(publish, status, as_of);
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -49,6 +49,14 @@ func TestMigrationKeysParcelsByCarrier(t *testing.T) {
 		`DROP TABLE counters`,
 		`DROP TABLE guesses`,
 		`ALTER TABLE tokens DROP COLUMN staff_id`,
+		`DROP INDEX score_runs_published`,
+		`ALTER TABLE score_runs DROP COLUMN period`,
+		`ALTER TABLE score_runs DROP COLUMN reason`,
+		`ALTER TABLE score_runs DROP COLUMN replaces`,
+		`ALTER TABLE score_runs DROP COLUMN superseded_by`,
+		`ALTER TABLE score_runs DROP COLUMN inputs_hash`,
+		`ALTER TABLE scores DROP COLUMN period`,
+		`ALTER TABLE sanctions DROP COLUMN period`,
 		`DELETE FROM schema_migrations WHERE version >= 4`,
 	} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
