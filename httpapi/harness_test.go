@@ -121,8 +121,8 @@ func (e *env) call(method, path, token string, body any) (int, map[string]any) {
 	raw, _ := io.ReadAll(resp.Body)
 	e.bodies.Write(raw)
 	out := map[string]any{}
-	if len(raw) > 0 && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
-		out["text"] = string(raw) // the Prometheus exposition format
+	if ct := resp.Header.Get("Content-Type"); len(raw) > 0 && (strings.HasPrefix(ct, "text/plain") || strings.HasPrefix(ct, "application/x-ndjson")) {
+		out["text"] = string(raw) // the Prometheus exposition format, a run's NDJSON inputs
 	} else if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &out); err != nil {
 			e.t.Fatalf("%s %s: answer is not a JSON object: %s", method, path, raw)

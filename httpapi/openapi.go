@@ -275,7 +275,10 @@ var oaOperations = map[string]oaOperation{
 	"GET /v1/scoring/runs": {id: "listRuns", resp: oaOK(oaOut[listJSON[runJSON]]()),
 		params: []oaParam{{name: "limit", desc: "The latest this many runs (default 20)", schema: oaRange(1, 0, 20)}}},
 	"GET /v1/scoring/runs/:id": {id: "getRun", resp: oaOK(oaOut[runJSON]())},
-	"GET /v1/scoring/method":   {id: "getMethod", resp: oaOK(oaMethodology)},
+	"GET /v1/scoring/runs/:id/inputs": {id: "runInputs", resp: []oaResponse{{200, "The inputs the run used, as of its as-of time", []oaContent{{"application/x-ndjson",
+		oaString("First a header line {\"type\":\"run\",\"run_id\",\"as_of\",\"period\",\"method\",\"method_hash\",\"inputs_hash\",\"stats_from\"}, " +
+			"then one line per input: firm, site, staff, record (with the status used), stat (the window's totals), rating (as it was at as_of), commitment")}}}}},
+	"GET /v1/scoring/method": {id: "getMethod", resp: oaOK(oaMethodology)},
 	"PUT /v1/scoring/method": {id: "putMethod", body: oaBody(oaMethodology), raw: true, errs: []int{409},
 		bodyDesc: "A new version: its label not stored yet, effective_from no earlier than now and unlike any other version's",
 		resp: []oaResponse{{201, "The new version", oaBody(oaOut[methodJSON]())},

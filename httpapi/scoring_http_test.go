@@ -2,6 +2,8 @@ package httpapi_test
 
 import (
 	"fmt"
+	"io"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -185,4 +187,28 @@ func TestPublishPerPeriodHTTP(t *testing.T) {
 	if preview["period"] != "2026-06" {
 		t.Errorf("preview period = %v, want the period in progress, 2026-06", preview["period"])
 	}
+}
+
+// TestRunInputsHTTP: a regulator downloads the NDJSON inputs of a run; its header names the run.
+func TestRunInputsHTTP(t *testing.T) {
+	e := newEnv(t)
+	w := e.world()
+	req := httptest.NewRequest("GET", "/v1/scoring/runs/"+w.run+"/inputs", nil)
+	req.Header.Set("Authorization", "Bearer "+adminTk)
+	resp, err := e.srv.App().Test(req, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/x-ndjson") {
+		t.Fatalf("inputs: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	lines := strings.Split(strings.TrimSpace(string(body)), "\n")
+	if !strings.Contains(lines[0], `"type":"run"`) || !strings.Contains(lines[0], w.run) || !strings.Contains(lines[0], `"method_hash":"sha256:`) {
+		t.Errorf("header line %s", lines[0])
+	}
+	if !strings.Contains(string(body), `"type":"firm","id":"`+w.a1+`"`) || !strings.Contains(string(body), `"type":"record","id":"`+w.confirmed+`"`) {
+		t.Errorf("inputs lack A1 or its confirmed record:\n%s", body)
+	}
+	e.must(404, "GET", "/v1/scoring/runs/nope/inputs", adminTk, nil)
 }

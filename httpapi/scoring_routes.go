@@ -1,11 +1,13 @@
 package httpapi
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/scoring"
@@ -28,6 +30,7 @@ func (s *Server) scoringRoutes() {
 	s.add("POST", "/v1/scoring/runs", "Start a scoring run", regulators, s.startRun)
 	s.add("GET", "/v1/scoring/runs", "Recent scoring runs", regulators, s.listRuns)
 	s.add("GET", "/v1/scoring/runs/:id", "A scoring run: as-of, methodology, inputs, progress, outcome", regulators, s.getRun)
+	s.add("GET", "/v1/scoring/runs/:id/inputs", "The inputs a run used, as NDJSON: a header line, then one line per input", regulators, s.runInputs)
 	s.add("GET", "/v1/scoring/method", "The current scoring methodology (public)", public, s.getMethod)
 	s.add("PUT", "/v1/scoring/method", "Store a new methodology version", regulators, s.putMethod)
 	s.add("GET", "/v1/scoring/methods", "Every methodology version, in the order they take effect (public)", public, s.listMethods)
@@ -288,6 +291,23 @@ func (s *Server) getRun(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(runOut(r))
+}
+
+// runInputs streams the inputs of a run as NDJSON. They are read first, so that a failure is
+// still an error status; only the encoding streams.
+func (s *Server) runInputs(c *fiber.Ctx) error {
+	h, in, err := s.deps.Scoring.RunInputs(ctx(c), scaller(c), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, "application/x-ndjson")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="run-`+h.RunID+`-inputs.ndjson"`)
+	c.Context().SetBodyStreamWriter(fasthttp.StreamWriter(func(w *bufio.Writer) {
+		if err := scoring.WriteInputs(w, h, in); err != nil {
+			s.log.Warn("inputs export cut short", "run", h.RunID, "error", err.Error())
+		}
+	}))
+	return nil
 }
 
 // sendMethod answers a methodology document exactly as stored, its version and hash in headers.

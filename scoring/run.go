@@ -252,6 +252,7 @@ func (s *Service) execute(ctx context.Context, m Methodology, r *Run, holder str
 	for kind, byID := range in.Stats {
 		r.Inputs["stat_subjects_"+string(kind)] = len(byID)
 	}
+	r.InputsHash = InputsHash(in)
 	scores := Compute(m, in, r.ID)
 	r.Total = len(scores)
 	for i := range scores {
@@ -359,7 +360,7 @@ func (s *Service) Gather(ctx context.Context, m Methodology, asOf time.Time) (In
 		for _, rec := range rs {
 			if st, ok := statusAt(rec, asOf); ok && st.InForce() && !rec.OccurredAt.After(asOf) {
 				in.Records = append(in.Records, RecordIn{ID: rec.ID, SubjectKind: SubjectKind(rec.Subject.Kind), SubjectID: rec.Subject.ID,
-					Category: string(rec.Category), Severity: string(rec.Severity), OccurredAt: rec.OccurredAt})
+					Category: string(rec.Category), Severity: string(rec.Severity), OccurredAt: rec.OccurredAt, Status: string(st)})
 			}
 		}
 		if len(rs) < p.Limit {
@@ -393,6 +394,26 @@ func (s *Service) Gather(ctx context.Context, m Methodology, asOf time.Time) (In
 			break
 		}
 		q.After = rs[len(rs)-1].ID
+	}
+	// A rating edited after asOf counts as it was then: its stars, tags and weight at the
+	// latest version given at or before asOf (edits are allowed for days, so a run as of last
+	// Monday must not read today's stars).
+	for i, r := range all {
+		if !r.UpdatedAt.After(asOf) {
+			continue
+		}
+		hist, err := s.store.RatingHistory(ctx, r.ID)
+		if err != nil {
+			return in, err
+		}
+		found := false
+		for _, v := range hist {
+			if !v.UpdatedAt.After(asOf) && (!found || v.Version > all[i].Version) {
+				all[i], found = v, true
+			}
+		}
+		// Without a version of then (a rating stored before versions were kept and edited
+		// since), the current one is the best there is.
 	}
 	in.Ratings = reassess(m, all)
 	for p := page; ; {

@@ -63,6 +63,10 @@ type Store interface {
 	Rating(ctx context.Context, id string) (Rating, error)
 	RatingByRater(ctx context.Context, kind RaterKind, raterID, waybill string) (Rating, error)
 	Ratings(ctx context.Context, q RatingQuery) ([]Rating, error)
+	// RatingHistory returns every version of a rating that CreateRating and UpdateRating
+	// stored, oldest first (none for an unknown id), so that a run as of a past time reads
+	// the rating as it was then. A refused create or update adds none.
+	RatingHistory(ctx context.Context, id string) ([]Rating, error)
 
 	CreateRun(ctx context.Context, r Run) error
 	UpdateRun(ctx context.Context, r Run) error

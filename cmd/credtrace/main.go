@@ -48,7 +48,8 @@ func usage(w io.Writer) {
 
 commands:
   serve     start the HTTP service (default)
-  score     run a scoring run by hand on the configured store (--as-of RFC3339, --publish, --period, --reason)
+  score     run a scoring run by hand on the configured store (--as-of RFC3339, --publish, --period, --reason),
+            or recompute one from its inputs (--replay RUN [--inputs FILE])
   bench     measure credtrace against its references on this machine (-short, -events N, -out FILE)
   gen       write a synthetic district through the API (--seed N, --size tiny|small|district|large, --url, --token)
   version   print the version

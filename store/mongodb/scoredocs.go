@@ -70,6 +70,14 @@ func fromRatingDoc(d ratingDoc) scoring.Rating {
 	}
 }
 
+// ratingVersionDoc is one version of a rating, under its own key.
+type ratingVersionDoc struct {
+	Key      string    `bson:"_id"`
+	RatingID string    `bson:"rating_id"`
+	Version  int64     `bson:"version"`
+	Rating   ratingDoc `bson:"rating"`
+}
+
 // inputDoc is one count of a run's inputs. The counts are a list rather than a subdocument so
 // that their names never have to be field names.
 type inputDoc struct {

@@ -395,6 +395,29 @@ ALTER TABLE scores ADD COLUMN period TEXT NOT NULL DEFAULT '';
 ALTER TABLE sanctions ADD COLUMN period TEXT NOT NULL DEFAULT '';
 CREATE INDEX score_runs_published ON score_runs(publish, status, as_of);
 `,
+	// 10: every version of a rating, so that a run as of a past time reads it as it was then;
+	// the ratings stored so far are their own first known version.
+	`
+CREATE TABLE rating_versions (
+	id TEXT NOT NULL,
+	rater_kind TEXT NOT NULL,
+	rater_id TEXT NOT NULL,
+	waybill TEXT NOT NULL,
+	firm_id TEXT NOT NULL,
+	site_id TEXT NOT NULL,
+	staff_id TEXT NOT NULL,
+	stars INTEGER NOT NULL,
+	tags TEXT NOT NULL,
+	comment TEXT NOT NULL,
+	created_at INTEGER,
+	updated_at INTEGER,
+	weight REAL NOT NULL,
+	flags TEXT NOT NULL,
+	version INTEGER NOT NULL,
+	PRIMARY KEY (id, version)
+);
+INSERT INTO rating_versions SELECT id, rater_kind, rater_id, waybill, firm_id, site_id, staff_id, stars, tags, comment, created_at, updated_at, weight, flags, version FROM ratings;
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -57,6 +57,7 @@ func TestMigrationKeysParcelsByCarrier(t *testing.T) {
 		`ALTER TABLE score_runs DROP COLUMN inputs_hash`,
 		`ALTER TABLE scores DROP COLUMN period`,
 		`ALTER TABLE sanctions DROP COLUMN period`,
+		`DROP TABLE rating_versions`,
 		`DELETE FROM schema_migrations WHERE version >= 4`,
 	} {
 		if _, err := db.ExecContext(ctx, q); err != nil {

@@ -113,25 +113,51 @@ func scanRating(sc scanner) (scoring.Rating, error) {
 }
 
 // CreateRating implements scoring.Store: ErrConflict when the id is taken or the rater rated
-// the waybill already.
+// the waybill already. The rating and its first version are written in one transaction.
 func (c *Scoring) CreateRating(ctx context.Context, r scoring.Rating) error {
-	_, err := c.s.writer().ExecContext(ctx, `INSERT INTO ratings (`+ratingCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, ratingArgs(r)...)
+	err := c.s.atomic(ctx, func(tx *Store) error {
+		if _, err := tx.writer().ExecContext(ctx, `INSERT INTO ratings (`+ratingCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, ratingArgs(r)...); err != nil {
+			return scoreErr(err)
+		}
+		return putRatingVersion(ctx, tx, r)
+	})
 	if err != nil {
-		return fmt.Errorf("sqlite: create rating %s: %w", r.ID, scoreErr(err))
+		return fmt.Errorf("sqlite: create rating %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// putRatingVersion keeps a version of a rating (a version stored again is replaced: it is the
+// same one).
+func putRatingVersion(ctx context.Context, tx *Store, r scoring.Rating) error {
+	if _, err := tx.writer().ExecContext(ctx, `INSERT OR REPLACE INTO rating_versions (`+ratingCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, ratingArgs(r)...); err != nil {
+		return scoreErr(err)
 	}
 	return nil
 }
 
 // UpdateRating implements scoring.Store: ErrNotFound for an unknown id, ErrConflict when the
-// stored version is not r.Version-1 or the new (rater, waybill) is taken.
+// stored version is not r.Version-1 or the new (rater, waybill) is taken. The new version is
+// kept in the same transaction.
 func (c *Scoring) UpdateRating(ctx context.Context, r scoring.Rating) error {
-	res, err := c.s.writer().ExecContext(ctx, `UPDATE ratings SET rater_kind=?, rater_id=?, waybill=?, firm_id=?, site_id=?, staff_id=?,
+	err := c.s.atomic(ctx, func(tx *Store) error {
+		res, err := tx.writer().ExecContext(ctx, `UPDATE ratings SET rater_kind=?, rater_id=?, waybill=?, firm_id=?, site_id=?, staff_id=?,
 		stars=?, tags=?, comment=?, created_at=?, updated_at=?, weight=?, flags=?, version=? WHERE id=? AND version=?`,
-		append(ratingArgs(r)[1:], r.ID, r.Version-1)...)
-	if err := c.s.update(ctx, "ratings", r.ID, res, err); err != nil {
-		return fmt.Errorf("sqlite: update rating %s: %w", r.ID, scoreErr(err))
+			append(ratingArgs(r)[1:], r.ID, r.Version-1)...)
+		if err := tx.update(ctx, "ratings", r.ID, res, err); err != nil {
+			return scoreErr(err)
+		}
+		return putRatingVersion(ctx, tx, r)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: update rating %s: %w", r.ID, err)
 	}
 	return nil
+}
+
+// RatingHistory implements scoring.Store: oldest version first.
+func (c *Scoring) RatingHistory(ctx context.Context, id string) ([]scoring.Rating, error) {
+	return list(ctx, c.s.reader(), `SELECT `+ratingCols+` FROM rating_versions WHERE id = ? ORDER BY version`, []any{id}, scanRating)
 }
 
 // Rating implements scoring.Store: ErrNotFound when there is none.

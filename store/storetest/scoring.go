@@ -127,6 +127,44 @@ var ratingBehaviours = []scoringBehaviour{
 	{name: "RatingCreateConflict", run: testRatingCreateConflict},
 	{name: "RatingUpdate", run: testRatingUpdate},
 	{name: "RatingFilters", run: testRatingFilters},
+	{name: "RatingHistory", run: testRatingHistory},
+}
+
+// testRatingHistory: every stored version of a rating comes back, oldest first, each with its
+// own stars, weight and clocks; refused writes add none; other ratings' versions stay apart.
+func testRatingHistory(ctx context.Context, t *testing.T, s scoring.Store) {
+	v1 := fullRating()
+	must(t, "create", s.CreateRating(ctx, v1))
+	v2 := v1
+	v2.Stars, v2.Weight, v2.Flags, v2.UpdatedAt, v2.Version = 5, 1, nil, at(3), 2
+	must(t, "update to version 2", s.UpdateRating(ctx, v2))
+	stale := v1
+	stale.Stars, stale.Version = 4, 2 // over version 1, which is gone
+	wantScoringErr(t, "a stale update", s.UpdateRating(ctx, stale), scoring.ErrConflict)
+	dup := v1
+	dup.ID = "rt1-again"
+	wantScoringErr(t, "a duplicate rating", s.CreateRating(ctx, dup), scoring.ErrConflict)
+	other := sparseRating()
+	must(t, "create another", s.CreateRating(ctx, other))
+
+	got, err := s.RatingHistory(ctx, v1.ID)
+	must(t, "RatingHistory", err)
+	if len(got) != 2 {
+		t.Fatalf("RatingHistory(rt1) = %d versions, want 2: %+v", len(got), got)
+	}
+	check(t, "version 1", got[0], v1)
+	check(t, "version 2", got[1], v2)
+	if got, err := s.RatingHistory(ctx, dup.ID); err != nil || len(got) != 0 {
+		t.Errorf("RatingHistory of the refused duplicate = %+v, %v; want none", got, err)
+	}
+	if got, err := s.RatingHistory(ctx, other.ID); err != nil || len(got) != 1 {
+		t.Errorf("RatingHistory(rt2) = %+v, %v; want its one version", got, err)
+	} else {
+		check(t, "rt2's version", got[0], other)
+	}
+	if got, err := s.RatingHistory(ctx, "rt9"); err != nil || len(got) != 0 {
+		t.Errorf("RatingHistory of an unknown id = %+v, %v; want none", got, err)
+	}
 }
 
 // fullRating sets every field: tags, flags, a fractional weight and both clocks.
