@@ -34,7 +34,8 @@ type Config struct {
 	AnomalySchedule string // --anomaly-schedule, CREDTRACE_ANOMALY_SCHEDULE: cron spec of the anomaly scan; empty disables it
 	ScoreSchedule   string // --score-schedule, CREDTRACE_SCORE_SCHEDULE: cron spec of the daily recomputation
 	PublishSchedule string // --publish-schedule, CREDTRACE_PUBLISH_SCHEDULE: cron spec of the monthly publication
-	Timezone        string // CREDTRACE_TZ: time zone of the cron schedules
+	Timezone        string // CREDTRACE_TZ: time zone of the cron schedules and of the evaluation periods
+	Period          string // --period, CREDTRACE_PERIOD: length of an evaluation period, month (also when empty) or quarter
 }
 
 // Backend names the store the configuration selects.
@@ -77,6 +78,7 @@ func Load(getenv func(string) string, args []string) (Config, error) {
 	anomaly := fs.String("anomaly-schedule", env("CREDTRACE_ANOMALY_SCHEDULE", "@every 5m"), "cron spec of the anomaly scan")
 	score := fs.String("score-schedule", env("CREDTRACE_SCORE_SCHEDULE", "0 2 * * *"), "cron spec of the daily score recomputation")
 	publish := fs.String("publish-schedule", env("CREDTRACE_PUBLISH_SCHEDULE", "0 3 1 * *"), "cron spec of the monthly grade publication")
+	period := fs.String("period", env("CREDTRACE_PERIOD", "month"), "evaluation period of published grades: month or quarter")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, &Error{Problems: []string{err.Error()}}
 	}
@@ -96,6 +98,7 @@ func Load(getenv func(string) string, args []string) (Config, error) {
 		ScoreSchedule:   *score,
 		PublishSchedule: *publish,
 		Timezone:        env("CREDTRACE_TZ", "Asia/Shanghai"),
+		Period:          *period,
 	}
 	if c.PIIKeyFile == "" {
 		c.PIIKeyFile = DefaultPIIKeyFile(c.DataDir)
@@ -210,6 +213,10 @@ func (c Config) Validate() error {
 	}
 	if _, err := LoadLocation(c.Timezone); err != nil {
 		problems = append(problems, fmt.Sprintf("CREDTRACE_TZ: %q is not a time zone", c.Timezone))
+	}
+	// The evaluation committee sets the period; a month or a quarter is what practice uses.
+	if c.Period != "" && c.Period != "month" && c.Period != "quarter" {
+		problems = append(problems, fmt.Sprintf("--period / CREDTRACE_PERIOD: %q is not an evaluation period: month or quarter", c.Period))
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < 24 {
 		problems = append(problems, "CREDTRACE_ADMIN_TOKEN: must be at least 24 characters")

@@ -39,6 +39,8 @@ func TestLoadDefaults(t *testing.T) {
 		{"ShutdownTimeout", c.ShutdownTimeout, 15 * time.Second},
 		{"Backend", c.Backend(), "sqlite"},
 		{"SQLitePath", c.SQLitePath(), filepath.Join("data", "credtrace.db")},
+		{"Period", c.Period, "month"},
+		{"Timezone", c.Timezone, "Asia/Shanghai"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
@@ -73,6 +75,7 @@ func TestLoadPrecedence(t *testing.T) {
 		"CREDTRACE_MONGO_DB":         "archive",
 		"CREDTRACE_ADMIN_TOKEN":      "ct_env-admin-token-0123456789",
 		"CREDTRACE_PII_SECRET":       "pii-secret-from-env-0123456789abcdef",
+		"CREDTRACE_PERIOD":           "quarter",
 	}
 	tests := []struct {
 		name  string
@@ -94,6 +97,8 @@ func TestLoadPrecedence(t *testing.T) {
 		{"env pii secret", nil, func(c config.Config) (any, any) { return c.PIISecret, "pii-secret-from-env-0123456789abcdef" }},
 		{"flag pii key file", []string{"--pii-key-file", filepath.Join(flagDir, "pii.key")}, func(c config.Config) (any, any) { return c.PIIKeyFile, filepath.Join(flagDir, "pii.key") }},
 		{"pii key file follows --data", []string{"--data", flagDir + "/"}, func(c config.Config) (any, any) { return c.PIIKeyFile, flagDir + ".pii.key" }},
+		{"env period", nil, func(c config.Config) (any, any) { return c.Period, "quarter" }},
+		{"flag period wins", []string{"--period", "month"}, func(c config.Config) (any, any) { return c.Period, "month" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -178,6 +183,8 @@ func TestLoadBadValues(t *testing.T) {
 		{"short pii secret", map[string]string{"CREDTRACE_PII_SECRET": "too-short-secret"}, nil, "CREDTRACE_PII_SECRET", "too-short-secret"},
 		{"addr without port", nil, []string{"--addr", "localhost"}, "--addr / CREDTRACE_ADDR", ""},
 		{"addr with a bad port", map[string]string{"CREDTRACE_ADDR": "127.0.0.1:99999"}, nil, "--addr / CREDTRACE_ADDR", ""},
+		{"period of a week", nil, []string{"--period", "week"}, "--period / CREDTRACE_PERIOD", ""},
+		{"period from env", map[string]string{"CREDTRACE_PERIOD": "Quarter"}, nil, "--period / CREDTRACE_PERIOD", ""},
 		{"unknown flag", nil, []string{"--bogus"}, "bogus", ""},
 		{"stray argument", nil, []string{"extra"}, "extra", ""},
 	}

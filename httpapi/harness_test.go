@@ -136,8 +136,8 @@ func (e *env) call(method, path, token string, body any) (int, map[string]any) {
 	raw, _ := io.ReadAll(resp.Body)
 	e.bodies.Write(raw)
 	out := map[string]any{}
-	if len(raw) > 0 && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
-		out["text"] = string(raw) // the Prometheus exposition format
+	if ct := resp.Header.Get("Content-Type"); len(raw) > 0 && (strings.HasPrefix(ct, "text/plain") || strings.HasPrefix(ct, "application/x-ndjson")) {
+		out["text"] = string(raw) // the Prometheus exposition format, a run's NDJSON inputs
 	} else if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &out); err != nil {
 			e.t.Fatalf("%s %s: answer is not a JSON object: %s", method, path, raw)
@@ -208,7 +208,7 @@ type world struct {
 	repairPending, disputed    string
 	objection                  string
 	waybill, incident, anomaly string
-	run, proposal, sanction    string // a published scoring run, a pending and an approved sanction on A1
+	run, proposal, sanction    string // a scoring run (a preview of June), a pending and an approved sanction on A1
 	staffTk                    string // a staff token of the courier
 	staffRecord                string // a confirmed record about the courier, entered after the run
 }
@@ -275,7 +275,9 @@ func (e *env) world() world {
 		{"id": "r3", "waybill": rated, "carrier": w.hqA, "code": "delivered", "at": "2026-05-31T15:00:00+08:00", "site": w.site, "staff": w.staff, "signer": "recipient"},
 	})
 	ctx := context.Background()
-	run, err := e.sc.StartRun(ctx, scoring.Caller{Role: "regulator", TokenID: "t"}, time.Time{}, "manual", true)
+	// A preview: the world is made on its clock's day, 1 June, so a publication (of May, as of
+	// its end) would find none of it.
+	run, err := e.sc.StartRun(ctx, scoring.Caller{Role: "regulator", TokenID: "t"}, time.Time{}, "manual", false)
 	if err != nil {
 		e.t.Fatalf("world run: %v", err)
 	}

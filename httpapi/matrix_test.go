@@ -162,6 +162,7 @@ var matrix = []cell{
 	{"POST /v1/scoring/runs", p("/v1/scoring/runs"), fixed(map[string]any{"publish": false}), [7]int{401, 201, 403, 403, 403, 403, 403}},
 	{"GET /v1/scoring/runs", p("/v1/scoring/runs"), nil, [7]int{401, 200, 403, 403, 403, 403, 403}},
 	{"GET /v1/scoring/runs/:id", func(w world) string { return "/v1/scoring/runs/" + w.run }, nil, [7]int{401, 200, 403, 403, 403, 403, 403}},
+	{"GET /v1/scoring/runs/:id/inputs", func(w world) string { return "/v1/scoring/runs/" + w.run + "/inputs" }, nil, [7]int{401, 200, 403, 403, 403, 403, 403}},
 	{"GET /v1/scoring/method", p("/v1/scoring/method"), nil, [7]int{200, 200, 200, 200, 200, 200, 200}},
 	{"PUT /v1/scoring/method", p("/v1/scoring/method"), fixed(json.RawMessage(nextMethod)), [7]int{401, 201, 403, 403, 403, 403, 403}},
 	{"GET /v1/scoring/methods", p("/v1/scoring/methods"), nil, [7]int{200, 200, 200, 200, 200, 200, 200}},

@@ -274,12 +274,17 @@ var oaOperations = map[string]oaOperation{
 	"GET /v1/sites/:id/score": {id: "siteScore", resp: oaOK(oaScoreView)},
 	"GET /v1/staff/:id/score": {id: "staffScore", resp: oaOK(oaScoreView)},
 	"POST /v1/scoring/runs": {id: "startRun", body: oaBody(oaIn[runReq]()), optional: true, errs: []int{409},
+		bodyDesc: "A publishing run publishes one period that has ended (period, or the last one ended at as_of) as of its end; " +
+			"a period published already is 409 unless reason gives a regulator's reason, and then its grades are replaced. Without publish: a preview of the period in progress",
 		resp: []oaResponse{{201, "The run, finished", oaBody(oaOut[runJSON]())},
 			{202, "The run, still running: follow it at GET /v1/scoring/runs/{id}", oaBody(oaOut[runJSON]())}}},
 	"GET /v1/scoring/runs": {id: "listRuns", resp: oaOK(oaOut[listJSON[runJSON]]()),
 		params: []oaParam{{name: "limit", desc: "The latest this many runs (default 20, at most 500)", schema: oaRange(1, 500, 20)}}},
 	"GET /v1/scoring/runs/:id": {id: "getRun", resp: oaOK(oaOut[runJSON]())},
-	"GET /v1/scoring/method":   {id: "getMethod", resp: oaOK(oaMethodology)},
+	"GET /v1/scoring/runs/:id/inputs": {id: "runInputs", resp: []oaResponse{{200, "The inputs the run used, as of its as-of time", []oaContent{{"application/x-ndjson",
+		oaString("First a header line {\"type\":\"run\",\"run_id\",\"as_of\",\"period\",\"method\",\"method_hash\",\"inputs_hash\",\"stats_from\"}, " +
+			"then one line per input: firm, site, staff, record (with the status used), stat (the window's totals), rating (as it was at as_of), commitment")}}}}},
+	"GET /v1/scoring/method": {id: "getMethod", resp: oaOK(oaMethodology)},
 	"PUT /v1/scoring/method": {id: "putMethod", body: oaBody(oaMethodology), raw: true, errs: []int{400, 409},
 		bodyDesc: "A new version: its label not stored yet, effective_from no earlier than now and unlike any other version's",
 		resp: []oaResponse{{201, "The new version", oaBody(oaOut[methodJSON]())},
@@ -287,7 +292,7 @@ var oaOperations = map[string]oaOperation{
 	"GET /v1/scoring/methods":          {id: "listMethods", resp: oaOK(oaOut[listJSON[methodJSON]]())},
 	"GET /v1/scoring/methods/:version": {id: "getMethodVersion", resp: oaOK(oaMethodology)},
 	"GET /v1/sanctions": {id: "listSanctions", resp: oaOK(oaOut[listJSON[sanctionJSON]]()), params: oaIDPaged(
-		oaQEnum("status", "", scoring.Proposed, scoring.Reviewed, scoring.Approved, scoring.Rejected, scoring.Lifted),
+		oaQEnum("status", "", scoring.Proposed, scoring.Reviewed, scoring.Approved, scoring.Rejected, scoring.Lifted, scoring.Withdrawn),
 		oaQEnum("kind", "", scoring.RedList, scoring.BlackList, scoring.PublicExposure, scoring.PlatformRestriction,
 			scoring.Suspension, scoring.RevocationProposal),
 		oaQuery("firm_id", "Sanctions of this firm"))},

@@ -1,6 +1,9 @@
 package httpapi_test
 
 import (
+	"fmt"
+	"io"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -156,4 +159,56 @@ func TestMethodVersionsHTTP(t *testing.T) {
 	if run["method"] != "2026.1" || run["method_hash"] != scoring.MethodHash(scoring.DefaultMethod) {
 		t.Errorf("run names %v %v", run["method"], run["method_hash"])
 	}
+}
+
+// TestPublishPerPeriodHTTP: the README's publishing run twice, minutes apart, is one period:
+// the second is 409 without a regulator's reason; with one it replaces the period's grades.
+func TestPublishPerPeriodHTTP(t *testing.T) {
+	e := newEnv(t)
+	e.world() // 1 June: the period that has ended is May
+	first := e.must(201, "POST", "/v1/scoring/runs", adminTk, map[string]any{"publish": true})
+	if first["period"] != "2026-05" || first["as_of"] != "2026-05-31T16:00:00Z" {
+		t.Fatalf("publication: period %v as of %v, want 2026-05 as of its end", first["period"], first["as_of"])
+	}
+	e.clock.add(7 * time.Minute)
+	if got := e.must(409, "POST", "/v1/scoring/runs", adminTk, map[string]any{"publish": true}); !strings.Contains(fmt.Sprint(got), "reason") {
+		t.Errorf("second publication: %v, want 409 asking for a reason", got)
+	}
+	again := e.must(201, "POST", "/v1/scoring/runs", adminTk, map[string]any{"publish": true, "period": "2026-05", "reason": "复核更正"})
+	if again["replaces"] != first["id"] || again["reason"] != "复核更正" || again["period"] != "2026-05" {
+		t.Errorf("republication = %v, want it to replace %v with its reason", again, first["id"])
+	}
+	if old := e.must(200, "GET", "/v1/scoring/runs/"+first["id"].(string), adminTk, nil); old["superseded_by"] != again["id"] {
+		t.Errorf("first run superseded_by = %v, want %v", old["superseded_by"], again["id"])
+	}
+	e.must(422, "POST", "/v1/scoring/runs", adminTk, map[string]any{"publish": true, "period": "2026-06", "reason": "x"}) // not ended
+	e.must(422, "POST", "/v1/scoring/runs", adminTk, map[string]any{"period": "2026-05"})                                 // a preview names none
+	preview := e.must(201, "POST", "/v1/scoring/runs", adminTk, map[string]any{"publish": false})
+	if preview["period"] != "2026-06" {
+		t.Errorf("preview period = %v, want the period in progress, 2026-06", preview["period"])
+	}
+}
+
+// TestRunInputsHTTP: a regulator downloads the NDJSON inputs of a run; its header names the run.
+func TestRunInputsHTTP(t *testing.T) {
+	e := newEnv(t)
+	w := e.world()
+	req := httptest.NewRequest("GET", "/v1/scoring/runs/"+w.run+"/inputs", nil)
+	req.Header.Set("Authorization", "Bearer "+adminTk)
+	resp, err := e.srv.App().Test(req, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/x-ndjson") {
+		t.Fatalf("inputs: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	lines := strings.Split(strings.TrimSpace(string(body)), "\n")
+	if !strings.Contains(lines[0], `"type":"run"`) || !strings.Contains(lines[0], w.run) || !strings.Contains(lines[0], `"method_hash":"sha256:`) {
+		t.Errorf("header line %s", lines[0])
+	}
+	if !strings.Contains(string(body), `"type":"firm","id":"`+w.a1+`"`) || !strings.Contains(string(body), `"type":"record","id":"`+w.confirmed+`"`) {
+		t.Errorf("inputs lack A1 or its confirmed record:\n%s", body)
+	}
+	e.must(404, "GET", "/v1/scoring/runs/nope/inputs", adminTk, nil)
 }

@@ -1,11 +1,13 @@
 package httpapi
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/scoring"
@@ -28,6 +30,7 @@ func (s *Server) scoringRoutes() {
 	s.add("POST", "/v1/scoring/runs", "Start a scoring run", regulators, s.startRun)
 	s.add("GET", "/v1/scoring/runs", "Recent scoring runs", regulators, s.listRuns)
 	s.add("GET", "/v1/scoring/runs/:id", "A scoring run: as-of, methodology, inputs, progress, outcome", regulators, s.getRun)
+	s.add("GET", "/v1/scoring/runs/:id/inputs", "The inputs a run used, as NDJSON: a header line, then one line per input", regulators, s.runInputs)
 	s.add("GET", "/v1/scoring/method", "The current scoring methodology (public)", public, s.getMethod)
 	s.add("PUT", "/v1/scoring/method", "Store a new methodology version", regulators, s.putMethod)
 	s.add("GET", "/v1/scoring/methods", "Every methodology version, in the order they take effect (public)", public, s.listMethods)
@@ -131,12 +134,13 @@ type scoreJSON struct {
 	Percentile  float64         `json:"percentile"`
 	Parcels     int             `json:"parcels"`
 	Published   bool            `json:"published"`
+	Period      string          `json:"period"`
 	Components  []componentJSON `json:"components,omitempty"`
 }
 
 func scoreOut(sc scoring.Score, explain bool) scoreJSON {
 	out := scoreJSON{RunID: sc.RunID, Subject: string(sc.Subject), SubjectID: sc.SubjectID, AsOf: sc.AsOf, Method: sc.Method, MethodHash: sc.MethodHash, Value: sc.Value,
-		Uncertainty: sc.Uncertainty, Grade: string(sc.Grade), PeerGroup: sc.PeerGroup, Percentile: sc.Percentile, Parcels: sc.Parcels, Published: sc.Published}
+		Uncertainty: sc.Uncertainty, Grade: string(sc.Grade), PeerGroup: sc.PeerGroup, Percentile: sc.Percentile, Parcels: sc.Parcels, Published: sc.Published, Period: sc.Period}
 	if explain {
 		out.Components = []componentJSON{}
 		for _, cp := range sc.Components {
@@ -186,6 +190,10 @@ func (s *Server) subjectScore(kind scoring.SubjectKind) fiber.Handler {
 type runReq struct {
 	AsOf    *Time `json:"as_of"`
 	Publish bool  `json:"publish"`
+	// Period is the period a publishing run publishes (default: the last one that has ended).
+	Period string `json:"period" validate:"max=10"`
+	// Reason is a regulator's reason to publish a period again, replacing its grades.
+	Reason string `json:"reason" validate:"max=500"`
 }
 
 type runJSON struct {
@@ -195,6 +203,11 @@ type runJSON struct {
 	MethodHash string         `json:"method_hash"`
 	Trigger    string         `json:"trigger"`
 	Publish    bool           `json:"publish"`
+	Period     string         `json:"period"`
+	Reason     string         `json:"reason,omitempty"`
+	Replaces   string         `json:"replaces,omitempty"`
+	Superseded string         `json:"superseded_by,omitempty"`
+	InputsHash string         `json:"inputs_hash,omitempty"`
 	Status     string         `json:"status"`
 	StartedAt  time.Time      `json:"started_at"`
 	FinishedAt *time.Time     `json:"finished_at,omitempty"`
@@ -208,6 +221,7 @@ type runJSON struct {
 
 func runOut(r scoring.Run) runJSON {
 	out := runJSON{ID: r.ID, AsOf: r.AsOf, Method: r.Method, MethodHash: r.MethodHash, Trigger: r.Trigger, Publish: r.Publish, Status: string(r.Status), StartedAt: r.StartedAt,
+		Period: r.Period, Reason: r.Reason, Replaces: r.Replaces, Superseded: r.SupersededBy, InputsHash: r.InputsHash,
 		FinishedAt: ts(r.FinishedAt), Inputs: r.Inputs, Progress: r.Progress, Total: r.Total, Proposals: r.Proposals, Error: r.Error}
 	if out.Inputs == nil {
 		out.Inputs = map[string]int{}
@@ -230,7 +244,7 @@ func (s *Server) startRun(c *fiber.Ctx) error {
 	if req.AsOf != nil {
 		asOf = req.AsOf.Time
 	}
-	r, finish, err := s.deps.Scoring.BeginRun(ctx(c), scaller(c), asOf, "manual", req.Publish)
+	r, finish, err := s.deps.Scoring.Begin(ctx(c), scaller(c), scoring.RunRequest{AsOf: asOf, Trigger: "manual", Publish: req.Publish, Period: req.Period, Reason: req.Reason})
 	if errors.Is(err, scoring.ErrLeaseHeld) {
 		return &apiError{status: fiber.StatusConflict, code: "run_in_progress", msg: err.Error()}
 	}
@@ -277,6 +291,23 @@ func (s *Server) getRun(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(runOut(r))
+}
+
+// runInputs streams the inputs of a run as NDJSON. They are read first, so that a failure is
+// still an error status; only the encoding streams.
+func (s *Server) runInputs(c *fiber.Ctx) error {
+	h, in, err := s.deps.Scoring.RunInputs(ctx(c), scaller(c), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, "application/x-ndjson")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="run-`+h.RunID+`-inputs.ndjson"`)
+	c.Context().SetBodyStreamWriter(fasthttp.StreamWriter(func(w *bufio.Writer) {
+		if err := scoring.WriteInputs(w, h, in); err != nil {
+			s.log.Warn("inputs export cut short", "run", h.RunID, "error", err.Error())
+		}
+	}))
+	return nil
 }
 
 // sendMethod answers a methodology document exactly as stored, its version and hash in headers.
@@ -375,13 +406,15 @@ type sanctionJSON struct {
 	End        *time.Time `json:"end,omitempty"`
 	LiftedAt   *time.Time `json:"lifted_at,omitempty"`
 	LiftReason string     `json:"lift_reason,omitempty"`
+	Period     string     `json:"period,omitempty"` // the evaluation period whose publication proposed it
 }
 
 func sanctionOut(x scoring.Sanction) sanctionJSON {
 	return sanctionJSON{ID: x.ID, Kind: string(x.Kind), FirmID: x.FirmID, Rule: x.Rule, Reason: x.Reason, LegalBasis: x.LegalBasis,
 		RecordIDs: nonNil(x.RecordIDs), ScoreRuns: nonNil(x.ScoreRuns), Status: string(x.Status), ProposedAt: x.ProposedAt,
 		ProposedBy: x.ProposedBy, FourEyes: x.Kind.FourEyes(), ReviewedAt: ts(x.ReviewedAt), ReviewedBy: x.ReviewedBy, Review: x.ReviewReason,
-		DecidedAt: ts(x.DecidedAt), DecidedBy: x.DecidedBy, Decision: x.Decision, Start: ts(x.Start), End: ts(x.End), LiftedAt: ts(x.LiftedAt), LiftReason: x.LiftReason}
+		DecidedAt: ts(x.DecidedAt), DecidedBy: x.DecidedBy, Decision: x.Decision, Start: ts(x.Start), End: ts(x.End), LiftedAt: ts(x.LiftedAt), LiftReason: x.LiftReason,
+		Period: x.Period}
 }
 
 func (s *Server) listSanctions(c *fiber.Ctx) error {

@@ -40,6 +40,7 @@ type RecordIn struct {
 	Category    string
 	Severity    string
 	OccurredAt  time.Time
+	Status      string // its status at AsOf (confirmed, disputed, upheld …), for the export
 }
 
 // Counts are a subject's service-quality counters over the window.

@@ -19,18 +19,53 @@ var legalBasis = map[SanctionKind]string{
 	RevocationProposal:  "快递暂行条例 第四十二条、第四十四条: 吊销快递业务经营许可证 (提请许可机关)",
 }
 
-// open reports whether a firm already has a proposal of kind waiting or in force.
-func (s *Service) open(ctx context.Context, firm string, kind SanctionKind, now time.Time) (bool, error) {
-	ss, err := s.store.Sanctions(ctx, SanctionQuery{FirmID: firm, Kind: kind, Status: []SanctionStatus{Proposed, Reviewed, Approved}})
+// open returns a proposal of kind for firm that waits or is in force, or one proposed by a
+// publication of period (a period is never the reason for two proposals of one kind, even
+// when it is published again after a regulator rejected the first); ok is false when none.
+func (s *Service) open(ctx context.Context, firm string, kind SanctionKind, period string, now time.Time) (Sanction, bool, error) {
+	ss, err := s.store.Sanctions(ctx, SanctionQuery{FirmID: firm, Kind: kind})
 	if err != nil {
-		return false, err
+		return Sanction{}, false, err
 	}
 	for _, x := range ss {
-		if x.Status.Waiting() || x.InForce(now) {
-			return true, nil
+		if x.Status.Waiting() || x.InForce(now) || (period != "" && x.Period == period && x.Status != Withdrawn) {
+			return x, true, nil
 		}
 	}
-	return false, nil
+	return Sanction{}, false, nil
+}
+
+// ofPeriod reports whether a proposal came from a publication of r's period, the one r
+// replaces or any before it (a proposal made again by a republication keeps its first run).
+func (r Run) ofPeriod(x Sanction) bool {
+	return x.Period == r.Period || (r.Replaces != "" && x.ProposedBy == "run "+r.Replaces)
+}
+
+// withdraw withdraws the proposals of the period r publishes again that still wait for a decision and
+// that r's corrected grades do not make again (kept): they rest on grades that are no longer
+// the period's. The ones r makes again stay as they are, with any review they had, so that a
+// republication neither doubles a proposal nor undoes a reviewer's work. Decided ones stand:
+// a decision is an administrative act, corrected by lifting, not by a recomputation.
+func (s *Service) withdraw(ctx context.Context, r Run, kept map[string]bool) (int, error) {
+	ss, err := s.store.Sanctions(ctx, SanctionQuery{Status: []SanctionStatus{Proposed, Reviewed}})
+	if err != nil {
+		return 0, err
+	}
+	now := s.Now()
+	n := 0
+	for _, x := range ss {
+		if !r.ofPeriod(x) || kept[x.ID] {
+			continue
+		}
+		x.Status, x.DecidedAt, x.DecidedBy = Withdrawn, now, "run "+r.ID
+		x.Decision = fmt.Sprintf("withdrawn: period %s was published again by run %s (%s)", r.Period, r.ID, r.Reason)
+		x.Version++
+		if err := s.store.UpdateSanction(ctx, x); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }
 
 // propose applies the list and ladder rules to a publishing run: red list after
@@ -38,12 +73,19 @@ func (s *Service) open(ctx context.Context, firm string, kind SanctionKind, now 
 // BlackConsecutiveD published D grades, or at once for a revocation-grade record (with a
 // proposal to revoke the licence); and the ladder by the length of a firm's run of D grades:
 // one → public exposure, two → restriction from platforms, three → suspension, four →
-// proposal to revoke. Nothing is proposed twice while an earlier proposal waits or is in force.
+// proposal to revoke. Every count is of published periods that follow each other in the
+// calendar, this run's period last — never of runs: a period published again is still one.
+// Nothing is proposed twice while an earlier proposal waits or is in force.
 func (s *Service) propose(ctx context.Context, m Methodology, r Run, scores []Score, in Inputs) (int, error) {
-	runs, err := s.store.Runs(ctx, RunQuery{PublishedOnly: true, Before: r.AsOf, Limit: 12})
+	p, err := s.cal.Parse(r.Period)
 	if err != nil {
 		return 0, err
 	}
+	pubs, err := s.publications(ctx)
+	if err != nil {
+		return 0, err
+	}
+	need := max(m.Lists.RedConsecutiveA, m.Lists.BlackConsecutiveD, len(Ladder))
 	history := map[string][]Grade{} // firm → grades, newest first, this run first
 	runIDs := []string{r.ID}
 	for _, sc := range scores {
@@ -51,7 +93,7 @@ func (s *Service) propose(ctx context.Context, m Methodology, r Run, scores []Sc
 			history[sc.SubjectID] = []Grade{sc.Grade}
 		}
 	}
-	for _, pr := range runs {
+	for _, pr := range s.periodsBefore(pubs, p, need) {
 		runIDs = append(runIDs, pr.ID)
 		past, err := s.store.Scores(ctx, ScoreQuery{RunID: pr.ID, Subject: Firm})
 		if err != nil {
@@ -91,11 +133,15 @@ func (s *Service) propose(ctx context.Context, m Methodology, r Run, scores []Sc
 	}
 	now := s.Now()
 	made := 0
+	kept := map[string]bool{} // waiting proposals of the replaced run that this run makes again
 	add := func(firm string, kind SanctionKind, rule, reason string, recs []RecordIn, nRuns int) error {
-		if open, err := s.open(ctx, firm, kind, now); err != nil || open {
+		if x, open, err := s.open(ctx, firm, kind, r.Period, now); err != nil || open {
+			if open && x.Status.Waiting() && r.Replaces != "" && r.ofPeriod(x) {
+				kept[x.ID] = true
+			}
 			return err
 		}
-		sx := Sanction{ID: newID(), Kind: kind, FirmID: firm, Rule: rule, Reason: reason, LegalBasis: legalBasis[kind],
+		sx := Sanction{ID: newID(), Kind: kind, FirmID: firm, Rule: rule, Reason: reason, LegalBasis: legalBasis[kind], Period: r.Period,
 			Status: Proposed, ProposedAt: now, ProposedBy: "run " + r.ID, Version: 1, ScoreRuns: runIDs[:min(nRuns, len(runIDs))]}
 		for _, rec := range recs {
 			sx.RecordIDs = append(sx.RecordIDs, rec.ID)
@@ -151,6 +197,11 @@ func (s *Service) propose(ctx context.Context, m Methodology, r Run, scores []Sc
 			if err := add(firm, rung, "ladder", fmt.Sprintf("grade D in %d published period(s) in a row: rung %d of the ladder", d, min(d, len(Ladder))), recs, d); err != nil {
 				return made, err
 			}
+		}
+	}
+	if r.Replaces != "" {
+		if _, err := s.withdraw(ctx, r, kept); err != nil {
+			return made, fmt.Errorf("withdraw the replaced run's proposals: %w", err)
 		}
 	}
 	return made, nil
@@ -417,10 +468,19 @@ func (s *Service) Supervise(ctx context.Context, c Caller) ([]Supervision, error
 	if err != nil {
 		return nil, err
 	}
-	runs, err := s.store.Runs(ctx, RunQuery{PublishedOnly: true, Limit: m.Lists.ReviewDecile})
-	if err != nil || len(runs) == 0 {
+	// The latest published period and those before it in a row, never runs: a period
+	// published again counts once.
+	pubs, err := s.publications(ctx)
+	if err != nil || len(pubs) == 0 {
 		return nil, err
 	}
+	var last Run
+	for _, r := range pubs {
+		if last.ID == "" || r.AsOf.After(last.AsOf) {
+			last = r
+		}
+	}
+	runs := append([]Run{last}, s.periodsBefore(pubs, s.periodOfRun(last), m.Lists.ReviewDecile-1)...)
 	byRun := make([]map[string]Score, len(runs))
 	for i, r := range runs {
 		ss, err := s.store.Scores(ctx, ScoreQuery{RunID: r.ID, Subject: Firm})

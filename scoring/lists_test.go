@@ -316,8 +316,9 @@ func TestProposals(t *testing.T) {
 	if _, err := w.svc.Decide(w.ctx, regulator, red.ID, false, "complaint pending"); err != nil {
 		t.Fatal(err)
 	}
-	w.now = w.now.Add(24 * time.Hour)
-	r6 := w.run(t, time.Date(2026, 6, 10, 0, 0, 0, 0, cst), true)
+	// The next period, June, is published once it has ended.
+	w.now = time.Date(2026, 7, 2, 0, 0, 0, 0, time.UTC)
+	r6 := w.run(t, time.Date(2026, 7, 1, 0, 0, 0, 0, cst), true)
 	if got, want := w.proposals(t, r6.ID), []string{"a1 redlist red_consecutive_a"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("after the rejection proposals = %q, want %q", got, want)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/credtrace/credtrace/courier"
@@ -17,30 +18,92 @@ const LeaseName = "scoring"
 // leaseTTL is how long a run's lease lasts without renewal; a crashed instance's lease lapses.
 const leaseTTL = 10 * time.Minute
 
+// RunRequest says what run to start.
+type RunRequest struct {
+	AsOf    time.Time // zero: now
+	Trigger string    // schedule, manual, publish
+	Publish bool
+	// Period is the label of the period a publishing run publishes (2026-11, 2026-Q4); empty,
+	// the last period that has ended at AsOf.
+	Period string
+	// Reason is a regulator's reason to publish a period that is published already: the new
+	// grades replace the period's, and no period is added.
+	Reason string
+}
+
 // StartRun records a run and runs it to the end (the scheduler and `credtrace score`). It
 // answers ErrLeaseHeld when another instance is running one.
 func (s *Service) StartRun(ctx context.Context, c Caller, asOf time.Time, trigger string, publish bool) (Run, error) {
-	_, finish, err := s.BeginRun(ctx, c, asOf, trigger, publish)
+	return s.Start(ctx, c, RunRequest{AsOf: asOf, Trigger: trigger, Publish: publish})
+}
+
+// Start is StartRun with every option of a run (see Begin).
+func (s *Service) Start(ctx context.Context, c Caller, req RunRequest) (Run, error) {
+	_, finish, err := s.Begin(ctx, c, req)
 	if err != nil {
 		return Run{}, err
 	}
 	return finish(ctx)
 }
 
-// BeginRun takes the lease and records a run as running; finish computes it, records the
-// outcome and gives the lease up. The API answers after BeginRun and lets finish go on, so that
-// GET /v1/scoring/runs/{id} shows the progress.
+// BeginRun is Begin without a period or a reason.
 func (s *Service) BeginRun(ctx context.Context, c Caller, asOf time.Time, trigger string, publish bool) (Run, func(context.Context) (Run, error), error) {
+	return s.Begin(ctx, c, RunRequest{AsOf: asOf, Trigger: trigger, Publish: publish})
+}
+
+// Begin takes the lease and records a run as running; finish computes it, records the
+// outcome and gives the lease up. The API answers after Begin and lets finish go on, so that
+// GET /v1/scoring/runs/{id} shows the progress.
+//
+// Grades are published per evaluation period, not per run. A publishing run publishes one
+// period that has ended — req.Period, or the last one ended at AsOf — as of that period's end,
+// whatever AsOf says: a period's grade describes the period, so computing it at 03:00 on the
+// 1st or a week later gives the same inputs. A period is published once: publishing it again
+// answers ErrConflict unless req.Reason gives a regulator's reason, and then the new run's
+// grades replace the period's (the earlier run is marked superseded, kept) and its waiting
+// proposals are withdrawn. Any other run is a preview of the period in progress at AsOf; it
+// never feeds proposals. A period is scored by the methodology in force at its start (the
+// rules of a period are fixed before it starts).
+func (s *Service) Begin(ctx context.Context, c Caller, req RunRequest) (Run, func(context.Context) (Run, error), error) {
 	if c.Role != "regulator" {
 		return Run{}, nil, ErrForbidden
 	}
 	now := s.Now()
+	asOf := req.AsOf
 	if asOf.IsZero() {
 		asOf = now
 	}
 	asOf = asOf.UTC().Truncate(time.Millisecond)
 	if asOf.After(now) {
 		return Run{}, nil, invalid("as_of", "must not be in the future")
+	}
+	reason := strings.TrimSpace(req.Reason)
+	var p Period
+	if req.Publish {
+		if req.Period != "" {
+			var err error
+			if p, err = s.cal.Parse(req.Period); err != nil {
+				return Run{}, nil, err
+			}
+			if !req.AsOf.IsZero() && asOf.Before(p.End) {
+				return Run{}, nil, invalid("as_of", "period %s is published as of its end, %s: as_of must not be earlier", p.Label(), p.End.Format(time.RFC3339))
+			}
+		} else {
+			p = s.cal.LastEnded(asOf)
+		}
+		if p.End.After(now) {
+			return Run{}, nil, invalid("period", "%s has not ended (it ends at %s): a period is published once it has ended; a run that does not publish previews it",
+				p.Label(), p.End.Format(time.RFC3339))
+		}
+		asOf = p.End.UTC()
+	} else {
+		if req.Period != "" {
+			return Run{}, nil, invalid("period", "only a publishing run names a period: a preview scores the period in progress at as_of")
+		}
+		if reason != "" {
+			return Run{}, nil, invalid("reason", "only a publishing run that replaces a period's grades takes a reason")
+		}
+		p = s.cal.Of(asOf)
 	}
 	// Each run holds the lease under its own name, so that a second run started in this very
 	// process waits like one started anywhere else.
@@ -53,12 +116,30 @@ func (s *Service) BeginRun(ctx context.Context, c Caller, asOf time.Time, trigge
 		return Run{}, nil, ErrLeaseHeld
 	}
 	release := func() { s.store.ReleaseLease(context.Background(), LeaseName, holder) }
-	m, doc, err := s.MethodAt(ctx, asOf)
+	r := Run{ID: newID(), AsOf: asOf, Period: p.Label(), Trigger: req.Trigger, Publish: req.Publish, Status: RunRunning, StartedAt: now, Version: 1}
+	if req.Publish {
+		// Under the lease, so that two publications of one period cannot both pass the check.
+		pubs, err := s.publications(ctx)
+		if err != nil {
+			release()
+			return Run{}, nil, err
+		}
+		if cur, ok := pubs[r.Period]; ok {
+			if reason == "" {
+				release()
+				return Run{}, nil, fmt.Errorf("%w: period %s is published already (run %s); publishing it again replaces its grades and needs a regulator's reason",
+					ErrConflict, r.Period, cur.ID)
+			}
+			r.Replaces = cur.ID
+		}
+		r.Reason = reason
+	}
+	m, doc, err := s.MethodAt(ctx, p.Start)
 	if err != nil {
 		release()
 		return Run{}, nil, err
 	}
-	r := Run{ID: newID(), AsOf: asOf, Method: doc.Version, MethodHash: doc.Hash, Trigger: trigger, Publish: publish, Status: RunRunning, StartedAt: now, Version: 1}
+	r.Method, r.MethodHash = doc.Version, doc.Hash
 	if err := s.store.CreateRun(ctx, r); err != nil {
 		release()
 		return Run{}, nil, err
@@ -78,9 +159,86 @@ func (s *Service) BeginRun(ctx context.Context, c Caller, asOf time.Time, trigge
 		if runErr != nil {
 			return r, fmt.Errorf("scoring run %s: %w", r.ID, runErr)
 		}
+		if r.Replaces != "" {
+			// Only once the new grades are in: until then the period keeps its old ones.
+			if err := s.supersede(context.WithoutCancel(ctx), r.Replaces, r.ID); err != nil {
+				return r, fmt.Errorf("scoring run %s: mark %s superseded: %w", r.ID, r.Replaces, err)
+			}
+		}
 		return r, nil
 	}
 	return r, finish, nil
+}
+
+// supersede marks a publishing run replaced by another; its scores are no longer published.
+func (s *Service) supersede(ctx context.Context, oldID, newID string) error {
+	old, err := s.store.Run(ctx, oldID)
+	if err != nil {
+		return err
+	}
+	if old.SupersededBy == "" {
+		old.SupersededBy = newID
+		old.Version++
+		if err := s.store.UpdateRun(ctx, old); err != nil {
+			return err
+		}
+	}
+	return s.store.UnpublishScores(ctx, oldID)
+}
+
+// periodOf is the label of the period a run scored. Runs stored before periods were named
+// were published on the 1st for the month just ended: the last period ended at their as-of.
+func (s *Service) periodOf(r Run) string {
+	if r.Period != "" {
+		return r.Period
+	}
+	if r.Publish {
+		return s.cal.LastEnded(r.AsOf).Label()
+	}
+	return s.cal.Of(r.AsOf).Label()
+}
+
+// periodOfRun is the period a run scored, in this calendar.
+func (s *Service) periodOfRun(r Run) Period {
+	if p, err := s.cal.Parse(s.periodOf(r)); err == nil {
+		return p
+	}
+	// A period of another kind (the committee changed months to quarters): the one it ended in.
+	return s.cal.LastEnded(r.AsOf)
+}
+
+// publications maps each published period's label to the run whose grades it publishes: of the
+// succeeded, not superseded publishing runs of that period, the latest (so that a run replaced
+// by one whose superseding mark was lost in a crash still counts once). The ladder and the
+// reviews count these periods, never runs. Published runs are a handful a year, so all are read.
+func (s *Service) publications(ctx context.Context) (map[string]Run, error) {
+	runs, err := s.store.Runs(ctx, RunQuery{PublishedOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]Run{}
+	for _, r := range runs {
+		label := s.periodOf(r)
+		if cur, ok := out[label]; !ok || r.StartedAt.After(cur.StartedAt) || (r.StartedAt.Equal(cur.StartedAt) && r.ID > cur.ID) {
+			out[label] = r
+		}
+	}
+	return out, nil
+}
+
+// periodsBefore returns the publishing runs of the periods before p, newest first, as long as
+// they follow each other in the calendar without a gap, at most n of them: "D in two periods
+// in a row" means two calendar periods that follow each other.
+func (s *Service) periodsBefore(pubs map[string]Run, p Period, n int) []Run {
+	var out []Run
+	for q := s.cal.Prev(p); len(out) < n; q = s.cal.Prev(q) {
+		r, ok := pubs[q.Label()]
+		if !ok {
+			break
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // execute gathers the inputs as of the run's time, scores, stores, and (for a publishing run)
@@ -94,10 +252,11 @@ func (s *Service) execute(ctx context.Context, m Methodology, r *Run, holder str
 	for kind, byID := range in.Stats {
 		r.Inputs["stat_subjects_"+string(kind)] = len(byID)
 	}
+	r.InputsHash = InputsHash(in)
 	scores := Compute(m, in, r.ID)
 	r.Total = len(scores)
 	for i := range scores {
-		scores[i].Published, scores[i].MethodHash = r.Publish, r.MethodHash
+		scores[i].Published, scores[i].MethodHash, scores[i].Period = r.Publish, r.MethodHash, r.Period
 	}
 	for i := 0; i < len(scores); i += 1000 {
 		end := min(i+1000, len(scores))
@@ -201,7 +360,7 @@ func (s *Service) Gather(ctx context.Context, m Methodology, asOf time.Time) (In
 		for _, rec := range rs {
 			if st, ok := statusAt(rec, asOf); ok && st.InForce() && !rec.OccurredAt.After(asOf) {
 				in.Records = append(in.Records, RecordIn{ID: rec.ID, SubjectKind: SubjectKind(rec.Subject.Kind), SubjectID: rec.Subject.ID,
-					Category: string(rec.Category), Severity: string(rec.Severity), OccurredAt: rec.OccurredAt})
+					Category: string(rec.Category), Severity: string(rec.Severity), OccurredAt: rec.OccurredAt, Status: string(st)})
 			}
 		}
 		if len(rs) < p.Limit {
@@ -235,6 +394,26 @@ func (s *Service) Gather(ctx context.Context, m Methodology, asOf time.Time) (In
 			break
 		}
 		q.After = rs[len(rs)-1].ID
+	}
+	// A rating edited after asOf counts as it was then: its stars, tags and weight at the
+	// latest version given at or before asOf (edits are allowed for days, so a run as of last
+	// Monday must not read today's stars).
+	for i, r := range all {
+		if !r.UpdatedAt.After(asOf) {
+			continue
+		}
+		hist, err := s.store.RatingHistory(ctx, r.ID)
+		if err != nil {
+			return in, err
+		}
+		found := false
+		for _, v := range hist {
+			if !v.UpdatedAt.After(asOf) && (!found || v.Version > all[i].Version) {
+				all[i], found = v, true
+			}
+		}
+		// Without a version of then (a rating stored before versions were kept and edited
+		// since), the current one is the best there is.
 	}
 	in.Ratings = reassess(m, all)
 	for p := page; ; {

@@ -49,7 +49,8 @@ type Service struct {
 	tracker  Tracker
 	inTree   func(ctx context.Context, root, id string) (bool, error)
 	now      func() time.Time
-	instance string // this process's lease holder name
+	instance string   // this process's lease holder name
+	cal      Calendar // the evaluation periods
 }
 
 // NewService returns a Service. inTree answers firm scoping (courier.Service.InTree).
@@ -57,8 +58,24 @@ func NewService(store Store, archive Archive, tracker Tracker, inTree func(ctx c
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, archive: archive, tracker: tracker, inTree: inTree, now: now, instance: uuid.NewString()}
+	return &Service{store: store, archive: archive, tracker: tracker, inTree: inTree, now: now, instance: uuid.NewString(), cal: DefaultCalendar()}
 }
+
+// SetCalendar sets the evaluation periods (default: DefaultCalendar); call it before use. A
+// setter rather than a parameter keeps NewService's callers as they are, since nearly all of
+// them want the default.
+func (s *Service) SetCalendar(c Calendar) {
+	if !c.Kind.Valid() {
+		c.Kind = Month
+	}
+	if c.Loc == nil {
+		c.Loc = DefaultCalendar().Loc
+	}
+	s.cal = c
+}
+
+// Calendar returns the evaluation periods.
+func (s *Service) Calendar() Calendar { return s.cal }
 
 // Now is the service clock in UTC at millisecond precision.
 func (s *Service) Now() time.Time { return s.now().UTC().Truncate(time.Millisecond) }

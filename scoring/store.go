@@ -17,6 +17,8 @@ type RatingQuery struct {
 
 // RunQuery selects runs, newest first.
 type RunQuery struct {
+	// PublishedOnly selects the runs whose grades are published: publishing, succeeded and not
+	// superseded by a later publication of their period.
 	PublishedOnly bool
 	Before        time.Time // AsOf before this time
 	Limit         int
@@ -61,6 +63,10 @@ type Store interface {
 	Rating(ctx context.Context, id string) (Rating, error)
 	RatingByRater(ctx context.Context, kind RaterKind, raterID, waybill string) (Rating, error)
 	Ratings(ctx context.Context, q RatingQuery) ([]Rating, error)
+	// RatingHistory returns every version of a rating that CreateRating and UpdateRating
+	// stored, oldest first (none for an unknown id), so that a run as of a past time reads
+	// the rating as it was then. A refused create or update adds none.
+	RatingHistory(ctx context.Context, id string) ([]Rating, error)
 
 	CreateRun(ctx context.Context, r Run) error
 	UpdateRun(ctx context.Context, r Run) error
@@ -70,6 +76,9 @@ type Store interface {
 	// PutScores stores scores of one run (adding to those already stored for it).
 	PutScores(ctx context.Context, scores []Score) error
 	Scores(ctx context.Context, q ScoreQuery) ([]Score, error)
+	// UnpublishScores marks every score of a run not published (its period was published
+	// again); the scores stay.
+	UnpublishScores(ctx context.Context, runID string) error
 	// ScoreHistory returns a subject's scores across runs, newest AsOf first, at most limit.
 	ScoreHistory(ctx context.Context, kind SubjectKind, id string, limit int) ([]Score, error)
 

@@ -142,6 +142,7 @@ type Score struct {
 	AsOf        time.Time
 	Method      string // methodology version
 	MethodHash  string // MethodHash of the methodology document
+	Period      string // label of the evaluation period (2026-11, 2026-Q4) the run scored
 	Value       float64
 	Uncertainty float64
 	Grade       Grade
@@ -170,6 +171,18 @@ type Run struct {
 	MethodHash string // MethodHash of its document
 	Trigger    string // schedule, manual, publish
 	Publish    bool   // a publishing run: its grades are the period's published grades
+	// Period is the label of the evaluation period: for a publishing run the period it
+	// publishes (AsOf is its end), for a preview the period in progress at AsOf.
+	Period string
+	// Reason is the regulator's reason for publishing a period again, and Replaces the run
+	// whose publication it replaces; SupersededBy names the run that replaced this one. A
+	// superseded run is kept, never deleted: its grades were public once.
+	Reason       string
+	Replaces     string
+	SupersededBy string
+	// InputsHash is the SHA-256 of the run's inputs as InputsWriter encodes them, taken when
+	// the run read them: an export or a replay can show that it uses the same inputs.
+	InputsHash string
 	Status     RunStatus
 	StartedAt  time.Time
 	FinishedAt time.Time
@@ -210,6 +223,9 @@ const (
 	Approved SanctionStatus = "approved"
 	Rejected SanctionStatus = "rejected"
 	Lifted   SanctionStatus = "lifted"
+	// Withdrawn is a proposal that waited for a decision when the publication behind it was
+	// replaced: the replacing run proposes again from its corrected grades.
+	Withdrawn SanctionStatus = "withdrawn"
 )
 
 // Sanction is a proposal of a list entry or sanction against a firm, and its decision.
@@ -222,6 +238,7 @@ type Sanction struct {
 	LegalBasis string   // 法律依据
 	RecordIDs  []string // the records behind it
 	ScoreRuns  []string // the runs whose scores are behind it
+	Period     string   // the evaluation period whose publication proposed it
 	Status     SanctionStatus
 	ProposedAt time.Time
 	ProposedBy string // run id or token id

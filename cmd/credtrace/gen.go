@@ -25,7 +25,7 @@ import (
 // gen builds a synthetic world and writes it through the HTTP API as its parties would: the
 // regulator registers firms, sites and staff and issues tokens, each carrier pushes its own
 // events with its own token, merchants rate with theirs, consumers through the public route,
-// incidents and complaints are reported, and a published scoring run closes the lot.
+// incidents and complaints are reported, and a scoring run (a preview of the period in progress) closes the lot.
 func gen(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("gen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -661,12 +661,13 @@ func (wr *writer) ratings(ctx context.Context) error {
 	})
 }
 
-// score starts a published scoring run and waits for its outcome; while another run holds the
-// lease (a scheduled one), it tries again.
+// score starts a scoring run and waits for its outcome; while another run holds the lease (a
+// scheduled one), it tries again. It is a preview, not a publication: the world is written
+// today, and a publication is of the period that has ended, which holds none of it.
 func (wr *writer) score(ctx context.Context) error {
 	var run map[string]any
 	for attempt := 0; ; attempt++ {
-		err := wr.call(ctx, "POST", "/v1/scoring/runs", wr.admin, map[string]any{"publish": true}, &run)
+		err := wr.call(ctx, "POST", "/v1/scoring/runs", wr.admin, map[string]any{"publish": false}, &run)
 		var ae *apiError
 		if errors.As(err, &ae) && ae.status == http.StatusConflict && attempt < 60 {
 			select {
@@ -715,7 +716,7 @@ func (wr *writer) summary(out io.Writer, seed uint64, size string, took time.Dur
 	fmt.Fprintf(out, "  %d incidents proposing %d records, %d complaints, %d records confirmed, %d ratings (%d weigh less than one: bursts, bought stars)\n",
 		len(w.Incidents), wr.proposed.Load(), len(w.Complaints), wr.confirmed.Load(), len(w.Ratings), wr.discounted.Load())
 	if wr.run != nil {
-		fmt.Fprintf(out, "  scoring run %v %v: %v subjects, %v proposals, published\n", wr.run["id"], wr.run["status"], wr.run["total"], wr.run["proposals"])
+		fmt.Fprintf(out, "  scoring run %v %v: %v subjects, %v proposals, preview of period %v\n", wr.run["id"], wr.run["status"], wr.run["total"], wr.run["proposals"], wr.run["period"])
 	}
 	var sample string
 	for _, p := range w.Parcels {

@@ -97,7 +97,7 @@ func TestGen(t *testing.T) {
 		}
 	})
 
-	t.Run("published scoring run with the ratings", func(t *testing.T) {
+	t.Run("scoring run with the ratings", func(t *testing.T) {
 		status, body := httpCall(t, "GET", s.base+"/v1/scoring/runs", admin, nil)
 		items, _ := body["items"].([]any)
 		if status != http.StatusOK || len(items) == 0 {
@@ -105,8 +105,8 @@ func TestGen(t *testing.T) {
 		}
 		r, _ := items[0].(map[string]any)
 		inputs, _ := r["inputs"].(map[string]any)
-		if r["status"] != "succeeded" || r["publish"] != true {
-			t.Errorf("run = %v %v, want succeeded and published", r["status"], r["publish"])
+		if r["status"] != "succeeded" || r["publish"] != false || r["period"] == "" {
+			t.Errorf("run = %v %v %v, want a succeeded preview of the period in progress", r["status"], r["publish"], r["period"])
 		}
 		if got, _ := inputs["ratings"].(float64); int(got) != len(want.Ratings) {
 			t.Errorf("run inputs count %v ratings, want %d", inputs["ratings"], len(want.Ratings))

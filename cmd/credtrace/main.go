@@ -46,7 +46,8 @@ func usage(w io.Writer) {
 
 commands:
   serve     start the HTTP service (default)
-  score     run a scoring run by hand on the configured store (--as-of RFC3339, --publish)
+  score     run a scoring run by hand on the configured store (--as-of RFC3339, --publish, --period, --reason),
+            or recompute one from its inputs (--replay RUN [--inputs FILE])
   bench     measure credtrace against its references on this machine (-short, -events N, -out FILE)
   gen       write a synthetic district through the API (--seed N, --size tiny|small|district|large, --url, --token)
   version   print the version
@@ -59,6 +60,8 @@ serve flags (each also read from the environment variable shown):
   --repair-months     CREDTRACE_REPAIR_MONTHS     minor=0,general=3,serious=12
   --pii-key-file      CREDTRACE_PII_KEY_FILE      file of the personal-data key, created 0600 on the first start
                                                   (DATA.pii.key, beside the data directory; back it up apart)
+  --period            CREDTRACE_PERIOD            evaluation period of published grades: month or quarter (month)
+                      CREDTRACE_TZ                time zone of the schedules and the periods (Asia/Shanghai)
                       CREDTRACE_MONGO_URI         use MongoDB instead of the embedded store
                       CREDTRACE_MONGO_DB          MongoDB database (credtrace)
                       CREDTRACE_ADMIN_TOKEN       regulator token to accept (>= 24 characters)
@@ -138,6 +141,19 @@ func openStore(ctx context.Context, cfg config.Config) (backend, error) {
 		recover: func(context.Context) error { return nil }}, nil
 }
 
+// calendar is the evaluation periods of the configuration: months or quarters in CREDTRACE_TZ.
+func calendar(cfg config.Config) (scoring.Calendar, error) {
+	loc, err := config.LoadLocation(cfg.Timezone)
+	if err != nil {
+		return scoring.Calendar{}, fmt.Errorf("CREDTRACE_TZ: %w", err)
+	}
+	kind := scoring.PeriodKind(cfg.Period)
+	if kind == "" {
+		kind = scoring.Month
+	}
+	return scoring.Calendar{Kind: kind, Loc: loc}, nil
+}
+
 // scoreJob is a scheduled scoring run; another instance holding the lease is not an error.
 func scoreJob(sc *scoring.Service, publish bool, log *slog.Logger) func(context.Context) error {
 	return func(ctx context.Context) error {
@@ -148,6 +164,12 @@ func scoreJob(sc *scoring.Service, publish bool, log *slog.Logger) func(context.
 		r, err := sc.StartRun(ctx, scoring.Caller{Role: "regulator", TokenID: "system"}, time.Time{}, trigger, publish)
 		if errors.Is(err, scoring.ErrLeaseHeld) {
 			log.Info("scoring run skipped: another instance holds the lease", "trigger", trigger)
+			return nil
+		}
+		if publish && errors.Is(err, scoring.ErrConflict) {
+			// The period that has ended is published already (a quarter is published once,
+			// on the first of the three monthly dates; or by hand): nothing to do.
+			log.Info("publication skipped: the period is published already", "detail", err.Error())
 			return nil
 		}
 		if err == nil {
@@ -255,6 +277,11 @@ func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv
 		log.Info("replayed tracking events after the last checkpoint", "events", n)
 	}
 	sc := scoring.NewService(st.scoring, st.courier, trk, svc.InTree, nil)
+	cal, err := calendar(cfg)
+	if err != nil {
+		return fail(err)
+	}
+	sc.SetCalendar(cal)
 	api := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Scoring: sc, Store: st.health, Logger: log, Metrics: metrics})
 	return &app{st: st, secret: secret, svc: svc, trk: trk, sc: sc, api: api, log: log}, nil
 }

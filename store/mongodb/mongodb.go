@@ -54,6 +54,8 @@ const (
 	collSanctions = "sanctions"
 	collLeases    = "leases"
 	collMethods   = "methods"
+	// collRatingVersions keeps every version of a rating under "<id>|<version>".
+	collRatingVersions = "rating_versions"
 
 	collWrongAnswers = "wrong_answers"
 )
@@ -70,6 +72,7 @@ type Store struct {
 	events, parcels, stats, statSources, carriers, incidents, anomalies *mongo.Collection
 
 	ratings, scoreRuns, scores, sanctions, leases, methods *mongo.Collection
+	ratingVersions                                         *mongo.Collection
 
 	wrongAnswers *mongo.Collection
 }
@@ -119,33 +122,34 @@ func redactURIError(err error) error {
 func newStore(client *mongo.Client, dbName string) *Store {
 	db := client.Database(dbName)
 	return &Store{
-		client:       client,
-		db:           db,
-		firms:        db.Collection(collFirms),
-		sites:        db.Collection(collSites),
-		staff:        db.Collection(collStaff),
-		records:      db.Collection(collRecords),
-		objections:   db.Collection(collObjections),
-		commitments:  db.Collection(collCommitments),
-		tokens:       db.Collection(collTokens),
-		audit:        db.Collection(collAudit),
-		settings:     db.Collection(collSettings),
-		counters:     db.Collection(collCounters),
-		guesses:      db.Collection(collGuesses),
-		events:       db.Collection(collEvents),
-		parcels:      db.Collection(collParcels),
-		stats:        db.Collection(collStats),
-		statSources:  db.Collection(collStatSources),
-		carriers:     db.Collection(collCarriers),
-		incidents:    db.Collection(collIncidents),
-		anomalies:    db.Collection(collAnomalies),
-		ratings:      db.Collection(collRatings),
-		scoreRuns:    db.Collection(collScoreRuns),
-		scores:       db.Collection(collScores),
-		sanctions:    db.Collection(collSanctions),
-		leases:       db.Collection(collLeases),
-		methods:      db.Collection(collMethods),
-		wrongAnswers: db.Collection(collWrongAnswers),
+		client:         client,
+		db:             db,
+		firms:          db.Collection(collFirms),
+		sites:          db.Collection(collSites),
+		staff:          db.Collection(collStaff),
+		records:        db.Collection(collRecords),
+		objections:     db.Collection(collObjections),
+		commitments:    db.Collection(collCommitments),
+		tokens:         db.Collection(collTokens),
+		audit:          db.Collection(collAudit),
+		settings:       db.Collection(collSettings),
+		counters:       db.Collection(collCounters),
+		guesses:        db.Collection(collGuesses),
+		events:         db.Collection(collEvents),
+		parcels:        db.Collection(collParcels),
+		stats:          db.Collection(collStats),
+		statSources:    db.Collection(collStatSources),
+		carriers:       db.Collection(collCarriers),
+		incidents:      db.Collection(collIncidents),
+		anomalies:      db.Collection(collAnomalies),
+		ratings:        db.Collection(collRatings),
+		scoreRuns:      db.Collection(collScoreRuns),
+		scores:         db.Collection(collScores),
+		sanctions:      db.Collection(collSanctions),
+		leases:         db.Collection(collLeases),
+		methods:        db.Collection(collMethods),
+		ratingVersions: db.Collection(collRatingVersions),
+		wrongAnswers:   db.Collection(collWrongAnswers),
 	}
 }
 
@@ -206,6 +210,7 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 			unique(bson.D{{Key: "rater_kind", Value: 1}, {Key: "rater_id", Value: 1}, {Key: "waybill", Value: 1}}),
 			plain(bson.D{{Key: "firm_id", Value: 1}, {Key: "created_at", Value: 1}}),
 		}},
+		{s.ratingVersions, []mongo.IndexModel{plain(bson.D{{Key: "rating_id", Value: 1}, {Key: "version", Value: 1}})}},
 		{s.scoreRuns, []mongo.IndexModel{plain(bson.D{{Key: "as_of", Value: -1}, {Key: "_id", Value: -1}})}},
 		{s.scores, []mongo.IndexModel{
 			unique(bson.D{{Key: "run_id", Value: 1}, {Key: "subject", Value: 1}, {Key: "subject_id", Value: 1}}),

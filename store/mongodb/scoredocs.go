@@ -70,6 +70,14 @@ func fromRatingDoc(d ratingDoc) scoring.Rating {
 	}
 }
 
+// ratingVersionDoc is one version of a rating, under its own key.
+type ratingVersionDoc struct {
+	Key      string    `bson:"_id"`
+	RatingID string    `bson:"rating_id"`
+	Version  int64     `bson:"version"`
+	Rating   ratingDoc `bson:"rating"`
+}
+
 // inputDoc is one count of a run's inputs. The counts are a list rather than a subdocument so
 // that their names never have to be field names.
 type inputDoc struct {
@@ -93,6 +101,11 @@ type runDoc struct {
 	Error      string         `bson:"error"`
 	Proposals  int64          `bson:"proposals"`
 	Version    int64          `bson:"version"`
+	Period     string         `bson:"period"`
+	Reason     string         `bson:"reason"`
+	Replaces   string         `bson:"replaces"`
+	Superseded string         `bson:"superseded_by"`
+	InputsHash string         `bson:"inputs_hash"`
 }
 
 func toRunDoc(r scoring.Run) runDoc {
@@ -117,6 +130,11 @@ func toRunDoc(r scoring.Run) runDoc {
 		Error:      r.Error,
 		Proposals:  int64(r.Proposals),
 		Version:    int64(r.Version),
+		Period:     r.Period,
+		Reason:     r.Reason,
+		Replaces:   r.Replaces,
+		Superseded: r.SupersededBy,
+		InputsHash: r.InputsHash,
 	}
 }
 
@@ -129,21 +147,26 @@ func fromRunDoc(d runDoc) scoring.Run {
 		}
 	}
 	return scoring.Run{
-		ID:         d.ID,
-		AsOf:       fromDatetime(d.AsOf),
-		Method:     d.Method,
-		MethodHash: d.MethodHash,
-		Trigger:    d.Trigger,
-		Publish:    d.Publish,
-		Status:     scoring.RunStatus(d.Status),
-		StartedAt:  fromDatetime(d.StartedAt),
-		FinishedAt: fromDatetime(d.FinishedAt),
-		Inputs:     inputs,
-		Progress:   int(d.Progress),
-		Total:      int(d.Total),
-		Error:      d.Error,
-		Proposals:  int(d.Proposals),
-		Version:    int(d.Version),
+		ID:           d.ID,
+		AsOf:         fromDatetime(d.AsOf),
+		Method:       d.Method,
+		MethodHash:   d.MethodHash,
+		Trigger:      d.Trigger,
+		Publish:      d.Publish,
+		Status:       scoring.RunStatus(d.Status),
+		StartedAt:    fromDatetime(d.StartedAt),
+		FinishedAt:   fromDatetime(d.FinishedAt),
+		Inputs:       inputs,
+		Progress:     int(d.Progress),
+		Total:        int(d.Total),
+		Error:        d.Error,
+		Proposals:    int(d.Proposals),
+		Version:      int(d.Version),
+		Period:       d.Period,
+		Reason:       d.Reason,
+		Replaces:     d.Replaces,
+		SupersededBy: d.Superseded,
+		InputsHash:   d.InputsHash,
 	}
 }
 
@@ -181,6 +204,7 @@ type scoreDoc struct {
 	Parcels     int64          `bson:"parcels"`
 	Components  []componentDoc `bson:"components"`
 	Published   bool           `bson:"published"`
+	Period      string         `bson:"period"`
 }
 
 // scoreKey is the _id of a score: run, subject kind and subject id.
@@ -211,6 +235,7 @@ func toScoreDoc(s scoring.Score) scoreDoc {
 				})}
 		}),
 		Published: s.Published,
+		Period:    s.Period,
 	}
 }
 
@@ -236,6 +261,7 @@ func fromScoreDoc(d scoreDoc) scoring.Score {
 				})}
 		}),
 		Published: d.Published,
+		Period:    d.Period,
 	}
 }
 
@@ -262,6 +288,7 @@ type sanctionDoc struct {
 	LiftedAt   *bson.DateTime `bson:"lifted_at,omitempty"`
 	LiftReason string         `bson:"lift_reason"`
 	Version    int64          `bson:"version"`
+	Period     string         `bson:"period"`
 }
 
 func toSanctionDoc(s scoring.Sanction) sanctionDoc {
@@ -288,6 +315,7 @@ func toSanctionDoc(s scoring.Sanction) sanctionDoc {
 		LiftedAt:   datetime(s.LiftedAt),
 		LiftReason: s.LiftReason,
 		Version:    int64(s.Version),
+		Period:     s.Period,
 	}
 }
 
@@ -315,6 +343,7 @@ func fromSanctionDoc(d sanctionDoc) scoring.Sanction {
 		LiftedAt:     fromDatetime(d.LiftedAt),
 		LiftReason:   d.LiftReason,
 		Version:      int(d.Version),
+		Period:       d.Period,
 	}
 }
 

@@ -65,15 +65,40 @@ func findSorted[D, T any](ctx context.Context, coll *mongo.Collection, what stri
 // ----- ratings -----
 
 // CreateRating stores a new rating; ErrConflict when its id is taken or the rater rated the
-// waybill already.
+// waybill already. Its first version is kept too.
 func (c *Scoring) CreateRating(ctx context.Context, r scoring.Rating) error {
-	return scoreErr(insert(ctx, c.s.ratings, "rating", r.ID, toRatingDoc(r)))
+	if err := insert(ctx, c.s.ratings, "rating", r.ID, toRatingDoc(r)); err != nil {
+		return scoreErr(err)
+	}
+	return c.putRatingVersion(ctx, r)
 }
 
 // UpdateRating replaces a rating whose stored version is r.Version-1; ErrNotFound when there is
 // no such rating, ErrConflict when it changed meanwhile or the new (rater, waybill) is taken.
+// The new version is kept too.
 func (c *Scoring) UpdateRating(ctx context.Context, r scoring.Rating) error {
-	return scoreErr(replace(ctx, c.s.ratings, "rating", r.ID, r.Version, toRatingDoc(r)))
+	if err := replace(ctx, c.s.ratings, "rating", r.ID, r.Version, toRatingDoc(r)); err != nil {
+		return scoreErr(err)
+	}
+	return c.putRatingVersion(ctx, r)
+}
+
+// putRatingVersion keeps a version of a rating, after the rating itself is written: without
+// transactions (FerretDB has none) a crash in between loses the version, never invents one,
+// and scoring then reads the rating as it is (see scoring.Service.Gather).
+func (c *Scoring) putRatingVersion(ctx context.Context, r scoring.Rating) error {
+	d := ratingVersionDoc{Key: fmt.Sprintf("%s|%d", r.ID, r.Version), RatingID: r.ID, Version: int64(r.Version), Rating: toRatingDoc(r)}
+	_, err := c.s.ratingVersions.ReplaceOne(ctx, bson.D{{Key: "_id", Value: d.Key}}, d, options.Replace().SetUpsert(true))
+	if err != nil {
+		return fmt.Errorf("mongodb: keep version %d of rating %s: %w", r.Version, r.ID, err)
+	}
+	return nil
+}
+
+// RatingHistory returns every kept version of a rating, oldest first.
+func (c *Scoring) RatingHistory(ctx context.Context, id string) ([]scoring.Rating, error) {
+	return findSorted(ctx, c.s.ratingVersions, "rating versions", bson.D{{Key: "rating_id", Value: id}}, bson.D{{Key: "version", Value: 1}}, 0,
+		func(d ratingVersionDoc) scoring.Rating { return fromRatingDoc(d.Rating) })
 }
 
 // Rating returns the rating id; ErrNotFound when there is none.
@@ -132,6 +157,8 @@ func (c *Scoring) Runs(ctx context.Context, q scoring.RunQuery) ([]scoring.Run, 
 	if q.PublishedOnly {
 		filter["publish"] = true
 		filter["status"] = string(scoring.RunSucceeded)
+		// null matches the documents written before runs could be superseded.
+		filter["superseded_by"] = bson.M{"$in": bson.A{"", nil}}
 	}
 	if !q.Before.IsZero() {
 		filter["as_of"] = bson.M{"$lt": bson.NewDateTimeFromTime(q.Before)}
@@ -181,6 +208,14 @@ func (c *Scoring) PutScores(ctx context.Context, scores []scoring.Score) error {
 		if err != nil {
 			return fmt.Errorf("mongodb: put scores: %w", err)
 		}
+	}
+	return nil
+}
+
+// UnpublishScores marks every score of a run not published.
+func (c *Scoring) UnpublishScores(ctx context.Context, runID string) error {
+	if _, err := c.s.scores.UpdateMany(ctx, bson.D{{Key: "run_id", Value: runID}}, bson.D{{Key: "$set", Value: bson.D{{Key: "published", Value: false}}}}); err != nil {
+		return fmt.Errorf("mongodb: unpublish scores of %s: %w", runID, err)
 	}
 	return nil
 }

@@ -389,20 +389,74 @@ CREATE TABLE guesses (
 ALTER TABLE records ADD COLUMN decided_at INTEGER;
 UPDATE records SET decided_at = occurred_at;
 `,
+	// 10: evaluation periods: runs, scores and proposals name their period; a period published
+	// again names the reason and the run it replaces, which is marked superseded; runs keep the
+	// hash of the inputs they read.
+	`
+ALTER TABLE score_runs ADD COLUMN period TEXT NOT NULL DEFAULT '';
+ALTER TABLE score_runs ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE score_runs ADD COLUMN replaces TEXT NOT NULL DEFAULT '';
+ALTER TABLE score_runs ADD COLUMN superseded_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE score_runs ADD COLUMN inputs_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE scores ADD COLUMN period TEXT NOT NULL DEFAULT '';
+ALTER TABLE sanctions ADD COLUMN period TEXT NOT NULL DEFAULT '';
+CREATE INDEX score_runs_published ON score_runs(publish, status, as_of);
+`,
+	// 11: every version of a rating, so that a run as of a past time reads it as it was then;
+	// the ratings stored so far are their own first known version.
+	`
+CREATE TABLE rating_versions (
+	id TEXT NOT NULL,
+	rater_kind TEXT NOT NULL,
+	rater_id TEXT NOT NULL,
+	waybill TEXT NOT NULL,
+	firm_id TEXT NOT NULL,
+	site_id TEXT NOT NULL,
+	staff_id TEXT NOT NULL,
+	stars INTEGER NOT NULL,
+	tags TEXT NOT NULL,
+	comment TEXT NOT NULL,
+	created_at INTEGER,
+	updated_at INTEGER,
+	weight REAL NOT NULL,
+	flags TEXT NOT NULL,
+	version INTEGER NOT NULL,
+	PRIMARY KEY (id, version)
+);
+INSERT INTO rating_versions SELECT id, rater_kind, rater_id, waybill, firm_id, site_id, staff_id, stars, tags, comment, created_at, updated_at, weight, flags, version FROM ratings;
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
 	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
 		return fmt.Errorf("sqlite: migrations table: %w", err)
 	}
-	var current int
-	if err := s.w.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+	// Each migration is applied once: those not recorded yet, in order. (A test that rolls one
+	// migration back by hand gets exactly that one applied again.)
+	applied := map[int]bool{}
+	rows, err := s.w.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
 		return fmt.Errorf("sqlite: schema version: %w", err)
 	}
-	if current > len(migrations) {
-		return fmt.Errorf("sqlite: %s has schema version %d, newer than this build knows (%d)", s.path, current, len(migrations))
+	newest := 0
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return fmt.Errorf("sqlite: schema version: %w", err)
+		}
+		applied[v], newest = true, max(newest, v)
 	}
-	for v := current + 1; v <= len(migrations); v++ {
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("sqlite: schema version: %w", err)
+	}
+	if newest > len(migrations) {
+		return fmt.Errorf("sqlite: %s has schema version %d, newer than this build knows (%d)", s.path, newest, len(migrations))
+	}
+	for v := 1; v <= len(migrations); v++ {
+		if applied[v] {
+			continue
+		}
 		err := s.atomic(ctx, func(t *Store) error {
 			if _, err := t.tx.ExecContext(ctx, migrations[v-1]); err != nil {
 				return err

@@ -113,25 +113,51 @@ func scanRating(sc scanner) (scoring.Rating, error) {
 }
 
 // CreateRating implements scoring.Store: ErrConflict when the id is taken or the rater rated
-// the waybill already.
+// the waybill already. The rating and its first version are written in one transaction.
 func (c *Scoring) CreateRating(ctx context.Context, r scoring.Rating) error {
-	_, err := c.s.writer().ExecContext(ctx, `INSERT INTO ratings (`+ratingCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, ratingArgs(r)...)
+	err := c.s.atomic(ctx, func(tx *Store) error {
+		if _, err := tx.writer().ExecContext(ctx, `INSERT INTO ratings (`+ratingCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, ratingArgs(r)...); err != nil {
+			return scoreErr(err)
+		}
+		return putRatingVersion(ctx, tx, r)
+	})
 	if err != nil {
-		return fmt.Errorf("sqlite: create rating %s: %w", r.ID, scoreErr(err))
+		return fmt.Errorf("sqlite: create rating %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// putRatingVersion keeps a version of a rating (a version stored again is replaced: it is the
+// same one).
+func putRatingVersion(ctx context.Context, tx *Store, r scoring.Rating) error {
+	if _, err := tx.writer().ExecContext(ctx, `INSERT OR REPLACE INTO rating_versions (`+ratingCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, ratingArgs(r)...); err != nil {
+		return scoreErr(err)
 	}
 	return nil
 }
 
 // UpdateRating implements scoring.Store: ErrNotFound for an unknown id, ErrConflict when the
-// stored version is not r.Version-1 or the new (rater, waybill) is taken.
+// stored version is not r.Version-1 or the new (rater, waybill) is taken. The new version is
+// kept in the same transaction.
 func (c *Scoring) UpdateRating(ctx context.Context, r scoring.Rating) error {
-	res, err := c.s.writer().ExecContext(ctx, `UPDATE ratings SET rater_kind=?, rater_id=?, waybill=?, firm_id=?, site_id=?, staff_id=?,
+	err := c.s.atomic(ctx, func(tx *Store) error {
+		res, err := tx.writer().ExecContext(ctx, `UPDATE ratings SET rater_kind=?, rater_id=?, waybill=?, firm_id=?, site_id=?, staff_id=?,
 		stars=?, tags=?, comment=?, created_at=?, updated_at=?, weight=?, flags=?, version=? WHERE id=? AND version=?`,
-		append(ratingArgs(r)[1:], r.ID, r.Version-1)...)
-	if err := c.s.update(ctx, "ratings", r.ID, res, err); err != nil {
-		return fmt.Errorf("sqlite: update rating %s: %w", r.ID, scoreErr(err))
+			append(ratingArgs(r)[1:], r.ID, r.Version-1)...)
+		if err := tx.update(ctx, "ratings", r.ID, res, err); err != nil {
+			return scoreErr(err)
+		}
+		return putRatingVersion(ctx, tx, r)
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: update rating %s: %w", r.ID, err)
 	}
 	return nil
+}
+
+// RatingHistory implements scoring.Store: oldest version first.
+func (c *Scoring) RatingHistory(ctx context.Context, id string) ([]scoring.Rating, error) {
+	return list(ctx, c.s.reader(), `SELECT `+ratingCols+` FROM rating_versions WHERE id = ? ORDER BY version`, []any{id}, scanRating)
 }
 
 // Rating implements scoring.Store: ErrNotFound when there is none.
@@ -169,7 +195,8 @@ func (c *Scoring) Ratings(ctx context.Context, q scoring.RatingQuery) ([]scoring
 
 // ----- runs -----
 
-const runCols = `id, as_of, method, method_hash, run_trigger, publish, status, started_at, finished_at, inputs, progress, total, error, proposals, version`
+const runCols = `id, as_of, method, method_hash, run_trigger, publish, status, started_at, finished_at, inputs, progress, total, error, proposals, version,
+	period, reason, replaces, superseded_by, inputs_hash`
 
 func runArgs(r scoring.Run) []any {
 	inputs := r.Inputs
@@ -177,7 +204,7 @@ func runArgs(r scoring.Run) []any {
 		inputs = nil
 	}
 	return []any{r.ID, ms(r.AsOf), r.Method, r.MethodHash, r.Trigger, boolInt(r.Publish), string(r.Status), ms(r.StartedAt), ms(r.FinishedAt),
-		toJSON(inputs), r.Progress, r.Total, r.Error, r.Proposals, r.Version}
+		toJSON(inputs), r.Progress, r.Total, r.Error, r.Proposals, r.Version, r.Period, r.Reason, r.Replaces, r.SupersededBy, r.InputsHash}
 }
 
 func scanRun(sc scanner) (scoring.Run, error) {
@@ -186,7 +213,7 @@ func scanRun(sc scanner) (scoring.Run, error) {
 	var publish int
 	var asOf, started, finished sql.NullInt64
 	if err := sc.Scan(&r.ID, &asOf, &r.Method, &r.MethodHash, &r.Trigger, &publish, &status, &started, &finished, &inputs,
-		&r.Progress, &r.Total, &r.Error, &r.Proposals, &r.Version); err != nil {
+		&r.Progress, &r.Total, &r.Error, &r.Proposals, &r.Version, &r.Period, &r.Reason, &r.Replaces, &r.SupersededBy, &r.InputsHash); err != nil {
 		return scoring.Run{}, scoreErr(err)
 	}
 	var err error
@@ -203,7 +230,7 @@ func scanRun(sc scanner) (scoring.Run, error) {
 
 // CreateRun implements scoring.Store: ErrConflict when the id is taken.
 func (c *Scoring) CreateRun(ctx context.Context, r scoring.Run) error {
-	_, err := c.s.writer().ExecContext(ctx, `INSERT INTO score_runs (`+runCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, runArgs(r)...)
+	_, err := c.s.writer().ExecContext(ctx, `INSERT INTO score_runs (`+runCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, runArgs(r)...)
 	if err != nil {
 		return fmt.Errorf("sqlite: create run %s: %w", r.ID, scoreErr(err))
 	}
@@ -214,7 +241,8 @@ func (c *Scoring) CreateRun(ctx context.Context, r scoring.Run) error {
 // stored version is not r.Version-1.
 func (c *Scoring) UpdateRun(ctx context.Context, r scoring.Run) error {
 	res, err := c.s.writer().ExecContext(ctx, `UPDATE score_runs SET as_of=?, method=?, method_hash=?, run_trigger=?, publish=?, status=?, started_at=?,
-		finished_at=?, inputs=?, progress=?, total=?, error=?, proposals=?, version=? WHERE id=? AND version=?`,
+		finished_at=?, inputs=?, progress=?, total=?, error=?, proposals=?, version=?, period=?, reason=?, replaces=?, superseded_by=?, inputs_hash=?
+		WHERE id=? AND version=?`,
 		append(runArgs(r)[1:], r.ID, r.Version-1)...)
 	if err := c.s.update(ctx, "score_runs", r.ID, res, err); err != nil {
 		return fmt.Errorf("sqlite: update run %s: %w", r.ID, scoreErr(err))
@@ -231,7 +259,7 @@ func (c *Scoring) Run(ctx context.Context, id string) (scoring.Run, error) {
 func (c *Scoring) Runs(ctx context.Context, q scoring.RunQuery) ([]scoring.Run, error) {
 	var w where
 	if q.PublishedOnly {
-		w.add("publish = 1 AND status = ?", string(scoring.RunSucceeded))
+		w.add("publish = 1 AND status = ? AND superseded_by = ''", string(scoring.RunSucceeded))
 	}
 	if !q.Before.IsZero() {
 		w.add("as_of < ?", q.Before.UnixMilli())
@@ -282,7 +310,7 @@ func fromComponents(in []componentJSON) []scoring.Component {
 	return out
 }
 
-const scoreCols = `run_id, subject, subject_id, firm_id, as_of, method, method_hash, value, uncertainty, grade, peer_group, percentile, parcels, components, published`
+const scoreCols = `run_id, subject, subject_id, firm_id, as_of, method, method_hash, value, uncertainty, grade, peer_group, percentile, parcels, components, published, period`
 
 func scanScore(sc scanner) (scoring.Score, error) {
 	var s scoring.Score
@@ -290,7 +318,7 @@ func scanScore(sc scanner) (scoring.Score, error) {
 	var published int
 	var asOf sql.NullInt64
 	if err := sc.Scan(&s.RunID, &subject, &s.SubjectID, &s.FirmID, &asOf, &s.Method, &s.MethodHash, &s.Value, &s.Uncertainty, &grade,
-		&s.PeerGroup, &s.Percentile, &s.Parcels, &components, &published); err != nil {
+		&s.PeerGroup, &s.Percentile, &s.Parcels, &components, &published, &s.Period); err != nil {
 		return scoring.Score{}, scoreErr(err)
 	}
 	cs, err := decodeColumn[[]componentJSON]("score components", components)
@@ -309,22 +337,30 @@ func (c *Scoring) PutScores(ctx context.Context, scores []scoring.Score) error {
 		return nil
 	}
 	return c.s.atomic(ctx, func(tx *Store) error {
-		stmt, err := tx.tx.PrepareContext(ctx, `INSERT INTO scores (`+scoreCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+		stmt, err := tx.tx.PrepareContext(ctx, `INSERT INTO scores (`+scoreCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
 			ON CONFLICT(run_id, subject, subject_id) DO UPDATE SET firm_id=excluded.firm_id, as_of=excluded.as_of, method=excluded.method, method_hash=excluded.method_hash,
 			value=excluded.value, uncertainty=excluded.uncertainty, grade=excluded.grade, peer_group=excluded.peer_group,
-			percentile=excluded.percentile, parcels=excluded.parcels, components=excluded.components, published=excluded.published`)
+			percentile=excluded.percentile, parcels=excluded.parcels, components=excluded.components, published=excluded.published, period=excluded.period`)
 		if err != nil {
 			return fmt.Errorf("sqlite: prepare: %w", err)
 		}
 		defer stmt.Close()
 		for _, s := range scores {
 			if _, err := stmt.ExecContext(ctx, s.RunID, string(s.Subject), s.SubjectID, s.FirmID, ms(s.AsOf), s.Method, s.MethodHash, s.Value, s.Uncertainty,
-				string(s.Grade), s.PeerGroup, s.Percentile, s.Parcels, toJSON(toComponents(s.Components)), boolInt(s.Published)); err != nil {
+				string(s.Grade), s.PeerGroup, s.Percentile, s.Parcels, toJSON(toComponents(s.Components)), boolInt(s.Published), s.Period); err != nil {
 				return fmt.Errorf("sqlite: put score %s/%s/%s: %w", s.RunID, s.Subject, s.SubjectID, scoreErr(err))
 			}
 		}
 		return nil
 	})
+}
+
+// UnpublishScores implements scoring.Store.
+func (c *Scoring) UnpublishScores(ctx context.Context, runID string) error {
+	if _, err := c.s.writer().ExecContext(ctx, `UPDATE scores SET published = 0 WHERE run_id = ?`, runID); err != nil {
+		return fmt.Errorf("sqlite: unpublish scores of %s: %w", runID, scoreErr(err))
+	}
+	return nil
 }
 
 // Scores implements scoring.Store: in subject id order (then subject kind).
@@ -355,12 +391,12 @@ func (c *Scoring) ScoreHistory(ctx context.Context, kind scoring.SubjectKind, id
 // ----- sanctions -----
 
 const sanctionCols = `id, kind, firm_id, rule, reason, legal_basis, record_ids, score_runs, status, proposed_at, proposed_by,
-	decided_at, decided_by, decision, start_at, end_at, lifted_at, lift_reason, version, reviewed_at, reviewed_by, review_reason`
+	decided_at, decided_by, decision, start_at, end_at, lifted_at, lift_reason, version, reviewed_at, reviewed_by, review_reason, period`
 
 func sanctionArgs(s scoring.Sanction) []any {
 	return []any{s.ID, string(s.Kind), s.FirmID, s.Rule, s.Reason, s.LegalBasis, toJSON(strList(s.RecordIDs)), toJSON(strList(s.ScoreRuns)),
 		string(s.Status), ms(s.ProposedAt), s.ProposedBy, ms(s.DecidedAt), s.DecidedBy, s.Decision, ms(s.Start), ms(s.End),
-		ms(s.LiftedAt), s.LiftReason, s.Version, ms(s.ReviewedAt), s.ReviewedBy, s.ReviewReason}
+		ms(s.LiftedAt), s.LiftReason, s.Version, ms(s.ReviewedAt), s.ReviewedBy, s.ReviewReason, s.Period}
 }
 
 func scanSanction(sc scanner) (scoring.Sanction, error) {
@@ -368,7 +404,7 @@ func scanSanction(sc scanner) (scoring.Sanction, error) {
 	var kind, status, records, runs string
 	var proposed, decided, start, end, lifted, reviewed sql.NullInt64
 	if err := sc.Scan(&s.ID, &kind, &s.FirmID, &s.Rule, &s.Reason, &s.LegalBasis, &records, &runs, &status, &proposed, &s.ProposedBy,
-		&decided, &s.DecidedBy, &s.Decision, &start, &end, &lifted, &s.LiftReason, &s.Version, &reviewed, &s.ReviewedBy, &s.ReviewReason); err != nil {
+		&decided, &s.DecidedBy, &s.Decision, &start, &end, &lifted, &s.LiftReason, &s.Version, &reviewed, &s.ReviewedBy, &s.ReviewReason, &s.Period); err != nil {
 		return scoring.Sanction{}, scoreErr(err)
 	}
 	var err error
@@ -386,7 +422,7 @@ func scanSanction(sc scanner) (scoring.Sanction, error) {
 
 // CreateSanction implements scoring.Store: ErrConflict when the id is taken.
 func (c *Scoring) CreateSanction(ctx context.Context, s scoring.Sanction) error {
-	_, err := c.s.writer().ExecContext(ctx, `INSERT INTO sanctions (`+sanctionCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, sanctionArgs(s)...)
+	_, err := c.s.writer().ExecContext(ctx, `INSERT INTO sanctions (`+sanctionCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, sanctionArgs(s)...)
 	if err != nil {
 		return fmt.Errorf("sqlite: create sanction %s: %w", s.ID, scoreErr(err))
 	}
@@ -398,7 +434,7 @@ func (c *Scoring) CreateSanction(ctx context.Context, s scoring.Sanction) error 
 func (c *Scoring) UpdateSanction(ctx context.Context, s scoring.Sanction) error {
 	res, err := c.s.writer().ExecContext(ctx, `UPDATE sanctions SET kind=?, firm_id=?, rule=?, reason=?, legal_basis=?, record_ids=?,
 		score_runs=?, status=?, proposed_at=?, proposed_by=?, decided_at=?, decided_by=?, decision=?, start_at=?, end_at=?, lifted_at=?,
-		lift_reason=?, version=?, reviewed_at=?, reviewed_by=?, review_reason=? WHERE id=? AND version=?`, append(sanctionArgs(s)[1:], s.ID, s.Version-1)...)
+		lift_reason=?, version=?, reviewed_at=?, reviewed_by=?, review_reason=?, period=? WHERE id=? AND version=?`, append(sanctionArgs(s)[1:], s.ID, s.Version-1)...)
 	if err := c.s.update(ctx, "sanctions", s.ID, res, err); err != nil {
 		return fmt.Errorf("sqlite: update sanction %s: %w", s.ID, scoreErr(err))
 	}

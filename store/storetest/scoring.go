@@ -127,6 +127,44 @@ var ratingBehaviours = []scoringBehaviour{
 	{name: "RatingCreateConflict", run: testRatingCreateConflict},
 	{name: "RatingUpdate", run: testRatingUpdate},
 	{name: "RatingFilters", run: testRatingFilters},
+	{name: "RatingHistory", run: testRatingHistory},
+}
+
+// testRatingHistory: every stored version of a rating comes back, oldest first, each with its
+// own stars, weight and clocks; refused writes add none; other ratings' versions stay apart.
+func testRatingHistory(ctx context.Context, t *testing.T, s scoring.Store) {
+	v1 := fullRating()
+	must(t, "create", s.CreateRating(ctx, v1))
+	v2 := v1
+	v2.Stars, v2.Weight, v2.Flags, v2.UpdatedAt, v2.Version = 5, 1, nil, at(3), 2
+	must(t, "update to version 2", s.UpdateRating(ctx, v2))
+	stale := v1
+	stale.Stars, stale.Version = 4, 2 // over version 1, which is gone
+	wantScoringErr(t, "a stale update", s.UpdateRating(ctx, stale), scoring.ErrConflict)
+	dup := v1
+	dup.ID = "rt1-again"
+	wantScoringErr(t, "a duplicate rating", s.CreateRating(ctx, dup), scoring.ErrConflict)
+	other := sparseRating()
+	must(t, "create another", s.CreateRating(ctx, other))
+
+	got, err := s.RatingHistory(ctx, v1.ID)
+	must(t, "RatingHistory", err)
+	if len(got) != 2 {
+		t.Fatalf("RatingHistory(rt1) = %d versions, want 2: %+v", len(got), got)
+	}
+	check(t, "version 1", got[0], v1)
+	check(t, "version 2", got[1], v2)
+	if got, err := s.RatingHistory(ctx, dup.ID); err != nil || len(got) != 0 {
+		t.Errorf("RatingHistory of the refused duplicate = %+v, %v; want none", got, err)
+	}
+	if got, err := s.RatingHistory(ctx, other.ID); err != nil || len(got) != 1 {
+		t.Errorf("RatingHistory(rt2) = %+v, %v; want its one version", got, err)
+	} else {
+		check(t, "rt2's version", got[0], other)
+	}
+	if got, err := s.RatingHistory(ctx, "rt9"); err != nil || len(got) != 0 {
+		t.Errorf("RatingHistory of an unknown id = %+v, %v; want none", got, err)
+	}
 }
 
 // fullRating sets every field: tags, flags, a fractional weight and both clocks.
@@ -293,6 +331,7 @@ func fullRun() scoring.Run {
 		StartedAt: at(2), FinishedAt: at(3),
 		Inputs:   map[string]int{"firms": 3, "sites": 12, "staff": 40, "records": 7, "stat rows": 90, "ratings": 0},
 		Progress: 55, Total: 55, Error: "partial: 站点 s9 跳过", Proposals: 2, Version: 1,
+		Period: "2026-05", Reason: "更正：记录重复录入", Replaces: "run-0", SupersededBy: "run-7", InputsHash: "sha256:77ee",
 	}
 }
 
@@ -358,6 +397,10 @@ func testRunUpdate(ctx context.Context, t *testing.T, s scoring.Store) {
 }
 
 func testRunQueries(ctx context.Context, t *testing.T, s scoring.Store) {
+	superseded := func(r scoring.Run) scoring.Run {
+		r.SupersededBy, r.Period = "run-c", "2026-01"
+		return r
+	}
 	run := func(id string, asOf int, publish bool, status scoring.RunStatus) scoring.Run {
 		r := sparseRun()
 		r.ID, r.AsOf, r.Publish, r.Status = id, at(asOf), publish, status
@@ -371,14 +414,15 @@ func testRunQueries(ctx context.Context, t *testing.T, s scoring.Store) {
 		run("run-c", 2, true, scoring.RunSucceeded), // the same AsOf as run-b
 		run("run-f", 6, true, scoring.RunFailed),
 		run("run-g", 3, false, scoring.RunFailed),
+		superseded(run("run-h", 2, true, scoring.RunSucceeded)), // replaced by a later publication of its period
 	} {
 		must(t, "create "+r.ID, s.CreateRun(ctx, r))
 	}
 	type q = scoring.RunQuery
 	checkQueries(ctx, t, s.Runs, runID, []queryCase[q]{
-		{"all, newest first, ties by id descending", q{}, []string{"run-f", "run-e", "run-d", "run-g", "run-c", "run-b", "run-a"}},
-		{"published only: publishing and succeeded", q{PublishedOnly: true}, []string{"run-c", "run-b", "run-a"}},
-		{"before is exclusive", q{Before: at(4)}, []string{"run-g", "run-c", "run-b", "run-a"}},
+		{"all, newest first, ties by id descending", q{}, []string{"run-f", "run-e", "run-d", "run-g", "run-h", "run-c", "run-b", "run-a"}},
+		{"published only: publishing, succeeded, not superseded", q{PublishedOnly: true}, []string{"run-c", "run-b", "run-a"}},
+		{"before is exclusive", q{Before: at(4)}, []string{"run-g", "run-h", "run-c", "run-b", "run-a"}},
 		{"before the first", q{Before: at(1)}, nil},
 		{"limit", q{Limit: 2}, []string{"run-f", "run-e"}},
 		{"published before, limit 1: the last published grades", q{PublishedOnly: true, Before: at(5), Limit: 1}, []string{"run-c"}},
@@ -402,6 +446,22 @@ var scoreBehaviours = []scoringBehaviour{
 	{name: "ScorePutReplaces", run: testScorePutReplaces},
 	{name: "ScoreQueries", run: testScoreQueries},
 	{name: "ScoreHistory", run: testScoreHistory},
+	{name: "ScoreUnpublish", run: testScoreUnpublish},
+}
+
+// testScoreUnpublish: a run's scores stop being published when its period is published again;
+// they stay, with everything else as it was, and other runs' scores are untouched.
+func testScoreUnpublish(ctx context.Context, t *testing.T, s scoring.Store) {
+	full, sparse := fullScore(), sparseScore()
+	sparse.Published = true
+	other := fullScore()
+	other.RunID = "run-2"
+	must(t, "PutScores", s.PutScores(ctx, []scoring.Score{full, sparse, other}))
+	must(t, "UnpublishScores(run-1)", s.UnpublishScores(ctx, "run-1"))
+	full.Published, sparse.Published = false, false
+	checkList(t, "Scores of run-1 after UnpublishScores", scores(ctx, t, s, scoring.ScoreQuery{RunID: "run-1"}), []scoring.Score{sparse, full}, scoreSubjectID)
+	checkList(t, "Scores of run-2, untouched", scores(ctx, t, s, scoring.ScoreQuery{RunID: "run-2"}), []scoring.Score{other}, scoreSubjectID)
+	must(t, "UnpublishScores of an unknown run", s.UnpublishScores(ctx, "run-9"))
 }
 
 // fullScore sets every field: components with the items that moved them.
@@ -409,6 +469,7 @@ func fullScore() scoring.Score {
 	return scoring.Score{
 		RunID: "run-1", Subject: scoring.Site, SubjectID: "s1", FirmID: "f1", AsOf: at(1), Method: "2026.1", MethodHash: "sha256:0a1b",
 		Value: 712.5, Uncertainty: 18.25, Grade: scoring.GradeB, PeerGroup: "site/110101/depot", Percentile: 37.5, Parcels: 1234,
+		Period: "2026-Q2",
 		Components: []scoring.Component{
 			{Party: "regulator", Value: 640, Weight: 0.4, Uncertainty: 0, Detail: "2 条记录",
 				Items: []scoring.Item{
@@ -564,7 +625,7 @@ func fullSanction() scoring.Sanction {
 		RecordIDs: []string{"r1", "r2"}, ScoreRuns: []string{"run-1", "run-2"},
 		Status: scoring.Lifted, ProposedAt: at(1), ProposedBy: "run-2", ReviewedAt: at(1).Add(time.Hour), ReviewedBy: "t0", ReviewReason: "法制审核通过",
 		DecidedAt: at(2), DecidedBy: "t1", Decision: "同意",
-		Start: at(2), End: at(9), LiftedAt: at(5), LiftReason: "整改完成", Version: 1,
+		Start: at(2), End: at(9), LiftedAt: at(5), LiftReason: "整改完成", Version: 1, Period: "2026-05",
 	}
 }
 
