@@ -58,6 +58,70 @@ func (e *Error) Error() string {
 	return "bad configuration:\n  " + strings.Join(e.Problems, "\n  ")
 }
 
+// ErrHelp is what Load returns for -h or --help: the caller prints Usage and exits 0.
+var ErrHelp = flag.ErrHelp
+
+// flagValues are the parsed flags before they are checked.
+type flagValues struct {
+	addr, data, keyFile, shutdown, publicity, repair, anomaly, score, publish, period *string
+}
+
+// newFlags declares every flag of serve, with its default taken from env (the variable of a
+// flag is always CREDTRACE_ and the flag's name in capitals, - as _: see EnvOf).
+func newFlags(env func(key, def string) string) (*flag.FlagSet, flagValues) {
+	fs := flag.NewFlagSet("credtrace", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	str := func(name, def, usage string) *string { return fs.String(name, env(EnvOf(name), def), usage) }
+	return fs, flagValues{
+		addr:      str("addr", "127.0.0.1:8080", "listen address (:0 picks a port)"),
+		data:      str("data", "./data", "data directory of the embedded store"),
+		keyFile:   str("pii-key-file", "", "file of the personal-data key, created 0600 on the first start (default: DATA.pii.key, beside the data directory; back it up apart)"),
+		shutdown:  str("shutdown-timeout", "15s", "time allowed for in-flight requests at shutdown"),
+		publicity: str("publicity-months", "minor=3,general=12,serious=36", "publicity window by severity, in months"),
+		repair:    str("repair-months", "minor=0,general=3,serious=12", "minimum period before credit repair by severity, in months"),
+		anomaly:   str("anomaly-schedule", "@every 5m", "cron spec of the anomaly scan (empty disables it)"),
+		score:     str("score-schedule", "0 2 * * *", "cron spec of the daily score preview (empty disables it)"),
+		publish:   str("publish-schedule", "0 3 1 * *", "cron spec of the grade publication of the period just ended (empty disables it)"),
+		period:    str("period", "month", "evaluation period of published grades: month or quarter"),
+	}
+}
+
+// EnvOf is the environment variable of a flag: CREDTRACE_ and its name in capitals.
+func EnvOf(flagName string) string {
+	return "CREDTRACE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// envOnly are the settings read only from the environment (secrets and the store's address
+// stay out of process listings).
+var envOnly = []struct{ name, def, usage string }{
+	{"CREDTRACE_TZ", "Asia/Shanghai", "time zone of the schedules and of the evaluation periods"},
+	{"CREDTRACE_MONGO_URI", "", "when set, the MongoDB backend is used instead of the embedded store"},
+	{"CREDTRACE_MONGO_DB", "credtrace", "MongoDB database"},
+	{"CREDTRACE_ADMIN_TOKEN", "", "a regulator token to accept (at least 24 characters)"},
+	{"CREDTRACE_PII_SECRET", "", "key of the personal-data hashes (at least 32 characters), instead of the key file"},
+}
+
+// Usage writes every setting of serve: each flag with its variable and default, then the
+// variables that have no flag.
+func Usage(w io.Writer) {
+	fs, _ := newFlags(func(_, def string) string { return def })
+	fmt.Fprintln(w, "settings (a flag wins over its variable, which wins over the default):")
+	fs.VisitAll(func(f *flag.Flag) {
+		fmt.Fprintf(w, "  --%-18s %-28s %s", f.Name, EnvOf(f.Name), f.Usage)
+		if f.DefValue != "" {
+			fmt.Fprintf(w, " (default %q)", f.DefValue)
+		}
+		fmt.Fprintln(w)
+	})
+	for _, e := range envOnly {
+		fmt.Fprintf(w, "    %-18s %-28s %s", "", e.name, e.usage)
+		if e.def != "" {
+			fmt.Fprintf(w, " (default %q)", e.def)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
 // Load reads args (without the program and subcommand names) over the environment getenv.
 // Flags win over the environment; the environment wins over the defaults.
 func Load(getenv func(string) string, args []string) (Config, error) {
@@ -67,55 +131,46 @@ func Load(getenv func(string) string, args []string) (Config, error) {
 		}
 		return def
 	}
-	fs := flag.NewFlagSet("credtrace", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	addr := fs.String("addr", env("CREDTRACE_ADDR", "127.0.0.1:8080"), "listen address")
-	data := fs.String("data", env("CREDTRACE_DATA", "./data"), "data directory of the embedded store")
-	keyFile := fs.String("pii-key-file", getenv("CREDTRACE_PII_KEY_FILE"), "file of the personal-data key (default: beside the data directory, DATA.pii.key)")
-	shutdown := fs.String("shutdown-timeout", env("CREDTRACE_SHUTDOWN_TIMEOUT", "15s"), "time allowed for in-flight requests at shutdown")
-	publicity := fs.String("publicity-months", env("CREDTRACE_PUBLICITY_MONTHS", "minor=3,general=12,serious=36"), "publicity window by severity")
-	repair := fs.String("repair-months", env("CREDTRACE_REPAIR_MONTHS", "minor=0,general=3,serious=12"), "minimum period before repair by severity")
-	anomaly := fs.String("anomaly-schedule", env("CREDTRACE_ANOMALY_SCHEDULE", "@every 5m"), "cron spec of the anomaly scan")
-	score := fs.String("score-schedule", env("CREDTRACE_SCORE_SCHEDULE", "0 2 * * *"), "cron spec of the daily score recomputation")
-	publish := fs.String("publish-schedule", env("CREDTRACE_PUBLISH_SCHEDULE", "0 3 1 * *"), "cron spec of the monthly grade publication")
-	period := fs.String("period", env("CREDTRACE_PERIOD", "month"), "evaluation period of published grades: month or quarter")
-	if err := fs.Parse(args); err != nil {
+	fs, f := newFlags(env)
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		return Config{}, ErrHelp
+	} else if err != nil {
 		return Config{}, &Error{Problems: []string{err.Error()}}
 	}
 	if fs.NArg() > 0 {
 		return Config{}, &Error{Problems: []string{"unexpected argument " + strconv.Quote(fs.Arg(0))}}
 	}
 	c := Config{
-		Addr:       *addr,
-		DataDir:    *data,
+		Addr:       *f.addr,
+		DataDir:    *f.data,
 		MongoURI:   getenv("CREDTRACE_MONGO_URI"),
 		MongoDB:    env("CREDTRACE_MONGO_DB", "credtrace"),
 		AdminToken: getenv("CREDTRACE_ADMIN_TOKEN"),
 		PIISecret:  getenv("CREDTRACE_PII_SECRET"),
-		PIIKeyFile: *keyFile,
+		PIIKeyFile: *f.keyFile,
 
-		AnomalySchedule: *anomaly,
-		ScoreSchedule:   *score,
-		PublishSchedule: *publish,
+		AnomalySchedule: *f.anomaly,
+		ScoreSchedule:   *f.score,
+		PublishSchedule: *f.publish,
 		Timezone:        env("CREDTRACE_TZ", "Asia/Shanghai"),
-		Period:          *period,
+		Period:          *f.period,
 	}
 	if c.PIIKeyFile == "" {
 		c.PIIKeyFile = DefaultPIIKeyFile(c.DataDir)
 	}
 	var problems []string
-	d, err := time.ParseDuration(*shutdown)
+	d, err := time.ParseDuration(*f.shutdown)
 	switch {
 	case err != nil:
-		problems = append(problems, fmt.Sprintf("--shutdown-timeout / CREDTRACE_SHUTDOWN_TIMEOUT: %q is not a duration (for example 15s)", *shutdown))
+		problems = append(problems, fmt.Sprintf("--shutdown-timeout / CREDTRACE_SHUTDOWN_TIMEOUT: %q is not a duration (for example 15s)", *f.shutdown))
 	case d <= 0:
 		problems = append(problems, "--shutdown-timeout / CREDTRACE_SHUTDOWN_TIMEOUT: must be positive")
 	}
 	c.ShutdownTimeout = d
-	if c.PublicityMonths, err = parseMonths(*publicity); err != nil {
+	if c.PublicityMonths, err = parseMonths(*f.publicity); err != nil {
 		problems = append(problems, "--publicity-months / CREDTRACE_PUBLICITY_MONTHS: "+err.Error())
 	}
-	if c.RepairMonths, err = parseMonths(*repair); err != nil {
+	if c.RepairMonths, err = parseMonths(*f.repair); err != nil {
 		problems = append(problems, "--repair-months / CREDTRACE_REPAIR_MONTHS: "+err.Error())
 	}
 	if err := c.Validate(); err != nil {

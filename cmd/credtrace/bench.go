@@ -124,7 +124,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	scoreFirms := fs.Int("score-firms", 10000, "firms of the 4× scoring world (staff: ten per firm); the 1× world has a quarter")
 	out := fs.String("out", "", "also write the raw results as JSON to this file")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
-	if err := fs.Parse(args); err != nil {
+	if help, err := parseFlags(fs, args, stdout, "bench [flags]"); help || err != nil {
 		return err
 	}
 	if *cpuprofile != "" {

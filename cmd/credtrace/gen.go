@@ -42,9 +42,7 @@ func gen(ctx context.Context, args []string, getenv func(string) string, stdout,
 	wait := fs.Duration("wait", 0, "wait up to this long for the service to answer /healthz")
 	workers := fs.Int("workers", 8, "concurrent requests for registrations, reports and ratings")
 	data := fs.String("data", "", "write into the embedded store in this directory instead of --url: gen runs the service itself, in-process, on a loopback port, for worlds too large to want a server (the same API, the same rules)")
-	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
-		return nil
-	} else if err != nil {
+	if help, err := parseFlags(fs, args, stdout, "gen [flags]"); help || err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -1,18 +1,25 @@
 // Command credtrace runs the courier credit archive.
 //
-//	credtrace serve   start the HTTP service (the default)
-//	credtrace version print the version
+//	credtrace serve    start the HTTP service (the default)
+//	credtrace score    a scoring run by hand, or the replay of one
+//	credtrace gen      a synthetic district
+//	credtrace bench    the measurements of this machine
+//	credtrace version  version, commit and Go
+//	credtrace help     every command and its flags
 package main
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,8 +35,12 @@ import (
 	"github.com/credtrace/credtrace/tracking"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version and commit are set at build time with -ldflags "-X main.version=... -X main.commit=..."
+// (make build does); without them the commit comes from the build's VCS stamp, when it has one.
+var (
+	version = "dev"
+	commit  = ""
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -41,32 +52,88 @@ func main() {
 	}
 }
 
+// commands are credtrace's subcommands, in the order the usage lists them.
+var commands = []struct{ name, summary string }{
+	{"serve", "start the HTTP service (the default)"},
+	{"score", "run a scoring run by hand on the configured store, or recompute one from its inputs (--replay RUN)"},
+	{"gen", "write a synthetic district through the API, or into an embedded store (--data)"},
+	{"bench", "measure credtrace against its references on this machine"},
+	{"version", "print the version, the commit and the Go version"},
+	{"help", "print this, or the flags of one command: credtrace help COMMAND"},
+}
+
 func usage(w io.Writer) {
-	fmt.Fprint(w, `usage: credtrace <command> [flags]
+	fmt.Fprintln(w, "usage: credtrace <command> [flags]   (credtrace help COMMAND, or COMMAND --help, for its flags)")
+	fmt.Fprintln(w, "\ncommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	serveUsage(w)
+}
 
-commands:
-  serve     start the HTTP service (default)
-  score     run a scoring run by hand on the configured store (--as-of RFC3339, --publish, --period, --reason),
-            or recompute one from its inputs (--replay RUN [--inputs FILE])
-  bench     measure credtrace against its references on this machine (-short, -events N, -out FILE)
-  gen       write a synthetic district through the API (--seed N, --size tiny|small|district|large, --url, --token)
-  version   print the version
+func serveUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: credtrace serve [flags]")
+	config.Usage(w)
+}
 
-serve flags (each also read from the environment variable shown):
-  --addr              CREDTRACE_ADDR              listen address (127.0.0.1:8080)
-  --data              CREDTRACE_DATA              data directory of the embedded store (./data)
-  --shutdown-timeout  CREDTRACE_SHUTDOWN_TIMEOUT  grace period for in-flight requests (15s)
-  --publicity-months  CREDTRACE_PUBLICITY_MONTHS  minor=3,general=12,serious=36
-  --repair-months     CREDTRACE_REPAIR_MONTHS     minor=0,general=3,serious=12
-  --pii-key-file      CREDTRACE_PII_KEY_FILE      file of the personal-data key, created 0600 on the first start
-                                                  (DATA.pii.key, beside the data directory; back it up apart)
-  --period            CREDTRACE_PERIOD            evaluation period of published grades: month or quarter (month)
-                      CREDTRACE_TZ                time zone of the schedules and the periods (Asia/Shanghai)
-                      CREDTRACE_MONGO_URI         use MongoDB instead of the embedded store
-                      CREDTRACE_MONGO_DB          MongoDB database (credtrace)
-                      CREDTRACE_ADMIN_TOKEN       regulator token to accept (>= 24 characters)
-                      CREDTRACE_PII_SECRET        key of personal-data hashes (>= 32 characters), instead of the key file
-`)
+// nearest returns the command closest to name in edit distance, if it is close enough to be
+// what was meant.
+func nearest(name string) string {
+	best, bestD := "", 3
+	for _, c := range commands {
+		if d := editDistance(name, c.name); d < bestD {
+			best, bestD = c.name, d
+		}
+	}
+	return best
+}
+
+// editDistance counts the insertions, deletions, substitutions and swaps of neighbours that
+// turn a into b (optimal string alignment: "scroe" is one from "score").
+func editDistance(a, b string) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
+}
+
+// versionLine is what credtrace version prints: the build's version, its commit and Go.
+func versionLine() string {
+	rev, dirty := commit, ""
+	if bi, ok := debug.ReadBuildInfo(); ok && rev == "" {
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				if s.Value == "true" {
+					dirty = " (modified)"
+				}
+			}
+		}
+	}
+	if rev == "" {
+		rev = "unknown (built without -ldflags or a VCS stamp)"
+	}
+	return fmt.Sprintf("credtrace %s\ncommit %s%s\n%s %s/%s", version, rev, dirty, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
 // run is main without the process: it returns instead of exiting.
@@ -74,6 +141,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cmd := "serve"
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
+	} else if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+		usage(stdout)
+		return nil
 	}
 	switch cmd {
 	case "serve":
@@ -85,14 +155,44 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "gen":
 		return gen(ctx, args, getenv, stdout, stderr)
 	case "version":
-		fmt.Fprintln(stdout, "credtrace", version)
+		fmt.Fprintln(stdout, versionLine())
 		return nil
-	case "help", "-h", "--help":
-		usage(stdout)
-		return nil
+	case "help":
+		if len(args) == 0 {
+			usage(stdout)
+			return nil
+		}
+		switch args[0] {
+		case "serve":
+			serveUsage(stdout)
+			return nil
+		case "score", "gen", "bench":
+			return run(ctx, []string{args[0], "--help"}, getenv, stdout, stderr)
+		case "version", "help":
+			usage(stdout)
+			return nil
+		}
+		cmd = args[0]
 	}
-	usage(stderr)
-	return fmt.Errorf("unknown command %q", cmd)
+	if n := nearest(cmd); n != "" {
+		return fmt.Errorf("unknown command %q: did you mean %q? (credtrace help lists the commands)", cmd, n)
+	}
+	return fmt.Errorf("unknown command %q (credtrace help lists the commands)", cmd)
+}
+
+// parseFlags parses a subcommand's flags; -h or --help prints them to stdout and reports help,
+// which the command answers by returning nil (exit status 0).
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer, synopsis string) (help bool, err error) {
+	fs.Usage = func() {
+		fmt.Fprintln(stdout, "usage: credtrace "+synopsis)
+		fs.SetOutput(stdout)
+		fs.PrintDefaults()
+	}
+	err = fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return true, nil
+	}
+	return false, err
 }
 
 func newLogger(w io.Writer) *slog.Logger {
@@ -288,6 +388,10 @@ func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := config.Load(getenv, args)
+	if errors.Is(err, config.ErrHelp) {
+		serveUsage(stdout)
+		return nil
+	}
 	if err != nil {
 		return err
 	}

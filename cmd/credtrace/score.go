@@ -27,7 +27,7 @@ func score(ctx context.Context, args []string, getenv func(string) string, stdou
 	keyFile := fs.String("pii-key-file", "", "file of the personal-data key (default: beside the data directory)")
 	replay := fs.String("replay", "", "recompute run RUN from its inputs with its methodology version and report every difference (exit status 1 when any)")
 	inputsFile := fs.String("inputs", "", "with --replay: the inputs to replay, an export of GET /v1/scoring/runs/{id}/inputs (default: read them from the store)")
-	if err := fs.Parse(args); err != nil {
+	if help, err := parseFlags(fs, args, stdout, "score [flags]   (reads the store of serve's --data and CREDTRACE_ variables)"); help || err != nil {
 		return err
 	}
 	var at time.Time
