@@ -72,7 +72,7 @@ func (c *clock) add(d time.Duration) {
 }
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *httpapi.Server
 	svc   *courier.Service
 	trk   *tracking.Service
@@ -83,7 +83,7 @@ type env struct {
 	bodies *bytes.Buffer
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "test.db"))
