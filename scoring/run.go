@@ -59,7 +59,7 @@ func (s *Service) BeginRun(ctx context.Context, c Caller, asOf time.Time, trigge
 		return Run{}, nil, err
 	}
 	r := Run{ID: newID(), AsOf: asOf, Method: doc.Version, MethodHash: doc.Hash, Trigger: trigger, Publish: publish, Status: RunRunning, StartedAt: now, Version: 1}
-	if err := s.store.CreateRun(ctx, r); err != nil {
+	if err := s.write(ctx, runEntry(actorOf(c), r), func(st Store) error { return st.CreateRun(ctx, r) }); err != nil {
 		release()
 		return Run{}, nil, err
 	}
@@ -72,7 +72,7 @@ func (s *Service) BeginRun(ctx context.Context, c Caller, asOf time.Time, trigge
 			r.Status, r.Error = RunFailed, runErr.Error()
 		}
 		r.Version++
-		if err := s.store.UpdateRun(context.WithoutCancel(ctx), r); err != nil {
+		if err := s.write(context.WithoutCancel(ctx), runEntry(actorOf(c), r), func(st Store) error { return st.UpdateRun(context.WithoutCancel(ctx), r) }); err != nil {
 			return r, errors.Join(runErr, err)
 		}
 		if runErr != nil {

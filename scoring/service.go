@@ -49,7 +49,8 @@ type Service struct {
 	tracker  Tracker
 	inTree   func(ctx context.Context, root, id string) (bool, error)
 	now      func() time.Time
-	instance string // this process's lease holder name
+	instance string  // this process's lease holder name
+	auditor  Auditor // nil: decisions are not audited (see SetAuditor)
 }
 
 // NewService returns a Service. inTree answers firm scoping (courier.Service.InTree).

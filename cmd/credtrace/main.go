@@ -113,6 +113,10 @@ type backend struct {
 	// recover finishes statistics that a crash left half-applied (MongoDB only; SQLite
 	// commits them with their events).
 	recover func(ctx context.Context) error
+	// scoringOf and trackingOf turn the Store an Atomic block is given into the other domains'
+	// views of it, so that their decisions and audit entries share the block.
+	scoringOf  func(courier.Store) scoring.Store
+	trackingOf func(courier.Store) tracking.Store
 }
 
 // openStore opens the configured backend.
@@ -128,14 +132,18 @@ func openStore(ctx context.Context, cfg config.Config) (backend, error) {
 			recover: func(ctx context.Context) error {
 				_, err := tr.RecoverStats(ctx, 10*time.Minute)
 				return err
-			}}, nil
+			},
+			scoringOf:  func(cs courier.Store) scoring.Store { return cs.(*mongodb.Store).Scoring() },
+			trackingOf: func(cs courier.Store) tracking.Store { return cs.(*mongodb.Store).Tracking() }}, nil
 	}
 	st, err := sqlite.Open(ctx, cfg.SQLitePath())
 	if err != nil {
 		return backend{}, err
 	}
 	return backend{courier: st, tracking: st.Tracking(), scoring: st.Scoring(), health: st, close: st.Close, where: "sqlite " + cfg.SQLitePath(),
-		recover: func(context.Context) error { return nil }}, nil
+		recover:    func(context.Context) error { return nil },
+		scoringOf:  func(cs courier.Store) scoring.Store { return cs.(*sqlite.Store).Scoring() },
+		trackingOf: func(cs courier.Store) tracking.Store { return cs.(*sqlite.Store).Tracking() }}, nil
 }
 
 // scoreJob is a scheduled scoring run; another instance holding the lease is not an error.
@@ -235,7 +243,7 @@ func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv
 		return fail(fmt.Errorf("recover statistics: %w", err))
 	}
 	metrics := httpapi.NewMetrics()
-	opts := tracking.Options{OnPhoneCheck: metrics.PhoneCheck}
+	opts := tracking.Options{OnPhoneCheck: metrics.PhoneCheck, Auditor: courier.NewAuditor(svc, st.trackingOf)}
 	if cfg.MongoURI != "" {
 		opts.ParcelCache = -1 // several replicas may ingest: always read summaries from the store
 	}
@@ -254,6 +262,7 @@ func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv
 		log.Info("replayed tracking events after the last checkpoint", "events", n)
 	}
 	sc := scoring.NewService(st.scoring, st.courier, trk, svc.InTree, nil)
+	sc.SetAuditor(courier.NewAuditor(svc, st.scoringOf))
 	api := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Scoring: sc, Store: st.health, Logger: log, Metrics: metrics})
 	return &app{st: st, secret: secret, svc: svc, trk: trk, sc: sc, api: api, log: log}, nil
 }
