@@ -21,20 +21,25 @@ import (
 
 // Config is the whole configuration of a credtrace process.
 type Config struct {
-	Addr            string        // --addr, CREDTRACE_ADDR
-	DataDir         string        // --data, CREDTRACE_DATA
-	MongoURI        string        // CREDTRACE_MONGO_URI: when set, the MongoDB backend is used
-	MongoDB         string        // CREDTRACE_MONGO_DB
-	AdminToken      string        // CREDTRACE_ADMIN_TOKEN
-	PIISecret       string        // CREDTRACE_PII_SECRET: key of the personal-data hashes
-	PIIKeyFile      string        // --pii-key-file, CREDTRACE_PII_KEY_FILE: the key's file when PIISecret is unset
-	ShutdownTimeout time.Duration // --shutdown-timeout, CREDTRACE_SHUTDOWN_TIMEOUT
-	PublicityMonths map[string]int
-	RepairMonths    map[string]int
-	AnomalySchedule string // --anomaly-schedule, CREDTRACE_ANOMALY_SCHEDULE: cron spec of the anomaly scan; empty disables it
-	ScoreSchedule   string // --score-schedule, CREDTRACE_SCORE_SCHEDULE: cron spec of the daily recomputation
-	PublishSchedule string // --publish-schedule, CREDTRACE_PUBLISH_SCHEDULE: cron spec of the monthly publication
-	Timezone        string // CREDTRACE_TZ: time zone of the cron schedules
+	Addr         string // --addr, CREDTRACE_ADDR
+	DataDir      string // --data, CREDTRACE_DATA
+	MongoURI     string // CREDTRACE_MONGO_URI: when set, the MongoDB backend is used
+	MongoDB      string // CREDTRACE_MONGO_DB
+	AdminToken   string // CREDTRACE_ADMIN_TOKEN
+	PIISecret    string // CREDTRACE_PII_SECRET: key of the personal-data hashes
+	PIIKeyFile   string // --pii-key-file, CREDTRACE_PII_KEY_FILE: the key's file when PIISecret is unset
+	AuditKey     string // CREDTRACE_AUDIT_KEY: base64 Ed25519 seed that signs audit checkpoints
+	AuditKeyFile string // --audit-key-file, CREDTRACE_AUDIT_KEY_FILE: the audit key's file when AuditKey is unset
+	// CheckpointSchedule is the cron spec of the signed audit checkpoints
+	// (--audit-checkpoint-schedule, CREDTRACE_AUDIT_CHECKPOINT_SCHEDULE); empty disables it.
+	CheckpointSchedule string
+	ShutdownTimeout    time.Duration // --shutdown-timeout, CREDTRACE_SHUTDOWN_TIMEOUT
+	PublicityMonths    map[string]int
+	RepairMonths       map[string]int
+	AnomalySchedule    string // --anomaly-schedule, CREDTRACE_ANOMALY_SCHEDULE: cron spec of the anomaly scan; empty disables it
+	ScoreSchedule      string // --score-schedule, CREDTRACE_SCORE_SCHEDULE: cron spec of the daily recomputation
+	PublishSchedule    string // --publish-schedule, CREDTRACE_PUBLISH_SCHEDULE: cron spec of the monthly publication
+	Timezone           string // CREDTRACE_TZ: time zone of the cron schedules
 }
 
 // Backend names the store the configuration selects.
@@ -71,6 +76,8 @@ func Load(getenv func(string) string, args []string) (Config, error) {
 	addr := fs.String("addr", env("CREDTRACE_ADDR", "127.0.0.1:8080"), "listen address")
 	data := fs.String("data", env("CREDTRACE_DATA", "./data"), "data directory of the embedded store")
 	keyFile := fs.String("pii-key-file", getenv("CREDTRACE_PII_KEY_FILE"), "file of the personal-data key (default: beside the data directory, DATA.pii.key)")
+	auditKeyFile := fs.String("audit-key-file", getenv("CREDTRACE_AUDIT_KEY_FILE"), "file of the audit checkpoint signing key (default: beside the data directory, DATA.audit.key)")
+	checkpoints := fs.String("audit-checkpoint-schedule", env("CREDTRACE_AUDIT_CHECKPOINT_SCHEDULE", "@every 10m"), "cron spec of the signed audit checkpoints")
 	shutdown := fs.String("shutdown-timeout", env("CREDTRACE_SHUTDOWN_TIMEOUT", "15s"), "time allowed for in-flight requests at shutdown")
 	publicity := fs.String("publicity-months", env("CREDTRACE_PUBLICITY_MONTHS", "minor=3,general=12,serious=36"), "publicity window by severity")
 	repair := fs.String("repair-months", env("CREDTRACE_REPAIR_MONTHS", "minor=0,general=3,serious=12"), "minimum period before repair by severity")
@@ -92,6 +99,10 @@ func Load(getenv func(string) string, args []string) (Config, error) {
 		PIISecret:  getenv("CREDTRACE_PII_SECRET"),
 		PIIKeyFile: *keyFile,
 
+		AuditKey:           getenv("CREDTRACE_AUDIT_KEY"),
+		AuditKeyFile:       *auditKeyFile,
+		CheckpointSchedule: *checkpoints,
+
 		AnomalySchedule: *anomaly,
 		ScoreSchedule:   *score,
 		PublishSchedule: *publish,
@@ -99,6 +110,9 @@ func Load(getenv func(string) string, args []string) (Config, error) {
 	}
 	if c.PIIKeyFile == "" {
 		c.PIIKeyFile = DefaultPIIKeyFile(c.DataDir)
+	}
+	if c.AuditKeyFile == "" {
+		c.AuditKeyFile = DefaultAuditKeyFile(c.DataDir)
 	}
 	var problems []string
 	d, err := time.ParseDuration(*shutdown)
@@ -203,6 +217,7 @@ func (c Config) Validate() error {
 		{"--anomaly-schedule / CREDTRACE_ANOMALY_SCHEDULE", c.AnomalySchedule},
 		{"--score-schedule / CREDTRACE_SCORE_SCHEDULE", c.ScoreSchedule},
 		{"--publish-schedule / CREDTRACE_PUBLISH_SCHEDULE", c.PublishSchedule},
+		{"--audit-checkpoint-schedule / CREDTRACE_AUDIT_CHECKPOINT_SCHEDULE", c.CheckpointSchedule},
 	} {
 		if _, err := cron.ParseStandard(sc.spec); sc.spec != "" && err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %q is not a cron spec: %v", sc.name, sc.spec, err))
@@ -220,10 +235,20 @@ func (c Config) Validate() error {
 	if c.PIIKeyFile != "" && c.DataDir != "" && inside(c.PIIKeyFile, c.DataDir) {
 		problems = append(problems, fmt.Sprintf("--pii-key-file / CREDTRACE_PII_KEY_FILE: %s is inside the data directory %s; keep the key apart from the data it protects", c.PIIKeyFile, c.DataDir))
 	}
+	if c.AuditKeyFile != "" && c.DataDir != "" && inside(c.AuditKeyFile, c.DataDir) {
+		problems = append(problems, fmt.Sprintf("--audit-key-file / CREDTRACE_AUDIT_KEY_FILE: %s is inside the data directory %s; keep the key apart from the trail it vouches for", c.AuditKeyFile, c.DataDir))
+	}
 	if len(problems) > 0 {
 		return &Error{Problems: problems}
 	}
 	return nil
+}
+
+// DefaultAuditKeyFile is where the audit checkpoint key lives unless configured: beside the
+// data directory, like the personal-data key, so that whoever can rewrite the store's files
+// cannot also sign a checkpoint over the rewritten trail.
+func DefaultAuditKeyFile(dataDir string) string {
+	return filepath.Clean(dataDir) + ".audit.key"
 }
 
 // DefaultPIIKeyFile is where the personal-data key lives unless configured: beside the data

@@ -1,6 +1,9 @@
 package httpapi_test
 
 import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -110,5 +113,56 @@ func TestNoDecisionWithoutItsEntry(t *testing.T) {
 	}
 	if got := len(items(e.must(200, "GET", "/v1/incidents", adminTk, nil), "items")); got != incidents {
 		t.Errorf("incidents after the refused entry: %d, want %d", got, incidents)
+	}
+}
+
+// testAuditKey signs the test servers' checkpoints.
+var testAuditKey = ed25519.NewKeyFromSeed([]byte("credtrace test audit key seed 32"))
+
+// TestCheckpointHTTP: a regulator writes a checkpoint on demand; the public head carries it
+// with the public key, and anyone verifies the signature over the published message with that
+// key alone; the export lists it; verify reports a tail cut below it.
+func TestCheckpointHTTP(t *testing.T) {
+	e := newEnv(t)
+	e.world()
+	made := e.must(201, "POST", "/v1/audit/checkpoints", adminTk, nil)
+	if again := e.must(200, "POST", "/v1/audit/checkpoints", adminTk, nil); again["seq"] != made["seq"] {
+		t.Errorf("a second checkpoint of the same head: %v, want the first %v", again, made)
+	}
+	head := e.must(200, "GET", "/v1/public/audit/head", "", nil)
+	pub, err := base64.StdEncoding.DecodeString(head["public_key"].(string))
+	if err != nil || len(pub) != ed25519.PublicKeySize {
+		t.Fatalf("public key %v: %v", head["public_key"], err)
+	}
+	cp := head["checkpoint"].(map[string]any)
+	sig, err := base64.StdEncoding.DecodeString(cp["signature"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := cp["message"].(string)
+	if !ed25519.Verify(pub, []byte(msg), sig) {
+		t.Fatal("the published checkpoint does not verify with the published public key")
+	}
+	for _, want := range []string{fmt.Sprintf("seq=%d\n", num(cp["seq"])), "hash=" + cp["hash"].(string) + "\n", "key=" + head["key_id"].(string) + "\n"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("signed message %q lacks %q: the signature would not bind the published fields", msg, want)
+		}
+	}
+	if ed25519.Verify(pub, []byte(strings.Replace(msg, "seq=", "seq=1", 1)), sig) {
+		t.Error("the signature verifies over another sequence number")
+	}
+	if list := items(e.must(200, "GET", "/v1/audit/checkpoints", adminTk, nil), "items"); len(list) != 1 || list[0]["signature"] != cp["signature"] {
+		t.Errorf("checkpoint export = %v, want the one checkpoint", list)
+	}
+	seq := num(cp["seq"])
+	if v := e.must(200, "GET", "/v1/audit/verify", adminTk, nil); v["ok"] != true || num(v["checkpoint_seq"]) != seq {
+		t.Fatalf("verify before the cut: %v", v)
+	}
+	if _, err := e.store.DB().Exec("DELETE FROM audit WHERE seq > ?", seq-3); err != nil {
+		t.Fatal(err)
+	}
+	v := e.must(200, "GET", "/v1/audit/verify", adminTk, nil)
+	if v["ok"] != false || num(v["cut_from"]) != seq-2 || num(v["cut_to"]) != seq || num(v["first_bad_seq"]) != seq-2 {
+		t.Errorf("verify after cutting the last three entries: %v, want a cut tail %d to %d", v, seq-2, seq)
 	}
 }

@@ -79,6 +79,7 @@ func newEnv(t *testing.T) *env {
 	t.Cleanup(func() { st.Close() })
 	clk := &clock{t: time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)}
 	svc := courier.NewService(st, courier.NewHasher([]byte("test-pii-key-0123456789abcdefghij")), courier.DefaultPolicy(), clk.now)
+	svc.SetAuditKey(testAuditKey)
 	if _, err := svc.Bootstrap(ctx, adminTk); err != nil {
 		t.Fatal(err)
 	}

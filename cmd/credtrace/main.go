@@ -59,10 +59,14 @@ serve flags (each also read from the environment variable shown):
   --repair-months     CREDTRACE_REPAIR_MONTHS     minor=0,general=3,serious=12
   --pii-key-file      CREDTRACE_PII_KEY_FILE      file of the personal-data key, created 0600 on the first start
                                                   (DATA.pii.key, beside the data directory; back it up apart)
+  --audit-key-file    CREDTRACE_AUDIT_KEY_FILE    file of the Ed25519 key that signs audit checkpoints, created 0600
+                                                  on the first start (DATA.audit.key, beside the data directory)
+  --audit-checkpoint-schedule CREDTRACE_AUDIT_CHECKPOINT_SCHEDULE  cron spec of the signed checkpoints (@every 10m; empty: off)
                       CREDTRACE_MONGO_URI         use MongoDB instead of the embedded store
                       CREDTRACE_MONGO_DB          MongoDB database (credtrace)
                       CREDTRACE_ADMIN_TOKEN       regulator token to accept (>= 24 characters)
                       CREDTRACE_PII_SECRET        key of personal-data hashes (>= 32 characters), instead of the key file
+                      CREDTRACE_AUDIT_KEY         base64 Ed25519 seed of the audit checkpoint key, instead of its file
 `)
 }
 
@@ -235,6 +239,9 @@ func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv
 	}
 	hasher := courier.NewHasher(key)
 	svc := courier.NewService(st.courier, hasher, pol, nil)
+	if err := auditKey(ctx, cfg, st.courier, svc, log); err != nil {
+		return fail(err)
+	}
 	secret, err := svc.Bootstrap(ctx, cfg.AdminToken)
 	if err != nil {
 		return fail(fmt.Errorf("bootstrap admin token: %w", err))
@@ -300,6 +307,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		{name: "recover-stats", spec: "@every 1m", run: st.recover},
 		{name: "score", spec: cfg.ScoreSchedule, run: scoreJob(sc, false, log)},
 		{name: "publish-grades", spec: cfg.PublishSchedule, run: scoreJob(sc, true, log)},
+		{name: "audit-checkpoint", spec: cfg.CheckpointSchedule, run: checkpointJob(app.svc, log)},
 	}
 	for _, j := range jobs {
 		if err := sched.add(j); err != nil {

@@ -36,6 +36,7 @@ const (
 	collCommitments = "commitments"
 	collTokens      = "tokens"
 	collAudit       = "audit"
+	collCheckpoints = "audit_checkpoints"
 	collSettings    = "settings"
 	collCounters    = "counters"
 	collGuesses     = "guesses"
@@ -65,7 +66,7 @@ type Store struct {
 
 	firms, sites, staff, records, objections, commitments, tokens, audit, settings *mongo.Collection
 
-	counters, guesses *mongo.Collection
+	counters, guesses, checkpoints *mongo.Collection
 
 	events, parcels, stats, statSources, carriers, incidents, anomalies *mongo.Collection
 
@@ -129,6 +130,7 @@ func newStore(client *mongo.Client, dbName string) *Store {
 		commitments:  db.Collection(collCommitments),
 		tokens:       db.Collection(collTokens),
 		audit:        db.Collection(collAudit),
+		checkpoints:  db.Collection(collCheckpoints),
 		settings:     db.Collection(collSettings),
 		counters:     db.Collection(collCounters),
 		guesses:      db.Collection(collGuesses),

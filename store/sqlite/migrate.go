@@ -382,6 +382,15 @@ CREATE TABLE guesses (
 	last INTEGER NOT NULL
 );
 `,
+	// Signed checkpoints of the audit trail's head (issue 11 item 6).
+	`CREATE TABLE audit_checkpoints (
+	seq INTEGER PRIMARY KEY,
+	hash TEXT NOT NULL,
+	at INTEGER NOT NULL,
+	key_id TEXT NOT NULL,
+	signature TEXT NOT NULL
+);
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

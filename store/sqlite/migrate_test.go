@@ -49,6 +49,7 @@ func TestMigrationKeysParcelsByCarrier(t *testing.T) {
 		`DROP TABLE counters`,
 		`DROP TABLE guesses`,
 		`ALTER TABLE tokens DROP COLUMN staff_id`,
+		`DROP TABLE audit_checkpoints`,
 		`DELETE FROM schema_migrations WHERE version >= 4`,
 	} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
