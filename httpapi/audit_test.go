@@ -166,3 +166,12 @@ func TestCheckpointHTTP(t *testing.T) {
 		t.Errorf("verify after cutting the last three entries: %v, want a cut tail %d to %d", v, seq-2, seq)
 	}
 }
+
+// TestHealthSaysTransactions: /healthz tells whether a change and its audit entry commit
+// together (SQLite: always).
+func TestHealthSaysTransactions(t *testing.T) {
+	e := newEnv(t)
+	if got := e.must(200, "GET", "/healthz", "", nil); got["transactions"] != true {
+		t.Errorf("/healthz = %v, want transactions true on SQLite", got)
+	}
+}

@@ -78,7 +78,12 @@ func (s *Server) health(c *fiber.Ctx) error {
 		s.log.Warn("health check failed", "request_id", requestID(c), "store", s.deps.Store.Name(), "error", err.Error())
 		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "store": s.deps.Store.Name()})
 	}
-	return c.JSON(fiber.Map{"status": "ok", "store": s.deps.Store.Name()})
+	out := fiber.Map{"status": "ok", "store": s.deps.Store.Name()}
+	// Whether a change and its audit entry commit together (a store that cannot say is not asked).
+	if t, ok := s.deps.Store.(interface{ Transactions() bool }); ok {
+		out["transactions"] = t.Transactions()
+	}
+	return c.JSON(out)
 }
 
 func (s *Server) me(c *fiber.Ctx) error {

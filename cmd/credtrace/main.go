@@ -321,7 +321,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	fmt.Fprintf(stdout, "credtrace %s listening on http://%s (store: %s); dashboard at http://%s/ui/\n", version, ln.Addr(), st.where, ln.Addr())
+	txn := "transactions: yes"
+	if t, ok := st.health.(interface{ Transactions() bool }); ok && !t.Transactions() {
+		txn = "transactions: no, a change and its audit entry are two writes"
+	}
+	fmt.Fprintf(stdout, "credtrace %s listening on http://%s (store: %s; %s); dashboard at http://%s/ui/\n", version, ln.Addr(), st.where, txn, ln.Addr())
 	switch {
 	case secret != "":
 		fmt.Fprintf(stdout, "regulator token (shown once, keep it): %s\n", secret)
