@@ -21,21 +21,26 @@ import (
 
 // Config is the whole configuration of a credtrace process.
 type Config struct {
-	Addr            string        // --addr, CREDTRACE_ADDR
-	DataDir         string        // --data, CREDTRACE_DATA
-	MongoURI        string        // CREDTRACE_MONGO_URI: when set, the MongoDB backend is used
-	MongoDB         string        // CREDTRACE_MONGO_DB
-	AdminToken      string        // CREDTRACE_ADMIN_TOKEN
-	PIISecret       string        // CREDTRACE_PII_SECRET: key of the personal-data hashes
-	PIIKeyFile      string        // --pii-key-file, CREDTRACE_PII_KEY_FILE: the key's file when PIISecret is unset
-	ShutdownTimeout time.Duration // --shutdown-timeout, CREDTRACE_SHUTDOWN_TIMEOUT
-	PublicityMonths map[string]int
-	RepairMonths    map[string]int
-	AnomalySchedule string // --anomaly-schedule, CREDTRACE_ANOMALY_SCHEDULE: cron spec of the anomaly scan; empty disables it
-	ScoreSchedule   string // --score-schedule, CREDTRACE_SCORE_SCHEDULE: cron spec of the daily recomputation
-	PublishSchedule string // --publish-schedule, CREDTRACE_PUBLISH_SCHEDULE: cron spec of the monthly publication
-	Timezone        string // CREDTRACE_TZ: time zone of the cron schedules and of the evaluation periods
-	Period          string // --period, CREDTRACE_PERIOD: length of an evaluation period, month (also when empty) or quarter
+	Addr         string // --addr, CREDTRACE_ADDR
+	DataDir      string // --data, CREDTRACE_DATA
+	MongoURI     string // CREDTRACE_MONGO_URI: when set, the MongoDB backend is used
+	MongoDB      string // CREDTRACE_MONGO_DB
+	AdminToken   string // CREDTRACE_ADMIN_TOKEN
+	PIISecret    string // CREDTRACE_PII_SECRET: key of the personal-data hashes
+	PIIKeyFile   string // --pii-key-file, CREDTRACE_PII_KEY_FILE: the key's file when PIISecret is unset
+	AuditKey     string // CREDTRACE_AUDIT_KEY: base64 Ed25519 seed that signs audit checkpoints
+	AuditKeyFile string // --audit-key-file, CREDTRACE_AUDIT_KEY_FILE: the audit key's file when AuditKey is unset
+	// CheckpointSchedule is the cron spec of the signed audit checkpoints
+	// (--audit-checkpoint-schedule, CREDTRACE_AUDIT_CHECKPOINT_SCHEDULE); empty disables it.
+	CheckpointSchedule string
+	ShutdownTimeout    time.Duration // --shutdown-timeout, CREDTRACE_SHUTDOWN_TIMEOUT
+	PublicityMonths    map[string]int
+	RepairMonths       map[string]int
+	AnomalySchedule    string // --anomaly-schedule, CREDTRACE_ANOMALY_SCHEDULE: cron spec of the anomaly scan; empty disables it
+	ScoreSchedule      string // --score-schedule, CREDTRACE_SCORE_SCHEDULE: cron spec of the daily recomputation
+	PublishSchedule    string // --publish-schedule, CREDTRACE_PUBLISH_SCHEDULE: cron spec of the monthly publication
+	Timezone           string // CREDTRACE_TZ: time zone of the cron schedules and of the evaluation periods
+	Period             string // --period, CREDTRACE_PERIOD: length of an evaluation period, month (also when empty) or quarter
 }
 
 // Backend names the store the configuration selects.
@@ -63,7 +68,7 @@ var ErrHelp = flag.ErrHelp
 
 // flagValues are the parsed flags before they are checked.
 type flagValues struct {
-	addr, data, keyFile, shutdown, publicity, repair, anomaly, score, publish, period *string
+	addr, data, keyFile, auditKeyFile, checkpoints, shutdown, publicity, repair, anomaly, score, publish, period *string
 }
 
 // newFlags declares every flag of serve, with its default taken from env (the variable of a
@@ -73,16 +78,18 @@ func newFlags(env func(key, def string) string) (*flag.FlagSet, flagValues) {
 	fs.SetOutput(io.Discard)
 	str := func(name, def, usage string) *string { return fs.String(name, env(EnvOf(name), def), usage) }
 	return fs, flagValues{
-		addr:      str("addr", "127.0.0.1:8080", "listen address (:0 picks a port)"),
-		data:      str("data", "./data", "data directory of the embedded store"),
-		keyFile:   str("pii-key-file", "", "file of the personal-data key, created 0600 on the first start (default: DATA.pii.key, beside the data directory; back it up apart)"),
-		shutdown:  str("shutdown-timeout", "15s", "time allowed for in-flight requests at shutdown"),
-		publicity: str("publicity-months", "minor=3,general=12,serious=36", "publicity window by severity, in months"),
-		repair:    str("repair-months", "minor=0,general=3,serious=12", "minimum period before credit repair by severity, in months"),
-		anomaly:   str("anomaly-schedule", "@every 5m", "cron spec of the anomaly scan (empty disables it)"),
-		score:     str("score-schedule", "0 2 * * *", "cron spec of the daily score preview (empty disables it)"),
-		publish:   str("publish-schedule", "0 3 1 * *", "cron spec of the grade publication of the period just ended (empty disables it)"),
-		period:    str("period", "month", "evaluation period of published grades: month or quarter"),
+		addr:         str("addr", "127.0.0.1:8080", "listen address (:0 picks a port)"),
+		data:         str("data", "./data", "data directory of the embedded store"),
+		keyFile:      str("pii-key-file", "", "file of the personal-data key, created 0600 on the first start (default: DATA.pii.key, beside the data directory; back it up apart)"),
+		auditKeyFile: str("audit-key-file", "", "file of the Ed25519 key that signs audit checkpoints, created 0600 on the first start (default: DATA.audit.key, beside the data directory; back it up apart)"),
+		checkpoints:  str("audit-checkpoint-schedule", "@every 10m", "cron spec of the signed audit checkpoints (empty disables it)"),
+		shutdown:     str("shutdown-timeout", "15s", "time allowed for in-flight requests at shutdown"),
+		publicity:    str("publicity-months", "minor=3,general=12,serious=36", "publicity window by severity, in months"),
+		repair:       str("repair-months", "minor=0,general=3,serious=12", "minimum period before credit repair by severity, in months"),
+		anomaly:      str("anomaly-schedule", "@every 5m", "cron spec of the anomaly scan (empty disables it)"),
+		score:        str("score-schedule", "0 2 * * *", "cron spec of the daily score preview (empty disables it)"),
+		publish:      str("publish-schedule", "0 3 1 * *", "cron spec of the grade publication of the period just ended (empty disables it)"),
+		period:       str("period", "month", "evaluation period of published grades: month or quarter"),
 	}
 }
 
@@ -99,6 +106,7 @@ var envOnly = []struct{ name, def, usage string }{
 	{"CREDTRACE_MONGO_DB", "credtrace", "MongoDB database"},
 	{"CREDTRACE_ADMIN_TOKEN", "", "a regulator token to accept (at least 24 characters)"},
 	{"CREDTRACE_PII_SECRET", "", "key of the personal-data hashes (at least 32 characters), instead of the key file"},
+	{"CREDTRACE_AUDIT_KEY", "", "base64 Ed25519 seed of the audit checkpoint key, instead of its file"},
 }
 
 // Usage writes every setting of serve: each flag with its variable and default, then the
@@ -149,6 +157,10 @@ func Load(getenv func(string) string, args []string) (Config, error) {
 		PIISecret:  getenv("CREDTRACE_PII_SECRET"),
 		PIIKeyFile: *f.keyFile,
 
+		AuditKey:           getenv("CREDTRACE_AUDIT_KEY"),
+		AuditKeyFile:       *f.auditKeyFile,
+		CheckpointSchedule: *f.checkpoints,
+
 		AnomalySchedule: *f.anomaly,
 		ScoreSchedule:   *f.score,
 		PublishSchedule: *f.publish,
@@ -157,6 +169,9 @@ func Load(getenv func(string) string, args []string) (Config, error) {
 	}
 	if c.PIIKeyFile == "" {
 		c.PIIKeyFile = DefaultPIIKeyFile(c.DataDir)
+	}
+	if c.AuditKeyFile == "" {
+		c.AuditKeyFile = DefaultAuditKeyFile(c.DataDir)
 	}
 	var problems []string
 	d, err := time.ParseDuration(*f.shutdown)
@@ -261,6 +276,7 @@ func (c Config) Validate() error {
 		{"--anomaly-schedule / CREDTRACE_ANOMALY_SCHEDULE", c.AnomalySchedule},
 		{"--score-schedule / CREDTRACE_SCORE_SCHEDULE", c.ScoreSchedule},
 		{"--publish-schedule / CREDTRACE_PUBLISH_SCHEDULE", c.PublishSchedule},
+		{"--audit-checkpoint-schedule / CREDTRACE_AUDIT_CHECKPOINT_SCHEDULE", c.CheckpointSchedule},
 	} {
 		if _, err := cron.ParseStandard(sc.spec); sc.spec != "" && err != nil {
 			problems = append(problems, fmt.Sprintf("%s: %q is not a cron spec: %v", sc.name, sc.spec, err))
@@ -282,10 +298,20 @@ func (c Config) Validate() error {
 	if c.PIIKeyFile != "" && c.DataDir != "" && inside(c.PIIKeyFile, c.DataDir) {
 		problems = append(problems, fmt.Sprintf("--pii-key-file / CREDTRACE_PII_KEY_FILE: %s is inside the data directory %s; keep the key apart from the data it protects", c.PIIKeyFile, c.DataDir))
 	}
+	if c.AuditKeyFile != "" && c.DataDir != "" && inside(c.AuditKeyFile, c.DataDir) {
+		problems = append(problems, fmt.Sprintf("--audit-key-file / CREDTRACE_AUDIT_KEY_FILE: %s is inside the data directory %s; keep the key apart from the trail it vouches for", c.AuditKeyFile, c.DataDir))
+	}
 	if len(problems) > 0 {
 		return &Error{Problems: problems}
 	}
 	return nil
+}
+
+// DefaultAuditKeyFile is where the audit checkpoint key lives unless configured: beside the
+// data directory, like the personal-data key, so that whoever can rewrite the store's files
+// cannot also sign a checkpoint over the rewritten trail.
+func DefaultAuditKeyFile(dataDir string) string {
+	return filepath.Clean(dataDir) + ".audit.key"
 }
 
 // DefaultPIIKeyFile is where the personal-data key lives unless configured: beside the data

@@ -2,6 +2,7 @@ package courier
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -74,6 +75,8 @@ type Service struct {
 	policy  Policy
 	now     func() time.Time
 	watcher Watcher
+	// auditKey signs checkpoints of the audit trail; nil until SetAuditKey.
+	auditKey ed25519.PrivateKey
 }
 
 // Watcher is told when a record starts or stops counting against its subject (Status.InForce):
@@ -332,6 +335,11 @@ type VerifyResult struct {
 	Entries  int64
 	FirstBad int64 // Seq of the first altered or missing entry
 	Reason   string
+	// Checkpoint is the Seq of the latest checkpoint the chain was checked against (0: none).
+	Checkpoint int64
+	// CutFrom and CutTo are the Seqs cut off the end of the trail: entries the latest
+	// checkpoint saw that are no longer there (both 0 when the tail is whole).
+	CutFrom, CutTo int64
 }
 
 // VerifyAudit recomputes the whole chain (regulators only).
@@ -340,6 +348,17 @@ func (s *Service) VerifyAudit(ctx context.Context, a Actor) (VerifyResult, error
 		return VerifyResult{}, err
 	}
 	var res VerifyResult
+	cp, hasCP, err := s.store.LatestCheckpoint(ctx)
+	if err != nil {
+		return VerifyResult{}, fmt.Errorf("verify audit: %w", err)
+	}
+	if hasCP {
+		res.Checkpoint = cp.Seq
+		if pub := s.AuditPublicKey(); pub != nil && !VerifyCheckpoint(pub, cp) {
+			res.FirstBad, res.Reason = cp.Seq, "the latest checkpoint's signature does not verify with the audit key"
+			return res, nil
+		}
+	}
 	var after int64
 	prev := ""
 	for {
@@ -357,12 +376,21 @@ func (s *Service) VerifyAudit(ctx context.Context, a Actor) (VerifyResult, error
 			case AuditHash(e) != e.Hash:
 				res.FirstBad, res.Reason = e.Seq, "content does not match its hash"
 			}
+			if res.FirstBad == 0 && hasCP && e.Seq == cp.Seq && e.Hash != cp.Hash {
+				res.FirstBad, res.Reason = e.Seq, "entry does not match the signed checkpoint: the trail was rewritten"
+			}
 			if res.FirstBad != 0 {
 				return res, nil
 			}
 			after, prev = e.Seq, e.Hash
 		}
 		if len(batch) < 1000 {
+			if hasCP && after < cp.Seq {
+				// A valid but shorter chain: the newest entries were deleted.
+				res.FirstBad, res.CutFrom, res.CutTo = after+1, after+1, cp.Seq
+				res.Reason = fmt.Sprintf("tail cut: entries %d to %d, which the checkpoint of %s saw, are missing", after+1, cp.Seq, cp.At.UTC().Format(time.RFC3339))
+				return res, nil
+			}
 			res.OK = true
 			return res, nil
 		}

@@ -111,6 +111,14 @@ type Store interface {
 	// AuditEntries returns entries with Seq > after in Seq order, at most limit.
 	AuditEntries(ctx context.Context, after int64, limit int) ([]AuditEntry, error)
 
+	// PutCheckpoint stores a signed checkpoint of the audit trail; ErrConflict when one with
+	// its Seq is stored.
+	PutCheckpoint(ctx context.Context, c Checkpoint) error
+	// LatestCheckpoint returns the checkpoint with the highest Seq; ok is false when none.
+	LatestCheckpoint(ctx context.Context) (c Checkpoint, ok bool, err error)
+	// Checkpoints returns checkpoints with Seq > after in Seq order, at most limit.
+	Checkpoints(ctx context.Context, after int64, limit int) ([]Checkpoint, error)
+
 	// TreeGeneration returns the generation of the firm tree, sites and employments: a counter
 	// that every change to them bumps, so that caches in any replica can tell they are stale.
 	// It is 0 before the first bump.

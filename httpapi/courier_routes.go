@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/base64"
 	"strconv"
 	"strings"
 	"time"
@@ -62,7 +63,10 @@ func (s *Server) courierRoutes() {
 	s.add("POST", "/v1/public/staff/objections", "A person's objection to a record about them, by resident ID number and phone", public, s.personObjection)
 
 	s.add("GET", "/v1/audit", "Audit trail entries", regulators, s.listAudit)
-	s.add("GET", "/v1/audit/verify", "Recompute the audit hash chain", regulators, s.verifyAudit)
+	s.add("GET", "/v1/audit/verify", "Recompute the audit hash chain and check it against the latest signed checkpoint", regulators, s.verifyAudit)
+	s.add("POST", "/v1/audit/checkpoints", "Sign and store a checkpoint of the audit trail's head now", regulators, s.createCheckpoint)
+	s.add("GET", "/v1/audit/checkpoints", "Signed checkpoints of the audit trail, oldest first (export)", regulators, s.listCheckpoints)
+	s.add("GET", "/v1/public/audit/head", "The latest signed checkpoint of the audit trail and the public key that verifies it", public, s.auditHead)
 }
 
 func ctx(c *fiber.Ctx) context.Context { return c.UserContext() }
@@ -74,7 +78,12 @@ func (s *Server) health(c *fiber.Ctx) error {
 		s.log.Warn("health check failed", "request_id", requestID(c), "store", s.deps.Store.Name(), "error", err.Error())
 		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "store": s.deps.Store.Name()})
 	}
-	return c.JSON(fiber.Map{"status": "ok", "store": s.deps.Store.Name()})
+	out := fiber.Map{"status": "ok", "store": s.deps.Store.Name()}
+	// Whether a change and its audit entry commit together (a store that cannot say is not asked).
+	if t, ok := s.deps.Store.(interface{ Transactions() bool }); ok {
+		out["transactions"] = t.Transactions()
+	}
+	return c.JSON(out)
 }
 
 func (s *Server) me(c *fiber.Ctx) error {
@@ -677,10 +686,58 @@ func (s *Server) verifyAudit(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := fiber.Map{"ok": res.OK, "entries": res.Entries}
+	out := fiber.Map{"ok": res.OK, "entries": res.Entries, "checkpoint_seq": res.Checkpoint}
 	if !res.OK {
 		out["first_bad_seq"] = res.FirstBad
 		out["reason"] = res.Reason
+	}
+	if res.CutTo != 0 {
+		out["cut_from"], out["cut_to"] = res.CutFrom, res.CutTo
+	}
+	return c.JSON(out)
+}
+
+func (s *Server) createCheckpoint(c *fiber.Ctx) error {
+	cp, created, err := s.deps.Courier.Checkpoint(ctx(c), actor(c))
+	if err != nil {
+		return err
+	}
+	if created {
+		c.Status(fiber.StatusCreated)
+	}
+	return c.JSON(checkpointOut(cp))
+}
+
+func (s *Server) listCheckpoints(c *fiber.Ctx) error {
+	limit, err := queryLimit(c)
+	if err != nil {
+		return err
+	}
+	var after int64
+	if v := c.Query("after"); v != "" {
+		if after, err = strconv.ParseInt(v, 10, 64); err != nil || after < 0 {
+			return courier.Invalid("after", "must be a non-negative sequence number")
+		}
+	}
+	items, err := s.deps.Courier.Checkpoints(ctx(c), actor(c), after, limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(listOf(items, "", checkpointOut))
+}
+
+func (s *Server) auditHead(c *fiber.Ctx) error {
+	cp, pub, ok, err := s.deps.Courier.AuditHead(ctx(c))
+	if err != nil {
+		return err
+	}
+	out := auditHeadJSON{Algorithm: "Ed25519"}
+	if pub != nil {
+		out.PublicKey, out.KeyID = base64.StdEncoding.EncodeToString(pub), courier.AuditKeyID(pub)
+	}
+	if ok {
+		j := checkpointOut(cp)
+		out.Checkpoint = &j
 	}
 	return c.JSON(out)
 }

@@ -420,3 +420,27 @@ func auditOut(e courier.AuditEntry) auditJSON {
 	return auditJSON{Seq: e.Seq, At: e.At, Actor: e.Actor, Action: e.Action, Entity: e.Entity, EntityID: e.EntityID,
 		Detail: e.Detail, PrevHash: e.PrevHash, Hash: e.Hash}
 }
+
+// checkpointJSON is a signed checkpoint; message is the exact text the signature covers, so
+// that a verifier needs only an Ed25519 library and the public key.
+type checkpointJSON struct {
+	Seq       int64     `json:"seq"`
+	Hash      string    `json:"hash"`
+	At        time.Time `json:"at"`
+	KeyID     string    `json:"key_id"`
+	Signature string    `json:"signature"`
+	Message   string    `json:"message"`
+}
+
+func checkpointOut(c courier.Checkpoint) checkpointJSON {
+	return checkpointJSON{Seq: c.Seq, Hash: c.Hash, At: c.At, KeyID: c.KeyID, Signature: c.Signature, Message: courier.CheckpointMessage(c)}
+}
+
+// auditHeadJSON is the public head of the audit trail: the latest checkpoint (null before the
+// first) and the public key that verifies it.
+type auditHeadJSON struct {
+	Algorithm  string          `json:"algorithm"`
+	PublicKey  string          `json:"public_key,omitempty"` // base64 of the 32-byte Ed25519 key
+	KeyID      string          `json:"key_id,omitempty"`
+	Checkpoint *checkpointJSON `json:"checkpoint"`
+}

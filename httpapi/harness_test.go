@@ -93,13 +93,16 @@ func newEnv(t testing.TB) *env {
 	t.Cleanup(func() { st.Close() })
 	clk := &clock{t: time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)}
 	svc := courier.NewService(st, courier.NewHasher([]byte("test-pii-key-0123456789abcdefghij")), courier.DefaultPolicy(), clk.now)
+	svc.SetAuditKey(testAuditKey)
 	if _, err := svc.Bootstrap(ctx, adminTk); err != nil {
 		t.Fatal(err)
 	}
 	metrics := httpapi.NewMetrics()
-	trk := tracking.NewService(st.Tracking(), courier.NewTreeCache(svc), proposer{svc}, courier.NewHasher([]byte("test-pii-key-0123456789abcdefghij")), tracking.Options{OnPhoneCheck: metrics.PhoneCheck}, clk.now)
+	trk := tracking.NewService(st.Tracking(), courier.NewTreeCache(svc), proposer{svc}, courier.NewHasher([]byte("test-pii-key-0123456789abcdefghij")), tracking.Options{OnPhoneCheck: metrics.PhoneCheck,
+		Auditor: courier.NewAuditor(svc, func(cs courier.Store) tracking.Store { return cs.(*sqlite.Store).Tracking() })}, clk.now)
 	svc.SetWatcher(verdicts{trk})
 	sc := scoring.NewService(st.Scoring(), st, trk, svc.InTree, clk.now)
+	sc.SetAuditor(courier.NewAuditor(svc, func(cs courier.Store) scoring.Store { return cs.(*sqlite.Store).Scoring() }))
 	srv := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Scoring: sc, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics})
 	return &env{t: t, srv: srv, svc: svc, trk: trk, sc: sc, store: st, clock: clk, bodies: &bytes.Buffer{}}
 }

@@ -179,6 +179,9 @@ var matrix = []cell{
 	{"GET /v1/public/blacklist", p("/v1/public/blacklist"), nil, [7]int{200, 200, 200, 200, 200, 200, 200}},
 	{"GET /v1/audit", p("/v1/audit"), nil, [7]int{401, 200, 403, 403, 403, 403, 403}},
 	{"GET /v1/audit/verify", p("/v1/audit/verify"), nil, [7]int{401, 200, 403, 403, 403, 403, 403}},
+	{"POST /v1/audit/checkpoints", p("/v1/audit/checkpoints"), nil, [7]int{401, 201, 403, 403, 403, 403, 403}},
+	{"GET /v1/audit/checkpoints", p("/v1/audit/checkpoints"), nil, [7]int{401, 200, 403, 403, 403, 403, 403}},
+	{"GET /v1/public/audit/head", p("/v1/public/audit/head"), nil, [7]int{200, 200, 200, 200, 200, 200, 200}},
 }
 
 // staffWant is the matrix's column for a staff token (the world's courier, brand A): a route

@@ -222,7 +222,16 @@ var oaOperations = map[string]oaOperation{
 		oaReq("ok", &jsonSchema{Type: "boolean"}),
 		oaReq("entries", &jsonSchema{Type: "integer", Description: "Entries checked"}),
 		oaOpt("first_bad_seq", &jsonSchema{Type: "integer", Description: "The first entry altered or missing (when not ok)"}),
-		oaOpt("reason", oaString("What is wrong with it (when not ok)"))))},
+		oaOpt("reason", oaString("What is wrong with it (when not ok)")),
+		oaReq("checkpoint_seq", &jsonSchema{Type: "integer", Description: "The latest signed checkpoint checked against (0: none)"}),
+		oaOpt("cut_from", &jsonSchema{Type: "integer", Description: "First entry cut off the end of the trail (a cut tail)"}),
+		oaOpt("cut_to", &jsonSchema{Type: "integer", Description: "Last entry cut off the end: the checkpoint's sequence number"})))},
+	// 201 for a new checkpoint, 200 with the latest one when the head has not moved since.
+	"POST /v1/audit/checkpoints": {id: "createCheckpoint", resp: append(oaCreated(oaOut[checkpointJSON]()), oaOK(oaOut[checkpointJSON]())...), errs: []int{409}},
+	"GET /v1/audit/checkpoints": {id: "listCheckpoints", resp: oaOK(oaOut[listJSON[checkpointJSON]]()), params: []oaParam{
+		{name: "limit", desc: "At most this many checkpoints (default 50, at most 500)", schema: oaRange(1, 500, 50)},
+		{name: "after", desc: "Checkpoints after this sequence number", schema: oaRange(0, 0, 0)}}},
+	"GET /v1/public/audit/head": {id: "auditHead", resp: oaOK(oaOut[auditHeadJSON]())},
 
 	"POST /v1/events": {id: "pushEvents", body: []oaContent{
 		{fiber.MIMEApplicationJSON, oaDescribe(oaArray(oaIn[eventReq]()).withMaxItems(tracking.MaxBatch), "A JSON array of events")},

@@ -146,7 +146,7 @@ func (s *Service) propose(ctx context.Context, m Methodology, r Run, scores []Sc
 		for _, rec := range recs {
 			sx.RecordIDs = append(sx.RecordIDs, rec.ID)
 		}
-		if err := s.store.CreateSanction(ctx, sx); err != nil {
+		if err := s.write(ctx, sanctionEntry("system", "sanction.propose", "", sx, sx.Reason), func(st Store) error { return st.CreateSanction(ctx, sx) }); err != nil {
 			return err
 		}
 		made++
@@ -231,9 +231,10 @@ func (s *Service) liftRepaired(ctx context.Context) error {
 			}
 		}
 		if repaired {
+			before := x.Status
 			x.Status, x.LiftedAt, x.LiftReason = Lifted, now, "credit repaired: every record behind it was repaired or revoked"
 			x.Version++
-			if err := s.store.UpdateSanction(ctx, x); err != nil {
+			if err := s.write(ctx, sanctionEntry("system", "sanction.lift", before, x, x.LiftReason), func(st Store) error { return st.UpdateSanction(ctx, x) }); err != nil {
 				return err
 			}
 		}
@@ -260,13 +261,13 @@ func (s *Service) Decide(ctx context.Context, c Caller, id string, approve bool,
 	if !x.Status.Waiting() {
 		return Sanction{}, stateErr("the proposal was already decided (%s)", x.Status)
 	}
-	now := s.Now()
+	now, before := s.Now(), x.Status
 	if approve && x.Kind.FourEyes() {
 		switch {
 		case x.Status == Proposed:
 			x.Status, x.ReviewedAt, x.ReviewedBy, x.ReviewReason = Reviewed, now, c.TokenID, strings.TrimSpace(reason)
 			x.Version++
-			if err := s.store.UpdateSanction(ctx, x); err != nil {
+			if err := s.write(ctx, sanctionEntry(actorOf(c), "sanction.review", before, x, x.ReviewReason), func(st Store) error { return st.UpdateSanction(ctx, x) }); err != nil {
 				return Sanction{}, err
 			}
 			return x, nil
@@ -288,7 +289,11 @@ func (s *Service) Decide(ctx context.Context, c Caller, id string, approve bool,
 		x.Status = Rejected
 	}
 	x.Version++
-	if err := s.store.UpdateSanction(ctx, x); err != nil {
+	action := "sanction.reject"
+	if approve {
+		action = "sanction.approve"
+	}
+	if err := s.write(ctx, sanctionEntry(actorOf(c), action, before, x, x.Decision), func(st Store) error { return st.UpdateSanction(ctx, x) }); err != nil {
 		return Sanction{}, err
 	}
 	return x, nil
@@ -309,9 +314,10 @@ func (s *Service) Lift(ctx context.Context, c Caller, id, reason string) (Sancti
 	if !x.InForce(s.Now()) {
 		return Sanction{}, stateErr("only a sanction in force can be lifted")
 	}
+	before := x.Status
 	x.Status, x.LiftedAt, x.LiftReason = Lifted, s.Now(), strings.TrimSpace(reason)
 	x.Version++
-	return x, s.store.UpdateSanction(ctx, x)
+	return x, s.write(ctx, sanctionEntry(actorOf(c), "sanction.lift", before, x, x.LiftReason), func(st Store) error { return st.UpdateSanction(ctx, x) })
 }
 
 // Sanction returns one proposal or sanction: regulators, and the firm's tree.

@@ -140,7 +140,7 @@ func (s *Service) Begin(ctx context.Context, c Caller, req RunRequest) (Run, fun
 		return Run{}, nil, err
 	}
 	r.Method, r.MethodHash = doc.Version, doc.Hash
-	if err := s.store.CreateRun(ctx, r); err != nil {
+	if err := s.write(ctx, runEntry(actorOf(c), r), func(st Store) error { return st.CreateRun(ctx, r) }); err != nil {
 		release()
 		return Run{}, nil, err
 	}
@@ -153,7 +153,7 @@ func (s *Service) Begin(ctx context.Context, c Caller, req RunRequest) (Run, fun
 			r.Status, r.Error = RunFailed, runErr.Error()
 		}
 		r.Version++
-		if err := s.store.UpdateRun(context.WithoutCancel(ctx), r); err != nil {
+		if err := s.write(context.WithoutCancel(ctx), runEntry(actorOf(c), r), func(st Store) error { return st.UpdateRun(context.WithoutCancel(ctx), r) }); err != nil {
 			return r, errors.Join(runErr, err)
 		}
 		if runErr != nil {

@@ -51,6 +51,7 @@ type Service struct {
 	now      func() time.Time
 	instance string   // this process's lease holder name
 	cal      Calendar // the evaluation periods
+	auditor  Auditor  // nil: decisions are not audited (see SetAuditor)
 }
 
 // NewService returns a Service. inTree answers firm scoping (courier.Service.InTree).

@@ -156,7 +156,10 @@ func (s *Service) PutMethod(ctx context.Context, c Caller, doc string) (MethodDo
 		return MethodDoc{}, false, err
 	}
 	d := MethodDoc{Version: m.Version, Doc: doc, CreatedAt: now, CreatedBy: c.TokenID}
-	if err := s.store.PutMethod(ctx, d); err != nil {
+	// The entry carries the document's hash, so that the trail pins the exact text of a version.
+	entry := auditEntry{actor: actorOf(c), action: "method.put", entity: "method", id: d.Version,
+		detail: fmt.Sprintf("hash=%s effective_from=%s", MethodHash(doc), m.EffectiveFrom.UTC().Format(time.RFC3339))}
+	if err := s.write(ctx, entry, func(st Store) error { return st.PutMethod(ctx, d) }); err != nil {
 		if errors.Is(err, ErrConflict) {
 			return MethodDoc{}, false, fmt.Errorf("methodology version %s was stored meanwhile; a version never changes: %w", m.Version, ErrConflict)
 		}

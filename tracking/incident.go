@@ -554,7 +554,26 @@ func (s *Service) record(ctx context.Context, inc Incident) (Incident, error) {
 	}
 	// No complaint is counted here: a report is not a verified complaint. Each proposed
 	// record counts once a regulator confirms it (CountVerdict).
-	err = s.store.Atomic(ctx, func(st Store) error {
+	// The entry names the parties and the records proposed against them by id only: a waybill
+	// and ids are no personal data, the reporter's free text stays out of the trail.
+	actor := inc.ReportedBy
+	if actor == "" {
+		actor = "system"
+	}
+	detail := fmt.Sprintf("kind=%s carrier=%s waybill=%s rule=%s responsible=%s/%s/%s records=%s", inc.Kind, inc.Carrier, inc.Waybill, a.Rule,
+		a.Responsible.FirmID, a.Responsible.SiteID, a.Responsible.StaffID, strings.Join(inc.RecordIDs, ","))
+	atomic := s.store.Atomic
+	if s.opts.Auditor != nil {
+		atomic = func(ctx context.Context, fn func(Store) error) error {
+			return s.opts.Auditor.Atomic(ctx, func(st Store, audit func(actor, action, entity, id, detail string) error) error {
+				if err := fn(st); err != nil {
+					return err
+				}
+				return audit(actor, "incident.report", "incident", inc.ID, detail)
+			})
+		}
+	}
+	err = atomic(ctx, func(st Store) error {
 		if err := st.CreateIncident(ctx, inc); err != nil {
 			return err
 		}

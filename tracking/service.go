@@ -66,6 +66,14 @@ type Proposer interface {
 	Propose(ctx context.Context, p Proposal) (string, error)
 }
 
+// Auditor writes tracking's decisions together with their entries in the archive's audit
+// trail: Atomic calls fn with a Store and an append function bound to one Atomic block of the
+// backend (SQLite: one transaction). cmd wires courier.Auditor here; tracking imports neither
+// courier nor a store.
+type Auditor interface {
+	Atomic(ctx context.Context, fn func(st Store, audit func(actor, action, entity, id, detail string) error) error) error
+}
+
 // Hasher is the keyed hash of personal data.
 type Hasher interface {
 	Hash(purpose, value string) string
@@ -90,6 +98,9 @@ type Options struct {
 	// OnPhoneCheck, when set, is told the outcome of every phone check (PhonePassed,
 	// PhoneWrong, PhoneLocked), for the metrics.
 	OnPhoneCheck func(outcome string)
+	// Auditor, when set, records every reported incident in the audit trail, in the same
+	// Atomic block as the incident.
+	Auditor Auditor
 }
 
 // DefaultStallHours are the stall thresholds per status.

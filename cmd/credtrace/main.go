@@ -216,6 +216,10 @@ type backend struct {
 	// recover finishes statistics that a crash left half-applied (MongoDB only; SQLite
 	// commits them with their events).
 	recover func(ctx context.Context) error
+	// scoringOf and trackingOf turn the Store an Atomic block is given into the other domains'
+	// views of it, so that their decisions and audit entries share the block.
+	scoringOf  func(courier.Store) scoring.Store
+	trackingOf func(courier.Store) tracking.Store
 }
 
 // openStore opens the configured backend.
@@ -231,14 +235,18 @@ func openStore(ctx context.Context, cfg config.Config) (backend, error) {
 			recover: func(ctx context.Context) error {
 				_, err := tr.RecoverStats(ctx, 10*time.Minute)
 				return err
-			}}, nil
+			},
+			scoringOf:  func(cs courier.Store) scoring.Store { return cs.(*mongodb.Store).Scoring() },
+			trackingOf: func(cs courier.Store) tracking.Store { return cs.(*mongodb.Store).Tracking() }}, nil
 	}
 	st, err := sqlite.Open(ctx, cfg.SQLitePath())
 	if err != nil {
 		return backend{}, err
 	}
 	return backend{courier: st, tracking: st.Tracking(), scoring: st.Scoring(), health: st, close: st.Close, where: "sqlite " + cfg.SQLitePath(),
-		recover: func(context.Context) error { return nil }}, nil
+		recover:    func(context.Context) error { return nil },
+		scoringOf:  func(cs courier.Store) scoring.Store { return cs.(*sqlite.Store).Scoring() },
+		trackingOf: func(cs courier.Store) tracking.Store { return cs.(*sqlite.Store).Tracking() }}, nil
 }
 
 // calendar is the evaluation periods of the configuration: months or quarters in CREDTRACE_TZ.
@@ -349,6 +357,9 @@ func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv
 	}
 	hasher := courier.NewHasher(key)
 	svc := courier.NewService(st.courier, hasher, pol, nil)
+	if err := auditKey(ctx, cfg, st.courier, svc, log); err != nil {
+		return fail(err)
+	}
 	secret, err := svc.Bootstrap(ctx, cfg.AdminToken)
 	if err != nil {
 		return fail(fmt.Errorf("bootstrap admin token: %w", err))
@@ -357,7 +368,7 @@ func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv
 		return fail(fmt.Errorf("recover statistics: %w", err))
 	}
 	metrics := httpapi.NewMetrics()
-	opts := tracking.Options{OnPhoneCheck: metrics.PhoneCheck}
+	opts := tracking.Options{OnPhoneCheck: metrics.PhoneCheck, Auditor: courier.NewAuditor(svc, st.trackingOf)}
 	if cfg.MongoURI != "" {
 		opts.ParcelCache = -1 // several replicas may ingest: always read summaries from the store
 	}
@@ -382,6 +393,7 @@ func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv
 		return fail(err)
 	}
 	sc.SetCalendar(cal)
+	sc.SetAuditor(courier.NewAuditor(svc, st.scoringOf))
 	api := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Scoring: sc, Store: st.health, Logger: log, Metrics: metrics})
 	return &app{st: st, secret: secret, svc: svc, trk: trk, sc: sc, api: api, log: log}, nil
 }
@@ -423,6 +435,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		{name: "recover-stats", spec: "@every 1m", run: st.recover},
 		{name: "score", spec: cfg.ScoreSchedule, run: scoreJob(sc, false, log)},
 		{name: "publish-grades", spec: cfg.PublishSchedule, run: scoreJob(sc, true, log)},
+		{name: "audit-checkpoint", spec: cfg.CheckpointSchedule, run: checkpointJob(app.svc, log)},
 	}
 	for _, j := range jobs {
 		if err := sched.add(j); err != nil {
@@ -436,7 +449,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	fmt.Fprintf(stdout, "credtrace %s listening on http://%s (store: %s); dashboard at http://%s/ui/\n", version, ln.Addr(), st.where, ln.Addr())
+	txn := "transactions: yes"
+	if t, ok := st.health.(interface{ Transactions() bool }); ok && !t.Transactions() {
+		txn = "transactions: no, a change and its audit entry are two writes"
+	}
+	fmt.Fprintf(stdout, "credtrace %s listening on http://%s (store: %s; %s); dashboard at http://%s/ui/\n", version, ln.Addr(), st.where, txn, ln.Addr())
 	switch {
 	case secret != "":
 		fmt.Fprintf(stdout, "regulator token (shown once, keep it): %s\n", secret)

@@ -155,15 +155,21 @@ func configuredPIIKey(cfg config.Config) (key []byte, source string, err error) 
 // writeKeyFile creates path (mode 0600; never over an existing file) holding key in hex, and
 // makes it durable before the store is told about it.
 func writeKeyFile(path string, key []byte) error {
+	return writeSecretFile("personal-data key file", path, hex.EncodeToString(key)+"\n")
+}
+
+// writeSecretFile creates path (mode 0600; never over an existing file) holding content, and
+// makes it and its directory entry durable; what names the file in errors.
+func writeSecretFile(what, path, content string) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("personal-data key file: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return fmt.Errorf("personal-data key file: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
-	_, err = f.WriteString(hex.EncodeToString(key) + "\n")
+	_, err = f.WriteString(content)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -172,7 +178,7 @@ func writeKeyFile(path string, key []byte) error {
 	}
 	if err != nil {
 		os.Remove(path)
-		return fmt.Errorf("personal-data key file %s: %w", path, err)
+		return fmt.Errorf("%s %s: %w", what, path, err)
 	}
 	if d, err := os.Open(dir); err == nil {
 		d.Sync()

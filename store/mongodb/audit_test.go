@@ -2,6 +2,7 @@ package mongodb_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"testing"
 	"time"
 
@@ -124,5 +125,27 @@ func setOne(t *testing.T, st *mongodb.Store, seq int64, fields bson.M) {
 	}
 	if res.MatchedCount != 1 || res.ModifiedCount != 1 {
 		t.Fatalf("update entry %d matched %d, modified %d; want 1, 1", seq, res.MatchedCount, res.ModifiedCount)
+	}
+}
+
+// TestAuditTailCut deletes the newest entries from the collection and checks that verification
+// against the latest signed checkpoint reports the cut tail with the missing range.
+func TestAuditTailCut(t *testing.T) {
+	st, svc, reg := auditedStore(t)
+	svc.SetAuditKey(ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)))
+	cp, created, err := svc.Checkpoint(auditCtx(t), reg)
+	if err != nil || !created || cp.Seq != 4 || !courier.VerifyCheckpoint(svc.AuditPublicKey(), cp) {
+		t.Fatalf("checkpoint: %+v, created %v, %v; want seq 4, signed", cp, created, err)
+	}
+	res, err := st.DB().Collection("audit").DeleteMany(auditCtx(t), bson.M{"_id": bson.M{"$gte": int64(3)}})
+	if err != nil || res.DeletedCount != 2 {
+		t.Fatalf("delete entries 3-4: %+v %v", res, err)
+	}
+	got, err := svc.VerifyAudit(auditCtx(t), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.OK || got.FirstBad != 3 || got.CutFrom != 3 || got.CutTo != 4 || got.Checkpoint != 4 {
+		t.Errorf("verify after cutting 3-4: %+v, want a cut tail 3 to 4", got)
 	}
 }

@@ -246,6 +246,47 @@ func (s *Store) AppendAudit(ctx context.Context, e courier.AuditEntry) error {
 	return nil
 }
 
+// PutCheckpoint stores c under its Seq; ErrConflict when the Seq is taken.
+func (s *Store) PutCheckpoint(ctx context.Context, c courier.Checkpoint) error {
+	if _, err := s.checkpoints.InsertOne(ctx, toCheckpointDoc(c)); err != nil {
+		if isDuplicateKey(err) {
+			return fmt.Errorf("mongodb: put checkpoint %d: %w", c.Seq, courier.ErrConflict)
+		}
+		return fmt.Errorf("mongodb: put checkpoint %d: %w", c.Seq, err)
+	}
+	return nil
+}
+
+// LatestCheckpoint returns the checkpoint with the highest Seq; ok is false when none.
+func (s *Store) LatestCheckpoint(ctx context.Context) (courier.Checkpoint, bool, error) {
+	var d checkpointDoc
+	err := s.checkpoints.FindOne(ctx, bson.D{}, options.FindOne().SetSort(bson.D{{Key: "_id", Value: -1}})).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return courier.Checkpoint{}, false, nil
+	}
+	if err != nil {
+		return courier.Checkpoint{}, false, fmt.Errorf("mongodb: latest checkpoint: %w", err)
+	}
+	return fromCheckpointDoc(d), true, nil
+}
+
+// Checkpoints returns at most limit checkpoints with Seq > after, in Seq order; 0 means all.
+func (s *Store) Checkpoints(ctx context.Context, after int64, limit int) ([]courier.Checkpoint, error) {
+	opts := options.Find().SetSort(bson.D{{Key: "_id", Value: 1}})
+	if limit > 0 {
+		opts.SetLimit(int64(limit))
+	}
+	cur, err := s.checkpoints.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$gt", Value: after}}}}, opts)
+	if err != nil {
+		return nil, fmt.Errorf("mongodb: checkpoints after %d: %w", after, err)
+	}
+	var docs []checkpointDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("mongodb: checkpoints after %d: %w", after, err)
+	}
+	return convSlice(docs, fromCheckpointDoc), nil
+}
+
 // AuditEntries returns at most limit entries with Seq > after, in Seq order; limit 0 means all.
 func (s *Store) AuditEntries(ctx context.Context, after int64, limit int) ([]courier.AuditEntry, error) {
 	opts := options.Find().SetSort(bson.D{{Key: "_id", Value: 1}})

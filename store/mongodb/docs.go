@@ -554,3 +554,20 @@ type guessDoc struct {
 	Count int64          `bson:"count"`
 	Last  *bson.DateTime `bson:"last"`
 }
+
+// checkpointDoc is a signed checkpoint of the audit trail, keyed by the Seq it anchors.
+type checkpointDoc struct {
+	Seq       int64          `bson:"_id"`
+	Hash      string         `bson:"hash"`
+	At        *bson.DateTime `bson:"at,omitempty"`
+	KeyID     string         `bson:"key_id"`
+	Signature string         `bson:"signature"`
+}
+
+func toCheckpointDoc(c courier.Checkpoint) checkpointDoc {
+	return checkpointDoc{Seq: c.Seq, Hash: c.Hash, At: datetime(c.At), KeyID: c.KeyID, Signature: c.Signature}
+}
+
+func fromCheckpointDoc(d checkpointDoc) courier.Checkpoint {
+	return courier.Checkpoint{Seq: d.Seq, Hash: d.Hash, At: fromDatetime(d.At), KeyID: d.KeyID, Signature: d.Signature}
+}

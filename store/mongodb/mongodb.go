@@ -36,6 +36,7 @@ const (
 	collCommitments = "commitments"
 	collTokens      = "tokens"
 	collAudit       = "audit"
+	collCheckpoints = "audit_checkpoints"
 	collSettings    = "settings"
 	collCounters    = "counters"
 	collGuesses     = "guesses"
@@ -64,10 +65,11 @@ const (
 type Store struct {
 	client *mongo.Client
 	db     *mongo.Database
+	txn    bool // the server supports multi-document transactions
 
 	firms, sites, staff, records, objections, commitments, tokens, audit, settings *mongo.Collection
 
-	counters, guesses *mongo.Collection
+	counters, guesses, checkpoints *mongo.Collection
 
 	events, parcels, stats, statSources, carriers, incidents, anomalies *mongo.Collection
 
@@ -99,6 +101,10 @@ func Open(ctx context.Context, uri, dbName string) (*Store, error) {
 		_ = client.Disconnect(ctx)
 		return nil, fmt.Errorf("mongodb: cannot reach %s: %w", strings.Join(opts.Hosts, ","), err)
 	}
+	if s.txn, err = detectTransactions(ctx, s.db); err != nil {
+		_ = client.Disconnect(ctx)
+		return nil, err
+	}
 	if err := s.ensureIndexes(ctx); err != nil {
 		_ = client.Disconnect(ctx)
 		return nil, err
@@ -109,6 +115,25 @@ func Open(ctx context.Context, uri, dbName string) (*Store, error) {
 	}
 	return s, nil
 }
+
+// detectTransactions asks the server whether it can run multi-document transactions: a replica
+// set member names its set (setName) and a mongos answers msg "isdbgrid"; a standalone server,
+// and the embedded FerretDB of the tests, does neither.
+func detectTransactions(ctx context.Context, db *mongo.Database) (bool, error) {
+	var hello struct {
+		SetName string `bson:"setName"`
+		Msg     string `bson:"msg"`
+	}
+	if err := db.RunCommand(ctx, bson.D{{Key: "hello", Value: 1}}).Decode(&hello); err != nil {
+		return false, fmt.Errorf("mongodb: hello: %w", err)
+	}
+	return hello.SetName != "" || hello.Msg == "isdbgrid", nil
+}
+
+// Transactions reports whether the server supports multi-document transactions (detected at
+// Open). Atomic does not use them yet: a change and its audit entry are still two writes; /healthz
+// and the start line say so.
+func (s *Store) Transactions() bool { return s.txn }
 
 // redactURIError drops the detail of a bad percent-escape, which can quote part of a password.
 func redactURIError(err error) error {
@@ -132,6 +157,7 @@ func newStore(client *mongo.Client, dbName string) *Store {
 		commitments:    db.Collection(collCommitments),
 		tokens:         db.Collection(collTokens),
 		audit:          db.Collection(collAudit),
+		checkpoints:    db.Collection(collCheckpoints),
 		settings:       db.Collection(collSettings),
 		counters:       db.Collection(collCounters),
 		guesses:        db.Collection(collGuesses),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"reflect"
 	"strings"
 	"sync"
@@ -473,4 +474,16 @@ func ferretDB(ctx context.Context, t *testing.T, s *mongodb.Store) bool {
 
 func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) courier.Store { return open(t) })
+}
+
+// TestTransactionsDetected: the embedded FerretDB answers hello without setName or isdbgrid, so
+// the store reports no multi-document transactions. (A replica set or mongos, which would report
+// true, cannot be run on these machines; the detection reads the same two fields of hello.)
+func TestTransactionsDetected(t *testing.T) {
+	if os.Getenv(mongotest.EnvURI) != "" {
+		t.Skip("CREDTRACE_TEST_MONGO_URI points at a real server, whose topology this test does not know")
+	}
+	if open(t).Transactions() {
+		t.Error("Transactions() = true on FerretDB, which has no multi-document transactions")
+	}
 }

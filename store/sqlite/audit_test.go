@@ -2,7 +2,9 @@ package sqlite_test
 
 import (
 	"context"
+	"crypto/ed25519"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,5 +110,55 @@ func execOne(ctx context.Context, t *testing.T, st *sqlite.Store, query string, 
 	}
 	if n, err := res.RowsAffected(); err != nil || n != 1 {
 		t.Fatalf("%s changed %d rows (%v), want 1", query, n, err)
+	}
+}
+
+// TestAuditTailCut deletes the newest entries behind the store's back, which leaves a shorter
+// chain that is valid link by link, and checks that verification against the latest signed
+// checkpoint reports the cut with the missing range; entries appended after the cut, which
+// reuse the cut Seqs, do not hide it.
+func TestAuditTailCut(t *testing.T) {
+	st, svc, reg := auditedStore(t)
+	ctx := t.Context()
+	svc.SetAuditKey(ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)))
+	cp, created, err := svc.Checkpoint(ctx, reg)
+	if err != nil || !created || cp.Seq != 4 {
+		t.Fatalf("checkpoint: %+v, created %v, %v; want seq 4", cp, created, err)
+	}
+	if !courier.VerifyCheckpoint(svc.AuditPublicKey(), cp) {
+		t.Fatal("the checkpoint's signature does not verify with the audit public key")
+	}
+	if again, created, err := svc.Checkpoint(ctx, reg); err != nil || created || again != cp {
+		t.Errorf("checkpoint of an unmoved head: %+v, created %v, %v; want the same one", again, created, err)
+	}
+	if got, err := svc.VerifyAudit(ctx, reg); err != nil || got != (courier.VerifyResult{OK: true, Entries: 4, Checkpoint: 4}) {
+		t.Fatalf("verify before the cut: %+v, %v", got, err)
+	}
+	if _, err := st.DB().ExecContext(ctx, "DELETE FROM audit WHERE seq >= 3"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := svc.VerifyAudit(ctx, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.OK || got.FirstBad != 3 || got.CutFrom != 3 || got.CutTo != 4 || !strings.HasPrefix(got.Reason, "tail cut: entries 3 to 4") {
+		t.Errorf("verify after cutting 3-4: %+v, want a cut tail 3 to 4", got)
+	}
+	// New entries after the cut take Seqs 3 and 4 again, with a valid chain: the checkpoint's
+	// hash for 4 no longer matches.
+	for i := 0; i < 2; i++ {
+		if _, _, err := svc.IssueToken(ctx, reg, courier.TokenInput{Role: courier.RolePlatform, Label: "after the cut"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := svc.VerifyAudit(ctx, reg); err != nil || got.OK || got.FirstBad != 4 || !strings.Contains(got.Reason, "does not match the signed checkpoint") {
+		t.Errorf("verify after refilling the cut: %+v, %v; want entry 4 not matching the checkpoint", got, err)
+	}
+	// Tampering with the checkpoint's own row is caught by its signature.
+	if _, err := st.DB().ExecContext(ctx, "UPDATE audit_checkpoints SET seq = 2 WHERE seq = 4"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := svc.VerifyAudit(ctx, reg); err != nil || got.OK || !strings.Contains(got.Reason, "signature does not verify") {
+		t.Errorf("verify with a rewritten checkpoint: %+v, %v; want its signature refused", got, err)
 	}
 }

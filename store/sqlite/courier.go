@@ -640,6 +640,50 @@ func (s *Store) AuditEntries(ctx context.Context, after int64, limit int) ([]cou
 	return list(ctx, s.reader(), `SELECT `+auditCols+` FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`, []any{after, limit}, scanAudit)
 }
 
+// ----- audit checkpoints -----
+
+const checkpointCols = `seq, hash, at, key_id, signature`
+
+func scanCheckpoint(sc scanner) (courier.Checkpoint, error) {
+	var c courier.Checkpoint
+	var at sql.NullInt64
+	if err := sc.Scan(&c.Seq, &c.Hash, &at, &c.KeyID, &c.Signature); err != nil {
+		return courier.Checkpoint{}, translate(err)
+	}
+	c.At = fromMS(at)
+	return c, nil
+}
+
+// PutCheckpoint implements courier.Store: ErrConflict when the Seq is taken.
+func (s *Store) PutCheckpoint(ctx context.Context, c courier.Checkpoint) error {
+	_, err := s.writer().ExecContext(ctx, `INSERT INTO audit_checkpoints (`+checkpointCols+`) VALUES (?,?,?,?,?)`,
+		c.Seq, c.Hash, ms(c.At), c.KeyID, c.Signature)
+	if err != nil {
+		return fmt.Errorf("sqlite: put checkpoint %d: %w", c.Seq, translate(err))
+	}
+	return nil
+}
+
+// LatestCheckpoint implements courier.Store.
+func (s *Store) LatestCheckpoint(ctx context.Context) (courier.Checkpoint, bool, error) {
+	c, err := scanCheckpoint(s.reader().QueryRowContext(ctx, `SELECT `+checkpointCols+` FROM audit_checkpoints ORDER BY seq DESC LIMIT 1`))
+	if errors.Is(err, courier.ErrNotFound) {
+		return courier.Checkpoint{}, false, nil
+	}
+	if err != nil {
+		return courier.Checkpoint{}, false, fmt.Errorf("sqlite: latest checkpoint: %w", err)
+	}
+	return c, true, nil
+}
+
+// Checkpoints implements courier.Store.
+func (s *Store) Checkpoints(ctx context.Context, after int64, limit int) ([]courier.Checkpoint, error) {
+	if limit <= 0 {
+		limit = -1
+	}
+	return list(ctx, s.reader(), `SELECT `+checkpointCols+` FROM audit_checkpoints WHERE seq > ? ORDER BY seq LIMIT ?`, []any{after, limit}, scanCheckpoint)
+}
+
 // ----- tree generation and guesses -----
 
 // TreeGeneration implements courier.Store.

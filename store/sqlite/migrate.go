@@ -425,6 +425,15 @@ CREATE TABLE rating_versions (
 );
 INSERT INTO rating_versions SELECT id, rater_kind, rater_id, waybill, firm_id, site_id, staff_id, stars, tags, comment, created_at, updated_at, weight, flags, version FROM ratings;
 `,
+	// 12: signed checkpoints of the audit trail's head.
+	`CREATE TABLE audit_checkpoints (
+	seq INTEGER PRIMARY KEY,
+	hash TEXT NOT NULL,
+	at INTEGER NOT NULL,
+	key_id TEXT NOT NULL,
+	signature TEXT NOT NULL
+);
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

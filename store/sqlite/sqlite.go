@@ -115,6 +115,9 @@ func (s *Store) checkpoints(every time.Duration) {
 // Name is the backend's name as /healthz reports it.
 func (s *Store) Name() string { return "sqlite" }
 
+// Transactions reports that Atomic is one transaction (always, on SQLite).
+func (s *Store) Transactions() bool { return true }
+
 // Path is the database file.
 func (s *Store) Path() string { return s.path }
 

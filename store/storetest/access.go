@@ -97,6 +97,38 @@ var auditBehaviours = []behaviour{
 	{"AuditAppend", testAuditAppend},
 	{"AuditSeqTaken", testAuditSeqTaken},
 	{"AuditNumericOrder", testAuditNumericOrder},
+	{"Checkpoints", testCheckpoints},
+}
+
+// checkpoint returns a checkpoint of seq with every field set.
+func checkpoint(seq int64) courier.Checkpoint {
+	return courier.Checkpoint{Seq: seq, Hash: fmt.Sprintf("hash-%d", seq), At: at(int(seq)), KeyID: "0123456789abcdef0123456789abcdef",
+		Signature: fmt.Sprintf("c2lnbmF0dXJl%d==", seq)}
+}
+
+// testCheckpoints: checkpoints round-trip, the latest is the highest Seq in numeric order
+// (10 after 9), a taken Seq is ErrConflict, and the list pages by Seq.
+func testCheckpoints(ctx context.Context, t *testing.T, s courier.Store) {
+	if _, ok, err := s.LatestCheckpoint(ctx); err != nil || ok {
+		t.Fatalf("LatestCheckpoint with none: got ok %v, error %v; want false, nil", ok, err)
+	}
+	for _, seq := range []int64{2, 9, 10} {
+		must(t, fmt.Sprintf("put checkpoint %d", seq), s.PutCheckpoint(ctx, checkpoint(seq)))
+	}
+	rival := checkpoint(9)
+	rival.Hash = "rival"
+	wantErr(t, "put a checkpoint with a taken seq", s.PutCheckpoint(ctx, rival), courier.ErrConflict)
+	last, ok, err := s.LatestCheckpoint(ctx)
+	if err != nil || !ok {
+		t.Fatalf("LatestCheckpoint: got ok %v, error %v; want true, nil", ok, err)
+	}
+	check(t, "LatestCheckpoint", last, checkpoint(10))
+	got, err := s.Checkpoints(ctx, 2, 1)
+	must(t, "Checkpoints after 2", err)
+	check(t, "Checkpoints after 2, limit 1", got, []courier.Checkpoint{checkpoint(9)})
+	got, err = s.Checkpoints(ctx, 0, 10)
+	must(t, "Checkpoints", err)
+	check(t, "Checkpoints", got, []courier.Checkpoint{checkpoint(2), checkpoint(9), checkpoint(10)})
 }
 
 // entry returns audit entry seq with every field set and linked to its predecessor.
