@@ -17,6 +17,21 @@ run: build
 ## start an embedded FerretDB unless CREDTRACE_TEST_MONGO_URI points at a real server)
 test: fmt-check vet browser-deps
 	$(GO) test -count=1 -timeout 14m ./...
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=3s
+
+## fuzz: each fuzz target in turn (FUZZTIME each; make test runs them for 3s, a long session is
+## e.g. make fuzz FUZZTIME=10m). A crash is written to the package's testdata/fuzz/ and fails
+## the run; commit it there and it becomes a regression test of the ordinary suite.
+FUZZTIME ?= 2m
+FUZZ_TARGETS := courier:FuzzCheckUSCC courier:FuzzCheckResidentID courier:FuzzCursor scoring:FuzzParseMethod \
+	httpapi:FuzzEventBodies httpapi:FuzzDashboardForms
+.PHONY: fuzz
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$pkg >/tmp/credtrace-fuzz.$$$$.log 2>&1 || { tail -30 /tmp/credtrace-fuzz.$$$$.log; exit 1; }; \
+		tail -1 /tmp/credtrace-fuzz.$$$$.log; rm -f /tmp/credtrace-fuzz.$$$$.log; \
+	done
 
 ## browser-deps: Debian's chromium (and a CJK font for the screenshots) for the dashboard's
 ## browser test, installed when missing and when this user may (CI runs as root)
