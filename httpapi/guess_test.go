@@ -1,41 +1,13 @@
 package httpapi_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/credtrace/credtrace/scoring"
 )
-
-// raw sends one request and returns the whole response, headers included.
-func (e *env) raw(method, path, token string, body any) (*http.Response, string) {
-	e.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req := httptest.NewRequest(method, path, rd)
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := e.srv.App().Test(req, 10000)
-	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp, string(out)
-}
 
 // TestPhoneGuessingLocksPerWaybill: the four phone digits are checked on the trace, its
 // stream, the dashboard's parcel page and the recipient's rating. Five wrong answers spread

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -107,8 +108,9 @@ func newEnv(t testing.TB) *env {
 	return &env{t: t, srv: srv, svc: svc, trk: trk, sc: sc, store: st, clock: clk, bodies: &bytes.Buffer{}}
 }
 
-// call sends one request through the Fiber app and returns the status and decoded body.
-func (e *env) call(method, path, token string, body any) (int, map[string]any) {
+// raw sends one request through the Fiber app (a string or []byte body as it is, anything
+// else as JSON) and returns the response, headers included, and its body.
+func (e *env) raw(method, path, token string, body any) (*http.Response, string) {
 	e.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -138,11 +140,18 @@ func (e *env) call(method, path, token string, body any) (int, map[string]any) {
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	e.bodies.Write(raw)
+	return resp, string(raw)
+}
+
+// call sends one request through the Fiber app and returns the status and decoded body.
+func (e *env) call(method, path, token string, body any) (int, map[string]any) {
+	e.t.Helper()
+	resp, raw := e.raw(method, path, token, body)
 	out := map[string]any{}
 	if ct := resp.Header.Get("Content-Type"); len(raw) > 0 && (strings.HasPrefix(ct, "text/plain") || strings.HasPrefix(ct, "application/x-ndjson")) {
-		out["text"] = string(raw) // the Prometheus exposition format, a run's NDJSON inputs
+		out["text"] = raw // the Prometheus exposition format, a run's NDJSON inputs
 	} else if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &out); err != nil {
+		if err := json.Unmarshal([]byte(raw), &out); err != nil {
 			e.t.Fatalf("%s %s: answer is not a JSON object: %s", method, path, raw)
 		}
 	}
