@@ -425,6 +425,10 @@ CREATE TABLE rating_versions (
 );
 INSERT INTO rating_versions SELECT id, rater_kind, rater_id, waybill, firm_id, site_id, staff_id, stars, tags, comment, created_at, updated_at, weight, flags, version FROM ratings;
 `,
+	// 12: parcels with empty-parcel signals are counted on their own (issue 12, item 2).
+	`
+ALTER TABLE stats ADD COLUMN empty_suspect INTEGER NOT NULL DEFAULT 0;
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
