@@ -46,6 +46,10 @@ type RecordIn struct {
 // Counts are a subject's service-quality counters over the window.
 type Counts struct {
 	Handled, Delivered, OnTime, Late, Lost, Damaged, Complaints int
+	// EmptySuspect counts the parcels with empty-parcel signals the subject collected: they
+	// are in none of the counts above. Left out of the inputs' JSON when zero, so that the
+	// inputs of runs made before it existed still hash as they did.
+	EmptySuspect int `json:",omitempty"`
 }
 
 func key(kind SubjectKind, id string) string { return string(kind) + "/" + id }
@@ -295,7 +299,12 @@ func scoreOne(m Methodology, in Inputs, d *subjectData, prior map[RaterKind]floa
 
 	// Objective service quality from the tracking statistics.
 	c := d.counts
-	if c.Handled > 0 {
+	tw := m.TrackingWeights
+	// Empty-parcel suspects weigh against the subject only under a methodology that gives
+	// them a weight (2026.2 on); under one that does not, a subject with nothing but fake
+	// parcels has no tracking component at all (never a perfect one).
+	weighEmpty := tw["empty_suspect_per_10k"] > 0 && c.EmptySuspect > 0
+	if c.Handled > 0 || weighEmpty {
 		judged := c.OnTime + c.Late
 		rate := func(n, of int, per float64) float64 {
 			if of == 0 {
@@ -304,12 +313,19 @@ func scoreOne(m Methodology, in Inputs, d *subjectData, prior map[RaterKind]floa
 			return float64(n) / float64(of) * per
 		}
 		late, lost, dam, compl := rate(c.Late, judged, 1e4), rate(c.Lost, c.Handled, 1e4), rate(c.Damaged, c.Handled, 1e4), rate(c.Complaints, c.Handled, 1e6)
-		tw := m.TrackingWeights
 		measure := tw["late_per_10k"]*late + tw["lost_per_10k"]*lost + tw["damaged_per_10k"]*dam + tw["complaints_per_million"]*compl
+		detail := fmt.Sprintf("%d parcels: late %.0f, lost %.1f, damaged %.1f per 10,000; complaints %.0f per million",
+			c.Handled, late, lost, dam, compl)
+		if weighEmpty {
+			// Per 10,000 parcels collected, real and suspect: a campaign of fakes is measured
+			// against everything the outlet took in, so it cannot hide behind its own volume.
+			empty := rate(c.EmptySuspect, c.Handled+c.EmptySuspect, 1e4)
+			measure += tw["empty_suspect_per_10k"] * empty
+			detail += fmt.Sprintf("; %d empty-parcel suspects, %.0f per 10,000", c.EmptySuspect, empty)
+		}
 		tr := Component{Party: "tracking", Weight: m.PartyWeights["tracking"], Value: halving(measure, trackingHalf),
 			Uncertainty: 1000 / math.Sqrt(float64(c.Handled)+1),
-			Detail: fmt.Sprintf("%d parcels: late %.0f, lost %.1f, damaged %.1f per 10,000; complaints %.0f per million → measure %.2f",
-				c.Handled, late, lost, dam, compl, measure)}
+			Detail:      detail + fmt.Sprintf(" → measure %.2f", measure)}
 		tr.Items = append(tr.Items, Item{Kind: "statistic", Ref: fmt.Sprintf("%s/%s/%s..%s", d.kind, d.id, in.StatsFrom, in.AsOf.In(cst).Format("2006-01-02")),
 			Effect: round2(tr.Value - 1000), Detail: tr.Detail})
 		comps = append(comps, tr)

@@ -106,6 +106,46 @@ const DefaultMethod = `{
   "inspections_by_grade": {"A": 1, "B": 2, "C": 4, "D": 12, "insufficient": 2}
 }`
 
+// Method2026_2 is the next methodology version: 2026.1 with a weight for empty-parcel
+// suspects (tracking weight empty_suspect_per_10k, per 10,000 parcels collected). It is not
+// built in: a version is the evaluation committee's, fixed and published before the period it
+// governs starts, so regulators store it (PUT /v1/scoring/method) before 2027-01-01, when it
+// takes effect; 2026.1 stays as it is, since a version never changes and the grades already
+// published under it must recompute to the same values. Under 2026.1 the suspects are already
+// out of the handled and on-time counts (that is measurement, not methodology); 2026.2 makes
+// them count against their collector.
+const Method2026_2 = `{
+  "version": "2026.2",
+  "effective_from": "2027-01-01T00:00:00+08:00",
+  "description": "2026.1 with empty-parcel suspects (空包) weighing against the firm, site and person that collected them, as much as a loss each",
+  "window_months": 24,
+  "time_weights": [{"up_to_months": 6, "weight": 3}, {"up_to_months": 12, "weight": 2}, {"up_to_months": 24, "weight": 1}],
+  "severity_weights": {"minor": 1, "general": 3, "serious": 8},
+  "category_weights": {"supervision": 1, "enforcement": 1.5, "complaint": 0.8, "media": 0.8, "licence": 1.2, "service_quality": 1, "delivery_safety": 1.5},
+  "party_weights": {"regulator": 0.4, "tracking": 0.3, "merchant": 0.15, "consumer": 0.15},
+  "tracking_weights": {"late_per_10k": 0.02, "lost_per_10k": 1.0, "damaged_per_10k": 0.5, "complaints_per_million": 0.05, "empty_suspect_per_10k": 1.0},
+  "prior_mean": 4.2,
+  "prior_count": 10,
+  "commitment_bonus": 10,
+  "bonus_cap": 30,
+  "min_parcels": 500,
+  "min_ratings": 20,
+  "volume_bands": [10000, 100000, 1000000],
+  "cutoffs": {"A": 850, "B": 700, "C": 550},
+  "rating_edit_hours": 168,
+  "burst_count": 5,
+  "burst_weight": 0.2,
+  "suspect_five_star": 0,
+  "lists": {
+    "red_consecutive_a": 2,
+    "black_consecutive_d": 2,
+    "revocation_grade": [{"category": "delivery_safety", "severity": "serious"}],
+    "review_decile_periods": 4,
+    "sanction_months": {"redlist": 12, "blacklist": 12, "public_exposure": 3, "platform_restriction": 6, "suspension": 3, "revocation_proposal": 0}
+  },
+  "inspections_by_grade": {"A": 1, "B": 2, "C": 4, "D": 12, "insufficient": 2}
+}`
+
 // ParseMethod reads and validates a methodology document, naming every bad field.
 func ParseMethod(doc string) (Methodology, error) {
 	var m Methodology

@@ -379,7 +379,7 @@ func (s *Service) Gather(ctx context.Context, m Methodology, asOf time.Time) (In
 		byID := map[string]Counts{}
 		for id, c := range totals {
 			byID[id] = Counts{Handled: c[tracking.MHandled], Delivered: c[tracking.MDelivered], OnTime: c[tracking.MOnTime], Late: c[tracking.MLate],
-				Lost: c[tracking.MLost], Damaged: c[tracking.MDamaged], Complaints: c[tracking.MComplaints]}
+				Lost: c[tracking.MLost], Damaged: c[tracking.MDamaged], Complaints: c[tracking.MComplaints], EmptySuspect: c[tracking.MEmptySuspect]}
 		}
 		in.Stats[kind] = byID
 	}

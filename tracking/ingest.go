@@ -419,6 +419,11 @@ func (s *Service) Ingest(ctx context.Context, c Caller, inputs []EventInput) (In
 			if b, err = s.prepare(ctx, st, events, index, &res, configs, now); err != nil || (len(b.Events) == 0 && len(b.Parcels) == 0) {
 				return err
 			}
+			// The sources first: should the process stop before the batch is written, the
+			// carrier sends it again, the fold names the same sources, and they add nothing.
+			if err := applySources(ctx, st, b.sources); err != nil {
+				return err
+			}
 			return st.WriteBatch(ctx, b)
 		})
 		if err == nil {
@@ -607,9 +612,15 @@ func (s *Service) foldGroup(g *group) error {
 				if err != nil {
 					return fmt.Errorf("events stored, derived state not saved (replayed at restart): %w", err)
 				}
+				e.reused = len(a) > 0
 				anomalies = append(anomalies, a...)
 			}
 			anomalies = append(anomalies, s.fold(&p, e, job.configs[e.Carrier], s.opts)...)
+			// The events are durable: a crash before these land replays the fold, which names
+			// the same sources again, and the store adds each once.
+			if err := applySources(ctx, s.store, e.sources); err != nil {
+				return fmt.Errorf("events stored, derived state not saved (replayed at restart): %w", err)
+			}
 			p.UpdatedAt = now
 			s.dirty[e.Parcel()] = p
 			s.pendingDeltas = append(s.pendingDeltas, e.Deltas...)
@@ -749,6 +760,7 @@ func (s *Service) prepare(ctx context.Context, st Store, events []Event, index [
 			if err != nil {
 				return Batch{}, err
 			}
+			e.reused = len(a) > 0
 			anomalies = append(anomalies, a...)
 		}
 		anomalies = append(anomalies, s.fold(&p, e, configs[e.Carrier], s.opts)...)
@@ -759,6 +771,7 @@ func (s *Service) prepare(ctx context.Context, st Store, events []Event, index [
 	folded := map[ParcelKey]bool{}
 	for _, e := range fresh {
 		folded[e.Parcel()] = true
+		b.sources = append(b.sources, e.sources...)
 	}
 	for _, k := range order {
 		if folded[k] || healed[k] {
@@ -917,10 +930,14 @@ func (s *Service) Recover(ctx context.Context) (int, error) {
 				if anoms, err = reuse.check(ctx, &e); err != nil {
 					return replayed, err
 				}
+				e.reused = len(anoms) > 0
 			}
 			// The same fold, in the same order, from the same saved state as the first time:
 			// it moves exactly the statistics the event moved then.
 			anoms = append(anoms, s.fold(&p, &e, cfg, s.opts)...)
+			if err := applySources(ctx, s.store, e.sources); err != nil {
+				return replayed, err
+			}
 			p.UpdatedAt = e.ReceivedAt
 			s.dirty[e.Parcel()] = p
 			s.pendingDeltas = append(s.pendingDeltas, e.Deltas...)
@@ -974,6 +991,15 @@ func deltas(p Party, day string, m Metric, n int) []StatDelta {
 // state; out-of-order events slot into the summary by their time.
 func (s *Service) fold(p *Parcel, e *Event, cfg CarrierConfig, o Options) []Anomaly {
 	var anoms []Anomaly
+	// A scan of a parcel that may have been deemed lost revives it: the deemed loss of the
+	// state it was in is neutralised (see revive), whether or not the scan got to count it.
+	if p.Waybill != "" && p.deemable(o, e.ReceivedAt.Add(reviveMargin)) {
+		e.sources = append(e.sources, revive(*p, o)...)
+	}
+	collectedBefore, deliveredBefore, judgedBefore := !p.CollectedAt.IsZero(), !p.DeliveredAt.IsZero(), p.Judged
+	if e.Region != "" && !e.At.Before(p.LastAt) {
+		p.LastRegion = e.Region
+	}
 	if p.Waybill == "" {
 		p.Waybill, p.Carrier, p.FirstAt = e.Waybill, e.Carrier, e.At
 	}
@@ -1015,6 +1041,9 @@ func (s *Service) fold(p *Parcel, e *Event, cfg CarrierConfig, o Options) []Anom
 		if p.CollectedAt.IsZero() || e.At.Before(p.CollectedAt) {
 			p.CollectedAt, p.CollectedBy = e.At, who
 			p.PromiseBy = e.At.Add(cfg.Promise())
+			if e.Region != "" {
+				p.CollectedRegion = e.Region
+			}
 			if e.MerchantID != "" {
 				p.MerchantID = e.MerchantID
 			}
@@ -1032,7 +1061,6 @@ func (s *Service) fold(p *Parcel, e *Event, cfg CarrierConfig, o Options) []Anom
 	case Delivered:
 		if p.DeliveredAt.IsZero() {
 			p.DeliveredAt, p.DeliveredBy, p.Signer = e.At, who, e.Signer
-			e.Deltas = append(e.Deltas, deltas(who, day, MDelivered, 1)...)
 		}
 	case Lost:
 		if !p.Lost { // a parcel is lost once, however many scans say so
@@ -1052,14 +1080,39 @@ func (s *Service) fold(p *Parcel, e *Event, cfg CarrierConfig, o Options) []Anom
 			anoms = append(anoms, Anomaly{ID: anomalyID(AnNoTransit, p.Key().String()), Kind: AnNoTransit, Waybill: e.Waybill, Carrier: p.Carrier, MerchantID: p.MerchantID,
 				Detail: "collected and delivered with no transit scan in between", EventIDs: []string{e.ID}, FoundAt: e.ReceivedAt})
 		}
-		m := MOnTime
+		p.Verdict = MOnTime
 		if p.DeliveredAt.After(p.PromiseBy) {
-			m = MLate
+			p.Verdict = MLate
 			anoms = append(anoms, Anomaly{ID: anomalyID(AnPromiseBreached, p.Key().String()), Kind: AnPromiseBreached, Waybill: e.Waybill, Carrier: p.Carrier,
 				Detail:   fmt.Sprintf("delivered %s after a promise due %s", p.DeliveredAt.Format(time.RFC3339), p.PromiseBy.Format(time.RFC3339)),
 				EventIDs: []string{e.ID}, FoundAt: e.ReceivedAt})
 		}
-		e.Deltas = append(e.Deltas, deltas(p.DeliveredBy, Day(p.DeliveredAt), m, 1)...)
+	}
+	// Empty-parcel signals the fold sees itself (the merchant bursts come from the scan): what
+	// the parcel counted as service so far is withdrawn, keyed by item so that the scan's
+	// withdrawals of a burst and these never take the same count twice, and nothing more is.
+	if !p.Empty && (e.reused || emptySignal(anoms)) {
+		p.Empty = true
+		e.sources = append(e.sources, withdrawals(*p, !deliveredBefore && !p.DeliveredAt.IsZero(), !judgedBefore && p.Judged)...)
+	} else if p.Empty && !collectedBefore && !p.CollectedAt.IsZero() {
+		e.sources = append(e.sources, suspectItem(*p)) // marked before its collection was seen
+	}
+	if !deliveredBefore && !p.DeliveredAt.IsZero() {
+		if p.Empty {
+			p.DeliveryWithheld = true
+		} else {
+			e.Deltas = append(e.Deltas, deltas(p.DeliveredBy, Day(p.DeliveredAt), MDelivered, 1)...)
+		}
+	}
+	if !judgedBefore && p.Judged {
+		if p.Empty {
+			p.Verdict = VerdictWithheld
+		} else {
+			e.Deltas = append(e.Deltas, deltas(p.DeliveredBy, Day(p.DeliveredAt), p.Verdict, 1)...)
+		}
+	}
+	if p.Empty {
+		return anoms
 	}
 	for _, d := range deltas(who, day, MHandled, 1) {
 		k := d.Key.String()

@@ -14,11 +14,17 @@ type ScanResult struct {
 	Scanned int
 	Found   int
 	New     []Anomaly
+	// DeemedLost counts the open parcels past their promise by the total delay: each counts
+	// as lost once, however many scans (on however many replicas) find it.
+	DeemedLost int
 }
 
 // Scan looks for anomalies that only the clock reveals: parcels stalled past the threshold
 // of their status, promises due and not delivered, and merchants sending bursts of parcels to
-// many recipients. Anomalies already found are not reported again.
+// many recipients. Anomalies already found are not reported again. It also counts the parcels
+// past their promise by the total delay as lost (see deemedLost) and keeps the counts of
+// merchant bursts' parcels out of the service statistics (see withdrawals); both are keyed so
+// that running it twice, or on two replicas at once, counts once.
 func (s *Service) Scan(ctx context.Context) (ScanResult, error) {
 	if err := s.Flush(ctx); err != nil {
 		return ScanResult{}, err
@@ -73,6 +79,7 @@ func (s *Service) Scan(ctx context.Context) (ScanResult, error) {
 	}
 	// Bursts: parcels of one merchant collected inside the last window, to distinct recipients.
 	type burst struct {
+		members    []Parcel
 		waybills   []string
 		recipients map[string]bool
 		carrier    string
@@ -87,6 +94,7 @@ func (s *Service) Scan(ctx context.Context) (ScanResult, error) {
 			bursts[p.MerchantID] = b
 		}
 		b.waybills = append(b.waybills, p.Waybill)
+		b.members = append(b.members, p)
 		if p.RecipientID != "" {
 			b.recipients[p.RecipientID] = true
 		}
@@ -108,6 +116,9 @@ func (s *Service) Scan(ctx context.Context) (ScanResult, error) {
 			continue
 		}
 		sort.Strings(b.waybills)
+		if err := s.withdrawBurst(ctx, b.members); err != nil {
+			return res, fmt.Errorf("scan bursts: withdraw counts: %w", err)
+		}
 		sample := b.waybills
 		if len(sample) > 20 {
 			sample = sample[:20]
@@ -120,13 +131,19 @@ func (s *Service) Scan(ctx context.Context) (ScanResult, error) {
 			Detail: fmt.Sprintf("%d parcels to %d recipients within %s up to %s; first waybills: %s",
 				len(b.waybills), len(b.recipients), window, now.Format(time.RFC3339), strings.Join(sample, ","))})
 	}
+	if res.DeemedLost, err = s.deemLost(ctx, now, page); err != nil {
+		return res, fmt.Errorf("scan deemed lost: %w", err)
+	}
 	res.Found = len(found)
 	if len(found) == 0 {
-		return res, nil
+		return res, s.reconcile(ctx, now, page)
 	}
 	fresh, err := s.store.PutAnomalies(ctx, found)
 	if err != nil {
 		return res, fmt.Errorf("store anomalies: %w", err)
+	}
+	if err := s.reconcile(ctx, now, page); err != nil {
+		return res, err
 	}
 	res.New = fresh
 	for i := range fresh {
@@ -134,6 +151,15 @@ func (s *Service) Scan(ctx context.Context) (ScanResult, error) {
 		s.hub.publishAlert(Alert{Kind: "anomaly", Anomaly: &a})
 	}
 	return res, nil
+}
+
+// reconcile runs after the bursts of this scan are stored, so that they are among those whose
+// parcels it keeps out of the service statistics.
+func (s *Service) reconcile(ctx context.Context, now time.Time, page func(ParcelQuery, func(Parcel)) error) error {
+	if err := s.reconcileBursts(ctx, now, page); err != nil {
+		return fmt.Errorf("scan bursts: reconcile: %w", err)
+	}
+	return nil
 }
 
 // Anomalies lists anomalies for regulators (all) and firms (their tree's carriers).

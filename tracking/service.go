@@ -88,6 +88,14 @@ type Options struct {
 	BurstWindow  time.Duration
 	// MinWeightGrams and MaxWeightGrams bound a plausible collection weight.
 	MinWeightGrams, MaxWeightGrams int
+	// TotalDelayWithinCity and TotalDelayBetweenCities are how far past its promise an open
+	// parcel is deemed lost (彻底延误时限, YZ/T 0128 快递服务: 3 calendar days within a city,
+	// 7 between cities; the defaults). DeemedLostLookback bounds how long after collection the
+	// scan still looks at a parcel (default 90 days): older ones were deemed lost long ago.
+	TotalDelayWithinCity, TotalDelayBetweenCities, DeemedLostLookback time.Duration
+	// EmptyReconcile is how long after a merchant burst was found the scan keeps withdrawing
+	// what its parcels count as service (default 14 days: longer than any delivery).
+	EmptyReconcile time.Duration
 	// ParcelCache is how many parcel summaries ingestion keeps in memory between batches
 	// (default 100,000; negative disables it). Only safe when this process is the only one
 	// ingesting into the store, as with SQLite; cmd disables it for MongoDB.
@@ -124,6 +132,18 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxWeightGrams <= 0 {
 		o.MaxWeightGrams = 60000
+	}
+	if o.TotalDelayWithinCity <= 0 {
+		o.TotalDelayWithinCity = 3 * 24 * time.Hour
+	}
+	if o.TotalDelayBetweenCities <= 0 {
+		o.TotalDelayBetweenCities = 7 * 24 * time.Hour
+	}
+	if o.DeemedLostLookback <= 0 {
+		o.DeemedLostLookback = 90 * 24 * time.Hour
+	}
+	if o.EmptyReconcile <= 0 {
+		o.EmptyReconcile = 14 * 24 * time.Hour
 	}
 	if o.ParcelCache == 0 {
 		o.ParcelCache = 100000

@@ -156,6 +156,11 @@ type Event struct {
 	// The brand HQs above FirmID and above Holder.FirmID, looked up from the firm tree by the
 	// service whenever it folds or traces events; never stored. They decide custody offers.
 	firmRoot, holderRoot string
+	// sources are the keyed statistics the fold of this event moves besides Deltas (a revived
+	// deemed loss, withdrawn empty-parcel counts): each is added once by its key, whoever
+	// names it first. reused says the event's parcel uses a number another carrier uses.
+	sources []statSource
+	reused  bool
 }
 
 // Offers reports whether e names a new holder outside the scanning firm's tree: custody is then
@@ -222,10 +227,15 @@ const (
 	MLost       Metric = "lost"
 	MDamaged    Metric = "damaged"
 	MComplaints Metric = "complaints"
+	// MEmptySuspect counts parcels with empty-parcel signals (空包: no transit, implausible
+	// weight, a merchant burst, a reused number) against the firm, site and person that
+	// collected them. Such parcels are not service: they leave handled, delivered and
+	// on-time/late, so a campaign of fake parcels can no longer lift an outlet's rates.
+	MEmptySuspect Metric = "empty_suspect"
 )
 
 // Metrics lists every metric.
-var Metrics = []Metric{MHandled, MDelivered, MOnTime, MLate, MLost, MDamaged, MComplaints}
+var Metrics = []Metric{MHandled, MDelivered, MOnTime, MLate, MLost, MDamaged, MComplaints, MEmptySuspect}
 
 // SubjectKind is what statistics are about.
 type SubjectKind string
@@ -303,11 +313,27 @@ type Parcel struct {
 	LastAt       time.Time
 	Events       int
 	PromiseBy    time.Time // collection + the carrier's promise; zero until collected
-	Judged       bool      // on-time or late has been counted
+	Judged       bool      // on-time or late has been decided (and counted unless Empty)
+	Verdict      Metric    // what the judgement counted: MOnTime, MLate, VerdictWithheld; "" in summaries stored before it was kept
 	Handled      []string  // "kind|id|day" keys already counted as handled
 	Final        bool
 	UpdatedAt    time.Time
+
+	// CollectedRegion and LastRegion are the regions of the collection and of the latest scan
+	// that named one: they tell a parcel within a city from one between cities (total delay).
+	CollectedRegion string
+	LastRegion      string
+	// DeliveryWithheld says that the delivery was not counted (the parcel was an empty-parcel
+	// suspect by then), so that withdrawing counts is exact.
+	DeliveryWithheld bool
+	// Empty is set once the fold saw an empty-parcel signal on the parcel: what it had counted
+	// as service was withdrawn, and it counts none from then on.
+	Empty bool
 }
+
+// VerdictWithheld is the Verdict of a parcel judged while an empty-parcel suspect: nothing
+// was counted.
+const VerdictWithheld Metric = "withheld"
 
 // Key is the parcel's key.
 func (p Parcel) Key() ParcelKey { return ParcelKey{Carrier: p.Carrier, Waybill: p.Waybill} }

@@ -191,6 +191,11 @@ type parcelDoc struct {
 	Handled      []string       `bson:"handled"`
 	Final        bool           `bson:"final"`
 	UpdatedAt    *bson.DateTime `bson:"updated_at,omitempty"`
+	Verdict      string         `bson:"verdict,omitempty"`
+	CollRegion   string         `bson:"collected_region,omitempty"`
+	LastRegion   string         `bson:"last_region,omitempty"`
+	Withheld     bool           `bson:"delivery_withheld,omitempty"`
+	Empty        bool           `bson:"empty,omitempty"`
 }
 
 func toParcelDoc(p tracking.Parcel) parcelDoc {
@@ -223,6 +228,11 @@ func toParcelDoc(p tracking.Parcel) parcelDoc {
 		Handled:      strs(p.Handled),
 		Final:        p.Final,
 		UpdatedAt:    datetime(p.UpdatedAt),
+		Verdict:      string(p.Verdict),
+		CollRegion:   p.CollectedRegion,
+		LastRegion:   p.LastRegion,
+		Withheld:     p.DeliveryWithheld,
+		Empty:        p.Empty,
 	}
 }
 
@@ -255,6 +265,12 @@ func fromParcelDoc(d parcelDoc) tracking.Parcel {
 		Handled:      strs(d.Handled),
 		Final:        d.Final,
 		UpdatedAt:    fromDatetime(d.UpdatedAt),
+
+		Verdict:          tracking.Metric(d.Verdict),
+		CollectedRegion:  d.CollRegion,
+		LastRegion:       d.LastRegion,
+		DeliveryWithheld: d.Withheld,
+		Empty:            d.Empty,
 	}
 }
 

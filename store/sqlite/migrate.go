@@ -434,6 +434,10 @@ INSERT INTO rating_versions SELECT id, rater_kind, rater_id, waybill, firm_id, s
 	signature TEXT NOT NULL
 );
 `,
+	// 13: parcels with empty-parcel signals are counted on their own (issue 12, item 2).
+	`
+ALTER TABLE stats ADD COLUMN empty_suspect INTEGER NOT NULL DEFAULT 0;
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

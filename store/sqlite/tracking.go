@@ -145,7 +145,12 @@ type parcelJSON struct {
 	Events       int        `json:"events"`
 	PromiseBy    int64      `json:"promise_by,omitempty"`
 	Judged       bool       `json:"judged,omitempty"`
+	Verdict      string     `json:"verdict,omitempty"`
 	Handled      []string   `json:"handled,omitempty"`
+	CollRegion   string     `json:"collected_region,omitempty"`
+	LastRegion   string     `json:"last_region,omitempty"`
+	Withheld     bool       `json:"delivery_withheld,omitempty"`
+	Empty        bool       `json:"empty,omitempty"`
 	Final        bool       `json:"final,omitempty"`
 	UpdatedAt    int64      `json:"updated_at,omitempty"`
 }
@@ -165,7 +170,8 @@ func toParcel(p tracking.Parcel) parcelJSON {
 		RecipientKey: p.RecipientKey, RecipientID: p.RecipientID, WeightGrams: p.WeightGrams, TransitScans: p.TransitScans,
 		Lost: p.Lost, Damaged: p.Damaged, FirstAt: msInt(p.FirstAt),
 		LastAt: msInt(p.LastAt), Events: p.Events, PromiseBy: msInt(p.PromiseBy), Judged: p.Judged, Handled: p.Handled,
-		Final: p.Final, UpdatedAt: msInt(p.UpdatedAt)}
+		Final: p.Final, UpdatedAt: msInt(p.UpdatedAt), Verdict: string(p.Verdict), CollRegion: p.CollectedRegion, LastRegion: p.LastRegion,
+		Withheld: p.DeliveryWithheld, Empty: p.Empty}
 }
 
 func fromParcel(j parcelJSON) tracking.Parcel {
@@ -175,7 +181,8 @@ func fromParcel(j parcelJSON) tracking.Parcel {
 		RecipientKey: j.RecipientKey, RecipientID: j.RecipientID, WeightGrams: j.WeightGrams, TransitScans: j.TransitScans,
 		Lost: j.Lost, Damaged: j.Damaged, FirstAt: fromMSInt(j.FirstAt),
 		LastAt: fromMSInt(j.LastAt), Events: j.Events, PromiseBy: fromMSInt(j.PromiseBy), Judged: j.Judged, Handled: j.Handled,
-		Final: j.Final, UpdatedAt: fromMSInt(j.UpdatedAt)}
+		Final: j.Final, UpdatedAt: fromMSInt(j.UpdatedAt), Verdict: tracking.Metric(j.Verdict), CollectedRegion: j.CollRegion, LastRegion: j.LastRegion,
+		DeliveryWithheld: j.Withheld, Empty: j.Empty}
 }
 
 func decodeJSON[T any](s string) (T, error) {
@@ -372,7 +379,7 @@ func (s *Store) putParcels(ctx context.Context, ps []tracking.Parcel) error {
 
 var metricCols = map[tracking.Metric]string{
 	tracking.MHandled: "handled", tracking.MDelivered: "delivered", tracking.MOnTime: "on_time", tracking.MLate: "late",
-	tracking.MLost: "lost", tracking.MDamaged: "damaged", tracking.MComplaints: "complaints",
+	tracking.MLost: "lost", tracking.MDamaged: "damaged", tracking.MComplaints: "complaints", tracking.MEmptySuspect: "empty_suspect",
 }
 
 // applyStats adds coalesced sums, one upsert per key, in a stable order.
@@ -380,10 +387,11 @@ func (s *Store) applyStats(ctx context.Context, sums map[tracking.StatKey]map[tr
 	if len(sums) == 0 {
 		return nil
 	}
-	stmt, err := s.tx.PrepareContext(ctx, `INSERT INTO stats (kind, id, day, handled, delivered, on_time, late, lost, damaged, complaints)
-		VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(kind, id, day) DO UPDATE SET handled = handled + excluded.handled,
+	stmt, err := s.tx.PrepareContext(ctx, `INSERT INTO stats (kind, id, day, handled, delivered, on_time, late, lost, damaged, complaints, empty_suspect)
+		VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(kind, id, day) DO UPDATE SET handled = handled + excluded.handled,
 		delivered = delivered + excluded.delivered, on_time = on_time + excluded.on_time, late = late + excluded.late,
-		lost = lost + excluded.lost, damaged = damaged + excluded.damaged, complaints = complaints + excluded.complaints`)
+		lost = lost + excluded.lost, damaged = damaged + excluded.damaged, complaints = complaints + excluded.complaints,
+		empty_suspect = empty_suspect + excluded.empty_suspect`)
 	if err != nil {
 		return fmt.Errorf("sqlite: prepare: %w", err)
 	}
@@ -396,7 +404,7 @@ func (s *Store) applyStats(ctx context.Context, sums map[tracking.StatKey]map[tr
 	for _, k := range keys {
 		m := sums[k]
 		if _, err := stmt.ExecContext(ctx, string(k.Kind), k.ID, k.Day, m[tracking.MHandled], m[tracking.MDelivered], m[tracking.MOnTime],
-			m[tracking.MLate], m[tracking.MLost], m[tracking.MDamaged], m[tracking.MComplaints]); err != nil {
+			m[tracking.MLate], m[tracking.MLost], m[tracking.MDamaged], m[tracking.MComplaints], m[tracking.MEmptySuspect]); err != nil {
 			return fmt.Errorf("sqlite: add stats: %w", err)
 		}
 	}
@@ -435,7 +443,7 @@ func (t *Tracking) Stats(ctx context.Context, q tracking.StatsQuery) ([]tracking
 	if q.To != "" {
 		w.add("day <= ?", q.To)
 	}
-	rows, err := t.s.reader().QueryContext(ctx, `SELECT kind, id, day, handled, delivered, on_time, late, lost, damaged, complaints FROM stats`+w.sql()+` ORDER BY id, day`, w.args...)
+	rows, err := t.s.reader().QueryContext(ctx, `SELECT kind, id, day, handled, delivered, on_time, late, lost, damaged, complaints, empty_suspect FROM stats`+w.sql()+` ORDER BY id, day`, w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: stats: %w", err)
 	}
@@ -444,13 +452,13 @@ func (t *Tracking) Stats(ctx context.Context, q tracking.StatsQuery) ([]tracking
 	for rows.Next() {
 		var kind string
 		var d tracking.DayStats
-		var n [7]int
-		if err := rows.Scan(&kind, &d.Key.ID, &d.Key.Day, &n[0], &n[1], &n[2], &n[3], &n[4], &n[5], &n[6]); err != nil {
+		var n [8]int
+		if err := rows.Scan(&kind, &d.Key.ID, &d.Key.Day, &n[0], &n[1], &n[2], &n[3], &n[4], &n[5], &n[6], &n[7]); err != nil {
 			return nil, err
 		}
 		d.Key.Kind = tracking.SubjectKind(kind)
 		d.Counts = map[tracking.Metric]int{}
-		for i, m := range []tracking.Metric{tracking.MHandled, tracking.MDelivered, tracking.MOnTime, tracking.MLate, tracking.MLost, tracking.MDamaged, tracking.MComplaints} {
+		for i, m := range []tracking.Metric{tracking.MHandled, tracking.MDelivered, tracking.MOnTime, tracking.MLate, tracking.MLost, tracking.MDamaged, tracking.MComplaints, tracking.MEmptySuspect} {
 			if n[i] != 0 {
 				d.Counts[m] = n[i]
 			}
@@ -482,7 +490,7 @@ func scanEvent(sc scanner) (tracking.Event, int64, error) {
 
 // StatTotals implements tracking.Store.
 func (t *Tracking) StatTotals(ctx context.Context, kind tracking.SubjectKind, from, to string) (map[string]map[tracking.Metric]int, error) {
-	rows, err := t.s.reader().QueryContext(ctx, `SELECT id, SUM(handled), SUM(delivered), SUM(on_time), SUM(late), SUM(lost), SUM(damaged), SUM(complaints)
+	rows, err := t.s.reader().QueryContext(ctx, `SELECT id, SUM(handled), SUM(delivered), SUM(on_time), SUM(late), SUM(lost), SUM(damaged), SUM(complaints), SUM(empty_suspect)
 		FROM stats WHERE kind = ? AND day >= ? AND day <= ? GROUP BY id`, string(kind), from, to)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: stat totals: %w", err)
@@ -491,8 +499,8 @@ func (t *Tracking) StatTotals(ctx context.Context, kind tracking.SubjectKind, fr
 	out := map[string]map[tracking.Metric]int{}
 	for rows.Next() {
 		var id string
-		var n [7]int
-		if err := rows.Scan(&id, &n[0], &n[1], &n[2], &n[3], &n[4], &n[5], &n[6]); err != nil {
+		var n [8]int
+		if err := rows.Scan(&id, &n[0], &n[1], &n[2], &n[3], &n[4], &n[5], &n[6], &n[7]); err != nil {
 			return nil, err
 		}
 		m := map[tracking.Metric]int{}

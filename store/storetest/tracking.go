@@ -217,6 +217,7 @@ func fullParcel() tracking.Parcel {
 		Signer: tracking.SignerProxy, MerchantID: "m1", RecipientKey: "rk-1", WeightGrams: 830, TransitScans: 3,
 		FirstAt: at(1), LastAt: at(5), Events: 6, PromiseBy: at(4), Judged: true,
 		Handled: []string{"firm|f1|" + day(1), "site|s1|" + day(1)}, Final: true, UpdatedAt: at(6),
+		Verdict: tracking.VerdictWithheld, CollectedRegion: "130102", LastRegion: "130111", DeliveryWithheld: true, Empty: true,
 	}
 }
 
@@ -362,6 +363,7 @@ var statsBehaviours = []trackingBehaviour{
 	{"StatsOnceWhenBatchSentAgain", testStatsOnceWhenBatchSentAgain},
 	{"StatsManyEventsOneKey", testStatsManyEventsOneKey},
 	{"AddStatsOnce", testAddStatsOnce},
+	{"EveryMetric", testEveryMetric},
 	{"StatsFilters", testStatsFilters},
 }
 
@@ -520,6 +522,29 @@ func testAddStatsOnce(ctx context.Context, t *testing.T, s tracking.Store) {
 	writeBatch(ctx, t, s, "WriteBatch", tracking.Batch{Events: []tracking.Event{statsEvent("e1", delta(kFirm, "f1", day(1), tracking.MHandled, 1))}})
 	checkStats(t, "firm statistics after a batch", stats(ctx, t, s, tracking.StatsQuery{Kind: kFirm}),
 		stat(kFirm, "f1", day(1), map[tracking.Metric]int{tracking.MComplaints: 2, tracking.MHandled: 1}))
+}
+
+// testEveryMetric: every metric (empty_suspect and negative withdrawals included) is kept and
+// summed, from sources as from events.
+func testEveryMetric(ctx context.Context, t *testing.T, s tracking.Store) {
+	want := map[tracking.Metric]int{}
+	var ds []tracking.StatDelta
+	for i, m := range tracking.Metrics {
+		ds = append(ds, delta(kSite, "s1", day(1), m, i+2))
+		want[m] = i + 1
+	}
+	must(t, "AddStats", s.AddStats(ctx, "every", ds))
+	var back []tracking.StatDelta
+	for _, m := range tracking.Metrics {
+		back = append(back, delta(kSite, "s1", day(1), m, -1))
+	}
+	writeBatch(ctx, t, s, "WriteBatch", tracking.Batch{Events: []tracking.Event{statsEvent("e-every", back...)}})
+	checkStats(t, "site statistics", stats(ctx, t, s, tracking.StatsQuery{Kind: kSite}), stat(kSite, "s1", day(1), want))
+	tot, err := s.StatTotals(ctx, kSite, day(1), day(1))
+	must(t, "StatTotals", err)
+	if fmt.Sprint(tot["s1"]) != fmt.Sprint(want) {
+		t.Errorf("StatTotals = %v, want %v", tot["s1"], want)
+	}
 }
 
 func testStatsFilters(ctx context.Context, t *testing.T, s tracking.Store) {
