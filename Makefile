@@ -71,7 +71,7 @@ DEMO_TOKEN ?= ct_demo-regulator-token-0123456789
 .PHONY: demo
 demo: build
 	@dir=$$(mktemp -d "$${TMPDIR:-/tmp}/credtrace-demo.XXXXXX"); \
-	CREDTRACE_ADMIN_TOKEN='$(DEMO_TOKEN)' ./bin/credtrace serve --addr '$(DEMO_ADDR)' --data "$$dir" >"$$dir/serve.log" 2>&1 & pid=$$!; \
+	CREDTRACE_ADMIN_TOKEN='$(DEMO_TOKEN)' ./bin/credtrace serve --addr '$(DEMO_ADDR)' --data "$$dir" --address-checks 1000000 >"$$dir/serve.log" 2>&1 & pid=$$!; \
 	trap 'kill $$pid 2>/dev/null; wait $$pid; echo "demo stopped; its data stays in $$dir"; exit 0' INT TERM; \
 	if ! ./bin/credtrace gen --wait 30s --size small --url 'http://$(DEMO_ADDR)' --token '$(DEMO_TOKEN)'; then \
 		kill $$pid 2>/dev/null; echo "demo: gen failed; the service's log ($$dir/serve.log) ends with:"; tail -n 5 "$$dir/serve.log"; exit 1; \

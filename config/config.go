@@ -41,6 +41,7 @@ type Config struct {
 	PublishSchedule    string // --publish-schedule, CREDTRACE_PUBLISH_SCHEDULE: cron spec of the monthly publication
 	Timezone           string // CREDTRACE_TZ: time zone of the cron schedules and of the evaluation periods
 	Period             string // --period, CREDTRACE_PERIOD: length of an evaluation period, month (also when empty) or quarter
+	AddressChecks      int    // --address-checks, CREDTRACE_ADDRESS_CHECKS: phone-checking requests a minute per address
 }
 
 // Backend names the store the configuration selects.
@@ -68,7 +69,7 @@ var ErrHelp = flag.ErrHelp
 
 // flagValues are the parsed flags before they are checked.
 type flagValues struct {
-	addr, data, keyFile, auditKeyFile, checkpoints, shutdown, publicity, repair, anomaly, score, publish, period *string
+	addr, data, keyFile, auditKeyFile, checkpoints, shutdown, publicity, repair, anomaly, score, publish, period, addressChecks *string
 }
 
 // newFlags declares every flag of serve, with its default taken from env (the variable of a
@@ -78,18 +79,19 @@ func newFlags(env func(key, def string) string) (*flag.FlagSet, flagValues) {
 	fs.SetOutput(io.Discard)
 	str := func(name, def, usage string) *string { return fs.String(name, env(EnvOf(name), def), usage) }
 	return fs, flagValues{
-		addr:         str("addr", "127.0.0.1:8080", "listen address (:0 picks a port)"),
-		data:         str("data", "./data", "data directory of the embedded store"),
-		keyFile:      str("pii-key-file", "", "file of the personal-data key, created 0600 on the first start (default: DATA.pii.key, beside the data directory; back it up apart)"),
-		auditKeyFile: str("audit-key-file", "", "file of the Ed25519 key that signs audit checkpoints, created 0600 on the first start (default: DATA.audit.key, beside the data directory; back it up apart)"),
-		checkpoints:  str("audit-checkpoint-schedule", "@every 10m", "cron spec of the signed audit checkpoints (empty disables it)"),
-		shutdown:     str("shutdown-timeout", "15s", "time allowed for in-flight requests at shutdown"),
-		publicity:    str("publicity-months", "minor=3,general=12,serious=36", "publicity window by severity, in months"),
-		repair:       str("repair-months", "minor=0,general=3,serious=12", "minimum period before credit repair by severity, in months"),
-		anomaly:      str("anomaly-schedule", "@every 5m", "cron spec of the anomaly scan (empty disables it)"),
-		score:        str("score-schedule", "0 2 * * *", "cron spec of the daily score preview (empty disables it)"),
-		publish:      str("publish-schedule", "0 3 1 * *", "cron spec of the grade publication of the period just ended (empty disables it)"),
-		period:       str("period", "month", "evaluation period of published grades: month or quarter"),
+		addr:          str("addr", "127.0.0.1:8080", "listen address (:0 picks a port)"),
+		data:          str("data", "./data", "data directory of the embedded store"),
+		keyFile:       str("pii-key-file", "", "file of the personal-data key, created 0600 on the first start (default: DATA.pii.key, beside the data directory; back it up apart)"),
+		auditKeyFile:  str("audit-key-file", "", "file of the Ed25519 key that signs audit checkpoints, created 0600 on the first start (default: DATA.audit.key, beside the data directory; back it up apart)"),
+		checkpoints:   str("audit-checkpoint-schedule", "@every 10m", "cron spec of the signed audit checkpoints (empty disables it)"),
+		shutdown:      str("shutdown-timeout", "15s", "time allowed for in-flight requests at shutdown"),
+		publicity:     str("publicity-months", "minor=3,general=12,serious=36", "publicity window by severity, in months"),
+		repair:        str("repair-months", "minor=0,general=3,serious=12", "minimum period before credit repair by severity, in months"),
+		anomaly:       str("anomaly-schedule", "@every 5m", "cron spec of the anomaly scan (empty disables it)"),
+		score:         str("score-schedule", "0 2 * * *", "cron spec of the daily score preview (empty disables it)"),
+		publish:       str("publish-schedule", "0 3 1 * *", "cron spec of the grade publication of the period just ended (empty disables it)"),
+		period:        str("period", "month", "evaluation period of published grades: month or quarter"),
+		addressChecks: str("address-checks", "30", "requests a minute one address may send that check a recipient's phone digits (anonymous, or signed in with phone4); the per-waybill lock of 5 wrong answers an hour comes on top"),
 	}
 }
 
@@ -182,6 +184,11 @@ func Load(getenv func(string) string, args []string) (Config, error) {
 		problems = append(problems, "--shutdown-timeout / CREDTRACE_SHUTDOWN_TIMEOUT: must be positive")
 	}
 	c.ShutdownTimeout = d
+	if n, err := strconv.Atoi(*f.addressChecks); err != nil || n < 1 || n > 1000000 {
+		problems = append(problems, fmt.Sprintf("--address-checks / CREDTRACE_ADDRESS_CHECKS: %q is not a whole number from 1 to 1000000", *f.addressChecks))
+	} else {
+		c.AddressChecks = n
+	}
 	if c.PublicityMonths, err = parseMonths(*f.publicity); err != nil {
 		problems = append(problems, "--publicity-months / CREDTRACE_PUBLICITY_MONTHS: "+err.Error())
 	}

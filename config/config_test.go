@@ -99,6 +99,7 @@ func TestLoadPrecedence(t *testing.T) {
 		{"pii key file follows --data", []string{"--data", flagDir + "/"}, func(c config.Config) (any, any) { return c.PIIKeyFile, flagDir + ".pii.key" }},
 		{"env period", nil, func(c config.Config) (any, any) { return c.Period, "quarter" }},
 		{"flag period wins", []string{"--period", "month"}, func(c config.Config) (any, any) { return c.Period, "month" }},
+		{"flag address checks", []string{"--address-checks", "120"}, func(c config.Config) (any, any) { return c.AddressChecks, 120 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -175,6 +176,8 @@ func TestLoadBadValues(t *testing.T) {
 		{"shutdown timeout not a duration", nil, []string{"--shutdown-timeout", "soon"}, "--shutdown-timeout / CREDTRACE_SHUTDOWN_TIMEOUT", ""},
 		{"shutdown timeout from env not a duration", map[string]string{"CREDTRACE_SHUTDOWN_TIMEOUT": "soon"}, nil, "--shutdown-timeout / CREDTRACE_SHUTDOWN_TIMEOUT", ""},
 		{"shutdown timeout negative", nil, []string{"--shutdown-timeout", "-1s"}, "--shutdown-timeout / CREDTRACE_SHUTDOWN_TIMEOUT", ""},
+		{"address checks zero", nil, []string{"--address-checks", "0"}, "--address-checks / CREDTRACE_ADDRESS_CHECKS", ""},
+		{"address checks from env not a number", map[string]string{"CREDTRACE_ADDRESS_CHECKS": "many"}, nil, "--address-checks / CREDTRACE_ADDRESS_CHECKS", ""},
 		{"publicity months not a number", nil, []string{"--publicity-months", "minor=x"}, "--publicity-months / CREDTRACE_PUBLICITY_MONTHS", ""},
 		{"publicity months unknown severity", nil, []string{"--publicity-months", "tiny=3"}, "--publicity-months / CREDTRACE_PUBLICITY_MONTHS", ""},
 		{"publicity months from env", map[string]string{"CREDTRACE_PUBLICITY_MONTHS": "minor=-1"}, nil, "--publicity-months / CREDTRACE_PUBLICITY_MONTHS", ""},

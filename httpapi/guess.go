@@ -12,16 +12,21 @@ import (
 	"github.com/credtrace/credtrace/tracking"
 )
 
-// Per-address limit of the routes that check the recipient's phone digits (the trace, its
-// stream, the dashboard's parcel page, the recipient's rating): AddressChecks requests a
-// minute from one address. It comes on top of the per-waybill lock of tracking.PhoneGuesses.
+// AddressChecks is the default per-address limit of the routes that check the recipient's
+// phone digits (the trace, its stream, the dashboard's parcel page, the recipient's rating):
+// requests a minute from one address (Deps.AddressChecks, --address-checks). It comes on top of
+// the per-waybill lock of tracking.PhoneGuesses, which no setting lifts.
 const AddressChecks = 30
 
 // phoneLimiter limits, per address, the requests that could guess the phone digits: every
 // anonymous request on the route, and any request that carries phone4 whoever signs it.
 func (s *Server) phoneLimiter() fiber.Handler {
+	max := s.deps.AddressChecks
+	if max <= 0 {
+		max = AddressChecks
+	}
 	return limiter.New(limiter.Config{
-		Max:        AddressChecks,
+		Max:        max,
 		Expiration: time.Minute,
 		Next: func(c *fiber.Ctx) bool {
 			return actor(c).Role != courier.RolePublic && c.Query("phone4") == ""

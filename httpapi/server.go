@@ -46,6 +46,9 @@ type Deps struct {
 	Logger   *slog.Logger
 	Validate *validator.Validate
 	Metrics  *Metrics // optional: nil builds a fresh registry
+	// AddressChecks is how many requests a minute one address may send that check a
+	// recipient's phone digits (0: the default AddressChecks).
+	AddressChecks int
 }
 
 // Route is one endpoint and the roles that may call it. RolePublic means anyone, signed in or not.

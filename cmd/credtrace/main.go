@@ -394,7 +394,8 @@ func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv
 	}
 	sc.SetCalendar(cal)
 	sc.SetAuditor(courier.NewAuditor(svc, st.scoringOf))
-	api := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Scoring: sc, Store: st.health, Logger: log, Metrics: metrics})
+	api := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Scoring: sc, Store: st.health, Logger: log, Metrics: metrics,
+		AddressChecks: cfg.AddressChecks})
 	return &app{st: st, secret: secret, svc: svc, trk: trk, sc: sc, api: api, log: log}, nil
 }
 
