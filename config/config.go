@@ -42,6 +42,9 @@ type Config struct {
 	Timezone           string // CREDTRACE_TZ: time zone of the cron schedules and of the evaluation periods
 	Period             string // --period, CREDTRACE_PERIOD: length of an evaluation period, month (also when empty) or quarter
 	AddressChecks      int    // --address-checks, CREDTRACE_ADDRESS_CHECKS: phone-checking requests a minute per address
+	// TotalDelayCity and TotalDelayIntercity (--total-delay, CREDTRACE_TOTAL_DELAY) are how far past its
+	// promise a silent parcel is deemed lost, within a city and between cities.
+	TotalDelayCity, TotalDelayIntercity time.Duration
 }
 
 // Backend names the store the configuration selects.
@@ -69,7 +72,7 @@ var ErrHelp = flag.ErrHelp
 
 // flagValues are the parsed flags before they are checked.
 type flagValues struct {
-	addr, data, keyFile, auditKeyFile, checkpoints, shutdown, publicity, repair, anomaly, score, publish, period, addressChecks *string
+	addr, data, keyFile, auditKeyFile, checkpoints, shutdown, publicity, repair, anomaly, score, publish, period, addressChecks, totalDelay *string
 }
 
 // newFlags declares every flag of serve, with its default taken from env (the variable of a
@@ -92,6 +95,7 @@ func newFlags(env func(key, def string) string) (*flag.FlagSet, flagValues) {
 		publish:       str("publish-schedule", "0 3 1 * *", "cron spec of the grade publication of the period just ended (empty disables it)"),
 		period:        str("period", "month", "evaluation period of published grades: month or quarter"),
 		addressChecks: str("address-checks", "30", "requests a minute one address may send that check a recipient's phone digits (anonymous, or signed in with phone4); the per-waybill lock of 5 wrong answers an hour comes on top"),
+		totalDelay:    str("total-delay", "city=3,intercity=7", "days past its promise after which a silent parcel is deemed lost (彻底延误时限, YZ/T 0128): within a city, between cities"),
 	}
 }
 
@@ -184,6 +188,11 @@ func Load(getenv func(string) string, args []string) (Config, error) {
 		problems = append(problems, "--shutdown-timeout / CREDTRACE_SHUTDOWN_TIMEOUT: must be positive")
 	}
 	c.ShutdownTimeout = d
+	if city, inter, err := parseTotalDelay(*f.totalDelay); err != nil {
+		problems = append(problems, "--total-delay / CREDTRACE_TOTAL_DELAY: "+err.Error())
+	} else {
+		c.TotalDelayCity, c.TotalDelayIntercity = city, inter
+	}
 	if n, err := strconv.Atoi(*f.addressChecks); err != nil || n < 1 || n > 1000000 {
 		problems = append(problems, fmt.Sprintf("--address-checks / CREDTRACE_ADDRESS_CHECKS: %q is not a whole number from 1 to 1000000", *f.addressChecks))
 	} else {
@@ -245,6 +254,35 @@ func parseMonths(s string) (map[string]int, error) {
 		out[k] = n
 	}
 	return out, nil
+}
+
+// parseTotalDelay reads "city=D,intercity=D" (days, 1 to 60 each; within a city no longer than
+// between cities). Both must be given: a half-set limit is a mistake, not a default.
+func parseTotalDelay(s string) (city, inter time.Duration, err error) {
+	days := map[string]int{}
+	for _, part := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		n, convErr := strconv.Atoi(v)
+		switch {
+		case !ok:
+			return 0, 0, fmt.Errorf("%q: want city=days,intercity=days, for example city=3,intercity=7", part)
+		case k != "city" && k != "intercity":
+			return 0, 0, fmt.Errorf("%q: the limits are city and intercity", part)
+		case convErr != nil || n < 1 || n > 60:
+			return 0, 0, fmt.Errorf("%q: days must be a whole number from 1 to 60", part)
+		}
+		days[k] = n
+	}
+	if _, ok := days["city"]; !ok {
+		return 0, 0, fmt.Errorf("%q: city=days is missing", s)
+	}
+	if _, ok := days["intercity"]; !ok {
+		return 0, 0, fmt.Errorf("%q: intercity=days is missing", s)
+	}
+	if days["city"] > days["intercity"] {
+		return 0, 0, fmt.Errorf("%q: the limit within a city must not exceed the one between cities", s)
+	}
+	return time.Duration(days["city"]) * 24 * time.Hour, time.Duration(days["intercity"]) * 24 * time.Hour, nil
 }
 
 // Validate checks every setting and reports all problems at once.

@@ -100,6 +100,8 @@ func TestLoadPrecedence(t *testing.T) {
 		{"env period", nil, func(c config.Config) (any, any) { return c.Period, "quarter" }},
 		{"flag period wins", []string{"--period", "month"}, func(c config.Config) (any, any) { return c.Period, "month" }},
 		{"flag address checks", []string{"--address-checks", "120"}, func(c config.Config) (any, any) { return c.AddressChecks, 120 }},
+		{"default total delay within a city", nil, func(c config.Config) (any, any) { return c.TotalDelayCity, 72 * time.Hour }},
+		{"flag total delay between cities", []string{"--total-delay", "city=2,intercity=10"}, func(c config.Config) (any, any) { return c.TotalDelayIntercity, 240 * time.Hour }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -177,6 +179,9 @@ func TestLoadBadValues(t *testing.T) {
 		{"shutdown timeout from env not a duration", map[string]string{"CREDTRACE_SHUTDOWN_TIMEOUT": "soon"}, nil, "--shutdown-timeout / CREDTRACE_SHUTDOWN_TIMEOUT", ""},
 		{"shutdown timeout negative", nil, []string{"--shutdown-timeout", "-1s"}, "--shutdown-timeout / CREDTRACE_SHUTDOWN_TIMEOUT", ""},
 		{"address checks zero", nil, []string{"--address-checks", "0"}, "--address-checks / CREDTRACE_ADDRESS_CHECKS", ""},
+		{"total delay half given", nil, []string{"--total-delay", "city=3"}, "--total-delay / CREDTRACE_TOTAL_DELAY", ""},
+		{"total delay city above intercity", map[string]string{"CREDTRACE_TOTAL_DELAY": "city=9,intercity=7"}, nil, "--total-delay / CREDTRACE_TOTAL_DELAY", ""},
+		{"total delay not days", nil, []string{"--total-delay", "city=3d,intercity=7"}, "--total-delay / CREDTRACE_TOTAL_DELAY", ""},
 		{"address checks from env not a number", map[string]string{"CREDTRACE_ADDRESS_CHECKS": "many"}, nil, "--address-checks / CREDTRACE_ADDRESS_CHECKS", ""},
 		{"publicity months not a number", nil, []string{"--publicity-months", "minor=x"}, "--publicity-months / CREDTRACE_PUBLICITY_MONTHS", ""},
 		{"publicity months unknown severity", nil, []string{"--publicity-months", "tiny=3"}, "--publicity-months / CREDTRACE_PUBLICITY_MONTHS", ""},

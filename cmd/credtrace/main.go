@@ -368,7 +368,8 @@ func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv
 		return fail(fmt.Errorf("recover statistics: %w", err))
 	}
 	metrics := httpapi.NewMetrics()
-	opts := tracking.Options{OnPhoneCheck: metrics.PhoneCheck, Auditor: courier.NewAuditor(svc, st.trackingOf)}
+	opts := tracking.Options{OnPhoneCheck: metrics.PhoneCheck, Auditor: courier.NewAuditor(svc, st.trackingOf),
+		TotalDelayWithinCity: cfg.TotalDelayCity, TotalDelayBetweenCities: cfg.TotalDelayIntercity}
 	if cfg.MongoURI != "" {
 		opts.ParcelCache = -1 // several replicas may ingest: always read summaries from the store
 	}
