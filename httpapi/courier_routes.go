@@ -663,16 +663,27 @@ func (s *Server) disclose(c *fiber.Ctx) error {
 	return c.JSON(out)
 }
 
+// queryAfterSeq reads ?after=, the audit sequence number a page of the trail starts after.
+func queryAfterSeq(c *fiber.Ctx) (int64, error) {
+	v := c.Query("after")
+	if v == "" {
+		return 0, nil
+	}
+	after, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || after < 0 {
+		return 0, courier.Invalid("after", "must be a non-negative sequence number")
+	}
+	return after, nil
+}
+
 func (s *Server) listAudit(c *fiber.Ctx) error {
 	limit, err := queryLimit(c)
 	if err != nil {
 		return err
 	}
-	var after int64
-	if v := c.Query("after"); v != "" {
-		if after, err = strconv.ParseInt(v, 10, 64); err != nil || after < 0 {
-			return courier.Invalid("after", "must be a non-negative sequence number")
-		}
+	after, err := queryAfterSeq(c)
+	if err != nil {
+		return err
 	}
 	items, err := s.deps.Courier.AuditList(ctx(c), actor(c), after, limit)
 	if err != nil {
@@ -713,11 +724,9 @@ func (s *Server) listCheckpoints(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var after int64
-	if v := c.Query("after"); v != "" {
-		if after, err = strconv.ParseInt(v, 10, 64); err != nil || after < 0 {
-			return courier.Invalid("after", "must be a non-negative sequence number")
-		}
+	after, err := queryAfterSeq(c)
+	if err != nil {
+		return err
 	}
 	items, err := s.deps.Courier.Checkpoints(ctx(c), actor(c), after, limit)
 	if err != nil {
