@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: build run test vet fmt-check bench bench-short browser-deps
+.PHONY: build run test vet lint fmt-check bench bench-short browser-deps
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/credtrace ./cmd/credtrace
@@ -13,9 +13,9 @@ build:
 run: build
 	./bin/credtrace serve
 
-## test: formatting, vet, and the whole suite (SQLite and MongoDB backends; the MongoDB tests
+## test: formatting, vet, lint, and the whole suite (SQLite and MongoDB backends; the MongoDB tests
 ## start an embedded FerretDB unless CREDTRACE_TEST_MONGO_URI points at a real server)
-test: fmt-check vet browser-deps
+test: fmt-check vet lint browser-deps
 	$(GO) test -count=1 -timeout 14m ./...
 	@$(MAKE) --no-print-directory fuzz FUZZTIME=3s
 
@@ -45,6 +45,11 @@ browser-deps:
 
 vet:
 	$(GO) vet ./...
+
+## lint: staticcheck, pinned in go.mod as a tool (go tool staticcheck: built from the module
+## proxy on first use, no install step)
+lint:
+	$(GO) tool staticcheck ./...
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"log/slog"
+	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -112,7 +113,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 			body.Fields = append(body.Fields, fieldJSON{f.Field, f.Reason})
 		}
 	case errors.As(err, &fe):
-		body.Code, body.Message = "http_"+itoa(fe.Code), fe.Message
+		body.Code, body.Message = "http_"+strconv.Itoa(fe.Code), fe.Message
 		if fe.Code == fiber.StatusRequestEntityTooLarge {
 			body.Code = "too_large"
 			body.Fields = []fieldJSON{{"body", "larger than " + humanBytes(MaxBodyLimit)}}

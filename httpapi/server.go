@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -114,7 +115,6 @@ func New(d Deps) *Server {
 	s.scoringRoutes()
 	s.largeRoutes()
 	for _, r := range s.routes {
-		r := r
 		s.app.Add(r.Method, r.Path, s.guard(r), r.handler)
 	}
 	s.webRoutes()
@@ -218,23 +218,9 @@ func (s *Server) guard(r Route) fiber.Handler {
 
 func humanBytes(n int) string {
 	if n%(1<<20) == 0 {
-		return itoa(n>>20) + " MiB"
+		return strconv.Itoa(n>>20) + " MiB"
 	}
-	return itoa(n) + " bytes"
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
+	return strconv.Itoa(n) + " bytes"
 }
 
 func (s *Server) logRequests(c *fiber.Ctx) error {

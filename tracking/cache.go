@@ -43,8 +43,3 @@ func (c *parcelCache) put(p Parcel) {
 		delete(c.items, last.Value.(Parcel).Key())
 	}
 }
-
-func (c *parcelCache) reset() {
-	c.order.Init()
-	c.items = map[ParcelKey]*list.Element{}
-}

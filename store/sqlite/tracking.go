@@ -377,11 +377,6 @@ func (s *Store) putParcels(ctx context.Context, ps []tracking.Parcel) error {
 	return nil
 }
 
-var metricCols = map[tracking.Metric]string{
-	tracking.MHandled: "handled", tracking.MDelivered: "delivered", tracking.MOnTime: "on_time", tracking.MLate: "late",
-	tracking.MLost: "lost", tracking.MDamaged: "damaged", tracking.MComplaints: "complaints", tracking.MEmptySuspect: "empty_suspect",
-}
-
 // applyStats adds coalesced sums, one upsert per key, in a stable order.
 func (s *Store) applyStats(ctx context.Context, sums map[tracking.StatKey]map[tracking.Metric]int) error {
 	if len(sums) == 0 {
