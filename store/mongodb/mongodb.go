@@ -295,15 +295,21 @@ func (s *Store) Atomic(ctx context.Context, fn func(courier.Store) error) error 
 	return fn(s)
 }
 
-// isDuplicateKey reports a write refused for a taken unique key. FerretDB 1.24 (SQLite handler)
-// reports a duplicate made by an update or replace as an InternalError carrying SQLite's message
-// rather than as code 11000, so that message counts too.
+// isDuplicateKey reports a write refused for a taken unique key: code 11000, as MongoDB and
+// FerretDB report it for inserts and upserts, or FerretDB's other form of it.
 func isDuplicateKey(err error) bool {
-	if mongo.IsDuplicateKeyError(err) {
-		return true
-	}
-	var se mongo.ServerError
-	return errors.As(err, &se) && se.HasErrorMessage("UNIQUE constraint failed")
+	return mongo.IsDuplicateKeyError(err) || ferretUniqueViolation(err)
+}
+
+// ferretUniqueViolation recognises the one duplicate that FerretDB 1.24 (SQLite handler) does not
+// report as 11000: an update, replace or findAndModify that moves a document onto a taken unique
+// key fails as InternalError (code 1) carrying SQLite's "UNIQUE constraint failed", with no other
+// mark to tell it by (measured against the embedded server: inserts, upserts and bulk inserts all
+// give 11000). Only that code with that text counts, so no other internal error reads as a
+// conflict; on MongoDB the branch never matches.
+func ferretUniqueViolation(err error) bool {
+	var ce mongo.CommandError
+	return errors.As(err, &ce) && ce.Code == 1 && strings.Contains(ce.Message, "UNIQUE constraint failed")
 }
 
 // insert stores a new document; a taken unique key (the _id or a unique index) is ErrConflict.

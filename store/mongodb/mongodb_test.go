@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/store/mongodb"
@@ -485,5 +487,58 @@ func TestTransactionsDetected(t *testing.T) {
 	}
 	if open(t).Transactions() {
 		t.Error("Transactions() = true on FerretDB, which has no multi-document transactions")
+	}
+}
+
+// TestIsDuplicateKey classifies what the server answers to writes onto a taken unique key (an
+// insert, an update, a replace: FerretDB 1.24 reports the last two as an InternalError) as a
+// duplicate, and nothing else: not another internal error, not another command's failure.
+func TestIsDuplicateKey(t *testing.T) {
+	ctx := testCtx(t)
+	uri, db := mongotest.NewDB(t)
+	client, err := mongo.Connect(options.Client().ApplyURI(uri))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Disconnect(context.Background()) })
+	coll := client.Database(db).Collection("dup")
+	if _, err := coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: bson.D{{Key: "u", Value: 1}}, Options: options.Index().SetUnique(true)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []bson.M{{"_id": "a", "u": 1}, {"_id": "b", "u": 2}} {
+		if _, err := coll.InsertOne(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write := func(f func() error) error { return f() }
+	tests := []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"insert with a taken _id", write(func() error { _, err := coll.InsertOne(ctx, bson.M{"_id": "a", "u": 9}); return err }), true},
+		{"insert with a taken unique key", write(func() error { _, err := coll.InsertOne(ctx, bson.M{"_id": "c", "u": 1}); return err }), true},
+		{"update onto a taken unique key", write(func() error {
+			_, err := coll.UpdateOne(ctx, bson.M{"_id": "b"}, bson.M{"$set": bson.M{"u": 1}})
+			return err
+		}), true},
+		{"replace onto a taken unique key", write(func() error { _, err := coll.ReplaceOne(ctx, bson.M{"_id": "b"}, bson.M{"u": 1}); return err }), true},
+		{"an unknown update operator", write(func() error {
+			_, err := coll.UpdateOne(ctx, bson.M{"_id": "b"}, bson.M{"$nosuch": bson.M{"u": 1}})
+			return err
+		}), false},
+		{"an internal error with other text", mongo.CommandError{Code: 1, Name: "InternalError", Message: "disk I/O error"}, false},
+		{"the text under another code", mongo.CommandError{Code: 2, Name: "BadValue", Message: "UNIQUE constraint failed"}, false},
+		{"no error", nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.want && tt.err == nil {
+				t.Fatal("the write succeeded; want it refused")
+			}
+			if got := mongodb.IsDuplicateKey(tt.err); got != tt.want {
+				t.Errorf("IsDuplicateKey(%v) = %v, want %v", tt.err, got, tt.want)
+			}
+		})
 	}
 }

@@ -68,11 +68,6 @@ func findAll[D any](ctx context.Context, coll *mongo.Collection, filter any, opt
 	return docs, nil
 }
 
-// isDuplicateWrite reports one write of a bulk write refused for a taken unique key.
-func isDuplicateWrite(we mongo.WriteError) bool {
-	return mongo.IsDuplicateKeyError(we) || strings.Contains(we.Message, "UNIQUE constraint failed")
-}
-
 // insertNew inserts docs, unordered, and reports which of them were refused because their _id
 // was taken; any other failure is an error.
 func insertNew(ctx context.Context, coll *mongo.Collection, docs []any) (taken map[int]bool, err error) {
@@ -88,7 +83,7 @@ func insertNew(ctx context.Context, coll *mongo.Collection, docs []any) (taken m
 			return nil, err
 		}
 		for _, we := range bwe.WriteErrors {
-			if !isDuplicateWrite(we.WriteError) {
+			if !mongo.IsDuplicateKeyError(we.WriteError) {
 				return nil, err
 			}
 			taken[start+we.Index] = true

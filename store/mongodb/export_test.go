@@ -1,0 +1,4 @@
+package mongodb
+
+// IsDuplicateKey is isDuplicateKey, for the classification test.
+var IsDuplicateKey = isDuplicateKey
