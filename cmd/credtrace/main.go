@@ -330,6 +330,7 @@ type app struct {
 	sc     *scoring.Service
 	api    *httpapi.Server
 	log    *slog.Logger
+	unlock func() // releases the data directory (embedded store only)
 }
 
 func (a *app) close() {
@@ -339,16 +340,27 @@ func (a *app) close() {
 	if err := a.st.close(); err != nil {
 		a.log.Error("close store", "error", err.Error())
 	}
+	a.unlock()
 }
 
-// assemble opens the store and wires the services and the API, replaying what a crash left.
+// assemble opens the store and wires the services and the API, replaying what a crash left. On
+// the embedded store it first takes the data directory's lock: the app owns the journal.
 func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv func(string) string, stderr io.Writer, log *slog.Logger) (*app, error) {
+	unlock := func() {}
+	if cfg.MongoURI == "" {
+		var err error
+		if unlock, err = lockDataDir(cfg.DataDir); err != nil {
+			return nil, err
+		}
+	}
 	st, err := openStore(ctx, cfg)
 	if err != nil {
+		unlock()
 		return nil, err
 	}
 	fail := func(err error) (*app, error) {
 		st.close()
+		unlock()
 		return nil, err
 	}
 	key, err := piiKey(ctx, cfg, st.courier, log)
@@ -397,7 +409,7 @@ func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv
 	sc.SetAuditor(courier.NewAuditor(svc, st.scoringOf))
 	api := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Scoring: sc, Store: st.health, Logger: log, Metrics: metrics,
 		AddressChecks: cfg.AddressChecks})
-	return &app{st: st, secret: secret, svc: svc, trk: trk, sc: sc, api: api, log: log}, nil
+	return &app{st: st, secret: secret, svc: svc, trk: trk, sc: sc, api: api, log: log, unlock: unlock}, nil
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
