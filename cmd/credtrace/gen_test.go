@@ -147,33 +147,6 @@ func TestGenBadArguments(t *testing.T) {
 	}
 }
 
-func TestProgress(t *testing.T) {
-	tests := []struct {
-		done, total int64
-		want        string
-	}{
-		{0, 10, "[>         ]   0%"},
-		{5, 10, "[=====>    ]  50%"},
-		{10, 10, "[==========] 100%"},
-		{12, 10, "[==========] 100%"},
-	}
-	for _, tt := range tests {
-		if got := bar(tt.done, tt.total, 10); got != tt.want {
-			t.Errorf("bar(%d, %d) = %q, want %q", tt.done, tt.total, got, tt.want)
-		}
-	}
-
-	var term bytes.Buffer
-	p := newProgress(&term, 4, true, 0)
-	p.phase("events")
-	p.add(4)
-	p.finish()
-	out := term.String()
-	if !strings.HasPrefix(out, "\r[") || !strings.HasSuffix(out, "\n") || strings.Count(out, "\n") != 1 || !strings.Contains(out, "100%") {
-		t.Errorf("terminal progress = %q, want one line redrawn with \\r, ending at 100%% and a newline", out)
-	}
-}
-
 // TestGenIntoStore writes a tiny world into a fresh data directory with no server running,
 // then serves that directory and finds the world there with the token gen printed.
 func TestGenIntoStore(t *testing.T) {
