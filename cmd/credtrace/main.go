@@ -149,7 +149,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "serve":
 		return serve(ctx, args, getenv, stdout, stderr)
 	case "bench":
-		return bench(ctx, args, stdout, stderr)
+		return benchCmd(ctx, args, stdout, stderr)
 	case "score":
 		return score(ctx, args, getenv, stdout, stderr)
 	case "gen":

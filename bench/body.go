@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"bufio"
@@ -24,16 +24,12 @@ type bodyAttack struct {
 
 const attackAdmin = "ct_bench-attack-regulator-0123456789"
 
-// benchBodyAttack starts `credtrace serve` (this binary) as a child process on a fresh data
+// benchBodyAttack starts `credtrace serve` (exe) as a child process on a fresh data
 // directory and, for each path, opens conns connections at once that announce size-byte
 // bodies and send them, sampling the child's resident memory (VmRSS in /proc/<pid>/status)
 // every 10 ms. A child process, so that the figure is the service's own memory, untouched by
 // the load generator's or by the bench's earlier steps.
-func benchBodyAttack(ctx context.Context, dir string, conns, size int, paths ...string) ([]bodyAttack, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
+func benchBodyAttack(ctx context.Context, exe, dir string, conns, size int, paths ...string) ([]bodyAttack, error) {
 	cmd := exec.CommandContext(ctx, exe, "serve", "--addr", "127.0.0.1:0", "--data", dir, "--anomaly-schedule", "")
 	cmd.Env = append(os.Environ(), "CREDTRACE_ADMIN_TOKEN="+attackAdmin)
 	out, err := cmd.StdoutPipe()
