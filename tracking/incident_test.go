@@ -414,7 +414,7 @@ func TestReportIncidentErrors(t *testing.T) {
 
 func TestReportIncidentIntoArchive(t *testing.T) {
 	w := incidentWorld(t)
-	w.useArchive()
+	w.useArchive(t)
 	inc, err := w.svc.ReportIncident(w.ctx, regulator, tracking.IncidentInput{Waybill: "YT0000000001", Kind: tracking.IncLost, At: hours(3)})
 	if err != nil {
 		t.Fatalf("report: %v", err)

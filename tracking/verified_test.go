@@ -39,7 +39,7 @@ func recordsBySubject(t *testing.T, w *world, inc tracking.Incident) map[courier
 // exactly once, a dismissed record never counts, and an upheld objection keeps it.
 func TestComplaintsCountOnlyWhenVerified(t *testing.T) {
 	w := incidentWorld(t)
-	w.useArchive()
+	w.useArchive(t)
 	inc, err := w.svc.ReportIncident(w.ctx, merchantCaller("m1"), tracking.IncidentInput{Waybill: "YT0000000001", Kind: tracking.IncLost,
 		Reporter: "merchant", At: hours(3)})
 	if err != nil {

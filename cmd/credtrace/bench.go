@@ -384,6 +384,8 @@ func benchIngest(ctx context.Context, dir string, n int, seed uint64, trace bool
 		return run, err
 	}
 	trk := tracking.NewService(st.Tracking(), courier.NewTreeCache(svc), proposer{svc}, hasher, tracking.Options{}, nil)
+	pipe := tracking.NewPipeline(trk, tracking.PipelineOptions{})
+	defer pipe.Close(context.Background())
 	svc.SetWatcher(verdicts{trk})
 	api := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Store: st, Logger: slog.New(slog.DiscardHandler)})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
