@@ -16,6 +16,7 @@ import (
 // re-send, exact statistics, and a summary healed after a writer stopped between storing a
 // batch's events and its parcels.
 func TestTrackingServiceOnMongoDB(t *testing.T) {
+	t.Parallel()
 	st, svc, reg := auditedStore(t)
 	ctx := auditCtx(t)
 	firms, _, err := svc.Firms(ctx, reg, courier.FirmQuery{}, "", 10)
