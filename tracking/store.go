@@ -11,8 +11,6 @@ type Batch struct {
 	Events    []Event
 	Parcels   []Parcel
 	Anomalies []Anomaly
-
-	sources []statSource // added with AddStats before the batch is written
 }
 
 // ParcelQuery selects parcel summaries for the scheduled scans; zero fields do not filter.
