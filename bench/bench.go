@@ -388,6 +388,8 @@ func benchIngest(ctx context.Context, o Options, dir string, n int, seed uint64,
 		return run, err
 	}
 	trk := tracking.NewService(st.Tracking(), courier.NewTreeCache(svc), o.Proposer(svc), hasher, tracking.Options{}, nil)
+	pipe := tracking.NewPipeline(trk, tracking.PipelineOptions{})
+	defer pipe.Close(context.Background())
 	svc.SetWatcher(o.Watcher(trk))
 	api := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Store: st, Logger: slog.New(slog.DiscardHandler)})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -92,7 +92,7 @@ func benchScoring(ctx context.Context, dir string, w scoreWorld) (time.Duration,
 	if err != nil {
 		return 0, scoring.Run{}, 0, err
 	}
-	if err := st.Tracking().SaveDerived(ctx, tracking.Derived{Deltas: deltas}); err != nil {
+	if err := st.Tracking().SaveDerived(ctx, tracking.Derived{Events: []tracking.EventStats{{Key: "bench", Deltas: deltas}}}); err != nil {
 		return 0, scoring.Run{}, 0, err
 	}
 	hasher := courier.NewHasher([]byte("bench-key-0123456789abcdefghijklmnop"))

@@ -101,6 +101,12 @@ func newEnv(t testing.TB) *env {
 	metrics := httpapi.NewMetrics()
 	trk := tracking.NewService(st.Tracking(), courier.NewTreeCache(svc), proposer{svc}, courier.NewHasher([]byte("test-pii-key-0123456789abcdefghij")), tracking.Options{OnPhoneCheck: metrics.PhoneCheck,
 		Auditor: courier.NewAuditor(svc, func(cs courier.Store) tracking.Store { return cs.(*sqlite.Store).Tracking() })}, clk.now)
+	pipe := tracking.NewPipeline(trk, tracking.PipelineOptions{})
+	t.Cleanup(func() {
+		if err := pipe.Close(context.Background()); err != nil {
+			t.Errorf("close pipeline: %v", err)
+		}
+	})
 	svc.SetWatcher(verdicts{trk})
 	sc := scoring.NewService(st.Scoring(), st, trk, svc.InTree, clk.now)
 	sc.SetAuditor(courier.NewAuditor(svc, func(cs courier.Store) scoring.Store { return cs.(*sqlite.Store).Scoring() }))

@@ -12,6 +12,7 @@ import (
 // A waybill belongs to the carrier that issued it: another carrier's events on the same number
 // are another parcel, and never change the first one, its custody or its statistics.
 func TestAnotherCarrierLeavesTheParcelAlone(t *testing.T) {
+	t.Parallel()
 	const wb = "SF0000000001"
 	const otherPhone = "13700001111"
 	w := newWorld(t)
@@ -67,6 +68,7 @@ func TestAnotherCarrierLeavesTheParcelAlone(t *testing.T) {
 
 // Using a number first does not take it from the carrier that issued it.
 func TestSquattedWaybillStillTracesForItsCarrier(t *testing.T) {
+	t.Parallel()
 	const wb = "SF0000000002"
 	w := newWorld(t)
 	w.ingest(t, firmCaller(w.hqB), ev("b1", wb, w.hqB, tracking.Collected, t0, w.siteB, w.zB))
@@ -87,6 +89,7 @@ func TestSquattedWaybillStillTracesForItsCarrier(t *testing.T) {
 // A waybill with parcels at two carriers is ambiguous only for a caller who may see both; the
 // answer names only those.
 func TestAmbiguousWaybill(t *testing.T) {
+	t.Parallel()
 	const wb = "SF0000000003"
 	w := newWorld(t)
 	w.accept(t, shipped(ev("a1", wb, w.hqA, tracking.Collected, t0, w.siteA, w.xA), "m1", recipientPhone),
@@ -123,6 +126,7 @@ func TestAmbiguousWaybill(t *testing.T) {
 
 // The live stream of a parcel carries its carrier's events only.
 func TestStreamOfOneCarrier(t *testing.T) {
+	t.Parallel()
 	const wb = "SF0000000004"
 	w := newWorld(t)
 	w.accept(t, ev("a1", wb, w.hqA, tracking.Collected, t0, w.siteA, w.xA))

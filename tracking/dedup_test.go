@@ -12,6 +12,7 @@ import (
 // set of proposals; after the window a report is new, but proposes nothing the first incident
 // already stands for.
 func TestRepeatedReportsJoinTheFirst(t *testing.T) {
+	t.Parallel()
 	w := incidentWorld(t)
 	in := tracking.IncidentInput{Waybill: "YT0000000001", Kind: tracking.IncLost, Reporter: "merchant", At: hours(3), Description: "丢件"}
 	var first tracking.Incident
@@ -79,6 +80,7 @@ func TestRepeatedReportsJoinTheFirst(t *testing.T) {
 // A firm tree's reports join whatever token of the tree makes them; the same kind from a
 // different merchant does not join.
 func TestReportingPartyDecidesTheJoin(t *testing.T) {
+	t.Parallel()
 	w := incidentWorld(t)
 	in := tracking.IncidentInput{Waybill: "YT0000000001", Kind: tracking.IncDelayed, At: hours(3)}
 	a, err := w.svc.ReportIncident(w.ctx, tracking.Caller{TokenID: "tok-1", Role: tracking.RoleFirm, FirmID: w.hqA}, in)

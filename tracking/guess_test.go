@@ -9,6 +9,7 @@ import (
 )
 
 func TestLockedUntil(t *testing.T) {
+	t.Parallel()
 	m := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Minute) }
 	tests := []struct {
 		name  string
@@ -37,6 +38,7 @@ func TestLockedUntil(t *testing.T) {
 // answer included; an unknown waybill locks the same way, so a lock tells nothing; the
 // carrier's own access is untouched; other waybills keep their check.
 func TestPhoneCheckLocksPerWaybill(t *testing.T) {
+	t.Parallel()
 	outcomes := map[string]int{}
 	w := newWorldOpts(t, tracking.Options{OnPhoneCheck: func(o string) { outcomes[o]++ }})
 	const (

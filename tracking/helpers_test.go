@@ -152,6 +152,7 @@ func newWorldOpts(t *testing.T, opts tracking.Options) *world {
 	arch := courier.NewService(st, hasher, courier.DefaultPolicy(), clk.Now)
 	w := &world{ctx: ctx, clk: clk, st: st, ts: st.Tracking(), arch: arch, opts: opts, props: &proposals{}}
 	w.svc = tracking.NewService(w.ts, arch, w.props, hasher, opts, clk.Now)
+	startPipeline(t, w.svc)
 
 	w.hqA = w.firm(t, "91130100MA0CX7Q2K6", courier.KindHQ, "")
 	w.brA = w.firm(t, uscc("91130100MA0CX7Q3K"), courier.KindBranch, w.hqA)
@@ -167,9 +168,23 @@ func newWorldOpts(t *testing.T, opts tracking.Options) *world {
 	return w
 }
 
+// startPipeline starts svc's ingestion pipeline and closes it when the test ends.
+func startPipeline(t *testing.T, svc *tracking.Service) *tracking.Pipeline {
+	t.Helper()
+	p := tracking.NewPipeline(svc, tracking.PipelineOptions{})
+	t.Cleanup(func() {
+		if err := p.Close(context.Background()); err != nil {
+			t.Errorf("close pipeline: %v", err)
+		}
+	})
+	return p
+}
+
 // useArchive makes back-tracking propose real records in the credit archive.
-func (w *world) useArchive() {
+func (w *world) useArchive(t *testing.T) {
+	t.Helper()
 	w.svc = tracking.NewService(w.ts, w.arch, archive{w.arch}, w.arch.Hasher(), w.opts, w.clk.Now)
+	startPipeline(t, w.svc)
 	w.arch.SetWatcher(verdicts{w.svc})
 }
 

@@ -37,6 +37,7 @@ func candidateParties(cs []tracking.Candidate) []tracking.Party {
 }
 
 func TestAttribute(t *testing.T) {
+	t.Parallel()
 	onTheWay := []tracking.Event{by("c", tracking.Collected, 0, pA), by("d", tracking.Departed, 2, pA),
 		by("a", tracking.Arrived, 10, pB), by("o", tracking.OutForDelivery, 12, pB)}
 	delivered := append(slices.Clone(onTheWay), by("v", tracking.Delivered, 14, pD))
@@ -141,6 +142,7 @@ func withoutStaff(evs []tracking.Event, sites bool) []tracking.Event {
 }
 
 func TestAttributeConfidence(t *testing.T) {
+	t.Parallel()
 	delivered := []tracking.Event{by("c", tracking.Collected, 0, pA), by("a", tracking.Arrived, 30, pB),
 		by("o", tracking.OutForDelivery, 50, pB), by("v", tracking.Delivered, 51, pD)}
 	damagedMid := []tracking.Event{by("c", tracking.Collected, 0, pA), by("a", tracking.Arrived, 10, pB), by("dm", tracking.Damaged, 11, pB)}
@@ -175,6 +177,7 @@ func TestAttributeConfidence(t *testing.T) {
 }
 
 func TestAttributeNoEvents(t *testing.T) {
+	t.Parallel()
 	for _, k := range tracking.IncidentKinds {
 		got := tracking.Attribute(k, tracking.BuildTrace(nil, tracking.CarrierConfig{}, t0), tracking.CarrierConfig{}, t0)
 		if !got.Responsible.IsZero() || got.Candidates != nil || got.Explanation == "" {
@@ -207,6 +210,7 @@ type subject struct {
 }
 
 func TestReportIncident(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		kind     tracking.IncidentKind
 		at       time.Time
@@ -367,6 +371,7 @@ func TestReportIncident(t *testing.T) {
 }
 
 func TestReportIncidentErrors(t *testing.T) {
+	t.Parallel()
 	w := incidentWorld(t)
 	good := tracking.IncidentInput{Waybill: "YT0000000001", Kind: tracking.IncLost, At: hours(3)}
 	tests := []struct {
@@ -413,8 +418,9 @@ func TestReportIncidentErrors(t *testing.T) {
 }
 
 func TestReportIncidentIntoArchive(t *testing.T) {
+	t.Parallel()
 	w := incidentWorld(t)
-	w.useArchive()
+	w.useArchive(t)
 	inc, err := w.svc.ReportIncident(w.ctx, regulator, tracking.IncidentInput{Waybill: "YT0000000001", Kind: tracking.IncLost, At: hours(3)})
 	if err != nil {
 		t.Fatalf("report: %v", err)

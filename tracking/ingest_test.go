@@ -47,6 +47,7 @@ func checkResults(t *testing.T, got tracking.IngestResult, ins []tracking.EventI
 }
 
 func TestIngestOutcomes(t *testing.T) {
+	t.Parallel()
 	accepted := outcome{status: tracking.Accepted}
 	duplicate := outcome{status: tracking.Duplicate}
 	rejected := func(reason string) outcome { return outcome{status: tracking.Rejected, reason: reason} }
@@ -284,6 +285,7 @@ func TestIngestOutcomes(t *testing.T) {
 }
 
 func TestIngestBatchLimits(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	big := make([]tracking.EventInput, tracking.MaxBatch+1)
 	for i := range big {
@@ -324,6 +326,7 @@ func TestIngestBatchLimits(t *testing.T) {
 }
 
 func TestIngestOutOfOrder(t *testing.T) {
+	t.Parallel()
 	const wb = "YT0000000001"
 	tests := []struct {
 		name    string
@@ -373,6 +376,7 @@ func TestIngestOutOfOrder(t *testing.T) {
 }
 
 func TestIngestNeverRegressesFromDelivered(t *testing.T) {
+	t.Parallel()
 	const wb = "YT0000000001"
 	delivered := t0.Add(20 * time.Hour)
 	tests := []struct {
@@ -414,6 +418,7 @@ func TestIngestNeverRegressesFromDelivered(t *testing.T) {
 var hexOrID = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32,}`)
 
 func TestIngestNeverStoresRecipientPhone(t *testing.T) {
+	t.Parallel()
 	const wb = "YT0000000001"
 	w := newWorld(t)
 	w.accept(t, shipped(ev("e1", wb, w.hqA, tracking.Collected, t0, w.siteA, w.xA), "m1", recipientPhone),
@@ -449,6 +454,7 @@ func TestIngestNeverStoresRecipientPhone(t *testing.T) {
 }
 
 func TestIngestStatistics(t *testing.T) {
+	t.Parallel()
 	// A small world whose events straddle CST midnights (16:00Z is 00:00 CST):
 	//   P1 hqA: collected 06-01 23:30 CST at siteA/xA, in transit 06-02 00:30 CST (same courier, new day),
 	//      arrived, out for delivery and delivered 06-02 at siteBr/yBr (brA), on time;

@@ -22,6 +22,7 @@ func (w *world) sum(t *testing.T, kind tracking.SubjectKind, id string, m tracki
 // delay (issue 12, item 1): against the holder at its last scan and the carrier, once however
 // often the scan runs, and exactly back when a later scan revives it.
 func TestDeemedLost(t *testing.T) {
+	t.Parallel()
 	const wb = "YT0000000001"
 	tests := []struct {
 		name  string
@@ -80,6 +81,7 @@ func TestDeemedLost(t *testing.T) {
 // the scan that comes after does not count it either: the parcel was heard of again, so its
 // total delay runs from that scan.
 func TestDeemedLostRevivedBeforeTheScan(t *testing.T) {
+	t.Parallel()
 	const wb = "YT0000000002"
 	w := newWorld(t)
 	w.ingestAt(t, ev("c1", wb, w.hqA, tracking.Collected, t0, w.siteA, w.xA))
@@ -104,6 +106,7 @@ func TestDeemedLostRevivedBeforeTheScan(t *testing.T) {
 // delivery with no transit, and a merchant burst found by the scan after its parcels were
 // counted, leave handled, delivered and on-time and count as empty_suspect for the collector.
 func TestEmptyParcelsLeaveService(t *testing.T) {
+	t.Parallel()
 	w := newWorldOpts(t, tracking.Options{BurstParcels: 5, BurstWindow: time.Hour})
 	// One real parcel, on time, through the outlet siteA2.
 	w.ingestAt(t, ev("r1", "YT0000000100", w.hqA, tracking.Collected, t0, w.siteA2, w.wA),

@@ -37,6 +37,7 @@ func complaints(t *testing.T, w *world, firm string) int {
 // A handover to another tree is only offered: custody, the summary and the responsibility for a
 // loss stay with the giver, and the trace shows the offer.
 func TestOfferedHandoverLeavesCustodyWithTheGiver(t *testing.T) {
+	t.Parallel()
 	const wb = "ZT0000000001"
 	w := newWorld(t)
 	offered(w, t, wb)
@@ -67,6 +68,7 @@ func TestOfferedHandoverLeavesCustodyWithTheGiver(t *testing.T) {
 // The receiver's own scan of the carrier's parcel takes it: the one case a firm may push for a
 // carrier outside its tree.
 func TestReceiverScanTakesTheParcel(t *testing.T) {
+	t.Parallel()
 	const wb = "ZT0000000002"
 	w := newWorld(t)
 	// Before any offer, B may not scan A's parcel.
@@ -96,6 +98,7 @@ func TestReceiverScanTakesTheParcel(t *testing.T) {
 
 // POST .../accept by the receiving tree or a regulator takes the parcel; the giver cannot.
 func TestAcceptHandover(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name string
 		who  func(w *world) tracking.Caller
@@ -129,6 +132,7 @@ func TestAcceptHandover(t *testing.T) {
 // tree: a branch that hands a parcel to its HQ's site (one brand, so custody moves at once) and
 // reports it lost gets the HQ's site as a listed candidate, not a record.
 func TestForeignCandidateOnOwnEvidenceIsListed(t *testing.T) {
+	t.Parallel()
 	const wb = "ZT0000000004"
 	w := newWorld(t)
 	w.accept(t, ev("r1", wb, w.brA, tracking.Collected, t0, w.siteBr, w.yBr),

@@ -20,6 +20,7 @@ func anomalyKinds(as []tracking.Anomaly) []tracking.AnomalyKind {
 }
 
 func TestIngestAnomalies(t *testing.T) {
+	t.Parallel()
 	const wb = "YT0000000001"
 	weighed := func(in tracking.EventInput, g int) tracking.EventInput { in.WeightGrams = g; return in }
 	tests := []struct {
@@ -198,6 +199,7 @@ func (w *world) ingestAt(t *testing.T, ins ...tracking.EventInput) {
 }
 
 func TestScanStalled(t *testing.T) {
+	t.Parallel()
 	const wb = "YT0000000001"
 	tests := []struct {
 		name          string
@@ -275,6 +277,7 @@ func TestScanStalled(t *testing.T) {
 }
 
 func TestScanPromise(t *testing.T) {
+	t.Parallel()
 	const wb = "YT0000000001"
 	tests := []struct {
 		name          string
@@ -345,6 +348,7 @@ func TestScanPromise(t *testing.T) {
 }
 
 func TestScanMerchantBurst(t *testing.T) {
+	t.Parallel()
 	opts := tracking.Options{BurstParcels: 5, BurstWindow: time.Hour}
 	parcels := func(w *world, merchants ...string) []tracking.EventInput {
 		var out []tracking.EventInput
@@ -391,6 +395,7 @@ func TestScanMerchantBurst(t *testing.T) {
 }
 
 func TestAnomalyToIncident(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	res := w.accept(t, shipped(ev("c1", "YT0000000001", w.hqA, tracking.Collected, hours(0), w.siteBr, w.yBr), "m1", recipientPhone),
 		ev("v1", "YT0000000001", w.hqA, tracking.Delivered, hours(2), w.siteBr, w.yBr),
@@ -457,6 +462,7 @@ func TestAnomalyToIncident(t *testing.T) {
 }
 
 func TestEPCISCode(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		bizStep, disposition string
 		want                 tracking.Code
@@ -499,6 +505,7 @@ func TestEPCISCode(t *testing.T) {
 }
 
 func TestEPCISRef(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ in, want string }{
 		{"urn:epc:id:sgln:0614141.00777.0", "0614141.00777.0"},
 		{"urn:epc:id:sgtin:0614141.107346.2018", "0614141.107346.2018"},

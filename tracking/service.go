@@ -96,13 +96,6 @@ type Options struct {
 	// EmptyReconcile is how long after a merchant burst was found the scan keeps withdrawing
 	// what its parcels count as service (default 14 days: longer than any delivery).
 	EmptyReconcile time.Duration
-	// ParcelCache is how many parcel summaries ingestion keeps in memory between batches
-	// (default 100,000; negative disables it). Only safe when this process is the only one
-	// ingesting into the store, as with SQLite; cmd disables it for MongoDB.
-	ParcelCache int
-	// StepHook, when set, is called with "committed" after a batch is durable and before the
-	// answer is built; crash tests stop the process there.
-	StepHook func(step string)
 	// OnPhoneCheck, when set, is told the outcome of every phone check (PhonePassed,
 	// PhoneWrong, PhoneLocked), for the metrics.
 	OnPhoneCheck func(outcome string)
@@ -145,9 +138,6 @@ func (o Options) withDefaults() Options {
 	if o.EmptyReconcile <= 0 {
 		o.EmptyReconcile = 14 * 24 * time.Hour
 	}
-	if o.ParcelCache == 0 {
-		o.ParcelCache = 100000
-	}
 	return o
 }
 
@@ -160,36 +150,28 @@ type Service struct {
 	opts     Options
 	now      func() time.Time
 	hub      *Hub
-	parcels  *parcelCache // guarded by ingest
-
-	// ingest serialises ingestion in this process, so that parcel summaries fold events one
-	// batch at a time (SQLite has one writer anyway). It also guards the journal state below.
-	ingest        sync.Mutex
-	dirty         map[ParcelKey]Parcel // folded, not yet saved
-	pendingDeltas []StatDelta
-	pendingList   []Anomaly
-	pendingAnoms  map[string]bool
-	pendingEvents int
-	through       int64
-	flushedAt     time.Time
+	pipe     *Pipeline // set by NewPipeline
 
 	reports sync.Mutex // serialises incident reports: a repeat must see the incident it joins
-
-	qmu        sync.Mutex // guards the group-commit queue
-	queue      []*ingestJob
-	writing    bool
-	foldq      chan *group
-	folderOnce sync.Once
 }
 
-// NewService returns a Service. now may be nil for the wall clock.
+// NewService returns a Service. now may be nil for the wall clock. It ingests once
+// NewPipeline has started its pipeline; it reads without one.
 func NewService(store Store, tree FirmTree, proposer Proposer, hasher Hasher, opts Options, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, tree: tree, proposer: proposer, hasher: hasher, opts: opts.withDefaults(),
-		now: now, hub: NewHub(), parcels: newParcelCache(opts.withDefaults().ParcelCache),
-		dirty: map[ParcelKey]Parcel{}, pendingAnoms: map[string]bool{}, flushedAt: now()}
+	return &Service{store: store, tree: tree, proposer: proposer, hasher: hasher, opts: opts.withDefaults(), now: now, hub: NewHub()}
+}
+
+// Flush saves the derived state that ingestion holds in memory; reads of statistics, parcels
+// and anomalies call it first, so they always see every accepted event. Without a pipeline
+// there is nothing to save.
+func (s *Service) Flush(ctx context.Context) error {
+	if s.pipe == nil {
+		return nil
+	}
+	return s.pipe.Flush(ctx)
 }
 
 // Hub returns the live event hub that streams subscribe to.

@@ -11,8 +11,6 @@ type Batch struct {
 	Events    []Event
 	Parcels   []Parcel
 	Anomalies []Anomaly
-
-	sources []statSource // added with AddStats before the batch is written
 }
 
 // ParcelQuery selects parcel summaries for the scheduled scans; zero fields do not filter.
@@ -53,8 +51,11 @@ type StatsQuery struct {
 	From, To string
 }
 
-// Store is what tracking needs from a backend.
+// Store is what tracking needs from a backend. Every backend ingests through the same
+// contract, the Journal methods, which the Pipeline consumes.
 type Store interface {
+	Journal
+
 	// Atomic runs fn so that its writes land together where the backend can offer that.
 	Atomic(ctx context.Context, fn func(Store) error) error
 
@@ -112,25 +113,37 @@ type Store interface {
 // Derived is the state that follows from the event log: parcel summaries, statistics and
 // anomalies, with the sequence of the last event they include.
 type Derived struct {
-	Parcels   []Parcel
-	Deltas    []StatDelta // coalesced sums to add
+	Parcels []Parcel
+	// Events are the events whose effects the state adds, in the order they were folded, each
+	// with the statistics it moved (none for many).
+	Events    []EventStats
 	Anomalies []Anomaly
 	Through   int64
 }
 
-// Journal is offered by a backend that is written by one process (SQLite). Ingestion then
-// makes only the events durable before it answers, folds them in memory, and saves the derived
-// state in bulk a moment later; after a crash, the events after the checkpoint are replayed in
-// their stored order from the saved state, which folds them exactly as the first time and so
-// moves exactly the same statistics. Events read back from a journal need not keep their Deltas.
+// EventStats is the statistics one event (by its key, carrier|id) moved.
+type EventStats struct {
+	Key    string
+	Deltas []StatDelta
+}
+
+// Journal is how ingestion writes, whatever the backend. Ingestion makes only the events
+// durable before it answers, folds them, and saves the derived state after (in bulk a moment
+// later when one process writes the store, before the answer when several do); after a crash,
+// the events whose derived state was not saved are replayed in their stored order from the
+// saved state, which folds them exactly as the first time and so moves exactly the same
+// statistics. Events read back from a journal need not keep their Deltas.
 type Journal interface {
 	// AppendEvents stores events whose key is new, in the given order and durably, and reports
 	// which were stored and the sequence of the last stored event (0 when none was).
 	AppendEvents(ctx context.Context, events []Event) (stored []bool, last int64, err error)
-	// Checkpoint is the sequence of the last event whose effects the derived state holds.
+	// Checkpoint is a sequence at or below which the derived state holds every event's effects.
 	Checkpoint(ctx context.Context) (int64, error)
-	// EventsAfter returns stored events with a sequence above seq, in sequence order.
+	// EventsAfter returns, in sequence order, stored events with a sequence above seq whose
+	// effects the derived state does not hold yet, with their sequences.
 	EventsAfter(ctx context.Context, seq int64, limit int) ([]Event, []int64, error)
-	// SaveDerived writes the derived state and moves the checkpoint, in one step.
+	// SaveDerived writes the derived state and moves the checkpoint past d.Events (to
+	// d.Through). Should it stop half-way, EventsAfter still returns the events whose effects
+	// did not all land, and saving their replay adds each event's statistics once in all.
 	SaveDerived(ctx context.Context, d Derived) error
 }

@@ -60,6 +60,7 @@ func checkCustody(t *testing.T, got []tracking.Segment, want []seg) {
 }
 
 func TestBuildTraceCustody(t *testing.T) {
+	t.Parallel()
 	a := firmHolder("hq", "s1", "x")
 	b := firmHolder("hq", "s2", "y")
 	c := firmHolder("branch", "s3", "z")
@@ -154,6 +155,7 @@ func TestBuildTraceCustody(t *testing.T) {
 }
 
 func TestBuildTracePromise(t *testing.T) {
+	t.Parallel()
 	collected := scanned("c", tracking.Collected, hours(0), "hq", "s1", "x")
 	deliveredAt := func(h int) tracking.Event { return scanned("v", tracking.Delivered, hours(h), "hq", "s1", "x") }
 	tests := []struct {
@@ -192,6 +194,7 @@ func TestBuildTracePromise(t *testing.T) {
 }
 
 func TestTraceParcelUsesCarrierPromise(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	if _, err := w.svc.SetCarrierConfig(w.ctx, firmCaller(w.hqA), w.hqA, tracking.CarrierInput{PromiseHours: 48}); err != nil {
 		t.Fatalf("set carrier config: %v", err)
@@ -205,6 +208,7 @@ func TestTraceParcelUsesCarrierPromise(t *testing.T) {
 }
 
 func TestTraceParcelAccess(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	const (
 		open      = "YT0000000001" // carrier hqA, still on its way
@@ -307,6 +311,7 @@ func TestTraceParcelAccess(t *testing.T) {
 }
 
 func TestCity(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ in, want string }{{"130111", "130100"}, {"110105", "110100"}, {"130100", "130100"}, {"", ""}, {"1301", ""}}
 	for _, tc := range tests {
 		if got := tracking.City(tc.in); got != tc.want {

@@ -38,8 +38,9 @@ func recordsBySubject(t *testing.T, w *world, inc tracking.Incident) map[courier
 // proposed; a repeated confirmation adds nothing, a revocation on objection takes it back
 // exactly once, a dismissed record never counts, and an upheld objection keeps it.
 func TestComplaintsCountOnlyWhenVerified(t *testing.T) {
+	t.Parallel()
 	w := incidentWorld(t)
-	w.useArchive()
+	w.useArchive(t)
 	inc, err := w.svc.ReportIncident(w.ctx, merchantCaller("m1"), tracking.IncidentInput{Waybill: "YT0000000001", Kind: tracking.IncLost,
 		Reporter: "merchant", At: hours(3)})
 	if err != nil {
@@ -125,6 +126,7 @@ func TestComplaintsCountOnlyWhenVerified(t *testing.T) {
 // A revocation whose confirmation never reached the statistics (the process stopped between
 // the two) still nets to zero, not to minus one.
 func TestWithdrawnWithoutConfirmationNetsZero(t *testing.T) {
+	t.Parallel()
 	w := incidentWorld(t)
 	inc, err := w.svc.ReportIncident(w.ctx, regulator, tracking.IncidentInput{Waybill: "YT0000000001", Kind: tracking.IncLost, Reporter: "12305", At: hours(3)})
 	if err != nil {
@@ -142,6 +144,7 @@ func TestWithdrawnWithoutConfirmationNetsZero(t *testing.T) {
 
 // A record the incident did not propose counts nothing, even when it cites the incident.
 func TestVerdictOfAnotherRecordCountsNothing(t *testing.T) {
+	t.Parallel()
 	w := incidentWorld(t)
 	inc, err := w.svc.ReportIncident(w.ctx, regulator, tracking.IncidentInput{Waybill: "YT0000000001", Kind: tracking.IncLost, Reporter: "12305", At: hours(3)})
 	if err != nil {

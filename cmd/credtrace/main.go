@@ -327,6 +327,8 @@ type app struct {
 	secret string // a regulator token issued on the first start, to print once
 	svc    *courier.Service
 	trk    *tracking.Service
+	pipe   *tracking.Pipeline
+	grace  time.Duration // how long close waits for the pipeline
 	sc     *scoring.Service
 	api    *httpapi.Server
 	log    *slog.Logger
@@ -334,8 +336,12 @@ type app struct {
 }
 
 func (a *app) close() {
-	if err := a.trk.Flush(context.Background()); err != nil {
-		a.log.Error("save derived tracking state", "error", err.Error())
+	// Serving has stopped: the batches still in the pipeline are answered, then its derived
+	// state is saved. A wait past the grace is left to the replay at the next start.
+	ctx, cancel := context.WithTimeout(context.Background(), a.grace)
+	defer cancel()
+	if err := a.pipe.Close(ctx); err != nil {
+		a.log.Error("close the tracking pipeline", "error", err.Error())
 	}
 	if err := a.st.close(); err != nil {
 		a.log.Error("close store", "error", err.Error())
@@ -382,20 +388,18 @@ func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv
 	metrics := httpapi.NewMetrics()
 	opts := tracking.Options{OnPhoneCheck: metrics.PhoneCheck, Auditor: courier.NewAuditor(svc, st.trackingOf),
 		TotalDelayWithinCity: cfg.TotalDelayCity, TotalDelayBetweenCities: cfg.TotalDelayIntercity}
-	if cfg.MongoURI != "" {
-		opts.ParcelCache = -1 // several replicas may ingest: always read summaries from the store
-	}
 	if fp := getenv("CREDTRACE_FAILPOINT"); fp != "" {
-		// Crash tests only: die at the named step of the Nth ingestion ("stats:2").
-		hook := failpoint(fp, stderr)
-		opts.StepHook = hook
+		// Crash tests only: die at the named step of the Nth ingestion ("committed:2").
 		if set, ok := st.courier.(interface{ SetStepHook(func(string)) }); ok {
-			set.SetStepHook(hook)
+			set.SetStepHook(failpoint(fp, stderr))
 		}
 	}
 	trk := tracking.NewService(st.tracking, courier.NewTreeCache(svc), proposer{svc}, hasher, opts, nil)
+	// Several MongoDB replicas may ingest: summaries are read from the store, saved per batch.
+	pipe := tracking.NewPipeline(trk, tracking.PipelineOptions{Shared: cfg.MongoURI != ""})
 	svc.SetWatcher(verdicts{trk})
-	if n, err := trk.Recover(ctx); err != nil {
+	if n, err := pipe.Recover(ctx); err != nil {
+		pipe.Close(ctx)
 		return fail(fmt.Errorf("replay tracking journal: %w", err))
 	} else if n > 0 {
 		log.Info("replayed tracking events after the last checkpoint", "events", n)
@@ -403,13 +407,14 @@ func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv
 	sc := scoring.NewService(st.scoring, st.courier, trk, svc.InTree, nil)
 	cal, err := calendar(cfg)
 	if err != nil {
+		pipe.Close(ctx)
 		return fail(err)
 	}
 	sc.SetCalendar(cal)
 	sc.SetAuditor(courier.NewAuditor(svc, st.scoringOf))
 	api := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Scoring: sc, Store: st.health, Logger: log, Metrics: metrics,
 		AddressChecks: cfg.AddressChecks})
-	return &app{st: st, secret: secret, svc: svc, trk: trk, sc: sc, api: api, log: log, unlock: unlock}, nil
+	return &app{st: st, secret: secret, svc: svc, trk: trk, pipe: pipe, sc: sc, api: api, log: log, grace: cfg.ShutdownTimeout, unlock: unlock}, nil
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

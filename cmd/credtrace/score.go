@@ -60,9 +60,10 @@ func score(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	hasher := courier.NewHasher(key)
 	svc := courier.NewService(st.courier, hasher, policy(cfg), nil)
-	opts := tracking.Options{ParcelCache: -1, Auditor: courier.NewAuditor(svc, st.trackingOf)}
-	// No journal replay here: a running service may own the journal's unsaved state, and
-	// replaying it from a second process would count it twice. The run reads what is saved.
+	opts := tracking.Options{Auditor: courier.NewAuditor(svc, st.trackingOf)}
+	// No pipeline and no journal replay here: a running service may own the journal's unsaved
+	// state, and replaying it from a second process would count it twice. The run reads what
+	// is saved.
 	trk := tracking.NewService(st.tracking, courier.NewTreeCache(svc), proposer{svc}, hasher, opts, nil)
 	sc := scoring.NewService(st.scoring, st.courier, trk, svc.InTree, nil)
 	sc.SetAuditor(courier.NewAuditor(svc, st.scoringOf))

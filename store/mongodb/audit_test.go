@@ -2,7 +2,6 @@ package mongodb_test
 
 import (
 	"context"
-	"crypto/ed25519"
 	"testing"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/store/mongodb"
 	"github.com/credtrace/credtrace/store/mongodb/mongotest"
+	"github.com/credtrace/credtrace/store/storetest"
 )
 
 const auditAdminSecret = "ct_admin-secret-0123456789abcdef"
@@ -69,83 +69,43 @@ func auditedStore(t testing.TB) (*mongodb.Store, *courier.Service, courier.Actor
 	return st, svc, reg
 }
 
-// TestAuditTamper alters the stored trail behind the store's back and checks that verification
-// names the first entry that was altered or is missing.
+// TestAuditTamper runs the suite's tampering checks, altering the trail's documents.
 func TestAuditTamper(t *testing.T) {
-	tests := []struct {
-		name     string
-		tamper   func(t *testing.T, st *mongodb.Store)
-		firstBad int64
-		reason   string
-	}{
-		{"detail altered", func(t *testing.T, st *mongodb.Store) {
-			setOne(t, st, 2, bson.M{"detail": "forged"})
-		}, 2, "content does not match its hash"},
-		{"actor altered", func(t *testing.T, st *mongodb.Store) {
-			setOne(t, st, 3, bson.M{"actor": "someone-else"})
-		}, 3, "content does not match its hash"},
-		{"entry deleted", func(t *testing.T, st *mongodb.Store) {
-			res, err := st.DB().Collection("audit").DeleteOne(auditCtx(t), bson.M{"_id": int64(3)})
-			if err != nil || res.DeletedCount != 1 {
-				t.Fatalf("delete entry 3: %+v %v", res, err)
-			}
-		}, 3, "entry missing"},
-		{"detail altered and rehashed", func(t *testing.T, st *mongodb.Store) {
-			// A forger who recomputes the altered entry's hash still breaks the next link.
-			es, err := st.AuditEntries(auditCtx(t), 1, 1)
-			if err != nil || len(es) != 1 {
-				t.Fatalf("read entry 2: %v %v", es, err)
-			}
-			e := es[0]
-			e.Detail = "forged"
-			setOne(t, st, 2, bson.M{"detail": e.Detail, "hash": courier.AuditHash(e)})
-		}, 3, "previous-hash link broken"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			st, svc, reg := auditedStore(t)
-			tt.tamper(t, st)
-			got, err := svc.VerifyAudit(auditCtx(t), reg)
-			if err != nil {
-				t.Fatalf("verify: %v", err)
-			}
-			if got.OK || got.FirstBad != tt.firstBad || got.Reason != tt.reason {
-				t.Errorf("VerifyAudit = %+v, want not OK, FirstBad %d, Reason %q", got, tt.firstBad, tt.reason)
-			}
-		})
-	}
-}
-
-// setOne changes fields of audit entry seq directly in the collection.
-func setOne(t *testing.T, st *mongodb.Store, seq int64, fields bson.M) {
-	t.Helper()
-	res, err := st.DB().Collection("audit").UpdateOne(auditCtx(t), bson.M{"_id": seq}, bson.M{"$set": fields})
-	if err != nil {
-		t.Fatalf("update entry %d: %v", seq, err)
-	}
-	if res.MatchedCount != 1 || res.ModifiedCount != 1 {
-		t.Fatalf("update entry %d matched %d, modified %d; want 1, 1", seq, res.MatchedCount, res.ModifiedCount)
-	}
-}
-
-// TestAuditTailCut deletes the newest entries from the collection and checks that verification
-// against the latest signed checkpoint reports the cut tail with the missing range.
-func TestAuditTailCut(t *testing.T) {
-	st, svc, reg := auditedStore(t)
-	svc.SetAuditKey(ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)))
-	cp, created, err := svc.Checkpoint(auditCtx(t), reg)
-	if err != nil || !created || cp.Seq != 4 || !courier.VerifyCheckpoint(svc.AuditPublicKey(), cp) {
-		t.Fatalf("checkpoint: %+v, created %v, %v; want seq 4, signed", cp, created, err)
-	}
-	res, err := st.DB().Collection("audit").DeleteMany(auditCtx(t), bson.M{"_id": bson.M{"$gte": int64(3)}})
-	if err != nil || res.DeletedCount != 2 {
-		t.Fatalf("delete entries 3-4: %+v %v", res, err)
-	}
-	got, err := svc.VerifyAudit(auditCtx(t), reg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.OK || got.FirstBad != 3 || got.CutFrom != 3 || got.CutTo != 4 || got.Checkpoint != 4 {
-		t.Errorf("verify after cutting 3-4: %+v, want a cut tail 3 to 4", got)
-	}
+	t.Parallel()
+	storetest.RunAudit(t, func(t *testing.T) (courier.Store, storetest.Tamper) {
+		st := open(t)
+		audit, checkpoints := st.DB().Collection("audit"), st.DB().Collection("audit_checkpoints")
+		return st, storetest.Tamper{
+			Set: func(ctx context.Context, t *testing.T, seq int64, fields map[string]string) {
+				set := bson.M{}
+				for k, v := range fields {
+					set[k] = v
+				}
+				res, err := audit.UpdateOne(ctx, bson.M{"_id": seq}, bson.M{"$set": set})
+				if err != nil || res.MatchedCount != 1 || res.ModifiedCount != 1 {
+					t.Fatalf("update entry %d: %+v %v; want one modified", seq, res, err)
+				}
+			},
+			Delete: func(ctx context.Context, t *testing.T, from, to int64) {
+				res, err := audit.DeleteMany(ctx, bson.M{"_id": bson.M{"$gte": from, "$lte": to}})
+				if err != nil || res.DeletedCount != to-from+1 {
+					t.Fatalf("delete entries %d-%d: %+v %v", from, to, res, err)
+				}
+			},
+			MoveCheckpoint: func(ctx context.Context, t *testing.T, seq, to int64) {
+				// The seq is the document's _id, which an update cannot change.
+				var d bson.M
+				if err := checkpoints.FindOne(ctx, bson.M{"_id": seq}).Decode(&d); err != nil {
+					t.Fatalf("read checkpoint %d: %v", seq, err)
+				}
+				d["_id"] = to
+				if _, err := checkpoints.InsertOne(ctx, d); err != nil {
+					t.Fatalf("insert moved checkpoint: %v", err)
+				}
+				if res, err := checkpoints.DeleteOne(ctx, bson.M{"_id": seq}); err != nil || res.DeletedCount != 1 {
+					t.Fatalf("delete checkpoint %d: %+v %v", seq, res, err)
+				}
+			},
+		}
+	})
 }

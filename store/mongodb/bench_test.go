@@ -1,6 +1,8 @@
 package mongodb_test
 
 import (
+	"context"
+
 	"fmt"
 	"testing"
 	"time"
@@ -15,7 +17,9 @@ import (
 func BenchmarkMongoIngest(b *testing.B) {
 	st, svc, reg := auditedStore(b)
 	ctx := b.Context()
-	trk := tracking.NewService(st.Tracking(), svc, nil, svc.Hasher(), tracking.Options{ParcelCache: -1}, nil)
+	trk := tracking.NewService(st.Tracking(), svc, nil, svc.Hasher(), tracking.Options{}, nil)
+	pipe := tracking.NewPipeline(trk, tracking.PipelineOptions{Shared: true})
+	b.Cleanup(func() { pipe.Close(context.Background()) })
 	caller := tracking.Caller{Role: tracking.RoleRegulator, TokenID: reg.TokenID}
 	firms, _, err := svc.Firms(ctx, reg, courier.FirmQuery{}, "", 1)
 	if err != nil {
@@ -46,7 +50,9 @@ func BenchmarkMongoIngest(b *testing.B) {
 func BenchmarkMongoTrace(b *testing.B) {
 	st, svc, reg := auditedStore(b)
 	ctx := b.Context()
-	trk := tracking.NewService(st.Tracking(), svc, nil, svc.Hasher(), tracking.Options{ParcelCache: -1}, nil)
+	trk := tracking.NewService(st.Tracking(), svc, nil, svc.Hasher(), tracking.Options{}, nil)
+	pipe := tracking.NewPipeline(trk, tracking.PipelineOptions{Shared: true})
+	b.Cleanup(func() { pipe.Close(context.Background()) })
 	caller := tracking.Caller{Role: tracking.RoleRegulator, TokenID: reg.TokenID}
 	firms, _, err := svc.Firms(ctx, reg, courier.FirmQuery{}, "", 1)
 	if err != nil {

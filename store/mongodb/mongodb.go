@@ -215,6 +215,7 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		{s.events, []mongo.IndexModel{
 			plain(bson.D{{Key: "waybill", Value: 1}, {Key: "carrier", Value: 1}}),     // a parcel's events, a waybill's carriers
 			plain(bson.D{{Key: "counted", Value: 1}, {Key: "received_at", Value: 1}}), // RecoverStats
+			plain(bson.D{{Key: "pending", Value: 1}, {Key: "seq", Value: 1}}),         // the journal's replay
 		}},
 		{s.parcels, []mongo.IndexModel{ // the scheduled scans
 			plain(bson.D{{Key: "final", Value: 1}, {Key: "last_at", Value: 1}}),

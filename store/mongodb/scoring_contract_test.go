@@ -12,6 +12,7 @@ import (
 
 // TestScoringContract runs the scoring.Store contract suite, each subtest on a fresh database.
 func TestScoringContract(t *testing.T) {
+	t.Parallel()
 	storetest.RunScoring(t, func(t *testing.T) scoring.Store {
 		st := open(t).Scoring()
 		if os.Getenv(mongotest.EnvURI) == "" {

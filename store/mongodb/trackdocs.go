@@ -103,6 +103,11 @@ type eventDoc struct {
 	ReceivedAt   *bson.DateTime `bson:"received_at,omitempty"`
 	Deltas       []deltaDoc     `bson:"deltas"`
 	Counted      bool           `bson:"counted"`
+	// The journal (see journal.go): the event's sequence, and while its derived state is not
+	// saved, pending; folded once its deltas are recorded.
+	Seq     int64 `bson:"seq,omitempty"`
+	Pending bool  `bson:"pending,omitempty"`
+	Folded  bool  `bson:"folded,omitempty"`
 }
 
 func toEventDoc(e tracking.Event) eventDoc {

@@ -15,6 +15,7 @@ import (
 )
 
 func TestTrackingContract(t *testing.T) {
+	t.Parallel()
 	storetest.RunTracking(t, func(t *testing.T) tracking.Store { return open(t).Tracking() })
 }
 
@@ -119,6 +120,7 @@ func recoverStats(ctx context.Context, t *testing.T, tr *mongodb.Tracking, older
 // TestStatsRecoverAfterCrash stops WriteBatch and AddStats at each point between their steps
 // and checks that recovery, run twice, counts every delta exactly once.
 func TestStatsRecoverAfterCrash(t *testing.T) {
+	t.Parallel()
 	t.Run("stored, nothing counted", func(t *testing.T) {
 		ctx := testCtx(t)
 		s := open(t)
@@ -241,6 +243,7 @@ func TestStatsRecoverAfterCrash(t *testing.T) {
 // TestTrackingRefusesFieldNameMetrics: a metric becomes a field name under counts, so one that
 // cannot be is refused before anything is written.
 func TestTrackingRefusesFieldNameMetrics(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	tr := open(t).Tracking()
 	bad := []tracking.StatDelta{{Key: tracking.StatKey{Kind: tracking.SubjectFirm, ID: "f1", Day: day1}, Metric: "a.b", N: 1}}

@@ -28,15 +28,18 @@ func fresh(t *testing.T) *sqlite.Store {
 
 // TestContract runs the courier.Store contract suite, each subtest on a fresh file.
 func TestContract(t *testing.T) {
+	t.Parallel()
 	storetest.Run(t, func(t *testing.T) courier.Store { return fresh(t) })
 }
 
 // TestTrackingContract runs the tracking.Store contract suite, each subtest on a fresh file.
 func TestTrackingContract(t *testing.T) {
+	t.Parallel()
 	storetest.RunTracking(t, func(t *testing.T) tracking.Store { return fresh(t).Tracking() })
 }
 
 // TestScoringContract runs the scoring.Store contract suite, each subtest on a fresh file.
 func TestScoringContract(t *testing.T) {
+	t.Parallel()
 	storetest.RunScoring(t, func(t *testing.T) scoring.Store { return fresh(t).Scoring() })
 }

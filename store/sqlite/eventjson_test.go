@@ -12,6 +12,7 @@ import (
 // TestAppendEventMatchesEncodingJSON keeps the hand-written encoder in step with eventJSON:
 // both must decode to the same value.
 func TestAppendEventMatchesEncodingJSON(t *testing.T) {
+	t.Parallel()
 	lat, lng := 38.0428, 114.5149
 	at := time.Date(2026, 5, 1, 8, 0, 0, 123e6, time.UTC)
 	cases := map[string]tracking.Event{

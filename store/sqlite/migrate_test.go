@@ -16,6 +16,7 @@ import (
 // TestMigrationKeysParcelsByCarrier opens a data directory whose parcel summaries are keyed by
 // waybill alone (schema 3) and finds them under their carrier's key afterwards.
 func TestMigrationKeysParcelsByCarrier(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "old.db")
 	st, err := sqlite.Open(ctx, path)
@@ -84,6 +85,7 @@ func TestMigrationKeysParcelsByCarrier(t *testing.T) {
 // (schema 8) and reads them back decided when they occurred, the default for a record entered
 // without a decision date.
 func TestMigrationDatesDecisions(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "old.db")
 	st, err := sqlite.Open(ctx, path)

@@ -43,9 +43,11 @@ type Store struct {
 	closeOnce *sync.Once
 }
 
-// SetStepHook installs a function called between the steps of a tracking batch write
-// ("events", "parcels", "stats"), inside its transaction. It exists for crash tests, which
-// stop the process there and check that nothing half-written survives.
+// SetStepHook installs a function called at the steps of tracking's writes: "events" inside
+// the transaction that appends events, "committed" once it committed, "derived" inside the
+// save of the derived state ("events", "parcels", "stats" inside WriteBatch). It exists for
+// crash tests, which stop the process there and check that nothing half-written survives and
+// nothing durable is lost.
 func (s *Store) SetStepHook(h func(step string)) { *s.hook = h }
 
 func (s *Store) step(name string) {

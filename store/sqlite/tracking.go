@@ -568,8 +568,6 @@ func (t *Tracking) Parcels(ctx context.Context, q tracking.ParcelQuery) ([]track
 
 // ----- the journal (SQLite is written by one process) -----
 
-var _ tracking.Journal = (*Tracking)(nil)
-
 // AppendEvents implements tracking.Journal: the events table's rowid is the sequence.
 func (t *Tracking) AppendEvents(ctx context.Context, events []tracking.Event) ([]bool, int64, error) {
 	stored := make([]bool, len(events))
@@ -600,6 +598,7 @@ func (t *Tracking) AppendEvents(ctx context.Context, events []tracking.Event) ([
 	if err != nil {
 		return nil, 0, err
 	}
+	t.s.step("committed")
 	return stored, last, nil
 }
 
@@ -647,11 +646,13 @@ func (t *Tracking) SaveDerived(ctx context.Context, d tracking.Derived) error {
 			return err
 		}
 		sums := map[tracking.StatKey]map[tracking.Metric]int{}
-		for _, dl := range d.Deltas {
-			if sums[dl.Key] == nil {
-				sums[dl.Key] = map[tracking.Metric]int{}
+		for _, e := range d.Events {
+			for _, dl := range e.Deltas {
+				if sums[dl.Key] == nil {
+					sums[dl.Key] = map[tracking.Metric]int{}
+				}
+				sums[dl.Key][dl.Metric] += dl.N
 			}
-			sums[dl.Key][dl.Metric] += dl.N
 		}
 		if err := tx.applyStats(ctx, sums); err != nil {
 			return err

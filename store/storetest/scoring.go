@@ -41,6 +41,7 @@ func RunScoring(t *testing.T, open func(t *testing.T) scoring.Store) {
 	all = append(all, methodBehaviours...)
 	for _, b := range all {
 		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
 			ctx, cancel := context.WithTimeout(t.Context(), deadline)
 			t.Cleanup(cancel)
 			s := open(t)

@@ -37,8 +37,9 @@ type behaviour struct {
 	run  func(ctx context.Context, t *testing.T, s courier.Store)
 }
 
-// Run checks the courier.Store contract, one subtest per behaviour. open is called once per
-// subtest and must return a fresh, empty store; it should close the store with t.Cleanup.
+// Run checks the courier.Store contract, one subtest per behaviour, the subtests in parallel.
+// open is called once per subtest and must return a fresh, empty store; it should close the
+// store with t.Cleanup.
 func Run(t *testing.T, open func(t *testing.T) courier.Store) {
 	t.Helper()
 	var all []behaviour
@@ -53,9 +54,11 @@ func Run(t *testing.T, open func(t *testing.T) courier.Store) {
 	all = append(all, counterBehaviours...)
 	all = append(all, settingBehaviours...)
 	all = append(all, atomicBehaviours...)
+	all = append(all, concurrencyBehaviours...)
 	all = append(all, behaviour{"NotFound", testNotFound})
 	for _, b := range all {
 		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
 			ctx, cancel := context.WithTimeout(t.Context(), deadline)
 			t.Cleanup(cancel)
 			b.run(ctx, t, open(t))

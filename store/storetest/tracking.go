@@ -32,8 +32,10 @@ func RunTracking(t *testing.T, open func(t *testing.T) tracking.Store) {
 	all = append(all, trackingBehaviour{"TrackingAtomic", testTrackingAtomic})
 	all = append(all, trackingBehaviour{"StatTotals", testStatTotals})
 	all = append(all, guessBehaviours...)
+	all = append(all, journalBehaviours...)
 	for _, b := range all {
 		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
 			ctx, cancel := context.WithTimeout(t.Context(), deadline)
 			t.Cleanup(cancel)
 			b.run(ctx, t, open(t))

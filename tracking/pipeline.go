@@ -1,0 +1,438 @@
+package tracking
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+)
+
+// PipelineOptions tune a Pipeline.
+type PipelineOptions struct {
+	// Shared says that several processes ingest into the store (MongoDB replicas): summaries
+	// are then always read from the store, never from a cache of this process, and the derived
+	// state of every batch is saved before the batch is answered. Left false, as suits SQLite
+	// (one writer), recent summaries are cached and the derived state is saved in bulk.
+	Shared bool
+}
+
+// Pipeline is the ingestion machinery of a Service: the group commit that makes batches of
+// events durable, the folder goroutine that folds the stored events into parcel summaries,
+// statistics and anomalies, the derived state waiting to be saved, and the replay of what a
+// crash left behind. The decisions it applies (normalize, fold) are the Service's.
+//
+// Every backend offers it the same contract, the Journal methods of Store: events are
+// appended first and answered once durable; their derived state follows and moves the
+// checkpoint, and Recover replays the events after it.
+type Pipeline struct {
+	s       *Service
+	shared  bool
+	parcels *parcelCache // guarded by mu
+
+	// mu serialises folding in this process, so that parcel summaries fold events one group
+	// at a time, and guards the derived state below.
+	mu            sync.Mutex
+	dirty         map[ParcelKey]Parcel // folded, not yet saved
+	pendingStats  []EventStats
+	pendingList   []Anomaly
+	pendingAnoms  map[string]bool
+	pendingEvents int
+	through       int64
+	flushedAt     time.Time
+
+	qmu      sync.Mutex // guards the group-commit queue and closed
+	queue    []*ingestJob
+	writing  bool
+	closed   bool
+	inflight sync.WaitGroup // batches submitted and not yet answered
+	foldq    chan *group
+	folded   chan struct{} // closed when the folder has ended
+	stop     sync.Once
+}
+
+// ErrClosed is returned by ingestion after the Pipeline was closed.
+var ErrClosed = errors.New("ingestion pipeline closed")
+
+var errNoPipeline = errors.New("tracking: ingestion needs a Pipeline (see NewPipeline)")
+
+// parcelCacheSize is how many parcel summaries a pipeline on a store it alone writes keeps in
+// memory between batches.
+const parcelCacheSize = 100000
+
+// Derived state waiting to be saved, when the store is not shared.
+const (
+	flushEvents = 50000           // save the derived state after this many events
+	flushEvery  = 5 * time.Second // or when it is older than this
+)
+
+// NewPipeline starts the ingestion pipeline of s: s.Ingest, and the reads of s that must see
+// every accepted event, go through it from now on. Call it once per Service, and Recover
+// before the service takes traffic; Close stops it.
+func NewPipeline(s *Service, o PipelineOptions) *Pipeline {
+	size := parcelCacheSize
+	if o.Shared {
+		size = -1
+	}
+	p := &Pipeline{s: s, shared: o.Shared, parcels: newParcelCache(size), dirty: map[ParcelKey]Parcel{}, pendingAnoms: map[string]bool{},
+		flushedAt: s.now(), foldq: make(chan *group, 64), folded: make(chan struct{})}
+	go p.folder()
+	s.pipe = p
+	return p
+}
+
+// Close stops taking batches, waits until the batches taken are answered (or ctx ends), stops
+// the folder and saves the derived state. Closing twice is harmless.
+func (p *Pipeline) Close(ctx context.Context) error {
+	p.qmu.Lock()
+	p.closed = true
+	p.qmu.Unlock()
+	drained := make(chan struct{})
+	go func() { p.inflight.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	default:
+		select {
+		case <-drained:
+		case <-ctx.Done():
+			return fmt.Errorf("close ingestion pipeline: %w", ctx.Err())
+		}
+	}
+	p.stop.Do(func() { close(p.foldq) })
+	<-p.folded
+	return p.Flush(ctx)
+}
+
+// ingestJob is one request's batch waiting for the group commit.
+type ingestJob struct {
+	ctx     context.Context
+	events  []Event
+	res     *IngestResult
+	configs map[string]CarrierConfig
+	batch   Batch
+	err     error
+	done    chan struct{}
+	keys    map[string]int // event key → input index
+}
+
+// ingest makes events durable, folds them and fills in their results; index maps events to
+// their inputs. The batch returned holds the events stored and the anomalies they raised.
+func (p *Pipeline) ingest(ctx context.Context, events []Event, index []int, res *IngestResult, configs map[string]CarrierConfig) (Batch, error) {
+	if len(events) == 0 {
+		return Batch{}, nil
+	}
+	// Only the events are made durable before the answer; the derived state follows.
+	// Batches that arrive while one is being written share the next transaction.
+	job := &ingestJob{ctx: ctx, events: events, res: res, configs: configs, done: make(chan struct{}), keys: make(map[string]int, len(events))}
+	for i, e := range events {
+		job.keys[e.Key()] = index[i]
+	}
+	if err := p.submit(job); err != nil {
+		return Batch{}, err
+	}
+	return job.batch, job.err
+}
+
+// submit queues job and returns when it is answered. The first caller to find no writer
+// becomes the writer and keeps writing whatever has queued meanwhile, each round in one
+// transaction (group commit): one fsync serves every batch that waited for it.
+func (p *Pipeline) submit(job *ingestJob) error {
+	p.qmu.Lock()
+	if p.closed {
+		p.qmu.Unlock()
+		return ErrClosed
+	}
+	p.inflight.Add(1)
+	defer p.inflight.Done()
+	p.queue = append(p.queue, job)
+	if p.writing {
+		p.qmu.Unlock()
+		<-job.done
+		return nil
+	}
+	p.writing = true
+	p.qmu.Unlock()
+	for {
+		p.qmu.Lock()
+		jobs := p.queue
+		p.queue = nil
+		if len(jobs) == 0 {
+			p.writing = false
+			p.qmu.Unlock()
+			break
+		}
+		p.qmu.Unlock()
+		p.writeGroup(jobs)
+	}
+	<-job.done
+	return nil
+}
+
+// writeGroup appends the events of jobs in one transaction and classifies what was not new
+// (duplicate or conflict). Folding waits for the folder, which takes the groups in the order
+// they were stored, so the writer can start on the next group meanwhile.
+func (p *Pipeline) writeGroup(jobs []*ingestJob) {
+	ctx := context.WithoutCancel(jobs[0].ctx) // one client hanging up must not fail the others
+	g := &group{jobs: jobs, ctx: ctx}
+	for _, job := range jobs {
+		sort.SliceStable(job.events, func(a, b int) bool { return eventLess(job.events[a], job.events[b]) })
+		g.all = append(g.all, job.events...)
+	}
+	st := p.s.store
+	g.stored, g.last, g.err = st.AppendEvents(ctx, g.all)
+	if g.err == nil {
+		var again []string
+		for i, e := range g.all {
+			if !g.stored[i] {
+				again = append(again, e.Key())
+			}
+		}
+		if len(again) > 0 {
+			g.hashes, g.err = st.EventHashes(ctx, again)
+		}
+	}
+	p.foldq <- g
+}
+
+// group is one transaction's worth of jobs on its way to the folder.
+type group struct {
+	ctx    context.Context
+	jobs   []*ingestJob
+	all    []Event
+	stored []bool
+	last   int64
+	hashes map[string]string
+	err    error
+}
+
+// folder folds stored groups in order, one at a time, and answers their jobs, until Close.
+func (p *Pipeline) folder() {
+	defer close(p.folded)
+	for g := range p.foldq {
+		p.mu.Lock()
+		err := g.err
+		if err == nil {
+			err = p.foldGroup(g)
+		}
+		p.mu.Unlock()
+		for _, job := range g.jobs {
+			job.err = err
+			close(job.done)
+		}
+	}
+}
+
+func (p *Pipeline) foldGroup(g *group) error {
+	ctx, s := g.ctx, p.s
+	var missing []ParcelKey
+	seen := map[ParcelKey]bool{}
+	for i, e := range g.all {
+		k := e.Parcel()
+		if !g.stored[i] || seen[k] {
+			continue
+		}
+		seen[k] = true
+		if _, ok := p.dirty[k]; ok {
+			continue
+		}
+		if pc, ok := p.parcels.get(k); ok {
+			p.dirty[k] = pc
+			continue
+		}
+		missing = append(missing, k)
+	}
+	if len(missing) > 0 {
+		got, err := s.store.ParcelsByKey(ctx, missing)
+		if err != nil {
+			// The events are durable; their derived state comes back with the next replay.
+			return fmt.Errorf("events stored, summaries unreadable (replayed at restart): %w", err)
+		}
+		for _, k := range missing {
+			p.dirty[k] = got[k] // zero for a new parcel
+		}
+	}
+	now := s.Now()
+	reuse := newReuseCheck(s.store, g.all)
+	k := 0
+	for _, job := range g.jobs {
+		var fresh []Event
+		var anomalies []Anomaly
+		for range job.events {
+			e := &g.all[k]
+			ok := g.stored[k]
+			k++
+			r := &job.res.Results[job.keys[e.Key()]]
+			if !ok {
+				if g.hashes[e.Key()] == e.Hash {
+					r.Status = Duplicate
+				} else {
+					r.Status, r.Reason = Rejected, conflictReason
+				}
+				continue
+			}
+			r.Status = Accepted
+			pc := p.dirty[e.Parcel()]
+			if pc.Waybill == "" {
+				a, err := reuse.check(ctx, e)
+				if err != nil {
+					return fmt.Errorf("events stored, derived state not saved (replayed at restart): %w", err)
+				}
+				e.reused = len(a) > 0
+				anomalies = append(anomalies, a...)
+			}
+			anomalies = append(anomalies, s.fold(&pc, e, job.configs[e.Carrier], s.opts)...)
+			// The events are durable: a crash before these land replays the fold, which names
+			// the same sources again, and the store adds each once.
+			if err := applySources(ctx, s.store, e.sources); err != nil {
+				return fmt.Errorf("events stored, derived state not saved (replayed at restart): %w", err)
+			}
+			pc.UpdatedAt = now
+			p.dirty[e.Parcel()] = pc
+			p.pendingStats = append(p.pendingStats, EventStats{Key: e.Key(), Deltas: e.Deltas})
+			p.pendingEvents++
+			fresh = append(fresh, *e)
+		}
+		for i := range job.res.Results {
+			r := &job.res.Results[i]
+			if r.dupOf >= 0 && job.res.Results[r.dupOf].Reason == conflictReason {
+				r.Status, r.Reason = Rejected, conflictReason
+			}
+		}
+		job.batch = Batch{Events: fresh}
+		for _, a := range anomalies {
+			if p.pendingAnoms[a.ID] {
+				continue
+			}
+			if _, err := s.store.Anomaly(ctx, a.ID); err == nil {
+				continue
+			}
+			p.pendingAnoms[a.ID] = true
+			p.pendingList = append(p.pendingList, a)
+			job.batch.Anomalies = append(job.batch.Anomalies, a)
+		}
+	}
+	if g.last > p.through {
+		p.through = g.last
+	}
+	if p.shared || p.pendingEvents >= flushEvents || s.now().Sub(p.flushedAt) > flushEvery {
+		if err := p.flushLocked(ctx); err != nil {
+			return fmt.Errorf("events stored, derived state not saved (replayed at restart): %w", err)
+		}
+	}
+	return nil
+}
+
+// Flush saves the derived state that the pipeline holds in memory; reads of statistics,
+// parcels and anomalies call it first, so they always see every accepted event.
+func (p *Pipeline) Flush(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.flushLocked(ctx)
+}
+
+func (p *Pipeline) flushLocked(ctx context.Context) error {
+	if len(p.dirty) == 0 && p.pendingEvents == 0 && len(p.pendingList) == 0 {
+		return nil
+	}
+	d := Derived{Events: p.pendingStats, Anomalies: p.pendingList, Through: p.through}
+	for _, pc := range p.dirty {
+		d.Parcels = append(d.Parcels, pc)
+	}
+	sort.Slice(d.Parcels, func(i, k int) bool { return d.Parcels[i].Key().String() < d.Parcels[k].Key().String() })
+	if err := p.s.store.SaveDerived(ctx, d); err != nil {
+		return fmt.Errorf("save derived state: %w", err)
+	}
+	for _, pc := range d.Parcels {
+		p.parcels.put(pc)
+	}
+	p.dirty = map[ParcelKey]Parcel{}
+	p.pendingStats, p.pendingList, p.pendingEvents = nil, nil, 0
+	p.pendingAnoms = map[string]bool{}
+	p.flushedAt = p.s.now()
+	return nil
+}
+
+// Recover replays the events stored after the checkpoint and saves their derived state: a
+// crash between an answer and the next save loses nothing, and counts nothing twice. It
+// returns how many events it replayed, and runs before the service takes traffic.
+func (p *Pipeline) Recover(ctx context.Context) (int, error) {
+	s := p.s
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cp, err := s.store.Checkpoint(ctx)
+	if err != nil {
+		return 0, err
+	}
+	replayed := 0
+	configs := map[string]CarrierConfig{}
+	for {
+		evs, seqs, err := s.store.EventsAfter(ctx, cp, 5000)
+		if err != nil {
+			return replayed, err
+		}
+		if len(evs) == 0 {
+			return replayed, p.flushLocked(ctx)
+		}
+		var need []ParcelKey
+		for _, e := range evs {
+			if _, ok := p.dirty[e.Parcel()]; !ok {
+				need = append(need, e.Parcel())
+			}
+		}
+		got, err := s.store.ParcelsByKey(ctx, need)
+		if err != nil {
+			return replayed, err
+		}
+		for k, pc := range got {
+			if _, ok := p.dirty[k]; !ok {
+				p.dirty[k] = pc
+			}
+		}
+		if err := s.withRoots(ctx, evs); err != nil {
+			return replayed, err
+		}
+		reuse := newReuseCheck(s.store, evs)
+		for i := range evs {
+			e := evs[i]
+			cfg, ok := configs[e.Carrier]
+			if !ok {
+				if cfg, err = s.config(ctx, s.store, e.Carrier); err != nil {
+					return replayed, err
+				}
+				configs[e.Carrier] = cfg
+			}
+			pc := p.dirty[e.Parcel()]
+			e.Deltas = nil
+			var anoms []Anomaly
+			if pc.Waybill == "" {
+				if anoms, err = reuse.check(ctx, &e); err != nil {
+					return replayed, err
+				}
+				e.reused = len(anoms) > 0
+			}
+			// The same fold, in the same order, from the same saved state as the first time:
+			// it moves exactly the statistics the event moved then.
+			anoms = append(anoms, s.fold(&pc, &e, cfg, s.opts)...)
+			if err := applySources(ctx, s.store, e.sources); err != nil {
+				return replayed, err
+			}
+			pc.UpdatedAt = e.ReceivedAt
+			p.dirty[e.Parcel()] = pc
+			p.pendingStats = append(p.pendingStats, EventStats{Key: e.Key(), Deltas: e.Deltas})
+			p.pendingEvents++
+			for _, a := range anoms {
+				if !p.pendingAnoms[a.ID] {
+					p.pendingAnoms[a.ID] = true
+					p.pendingList = append(p.pendingList, a)
+				}
+			}
+			p.through = seqs[i]
+			replayed++
+		}
+		cp = seqs[len(seqs)-1]
+		if err := p.flushLocked(ctx); err != nil {
+			return replayed, err
+		}
+	}
+}
