@@ -477,8 +477,8 @@ func TestContract(t *testing.T) {
 }
 
 // TestTransactionsDetected: the embedded FerretDB answers hello without setName or isdbgrid, so
-// the store reports no multi-document transactions. (A replica set or mongos, which would report
-// true, cannot be run on these machines; the detection reads the same two fields of hello.)
+// the store reports no multi-document transactions. (A replica set or mongos cannot be run on
+// these machines; TestTransactionsDetectedBehindPrimary fakes one's hello with a proxy.)
 func TestTransactionsDetected(t *testing.T) {
 	if os.Getenv(mongotest.EnvURI) != "" {
 		t.Skip("CREDTRACE_TEST_MONGO_URI points at a real server, whose topology this test does not know")
