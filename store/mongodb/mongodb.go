@@ -297,8 +297,9 @@ func (s *Store) DB() *mongo.Database { return s.db }
 // is a transaction: fn gets a copy of s bound to a session, and its writes commit together or
 // not at all. The session's WithTransaction runs fn again, after a growing pause, when the
 // server calls the failure transient (a write conflict with a concurrent block, or a commit
-// whose outcome is unknown), so fn must do nothing outside the store that it cannot repeat.
-// An Atomic inside the block joins it.
+// whose outcome is unknown), so fn must do nothing outside the store that it cannot repeat; and
+// it must not use the block's store from several goroutines at once, as a session is not safe
+// for concurrent use. An Atomic inside the block joins it.
 //
 // Without transactions (a standalone server; FerretDB, on which the backend is tested), fn is
 // called with s and there is no all-or-nothing across documents: each write fn makes is atomic

@@ -14,6 +14,7 @@ import (
 	"github.com/credtrace/credtrace/scoring"
 	"github.com/credtrace/credtrace/store/mongodb"
 	"github.com/credtrace/credtrace/store/mongodb/mongotest"
+	"github.com/credtrace/credtrace/store/storetest"
 	"github.com/credtrace/credtrace/tracking"
 )
 
@@ -334,4 +335,13 @@ func (r *racing) AppendAudit(ctx context.Context, e courier.AuditEntry) error {
 		return fmt.Errorf("the other writer: %w", err)
 	}
 	return r.Store.AppendAudit(ctx, e)
+}
+
+// TestContractBehindPrimary runs the store's contract suite with transactions on: Atomic's
+// blocks (and their audit appends, through the head) then go through WithTransaction.
+func TestContractBehindPrimary(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) courier.Store {
+		st, _ := txnStore(t)
+		return st
+	})
 }
