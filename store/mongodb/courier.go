@@ -235,11 +235,75 @@ func (s *Store) LastAudit(ctx context.Context) (courier.AuditEntry, bool, error)
 	return fromAuditDoc(d), true, nil
 }
 
-// AppendAudit stores e under its Seq; ErrConflict when the Seq is taken.
+// auditHead is the _id, in counters, of the audit trail's head: the Seq and Hash of its last
+// entry, moved by every append made in a transaction.
+const auditHead = "audit_head"
+
+// headDoc is the audit trail's head.
+type headDoc struct {
+	Seq  int64  `bson:"seq"`
+	Hash string `bson:"hash"`
+}
+
+// auditRace is an append that lost to a concurrent one inside a transaction. It carries the
+// driver's TransientTransactionError label, so WithTransaction runs the whole block again,
+// after a growing pause, on a fresh snapshot; it is deliberately not ErrConflict, whose retry
+// in courier would go on inside a transaction the server has already aborted.
+type auditRace struct{ err error }
+
+func (e auditRace) Error() string { return e.err.Error() }
+func (e auditRace) Unwrap() error { return e.err }
+
+// HasErrorLabel makes auditRace a mongo.LabeledError.
+func (auditRace) HasErrorLabel(label string) bool { return label == "TransientTransactionError" }
+
+// AppendAudit stores e under its Seq; ErrConflict when the Seq is taken. Inside a transaction
+// it compares and sets the trail's head with the insert (appendInTransaction).
 func (s *Store) AppendAudit(ctx context.Context, e courier.AuditEntry) error {
+	if s.sess != nil {
+		return s.appendInTransaction(ctx, e)
+	}
+	// Without transactions the entry's unique _id is the only guard: FerretDB 1.24 checks an
+	// update's filter and writes in two steps, so a compare-and-set on a head could let two
+	// racing appends through.
 	if _, err := s.audit.InsertOne(ctx, toAuditDoc(e)); err != nil {
 		if isDuplicateKey(err) {
 			return fmt.Errorf("mongodb: append audit entry %d: %w", e.Seq, courier.ErrConflict)
+		}
+		return fmt.Errorf("mongodb: append audit entry %d: %w", e.Seq, err)
+	}
+	return nil
+}
+
+// appendInTransaction moves the trail's head from the Seq the block read to e's and inserts e,
+// both in the block's transaction. Every append writes the one head document, so two blocks
+// appending at once always collide there: the server refuses the second with a write conflict,
+// labelled transient, and the whole block runs again on the new tail. The compare-and-set
+// itself (the head is still where this block read it) holds in the block's snapshot; a head
+// missing (a trail begun without transactions) is created. A head that does not match, or a
+// taken Seq, is reported the same way as a conflict. The head follows the trail: should entries
+// be cut off its end behind the store's back, appends go on from the last entry left, as they
+// do without transactions, and verification against the checkpoints reports the cut.
+func (s *Store) appendInTransaction(ctx context.Context, e courier.AuditEntry) error {
+	var head headDoc
+	err := s.counters.FindOne(ctx, byID(auditHead)).Decode(&head)
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		_, err = s.counters.InsertOne(ctx, bson.D{{Key: "_id", Value: auditHead}, {Key: "seq", Value: e.Seq}, {Key: "hash", Value: e.Hash}})
+	case err == nil:
+		var res *mongo.UpdateResult
+		res, err = s.counters.UpdateOne(ctx, bson.D{{Key: "_id", Value: auditHead}, {Key: "seq", Value: head.Seq}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "seq", Value: e.Seq}, {Key: "hash", Value: e.Hash}}}})
+		if err == nil && res.MatchedCount == 0 {
+			err = auditRace{fmt.Errorf("the audit head moved from %d", head.Seq)}
+		}
+	}
+	if err == nil {
+		_, err = s.audit.InsertOne(ctx, toAuditDoc(e))
+	}
+	if err != nil {
+		if isDuplicateKey(err) {
+			err = auditRace{err}
 		}
 		return fmt.Errorf("mongodb: append audit entry %d: %w", e.Seq, err)
 	}

@@ -3,9 +3,10 @@
 // with the official driver. Documents
 // are backend-local structs with bson tags, converted to and from the domain types at the edge.
 //
-// Every write touches one document, so it is atomic on its own; updates are versioned
-// (optimistic concurrency) so concurrent writers never overwrite each other. The package is also
-// tested against FerretDB, which has no multi-document transactions (see Store.Atomic) and, in
+// Updates are versioned (optimistic concurrency) so concurrent writers never overwrite each
+// other. Where the server supports multi-document transactions, Store.Atomic is one; elsewhere
+// every write touches one document, atomic on its own. The package is also tested against
+// FerretDB, which has no multi-document transactions (see Store.Atomic) and, in
 // 1.24, checks an update's filter and writes the document in two steps, so there racing updates
 // from one version can all succeed; MongoDB applies filter and write in one step.
 package mongodb
@@ -66,17 +67,20 @@ type Store struct {
 	client *mongo.Client
 	db     *mongo.Database
 	txn    bool // the server supports multi-document transactions
+	// sess is the session of the Atomic block this Store is bound to (nil: none). Every
+	// collection below carries it (see collection).
+	sess *mongo.Session
 
-	firms, sites, staff, records, objections, commitments, tokens, audit, settings *mongo.Collection
+	firms, sites, staff, records, objections, commitments, tokens, audit, settings collection
 
-	counters, guesses, checkpoints *mongo.Collection
+	counters, guesses, checkpoints collection
 
-	events, parcels, stats, statSources, carriers, incidents, anomalies *mongo.Collection
+	events, parcels, stats, statSources, carriers, incidents, anomalies collection
 
-	ratings, scoreRuns, scores, sanctions, leases, methods *mongo.Collection
-	ratingVersions                                         *mongo.Collection
+	ratings, scoreRuns, scores, sanctions, leases, methods collection
+	ratingVersions                                         collection
 
-	wrongAnswers *mongo.Collection
+	wrongAnswers collection
 }
 
 var _ courier.Store = (*Store)(nil)
@@ -96,7 +100,7 @@ func Open(ctx context.Context, uri, dbName string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mongodb: connect: %w", redactURIError(err))
 	}
-	s := newStore(client, dbName)
+	s := newStore(client, dbName, nil)
 	if err := client.Ping(ctx, nil); err != nil {
 		_ = client.Disconnect(ctx)
 		return nil, fmt.Errorf("mongodb: cannot reach %s: %w", strings.Join(opts.Hosts, ","), err)
@@ -131,8 +135,7 @@ func detectTransactions(ctx context.Context, db *mongo.Database) (bool, error) {
 }
 
 // Transactions reports whether the server supports multi-document transactions (detected at
-// Open). Atomic does not use them yet: a change and its audit entry are still two writes; /healthz
-// and the start line say so.
+// Open), and so whether Atomic is one transaction; /healthz and the start line say which.
 func (s *Store) Transactions() bool { return s.txn }
 
 // redactURIError drops the detail of a bad percent-escape, which can quote part of a password.
@@ -144,38 +147,41 @@ func redactURIError(err error) error {
 	return err
 }
 
-func newStore(client *mongo.Client, dbName string) *Store {
+// newStore returns the store on database dbName, its collections bound to sess (nil: none).
+func newStore(client *mongo.Client, dbName string, sess *mongo.Session) *Store {
 	db := client.Database(dbName)
+	coll := func(name string) collection { return collection{c: db.Collection(name), sess: sess} }
 	return &Store{
 		client:         client,
 		db:             db,
-		firms:          db.Collection(collFirms),
-		sites:          db.Collection(collSites),
-		staff:          db.Collection(collStaff),
-		records:        db.Collection(collRecords),
-		objections:     db.Collection(collObjections),
-		commitments:    db.Collection(collCommitments),
-		tokens:         db.Collection(collTokens),
-		audit:          db.Collection(collAudit),
-		checkpoints:    db.Collection(collCheckpoints),
-		settings:       db.Collection(collSettings),
-		counters:       db.Collection(collCounters),
-		guesses:        db.Collection(collGuesses),
-		events:         db.Collection(collEvents),
-		parcels:        db.Collection(collParcels),
-		stats:          db.Collection(collStats),
-		statSources:    db.Collection(collStatSources),
-		carriers:       db.Collection(collCarriers),
-		incidents:      db.Collection(collIncidents),
-		anomalies:      db.Collection(collAnomalies),
-		ratings:        db.Collection(collRatings),
-		scoreRuns:      db.Collection(collScoreRuns),
-		scores:         db.Collection(collScores),
-		sanctions:      db.Collection(collSanctions),
-		leases:         db.Collection(collLeases),
-		methods:        db.Collection(collMethods),
-		ratingVersions: db.Collection(collRatingVersions),
-		wrongAnswers:   db.Collection(collWrongAnswers),
+		sess:           sess,
+		firms:          coll(collFirms),
+		sites:          coll(collSites),
+		staff:          coll(collStaff),
+		records:        coll(collRecords),
+		objections:     coll(collObjections),
+		commitments:    coll(collCommitments),
+		tokens:         coll(collTokens),
+		audit:          coll(collAudit),
+		checkpoints:    coll(collCheckpoints),
+		settings:       coll(collSettings),
+		counters:       coll(collCounters),
+		guesses:        coll(collGuesses),
+		events:         coll(collEvents),
+		parcels:        coll(collParcels),
+		stats:          coll(collStats),
+		statSources:    coll(collStatSources),
+		carriers:       coll(collCarriers),
+		incidents:      coll(collIncidents),
+		anomalies:      coll(collAnomalies),
+		ratings:        coll(collRatings),
+		scoreRuns:      coll(collScoreRuns),
+		scores:         coll(collScores),
+		sanctions:      coll(collSanctions),
+		leases:         coll(collLeases),
+		methods:        coll(collMethods),
+		ratingVersions: coll(collRatingVersions),
+		wrongAnswers:   coll(collWrongAnswers),
 	}
 }
 
@@ -188,7 +194,7 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 	}
 	plain := func(keys bson.D) mongo.IndexModel { return mongo.IndexModel{Keys: keys} }
 	indexes := []struct {
-		coll   *mongo.Collection
+		coll   collection
 		models []mongo.IndexModel
 	}{
 		{s.firms, []mongo.IndexModel{
@@ -287,13 +293,39 @@ func (s *Store) Name() string { return "mongodb" }
 // DB returns the underlying database, for tests that look at the stored documents.
 func (s *Store) DB() *mongo.Database { return s.db }
 
-// Atomic calls fn with s. It offers no all-or-nothing guarantee across documents: FerretDB, on
-// which the backend is tested, has no multi-document transactions. Each write fn makes is
-// atomic on its own and versioned, so a concurrent change makes the later write fail with
-// courier.ErrConflict rather than overwrite it; callers order their writes so that a failure
-// part-way leaves a consistent (if unfinished) state.
+// Atomic runs fn with a Store whose every operation belongs to one block. Where the server
+// supports multi-document transactions (a replica set or mongos, detected at Open), the block
+// is a transaction: fn gets a copy of s bound to a session, and its writes commit together or
+// not at all. The session's WithTransaction runs fn again, after a growing pause, when the
+// server calls the failure transient (a write conflict with a concurrent block, or a commit
+// whose outcome is unknown), so fn must do nothing outside the store that it cannot repeat; and
+// it must not use the block's store from several goroutines at once, as a session is not safe
+// for concurrent use. An Atomic inside the block joins it.
+//
+// Without transactions (a standalone server; FerretDB, on which the backend is tested), fn is
+// called with s and there is no all-or-nothing across documents: each write fn makes is atomic
+// on its own and versioned, so a concurrent change makes the later write fail with
+// courier.ErrConflict rather than overwrite it, and callers order their writes so that a
+// failure part-way leaves a consistent (if unfinished) state. /healthz and the start line say
+// which of the two a deployment has (Transactions).
 func (s *Store) Atomic(ctx context.Context, fn func(courier.Store) error) error {
-	return fn(s)
+	if s.sess != nil || !s.txn {
+		return fn(s)
+	}
+	return s.inTransaction(ctx, func(bound *Store) error { return fn(bound) })
+}
+
+// inTransaction runs fn in one transaction with a copy of s bound to its session.
+func (s *Store) inTransaction(ctx context.Context, fn func(bound *Store) error) error {
+	sess, err := s.client.StartSession()
+	if err != nil {
+		return fmt.Errorf("mongodb: start session: %w", err)
+	}
+	defer sess.EndSession(context.WithoutCancel(ctx))
+	bound := newStore(s.client, s.db.Name(), sess)
+	bound.txn = s.txn
+	_, err = sess.WithTransaction(ctx, func(context.Context) (any, error) { return nil, fn(bound) })
+	return err
 }
 
 // isDuplicateKey reports a write refused for a taken unique key: code 11000, as MongoDB and
@@ -314,7 +346,7 @@ func ferretUniqueViolation(err error) bool {
 }
 
 // insert stores a new document; a taken unique key (the _id or a unique index) is ErrConflict.
-func insert(ctx context.Context, coll *mongo.Collection, what, id string, doc any) error {
+func insert(ctx context.Context, coll collection, what, id string, doc any) error {
 	if _, err := coll.InsertOne(ctx, doc); err != nil {
 		if isDuplicateKey(err) {
 			return fmt.Errorf("mongodb: create %s %s: %w", what, id, courier.ErrConflict)
@@ -326,7 +358,7 @@ func insert(ctx context.Context, coll *mongo.Collection, what, id string, doc an
 
 // replace overwrites the document id with doc when the stored version is version-1. When nothing
 // matched it tells a missing document (ErrNotFound) from a stale version (ErrConflict).
-func replace(ctx context.Context, coll *mongo.Collection, what, id string, version int, doc any) error {
+func replace(ctx context.Context, coll collection, what, id string, version int, doc any) error {
 	res, err := coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "version", Value: int64(version - 1)}}, doc)
 	if err != nil {
 		if isDuplicateKey(err) {
@@ -348,7 +380,7 @@ func replace(ctx context.Context, coll *mongo.Collection, what, id string, versi
 }
 
 // findOne decodes the one document matching filter; none is ErrNotFound.
-func findOne[D any](ctx context.Context, coll *mongo.Collection, filter any, what, key string) (D, error) {
+func findOne[D any](ctx context.Context, coll collection, filter any, what, key string) (D, error) {
 	var d D
 	err := coll.FindOne(ctx, filter).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
@@ -361,7 +393,7 @@ func findOne[D any](ctx context.Context, coll *mongo.Collection, filter any, wha
 }
 
 // list returns one page of the documents matching filter in _id order, converted by conv.
-func list[D, T any](ctx context.Context, coll *mongo.Collection, what string, filter bson.M, p courier.Page, conv func(D) T) ([]T, error) {
+func list[D, T any](ctx context.Context, coll collection, what string, filter bson.M, p courier.Page, conv func(D) T) ([]T, error) {
 	if p.After != "" {
 		filter["_id"] = withAfter(filter["_id"], p.After)
 	}

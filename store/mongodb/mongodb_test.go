@@ -153,8 +153,8 @@ func (embeddedCourier) SkipUpdateRace() string {
 }
 
 // TestTransactionsDetected: the embedded FerretDB answers hello without setName or isdbgrid, so
-// the store reports no multi-document transactions. (A replica set or mongos, which would report
-// true, cannot be run on these machines; the detection reads the same two fields of hello.)
+// the store reports no multi-document transactions. (A replica set or mongos cannot be run on
+// these machines; TestTransactionsDetectedBehindPrimary fakes one's hello with a proxy.)
 func TestTransactionsDetected(t *testing.T) {
 	t.Parallel()
 	if os.Getenv(mongotest.EnvURI) != "" {

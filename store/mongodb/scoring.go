@@ -50,7 +50,7 @@ func scoreErr(err error) error {
 
 // findSorted decodes the documents matching filter in the order of sort, at most limit of them
 // (no limit when zero or less).
-func findSorted[D, T any](ctx context.Context, coll *mongo.Collection, what string, filter any, sort bson.D, limit int, conv func(D) T) ([]T, error) {
+func findSorted[D, T any](ctx context.Context, coll collection, what string, filter any, sort bson.D, limit int, conv func(D) T) ([]T, error) {
 	opts := options.Find().SetSort(sort)
 	if limit > 0 {
 		opts.SetLimit(int64(limit))

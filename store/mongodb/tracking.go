@@ -36,14 +36,19 @@ func (s *Store) Tracking() *Tracking { return &Tracking{s: s} }
 // chunk bounds the keys of one $in and the writes of one bulk write.
 const chunk = 1000
 
-// Atomic calls fn with t. As with Store.Atomic there is no all-or-nothing across documents;
-// WriteBatch and AddStats order their writes so that RecoverStats can finish them.
+// Atomic calls fn with t. Inside a Store.Atomic block (t came from the block's Store, as for an
+// incident and its audit entry) fn joins the block's transaction. Otherwise, as for ingestion,
+// there is no all-or-nothing across documents, even where the server has transactions:
+// WriteBatch and AddStats order their writes so that RecoverStats can finish them, and they
+// take a duplicate key as "written already", which would abort a transaction; and concurrent
+// batches all move the same statistics documents, which in transactions would conflict and
+// be run again whole.
 func (t *Tracking) Atomic(ctx context.Context, fn func(tracking.Store) error) error {
 	return fn(t)
 }
 
 // trackOne decodes the one document matching filter; none is tracking.ErrNotFound.
-func trackOne[D any](ctx context.Context, coll *mongo.Collection, filter any, what, key string) (D, error) {
+func trackOne[D any](ctx context.Context, coll collection, filter any, what, key string) (D, error) {
 	var d D
 	err := coll.FindOne(ctx, filter).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
@@ -56,7 +61,7 @@ func trackOne[D any](ctx context.Context, coll *mongo.Collection, filter any, wh
 }
 
 // findAll decodes every document matching filter.
-func findAll[D any](ctx context.Context, coll *mongo.Collection, filter any, opts ...options.Lister[options.FindOptions]) ([]D, error) {
+func findAll[D any](ctx context.Context, coll collection, filter any, opts ...options.Lister[options.FindOptions]) ([]D, error) {
 	cur, err := coll.Find(ctx, filter, opts...)
 	if err != nil {
 		return nil, err
@@ -70,7 +75,7 @@ func findAll[D any](ctx context.Context, coll *mongo.Collection, filter any, opt
 
 // insertNew inserts docs, unordered, and reports which of them were refused because their _id
 // was taken; any other failure is an error.
-func insertNew(ctx context.Context, coll *mongo.Collection, docs []any) (taken map[int]bool, err error) {
+func insertNew(ctx context.Context, coll collection, docs []any) (taken map[int]bool, err error) {
 	taken = map[int]bool{}
 	for start := 0; start < len(docs); start += chunk {
 		part := docs[start:min(start+chunk, len(docs))]
@@ -97,7 +102,7 @@ func insertNew(ctx context.Context, coll *mongo.Collection, docs []any) (taken m
 // applied, so after a failure every model of that bulk write is sent again on its own, and
 // settle decides about its error (nil goes on). Every model handed to bulk must be safe to
 // repeat.
-func bulk(ctx context.Context, coll *mongo.Collection, models []mongo.WriteModel, settle func(i int, err error) error) error {
+func bulk(ctx context.Context, coll collection, models []mongo.WriteModel, settle func(i int, err error) error) error {
 	for start := 0; start < len(models); start += chunk {
 		part := models[start:min(start+chunk, len(models))]
 		if _, err := coll.BulkWrite(ctx, part, options.BulkWrite().SetOrdered(false)); err == nil {
@@ -329,7 +334,7 @@ func (u statInc) update() bson.D {
 
 // count adds the deltas of cs to the statistics, marks the sources counted in coll (events or
 // stat_sources), then takes them off the pend lists. Each step can be repeated safely.
-func (t *Tracking) count(ctx context.Context, coll *mongo.Collection, cs []contribution) error {
+func (t *Tracking) count(ctx context.Context, coll collection, cs []contribution) error {
 	if len(cs) == 0 {
 		return nil
 	}
@@ -424,7 +429,7 @@ func (t *Tracking) RecoverStats(ctx context.Context, olderThan time.Duration) (i
 	}
 	n := 0
 	for _, c := range []struct {
-		coll      *mongo.Collection
+		coll      collection
 		timeField string
 	}{{t.s.events, "received_at"}, {t.s.statSources, "recorded_at"}} {
 		k, err := t.finish(ctx, c.coll, c.timeField, cutoff)
@@ -441,7 +446,7 @@ func (t *Tracking) RecoverStats(ctx context.Context, olderThan time.Duration) (i
 
 // finish counts the uncounted sources of coll stored before cutoff (any time when zero), one at
 // a time, in _id order.
-func (t *Tracking) finish(ctx context.Context, coll *mongo.Collection, timeField string, cutoff time.Time) (int, error) {
+func (t *Tracking) finish(ctx context.Context, coll collection, timeField string, cutoff time.Time) (int, error) {
 	type pendingDoc struct {
 		ID     string     `bson:"_id"`
 		Deltas []deltaDoc `bson:"deltas"`
@@ -490,7 +495,7 @@ func (t *Tracking) pruneGuards(ctx context.Context) error {
 	slices.Sort(srcs)
 	srcs = slices.Compact(srcs)
 	done := map[string]bool{}
-	for _, coll := range []*mongo.Collection{t.s.events, t.s.statSources} {
+	for _, coll := range []collection{t.s.events, t.s.statSources} {
 		for part := range slices.Chunk(srcs, chunk) {
 			counted, err := findAll[struct {
 				ID string `bson:"_id"`
