@@ -1,6 +1,10 @@
 package courier
 
-import "time"
+import (
+	"time"
+
+	"github.com/credtrace/credtrace"
+)
 
 // FirmKind is a firm's place in the franchise tree.
 type FirmKind string
@@ -331,27 +335,11 @@ type Commitment struct {
 	CreatedBy string
 }
 
-// Role is what a token may do.
-type Role string
-
-// Roles. The public is the absence of a token.
-const (
-	RoleRegulator Role = "regulator"
-	RoleFirm      Role = "firm"
-	RoleMerchant  Role = "merchant"
-	RolePlatform  Role = "platform"
-	RoleStaff     Role = "staff" // a person's own view of their file
-	// RoleMetrics reads the service's Prometheus metrics and nothing else: the token a
-	// scraper holds, which must not open the archive.
-	RoleMetrics Role = "metrics"
-	RolePublic  Role = "public"
-)
-
 // Token is an API credential. Only the SHA-256 of the secret is kept.
 type Token struct {
 	ID         string
 	Hash       string
-	Role       Role
+	Role       credtrace.Role
 	FirmID     string // firm tokens: the root of the subtree they act for
 	MerchantID string // merchant tokens
 	StaffID    string // staff tokens: the person they belong to
@@ -360,18 +348,6 @@ type Token struct {
 	CreatedBy  string
 	RevokedAt  time.Time
 }
-
-// Actor is who makes a call.
-type Actor struct {
-	TokenID    string
-	Role       Role
-	FirmID     string
-	MerchantID string
-	StaffID    string // staff actors: the person themselves
-}
-
-// Public is the anonymous actor.
-var Public = Actor{Role: RolePublic}
 
 // AuditEntry is one link of the hash-chained audit trail.
 type AuditEntry struct {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/tracking"
 )
@@ -30,16 +31,8 @@ type Archive interface {
 // Tracker is what scoring asks of parcel traceability (a subset of *tracking.Service).
 type Tracker interface {
 	Totals(ctx context.Context, kind tracking.SubjectKind, from, to string) (map[string]map[tracking.Metric]int, error)
-	TraceParcel(ctx context.Context, c tracking.Caller, waybill, carrier, phone4 string) (tracking.Trace, error)
+	TraceParcel(ctx context.Context, c credtrace.Caller, waybill, carrier, phone4 string) (tracking.Trace, error)
 	Suspect(ctx context.Context, k tracking.ParcelKey) ([]tracking.AnomalyKind, error)
-}
-
-// Caller is who calls, as the API authenticated it.
-type Caller struct {
-	TokenID    string
-	Role       string // regulator, firm, merchant, platform, public
-	FirmID     string
-	MerchantID string
 }
 
 // Service is scoring: ratings, methodology, runs, scores, lists and sanctions.
@@ -116,16 +109,16 @@ var RatingTags = []string{"late", "damaged", "rude", "false_signature", "lost", 
 // Rate records a merchant's rating of one of its own delivered waybills, or a consumer's with
 // the phone check. One rating per rater and waybill, editable for the methodology's edit time.
 // The answer carries the weight the rating will count for and why it is less than one.
-func (s *Service) Rate(ctx context.Context, c Caller, in RatingInput) (Rating, error) {
-	v := &ValidationError{}
+func (s *Service) Rate(ctx context.Context, c credtrace.Caller, in RatingInput) (Rating, error) {
+	v := &credtrace.Validation{}
 	if strings.TrimSpace(in.Waybill) == "" {
-		v.add("waybill", "required")
+		v.Add("waybill", "required")
 	}
 	if in.Stars < 1 || in.Stars > 5 {
-		v.add("stars", "must be 1 to 5")
+		v.Add("stars", "must be 1 to 5")
 	}
 	if len(in.Tags) > 8 {
-		v.add("tags", "at most 8")
+		v.Add("tags", "at most 8")
 	}
 	for i, t := range in.Tags {
 		ok := false
@@ -133,20 +126,20 @@ func (s *Service) Rate(ctx context.Context, c Caller, in RatingInput) (Rating, e
 			ok = ok || k == t
 		}
 		if !ok {
-			v.add(fmt.Sprintf("tags[%d]", i), "must be one of %s", strings.Join(RatingTags, ", "))
+			v.Add(fmt.Sprintf("tags[%d]", i), "must be one of %s", strings.Join(RatingTags, ", "))
 		}
 	}
 	if utf8.RuneCountInString(in.Comment) > 500 {
-		v.add("comment", "at most 500 characters")
+		v.Add("comment", "at most 500 characters")
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return Rating{}, err
 	}
 	m, err := s.method(ctx, "")
 	if err != nil {
 		return Rating{}, err
 	}
-	system := tracking.Caller{Role: tracking.RoleRegulator, TokenID: "system"}
+	system := credtrace.Caller{Role: credtrace.RoleRegulator, TokenID: "system"}
 	var kind RaterKind
 	var rater string
 	const noParcelForPhone = "no delivered parcel with this waybill and phone"
@@ -155,30 +148,30 @@ func (s *Service) Rate(ctx context.Context, c Caller, in RatingInput) (Rating, e
 	// *AmbiguousError), never among all of them.
 	var seen tracking.Trace
 	switch c.Role {
-	case "merchant":
+	case credtrace.RoleMerchant:
 		kind, rater = RaterMerchant, c.MerchantID
-		t, err := s.tracker.TraceParcel(ctx, tracking.Caller{Role: tracking.RoleMerchant, MerchantID: c.MerchantID, TokenID: c.TokenID}, in.Waybill, in.Carrier, "")
-		if errors.Is(err, tracking.ErrNotFound) || (err == nil && t.MerchantID != c.MerchantID) {
-			return Rating{}, invalid("waybill", "not a parcel this merchant shipped")
+		t, err := s.tracker.TraceParcel(ctx, credtrace.Caller{Role: credtrace.RoleMerchant, MerchantID: c.MerchantID, TokenID: c.TokenID}, in.Waybill, in.Carrier, "")
+		if errors.Is(err, credtrace.ErrNotFound) || (err == nil && t.MerchantID != c.MerchantID) {
+			return Rating{}, credtrace.InvalidField("waybill", "not a parcel this merchant shipped")
 		}
 		if err != nil {
 			return Rating{}, err
 		}
 		seen = t
-	case "public":
+	case credtrace.RolePublic:
 		kind = RaterConsumer
 		if len(in.Phone4) != 4 {
-			return Rating{}, invalid("phone4", "the last four digits of the recipient's phone are required")
+			return Rating{}, credtrace.InvalidField("phone4", "the last four digits of the recipient's phone are required")
 		}
-		t, err := s.tracker.TraceParcel(ctx, tracking.Caller{Role: tracking.RolePublic}, in.Waybill, in.Carrier, in.Phone4)
-		if errors.Is(err, tracking.ErrNotFound) {
-			return Rating{}, invalid("waybill", noParcelForPhone)
+		t, err := s.tracker.TraceParcel(ctx, credtrace.Caller{Role: credtrace.RolePublic}, in.Waybill, in.Carrier, in.Phone4)
+		if errors.Is(err, credtrace.ErrNotFound) {
+			return Rating{}, credtrace.InvalidField("waybill", noParcelForPhone)
 		} else if err != nil {
 			return Rating{}, err
 		}
 		seen = t
 	default:
-		return Rating{}, ErrForbidden
+		return Rating{}, credtrace.ErrForbidden
 	}
 	t, err := s.tracker.TraceParcel(ctx, system, in.Waybill, seen.Carrier, "")
 	if err != nil {
@@ -187,14 +180,14 @@ func (s *Service) Rate(ctx context.Context, c Caller, in RatingInput) (Rating, e
 	if t.DeliveredAt.IsZero() {
 		if kind == RaterConsumer {
 			// Answered as a wrong phone is, so that the answer tells a guesser nothing.
-			return Rating{}, invalid("waybill", noParcelForPhone)
+			return Rating{}, credtrace.InvalidField("waybill", noParcelForPhone)
 		}
-		return Rating{}, invalid("waybill", "the parcel has not been delivered: only delivered parcels can be rated")
+		return Rating{}, credtrace.InvalidField("waybill", "the parcel has not been delivered: only delivered parcels can be rated")
 	}
 	if kind == RaterConsumer {
 		rater = recipientOf(t)
 		if rater == "" {
-			return Rating{}, invalid("waybill", noParcelForPhone)
+			return Rating{}, credtrace.InvalidField("waybill", noParcelForPhone)
 		}
 	}
 	var del tracking.Event
@@ -205,7 +198,7 @@ func (s *Service) Rate(ctx context.Context, c Caller, in RatingInput) (Rating, e
 	}
 	now := s.Now()
 	r, err := s.store.RatingByRater(ctx, kind, rater, t.Waybill)
-	fresh := errors.Is(err, ErrNotFound)
+	fresh := errors.Is(err, credtrace.ErrNotFound)
 	if err != nil && !fresh {
 		return Rating{}, err
 	}
@@ -284,11 +277,11 @@ func assess(m Methodology, r Rating, recent []Rating, suspect []tracking.Anomaly
 // ----- scopes -----
 
 // canSeeFirm reports whether c may see firm id's private scores.
-func (s *Service) canSeeFirm(ctx context.Context, c Caller, id string) (bool, error) {
+func (s *Service) canSeeFirm(ctx context.Context, c credtrace.Caller, id string) (bool, error) {
 	switch c.Role {
-	case "regulator":
+	case credtrace.RoleRegulator:
 		return true, nil
-	case "firm":
+	case credtrace.RoleFirm:
 		return s.inTree(ctx, c.FirmID, id)
 	}
 	return false, nil
@@ -304,7 +297,7 @@ type ScoreView struct {
 
 // SubjectScore returns the latest score of a subject with its history, to a regulator or the
 // subject's firm tree.
-func (s *Service) SubjectScore(ctx context.Context, c Caller, kind SubjectKind, id string) (ScoreView, error) {
+func (s *Service) SubjectScore(ctx context.Context, c credtrace.Caller, kind SubjectKind, id string) (ScoreView, error) {
 	hist, err := s.store.ScoreHistory(ctx, kind, id, 24)
 	if err != nil {
 		return ScoreView{}, err
@@ -319,7 +312,7 @@ func (s *Service) SubjectScore(ctx context.Context, c Caller, kind SubjectKind, 
 	if ok, err := s.canSeeFirm(ctx, c, firm); err != nil {
 		return ScoreView{}, err
 	} else if !ok {
-		return ScoreView{}, ErrNotFound
+		return ScoreView{}, credtrace.ErrNotFound
 	}
 	if len(hist) == 0 {
 		return ScoreView{History: []Score{}}, nil
@@ -342,17 +335,17 @@ func (s *Service) PublishedGrade(ctx context.Context, firmID string) (Score, boo
 }
 
 // Run returns a run (regulators).
-func (s *Service) Run(ctx context.Context, c Caller, id string) (Run, error) {
-	if c.Role != "regulator" {
-		return Run{}, ErrForbidden
+func (s *Service) Run(ctx context.Context, c credtrace.Caller, id string) (Run, error) {
+	if !c.IsRegulator() {
+		return Run{}, credtrace.ErrForbidden
 	}
 	return s.store.Run(ctx, id)
 }
 
 // Runs lists recent runs (regulators).
-func (s *Service) Runs(ctx context.Context, c Caller, limit int) ([]Run, error) {
-	if c.Role != "regulator" {
-		return nil, ErrForbidden
+func (s *Service) Runs(ctx context.Context, c credtrace.Caller, limit int) ([]Run, error) {
+	if !c.IsRegulator() {
+		return nil, credtrace.ErrForbidden
 	}
 	return s.store.Runs(ctx, RunQuery{Limit: limit})
 }
@@ -369,9 +362,9 @@ func sortScores(ss []Score) {
 
 // FirmScores returns the firms' scores of the latest run and of the run before it (nil when
 // there is none), for regulators' overviews.
-func (s *Service) FirmScores(ctx context.Context, c Caller) (latest, previous []Score, err error) {
-	if c.Role != "regulator" {
-		return nil, nil, ErrForbidden
+func (s *Service) FirmScores(ctx context.Context, c credtrace.Caller) (latest, previous []Score, err error) {
+	if !c.IsRegulator() {
+		return nil, nil, credtrace.ErrForbidden
 	}
 	runs, err := s.store.Runs(ctx, RunQuery{Limit: 5})
 	if err != nil {

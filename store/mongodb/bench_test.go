@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/tracking"
 )
@@ -16,7 +17,7 @@ func BenchmarkMongoIngest(b *testing.B) {
 	st, svc, reg := auditedStore(b)
 	ctx := b.Context()
 	trk := tracking.NewService(st.Tracking(), svc, nil, svc.Hasher(), tracking.Options{ParcelCache: -1}, nil)
-	caller := tracking.Caller{Role: tracking.RoleRegulator, TokenID: reg.TokenID}
+	caller := credtrace.Caller{Role: credtrace.RoleRegulator, TokenID: reg.TokenID}
 	firms, _, err := svc.Firms(ctx, reg, courier.FirmQuery{}, "", 1)
 	if err != nil {
 		b.Fatal(err)
@@ -47,7 +48,7 @@ func BenchmarkMongoTrace(b *testing.B) {
 	st, svc, reg := auditedStore(b)
 	ctx := b.Context()
 	trk := tracking.NewService(st.Tracking(), svc, nil, svc.Hasher(), tracking.Options{ParcelCache: -1}, nil)
-	caller := tracking.Caller{Role: tracking.RoleRegulator, TokenID: reg.TokenID}
+	caller := credtrace.Caller{Role: credtrace.RoleRegulator, TokenID: reg.TokenID}
 	firms, _, err := svc.Firms(ctx, reg, courier.FirmQuery{}, "", 1)
 	if err != nil {
 		b.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 )
 
@@ -207,7 +208,7 @@ func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time) error 
 		return fmt.Errorf("mongodb: revoke token %s: %w", id, err)
 	}
 	if res.MatchedCount == 0 {
-		return fmt.Errorf("mongodb: revoke token %s: %w", id, courier.ErrNotFound)
+		return fmt.Errorf("mongodb: revoke token %s: %w", id, credtrace.ErrNotFound)
 	}
 	return nil
 }
@@ -239,7 +240,7 @@ func (s *Store) LastAudit(ctx context.Context) (courier.AuditEntry, bool, error)
 func (s *Store) AppendAudit(ctx context.Context, e courier.AuditEntry) error {
 	if _, err := s.audit.InsertOne(ctx, toAuditDoc(e)); err != nil {
 		if isDuplicateKey(err) {
-			return fmt.Errorf("mongodb: append audit entry %d: %w", e.Seq, courier.ErrConflict)
+			return fmt.Errorf("mongodb: append audit entry %d: %w", e.Seq, credtrace.ErrConflict)
 		}
 		return fmt.Errorf("mongodb: append audit entry %d: %w", e.Seq, err)
 	}
@@ -250,7 +251,7 @@ func (s *Store) AppendAudit(ctx context.Context, e courier.AuditEntry) error {
 func (s *Store) PutCheckpoint(ctx context.Context, c courier.Checkpoint) error {
 	if _, err := s.checkpoints.InsertOne(ctx, toCheckpointDoc(c)); err != nil {
 		if isDuplicateKey(err) {
-			return fmt.Errorf("mongodb: put checkpoint %d: %w", c.Seq, courier.ErrConflict)
+			return fmt.Errorf("mongodb: put checkpoint %d: %w", c.Seq, credtrace.ErrConflict)
 		}
 		return fmt.Errorf("mongodb: put checkpoint %d: %w", c.Seq, err)
 	}
@@ -406,5 +407,5 @@ func (s *Store) AddGuess(ctx context.Context, key string, at time.Time, window t
 			return courier.Guesses{}, fmt.Errorf("mongodb: add guess: %w", err)
 		}
 	}
-	return courier.Guesses{}, fmt.Errorf("mongodb: add guess: %w: too many concurrent writers", courier.ErrConflict)
+	return courier.Guesses{}, fmt.Errorf("mongodb: add guess: %w: too many concurrent writers", credtrace.ErrConflict)
 }

@@ -23,6 +23,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/readconcern"
 	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 )
 
@@ -289,7 +290,7 @@ func (s *Store) DB() *mongo.Database { return s.db }
 // Atomic calls fn with s. It offers no all-or-nothing guarantee across documents: FerretDB, on
 // which the backend is tested, has no multi-document transactions. Each write fn makes is
 // atomic on its own and versioned, so a concurrent change makes the later write fail with
-// courier.ErrConflict rather than overwrite it; callers order their writes so that a failure
+// credtrace.ErrConflict rather than overwrite it; callers order their writes so that a failure
 // part-way leaves a consistent (if unfinished) state.
 func (s *Store) Atomic(ctx context.Context, fn func(courier.Store) error) error {
 	return fn(s)
@@ -310,7 +311,7 @@ func isDuplicateKey(err error) bool {
 func insert(ctx context.Context, coll *mongo.Collection, what, id string, doc any) error {
 	if _, err := coll.InsertOne(ctx, doc); err != nil {
 		if isDuplicateKey(err) {
-			return fmt.Errorf("mongodb: create %s %s: %w", what, id, courier.ErrConflict)
+			return fmt.Errorf("mongodb: create %s %s: %w", what, id, credtrace.ErrConflict)
 		}
 		return fmt.Errorf("mongodb: create %s %s: %w", what, id, err)
 	}
@@ -323,7 +324,7 @@ func replace(ctx context.Context, coll *mongo.Collection, what, id string, versi
 	res, err := coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "version", Value: int64(version - 1)}}, doc)
 	if err != nil {
 		if isDuplicateKey(err) {
-			return fmt.Errorf("mongodb: update %s %s: %w", what, id, courier.ErrConflict)
+			return fmt.Errorf("mongodb: update %s %s: %w", what, id, credtrace.ErrConflict)
 		}
 		return fmt.Errorf("mongodb: update %s %s: %w", what, id, err)
 	}
@@ -335,9 +336,9 @@ func replace(ctx context.Context, coll *mongo.Collection, what, id string, versi
 		return fmt.Errorf("mongodb: update %s %s: %w", what, id, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("mongodb: update %s %s: %w", what, id, courier.ErrNotFound)
+		return fmt.Errorf("mongodb: update %s %s: %w", what, id, credtrace.ErrNotFound)
 	}
-	return fmt.Errorf("mongodb: update %s %s: version %d is stale: %w", what, id, version-1, courier.ErrConflict)
+	return fmt.Errorf("mongodb: update %s %s: version %d is stale: %w", what, id, version-1, credtrace.ErrConflict)
 }
 
 // findOne decodes the one document matching filter; none is ErrNotFound.
@@ -345,7 +346,7 @@ func findOne[D any](ctx context.Context, coll *mongo.Collection, filter any, wha
 	var d D
 	err := coll.FindOne(ctx, filter).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
-		return d, fmt.Errorf("mongodb: %s %s: %w", what, key, courier.ErrNotFound)
+		return d, fmt.Errorf("mongodb: %s %s: %w", what, key, credtrace.ErrNotFound)
 	}
 	if err != nil {
 		return d, fmt.Errorf("mongodb: %s %s: %w", what, key, err)

@@ -13,6 +13,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/store/mongodb"
 	"github.com/credtrace/credtrace/store/mongodb/mongotest"
@@ -120,10 +121,10 @@ func TestFirmCreateGet(t *testing.T) {
 	if err != nil || got.ID != "f1" {
 		t.Errorf("FirmByUSCC = %q, %v; want f1", got.ID, err)
 	}
-	if _, err := s.Firm(ctx, "nope"); !errors.Is(err, courier.ErrNotFound) {
+	if _, err := s.Firm(ctx, "nope"); !errors.Is(err, credtrace.ErrNotFound) {
 		t.Errorf("Firm(nope) error = %v, want ErrNotFound", err)
 	}
-	if _, err := s.FirmByUSCC(ctx, "nope"); !errors.Is(err, courier.ErrNotFound) {
+	if _, err := s.FirmByUSCC(ctx, "nope"); !errors.Is(err, credtrace.ErrNotFound) {
 		t.Errorf("FirmByUSCC(nope) error = %v, want ErrNotFound", err)
 	}
 }
@@ -143,7 +144,7 @@ func TestCreateConflict(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := s.CreateFirm(ctx, tt.f); !errors.Is(err, courier.ErrConflict) {
+			if err := s.CreateFirm(ctx, tt.f); !errors.Is(err, credtrace.ErrConflict) {
 				t.Errorf("CreateFirm error = %v, want ErrConflict", err)
 			}
 		})
@@ -182,9 +183,9 @@ func TestUpdateVersion(t *testing.T) {
 		f    courier.Firm
 		want error
 	}{
-		{"stale version", stale, courier.ErrConflict},
-		{"taken USCC", taken, courier.ErrConflict},
-		{"missing firm", missing, courier.ErrNotFound},
+		{"stale version", stale, credtrace.ErrConflict},
+		{"taken USCC", taken, credtrace.ErrConflict},
+		{"missing firm", missing, credtrace.ErrNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -342,7 +343,7 @@ func TestAudit(t *testing.T) {
 			t.Fatalf("AppendAudit %d: %v", seq, err)
 		}
 	}
-	if err := s.AppendAudit(ctx, courier.AuditEntry{Seq: 2, Hash: "rival"}); !errors.Is(err, courier.ErrConflict) {
+	if err := s.AppendAudit(ctx, courier.AuditEntry{Seq: 2, Hash: "rival"}); !errors.Is(err, credtrace.ErrConflict) {
 		t.Errorf("AppendAudit of a taken seq error = %v, want ErrConflict", err)
 	}
 	last, ok, err := s.LastAudit(ctx)
@@ -358,7 +359,7 @@ func TestAudit(t *testing.T) {
 func TestSettings(t *testing.T) {
 	ctx := testCtx(t)
 	s := open(t)
-	if _, err := s.Setting(ctx, "hmac"); !errors.Is(err, courier.ErrNotFound) {
+	if _, err := s.Setting(ctx, "hmac"); !errors.Is(err, credtrace.ErrNotFound) {
 		t.Errorf("Setting of an unset key error = %v, want ErrNotFound", err)
 	}
 	got, err := s.InitSetting(ctx, "hmac", "first")
@@ -378,17 +379,17 @@ func TestSettings(t *testing.T) {
 func TestTokens(t *testing.T) {
 	ctx := testCtx(t)
 	s := open(t)
-	tok := courier.Token{ID: "t1", Hash: "sha", Role: courier.RoleRegulator, CreatedAt: t0}
+	tok := courier.Token{ID: "t1", Hash: "sha", Role: credtrace.RoleRegulator, CreatedAt: t0}
 	if err := s.CreateToken(ctx, tok); err != nil {
 		t.Fatalf("CreateToken: %v", err)
 	}
-	if err := s.CreateToken(ctx, courier.Token{ID: "t2", Hash: "sha"}); !errors.Is(err, courier.ErrConflict) {
+	if err := s.CreateToken(ctx, courier.Token{ID: "t2", Hash: "sha"}); !errors.Is(err, credtrace.ErrConflict) {
 		t.Errorf("CreateToken with a taken hash error = %v, want ErrConflict", err)
 	}
 	if err := s.RevokeToken(ctx, "t1", t0.Add(time.Hour)); err != nil {
 		t.Fatalf("RevokeToken: %v", err)
 	}
-	if err := s.RevokeToken(ctx, "nope", t0); !errors.Is(err, courier.ErrNotFound) {
+	if err := s.RevokeToken(ctx, "nope", t0); !errors.Is(err, credtrace.ErrNotFound) {
 		t.Errorf("RevokeToken(nope) error = %v, want ErrNotFound", err)
 	}
 	got, err := s.TokenByHash(ctx, "sha")
@@ -429,7 +430,7 @@ func TestConcurrentUpdates(t *testing.T) {
 		switch {
 		case err == nil:
 			won++
-		case !errors.Is(err, courier.ErrConflict):
+		case !errors.Is(err, credtrace.ErrConflict):
 			t.Errorf("writer %d: UpdateFirm error = %v, want nil or ErrConflict", i, err)
 		}
 	}

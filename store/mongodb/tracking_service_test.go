@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/tracking"
 )
@@ -27,7 +28,7 @@ func TestTrackingServiceOnMongoDB(t *testing.T) {
 	}
 	now := time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
 	trk := tracking.NewService(st.Tracking(), svc, nil, svc.Hasher(), tracking.Options{ParcelCache: -1}, func() time.Time { return now })
-	caller := tracking.Caller{TokenID: reg.TokenID, Role: tracking.RoleRegulator}
+	caller := credtrace.Caller{TokenID: reg.TokenID, Role: credtrace.RoleRegulator}
 	at := now.Add(-30 * time.Hour)
 	ev := func(id, wb string, code tracking.Code, h int) tracking.EventInput {
 		in := tracking.EventInput{ID: id, Waybill: wb, Carrier: carrier, Code: string(code), At: at.Add(time.Duration(h) * time.Hour), Site: site.ID}

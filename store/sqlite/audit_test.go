@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/store/sqlite"
 )
@@ -19,7 +20,7 @@ var auditUSCCs = []string{"91130100MA0CX7Q2K6", "91110000802100433B", "91310000M
 
 // auditedStore returns a store on a fresh file whose trail holds four entries: the admin token's
 // bootstrap (seq 1) and three firm registrations (seq 2-4); and a service with its regulator.
-func auditedStore(t *testing.T) (*sqlite.Store, *courier.Service, courier.Actor) {
+func auditedStore(t *testing.T) (*sqlite.Store, *courier.Service, credtrace.Caller) {
 	t.Helper()
 	ctx := t.Context()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "t.db"))
@@ -147,7 +148,7 @@ func TestAuditTailCut(t *testing.T) {
 	// New entries after the cut take Seqs 3 and 4 again, with a valid chain: the checkpoint's
 	// hash for 4 no longer matches.
 	for i := 0; i < 2; i++ {
-		if _, _, err := svc.IssueToken(ctx, reg, courier.TokenInput{Role: courier.RolePlatform, Label: "after the cut"}); err != nil {
+		if _, _, err := svc.IssueToken(ctx, reg, courier.TokenInput{Role: credtrace.RolePlatform, Label: "after the cut"}); err != nil {
 			t.Fatal(err)
 		}
 	}
