@@ -216,6 +216,22 @@ func (s *Service) FirmByUSCC(ctx context.Context, uscc string) (Firm, error) {
 	return s.store.FirmByUSCC(ctx, strings.ToUpper(strings.TrimSpace(uscc)))
 }
 
+// FirmsByName lists, for any caller, at most limit firms whose name contains name: a firm's
+// identity and licence status are public, as for FirmByUSCC. It answers ErrInvalid for an empty
+// name or a limit above MaxLimit.
+func (s *Service) FirmsByName(ctx context.Context, name string, limit int) ([]Firm, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return nil, credtrace.InvalidField("name", "required")
+	}
+	page, limit, err := pageOf("", limit)
+	if err != nil {
+		return nil, err
+	}
+	page.Limit = limit
+	return s.store.Firms(ctx, FirmQuery{Name: name, Page: page})
+}
+
 // Firms lists the firms an actor may see, filtered by q, one page at a time.
 func (s *Service) Firms(ctx context.Context, a credtrace.Caller, q FirmQuery, cursor string, limit int) ([]Firm, string, error) {
 	scope, err := s.scopeIDs(ctx, a)

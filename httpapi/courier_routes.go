@@ -400,7 +400,7 @@ func (s *Server) firmFile(c *fiber.Ctx) error {
 	out.Records, out.Counts = groupRecords(f.Records)
 	if s.deps.Scoring != nil {
 		out.Sanctions = []sanctionJSON{}
-		ss, err := s.deps.Scoring.Sanctions(ctx(c), credtrace.Caller{Role: credtrace.RoleRegulator}, scoring.SanctionQuery{FirmID: f.Firm.ID})
+		ss, err := s.deps.Scoring.Sanctions(ctx(c), actor(c), scoring.SanctionQuery{FirmID: f.Firm.ID})
 		if err != nil {
 			return err
 		}

@@ -151,21 +151,7 @@ func scoreOut(sc scoring.Score, explain bool) scoreJSON {
 
 func (s *Server) subjectScore(kind scoring.SubjectKind) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		id := c.Params("id")
-		// The subject must exist and be visible to the caller in the archive first.
-		var err error
-		switch kind {
-		case scoring.Firm:
-			_, err = s.deps.Courier.Firm(ctx(c), actor(c), id)
-		case scoring.Site:
-			_, err = s.deps.Courier.Site(ctx(c), actor(c), id)
-		case scoring.Staff:
-			_, err = s.deps.Courier.Staff(ctx(c), actor(c), id)
-		}
-		if err != nil {
-			return err
-		}
-		v, err := s.deps.Scoring.SubjectScore(ctx(c), credtrace.Caller{Role: credtrace.RoleRegulator}, kind, id)
+		v, err := s.deps.Scoring.SubjectScore(ctx(c), actor(c), kind, c.Params("id"))
 		if err != nil {
 			return err
 		}

@@ -329,7 +329,7 @@ func (s *Server) webFirms(c *fiber.Ctx) error {
 				return err
 			}
 		} else {
-			fs, _, err := s.deps.Courier.Firms(ctx(c), credtrace.System, courier.FirmQuery{Name: q}, "", 50)
+			fs, err := s.deps.Courier.FirmsByName(ctx(c), q, 50)
 			if err != nil {
 				return err
 			}

@@ -189,7 +189,7 @@ func (s *Server) webFile(c *fiber.Ctx) error {
 	data["Records"] = recs
 	data["Chart"] = lineChart(nil)
 	if s.deps.Scoring != nil {
-		v, err := s.deps.Scoring.SubjectScore(ctx(c), credtrace.Caller{Role: credtrace.RoleRegulator}, scoring.Firm, f.Firm.ID)
+		v, err := s.deps.Scoring.SubjectScore(ctx(c), a, scoring.Firm, f.Firm.ID)
 		if err != nil {
 			return err
 		}

@@ -21,6 +21,8 @@ import (
 type fakeArchive struct {
 	firms   []courier.Firm
 	records []courier.Record
+	sites   []courier.Site
+	staff   []courier.Staff
 }
 
 func pageOf[T any](items []T, id func(T) string, p courier.Page) []T {
@@ -59,6 +61,24 @@ func (a *fakeArchive) FirmByUSCC(_ context.Context, uscc string) (courier.Firm, 
 
 func (a *fakeArchive) Sites(context.Context, courier.SiteQuery) ([]courier.Site, error) {
 	return nil, nil
+}
+
+func (a *fakeArchive) Site(_ context.Context, id string) (courier.Site, error) {
+	for _, x := range a.sites {
+		if x.ID == id {
+			return x, nil
+		}
+	}
+	return courier.Site{}, credtrace.ErrNotFound
+}
+
+func (a *fakeArchive) Staff(_ context.Context, id string) (courier.Staff, error) {
+	for _, x := range a.staff {
+		if x.ID == id {
+			return x, nil
+		}
+	}
+	return courier.Staff{}, credtrace.ErrNotFound
 }
 
 func (a *fakeArchive) StaffList(context.Context, courier.StaffQuery) ([]courier.Staff, error) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -446,36 +445,15 @@ func reassess(m Methodology, rs []Rating) []Rating {
 	}
 	out := append([]Rating(nil), rs...)
 	for _, idx := range byRater {
-		sort.Slice(idx, func(a, b int) bool { return out[idx[a]].UpdatedAt.Before(out[idx[b]].UpdatedAt) })
+		rater := make([]Rating, len(idx))
+		for n, i := range idx {
+			rater[n] = out[i]
+		}
 		for _, i := range idx {
 			r := &out[i]
-			if r.Stars != 1 {
-				continue
-			}
-			// The most one-stars in any 24-hour window that holds this one.
-			ones := 0
-			for _, a := range idx {
-				start := out[a].UpdatedAt
-				if out[a].Stars != 1 || start.After(r.UpdatedAt) || r.UpdatedAt.Sub(start) >= 24*time.Hour {
-					continue
-				}
-				n := 0
-				for _, j := range idx {
-					o := out[j]
-					if o.Stars == 1 && !o.UpdatedAt.Before(start) && o.UpdatedAt.Sub(start) < 24*time.Hour {
-						n++
-					}
-				}
-				ones = max(ones, n)
-			}
-			flag := fmt.Sprintf("burst: %d one-star ratings by this rater within 24 hours", ones)
-			has := false
-			for _, f := range r.Flags {
-				has = has || len(f) > 6 && f[:6] == "burst:"
-			}
-			if ones >= m.BurstCount && !has {
+			if ones := burstOnes(*r, rater); ones >= m.BurstCount && !hasFlag(r.Flags, FlagBurst) {
 				r.Weight = min(r.Weight, m.BurstWeight)
-				r.Flags = append(append([]string(nil), r.Flags...), flag)
+				r.Flags = append(append([]string(nil), r.Flags...), burstFlag(ones))
 			}
 		}
 	}

@@ -22,6 +22,8 @@ type Archive interface {
 	Firm(ctx context.Context, id string) (courier.Firm, error)
 	FirmByUSCC(ctx context.Context, uscc string) (courier.Firm, error)
 	Sites(ctx context.Context, q courier.SiteQuery) ([]courier.Site, error)
+	Site(ctx context.Context, id string) (courier.Site, error)
+	Staff(ctx context.Context, id string) (courier.Staff, error)
 	StaffList(ctx context.Context, q courier.StaffQuery) ([]courier.Staff, error)
 	Records(ctx context.Context, q courier.RecordQuery) ([]courier.Record, error)
 	Record(ctx context.Context, id string) (courier.Record, error)
@@ -245,23 +247,14 @@ func recipientOf(t tracking.Trace) string {
 	return ""
 }
 
-// assess decides what a rating counts for. A burst — this rater's BurstCount or more 1-star
-// ratings within 24 hours, as after a dispute — counts BurstWeight each; a 5-star rating of a
-// parcel with empty-parcel signals counts SuspectFiveStar.
+// assess decides what a rating counts for when it is given. A burst (see burstOnes) counts
+// BurstWeight; a 5-star rating of a parcel with empty-parcel signals counts SuspectFiveStar.
 func assess(m Methodology, r Rating, recent []Rating, suspect []tracking.AnomalyKind) (float64, []string) {
 	w := 1.0
 	var flags []string
-	if r.Stars == 1 {
-		ones := 1
-		for _, o := range recent {
-			if o.ID != r.ID && o.Stars == 1 && r.UpdatedAt.Sub(o.UpdatedAt) < 24*time.Hour {
-				ones++
-			}
-		}
-		if ones >= m.BurstCount {
-			w = m.BurstWeight
-			flags = append(flags, fmt.Sprintf("burst: %d one-star ratings by this rater within 24 hours", ones))
-		}
+	if ones := burstOnes(r, recent); ones >= m.BurstCount {
+		w = m.BurstWeight
+		flags = append(flags, burstFlag(ones))
 	}
 	if r.Stars == 5 && len(suspect) > 0 {
 		names := make([]string, len(suspect))
@@ -272,6 +265,81 @@ func assess(m Methodology, r Rating, recent []Rating, suspect []tracking.Anomaly
 		flags = append(flags, "five stars on an empty-parcel suspect ("+strings.Join(names, ", ")+")")
 	}
 	return w, flags
+}
+
+// BurstWindow is the span of the burst rule: BurstCount or more one-star ratings by one rater
+// within it (as after a dispute) each count BurstWeight.
+const BurstWindow = 24 * time.Hour
+
+// burstOnes returns, for a one-star rating r, the most one-star ratings in any BurstWindow that
+// holds r, among r and the rater's others (r itself is counted once, by id); 0 for other stars.
+// The rating's own call (assess) and the run's look at all ratings at once (reassess) both ask
+// it, so that a rating is a burst by the same rule whenever it is looked at.
+func burstOnes(r Rating, others []Rating) int {
+	if r.Stars != 1 {
+		return 0
+	}
+	ones := []time.Time{r.UpdatedAt}
+	for _, o := range others {
+		if o.ID != r.ID && o.Stars == 1 {
+			ones = append(ones, o.UpdatedAt)
+		}
+	}
+	most := 0
+	for _, start := range ones {
+		if start.After(r.UpdatedAt) || r.UpdatedAt.Sub(start) >= BurstWindow {
+			continue
+		}
+		n := 0
+		for _, t := range ones {
+			if !t.Before(start) && t.Sub(start) < BurstWindow {
+				n++
+			}
+		}
+		most = max(most, n)
+	}
+	return most
+}
+
+// FlagKind is the rule that made a rating weigh less than one. A rating keeps its flags as the
+// sentences people read ("burst: 5 one-star ratings ..."); the kind is the word before the
+// colon, written by flagOf and read by FlagKindOf only.
+type FlagKind string
+
+// The kinds of flag.
+const (
+	FlagBurst  FlagKind = "burst"  // see burstOnes
+	FlagNetted FlagKind = "netted" // a rater's ratings of one firm in one ISO week count as one
+)
+
+// flagOf writes a flag of kind.
+func flagOf(kind FlagKind, format string, args ...any) string {
+	return string(kind) + ": " + fmt.Sprintf(format, args...)
+}
+
+// burstFlag is the flag of a burst of ones one-star ratings.
+func burstFlag(ones int) string {
+	return flagOf(FlagBurst, "%d one-star ratings by this rater within %d hours", ones, int(BurstWindow.Hours()))
+}
+
+// FlagKindOf returns the kind of a flag, "" for a flag of no kind (five stars on a suspect).
+func FlagKindOf(flag string) FlagKind {
+	for _, k := range []FlagKind{FlagBurst, FlagNetted} {
+		if strings.HasPrefix(flag, string(k)+": ") {
+			return k
+		}
+	}
+	return ""
+}
+
+// hasFlag reports whether flags hold one of kind.
+func hasFlag(flags []string, kind FlagKind) bool {
+	for _, f := range flags {
+		if FlagKindOf(f) == kind {
+			return true
+		}
+	}
+	return false
 }
 
 // ----- scopes -----
@@ -295,30 +363,62 @@ type ScoreView struct {
 	History []Score
 }
 
-// SubjectScore returns the latest score of a subject with its history, to a regulator or the
-// subject's firm tree.
+// SubjectScore returns the latest score of a subject with its history, to a regulator or a firm
+// whose tree holds the subject: the firm itself or one below it, one of such a firm's sites, or
+// a person such a firm employs or employed (whom the archive lets that firm see). Scoring
+// resolves the subject to its firms through the archive and decides from c's own scope; it
+// answers ErrNotFound for a subject the archive does not know or c may not see.
 func (s *Service) SubjectScore(ctx context.Context, c credtrace.Caller, kind SubjectKind, id string) (ScoreView, error) {
-	hist, err := s.store.ScoreHistory(ctx, kind, id, 24)
+	firms, err := s.subjectFirms(ctx, kind, id)
 	if err != nil {
 		return ScoreView{}, err
 	}
-	firm := id
-	if kind != Firm {
-		firm = ""
-		if len(hist) > 0 {
-			firm = hist[0].FirmID
+	visible := false
+	for _, f := range firms {
+		if visible, err = s.canSeeFirm(ctx, c, f); err != nil {
+			return ScoreView{}, err
+		} else if visible {
+			break
 		}
 	}
-	if ok, err := s.canSeeFirm(ctx, c, firm); err != nil {
-		return ScoreView{}, err
-	} else if !ok {
+	if !visible {
 		return ScoreView{}, credtrace.ErrNotFound
+	}
+	hist, err := s.store.ScoreHistory(ctx, kind, id, 24)
+	if err != nil {
+		return ScoreView{}, err
 	}
 	if len(hist) == 0 {
 		return ScoreView{History: []Score{}}, nil
 	}
 	cur := hist[0]
 	return ScoreView{Current: &cur, History: hist}, nil
+}
+
+// subjectFirms returns the firms a subject belongs to in the archive's firm tree: a firm is its
+// own, a site its firm's, a person every firm of their employment history.
+func (s *Service) subjectFirms(ctx context.Context, kind SubjectKind, id string) ([]string, error) {
+	switch kind {
+	case Firm:
+		f, err := s.archive.Firm(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return []string{f.ID}, nil
+	case Site:
+		site, err := s.archive.Site(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return []string{site.FirmID}, nil
+	case Staff:
+		p, err := s.archive.Staff(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return p.FirmIDs(), nil
+	}
+	return nil, credtrace.InvalidField("kind", "must be one of firm, site, staff")
 }
 
 // PublishedGrade returns a firm's grade in the latest published run, or "" when none.
