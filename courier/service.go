@@ -35,11 +35,15 @@ func DefaultPolicy() Policy {
 	}
 }
 
-// Validate reports a period outside the statutory ranges.
+// publicityLimits are the statutory ranges of the publicity periods, in months.
+var publicityLimits = map[Severity][2]int{SevMinor: {0, 3}, SevGeneral: {3, 12}, SevSerious: {12, 36}}
+
+// Validate reports a period outside the statutory ranges: the one check of them (config only
+// parses the settings; serve refuses to start on this error).
 func (p Policy) Validate() error {
 	v := &credtrace.Validation{}
-	limits := map[Severity][2]int{SevMinor: {0, 3}, SevGeneral: {3, 12}, SevSerious: {12, 36}}
-	for sev, lim := range limits {
+	for _, sev := range []Severity{SevMinor, SevGeneral, SevSerious} {
+		lim := publicityLimits[sev]
 		m, ok := p.PublicityMonths[sev]
 		if !ok {
 			v.Add("publicity."+string(sev), "missing")

@@ -280,6 +280,22 @@ func (r Record) RepairPending() bool {
 	return false
 }
 
+// StatusAt is the record's status at t, read from its history; ok is false before the record
+// existed.
+func (r Record) StatusAt(t time.Time) (st RecordStatus, ok bool) {
+	if r.CreatedAt.After(t) {
+		return "", false
+	}
+	st = StatusPending
+	for _, h := range r.History {
+		if h.At.After(t) {
+			break
+		}
+		st = h.To
+	}
+	return st, true
+}
+
 // Public reports whether the record shows in the public disclosure at t.
 func (r Record) Public(t time.Time) bool {
 	return r.Status.InForce() && t.Before(r.PublicUntil)

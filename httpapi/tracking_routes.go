@@ -3,8 +3,6 @@ package httpapi
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -231,9 +229,8 @@ func refOf(v any) string {
 	return ""
 }
 
-// pushEPCIS maps EPCIS 2.0 ObjectEvents onto tracking events: one event per EPC in epcList
-// (the EPC's last segment is the waybill), bizStep and disposition give the code, bizLocation
-// (else readPoint) the site, the destinationList's owning or possessing party the new holder.
+// pushEPCIS reads EPCIS 2.0 ObjectEvents and ingests the tracking events they map onto (see
+// tracking.EPCISObject.Inputs for the mapping and its defaults).
 func (s *Server) pushEPCIS(c *fiber.Ctx) error {
 	var doc epcisDoc
 	if err := checkJSON(c.Body(), ""); err != nil {
@@ -273,50 +270,30 @@ func (s *Server) pushEPCIS(c *fiber.Ctx) error {
 			reject("eventTime: must be an RFC 3339 time with offset")
 			continue
 		}
-		code, ok := tracking.EPCISCode(str(ev, "bizStep"), str(ev, "disposition"))
-		if !ok {
-			reject(fmt.Sprintf("bizStep: %q (disposition %q) maps to no tracking code", str(ev, "bizStep"), str(ev, "disposition")))
-			continue
-		}
+		o := tracking.EPCISObject{EventID: str(ev, "eventID"), At: at, BizStep: str(ev, "bizStep"), Disposition: str(ev, "disposition"),
+			BizLocation: refOf(ev["bizLocation"]), ReadPoint: refOf(ev["readPoint"]), Staff: str(ev, "credtrace:staff"), Signer: str(ev, "credtrace:signer")}
 		epcs, _ := ev["epcList"].([]any)
-		if len(epcs) == 0 {
-			reject("epcList: at least one EPC (the waybill)")
+		for _, e := range epcs {
+			epc, _ := e.(string)
+			o.EPCs = append(o.EPCs, epc)
+		}
+		dl, _ := ev["destinationList"].([]any)
+		for _, d := range dl {
+			dm, _ := d.(map[string]any)
+			o.Destinations = append(o.Destinations, tracking.EPCISDestination{Type: str(dm, "type"), Destination: str(dm, "destination")})
+		}
+		if o.EventID == "" {
+			o.Raw, _ = json.Marshal(ev)
+		}
+		evs, why := o.Inputs(carrier)
+		if why != "" {
+			reject(why)
 			continue
 		}
-		base := str(ev, "eventID")
-		if base == "" {
-			raw, _ := json.Marshal(ev)
-			sum := sha256.Sum256(raw)
-			base = "epcis-" + hex.EncodeToString(sum[:12])
-		}
-		base = tracking.EPCISRef(base)
-		site := refOf(ev["bizLocation"])
-		if site == "" {
-			site = refOf(ev["readPoint"])
-		}
-		var holder *tracking.HolderInput
-		if dl, _ := ev["destinationList"].([]any); len(dl) > 0 {
-			for _, d := range dl {
-				dm, _ := d.(map[string]any)
-				typ := tracking.EPCISRef(str(dm, "type"))
-				if typ == "owning_party" || typ == "possessing_party" {
-					holder = &tracking.HolderInput{Firm: tracking.EPCISRef(str(dm, "destination"))}
-				}
-			}
-		}
-		for i, e := range epcs {
-			epc, _ := e.(string)
-			in := tracking.EventInput{ID: base, Waybill: tracking.EPCISRef(epc), Carrier: carrier, Code: string(code), At: at, Site: site, Holder: holder,
-				Staff: str(ev, "credtrace:staff"), Signer: str(ev, "credtrace:signer"), Remark: "EPCIS " + str(ev, "bizStep")}
-			if len(epcs) > 1 {
-				in.ID = base + "#" + strconv.Itoa(i)
-			}
-			if code == tracking.Delivered && in.Signer == "" {
-				in.Signer = tracking.SignerRecipient
-			}
-			ins = append(ins, in)
+		for range evs {
 			origin = append(origin, pos)
 		}
+		ins = append(ins, evs...)
 	}
 	return s.ingest(c, ins, bad, origin)
 }

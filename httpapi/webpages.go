@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
-	"sort"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -79,7 +78,6 @@ func (s *Server) webOverview(c *fiber.Ctx) error {
 		return err
 	}
 	data := map[string]any{}
-	sc := a
 	name := func(id string) string {
 		if f, err := s.deps.Courier.Firm(ctx(c), a, id); err == nil {
 			return f.Name
@@ -90,7 +88,7 @@ func (s *Server) webOverview(c *fiber.Ctx) error {
 	labels := []string{"A", "B", "C", "D", "n/a"}
 	counts := make([]int, len(grades))
 	if s.deps.Scoring != nil {
-		latest, prev, err := s.deps.Scoring.FirmScores(ctx(c), sc)
+		latest, prev, err := s.deps.Scoring.FirmScores(ctx(c), a)
 		if err != nil {
 			return err
 		}
@@ -101,35 +99,17 @@ func (s *Server) webOverview(c *fiber.Ctx) error {
 				}
 			}
 		}
-		var ranked []scoring.Score
-		for _, x := range latest {
-			if x.Grade != scoring.Insufficient { // no grade is no ranking
-				ranked = append(ranked, x)
-			}
-		}
-		sort.Slice(ranked, func(i, j int) bool { return ranked[i].Value < ranked[j].Value })
-		var worst []rankRow
-		for _, x := range ranked[:min(5, len(ranked))] {
+		lowest, rose := scoring.Rank(latest, prev, 5)
+		var worst, improved []rankRow
+		for _, x := range lowest {
 			worst = append(worst, rankRow{ID: x.SubjectID, Name: name(x.SubjectID), Grade: string(x.Grade), Score: x.Value})
 		}
-		before := map[string]float64{}
-		for _, x := range prev {
-			before[x.SubjectID] = x.Value
-		}
-		var improved []rankRow
-		for _, x := range latest {
-			if b, ok := before[x.SubjectID]; ok && x.Value > b {
-				improved = append(improved, rankRow{ID: x.SubjectID, Grade: string(x.Grade), Score: x.Value, Delta: x.Value - b})
-			}
-		}
-		sort.Slice(improved, func(i, j int) bool { return improved[i].Delta > improved[j].Delta })
-		improved = improved[:min(5, len(improved))]
-		for i := range improved {
-			improved[i].Name = name(improved[i].ID)
+		for _, x := range rose {
+			improved = append(improved, rankRow{ID: x.SubjectID, Name: name(x.SubjectID), Grade: string(x.Grade), Score: x.Value, Delta: x.Delta})
 		}
 		data["Worst"], data["Improved"] = worst, improved
 		data["RunNote"] = fmt.Sprintf("latest run: %d firms", len(latest))
-		ps, err := s.deps.Scoring.Sanctions(ctx(c), sc, scoring.SanctionQuery{Status: []scoring.SanctionStatus{scoring.Proposed, scoring.Reviewed}})
+		ps, err := s.deps.Scoring.Sanctions(ctx(c), a, scoring.SanctionQuery{Status: []scoring.SanctionStatus{scoring.Proposed, scoring.Reviewed}})
 		if err != nil {
 			return err
 		}

@@ -286,21 +286,6 @@ func (s *Service) execute(ctx context.Context, m Methodology, r *Run, holder str
 	return s.liftRepaired(ctx)
 }
 
-// statusAt is a record's status at t from its history; ok is false before it existed.
-func statusAt(rec courier.Record, t time.Time) (courier.RecordStatus, bool) {
-	if rec.CreatedAt.After(t) {
-		return "", false
-	}
-	st := courier.StatusPending
-	for _, h := range rec.History {
-		if h.At.After(t) {
-			break
-		}
-		st = h.To
-	}
-	return st, true
-}
-
 // Gather reads the inputs of a run as of asOf: the firms, sites and staff, the records in
 // force then, the statistics of the window, ratings and commitments given before it. Its cost
 // follows subjects, records and statistic rows, never raw events.
@@ -358,7 +343,7 @@ func (s *Service) Gather(ctx context.Context, m Methodology, asOf time.Time) (In
 			return in, err
 		}
 		for _, rec := range rs {
-			if st, ok := statusAt(rec, asOf); ok && st.InForce() && !rec.OccurredAt.After(asOf) {
+			if st, ok := rec.StatusAt(asOf); ok && st.InForce() && !rec.OccurredAt.After(asOf) {
 				in.Records = append(in.Records, RecordIn{ID: rec.ID, SubjectKind: SubjectKind(rec.Subject.Kind), SubjectID: rec.Subject.ID,
 					Category: string(rec.Category), Severity: string(rec.Severity), OccurredAt: rec.OccurredAt, Status: string(st)})
 			}

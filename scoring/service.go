@@ -460,6 +460,45 @@ func sortScores(ss []Score) {
 	})
 }
 
+// Change is a firm's score in the latest run and how far it rose since the run before.
+type Change struct {
+	Score
+	Delta float64
+}
+
+// Rank ranks the firms' scores of the latest run (see FirmScores) for regulators' overviews: the
+// n lowest of those with a grade (no grade is no ranking), lowest first, and the n that rose the
+// most since previous, most first. Ties go by subject id.
+func Rank(latest, previous []Score, n int) (worst []Score, improved []Change) {
+	for _, x := range latest {
+		if x.Grade != Insufficient {
+			worst = append(worst, x)
+		}
+	}
+	sort.Slice(worst, func(i, j int) bool {
+		if worst[i].Value != worst[j].Value {
+			return worst[i].Value < worst[j].Value
+		}
+		return worst[i].SubjectID < worst[j].SubjectID
+	})
+	before := map[string]float64{}
+	for _, x := range previous {
+		before[x.SubjectID] = x.Value
+	}
+	for _, x := range latest {
+		if b, ok := before[x.SubjectID]; ok && x.Value > b {
+			improved = append(improved, Change{Score: x, Delta: x.Value - b})
+		}
+	}
+	sort.Slice(improved, func(i, j int) bool {
+		if improved[i].Delta != improved[j].Delta {
+			return improved[i].Delta > improved[j].Delta
+		}
+		return improved[i].SubjectID < improved[j].SubjectID
+	})
+	return worst[:min(n, len(worst))], improved[:min(n, len(improved))]
+}
+
 // FirmScores returns the firms' scores of the latest run and of the run before it (nil when
 // there is none), for regulators' overviews.
 func (s *Service) FirmScores(ctx context.Context, c credtrace.Caller) (latest, previous []Score, err error) {
