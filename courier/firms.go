@@ -217,8 +217,8 @@ func (s *Service) FirmByUSCC(ctx context.Context, uscc string) (Firm, error) {
 }
 
 // FirmsByName lists, for any caller, at most limit firms whose name contains name: a firm's
-// identity and licence status are public, as for FirmByUSCC. It answers ErrInvalid for an empty
-// name or a limit above MaxLimit.
+// identity and licence status are public, as for FirmByUSCC. It answers credtrace.ErrInvalid for an
+// empty name or a limit above MaxLimit.
 func (s *Service) FirmsByName(ctx context.Context, name string, limit int) ([]Firm, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {

@@ -367,7 +367,7 @@ type ScoreView struct {
 // whose tree holds the subject: the firm itself or one below it, one of such a firm's sites, or
 // a person such a firm employs or employed (whom the archive lets that firm see). Scoring
 // resolves the subject to its firms through the archive and decides from c's own scope; it
-// answers ErrNotFound for a subject the archive does not know or c may not see.
+// answers credtrace.ErrNotFound for a subject the archive does not know or c may not see.
 func (s *Service) SubjectScore(ctx context.Context, c credtrace.Caller, kind SubjectKind, id string) (ScoreView, error) {
 	firms, err := s.subjectFirms(ctx, kind, id)
 	if err != nil {
