@@ -27,6 +27,7 @@ import (
 
 	_ "modernc.org/sqlite"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/httpapi"
 	"github.com/credtrace/credtrace/scoring"
@@ -314,7 +315,7 @@ type latencies struct{ p50, p99 time.Duration }
 
 // benchWorldIn registers a carrier with 20 sites and 200 couriers.
 func benchWorldIn(ctx context.Context, svc *courier.Service) (benchWorld, error) {
-	a := courier.SystemActor
+	a := credtrace.System
 	f, err := svc.CreateFirm(ctx, a, courier.FirmInput{USCC: "91130100MA0CX7Q2K6", Name: "bench express", Kind: courier.KindHQ, Region: "130102",
 		Licence: courier.Licence{Number: "B-1", ValidFrom: time.Now().AddDate(-1, 0, 0), ValidTo: time.Now().AddDate(5, 0, 0), Status: courier.LicenceActive}})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/scoring"
 	"github.com/credtrace/credtrace/store/sqlite"
@@ -100,6 +101,6 @@ func benchScoring(ctx context.Context, dir string, w scoreWorld) (time.Duration,
 	trk := tracking.NewService(st.Tracking(), courier.NewTreeCache(svc), nil, hasher, tracking.Options{}, nil)
 	sc := scoring.NewService(st.Scoring(), st, trk, svc.InTree, nil)
 	start := time.Now()
-	r, err := sc.StartRun(ctx, scoring.Caller{Role: "regulator", TokenID: "bench"}, time.Time{}, "bench", true)
+	r, err := sc.StartRun(ctx, credtrace.Caller{Role: credtrace.RoleRegulator, TokenID: "bench"}, time.Time{}, "bench", true)
 	return time.Since(start), r, events, err
 }

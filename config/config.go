@@ -215,25 +215,6 @@ func Load(getenv func(string) string, args []string) (Config, error) {
 	return c, nil
 }
 
-// statutory ranges of the publicity window and the minimum repair period, in months, by
-// severity (NDRC credit repair rules in force from 2026-04-01).
-var publicityRange = map[string][2]int{"minor": {0, 3}, "general": {3, 12}, "serious": {12, 36}}
-
-func checkMonths(name string, m map[string]int, limit func(sev string) (int, int)) []string {
-	var problems []string
-	for _, sev := range []string{"minor", "general", "serious"} {
-		v, ok := m[sev]
-		lo, hi := limit(sev)
-		switch {
-		case !ok:
-			problems = append(problems, fmt.Sprintf("%s: %s is missing", name, sev))
-		case v < lo || v > hi:
-			problems = append(problems, fmt.Sprintf("%s: %s=%d is outside %d–%d months", name, sev, v, lo, hi))
-		}
-	}
-	return problems
-}
-
 func parseMonths(s string) (map[string]int, error) {
 	out := map[string]int{}
 	for _, part := range strings.Split(s, ",") {
@@ -304,16 +285,17 @@ func (c Config) Validate() error {
 	} else if c.DataDir == "" {
 		problems = append(problems, "--data / CREDTRACE_DATA: empty")
 	}
-	if c.PublicityMonths != nil {
-		problems = append(problems, checkMonths("--publicity-months / CREDTRACE_PUBLICITY_MONTHS", c.PublicityMonths, func(sev string) (int, int) {
-			r := publicityRange[sev]
-			return r[0], r[1]
-		})...)
-	}
-	if c.RepairMonths != nil && c.PublicityMonths != nil {
-		problems = append(problems, checkMonths("--repair-months / CREDTRACE_REPAIR_MONTHS", c.RepairMonths, func(sev string) (int, int) {
-			return 0, c.PublicityMonths[sev]
-		})...)
+	// The months' statutory ranges are courier's policy (courier.Policy.Validate): serve checks
+	// them at start, before anything runs; here they are only parsed.
+	for _, m := range []struct {
+		name string
+		m    map[string]int
+	}{{"--publicity-months / CREDTRACE_PUBLICITY_MONTHS", c.PublicityMonths}, {"--repair-months / CREDTRACE_REPAIR_MONTHS", c.RepairMonths}} {
+		for _, sev := range []string{"minor", "general", "serious"} {
+			if _, ok := m.m[sev]; m.m != nil && !ok {
+				problems = append(problems, fmt.Sprintf("%s: %s is missing", m.name, sev))
+			}
+		}
 	}
 	for _, sc := range []struct{ name, spec string }{
 		{"--anomaly-schedule / CREDTRACE_ANOMALY_SCHEDULE", c.AnomalySchedule},

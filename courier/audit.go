@@ -2,13 +2,15 @@ package courier
 
 import (
 	"context"
+
+	"github.com/credtrace/credtrace"
 )
 
 // AuditIn appends one entry to the audit trail through st, the Store an Atomic block was given,
 // so that the entry commits with the change it describes. actor is a token id or "system".
 // Detail must hold no personal data in clear (ids, statuses and reasons only).
 func (s *Service) AuditIn(ctx context.Context, st Store, actor, action, entity, id, detail string) error {
-	return s.audit(ctx, st, Actor{TokenID: actor}, action, entity, id, detail)
+	return s.audit(ctx, st, credtrace.Caller{TokenID: actor}, action, entity, id, detail)
 }
 
 // Auditor lends the audit trail to another domain whose writes go through S, a view of the

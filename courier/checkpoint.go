@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/credtrace/credtrace"
 )
 
 // Checkpoint anchors the tail of the audit trail: the head's Seq and Hash at a time, signed
@@ -62,9 +64,9 @@ func (s *Service) AuditPublicKey() ed25519.PublicKey {
 // Checkpoint signs and stores a checkpoint of the trail's head (regulators, and the system's
 // schedule). When the head has not moved since the latest checkpoint, that one is answered
 // (created false). Writing a checkpoint is not itself an audit entry: it would move the head it
-// anchors, and the checkpoints are a signed list of their own. ErrState without an audit key or
+// anchors, and the checkpoints are a signed list of their own. credtrace.ErrState without an audit key or
 // on an empty trail.
-func (s *Service) Checkpoint(ctx context.Context, a Actor) (Checkpoint, bool, error) {
+func (s *Service) Checkpoint(ctx context.Context, a credtrace.Caller) (Checkpoint, bool, error) {
 	if err := requireRegulator(a); err != nil {
 		return Checkpoint{}, false, err
 	}
@@ -88,7 +90,7 @@ func (s *Service) Checkpoint(ctx context.Context, a Actor) (Checkpoint, bool, er
 	c := Checkpoint{Seq: head.Seq, Hash: head.Hash, At: s.Now(), KeyID: AuditKeyID(s.AuditPublicKey())}
 	c.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(s.auditKey, []byte(CheckpointMessage(c))))
 	if err := s.store.PutCheckpoint(ctx, c); err != nil {
-		if errors.Is(err, ErrConflict) { // another instance checkpointed this head first
+		if errors.Is(err, credtrace.ErrConflict) { // another instance checkpointed this head first
 			if last, ok, lerr := s.store.LatestCheckpoint(ctx); lerr == nil && ok && last.Seq >= head.Seq {
 				return last, false, nil
 			}
@@ -109,7 +111,7 @@ func (s *Service) AuditHead(ctx context.Context) (c Checkpoint, pub ed25519.Publ
 }
 
 // Checkpoints lists checkpoints with Seq > after, oldest first (regulators only), for export.
-func (s *Service) Checkpoints(ctx context.Context, a Actor, after int64, limit int) ([]Checkpoint, error) {
+func (s *Service) Checkpoints(ctx context.Context, a credtrace.Caller, after int64, limit int) ([]Checkpoint, error) {
 	if err := requireRegulator(a); err != nil {
 		return nil, err
 	}
@@ -123,7 +125,7 @@ func (s *Service) Checkpoints(ctx context.Context, a Actor, after int64, limit i
 const settingAuditKeyID = "audit_key_id"
 
 // CheckAuditKey records the audit key's fingerprint in the store on the first start and
-// refuses (ErrState) a key other than the recorded one while the store holds checkpoints: new
+// refuses (credtrace.ErrState) a key other than the recorded one while the store holds checkpoints: new
 // checkpoints under another key would not verify with the published one. A store without
 // checkpoints takes the new key's fingerprint.
 func (s *Service) CheckAuditKey(ctx context.Context) error {

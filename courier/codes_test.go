@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 )
 
@@ -239,8 +240,8 @@ func TestPolicyValidate(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, courier.ErrInvalid) {
-				t.Fatalf("Validate() = %v, want ErrInvalid", err)
+			if !errors.Is(err, credtrace.ErrInvalid) {
+				t.Fatalf("Validate() = %v, want credtrace.ErrInvalid", err)
 			}
 			if got := fieldNames(err); !slices.Equal(got, tt.want) {
 				t.Errorf("fields = %v, want %v (%v)", got, tt.want, err)
@@ -249,9 +250,9 @@ func TestPolicyValidate(t *testing.T) {
 	}
 }
 
-// fieldNames returns the sorted field names of a *courier.ValidationError, or nil.
+// fieldNames returns the sorted field names of a *credtrace.Error, or nil.
 func fieldNames(err error) []string {
-	var ve *courier.ValidationError
+	var ve *credtrace.Error
 	if !errors.As(err, &ve) {
 		return nil
 	}
@@ -396,8 +397,8 @@ func TestCursor(t *testing.T) {
 	for _, tt := range malformed {
 		t.Run("malformed "+tt.name, func(t *testing.T) {
 			_, err := courier.DecodeCursor(tt.cursor)
-			if !errors.Is(err, courier.ErrInvalid) {
-				t.Fatalf("DecodeCursor(%q) = %v, want ErrInvalid", tt.cursor, err)
+			if !errors.Is(err, credtrace.ErrInvalid) {
+				t.Fatalf("DecodeCursor(%q) = %v, want credtrace.ErrInvalid", tt.cursor, err)
 			}
 			if got, want := fieldNames(err), []string{"cursor"}; !slices.Equal(got, want) {
 				t.Errorf("fields = %v, want %v", got, want)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/credtrace/credtrace"
 )
 
 // FirmFile is a firm's credit file (信用档案) as regulators and the firm's own tree see it.
@@ -105,7 +107,7 @@ func (s *Service) firmSubjects(ctx context.Context, id string) ([]Site, []Subjec
 }
 
 // FirmFile assembles the credit file of firm id for a regulator or the firm's own tree.
-func (s *Service) FirmFile(ctx context.Context, a Actor, id string) (FirmFile, error) {
+func (s *Service) FirmFile(ctx context.Context, a credtrace.Caller, id string) (FirmFile, error) {
 	if err := s.requireScope(ctx, a, id); err != nil {
 		return FirmFile{}, err
 	}
@@ -132,7 +134,7 @@ func (s *Service) FirmFile(ctx context.Context, a Actor, id string) (FirmFile, e
 
 // StaffFile assembles a person's credit file: regulators and the person themselves see every
 // record about them; a firm that employs or employed them sees what EmployerMaySee lets it.
-func (s *Service) StaffFile(ctx context.Context, a Actor, id string) (StaffFile, error) {
+func (s *Service) StaffFile(ctx context.Context, a credtrace.Caller, id string) (StaffFile, error) {
 	p, err := s.store.Staff(ctx, id)
 	if err != nil {
 		return StaffFile{}, err
@@ -142,7 +144,7 @@ func (s *Service) StaffFile(ctx context.Context, a Actor, id string) (StaffFile,
 		return StaffFile{}, err
 	}
 	if acc == accessNone {
-		return StaffFile{}, ErrNotFound
+		return StaffFile{}, credtrace.ErrNotFound
 	}
 	if p, err = s.visibleStaff(ctx, a, acc, p); err != nil {
 		return StaffFile{}, err

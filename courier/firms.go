@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/credtrace/credtrace"
 )
 
 // FirmInput describes a firm to register.
@@ -27,7 +29,7 @@ type FirmPatch struct {
 	Licence  *Licence
 }
 
-func checkName(v *ValidationError, field, name string, max int) {
+func checkName(v *credtrace.Validation, field, name string, max int) {
 	n := utf8.RuneCountInString(strings.TrimSpace(name))
 	if n == 0 {
 		v.Add(field, "required")
@@ -36,7 +38,7 @@ func checkName(v *ValidationError, field, name string, max int) {
 	}
 }
 
-func checkLicence(v *ValidationError, l Licence) {
+func checkLicence(v *credtrace.Validation, l Licence) {
 	if strings.TrimSpace(l.Number) == "" {
 		v.Add("licence.number", "required")
 	}
@@ -57,7 +59,7 @@ func checkLicence(v *ValidationError, l Licence) {
 
 // checkParent validates the tree rules for a firm of kind with parent, and that id (empty for a
 // new firm) would not become its own ancestor.
-func checkParent(ctx context.Context, st Store, v *ValidationError, id string, kind FirmKind, parent string) error {
+func checkParent(ctx context.Context, st Store, v *credtrace.Validation, id string, kind FirmKind, parent string) error {
 	switch kind {
 	case KindHQ:
 		if parent != "" {
@@ -74,7 +76,7 @@ func checkParent(ctx context.Context, st Store, v *ValidationError, id string, k
 		return nil
 	}
 	p, err := st.Firm(ctx, parent)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, credtrace.ErrNotFound) {
 		v.Add("parent_id", "no such firm")
 		return nil
 	}
@@ -97,15 +99,15 @@ func checkParent(ctx context.Context, st Store, v *ValidationError, id string, k
 	return nil
 }
 
-// CreateFirm registers a firm (regulators only). It answers a *ValidationError for bad fields
-// and ErrConflict when the USCC is taken.
-func (s *Service) CreateFirm(ctx context.Context, a Actor, in FirmInput) (Firm, error) {
+// CreateFirm registers a firm (regulators only). It answers a *credtrace.Validation for bad fields
+// and credtrace.ErrConflict when the USCC is taken.
+func (s *Service) CreateFirm(ctx context.Context, a credtrace.Caller, in FirmInput) (Firm, error) {
 	if err := requireRegulator(a); err != nil {
 		return Firm{}, err
 	}
 	in.USCC = strings.ToUpper(strings.TrimSpace(in.USCC))
 	in.Licence.ValidFrom, in.Licence.ValidTo = norm(in.Licence.ValidFrom), norm(in.Licence.ValidTo)
-	v := &ValidationError{}
+	v := &credtrace.Validation{}
 	if why := CheckUSCC(in.USCC); why != "" {
 		v.Add("uscc", "%s", why)
 	}
@@ -129,8 +131,8 @@ func (s *Service) CreateFirm(ctx context.Context, a Actor, in FirmInput) (Firm, 
 		}
 		return s.audit(ctx, st, a, "firm.create", "firm", f.ID, "uscc="+f.USCC+" kind="+string(f.Kind)+" parent="+f.ParentID)
 	})
-	if errors.Is(err, ErrConflict) {
-		return Firm{}, fmt.Errorf("a firm with USCC %s is already registered: %w", f.USCC, ErrConflict)
+	if errors.Is(err, credtrace.ErrConflict) {
+		return Firm{}, fmt.Errorf("a firm with USCC %s is already registered: %w", f.USCC, credtrace.ErrConflict)
 	}
 	if err != nil {
 		return Firm{}, fmt.Errorf("create firm: %w", err)
@@ -139,7 +141,7 @@ func (s *Service) CreateFirm(ctx context.Context, a Actor, in FirmInput) (Firm, 
 }
 
 // UpdateFirm changes a firm (regulators only).
-func (s *Service) UpdateFirm(ctx context.Context, a Actor, id string, p FirmPatch) (Firm, error) {
+func (s *Service) UpdateFirm(ctx context.Context, a credtrace.Caller, id string, p FirmPatch) (Firm, error) {
 	if err := requireRegulator(a); err != nil {
 		return Firm{}, err
 	}
@@ -149,7 +151,7 @@ func (s *Service) UpdateFirm(ctx context.Context, a Actor, id string, p FirmPatc
 		if err != nil {
 			return err
 		}
-		v := &ValidationError{}
+		v := &credtrace.Validation{}
 		var changed []string
 		if p.Name != nil {
 			checkName(v, "name", *p.Name, 200)
@@ -202,7 +204,7 @@ func (s *Service) UpdateFirm(ctx context.Context, a Actor, id string, p FirmPatc
 }
 
 // Firm returns one firm the actor may see.
-func (s *Service) Firm(ctx context.Context, a Actor, id string) (Firm, error) {
+func (s *Service) Firm(ctx context.Context, a credtrace.Caller, id string) (Firm, error) {
 	if err := s.requireScope(ctx, a, id); err != nil {
 		return Firm{}, err
 	}
@@ -214,18 +216,34 @@ func (s *Service) FirmByUSCC(ctx context.Context, uscc string) (Firm, error) {
 	return s.store.FirmByUSCC(ctx, strings.ToUpper(strings.TrimSpace(uscc)))
 }
 
+// FirmsByName lists, for any caller, at most limit firms whose name contains name: a firm's
+// identity and licence status are public, as for FirmByUSCC. It answers credtrace.ErrInvalid for an
+// empty name or a limit above MaxLimit.
+func (s *Service) FirmsByName(ctx context.Context, name string, limit int) ([]Firm, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return nil, credtrace.InvalidField("name", "required")
+	}
+	page, limit, err := pageOf("", limit)
+	if err != nil {
+		return nil, err
+	}
+	page.Limit = limit
+	return s.store.Firms(ctx, FirmQuery{Name: name, Page: page})
+}
+
 // Firms lists the firms an actor may see, filtered by q, one page at a time.
-func (s *Service) Firms(ctx context.Context, a Actor, q FirmQuery, cursor string, limit int) ([]Firm, string, error) {
+func (s *Service) Firms(ctx context.Context, a credtrace.Caller, q FirmQuery, cursor string, limit int) ([]Firm, string, error) {
 	scope, err := s.scopeIDs(ctx, a)
 	if err != nil {
 		return nil, "", err
 	}
 	q.IDs = scope
 	if q.Kind != "" && q.Kind != KindHQ && q.Kind != KindBranch && q.Kind != KindOutlet {
-		return nil, "", Invalid("kind", "must be one of hq, branch, outlet")
+		return nil, "", credtrace.InvalidField("kind", "must be one of hq, branch, outlet")
 	}
 	if q.Licence != "" && q.Licence != LicenceActive && q.Licence != LicenceSuspended && q.Licence != LicenceRevoked {
-		return nil, "", Invalid("licence_status", "must be one of active, suspended, revoked")
+		return nil, "", credtrace.InvalidField("licence_status", "must be one of active, suspended, revoked")
 	}
 	if q.Page, limit, err = pageOf(cursor, limit); err != nil {
 		return nil, "", err
@@ -248,7 +266,7 @@ type SiteInput struct {
 	Address string
 }
 
-func checkSite(v *ValidationError, in SiteInput) {
+func checkSite(v *credtrace.Validation, in SiteInput) {
 	checkName(v, "name", in.Name, 200)
 	switch in.Kind {
 	case SiteSortingCentre, SiteOutlet, SiteLocker:
@@ -264,9 +282,9 @@ func checkSite(v *ValidationError, in SiteInput) {
 }
 
 // CreateSite registers a site of firm firmID (regulators, or the firm's own tree).
-func (s *Service) CreateSite(ctx context.Context, a Actor, firmID string, in SiteInput) (Site, error) {
-	if a.Role != RoleRegulator && a.Role != RoleFirm {
-		return Site{}, ErrForbidden
+func (s *Service) CreateSite(ctx context.Context, a credtrace.Caller, firmID string, in SiteInput) (Site, error) {
+	if !a.IsRegulator() && a.Role != credtrace.RoleFirm {
+		return Site{}, credtrace.ErrForbidden
 	}
 	if err := s.requireScope(ctx, a, firmID); err != nil {
 		return Site{}, err
@@ -274,7 +292,7 @@ func (s *Service) CreateSite(ctx context.Context, a Actor, firmID string, in Sit
 	if _, err := s.store.Firm(ctx, firmID); err != nil {
 		return Site{}, err
 	}
-	v := &ValidationError{}
+	v := &credtrace.Validation{}
 	checkSite(v, in)
 	if err := v.Err(); err != nil {
 		return Site{}, err
@@ -295,9 +313,9 @@ func (s *Service) CreateSite(ctx context.Context, a Actor, firmID string, in Sit
 }
 
 // UpdateSite replaces a site's description.
-func (s *Service) UpdateSite(ctx context.Context, a Actor, id string, in SiteInput) (Site, error) {
-	if a.Role != RoleRegulator && a.Role != RoleFirm {
-		return Site{}, ErrForbidden
+func (s *Service) UpdateSite(ctx context.Context, a credtrace.Caller, id string, in SiteInput) (Site, error) {
+	if !a.IsRegulator() && a.Role != credtrace.RoleFirm {
+		return Site{}, credtrace.ErrForbidden
 	}
 	var out Site
 	err := s.store.Atomic(ctx, func(st Store) error {
@@ -308,7 +326,7 @@ func (s *Service) UpdateSite(ctx context.Context, a Actor, id string, in SiteInp
 		if err := s.requireScope(ctx, a, site.FirmID); err != nil {
 			return err
 		}
-		v := &ValidationError{}
+		v := &credtrace.Validation{}
 		checkSite(v, in)
 		if err := v.Err(); err != nil {
 			return err
@@ -332,7 +350,7 @@ func (s *Service) UpdateSite(ctx context.Context, a Actor, id string, in SiteInp
 }
 
 // Site returns one site the actor may see.
-func (s *Service) Site(ctx context.Context, a Actor, id string) (Site, error) {
+func (s *Service) Site(ctx context.Context, a credtrace.Caller, id string) (Site, error) {
 	site, err := s.store.Site(ctx, id)
 	if err != nil {
 		return Site{}, err
@@ -344,7 +362,7 @@ func (s *Service) Site(ctx context.Context, a Actor, id string) (Site, error) {
 }
 
 // Sites lists the sites of one firm.
-func (s *Service) Sites(ctx context.Context, a Actor, firmID string, cursor string, limit int) ([]Site, string, error) {
+func (s *Service) Sites(ctx context.Context, a credtrace.Caller, firmID string, cursor string, limit int) ([]Site, string, error) {
 	if err := s.requireScope(ctx, a, firmID); err != nil {
 		return nil, "", err
 	}
@@ -387,7 +405,7 @@ type StaffPatch struct {
 	Phone *string
 }
 
-func (s *Service) checkEmployment(ctx context.Context, a Actor, v *ValidationError, prefix string, in EmploymentInput) error {
+func (s *Service) checkEmployment(ctx context.Context, a credtrace.Caller, v *credtrace.Validation, prefix string, in EmploymentInput) error {
 	field := func(name string) string {
 		if prefix == "" {
 			return name
@@ -396,7 +414,7 @@ func (s *Service) checkEmployment(ctx context.Context, a Actor, v *ValidationErr
 	}
 	if in.FirmID == "" {
 		v.Add(field("firm_id"), "required")
-	} else if _, err := s.store.Firm(ctx, in.FirmID); errors.Is(err, ErrNotFound) {
+	} else if _, err := s.store.Firm(ctx, in.FirmID); errors.Is(err, credtrace.ErrNotFound) {
 		v.Add(field("firm_id"), "no such firm")
 	} else if err != nil {
 		return err
@@ -414,15 +432,15 @@ func (s *Service) checkEmployment(ctx context.Context, a Actor, v *ValidationErr
 	return nil
 }
 
-// CreateStaff registers a person (regulators, or a firm for its own tree). ErrConflict when a
+// CreateStaff registers a person (regulators, or a firm for its own tree). credtrace.ErrConflict when a
 // person with the same ID number is registered.
-func (s *Service) CreateStaff(ctx context.Context, a Actor, in StaffInput) (Staff, error) {
-	if a.Role != RoleRegulator && a.Role != RoleFirm {
-		return Staff{}, ErrForbidden
+func (s *Service) CreateStaff(ctx context.Context, a credtrace.Caller, in StaffInput) (Staff, error) {
+	if !a.IsRegulator() && a.Role != credtrace.RoleFirm {
+		return Staff{}, credtrace.ErrForbidden
 	}
 	in.IDNumber = strings.ToUpper(strings.TrimSpace(in.IDNumber))
 	in.Phone = strings.TrimSpace(in.Phone)
-	v := &ValidationError{}
+	v := &credtrace.Validation{}
 	checkName(v, "name", in.Name, 64)
 	if why := CheckResidentID(in.IDNumber); why != "" {
 		v.Add("id_number", "%s", why)
@@ -430,7 +448,7 @@ func (s *Service) CreateStaff(ctx context.Context, a Actor, in StaffInput) (Staf
 	if why := CheckPhone(in.Phone); why != "" {
 		v.Add("phone", "%s", why)
 	}
-	if in.Employment == nil && a.Role == RoleFirm {
+	if in.Employment == nil && a.Role == credtrace.RoleFirm {
 		v.Add("employment", "required when a firm registers a person")
 	}
 	if in.Employment != nil {
@@ -456,8 +474,8 @@ func (s *Service) CreateStaff(ctx context.Context, a Actor, in StaffInput) (Staf
 		}
 		return s.audit(ctx, st, a, "staff.create", "staff", p.ID, "")
 	})
-	if errors.Is(err, ErrConflict) {
-		return Staff{}, fmt.Errorf("a person with this ID number is already registered; another firm takes them on with a hire (POST /v1/staff/hire): %w", ErrConflict)
+	if errors.Is(err, credtrace.ErrConflict) {
+		return Staff{}, fmt.Errorf("a person with this ID number is already registered; another firm takes them on with a hire (POST /v1/staff/hire): %w", credtrace.ErrConflict)
 	}
 	if err != nil {
 		return Staff{}, fmt.Errorf("create staff: %w", err)
@@ -466,7 +484,7 @@ func (s *Service) CreateStaff(ctx context.Context, a Actor, in StaffInput) (Staf
 }
 
 // Staff returns one person as the actor may see them (see staffAccess and visibleStaff).
-func (s *Service) Staff(ctx context.Context, a Actor, id string) (Staff, error) {
+func (s *Service) Staff(ctx context.Context, a credtrace.Caller, id string) (Staff, error) {
 	p, err := s.store.Staff(ctx, id)
 	if err != nil {
 		return Staff{}, err
@@ -476,25 +494,25 @@ func (s *Service) Staff(ctx context.Context, a Actor, id string) (Staff, error) 
 		return Staff{}, err
 	}
 	if acc == accessNone {
-		return Staff{}, ErrNotFound
+		return Staff{}, credtrace.ErrNotFound
 	}
 	return s.visibleStaff(ctx, a, acc, p)
 }
 
 // FindStaff finds a person by resident ID number through its keyed hash (regulators only).
-func (s *Service) FindStaff(ctx context.Context, a Actor, idNumber string) (Staff, error) {
+func (s *Service) FindStaff(ctx context.Context, a credtrace.Caller, idNumber string) (Staff, error) {
 	if err := requireRegulator(a); err != nil {
 		return Staff{}, err
 	}
 	idNumber = strings.ToUpper(strings.TrimSpace(idNumber))
 	if why := CheckResidentID(idNumber); why != "" {
-		return Staff{}, Invalid("id_number", "%s", why)
+		return Staff{}, credtrace.InvalidField("id_number", "%s", why)
 	}
 	return s.store.StaffByIDHash(ctx, s.hasher.Hash("resident_id", idNumber))
 }
 
 // StaffList lists the people an actor may see.
-func (s *Service) StaffList(ctx context.Context, a Actor, firmID string, cursor string, limit int) ([]Staff, string, error) {
+func (s *Service) StaffList(ctx context.Context, a credtrace.Caller, firmID string, cursor string, limit int) ([]Staff, string, error) {
 	scope, err := s.scopeIDs(ctx, a)
 	if err != nil {
 		return nil, "", err
@@ -527,8 +545,8 @@ func (s *Service) StaffList(ctx context.Context, a Actor, firmID string, cursor 
 }
 
 // UpdateStaff changes a person's name or phone.
-func (s *Service) UpdateStaff(ctx context.Context, a Actor, id string, p StaffPatch) (Staff, error) {
-	return s.changeStaff(ctx, a, id, "staff.update", func(st Store, person *Staff, v *ValidationError) error {
+func (s *Service) UpdateStaff(ctx context.Context, a credtrace.Caller, id string, p StaffPatch) (Staff, error) {
+	return s.changeStaff(ctx, a, id, "staff.update", func(st Store, person *Staff, v *credtrace.Validation) error {
 		if p.Name != nil {
 			checkName(v, "name", *p.Name, 64)
 			person.Name = strings.TrimSpace(*p.Name)
@@ -547,9 +565,9 @@ func (s *Service) UpdateStaff(ctx context.Context, a Actor, id string, p StaffPa
 // StartEmployment records that the person starts working for a firm; the open employment
 // ends when the new one starts. Only a regulator or the firm tree of the open employment may
 // (moving the person inside its tree); another firm hires with Hire.
-func (s *Service) StartEmployment(ctx context.Context, a Actor, id string, in EmploymentInput) (Staff, error) {
+func (s *Service) StartEmployment(ctx context.Context, a credtrace.Caller, id string, in EmploymentInput) (Staff, error) {
 	in.From = norm(in.From)
-	return s.changeStaff(ctx, a, id, "staff.employ", func(st Store, person *Staff, v *ValidationError) error {
+	return s.changeStaff(ctx, a, id, "staff.employ", func(st Store, person *Staff, v *credtrace.Validation) error {
 		if err := s.checkEmployment(ctx, a, v, "", in); err != nil {
 			return err
 		}
@@ -561,7 +579,7 @@ func (s *Service) StartEmployment(ctx context.Context, a Actor, id string, in Em
 // startEmployment ends the open employment at in.From and appends the new one. in.From must
 // come after the start of the open employment and not before the end of a closed one, so
 // that periods never overlap.
-func startEmployment(v *ValidationError, person *Staff, in EmploymentInput) {
+func startEmployment(v *credtrace.Validation, person *Staff, in EmploymentInput) {
 	for i := range person.Employment {
 		e := &person.Employment[i]
 		switch {
@@ -578,9 +596,9 @@ func startEmployment(v *ValidationError, person *Staff, in EmploymentInput) {
 }
 
 // EndEmployment closes the person's open employment at to.
-func (s *Service) EndEmployment(ctx context.Context, a Actor, id string, to time.Time) (Staff, error) {
+func (s *Service) EndEmployment(ctx context.Context, a credtrace.Caller, id string, to time.Time) (Staff, error) {
 	to = norm(to)
-	return s.changeStaff(ctx, a, id, "staff.leave", func(st Store, person *Staff, v *ValidationError) error {
+	return s.changeStaff(ctx, a, id, "staff.leave", func(st Store, person *Staff, v *credtrace.Validation) error {
 		for i := range person.Employment {
 			e := &person.Employment[i]
 			if !e.Open() {
@@ -591,7 +609,7 @@ func (s *Service) EndEmployment(ctx context.Context, a Actor, id string, to time
 				return err
 			}
 			if !ok {
-				return ErrNotFound
+				return credtrace.ErrNotFound
 			}
 			switch {
 			case to.IsZero():
@@ -609,11 +627,11 @@ func (s *Service) EndEmployment(ctx context.Context, a Actor, id string, to time
 }
 
 // changeStaff applies change to person id for a regulator or the firm tree of the person's open
-// employment: a former employer reads but may not change (ErrForbidden), any other firm does
-// not see the person (ErrNotFound).
-func (s *Service) changeStaff(ctx context.Context, a Actor, id, action string, change func(Store, *Staff, *ValidationError) error) (Staff, error) {
-	if a.Role != RoleRegulator && a.Role != RoleFirm {
-		return Staff{}, ErrForbidden
+// employment: a former employer reads but may not change (credtrace.ErrForbidden), any other firm does
+// not see the person (credtrace.ErrNotFound).
+func (s *Service) changeStaff(ctx context.Context, a credtrace.Caller, id, action string, change func(Store, *Staff, *credtrace.Validation) error) (Staff, error) {
+	if !a.IsRegulator() && a.Role != credtrace.RoleFirm {
+		return Staff{}, credtrace.ErrForbidden
 	}
 	var out Staff
 	err := s.store.Atomic(ctx, func(st Store) error {
@@ -627,11 +645,11 @@ func (s *Service) changeStaff(ctx context.Context, a Actor, id, action string, c
 		}
 		switch acc {
 		case accessNone:
-			return ErrNotFound
+			return credtrace.ErrNotFound
 		case accessFormer:
-			return fmt.Errorf("only a regulator or the firm the person works for now may change them: %w", ErrForbidden)
+			return fmt.Errorf("only a regulator or the firm the person works for now may change them: %w", credtrace.ErrForbidden)
 		}
-		v := &ValidationError{}
+		v := &credtrace.Validation{}
 		if err := change(st, &p, v); err != nil {
 			return err
 		}

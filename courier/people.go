@@ -7,13 +7,15 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/credtrace/credtrace"
 )
 
 // staffAccess is what an actor may do with one person.
 type staffAccess int
 
 const (
-	// accessNone: the person does not exist for the actor (ErrNotFound).
+	// accessNone: the person does not exist for the actor (credtrace.ErrNotFound).
 	accessNone staffAccess = iota
 	// accessFormer: a firm tree that employed the person in the past and does not now. It reads
 	// the person and what happened during its employment, and changes nothing.
@@ -29,16 +31,16 @@ const (
 )
 
 // staffAccess decides what actor a may do with person p.
-func (s *Service) staffAccess(ctx context.Context, a Actor, p Staff) (staffAccess, error) {
+func (s *Service) staffAccess(ctx context.Context, a credtrace.Caller, p Staff) (staffAccess, error) {
 	switch a.Role {
-	case RoleRegulator:
+	case credtrace.RoleRegulator:
 		return accessFull, nil
-	case RoleStaff:
+	case credtrace.RoleStaff:
 		if a.StaffID != "" && a.StaffID == p.ID {
 			return accessSelf, nil
 		}
 		return accessNone, nil
-	case RoleFirm:
+	case credtrace.RoleFirm:
 	default:
 		return accessNone, nil
 	}
@@ -72,7 +74,7 @@ func openEmployment(p Staff) (Employment, bool) {
 
 // visibleStaff is person p as an actor with access acc sees them: a former employer sees only
 // its own periods of the employment history, not where the person went afterwards.
-func (s *Service) visibleStaff(ctx context.Context, a Actor, acc staffAccess, p Staff) (Staff, error) {
+func (s *Service) visibleStaff(ctx context.Context, a credtrace.Caller, acc staffAccess, p Staff) (Staff, error) {
 	if acc != accessFormer {
 		return p, nil
 	}
@@ -102,7 +104,7 @@ func EmployerMaySee(r Record, own, employsNow bool, now time.Time) bool {
 }
 
 // filterStaffRecords keeps the records of a person that actor a with access acc may see.
-func (s *Service) filterStaffRecords(ctx context.Context, a Actor, acc staffAccess, recs []Record) ([]Record, error) {
+func (s *Service) filterStaffRecords(ctx context.Context, a credtrace.Caller, acc staffAccess, recs []Record) ([]Record, error) {
 	if acc == accessFull || acc == accessSelf {
 		return recs, nil
 	}
@@ -137,16 +139,16 @@ type HireInput struct {
 // whoever employed them before: the open employment, at any firm, ends at in.From, and the new
 // one starts then. in.From must be after the start of the open employment and not before the
 // end of a closed one (a field error on "from"). The person is found by their resident ID
-// number; an unknown one is ErrNotFound: hiring does not register a person, who is registered
+// number; an unknown one is credtrace.ErrNotFound: hiring does not register a person, who is registered
 // with CreateStaff (name and phone). Hiring into the firm that employs the person now is
-// ErrState. The answer is the person as the new employer sees them.
-func (s *Service) Hire(ctx context.Context, a Actor, in HireInput) (Staff, error) {
-	if a.Role != RoleRegulator && a.Role != RoleFirm {
-		return Staff{}, ErrForbidden
+// credtrace.ErrState. The answer is the person as the new employer sees them.
+func (s *Service) Hire(ctx context.Context, a credtrace.Caller, in HireInput) (Staff, error) {
+	if !a.IsRegulator() && a.Role != credtrace.RoleFirm {
+		return Staff{}, credtrace.ErrForbidden
 	}
 	in.IDNumber = strings.ToUpper(strings.TrimSpace(in.IDNumber))
 	in.From = norm(in.From)
-	v := &ValidationError{}
+	v := &credtrace.Validation{}
 	if why := CheckResidentID(in.IDNumber); why != "" {
 		v.Add("id_number", "%s", why)
 	}
@@ -161,8 +163,8 @@ func (s *Service) Hire(ctx context.Context, a Actor, in HireInput) (Staff, error
 	var out Staff
 	err := s.store.Atomic(ctx, func(st Store) error {
 		p, err := st.StaffByIDHash(ctx, hash)
-		if errors.Is(err, ErrNotFound) {
-			return fmt.Errorf("no person with this ID number is registered; register them with their name and phone (POST /v1/staff): %w", ErrNotFound)
+		if errors.Is(err, credtrace.ErrNotFound) {
+			return fmt.Errorf("no person with this ID number is registered; register them with their name and phone (POST /v1/staff): %w", credtrace.ErrNotFound)
 		}
 		if err != nil {
 			return err
@@ -206,20 +208,17 @@ const (
 	GuessWindow = time.Hour
 )
 
-// ErrLocked means too many wrong answers were given; the check is refused for a while.
-var ErrLocked = errors.New("too many wrong answers; try again later")
-
 // Person proves who a caller without a token is, by their resident ID number and phone, and
 // returns the staff actor of that person: their own view. A wrong ID number and a wrong phone
-// answer alike (ErrNotFound), and each counts against the ID number and against the caller's
+// answer alike (credtrace.ErrNotFound), and each counts against the ID number and against the caller's
 // address, in the store, so that every replica sees the count. After PersonGuesses wrong
 // answers for one ID number, or AddressGuesses from one address, each within GuessWindow of
 // the previous, the check answers ErrLocked until GuessWindow after the last: an ID number
 // that nobody registered locks the same way, so a lock says nothing of who is registered.
-func (s *Service) Person(ctx context.Context, idNumber, phone, address string) (Actor, error) {
+func (s *Service) Person(ctx context.Context, idNumber, phone, address string) (credtrace.Caller, error) {
 	idNumber = strings.ToUpper(strings.TrimSpace(idNumber))
 	phone = strings.TrimSpace(phone)
-	v := &ValidationError{}
+	v := &credtrace.Validation{}
 	if why := CheckResidentID(idNumber); why != "" {
 		v.Add("id_number", "%s", why)
 	}
@@ -227,7 +226,7 @@ func (s *Service) Person(ctx context.Context, idNumber, phone, address string) (
 		v.Add("phone", "%s", why)
 	}
 	if err := v.Err(); err != nil {
-		return Actor{}, err
+		return credtrace.Caller{}, err
 	}
 	idHash := s.hasher.Hash("resident_id", idNumber)
 	keys := []struct {
@@ -241,24 +240,24 @@ func (s *Service) Person(ctx context.Context, idNumber, phone, address string) (
 	for _, k := range keys {
 		g, err := s.store.Guesses(ctx, k.key)
 		if err != nil {
-			return Actor{}, fmt.Errorf("person check: %w", err)
+			return credtrace.Caller{}, fmt.Errorf("person check: %w", err)
 		}
 		if g.Count >= k.max && now.Before(g.Last.Add(GuessWindow)) {
-			return Actor{}, ErrLocked
+			return credtrace.Caller{}, ErrLocked
 		}
 	}
 	p, err := s.store.StaffByIDHash(ctx, idHash)
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return Actor{}, fmt.Errorf("person check: %w", err)
+	if err != nil && !errors.Is(err, credtrace.ErrNotFound) {
+		return credtrace.Caller{}, fmt.Errorf("person check: %w", err)
 	}
 	phoneHash := s.hasher.Hash("phone", phone)
 	if err == nil && subtle.ConstantTimeCompare([]byte(p.PhoneHash), []byte(phoneHash)) == 1 {
-		return Actor{TokenID: "self:" + p.ID, Role: RoleStaff, StaffID: p.ID}, nil
+		return credtrace.Caller{TokenID: "self:" + p.ID, Role: credtrace.RoleStaff, StaffID: p.ID}, nil
 	}
 	for _, k := range keys {
 		if _, err := s.store.AddGuess(ctx, k.key, now, GuessWindow); err != nil {
-			return Actor{}, fmt.Errorf("person check: %w", err)
+			return credtrace.Caller{}, fmt.Errorf("person check: %w", err)
 		}
 	}
-	return Actor{}, fmt.Errorf("no person matches this ID number and phone: %w", ErrNotFound)
+	return credtrace.Caller{}, fmt.Errorf("no person matches this ID number and phone: %w", credtrace.ErrNotFound)
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 )
 
@@ -47,18 +48,18 @@ func TestHire(t *testing.T) {
 
 	refused := []struct {
 		name  string
-		actor courier.Actor
+		actor credtrace.Caller
 		in    courier.HireInput
 		want  error
 		field string
 	}{
-		{"unknown ID number", asB, courier.HireInput{IDNumber: f.nextResidentID(), FirmID: outletB.ID, Role: "courier", From: hired}, courier.ErrNotFound, ""},
-		{"malformed ID number", asB, courier.HireInput{IDNumber: "110105194912310021", FirmID: outletB.ID, Role: "courier", From: hired}, courier.ErrInvalid, "id_number"},
-		{"before the open employment started", asB, courier.HireInput{IDNumber: idNumber, FirmID: outletB.ID, Role: "courier", From: start.AddDate(0, 0, -61)}, courier.ErrInvalid, "from"},
-		{"in the future", asB, courier.HireInput{IDNumber: idNumber, FirmID: outletB.ID, Role: "courier", From: start.Add(time.Hour)}, courier.ErrInvalid, "from"},
-		{"into another brand", asB, courier.HireInput{IDNumber: idNumber, FirmID: hqA.ID, Role: "courier", From: hired}, courier.ErrInvalid, "firm_id"},
-		{"into the firm of the open employment", f.reg, courier.HireInput{IDNumber: idNumber, FirmID: hqA.ID, Role: "courier", From: hired}, courier.ErrState, ""},
-		{"by a platform", f.actor(t, courier.TokenInput{Role: courier.RolePlatform}), courier.HireInput{IDNumber: idNumber, FirmID: outletB.ID, Role: "courier", From: hired}, courier.ErrForbidden, ""},
+		{"unknown ID number", asB, courier.HireInput{IDNumber: f.nextResidentID(), FirmID: outletB.ID, Role: "courier", From: hired}, credtrace.ErrNotFound, ""},
+		{"malformed ID number", asB, courier.HireInput{IDNumber: "110105194912310021", FirmID: outletB.ID, Role: "courier", From: hired}, credtrace.ErrInvalid, "id_number"},
+		{"before the open employment started", asB, courier.HireInput{IDNumber: idNumber, FirmID: outletB.ID, Role: "courier", From: start.AddDate(0, 0, -61)}, credtrace.ErrInvalid, "from"},
+		{"in the future", asB, courier.HireInput{IDNumber: idNumber, FirmID: outletB.ID, Role: "courier", From: start.Add(time.Hour)}, credtrace.ErrInvalid, "from"},
+		{"into another brand", asB, courier.HireInput{IDNumber: idNumber, FirmID: hqA.ID, Role: "courier", From: hired}, credtrace.ErrInvalid, "firm_id"},
+		{"into the firm of the open employment", f.reg, courier.HireInput{IDNumber: idNumber, FirmID: hqA.ID, Role: "courier", From: hired}, credtrace.ErrState, ""},
+		{"by a platform", f.actor(t, courier.TokenInput{Role: credtrace.RolePlatform}), courier.HireInput{IDNumber: idNumber, FirmID: outletB.ID, Role: "courier", From: hired}, credtrace.ErrForbidden, ""},
 	}
 	for _, tt := range refused {
 		t.Run(tt.name, func(t *testing.T) {
@@ -97,7 +98,7 @@ func TestHire(t *testing.T) {
 
 	t.Run("hiring back before the end of the closed employment", func(t *testing.T) {
 		_, err := f.svc.Hire(f.ctx, f.reg, courier.HireInput{IDNumber: idNumber, FirmID: hqA.ID, Role: "courier", From: hired.Add(-time.Hour)})
-		wantErr(t, err, courier.ErrInvalid, "from")
+		wantErr(t, err, credtrace.ErrInvalid, "from")
 	})
 }
 
@@ -117,17 +118,17 @@ func TestOnlyTheCurrentEmployerChanges(t *testing.T) {
 	name, phone := "张三丰", "13900139000"
 	changes := []struct {
 		name string
-		do   func(a courier.Actor) error
+		do   func(a credtrace.Caller) error
 	}{
-		{"change the name and phone", func(a courier.Actor) error {
+		{"change the name and phone", func(a credtrace.Caller) error {
 			_, err := f.svc.UpdateStaff(f.ctx, a, p.ID, courier.StaffPatch{Name: &name, Phone: &phone})
 			return err
 		}},
-		{"start an employment", func(a courier.Actor) error {
+		{"start an employment", func(a credtrace.Caller) error {
 			_, err := f.svc.StartEmployment(f.ctx, a, p.ID, courier.EmploymentInput{FirmID: a.FirmID, Role: "sorter", From: start.AddDate(0, 0, -5)})
 			return err
 		}},
-		{"end the open employment", func(a courier.Actor) error {
+		{"end the open employment", func(a credtrace.Caller) error {
 			_, err := f.svc.EndEmployment(f.ctx, a, p.ID, start.AddDate(0, 0, -1))
 			return err
 		}},
@@ -135,11 +136,11 @@ func TestOnlyTheCurrentEmployerChanges(t *testing.T) {
 	for _, c := range changes {
 		for _, tt := range []struct {
 			who   string
-			actor courier.Actor
+			actor credtrace.Caller
 			want  error
 		}{
-			{"former employer", asA, courier.ErrForbidden},
-			{"a firm that never employed them", asC, courier.ErrNotFound},
+			{"former employer", asA, credtrace.ErrForbidden},
+			{"a firm that never employed them", asC, credtrace.ErrNotFound},
 		} {
 			t.Run(c.name+" by "+tt.who, func(t *testing.T) {
 				before := f.auditSeq(t)
@@ -188,10 +189,10 @@ func TestStaffFileByViewer(t *testing.T) {
 	atB := start.AddDate(0, 0, -5)
 	confirmedB := f.staffRecord(t, p, courier.SrcRegulator, atB)
 	pendingB := f.staffRecord(t, p, courier.SrcConsumer, atB)
-	self := f.actor(t, courier.TokenInput{Role: courier.RoleStaff, StaffID: p.ID})
+	self := f.actor(t, courier.TokenInput{Role: credtrace.RoleStaff, StaffID: p.ID})
 	everything := sorted(confirmedA.ID, pendingA.ID, dismissedA.ID, confirmedB.ID, pendingB.ID)
 
-	file := func(t *testing.T, a courier.Actor) []string {
+	file := func(t *testing.T, a credtrace.Caller) []string {
 		t.Helper()
 		got, err := f.svc.StaffFile(f.ctx, a, p.ID)
 		if err != nil {
@@ -201,7 +202,7 @@ func TestStaffFileByViewer(t *testing.T) {
 	}
 	tests := []struct {
 		name  string
-		actor courier.Actor
+		actor credtrace.Caller
 		want  []string
 	}{
 		{"regulator", f.reg, everything},
@@ -235,24 +236,24 @@ func TestStaffToken(t *testing.T) {
 	asA, asB := f.firmActor(t, hqA.ID), f.firmActor(t, hqB.ID)
 	p, idNumber := f.person(t, hqA.ID)
 	other, _ := f.person(t, hqA.ID)
-	issue := func(a courier.Actor, in courier.TokenInput) (courier.Actor, error) {
+	issue := func(a credtrace.Caller, in courier.TokenInput) (credtrace.Caller, error) {
 		_, secret, err := f.svc.IssueToken(f.ctx, a, in)
 		if err != nil {
-			return courier.Actor{}, err
+			return credtrace.Caller{}, err
 		}
 		return f.svc.Authenticate(f.ctx, secret)
 	}
 	refused := []struct {
 		name  string
-		actor courier.Actor
+		actor credtrace.Caller
 		in    courier.TokenInput
 		want  error
 		field string
 	}{
-		{"a firm issuing a firm token", asA, courier.TokenInput{Role: courier.RoleFirm, FirmID: hqA.ID}, courier.ErrForbidden, ""},
-		{"for a person of another brand", asB, courier.TokenInput{Role: courier.RoleStaff, StaffID: p.ID}, courier.ErrInvalid, "staff_id"},
-		{"without a person", f.reg, courier.TokenInput{Role: courier.RoleStaff}, courier.ErrInvalid, "staff_id"},
-		{"a person on a firm token", f.reg, courier.TokenInput{Role: courier.RoleFirm, FirmID: hqA.ID, StaffID: p.ID}, courier.ErrInvalid, "staff_id"},
+		{"a firm issuing a firm token", asA, courier.TokenInput{Role: credtrace.RoleFirm, FirmID: hqA.ID}, credtrace.ErrForbidden, ""},
+		{"for a person of another brand", asB, courier.TokenInput{Role: credtrace.RoleStaff, StaffID: p.ID}, credtrace.ErrInvalid, "staff_id"},
+		{"without a person", f.reg, courier.TokenInput{Role: credtrace.RoleStaff}, credtrace.ErrInvalid, "staff_id"},
+		{"a person on a firm token", f.reg, courier.TokenInput{Role: credtrace.RoleFirm, FirmID: hqA.ID, StaffID: p.ID}, credtrace.ErrInvalid, "staff_id"},
 	}
 	for _, tt := range refused {
 		t.Run(tt.name, func(t *testing.T) {
@@ -260,11 +261,11 @@ func TestStaffToken(t *testing.T) {
 			wantErr(t, err, tt.want, tt.field)
 		})
 	}
-	self, err := issue(asA, courier.TokenInput{Role: courier.RoleStaff, StaffID: p.ID, Label: "张三"})
+	self, err := issue(asA, courier.TokenInput{Role: credtrace.RoleStaff, StaffID: p.ID, Label: "张三"})
 	if err != nil {
 		t.Fatalf("the employer issues a staff token: %v", err)
 	}
-	if self.Role != courier.RoleStaff || self.StaffID != p.ID {
+	if self.Role != credtrace.RoleStaff || self.StaffID != p.ID {
 		t.Fatalf("actor = %+v, want staff %s", self, p.ID)
 	}
 	mine := f.staffRecord(t, p, courier.SrcRegulator, start.AddDate(0, 0, -3))
@@ -274,7 +275,7 @@ func TestStaffToken(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := f.svc.StaffFile(f.ctx, self, other.ID)
-		wantErr(t, err, courier.ErrNotFound, "")
+		wantErr(t, err, credtrace.ErrNotFound, "")
 	})
 	t.Run("objects to a record about them", func(t *testing.T) {
 		o, err := f.svc.FileObjection(f.ctx, self, courier.ObjectionInput{RecordID: mine.ID, Reasons: "当天休息"})
@@ -287,12 +288,12 @@ func TestStaffToken(t *testing.T) {
 	})
 	t.Run("not to a firm's record", func(t *testing.T) {
 		_, err := f.svc.FileObjection(f.ctx, self, courier.ObjectionInput{RecordID: firmRecord.ID, Reasons: "x"})
-		wantErr(t, err, courier.ErrInvalid, "record_id")
+		wantErr(t, err, credtrace.ErrInvalid, "record_id")
 	})
 	t.Run("changes nothing", func(t *testing.T) {
 		name := "x"
 		_, err := f.svc.UpdateStaff(f.ctx, self, p.ID, courier.StaffPatch{Name: &name})
-		wantErr(t, err, courier.ErrForbidden, "")
+		wantErr(t, err, credtrace.ErrForbidden, "")
 	})
 	t.Run("the token outlives the employment", func(t *testing.T) {
 		if _, err := f.svc.Hire(f.ctx, asB, courier.HireInput{IDNumber: idNumber, FirmID: hqB.ID, Role: "courier", From: start.AddDate(0, 0, -1)}); err != nil {
@@ -301,8 +302,8 @@ func TestStaffToken(t *testing.T) {
 		if _, err := f.svc.StaffFile(f.ctx, self, p.ID); err != nil {
 			t.Fatal(err)
 		}
-		_, err := issue(asA, courier.TokenInput{Role: courier.RoleStaff, StaffID: p.ID})
-		wantErr(t, err, courier.ErrInvalid, "staff_id") // A no longer employs them
+		_, err := issue(asA, courier.TokenInput{Role: credtrace.RoleStaff, StaffID: p.ID})
+		wantErr(t, err, credtrace.ErrInvalid, "staff_id") // A no longer employs them
 	})
 }
 
@@ -314,20 +315,20 @@ func TestPersonCheck(t *testing.T) {
 	const addr, addr2 = "192.0.2.7", "198.51.100.9"
 
 	got, err := f.svc.Person(f.ctx, idNumber, mobile, addr)
-	if err != nil || got.Role != courier.RoleStaff || got.StaffID != p.ID {
+	if err != nil || got.Role != credtrace.RoleStaff || got.StaffID != p.ID {
 		t.Fatalf("Person = %+v, %v; want staff %s", got, err, p.ID)
 	}
 	_, wrongPhone := f.svc.Person(f.ctx, idNumber, "13900000000", addr2)
 	_, wrongID := f.svc.Person(f.ctx, f.nextResidentID(), mobile, addr2)
-	if !errors.Is(wrongPhone, courier.ErrNotFound) || wrongPhone.Error() != wrongID.Error() {
+	if !errors.Is(wrongPhone, credtrace.ErrNotFound) || wrongPhone.Error() != wrongID.Error() {
 		t.Errorf("wrong phone answers %v, wrong ID number %v; want the same not found", wrongPhone, wrongID)
 	}
 	_, err = f.svc.Person(f.ctx, "110105194912310021", mobile, addr)
-	wantErr(t, err, courier.ErrInvalid, "id_number")
+	wantErr(t, err, credtrace.ErrInvalid, "id_number")
 
 	t.Run("five wrong phones lock the ID number, from any address and replica", func(t *testing.T) {
 		for i := 1; i < courier.PersonGuesses; i++ { // one wrong phone above
-			if _, err := f.svc.Person(f.ctx, idNumber, "13900000000", "203.0.113."+string(rune('0'+i))); !errors.Is(err, courier.ErrNotFound) {
+			if _, err := f.svc.Person(f.ctx, idNumber, "13900000000", "203.0.113."+string(rune('0'+i))); !errors.Is(err, credtrace.ErrNotFound) {
 				t.Fatalf("wrong guess %d: %v", i, err)
 			}
 		}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/credtrace/credtrace"
 )
 
 // RecordInput describes a credit record to enter.
@@ -44,7 +46,7 @@ func validCategory(c Category) bool {
 	return false
 }
 
-func checkEvidence(v *ValidationError, field string, ev []Evidence) {
+func checkEvidence(v *credtrace.Validation, field string, ev []Evidence) {
 	if len(ev) > MaxEvidence {
 		v.Add(field, "at most %d items", MaxEvidence)
 		return
@@ -69,7 +71,7 @@ func checkEvidence(v *ValidationError, field string, ev []Evidence) {
 	}
 }
 
-// subjectFirm returns the firm that answers for a subject at time t, or ErrNotFound when the
+// subjectFirm returns the firm that answers for a subject at time t, or credtrace.ErrNotFound when the
 // subject does not exist.
 func (s *Service) subjectFirm(ctx context.Context, st Store, sub Subject, t time.Time) (string, error) {
 	switch sub.Kind {
@@ -94,7 +96,7 @@ func (s *Service) subjectFirm(ctx context.Context, st Store, sub Subject, t time
 		}
 		return "", nil
 	}
-	return "", ErrNotFound
+	return "", credtrace.ErrNotFound
 }
 
 // EarliestOccurrence is the oldest time a credit record may report: nothing before the
@@ -104,10 +106,10 @@ var EarliestOccurrence = time.Date(2000, 1, 1, 0, 0, 0, 0, time.FixedZone("CST",
 // CreateRecord enters a record. Regulators enter any source; a firm only self-reports
 // (firm_self) on its own tree; merchants and platforms only file complaints. Records from
 // sources other than regulators start pending until a regulator confirms them.
-func (s *Service) CreateRecord(ctx context.Context, a Actor, in RecordInput) (Record, error) {
+func (s *Service) CreateRecord(ctx context.Context, a credtrace.Caller, in RecordInput) (Record, error) {
 	in.OccurredAt = norm(in.OccurredAt)
 	in.DecidedAt = norm(in.DecidedAt)
-	v := &ValidationError{}
+	v := &credtrace.Validation{}
 	switch in.Subject.Kind {
 	case SubjectFirm, SubjectSite, SubjectStaff:
 		if in.Subject.ID == "" {
@@ -155,19 +157,19 @@ func (s *Service) CreateRecord(ctx context.Context, a Actor, in RecordInput) (Re
 	}
 	checkEvidence(v, "evidence", in.Evidence)
 	switch a.Role {
-	case RoleRegulator:
-	case RoleFirm:
+	case credtrace.RoleRegulator:
+	case credtrace.RoleFirm:
 		if in.Source != SrcFirmSelf {
 			v.Add("source", "a firm may only enter firm_self records")
 		}
-	case RoleMerchant:
+	case credtrace.RoleMerchant:
 		if in.Source != SrcMerchant {
 			v.Add("source", "a merchant may only enter merchant records")
 		}
 		if in.Category != CatComplaint {
 			v.Add("category", "a merchant may only file complaints")
 		}
-	case RolePlatform:
+	case credtrace.RolePlatform:
 		if in.Source != SrcPlatform {
 			v.Add("source", "a platform may only enter platform records")
 		}
@@ -175,7 +177,7 @@ func (s *Service) CreateRecord(ctx context.Context, a Actor, in RecordInput) (Re
 			v.Add("category", "a platform may only file complaints")
 		}
 	default:
-		return Record{}, ErrForbidden
+		return Record{}, credtrace.ErrForbidden
 	}
 	if err := v.Err(); err != nil {
 		return Record{}, err
@@ -183,19 +185,19 @@ func (s *Service) CreateRecord(ctx context.Context, a Actor, in RecordInput) (Re
 	var out Record
 	err := s.store.Atomic(ctx, func(st Store) error {
 		firm, err := s.subjectFirm(ctx, st, in.Subject, in.OccurredAt)
-		if errors.Is(err, ErrNotFound) {
-			return Invalid("subject.id", "no such %s", in.Subject.Kind)
+		if errors.Is(err, credtrace.ErrNotFound) {
+			return credtrace.InvalidField("subject.id", "no such %s", in.Subject.Kind)
 		}
 		if err != nil {
 			return err
 		}
-		if a.Role == RoleFirm {
+		if a.Role == credtrace.RoleFirm {
 			ok, err := s.InScope(ctx, a, firm)
 			if err != nil {
 				return err
 			}
 			if !ok {
-				return Invalid("subject.id", "no such %s", in.Subject.Kind)
+				return credtrace.InvalidField("subject.id", "no such %s", in.Subject.Kind)
 			}
 		}
 		r := Record{ID: newID(), Subject: in.Subject, FirmID: firm, Category: in.Category, Source: in.Source,
@@ -229,7 +231,7 @@ func addMonths(t time.Time, m int) time.Time { return t.AddDate(0, m, 0) }
 // eleven months after it was decided has one month of a year's publicity left, not a fresh
 // year. A window that has already run out leaves the record in force (it still counts in
 // scores while the time weights give it weight) but out of the public view.
-func (s *Service) confirm(r *Record, a Actor, now time.Time, reason string) {
+func (s *Service) confirm(r *Record, a credtrace.Caller, now time.Time, reason string) {
 	r.History = append(r.History, Transition{From: r.Status, To: StatusConfirmed, At: now, By: a.TokenID, Reason: reason})
 	r.Status = StatusConfirmed
 	r.ConfirmedAt = now
@@ -237,13 +239,13 @@ func (s *Service) confirm(r *Record, a Actor, now time.Time, reason string) {
 	r.RepairEligibleAt = addMonths(r.Decided(), s.policy.RepairMonths[r.Severity])
 }
 
-func (s *Service) transition(r *Record, a Actor, to RecordStatus, now time.Time, reason string) {
+func (s *Service) transition(r *Record, a credtrace.Caller, to RecordStatus, now time.Time, reason string) {
 	r.History = append(r.History, Transition{From: r.Status, To: to, At: now, By: a.TokenID, Reason: reason})
 	r.Status = to
 }
 
 // Record returns one record the actor may see: regulators all, firms those they answer for.
-func (s *Service) Record(ctx context.Context, a Actor, id string) (Record, error) {
+func (s *Service) Record(ctx context.Context, a credtrace.Caller, id string) (Record, error) {
 	r, err := s.store.Record(ctx, id)
 	if err != nil {
 		return Record{}, err
@@ -255,27 +257,27 @@ func (s *Service) Record(ctx context.Context, a Actor, id string) (Record, error
 }
 
 // Records lists the records an actor may see.
-func (s *Service) Records(ctx context.Context, a Actor, q RecordQuery, cursor string, limit int) ([]Record, string, error) {
+func (s *Service) Records(ctx context.Context, a credtrace.Caller, q RecordQuery, cursor string, limit int) ([]Record, string, error) {
 	scope, err := s.scopeIDs(ctx, a)
 	if err != nil {
 		return nil, "", err
 	}
 	q.FirmIDs = scope
 	if q.Category != "" && !validCategory(q.Category) {
-		return nil, "", Invalid("category", "unknown category")
+		return nil, "", credtrace.InvalidField("category", "unknown category")
 	}
 	for _, st := range q.Status {
 		switch st {
 		case StatusPending, StatusConfirmed, StatusDismissed, StatusDisputed, StatusUpheld, StatusRevoked, StatusRepaired:
 		default:
-			return nil, "", Invalid("status", "unknown status %q", st)
+			return nil, "", credtrace.InvalidField("status", "unknown status %q", st)
 		}
 	}
 	if q.Subject != nil {
 		switch q.Subject.Kind {
 		case SubjectFirm, SubjectSite, SubjectStaff:
 		default:
-			return nil, "", Invalid("subject_kind", "must be one of firm, site, staff")
+			return nil, "", credtrace.InvalidField("subject_kind", "must be one of firm, site, staff")
 		}
 	}
 	if q.Page, limit, err = pageOf(cursor, limit); err != nil {
@@ -290,7 +292,7 @@ func (s *Service) Records(ctx context.Context, a Actor, q RecordQuery, cursor st
 }
 
 // changeRecord loads a record, applies change and stores it with one audit entry.
-func (s *Service) changeRecord(ctx context.Context, id, action string, a Actor, change func(Store, *Record) (string, error)) (Record, error) {
+func (s *Service) changeRecord(ctx context.Context, id, action string, a credtrace.Caller, change func(Store, *Record) (string, error)) (Record, error) {
 	var out Record
 	var was bool
 	err := s.store.Atomic(ctx, func(st Store) error {
@@ -323,7 +325,7 @@ func (s *Service) changeRecord(ctx context.Context, id, action string, a Actor, 
 }
 
 // ConfirmRecord confirms a pending record (regulators only).
-func (s *Service) ConfirmRecord(ctx context.Context, a Actor, id, reason string) (Record, error) {
+func (s *Service) ConfirmRecord(ctx context.Context, a credtrace.Caller, id, reason string) (Record, error) {
 	if err := requireRegulator(a); err != nil {
 		return Record{}, err
 	}
@@ -337,12 +339,12 @@ func (s *Service) ConfirmRecord(ctx context.Context, a Actor, id, reason string)
 }
 
 // DismissRecord dismisses a pending record (regulators only); a reason is required.
-func (s *Service) DismissRecord(ctx context.Context, a Actor, id, reason string) (Record, error) {
+func (s *Service) DismissRecord(ctx context.Context, a credtrace.Caller, id, reason string) (Record, error) {
 	if err := requireRegulator(a); err != nil {
 		return Record{}, err
 	}
 	if strings.TrimSpace(reason) == "" {
-		return Record{}, Invalid("reason", "required when dismissing")
+		return Record{}, credtrace.InvalidField("reason", "required when dismissing")
 	}
 	return s.changeRecord(ctx, id, "record.dismiss", a, func(_ Store, r *Record) (string, error) {
 		if r.Status != StatusPending {
@@ -361,11 +363,11 @@ type RepairInput struct {
 
 // RequestRepair asks for credit repair of a confirmed or upheld record, by the firm that answers
 // for it or a regulator on its behalf, once the minimum period has been served.
-func (s *Service) RequestRepair(ctx context.Context, a Actor, id string, in RepairInput) (Record, error) {
-	if a.Role != RoleRegulator && a.Role != RoleFirm {
-		return Record{}, ErrForbidden
+func (s *Service) RequestRepair(ctx context.Context, a credtrace.Caller, id string, in RepairInput) (Record, error) {
+	if !a.IsRegulator() && a.Role != credtrace.RoleFirm {
+		return Record{}, credtrace.ErrForbidden
 	}
-	v := &ValidationError{}
+	v := &credtrace.Validation{}
 	if len(in.Evidence) == 0 {
 		v.Add("evidence", "the rectification evidence is required")
 	}
@@ -398,12 +400,12 @@ func (s *Service) RequestRepair(ctx context.Context, a Actor, id string, in Repa
 
 // DecideRepair approves or rejects the pending repair request (regulators only). Approval moves
 // the record to repaired: it leaves the public view and stays in the archive.
-func (s *Service) DecideRepair(ctx context.Context, a Actor, id string, approve bool, reason string) (Record, error) {
+func (s *Service) DecideRepair(ctx context.Context, a credtrace.Caller, id string, approve bool, reason string) (Record, error) {
 	if err := requireRegulator(a); err != nil {
 		return Record{}, err
 	}
 	if !approve && strings.TrimSpace(reason) == "" {
-		return Record{}, Invalid("reason", "required when rejecting")
+		return Record{}, credtrace.InvalidField("reason", "required when rejecting")
 	}
 	return s.changeRecord(ctx, id, "record.repair_decide", a, func(_ Store, r *Record) (string, error) {
 		now := s.Now()
@@ -440,11 +442,11 @@ type ObjectionInput struct {
 // FileObjection disputes a confirmed record, by the firm that answers for it, the person a
 // staff record is about (a staff actor), or a regulator entering a paper objection. The review
 // clock starts: review within 10 days.
-func (s *Service) FileObjection(ctx context.Context, a Actor, in ObjectionInput) (Objection, error) {
-	if a.Role != RoleRegulator && a.Role != RoleFirm && a.Role != RoleStaff {
-		return Objection{}, ErrForbidden
+func (s *Service) FileObjection(ctx context.Context, a credtrace.Caller, in ObjectionInput) (Objection, error) {
+	if !a.IsRegulator() && a.Role != credtrace.RoleFirm && a.Role != credtrace.RoleStaff {
+		return Objection{}, credtrace.ErrForbidden
 	}
-	v := &ValidationError{}
+	v := &credtrace.Validation{}
 	if in.RecordID == "" {
 		v.Add("record_id", "required")
 	}
@@ -460,20 +462,20 @@ func (s *Service) FileObjection(ctx context.Context, a Actor, in ObjectionInput)
 	var out Objection
 	err := s.store.Atomic(ctx, func(st Store) error {
 		r, err := st.Record(ctx, in.RecordID)
-		if errors.Is(err, ErrNotFound) {
-			return Invalid("record_id", "no such record")
+		if errors.Is(err, credtrace.ErrNotFound) {
+			return credtrace.InvalidField("record_id", "no such record")
 		}
 		if err != nil {
 			return err
 		}
-		if a.Role == RoleStaff {
+		if a.Role == credtrace.RoleStaff {
 			if r.Subject.Kind != SubjectStaff || r.Subject.ID != a.StaffID {
-				return Invalid("record_id", "no such record")
+				return credtrace.InvalidField("record_id", "no such record")
 			}
 		} else if ok, err := s.InScope(ctx, a, r.FirmID); err != nil {
 			return err
 		} else if !ok {
-			return Invalid("record_id", "no such record")
+			return credtrace.InvalidField("record_id", "no such record")
 		}
 		if r.Status != StatusConfirmed {
 			return stateErr("only a confirmed record can be disputed; this one is %s", r.Status)
@@ -504,11 +506,11 @@ func (s *Service) FileObjection(ctx context.Context, a Actor, in ObjectionInput)
 
 // DecideObjection decides a pending objection (regulators only): upheld keeps the record in
 // force, revoked withdraws it. The file is corrected at once, inside the 10-day correction clock.
-func (s *Service) DecideObjection(ctx context.Context, a Actor, id string, outcome ObjectionStatus, reason string) (Objection, error) {
+func (s *Service) DecideObjection(ctx context.Context, a credtrace.Caller, id string, outcome ObjectionStatus, reason string) (Objection, error) {
 	if err := requireRegulator(a); err != nil {
 		return Objection{}, err
 	}
-	v := &ValidationError{}
+	v := &credtrace.Validation{}
 	if outcome != ObjectionUpheld && outcome != ObjectionRevoked {
 		v.Add("outcome", "must be one of upheld, revoked")
 	}
@@ -566,7 +568,7 @@ func (s *Service) DecideObjection(ctx context.Context, a Actor, id string, outco
 }
 
 // Objection returns one objection the actor may see.
-func (s *Service) Objection(ctx context.Context, a Actor, id string) (Objection, error) {
+func (s *Service) Objection(ctx context.Context, a credtrace.Caller, id string) (Objection, error) {
 	o, err := s.store.Objection(ctx, id)
 	if err != nil {
 		return Objection{}, err
@@ -578,7 +580,7 @@ func (s *Service) Objection(ctx context.Context, a Actor, id string) (Objection,
 }
 
 // Objections lists objections; overdue keeps only those whose statutory clock has run out.
-func (s *Service) Objections(ctx context.Context, a Actor, overdue bool, cursor string, limit int) ([]Objection, string, error) {
+func (s *Service) Objections(ctx context.Context, a credtrace.Caller, overdue bool, cursor string, limit int) ([]Objection, string, error) {
 	scope, err := s.scopeIDs(ctx, a)
 	if err != nil {
 		return nil, "", err
@@ -633,12 +635,12 @@ type CommitmentInput struct {
 
 // CreateCommitment records a commitment by a firm (for itself, its sites or its staff) or a
 // regulator on its behalf.
-func (s *Service) CreateCommitment(ctx context.Context, a Actor, in CommitmentInput) (Commitment, error) {
-	if a.Role != RoleRegulator && a.Role != RoleFirm {
-		return Commitment{}, ErrForbidden
+func (s *Service) CreateCommitment(ctx context.Context, a credtrace.Caller, in CommitmentInput) (Commitment, error) {
+	if !a.IsRegulator() && a.Role != credtrace.RoleFirm {
+		return Commitment{}, credtrace.ErrForbidden
 	}
 	in.SignedAt = norm(in.SignedAt)
-	v := &ValidationError{}
+	v := &credtrace.Validation{}
 	switch in.Subject.Kind {
 	case SubjectFirm, SubjectSite, SubjectStaff:
 	default:
@@ -665,8 +667,8 @@ func (s *Service) CreateCommitment(ctx context.Context, a Actor, in CommitmentIn
 	var out Commitment
 	err := s.store.Atomic(ctx, func(st Store) error {
 		firm, err := s.subjectFirm(ctx, st, in.Subject, in.SignedAt)
-		if errors.Is(err, ErrNotFound) {
-			return Invalid("subject.id", "no such %s", in.Subject.Kind)
+		if errors.Is(err, credtrace.ErrNotFound) {
+			return credtrace.InvalidField("subject.id", "no such %s", in.Subject.Kind)
 		}
 		if err != nil {
 			return err
@@ -674,7 +676,7 @@ func (s *Service) CreateCommitment(ctx context.Context, a Actor, in CommitmentIn
 		if ok, err := s.InScope(ctx, a, firm); err != nil {
 			return err
 		} else if !ok {
-			return Invalid("subject.id", "no such %s", in.Subject.Kind)
+			return credtrace.InvalidField("subject.id", "no such %s", in.Subject.Kind)
 		}
 		c := Commitment{ID: newID(), Subject: in.Subject, FirmID: firm, Text: strings.TrimSpace(in.Text),
 			Scope: in.Scope, Signer: strings.TrimSpace(in.Signer), SignedAt: in.SignedAt, CreatedAt: now, CreatedBy: a.TokenID}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/credtrace/credtrace"
 )
 
 // Policy holds the configurable periods of the credit rules, in months by severity.
@@ -33,11 +35,15 @@ func DefaultPolicy() Policy {
 	}
 }
 
-// Validate reports a period outside the statutory ranges.
+// publicityLimits are the statutory ranges of the publicity periods, in months.
+var publicityLimits = map[Severity][2]int{SevMinor: {0, 3}, SevGeneral: {3, 12}, SevSerious: {12, 36}}
+
+// Validate reports a period outside the statutory ranges: the one check of them (config only
+// parses the settings; serve refuses to start on this error).
 func (p Policy) Validate() error {
-	v := &ValidationError{}
-	limits := map[Severity][2]int{SevMinor: {0, 3}, SevGeneral: {3, 12}, SevSerious: {12, 36}}
-	for sev, lim := range limits {
+	v := &credtrace.Validation{}
+	for _, sev := range []Severity{SevMinor, SevGeneral, SevSerious} {
+		lim := publicityLimits[sev]
 		m, ok := p.PublicityMonths[sev]
 		if !ok {
 			v.Add("publicity."+string(sev), "missing")
@@ -66,8 +72,8 @@ const (
 	MaxLimit     = 500
 )
 
-// Service applies the rules of the credit archive. Its methods take the calling Actor and
-// answer ErrNotFound for objects outside the actor's scope, so that one firm cannot even learn
+// Service applies the rules of the credit archive. Its methods take the calling credtrace.Caller and
+// answer credtrace.ErrNotFound for objects outside the actor's scope, so that one firm cannot even learn
 // whether another firm's private objects exist.
 type Service struct {
 	store   Store
@@ -138,14 +144,14 @@ func EncodeCursor(id string) string {
 	return base64.RawURLEncoding.EncodeToString([]byte("v1:" + id))
 }
 
-// DecodeCursor reverses EncodeCursor; a malformed cursor is ErrInvalid naming "cursor".
+// DecodeCursor reverses EncodeCursor; a malformed cursor is credtrace.ErrInvalid naming "cursor".
 func DecodeCursor(c string) (string, error) {
 	if c == "" {
 		return "", nil
 	}
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil || !strings.HasPrefix(string(b), "v1:") {
-		return "", Invalid("cursor", "malformed cursor")
+		return "", credtrace.InvalidField("cursor", "malformed cursor")
 	}
 	return strings.TrimPrefix(string(b), "v1:"), nil
 }
@@ -161,7 +167,7 @@ func pageOf(cursor string, limit int) (Page, int, error) {
 		limit = DefaultLimit
 	}
 	if limit > MaxLimit {
-		return Page{}, 0, Invalid("limit", "must be at most %d", MaxLimit)
+		return Page{}, 0, credtrace.InvalidField("limit", "must be at most %d", MaxLimit)
 	}
 	return Page{After: after, Limit: limit + 1}, limit, nil
 }
@@ -232,7 +238,7 @@ func inTree(ctx context.Context, st Store, root, id string) (bool, error) {
 			return false, fmt.Errorf("firm tree above %s deeper than 64 levels", id)
 		}
 		f, err := st.Firm(ctx, id)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, credtrace.ErrNotFound) {
 			return false, nil
 		}
 		if err != nil {
@@ -244,11 +250,11 @@ func inTree(ctx context.Context, st Store, root, id string) (bool, error) {
 }
 
 // InScope reports whether actor may see the private data of firm id.
-func (s *Service) InScope(ctx context.Context, a Actor, id string) (bool, error) {
+func (s *Service) InScope(ctx context.Context, a credtrace.Caller, id string) (bool, error) {
 	switch a.Role {
-	case RoleRegulator:
+	case credtrace.RoleRegulator:
 		return true, nil
-	case RoleFirm:
+	case credtrace.RoleFirm:
 		if id == "" {
 			return false, nil
 		}
@@ -258,38 +264,38 @@ func (s *Service) InScope(ctx context.Context, a Actor, id string) (bool, error)
 }
 
 // scopeIDs returns the firm ids an actor may see, or nil for everything (regulators).
-func (s *Service) scopeIDs(ctx context.Context, a Actor) ([]string, error) {
+func (s *Service) scopeIDs(ctx context.Context, a credtrace.Caller) ([]string, error) {
 	switch a.Role {
-	case RoleRegulator:
+	case credtrace.RoleRegulator:
 		return nil, nil
-	case RoleFirm:
+	case credtrace.RoleFirm:
 		return subtree(ctx, s.store, a.FirmID)
 	}
-	return nil, ErrForbidden
+	return nil, credtrace.ErrForbidden
 }
 
-// requireScope answers ErrNotFound when actor may not see firm id.
-func (s *Service) requireScope(ctx context.Context, a Actor, id string) error {
+// requireScope answers credtrace.ErrNotFound when actor may not see firm id.
+func (s *Service) requireScope(ctx context.Context, a credtrace.Caller, id string) error {
 	ok, err := s.InScope(ctx, a, id)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return ErrNotFound
+		return credtrace.ErrNotFound
 	}
 	return nil
 }
 
-func requireRegulator(a Actor) error {
-	if a.Role != RoleRegulator {
-		return ErrForbidden
+func requireRegulator(a credtrace.Caller) error {
+	if !a.IsRegulator() {
+		return credtrace.ErrForbidden
 	}
 	return nil
 }
 
 // audit appends one entry to the hash chain inside the caller's Atomic block. Racing writers on
 // a backend without transactions meet a taken Seq and retry on the new tail.
-func (s *Service) audit(ctx context.Context, st Store, a Actor, action, entity, id, detail string) error {
+func (s *Service) audit(ctx context.Context, st Store, a credtrace.Caller, action, entity, id, detail string) error {
 	actor := a.TokenID
 	if actor == "" {
 		actor = string(a.Role)
@@ -306,7 +312,7 @@ func (s *Service) audit(ctx context.Context, st Store, a Actor, action, entity, 
 		}
 		e.Hash = AuditHash(e)
 		err = st.AppendAudit(ctx, e)
-		if errors.Is(err, ErrConflict) {
+		if errors.Is(err, credtrace.ErrConflict) {
 			continue
 		}
 		if err != nil {
@@ -314,7 +320,7 @@ func (s *Service) audit(ctx context.Context, st Store, a Actor, action, entity, 
 		}
 		return nil
 	}
-	return fmt.Errorf("append audit: %w: too many concurrent writers", ErrConflict)
+	return fmt.Errorf("append audit: %w: too many concurrent writers", credtrace.ErrConflict)
 }
 
 // AuditHash is the SHA-256 over an entry's fields and its predecessor's hash.
@@ -343,7 +349,7 @@ type VerifyResult struct {
 }
 
 // VerifyAudit recomputes the whole chain (regulators only).
-func (s *Service) VerifyAudit(ctx context.Context, a Actor) (VerifyResult, error) {
+func (s *Service) VerifyAudit(ctx context.Context, a credtrace.Caller) (VerifyResult, error) {
 	if err := requireRegulator(a); err != nil {
 		return VerifyResult{}, err
 	}
@@ -398,7 +404,7 @@ func (s *Service) VerifyAudit(ctx context.Context, a Actor) (VerifyResult, error
 }
 
 // AuditList returns audit entries after seq (regulators only).
-func (s *Service) AuditList(ctx context.Context, a Actor, after int64, limit int) ([]AuditEntry, error) {
+func (s *Service) AuditList(ctx context.Context, a credtrace.Caller, after int64, limit int) ([]AuditEntry, error) {
 	if err := requireRegulator(a); err != nil {
 		return nil, err
 	}
@@ -412,7 +418,7 @@ func (s *Service) AuditList(ctx context.Context, a Actor, after int64, limit int
 
 // TokenInput describes a token to issue.
 type TokenInput struct {
-	Role       Role
+	Role       credtrace.Role
 	FirmID     string
 	MerchantID string
 	StaffID    string // staff tokens: the person the token belongs to
@@ -437,44 +443,44 @@ func newSecret() string {
 // IssueToken creates a token and returns it with its secret, shown only once. Regulators issue
 // every role; a firm issues only staff tokens, for a person its tree employs now (a token is
 // the person's own view of their file, which they keep after leaving).
-func (s *Service) IssueToken(ctx context.Context, a Actor, in TokenInput) (Token, string, error) {
+func (s *Service) IssueToken(ctx context.Context, a credtrace.Caller, in TokenInput) (Token, string, error) {
 	switch {
-	case a.Role == RoleRegulator:
-	case a.Role == RoleFirm && in.Role == RoleStaff:
+	case a.IsRegulator():
+	case a.Role == credtrace.RoleFirm && in.Role == credtrace.RoleStaff:
 	default:
-		return Token{}, "", ErrForbidden
+		return Token{}, "", credtrace.ErrForbidden
 	}
-	v := &ValidationError{}
-	if in.Role != RoleFirm && in.FirmID != "" {
+	v := &credtrace.Validation{}
+	if in.Role != credtrace.RoleFirm && in.FirmID != "" {
 		v.Add("firm_id", "only firm tokens have a firm")
 	}
-	if in.Role != RoleMerchant && in.MerchantID != "" {
+	if in.Role != credtrace.RoleMerchant && in.MerchantID != "" {
 		v.Add("merchant_id", "only merchant tokens have a merchant")
 	}
-	if in.Role != RoleStaff && in.StaffID != "" {
+	if in.Role != credtrace.RoleStaff && in.StaffID != "" {
 		v.Add("staff_id", "only staff tokens have a person")
 	}
 	switch in.Role {
-	case RoleRegulator, RolePlatform, RoleMetrics:
-	case RoleFirm:
+	case credtrace.RoleRegulator, credtrace.RolePlatform, credtrace.RoleMetrics:
+	case credtrace.RoleFirm:
 		if in.FirmID == "" {
 			v.Add("firm_id", "required for a firm token")
-		} else if _, err := s.store.Firm(ctx, in.FirmID); errors.Is(err, ErrNotFound) {
+		} else if _, err := s.store.Firm(ctx, in.FirmID); errors.Is(err, credtrace.ErrNotFound) {
 			v.Add("firm_id", "no such firm")
 		} else if err != nil {
 			return Token{}, "", err
 		}
-	case RoleMerchant:
+	case credtrace.RoleMerchant:
 		if strings.TrimSpace(in.MerchantID) == "" {
 			v.Add("merchant_id", "required for a merchant token")
 		}
-	case RoleStaff:
+	case credtrace.RoleStaff:
 		if in.StaffID == "" {
 			v.Add("staff_id", "required for a staff token")
 			break
 		}
 		p, err := s.store.Staff(ctx, in.StaffID)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, credtrace.ErrNotFound) {
 			v.Add("staff_id", "no such person")
 			break
 		} else if err != nil {
@@ -516,7 +522,7 @@ func (s *Service) IssueToken(ctx context.Context, a Actor, in TokenInput) (Token
 
 // RevokeToken ends a token (regulators only). A token cannot revoke itself, so that the last
 // regulator is not locked out by a slip.
-func (s *Service) RevokeToken(ctx context.Context, a Actor, id string) error {
+func (s *Service) RevokeToken(ctx context.Context, a credtrace.Caller, id string) error {
 	if err := requireRegulator(a); err != nil {
 		return err
 	}
@@ -538,45 +544,45 @@ func (s *Service) RevokeToken(ctx context.Context, a Actor, id string) error {
 	})
 }
 
-// Authenticate resolves a bearer secret; unknown and revoked tokens are ErrNotFound.
-func (s *Service) Authenticate(ctx context.Context, secret string) (Actor, error) {
+// Authenticate resolves a bearer secret; unknown and revoked tokens are credtrace.ErrNotFound.
+func (s *Service) Authenticate(ctx context.Context, secret string) (credtrace.Caller, error) {
 	t, err := s.store.TokenByHash(ctx, HashToken(secret))
 	if err != nil {
-		return Actor{}, err
+		return credtrace.Caller{}, err
 	}
 	if !t.RevokedAt.IsZero() {
-		return Actor{}, ErrNotFound
+		return credtrace.Caller{}, credtrace.ErrNotFound
 	}
-	return Actor{TokenID: t.ID, Role: t.Role, FirmID: t.FirmID, MerchantID: t.MerchantID, StaffID: t.StaffID}, nil
+	return credtrace.Caller{TokenID: t.ID, Role: t.Role, FirmID: t.FirmID, MerchantID: t.MerchantID, StaffID: t.StaffID}, nil
 }
 
-// ActorOf returns the actor of token id while the token is not revoked (ErrNotFound otherwise):
+// ActorOf returns the actor of token id while the token is not revoked (credtrace.ErrNotFound otherwise):
 // sessions hold a token id and ask again on each request, so a revocation ends them at once.
-func (s *Service) ActorOf(ctx context.Context, id string) (Actor, error) {
+func (s *Service) ActorOf(ctx context.Context, id string) (credtrace.Caller, error) {
 	t, err := s.store.Token(ctx, id)
 	if err != nil {
-		return Actor{}, err
+		return credtrace.Caller{}, err
 	}
 	if !t.RevokedAt.IsZero() {
-		return Actor{}, ErrNotFound
+		return credtrace.Caller{}, credtrace.ErrNotFound
 	}
-	return Actor{TokenID: t.ID, Role: t.Role, FirmID: t.FirmID, MerchantID: t.MerchantID, StaffID: t.StaffID}, nil
+	return credtrace.Caller{TokenID: t.ID, Role: t.Role, FirmID: t.FirmID, MerchantID: t.MerchantID, StaffID: t.StaffID}, nil
 }
 
 // Bootstrap makes sure a regulator can sign in. With a given secret it registers that secret as a
 // regulator token when it is not yet known. Without one, on a store with no token at all, it
 // issues a regulator token and returns its secret (to be printed once); otherwise it returns "".
 func (s *Service) Bootstrap(ctx context.Context, given string) (string, error) {
-	system := Actor{Role: RoleRegulator, TokenID: "system"}
+	system := credtrace.Caller{Role: credtrace.RoleRegulator, TokenID: "system"}
 	if given != "" {
 		_, err := s.store.TokenByHash(ctx, HashToken(given))
 		if err == nil {
 			return "", nil
 		}
-		if !errors.Is(err, ErrNotFound) {
+		if !errors.Is(err, credtrace.ErrNotFound) {
 			return "", err
 		}
-		t := Token{ID: newID(), Hash: HashToken(given), Role: RoleRegulator, Label: "admin (CREDTRACE_ADMIN_TOKEN)", CreatedAt: s.Now(), CreatedBy: "system"}
+		t := Token{ID: newID(), Hash: HashToken(given), Role: credtrace.RoleRegulator, Label: "admin (CREDTRACE_ADMIN_TOKEN)", CreatedAt: s.Now(), CreatedBy: "system"}
 		return "", s.store.Atomic(ctx, func(st Store) error {
 			if err := st.CreateToken(ctx, t); err != nil {
 				return err
@@ -589,7 +595,7 @@ func (s *Service) Bootstrap(ctx context.Context, given string) (string, error) {
 		return "", err
 	}
 	secret := newSecret()
-	t := Token{ID: newID(), Hash: HashToken(secret), Role: RoleRegulator, Label: "admin (generated on first start)", CreatedAt: s.Now(), CreatedBy: "system"}
+	t := Token{ID: newID(), Hash: HashToken(secret), Role: credtrace.RoleRegulator, Label: "admin (generated on first start)", CreatedAt: s.Now(), CreatedBy: "system"}
 	err = s.store.Atomic(ctx, func(st Store) error {
 		if err := st.CreateToken(ctx, t); err != nil {
 			return err

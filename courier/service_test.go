@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/store/sqlite"
 )
@@ -51,7 +52,7 @@ type fixture struct {
 	st    *sqlite.Store
 	clock *testClock
 	svc   *courier.Service
-	reg   courier.Actor
+	reg   credtrace.Caller
 	codes int // USCCs handed out
 	ids   int // resident ID numbers handed out
 }
@@ -133,7 +134,7 @@ func (f *fixture) firm(t *testing.T, kind courier.FirmKind, parent string) couri
 }
 
 // actor issues a token and signs in with it.
-func (f *fixture) actor(t *testing.T, in courier.TokenInput) courier.Actor {
+func (f *fixture) actor(t *testing.T, in courier.TokenInput) credtrace.Caller {
 	t.Helper()
 	_, secret, err := f.svc.IssueToken(f.ctx, f.reg, in)
 	if err != nil {
@@ -146,9 +147,9 @@ func (f *fixture) actor(t *testing.T, in courier.TokenInput) courier.Actor {
 	return a
 }
 
-func (f *fixture) firmActor(t *testing.T, firmID string) courier.Actor {
+func (f *fixture) firmActor(t *testing.T, firmID string) credtrace.Caller {
 	t.Helper()
-	return f.actor(t, courier.TokenInput{Role: courier.RoleFirm, FirmID: firmID, Label: "firm"})
+	return f.actor(t, courier.TokenInput{Role: credtrace.RoleFirm, FirmID: firmID, Label: "firm"})
 }
 
 func (f *fixture) site(t *testing.T, firmID string) courier.Site {
@@ -201,7 +202,7 @@ func (f *fixture) pending(t *testing.T, sub courier.Subject) courier.Record {
 	return r
 }
 
-func (f *fixture) object(t *testing.T, a courier.Actor, recordID string) courier.Objection {
+func (f *fixture) object(t *testing.T, a credtrace.Caller, recordID string) courier.Objection {
 	t.Helper()
 	o, err := f.svc.FileObjection(f.ctx, a, courier.ObjectionInput{RecordID: recordID, Reasons: "运单显示已验视",
 		Evidence: []courier.Evidence{{Kind: "waybill", Ref: "SF1234567890"}}})
@@ -288,7 +289,7 @@ func TestCreateFirmTree(t *testing.T) {
 			before := f.auditSeq(t)
 			got, err := f.svc.CreateFirm(f.ctx, f.reg, firmInput(f.nextUSCC(), tt.kind, tt.parent))
 			if tt.field != "" {
-				wantErr(t, err, courier.ErrInvalid, tt.field)
+				wantErr(t, err, credtrace.ErrInvalid, tt.field)
 				f.wantAudit(t, before, 0)
 				return
 			}
@@ -343,7 +344,7 @@ func TestUpdateFirmParent(t *testing.T) {
 				t.Fatal(rerr)
 			}
 			if tt.field != "" {
-				wantErr(t, err, courier.ErrInvalid, tt.field)
+				wantErr(t, err, credtrace.ErrInvalid, tt.field)
 				if got.ParentID != old.ParentID || got.Version != old.Version {
 					t.Errorf("refused update changed the firm: parent %q v%d, want %q v%d", got.ParentID, got.Version, old.ParentID, old.Version)
 				}
@@ -377,7 +378,7 @@ func TestCreateFirmDuplicateUSCC(t *testing.T) {
 			in := firmInput(code, courier.KindHQ, "")
 			in.USCC = tt.uscc
 			_, err := f.svc.CreateFirm(f.ctx, f.reg, in)
-			wantErr(t, err, courier.ErrConflict, "")
+			wantErr(t, err, credtrace.ErrConflict, "")
 			f.wantAudit(t, before, 0)
 		})
 	}
@@ -395,22 +396,22 @@ func TestCreateStaff(t *testing.T) {
 
 	tests := []struct {
 		name  string
-		actor courier.Actor
+		actor credtrace.Caller
 		in    courier.StaffInput
 		want  error
 		field string
 	}{
-		{"wrong check digit", f.reg, courier.StaffInput{Name: "张三", IDNumber: "110105194912310021", Phone: mobile}, courier.ErrInvalid, "id_number"},
-		{"letters in the ID number", f.reg, courier.StaffInput{Name: "张三", IDNumber: "1101051949123100AX", Phone: mobile}, courier.ErrInvalid, "id_number"},
-		{"short ID number", f.reg, courier.StaffInput{Name: "张三", IDNumber: "11010519491231", Phone: mobile}, courier.ErrInvalid, "id_number"},
-		{"bad phone", f.reg, courier.StaffInput{Name: "张三", IDNumber: residentID, Phone: "1380013800"}, courier.ErrInvalid, "phone"},
-		{"no name", f.reg, courier.StaffInput{Name: " ", IDNumber: residentID, Phone: mobile}, courier.ErrInvalid, "name"},
-		{"firm without an employment", firmA, courier.StaffInput{Name: "张三", IDNumber: residentID, Phone: mobile}, courier.ErrInvalid, "employment"},
+		{"wrong check digit", f.reg, courier.StaffInput{Name: "张三", IDNumber: "110105194912310021", Phone: mobile}, credtrace.ErrInvalid, "id_number"},
+		{"letters in the ID number", f.reg, courier.StaffInput{Name: "张三", IDNumber: "1101051949123100AX", Phone: mobile}, credtrace.ErrInvalid, "id_number"},
+		{"short ID number", f.reg, courier.StaffInput{Name: "张三", IDNumber: "11010519491231", Phone: mobile}, credtrace.ErrInvalid, "id_number"},
+		{"bad phone", f.reg, courier.StaffInput{Name: "张三", IDNumber: residentID, Phone: "1380013800"}, credtrace.ErrInvalid, "phone"},
+		{"no name", f.reg, courier.StaffInput{Name: " ", IDNumber: residentID, Phone: mobile}, credtrace.ErrInvalid, "name"},
+		{"firm without an employment", firmA, courier.StaffInput{Name: "张三", IDNumber: residentID, Phone: mobile}, credtrace.ErrInvalid, "employment"},
 		{"employment in the future", f.reg, courier.StaffInput{Name: "张三", IDNumber: residentID, Phone: mobile,
-			Employment: &courier.EmploymentInput{FirmID: hq.ID, Role: "courier", From: start.Add(time.Hour)}}, courier.ErrInvalid, "employment.from"},
-		{"platform may not register staff", f.actor(t, courier.TokenInput{Role: courier.RolePlatform}), courier.StaffInput{Name: "张三", IDNumber: residentID, Phone: mobile}, courier.ErrForbidden, ""},
+			Employment: &courier.EmploymentInput{FirmID: hq.ID, Role: "courier", From: start.Add(time.Hour)}}, credtrace.ErrInvalid, "employment.from"},
+		{"platform may not register staff", f.actor(t, courier.TokenInput{Role: credtrace.RolePlatform}), courier.StaffInput{Name: "张三", IDNumber: residentID, Phone: mobile}, credtrace.ErrForbidden, ""},
 		{"accepted with lower-case x", firmA, courier.StaffInput{Name: "张三", IDNumber: " 11010519491231002x ", Phone: mobile, Employment: employ}, nil, ""},
-		{"same person again", f.reg, courier.StaffInput{Name: "张三丰", IDNumber: residentID, Phone: "13900139000"}, courier.ErrConflict, ""},
+		{"same person again", f.reg, courier.StaffInput{Name: "张三丰", IDNumber: residentID, Phone: "13900139000"}, credtrace.ErrConflict, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -492,19 +493,19 @@ func TestEmployment(t *testing.T) {
 		{"start before the current one started", func() error {
 			_, err := f.svc.StartEmployment(f.ctx, f.reg, p.ID, courier.EmploymentInput{FirmID: a.ID, Role: "courier", From: moved.Add(-time.Hour)})
 			return err
-		}, courier.ErrInvalid, "from"},
+		}, credtrace.ErrInvalid, "from"},
 		{"start at an unknown firm", func() error {
 			_, err := f.svc.StartEmployment(f.ctx, f.reg, p.ID, courier.EmploymentInput{FirmID: "no-such-firm", Role: "courier", From: start})
 			return err
-		}, courier.ErrInvalid, "firm_id"},
+		}, credtrace.ErrInvalid, "firm_id"},
 		{"end in the future", func() error {
 			_, err := f.svc.EndEmployment(f.ctx, f.reg, p.ID, start.Add(time.Hour))
 			return err
-		}, courier.ErrInvalid, "to"},
+		}, credtrace.ErrInvalid, "to"},
 		{"end before it started", func() error {
 			_, err := f.svc.EndEmployment(f.ctx, f.reg, p.ID, moved.Add(-time.Hour))
 			return err
-		}, courier.ErrInvalid, "to"},
+		}, credtrace.ErrInvalid, "to"},
 	}
 	for _, tt := range refused {
 		t.Run(tt.name, func(t *testing.T) {
@@ -541,7 +542,7 @@ func TestEmployment(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			before := f.auditSeq(t)
 			_, err := f.svc.EndEmployment(f.ctx, f.reg, tt.id, start)
-			wantErr(t, err, courier.ErrState, "")
+			wantErr(t, err, credtrace.ErrState, "")
 			f.wantAudit(t, before, 0)
 		})
 	}
@@ -553,8 +554,8 @@ func TestCreateRecordRoles(t *testing.T) {
 	branchA := f.firm(t, courier.KindBranch, hqA.ID)
 	hqB := f.firm(t, courier.KindHQ, "")
 	firmA := f.firmActor(t, hqA.ID)
-	merchant := f.actor(t, courier.TokenInput{Role: courier.RoleMerchant, MerchantID: "shop-1"})
-	platform := f.actor(t, courier.TokenInput{Role: courier.RolePlatform})
+	merchant := f.actor(t, courier.TokenInput{Role: credtrace.RoleMerchant, MerchantID: "shop-1"})
+	platform := f.actor(t, courier.TokenInput{Role: credtrace.RolePlatform})
 
 	in := func(sub string, src courier.Source, cat courier.Category) courier.RecordInput {
 		return recordInput(firmSubject(sub), src, cat, courier.SevGeneral)
@@ -565,7 +566,7 @@ func TestCreateRecordRoles(t *testing.T) {
 
 	tests := []struct {
 		name   string
-		actor  courier.Actor
+		actor  credtrace.Caller
 		in     courier.RecordInput
 		want   error
 		field  string
@@ -576,19 +577,19 @@ func TestCreateRecordRoles(t *testing.T) {
 		{"media source starts pending", f.reg, in(hqA.ID, courier.SrcMedia, courier.CatMedia), nil, "", courier.StatusPending},
 		{"firm self-report on itself", firmA, in(hqA.ID, courier.SrcFirmSelf, courier.CatDeliverySafety), nil, "", courier.StatusPending},
 		{"firm self-report on its branch", firmA, in(branchA.ID, courier.SrcFirmSelf, courier.CatServiceQuality), nil, "", courier.StatusPending},
-		{"firm entering a regulator record", firmA, in(hqA.ID, courier.SrcRegulator, courier.CatSupervision), courier.ErrInvalid, "source", ""},
-		{"firm entering a complaint", firmA, in(hqA.ID, courier.SrcConsumer, courier.CatComplaint), courier.ErrInvalid, "source", ""},
-		{"firm self-report on another brand", firmA, in(hqB.ID, courier.SrcFirmSelf, courier.CatDeliverySafety), courier.ErrInvalid, "subject.id", ""},
+		{"firm entering a regulator record", firmA, in(hqA.ID, courier.SrcRegulator, courier.CatSupervision), credtrace.ErrInvalid, "source", ""},
+		{"firm entering a complaint", firmA, in(hqA.ID, courier.SrcConsumer, courier.CatComplaint), credtrace.ErrInvalid, "source", ""},
+		{"firm self-report on another brand", firmA, in(hqB.ID, courier.SrcFirmSelf, courier.CatDeliverySafety), credtrace.ErrInvalid, "subject.id", ""},
 		{"merchant complaint", merchant, in(hqB.ID, courier.SrcMerchant, courier.CatComplaint), nil, "", courier.StatusPending},
-		{"merchant supervision record", merchant, in(hqB.ID, courier.SrcMerchant, courier.CatSupervision), courier.ErrInvalid, "category", ""},
-		{"merchant as consumer", merchant, in(hqB.ID, courier.SrcConsumer, courier.CatComplaint), courier.ErrInvalid, "source", ""},
-		{"merchant as regulator", merchant, in(hqB.ID, courier.SrcRegulator, courier.CatComplaint), courier.ErrInvalid, "source", ""},
+		{"merchant supervision record", merchant, in(hqB.ID, courier.SrcMerchant, courier.CatSupervision), credtrace.ErrInvalid, "category", ""},
+		{"merchant as consumer", merchant, in(hqB.ID, courier.SrcConsumer, courier.CatComplaint), credtrace.ErrInvalid, "source", ""},
+		{"merchant as regulator", merchant, in(hqB.ID, courier.SrcRegulator, courier.CatComplaint), credtrace.ErrInvalid, "source", ""},
 		{"platform complaint", platform, in(hqB.ID, courier.SrcPlatform, courier.CatComplaint), nil, "", courier.StatusPending},
-		{"platform as merchant", platform, in(hqB.ID, courier.SrcMerchant, courier.CatComplaint), courier.ErrInvalid, "source", ""},
-		{"platform media record", platform, in(hqB.ID, courier.SrcPlatform, courier.CatMedia), courier.ErrInvalid, "category", ""},
-		{"public", courier.Public, in(hqB.ID, courier.SrcConsumer, courier.CatComplaint), courier.ErrForbidden, "", ""},
-		{"occurred in the future", f.reg, future, courier.ErrInvalid, "occurred_at", ""},
-		{"unknown subject", f.reg, unknown, courier.ErrInvalid, "subject.id", ""},
+		{"platform as merchant", platform, in(hqB.ID, courier.SrcMerchant, courier.CatComplaint), credtrace.ErrInvalid, "source", ""},
+		{"platform media record", platform, in(hqB.ID, courier.SrcPlatform, courier.CatMedia), credtrace.ErrInvalid, "category", ""},
+		{"public", credtrace.Public, in(hqB.ID, courier.SrcConsumer, courier.CatComplaint), credtrace.ErrForbidden, "", ""},
+		{"occurred in the future", f.reg, future, credtrace.ErrInvalid, "occurred_at", ""},
+		{"unknown subject", f.reg, unknown, credtrace.ErrInvalid, "subject.id", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -735,7 +736,7 @@ func TestDecidedAtRefused(t *testing.T) {
 			in := recordInput(firmSubject(hq.ID), courier.SrcRegulator, courier.CatEnforcement, courier.SevGeneral)
 			in.OccurredAt, in.DecidedAt = tt.occurred, tt.decided
 			_, err := f.svc.CreateRecord(f.ctx, f.reg, in)
-			var v *courier.ValidationError
+			var v *credtrace.Error
 			if !errors.As(err, &v) || len(v.Fields) != 1 || v.Fields[0].Field != "decided_at" {
 				t.Fatalf("err = %v, want one invalid field decided_at", err)
 			}
@@ -844,7 +845,7 @@ func TestRefusedTransitions(t *testing.T) {
 				t.Fatal(err)
 			}
 			before := f.auditSeq(t)
-			wantErr(t, tt.act(rid, oid), courier.ErrState, "")
+			wantErr(t, tt.act(rid, oid), credtrace.ErrState, "")
 			got, err := f.svc.Record(f.ctx, f.reg, rid)
 			if err != nil {
 				t.Fatal(err)
@@ -865,7 +866,7 @@ func TestRepairAfterMinimumPeriod(t *testing.T) {
 
 	f.clock.Set(r.RepairEligibleAt.Add(-time.Millisecond))
 	_, err := f.svc.RequestRepair(f.ctx, firmA, r.ID, repairIn)
-	wantErr(t, err, courier.ErrState, "")
+	wantErr(t, err, credtrace.ErrState, "")
 
 	f.clock.Set(r.RepairEligibleAt)
 	before := f.auditSeq(t)
@@ -903,7 +904,7 @@ func TestObjectionsOverdue(t *testing.T) {
 	tests := []struct {
 		name  string
 		after time.Duration // since filing
-		actor courier.Actor
+		actor credtrace.Caller
 		want  []string
 	}{
 		{"at filing", 0, f.reg, nil},
@@ -1025,7 +1026,7 @@ func TestDisclose(t *testing.T) {
 	}
 	t.Run("unknown code", func(t *testing.T) {
 		_, err := f.svc.Disclose(f.ctx, "91110000802100433B")
-		wantErr(t, err, courier.ErrNotFound, "")
+		wantErr(t, err, credtrace.ErrNotFound, "")
 	})
 }
 
@@ -1047,37 +1048,40 @@ func TestFirmScope(t *testing.T) {
 
 	tests := []struct {
 		name  string
-		actor courier.Actor
-		call  func(a courier.Actor) error
+		actor credtrace.Caller
+		call  func(a credtrace.Caller) error
 		want  error
 	}{
-		{"another brand's firm", asA, func(a courier.Actor) error { _, err := f.svc.Firm(f.ctx, a, hqB.ID); return err }, courier.ErrNotFound},
-		{"another brand's file", asA, func(a courier.Actor) error { _, err := f.svc.FirmFile(f.ctx, a, hqB.ID); return err }, courier.ErrNotFound},
-		{"another brand's site", asA, func(a courier.Actor) error { _, err := f.svc.Site(f.ctx, a, siteB.ID); return err }, courier.ErrNotFound},
-		{"another brand's site list", asA, func(a courier.Actor) error { _, _, err := f.svc.Sites(f.ctx, a, hqB.ID, "", 0); return err }, courier.ErrNotFound},
-		{"a site for another brand", asA, func(a courier.Actor) error {
+		{"another brand's firm", asA, func(a credtrace.Caller) error { _, err := f.svc.Firm(f.ctx, a, hqB.ID); return err }, credtrace.ErrNotFound},
+		{"another brand's file", asA, func(a credtrace.Caller) error { _, err := f.svc.FirmFile(f.ctx, a, hqB.ID); return err }, credtrace.ErrNotFound},
+		{"another brand's site", asA, func(a credtrace.Caller) error { _, err := f.svc.Site(f.ctx, a, siteB.ID); return err }, credtrace.ErrNotFound},
+		{"another brand's site list", asA, func(a credtrace.Caller) error { _, _, err := f.svc.Sites(f.ctx, a, hqB.ID, "", 0); return err }, credtrace.ErrNotFound},
+		{"a site for another brand", asA, func(a credtrace.Caller) error {
 			_, err := f.svc.CreateSite(f.ctx, a, hqB.ID, courier.SiteInput{Name: "x", Kind: courier.SiteLocker, Region: "130102"})
 			return err
-		}, courier.ErrNotFound},
-		{"change another brand's site", asA, func(a courier.Actor) error {
+		}, credtrace.ErrNotFound},
+		{"change another brand's site", asA, func(a credtrace.Caller) error {
 			_, err := f.svc.UpdateSite(f.ctx, a, siteB.ID, courier.SiteInput{Name: "x", Kind: courier.SiteLocker, Region: "130102"})
 			return err
-		}, courier.ErrNotFound},
-		{"another brand's staff", asA, func(a courier.Actor) error { _, err := f.svc.Staff(f.ctx, a, staffB.ID); return err }, courier.ErrNotFound},
-		{"another brand's staff file", asA, func(a courier.Actor) error { _, err := f.svc.StaffFile(f.ctx, a, staffB.ID); return err }, courier.ErrNotFound},
-		{"change another brand's staff", asA, func(a courier.Actor) error {
+		}, credtrace.ErrNotFound},
+		{"another brand's staff", asA, func(a credtrace.Caller) error { _, err := f.svc.Staff(f.ctx, a, staffB.ID); return err }, credtrace.ErrNotFound},
+		{"another brand's staff file", asA, func(a credtrace.Caller) error { _, err := f.svc.StaffFile(f.ctx, a, staffB.ID); return err }, credtrace.ErrNotFound},
+		{"change another brand's staff", asA, func(a credtrace.Caller) error {
 			_, err := f.svc.UpdateStaff(f.ctx, a, staffB.ID, courier.StaffPatch{Name: &name})
 			return err
-		}, courier.ErrNotFound},
-		{"end another brand's employment", asA, func(a courier.Actor) error { _, err := f.svc.EndEmployment(f.ctx, a, staffB.ID, start); return err }, courier.ErrNotFound},
-		{"another brand's record", asA, func(a courier.Actor) error { _, err := f.svc.Record(f.ctx, a, recordB.ID); return err }, courier.ErrNotFound},
-		{"repair another brand's record", asA, func(a courier.Actor) error { _, err := f.svc.RequestRepair(f.ctx, a, recordB.ID, repairIn); return err }, courier.ErrNotFound},
-		{"another brand's objection", asA, func(a courier.Actor) error { _, err := f.svc.Objection(f.ctx, a, objectionB.ID); return err }, courier.ErrNotFound},
-		{"a branch token and its hq", asBranch, func(a courier.Actor) error { _, err := f.svc.Firm(f.ctx, a, hqA.ID); return err }, courier.ErrNotFound},
-		{"own hq", asA, func(a courier.Actor) error { _, err := f.svc.Firm(f.ctx, a, hqA.ID); return err }, nil},
-		{"own branch", asA, func(a courier.Actor) error { _, err := f.svc.Firm(f.ctx, a, branchA.ID); return err }, nil},
-		{"own branch's site", asA, func(a courier.Actor) error { _, err := f.svc.Site(f.ctx, a, siteA.ID); return err }, nil},
-		{"a branch token and itself", asBranch, func(a courier.Actor) error { _, err := f.svc.FirmFile(f.ctx, a, branchA.ID); return err }, nil},
+		}, credtrace.ErrNotFound},
+		{"end another brand's employment", asA, func(a credtrace.Caller) error { _, err := f.svc.EndEmployment(f.ctx, a, staffB.ID, start); return err }, credtrace.ErrNotFound},
+		{"another brand's record", asA, func(a credtrace.Caller) error { _, err := f.svc.Record(f.ctx, a, recordB.ID); return err }, credtrace.ErrNotFound},
+		{"repair another brand's record", asA, func(a credtrace.Caller) error {
+			_, err := f.svc.RequestRepair(f.ctx, a, recordB.ID, repairIn)
+			return err
+		}, credtrace.ErrNotFound},
+		{"another brand's objection", asA, func(a credtrace.Caller) error { _, err := f.svc.Objection(f.ctx, a, objectionB.ID); return err }, credtrace.ErrNotFound},
+		{"a branch token and its hq", asBranch, func(a credtrace.Caller) error { _, err := f.svc.Firm(f.ctx, a, hqA.ID); return err }, credtrace.ErrNotFound},
+		{"own hq", asA, func(a credtrace.Caller) error { _, err := f.svc.Firm(f.ctx, a, hqA.ID); return err }, nil},
+		{"own branch", asA, func(a credtrace.Caller) error { _, err := f.svc.Firm(f.ctx, a, branchA.ID); return err }, nil},
+		{"own branch's site", asA, func(a credtrace.Caller) error { _, err := f.svc.Site(f.ctx, a, siteA.ID); return err }, nil},
+		{"a branch token and itself", asBranch, func(a credtrace.Caller) error { _, err := f.svc.FirmFile(f.ctx, a, branchA.ID); return err }, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1158,7 +1162,7 @@ func TestAuditEveryChange(t *testing.T) {
 			return err
 		}, "firm.update"},
 		{"issue token", func() error {
-			tk, _, err := f.svc.IssueToken(f.ctx, f.reg, courier.TokenInput{Role: courier.RoleFirm, FirmID: firm.ID})
+			tk, _, err := f.svc.IssueToken(f.ctx, f.reg, courier.TokenInput{Role: credtrace.RoleFirm, FirmID: firm.ID})
 			tokenID = tk.ID
 			return err
 		}, "token.issue"},
@@ -1259,22 +1263,22 @@ func TestAuditEveryChange(t *testing.T) {
 		{"invalid firm", func() error {
 			_, err := f.svc.CreateFirm(f.ctx, f.reg, firmInput("91130100MA0CX7Q2K7", courier.KindHQ, ""))
 			return err
-		}, courier.ErrInvalid},
+		}, credtrace.ErrInvalid},
 		{"duplicate firm", func() error {
 			_, err := f.svc.CreateFirm(f.ctx, f.reg, firmInput(firm.USCC, courier.KindHQ, ""))
 			return err
-		}, courier.ErrConflict},
+		}, credtrace.ErrConflict},
 		{"firm by a firm", func() error {
-			_, err := f.svc.CreateFirm(f.ctx, courier.Actor{Role: courier.RoleFirm, FirmID: firm.ID}, firmInput(f.nextUSCC(), courier.KindHQ, ""))
+			_, err := f.svc.CreateFirm(f.ctx, credtrace.Caller{Role: credtrace.RoleFirm, FirmID: firm.ID}, firmInput(f.nextUSCC(), courier.KindHQ, ""))
 			return err
-		}, courier.ErrForbidden},
+		}, credtrace.ErrForbidden},
 		{"unknown firm", func() error {
 			_, err := f.svc.UpdateFirm(f.ctx, f.reg, "no-such-firm", courier.FirmPatch{Name: &name})
 			return err
-		}, courier.ErrNotFound},
-		{"revoke a revoked token", func() error { return f.svc.RevokeToken(f.ctx, f.reg, tokenID) }, courier.ErrState},
-		{"revoke own token", func() error { return f.svc.RevokeToken(f.ctx, f.reg, f.reg.TokenID) }, courier.ErrState},
-		{"dismiss without a reason", func() error { _, err := f.svc.DismissRecord(f.ctx, f.reg, pending.ID, " "); return err }, courier.ErrInvalid},
+		}, credtrace.ErrNotFound},
+		{"revoke a revoked token", func() error { return f.svc.RevokeToken(f.ctx, f.reg, tokenID) }, credtrace.ErrState},
+		{"revoke own token", func() error { return f.svc.RevokeToken(f.ctx, f.reg, f.reg.TokenID) }, credtrace.ErrState},
+		{"dismiss without a reason", func() error { _, err := f.svc.DismissRecord(f.ctx, f.reg, pending.ID, " "); return err }, credtrace.ErrInvalid},
 	}
 	for _, tt := range refused {
 		t.Run("refused "+tt.name, func(t *testing.T) {

@@ -61,14 +61,14 @@ type CommitmentQuery struct {
 }
 
 // Store is what the courier archive needs from a backend. Updates carry the new Version; a
-// backend applies them only when the stored Version is one less, and answers ErrConflict
-// otherwise, so concurrent changes never overwrite each other. Get methods answer ErrNotFound.
+// backend applies them only when the stored Version is one less, and answers credtrace.ErrConflict
+// otherwise, so concurrent changes never overwrite each other. Get methods answer credtrace.ErrNotFound.
 type Store interface {
 	// Atomic runs fn so that its writes land together or not at all where the backend can
 	// offer that (SQLite: one transaction). fn must use the Store it is given.
 	Atomic(ctx context.Context, fn func(Store) error) error
 
-	CreateFirm(ctx context.Context, f Firm) error // ErrConflict on a taken USCC
+	CreateFirm(ctx context.Context, f Firm) error // credtrace.ErrConflict on a taken USCC
 	UpdateFirm(ctx context.Context, f Firm) error
 	Firm(ctx context.Context, id string) (Firm, error)
 	FirmByUSCC(ctx context.Context, uscc string) (Firm, error)
@@ -79,7 +79,7 @@ type Store interface {
 	Site(ctx context.Context, id string) (Site, error)
 	Sites(ctx context.Context, q SiteQuery) ([]Site, error)
 
-	CreateStaff(ctx context.Context, s Staff) error // ErrConflict on a taken ID hash
+	CreateStaff(ctx context.Context, s Staff) error // credtrace.ErrConflict on a taken ID hash
 	UpdateStaff(ctx context.Context, s Staff) error
 	Staff(ctx context.Context, id string) (Staff, error)
 	StaffByIDHash(ctx context.Context, hash string) (Staff, error)
@@ -98,7 +98,7 @@ type Store interface {
 	CreateCommitment(ctx context.Context, c Commitment) error
 	Commitments(ctx context.Context, q CommitmentQuery) ([]Commitment, error)
 
-	CreateToken(ctx context.Context, t Token) error // ErrConflict on a taken hash
+	CreateToken(ctx context.Context, t Token) error // credtrace.ErrConflict on a taken hash
 	Token(ctx context.Context, id string) (Token, error)
 	TokenByHash(ctx context.Context, hash string) (Token, error)
 	RevokeToken(ctx context.Context, id string, at time.Time) error
@@ -106,12 +106,12 @@ type Store interface {
 
 	// LastAudit returns the newest audit entry; ok is false on an empty trail.
 	LastAudit(ctx context.Context) (e AuditEntry, ok bool, err error)
-	// AppendAudit stores e; ErrConflict when e.Seq is taken (another writer won the race).
+	// AppendAudit stores e; credtrace.ErrConflict when e.Seq is taken (another writer won the race).
 	AppendAudit(ctx context.Context, e AuditEntry) error
 	// AuditEntries returns entries with Seq > after in Seq order, at most limit.
 	AuditEntries(ctx context.Context, after int64, limit int) ([]AuditEntry, error)
 
-	// PutCheckpoint stores a signed checkpoint of the audit trail; ErrConflict when one with
+	// PutCheckpoint stores a signed checkpoint of the audit trail; credtrace.ErrConflict when one with
 	// its Seq is stored.
 	PutCheckpoint(ctx context.Context, c Checkpoint) error
 	// LatestCheckpoint returns the checkpoint with the highest Seq; ok is false when none.
@@ -133,7 +133,7 @@ type Store interface {
 	// (from several replicas too) each count.
 	AddGuess(ctx context.Context, key string, at time.Time, window time.Duration) (Guesses, error)
 
-	// Setting returns a stored setting; ErrNotFound when unset.
+	// Setting returns a stored setting; credtrace.ErrNotFound when unset.
 	Setting(ctx context.Context, key string) (string, error)
 	// InitSetting stores value under key unless one is stored, and returns the stored value.
 	InitSetting(ctx context.Context, key, value string) (string, error)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+
+	"github.com/credtrace/credtrace"
 )
 
 // InTree reports whether firm id is root or below it; other domains use it to scope firms.
@@ -30,7 +32,7 @@ func (s *Service) Root(ctx context.Context, id string) (string, error) {
 // SiteFirm returns the firm a site belongs to; ok is false for an unknown site.
 func (s *Service) SiteFirm(ctx context.Context, siteID string) (string, bool, error) {
 	site, err := s.store.Site(ctx, siteID)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, credtrace.ErrNotFound) {
 		return "", false, nil
 	}
 	if err != nil {
@@ -43,7 +45,7 @@ func (s *Service) SiteFirm(ctx context.Context, siteID string) (string, bool, er
 // one with no open employment.
 func (s *Service) StaffFirm(ctx context.Context, id string) (string, bool, error) {
 	p, err := s.store.Staff(ctx, id)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, credtrace.ErrNotFound) {
 		return "", false, nil
 	}
 	if err != nil {
@@ -60,15 +62,11 @@ func (s *Service) StaffFirm(ctx context.Context, id string) (string, bool, error
 // FirmExists reports whether a firm is registered.
 func (s *Service) FirmExists(ctx context.Context, id string) (bool, error) {
 	_, err := s.store.Firm(ctx, id)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, credtrace.ErrNotFound) {
 		return false, nil
 	}
 	return err == nil, err
 }
-
-// SystemActor is how automated parts of credtrace (back-tracking, scoring) act in the archive:
-// with a regulator's reach, but entering records as source system, which start pending.
-var SystemActor = Actor{TokenID: "system", Role: RoleRegulator}
 
 // treeScope is one request's view of the tree generation: read at most once, on the first
 // question, so that a request costs one generation read however many questions it asks.

@@ -1,6 +1,10 @@
 package courier
 
-import "time"
+import (
+	"time"
+
+	"github.com/credtrace/credtrace"
+)
 
 // FirmKind is a firm's place in the franchise tree.
 type FirmKind string
@@ -276,6 +280,22 @@ func (r Record) RepairPending() bool {
 	return false
 }
 
+// StatusAt is the record's status at t, read from its history; ok is false before the record
+// existed.
+func (r Record) StatusAt(t time.Time) (st RecordStatus, ok bool) {
+	if r.CreatedAt.After(t) {
+		return "", false
+	}
+	st = StatusPending
+	for _, h := range r.History {
+		if h.At.After(t) {
+			break
+		}
+		st = h.To
+	}
+	return st, true
+}
+
 // Public reports whether the record shows in the public disclosure at t.
 func (r Record) Public(t time.Time) bool {
 	return r.Status.InForce() && t.Before(r.PublicUntil)
@@ -331,27 +351,11 @@ type Commitment struct {
 	CreatedBy string
 }
 
-// Role is what a token may do.
-type Role string
-
-// Roles. The public is the absence of a token.
-const (
-	RoleRegulator Role = "regulator"
-	RoleFirm      Role = "firm"
-	RoleMerchant  Role = "merchant"
-	RolePlatform  Role = "platform"
-	RoleStaff     Role = "staff" // a person's own view of their file
-	// RoleMetrics reads the service's Prometheus metrics and nothing else: the token a
-	// scraper holds, which must not open the archive.
-	RoleMetrics Role = "metrics"
-	RolePublic  Role = "public"
-)
-
 // Token is an API credential. Only the SHA-256 of the secret is kept.
 type Token struct {
 	ID         string
 	Hash       string
-	Role       Role
+	Role       credtrace.Role
 	FirmID     string // firm tokens: the root of the subtree they act for
 	MerchantID string // merchant tokens
 	StaffID    string // staff tokens: the person they belong to
@@ -360,18 +364,6 @@ type Token struct {
 	CreatedBy  string
 	RevokedAt  time.Time
 }
-
-// Actor is who makes a call.
-type Actor struct {
-	TokenID    string
-	Role       Role
-	FirmID     string
-	MerchantID string
-	StaffID    string // staff actors: the person themselves
-}
-
-// Public is the anonymous actor.
-var Public = Actor{Role: RolePublic}
 
 // AuditEntry is one link of the hash-chained audit trail.
 type AuditEntry struct {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/credtrace/credtrace/courier"
+	"github.com/credtrace/credtrace"
 )
 
 // Request bodies are streamed (fiber.Config.StreamRequestBody): fasthttp reads the headers and
@@ -55,7 +55,7 @@ func (s *Server) largeRoutes() {
 
 func tooLarge(limit int) error {
 	return &apiError{status: fiber.StatusRequestEntityTooLarge, code: "too_large",
-		msg: "request body exceeds the limit of this route", fields: []courier.FieldError{{Field: "body", Reason: "larger than " + humanBytes(limit)}}}
+		msg: "request body exceeds the limit of this route", fields: []credtrace.FieldError{{Field: "body", Reason: "larger than " + humanBytes(limit)}}}
 }
 
 // bodyGate runs before authentication: see the comment at the top of this file.
@@ -65,7 +65,7 @@ func (s *Server) bodyGate(c *fiber.Ctx) error {
 		c.Context().SetConnectionClose()
 		return &apiError{status: fiber.StatusUnsupportedMediaType, code: "unsupported_encoding",
 			msg:    "compressed request bodies are not accepted; send the body without Content-Encoding",
-			fields: []courier.FieldError{{Field: "Content-Encoding", Reason: "must be absent or identity"}}}
+			fields: []credtrace.FieldError{{Field: "Content-Encoding", Reason: "must be absent or identity"}}}
 	}
 	limit, large := s.large[routeKey(c.Method(), c.Path())]
 	if !large {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/scoring"
 )
@@ -16,7 +17,7 @@ import (
 func (s *Server) courierRoutes() {
 	s.add("GET", "/healthz", "Service and store health", public, s.health)
 	s.add("GET", "/openapi.json", "This OpenAPI document", public, s.openapi())
-	s.add("GET", "/metrics", "Prometheus metrics (metrics tokens only)", []courier.Role{courier.RoleMetrics}, s.deps.Metrics.handler())
+	s.add("GET", "/metrics", "Prometheus metrics (metrics tokens only)", []credtrace.Role{credtrace.RoleMetrics}, s.deps.Metrics.handler())
 	s.add("GET", "/v1/me", "Who the token belongs to", anyToken, s.me)
 
 	s.add("POST", "/v1/tokens", "Issue a token (firms: staff tokens for their own people)", firms, s.issueToken)
@@ -97,7 +98,7 @@ func (s *Server) issueToken(c *fiber.Ctx) error {
 		return err
 	}
 	t, secret, err := s.deps.Courier.IssueToken(ctx(c), actor(c), courier.TokenInput{
-		Role: courier.Role(req.Role), FirmID: req.FirmID, MerchantID: req.MerchantID, StaffID: req.StaffID, Label: req.Label})
+		Role: credtrace.Role(req.Role), FirmID: req.FirmID, MerchantID: req.MerchantID, StaffID: req.StaffID, Label: req.Label})
 	if err != nil {
 		return err
 	}
@@ -266,7 +267,7 @@ func (s *Server) hireStaff(c *fiber.Ctx) error {
 }
 
 // person proves, by the resident ID number and phone of the body, who an anonymous caller is.
-func (s *Server) person(c *fiber.Ctx, idNumber, phone string) (courier.Actor, error) {
+func (s *Server) person(c *fiber.Ctx, idNumber, phone string) (credtrace.Caller, error) {
 	return s.deps.Courier.Person(ctx(c), idNumber, phone, strings.Clone(c.IP()))
 }
 
@@ -399,7 +400,7 @@ func (s *Server) firmFile(c *fiber.Ctx) error {
 	out.Records, out.Counts = groupRecords(f.Records)
 	if s.deps.Scoring != nil {
 		out.Sanctions = []sanctionJSON{}
-		ss, err := s.deps.Scoring.Sanctions(ctx(c), scoring.Caller{Role: "regulator"}, scoring.SanctionQuery{FirmID: f.Firm.ID})
+		ss, err := s.deps.Scoring.Sanctions(ctx(c), actor(c), scoring.SanctionQuery{FirmID: f.Firm.ID})
 		if err != nil {
 			return err
 		}
@@ -414,7 +415,7 @@ func (s *Server) staffFile(c *fiber.Ctx) error {
 	return s.writeStaffFile(c, actor(c), c.Params("id"))
 }
 
-func (s *Server) writeStaffFile(c *fiber.Ctx, a courier.Actor, id string) error {
+func (s *Server) writeStaffFile(c *fiber.Ctx, a credtrace.Caller, id string) error {
 	f, err := s.deps.Courier.StaffFile(ctx(c), a, id)
 	if err != nil {
 		return err
@@ -451,7 +452,7 @@ func (s *Server) listRecords(c *fiber.Ctx) error {
 	}
 	if kind, id := c.Query("subject_kind"), c.Query("subject_id"); kind != "" || id != "" {
 		if kind == "" || id == "" {
-			return courier.Invalid("subject_id", "subject_kind and subject_id go together")
+			return credtrace.InvalidField("subject_id", "subject_kind and subject_id go together")
 		}
 		q.Subject = &courier.Subject{Kind: courier.SubjectKind(kind), ID: id}
 	}
@@ -550,7 +551,7 @@ func (s *Server) listObjections(c *fiber.Ctx) error {
 	overdue := false
 	if v := c.Query("overdue"); v != "" {
 		if overdue, err = strconv.ParseBool(v); err != nil {
-			return courier.Invalid("overdue", "must be true or false")
+			return credtrace.InvalidField("overdue", "must be true or false")
 		}
 	}
 	items, next, err := s.deps.Courier.Objections(ctx(c), actor(c), overdue, c.Query("cursor"), limit)
@@ -671,7 +672,7 @@ func queryAfterSeq(c *fiber.Ctx) (int64, error) {
 	}
 	after, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || after < 0 {
-		return 0, courier.Invalid("after", "must be a non-negative sequence number")
+		return 0, credtrace.InvalidField("after", "must be a non-negative sequence number")
 	}
 	return after, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/go-playground/validator/v10"
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 )
 
@@ -90,12 +91,12 @@ func jsonError(err error) error {
 			field = "body"
 		}
 		reason := "must be " + typeName(typ.Type)
-		return &courier.ValidationError{Fields: []courier.FieldError{{Field: field, Reason: reason}}}
+		return &credtrace.Error{Kind: credtrace.Invalid, Fields: []credtrace.FieldError{{Field: field, Reason: reason}}}
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return badRequest("malformed", "malformed JSON: unexpected end of input")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-		return badRequest("unknown_field", "unknown field "+strconv.Quote(name), courier.FieldError{Field: name, Reason: "unknown field"})
+		return badRequest("unknown_field", "unknown field "+strconv.Quote(name), credtrace.FieldError{Field: name, Reason: "unknown field"})
 	}
 	return badRequest("malformed", "malformed JSON: "+err.Error())
 }
@@ -131,7 +132,7 @@ func (s *Server) validate(v any) error {
 	if !errors.As(err, &ves) {
 		return fmt.Errorf("validate: %w", err)
 	}
-	out := &courier.ValidationError{}
+	out := &credtrace.Validation{}
 	for _, fe := range ves {
 		ns := fe.Namespace()
 		if _, rest, ok := strings.Cut(ns, "."); ok {
@@ -139,7 +140,7 @@ func (s *Server) validate(v any) error {
 		}
 		out.Add(ns, "%s", tagReason(fe))
 	}
-	return out
+	return out.Err()
 }
 
 func tagReason(fe validator.FieldError) string {
@@ -173,10 +174,10 @@ func queryLimit(c *fiber.Ctx) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 {
-		return 0, courier.Invalid("limit", "must be a positive integer")
+		return 0, credtrace.InvalidField("limit", "must be a positive integer")
 	}
 	if n > courier.MaxLimit {
-		return 0, courier.Invalid("limit", "must be at most %d", courier.MaxLimit)
+		return 0, credtrace.InvalidField("limit", "must be at most %d", courier.MaxLimit)
 	}
 	return n, nil
 }

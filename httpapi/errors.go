@@ -7,8 +7,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/credtrace/credtrace/courier"
-	"github.com/credtrace/credtrace/scoring"
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/tracking"
 )
 
@@ -17,7 +16,7 @@ type apiError struct {
 	status int
 	code   string
 	msg    string
-	fields []courier.FieldError
+	fields []credtrace.FieldError
 }
 
 func (e *apiError) Error() string { return e.msg }
@@ -26,32 +25,22 @@ func errUnauthorized(msg string) error {
 	return &apiError{status: fiber.StatusUnauthorized, code: "unauthorized", msg: msg}
 }
 
-func badRequest(code, msg string, fields ...courier.FieldError) error {
+func badRequest(code, msg string, fields ...credtrace.FieldError) error {
 	return &apiError{status: fiber.StatusBadRequest, code: code, msg: msg, fields: fields}
 }
 
-// kinds maps domain sentinels to statuses and codes: the one table of the API.
-var kinds = []struct {
-	err    error
+// kinds maps each kind of credtrace error to its status and code: the one table of the API. An
+// error with a Code of its own (run_in_progress) answers that code with its kind's status.
+var kinds = map[credtrace.Kind]struct {
 	status int
 	code   string
 }{
-	{courier.ErrInvalid, fiber.StatusUnprocessableEntity, "invalid"},
-	{courier.ErrNotFound, fiber.StatusNotFound, "not_found"},
-	{courier.ErrConflict, fiber.StatusConflict, "conflict"},
-	{courier.ErrState, fiber.StatusConflict, "wrong_state"},
-	{courier.ErrForbidden, fiber.StatusForbidden, "forbidden"},
-	{courier.ErrLocked, fiber.StatusTooManyRequests, "rate_limited"},
-	{tracking.ErrInvalid, fiber.StatusUnprocessableEntity, "invalid"},
-	{tracking.ErrNotFound, fiber.StatusNotFound, "not_found"},
-	{tracking.ErrConflict, fiber.StatusConflict, "conflict"},
-	{tracking.ErrForbidden, fiber.StatusForbidden, "forbidden"},
-	{scoring.ErrInvalid, fiber.StatusUnprocessableEntity, "invalid"},
-	{scoring.ErrNotFound, fiber.StatusNotFound, "not_found"},
-	{scoring.ErrConflict, fiber.StatusConflict, "conflict"},
-	{scoring.ErrState, fiber.StatusConflict, "wrong_state"},
-	{scoring.ErrLeaseHeld, fiber.StatusConflict, "run_in_progress"},
-	{scoring.ErrForbidden, fiber.StatusForbidden, "forbidden"},
+	credtrace.Invalid:   {fiber.StatusUnprocessableEntity, "invalid"},
+	credtrace.NotFound:  {fiber.StatusNotFound, "not_found"},
+	credtrace.Conflict:  {fiber.StatusConflict, "conflict"},
+	credtrace.State:     {fiber.StatusConflict, "wrong_state"},
+	credtrace.Forbidden: {fiber.StatusForbidden, "forbidden"},
+	credtrace.Locked:    {fiber.StatusTooManyRequests, "rate_limited"},
 }
 
 func statusOf(err error) int {
@@ -63,12 +52,24 @@ func statusOf(err error) int {
 	if errors.As(err, &fe) {
 		return fe.Code
 	}
-	for _, k := range kinds {
-		if errors.Is(err, k.err) {
-			return k.status
-		}
+	if k, ok := kinds[kindOf(err)]; ok {
+		return k.status
 	}
 	return fiber.StatusInternalServerError
+}
+
+// kindOf is the kind of err, also for the domain errors of their own shape (an ambiguous
+// waybill is a conflict) that answer errors.Is for a kind.
+func kindOf(err error) credtrace.Kind {
+	if k := credtrace.KindOf(err); k != credtrace.Other {
+		return k
+	}
+	for k := range kinds {
+		if errors.Is(err, &credtrace.Error{Kind: k}) {
+			return k
+		}
+	}
+	return credtrace.Other
 }
 
 type fieldJSON struct {
@@ -100,9 +101,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	status := statusOf(err)
 	var ae *apiError
 	var fe *fiber.Error
-	var ve *courier.ValidationError
-	var tve *tracking.ValidationError
-	var sve *scoring.ValidationError
+	var ce *credtrace.Error
 	var amb *tracking.AmbiguousError
 	switch {
 	case errors.As(err, &amb):
@@ -118,33 +117,21 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 			body.Code = "too_large"
 			body.Fields = []fieldJSON{{"body", "larger than " + humanBytes(MaxBodyLimit)}}
 		}
-	case errors.As(err, &ve):
-		body.Code, body.Message = "invalid", "the request breaks a rule"
-		for _, f := range ve.Fields {
-			body.Fields = append(body.Fields, fieldJSON{f.Field, f.Reason})
-		}
-	case errors.As(err, &tve):
-		body.Code, body.Message = "invalid", "the request breaks a rule"
-		for _, f := range tve.Fields {
-			body.Fields = append(body.Fields, fieldJSON{f.Field, f.Reason})
-		}
-	case errors.As(err, &sve):
-		body.Code, body.Message = "invalid", "the request breaks a rule"
-		for _, f := range sve.Fields {
-			body.Fields = append(body.Fields, fieldJSON{f.Field, f.Reason})
-		}
 	case status == fiber.StatusInternalServerError:
 		body.Code, body.Message = "internal", "internal error; quote the request id when reporting it"
 		s.log.LogAttrs(c.UserContext(), slog.LevelError, "request failed",
 			slog.String("request_id", requestID(c)), slog.String("route", c.Route().Path), slog.String("error", err.Error()))
 	default:
-		for _, k := range kinds {
-			if errors.Is(err, k.err) {
-				body.Code = k.code
-				break
+		body.Code, body.Message = kinds[kindOf(err)].code, err.Error()
+		if errors.As(err, &ce) && ce.Code != "" {
+			body.Code = ce.Code
+		}
+		if fs := credtrace.FieldsOf(err); len(fs) > 0 {
+			body.Message = "the request breaks a rule"
+			for _, f := range fs {
+				body.Fields = append(body.Fields, fieldJSON{f.Field, f.Reason})
 			}
 		}
-		body.Message = err.Error()
 	}
 	return c.Status(status).JSON(errorJSON{Error: body, RequestID: requestID(c)})
 }

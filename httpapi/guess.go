@@ -8,7 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/limiter"
 
-	"github.com/credtrace/credtrace/courier"
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/tracking"
 )
 
@@ -29,7 +29,7 @@ func (s *Server) phoneLimiter() fiber.Handler {
 		Max:        max,
 		Expiration: time.Minute,
 		Next: func(c *fiber.Ctx) bool {
-			return actor(c).Role != courier.RolePublic && c.Query("phone4") == ""
+			return actor(c).Role != credtrace.RolePublic && c.Query("phone4") == ""
 		},
 		LimitReached: func(c *fiber.Ctx) error {
 			s.deps.Metrics.PhoneCheck(PhoneRateLimited)
@@ -53,5 +53,5 @@ func lockedError(c *fiber.Ctx, err error) (*apiError, bool) {
 	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(wait))
 	return &apiError{status: fiber.StatusTooManyRequests, code: "check_locked",
 		msg:    "too many wrong answers to this parcel's phone check; it is locked for everyone until " + le.Until.UTC().Format(time.RFC3339),
-		fields: []courier.FieldError{{Field: le.Check, Reason: "locked after too many wrong answers"}}}, true
+		fields: []credtrace.FieldError{{Field: le.Check, Reason: "locked after too many wrong answers"}}}, true
 }

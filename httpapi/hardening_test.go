@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/credtrace/credtrace/courier"
+	"github.com/credtrace/credtrace"
 )
 
 // fieldsOf returns the fields an error answer names.
@@ -99,7 +99,7 @@ func TestREADMEPublicRoutes(t *testing.T) {
 	}
 	e := newEnv(t)
 	for _, r := range e.srv.Routes() {
-		if !slices.Contains(r.Roles, courier.RolePublic) {
+		if !slices.Contains(r.Roles, credtrace.RolePublic) {
 			continue
 		}
 		parts := strings.Split(r.Path, "/")

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/httpapi"
 	"github.com/credtrace/credtrace/scoring"
@@ -30,7 +31,7 @@ func (p proposer) Propose(ctx context.Context, pr tracking.Proposal) (string, er
 	for _, e := range pr.Evidence {
 		ev = append(ev, courier.Evidence{Kind: e.Kind, Ref: e.Ref})
 	}
-	r, err := p.svc.CreateRecord(ctx, courier.SystemActor, courier.RecordInput{
+	r, err := p.svc.CreateRecord(ctx, credtrace.System, courier.RecordInput{
 		Subject: courier.Subject{Kind: courier.SubjectKind(pr.SubjectKind), ID: pr.SubjectID}, Category: courier.Category(pr.Category),
 		Source: courier.SrcSystem, Severity: courier.Severity(pr.Severity), OccurredAt: pr.OccurredAt, Summary: pr.Summary, Evidence: ev, LegalBasis: pr.LegalBasis})
 	return r.ID, err
@@ -295,7 +296,7 @@ func (e *env) world() world {
 	ctx := context.Background()
 	// A preview: the world is made on its clock's day, 1 June, so a publication (of May, as of
 	// its end) would find none of it.
-	run, err := e.sc.StartRun(ctx, scoring.Caller{Role: "regulator", TokenID: "t"}, time.Time{}, "manual", false)
+	run, err := e.sc.StartRun(ctx, credtrace.Caller{Role: credtrace.RoleRegulator, TokenID: "t"}, time.Time{}, "manual", false)
 	if err != nil {
 		e.t.Fatalf("world run: %v", err)
 	}

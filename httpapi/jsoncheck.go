@@ -7,7 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/credtrace/credtrace/courier"
+	"github.com/credtrace/credtrace"
 )
 
 // checkJSON refuses what encoding/json would otherwise take silently: a key given twice in one
@@ -32,7 +32,7 @@ func checkJSON(b []byte, root string) error {
 	if s.dup {
 		code = "duplicate_key"
 	}
-	return badRequest(code, path+": "+s.problem, courier.FieldError{Field: path, Reason: s.problem})
+	return badRequest(code, path+": "+s.problem, credtrace.FieldError{Field: path, Reason: s.problem})
 }
 
 // maxCheckDepth matches encoding/json's nesting limit: deeper text fails to decode anyway.

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/credtrace/credtrace/courier"
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/scoring"
 )
 
@@ -198,7 +198,7 @@ var staffWant = map[string]int{
 func TestRoleMatrixStaff(t *testing.T) {
 	publicRoute := map[string]bool{}
 	for _, r := range newEnv(t).srv.Routes() {
-		publicRoute[r.Method+" "+r.Path] = slices.Contains(r.Roles, courier.RolePublic)
+		publicRoute[r.Method+" "+r.Path] = slices.Contains(r.Roles, credtrace.RolePublic)
 	}
 	for _, c := range matrix {
 		c := c

@@ -11,6 +11,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/scoring"
 	"github.com/credtrace/credtrace/tracking"
@@ -129,7 +130,7 @@ var oaOperations = map[string]oaOperation{
 		oaReq("info", oaAnyObject("")), oaReq("paths", oaAnyObject("")), oaOpt("components", oaAnyObject(""))))},
 	"GET /v1/me": {id: "me", resp: oaOK(oaObject(
 		oaReq("token_id", oaString("")),
-		oaReq("role", oaEnum("", courier.RoleRegulator, courier.RoleFirm, courier.RoleMerchant, courier.RolePlatform, courier.RoleStaff)),
+		oaReq("role", oaEnum("", credtrace.RoleRegulator, credtrace.RoleFirm, credtrace.RoleMerchant, credtrace.RolePlatform, credtrace.RoleStaff)),
 		oaReq("firm_id", oaString("The firm of a firm token; empty otherwise")),
 		oaReq("merchant_id", oaString("The merchant of a merchant token; empty otherwise")),
 		oaReq("staff_id", oaString("The person of a staff token; empty otherwise"))))},
@@ -346,7 +347,7 @@ func oaErrorDesc(status int, r Route) string {
 	case 400:
 		return "Malformed JSON, trailing data, an unknown field, a key given twice in one object or text that is not UTF-8 (error.fields names its JSON path)"
 	case 401:
-		if slices.Contains(r.Roles, courier.RolePublic) {
+		if slices.Contains(r.Roles, credtrace.RolePublic) {
 			return "An Authorization header that is malformed, unknown or revoked (this route needs none)"
 		}
 		return "No token, or an unknown or revoked one"
@@ -501,7 +502,7 @@ func buildOpenAPI(routes []Route) ([]byte, error) {
 			roles = append(roles, string(role))
 		}
 		d.Roles = roles
-		public := slices.Contains(r.Roles, courier.RolePublic)
+		public := slices.Contains(r.Roles, credtrace.RolePublic)
 		if public {
 			d.Description = "Roles: public (no token needed)."
 			d.Security = []map[string][]string{}
@@ -617,7 +618,7 @@ func oaTagOf(pattern string) string {
 	return first
 }
 
-func oaCoversSignedIn(roles []courier.Role) bool {
+func oaCoversSignedIn(roles []credtrace.Role) bool {
 	for _, r := range signedIn {
 		if !slices.Contains(roles, r) {
 			return false

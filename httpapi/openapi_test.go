@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/credtrace/credtrace/courier"
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/httpapi"
 )
 
@@ -137,7 +137,7 @@ func TestOpenAPIRoles(t *testing.T) {
 			t.Errorf("%s %s: x-roles %v, want %v", r.Method, r.Path, got, want)
 		}
 		sec, ok := op["security"].([]any)
-		public := slices.Contains(r.Roles, courier.RolePublic)
+		public := slices.Contains(r.Roles, credtrace.RolePublic)
 		switch {
 		case !ok:
 			t.Errorf("%s %s: no security", r.Method, r.Path)
@@ -339,8 +339,8 @@ func successStatus(op map[string]any) int {
 }
 
 // tokenForRoles is a token the route accepts, the regulator's when it may call it.
-func tokenForRoles(roles []courier.Role) string {
-	if slices.Contains(roles, courier.RoleRegulator) {
+func tokenForRoles(roles []credtrace.Role) string {
+	if slices.Contains(roles, credtrace.RoleRegulator) {
 		return adminTk
 	}
 	return ""

@@ -9,13 +9,13 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 
-	"github.com/credtrace/credtrace/courier"
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/scoring"
 )
 
 var (
-	merchants = []courier.Role{courier.RoleMerchant}
-	platforms = []courier.Role{courier.RoleRegulator, courier.RolePlatform}
+	merchants = []credtrace.Role{credtrace.RoleMerchant}
+	platforms = []credtrace.Role{credtrace.RoleRegulator, credtrace.RolePlatform}
 )
 
 func (s *Server) scoringRoutes() {
@@ -48,11 +48,6 @@ func (s *Server) scoringRoutes() {
 // runWait is how long POST /v1/scoring/runs waits for a run before answering 202.
 const runWait = 10 * time.Second
 
-func scaller(c *fiber.Ctx) scoring.Caller {
-	a := actor(c)
-	return scoring.Caller{TokenID: a.TokenID, Role: string(a.Role), FirmID: a.FirmID, MerchantID: a.MerchantID}
-}
-
 type ratingReq struct {
 	Waybill string   `json:"waybill" validate:"required,max=40"`
 	Carrier string   `json:"carrier" validate:"max=100"` // firm id or USCC: which carrier's parcel, when several use the waybill
@@ -75,15 +70,15 @@ type ratingJSON struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-func (s *Server) rate(c *fiber.Ctx) error { return s.rateAs(c, scaller(c)) }
+func (s *Server) rate(c *fiber.Ctx) error { return s.rateAs(c, actor(c)) }
 
 // rateAsRecipient rates as the parcel's recipient, whoever holds a token: the phone check is
 // what entitles a consumer.
 func (s *Server) rateAsRecipient(c *fiber.Ctx) error {
-	return s.rateAs(c, scoring.Caller{Role: "public"})
+	return s.rateAs(c, credtrace.Caller{Role: credtrace.RolePublic})
 }
 
-func (s *Server) rateAs(c *fiber.Ctx, who scoring.Caller) error {
+func (s *Server) rateAs(c *fiber.Ctx, who credtrace.Caller) error {
 	var req ratingReq
 	if err := s.decode(c, &req); err != nil {
 		return err
@@ -156,21 +151,7 @@ func scoreOut(sc scoring.Score, explain bool) scoreJSON {
 
 func (s *Server) subjectScore(kind scoring.SubjectKind) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		id := c.Params("id")
-		// The subject must exist and be visible to the caller in the archive first.
-		var err error
-		switch kind {
-		case scoring.Firm:
-			_, err = s.deps.Courier.Firm(ctx(c), actor(c), id)
-		case scoring.Site:
-			_, err = s.deps.Courier.Site(ctx(c), actor(c), id)
-		case scoring.Staff:
-			_, err = s.deps.Courier.Staff(ctx(c), actor(c), id)
-		}
-		if err != nil {
-			return err
-		}
-		v, err := s.deps.Scoring.SubjectScore(ctx(c), scoring.Caller{Role: "regulator"}, kind, id)
+		v, err := s.deps.Scoring.SubjectScore(ctx(c), actor(c), kind, c.Params("id"))
 		if err != nil {
 			return err
 		}
@@ -244,7 +225,7 @@ func (s *Server) startRun(c *fiber.Ctx) error {
 	if req.AsOf != nil {
 		asOf = req.AsOf.Time
 	}
-	r, finish, err := s.deps.Scoring.Begin(ctx(c), scaller(c), scoring.RunRequest{AsOf: asOf, Trigger: "manual", Publish: req.Publish, Period: req.Period, Reason: req.Reason})
+	r, finish, err := s.deps.Scoring.Begin(ctx(c), actor(c), scoring.RunRequest{AsOf: asOf, Trigger: "manual", Publish: req.Publish, Period: req.Period, Reason: req.Reason})
 	if errors.Is(err, scoring.ErrLeaseHeld) {
 		return &apiError{status: fiber.StatusConflict, code: "run_in_progress", msg: err.Error()}
 	}
@@ -278,7 +259,7 @@ func (s *Server) listRuns(c *fiber.Ctx) error {
 	if limit == 0 {
 		limit = 20
 	}
-	rs, err := s.deps.Scoring.Runs(ctx(c), scaller(c), limit)
+	rs, err := s.deps.Scoring.Runs(ctx(c), actor(c), limit)
 	if err != nil {
 		return err
 	}
@@ -286,7 +267,7 @@ func (s *Server) listRuns(c *fiber.Ctx) error {
 }
 
 func (s *Server) getRun(c *fiber.Ctx) error {
-	r, err := s.deps.Scoring.Run(ctx(c), scaller(c), c.Params("id"))
+	r, err := s.deps.Scoring.Run(ctx(c), actor(c), c.Params("id"))
 	if err != nil {
 		return err
 	}
@@ -296,7 +277,7 @@ func (s *Server) getRun(c *fiber.Ctx) error {
 // runInputs streams the inputs of a run as NDJSON. They are read first, so that a failure is
 // still an error status; only the encoding streams.
 func (s *Server) runInputs(c *fiber.Ctx) error {
-	h, in, err := s.deps.Scoring.RunInputs(ctx(c), scaller(c), c.Params("id"))
+	h, in, err := s.deps.Scoring.RunInputs(ctx(c), actor(c), c.Params("id"))
 	if err != nil {
 		return err
 	}
@@ -368,7 +349,7 @@ func (s *Server) putMethod(c *fiber.Ctx) error {
 	if err := checkJSON(c.Body(), ""); err != nil {
 		return err
 	}
-	d, created, err := s.deps.Scoring.PutMethod(ctx(c), scaller(c), string(c.Body()))
+	d, created, err := s.deps.Scoring.PutMethod(ctx(c), actor(c), string(c.Body()))
 	if err != nil {
 		return err
 	}
@@ -426,7 +407,7 @@ func (s *Server) listSanctions(c *fiber.Ctx) error {
 	if st := c.Query("status"); st != "" {
 		q.Status = []scoring.SanctionStatus{scoring.SanctionStatus(st)}
 	}
-	items, err := s.deps.Scoring.Sanctions(ctx(c), scaller(c), q)
+	items, err := s.deps.Scoring.Sanctions(ctx(c), actor(c), q)
 	if err != nil {
 		return err
 	}
@@ -434,7 +415,7 @@ func (s *Server) listSanctions(c *fiber.Ctx) error {
 }
 
 func (s *Server) getSanction(c *fiber.Ctx) error {
-	x, err := s.deps.Scoring.Sanction(ctx(c), scaller(c), c.Params("id"))
+	x, err := s.deps.Scoring.Sanction(ctx(c), actor(c), c.Params("id"))
 	if err != nil {
 		return err
 	}
@@ -451,7 +432,7 @@ func (s *Server) decideSanction(c *fiber.Ctx) error {
 	if err := s.decode(c, &req); err != nil {
 		return err
 	}
-	x, err := s.deps.Scoring.Decide(ctx(c), scaller(c), c.Params("id"), *req.Approve, req.Reason)
+	x, err := s.deps.Scoring.Decide(ctx(c), actor(c), c.Params("id"), *req.Approve, req.Reason)
 	if err != nil {
 		return err
 	}
@@ -463,7 +444,7 @@ func (s *Server) liftSanction(c *fiber.Ctx) error {
 	if err := s.decode(c, &req); err != nil {
 		return err
 	}
-	x, err := s.deps.Scoring.Lift(ctx(c), scaller(c), c.Params("id"), req.Reason)
+	x, err := s.deps.Scoring.Lift(ctx(c), actor(c), c.Params("id"), req.Reason)
 	if err != nil {
 		return err
 	}
@@ -480,7 +461,7 @@ type supervisionJSON struct {
 }
 
 func (s *Server) supervision(c *fiber.Ctx) error {
-	sv, err := s.deps.Scoring.Supervise(ctx(c), scaller(c))
+	sv, err := s.deps.Scoring.Supervise(ctx(c), actor(c))
 	if err != nil {
 		return err
 	}
@@ -491,7 +472,7 @@ func (s *Server) supervision(c *fiber.Ctx) error {
 }
 
 func (s *Server) eligibility(c *fiber.Ctx) error {
-	e, err := s.deps.Scoring.Eligible(ctx(c), scaller(c), c.Params("uscc"))
+	e, err := s.deps.Scoring.Eligible(ctx(c), actor(c), c.Params("uscc"))
 	if err != nil {
 		return err
 	}

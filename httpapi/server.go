@@ -19,6 +19,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 	"github.com/google/uuid"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/scoring"
 	"github.com/credtrace/credtrace/tracking"
@@ -56,7 +57,7 @@ type Deps struct {
 type Route struct {
 	Method  string
 	Path    string
-	Roles   []courier.Role
+	Roles   []credtrace.Role
 	Summary string
 	handler fiber.Handler
 	limit   int
@@ -134,29 +135,29 @@ func (s *Server) App() *fiber.App { return s.app }
 // Routes returns the route table.
 func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
 
-func (s *Server) add(method, path, summary string, roles []courier.Role, h fiber.Handler) {
+func (s *Server) add(method, path, summary string, roles []credtrace.Role, h fiber.Handler) {
 	s.routes = append(s.routes, Route{Method: method, Path: path, Roles: roles, Summary: summary, handler: h, limit: BodyLimit})
 }
 
 var (
-	public     = []courier.Role{courier.RolePublic}
-	regulators = []courier.Role{courier.RoleRegulator}
-	firms      = []courier.Role{courier.RoleRegulator, courier.RoleFirm}
-	signedIn   = []courier.Role{courier.RoleRegulator, courier.RoleFirm, courier.RoleMerchant, courier.RolePlatform}
+	public     = []credtrace.Role{credtrace.RolePublic}
+	regulators = []credtrace.Role{credtrace.RoleRegulator}
+	firms      = []credtrace.Role{credtrace.RoleRegulator, credtrace.RoleFirm}
+	signedIn   = []credtrace.Role{credtrace.RoleRegulator, credtrace.RoleFirm, credtrace.RoleMerchant, credtrace.RolePlatform}
 	// anyToken adds the staff role, a person's own view, to signedIn.
-	anyToken = []courier.Role{courier.RoleRegulator, courier.RoleFirm, courier.RoleMerchant, courier.RolePlatform, courier.RoleStaff}
+	anyToken = []credtrace.Role{credtrace.RoleRegulator, credtrace.RoleFirm, credtrace.RoleMerchant, credtrace.RolePlatform, credtrace.RoleStaff}
 	// firmsAndStaff are the firm routes a person also calls on their own file.
-	firmsAndStaff = []courier.Role{courier.RoleRegulator, courier.RoleFirm, courier.RoleStaff}
+	firmsAndStaff = []credtrace.Role{credtrace.RoleRegulator, credtrace.RoleFirm, credtrace.RoleStaff}
 )
 
 const actorKey = "credtrace.actor"
 
 // actor returns the caller.
-func actor(c *fiber.Ctx) courier.Actor {
-	if a, ok := c.Locals(actorKey).(courier.Actor); ok {
+func actor(c *fiber.Ctx) credtrace.Caller {
+	if a, ok := c.Locals(actorKey).(credtrace.Caller); ok {
 		return a
 	}
-	return courier.Public
+	return credtrace.Public
 }
 
 // treeScope makes each request one scope of the firm-tree cache: it reads the tree generation
@@ -178,7 +179,7 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 		return errUnauthorized("the Authorization header must be \"Bearer <token>\"")
 	}
 	a, err := s.deps.Courier.Authenticate(c.UserContext(), strings.TrimSpace(secret))
-	if errors.Is(err, courier.ErrNotFound) {
+	if errors.Is(err, credtrace.ErrNotFound) {
 		return errUnauthorized("unknown or revoked token")
 	}
 	if err != nil {
@@ -191,13 +192,13 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 // guard enforces the route's roles and body limit. A large route's body is read only here,
 // once the caller is known to be allowed (see body.go).
 func (s *Server) guard(r Route) fiber.Handler {
-	allowed := map[courier.Role]bool{}
+	allowed := map[credtrace.Role]bool{}
 	for _, role := range r.Roles {
 		allowed[role] = true
 	}
 	return func(c *fiber.Ctx) error {
 		a := actor(c)
-		if allowed[courier.RolePublic] || allowed[a.Role] {
+		if allowed[credtrace.RolePublic] || allowed[a.Role] {
 			if r.limit > BodyLimit {
 				release, err := s.largeBody(c, r.limit)
 				if err != nil {
@@ -209,7 +210,7 @@ func (s *Server) guard(r Route) fiber.Handler {
 			}
 			return c.Next()
 		}
-		if a.Role == courier.RolePublic {
+		if a.Role == credtrace.RolePublic {
 			return errUnauthorized("this route needs a token")
 		}
 		return &apiError{status: fiber.StatusForbidden, code: "forbidden", msg: "role " + string(a.Role) + " may not call this route"}

@@ -3,8 +3,6 @@ package httpapi
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,11 +14,11 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 
-	"github.com/credtrace/credtrace/courier"
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/tracking"
 )
 
-var ingesters = []courier.Role{courier.RoleRegulator, courier.RoleFirm}
+var ingesters = []credtrace.Role{credtrace.RoleRegulator, credtrace.RoleFirm}
 
 func (s *Server) trackingRoutes() {
 	if s.deps.Tracking == nil {
@@ -32,7 +30,7 @@ func (s *Server) trackingRoutes() {
 	s.add("GET", "/v1/parcels/:waybill/stream", "Follow a parcel live (server-sent events)", public, s.streamParcel)
 	s.add("POST", "/v1/parcels/:waybill/handovers/:id/accept", "Take a parcel offered to your firm tree (the receiver, or a regulator)", ingesters, s.acceptHandover)
 	s.add("GET", "/v1/alerts/stream", "New incidents and anomalies, live (server-sent events)", regulators, s.streamAlerts)
-	s.add("POST", "/v1/incidents", "Report an incident and back-track it", []courier.Role{courier.RoleRegulator, courier.RoleFirm, courier.RoleMerchant}, s.reportIncident)
+	s.add("POST", "/v1/incidents", "Report an incident and back-track it", []credtrace.Role{credtrace.RoleRegulator, credtrace.RoleFirm, credtrace.RoleMerchant}, s.reportIncident)
 	s.add("GET", "/v1/incidents", "List incidents (?waybill=)", firms, s.listIncidents)
 	s.add("GET", "/v1/incidents/:id", "Get an incident", firms, s.getIncident)
 	s.add("GET", "/v1/anomalies", "List anomalies (?kind=, ?open=true)", firms, s.listAnomalies)
@@ -42,14 +40,9 @@ func (s *Server) trackingRoutes() {
 	s.add("GET", "/v1/stats/:kind/:id", "Service-quality statistics of a firm, site or person per day", firms, s.stats)
 }
 
-func (s *Server) addLimited(method, path, summary string, roles []courier.Role, limit int, h fiber.Handler) {
+func (s *Server) addLimited(method, path, summary string, roles []credtrace.Role, limit int, h fiber.Handler) {
 	s.add(method, path, summary, roles, h)
 	s.routes[len(s.routes)-1].limit = limit
-}
-
-func caller(c *fiber.Ctx) tracking.Caller {
-	a := actor(c)
-	return tracking.Caller{TokenID: a.TokenID, Role: string(a.Role), FirmID: a.FirmID, MerchantID: a.MerchantID}
 }
 
 type ingestJSON struct {
@@ -80,7 +73,7 @@ func (s *Server) decodeEvents(c *fiber.Ctx) ([]tracking.EventInput, map[int]stri
 	bad := map[int]string{}
 	add := func(r eventReq, err error) error {
 		if len(ins) == tracking.MaxBatch {
-			return courier.Invalid("events", "at most %d events per request", tracking.MaxBatch)
+			return credtrace.InvalidField("events", "at most %d events per request", tracking.MaxBatch)
 		}
 		if err != nil {
 			bad[len(ins)] = eventDecodeReason(err)
@@ -145,13 +138,13 @@ func (s *Server) decodeEvents(c *fiber.Ctx) ([]tracking.EventInput, map[int]stri
 		}
 	}
 	if len(ins) == 0 {
-		return nil, nil, courier.Invalid("events", "at least one event")
+		return nil, nil, credtrace.InvalidField("events", "at least one event")
 	}
 	return ins, bad, nil
 }
 
 func eventDecodeReason(err error) string {
-	var ve *courier.ValidationError
+	var ve *credtrace.Error
 	switch e := jsonError(err).(type) {
 	case *apiError:
 		if len(e.fields) > 0 {
@@ -166,8 +159,8 @@ func eventDecodeReason(err error) string {
 	}
 }
 
-func asValidation(err error, ve **courier.ValidationError) bool {
-	v, ok := err.(*courier.ValidationError)
+func asValidation(err error, ve **credtrace.Error) bool {
+	v, ok := err.(*credtrace.Error)
 	if ok {
 		*ve = v
 	}
@@ -191,7 +184,7 @@ func (s *Server) ingest(c *fiber.Ctx, ins []tracking.EventInput, bad map[int]str
 		out.Rejected++
 	}
 	if len(keep) > 0 {
-		res, err := s.deps.Tracking.Ingest(ctx(c), caller(c), keep)
+		res, err := s.deps.Tracking.Ingest(ctx(c), actor(c), keep)
 		if err != nil {
 			return err
 		}
@@ -236,9 +229,8 @@ func refOf(v any) string {
 	return ""
 }
 
-// pushEPCIS maps EPCIS 2.0 ObjectEvents onto tracking events: one event per EPC in epcList
-// (the EPC's last segment is the waybill), bizStep and disposition give the code, bizLocation
-// (else readPoint) the site, the destinationList's owning or possessing party the new holder.
+// pushEPCIS reads EPCIS 2.0 ObjectEvents and ingests the tracking events they map onto (see
+// tracking.EPCISObject.Inputs for the mapping and its defaults).
 func (s *Server) pushEPCIS(c *fiber.Ctx) error {
 	var doc epcisDoc
 	if err := checkJSON(c.Body(), ""); err != nil {
@@ -248,7 +240,7 @@ func (s *Server) pushEPCIS(c *fiber.Ctx) error {
 		return jsonError(err)
 	}
 	if len(doc.Body.EventList) == 0 {
-		return courier.Invalid("epcisBody.eventList", "at least one event")
+		return credtrace.InvalidField("epcisBody.eventList", "at least one event")
 	}
 	carrier, err := s.carrierOf(c)
 	if err != nil {
@@ -258,7 +250,7 @@ func (s *Server) pushEPCIS(c *fiber.Ctx) error {
 		carrier = actor(c).FirmID
 	}
 	if carrier == "" {
-		return courier.Invalid("carrier", "required: pass ?carrier=<firm id>")
+		return credtrace.InvalidField("carrier", "required: pass ?carrier=<firm id>")
 	}
 	var ins []tracking.EventInput
 	var origin []int
@@ -278,50 +270,30 @@ func (s *Server) pushEPCIS(c *fiber.Ctx) error {
 			reject("eventTime: must be an RFC 3339 time with offset")
 			continue
 		}
-		code, ok := tracking.EPCISCode(str(ev, "bizStep"), str(ev, "disposition"))
-		if !ok {
-			reject(fmt.Sprintf("bizStep: %q (disposition %q) maps to no tracking code", str(ev, "bizStep"), str(ev, "disposition")))
-			continue
-		}
+		o := tracking.EPCISObject{EventID: str(ev, "eventID"), At: at, BizStep: str(ev, "bizStep"), Disposition: str(ev, "disposition"),
+			BizLocation: refOf(ev["bizLocation"]), ReadPoint: refOf(ev["readPoint"]), Staff: str(ev, "credtrace:staff"), Signer: str(ev, "credtrace:signer")}
 		epcs, _ := ev["epcList"].([]any)
-		if len(epcs) == 0 {
-			reject("epcList: at least one EPC (the waybill)")
+		for _, e := range epcs {
+			epc, _ := e.(string)
+			o.EPCs = append(o.EPCs, epc)
+		}
+		dl, _ := ev["destinationList"].([]any)
+		for _, d := range dl {
+			dm, _ := d.(map[string]any)
+			o.Destinations = append(o.Destinations, tracking.EPCISDestination{Type: str(dm, "type"), Destination: str(dm, "destination")})
+		}
+		if o.EventID == "" {
+			o.Raw, _ = json.Marshal(ev)
+		}
+		evs, why := o.Inputs(carrier)
+		if why != "" {
+			reject(why)
 			continue
 		}
-		base := str(ev, "eventID")
-		if base == "" {
-			raw, _ := json.Marshal(ev)
-			sum := sha256.Sum256(raw)
-			base = "epcis-" + hex.EncodeToString(sum[:12])
-		}
-		base = tracking.EPCISRef(base)
-		site := refOf(ev["bizLocation"])
-		if site == "" {
-			site = refOf(ev["readPoint"])
-		}
-		var holder *tracking.HolderInput
-		if dl, _ := ev["destinationList"].([]any); len(dl) > 0 {
-			for _, d := range dl {
-				dm, _ := d.(map[string]any)
-				typ := tracking.EPCISRef(str(dm, "type"))
-				if typ == "owning_party" || typ == "possessing_party" {
-					holder = &tracking.HolderInput{Firm: tracking.EPCISRef(str(dm, "destination"))}
-				}
-			}
-		}
-		for i, e := range epcs {
-			epc, _ := e.(string)
-			in := tracking.EventInput{ID: base, Waybill: tracking.EPCISRef(epc), Carrier: carrier, Code: string(code), At: at, Site: site, Holder: holder,
-				Staff: str(ev, "credtrace:staff"), Signer: str(ev, "credtrace:signer"), Remark: "EPCIS " + str(ev, "bizStep")}
-			if len(epcs) > 1 {
-				in.ID = base + "#" + strconv.Itoa(i)
-			}
-			if code == tracking.Delivered && in.Signer == "" {
-				in.Signer = tracking.SignerRecipient
-			}
-			ins = append(ins, in)
+		for range evs {
 			origin = append(origin, pos)
 		}
+		ins = append(ins, evs...)
 	}
 	return s.ingest(c, ins, bad, origin)
 }
@@ -338,8 +310,8 @@ func (s *Server) carrierOf(c *fiber.Ctx, v ...string) (string, error) {
 		return carrier, nil
 	}
 	f, err := s.deps.Courier.FirmByUSCC(ctx(c), carrier)
-	if errors.Is(err, courier.ErrNotFound) {
-		return "", tracking.ErrNotFound
+	if errors.Is(err, credtrace.ErrNotFound) {
+		return "", credtrace.ErrNotFound
 	}
 	if err != nil {
 		return "", err
@@ -352,7 +324,7 @@ func (s *Server) traceParcel(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	t, err := s.deps.Tracking.TraceParcel(ctx(c), caller(c), c.Params("waybill"), carrier, c.Query("phone4"))
+	t, err := s.deps.Tracking.TraceParcel(ctx(c), actor(c), c.Params("waybill"), carrier, c.Query("phone4"))
 	if err != nil {
 		return err
 	}
@@ -366,7 +338,7 @@ func (s *Server) streamParcel(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	t, err := s.deps.Tracking.TraceParcel(ctx(c), caller(c), c.Params("waybill"), carrier, c.Query("phone4"))
+	t, err := s.deps.Tracking.TraceParcel(ctx(c), actor(c), c.Params("waybill"), carrier, c.Query("phone4"))
 	if err != nil {
 		return err
 	}
@@ -390,7 +362,7 @@ func (s *Server) acceptHandover(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	o, err := s.deps.Tracking.AcceptHandover(ctx(c), caller(c), c.Params("waybill"), carrier, c.Params("id"))
+	o, err := s.deps.Tracking.AcceptHandover(ctx(c), actor(c), c.Params("waybill"), carrier, c.Params("id"))
 	if err != nil {
 		return err
 	}
@@ -462,7 +434,7 @@ func (s *Server) reportIncident(c *fiber.Ctx) error {
 	if req.At != nil {
 		in.At = req.At.Time
 	}
-	inc, err := s.deps.Tracking.ReportIncident(ctx(c), caller(c), in)
+	inc, err := s.deps.Tracking.ReportIncident(ctx(c), actor(c), in)
 	if err != nil {
 		return err
 	}
@@ -482,7 +454,7 @@ func (s *Server) listIncidents(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	items, err := s.deps.Tracking.Incidents(ctx(c), caller(c), c.Query("waybill"), carrier, after, limit+1)
+	items, err := s.deps.Tracking.Incidents(ctx(c), actor(c), c.Query("waybill"), carrier, after, limit+1)
 	if err != nil {
 		return err
 	}
@@ -490,7 +462,7 @@ func (s *Server) listIncidents(c *fiber.Ctx) error {
 }
 
 func (s *Server) getIncident(c *fiber.Ctx) error {
-	inc, err := s.deps.Tracking.Incident(ctx(c), caller(c), c.Params("id"))
+	inc, err := s.deps.Tracking.Incident(ctx(c), actor(c), c.Params("id"))
 	if err != nil {
 		return err
 	}
@@ -510,7 +482,7 @@ func (s *Server) listAnomalies(c *fiber.Ctx) error {
 	if carrier != "" {
 		q.Carriers = []string{carrier}
 	}
-	items, err := s.deps.Tracking.Anomalies(ctx(c), caller(c), q)
+	items, err := s.deps.Tracking.Anomalies(ctx(c), actor(c), q)
 	if err != nil {
 		return err
 	}
@@ -524,7 +496,7 @@ func (s *Server) anomalyIncident(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	inc, err := s.deps.Tracking.AnomalyToIncident(ctx(c), caller(c), c.Params("id"), tracking.IncidentKind(req.Kind), req.Description)
+	inc, err := s.deps.Tracking.AnomalyToIncident(ctx(c), actor(c), c.Params("id"), tracking.IncidentKind(req.Kind), req.Description)
 	if err != nil {
 		return err
 	}
@@ -536,7 +508,7 @@ func (s *Server) putCarrier(c *fiber.Ctx) error {
 	if err := s.decode(c, &req); err != nil {
 		return err
 	}
-	cfg, err := s.deps.Tracking.SetCarrierConfig(ctx(c), caller(c), c.Params("id"), tracking.CarrierInput{
+	cfg, err := s.deps.Tracking.SetCarrierConfig(ctx(c), actor(c), c.Params("id"), tracking.CarrierInput{
 		PromiseHours: req.PromiseHours, DwellHours: req.DwellHours, Codes: req.Codes})
 	if err != nil {
 		return err
@@ -545,7 +517,7 @@ func (s *Server) putCarrier(c *fiber.Ctx) error {
 }
 
 func (s *Server) getCarrier(c *fiber.Ctx) error {
-	cfg, err := s.deps.Tracking.CarrierConfig(ctx(c), caller(c), c.Params("id"))
+	cfg, err := s.deps.Tracking.CarrierConfig(ctx(c), actor(c), c.Params("id"))
 	if err != nil {
 		return err
 	}
@@ -585,7 +557,7 @@ func (s *Server) stats(c *fiber.Ctx) error {
 			return err
 		}
 	default:
-		return courier.Invalid("kind", "must be one of firm, site, staff")
+		return credtrace.InvalidField("kind", "must be one of firm, site, staff")
 	}
 	if firm != "" {
 		if _, err := s.deps.Courier.Firm(ctx(c), a, firm); err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/scoring"
 	"github.com/credtrace/credtrace/tracking"
@@ -35,7 +36,7 @@ const (
 // random id. csrf is the forms' token of this session, drawn at sign-in: a token seen before
 // sign-in (or in another session) is worth nothing after it.
 type session struct {
-	actor   courier.Actor
+	actor   credtrace.Caller
 	expires time.Time
 	csrf    string
 }
@@ -104,9 +105,9 @@ func (s *Server) webRoutes() {
 }
 
 // regulatorOnly answers the sign-in page unless a regulator is signed in.
-func (s *Server) regulatorOnly(c *fiber.Ctx) (courier.Actor, bool, error) {
+func (s *Server) regulatorOnly(c *fiber.Ctx) (credtrace.Caller, bool, error) {
 	a, ok := s.webActor(c)
-	if ok && a.Role == courier.RoleRegulator {
+	if ok && a.IsRegulator() {
 		return a, true, nil
 	}
 	c.Status(fiber.StatusForbidden)
@@ -129,7 +130,7 @@ func (s *Server) sanctionsPage(c *fiber.Ctx, msg string) error {
 	if !ok || s.deps.Scoring == nil {
 		return err
 	}
-	ps, err := s.deps.Scoring.Sanctions(ctx(c), scoring.Caller{TokenID: a.TokenID, Role: string(a.Role)},
+	ps, err := s.deps.Scoring.Sanctions(ctx(c), a,
 		scoring.SanctionQuery{Status: []scoring.SanctionStatus{scoring.Proposed, scoring.Reviewed}, Limit: courier.MaxLimit})
 	if err != nil {
 		return err
@@ -159,13 +160,13 @@ func (s *Server) webDecide(c *fiber.Ctx) error {
 	if !ok || s.deps.Scoring == nil {
 		return err
 	}
-	_, err = s.deps.Scoring.Decide(ctx(c), scoring.Caller{TokenID: a.TokenID, Role: string(a.Role)}, c.Params("id"),
+	_, err = s.deps.Scoring.Decide(ctx(c), a, c.Params("id"),
 		c.FormValue("approve") == "true", c.FormValue("reason"))
 	switch {
-	case errors.Is(err, scoring.ErrState):
+	case errors.Is(err, credtrace.ErrState):
 		c.Status(fiber.StatusConflict)
 		return s.sanctionsPage(c, "未能决定 · not decided: "+err.Error())
-	case errors.Is(err, scoring.ErrInvalid):
+	case errors.Is(err, credtrace.ErrInvalid):
 		c.Status(fiber.StatusUnprocessableEntity)
 		return s.sanctionsPage(c, "请填写理由 · a reason is required")
 	case err != nil:
@@ -233,10 +234,10 @@ func (s *Server) sessionOf(c *fiber.Ctx) (session, bool) {
 }
 
 // webActor is the signed-in actor of the browser, or the public.
-func (s *Server) webActor(c *fiber.Ctx) (courier.Actor, bool) {
+func (s *Server) webActor(c *fiber.Ctx) (credtrace.Caller, bool) {
 	ss, ok := s.sessionOf(c)
 	if !ok {
-		return courier.Public, false
+		return credtrace.Public, false
 	}
 	id := c.Cookies(sessionCookie)
 	// The token may have been revoked since sign-in: ask the archive each time.
@@ -245,7 +246,7 @@ func (s *Server) webActor(c *fiber.Ctx) (courier.Actor, bool) {
 		s.web.mu.Lock()
 		delete(s.web.sessions, id)
 		s.web.mu.Unlock()
-		return courier.Public, false
+		return credtrace.Public, false
 	}
 	return a, true
 }
@@ -279,7 +280,7 @@ func (s *Server) webSignIn(c *fiber.Ctx) error {
 		return err
 	}
 	a, err := s.deps.Courier.Authenticate(ctx(c), strings.TrimSpace(c.FormValue("token")))
-	if errors.Is(err, courier.ErrNotFound) {
+	if errors.Is(err, credtrace.ErrNotFound) {
 		c.Status(fiber.StatusUnauthorized)
 		return s.render(c, "signin", "登录", nil, "令牌无效或已吊销 · unknown or revoked token")
 	}
@@ -324,11 +325,11 @@ func (s *Server) webFirms(c *fiber.Ctx) error {
 		if courier.CheckUSCC(strings.ToUpper(q)) == "" {
 			if f, err := s.deps.Courier.FirmByUSCC(ctx(c), q); err == nil {
 				rows = append(rows, firmRow{f.Name, f.USCC, string(f.Licence.Status)})
-			} else if !errors.Is(err, courier.ErrNotFound) {
+			} else if !errors.Is(err, credtrace.ErrNotFound) {
 				return err
 			}
 		} else {
-			fs, _, err := s.deps.Courier.Firms(ctx(c), courier.SystemActor, courier.FirmQuery{Name: q}, "", 50)
+			fs, err := s.deps.Courier.FirmsByName(ctx(c), q, 50)
 			if err != nil {
 				return err
 			}
@@ -348,7 +349,7 @@ const day = "2006-01-02"
 
 func (s *Server) webFirm(c *fiber.Ctx) error {
 	d, err := s.deps.Courier.Disclose(ctx(c), c.Params("uscc"))
-	if errors.Is(err, courier.ErrNotFound) {
+	if errors.Is(err, credtrace.ErrNotFound) {
 		c.Status(fiber.StatusNotFound)
 		return s.render(c, "firms", "企业查询", map[string]any{"Query": c.Params("uscc")}, "未找到该企业 · no such firm")
 	}
@@ -424,7 +425,7 @@ func (s *Server) webParcel(c *fiber.Ctx) error {
 	if waybill == "" || s.deps.Tracking == nil {
 		return s.render(c, "parcel", "包裹查询", data, "")
 	}
-	who := tracking.Caller{TokenID: a.TokenID, Role: string(a.Role), FirmID: a.FirmID, MerchantID: a.MerchantID}
+	who := a
 	carrier, err := s.carrierOf(c)
 	var t tracking.Trace
 	if err == nil {
@@ -436,10 +437,10 @@ func (s *Server) webParcel(c *fiber.Ctx) error {
 		c.Status(fiber.StatusConflict)
 		data["Carriers"] = amb.Carriers
 		return s.render(c, "parcel", "包裹查询", data, "多家快递企业使用该运单号，请选择 · several carriers use this waybill: choose one")
-	case errors.Is(err, tracking.ErrNotFound):
+	case errors.Is(err, credtrace.ErrNotFound):
 		c.Status(fiber.StatusNotFound)
 		return s.render(c, "parcel", "包裹查询", data, "未找到该包裹，或手机后四位不符 · no such parcel, or the digits do not match")
-	case errors.Is(err, tracking.ErrInvalid):
+	case errors.Is(err, credtrace.ErrInvalid):
 		c.Status(fiber.StatusUnprocessableEntity)
 		return s.render(c, "parcel", "包裹查询", data, "手机后四位应为四位数字 · the last four digits, please")
 	case errors.As(err, new(*tracking.LockedError)):

@@ -4,11 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
-	"sort"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/scoring"
 	"github.com/credtrace/credtrace/tracking"
@@ -78,7 +78,6 @@ func (s *Server) webOverview(c *fiber.Ctx) error {
 		return err
 	}
 	data := map[string]any{}
-	sc := scoring.Caller{TokenID: a.TokenID, Role: string(a.Role)}
 	name := func(id string) string {
 		if f, err := s.deps.Courier.Firm(ctx(c), a, id); err == nil {
 			return f.Name
@@ -89,7 +88,7 @@ func (s *Server) webOverview(c *fiber.Ctx) error {
 	labels := []string{"A", "B", "C", "D", "n/a"}
 	counts := make([]int, len(grades))
 	if s.deps.Scoring != nil {
-		latest, prev, err := s.deps.Scoring.FirmScores(ctx(c), sc)
+		latest, prev, err := s.deps.Scoring.FirmScores(ctx(c), a)
 		if err != nil {
 			return err
 		}
@@ -100,35 +99,17 @@ func (s *Server) webOverview(c *fiber.Ctx) error {
 				}
 			}
 		}
-		var ranked []scoring.Score
-		for _, x := range latest {
-			if x.Grade != scoring.Insufficient { // no grade is no ranking
-				ranked = append(ranked, x)
-			}
-		}
-		sort.Slice(ranked, func(i, j int) bool { return ranked[i].Value < ranked[j].Value })
-		var worst []rankRow
-		for _, x := range ranked[:min(5, len(ranked))] {
+		lowest, rose := scoring.Rank(latest, prev, 5)
+		var worst, improved []rankRow
+		for _, x := range lowest {
 			worst = append(worst, rankRow{ID: x.SubjectID, Name: name(x.SubjectID), Grade: string(x.Grade), Score: x.Value})
 		}
-		before := map[string]float64{}
-		for _, x := range prev {
-			before[x.SubjectID] = x.Value
-		}
-		var improved []rankRow
-		for _, x := range latest {
-			if b, ok := before[x.SubjectID]; ok && x.Value > b {
-				improved = append(improved, rankRow{ID: x.SubjectID, Grade: string(x.Grade), Score: x.Value, Delta: x.Value - b})
-			}
-		}
-		sort.Slice(improved, func(i, j int) bool { return improved[i].Delta > improved[j].Delta })
-		improved = improved[:min(5, len(improved))]
-		for i := range improved {
-			improved[i].Name = name(improved[i].ID)
+		for _, x := range rose {
+			improved = append(improved, rankRow{ID: x.SubjectID, Name: name(x.SubjectID), Grade: string(x.Grade), Score: x.Value, Delta: x.Delta})
 		}
 		data["Worst"], data["Improved"] = worst, improved
 		data["RunNote"] = fmt.Sprintf("latest run: %d firms", len(latest))
-		ps, err := s.deps.Scoring.Sanctions(ctx(c), sc, scoring.SanctionQuery{Status: []scoring.SanctionStatus{scoring.Proposed, scoring.Reviewed}})
+		ps, err := s.deps.Scoring.Sanctions(ctx(c), a, scoring.SanctionQuery{Status: []scoring.SanctionStatus{scoring.Proposed, scoring.Reviewed}})
 		if err != nil {
 			return err
 		}
@@ -141,7 +122,7 @@ func (s *Server) webOverview(c *fiber.Ctx) error {
 	}
 	data["Overdue"] = len(overdue)
 	if s.deps.Tracking != nil {
-		tc := tracking.Caller{TokenID: a.TokenID, Role: string(a.Role)}
+		tc := a
 		as, err := s.deps.Tracking.Anomalies(ctx(c), tc, tracking.AnomalyQuery{Open: true})
 		if err != nil {
 			return err
@@ -167,20 +148,20 @@ type fileRecord struct{ ID, Date, Category, Severity, Status, Summary string }
 // regulators and the firm's own tree.
 func (s *Server) webFile(c *fiber.Ctx) error {
 	a, ok := s.webActor(c)
-	if !ok || (a.Role != courier.RoleRegulator && a.Role != courier.RoleFirm) {
+	if !ok || (!a.IsRegulator() && a.Role != credtrace.RoleFirm) {
 		c.Status(fiber.StatusForbidden)
 		return s.render(c, "signin", "登录", nil, "请以监管部门或企业令牌登录 · sign in with a regulator's or the firm's token")
 	}
 	f, err := s.deps.Courier.FirmFile(ctx(c), a, c.Params("id"))
 	if err != nil {
-		if errors.Is(err, courier.ErrNotFound) {
+		if errors.Is(err, credtrace.ErrNotFound) {
 			c.Status(fiber.StatusNotFound)
 			return s.render(c, "firms", "企业查询", nil, "未找到该企业 · no such firm")
 		}
 		return err
 	}
 	data := map[string]any{"ID": f.Firm.ID, "Name": f.Firm.Name, "USCC": f.Firm.USCC, "Licence": string(f.Firm.Licence.Status),
-		"Regulator": a.Role == courier.RoleRegulator}
+		"Regulator": a.IsRegulator()}
 	var recs []fileRecord
 	for _, r := range f.Records {
 		recs = append(recs, fileRecord{r.ID, r.OccurredAt.In(tracking.CST).Format(day), string(r.Category), string(r.Severity), string(r.Status), r.Summary})
@@ -188,7 +169,7 @@ func (s *Server) webFile(c *fiber.Ctx) error {
 	data["Records"] = recs
 	data["Chart"] = lineChart(nil)
 	if s.deps.Scoring != nil {
-		v, err := s.deps.Scoring.SubjectScore(ctx(c), scoring.Caller{Role: "regulator"}, scoring.Firm, f.Firm.ID)
+		v, err := s.deps.Scoring.SubjectScore(ctx(c), a, scoring.Firm, f.Firm.ID)
 		if err != nil {
 			return err
 		}
@@ -238,7 +219,7 @@ type objectionRow struct {
 // firm dispute one of its confirmed records.
 func (s *Server) webObjections(c *fiber.Ctx) error {
 	a, ok := s.webActor(c)
-	if !ok || (a.Role != courier.RoleRegulator && a.Role != courier.RoleFirm) {
+	if !ok || (!a.IsRegulator() && a.Role != credtrace.RoleFirm) {
 		c.Status(fiber.StatusForbidden)
 		return s.render(c, "signin", "登录", nil, "请以企业或监管部门令牌登录 · sign in with a firm's or a regulator's token")
 	}
@@ -283,13 +264,13 @@ func (s *Server) webRatings(c *fiber.Ctx) error {
 	if s.deps.Scoring == nil {
 		return fiber.ErrNotFound
 	}
-	if !ok || a.Role != courier.RoleMerchant {
+	if !ok || a.Role != credtrace.RoleMerchant {
 		c.Status(fiber.StatusForbidden)
 		return s.render(c, "signin", "登录", nil, "请以商家令牌登录 · sign in with a merchant token")
 	}
 	data := map[string]any{"Stars": []int{5, 4, 3, 2, 1}}
 	if s.deps.Tracking != nil {
-		ps, err := s.deps.Tracking.MerchantParcels(ctx(c), tracking.Caller{TokenID: a.TokenID, Role: string(a.Role), MerchantID: a.MerchantID}, 30, 50)
+		ps, err := s.deps.Tracking.MerchantParcels(ctx(c), a, 30, 50)
 		if err != nil {
 			return err
 		}
@@ -306,10 +287,10 @@ func (s *Server) webRatings(c *fiber.Ctx) error {
 		}
 		stars := 0
 		fmt.Sscan(c.FormValue("stars"), &stars)
-		r, err := s.deps.Scoring.Rate(ctx(c), scoring.Caller{TokenID: a.TokenID, Role: string(a.Role), MerchantID: a.MerchantID},
+		r, err := s.deps.Scoring.Rate(ctx(c), a,
 			scoring.RatingInput{Waybill: c.FormValue("waybill"), Stars: stars, Comment: c.FormValue("comment")})
 		if err != nil {
-			var ve *scoring.ValidationError
+			var ve *credtrace.Error
 			if errors.As(err, &ve) && len(ve.Fields) > 0 {
 				c.Status(fiber.StatusUnprocessableEntity)
 				return s.render(c, "ratings", "评价配送", data, ve.Fields[0].Field+": "+ve.Fields[0].Reason)

@@ -3,6 +3,8 @@ package scoring
 import (
 	"context"
 	"fmt"
+
+	"github.com/credtrace/credtrace"
 )
 
 // Auditor writes scoring's decisions together with their entries in the archive's audit trail.
@@ -38,11 +40,11 @@ func (s *Service) write(ctx context.Context, e auditEntry, change func(st Store)
 }
 
 // actorOf is the token id of a caller, or its role for callers without a token.
-func actorOf(c Caller) string {
+func actorOf(c credtrace.Caller) string {
 	if c.TokenID != "" {
 		return c.TokenID
 	}
-	return c.Role
+	return string(c.Role)
 }
 
 // sanctionEntry describes a sanction's change of status from before (empty for a proposal).

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/scoring"
 )
 
@@ -65,7 +66,7 @@ func TestDecisionsAreAudited(t *testing.T) {
 
 	heavy := w.sanction(t, "d1", scoring.PlatformRestriction)
 	steps := []struct {
-		c       scoring.Caller
+		c       credtrace.Caller
 		id      string
 		approve bool
 		reason  string

@@ -248,7 +248,7 @@ func netted(rs []Rating) []Rating {
 		}
 		net := g[len(g)-1]
 		net.ID = g[0].ID
-		net.Flags = append(append([]string(nil), net.Flags...), fmt.Sprintf("netted: %d ratings by one rater of one firm in week %d-W%02d count as one", len(g), k.year, k.num))
+		net.Flags = append(append([]string(nil), net.Flags...), flagOf(FlagNetted, "%d ratings by one rater of one firm in week %d-W%02d count as one", len(g), k.year, k.num))
 		if w > 0 {
 			net.Stars = int(math.Round(sum / w))
 		}

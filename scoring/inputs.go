@@ -11,6 +11,8 @@ import (
 	"io"
 	"sort"
 	"time"
+
+	"github.com/credtrace/credtrace"
 )
 
 // The inputs of a run as NDJSON: a header line naming the run, then one line per input, in a
@@ -174,7 +176,7 @@ func InputsHash(in Inputs) string {
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
-// ReadInputs reads an export back: its header and the inputs. ErrInvalid names the bad line.
+// ReadInputs reads an export back: its header and the inputs. credtrace.ErrInvalid names the bad line.
 func ReadInputs(r io.Reader) (InputsHeader, Inputs, error) {
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
@@ -186,20 +188,20 @@ func ReadInputs(r io.Reader) (InputsHeader, Inputs, error) {
 		err := dec.Decode(&l)
 		if errors.Is(err, io.EOF) {
 			if n == 1 {
-				return h, in, invalid("inputs", "empty: want a header line first")
+				return h, in, credtrace.InvalidField("inputs", "empty: want a header line first")
 			}
 			return h, in, nil
 		}
 		if err != nil {
-			return h, in, invalid("inputs", "line %d: %v", n, err)
+			return h, in, credtrace.InvalidField("inputs", "line %d: %v", n, err)
 		}
 		if n == 1 && l.Type != "run" {
-			return h, in, invalid("inputs", "line 1: want the run header, got %q", l.Type)
+			return h, in, credtrace.InvalidField("inputs", "line 1: want the run header, got %q", l.Type)
 		}
 		switch l.Type {
 		case "run":
 			if n != 1 {
-				return h, in, invalid("inputs", "line %d: a second header", n)
+				return h, in, credtrace.InvalidField("inputs", "line %d: a second header", n)
 			}
 			h = *l.InputsHeader
 			in.AsOf, in.StatsFrom = h.AsOf, h.StatsFrom
@@ -217,7 +219,7 @@ func ReadInputs(r io.Reader) (InputsHeader, Inputs, error) {
 			in.Records = append(in.Records, rec)
 		case "stat":
 			if l.Counts == nil {
-				return h, in, invalid("inputs", "line %d: a stat without counts", n)
+				return h, in, credtrace.InvalidField("inputs", "line %d: a stat without counts", n)
 			}
 			kind := SubjectKind(l.Subject)
 			if in.Stats[kind] == nil {
@@ -241,7 +243,7 @@ func ReadInputs(r io.Reader) (InputsHeader, Inputs, error) {
 			k := key(SubjectKind(l.Subject), l.SubjectID)
 			in.Commitments[k] = append(in.Commitments[k], l.ID)
 		default:
-			return h, in, invalid("inputs", "line %d: unknown type %q", n, l.Type)
+			return h, in, credtrace.InvalidField("inputs", "line %d: unknown type %q", n, l.Type)
 		}
 	}
 }
@@ -249,9 +251,9 @@ func ReadInputs(r io.Reader) (InputsHeader, Inputs, error) {
 // RunInputs reads the inputs a run used, as of its as-of time (regulators): the same Gather
 // the run called, so that what the export shows is what the run read, as long as the archive
 // keeps its history (record statuses, employments and ratings do).
-func (s *Service) RunInputs(ctx context.Context, c Caller, runID string) (InputsHeader, Inputs, error) {
-	if c.Role != "regulator" {
-		return InputsHeader{}, Inputs{}, ErrForbidden
+func (s *Service) RunInputs(ctx context.Context, c credtrace.Caller, runID string) (InputsHeader, Inputs, error) {
+	if !c.IsRegulator() {
+		return InputsHeader{}, Inputs{}, credtrace.ErrForbidden
 	}
 	r, err := s.store.Run(ctx, runID)
 	if err != nil {
@@ -275,7 +277,7 @@ func (s *Service) runMethod(ctx context.Context, r Run) (Methodology, error) {
 		return Methodology{}, err
 	}
 	if r.MethodHash != "" && d.Hash != r.MethodHash {
-		return Methodology{}, fmt.Errorf("run %s used methodology %s with hash %s, the stored one has %s: %w", r.ID, r.Method, r.MethodHash, d.Hash, ErrState)
+		return Methodology{}, fmt.Errorf("run %s used methodology %s with hash %s, the stored one has %s: %w", r.ID, r.Method, r.MethodHash, d.Hash, credtrace.ErrState)
 	}
 	return ParseMethod(d.Doc)
 }
@@ -304,9 +306,9 @@ func (p Replay) Same() bool { return p.InputsMatch && len(p.Differences) == 0 }
 // Replay recomputes a run (regulators) with its methodology version from inputs — an export
 // read from src, or, when src is nil, the inputs read again from the store — and compares each
 // subject's score and grade with what the run stored.
-func (s *Service) Replay(ctx context.Context, c Caller, runID string, src io.Reader) (Replay, error) {
-	if c.Role != "regulator" {
-		return Replay{}, ErrForbidden
+func (s *Service) Replay(ctx context.Context, c credtrace.Caller, runID string, src io.Reader) (Replay, error) {
+	if !c.IsRegulator() {
+		return Replay{}, credtrace.ErrForbidden
 	}
 	r, err := s.store.Run(ctx, runID)
 	if err != nil {
@@ -323,7 +325,7 @@ func (s *Service) Replay(ctx context.Context, c Caller, runID string, src io.Rea
 	} else {
 		h, in, err = ReadInputs(src)
 		if err == nil && h.RunID != r.ID {
-			err = invalid("inputs", "the inputs are of run %s, not %s", h.RunID, r.ID)
+			err = credtrace.InvalidField("inputs", "the inputs are of run %s, not %s", h.RunID, r.ID)
 		}
 	}
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 )
 
@@ -247,12 +248,12 @@ func (s *Service) liftRepaired(ctx context.Context) error {
 // SanctionKind.FourEyes) takes two approvals by two regulators' tokens: the first makes it
 // Reviewed, the second, by another token, Approved; the reviewer's own second approval is a
 // state error. Any regulator may reject it at either step. Every step keeps its reason.
-func (s *Service) Decide(ctx context.Context, c Caller, id string, approve bool, reason string) (Sanction, error) {
-	if c.Role != "regulator" {
-		return Sanction{}, ErrForbidden
+func (s *Service) Decide(ctx context.Context, c credtrace.Caller, id string, approve bool, reason string) (Sanction, error) {
+	if !c.IsRegulator() {
+		return Sanction{}, credtrace.ErrForbidden
 	}
 	if strings.TrimSpace(reason) == "" {
-		return Sanction{}, invalid("reason", "required")
+		return Sanction{}, credtrace.InvalidField("reason", "required")
 	}
 	x, err := s.store.Sanction(ctx, id)
 	if err != nil {
@@ -300,12 +301,12 @@ func (s *Service) Decide(ctx context.Context, c Caller, id string, approve bool,
 }
 
 // Lift ends an approved sanction early (regulators only).
-func (s *Service) Lift(ctx context.Context, c Caller, id, reason string) (Sanction, error) {
-	if c.Role != "regulator" {
-		return Sanction{}, ErrForbidden
+func (s *Service) Lift(ctx context.Context, c credtrace.Caller, id, reason string) (Sanction, error) {
+	if !c.IsRegulator() {
+		return Sanction{}, credtrace.ErrForbidden
 	}
 	if strings.TrimSpace(reason) == "" {
-		return Sanction{}, invalid("reason", "required")
+		return Sanction{}, credtrace.InvalidField("reason", "required")
 	}
 	x, err := s.store.Sanction(ctx, id)
 	if err != nil {
@@ -321,7 +322,7 @@ func (s *Service) Lift(ctx context.Context, c Caller, id, reason string) (Sancti
 }
 
 // Sanction returns one proposal or sanction: regulators, and the firm's tree.
-func (s *Service) Sanction(ctx context.Context, c Caller, id string) (Sanction, error) {
+func (s *Service) Sanction(ctx context.Context, c credtrace.Caller, id string) (Sanction, error) {
 	x, err := s.store.Sanction(ctx, id)
 	if err != nil {
 		return Sanction{}, err
@@ -329,22 +330,22 @@ func (s *Service) Sanction(ctx context.Context, c Caller, id string) (Sanction, 
 	if ok, err := s.canSeeFirm(ctx, c, x.FirmID); err != nil {
 		return Sanction{}, err
 	} else if !ok {
-		return Sanction{}, ErrNotFound
+		return Sanction{}, credtrace.ErrNotFound
 	}
 	return x, nil
 }
 
 // Sanctions lists proposals and sanctions: regulators all, a firm its tree's.
-func (s *Service) Sanctions(ctx context.Context, c Caller, q SanctionQuery) ([]Sanction, error) {
-	if c.Role != "regulator" && c.Role != "firm" {
-		return nil, ErrForbidden
+func (s *Service) Sanctions(ctx context.Context, c credtrace.Caller, q SanctionQuery) ([]Sanction, error) {
+	if !c.IsRegulator() && c.Role != credtrace.RoleFirm {
+		return nil, credtrace.ErrForbidden
 	}
 	limit := q.Limit
-	if c.Role == "firm" {
+	if c.Role == credtrace.RoleFirm {
 		q.Limit = 0
 	}
 	all, err := s.store.Sanctions(ctx, q)
-	if err != nil || c.Role == "regulator" {
+	if err != nil || c.IsRegulator() {
 		return all, err
 	}
 	var out []Sanction
@@ -421,9 +422,9 @@ var barring = map[SanctionKind]bool{BlackList: true, PlatformRestriction: true, 
 
 // Eligible answers a platform (or a regulator): allowed unless the licence is not active or a
 // barring sanction is in force; with the published grade and every sanction in force.
-func (s *Service) Eligible(ctx context.Context, c Caller, uscc string) (Eligibility, error) {
-	if c.Role != "platform" && c.Role != "regulator" {
-		return Eligibility{}, ErrForbidden
+func (s *Service) Eligible(ctx context.Context, c credtrace.Caller, uscc string) (Eligibility, error) {
+	if c.Role != credtrace.RolePlatform && !c.IsRegulator() {
+		return Eligibility{}, credtrace.ErrForbidden
 	}
 	f, err := s.archive.FirmByUSCC(ctx, strings.ToUpper(strings.TrimSpace(uscc)))
 	if err != nil {
@@ -466,9 +467,9 @@ type Supervision struct {
 
 // Supervise lists every firm's suggested random-inspection frequency by its published grade and
 // those due a mandatory review after the methodology's periods in the worst decile of their peers.
-func (s *Service) Supervise(ctx context.Context, c Caller) ([]Supervision, error) {
-	if c.Role != "regulator" {
-		return nil, ErrForbidden
+func (s *Service) Supervise(ctx context.Context, c credtrace.Caller) ([]Supervision, error) {
+	if !c.IsRegulator() {
+		return nil, credtrace.ErrForbidden
 	}
 	m, err := s.method(ctx, "")
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/scoring"
 	"github.com/credtrace/credtrace/store/sqlite"
@@ -20,6 +21,8 @@ import (
 type fakeArchive struct {
 	firms   []courier.Firm
 	records []courier.Record
+	sites   []courier.Site
+	staff   []courier.Staff
 }
 
 func pageOf[T any](items []T, id func(T) string, p courier.Page) []T {
@@ -44,7 +47,7 @@ func (a *fakeArchive) Firm(_ context.Context, id string) (courier.Firm, error) {
 			return f, nil
 		}
 	}
-	return courier.Firm{}, courier.ErrNotFound
+	return courier.Firm{}, credtrace.ErrNotFound
 }
 
 func (a *fakeArchive) FirmByUSCC(_ context.Context, uscc string) (courier.Firm, error) {
@@ -53,11 +56,29 @@ func (a *fakeArchive) FirmByUSCC(_ context.Context, uscc string) (courier.Firm, 
 			return f, nil
 		}
 	}
-	return courier.Firm{}, courier.ErrNotFound
+	return courier.Firm{}, credtrace.ErrNotFound
 }
 
 func (a *fakeArchive) Sites(context.Context, courier.SiteQuery) ([]courier.Site, error) {
 	return nil, nil
+}
+
+func (a *fakeArchive) Site(_ context.Context, id string) (courier.Site, error) {
+	for _, x := range a.sites {
+		if x.ID == id {
+			return x, nil
+		}
+	}
+	return courier.Site{}, credtrace.ErrNotFound
+}
+
+func (a *fakeArchive) Staff(_ context.Context, id string) (courier.Staff, error) {
+	for _, x := range a.staff {
+		if x.ID == id {
+			return x, nil
+		}
+	}
+	return courier.Staff{}, credtrace.ErrNotFound
 }
 
 func (a *fakeArchive) StaffList(context.Context, courier.StaffQuery) ([]courier.Staff, error) {
@@ -74,7 +95,7 @@ func (a *fakeArchive) Record(_ context.Context, id string) (courier.Record, erro
 			return r, nil
 		}
 	}
-	return courier.Record{}, courier.ErrNotFound
+	return courier.Record{}, credtrace.ErrNotFound
 }
 
 func (a *fakeArchive) Commitments(context.Context, courier.CommitmentQuery) ([]courier.Commitment, error) {
@@ -104,7 +125,7 @@ func (f *fakeTracker) Totals(_ context.Context, kind tracking.SubjectKind, _, _ 
 	return nil, nil
 }
 
-func (f *fakeTracker) TraceParcel(context.Context, tracking.Caller, string, string, string) (tracking.Trace, error) {
+func (f *fakeTracker) TraceParcel(context.Context, credtrace.Caller, string, string, string) (tracking.Trace, error) {
 	return tracking.Trace{}, errors.New("not used by runs")
 }
 
@@ -113,9 +134,9 @@ func (f *fakeTracker) Suspect(context.Context, tracking.ParcelKey) ([]tracking.A
 }
 
 var (
-	regulator = scoring.Caller{Role: "regulator", TokenID: "tok-reg"}
-	reviewer  = scoring.Caller{Role: "regulator", TokenID: "tok-reviewer"} // the first of four eyes
-	platform  = scoring.Caller{Role: "platform", TokenID: "tok-plat"}
+	regulator = credtrace.Caller{Role: credtrace.RoleRegulator, TokenID: "tok-reg"}
+	reviewer  = credtrace.Caller{Role: credtrace.RoleRegulator, TokenID: "tok-reviewer"} // the first of four eyes
+	platform  = credtrace.Caller{Role: credtrace.RolePlatform, TokenID: "tok-plat"}
 )
 
 // world is a scoring service on a real SQLite store with four firms:
@@ -370,20 +391,20 @@ func TestDecide(t *testing.T) {
 			if got, want := stored.InForce(now), tc.approve; got != want {
 				t.Errorf("InForce(now) = %v, want %v", got, want)
 			}
-			if _, err := w.svc.Decide(w.ctx, regulator, x.ID, true, "again"); !errors.Is(err, scoring.ErrState) {
-				t.Errorf("deciding twice: %v, want ErrState", err)
+			if _, err := w.svc.Decide(w.ctx, regulator, x.ID, true, "again"); !errors.Is(err, credtrace.ErrState) {
+				t.Errorf("deciding twice: %v, want credtrace.ErrState", err)
 			}
 		})
 	}
 	x := w.sanction(t, "d1", scoring.RevocationProposal)
 	errs := []struct {
 		name   string
-		c      scoring.Caller
+		c      credtrace.Caller
 		reason string
 		want   error
 	}{
-		{"no reason", regulator, " ", scoring.ErrInvalid},
-		{"not a regulator", scoring.Caller{Role: "firm", FirmID: "d1"}, "ok", scoring.ErrForbidden},
+		{"no reason", regulator, " ", credtrace.ErrInvalid},
+		{"not a regulator", credtrace.Caller{Role: credtrace.RoleFirm, FirmID: "d1"}, "ok", credtrace.ErrForbidden},
 	}
 	for _, tc := range errs {
 		t.Run(tc.name, func(t *testing.T) {
@@ -460,8 +481,8 @@ func TestEligible(t *testing.T) {
 			t.Errorf("lifted = %+v", x)
 		}
 		check(t, "91130100D1", true, scoring.GradeD, "no barring sanction", scoring.PublicExposure)
-		if _, err := w.svc.Lift(w.ctx, regulator, restriction.ID, "again"); !errors.Is(err, scoring.ErrState) {
-			t.Errorf("lifting twice: %v, want ErrState", err)
+		if _, err := w.svc.Lift(w.ctx, regulator, restriction.ID, "again"); !errors.Is(err, credtrace.ErrState) {
+			t.Errorf("lifting twice: %v, want credtrace.ErrState", err)
 		}
 	})
 	t.Run("expired sanctions do not bar", func(t *testing.T) {
@@ -475,10 +496,10 @@ func TestEligible(t *testing.T) {
 		check(t, "91130100A1", false, scoring.GradeA, "licence suspended")
 	})
 	t.Run("callers", func(t *testing.T) {
-		if _, err := w.svc.Eligible(w.ctx, scoring.Caller{Role: "merchant", MerchantID: "m1"}, "91130100A1"); !errors.Is(err, scoring.ErrForbidden) {
-			t.Errorf("merchant: %v, want ErrForbidden", err)
+		if _, err := w.svc.Eligible(w.ctx, credtrace.Caller{Role: credtrace.RoleMerchant, MerchantID: "m1"}, "91130100A1"); !errors.Is(err, credtrace.ErrForbidden) {
+			t.Errorf("merchant: %v, want credtrace.ErrForbidden", err)
 		}
-		if _, err := w.svc.Eligible(w.ctx, platform, "91130100ZZ"); !errors.Is(err, courier.ErrNotFound) {
+		if _, err := w.svc.Eligible(w.ctx, platform, "91130100ZZ"); !errors.Is(err, credtrace.ErrNotFound) {
 			t.Errorf("unknown firm: %v, want not found", err)
 		}
 	})
@@ -545,12 +566,12 @@ func TestStartRunRefuses(t *testing.T) {
 	w := newWorld(t)
 	tests := []struct {
 		name string
-		c    scoring.Caller
+		c    credtrace.Caller
 		asOf time.Time
 		want error
 	}{
-		{"not a regulator", scoring.Caller{Role: "firm", FirmID: "a1"}, periods[0], scoring.ErrForbidden},
-		{"in the future", regulator, w.now.Add(time.Hour), scoring.ErrInvalid},
+		{"not a regulator", credtrace.Caller{Role: credtrace.RoleFirm, FirmID: "a1"}, periods[0], credtrace.ErrForbidden},
+		{"in the future", regulator, w.now.Add(time.Hour), credtrace.ErrInvalid},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -589,8 +610,8 @@ func TestFourEyes(t *testing.T) {
 	if e, _ := w.svc.Eligible(w.ctx, platform, "91130100D1"); !e.Allowed {
 		t.Fatalf("a reviewed, not yet approved restriction bars the firm: %v", e.Reasons)
 	}
-	if _, err := w.svc.Decide(w.ctx, reviewer, x.ID, true, "我也批准"); !errors.Is(err, scoring.ErrState) {
-		t.Fatalf("the reviewer approves too: %v, want ErrState", err)
+	if _, err := w.svc.Decide(w.ctx, reviewer, x.ID, true, "我也批准"); !errors.Is(err, credtrace.ErrState) {
+		t.Fatalf("the reviewer approves too: %v, want credtrace.ErrState", err)
 	}
 	second, err := w.svc.Decide(w.ctx, regulator, x.ID, true, "集体讨论决定")
 	if err != nil {

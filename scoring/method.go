@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"github.com/credtrace/credtrace"
 )
 
 // Methodology is the evaluation committee's rule set for one year. It is a document (a file
@@ -152,67 +154,67 @@ func ParseMethod(doc string) (Methodology, error) {
 	dec := json.NewDecoder(bytes.NewReader([]byte(doc)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
-		return Methodology{}, invalid("methodology", "%v", err)
+		return Methodology{}, credtrace.InvalidField("methodology", "%v", err)
 	}
 	if dec.More() {
-		return Methodology{}, invalid("methodology", "unexpected data after the JSON document")
+		return Methodology{}, credtrace.InvalidField("methodology", "unexpected data after the JSON document")
 	}
-	v := &ValidationError{}
+	v := &credtrace.Validation{}
 	if m.Version == "" {
-		v.add("version", "required")
+		v.Add("version", "required")
 	}
 	if m.WindowMonths < 1 || m.WindowMonths > 60 {
-		v.add("window_months", "must be between 1 and 60")
+		v.Add("window_months", "must be between 1 and 60")
 	}
 	last := 0
 	for i, b := range m.TimeWeights {
 		if b.UpToMonths <= last || b.Weight < 0 {
-			v.add(fmt.Sprintf("time_weights[%d]", i), "bands must grow and weights be non-negative")
+			v.Add(fmt.Sprintf("time_weights[%d]", i), "bands must grow and weights be non-negative")
 		}
 		last = b.UpToMonths
 	}
 	for _, sev := range []string{"minor", "general", "serious"} {
 		if m.SeverityWeights[sev] <= 0 {
-			v.add("severity_weights."+sev, "must be positive")
+			v.Add("severity_weights."+sev, "must be positive")
 		}
 	}
 	if m.PartyWeights["regulator"] <= 0 {
 		// Every subject has a regulator component (records or none); it anchors the mean.
-		v.add("party_weights.regulator", "must be positive")
+		v.Add("party_weights.regulator", "must be positive")
 	}
 	if len(m.TimeWeights) == 0 {
-		v.add("time_weights", "at least one band")
+		v.Add("time_weights", "at least one band")
 	}
 	sum := 0.0
 	for _, p := range []string{"regulator", "tracking", "merchant", "consumer"} {
 		w, ok := m.PartyWeights[p]
 		if !ok || w < 0 {
-			v.add("party_weights."+p, "required and non-negative")
+			v.Add("party_weights."+p, "required and non-negative")
 		}
 		sum += w
 	}
 	if sum < 0.999 || sum > 1.001 {
-		v.add("party_weights", "must sum to 1 (got %.3f)", sum)
+		v.Add("party_weights", "must sum to 1 (got %.3f)", sum)
 	}
 	if m.PriorMean < 1 || m.PriorMean > 5 {
-		v.add("prior_mean", "must be between 1 and 5")
+		v.Add("prior_mean", "must be between 1 and 5")
 	}
 	if m.PriorCount < 0 {
-		v.add("prior_count", "must not be negative")
+		v.Add("prior_count", "must not be negative")
 	}
 	if !(m.Cutoffs["A"] > m.Cutoffs["B"] && m.Cutoffs["B"] > m.Cutoffs["C"] && m.Cutoffs["C"] > 0 && m.Cutoffs["A"] <= 1000) {
-		v.add("cutoffs", "need 1000 >= A > B > C > 0")
+		v.Add("cutoffs", "need 1000 >= A > B > C > 0")
 	}
 	if !sort.IntsAreSorted(m.VolumeBands) {
-		v.add("volume_bands", "must be ascending")
+		v.Add("volume_bands", "must be ascending")
 	}
 	if m.BurstWeight < 0 || m.BurstWeight > 1 || m.SuspectFiveStar < 0 || m.SuspectFiveStar > 1 {
-		v.add("burst_weight", "weights are between 0 and 1")
+		v.Add("burst_weight", "weights are between 0 and 1")
 	}
 	if m.Lists.RedConsecutiveA < 1 || m.Lists.BlackConsecutiveD < 1 || m.Lists.ReviewDecile < 1 {
-		v.add("lists", "period counts must be at least 1")
+		v.Add("lists", "period counts must be at least 1")
 	}
-	return m, v.err()
+	return m, v.Err()
 }
 
 // timeWeight is the weight of a record of the given age in months.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/scoring"
 )
 
@@ -105,12 +106,12 @@ func TestParseMethodNamesBadFields(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := scoring.ParseMethod(edited(t, tc.change))
-			if !errors.Is(err, scoring.ErrInvalid) {
-				t.Fatalf("err = %v, want ErrInvalid", err)
+			if !errors.Is(err, credtrace.ErrInvalid) {
+				t.Fatalf("err = %v, want credtrace.ErrInvalid", err)
 			}
-			var ve *scoring.ValidationError
+			var ve *credtrace.Error
 			if !errors.As(err, &ve) {
-				t.Fatalf("err = %T, want *ValidationError", err)
+				t.Fatalf("err = %T, want *credtrace.Validation", err)
 			}
 			var got []string
 			for _, f := range ve.Fields {
@@ -146,8 +147,8 @@ func TestParseMethodAcceptsAChangedCommittee(t *testing.T) {
 }
 
 func TestParseMethodRejectsTrailingData(t *testing.T) {
-	if _, err := scoring.ParseMethod(scoring.DefaultMethod + ` {"version": "x"}`); !errors.Is(err, scoring.ErrInvalid) {
-		t.Errorf("ParseMethod(two documents) = %v, want ErrInvalid", err)
+	if _, err := scoring.ParseMethod(scoring.DefaultMethod + ` {"version": "x"}`); !errors.Is(err, credtrace.ErrInvalid) {
+		t.Errorf("ParseMethod(two documents) = %v, want credtrace.ErrInvalid", err)
 	}
 }
 
@@ -157,7 +158,7 @@ func TestParseMethodRegulatorWeightZero(t *testing.T) {
 	doc := edited(t, func(d map[string]any) {
 		d["party_weights"] = map[string]any{"regulator": 0, "tracking": 0.5, "merchant": 0.25, "consumer": 0.25}
 	})
-	if _, err := scoring.ParseMethod(doc); !errors.Is(err, scoring.ErrInvalid) || !strings.Contains(err.Error(), "party_weights.regulator") {
-		t.Errorf("ParseMethod(regulator weight 0) = %v, want ErrInvalid naming party_weights.regulator", err)
+	if _, err := scoring.ParseMethod(doc); !errors.Is(err, credtrace.ErrInvalid) || !strings.Contains(err.Error(), "party_weights.regulator") {
+		t.Errorf("ParseMethod(regulator weight 0) = %v, want credtrace.ErrInvalid naming party_weights.regulator", err)
 	}
 }

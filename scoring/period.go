@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/credtrace/credtrace"
 )
 
 // PeriodKind is the length of an evaluation period, as the evaluation committee sets it.
@@ -110,14 +112,14 @@ func (c Calendar) Next(p Period) Period { return c.period(p.Year, p.N+1) }
 // A period ends at its End, so at exactly the first instant of a month it is the month before.
 func (c Calendar) LastEnded(t time.Time) Period { return c.Prev(c.Of(t)) }
 
-// Parse reads a label of this calendar's kind (2026-11, or 2026-Q4); ErrInvalid otherwise.
+// Parse reads a label of this calendar's kind (2026-11, or 2026-Q4); credtrace.ErrInvalid otherwise.
 func (c Calendar) Parse(label string) (Period, error) {
 	bad := func() (Period, error) {
 		want := "YYYY-MM, for example 2026-11"
 		if c.kind() == Quarter {
 			want = "YYYY-Qn, for example 2026-Q4"
 		}
-		return Period{}, invalid("period", "%q is not a %s period: want %s", label, c.kind(), want)
+		return Period{}, credtrace.InvalidField("period", "%q is not a %s period: want %s", label, c.kind(), want)
 	}
 	y, rest, ok := strings.Cut(strings.TrimSpace(label), "-")
 	year, err := strconv.Atoi(y)

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/scoring"
 )
 
@@ -94,8 +95,8 @@ func TestCalendarParseRefuses(t *testing.T) {
 		{scoring.Quarter, "2026-11"}, {scoring.Quarter, "2026-Q5"}, {scoring.Quarter, "2026-Q0"}, {scoring.Quarter, "2026-q4"},
 	} {
 		_, err := scoring.Calendar{Kind: tc.kind, Loc: sh}.Parse(tc.label)
-		if !errors.Is(err, scoring.ErrInvalid) {
-			t.Errorf("Parse(%s) as %s = %v, want ErrInvalid", tc.label, tc.kind, err)
+		if !errors.Is(err, credtrace.ErrInvalid) {
+			t.Errorf("Parse(%s) as %s = %v, want credtrace.ErrInvalid", tc.label, tc.kind, err)
 		}
 	}
 }

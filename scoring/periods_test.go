@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/scoring"
 )
 
@@ -48,8 +49,8 @@ func TestPublishingTwiceIsOnePeriod(t *testing.T) {
 
 	w.now = w.now.Add(7 * time.Minute)
 	_, err := w.svc.StartRun(w.ctx, regulator, time.Time{}, "manual", true)
-	if !errors.Is(err, scoring.ErrConflict) {
-		t.Fatalf("publishing May again without a reason = %v, want ErrConflict", err)
+	if !errors.Is(err, credtrace.ErrConflict) {
+		t.Fatalf("publishing May again without a reason = %v, want credtrace.ErrConflict", err)
 	}
 	if runs, _ := w.store.Runs(w.ctx, scoring.RunQuery{}); len(runs) != 1 {
 		t.Errorf("the refused publication left %d runs, want the first only", len(runs))
@@ -210,7 +211,7 @@ func TestRunRequestsRefused(t *testing.T) {
 		{"as of before the period's end", scoring.RunRequest{Publish: true, Period: "2026-05", AsOf: time.Date(2026, 5, 20, 0, 0, 0, 0, cst)}, "as_of"},
 	} {
 		_, err := w.svc.Start(w.ctx, regulator, tc.req)
-		var v *scoring.ValidationError
+		var v *credtrace.Error
 		if !errors.As(err, &v) || v.Fields[0].Field != tc.field {
 			t.Errorf("%s: %v, want invalid %s", tc.name, err, tc.field)
 		}
@@ -230,8 +231,8 @@ func TestQuarterPeriods(t *testing.T) {
 		t.Fatalf("quarterly publication: %s as of %s, want 2026-Q1 as of 1 April", q1.Period, q1.AsOf)
 	}
 	// May is in the second quarter, which has not ended: the first is what a publication on 1 May publishes.
-	if _, err := w.svc.StartRun(w.ctx, regulator, time.Date(2026, 5, 1, 0, 0, 0, 0, cst), "manual", true); !errors.Is(err, scoring.ErrConflict) {
-		t.Fatalf("publishing on 1 May = %v, want ErrConflict (2026-Q1 is published)", err)
+	if _, err := w.svc.StartRun(w.ctx, regulator, time.Date(2026, 5, 1, 0, 0, 0, 0, cst), "manual", true); !errors.Is(err, credtrace.ErrConflict) {
+		t.Fatalf("publishing on 1 May = %v, want credtrace.ErrConflict (2026-Q1 is published)", err)
 	}
 	w.now = time.Date(2026, 7, 2, 0, 0, 0, 0, time.UTC)
 	q2 := w.run(t, time.Time{}, true)

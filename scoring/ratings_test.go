@@ -158,3 +158,35 @@ func TestAssess(t *testing.T) {
 		})
 	}
 }
+
+// TestBurstOneRule: a rating is a burst by the same rule when it is given (Assess, seeing the
+// rater's other ratings) and when a run looks at all of them (Reassess): BurstCount one-stars in
+// one 24-hour window that holds it, and not merely four others within 24 hours either side.
+func TestBurstOneRule(t *testing.T) {
+	m := defaultMethod(t)
+	t0 := time.Date(2026, 5, 20, 9, 0, 0, 0, cst)
+	h := time.Hour
+	tests := []struct {
+		name  string
+		hours []time.Duration
+		burst bool
+	}{
+		{"five within 24 hours", []time.Duration{0, h, 5 * h, 12 * h, 23 * h}, true},
+		{"five over 40 hours", []time.Duration{0, 12 * h, 23 * h, 30 * h, 40 * h}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rs := oneStars(scoring.RaterMerchant, "m1", "a", t0, tc.hours...)
+			re := scoring.Reassess(m, rs)
+			for i, r := range rs {
+				w, flags := scoring.Assess(m, r, rs, nil)
+				if got := hasFlag(flags, "burst:"); got != tc.burst {
+					t.Errorf("Assess(%s) burst = %v, want %v (flags %q)", r.ID, got, tc.burst, flags)
+				}
+				if w != re[i].Weight {
+					t.Errorf("%s: Assess weighs %v, Reassess %v", r.ID, w, re[i].Weight)
+				}
+			}
+		})
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/scoring"
 )
 
@@ -109,14 +110,14 @@ func TestReplayFromExportAndStore(t *testing.T) {
 	if p.InputsMatch || len(p.Differences) != 1 || p.Differences[0].SubjectID != "a1" || p.Differences[0].Stored.Value == p.Differences[0].Replayed.Value {
 		t.Errorf("replay of tampered inputs = %+v, want the inputs and a1's score to differ", p)
 	}
-	if _, err := w.svc.Replay(w.ctx, scoring.Caller{Role: "firm", FirmID: "a1"}, r.ID, nil); !errors.Is(err, scoring.ErrForbidden) {
-		t.Errorf("a firm replays: %v, want ErrForbidden", err)
+	if _, err := w.svc.Replay(w.ctx, credtrace.Caller{Role: credtrace.RoleFirm, FirmID: "a1"}, r.ID, nil); !errors.Is(err, credtrace.ErrForbidden) {
+		t.Errorf("a firm replays: %v, want credtrace.ErrForbidden", err)
 	}
-	if _, _, err := w.svc.RunInputs(w.ctx, platform, r.ID); !errors.Is(err, scoring.ErrForbidden) {
-		t.Errorf("a platform exports: %v, want ErrForbidden", err)
+	if _, _, err := w.svc.RunInputs(w.ctx, platform, r.ID); !errors.Is(err, credtrace.ErrForbidden) {
+		t.Errorf("a platform exports: %v, want credtrace.ErrForbidden", err)
 	}
-	if _, err := w.svc.Replay(w.ctx, regulator, r.ID, strings.NewReader(`{"type":"firm","id":"x"}`)); !errors.Is(err, scoring.ErrInvalid) {
-		t.Errorf("inputs without a header: %v, want ErrInvalid", err)
+	if _, err := w.svc.Replay(w.ctx, regulator, r.ID, strings.NewReader(`{"type":"firm","id":"x"}`)); !errors.Is(err, credtrace.ErrInvalid) {
+		t.Errorf("inputs without a header: %v, want credtrace.ErrInvalid", err)
 	}
 }
 

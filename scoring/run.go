@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/tracking"
 )
@@ -33,12 +33,12 @@ type RunRequest struct {
 
 // StartRun records a run and runs it to the end (the scheduler and `credtrace score`). It
 // answers ErrLeaseHeld when another instance is running one.
-func (s *Service) StartRun(ctx context.Context, c Caller, asOf time.Time, trigger string, publish bool) (Run, error) {
+func (s *Service) StartRun(ctx context.Context, c credtrace.Caller, asOf time.Time, trigger string, publish bool) (Run, error) {
 	return s.Start(ctx, c, RunRequest{AsOf: asOf, Trigger: trigger, Publish: publish})
 }
 
 // Start is StartRun with every option of a run (see Begin).
-func (s *Service) Start(ctx context.Context, c Caller, req RunRequest) (Run, error) {
+func (s *Service) Start(ctx context.Context, c credtrace.Caller, req RunRequest) (Run, error) {
 	_, finish, err := s.Begin(ctx, c, req)
 	if err != nil {
 		return Run{}, err
@@ -47,7 +47,7 @@ func (s *Service) Start(ctx context.Context, c Caller, req RunRequest) (Run, err
 }
 
 // BeginRun is Begin without a period or a reason.
-func (s *Service) BeginRun(ctx context.Context, c Caller, asOf time.Time, trigger string, publish bool) (Run, func(context.Context) (Run, error), error) {
+func (s *Service) BeginRun(ctx context.Context, c credtrace.Caller, asOf time.Time, trigger string, publish bool) (Run, func(context.Context) (Run, error), error) {
 	return s.Begin(ctx, c, RunRequest{AsOf: asOf, Trigger: trigger, Publish: publish})
 }
 
@@ -59,14 +59,14 @@ func (s *Service) BeginRun(ctx context.Context, c Caller, asOf time.Time, trigge
 // period that has ended — req.Period, or the last one ended at AsOf — as of that period's end,
 // whatever AsOf says: a period's grade describes the period, so computing it at 03:00 on the
 // 1st or a week later gives the same inputs. A period is published once: publishing it again
-// answers ErrConflict unless req.Reason gives a regulator's reason, and then the new run's
+// answers credtrace.ErrConflict unless req.Reason gives a regulator's reason, and then the new run's
 // grades replace the period's (the earlier run is marked superseded, kept) and its waiting
 // proposals are withdrawn. Any other run is a preview of the period in progress at AsOf; it
 // never feeds proposals. A period is scored by the methodology in force at its start (the
 // rules of a period are fixed before it starts).
-func (s *Service) Begin(ctx context.Context, c Caller, req RunRequest) (Run, func(context.Context) (Run, error), error) {
-	if c.Role != "regulator" {
-		return Run{}, nil, ErrForbidden
+func (s *Service) Begin(ctx context.Context, c credtrace.Caller, req RunRequest) (Run, func(context.Context) (Run, error), error) {
+	if !c.IsRegulator() {
+		return Run{}, nil, credtrace.ErrForbidden
 	}
 	now := s.Now()
 	asOf := req.AsOf
@@ -75,7 +75,7 @@ func (s *Service) Begin(ctx context.Context, c Caller, req RunRequest) (Run, fun
 	}
 	asOf = asOf.UTC().Truncate(time.Millisecond)
 	if asOf.After(now) {
-		return Run{}, nil, invalid("as_of", "must not be in the future")
+		return Run{}, nil, credtrace.InvalidField("as_of", "must not be in the future")
 	}
 	reason := strings.TrimSpace(req.Reason)
 	var p Period
@@ -86,22 +86,22 @@ func (s *Service) Begin(ctx context.Context, c Caller, req RunRequest) (Run, fun
 				return Run{}, nil, err
 			}
 			if !req.AsOf.IsZero() && asOf.Before(p.End) {
-				return Run{}, nil, invalid("as_of", "period %s is published as of its end, %s: as_of must not be earlier", p.Label(), p.End.Format(time.RFC3339))
+				return Run{}, nil, credtrace.InvalidField("as_of", "period %s is published as of its end, %s: as_of must not be earlier", p.Label(), p.End.Format(time.RFC3339))
 			}
 		} else {
 			p = s.cal.LastEnded(asOf)
 		}
 		if p.End.After(now) {
-			return Run{}, nil, invalid("period", "%s has not ended (it ends at %s): a period is published once it has ended; a run that does not publish previews it",
+			return Run{}, nil, credtrace.InvalidField("period", "%s has not ended (it ends at %s): a period is published once it has ended; a run that does not publish previews it",
 				p.Label(), p.End.Format(time.RFC3339))
 		}
 		asOf = p.End.UTC()
 	} else {
 		if req.Period != "" {
-			return Run{}, nil, invalid("period", "only a publishing run names a period: a preview scores the period in progress at as_of")
+			return Run{}, nil, credtrace.InvalidField("period", "only a publishing run names a period: a preview scores the period in progress at as_of")
 		}
 		if reason != "" {
-			return Run{}, nil, invalid("reason", "only a publishing run that replaces a period's grades takes a reason")
+			return Run{}, nil, credtrace.InvalidField("reason", "only a publishing run that replaces a period's grades takes a reason")
 		}
 		p = s.cal.Of(asOf)
 	}
@@ -128,7 +128,7 @@ func (s *Service) Begin(ctx context.Context, c Caller, req RunRequest) (Run, fun
 			if reason == "" {
 				release()
 				return Run{}, nil, fmt.Errorf("%w: period %s is published already (run %s); publishing it again replaces its grades and needs a regulator's reason",
-					ErrConflict, r.Period, cur.ID)
+					credtrace.ErrConflict, r.Period, cur.ID)
 			}
 			r.Replaces = cur.ID
 		}
@@ -286,21 +286,6 @@ func (s *Service) execute(ctx context.Context, m Methodology, r *Run, holder str
 	return s.liftRepaired(ctx)
 }
 
-// statusAt is a record's status at t from its history; ok is false before it existed.
-func statusAt(rec courier.Record, t time.Time) (courier.RecordStatus, bool) {
-	if rec.CreatedAt.After(t) {
-		return "", false
-	}
-	st := courier.StatusPending
-	for _, h := range rec.History {
-		if h.At.After(t) {
-			break
-		}
-		st = h.To
-	}
-	return st, true
-}
-
 // Gather reads the inputs of a run as of asOf: the firms, sites and staff, the records in
 // force then, the statistics of the window, ratings and commitments given before it. Its cost
 // follows subjects, records and statistic rows, never raw events.
@@ -358,7 +343,7 @@ func (s *Service) Gather(ctx context.Context, m Methodology, asOf time.Time) (In
 			return in, err
 		}
 		for _, rec := range rs {
-			if st, ok := statusAt(rec, asOf); ok && st.InForce() && !rec.OccurredAt.After(asOf) {
+			if st, ok := rec.StatusAt(asOf); ok && st.InForce() && !rec.OccurredAt.After(asOf) {
 				in.Records = append(in.Records, RecordIn{ID: rec.ID, SubjectKind: SubjectKind(rec.Subject.Kind), SubjectID: rec.Subject.ID,
 					Category: string(rec.Category), Severity: string(rec.Severity), OccurredAt: rec.OccurredAt, Status: string(st)})
 			}
@@ -445,36 +430,15 @@ func reassess(m Methodology, rs []Rating) []Rating {
 	}
 	out := append([]Rating(nil), rs...)
 	for _, idx := range byRater {
-		sort.Slice(idx, func(a, b int) bool { return out[idx[a]].UpdatedAt.Before(out[idx[b]].UpdatedAt) })
+		rater := make([]Rating, len(idx))
+		for n, i := range idx {
+			rater[n] = out[i]
+		}
 		for _, i := range idx {
 			r := &out[i]
-			if r.Stars != 1 {
-				continue
-			}
-			// The most one-stars in any 24-hour window that holds this one.
-			ones := 0
-			for _, a := range idx {
-				start := out[a].UpdatedAt
-				if out[a].Stars != 1 || start.After(r.UpdatedAt) || r.UpdatedAt.Sub(start) >= 24*time.Hour {
-					continue
-				}
-				n := 0
-				for _, j := range idx {
-					o := out[j]
-					if o.Stars == 1 && !o.UpdatedAt.Before(start) && o.UpdatedAt.Sub(start) < 24*time.Hour {
-						n++
-					}
-				}
-				ones = max(ones, n)
-			}
-			flag := fmt.Sprintf("burst: %d one-star ratings by this rater within 24 hours", ones)
-			has := false
-			for _, f := range r.Flags {
-				has = has || len(f) > 6 && f[:6] == "burst:"
-			}
-			if ones >= m.BurstCount && !has {
+			if ones := burstOnes(*r, rater); ones >= m.BurstCount && !hasFlag(r.Flags, FlagBurst) {
 				r.Weight = min(r.Weight, m.BurstWeight)
-				r.Flags = append(append([]string(nil), r.Flags...), flag)
+				r.Flags = append(append([]string(nil), r.Flags...), burstFlag(ones))
 			}
 		}
 	}

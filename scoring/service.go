@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/tracking"
 )
@@ -21,6 +22,8 @@ type Archive interface {
 	Firm(ctx context.Context, id string) (courier.Firm, error)
 	FirmByUSCC(ctx context.Context, uscc string) (courier.Firm, error)
 	Sites(ctx context.Context, q courier.SiteQuery) ([]courier.Site, error)
+	Site(ctx context.Context, id string) (courier.Site, error)
+	Staff(ctx context.Context, id string) (courier.Staff, error)
 	StaffList(ctx context.Context, q courier.StaffQuery) ([]courier.Staff, error)
 	Records(ctx context.Context, q courier.RecordQuery) ([]courier.Record, error)
 	Record(ctx context.Context, id string) (courier.Record, error)
@@ -30,16 +33,8 @@ type Archive interface {
 // Tracker is what scoring asks of parcel traceability (a subset of *tracking.Service).
 type Tracker interface {
 	Totals(ctx context.Context, kind tracking.SubjectKind, from, to string) (map[string]map[tracking.Metric]int, error)
-	TraceParcel(ctx context.Context, c tracking.Caller, waybill, carrier, phone4 string) (tracking.Trace, error)
+	TraceParcel(ctx context.Context, c credtrace.Caller, waybill, carrier, phone4 string) (tracking.Trace, error)
 	Suspect(ctx context.Context, k tracking.ParcelKey) ([]tracking.AnomalyKind, error)
-}
-
-// Caller is who calls, as the API authenticated it.
-type Caller struct {
-	TokenID    string
-	Role       string // regulator, firm, merchant, platform, public
-	FirmID     string
-	MerchantID string
 }
 
 // Service is scoring: ratings, methodology, runs, scores, lists and sanctions.
@@ -116,16 +111,16 @@ var RatingTags = []string{"late", "damaged", "rude", "false_signature", "lost", 
 // Rate records a merchant's rating of one of its own delivered waybills, or a consumer's with
 // the phone check. One rating per rater and waybill, editable for the methodology's edit time.
 // The answer carries the weight the rating will count for and why it is less than one.
-func (s *Service) Rate(ctx context.Context, c Caller, in RatingInput) (Rating, error) {
-	v := &ValidationError{}
+func (s *Service) Rate(ctx context.Context, c credtrace.Caller, in RatingInput) (Rating, error) {
+	v := &credtrace.Validation{}
 	if strings.TrimSpace(in.Waybill) == "" {
-		v.add("waybill", "required")
+		v.Add("waybill", "required")
 	}
 	if in.Stars < 1 || in.Stars > 5 {
-		v.add("stars", "must be 1 to 5")
+		v.Add("stars", "must be 1 to 5")
 	}
 	if len(in.Tags) > 8 {
-		v.add("tags", "at most 8")
+		v.Add("tags", "at most 8")
 	}
 	for i, t := range in.Tags {
 		ok := false
@@ -133,20 +128,20 @@ func (s *Service) Rate(ctx context.Context, c Caller, in RatingInput) (Rating, e
 			ok = ok || k == t
 		}
 		if !ok {
-			v.add(fmt.Sprintf("tags[%d]", i), "must be one of %s", strings.Join(RatingTags, ", "))
+			v.Add(fmt.Sprintf("tags[%d]", i), "must be one of %s", strings.Join(RatingTags, ", "))
 		}
 	}
 	if utf8.RuneCountInString(in.Comment) > 500 {
-		v.add("comment", "at most 500 characters")
+		v.Add("comment", "at most 500 characters")
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return Rating{}, err
 	}
 	m, err := s.method(ctx, "")
 	if err != nil {
 		return Rating{}, err
 	}
-	system := tracking.Caller{Role: tracking.RoleRegulator, TokenID: "system"}
+	system := credtrace.Caller{Role: credtrace.RoleRegulator, TokenID: "system"}
 	var kind RaterKind
 	var rater string
 	const noParcelForPhone = "no delivered parcel with this waybill and phone"
@@ -155,30 +150,30 @@ func (s *Service) Rate(ctx context.Context, c Caller, in RatingInput) (Rating, e
 	// *AmbiguousError), never among all of them.
 	var seen tracking.Trace
 	switch c.Role {
-	case "merchant":
+	case credtrace.RoleMerchant:
 		kind, rater = RaterMerchant, c.MerchantID
-		t, err := s.tracker.TraceParcel(ctx, tracking.Caller{Role: tracking.RoleMerchant, MerchantID: c.MerchantID, TokenID: c.TokenID}, in.Waybill, in.Carrier, "")
-		if errors.Is(err, tracking.ErrNotFound) || (err == nil && t.MerchantID != c.MerchantID) {
-			return Rating{}, invalid("waybill", "not a parcel this merchant shipped")
+		t, err := s.tracker.TraceParcel(ctx, credtrace.Caller{Role: credtrace.RoleMerchant, MerchantID: c.MerchantID, TokenID: c.TokenID}, in.Waybill, in.Carrier, "")
+		if errors.Is(err, credtrace.ErrNotFound) || (err == nil && t.MerchantID != c.MerchantID) {
+			return Rating{}, credtrace.InvalidField("waybill", "not a parcel this merchant shipped")
 		}
 		if err != nil {
 			return Rating{}, err
 		}
 		seen = t
-	case "public":
+	case credtrace.RolePublic:
 		kind = RaterConsumer
 		if len(in.Phone4) != 4 {
-			return Rating{}, invalid("phone4", "the last four digits of the recipient's phone are required")
+			return Rating{}, credtrace.InvalidField("phone4", "the last four digits of the recipient's phone are required")
 		}
-		t, err := s.tracker.TraceParcel(ctx, tracking.Caller{Role: tracking.RolePublic}, in.Waybill, in.Carrier, in.Phone4)
-		if errors.Is(err, tracking.ErrNotFound) {
-			return Rating{}, invalid("waybill", noParcelForPhone)
+		t, err := s.tracker.TraceParcel(ctx, credtrace.Caller{Role: credtrace.RolePublic}, in.Waybill, in.Carrier, in.Phone4)
+		if errors.Is(err, credtrace.ErrNotFound) {
+			return Rating{}, credtrace.InvalidField("waybill", noParcelForPhone)
 		} else if err != nil {
 			return Rating{}, err
 		}
 		seen = t
 	default:
-		return Rating{}, ErrForbidden
+		return Rating{}, credtrace.ErrForbidden
 	}
 	t, err := s.tracker.TraceParcel(ctx, system, in.Waybill, seen.Carrier, "")
 	if err != nil {
@@ -187,14 +182,14 @@ func (s *Service) Rate(ctx context.Context, c Caller, in RatingInput) (Rating, e
 	if t.DeliveredAt.IsZero() {
 		if kind == RaterConsumer {
 			// Answered as a wrong phone is, so that the answer tells a guesser nothing.
-			return Rating{}, invalid("waybill", noParcelForPhone)
+			return Rating{}, credtrace.InvalidField("waybill", noParcelForPhone)
 		}
-		return Rating{}, invalid("waybill", "the parcel has not been delivered: only delivered parcels can be rated")
+		return Rating{}, credtrace.InvalidField("waybill", "the parcel has not been delivered: only delivered parcels can be rated")
 	}
 	if kind == RaterConsumer {
 		rater = recipientOf(t)
 		if rater == "" {
-			return Rating{}, invalid("waybill", noParcelForPhone)
+			return Rating{}, credtrace.InvalidField("waybill", noParcelForPhone)
 		}
 	}
 	var del tracking.Event
@@ -205,7 +200,7 @@ func (s *Service) Rate(ctx context.Context, c Caller, in RatingInput) (Rating, e
 	}
 	now := s.Now()
 	r, err := s.store.RatingByRater(ctx, kind, rater, t.Waybill)
-	fresh := errors.Is(err, ErrNotFound)
+	fresh := errors.Is(err, credtrace.ErrNotFound)
 	if err != nil && !fresh {
 		return Rating{}, err
 	}
@@ -252,23 +247,14 @@ func recipientOf(t tracking.Trace) string {
 	return ""
 }
 
-// assess decides what a rating counts for. A burst — this rater's BurstCount or more 1-star
-// ratings within 24 hours, as after a dispute — counts BurstWeight each; a 5-star rating of a
-// parcel with empty-parcel signals counts SuspectFiveStar.
+// assess decides what a rating counts for when it is given. A burst (see burstOnes) counts
+// BurstWeight; a 5-star rating of a parcel with empty-parcel signals counts SuspectFiveStar.
 func assess(m Methodology, r Rating, recent []Rating, suspect []tracking.AnomalyKind) (float64, []string) {
 	w := 1.0
 	var flags []string
-	if r.Stars == 1 {
-		ones := 1
-		for _, o := range recent {
-			if o.ID != r.ID && o.Stars == 1 && r.UpdatedAt.Sub(o.UpdatedAt) < 24*time.Hour {
-				ones++
-			}
-		}
-		if ones >= m.BurstCount {
-			w = m.BurstWeight
-			flags = append(flags, fmt.Sprintf("burst: %d one-star ratings by this rater within 24 hours", ones))
-		}
+	if ones := burstOnes(r, recent); ones >= m.BurstCount {
+		w = m.BurstWeight
+		flags = append(flags, burstFlag(ones))
 	}
 	if r.Stars == 5 && len(suspect) > 0 {
 		names := make([]string, len(suspect))
@@ -281,14 +267,89 @@ func assess(m Methodology, r Rating, recent []Rating, suspect []tracking.Anomaly
 	return w, flags
 }
 
+// BurstWindow is the span of the burst rule: BurstCount or more one-star ratings by one rater
+// within it (as after a dispute) each count BurstWeight.
+const BurstWindow = 24 * time.Hour
+
+// burstOnes returns, for a one-star rating r, the most one-star ratings in any BurstWindow that
+// holds r, among r and the rater's others (r itself is counted once, by id); 0 for other stars.
+// The rating's own call (assess) and the run's look at all ratings at once (reassess) both ask
+// it, so that a rating is a burst by the same rule whenever it is looked at.
+func burstOnes(r Rating, others []Rating) int {
+	if r.Stars != 1 {
+		return 0
+	}
+	ones := []time.Time{r.UpdatedAt}
+	for _, o := range others {
+		if o.ID != r.ID && o.Stars == 1 {
+			ones = append(ones, o.UpdatedAt)
+		}
+	}
+	most := 0
+	for _, start := range ones {
+		if start.After(r.UpdatedAt) || r.UpdatedAt.Sub(start) >= BurstWindow {
+			continue
+		}
+		n := 0
+		for _, t := range ones {
+			if !t.Before(start) && t.Sub(start) < BurstWindow {
+				n++
+			}
+		}
+		most = max(most, n)
+	}
+	return most
+}
+
+// FlagKind is the rule that made a rating weigh less than one. A rating keeps its flags as the
+// sentences people read ("burst: 5 one-star ratings ..."); the kind is the word before the
+// colon, written by flagOf and read by FlagKindOf only.
+type FlagKind string
+
+// The kinds of flag.
+const (
+	FlagBurst  FlagKind = "burst"  // see burstOnes
+	FlagNetted FlagKind = "netted" // a rater's ratings of one firm in one ISO week count as one
+)
+
+// flagOf writes a flag of kind.
+func flagOf(kind FlagKind, format string, args ...any) string {
+	return string(kind) + ": " + fmt.Sprintf(format, args...)
+}
+
+// burstFlag is the flag of a burst of ones one-star ratings.
+func burstFlag(ones int) string {
+	return flagOf(FlagBurst, "%d one-star ratings by this rater within %d hours", ones, int(BurstWindow.Hours()))
+}
+
+// FlagKindOf returns the kind of a flag, "" for a flag of no kind (five stars on a suspect).
+func FlagKindOf(flag string) FlagKind {
+	for _, k := range []FlagKind{FlagBurst, FlagNetted} {
+		if strings.HasPrefix(flag, string(k)+": ") {
+			return k
+		}
+	}
+	return ""
+}
+
+// hasFlag reports whether flags hold one of kind.
+func hasFlag(flags []string, kind FlagKind) bool {
+	for _, f := range flags {
+		if FlagKindOf(f) == kind {
+			return true
+		}
+	}
+	return false
+}
+
 // ----- scopes -----
 
 // canSeeFirm reports whether c may see firm id's private scores.
-func (s *Service) canSeeFirm(ctx context.Context, c Caller, id string) (bool, error) {
+func (s *Service) canSeeFirm(ctx context.Context, c credtrace.Caller, id string) (bool, error) {
 	switch c.Role {
-	case "regulator":
+	case credtrace.RoleRegulator:
 		return true, nil
-	case "firm":
+	case credtrace.RoleFirm:
 		return s.inTree(ctx, c.FirmID, id)
 	}
 	return false, nil
@@ -302,30 +363,62 @@ type ScoreView struct {
 	History []Score
 }
 
-// SubjectScore returns the latest score of a subject with its history, to a regulator or the
-// subject's firm tree.
-func (s *Service) SubjectScore(ctx context.Context, c Caller, kind SubjectKind, id string) (ScoreView, error) {
-	hist, err := s.store.ScoreHistory(ctx, kind, id, 24)
+// SubjectScore returns the latest score of a subject with its history, to a regulator or a firm
+// whose tree holds the subject: the firm itself or one below it, one of such a firm's sites, or
+// a person such a firm employs or employed (whom the archive lets that firm see). Scoring
+// resolves the subject to its firms through the archive and decides from c's own scope; it
+// answers credtrace.ErrNotFound for a subject the archive does not know or c may not see.
+func (s *Service) SubjectScore(ctx context.Context, c credtrace.Caller, kind SubjectKind, id string) (ScoreView, error) {
+	firms, err := s.subjectFirms(ctx, kind, id)
 	if err != nil {
 		return ScoreView{}, err
 	}
-	firm := id
-	if kind != Firm {
-		firm = ""
-		if len(hist) > 0 {
-			firm = hist[0].FirmID
+	visible := false
+	for _, f := range firms {
+		if visible, err = s.canSeeFirm(ctx, c, f); err != nil {
+			return ScoreView{}, err
+		} else if visible {
+			break
 		}
 	}
-	if ok, err := s.canSeeFirm(ctx, c, firm); err != nil {
+	if !visible {
+		return ScoreView{}, credtrace.ErrNotFound
+	}
+	hist, err := s.store.ScoreHistory(ctx, kind, id, 24)
+	if err != nil {
 		return ScoreView{}, err
-	} else if !ok {
-		return ScoreView{}, ErrNotFound
 	}
 	if len(hist) == 0 {
 		return ScoreView{History: []Score{}}, nil
 	}
 	cur := hist[0]
 	return ScoreView{Current: &cur, History: hist}, nil
+}
+
+// subjectFirms returns the firms a subject belongs to in the archive's firm tree: a firm is its
+// own, a site its firm's, a person every firm of their employment history.
+func (s *Service) subjectFirms(ctx context.Context, kind SubjectKind, id string) ([]string, error) {
+	switch kind {
+	case Firm:
+		f, err := s.archive.Firm(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return []string{f.ID}, nil
+	case Site:
+		site, err := s.archive.Site(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return []string{site.FirmID}, nil
+	case Staff:
+		p, err := s.archive.Staff(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return p.FirmIDs(), nil
+	}
+	return nil, credtrace.InvalidField("kind", "must be one of firm, site, staff")
 }
 
 // PublishedGrade returns a firm's grade in the latest published run, or "" when none.
@@ -342,17 +435,17 @@ func (s *Service) PublishedGrade(ctx context.Context, firmID string) (Score, boo
 }
 
 // Run returns a run (regulators).
-func (s *Service) Run(ctx context.Context, c Caller, id string) (Run, error) {
-	if c.Role != "regulator" {
-		return Run{}, ErrForbidden
+func (s *Service) Run(ctx context.Context, c credtrace.Caller, id string) (Run, error) {
+	if !c.IsRegulator() {
+		return Run{}, credtrace.ErrForbidden
 	}
 	return s.store.Run(ctx, id)
 }
 
 // Runs lists recent runs (regulators).
-func (s *Service) Runs(ctx context.Context, c Caller, limit int) ([]Run, error) {
-	if c.Role != "regulator" {
-		return nil, ErrForbidden
+func (s *Service) Runs(ctx context.Context, c credtrace.Caller, limit int) ([]Run, error) {
+	if !c.IsRegulator() {
+		return nil, credtrace.ErrForbidden
 	}
 	return s.store.Runs(ctx, RunQuery{Limit: limit})
 }
@@ -367,11 +460,50 @@ func sortScores(ss []Score) {
 	})
 }
 
+// Change is a firm's score in the latest run and how far it rose since the run before.
+type Change struct {
+	Score
+	Delta float64
+}
+
+// Rank ranks the firms' scores of the latest run (see FirmScores) for regulators' overviews: the
+// n lowest of those with a grade (no grade is no ranking), lowest first, and the n that rose the
+// most since previous, most first. Ties go by subject id.
+func Rank(latest, previous []Score, n int) (worst []Score, improved []Change) {
+	for _, x := range latest {
+		if x.Grade != Insufficient {
+			worst = append(worst, x)
+		}
+	}
+	sort.Slice(worst, func(i, j int) bool {
+		if worst[i].Value != worst[j].Value {
+			return worst[i].Value < worst[j].Value
+		}
+		return worst[i].SubjectID < worst[j].SubjectID
+	})
+	before := map[string]float64{}
+	for _, x := range previous {
+		before[x.SubjectID] = x.Value
+	}
+	for _, x := range latest {
+		if b, ok := before[x.SubjectID]; ok && x.Value > b {
+			improved = append(improved, Change{Score: x, Delta: x.Value - b})
+		}
+	}
+	sort.Slice(improved, func(i, j int) bool {
+		if improved[i].Delta != improved[j].Delta {
+			return improved[i].Delta > improved[j].Delta
+		}
+		return improved[i].SubjectID < improved[j].SubjectID
+	})
+	return worst[:min(n, len(worst))], improved[:min(n, len(improved))]
+}
+
 // FirmScores returns the firms' scores of the latest run and of the run before it (nil when
 // there is none), for regulators' overviews.
-func (s *Service) FirmScores(ctx context.Context, c Caller) (latest, previous []Score, err error) {
-	if c.Role != "regulator" {
-		return nil, nil, ErrForbidden
+func (s *Service) FirmScores(ctx context.Context, c credtrace.Caller) (latest, previous []Score, err error) {
+	if !c.IsRegulator() {
+		return nil, nil, credtrace.ErrForbidden
 	}
 	runs, err := s.store.Runs(ctx, RunQuery{Limit: 5})
 	if err != nil {

@@ -56,9 +56,9 @@ type MethodDoc struct {
 }
 
 // Store is what scoring needs from a backend. Versioned updates apply only over Version-1
-// and answer ErrConflict otherwise; gets answer ErrNotFound.
+// and answer credtrace.ErrConflict otherwise; gets answer credtrace.ErrNotFound.
 type Store interface {
-	CreateRating(ctx context.Context, r Rating) error // ErrConflict when the rater rated this waybill
+	CreateRating(ctx context.Context, r Rating) error // credtrace.ErrConflict when the rater rated this waybill
 	UpdateRating(ctx context.Context, r Rating) error
 	Rating(ctx context.Context, id string) (Rating, error)
 	RatingByRater(ctx context.Context, kind RaterKind, raterID, waybill string) (Rating, error)
@@ -93,7 +93,7 @@ type Store interface {
 	// ReleaseLease gives the lease up if holder has it.
 	ReleaseLease(ctx context.Context, name, holder string) error
 
-	PutMethod(ctx context.Context, m MethodDoc) error // ErrConflict when the version exists
+	PutMethod(ctx context.Context, m MethodDoc) error // credtrace.ErrConflict when the version exists
 	Method(ctx context.Context, version string) (MethodDoc, error)
 	Methods(ctx context.Context) ([]MethodDoc, error) // oldest first
 }

@@ -8,59 +8,17 @@
 package scoring
 
 import (
-	"errors"
 	"fmt"
-	"strings"
 	"time"
+
+	"github.com/credtrace/credtrace"
 )
 
-// Sentinel errors; httpapi maps them to statuses.
-var (
-	ErrNotFound  = errors.New("not found")
-	ErrConflict  = errors.New("conflict")
-	ErrInvalid   = errors.New("invalid input")
-	ErrForbidden = errors.New("forbidden")
-	ErrState     = errors.New("not allowed in the current state")
-	// ErrLeaseHeld means another instance holds the job's lease.
-	ErrLeaseHeld = errors.New("another instance is running this job")
-)
-
-// FieldError names one offending field.
-type FieldError struct{ Field, Reason string }
-
-// ValidationError lists offending fields; it matches ErrInvalid.
-type ValidationError struct{ Fields []FieldError }
-
-func (e *ValidationError) Error() string {
-	parts := make([]string, len(e.Fields))
-	for i, f := range e.Fields {
-		parts[i] = f.Field + ": " + f.Reason
-	}
-	return "invalid input: " + strings.Join(parts, "; ")
-}
-
-// Is makes errors.Is(err, ErrInvalid) true.
-func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
-
-func (e *ValidationError) add(field, format string, args ...any) {
-	e.Fields = append(e.Fields, FieldError{field, fmt.Sprintf(format, args...)})
-}
-
-func (e *ValidationError) err() error {
-	if len(e.Fields) == 0 {
-		return nil
-	}
-	return e
-}
-
-func invalid(field, format string, args ...any) error {
-	v := &ValidationError{}
-	v.add(field, format, args...)
-	return v
-}
+// ErrLeaseHeld means another instance holds the job's lease: a conflict with its own code.
+var ErrLeaseHeld = &credtrace.Error{Kind: credtrace.Conflict, Code: "run_in_progress", Msg: "another instance is running this job"}
 
 func stateErr(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrState, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%w: %s", credtrace.ErrState, fmt.Sprintf(format, args...))
 }
 
 // SubjectKind is what a score is about.

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	"github.com/credtrace/credtrace"
 )
 
 // MethodHash identifies a methodology document by its exact text: runs and scores carry it,
@@ -67,14 +69,14 @@ func (s *Service) Methods(ctx context.Context) ([]MethodDoc, error) {
 	return out, nil
 }
 
-// MethodVersion returns one version; ErrNotFound when there is none of that label.
+// MethodVersion returns one version; credtrace.ErrNotFound when there is none of that label.
 func (s *Service) MethodVersion(ctx context.Context, version string) (MethodDoc, error) {
 	d, err := s.store.Method(ctx, version)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, credtrace.ErrNotFound) {
 		if def := builtin(); def.Version == version {
 			return def, nil
 		}
-		return MethodDoc{}, fmt.Errorf("methodology version %s: %w", version, ErrNotFound)
+		return MethodDoc{}, fmt.Errorf("methodology version %s: %w", version, credtrace.ErrNotFound)
 	}
 	if err != nil {
 		return MethodDoc{}, err
@@ -115,11 +117,11 @@ func (s *Service) CurrentMethod(ctx context.Context) (Methodology, MethodDoc, er
 
 // PutMethod stores a new methodology version (regulators only). A version never changes:
 // storing the same label with the same text again answers the stored version (created false),
-// with other text ErrConflict. A new version must name when it takes effect, no earlier than
+// with other text credtrace.ErrConflict. A new version must name when it takes effect, no earlier than
 // now (the rules of a period are fixed before it starts), and not when another one does.
-func (s *Service) PutMethod(ctx context.Context, c Caller, doc string) (MethodDoc, bool, error) {
-	if c.Role != "regulator" {
-		return MethodDoc{}, false, ErrForbidden
+func (s *Service) PutMethod(ctx context.Context, c credtrace.Caller, doc string) (MethodDoc, bool, error) {
+	if !c.IsRegulator() {
+		return MethodDoc{}, false, credtrace.ErrForbidden
 	}
 	m, err := ParseMethod(doc)
 	if err != nil {
@@ -137,22 +139,22 @@ func (s *Service) PutMethod(ctx context.Context, c Caller, doc string) (MethodDo
 			return d, false, nil
 		}
 		return MethodDoc{}, false, fmt.Errorf("methodology version %s exists with other content (%s); a version never changes, store the change as a new version: %w",
-			m.Version, d.Hash, ErrConflict)
+			m.Version, d.Hash, credtrace.ErrConflict)
 	}
 	now := s.Now()
-	v := &ValidationError{}
+	v := &credtrace.Validation{}
 	switch {
 	case m.EffectiveFrom.IsZero():
-		v.add("effective_from", "required: when the new version takes effect (RFC 3339)")
+		v.Add("effective_from", "required: when the new version takes effect (RFC 3339)")
 	case m.EffectiveFrom.Before(now):
-		v.add("effective_from", "must not be in the past: a period's rules are fixed before it starts")
+		v.Add("effective_from", "must not be in the past: a period's rules are fixed before it starts")
 	}
 	for _, d := range all {
 		if !m.EffectiveFrom.IsZero() && d.EffectiveFrom.Equal(m.EffectiveFrom) {
-			v.add("effective_from", "version %s takes effect at the same time", d.Version)
+			v.Add("effective_from", "version %s takes effect at the same time", d.Version)
 		}
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return MethodDoc{}, false, err
 	}
 	d := MethodDoc{Version: m.Version, Doc: doc, CreatedAt: now, CreatedBy: c.TokenID}
@@ -160,8 +162,8 @@ func (s *Service) PutMethod(ctx context.Context, c Caller, doc string) (MethodDo
 	entry := auditEntry{actor: actorOf(c), action: "method.put", entity: "method", id: d.Version,
 		detail: fmt.Sprintf("hash=%s effective_from=%s", MethodHash(doc), m.EffectiveFrom.UTC().Format(time.RFC3339))}
 	if err := s.write(ctx, entry, func(st Store) error { return st.PutMethod(ctx, d) }); err != nil {
-		if errors.Is(err, ErrConflict) {
-			return MethodDoc{}, false, fmt.Errorf("methodology version %s was stored meanwhile; a version never changes: %w", m.Version, ErrConflict)
+		if errors.Is(err, credtrace.ErrConflict) {
+			return MethodDoc{}, false, fmt.Errorf("methodology version %s was stored meanwhile; a version never changes: %w", m.Version, credtrace.ErrConflict)
 		}
 		return MethodDoc{}, false, err
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/scoring"
 )
 
@@ -19,7 +20,7 @@ func methodDoc(version, effective, description string) string {
 }
 
 func fieldsOf(err error) []string {
-	var ve *scoring.ValidationError
+	var ve *credtrace.Error
 	if !errors.As(err, &ve) {
 		return nil
 	}
@@ -47,11 +48,11 @@ func TestMethodVersionsNeverChange(t *testing.T) {
 		kind      error
 		field     string
 	}{
-		{"the same label with other content", methodDoc("2026.2", "2026-07-01T00:00:00+08:00", "changed"), scoring.ErrConflict, ""},
-		{"the built-in label with other content", methodDoc("2026.1", "2026-01-01T00:00:00+08:00", "changed"), scoring.ErrConflict, ""},
-		{"taking effect in the past", methodDoc("2026.3", "2026-06-14T00:00:00+08:00", "late"), scoring.ErrInvalid, "effective_from"},
-		{"no effective date", strings.Replace(methodDoc("2026.3", "x", "none"), `"effective_from": "x",`, "", 1), scoring.ErrInvalid, "effective_from"},
-		{"taking effect with another version", methodDoc("2026.3", "2026-07-01T00:00:00+08:00", "twin"), scoring.ErrInvalid, "effective_from"},
+		{"the same label with other content", methodDoc("2026.2", "2026-07-01T00:00:00+08:00", "changed"), credtrace.ErrConflict, ""},
+		{"the built-in label with other content", methodDoc("2026.1", "2026-01-01T00:00:00+08:00", "changed"), credtrace.ErrConflict, ""},
+		{"taking effect in the past", methodDoc("2026.3", "2026-06-14T00:00:00+08:00", "late"), credtrace.ErrInvalid, "effective_from"},
+		{"no effective date", strings.Replace(methodDoc("2026.3", "x", "none"), `"effective_from": "x",`, "", 1), credtrace.ErrInvalid, "effective_from"},
+		{"taking effect with another version", methodDoc("2026.3", "2026-07-01T00:00:00+08:00", "twin"), credtrace.ErrInvalid, "effective_from"},
 	}
 	for _, tc := range refused {
 		t.Run(tc.name, func(t *testing.T) {
@@ -64,14 +65,14 @@ func TestMethodVersionsNeverChange(t *testing.T) {
 			}
 		})
 	}
-	if _, _, err := w.svc.PutMethod(w.ctx, platform, methodDoc("2026.4", "2026-09-01T00:00:00+08:00", "x")); !errors.Is(err, scoring.ErrForbidden) {
+	if _, _, err := w.svc.PutMethod(w.ctx, platform, methodDoc("2026.4", "2026-09-01T00:00:00+08:00", "x")); !errors.Is(err, credtrace.ErrForbidden) {
 		t.Fatalf("a platform stores a methodology: %v", err)
 	}
 	got, err := w.svc.MethodVersion(w.ctx, "2026.2")
 	if err != nil || got.Doc != v2 {
 		t.Fatalf("2026.2 read back: %v, %q", err, got.Doc)
 	}
-	if _, err := w.svc.MethodVersion(w.ctx, "2030.1"); !errors.Is(err, scoring.ErrNotFound) {
+	if _, err := w.svc.MethodVersion(w.ctx, "2030.1"); !errors.Is(err, credtrace.ErrNotFound) {
 		t.Fatalf("unknown version: %v", err)
 	}
 }

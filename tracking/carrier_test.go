@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/tracking"
 )
 
@@ -51,7 +52,7 @@ func TestAnotherCarrierLeavesTheParcelAlone(t *testing.T) {
 	if tr.Carrier != w.hqB || !slices.Equal(eventIDs(tr.Events), []string{"b1", "b2"}) {
 		t.Errorf("B's merchant sees carrier %s events %v, want B's b1, b2 only", tr.Carrier, eventIDs(tr.Events))
 	}
-	if _, err := w.svc.TraceParcel(w.ctx, merchantCaller("mB"), wb, w.hqA, ""); !errors.Is(err, tracking.ErrNotFound) {
+	if _, err := w.svc.TraceParcel(w.ctx, merchantCaller("mB"), wb, w.hqA, ""); !errors.Is(err, credtrace.ErrNotFound) {
 		t.Errorf("B's merchant asking for A's parcel: %v, want not found", err)
 	}
 
@@ -96,7 +97,7 @@ func TestAmbiguousWaybill(t *testing.T) {
 		shipped(ev("b1", wb, w.hqB, tracking.Collected, t0, w.siteB, w.zB), "m1", recipientPhone))
 	_, err := w.svc.TraceParcel(w.ctx, regulator, wb, "", "")
 	var amb *tracking.AmbiguousError
-	if !errors.As(err, &amb) || !errors.Is(err, tracking.ErrConflict) {
+	if !errors.As(err, &amb) || !errors.Is(err, credtrace.ErrConflict) {
 		t.Fatalf("regulator without carrier: %v, want an AmbiguousError", err)
 	}
 	want := []string{w.hqA, w.hqB}
@@ -116,7 +117,7 @@ func TestAmbiguousWaybill(t *testing.T) {
 			t.Errorf("firm %s without carrier: %s, %v; want its own parcel", c, tr.Carrier, err)
 		}
 	}
-	if _, err := w.svc.TraceParcel(w.ctx, firmCaller(w.hqA), wb, w.hqB, ""); !errors.Is(err, tracking.ErrNotFound) {
+	if _, err := w.svc.TraceParcel(w.ctx, firmCaller(w.hqA), wb, w.hqB, ""); !errors.Is(err, credtrace.ErrNotFound) {
 		t.Errorf("firm A asking for B's parcel: %v, want not found", err)
 	}
 	if _, err := w.svc.TraceParcel(w.ctx, merchantCaller("m1"), wb, "", ""); !errors.As(err, &amb) {

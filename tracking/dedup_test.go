@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/tracking"
 )
 
@@ -83,11 +84,11 @@ func TestReportingPartyDecidesTheJoin(t *testing.T) {
 	t.Parallel()
 	w := incidentWorld(t)
 	in := tracking.IncidentInput{Waybill: "YT0000000001", Kind: tracking.IncDelayed, At: hours(3)}
-	a, err := w.svc.ReportIncident(w.ctx, tracking.Caller{TokenID: "tok-1", Role: tracking.RoleFirm, FirmID: w.hqA}, in)
+	a, err := w.svc.ReportIncident(w.ctx, credtrace.Caller{TokenID: "tok-1", Role: credtrace.RoleFirm, FirmID: w.hqA}, in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := w.svc.ReportIncident(w.ctx, tracking.Caller{TokenID: "tok-2", Role: tracking.RoleFirm, FirmID: w.hqA}, in)
+	b, err := w.svc.ReportIncident(w.ctx, credtrace.Caller{TokenID: "tok-2", Role: credtrace.RoleFirm, FirmID: w.hqA}, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +99,7 @@ func TestReportingPartyDecidesTheJoin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h2, err := w.svc.ReportIncident(w.ctx, tracking.Caller{TokenID: "tok-reg-2", Role: tracking.RoleRegulator}, tracking.IncidentInput{Waybill: "YT0000000001", Kind: tracking.IncDelayed, Reporter: " 12315 ", At: hours(4)})
+	h2, err := w.svc.ReportIncident(w.ctx, credtrace.Caller{TokenID: "tok-reg-2", Role: credtrace.RoleRegulator}, tracking.IncidentInput{Waybill: "YT0000000001", Kind: tracking.IncDelayed, Reporter: " 12315 ", At: hours(4)})
 	if err != nil {
 		t.Fatal(err)
 	}

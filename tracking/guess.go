@@ -5,6 +5,8 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"time"
+
+	"github.com/credtrace/credtrace"
 )
 
 // The phone check: the last four digits of the recipient's phone entitle anyone to a parcel's
@@ -36,6 +38,9 @@ func (e *LockedError) Error() string {
 	return fmt.Sprintf("%s: too many wrong answers; locked until %s", e.Check, e.Until.UTC().Format(time.RFC3339))
 }
 
+// Is makes a locked check a credtrace.Locked error.
+func (e *LockedError) Is(target error) bool { return credtrace.ErrLocked.Is(target) }
+
 // phoneGuessKey names the check of one waybill number; it does not depend on whether the
 // waybill exists or at which carriers, so a lock tells nothing about the parcel.
 func phoneGuessKey(waybill string) string { return "phone4|" + waybill }
@@ -46,7 +51,7 @@ func phoneGuessKey(waybill string) string { return "phone4|" + waybill }
 // refuses even the right answer.
 func (s *Service) checkPhone4(ctx context.Context, waybill, last4 string, candidates []Trace) ([]Trace, error) {
 	if len(last4) != 4 || !isDigits(last4) {
-		return nil, invalid("phone4", "must be the last four digits of the recipient's phone")
+		return nil, credtrace.InvalidField("phone4", "must be the last four digits of the recipient's phone")
 	}
 	key, now := phoneGuessKey(waybill), s.Now()
 	wrong, err := s.store.WrongGuesses(ctx, key, now.Add(-2*PhoneLock))

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/tracking"
 )
 
@@ -51,10 +52,10 @@ func TestPhoneCheckLocksPerWaybill(t *testing.T) {
 		shipped(ev("b1", other, w.hqA, tracking.Collected, t0, w.siteA, w.xA), "m1", recipientPhone),
 	)
 	// Wrong answers from anyone count: anonymous callers and a signed-in firm of another brand.
-	guessers := []tracking.Caller{public, firmCaller(w.hqB), public, merchantCaller("m9"), public}
+	guessers := []credtrace.Caller{public, firmCaller(w.hqB), public, merchantCaller("m9"), public}
 	for i, c := range guessers {
 		for _, waybill := range []string{wb, ghost} {
-			if _, err := w.svc.TraceParcel(w.ctx, c, waybill, "", "000"+string(rune('0'+i))); !errors.Is(err, tracking.ErrNotFound) {
+			if _, err := w.svc.TraceParcel(w.ctx, c, waybill, "", "000"+string(rune('0'+i))); !errors.Is(err, credtrace.ErrNotFound) {
 				t.Fatalf("%s wrong answer %d: got %v, want not found", waybill, i+1, err)
 			}
 		}

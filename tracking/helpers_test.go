@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/store/sqlite"
 	"github.com/credtrace/credtrace/tracking"
@@ -26,17 +27,17 @@ const (
 	staffPhone     = "13800138000"
 )
 
-var regulator = tracking.Caller{TokenID: "tok-regulator", Role: tracking.RoleRegulator}
+var regulator = credtrace.Caller{TokenID: "tok-regulator", Role: credtrace.RoleRegulator}
 
-func firmCaller(id string) tracking.Caller {
-	return tracking.Caller{TokenID: "tok-" + id, Role: tracking.RoleFirm, FirmID: id}
+func firmCaller(id string) credtrace.Caller {
+	return credtrace.Caller{TokenID: "tok-" + id, Role: credtrace.RoleFirm, FirmID: id}
 }
 
-func merchantCaller(id string) tracking.Caller {
-	return tracking.Caller{TokenID: "tok-" + id, Role: tracking.RoleMerchant, MerchantID: id}
+func merchantCaller(id string) credtrace.Caller {
+	return credtrace.Caller{TokenID: "tok-" + id, Role: credtrace.RoleMerchant, MerchantID: id}
 }
 
-var public = tracking.Caller{Role: tracking.RolePublic}
+var public = credtrace.Caller{Role: credtrace.RolePublic}
 
 // clock is a settable clock shared by the courier and tracking services.
 type clock struct {
@@ -85,7 +86,7 @@ func (a archive) Propose(ctx context.Context, pr tracking.Proposal) (string, err
 	for i, e := range pr.Evidence {
 		ev[i] = courier.Evidence{Kind: e.Kind, Ref: e.Ref}
 	}
-	r, err := a.svc.CreateRecord(ctx, courier.SystemActor, courier.RecordInput{
+	r, err := a.svc.CreateRecord(ctx, credtrace.System, courier.RecordInput{
 		Subject:  courier.Subject{Kind: courier.SubjectKind(pr.SubjectKind), ID: pr.SubjectID},
 		Category: courier.Category(pr.Category), Source: courier.SrcSystem, Severity: courier.Severity(pr.Severity),
 		OccurredAt: pr.OccurredAt, Summary: pr.Summary, Evidence: ev, LegalBasis: pr.LegalBasis,
@@ -211,7 +212,7 @@ func residentID(body string) string {
 
 func (w *world) firm(t *testing.T, code string, kind courier.FirmKind, parent string) string {
 	t.Helper()
-	f, err := w.arch.CreateFirm(w.ctx, courier.SystemActor, courier.FirmInput{USCC: code, Name: "顺达速运 " + code[10:], Kind: kind,
+	f, err := w.arch.CreateFirm(w.ctx, credtrace.System, courier.FirmInput{USCC: code, Name: "顺达速运 " + code[10:], Kind: kind,
 		ParentID: parent, Region: "130102", Licence: courier.Licence{Number: "冀邮" + code[10:], Scope: "省内", Status: courier.LicenceActive,
 			ValidFrom: t0.AddDate(-1, 0, 0), ValidTo: t0.AddDate(4, 0, 0)}})
 	if err != nil {
@@ -222,7 +223,7 @@ func (w *world) firm(t *testing.T, code string, kind courier.FirmKind, parent st
 
 func (w *world) site(t *testing.T, firmID string, kind courier.SiteKind) string {
 	t.Helper()
-	s, err := w.arch.CreateSite(w.ctx, courier.SystemActor, firmID, courier.SiteInput{Name: "网点 " + string(kind), Kind: kind, Region: "130111", Address: "中华大街 1 号"})
+	s, err := w.arch.CreateSite(w.ctx, credtrace.System, firmID, courier.SiteInput{Name: "网点 " + string(kind), Kind: kind, Region: "130111", Address: "中华大街 1 号"})
 	if err != nil {
 		t.Fatalf("create site: %v", err)
 	}
@@ -232,7 +233,7 @@ func (w *world) site(t *testing.T, firmID string, kind courier.SiteKind) string 
 func (w *world) staff(t *testing.T, firmID string) string {
 	t.Helper()
 	w.residents++
-	p, err := w.arch.CreateStaff(w.ctx, courier.SystemActor, courier.StaffInput{Name: "张三", IDNumber: residentID(fmt.Sprintf("130102199001%05d", w.residents)),
+	p, err := w.arch.CreateStaff(w.ctx, credtrace.System, courier.StaffInput{Name: "张三", IDNumber: residentID(fmt.Sprintf("130102199001%05d", w.residents)),
 		Phone: staffPhone, Employment: &courier.EmploymentInput{FirmID: firmID, Role: "courier", From: t0.AddDate(0, 0, -60)}})
 	if err != nil {
 		t.Fatalf("create staff: %v", err)
@@ -261,7 +262,7 @@ func shipped(in tracking.EventInput, merchant, phone string) tracking.EventInput
 	return in
 }
 
-func (w *world) ingest(t *testing.T, c tracking.Caller, ins ...tracking.EventInput) tracking.IngestResult {
+func (w *world) ingest(t *testing.T, c credtrace.Caller, ins ...tracking.EventInput) tracking.IngestResult {
 	t.Helper()
 	res, err := w.svc.Ingest(w.ctx, c, ins)
 	if err != nil {
@@ -371,7 +372,7 @@ func eventIDs(evs []tracking.Event) []string {
 }
 
 func fieldNames(err error) []string {
-	var v *tracking.ValidationError
+	var v *credtrace.Error
 	if !errors.As(err, &v) {
 		return nil
 	}

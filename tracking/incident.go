@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/credtrace/credtrace"
 )
 
 // IncidentInput is a reported problem with a parcel.
@@ -264,44 +266,44 @@ var proposal = map[IncidentKind]struct{ category, severity, basis string }{
 // the responsible firm, site and person (or, for a data leak, each holding firm); each counts
 // as a complaint against its subject once a regulator confirms it (CountVerdict). Regulators, the carrier's firm tree and the merchant who shipped the
 // parcel may report it.
-func (s *Service) ReportIncident(ctx context.Context, c Caller, in IncidentInput) (Incident, error) {
-	v := &ValidationError{}
+func (s *Service) ReportIncident(ctx context.Context, c credtrace.Caller, in IncidentInput) (Incident, error) {
+	v := &credtrace.Validation{}
 	kindOK := false
 	for _, k := range IncidentKinds {
 		kindOK = kindOK || k == in.Kind
 	}
 	if !kindOK {
-		v.Fields = append(v.Fields, FieldError{"kind", "must be one of lost, damaged, delayed, false_signature, data_leak, empty_parcel, misdelivered"})
+		v.Add("kind", "must be one of lost, damaged, delayed, false_signature, data_leak, empty_parcel, misdelivered")
 	}
 	if strings.TrimSpace(in.Waybill) == "" {
-		v.Fields = append(v.Fields, FieldError{"waybill", "required"})
+		v.Add("waybill", "required")
 	}
 	now := s.Now()
 	in.At = in.At.UTC().Truncate(time.Millisecond)
 	if in.At.After(now) {
-		v.Fields = append(v.Fields, FieldError{"at", "must not be in the future"})
+		v.Add("at", "must not be in the future")
 	}
 	if utf8.RuneCountInString(in.Description) > 2000 {
-		v.Fields = append(v.Fields, FieldError{"description", "at most 2000 characters"})
+		v.Add("description", "at most 2000 characters")
 	}
 	if utf8.RuneCountInString(in.Reporter) > 100 {
-		v.Fields = append(v.Fields, FieldError{"reporter", "at most 100 characters"})
+		v.Add("reporter", "at most 100 characters")
 	}
 	if len(in.Evidence) > 50 {
-		v.Fields = append(v.Fields, FieldError{"evidence", "at most 50 items"})
+		v.Add("evidence", "at most 50 items")
 	}
-	if len(v.Fields) > 0 {
-		return Incident{}, v
+	if err := v.Err(); err != nil {
+		return Incident{}, err
 	}
-	if c.Role != RoleRegulator && c.Role != RoleFirm && c.Role != RoleMerchant {
-		return Incident{}, ErrForbidden
+	if !c.IsRegulator() && c.Role != credtrace.RoleFirm && c.Role != credtrace.RoleMerchant {
+		return Incident{}, credtrace.ErrForbidden
 	}
 	t, err := s.TraceParcel(ctx, c, in.Waybill, in.Carrier, "")
 	if err != nil {
 		return Incident{}, err
 	}
 	if t.Reduced {
-		return Incident{}, ErrNotFound
+		return Incident{}, credtrace.ErrNotFound
 	}
 	cfg, err := s.config(ctx, s.store, t.Carrier)
 	if err != nil {
@@ -329,7 +331,7 @@ func (s *Service) ReportIncident(ctx context.Context, c Caller, in IncidentInput
 	inc := Incident{ID: newID(), Waybill: t.Waybill, Carrier: t.Carrier, Kind: in.Kind, Reporter: strings.TrimSpace(in.Reporter),
 		ReportedBy: c.TokenID, At: in.At, Description: in.Description, Evidence: in.Evidence, CreatedAt: now, Party: party}
 	inc.Attribution = Attribute(in.Kind, t, cfg, in.At)
-	if c.Role == RoleFirm {
+	if c.Role == credtrace.RoleFirm {
 		if err := s.ownEvidence(ctx, c.FirmID, t, &inc.Attribution); err != nil {
 			return Incident{}, err
 		}
@@ -348,11 +350,11 @@ const JoinWindow = 7 * 24 * time.Hour
 // tree by its id, whatever token it uses; a regulator by the source it names (the 12305 or
 // 12315 hotline, an inspection), since the officer is only the channel; a regulator naming
 // none by its token.
-func reportingParty(c Caller, reporter string) string {
+func reportingParty(c credtrace.Caller, reporter string) string {
 	switch c.Role {
-	case RoleMerchant:
+	case credtrace.RoleMerchant:
 		return "merchant:" + c.MerchantID
-	case RoleFirm:
+	case credtrace.RoleFirm:
 		return "firm:" + c.FirmID
 	}
 	if r := strings.ToLower(strings.Join(strings.Fields(reporter), " ")); r != "" {
@@ -590,7 +592,7 @@ func (s *Service) record(ctx context.Context, inc Incident) (Incident, error) {
 }
 
 // Incident returns one incident the caller may see.
-func (s *Service) Incident(ctx context.Context, c Caller, id string) (Incident, error) {
+func (s *Service) Incident(ctx context.Context, c credtrace.Caller, id string) (Incident, error) {
 	inc, err := s.store.Incident(ctx, id)
 	if err != nil {
 		return Incident{}, err
@@ -600,21 +602,21 @@ func (s *Service) Incident(ctx context.Context, c Caller, id string) (Incident, 
 		return Incident{}, err
 	}
 	if !ok {
-		return Incident{}, ErrNotFound
+		return Incident{}, credtrace.ErrNotFound
 	}
 	return inc, nil
 }
 
 // Incidents lists incidents, optionally of one waybill (and of one carrier's parcel of it):
 // regulators all, firms their tree's.
-func (s *Service) Incidents(ctx context.Context, c Caller, waybill, carrier, after string, limit int) ([]Incident, error) {
+func (s *Service) Incidents(ctx context.Context, c credtrace.Caller, waybill, carrier, after string, limit int) ([]Incident, error) {
 	q := IncidentQuery{Waybill: waybill, After: after, Limit: limit}
 	if carrier != "" {
 		q.Carriers = []string{carrier}
 	}
 	switch c.Role {
-	case RoleRegulator:
-	case RoleFirm:
+	case credtrace.RoleRegulator:
+	case credtrace.RoleFirm:
 		// Incidents are few; filter by the caller's tree after the fact.
 		all, err := s.store.Incidents(ctx, IncidentQuery{Waybill: waybill, Carriers: q.Carriers, After: after})
 		if err != nil {
@@ -635,7 +637,7 @@ func (s *Service) Incidents(ctx context.Context, c Caller, waybill, carrier, aft
 		}
 		return out, nil
 	default:
-		return nil, ErrForbidden
+		return nil, credtrace.ErrForbidden
 	}
 	return s.store.Incidents(ctx, q)
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/tracking"
 )
@@ -376,20 +377,20 @@ func TestReportIncidentErrors(t *testing.T) {
 	good := tracking.IncidentInput{Waybill: "YT0000000001", Kind: tracking.IncLost, At: hours(3)}
 	tests := []struct {
 		name      string
-		caller    tracking.Caller
+		caller    credtrace.Caller
 		in        tracking.IncidentInput
 		want      error
 		wantField string
 	}{
-		{"unknown waybill", regulator, tracking.IncidentInput{Waybill: "YT0000000404", Kind: tracking.IncLost}, tracking.ErrNotFound, ""},
-		{"bad kind", regulator, tracking.IncidentInput{Waybill: "YT0000000001", Kind: "stolen"}, tracking.ErrInvalid, "kind"},
-		{"no waybill", regulator, tracking.IncidentInput{Kind: tracking.IncLost}, tracking.ErrInvalid, "waybill"},
-		{"in the future", regulator, tracking.IncidentInput{Waybill: "YT0000000001", Kind: tracking.IncLost, At: hours(200)}, tracking.ErrInvalid, "at"},
-		{"too much evidence", regulator, tracking.IncidentInput{Waybill: "YT0000000001", Kind: tracking.IncLost, Evidence: make([]string, 51)}, tracking.ErrInvalid, "evidence"},
-		{"the public", public, good, tracking.ErrForbidden, ""},
-		{"another brand", firmCaller(w.hqB), good, tracking.ErrNotFound, ""},
-		{"a branch below the carrier", firmCaller(w.brA), good, tracking.ErrNotFound, ""},
-		{"another merchant", merchantCaller("m2"), good, tracking.ErrNotFound, ""},
+		{"unknown waybill", regulator, tracking.IncidentInput{Waybill: "YT0000000404", Kind: tracking.IncLost}, credtrace.ErrNotFound, ""},
+		{"bad kind", regulator, tracking.IncidentInput{Waybill: "YT0000000001", Kind: "stolen"}, credtrace.ErrInvalid, "kind"},
+		{"no waybill", regulator, tracking.IncidentInput{Kind: tracking.IncLost}, credtrace.ErrInvalid, "waybill"},
+		{"in the future", regulator, tracking.IncidentInput{Waybill: "YT0000000001", Kind: tracking.IncLost, At: hours(200)}, credtrace.ErrInvalid, "at"},
+		{"too much evidence", regulator, tracking.IncidentInput{Waybill: "YT0000000001", Kind: tracking.IncLost, Evidence: make([]string, 51)}, credtrace.ErrInvalid, "evidence"},
+		{"the public", public, good, credtrace.ErrForbidden, ""},
+		{"another brand", firmCaller(w.hqB), good, credtrace.ErrNotFound, ""},
+		{"a branch below the carrier", firmCaller(w.brA), good, credtrace.ErrNotFound, ""},
+		{"another merchant", merchantCaller("m2"), good, credtrace.ErrNotFound, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -410,7 +411,7 @@ func TestReportIncidentErrors(t *testing.T) {
 		t.Errorf("got incidents %v (%v), want none", incs, err)
 	}
 
-	for _, c := range []tracking.Caller{firmCaller(w.hqA), merchantCaller("m1")} {
+	for _, c := range []credtrace.Caller{firmCaller(w.hqA), merchantCaller("m1")} {
 		if _, err := w.svc.ReportIncident(w.ctx, c, good); err != nil {
 			t.Errorf("%s %s%s may report: %v", c.Role, c.FirmID, c.MerchantID, err)
 		}
@@ -429,7 +430,7 @@ func TestReportIncidentIntoArchive(t *testing.T) {
 		t.Fatalf("got %d records, want firm, site and staff", len(inc.RecordIDs))
 	}
 	for _, s := range []courier.Subject{{Kind: courier.SubjectFirm, ID: w.brA}, {Kind: courier.SubjectSite, ID: w.siteBr}, {Kind: courier.SubjectStaff, ID: w.yBr}} {
-		recs, _, err := w.arch.Records(w.ctx, courier.SystemActor, courier.RecordQuery{Subject: &s}, "", 0)
+		recs, _, err := w.arch.Records(w.ctx, credtrace.System, courier.RecordQuery{Subject: &s}, "", 0)
 		if err != nil {
 			t.Fatalf("records of %v: %v", s, err)
 		}

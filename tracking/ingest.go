@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/credtrace/credtrace"
 )
 
 // Ingestion limits.
@@ -135,7 +137,7 @@ func (s *Service) RecipientKey(waybill, last4 string) string {
 }
 
 // normalize checks one input and turns it into an Event; the reason names what is wrong.
-func (s *Service) normalize(ctx context.Context, c Caller, in EventInput, now time.Time, configs map[string]CarrierConfig, offers map[ParcelKey]*Trace) (Event, string, error) {
+func (s *Service) normalize(ctx context.Context, c credtrace.Caller, in EventInput, now time.Time, configs map[string]CarrierConfig, offers map[ParcelKey]*Trace) (Event, string, error) {
 	e := Event{ID: strings.TrimSpace(in.ID), Waybill: strings.TrimSpace(in.Waybill), Carrier: strings.TrimSpace(in.Carrier),
 		At: in.At.UTC().Truncate(time.Millisecond), SiteID: in.Site, StaffID: in.Staff, Region: in.Region,
 		WeightGrams: in.WeightGrams, Signer: in.Signer, MerchantID: strings.TrimSpace(in.MerchantID), Remark: in.Remark, ReceivedAt: now}
@@ -180,7 +182,7 @@ func (s *Service) normalize(ctx context.Context, c Caller, in EventInput, now ti
 	// scope is the tree whose sites and staff may scan: the carrier's, except for the receiver
 	// of a handover offered to another tree, who scans the carrier's parcel with its own.
 	scope, receiver := e.Carrier, (*Offer)(nil)
-	if c.Role == RoleFirm {
+	if c.Role == credtrace.RoleFirm {
 		ok, err := s.inTree(ctx, c.FirmID, e.Carrier)
 		if err != nil {
 			return e, "", err
@@ -357,15 +359,15 @@ func (s *Service) holder(ctx context.Context, e Event, in *HolderInput, taking b
 // Ingest validates a batch, stores the valid events (even when others are rejected) and
 // answers each one: accepted, duplicate (same carrier, id and content) or rejected with its
 // reason. Accepted events are durable when Ingest returns.
-func (s *Service) Ingest(ctx context.Context, c Caller, inputs []EventInput) (IngestResult, error) {
-	if c.Role != RoleRegulator && c.Role != RoleFirm {
-		return IngestResult{}, ErrForbidden
+func (s *Service) Ingest(ctx context.Context, c credtrace.Caller, inputs []EventInput) (IngestResult, error) {
+	if !c.IsRegulator() && c.Role != credtrace.RoleFirm {
+		return IngestResult{}, credtrace.ErrForbidden
 	}
 	if len(inputs) == 0 {
-		return IngestResult{}, invalid("events", "at least one event")
+		return IngestResult{}, credtrace.InvalidField("events", "at least one event")
 	}
 	if len(inputs) > MaxBatch {
-		return IngestResult{}, invalid("events", "at most %d events per request", MaxBatch)
+		return IngestResult{}, credtrace.InvalidField("events", "at most %d events per request", MaxBatch)
 	}
 	now := s.Now()
 	res := IngestResult{Results: make([]EventResult, len(inputs))}
@@ -690,11 +692,11 @@ func (s *Service) offeredTo(ctx context.Context, root string, k ParcelKey, seen 
 // AcceptHandover records that the receiving tree took a parcel offered to it: the receiver's
 // firm tree or a regulator may accept. Custody and responsibility pass to the receiver from
 // now on. Accepting an accepted offer changes nothing. It returns the offer as it stands.
-// Errors: ErrNotFound for no such offer the caller may accept, *AmbiguousError
+// Errors: credtrace.ErrNotFound for no such offer the caller may accept, *AmbiguousError
 // when the offer id names handovers of several parcels of the waybill.
-func (s *Service) AcceptHandover(ctx context.Context, c Caller, waybill, carrier, id string) (Offer, error) {
-	if c.Role != RoleRegulator && c.Role != RoleFirm {
-		return Offer{}, ErrForbidden
+func (s *Service) AcceptHandover(ctx context.Context, c credtrace.Caller, waybill, carrier, id string) (Offer, error) {
+	if !c.IsRegulator() && c.Role != credtrace.RoleFirm {
+		return Offer{}, credtrace.ErrForbidden
 	}
 	carriers, err := s.store.WaybillCarriers(ctx, strings.TrimSpace(waybill))
 	if err != nil {
@@ -702,7 +704,7 @@ func (s *Service) AcceptHandover(ctx context.Context, c Caller, waybill, carrier
 	}
 	if carrier != "" {
 		if !slices.Contains(carriers, carrier) {
-			return Offer{}, ErrNotFound
+			return Offer{}, credtrace.ErrNotFound
 		}
 		carriers = []string{carrier}
 	}
@@ -729,7 +731,7 @@ func (s *Service) AcceptHandover(ctx context.Context, c Caller, waybill, carrier
 			if off.ID != id {
 				continue
 			}
-			if c.Role == RoleFirm {
+			if c.Role == credtrace.RoleFirm {
 				if in, err := s.inTree(ctx, c.FirmID, off.To.FirmID); err != nil {
 					return Offer{}, err
 				} else if !in {
@@ -741,7 +743,7 @@ func (s *Service) AcceptHandover(ctx context.Context, c Caller, waybill, carrier
 	}
 	switch len(hits) {
 	case 0:
-		return Offer{}, ErrNotFound
+		return Offer{}, credtrace.ErrNotFound
 	case 1:
 	default:
 		amb := &AmbiguousError{Waybill: waybill}
@@ -768,7 +770,7 @@ func (s *Service) AcceptHandover(ctx context.Context, c Caller, waybill, carrier
 		return Offer{}, err
 	}
 	if r := res.Results[0]; r.Status == Rejected {
-		return Offer{}, fmt.Errorf("accept handover %s: %s: %w", h.o.ID, r.Reason, ErrConflict)
+		return Offer{}, fmt.Errorf("accept handover %s: %s: %w", h.o.ID, r.Reason, credtrace.ErrConflict)
 	}
 	h.o.Accepted, h.o.AcceptedAt, h.o.AcceptedBy = true, at, in.ID
 	return h.o, nil

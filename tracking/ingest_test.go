@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/tracking"
 )
 
@@ -54,7 +55,7 @@ func TestIngestOutcomes(t *testing.T) {
 	const wb = "YT0000000001"
 	tests := []struct {
 		name   string
-		caller func(w *world) tracking.Caller
+		caller func(w *world) credtrace.Caller
 		config *tracking.CarrierInput // set on hqA before the batches
 		before func(w *world) []tracking.EventInput
 		batch  func(w *world) []tracking.EventInput
@@ -217,7 +218,7 @@ func TestIngestOutcomes(t *testing.T) {
 		},
 		{
 			name:   "a firm pushing for another brand's carrier is rejected per event",
-			caller: func(w *world) tracking.Caller { return firmCaller(w.hqA) },
+			caller: func(w *world) credtrace.Caller { return firmCaller(w.hqA) },
 			batch: func(w *world) []tracking.EventInput {
 				return []tracking.EventInput{ev("e1", wb, w.hqA, tracking.Collected, t0, w.siteA, w.xA), ev("e2", "YT0000000002", w.hqB, tracking.Collected, t0, w.siteB, w.zB)}
 			},
@@ -226,7 +227,7 @@ func TestIngestOutcomes(t *testing.T) {
 		},
 		{
 			name:   "a branch pushing for its HQ's carrier is rejected",
-			caller: func(w *world) tracking.Caller { return firmCaller(w.brA) },
+			caller: func(w *world) credtrace.Caller { return firmCaller(w.brA) },
 			batch: func(w *world) []tracking.EventInput {
 				return []tracking.EventInput{ev("e1", wb, w.hqA, tracking.Collected, t0, w.siteBr, w.yBr), ev("e2", wb, w.brA, tracking.Collected, t0, w.siteBr, w.yBr)}
 			},
@@ -293,14 +294,14 @@ func TestIngestBatchLimits(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		caller tracking.Caller
+		caller credtrace.Caller
 		batch  []tracking.EventInput
 		want   error
 	}{
-		{"empty batch", regulator, nil, tracking.ErrInvalid},
-		{"more than 10,000 events", regulator, big, tracking.ErrInvalid},
-		{"a merchant may not push", merchantCaller("m1"), big[:1], tracking.ErrForbidden},
-		{"the public may not push", public, big[:1], tracking.ErrForbidden},
+		{"empty batch", regulator, nil, credtrace.ErrInvalid},
+		{"more than 10,000 events", regulator, big, credtrace.ErrInvalid},
+		{"a merchant may not push", merchantCaller("m1"), big[:1], credtrace.ErrForbidden},
+		{"the public may not push", public, big[:1], credtrace.ErrForbidden},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

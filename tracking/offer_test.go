@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/tracking"
 )
 
@@ -17,7 +18,7 @@ func offered(w *world, t *testing.T, wb string) {
 		}))
 }
 
-func (w *world) lostBy(t *testing.T, c tracking.Caller, wb string) tracking.Incident {
+func (w *world) lostBy(t *testing.T, c credtrace.Caller, wb string) tracking.Incident {
 	t.Helper()
 	inc, err := w.svc.ReportIncident(w.ctx, c, tracking.IncidentInput{Waybill: wb, Kind: tracking.IncLost, Reporter: "12305", At: t0.Add(3 * time.Hour)})
 	if err != nil {
@@ -101,13 +102,13 @@ func TestAcceptHandover(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
 		name string
-		who  func(w *world) tracking.Caller
-	}{{"the receiver", func(w *world) tracking.Caller { return firmCaller(w.hqB) }}, {"a regulator", func(*world) tracking.Caller { return regulator }}} {
+		who  func(w *world) credtrace.Caller
+	}{{"the receiver", func(w *world) credtrace.Caller { return firmCaller(w.hqB) }}, {"a regulator", func(*world) credtrace.Caller { return regulator }}} {
 		t.Run(c.name, func(t *testing.T) {
 			const wb = "ZT0000000003"
 			w := newWorld(t)
 			offered(w, t, wb)
-			if _, err := w.svc.AcceptHandover(w.ctx, firmCaller(w.hqA), wb, "", "a2"); !errors.Is(err, tracking.ErrNotFound) {
+			if _, err := w.svc.AcceptHandover(w.ctx, firmCaller(w.hqA), wb, "", "a2"); !errors.Is(err, credtrace.ErrNotFound) {
 				t.Errorf("the giver accepting its own offer: %v, want not found", err)
 			}
 			o, err := w.svc.AcceptHandover(w.ctx, c.who(w), wb, "", "a2")

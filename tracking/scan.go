@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/credtrace/credtrace"
 )
 
 // ScanResult counts what one scheduled scan found.
@@ -163,14 +165,14 @@ func (s *Service) reconcile(ctx context.Context, now time.Time, page func(Parcel
 }
 
 // Anomalies lists anomalies for regulators (all) and firms (their tree's carriers).
-func (s *Service) Anomalies(ctx context.Context, c Caller, q AnomalyQuery) ([]Anomaly, error) {
+func (s *Service) Anomalies(ctx context.Context, c credtrace.Caller, q AnomalyQuery) ([]Anomaly, error) {
 	if err := s.Flush(ctx); err != nil {
 		return nil, err
 	}
 	switch c.Role {
-	case RoleRegulator:
+	case credtrace.RoleRegulator:
 		return s.store.Anomalies(ctx, q)
-	case RoleFirm:
+	case credtrace.RoleFirm:
 		limit := q.Limit
 		q.Limit = 0
 		all, err := s.store.Anomalies(ctx, q)
@@ -192,13 +194,13 @@ func (s *Service) Anomalies(ctx context.Context, c Caller, q AnomalyQuery) ([]An
 		}
 		return out, nil
 	}
-	return nil, ErrForbidden
+	return nil, credtrace.ErrForbidden
 }
 
 // AnomalyToIncident turns an anomaly into an incident of kind (regulators only).
-func (s *Service) AnomalyToIncident(ctx context.Context, c Caller, id string, kind IncidentKind, description string) (Incident, error) {
-	if c.Role != RoleRegulator {
-		return Incident{}, ErrForbidden
+func (s *Service) AnomalyToIncident(ctx context.Context, c credtrace.Caller, id string, kind IncidentKind, description string) (Incident, error) {
+	if !c.IsRegulator() {
+		return Incident{}, credtrace.ErrForbidden
 	}
 	if err := s.Flush(ctx); err != nil {
 		return Incident{}, err
@@ -210,7 +212,7 @@ func (s *Service) AnomalyToIncident(ctx context.Context, c Caller, id string, ki
 		return Incident{}, err
 	}
 	if a.IncidentID != "" {
-		return Incident{}, fmt.Errorf("anomaly %s already became incident %s: %w", id, a.IncidentID, ErrConflict)
+		return Incident{}, fmt.Errorf("anomaly %s already became incident %s: %w", id, a.IncidentID, credtrace.ErrConflict)
 	}
 	if kind == "" {
 		kind = map[AnomalyKind]IncidentKind{AnStalled: IncDelayed, AnPromiseBreached: IncDelayed, AnWeight: IncEmptyParcel,
@@ -235,7 +237,7 @@ func (s *Service) AnomalyToIncident(ctx context.Context, c Caller, id string, ki
 		valid = valid || k == kind
 	}
 	if !valid {
-		return Incident{}, invalid("kind", "must be one of lost, damaged, delayed, false_signature, data_leak, empty_parcel, misdelivered")
+		return Incident{}, credtrace.InvalidField("kind", "must be one of lost, damaged, delayed, false_signature, data_leak, empty_parcel, misdelivered")
 	}
 	inc.Attribution = Attribute(kind, t, cfg, now)
 	return s.record(ctx, inc)
@@ -252,49 +254,49 @@ type CarrierInput struct {
 
 // SetCarrierConfig stores a carrier's promise, dwell standards and code mapping (regulators,
 // or the carrier's own tree).
-func (s *Service) SetCarrierConfig(ctx context.Context, c Caller, firmID string, in CarrierInput) (CarrierConfig, error) {
+func (s *Service) SetCarrierConfig(ctx context.Context, c credtrace.Caller, firmID string, in CarrierInput) (CarrierConfig, error) {
 	ok, err := s.canSeeCarrier(ctx, c, firmID)
 	if err != nil {
 		return CarrierConfig{}, err
 	}
 	if !ok {
-		return CarrierConfig{}, ErrNotFound
+		return CarrierConfig{}, credtrace.ErrNotFound
 	}
 	if exists, err := s.firmExists(ctx, firmID); err != nil {
 		return CarrierConfig{}, err
 	} else if !exists {
-		return CarrierConfig{}, ErrNotFound
+		return CarrierConfig{}, credtrace.ErrNotFound
 	}
-	v := &ValidationError{}
+	v := &credtrace.Validation{}
 	if in.PromiseHours < 0 || in.PromiseHours > 24*60 {
-		v.Fields = append(v.Fields, FieldError{"promise_hours", "must be between 0 (default 72) and 1440"})
+		v.Add("promise_hours", "must be between 0 (default 72) and 1440")
 	}
 	cfg := CarrierConfig{FirmID: firmID, PromiseHours: in.PromiseHours, DwellHours: map[Code]int{}, Codes: map[string]Code{}, UpdatedAt: s.Now()}
 	for k, h := range in.DwellHours {
 		if !Code(k).Valid() {
-			v.Fields = append(v.Fields, FieldError{"dwell_hours." + k, "not a normalised code"})
+			v.Add("dwell_hours."+k, "not a normalised code")
 		} else if h <= 0 || h > 24*60 {
-			v.Fields = append(v.Fields, FieldError{"dwell_hours." + k, "must be between 1 and 1440"})
+			v.Add("dwell_hours."+k, "must be between 1 and 1440")
 		}
 		cfg.DwellHours[Code(k)] = h
 	}
 	if len(in.Codes) > 1000 {
-		v.Fields = append(v.Fields, FieldError{"codes", "at most 1000 mappings"})
+		v.Add("codes", "at most 1000 mappings")
 	}
 	for raw, code := range in.Codes {
 		switch {
 		case raw == "" || len(raw) > maxRawCode:
-			v.Fields = append(v.Fields, FieldError{"codes", fmt.Sprintf("carrier codes are 1 to %d characters", maxRawCode)})
+			v.Add("codes", "carrier codes are 1 to %d characters", maxRawCode)
 		case Code(raw).Valid():
-			v.Fields = append(v.Fields, FieldError{"codes." + raw, "is already a normalised code"})
+			v.Add("codes."+raw, "is already a normalised code")
 		case !Code(code).Valid():
-			v.Fields = append(v.Fields, FieldError{"codes." + raw, fmt.Sprintf("%q is not a normalised code", code)})
+			v.Add("codes."+raw, "%q is not a normalised code", code)
 		}
 		cfg.Codes[raw] = Code(code)
 	}
 	if len(v.Fields) > 0 {
 		sort.Slice(v.Fields, func(i, j int) bool { return v.Fields[i].Field < v.Fields[j].Field })
-		return CarrierConfig{}, v
+		return CarrierConfig{}, v.Err()
 	}
 	if err := s.store.PutCarrierConfig(ctx, cfg); err != nil {
 		return CarrierConfig{}, fmt.Errorf("set carrier config: %w", err)
@@ -303,13 +305,13 @@ func (s *Service) SetCarrierConfig(ctx context.Context, c Caller, firmID string,
 }
 
 // CarrierConfig returns a carrier's configuration (the defaults when unset).
-func (s *Service) CarrierConfig(ctx context.Context, c Caller, firmID string) (CarrierConfig, error) {
+func (s *Service) CarrierConfig(ctx context.Context, c credtrace.Caller, firmID string) (CarrierConfig, error) {
 	ok, err := s.canSeeCarrier(ctx, c, firmID)
 	if err != nil {
 		return CarrierConfig{}, err
 	}
 	if !ok {
-		return CarrierConfig{}, ErrNotFound
+		return CarrierConfig{}, credtrace.ErrNotFound
 	}
 	return s.config(ctx, s.store, firmID)
 }
@@ -326,11 +328,11 @@ func (s *Service) Totals(ctx context.Context, kind SubjectKind, from, to string)
 func (s *Service) Stats(ctx context.Context, kind SubjectKind, id, from, to string) ([]DayStats, error) {
 	for _, d := range []struct{ name, v string }{{"from", from}, {"to", to}} {
 		if _, err := time.Parse("2006-01-02", d.v); err != nil {
-			return nil, invalid(d.name, "must be a day YYYY-MM-DD")
+			return nil, credtrace.InvalidField(d.name, "must be a day YYYY-MM-DD")
 		}
 	}
 	if from > to {
-		return nil, invalid("from", "must not be after to")
+		return nil, credtrace.InvalidField("from", "must not be after to")
 	}
 	if err := s.Flush(ctx); err != nil {
 		return nil, err
@@ -349,7 +351,7 @@ func (s *Service) Suspect(ctx context.Context, k ParcelKey) ([]AnomalyKind, erro
 		_, err := s.store.Anomaly(ctx, anomalyID(kind, k.String()))
 		if err == nil {
 			out = append(out, kind)
-		} else if !errors.Is(err, ErrNotFound) {
+		} else if !errors.Is(err, credtrace.ErrNotFound) {
 			return nil, err
 		}
 	}
@@ -358,9 +360,9 @@ func (s *Service) Suspect(ctx context.Context, k ParcelKey) ([]AnomalyKind, erro
 
 // MerchantParcels lists a merchant's parcels collected in the last days, newest first, at most
 // limit: what a merchant may rate.
-func (s *Service) MerchantParcels(ctx context.Context, c Caller, days, limit int) ([]Parcel, error) {
-	if c.Role != RoleMerchant || c.MerchantID == "" {
-		return nil, ErrForbidden
+func (s *Service) MerchantParcels(ctx context.Context, c credtrace.Caller, days, limit int) ([]Parcel, error) {
+	if c.Role != credtrace.RoleMerchant || c.MerchantID == "" {
+		return nil, credtrace.ErrForbidden
 	}
 	if err := s.Flush(ctx); err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/tracking"
 )
 
@@ -411,17 +412,17 @@ func TestAnomalyToIncident(t *testing.T) {
 
 	tests := []struct {
 		name   string
-		caller tracking.Caller
+		caller credtrace.Caller
 		id     string
 		kind   tracking.IncidentKind
 		want   error
 	}{
-		{"a firm may not", firmCaller(w.hqA), first.ID, "", tracking.ErrForbidden},
-		{"unknown anomaly", regulator, "no_transit-00", "", tracking.ErrNotFound},
-		{"bad kind", regulator, second.ID, "stolen", tracking.ErrInvalid},
+		{"a firm may not", firmCaller(w.hqA), first.ID, "", credtrace.ErrForbidden},
+		{"unknown anomaly", regulator, "no_transit-00", "", credtrace.ErrNotFound},
+		{"bad kind", regulator, second.ID, "stolen", credtrace.ErrInvalid},
 		{"first time", regulator, first.ID, "", nil},
-		{"second time", regulator, first.ID, "", tracking.ErrConflict},
-		{"second time with another kind", regulator, first.ID, tracking.IncDelayed, tracking.ErrConflict},
+		{"second time", regulator, first.ID, "", credtrace.ErrConflict},
+		{"second time with another kind", regulator, first.ID, tracking.IncDelayed, credtrace.ErrConflict},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,23 +7,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-)
 
-// Caller is who calls the service, as the API authenticated it.
-type Caller struct {
-	TokenID    string
-	Role       string // regulator, firm, merchant, platform or public
-	FirmID     string // firm callers: the root of their subtree
-	MerchantID string // merchant callers
-}
-
-// Roles as tracking knows them.
-const (
-	RoleRegulator = "regulator"
-	RoleFirm      = "firm"
-	RoleMerchant  = "merchant"
-	RolePlatform  = "platform"
-	RolePublic    = "public"
+	"github.com/credtrace/credtrace"
 )
 
 // FirmTree is what tracking needs to know of the courier archive. Its answers must follow
@@ -222,11 +207,11 @@ func (s *Service) root(ctx context.Context, id string) (string, error) {
 }
 
 // canSeeCarrier reports whether c may see the private data of parcels of carrier.
-func (s *Service) canSeeCarrier(ctx context.Context, c Caller, carrier string) (bool, error) {
+func (s *Service) canSeeCarrier(ctx context.Context, c credtrace.Caller, carrier string) (bool, error) {
 	switch c.Role {
-	case RoleRegulator:
+	case credtrace.RoleRegulator:
 		return true, nil
-	case RoleFirm:
+	case credtrace.RoleFirm:
 		return s.inTree(ctx, c.FirmID, carrier)
 	}
 	return false, nil
@@ -235,7 +220,7 @@ func (s *Service) canSeeCarrier(ctx context.Context, c Caller, carrier string) (
 // config returns a carrier's configuration, or the defaults.
 func (s *Service) config(ctx context.Context, st Store, carrier string) (CarrierConfig, error) {
 	cfg, err := st.CarrierConfig(ctx, carrier)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, credtrace.ErrNotFound) {
 		return CarrierConfig{FirmID: carrier}, nil
 	}
 	return cfg, err

@@ -84,12 +84,12 @@ type Store interface {
 	// by subject id: the cost follows subjects and days, never raw events.
 	StatTotals(ctx context.Context, kind SubjectKind, from, to string) (map[string]map[Metric]int, error)
 
-	CarrierConfig(ctx context.Context, firmID string) (CarrierConfig, error) // ErrNotFound when unset
+	CarrierConfig(ctx context.Context, firmID string) (CarrierConfig, error) // credtrace.ErrNotFound when unset
 	PutCarrierConfig(ctx context.Context, c CarrierConfig) error
 
 	CreateIncident(ctx context.Context, in Incident) error
 	// JoinIncident counts one more report joined into incident id (JoinedReports) and returns
-	// the incident as stored after. ErrNotFound for an unknown id.
+	// the incident as stored after. credtrace.ErrNotFound for an unknown id.
 	JoinIncident(ctx context.Context, id string) (Incident, error)
 	Incident(ctx context.Context, id string) (Incident, error)
 	Incidents(ctx context.Context, q IncidentQuery) ([]Incident, error)
@@ -98,7 +98,7 @@ type Store interface {
 	PutAnomalies(ctx context.Context, as []Anomaly) ([]Anomaly, error)
 	Anomaly(ctx context.Context, id string) (Anomaly, error)
 	Anomalies(ctx context.Context, q AnomalyQuery) ([]Anomaly, error)
-	// LinkAnomaly records the incident an anomaly became; ErrConflict when it already has one.
+	// LinkAnomaly records the incident an anomaly became; credtrace.ErrConflict when it already has one.
 	LinkAnomaly(ctx context.Context, id, incidentID string) error
 
 	// WrongGuess records a wrong answer to the check named by key at now, and forgets the

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/credtrace/credtrace"
 )
 
 // Segment is one stretch of the custody chain: who held the parcel from when to when.
@@ -154,12 +156,12 @@ func reduce(t Trace) Trace {
 
 // TraceParcel returns a parcel's trace to a caller entitled to it: regulators; the carrier's
 // firm tree; the merchant on the collection event; the public with the last four digits of the
-// recipient's phone, who get the reduced trace. Anyone else gets ErrNotFound.
+// recipient's phone, who get the reduced trace. Anyone else gets credtrace.ErrNotFound.
 //
 // A waybill used by several carriers is several parcels: carrier (a firm id) chooses one.
-// Without it, the parcels the caller is entitled to decide: none is ErrNotFound, one is the
+// Without it, the parcels the caller is entitled to decide: none is credtrace.ErrNotFound, one is the
 // answer, several is an *AmbiguousError naming only those carriers.
-func (s *Service) TraceParcel(ctx context.Context, c Caller, waybill, carrier, phone4 string) (Trace, error) {
+func (s *Service) TraceParcel(ctx context.Context, c credtrace.Caller, waybill, carrier, phone4 string) (Trace, error) {
 	waybill, carrier = strings.TrimSpace(waybill), strings.TrimSpace(carrier)
 	carriers, err := s.store.WaybillCarriers(ctx, waybill)
 	if err != nil {
@@ -193,7 +195,7 @@ func (s *Service) TraceParcel(ctx context.Context, c Caller, waybill, carrier, p
 	}
 	switch len(found) {
 	case 0:
-		return Trace{}, ErrNotFound
+		return Trace{}, credtrace.ErrNotFound
 	case 1:
 		return found[0], nil
 	}
@@ -208,7 +210,7 @@ func (s *Service) TraceParcel(ctx context.Context, c Caller, waybill, carrier, p
 // traceFor builds one parcel's trace and reports whether c is entitled to it (see TraceParcel).
 // It answers the trace even when c is not entitled, for the phone check; an empty Trace when
 // the parcel has no events.
-func (s *Service) traceFor(ctx context.Context, c Caller, k ParcelKey) (Trace, bool, error) {
+func (s *Service) traceFor(ctx context.Context, c credtrace.Caller, k ParcelKey) (Trace, bool, error) {
 	events, err := s.store.ParcelEvents(ctx, k)
 	if err != nil {
 		return Trace{}, false, fmt.Errorf("trace %s of %s: %w", k.Waybill, k.Carrier, err)
@@ -225,9 +227,9 @@ func (s *Service) traceFor(ctx context.Context, c Caller, k ParcelKey) (Trace, b
 		return Trace{}, false, err
 	}
 	switch c.Role {
-	case RoleRegulator:
+	case credtrace.RoleRegulator:
 		return t, true, nil
-	case RoleFirm:
+	case credtrace.RoleFirm:
 		ok, err := s.inTree(ctx, c.FirmID, k.Carrier)
 		if err != nil {
 			return Trace{}, false, err
@@ -235,7 +237,7 @@ func (s *Service) traceFor(ctx context.Context, c Caller, k ParcelKey) (Trace, b
 		if ok {
 			return t, true, nil
 		}
-	case RoleMerchant:
+	case credtrace.RoleMerchant:
 		if t.MerchantID != "" && t.MerchantID == c.MerchantID {
 			return t, true, nil
 		}

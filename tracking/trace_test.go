@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/tracking"
 )
 
@@ -228,7 +229,7 @@ func TestTraceParcelAccess(t *testing.T) {
 	)
 	tests := []struct {
 		name    string
-		caller  tracking.Caller
+		caller  credtrace.Caller
 		waybill string
 		phone4  string
 		wantErr error
@@ -237,21 +238,21 @@ func TestTraceParcelAccess(t *testing.T) {
 		{"regulator sees everything", regulator, open, "", nil, false},
 		{"the carrier's HQ", firmCaller(w.hqA), open, "", nil, false},
 		{"the HQ above a branch carrier", firmCaller(w.hqA), ofBranch, "", nil, false},
-		{"a branch of the carrier's tree, the carrier above it", firmCaller(w.brA), open, "", tracking.ErrNotFound, false},
+		{"a branch of the carrier's tree, the carrier above it", firmCaller(w.brA), open, "", credtrace.ErrNotFound, false},
 		{"the branch carrier itself", firmCaller(w.brA), ofBranch, "", nil, false},
-		{"another brand", firmCaller(w.hqB), open, "", tracking.ErrNotFound, false},
+		{"another brand", firmCaller(w.hqB), open, "", credtrace.ErrNotFound, false},
 		{"the merchant on the collection event", merchantCaller("m1"), open, "", nil, false},
-		{"another merchant", merchantCaller("m2"), open, "", tracking.ErrNotFound, false},
+		{"another merchant", merchantCaller("m2"), open, "", credtrace.ErrNotFound, false},
 		{"public with the right digits", public, open, recipientLast4, nil, true},
 		{"public with the right digits, delivered", public, done, recipientLast4, nil, true},
 		{"another brand with the right digits gets the public view", firmCaller(w.hqB), open, recipientLast4, nil, true},
-		{"public with wrong digits", public, open, otherDigs, tracking.ErrNotFound, false},
-		{"public with digits of another parcel's waybill", public, otherWB, recipientLast4, tracking.ErrNotFound, false},
-		{"public without digits", public, open, "", tracking.ErrNotFound, false},
-		{"public with letters", public, open, "56a8", tracking.ErrInvalid, false},
-		{"public with three digits", public, open, "678", tracking.ErrInvalid, false},
-		{"public with five digits", public, open, "45678", tracking.ErrInvalid, false},
-		{"unknown waybill", regulator, otherWB, "", tracking.ErrNotFound, false},
+		{"public with wrong digits", public, open, otherDigs, credtrace.ErrNotFound, false},
+		{"public with digits of another parcel's waybill", public, otherWB, recipientLast4, credtrace.ErrNotFound, false},
+		{"public without digits", public, open, "", credtrace.ErrNotFound, false},
+		{"public with letters", public, open, "56a8", credtrace.ErrInvalid, false},
+		{"public with three digits", public, open, "678", credtrace.ErrInvalid, false},
+		{"public with five digits", public, open, "45678", credtrace.ErrInvalid, false},
+		{"unknown waybill", regulator, otherWB, "", credtrace.ErrNotFound, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

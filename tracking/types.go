@@ -10,43 +10,12 @@ package tracking
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/credtrace/credtrace"
 )
-
-// Sentinel errors; httpapi maps them to statuses.
-var (
-	ErrNotFound  = errors.New("not found")
-	ErrConflict  = errors.New("conflict")
-	ErrInvalid   = errors.New("invalid input")
-	ErrForbidden = errors.New("forbidden")
-)
-
-// FieldError names one offending field.
-type FieldError struct {
-	Field  string
-	Reason string
-}
-
-// ValidationError lists offending fields; it matches ErrInvalid.
-type ValidationError struct{ Fields []FieldError }
-
-func (e *ValidationError) Error() string {
-	parts := make([]string, len(e.Fields))
-	for i, f := range e.Fields {
-		parts[i] = f.Field + ": " + f.Reason
-	}
-	return "invalid input: " + strings.Join(parts, "; ")
-}
-
-// Is makes errors.Is(err, ErrInvalid) true.
-func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
-
-func invalid(field, format string, args ...any) error {
-	return &ValidationError{Fields: []FieldError{{Field: field, Reason: fmt.Sprintf(format, args...)}}}
-}
 
 // Code is a normalised tracking event code (cf. Kuaidi100 states, AfterShip tags, GS1 CBV).
 type Code string
@@ -202,7 +171,7 @@ type ParcelKey struct {
 func (k ParcelKey) String() string { return k.Waybill + " " + k.Carrier }
 
 // AmbiguousError says that a waybill names several parcels the caller may see, and no carrier
-// was given to choose one. It matches ErrConflict.
+// was given to choose one. It matches credtrace.ErrConflict.
 type AmbiguousError struct {
 	Waybill  string
 	Carriers []string // only those the caller may see, sorted
@@ -212,8 +181,8 @@ func (e *AmbiguousError) Error() string {
 	return fmt.Sprintf("waybill %s is used by several carriers (%s): pass carrier to choose one", e.Waybill, strings.Join(e.Carriers, ", "))
 }
 
-// Is makes errors.Is(err, ErrConflict) true.
-func (e *AmbiguousError) Is(target error) bool { return target == ErrConflict }
+// Is makes errors.Is(err, credtrace.ErrConflict) true.
+func (e *AmbiguousError) Is(target error) bool { return credtrace.ErrConflict.Is(target) }
 
 // Metric is a counter of the service-quality statistics.
 type Metric string

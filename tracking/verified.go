@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/credtrace/credtrace"
 )
 
 // Verdict tells tracking that a credit record started counting against its subject (InForce:
@@ -66,7 +68,7 @@ func (s *Service) proposedBy(ctx context.Context, v Verdict) (bool, error) {
 	}
 	for _, id := range v.IncidentIDs {
 		inc, err := s.store.Incident(ctx, id)
-		if errors.Is(err, ErrNotFound) {
+		if errors.Is(err, credtrace.ErrNotFound) {
 			continue
 		}
 		if err != nil {

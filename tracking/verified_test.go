@@ -4,11 +4,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/tracking"
 )
 
-var archiveRegulator = courier.Actor{TokenID: "tok-regulator", Role: courier.RoleRegulator}
+var archiveRegulator = credtrace.Caller{TokenID: "tok-regulator", Role: credtrace.RoleRegulator}
 
 // complaintsOf sums the complaints statistic of one subject over the test months.
 func complaintsOf(t *testing.T, w *world, kind tracking.SubjectKind, id string) int {

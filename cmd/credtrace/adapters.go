@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/tracking"
 )
@@ -16,7 +17,7 @@ func (p proposer) Propose(ctx context.Context, pr tracking.Proposal) (string, er
 	for i, e := range pr.Evidence {
 		ev[i] = courier.Evidence{Kind: e.Kind, Ref: e.Ref}
 	}
-	r, err := p.svc.CreateRecord(ctx, courier.SystemActor, courier.RecordInput{
+	r, err := p.svc.CreateRecord(ctx, credtrace.System, courier.RecordInput{
 		Subject:  courier.Subject{Kind: courier.SubjectKind(pr.SubjectKind), ID: pr.SubjectID},
 		Category: courier.Category(pr.Category), Source: courier.SrcSystem, Severity: courier.Severity(pr.Severity),
 		OccurredAt: pr.OccurredAt, Summary: pr.Summary, Evidence: ev, LegalBasis: pr.LegalBasis,

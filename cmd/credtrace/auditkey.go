@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/config"
 	"github.com/credtrace/credtrace/courier"
 )
@@ -87,8 +88,8 @@ func configuredAuditKey(cfg config.Config) (ed25519.PrivateKey, string, error) {
 // checkpointJob writes a signed checkpoint of the audit trail's head on the schedule.
 func checkpointJob(svc *courier.Service, log *slog.Logger) func(context.Context) error {
 	return func(ctx context.Context) error {
-		cp, created, err := svc.Checkpoint(ctx, courier.SystemActor)
-		if errors.Is(err, courier.ErrState) { // an empty trail: nothing to anchor yet
+		cp, created, err := svc.Checkpoint(ctx, credtrace.System)
+		if errors.Is(err, credtrace.ErrState) { // an empty trail: nothing to anchor yet
 			return nil
 		}
 		if err == nil && created {

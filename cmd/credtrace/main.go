@@ -26,6 +26,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/config"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/httpapi"
@@ -269,12 +270,12 @@ func scoreJob(sc *scoring.Service, publish bool, log *slog.Logger) func(context.
 		if publish {
 			trigger = "publish"
 		}
-		r, err := sc.StartRun(ctx, scoring.Caller{Role: "regulator", TokenID: "system"}, time.Time{}, trigger, publish)
+		r, err := sc.StartRun(ctx, credtrace.Caller{Role: credtrace.RoleRegulator, TokenID: "system"}, time.Time{}, trigger, publish)
 		if errors.Is(err, scoring.ErrLeaseHeld) {
 			log.Info("scoring run skipped: another instance holds the lease", "trigger", trigger)
 			return nil
 		}
-		if publish && errors.Is(err, scoring.ErrConflict) {
+		if publish && errors.Is(err, credtrace.ErrConflict) {
 			// The period that has ended is published already (a quarter is published once,
 			// on the first of the three monthly dates; or by hand): nothing to do.
 			log.Info("publication skipped: the period is published already", "detail", err.Error())

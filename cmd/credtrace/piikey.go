@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/config"
 	"github.com/credtrace/credtrace/courier"
 )
@@ -190,7 +191,7 @@ func writeSecretFile(what, path, content string) error {
 // optionalSetting reads a setting, "" when unset.
 func optionalSetting(ctx context.Context, st courier.Store, key string) (string, error) {
 	v, err := st.Setting(ctx, key)
-	if errors.Is(err, courier.ErrNotFound) {
+	if errors.Is(err, credtrace.ErrNotFound) {
 		return "", nil
 	}
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/store/sqlite"
 )
@@ -177,7 +178,7 @@ func TestPIIKeyMovedOutOfAnOldStore(t *testing.T) {
 		if _, err := svc.Bootstrap(ctx, keyAdmin); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.CreateStaff(ctx, courier.SystemActor, courier.StaffInput{Name: "张三", IDNumber: keyIDNum, Phone: "13800138000"}); err != nil {
+		if _, err := svc.CreateStaff(ctx, credtrace.System, courier.StaffInput{Name: "张三", IDNumber: keyIDNum, Phone: "13800138000"}); err != nil {
 			t.Fatal(err)
 		}
 		if err := st.Close(); err != nil {

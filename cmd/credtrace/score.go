@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/config"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/scoring"
@@ -75,7 +76,7 @@ func score(ctx context.Context, args []string, getenv func(string) string, stdou
 	if *replay != "" {
 		return replayRun(ctx, sc, *replay, *inputsFile, stdout)
 	}
-	r, err := sc.Start(ctx, scoring.Caller{Role: "regulator", TokenID: "cli"}, scoring.RunRequest{AsOf: at, Trigger: "manual", Publish: *publish, Period: *period, Reason: *reason})
+	r, err := sc.Start(ctx, credtrace.Caller{Role: credtrace.RoleRegulator, TokenID: "cli"}, scoring.RunRequest{AsOf: at, Trigger: "manual", Publish: *publish, Period: *period, Reason: *reason})
 	if err != nil {
 		return err
 	}
@@ -97,7 +98,7 @@ func replayRun(ctx context.Context, sc *scoring.Service, runID, file string, std
 		defer f.Close()
 		src, from = f, file
 	}
-	p, err := sc.Replay(ctx, scoring.Caller{Role: "regulator", TokenID: "cli"}, runID, src)
+	p, err := sc.Replay(ctx, credtrace.Caller{Role: credtrace.RoleRegulator, TokenID: "cli"}, runID, src)
 	if err != nil {
 		return err
 	}

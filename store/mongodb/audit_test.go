@@ -7,6 +7,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/store/mongodb"
 	"github.com/credtrace/credtrace/store/mongodb/mongotest"
@@ -28,7 +29,7 @@ func auditCtx(t testing.TB) context.Context {
 
 // auditedStore returns a store on a fresh database whose trail holds four entries: the admin
 // token's bootstrap (seq 1) and three firm registrations (seq 2-4); and a service with its regulator.
-func auditedStore(t testing.TB) (*mongodb.Store, *courier.Service, courier.Actor) {
+func auditedStore(t testing.TB) (*mongodb.Store, *courier.Service, credtrace.Caller) {
 	t.Helper()
 	uri, db := mongotest.NewDB(t)
 	st, err := mongodb.Open(auditCtx(t), uri, db)

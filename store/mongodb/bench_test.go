@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/tracking"
 )
@@ -20,7 +21,7 @@ func BenchmarkMongoIngest(b *testing.B) {
 	trk := tracking.NewService(st.Tracking(), svc, nil, svc.Hasher(), tracking.Options{}, nil)
 	pipe := tracking.NewPipeline(trk, tracking.PipelineOptions{Shared: true})
 	b.Cleanup(func() { pipe.Close(context.Background()) })
-	caller := tracking.Caller{Role: tracking.RoleRegulator, TokenID: reg.TokenID}
+	caller := credtrace.Caller{Role: credtrace.RoleRegulator, TokenID: reg.TokenID}
 	firms, _, err := svc.Firms(ctx, reg, courier.FirmQuery{}, "", 1)
 	if err != nil {
 		b.Fatal(err)
@@ -53,7 +54,7 @@ func BenchmarkMongoTrace(b *testing.B) {
 	trk := tracking.NewService(st.Tracking(), svc, nil, svc.Hasher(), tracking.Options{}, nil)
 	pipe := tracking.NewPipeline(trk, tracking.PipelineOptions{Shared: true})
 	b.Cleanup(func() { pipe.Close(context.Background()) })
-	caller := tracking.Caller{Role: tracking.RoleRegulator, TokenID: reg.TokenID}
+	caller := credtrace.Caller{Role: credtrace.RoleRegulator, TokenID: reg.TokenID}
 	firms, _, err := svc.Firms(ctx, reg, courier.FirmQuery{}, "", 1)
 	if err != nil {
 		b.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 )
 
@@ -207,7 +208,7 @@ func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time) error 
 		return fmt.Errorf("mongodb: revoke token %s: %w", id, err)
 	}
 	if res.MatchedCount == 0 {
-		return fmt.Errorf("mongodb: revoke token %s: %w", id, courier.ErrNotFound)
+		return fmt.Errorf("mongodb: revoke token %s: %w", id, credtrace.ErrNotFound)
 	}
 	return nil
 }
@@ -268,7 +269,7 @@ func (s *Store) AppendAudit(ctx context.Context, e courier.AuditEntry) error {
 	// racing appends through.
 	if _, err := s.audit.InsertOne(ctx, toAuditDoc(e)); err != nil {
 		if isDuplicateKey(err) {
-			return fmt.Errorf("mongodb: append audit entry %d: %w", e.Seq, courier.ErrConflict)
+			return fmt.Errorf("mongodb: append audit entry %d: %w", e.Seq, credtrace.ErrConflict)
 		}
 		return fmt.Errorf("mongodb: append audit entry %d: %w", e.Seq, err)
 	}
@@ -314,7 +315,7 @@ func (s *Store) appendInTransaction(ctx context.Context, e courier.AuditEntry) e
 func (s *Store) PutCheckpoint(ctx context.Context, c courier.Checkpoint) error {
 	if _, err := s.checkpoints.InsertOne(ctx, toCheckpointDoc(c)); err != nil {
 		if isDuplicateKey(err) {
-			return fmt.Errorf("mongodb: put checkpoint %d: %w", c.Seq, courier.ErrConflict)
+			return fmt.Errorf("mongodb: put checkpoint %d: %w", c.Seq, credtrace.ErrConflict)
 		}
 		return fmt.Errorf("mongodb: put checkpoint %d: %w", c.Seq, err)
 	}
@@ -470,5 +471,5 @@ func (s *Store) AddGuess(ctx context.Context, key string, at time.Time, window t
 			return courier.Guesses{}, fmt.Errorf("mongodb: add guess: %w", err)
 		}
 	}
-	return courier.Guesses{}, fmt.Errorf("mongodb: add guess: %w: too many concurrent writers", courier.ErrConflict)
+	return courier.Guesses{}, fmt.Errorf("mongodb: add guess: %w: too many concurrent writers", credtrace.ErrConflict)
 }

@@ -5,6 +5,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 )
 
@@ -486,7 +487,7 @@ func fromTokenDoc(d tokenDoc) courier.Token {
 	return courier.Token{
 		ID:         d.ID,
 		Hash:       d.Hash,
-		Role:       courier.Role(d.Role),
+		Role:       credtrace.Role(d.Role),
 		FirmID:     d.FirmID,
 		MerchantID: d.MerchantID,
 		StaffID:    d.StaffID,

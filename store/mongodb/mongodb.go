@@ -24,6 +24,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/readconcern"
 	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 )
 
@@ -305,7 +306,7 @@ func (s *Store) DB() *mongo.Database { return s.db }
 // Without transactions (a standalone server; FerretDB, on which the backend is tested), fn is
 // called with s and there is no all-or-nothing across documents: each write fn makes is atomic
 // on its own and versioned, so a concurrent change makes the later write fail with
-// courier.ErrConflict rather than overwrite it, and callers order their writes so that a
+// credtrace.ErrConflict rather than overwrite it, and callers order their writes so that a
 // failure part-way leaves a consistent (if unfinished) state. /healthz and the start line say
 // which of the two a deployment has (Transactions).
 func (s *Store) Atomic(ctx context.Context, fn func(courier.Store) error) error {
@@ -349,7 +350,7 @@ func ferretUniqueViolation(err error) bool {
 func insert(ctx context.Context, coll collection, what, id string, doc any) error {
 	if _, err := coll.InsertOne(ctx, doc); err != nil {
 		if isDuplicateKey(err) {
-			return fmt.Errorf("mongodb: create %s %s: %w", what, id, courier.ErrConflict)
+			return fmt.Errorf("mongodb: create %s %s: %w", what, id, credtrace.ErrConflict)
 		}
 		return fmt.Errorf("mongodb: create %s %s: %w", what, id, err)
 	}
@@ -362,7 +363,7 @@ func replace(ctx context.Context, coll collection, what, id string, version int,
 	res, err := coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "version", Value: int64(version - 1)}}, doc)
 	if err != nil {
 		if isDuplicateKey(err) {
-			return fmt.Errorf("mongodb: update %s %s: %w", what, id, courier.ErrConflict)
+			return fmt.Errorf("mongodb: update %s %s: %w", what, id, credtrace.ErrConflict)
 		}
 		return fmt.Errorf("mongodb: update %s %s: %w", what, id, err)
 	}
@@ -374,9 +375,9 @@ func replace(ctx context.Context, coll collection, what, id string, version int,
 		return fmt.Errorf("mongodb: update %s %s: %w", what, id, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("mongodb: update %s %s: %w", what, id, courier.ErrNotFound)
+		return fmt.Errorf("mongodb: update %s %s: %w", what, id, credtrace.ErrNotFound)
 	}
-	return fmt.Errorf("mongodb: update %s %s: version %d is stale: %w", what, id, version-1, courier.ErrConflict)
+	return fmt.Errorf("mongodb: update %s %s: version %d is stale: %w", what, id, version-1, credtrace.ErrConflict)
 }
 
 // findOne decodes the one document matching filter; none is ErrNotFound.
@@ -384,7 +385,7 @@ func findOne[D any](ctx context.Context, coll collection, filter any, what, key 
 	var d D
 	err := coll.FindOne(ctx, filter).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
-		return d, fmt.Errorf("mongodb: %s %s: %w", what, key, courier.ErrNotFound)
+		return d, fmt.Errorf("mongodb: %s %s: %w", what, key, credtrace.ErrNotFound)
 	}
 	if err != nil {
 		return d, fmt.Errorf("mongodb: %s %s: %w", what, key, err)

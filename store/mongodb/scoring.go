@@ -2,7 +2,6 @@ package mongodb
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/scoring"
 )
@@ -26,27 +26,6 @@ func (s *Store) Scoring() *Scoring { return &Scoring{s: s} }
 
 // scoreChunk bounds the writes of one bulk write of scores.
 const scoreChunk = 500
-
-// sentinelErr keeps the message of an error from the shared helpers, which answer courier's
-// sentinels, and makes it match scoring's instead.
-type sentinelErr struct {
-	msg    string
-	target error
-}
-
-func (e *sentinelErr) Error() string { return e.msg }
-func (e *sentinelErr) Unwrap() error { return e.target }
-
-// scoreErr turns courier.ErrNotFound and courier.ErrConflict into scoring's sentinels.
-func scoreErr(err error) error {
-	switch {
-	case errors.Is(err, courier.ErrNotFound):
-		return &sentinelErr{msg: err.Error(), target: scoring.ErrNotFound}
-	case errors.Is(err, courier.ErrConflict):
-		return &sentinelErr{msg: err.Error(), target: scoring.ErrConflict}
-	}
-	return err
-}
 
 // findSorted decodes the documents matching filter in the order of sort, at most limit of them
 // (no limit when zero or less).
@@ -68,7 +47,7 @@ func findSorted[D, T any](ctx context.Context, coll collection, what string, fil
 // waybill already. Its first version is kept too.
 func (c *Scoring) CreateRating(ctx context.Context, r scoring.Rating) error {
 	if err := insert(ctx, c.s.ratings, "rating", r.ID, toRatingDoc(r)); err != nil {
-		return scoreErr(err)
+		return err
 	}
 	return c.putRatingVersion(ctx, r)
 }
@@ -78,7 +57,7 @@ func (c *Scoring) CreateRating(ctx context.Context, r scoring.Rating) error {
 // The new version is kept too.
 func (c *Scoring) UpdateRating(ctx context.Context, r scoring.Rating) error {
 	if err := replace(ctx, c.s.ratings, "rating", r.ID, r.Version, toRatingDoc(r)); err != nil {
-		return scoreErr(err)
+		return err
 	}
 	return c.putRatingVersion(ctx, r)
 }
@@ -104,14 +83,14 @@ func (c *Scoring) RatingHistory(ctx context.Context, id string) ([]scoring.Ratin
 // Rating returns the rating id; ErrNotFound when there is none.
 func (c *Scoring) Rating(ctx context.Context, id string) (scoring.Rating, error) {
 	d, err := findOne[ratingDoc](ctx, c.s.ratings, byID(id), "rating", id)
-	return fromRatingDoc(d), scoreErr(err)
+	return fromRatingDoc(d), err
 }
 
 // RatingByRater returns a rater's rating of a waybill; ErrNotFound when there is none.
 func (c *Scoring) RatingByRater(ctx context.Context, kind scoring.RaterKind, raterID, waybill string) (scoring.Rating, error) {
 	filter := bson.D{{Key: "rater_kind", Value: string(kind)}, {Key: "rater_id", Value: raterID}, {Key: "waybill", Value: waybill}}
 	d, err := findOne[ratingDoc](ctx, c.s.ratings, filter, "rating by rater", string(kind)+"/"+raterID+"/"+waybill)
-	return fromRatingDoc(d), scoreErr(err)
+	return fromRatingDoc(d), err
 }
 
 // Ratings lists the ratings matching q in id order.
@@ -137,18 +116,18 @@ func (c *Scoring) Ratings(ctx context.Context, q scoring.RatingQuery) ([]scoring
 
 // CreateRun stores a new run; ErrConflict when its id is taken.
 func (c *Scoring) CreateRun(ctx context.Context, r scoring.Run) error {
-	return scoreErr(insert(ctx, c.s.scoreRuns, "run", r.ID, toRunDoc(r)))
+	return insert(ctx, c.s.scoreRuns, "run", r.ID, toRunDoc(r))
 }
 
 // UpdateRun replaces a run whose stored version is r.Version-1; ErrNotFound or ErrConflict.
 func (c *Scoring) UpdateRun(ctx context.Context, r scoring.Run) error {
-	return scoreErr(replace(ctx, c.s.scoreRuns, "run", r.ID, r.Version, toRunDoc(r)))
+	return replace(ctx, c.s.scoreRuns, "run", r.ID, r.Version, toRunDoc(r))
 }
 
 // Run returns the run id; ErrNotFound when there is none.
 func (c *Scoring) Run(ctx context.Context, id string) (scoring.Run, error) {
 	d, err := findOne[runDoc](ctx, c.s.scoreRuns, byID(id), "run", id)
-	return fromRunDoc(d), scoreErr(err)
+	return fromRunDoc(d), err
 }
 
 // Runs lists the runs matching q, newest AsOf first, ties by id, newest first too.
@@ -198,7 +177,7 @@ func (c *Scoring) PutScores(ctx context.Context, scores []scoring.Score) error {
 				_, err = c.s.scores.BulkWrite(ctx, part[i:i+1])
 			}
 			if isDuplicateKey(err) {
-				return fmt.Errorf("score %s: key taken by another score: %w", keys[start+i], scoring.ErrConflict)
+				return fmt.Errorf("score %s: key taken by another score: %w", keys[start+i], credtrace.ErrConflict)
 			}
 			if err != nil {
 				return fmt.Errorf("score %s: %w", keys[start+i], err)
@@ -249,19 +228,19 @@ func (c *Scoring) ScoreHistory(ctx context.Context, kind scoring.SubjectKind, id
 
 // CreateSanction stores a new sanction; ErrConflict when its id is taken.
 func (c *Scoring) CreateSanction(ctx context.Context, s scoring.Sanction) error {
-	return scoreErr(insert(ctx, c.s.sanctions, "sanction", s.ID, toSanctionDoc(s)))
+	return insert(ctx, c.s.sanctions, "sanction", s.ID, toSanctionDoc(s))
 }
 
 // UpdateSanction replaces a sanction whose stored version is s.Version-1; ErrNotFound or
 // ErrConflict.
 func (c *Scoring) UpdateSanction(ctx context.Context, s scoring.Sanction) error {
-	return scoreErr(replace(ctx, c.s.sanctions, "sanction", s.ID, s.Version, toSanctionDoc(s)))
+	return replace(ctx, c.s.sanctions, "sanction", s.ID, s.Version, toSanctionDoc(s))
 }
 
 // Sanction returns the sanction id; ErrNotFound when there is none.
 func (c *Scoring) Sanction(ctx context.Context, id string) (scoring.Sanction, error) {
 	d, err := findOne[sanctionDoc](ctx, c.s.sanctions, byID(id), "sanction", id)
-	return fromSanctionDoc(d), scoreErr(err)
+	return fromSanctionDoc(d), err
 }
 
 // Sanctions lists the sanctions matching q in id order. An empty Status list does not filter.
@@ -317,13 +296,13 @@ func (c *Scoring) ReleaseLease(ctx context.Context, name, holder string) error {
 
 // PutMethod stores a methodology version; ErrConflict when the version is stored already.
 func (c *Scoring) PutMethod(ctx context.Context, m scoring.MethodDoc) error {
-	return scoreErr(insert(ctx, c.s.methods, "method", m.Version, toMethodDoc(m)))
+	return insert(ctx, c.s.methods, "method", m.Version, toMethodDoc(m))
 }
 
 // Method returns a methodology version; ErrNotFound when it is not stored.
 func (c *Scoring) Method(ctx context.Context, version string) (scoring.MethodDoc, error) {
 	d, err := findOne[methodDoc](ctx, c.s.methods, byID(version), "method", version)
-	return fromMethodDoc(d), scoreErr(err)
+	return fromMethodDoc(d), err
 }
 
 // Methods lists the methodology versions, oldest first, ties by version.

@@ -12,6 +12,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/tracking"
 )
@@ -47,12 +48,12 @@ func (t *Tracking) Atomic(ctx context.Context, fn func(tracking.Store) error) er
 	return fn(t)
 }
 
-// trackOne decodes the one document matching filter; none is tracking.ErrNotFound.
+// trackOne decodes the one document matching filter; none is credtrace.ErrNotFound.
 func trackOne[D any](ctx context.Context, coll collection, filter any, what, key string) (D, error) {
 	var d D
 	err := coll.FindOne(ctx, filter).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
-		return d, fmt.Errorf("mongodb: %s %s: %w", what, key, tracking.ErrNotFound)
+		return d, fmt.Errorf("mongodb: %s %s: %w", what, key, credtrace.ErrNotFound)
 	}
 	if err != nil {
 		return d, fmt.Errorf("mongodb: %s %s: %w", what, key, err)
@@ -265,7 +266,7 @@ type statInc struct {
 func checkDeltas(ds []tracking.StatDelta) error {
 	for _, d := range ds {
 		if m := string(d.Metric); m == "" || strings.ContainsAny(m, ".\x00") || strings.HasPrefix(m, "$") {
-			return fmt.Errorf("metric %q: %w", m, tracking.ErrInvalid)
+			return fmt.Errorf("metric %q: %w", m, credtrace.ErrInvalid)
 		}
 	}
 	return nil
@@ -614,7 +615,7 @@ func (t *Tracking) Parcels(ctx context.Context, q tracking.ParcelQuery) ([]track
 	return list(ctx, t.s.parcels, "parcels", filter, courier.Page{After: q.After, Limit: q.Limit}, fromParcelDoc)
 }
 
-// CarrierConfig returns a carrier's settings; tracking.ErrNotFound when it has none.
+// CarrierConfig returns a carrier's settings; credtrace.ErrNotFound when it has none.
 func (t *Tracking) CarrierConfig(ctx context.Context, firmID string) (tracking.CarrierConfig, error) {
 	d, err := trackOne[carrierDoc](ctx, t.s.carriers, byID(firmID), "carrier config", firmID)
 	return fromCarrierDoc(d), err
@@ -638,11 +639,11 @@ func (t *Tracking) PutCarrierConfig(ctx context.Context, c tracking.CarrierConfi
 
 // ----- incidents and anomalies -----
 
-// CreateIncident stores a new incident; tracking.ErrConflict when its id is taken.
+// CreateIncident stores a new incident; credtrace.ErrConflict when its id is taken.
 func (t *Tracking) CreateIncident(ctx context.Context, in tracking.Incident) error {
 	if _, err := t.s.incidents.InsertOne(ctx, toIncidentDoc(in)); err != nil {
 		if isDuplicateKey(err) {
-			return fmt.Errorf("mongodb: create incident %s: %w", in.ID, tracking.ErrConflict)
+			return fmt.Errorf("mongodb: create incident %s: %w", in.ID, credtrace.ErrConflict)
 		}
 		return fmt.Errorf("mongodb: create incident %s: %w", in.ID, err)
 	}
@@ -651,13 +652,13 @@ func (t *Tracking) CreateIncident(ctx context.Context, in tracking.Incident) err
 
 // JoinIncident counts one more joined report with $inc in one findOneAndUpdate (atomic on a
 // MongoDB server; FerretDB may lose concurrent ones, which tracking's serialised reports do not
-// make) and answers the document after; tracking.ErrNotFound when there is none.
+// make) and answers the document after; credtrace.ErrNotFound when there is none.
 func (t *Tracking) JoinIncident(ctx context.Context, id string) (tracking.Incident, error) {
 	var d incidentDoc
 	err := t.s.incidents.FindOneAndUpdate(ctx, byID(id), bson.D{{Key: "$inc", Value: bson.D{{Key: "joined", Value: int64(1)}}}},
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
-		return tracking.Incident{}, fmt.Errorf("mongodb: join incident %s: %w", id, tracking.ErrNotFound)
+		return tracking.Incident{}, fmt.Errorf("mongodb: join incident %s: %w", id, credtrace.ErrNotFound)
 	}
 	if err != nil {
 		return tracking.Incident{}, fmt.Errorf("mongodb: join incident %s: %w", id, err)
@@ -665,7 +666,7 @@ func (t *Tracking) JoinIncident(ctx context.Context, id string) (tracking.Incide
 	return fromIncidentDoc(d), nil
 }
 
-// Incident returns the incident id; tracking.ErrNotFound when there is none.
+// Incident returns the incident id; credtrace.ErrNotFound when there is none.
 func (t *Tracking) Incident(ctx context.Context, id string) (tracking.Incident, error) {
 	d, err := trackOne[incidentDoc](ctx, t.s.incidents, byID(id), "incident", id)
 	return fromIncidentDoc(d), err
@@ -707,7 +708,7 @@ func (t *Tracking) putAnomalies(ctx context.Context, as []tracking.Anomaly) ([]t
 	return fresh, nil
 }
 
-// Anomaly returns the anomaly id; tracking.ErrNotFound when there is none.
+// Anomaly returns the anomaly id; credtrace.ErrNotFound when there is none.
 func (t *Tracking) Anomaly(ctx context.Context, id string) (tracking.Anomaly, error) {
 	d, err := trackOne[anomalyDoc](ctx, t.s.anomalies, byID(id), "anomaly", id)
 	return fromAnomalyDoc(d), err
@@ -728,8 +729,8 @@ func (t *Tracking) Anomalies(ctx context.Context, q tracking.AnomalyQuery) ([]tr
 	return list(ctx, t.s.anomalies, "anomalies", filter, courier.Page{After: q.After, Limit: q.Limit}, fromAnomalyDoc)
 }
 
-// LinkAnomaly records the incident an anomaly became; tracking.ErrNotFound when there is no
-// such anomaly, tracking.ErrConflict when it is linked already.
+// LinkAnomaly records the incident an anomaly became; credtrace.ErrNotFound when there is no
+// such anomaly, credtrace.ErrConflict when it is linked already.
 func (t *Tracking) LinkAnomaly(ctx context.Context, id, incidentID string) error {
 	res, err := t.s.anomalies.UpdateOne(ctx, bson.M{"_id": id, "incident_id": unlinked},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "incident_id", Value: incidentID}}}})
@@ -744,9 +745,9 @@ func (t *Tracking) LinkAnomaly(ctx context.Context, id, incidentID string) error
 		return fmt.Errorf("mongodb: link anomaly %s: %w", id, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("mongodb: link anomaly %s: %w", id, tracking.ErrNotFound)
+		return fmt.Errorf("mongodb: link anomaly %s: %w", id, credtrace.ErrNotFound)
 	}
-	return fmt.Errorf("mongodb: link anomaly %s: linked already: %w", id, tracking.ErrConflict)
+	return fmt.Errorf("mongodb: link anomaly %s: linked already: %w", id, credtrace.ErrConflict)
 }
 
 // rekeyParcels moves parcel summaries stored before parcels were keyed by carrier (under the

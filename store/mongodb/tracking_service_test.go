@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/tracking"
 )
@@ -36,7 +37,7 @@ func TestTrackingServiceOnMongoDB(t *testing.T) {
 			t.Errorf("close pipeline: %v", err)
 		}
 	})
-	caller := tracking.Caller{TokenID: reg.TokenID, Role: tracking.RoleRegulator}
+	caller := credtrace.Caller{TokenID: reg.TokenID, Role: credtrace.RoleRegulator}
 	at := now.Add(-30 * time.Hour)
 	ev := func(id, wb string, code tracking.Code, h int) tracking.EventInput {
 		in := tracking.EventInput{ID: id, Waybill: wb, Carrier: carrier, Code: string(code), At: at.Add(time.Duration(h) * time.Hour), Site: site.ID}

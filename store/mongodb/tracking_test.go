@@ -9,6 +9,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/store/mongodb"
 	"github.com/credtrace/credtrace/store/storetest"
 	"github.com/credtrace/credtrace/tracking"
@@ -248,13 +249,13 @@ func TestTrackingRefusesFieldNameMetrics(t *testing.T) {
 	tr := open(t).Tracking()
 	bad := []tracking.StatDelta{{Key: tracking.StatKey{Kind: tracking.SubjectFirm, ID: "f1", Day: day1}, Metric: "a.b", N: 1}}
 	ev := tracking.Event{ID: "e1", Waybill: "W0001", Carrier: "c1", Code: tracking.Arrived, At: t0, Hash: "h", Deltas: bad}
-	if err := tr.WriteBatch(ctx, tracking.Batch{Events: []tracking.Event{ev}}); !errors.Is(err, tracking.ErrInvalid) {
-		t.Errorf("WriteBatch with metric a.b: error %v, want tracking.ErrInvalid", err)
+	if err := tr.WriteBatch(ctx, tracking.Batch{Events: []tracking.Event{ev}}); !errors.Is(err, credtrace.ErrInvalid) {
+		t.Errorf("WriteBatch with metric a.b: error %v, want credtrace.ErrInvalid", err)
 	}
 	if got, err := tr.EventHashes(ctx, []string{ev.Key()}); err != nil || len(got) != 0 {
 		t.Errorf("after the refused batch EventHashes = %v, %v; want nothing stored", got, err)
 	}
-	if err := tr.AddStats(ctx, "src", bad); !errors.Is(err, tracking.ErrInvalid) {
-		t.Errorf("AddStats with metric a.b: error %v, want tracking.ErrInvalid", err)
+	if err := tr.AddStats(ctx, "src", bad); !errors.Is(err, credtrace.ErrInvalid) {
+		t.Errorf("AddStats with metric a.b: error %v, want credtrace.ErrInvalid", err)
 	}
 }

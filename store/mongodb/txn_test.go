@@ -10,6 +10,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/scoring"
 	"github.com/credtrace/credtrace/store/mongodb"
@@ -51,7 +52,7 @@ func openAt(t *testing.T, uri, db string) *mongodb.Store {
 
 // txnService is a courier service on st whose trail holds its bootstrap entry, with its
 // regulator, and one firm.
-func txnService(t *testing.T, st *mongodb.Store) (*courier.Service, courier.Actor, courier.Firm) {
+func txnService(t *testing.T, st *mongodb.Store) (*courier.Service, credtrace.Caller, courier.Firm) {
 	t.Helper()
 	now := time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
 	svc := courier.NewService(st, courier.NewHasher([]byte("test-pii-key-0123456789abcdefghij")), courier.DefaultPolicy(),
@@ -188,7 +189,7 @@ func TestFileObjectionInOneTransaction(t *testing.T) {
 
 	mark = len(p.Commands())
 	_, err = svc.FileObjection(ctx, reg, courier.ObjectionInput{RecordID: r.ID, Reasons: "again"})
-	if !errors.Is(err, courier.ErrState) {
+	if !errors.Is(err, credtrace.ErrState) {
 		t.Fatalf("filing on a disputed record: %v, want ErrState", err)
 	}
 	cmds = since(p, mark)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 )
 
@@ -551,7 +552,7 @@ func scanToken(sc scanner) (courier.Token, error) {
 	if err := sc.Scan(&t.ID, &t.Hash, &role, &t.FirmID, &t.MerchantID, &t.StaffID, &t.Label, &created, &t.CreatedBy, &revoked); err != nil {
 		return courier.Token{}, translate(err)
 	}
-	t.Role, t.CreatedAt, t.RevokedAt = courier.Role(role), fromMS(created), fromMS(revoked)
+	t.Role, t.CreatedAt, t.RevokedAt = credtrace.Role(role), fromMS(created), fromMS(revoked)
 	return t, nil
 }
 
@@ -582,7 +583,7 @@ func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time) error 
 		return fmt.Errorf("sqlite: revoke token: %w", translate(err))
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return courier.ErrNotFound
+		return credtrace.ErrNotFound
 	}
 	return nil
 }
@@ -613,7 +614,7 @@ func scanAudit(sc scanner) (courier.AuditEntry, error) {
 // LastAudit implements courier.Store.
 func (s *Store) LastAudit(ctx context.Context) (courier.AuditEntry, bool, error) {
 	e, err := scanAudit(s.reader().QueryRowContext(ctx, `SELECT `+auditCols+` FROM audit ORDER BY seq DESC LIMIT 1`))
-	if errors.Is(err, courier.ErrNotFound) {
+	if errors.Is(err, credtrace.ErrNotFound) {
 		return courier.AuditEntry{}, false, nil
 	}
 	if err != nil {
@@ -667,7 +668,7 @@ func (s *Store) PutCheckpoint(ctx context.Context, c courier.Checkpoint) error {
 // LatestCheckpoint implements courier.Store.
 func (s *Store) LatestCheckpoint(ctx context.Context) (courier.Checkpoint, bool, error) {
 	c, err := scanCheckpoint(s.reader().QueryRowContext(ctx, `SELECT `+checkpointCols+` FROM audit_checkpoints ORDER BY seq DESC LIMIT 1`))
-	if errors.Is(err, courier.ErrNotFound) {
+	if errors.Is(err, credtrace.ErrNotFound) {
 		return courier.Checkpoint{}, false, nil
 	}
 	if err != nil {

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -19,28 +18,6 @@ type Scoring struct{ s *Store }
 func (s *Store) Scoring() *Scoring { return &Scoring{s: s} }
 
 var _ scoring.Store = (*Scoring)(nil)
-
-// sentinelErr keeps the message of an error that translate or the shared helpers made match
-// one of courier's sentinels, and makes it match scoring's instead.
-type sentinelErr struct {
-	msg    string
-	target error
-}
-
-func (e *sentinelErr) Error() string { return e.msg }
-func (e *sentinelErr) Unwrap() error { return e.target }
-
-// scoreErr translates driver errors into scoring's sentinels.
-func scoreErr(err error) error {
-	err = translate(err)
-	switch {
-	case errors.Is(err, courier.ErrNotFound):
-		return &sentinelErr{msg: err.Error(), target: scoring.ErrNotFound}
-	case errors.Is(err, courier.ErrConflict):
-		return &sentinelErr{msg: err.Error(), target: scoring.ErrConflict}
-	}
-	return err
-}
 
 // limitTail renders a LIMIT clause; zero or less is no limit.
 func limitTail(n int) string {
@@ -98,7 +75,7 @@ func scanRating(sc scanner) (scoring.Rating, error) {
 	var created, updated sql.NullInt64
 	if err := sc.Scan(&r.ID, &kind, &r.RaterID, &r.Waybill, &r.FirmID, &r.SiteID, &r.StaffID, &r.Stars, &tags, &r.Comment,
 		&created, &updated, &r.Weight, &flags, &r.Version); err != nil {
-		return scoring.Rating{}, scoreErr(err)
+		return scoring.Rating{}, translate(err)
 	}
 	var err error
 	if r.Tags, err = decodeColumn[[]string]("rating tags", tags); err != nil {
@@ -117,7 +94,7 @@ func scanRating(sc scanner) (scoring.Rating, error) {
 func (c *Scoring) CreateRating(ctx context.Context, r scoring.Rating) error {
 	err := c.s.atomic(ctx, func(tx *Store) error {
 		if _, err := tx.writer().ExecContext(ctx, `INSERT INTO ratings (`+ratingCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, ratingArgs(r)...); err != nil {
-			return scoreErr(err)
+			return translate(err)
 		}
 		return putRatingVersion(ctx, tx, r)
 	})
@@ -131,7 +108,7 @@ func (c *Scoring) CreateRating(ctx context.Context, r scoring.Rating) error {
 // same one).
 func putRatingVersion(ctx context.Context, tx *Store, r scoring.Rating) error {
 	if _, err := tx.writer().ExecContext(ctx, `INSERT OR REPLACE INTO rating_versions (`+ratingCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, ratingArgs(r)...); err != nil {
-		return scoreErr(err)
+		return translate(err)
 	}
 	return nil
 }
@@ -145,7 +122,7 @@ func (c *Scoring) UpdateRating(ctx context.Context, r scoring.Rating) error {
 		stars=?, tags=?, comment=?, created_at=?, updated_at=?, weight=?, flags=?, version=? WHERE id=? AND version=?`,
 			append(ratingArgs(r)[1:], r.ID, r.Version-1)...)
 		if err := tx.update(ctx, "ratings", r.ID, res, err); err != nil {
-			return scoreErr(err)
+			return translate(err)
 		}
 		return putRatingVersion(ctx, tx, r)
 	})
@@ -214,7 +191,7 @@ func scanRun(sc scanner) (scoring.Run, error) {
 	var asOf, started, finished sql.NullInt64
 	if err := sc.Scan(&r.ID, &asOf, &r.Method, &r.MethodHash, &r.Trigger, &publish, &status, &started, &finished, &inputs,
 		&r.Progress, &r.Total, &r.Error, &r.Proposals, &r.Version, &r.Period, &r.Reason, &r.Replaces, &r.SupersededBy, &r.InputsHash); err != nil {
-		return scoring.Run{}, scoreErr(err)
+		return scoring.Run{}, translate(err)
 	}
 	var err error
 	if r.Inputs, err = decodeColumn[map[string]int]("run inputs", inputs); err != nil {
@@ -232,7 +209,7 @@ func scanRun(sc scanner) (scoring.Run, error) {
 func (c *Scoring) CreateRun(ctx context.Context, r scoring.Run) error {
 	_, err := c.s.writer().ExecContext(ctx, `INSERT INTO score_runs (`+runCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, runArgs(r)...)
 	if err != nil {
-		return fmt.Errorf("sqlite: create run %s: %w", r.ID, scoreErr(err))
+		return fmt.Errorf("sqlite: create run %s: %w", r.ID, translate(err))
 	}
 	return nil
 }
@@ -245,7 +222,7 @@ func (c *Scoring) UpdateRun(ctx context.Context, r scoring.Run) error {
 		WHERE id=? AND version=?`,
 		append(runArgs(r)[1:], r.ID, r.Version-1)...)
 	if err := c.s.update(ctx, "score_runs", r.ID, res, err); err != nil {
-		return fmt.Errorf("sqlite: update run %s: %w", r.ID, scoreErr(err))
+		return fmt.Errorf("sqlite: update run %s: %w", r.ID, translate(err))
 	}
 	return nil
 }
@@ -319,7 +296,7 @@ func scanScore(sc scanner) (scoring.Score, error) {
 	var asOf sql.NullInt64
 	if err := sc.Scan(&s.RunID, &subject, &s.SubjectID, &s.FirmID, &asOf, &s.Method, &s.MethodHash, &s.Value, &s.Uncertainty, &grade,
 		&s.PeerGroup, &s.Percentile, &s.Parcels, &components, &published, &s.Period); err != nil {
-		return scoring.Score{}, scoreErr(err)
+		return scoring.Score{}, translate(err)
 	}
 	cs, err := decodeColumn[[]componentJSON]("score components", components)
 	if err != nil {
@@ -348,7 +325,7 @@ func (c *Scoring) PutScores(ctx context.Context, scores []scoring.Score) error {
 		for _, s := range scores {
 			if _, err := stmt.ExecContext(ctx, s.RunID, string(s.Subject), s.SubjectID, s.FirmID, ms(s.AsOf), s.Method, s.MethodHash, s.Value, s.Uncertainty,
 				string(s.Grade), s.PeerGroup, s.Percentile, s.Parcels, toJSON(toComponents(s.Components)), boolInt(s.Published), s.Period); err != nil {
-				return fmt.Errorf("sqlite: put score %s/%s/%s: %w", s.RunID, s.Subject, s.SubjectID, scoreErr(err))
+				return fmt.Errorf("sqlite: put score %s/%s/%s: %w", s.RunID, s.Subject, s.SubjectID, translate(err))
 			}
 		}
 		return nil
@@ -358,7 +335,7 @@ func (c *Scoring) PutScores(ctx context.Context, scores []scoring.Score) error {
 // UnpublishScores implements scoring.Store.
 func (c *Scoring) UnpublishScores(ctx context.Context, runID string) error {
 	if _, err := c.s.writer().ExecContext(ctx, `UPDATE scores SET published = 0 WHERE run_id = ?`, runID); err != nil {
-		return fmt.Errorf("sqlite: unpublish scores of %s: %w", runID, scoreErr(err))
+		return fmt.Errorf("sqlite: unpublish scores of %s: %w", runID, translate(err))
 	}
 	return nil
 }
@@ -405,7 +382,7 @@ func scanSanction(sc scanner) (scoring.Sanction, error) {
 	var proposed, decided, start, end, lifted, reviewed sql.NullInt64
 	if err := sc.Scan(&s.ID, &kind, &s.FirmID, &s.Rule, &s.Reason, &s.LegalBasis, &records, &runs, &status, &proposed, &s.ProposedBy,
 		&decided, &s.DecidedBy, &s.Decision, &start, &end, &lifted, &s.LiftReason, &s.Version, &reviewed, &s.ReviewedBy, &s.ReviewReason, &s.Period); err != nil {
-		return scoring.Sanction{}, scoreErr(err)
+		return scoring.Sanction{}, translate(err)
 	}
 	var err error
 	if s.RecordIDs, err = decodeColumn[[]string]("sanction records", records); err != nil {
@@ -424,7 +401,7 @@ func scanSanction(sc scanner) (scoring.Sanction, error) {
 func (c *Scoring) CreateSanction(ctx context.Context, s scoring.Sanction) error {
 	_, err := c.s.writer().ExecContext(ctx, `INSERT INTO sanctions (`+sanctionCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, sanctionArgs(s)...)
 	if err != nil {
-		return fmt.Errorf("sqlite: create sanction %s: %w", s.ID, scoreErr(err))
+		return fmt.Errorf("sqlite: create sanction %s: %w", s.ID, translate(err))
 	}
 	return nil
 }
@@ -436,7 +413,7 @@ func (c *Scoring) UpdateSanction(ctx context.Context, s scoring.Sanction) error 
 		score_runs=?, status=?, proposed_at=?, proposed_by=?, decided_at=?, decided_by=?, decision=?, start_at=?, end_at=?, lifted_at=?,
 		lift_reason=?, version=?, reviewed_at=?, reviewed_by=?, review_reason=?, period=? WHERE id=? AND version=?`, append(sanctionArgs(s)[1:], s.ID, s.Version-1)...)
 	if err := c.s.update(ctx, "sanctions", s.ID, res, err); err != nil {
-		return fmt.Errorf("sqlite: update sanction %s: %w", s.ID, scoreErr(err))
+		return fmt.Errorf("sqlite: update sanction %s: %w", s.ID, translate(err))
 	}
 	return nil
 }
@@ -472,7 +449,7 @@ func (c *Scoring) AcquireLease(ctx context.Context, name, holder string, until, 
 		ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, until = excluded.until
 		WHERE leases.until <= ? OR leases.holder = ?`, name, holder, until.UnixMilli(), now.UnixMilli(), holder)
 	if err != nil {
-		return false, fmt.Errorf("sqlite: acquire lease %s: %w", name, scoreErr(err))
+		return false, fmt.Errorf("sqlite: acquire lease %s: %w", name, translate(err))
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
@@ -484,7 +461,7 @@ func (c *Scoring) AcquireLease(ctx context.Context, name, holder string, until, 
 // ReleaseLease implements scoring.Store: a lease that holder does not hold stays.
 func (c *Scoring) ReleaseLease(ctx context.Context, name, holder string) error {
 	if _, err := c.s.writer().ExecContext(ctx, `DELETE FROM leases WHERE name = ? AND holder = ?`, name, holder); err != nil {
-		return fmt.Errorf("sqlite: release lease %s: %w", name, scoreErr(err))
+		return fmt.Errorf("sqlite: release lease %s: %w", name, translate(err))
 	}
 	return nil
 }
@@ -495,7 +472,7 @@ func scanMethod(sc scanner) (scoring.MethodDoc, error) {
 	var m scoring.MethodDoc
 	var created sql.NullInt64
 	if err := sc.Scan(&m.Version, &m.Doc, &created, &m.CreatedBy); err != nil {
-		return scoring.MethodDoc{}, scoreErr(err)
+		return scoring.MethodDoc{}, translate(err)
 	}
 	m.CreatedAt = fromMS(created)
 	return m, nil
@@ -506,7 +483,7 @@ func (c *Scoring) PutMethod(ctx context.Context, m scoring.MethodDoc) error {
 	_, err := c.s.writer().ExecContext(ctx, `INSERT INTO methods (version, doc, created_at, created_by) VALUES (?,?,?,?)`,
 		m.Version, m.Doc, ms(m.CreatedAt), m.CreatedBy)
 	if err != nil {
-		return fmt.Errorf("sqlite: put method %s: %w", m.Version, scoreErr(err))
+		return fmt.Errorf("sqlite: put method %s: %w", m.Version, translate(err))
 	}
 	return nil
 }

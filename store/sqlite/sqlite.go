@@ -19,6 +19,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 )
 
@@ -189,13 +190,13 @@ func translate(err error) error {
 		return nil
 	}
 	if errors.Is(err, sql.ErrNoRows) {
-		return courier.ErrNotFound
+		return credtrace.ErrNotFound
 	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {
 		switch se.Code() {
 		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-			return fmt.Errorf("%w: %s", courier.ErrConflict, se.Error())
+			return fmt.Errorf("%w: %s", credtrace.ErrConflict, se.Error())
 		}
 	}
 	return err
@@ -291,10 +292,10 @@ func (s *Store) update(ctx context.Context, table, id string, res sql.Result, er
 	var one int
 	err = s.writer().QueryRowContext(ctx, "SELECT 1 FROM "+table+" WHERE id = ?", id).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
-		return courier.ErrNotFound
+		return credtrace.ErrNotFound
 	}
 	if err != nil {
 		return err
 	}
-	return fmt.Errorf("%s %s changed since it was read: %w", table, id, courier.ErrConflict)
+	return fmt.Errorf("%s %s changed since it was read: %w", table, id, credtrace.ErrConflict)
 }

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/tracking"
 )
@@ -25,19 +26,6 @@ var _ tracking.Store = (*Tracking)(nil)
 // Atomic implements tracking.Store: one immediate transaction, joined by nested calls.
 func (t *Tracking) Atomic(ctx context.Context, fn func(tracking.Store) error) error {
 	return t.s.atomic(ctx, func(tx *Store) error { return fn(&Tracking{s: tx}) })
-}
-
-func trackErr(err error) error {
-	err = translate(err)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, courier.ErrNotFound):
-		return tracking.ErrNotFound
-	case errors.Is(err, courier.ErrConflict):
-		return fmt.Errorf("%w: %v", tracking.ErrConflict, err)
-	}
-	return err
 }
 
 func pageOf(after string, limit int) courier.Page { return courier.Page{After: after, Limit: limit} }
@@ -686,7 +674,7 @@ func (t *Tracking) CarrierConfig(ctx context.Context, firmID string) (tracking.C
 	var doc string
 	err := t.s.reader().QueryRowContext(ctx, `SELECT doc FROM carriers WHERE firm_id = ?`, firmID).Scan(&doc)
 	if errors.Is(err, sql.ErrNoRows) {
-		return tracking.CarrierConfig{}, tracking.ErrNotFound
+		return tracking.CarrierConfig{}, credtrace.ErrNotFound
 	}
 	if err != nil {
 		return tracking.CarrierConfig{}, fmt.Errorf("sqlite: carrier config: %w", err)
@@ -797,7 +785,7 @@ func fromIncident(j incidentJSON) tracking.Incident {
 func (t *Tracking) CreateIncident(ctx context.Context, in tracking.Incident) error {
 	_, err := t.s.writer().ExecContext(ctx, `INSERT INTO incidents (id, carrier, waybill, doc) VALUES (?,?,?,?)`, in.ID, in.Carrier, in.Waybill, toJSON(toIncident(in)))
 	if err != nil {
-		return fmt.Errorf("sqlite: create incident: %w", trackErr(err))
+		return fmt.Errorf("sqlite: create incident: %w", translate(err))
 	}
 	return nil
 }
@@ -806,7 +794,7 @@ func scanIncident(sc scanner) (tracking.Incident, error) {
 	var doc string
 	if err := sc.Scan(&doc); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
-			return tracking.Incident{}, tracking.ErrNotFound
+			return tracking.Incident{}, credtrace.ErrNotFound
 		}
 		return tracking.Incident{}, err
 	}
@@ -825,7 +813,7 @@ func (t *Tracking) JoinIncident(ctx context.Context, id string) (tracking.Incide
 		}
 		in.JoinedReports++
 		if _, err := tx.tx.ExecContext(ctx, `UPDATE incidents SET doc = ? WHERE id = ?`, toJSON(toIncident(in)), id); err != nil {
-			return fmt.Errorf("sqlite: join incident: %w", trackErr(err))
+			return fmt.Errorf("sqlite: join incident: %w", translate(err))
 		}
 		out = in
 		return nil
@@ -866,7 +854,7 @@ func scanAnomaly(sc scanner) (tracking.Anomaly, error) {
 	var doc, incident string
 	if err := sc.Scan(&doc, &incident); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
-			return tracking.Anomaly{}, tracking.ErrNotFound
+			return tracking.Anomaly{}, credtrace.ErrNotFound
 		}
 		return tracking.Anomaly{}, err
 	}
@@ -929,5 +917,5 @@ func (t *Tracking) LinkAnomaly(ctx context.Context, id, incidentID string) error
 	if _, err := t.Anomaly(ctx, id); err != nil {
 		return err
 	}
-	return fmt.Errorf("anomaly %s already linked: %w", id, tracking.ErrConflict)
+	return fmt.Errorf("anomaly %s already linked: %w", id, credtrace.ErrConflict)
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 )
 
@@ -22,7 +23,7 @@ var tokenBehaviours = []behaviour{
 // firmToken is a revoked firm token, so every field but MerchantID is set.
 func firmToken() courier.Token {
 	return courier.Token{
-		ID: "t1", Hash: "sha256-t1", Role: courier.RoleFirm, FirmID: "f1",
+		ID: "t1", Hash: "sha256-t1", Role: credtrace.RoleFirm, FirmID: "f1",
 		Label: "顺丰北京 API", CreatedAt: at(1), CreatedBy: "t0", RevokedAt: at(2),
 	}
 }
@@ -30,7 +31,7 @@ func firmToken() courier.Token {
 // staffToken is a live staff token.
 func staffToken() courier.Token {
 	return courier.Token{
-		ID: "t3", Hash: "sha256-t3", Role: courier.RoleStaff, StaffID: "p1",
+		ID: "t3", Hash: "sha256-t3", Role: credtrace.RoleStaff, StaffID: "p1",
 		Label: "张三", CreatedAt: at(4), CreatedBy: "t1",
 	}
 }
@@ -38,7 +39,7 @@ func staffToken() courier.Token {
 // merchantToken is a live merchant token.
 func merchantToken() courier.Token {
 	return courier.Token{
-		ID: "t2", Hash: "sha256-t2", Role: courier.RoleMerchant, MerchantID: "m1",
+		ID: "t2", Hash: "sha256-t2", Role: credtrace.RoleMerchant, MerchantID: "m1",
 		Label: "shop", CreatedAt: at(3), CreatedBy: "t0",
 	}
 }
@@ -72,7 +73,7 @@ func testTokenRevoke(ctx context.Context, t *testing.T, s courier.Store) {
 	want.RevokedAt = at(9)
 	checkGet(ctx, t, "Token after revoke", s.Token, live.ID, want)
 	checkGet(ctx, t, "TokenByHash after revoke", s.TokenByHash, live.Hash, want)
-	wantErr(t, "revoke of an unknown id", s.RevokeToken(ctx, "t9", at(9)), courier.ErrNotFound)
+	wantErr(t, "revoke of an unknown id", s.RevokeToken(ctx, "t9", at(9)), credtrace.ErrNotFound)
 }
 
 func testTokenCount(ctx context.Context, t *testing.T, s courier.Store) {
@@ -117,7 +118,7 @@ func testCheckpoints(ctx context.Context, t *testing.T, s courier.Store) {
 	}
 	rival := checkpoint(9)
 	rival.Hash = "rival"
-	wantErr(t, "put a checkpoint with a taken seq", s.PutCheckpoint(ctx, rival), courier.ErrConflict)
+	wantErr(t, "put a checkpoint with a taken seq", s.PutCheckpoint(ctx, rival), credtrace.ErrConflict)
 	last, ok, err := s.LatestCheckpoint(ctx)
 	if err != nil || !ok {
 		t.Fatalf("LatestCheckpoint: got ok %v, error %v; want true, nil", ok, err)
@@ -194,7 +195,7 @@ func testAuditSeqTaken(ctx context.Context, t *testing.T, s courier.Store) {
 	rival := entry(2)
 	rival.Actor, rival.Action = "t7", "firm.update"
 	rival.Hash = courier.AuditHash(rival)
-	wantErr(t, "append with a taken seq", s.AppendAudit(ctx, rival), courier.ErrConflict)
+	wantErr(t, "append with a taken seq", s.AppendAudit(ctx, rival), credtrace.ErrConflict)
 
 	got, err := s.AuditEntries(ctx, 0, 10)
 	must(t, "entries", err)
@@ -279,7 +280,7 @@ var settingBehaviours = []behaviour{
 
 func testSettingInit(ctx context.Context, t *testing.T, s courier.Store) {
 	_, err := s.Setting(ctx, "hasher.key")
-	wantErr(t, "Setting before InitSetting", err, courier.ErrNotFound)
+	wantErr(t, "Setting before InitSetting", err, credtrace.ErrNotFound)
 
 	steps := []struct {
 		name       string
@@ -306,7 +307,7 @@ func testSettingInit(ctx context.Context, t *testing.T, s courier.Store) {
 
 	must(t, "DeleteSetting", s.DeleteSetting(ctx, "hasher.key"))
 	_, err = s.Setting(ctx, "hasher.key")
-	wantErr(t, "Setting after DeleteSetting", err, courier.ErrNotFound)
+	wantErr(t, "Setting after DeleteSetting", err, credtrace.ErrNotFound)
 	if got, err := s.Setting(ctx, "scoring.method"); err != nil || got != "v2026" {
 		t.Errorf("DeleteSetting removed another key: Setting(scoring.method) = %q, %v", got, err)
 	}
@@ -374,10 +375,10 @@ func testAtomicReturnsError(ctx context.Context, t *testing.T, s courier.Store) 
 		{"ErrNotFound met inside", func(st courier.Store) error {
 			_, err := st.Firm(ctx, "f9")
 			return err
-		}, courier.ErrNotFound},
+		}, credtrace.ErrNotFound},
 		{"ErrConflict met inside", func(st courier.Store) error {
 			return st.CreateFirm(ctx, fullFirm())
-		}, courier.ErrConflict},
+		}, credtrace.ErrConflict},
 	}
 	for _, c := range cases {
 		wantErr(t, c.name, s.Atomic(ctx, c.fn), c.want)
@@ -421,6 +422,6 @@ func testNotFound(ctx context.Context, t *testing.T, s courier.Store) {
 		{"Setting", func() error { _, err := s.Setting(ctx, "no.such.key"); return err }},
 	}
 	for _, l := range lookups {
-		wantErr(t, l.name+" of an unknown key", l.get(), courier.ErrNotFound)
+		wantErr(t, l.name+" of an unknown key", l.get(), credtrace.ErrNotFound)
 	}
 }

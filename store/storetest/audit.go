@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 )
 
@@ -86,7 +87,7 @@ func RunAudit(t *testing.T, open func(t *testing.T) (courier.Store, Tamper)) {
 
 // auditedService returns a service on st whose trail holds four entries: the admin token's
 // bootstrap (seq 1) and three firm registrations (seq 2-4), with its regulator.
-func auditedService(ctx context.Context, t *testing.T, st courier.Store) (*courier.Service, courier.Actor) {
+func auditedService(ctx context.Context, t *testing.T, st courier.Store) (*courier.Service, credtrace.Caller) {
 	t.Helper()
 	now := time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
 	svc := courier.NewService(st, courier.NewHasher([]byte("test-pii-key-0123456789abcdefghij")), courier.DefaultPolicy(),
@@ -119,7 +120,7 @@ func auditedService(ctx context.Context, t *testing.T, st courier.Store) (*couri
 // by link, and checks that verification against the latest signed checkpoint reports the cut
 // with the missing range; entries appended after the cut, which reuse the cut Seqs, do not hide
 // it; and a rewritten checkpoint is caught by its signature.
-func testAuditTailCut(ctx context.Context, t *testing.T, svc *courier.Service, reg courier.Actor, tp Tamper) {
+func testAuditTailCut(ctx context.Context, t *testing.T, svc *courier.Service, reg credtrace.Caller, tp Tamper) {
 	svc.SetAuditKey(ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize)))
 	cp, created, err := svc.Checkpoint(ctx, reg)
 	if err != nil || !created || cp.Seq != 4 {
@@ -145,7 +146,7 @@ func testAuditTailCut(ctx context.Context, t *testing.T, svc *courier.Service, r
 	// New entries after the cut take Seqs 3 and 4 again, with a valid chain: the checkpoint's
 	// hash for 4 no longer matches.
 	for i := 0; i < 2; i++ {
-		if _, _, err := svc.IssueToken(ctx, reg, courier.TokenInput{Role: courier.RolePlatform, Label: "after the cut"}); err != nil {
+		if _, _, err := svc.IssueToken(ctx, reg, courier.TokenInput{Role: credtrace.RolePlatform, Label: "after the cut"}); err != nil {
 			t.Fatal(err)
 		}
 	}

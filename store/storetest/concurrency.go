@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 )
 
@@ -45,7 +46,7 @@ func testConcurrentUpdates(ctx context.Context, t *testing.T, s courier.Store) {
 		switch {
 		case err == nil:
 			won++
-		case !errors.Is(err, courier.ErrConflict):
+		case !errors.Is(err, credtrace.ErrConflict):
 			t.Errorf("writer %d: UpdateFirm error = %v, want nil or ErrConflict", i, err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 )
 
@@ -389,7 +390,7 @@ func getCommitment(s courier.Store) func(context.Context, string) (courier.Commi
 				return c, nil
 			}
 		}
-		return courier.Commitment{}, fmt.Errorf("commitment %s: %w", id, courier.ErrNotFound)
+		return courier.Commitment{}, fmt.Errorf("commitment %s: %w", id, credtrace.ErrNotFound)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/scoring"
 )
 
@@ -75,7 +76,7 @@ func methodVersion(m scoring.MethodDoc) string {
 func wantScoringErr(t *testing.T, what string, err, target error) {
 	t.Helper()
 	wantErr(t, what, err, target)
-	for _, other := range []error{scoring.ErrNotFound, scoring.ErrConflict} {
+	for _, other := range []error{credtrace.ErrNotFound, credtrace.ErrConflict} {
 		if other != target && errors.Is(err, other) {
 			t.Errorf("%s: error %v matches %v too", what, err, other)
 		}
@@ -89,7 +90,7 @@ type versioned[T any] updateCheck[T]
 // checkVersioned runs checkUpdate with scoring's sentinels.
 func checkVersioned[T any](ctx context.Context, t *testing.T, u versioned[T]) {
 	t.Helper()
-	u.conflict, u.notFound, u.want = scoring.ErrConflict, scoring.ErrNotFound, wantScoringErr
+	u.conflict, u.notFound, u.want = credtrace.ErrConflict, credtrace.ErrNotFound, wantScoringErr
 	checkUpdate(ctx, t, updateCheck[T](u))
 }
 
@@ -97,7 +98,7 @@ func checkVersioned[T any](ctx context.Context, t *testing.T, u versioned[T]) {
 func checkDuplicate[T any](ctx context.Context, t *testing.T, what string, create func(context.Context, T) error, get func(context.Context, string) (T, error), id func(T) string, first, dup T) {
 	t.Helper()
 	must(t, "create", create(ctx, first))
-	wantScoringErr(t, what, create(ctx, dup), scoring.ErrConflict)
+	wantScoringErr(t, what, create(ctx, dup), credtrace.ErrConflict)
 	checkGet(ctx, t, "the first object after the refused create", get, id(first), first)
 }
 
@@ -141,10 +142,10 @@ func testRatingHistory(ctx context.Context, t *testing.T, s scoring.Store) {
 	must(t, "update to version 2", s.UpdateRating(ctx, v2))
 	stale := v1
 	stale.Stars, stale.Version = 4, 2 // over version 1, which is gone
-	wantScoringErr(t, "a stale update", s.UpdateRating(ctx, stale), scoring.ErrConflict)
+	wantScoringErr(t, "a stale update", s.UpdateRating(ctx, stale), credtrace.ErrConflict)
 	dup := v1
 	dup.ID = "rt1-again"
-	wantScoringErr(t, "a duplicate rating", s.CreateRating(ctx, dup), scoring.ErrConflict)
+	wantScoringErr(t, "a duplicate rating", s.CreateRating(ctx, dup), credtrace.ErrConflict)
 	other := sparseRating()
 	must(t, "create another", s.CreateRating(ctx, other))
 
@@ -208,7 +209,7 @@ func testRatingRoundTrip(ctx context.Context, t *testing.T, s scoring.Store) {
 	checkList(t, "Ratings", got, ratings, ratingID)
 
 	_, err = s.Rating(ctx, "rt9")
-	wantScoringErr(t, "Rating of an unknown id", err, scoring.ErrNotFound)
+	wantScoringErr(t, "Rating of an unknown id", err, credtrace.ErrNotFound)
 	full := fullRating()
 	for _, c := range []struct {
 		name           string
@@ -220,7 +221,7 @@ func testRatingRoundTrip(ctx context.Context, t *testing.T, s scoring.Store) {
 		{"rater of the other kind", scoring.RaterConsumer, full.RaterID, full.Waybill},
 	} {
 		_, err := s.RatingByRater(ctx, c.kind, c.rater, c.waybill)
-		wantScoringErr(t, "RatingByRater of an "+c.name, err, scoring.ErrNotFound)
+		wantScoringErr(t, "RatingByRater of an "+c.name, err, credtrace.ErrNotFound)
 	}
 }
 
@@ -231,9 +232,9 @@ func testRatingCreateConflict(ctx context.Context, t *testing.T, s scoring.Store
 
 	again := fullRating()
 	again.ID, again.Stars, again.Comment = "rt3", 4, "second try"
-	wantScoringErr(t, "the same rater rating the same waybill again", s.CreateRating(ctx, again), scoring.ErrConflict)
+	wantScoringErr(t, "the same rater rating the same waybill again", s.CreateRating(ctx, again), credtrace.ErrConflict)
 	_, err := s.Rating(ctx, again.ID)
-	wantScoringErr(t, "Rating of the refused second rating", err, scoring.ErrNotFound)
+	wantScoringErr(t, "Rating of the refused second rating", err, credtrace.ErrNotFound)
 	checkGet(ctx, t, "the first rating after the refused ones", s.Rating, "rt1", fullRating())
 
 	// The key is all three of rater kind, rater and waybill.
@@ -276,7 +277,7 @@ func testRatingUpdate(ctx context.Context, t *testing.T, s scoring.Store) {
 	stored, err := s.Rating(ctx, "rt1")
 	must(t, "Rating(rt1)", err)
 	moved.RaterKind, moved.RaterID, moved.Waybill, moved.Version = stored.RaterKind, stored.RaterID, stored.Waybill, 2
-	wantScoringErr(t, "update onto a taken rater and waybill", s.UpdateRating(ctx, moved), scoring.ErrConflict)
+	wantScoringErr(t, "update onto a taken rater and waybill", s.UpdateRating(ctx, moved), credtrace.ErrConflict)
 	checkGet(ctx, t, "the moved rating after the refused update", s.Rating, other.ID, other)
 }
 
@@ -367,7 +368,7 @@ func testRunRoundTrip(ctx context.Context, t *testing.T, s scoring.Store) {
 		checkGet(ctx, t, "Run("+r.ID+")", getRun(s), r.ID, normRun(r))
 	}
 	_, err := s.Run(ctx, "run-9")
-	wantScoringErr(t, "Run of an unknown id", err, scoring.ErrNotFound)
+	wantScoringErr(t, "Run of an unknown id", err, credtrace.ErrNotFound)
 }
 
 func testRunCreateConflict(ctx context.Context, t *testing.T, s scoring.Store) {
@@ -643,7 +644,7 @@ func testSanctionRoundTrip(ctx context.Context, t *testing.T, s scoring.Store) {
 		checkGet(ctx, t, "Sanction("+sn.ID+")", s.Sanction, sn.ID, sn)
 	}
 	_, err := s.Sanction(ctx, "sn9")
-	wantScoringErr(t, "Sanction of an unknown id", err, scoring.ErrNotFound)
+	wantScoringErr(t, "Sanction of an unknown id", err, credtrace.ErrNotFound)
 }
 
 func testSanctionCreateConflict(ctx context.Context, t *testing.T, s scoring.Store) {
@@ -819,7 +820,7 @@ func testMethodRoundTrip(ctx context.Context, t *testing.T, s scoring.Store) {
 	must(t, "PutMethod "+sparse.Version, s.PutMethod(ctx, sparse))
 	checkGet(ctx, t, "Method("+sparse.Version+")", s.Method, sparse.Version, sparse)
 	_, err := s.Method(ctx, "2025.9")
-	wantScoringErr(t, "Method of an unknown version", err, scoring.ErrNotFound)
+	wantScoringErr(t, "Method of an unknown version", err, credtrace.ErrNotFound)
 }
 
 func testMethodsOrder(ctx context.Context, t *testing.T, s scoring.Store) {

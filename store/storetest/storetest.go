@@ -25,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 )
 
@@ -203,7 +204,7 @@ type updateCheck[T any] struct {
 func checkUpdate[T any](ctx context.Context, t *testing.T, u updateCheck[T]) {
 	t.Helper()
 	if u.conflict == nil {
-		u.conflict, u.notFound = courier.ErrConflict, courier.ErrNotFound
+		u.conflict, u.notFound = credtrace.ErrConflict, credtrace.ErrNotFound
 	}
 	if u.want == nil {
 		u.want = wantErr
@@ -242,9 +243,9 @@ func checkCreateConflict[T any](ctx context.Context, t *testing.T, create func(c
 	t.Helper()
 	must(t, "create", create(ctx, first))
 	for _, d := range dups {
-		wantErr(t, d.name, create(ctx, d.v), courier.ErrConflict)
+		wantErr(t, d.name, create(ctx, d.v), credtrace.ErrConflict)
 		if id(d.v) != id(first) {
-			if _, err := get(ctx, id(d.v)); !errors.Is(err, courier.ErrNotFound) {
+			if _, err := get(ctx, id(d.v)); !errors.Is(err, credtrace.ErrNotFound) {
 				t.Errorf("%s: get %s after the refused create: got error %v, want ErrNotFound", d.name, id(d.v), err)
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/tracking"
 )
 
@@ -598,8 +599,8 @@ var carrierBehaviours = []trackingBehaviour{
 }
 
 func testCarrierConfigRoundTrip(ctx context.Context, t *testing.T, s tracking.Store) {
-	if _, err := s.CarrierConfig(ctx, "c1"); !errors.Is(err, tracking.ErrNotFound) {
-		t.Errorf("CarrierConfig of a carrier without one: got error %v, want tracking.ErrNotFound", err)
+	if _, err := s.CarrierConfig(ctx, "c1"); !errors.Is(err, credtrace.ErrNotFound) {
+		t.Errorf("CarrierConfig of a carrier without one: got error %v, want credtrace.ErrNotFound", err)
 	}
 	full := tracking.CarrierConfig{
 		FirmID: "c1", PromiseHours: 48,
@@ -674,8 +675,8 @@ func testIncidentJoin(ctx context.Context, t *testing.T, s tracking.Store) {
 		}
 	}
 	checkGet(ctx, t, "incident after three joins", s.Incident, full.ID, want)
-	if _, err := s.JoinIncident(ctx, "nope"); !errors.Is(err, tracking.ErrNotFound) {
-		t.Errorf("JoinIncident of an unknown id: got error %v, want tracking.ErrNotFound", err)
+	if _, err := s.JoinIncident(ctx, "nope"); !errors.Is(err, credtrace.ErrNotFound) {
+		t.Errorf("JoinIncident of an unknown id: got error %v, want credtrace.ErrNotFound", err)
 	}
 }
 
@@ -691,10 +692,10 @@ func testIncidentRoundTrip(ctx context.Context, t *testing.T, s tracking.Store) 
 
 	dup := sparse
 	dup.ID = "i1"
-	wantErr(t, "CreateIncident with a taken id", s.CreateIncident(ctx, dup), tracking.ErrConflict)
+	wantErr(t, "CreateIncident with a taken id", s.CreateIncident(ctx, dup), credtrace.ErrConflict)
 	checkGet(ctx, t, "the first incident after the refused create", s.Incident, "i1", full)
-	if _, err := s.Incident(ctx, "nope"); !errors.Is(err, tracking.ErrNotFound) {
-		t.Errorf("Incident of an unknown id: got error %v, want tracking.ErrNotFound", err)
+	if _, err := s.Incident(ctx, "nope"); !errors.Is(err, credtrace.ErrNotFound) {
+		t.Errorf("Incident of an unknown id: got error %v, want credtrace.ErrNotFound", err)
 	}
 }
 
@@ -769,8 +770,8 @@ func testAnomalyPutReturnsNew(ctx context.Context, t *testing.T, s tracking.Stor
 	if err != nil || len(got) != 0 {
 		t.Errorf("PutAnomalies of none = %d, %v; want none, nil", len(got), err)
 	}
-	if _, err := s.Anomaly(ctx, "nope"); !errors.Is(err, tracking.ErrNotFound) {
-		t.Errorf("Anomaly of an unknown id: got error %v, want tracking.ErrNotFound", err)
+	if _, err := s.Anomaly(ctx, "nope"); !errors.Is(err, credtrace.ErrNotFound) {
+		t.Errorf("Anomaly of an unknown id: got error %v, want credtrace.ErrNotFound", err)
 	}
 }
 
@@ -818,10 +819,10 @@ func testAnomalyLink(ctx context.Context, t *testing.T, s tracking.Store) {
 	a.IncidentID = "i1"
 	checkGet(ctx, t, "after LinkAnomaly", s.Anomaly, "a1", a)
 
-	wantErr(t, "LinkAnomaly of a linked anomaly", s.LinkAnomaly(ctx, "a1", "i2"), tracking.ErrConflict)
-	wantErr(t, "LinkAnomaly to the same incident again", s.LinkAnomaly(ctx, "a1", "i1"), tracking.ErrConflict)
+	wantErr(t, "LinkAnomaly of a linked anomaly", s.LinkAnomaly(ctx, "a1", "i2"), credtrace.ErrConflict)
+	wantErr(t, "LinkAnomaly to the same incident again", s.LinkAnomaly(ctx, "a1", "i1"), credtrace.ErrConflict)
 	checkGet(ctx, t, "after the refused links", s.Anomaly, "a1", a)
-	wantErr(t, "LinkAnomaly of an unknown anomaly", s.LinkAnomaly(ctx, "nope", "i1"), tracking.ErrNotFound)
+	wantErr(t, "LinkAnomaly of an unknown anomaly", s.LinkAnomaly(ctx, "nope", "i1"), credtrace.ErrNotFound)
 
 	// PutAnomalies of a linked anomaly neither reports it nor unlinks it.
 	fresh, err := s.PutAnomalies(ctx, []tracking.Anomaly{anomaly("a1", tracking.AnPromiseBreached, "c1")})
