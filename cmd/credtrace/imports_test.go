@@ -29,16 +29,17 @@ var domainModules = []string{"github.com/google/uuid"}
 // domainBarred keeps the domains free of storage and transport from the standard library too.
 var domainBarred = []string{"database/sql", "net/http"}
 
-// importRules keeps the package graph one-way: courier and tracking import no other project
-// package, scoring imports only those two, synth only courier, and no domain imports an
+// importRules keeps the package graph one-way: the root package (the errors and the caller)
+// imports nothing of the project; courier and tracking import only it, scoring also those two,
+// synth also courier, and no domain imports an
 // adapter or a third-party module outside domainModules. synth/send is the generator's HTTP
 // client: it may use net/http, and of the project only the world it sends.
 var importRules = map[string]importRule{
 	".":          {flat: true, modules: domainModules, barred: domainBarred},
-	"courier":    {modules: domainModules, barred: domainBarred},
-	"tracking":   {modules: domainModules, barred: domainBarred},
-	"scoring":    {project: []string{"courier", "tracking"}, modules: domainModules, barred: domainBarred},
-	"synth":      {project: []string{"courier"}, modules: domainModules, barred: domainBarred}, // the world's codes carry the archive's check characters
+	"courier":    {project: []string{"."}, modules: domainModules, barred: domainBarred},
+	"tracking":   {project: []string{"."}, modules: domainModules, barred: domainBarred},
+	"scoring":    {project: []string{".", "courier", "tracking"}, modules: domainModules, barred: domainBarred},
+	"synth":      {project: []string{".", "courier"}, modules: domainModules, barred: domainBarred}, // the world's codes carry the archive's check characters
 	"synth/send": {project: []string{"synth"}},
 }
 
@@ -55,6 +56,9 @@ func violations(dir string, rule importRule, imports []string) []string {
 				continue // itself, or its own subpackages, or (from a subpackage) its parent
 			}
 			top := strings.SplitN(rel, "/", 2)[0]
+			if rel == "" {
+				top = "." // the root package: the module's one vocabulary
+			}
 			if !slices.Contains(rule.project, top) {
 				bad = append(bad, p+": of the project, "+dir+" may import only "+strings.Join(rule.project, ", ")+" (none when empty)")
 			}
@@ -96,6 +100,8 @@ func TestImportRuleCatches(t *testing.T) {
 		{"a domain importing an adapter", "courier", []string{module + "/store/sqlite"}, 1},
 		{"a domain importing the configuration", "tracking", []string{module + "/config"}, 1},
 		{"courier importing tracking", "courier", []string{module + "/tracking"}, 1},
+		{"a domain importing the root vocabulary", "tracking", []string{module}, 0},
+		{"the root vocabulary importing a domain", ".", []string{module + "/courier"}, 1},
 		{"scoring importing both leaves", "scoring", []string{module + "/courier", module + "/tracking"}, 0},
 		{"scoring importing httpapi", "scoring", []string{module + "/httpapi"}, 1},
 		{"the sender using net/http and its world", "synth/send", []string{"net/http", module + "/synth"}, 0},
