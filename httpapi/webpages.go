@@ -73,10 +73,7 @@ type anomalyRow struct{ Kind, Waybill, Detail string }
 
 // webOverview is the regulators' overview.
 func (s *Server) webOverview(c *fiber.Ctx) error {
-	a, ok, err := s.regulatorOnly(c)
-	if !ok {
-		return err
-	}
+	a := actor(c)
 	data := map[string]any{}
 	sc := scoring.Caller{TokenID: a.TokenID, Role: string(a.Role)}
 	name := func(id string) string {
@@ -166,11 +163,7 @@ type fileRecord struct{ ID, Date, Category, Severity, Status, Summary string }
 // webFile is a firm's credit file with its score, its history and its explanation, for
 // regulators and the firm's own tree.
 func (s *Server) webFile(c *fiber.Ctx) error {
-	a, ok := s.webActor(c)
-	if !ok || (a.Role != courier.RoleRegulator && a.Role != courier.RoleFirm) {
-		c.Status(fiber.StatusForbidden)
-		return s.render(c, "signin", "登录", nil, "请以监管部门或企业令牌登录 · sign in with a regulator's or the firm's token")
-	}
+	a := actor(c)
 	f, err := s.deps.Courier.FirmFile(ctx(c), a, c.Params("id"))
 	if err != nil {
 		if errors.Is(err, courier.ErrNotFound) {
@@ -210,10 +203,8 @@ func (s *Server) webRecordDecision(c *fiber.Ctx) error {
 	if err := s.checkCSRF(c); err != nil {
 		return err
 	}
-	a, ok, err := s.regulatorOnly(c)
-	if !ok {
-		return err
-	}
+	a := actor(c)
+	var err error
 	if c.FormValue("confirm") == "true" {
 		_, err = s.deps.Courier.ConfirmRecord(ctx(c), a, c.Params("id"), c.FormValue("reason"))
 	} else {
@@ -237,11 +228,7 @@ type objectionRow struct {
 // webObjections lists a firm's (or, for regulators, every) objection with its clock, and lets a
 // firm dispute one of its confirmed records.
 func (s *Server) webObjections(c *fiber.Ctx) error {
-	a, ok := s.webActor(c)
-	if !ok || (a.Role != courier.RoleRegulator && a.Role != courier.RoleFirm) {
-		c.Status(fiber.StatusForbidden)
-		return s.render(c, "signin", "登录", nil, "请以企业或监管部门令牌登录 · sign in with a firm's or a regulator's token")
-	}
+	a := actor(c)
 	os, _, err := s.deps.Courier.Objections(ctx(c), a, false, "", courier.MaxLimit)
 	if err != nil {
 		return err
@@ -266,11 +253,7 @@ func (s *Server) webFileObjection(c *fiber.Ctx) error {
 	if err := s.checkCSRF(c); err != nil {
 		return err
 	}
-	a, ok := s.webActor(c)
-	if !ok {
-		c.Status(fiber.StatusForbidden)
-		return s.render(c, "signin", "登录", nil, "请登录 · sign in")
-	}
+	a := actor(c)
 	if _, err := s.deps.Courier.FileObjection(ctx(c), a, courier.ObjectionInput{RecordID: c.FormValue("record_id"), Reasons: c.FormValue("reasons")}); err != nil {
 		return err
 	}
@@ -279,14 +262,7 @@ func (s *Server) webFileObjection(c *fiber.Ctx) error {
 
 // webRatings lets a merchant rate a delivery of its own parcels.
 func (s *Server) webRatings(c *fiber.Ctx) error {
-	a, ok := s.webActor(c)
-	if s.deps.Scoring == nil {
-		return fiber.ErrNotFound
-	}
-	if !ok || a.Role != courier.RoleMerchant {
-		c.Status(fiber.StatusForbidden)
-		return s.render(c, "signin", "登录", nil, "请以商家令牌登录 · sign in with a merchant token")
-	}
+	a := actor(c)
 	data := map[string]any{"Stars": []int{5, 4, 3, 2, 1}}
 	if s.deps.Tracking != nil {
 		ps, err := s.deps.Tracking.MerchantParcels(ctx(c), tracking.Caller{TokenID: a.TokenID, Role: string(a.Role), MerchantID: a.MerchantID}, 30, 50)
