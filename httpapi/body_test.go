@@ -24,7 +24,8 @@ func rawPost(t *testing.T, base, path, token string, length int) (int, map[strin
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(10 * time.Second)) // a safety net, not a synchronisation
-	head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: %d\r\n", path, length)
+	// Accept: the answer is read as JSON, which a dashboard path answers only when asked for.
+	head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: test\r\nAccept: application/json\r\nContent-Type: application/json\r\nContent-Length: %d\r\n", path, length)
 	if token != "" {
 		head += "Authorization: Bearer " + token + "\r\n"
 	}

@@ -11,63 +11,214 @@ import (
 
 	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
+	"github.com/credtrace/credtrace/httpapi/openapi"
 	"github.com/credtrace/credtrace/scoring"
 )
 
+// courierRoutes declares the service's own routes and the archive's.
 func (s *Server) courierRoutes() {
-	s.add("GET", "/healthz", "Service and store health", public, s.health)
-	s.add("GET", "/openapi.json", "This OpenAPI document", public, s.openapi())
-	s.add("GET", "/metrics", "Prometheus metrics (metrics tokens only)", []credtrace.Role{credtrace.RoleMetrics}, s.deps.Metrics.handler())
-	s.add("GET", "/v1/me", "Who the token belongs to", anyToken, s.me)
+	s.add(Route{Method: "GET", Path: "/healthz", Roles: public, handler: s.health,
+		Doc: &openapi.Operation{ID: "health", Summary: "Service and store health",
+			Responses: []openapi.Response{
+				{Status: 200, Desc: "The store answers", Body: openapi.JSON(oaHealth)},
+				{Status: 503, Desc: "The store cannot be reached", Body: openapi.JSON(oaHealth)}}}})
+	s.add(Route{Method: "GET", Path: "/openapi.json", Roles: public, handler: s.openAPIDoc(),
+		Doc: &openapi.Operation{ID: "openapi", Summary: "This OpenAPI document",
+			Responses: openapi.OK(openapi.Object(openapi.Req("openapi", openapi.String("3.1.0")),
+				openapi.Req("info", openapi.AnyObject("")), openapi.Req("paths", openapi.AnyObject("")), openapi.Opt("components", openapi.AnyObject(""))))}})
+	s.add(Route{Method: "GET", Path: "/metrics", Roles: []credtrace.Role{credtrace.RoleMetrics}, handler: s.deps.Metrics.handler(),
+		Doc: &openapi.Operation{ID: "metrics", Summary: "Prometheus metrics (metrics tokens only)",
+			Responses: []openapi.Response{{Status: 200, Desc: "Prometheus text exposition format",
+				Body: []openapi.Content{{Media: fiber.MIMETextPlain, Schema: openapi.String("Metrics in the Prometheus text format")}}}}}})
+	s.add(Route{Method: "GET", Path: "/v1/me", Roles: anyToken, handler: s.me,
+		Doc: &openapi.Operation{ID: "me", Summary: "Who the token belongs to",
+			Responses: openapi.OK(openapi.Object(
+				openapi.Req("token_id", openapi.String("")),
+				openapi.Req("role", openapi.Enum("", credtrace.RoleRegulator, credtrace.RoleFirm, credtrace.RoleMerchant, credtrace.RolePlatform, credtrace.RoleStaff)),
+				openapi.Req("firm_id", openapi.String("The firm of a firm token; empty otherwise")),
+				openapi.Req("merchant_id", openapi.String("The merchant of a merchant token; empty otherwise")),
+				openapi.Req("staff_id", openapi.String("The person of a staff token; empty otherwise"))))}})
 
-	s.add("POST", "/v1/tokens", "Issue a token (firms: staff tokens for their own people)", firms, s.issueToken)
-	s.add("DELETE", "/v1/tokens/:id", "Revoke a token", regulators, s.revokeToken)
+	s.add(Route{Method: "POST", Path: "/v1/tokens", Roles: firms, handler: s.issueToken,
+		Doc: &openapi.Operation{ID: "issueToken", Summary: "Issue a token (firms: staff tokens for their own people)",
+			Body: openapi.JSON(openapi.In[tokenReq]()), Responses: openapi.Created(openapi.Out[tokenJSON]()),
+			Example: map[string]any{"role": "firm", "firm_id": "{firm_id}", "label": "顺达 HQ"}}})
+	s.add(Route{Method: "DELETE", Path: "/v1/tokens/:id", Roles: regulators, handler: s.revokeToken,
+		Doc: &openapi.Operation{ID: "revokeToken", Summary: "Revoke a token",
+			Responses: openapi.NoContent(), Errors: []int{409}}})
 
-	s.add("POST", "/v1/firms", "Register a firm", regulators, s.createFirm)
-	s.add("GET", "/v1/firms", "List firms", firms, s.listFirms)
-	s.add("GET", "/v1/firms/:id", "Get a firm", firms, s.getFirm)
-	s.add("PATCH", "/v1/firms/:id", "Change a firm", regulators, s.patchFirm)
-	s.add("GET", "/v1/firms/:id/file", "A firm's credit file", firms, s.firmFile)
-	s.add("POST", "/v1/firms/:id/sites", "Register a site of a firm", firms, s.createSite)
-	s.add("GET", "/v1/firms/:id/sites", "List a firm's sites", firms, s.listSites)
-	s.add("GET", "/v1/sites/:id", "Get a site", firms, s.getSite)
-	s.add("PUT", "/v1/sites/:id", "Replace a site's description", firms, s.putSite)
+	s.add(Route{Method: "POST", Path: "/v1/firms", Roles: regulators, handler: s.createFirm,
+		Doc: &openapi.Operation{ID: "createFirm", Summary: "Register a firm",
+			Body: openapi.JSON(openapi.In[firmCreateReq]()), Responses: openapi.Created(openapi.Out[firmJSON]()), Errors: []int{409},
+			Example: map[string]any{"uscc": "91130100MA0D8N3X4Q", "name": "新锐快递", "kind": "hq", "region": "130102",
+				"licence": map[string]any{"number": "冀邮2026007", "scope": "省内", "status": "active",
+					"valid_from": "2026-01-01T00:00:00+08:00", "valid_to": "2031-01-01T00:00:00+08:00"}}}})
+	s.add(Route{Method: "GET", Path: "/v1/firms", Roles: firms, handler: s.listFirms,
+		Doc: &openapi.Operation{ID: "listFirms", Summary: "List firms",
+			Responses: openapi.OK(openapi.Out[listJSON[firmJSON]]()), Params: oaPaged(
+				openapi.QueryEnum("kind", "", courier.KindHQ, courier.KindBranch, courier.KindOutlet),
+				openapi.Query("region", "Region code prefix"),
+				openapi.QueryEnum("licence_status", "", courier.LicenceActive, courier.LicenceSuspended, courier.LicenceRevoked),
+				openapi.Query("name", "Part of the name"),
+				openapi.Query("parent_id", "Children of this firm"))}})
+	s.add(Route{Method: "GET", Path: "/v1/firms/:id", Roles: firms, handler: s.getFirm,
+		Doc: &openapi.Operation{ID: "getFirm", Summary: "Get a firm",
+			Responses: openapi.OK(openapi.Out[firmJSON]())}})
+	s.add(Route{Method: "PATCH", Path: "/v1/firms/:id", Roles: regulators, handler: s.patchFirm,
+		Doc: &openapi.Operation{ID: "patchFirm", Summary: "Change a firm",
+			Body: openapi.JSON(openapi.In[firmPatchReq]()), Responses: openapi.OK(openapi.Out[firmJSON]()), Errors: []int{409}}})
+	s.add(Route{Method: "GET", Path: "/v1/firms/:id/file", Roles: firms, handler: s.firmFile,
+		Doc: &openapi.Operation{ID: "firmFile", Summary: "A firm's credit file",
+			Responses: openapi.OK(openapi.Out[fileJSON]())}})
+	s.add(Route{Method: "POST", Path: "/v1/firms/:id/sites", Roles: firms, handler: s.createSite,
+		Doc: &openapi.Operation{ID: "createSite", Summary: "Register a site of a firm",
+			Body: openapi.JSON(openapi.In[siteReq]()), Responses: openapi.Created(openapi.Out[siteJSON]())}})
+	s.add(Route{Method: "GET", Path: "/v1/firms/:id/sites", Roles: firms, handler: s.listSites,
+		Doc: &openapi.Operation{ID: "listSites", Summary: "List a firm's sites",
+			Responses: openapi.OK(openapi.Out[listJSON[siteJSON]]()), Params: oaPaged()}})
+	s.add(Route{Method: "GET", Path: "/v1/sites/:id", Roles: firms, handler: s.getSite,
+		Doc: &openapi.Operation{ID: "getSite", Summary: "Get a site",
+			Responses: openapi.OK(openapi.Out[siteJSON]())}})
+	s.add(Route{Method: "PUT", Path: "/v1/sites/:id", Roles: firms, handler: s.putSite,
+		Doc: &openapi.Operation{ID: "putSite", Summary: "Replace a site's description",
+			Body: openapi.JSON(openapi.In[siteReq]()), Responses: openapi.OK(openapi.Out[siteJSON]()), Errors: []int{409}}})
 
-	s.add("POST", "/v1/staff", "Register a person", firms, s.createStaff)
-	s.add("GET", "/v1/staff", "List staff", firms, s.listStaff)
-	s.add("POST", "/v1/staff/search", "Find a person by resident ID number", regulators, s.searchStaff)
-	s.add("POST", "/v1/staff/hire", "Hire a registered person by resident ID number", firms, s.hireStaff)
-	s.add("GET", "/v1/staff/:id", "Get a person", firmsAndStaff, s.getStaff)
-	s.add("PATCH", "/v1/staff/:id", "Change a person's name or phone", firms, s.patchStaff)
-	s.add("POST", "/v1/staff/:id/employments", "Start an employment", firms, s.startEmployment)
-	s.add("POST", "/v1/staff/:id/employments/end", "End the open employment", firms, s.endEmployment)
-	s.add("GET", "/v1/staff/:id/file", "A person's credit file", firmsAndStaff, s.staffFile)
+	s.add(Route{Method: "POST", Path: "/v1/staff", Roles: firms, handler: s.createStaff,
+		Doc: &openapi.Operation{ID: "createStaff", Summary: "Register a person",
+			Body: openapi.JSON(openapi.In[staffCreateReq]()), Responses: openapi.Created(openapi.Out[staffJSON]()), Errors: []int{409}}})
+	s.add(Route{Method: "GET", Path: "/v1/staff", Roles: firms, handler: s.listStaff,
+		Doc: &openapi.Operation{ID: "listStaff", Summary: "List staff",
+			Responses: openapi.OK(openapi.Out[listJSON[staffJSON]]()), Params: oaPaged(openapi.Query("firm_id", "People employed by this firm"))}})
+	s.add(Route{Method: "POST", Path: "/v1/staff/search", Roles: regulators, handler: s.searchStaff,
+		Doc: &openapi.Operation{ID: "searchStaff", Summary: "Find a person by resident ID number",
+			Body: openapi.JSON(openapi.In[staffSearchReq]()), Responses: openapi.OK(openapi.Out[staffJSON]()), Errors: []int{404}}})
+	s.add(Route{Method: "POST", Path: "/v1/staff/hire", Roles: firms, handler: s.hireStaff,
+		Doc: &openapi.Operation{ID: "hireStaff", Summary: "Hire a registered person by resident ID number",
+			Body: openapi.JSON(openapi.In[hireReq]()), Responses: openapi.OK(openapi.Out[staffJSON]()), Errors: []int{404, 409},
+			BodyDesc: "Ends the person's open employment, at any firm, at from and starts the new one; 404 when no person has " +
+				"this ID number (register them with POST /v1/staff), 409 when they work for firm_id already",
+			Example: map[string]any{"id_number": "11010519491231002X", "firm_id": "{carrier_id}", "role": "courier", "from": "2026-06-01T00:00:00+08:00"}}})
+	s.add(Route{Method: "GET", Path: "/v1/staff/:id", Roles: firmsAndStaff, handler: s.getStaff,
+		Doc: &openapi.Operation{ID: "getStaff", Summary: "Get a person",
+			Responses: openapi.OK(openapi.Out[staffJSON]())}})
+	s.add(Route{Method: "PATCH", Path: "/v1/staff/:id", Roles: firms, handler: s.patchStaff,
+		Doc: &openapi.Operation{ID: "patchStaff", Summary: "Change a person's name or phone",
+			Body: openapi.JSON(openapi.In[staffPatchReq]()), Responses: openapi.OK(openapi.Out[staffJSON]()), Errors: []int{409}}})
+	s.add(Route{Method: "POST", Path: "/v1/staff/:id/employments", Roles: firms, handler: s.startEmployment,
+		Doc: &openapi.Operation{ID: "startEmployment", Summary: "Start an employment",
+			Body: openapi.JSON(openapi.In[employmentReq]()), Responses: openapi.OK(openapi.Out[staffJSON]()),
+			Errors: []int{409}}})
+	s.add(Route{Method: "POST", Path: "/v1/staff/:id/employments/end", Roles: firms, handler: s.endEmployment,
+		Doc: &openapi.Operation{ID: "endEmployment", Summary: "End the open employment",
+			Body: openapi.JSON(openapi.In[employmentEndReq]()), Responses: openapi.OK(openapi.Out[staffJSON]()),
+			Errors: []int{409}}})
+	s.add(Route{Method: "GET", Path: "/v1/staff/:id/file", Roles: firmsAndStaff, handler: s.staffFile,
+		Doc: &openapi.Operation{ID: "staffFile", Summary: "A person's credit file",
+			Responses: openapi.OK(openapi.Out[fileJSON]())}})
 
-	s.add("POST", "/v1/records", "Enter a credit record", signedIn, s.createRecord)
-	s.add("GET", "/v1/records", "List credit records", firms, s.listRecords)
-	s.add("GET", "/v1/records/:id", "Get a credit record", firms, s.getRecord)
-	s.add("POST", "/v1/records/:id/confirm", "Confirm a pending record", regulators, s.confirmRecord)
-	s.add("POST", "/v1/records/:id/dismiss", "Dismiss a pending record", regulators, s.dismissRecord)
-	s.add("POST", "/v1/records/:id/repair", "Ask for credit repair", firms, s.requestRepair)
-	s.add("POST", "/v1/records/:id/repair/decision", "Decide a credit repair request", regulators, s.decideRepair)
+	s.add(Route{Method: "POST", Path: "/v1/records", Roles: signedIn, handler: s.createRecord,
+		Doc: &openapi.Operation{ID: "createRecord", Summary: "Enter a credit record",
+			Body: openapi.JSON(openapi.In[recordReq]()), Responses: openapi.Created(openapi.Out[recordJSON]()), Errors: []int{403},
+			BodyDesc: "decided_at is the date of the decision the record records (the penalty decision, the inspection report); " +
+				"the publicity window and the repair clock run from it, not from the entry. Left out, it is occurred_at. " +
+				"422 when it lies in the future or before occurred_at",
+			Example: map[string]any{"subject": map[string]any{"kind": "firm", "id": "{firm_id}"}, "category": "supervision",
+				"source": "regulator", "severity": "general", "occurred_at": "2026-05-20T10:00:00+08:00", "decided_at": "2026-05-22T09:00:00+08:00",
+				"summary": "双随机抽查：未落实收寄验视", "legal_basis": "快递市场管理办法 第三十四条",
+				"evidence": []any{map[string]any{"kind": "document", "ref": "冀邮检〔2026〕12号"}}}}})
+	s.add(Route{Method: "GET", Path: "/v1/records", Roles: firms, handler: s.listRecords,
+		Doc: &openapi.Operation{ID: "listRecords", Summary: "List credit records",
+			Responses: openapi.OK(openapi.Out[listJSON[recordJSON]]()), Params: oaPaged(
+				openapi.QueryEnum("status", "", courier.StatusPending, courier.StatusConfirmed, courier.StatusDismissed, courier.StatusDisputed,
+					courier.StatusUpheld, courier.StatusRevoked, courier.StatusRepaired),
+				openapi.QueryEnum("category", "", courier.Categories...),
+				openapi.QueryEnum("subject_kind", "Goes with subject_id", courier.SubjectFirm, courier.SubjectSite, courier.SubjectStaff),
+				openapi.Query("subject_id", "Goes with subject_kind"),
+				openapi.QueryBool("repair_pending", "Only records with a repair request waiting for a decision"))}})
+	s.add(Route{Method: "GET", Path: "/v1/records/:id", Roles: firms, handler: s.getRecord,
+		Doc: &openapi.Operation{ID: "getRecord", Summary: "Get a credit record",
+			Responses: openapi.OK(openapi.Out[recordJSON]())}})
+	s.add(Route{Method: "POST", Path: "/v1/records/:id/confirm", Roles: regulators, handler: s.confirmRecord,
+		Doc: &openapi.Operation{ID: "confirmRecord", Summary: "Confirm a pending record",
+			Body: openapi.JSON(openapi.In[reasonReq]()), Optional: true,
+			Responses: openapi.OK(openapi.Out[recordJSON]()), Errors: []int{409}}})
+	s.add(Route{Method: "POST", Path: "/v1/records/:id/dismiss", Roles: regulators, handler: s.dismissRecord,
+		Doc: &openapi.Operation{ID: "dismissRecord", Summary: "Dismiss a pending record",
+			Body: openapi.JSON(openapi.In[reasonReq]()), Optional: true,
+			BodyDesc: "The reason is required to dismiss", Responses: openapi.OK(openapi.Out[recordJSON]()), Errors: []int{409}}})
+	s.add(Route{Method: "POST", Path: "/v1/records/:id/repair", Roles: firms, handler: s.requestRepair,
+		Doc: &openapi.Operation{ID: "requestRepair", Summary: "Ask for credit repair",
+			Body: openapi.JSON(openapi.In[repairReq]()), Responses: openapi.Created(openapi.Out[recordJSON]()),
+			Errors: []int{409}}})
+	s.add(Route{Method: "POST", Path: "/v1/records/:id/repair/decision", Roles: regulators, handler: s.decideRepair,
+		Doc: &openapi.Operation{ID: "decideRepair", Summary: "Decide a credit repair request",
+			Body: openapi.JSON(openapi.In[repairDecisionReq]()), Responses: openapi.OK(openapi.Out[recordJSON]()),
+			Errors: []int{409}}})
 
-	s.add("POST", "/v1/objections", "File an objection", firmsAndStaff, s.fileObjection)
-	s.add("GET", "/v1/objections", "List objections (?overdue=true)", firms, s.listObjections)
-	s.add("GET", "/v1/objections/:id", "Get an objection", firms, s.getObjection)
-	s.add("POST", "/v1/objections/:id/decision", "Decide an objection", regulators, s.decideObjection)
+	s.add(Route{Method: "POST", Path: "/v1/objections", Roles: firmsAndStaff, handler: s.fileObjection,
+		Doc: &openapi.Operation{ID: "fileObjection", Summary: "File an objection",
+			Body: openapi.JSON(openapi.In[objectionReq]()), Responses: openapi.Created(openapi.Out[objectionJSON]()),
+			Errors: []int{409}}})
+	s.add(Route{Method: "GET", Path: "/v1/objections", Roles: firms, handler: s.listObjections,
+		Doc: &openapi.Operation{ID: "listObjections", Summary: "List objections (?overdue=true)",
+			Responses: openapi.OK(openapi.Out[listJSON[objectionJSON]]()),
+			Params:    oaPaged(openapi.QueryBool("overdue", "Only objections whose review or correction clock has run out"))}})
+	s.add(Route{Method: "GET", Path: "/v1/objections/:id", Roles: firms, handler: s.getObjection,
+		Doc: &openapi.Operation{ID: "getObjection", Summary: "Get an objection",
+			Responses: openapi.OK(openapi.Out[objectionJSON]())}})
+	s.add(Route{Method: "POST", Path: "/v1/objections/:id/decision", Roles: regulators, handler: s.decideObjection,
+		Doc: &openapi.Operation{ID: "decideObjection", Summary: "Decide an objection",
+			Body:      openapi.JSON(openapi.In[objectionDecisionReq]()),
+			Responses: openapi.OK(openapi.Out[objectionJSON]()), Errors: []int{409}}})
 
-	s.add("POST", "/v1/commitments", "Record a credit commitment", firms, s.createCommitment)
-	s.add("GET", "/v1/commitments", "List credit commitments (public)", public, s.listCommitments)
+	s.add(Route{Method: "POST", Path: "/v1/commitments", Roles: firms, handler: s.createCommitment,
+		Doc: &openapi.Operation{ID: "createCommitment", Summary: "Record a credit commitment",
+			Body: openapi.JSON(openapi.In[commitmentReq]()), Responses: openapi.Created(openapi.Out[commitmentJSON]())}})
+	s.add(Route{Method: "GET", Path: "/v1/commitments", Roles: public, handler: s.listCommitments,
+		Doc: &openapi.Operation{ID: "listCommitments", Summary: "List credit commitments (public)",
+			Responses: openapi.OK(openapi.Out[listJSON[commitmentJSON]]()),
+			Params:    oaPaged(openapi.Query("firm_id", "Commitments of this firm"))}})
 
-	s.add("GET", "/v1/public/firms/:uscc", "Public disclosure of a firm", public, s.disclose)
-	s.add("POST", "/v1/public/staff/file", "A person's own credit file, by resident ID number and phone", public, s.personFile)
-	s.add("POST", "/v1/public/staff/objections", "A person's objection to a record about them, by resident ID number and phone", public, s.personObjection)
+	s.add(Route{Method: "GET", Path: "/v1/public/firms/:uscc", Roles: public, handler: s.disclose,
+		Doc: &openapi.Operation{ID: "disclose", Summary: "Public disclosure of a firm",
+			Responses: openapi.OK(openapi.Out[disclosureJSON]())}})
+	s.add(Route{Method: "POST", Path: "/v1/public/staff/file", Roles: public, handler: s.personFile,
+		Doc: &openapi.Operation{ID: "personFile", Summary: "A person's own credit file, by resident ID number and phone",
+			Body: openapi.JSON(openapi.In[personReq]()), Responses: openapi.OK(openapi.Out[fileJSON]()), Errors: []int{404, 429},
+			BodyDesc: "A wrong ID number and a wrong phone both answer 404; 5 wrong answers for one ID number, or 20 from one address, " +
+				"lock the check (429) until an hour after the last"}})
+	s.add(Route{Method: "POST", Path: "/v1/public/staff/objections", Roles: public, handler: s.personObjection,
+		Doc: &openapi.Operation{ID: "personObjection", Summary: "A person's objection to a record about them, by resident ID number and phone",
+			Body: openapi.JSON(openapi.In[personObjectionReq]()), Responses: openapi.Created(openapi.Out[objectionJSON]()),
+			Errors: []int{404, 409, 429}, BodyDesc: "The person's objection to a confirmed record about them; the check is that of POST /v1/public/staff/file"}})
 
-	s.add("GET", "/v1/audit", "Audit trail entries", regulators, s.listAudit)
-	s.add("GET", "/v1/audit/verify", "Recompute the audit hash chain and check it against the latest signed checkpoint", regulators, s.verifyAudit)
-	s.add("POST", "/v1/audit/checkpoints", "Sign and store a checkpoint of the audit trail's head now", regulators, s.createCheckpoint)
-	s.add("GET", "/v1/audit/checkpoints", "Signed checkpoints of the audit trail, oldest first (export)", regulators, s.listCheckpoints)
-	s.add("GET", "/v1/public/audit/head", "The latest signed checkpoint of the audit trail and the public key that verifies it", public, s.auditHead)
+	s.add(Route{Method: "GET", Path: "/v1/audit", Roles: regulators, handler: s.listAudit,
+		Doc: &openapi.Operation{ID: "listAudit", Summary: "Audit trail entries",
+			Responses: openapi.OK(openapi.Out[listJSON[auditJSON]]()), Params: []openapi.Param{
+				{Name: "limit", Desc: "At most this many entries (default 50, at most 500)", Schema: openapi.Range(1, 500, 50)},
+				{Name: "after", Desc: "Entries after this sequence number", Schema: openapi.Range(0, 0, 0)}}}})
+	s.add(Route{Method: "GET", Path: "/v1/audit/verify", Roles: regulators, handler: s.verifyAudit,
+		Doc: &openapi.Operation{ID: "verifyAudit", Summary: "Recompute the audit hash chain and check it against the latest signed checkpoint",
+			Responses: openapi.OK(openapi.Object(
+				openapi.Req("ok", &openapi.Schema{Type: "boolean"}),
+				openapi.Req("entries", &openapi.Schema{Type: "integer", Description: "Entries checked"}),
+				openapi.Opt("first_bad_seq", &openapi.Schema{Type: "integer", Description: "The first entry altered or missing (when not ok)"}),
+				openapi.Opt("reason", openapi.String("What is wrong with it (when not ok)")),
+				openapi.Req("checkpoint_seq", &openapi.Schema{Type: "integer", Description: "The latest signed checkpoint checked against (0: none)"}),
+				openapi.Opt("cut_from", &openapi.Schema{Type: "integer", Description: "First entry cut off the end of the trail (a cut tail)"}),
+				openapi.Opt("cut_to", &openapi.Schema{Type: "integer", Description: "Last entry cut off the end: the checkpoint's sequence number"})))}})
+	// 201 for a new checkpoint, 200 with the latest one when the head has not moved since.
+	s.add(Route{Method: "POST", Path: "/v1/audit/checkpoints", Roles: regulators, handler: s.createCheckpoint,
+		Doc: &openapi.Operation{ID: "createCheckpoint", Summary: "Sign and store a checkpoint of the audit trail's head now",
+			Responses: append(openapi.Created(openapi.Out[checkpointJSON]()), openapi.OK(openapi.Out[checkpointJSON]())...), Errors: []int{409}}})
+	s.add(Route{Method: "GET", Path: "/v1/audit/checkpoints", Roles: regulators, handler: s.listCheckpoints,
+		Doc: &openapi.Operation{ID: "listCheckpoints", Summary: "Signed checkpoints of the audit trail, oldest first (export)",
+			Responses: openapi.OK(openapi.Out[listJSON[checkpointJSON]]()), Params: []openapi.Param{
+				{Name: "limit", Desc: "At most this many checkpoints (default 50, at most 500)", Schema: openapi.Range(1, 500, 50)},
+				{Name: "after", Desc: "Checkpoints after this sequence number", Schema: openapi.Range(0, 0, 0)}}}})
+	s.add(Route{Method: "GET", Path: "/v1/public/audit/head", Roles: public, handler: s.auditHead,
+		Doc: &openapi.Operation{ID: "auditHead", Summary: "The latest signed checkpoint of the audit trail and the public key that verifies it",
+			Responses: openapi.OK(openapi.Out[auditHeadJSON]())}})
 }
 
 func ctx(c *fiber.Ctx) context.Context { return c.UserContext() }

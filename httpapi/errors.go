@@ -133,5 +133,20 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 			}
 		}
 	}
-	return c.Status(status).JSON(errorJSON{Error: body, RequestID: requestID(c)})
+	return s.writeError(c, status, errorJSON{Error: body, RequestID: requestID(c)})
+}
+
+// writeError answers an error in the form the client prefers, as wtf's http.Error does: a
+// dashboard page (errorPage) when its Accept prefers text/html, JSON when it prefers JSON.
+// Without a preference (no Accept, or */*) the path decides: the dashboard's (/ui) gets the
+// page, for it is a browser's; the API's gets JSON, for its clients seldom send Accept.
+func (s *Server) writeError(c *fiber.Ctx, status int, e errorJSON) error {
+	offers := []string{fiber.MIMEApplicationJSON, fiber.MIMETextHTML}
+	if dashboardPath(c.Path()) {
+		offers[0], offers[1] = offers[1], offers[0]
+	}
+	if c.Accepts(offers...) == fiber.MIMETextHTML {
+		return s.errorPage(c, status, e)
+	}
+	return c.Status(status).JSON(e)
 }

@@ -60,6 +60,9 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 	doc := openAPIDoc(t, e)
 	routes := map[string]bool{}
 	for _, r := range e.srv.Routes() {
+		if r.Dashboard() {
+			continue // its pages are no part of the API's document
+		}
 		key := r.Method + " " + specPath(r.Path)
 		if routes[key] {
 			t.Errorf("route %s is registered twice", key)
@@ -92,7 +95,7 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 				}
 			}
 			if len(success) == 0 {
-				t.Errorf("%s documents no success response: give it a row in the openapi table", key)
+				t.Errorf("%s documents no success response: give its operation one", key)
 			}
 			var declared []string
 			for _, p := range asList(op["parameters"]) {
@@ -116,10 +119,45 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 	}
 }
 
+// TestEveryRouteDeclaresItsOperation: an API route added without its OpenAPI operation, or
+// with one that names no operationId or no success, fails here; a dashboard page declares none,
+// for the document leaves the dashboard out.
+func TestEveryRouteDeclaresItsOperation(t *testing.T) {
+	e := newEnv(t)
+	api, pages := 0, 0
+	for _, r := range e.srv.Routes() {
+		switch {
+		case r.Dashboard() && r.Doc != nil:
+			t.Errorf("dashboard route %s %s declares an OpenAPI operation", r.Method, r.Path)
+		case r.Dashboard():
+			pages++
+		case r.Doc == nil:
+			t.Errorf("route %s %s declares no OpenAPI operation", r.Method, r.Path)
+		default:
+			api++
+			if r.Doc.ID == "" || r.Doc.Summary == "" || len(r.Doc.Responses) == 0 || r.Doc.Responses[0].Status/100 != 2 {
+				t.Errorf("route %s %s: operation %q without a summary or a first response that is a success", r.Method, r.Path, r.Doc.ID)
+			}
+		}
+	}
+	if api == 0 || pages == 0 {
+		t.Fatalf("%d API routes and %d dashboard routes in the table", api, pages)
+	}
+	doc := openAPIDoc(t, e)
+	for _, r := range e.srv.Routes() {
+		if r.Dashboard() && specOp(doc, r) != nil {
+			t.Errorf("dashboard route %s %s is in the API's document", r.Method, r.Path)
+		}
+	}
+}
+
 func TestOpenAPIRoles(t *testing.T) {
 	e := newEnv(t)
 	doc := openAPIDoc(t, e)
 	for _, r := range e.srv.Routes() {
+		if r.Dashboard() {
+			continue
+		}
 		op := specOp(doc, r)
 		if op == nil {
 			t.Errorf("%s %s: not documented", r.Method, r.Path)

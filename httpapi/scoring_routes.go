@@ -10,6 +10,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/credtrace/credtrace"
+	"github.com/credtrace/credtrace/httpapi/openapi"
 	"github.com/credtrace/credtrace/scoring"
 )
 
@@ -18,31 +19,101 @@ var (
 	platforms = []credtrace.Role{credtrace.RoleRegulator, credtrace.RolePlatform}
 )
 
+// scoringRoutes declares the routes of scoring and sanctions, when the service has scoring.
 func (s *Server) scoringRoutes() {
 	if s.deps.Scoring == nil {
 		return
 	}
-	s.add("POST", "/v1/ratings", "Rate a delivery of one of your waybills (merchants)", merchants, s.rate)
-	s.add("POST", "/v1/public/ratings", "Rate a delivery as its recipient (waybill and phone check)", public, s.rateAsRecipient)
-	s.add("GET", "/v1/firms/:id/score", "A firm's score, its explanation and history", firms, s.subjectScore(scoring.Firm))
-	s.add("GET", "/v1/sites/:id/score", "A site's score, its explanation and history", firms, s.subjectScore(scoring.Site))
-	s.add("GET", "/v1/staff/:id/score", "A courier's score, its explanation and history", firms, s.subjectScore(scoring.Staff))
-	s.add("POST", "/v1/scoring/runs", "Start a scoring run", regulators, s.startRun)
-	s.add("GET", "/v1/scoring/runs", "Recent scoring runs", regulators, s.listRuns)
-	s.add("GET", "/v1/scoring/runs/:id", "A scoring run: as-of, methodology, inputs, progress, outcome", regulators, s.getRun)
-	s.add("GET", "/v1/scoring/runs/:id/inputs", "The inputs a run used, as NDJSON: a header line, then one line per input", regulators, s.runInputs)
-	s.add("GET", "/v1/scoring/method", "The current scoring methodology (public)", public, s.getMethod)
-	s.add("PUT", "/v1/scoring/method", "Store a new methodology version", regulators, s.putMethod)
-	s.add("GET", "/v1/scoring/methods", "Every methodology version, in the order they take effect (public)", public, s.listMethods)
-	s.add("GET", "/v1/scoring/methods/:version", "One methodology version, as stored (public)", public, s.getMethodVersion)
-	s.add("GET", "/v1/sanctions", "List proposals and sanctions (?status=&kind=&firm_id=)", firms, s.listSanctions)
-	s.add("GET", "/v1/sanctions/:id", "A proposal or sanction", firms, s.getSanction)
-	s.add("POST", "/v1/sanctions/:id/decision", "Approve or reject a proposal", regulators, s.decideSanction)
-	s.add("POST", "/v1/sanctions/:id/lift", "Lift a sanction in force", regulators, s.liftSanction)
-	s.add("GET", "/v1/supervision", "Classified supervision: inspection frequency and mandatory reviews", regulators, s.supervision)
-	s.add("GET", "/v1/platform/eligibility/:uscc", "May a platform onboard this courier firm?", platforms, s.eligibility)
-	s.add("GET", "/v1/public/redlist", "Firms on the red list", public, s.publicList(scoring.RedList))
-	s.add("GET", "/v1/public/blacklist", "Firms on the black list", public, s.publicList(scoring.BlackList))
+	s.add(Route{Method: "POST", Path: "/v1/ratings", Roles: merchants, handler: s.rate,
+		Doc: &openapi.Operation{ID: "rate", Summary: "Rate a delivery of one of your waybills (merchants)",
+			Body: openapi.JSON(openapi.In[ratingReq]()), Errors: []int{404, 409},
+			Responses: []openapi.Response{{Status: 201, Desc: "A new rating", Body: openapi.JSON(openapi.Out[ratingJSON]())},
+				{Status: 200, Desc: "The caller's earlier rating, edited", Body: openapi.JSON(openapi.Out[ratingJSON]())}}}})
+	s.add(Route{Method: "POST", Path: "/v1/public/ratings", Roles: public, handler: s.rateAsRecipient,
+		Doc: &openapi.Operation{ID: "rateAsRecipient", Summary: "Rate a delivery as its recipient (waybill and phone check)",
+			Body: openapi.JSON(openapi.In[ratingReq]()), Errors: []int{404, 409},
+			BodyDesc: "phone4 (the last four digits of the recipient's phone) entitles the rater",
+			Responses: []openapi.Response{{Status: 201, Desc: "A new rating", Body: openapi.JSON(openapi.Out[ratingJSON]())},
+				{Status: 200, Desc: "The rater's earlier rating, edited", Body: openapi.JSON(openapi.Out[ratingJSON]())}}}})
+	s.add(Route{Method: "GET", Path: "/v1/firms/:id/score", Roles: firms, handler: s.subjectScore(scoring.Firm),
+		Doc: &openapi.Operation{ID: "firmScore", Summary: "A firm's score, its explanation and history",
+			Responses: openapi.OK(oaScoreView)}})
+	s.add(Route{Method: "GET", Path: "/v1/sites/:id/score", Roles: firms, handler: s.subjectScore(scoring.Site),
+		Doc: &openapi.Operation{ID: "siteScore", Summary: "A site's score, its explanation and history",
+			Responses: openapi.OK(oaScoreView)}})
+	s.add(Route{Method: "GET", Path: "/v1/staff/:id/score", Roles: firms, handler: s.subjectScore(scoring.Staff),
+		Doc: &openapi.Operation{ID: "staffScore", Summary: "A courier's score, its explanation and history",
+			Responses: openapi.OK(oaScoreView)}})
+	s.add(Route{Method: "POST", Path: "/v1/scoring/runs", Roles: regulators, handler: s.startRun,
+		Doc: &openapi.Operation{ID: "startRun", Summary: "Start a scoring run",
+			Body: openapi.JSON(openapi.In[runReq]()), Optional: true, Errors: []int{409},
+			BodyDesc: "A publishing run publishes one period that has ended (period, or the last one ended at as_of) as of its end; " +
+				"a period published already is 409 unless reason gives a regulator's reason, and then its grades are replaced. Without publish: a preview of the period in progress",
+			Responses: []openapi.Response{{Status: 201, Desc: "The run, finished", Body: openapi.JSON(openapi.Out[runJSON]())},
+				{Status: 202, Desc: "The run, still running: follow it at GET /v1/scoring/runs/{id}", Body: openapi.JSON(openapi.Out[runJSON]())}}}})
+	s.add(Route{Method: "GET", Path: "/v1/scoring/runs", Roles: regulators, handler: s.listRuns,
+		Doc: &openapi.Operation{ID: "listRuns", Summary: "Recent scoring runs",
+			Responses: openapi.OK(openapi.Out[listJSON[runJSON]]()),
+			Params:    []openapi.Param{{Name: "limit", Desc: "The latest this many runs (default 20, at most 500)", Schema: openapi.Range(1, 500, 20)}}}})
+	s.add(Route{Method: "GET", Path: "/v1/scoring/runs/:id", Roles: regulators, handler: s.getRun,
+		Doc: &openapi.Operation{ID: "getRun", Summary: "A scoring run: as-of, methodology, inputs, progress, outcome",
+			Responses: openapi.OK(openapi.Out[runJSON]())}})
+	s.add(Route{Method: "GET", Path: "/v1/scoring/runs/:id/inputs", Roles: regulators, handler: s.runInputs,
+		Doc: &openapi.Operation{ID: "runInputs", Summary: "The inputs a run used, as NDJSON: a header line, then one line per input",
+			Responses: []openapi.Response{{Status: 200, Desc: "The inputs the run used, as of its as-of time", Body: []openapi.Content{{Media: "application/x-ndjson",
+				Schema: openapi.String("First a header line {\"type\":\"run\",\"run_id\",\"as_of\",\"period\",\"method\",\"method_hash\",\"inputs_hash\",\"stats_from\"}, " +
+					"then one line per input: firm, site, staff, record (with the status used), stat (the window's totals), rating (as it was at as_of), commitment")}}}}}})
+	s.add(Route{Method: "GET", Path: "/v1/scoring/method", Roles: public, handler: s.getMethod,
+		Doc: &openapi.Operation{ID: "getMethod", Summary: "The current scoring methodology (public)",
+			Responses: openapi.OK(oaMethodology)}})
+	s.add(Route{Method: "PUT", Path: "/v1/scoring/method", Roles: regulators, handler: s.putMethod,
+		Doc: &openapi.Operation{ID: "putMethod", Summary: "Store a new methodology version",
+			Body: openapi.JSON(oaMethodology), Raw: true, Errors: []int{400, 409},
+			BodyDesc: "A new version: its label not stored yet, effective_from no earlier than now and unlike any other version's",
+			Responses: []openapi.Response{{Status: 201, Desc: "The new version", Body: openapi.JSON(openapi.Out[methodJSON]())},
+				{Status: 200, Desc: "The same label with the same text was stored already: the stored version", Body: openapi.JSON(openapi.Out[methodJSON]())}}}})
+	s.add(Route{Method: "GET", Path: "/v1/scoring/methods", Roles: public, handler: s.listMethods,
+		Doc: &openapi.Operation{ID: "listMethods", Summary: "Every methodology version, in the order they take effect (public)",
+			Responses: openapi.OK(openapi.Out[listJSON[methodJSON]]())}})
+	s.add(Route{Method: "GET", Path: "/v1/scoring/methods/:version", Roles: public, handler: s.getMethodVersion,
+		Doc: &openapi.Operation{ID: "getMethodVersion", Summary: "One methodology version, as stored (public)",
+			Responses: openapi.OK(oaMethodology)}})
+	s.add(Route{Method: "GET", Path: "/v1/sanctions", Roles: firms, handler: s.listSanctions,
+		Doc: &openapi.Operation{ID: "listSanctions", Summary: "List proposals and sanctions (?status=&kind=&firm_id=)",
+			Responses: openapi.OK(openapi.Out[listJSON[sanctionJSON]]()), Params: oaIDPaged(
+				openapi.QueryEnum("status", "", scoring.Proposed, scoring.Reviewed, scoring.Approved, scoring.Rejected, scoring.Lifted, scoring.Withdrawn),
+				openapi.QueryEnum("kind", "", scoring.RedList, scoring.BlackList, scoring.PublicExposure, scoring.PlatformRestriction,
+					scoring.Suspension, scoring.RevocationProposal),
+				openapi.Query("firm_id", "Sanctions of this firm"))}})
+	s.add(Route{Method: "GET", Path: "/v1/sanctions/:id", Roles: firms, handler: s.getSanction,
+		Doc: &openapi.Operation{ID: "getSanction", Summary: "A proposal or sanction",
+			Responses: openapi.OK(openapi.Out[sanctionJSON]())}})
+	s.add(Route{Method: "POST", Path: "/v1/sanctions/:id/decision", Roles: regulators, handler: s.decideSanction,
+		Doc: &openapi.Operation{ID: "decideSanction", Summary: "Approve or reject a proposal",
+			Body: openapi.JSON(openapi.In[decisionReq]()), Responses: openapi.OK(openapi.Out[sanctionJSON]()),
+			Errors: []int{409}}})
+	s.add(Route{Method: "POST", Path: "/v1/sanctions/:id/lift", Roles: regulators, handler: s.liftSanction,
+		Doc: &openapi.Operation{ID: "liftSanction", Summary: "Lift a sanction in force",
+			Body: openapi.JSON(openapi.In[reasonReq]()), Responses: openapi.OK(openapi.Out[sanctionJSON]()), Errors: []int{409}}})
+	s.add(Route{Method: "GET", Path: "/v1/supervision", Roles: regulators, handler: s.supervision,
+		Doc: &openapi.Operation{ID: "supervision", Summary: "Classified supervision: inspection frequency and mandatory reviews",
+			Responses: openapi.OK(openapi.Out[listJSON[supervisionJSON]]())}})
+	s.add(Route{Method: "GET", Path: "/v1/platform/eligibility/:uscc", Roles: platforms, handler: s.eligibility,
+		Doc: &openapi.Operation{ID: "eligibility", Summary: "May a platform onboard this courier firm?",
+			Responses: openapi.OK(openapi.Object(
+				openapi.Req("uscc", openapi.String("")), openapi.Req("name", openapi.String("")),
+				openapi.Req("allowed", &openapi.Schema{Type: "boolean", Description: "May a platform onboard the firm"}),
+				openapi.Req("reasons", openapi.Array(openapi.String(""))),
+				openapi.Req("grade", openapi.Enum("The latest published grade; empty when none", scoring.GradeA, scoring.GradeB, scoring.GradeC,
+					scoring.GradeD, scoring.Insufficient, "")),
+				openapi.Req("score", &openapi.Schema{Type: "number"}),
+				openapi.Req("sanctions", openapi.Array(openapi.Out[sanctionJSON]()))))}})
+	s.add(Route{Method: "GET", Path: "/v1/public/redlist", Roles: public, handler: s.publicList(scoring.RedList),
+		Doc: &openapi.Operation{ID: "redList", Summary: "Firms on the red list",
+			Responses: openapi.OK(oaListEntries)}})
+	s.add(Route{Method: "GET", Path: "/v1/public/blacklist", Roles: public, handler: s.publicList(scoring.BlackList),
+		Doc: &openapi.Operation{ID: "blackList", Summary: "Firms on the black list",
+			Responses: openapi.OK(oaListEntries)}})
 }
 
 // runWait is how long POST /v1/scoring/runs waits for a run before answering 202.

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"log/slog"
 	"math"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
+	"github.com/credtrace/credtrace/httpapi/openapi"
 	"github.com/credtrace/credtrace/scoring"
 	"github.com/credtrace/credtrace/tracking"
 )
@@ -53,14 +53,28 @@ type Deps struct {
 	AddressChecks int
 }
 
-// Route is one endpoint and the roles that may call it. RolePublic means anyone, signed in or not.
+// Route is one endpoint, declared once: its method and pattern, the roles that may call it
+// (RolePublic: anyone, signed in or not), its handler, and the OpenAPI operation that documents
+// it. A dashboard route (see Dashboard) is called by a browser: its roles are those of the
+// browser's session, and it has no operation, for it answers pages, not the API.
 type Route struct {
-	Method  string
-	Path    string
-	Roles   []credtrace.Role
-	Summary string
+	Method string
+	Path   string
+	Roles  []credtrace.Role
+	// Doc documents an API route in GET /openapi.json; nil on a dashboard route.
+	Doc     *openapi.Operation
 	handler fiber.Handler
-	limit   int
+	limit   int // the largest body; 0: BodyLimit
+}
+
+// Dashboard reports whether r is one of the dashboard's routes: under /ui, or the root that
+// leads there.
+func (r Route) Dashboard() bool { return r.Path == "/" || dashboardPath(r.Path) }
+
+// dashboardPath reports whether a request's path is the dashboard's; as Fiber routes it, case
+// does not count.
+func dashboardPath(path string) bool {
+	return len(path) >= 3 && strings.EqualFold(path[:3], "/ui") && (len(path) == 3 || path[3] == '/')
 }
 
 // Server holds the Fiber app and its route table.
@@ -108,17 +122,22 @@ func New(d Deps) *Server {
 	s.app.Use(treeScope)
 	s.app.Use(s.bodyGate)
 	s.app.Use(s.authenticate)
+	s.web = newWeb()
+	s.app.Use("/ui", s.webSecurity, s.webSession)
 	s.app.Use("/v1/parcels", s.phoneLimiter())
 	s.app.Use("/v1/public/ratings", s.phoneLimiter())
 	s.app.Use("/ui/parcels", s.phoneLimiter())
 	s.courierRoutes()
 	s.trackingRoutes()
 	s.scoringRoutes()
+	s.webRoutes()
 	s.largeRoutes()
 	for _, r := range s.routes {
 		s.app.Add(r.Method, r.Path, s.guard(r), r.handler)
+		if r.Dashboard() && r.Method == fiber.MethodGet {
+			s.app.Add(fiber.MethodHead, r.Path, s.guard(r), r.handler) // a page answers HEAD too
+		}
 	}
-	s.webRoutes()
 	s.app.Use(func(c *fiber.Ctx) error {
 		return &apiError{status: fiber.StatusNotFound, code: "not_found", msg: "no such route"}
 	})
@@ -135,8 +154,12 @@ func (s *Server) App() *fiber.App { return s.app }
 // Routes returns the route table.
 func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
 
-func (s *Server) add(method, path, summary string, roles []credtrace.Role, h fiber.Handler) {
-	s.routes = append(s.routes, Route{Method: method, Path: path, Roles: roles, Summary: summary, handler: h, limit: BodyLimit})
+// add declares a route.
+func (s *Server) add(r Route) {
+	if r.limit == 0 {
+		r.limit = BodyLimit
+	}
+	s.routes = append(s.routes, r)
 }
 
 var (
@@ -210,6 +233,11 @@ func (s *Server) guard(r Route) fiber.Handler {
 			}
 			return c.Next()
 		}
+		if r.Dashboard() {
+			// A browser is refused with the sign-in page (see errorPage), signed in or not, as the
+			// dashboard always did: it has no token to retry with, only a session to change.
+			return &apiError{status: fiber.StatusForbidden, code: "forbidden", msg: signInAs(r.Roles)}
+		}
 		if a.Role == credtrace.RolePublic {
 			return errUnauthorized("this route needs a token")
 		}
@@ -219,9 +247,23 @@ func (s *Server) guard(r Route) fiber.Handler {
 
 func humanBytes(n int) string {
 	if n%(1<<20) == 0 {
-		return strconv.Itoa(n>>20) + " MiB"
+		return itoa(n>>20) + " MiB"
 	}
-	return strconv.Itoa(n) + " bytes"
+	return itoa(n) + " bytes"
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
 }
 
 func (s *Server) logRequests(c *fiber.Ctx) error {

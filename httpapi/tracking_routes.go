@@ -15,34 +15,86 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/credtrace/credtrace"
+	"github.com/credtrace/credtrace/httpapi/openapi"
 	"github.com/credtrace/credtrace/tracking"
 )
 
 var ingesters = []credtrace.Role{credtrace.RoleRegulator, credtrace.RoleFirm}
 
+// trackingRoutes declares the routes of parcel traceability, when the service has tracking.
 func (s *Server) trackingRoutes() {
 	if s.deps.Tracking == nil {
 		return
 	}
-	s.addLimited("POST", "/v1/events", "Push tracking events (JSON array or NDJSON, up to 10,000)", ingesters, MaxBodyLimit, s.pushEvents)
-	s.addLimited("POST", "/v1/events/epcis", "Push GS1 EPCIS 2.0 ObjectEvents (?carrier=)", ingesters, MaxBodyLimit, s.pushEPCIS)
-	s.add("GET", "/v1/parcels/:waybill", "Trace a parcel (public with ?phone4=)", public, s.traceParcel)
-	s.add("GET", "/v1/parcels/:waybill/stream", "Follow a parcel live (server-sent events)", public, s.streamParcel)
-	s.add("POST", "/v1/parcels/:waybill/handovers/:id/accept", "Take a parcel offered to your firm tree (the receiver, or a regulator)", ingesters, s.acceptHandover)
-	s.add("GET", "/v1/alerts/stream", "New incidents and anomalies, live (server-sent events)", regulators, s.streamAlerts)
-	s.add("POST", "/v1/incidents", "Report an incident and back-track it", []credtrace.Role{credtrace.RoleRegulator, credtrace.RoleFirm, credtrace.RoleMerchant}, s.reportIncident)
-	s.add("GET", "/v1/incidents", "List incidents (?waybill=)", firms, s.listIncidents)
-	s.add("GET", "/v1/incidents/:id", "Get an incident", firms, s.getIncident)
-	s.add("GET", "/v1/anomalies", "List anomalies (?kind=, ?open=true)", firms, s.listAnomalies)
-	s.add("POST", "/v1/anomalies/:id/incident", "Turn an anomaly into an incident", regulators, s.anomalyIncident)
-	s.add("PUT", "/v1/carriers/:id/config", "Set a carrier's promise, dwell standards and code mapping", firms, s.putCarrier)
-	s.add("GET", "/v1/carriers/:id/config", "A carrier's configuration", firms, s.getCarrier)
-	s.add("GET", "/v1/stats/:kind/:id", "Service-quality statistics of a firm, site or person per day", firms, s.stats)
-}
-
-func (s *Server) addLimited(method, path, summary string, roles []credtrace.Role, limit int, h fiber.Handler) {
-	s.add(method, path, summary, roles, h)
-	s.routes[len(s.routes)-1].limit = limit
+	s.add(Route{Method: "POST", Path: "/v1/events", Roles: ingesters, handler: s.pushEvents, limit: MaxBodyLimit,
+		Doc: &openapi.Operation{ID: "pushEvents", Summary: "Push tracking events (JSON array or NDJSON, up to 10,000)",
+			Body: []openapi.Content{
+				{Media: fiber.MIMEApplicationJSON, Schema: openapi.Describe(openapi.Array(openapi.In[eventReq]()).WithMaxItems(tracking.MaxBatch), "A JSON array of events")},
+				{Media: "application/x-ndjson", Schema: openapi.String("One event object per line, as in the JSON array")}},
+			BodyDesc:  "Each event is answered on its own: a bad one is rejected with its index, the others are stored",
+			Responses: openapi.OK(openapi.Out[ingestJSON]()),
+			Example: []any{map[string]any{"id": "evt-0001", "waybill": "SF2000000001", "carrier": "{carrier_id}", "code": "collected",
+				"at": "2026-05-31T09:00:00+08:00", "site": "{site_id}", "staff": "{staff_id}", "merchant": "M-001",
+				"recipient_phone": "13912345678", "weight_g": 900, "region": "130111"}}}})
+	s.add(Route{Method: "POST", Path: "/v1/events/epcis", Roles: ingesters, handler: s.pushEPCIS, limit: MaxBodyLimit,
+		Doc: &openapi.Operation{ID: "pushEPCIS", Summary: "Push GS1 EPCIS 2.0 ObjectEvents (?carrier=)",
+			Body: openapi.JSON(openapi.InLax[epcisDoc]()), Responses: openapi.OK(openapi.Out[ingestJSON]()),
+			Params: []openapi.Param{openapi.Query("carrier", "The carrier's firm id (default: the token's firm)")}}})
+	s.add(Route{Method: "GET", Path: "/v1/parcels/:waybill", Roles: public, handler: s.traceParcel,
+		Doc: &openapi.Operation{ID: "traceParcel", Summary: "Trace a parcel (public with ?phone4=)",
+			Responses: openapi.OK(openapi.Out[traceJSON]()), Errors: []int{409},
+			Params: []openapi.Param{openapi.Query("phone4", "Last four digits of the recipient's phone: what entitles an anonymous caller (reduced trace)"), oaCarrier}}})
+	s.add(Route{Method: "GET", Path: "/v1/parcels/:waybill/stream", Roles: public, handler: s.streamParcel,
+		Doc: &openapi.Operation{ID: "streamParcel", Summary: "Follow a parcel live (server-sent events)",
+			Errors:    []int{409},
+			Responses: []openapi.Response{{Status: 200, Desc: "A trace event with the current trace, then a tracking event per new event", Body: oaSSE}},
+			Params:    []openapi.Param{openapi.Query("phone4", "As for the trace"), oaCarrier}}})
+	s.add(Route{Method: "POST", Path: "/v1/parcels/:waybill/handovers/:id/accept", Roles: ingesters, handler: s.acceptHandover,
+		Doc: &openapi.Operation{ID: "acceptHandover", Summary: "Take a parcel offered to your firm tree (the receiver, or a regulator)",
+			Responses: openapi.OK(openapi.Out[offerJSON]()), Errors: []int{404, 409},
+			Params: []openapi.Param{oaCarrier}}})
+	s.add(Route{Method: "GET", Path: "/v1/alerts/stream", Roles: regulators, handler: s.streamAlerts,
+		Doc: &openapi.Operation{ID: "streamAlerts", Summary: "New incidents and anomalies, live (server-sent events)",
+			Responses: []openapi.Response{{Status: 200, Desc: "An event per new incident or anomaly", Body: oaSSE}}}})
+	s.add(Route{Method: "POST", Path: "/v1/incidents", Roles: []credtrace.Role{credtrace.RoleRegulator, credtrace.RoleFirm, credtrace.RoleMerchant}, handler: s.reportIncident,
+		Doc: &openapi.Operation{ID: "reportIncident", Summary: "Report an incident and back-track it",
+			Body: openapi.JSON(openapi.In[incidentReq]()), Errors: []int{404, 409},
+			Responses: []openapi.Response{{Status: 201, Desc: "Created: a new incident, back-tracked, its records proposed", Body: openapi.JSON(openapi.Out[incidentJSON]())},
+				{Status: 200, Desc: "Joined: the same parcel, kind and reporting party within 7 days; the first incident, with joined true " +
+					"and joined_reports counted; nothing proposed", Body: openapi.JSON(openapi.Out[incidentJSON]())}},
+			BodyDesc: "Reports are de-duplicated by parcel, kind and reporting party (the merchant, the firm tree, or the source " +
+				"a regulator names, such as the 12305 hotline). Proposed records count as complaints only once a regulator confirms them",
+			Example: map[string]any{"waybill": "{waybill}", "kind": "lost", "reporter": "12305", "description": "收件人称未收到包裹"}}})
+	s.add(Route{Method: "GET", Path: "/v1/incidents", Roles: firms, handler: s.listIncidents,
+		Doc: &openapi.Operation{ID: "listIncidents", Summary: "List incidents (?waybill=)",
+			Responses: openapi.OK(openapi.Out[listJSON[incidentJSON]]()), Params: oaIDPaged(
+				openapi.Query("waybill", "Incidents of this waybill"), openapi.Query("carrier", "Only this carrier's (firm id or USCC)"))}})
+	s.add(Route{Method: "GET", Path: "/v1/incidents/:id", Roles: firms, handler: s.getIncident,
+		Doc: &openapi.Operation{ID: "getIncident", Summary: "Get an incident",
+			Responses: openapi.OK(openapi.Out[incidentJSON]())}})
+	s.add(Route{Method: "GET", Path: "/v1/anomalies", Roles: firms, handler: s.listAnomalies,
+		Doc: &openapi.Operation{ID: "listAnomalies", Summary: "List anomalies (?kind=, ?open=true)",
+			Responses: openapi.OK(openapi.Out[listJSON[anomalyJSON]]()), Params: oaIDPaged(
+				openapi.QueryEnum("kind", "", tracking.AnStalled, tracking.AnPromiseBreached, tracking.AnWeight, tracking.AnNoTransit,
+					tracking.AnMerchantBurst, tracking.AnSecondCarrier, tracking.AnAfterDelivery),
+				openapi.QueryBool("open", "Only anomalies not turned into an incident"),
+				openapi.Query("waybill", "Only anomalies of this waybill"), openapi.Query("carrier", "Only this carrier's (firm id or USCC)"))}})
+	s.add(Route{Method: "POST", Path: "/v1/anomalies/:id/incident", Roles: regulators, handler: s.anomalyIncident,
+		Doc: &openapi.Operation{ID: "anomalyIncident", Summary: "Turn an anomaly into an incident",
+			Body: openapi.JSON(openapi.In[anomalyIncidentReq]()), Optional: true,
+			Responses: openapi.Created(openapi.Out[incidentJSON]()), Errors: []int{409}}})
+	s.add(Route{Method: "PUT", Path: "/v1/carriers/:id/config", Roles: firms, handler: s.putCarrier,
+		Doc: &openapi.Operation{ID: "putCarrier", Summary: "Set a carrier's promise, dwell standards and code mapping",
+			Body: openapi.JSON(openapi.In[carrierReq]()), Responses: openapi.OK(openapi.Out[carrierJSON]())}})
+	s.add(Route{Method: "GET", Path: "/v1/carriers/:id/config", Roles: firms, handler: s.getCarrier,
+		Doc: &openapi.Operation{ID: "getCarrier", Summary: "A carrier's configuration",
+			Responses: openapi.OK(openapi.Out[carrierJSON]())}})
+	s.add(Route{Method: "GET", Path: "/v1/stats/:kind/:id", Roles: firms, handler: s.stats,
+		Doc: &openapi.Operation{ID: "stats", Summary: "Service-quality statistics of a firm, site or person per day",
+			Responses: openapi.OK(openapi.Out[statsJSON]()), Params: []openapi.Param{
+				{Name: "kind", In: "path", Desc: "The subject's kind", Schema: openapi.Enum("", tracking.SubjectFirm, tracking.SubjectSite, tracking.SubjectStaff)},
+				{Name: "from", Desc: "First day, YYYY-MM-DD in China Standard Time (default 30 days ago)", Schema: &openapi.Schema{Type: "string", Format: "date"}},
+				{Name: "to", Desc: "Last day, YYYY-MM-DD (default today)", Schema: &openapi.Schema{Type: "string", Format: "date"}}}}})
 }
 
 type ingestJSON struct {
@@ -229,8 +281,9 @@ func refOf(v any) string {
 	return ""
 }
 
-// pushEPCIS reads EPCIS 2.0 ObjectEvents and ingests the tracking events they map onto (see
-// tracking.EPCISObject.Inputs for the mapping and its defaults).
+// pushEPCIS maps EPCIS 2.0 ObjectEvents onto tracking events: one event per EPC in epcList
+// (the EPC's last segment is the waybill), bizStep and disposition give the code, bizLocation
+// (else readPoint) the site, the destinationList's owning or possessing party the new holder.
 func (s *Server) pushEPCIS(c *fiber.Ctx) error {
 	var doc epcisDoc
 	if err := checkJSON(c.Body(), ""); err != nil {

@@ -20,8 +20,9 @@ import (
 )
 
 // The dashboard: server-rendered pages (html/template, assets embedded in the binary), Chinese
-// labels first with English beside them. This slice has the public pages and sign-in; the
-// regulators', firms' and merchants' pages build on the same session.
+// labels first with English beside them: the public pages, sign-in, and the regulators', firms'
+// and merchants' pages on the same session. Its routes are in the route table with the roles of
+// the session that may open them; guard refuses the others with the sign-in page.
 
 //go:embed web
 var webFS embed.FS
@@ -30,6 +31,7 @@ const (
 	sessionCookie = "ct_session"
 	csrfCookie    = "ct_csrf"
 	sessionTTL    = 12 * time.Hour
+	signedInKey   = "credtrace.signed-in" // a dashboard request's actor is a live session's
 )
 
 // session is a signed-in browser: the token's actor, kept server-side; the cookie holds only a
@@ -49,7 +51,7 @@ type web struct {
 
 func newWeb() *web {
 	w := &web{pages: map[string]*template.Template{}, sessions: map[string]session{}}
-	for _, p := range []string{"home", "firms", "firm", "lists", "parcel", "signin", "sanctions", "overview", "file", "objections", "ratings"} {
+	for _, p := range []string{"home", "firms", "firm", "lists", "parcel", "signin", "sanctions", "overview", "file", "objections", "ratings", "error"} {
 		w.pages[p] = template.Must(template.ParseFS(webFS, "web/layout.html", "web/"+p+".html"))
 	}
 	return w
@@ -72,46 +74,93 @@ type view struct {
 	Data    any
 }
 
+// webRoutes declares the dashboard's routes. Their roles are the browser's session's (see
+// webSession); the pages that need scoring exist only with it, as its API routes do.
 func (s *Server) webRoutes() {
-	s.web = newWeb()
-	s.app.Get("/", func(c *fiber.Ctx) error { return c.Redirect("/ui/", fiber.StatusFound) })
-	ui := s.app.Group("/ui", s.webSecurity)
-	ui.Get("/static/style.css", func(c *fiber.Ctx) error {
-		b, err := webFS.ReadFile("web/style.css")
-		if err != nil {
-			return err
-		}
-		c.Set(fiber.HeaderContentType, "text/css; charset=utf-8")
-		c.Set(fiber.HeaderCacheControl, "public, max-age=3600")
-		return c.Send(b)
-	})
-	ui.Get("/", func(c *fiber.Ctx) error { return s.render(c, "home", "寄递信用查询", nil, "") })
-	ui.Get("/signin", func(c *fiber.Ctx) error { return s.render(c, "signin", "登录", nil, "") })
-	ui.Post("/signin", s.webSignIn)
-	ui.Post("/signout", s.webSignOut)
-	ui.Get("/firms", s.webFirms)
-	ui.Get("/firms/:uscc", s.webFirm)
-	ui.Get("/lists", s.webLists)
-	ui.Get("/parcels", s.webParcel)
-	ui.Get("/sanctions", s.webSanctions)
-	ui.Get("/overview", s.webOverview)
-	ui.Get("/firms/:id/file", s.webFile)
-	ui.Post("/records/:id/decision", s.webRecordDecision)
-	ui.Get("/objections", s.webObjections)
-	ui.Post("/objections", s.webFileObjection)
-	ui.Get("/ratings", s.webRatings)
-	ui.Post("/ratings", s.webRatings)
-	ui.Post("/sanctions/:id/decision", s.webDecide)
+	s.add(Route{Method: "GET", Path: "/", Roles: public, handler: func(c *fiber.Ctx) error { return c.Redirect("/ui/", fiber.StatusFound) }})
+	s.add(Route{Method: "GET", Path: "/ui/static/style.css", Roles: public, handler: webStyle})
+	s.add(Route{Method: "GET", Path: "/ui/", Roles: public, handler: func(c *fiber.Ctx) error { return s.render(c, "home", "寄递信用查询", nil, "") }})
+	s.add(Route{Method: "GET", Path: "/ui/signin", Roles: public, handler: func(c *fiber.Ctx) error { return s.render(c, "signin", "登录", nil, "") }})
+	s.add(Route{Method: "POST", Path: "/ui/signin", Roles: public, handler: s.webSignIn})
+	s.add(Route{Method: "POST", Path: "/ui/signout", Roles: public, handler: s.webSignOut})
+	s.add(Route{Method: "GET", Path: "/ui/firms", Roles: public, handler: s.webFirms})
+	s.add(Route{Method: "GET", Path: "/ui/firms/:uscc", Roles: public, handler: s.webFirm})
+	s.add(Route{Method: "GET", Path: "/ui/lists", Roles: public, handler: s.webLists})
+	s.add(Route{Method: "GET", Path: "/ui/parcels", Roles: public, handler: s.webParcel})
+	s.add(Route{Method: "GET", Path: "/ui/overview", Roles: regulators, handler: s.webOverview})
+	s.add(Route{Method: "GET", Path: "/ui/firms/:id/file", Roles: firms, handler: s.webFile})
+	s.add(Route{Method: "POST", Path: "/ui/records/:id/decision", Roles: regulators, handler: s.webRecordDecision})
+	s.add(Route{Method: "GET", Path: "/ui/objections", Roles: firms, handler: s.webObjections})
+	s.add(Route{Method: "POST", Path: "/ui/objections", Roles: firmsAndStaff, handler: s.webFileObjection})
+	if s.deps.Scoring == nil {
+		return
+	}
+	s.add(Route{Method: "GET", Path: "/ui/sanctions", Roles: regulators, handler: s.webSanctions})
+	s.add(Route{Method: "POST", Path: "/ui/sanctions/:id/decision", Roles: regulators, handler: s.webDecide})
+	s.add(Route{Method: "GET", Path: "/ui/ratings", Roles: merchants, handler: s.webRatings})
+	s.add(Route{Method: "POST", Path: "/ui/ratings", Roles: merchants, handler: s.webRatings})
 }
 
-// regulatorOnly answers the sign-in page unless a regulator is signed in.
-func (s *Server) regulatorOnly(c *fiber.Ctx) (credtrace.Caller, bool, error) {
-	a, ok := s.webActor(c)
-	if ok && a.IsRegulator() {
-		return a, true, nil
+func webStyle(c *fiber.Ctx) error {
+	b, err := webFS.ReadFile("web/style.css")
+	if err != nil {
+		return err
 	}
-	c.Status(fiber.StatusForbidden)
-	return a, false, s.render(c, "signin", "登录", nil, "请以监管部门令牌登录 · sign in with a regulator token")
+	c.Set(fiber.HeaderContentType, "text/css; charset=utf-8")
+	c.Set(fiber.HeaderCacheControl, "public, max-age=3600")
+	return c.Send(b)
+}
+
+// roleNames name the roles in the dashboard's refusals, in Chinese and in English.
+var roleNames = map[credtrace.Role][2]string{
+	credtrace.RoleRegulator: {"监管部门", "a regulator's"},
+	credtrace.RoleFirm:      {"企业", "a firm's"},
+	credtrace.RoleMerchant:  {"商家", "a merchant's"},
+	credtrace.RolePlatform:  {"平台", "a platform's"},
+	credtrace.RoleStaff:     {"从业人员", "a person's own"},
+	credtrace.RoleMetrics:   {"监控", "a metrics"},
+}
+
+// signInAs is the dashboard's refusal of a page to a session without one of roles.
+func signInAs(roles []credtrace.Role) string {
+	var zh, en []string
+	for _, r := range roles {
+		zh, en = append(zh, roleNames[r][0]), append(en, roleNames[r][1])
+	}
+	return "请以" + strings.Join(zh, "或") + "令牌登录 · sign in with " + strings.Join(en, " or ") + " token"
+}
+
+// errorHeadings head the error page by status, in Chinese and in English.
+var errorHeadings = map[int][2]string{
+	fiber.StatusBadRequest:            {"请求有误", "Bad request"},
+	fiber.StatusUnauthorized:          {"请登录", "Sign in"},
+	fiber.StatusForbidden:             {"无权访问", "Forbidden"},
+	fiber.StatusNotFound:              {"未找到", "Not found"},
+	fiber.StatusConflict:              {"无法完成", "Conflict"},
+	fiber.StatusRequestEntityTooLarge: {"内容过大", "Too large"},
+	fiber.StatusUnsupportedMediaType:  {"格式不支持", "Unsupported"},
+	fiber.StatusUnprocessableEntity:   {"内容有误", "Invalid"},
+	fiber.StatusTooManyRequests:       {"请求过多", "Too many requests"},
+	fiber.StatusInternalServerError:   {"服务器错误", "Server error"},
+	fiber.StatusServiceUnavailable:    {"暂不可用", "Unavailable"},
+}
+
+// errorPage answers an error as a page of the dashboard. A dashboard page refused to the
+// browser's session, or to a browser without one, answers the sign-in page, as the pages did
+// when each checked its own roles; anything else a page that names the problem, its fields and
+// the request id.
+func (s *Server) errorPage(c *fiber.Ctx, status int, e errorJSON) error {
+	securityHeaders(c)
+	c.Status(status)
+	if dashboardPath(c.Path()) && (status == fiber.StatusUnauthorized || status == fiber.StatusForbidden && e.Error.Code == "forbidden") {
+		return s.render(c, "signin", "登录", nil, e.Error.Message)
+	}
+	h, ok := errorHeadings[status]
+	if !ok {
+		h = [2]string{"出错了", "Error"}
+	}
+	return s.render(c, "error", h[0], map[string]any{"Heading": h[0], "HeadingEN": h[1], "Status": status, "Code": e.Error.Code,
+		"Fields": e.Error.Fields, "RequestID": e.RequestID}, e.Error.Message)
 }
 
 type proposalRow struct {
@@ -126,10 +175,7 @@ func (s *Server) webSanctions(c *fiber.Ctx) error { return s.sanctionsPage(c, ""
 
 // sanctionsPage renders the proposals with msg (a refused decision) above them.
 func (s *Server) sanctionsPage(c *fiber.Ctx, msg string) error {
-	a, ok, err := s.regulatorOnly(c)
-	if !ok || s.deps.Scoring == nil {
-		return err
-	}
+	a := actor(c)
 	ps, err := s.deps.Scoring.Sanctions(ctx(c), a,
 		scoring.SanctionQuery{Status: []scoring.SanctionStatus{scoring.Proposed, scoring.Reviewed}, Limit: courier.MaxLimit})
 	if err != nil {
@@ -156,11 +202,8 @@ func (s *Server) webDecide(c *fiber.Ctx) error {
 	if err := s.checkCSRF(c); err != nil {
 		return err
 	}
-	a, ok, err := s.regulatorOnly(c)
-	if !ok || s.deps.Scoring == nil {
-		return err
-	}
-	_, err = s.deps.Scoring.Decide(ctx(c), a, c.Params("id"),
+	a := actor(c)
+	_, err := s.deps.Scoring.Decide(ctx(c), a, c.Params("id"),
 		c.FormValue("approve") == "true", c.FormValue("reason"))
 	switch {
 	case errors.Is(err, credtrace.ErrState):
@@ -177,15 +220,39 @@ func (s *Server) webDecide(c *fiber.Ctx) error {
 
 // webSecurity sets the headers of every page and the CSRF cookie a form needs.
 func (s *Server) webSecurity(c *fiber.Ctx) error {
-	c.Set("Content-Security-Policy", "default-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-	c.Set("X-Content-Type-Options", "nosniff")
-	c.Set("Referrer-Policy", "same-origin")
+	securityHeaders(c)
 	if c.Cookies(csrfCookie) == "" {
 		tok := randomToken()
 		c.Cookie(&fiber.Cookie{Name: csrfCookie, Value: tok, Path: "/ui", HTTPOnly: true, SameSite: "Strict", Secure: c.Protocol() == "https"})
 		c.Locals(csrfCookie, tok)
 	}
 	return c.Next()
+}
+
+func securityHeaders(c *fiber.Ctx) {
+	c.Set("Content-Security-Policy", "default-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	c.Set("X-Content-Type-Options", "nosniff")
+	c.Set("Referrer-Policy", "same-origin")
+}
+
+// webSession makes the browser's live session, or the public, the actor of a dashboard
+// request, for guard and the pages alike. A bearer token opens no page: the dashboard's forms
+// are guarded for the session its cookies carry.
+func (s *Server) webSession(c *fiber.Ctx) error {
+	a, ok := s.sessionActor(c)
+	c.Locals(actorKey, a)
+	c.Locals(signedInKey, ok)
+	return c.Next()
+}
+
+// webActor is the actor webSession found (also actor(c)), and whether it is a signed-in
+// browser's.
+func (s *Server) webActor(c *fiber.Ctx) (credtrace.Caller, bool) {
+	ok, _ := c.Locals(signedInKey).(bool)
+	if !ok {
+		return credtrace.Public, false
+	}
+	return actor(c), true
 }
 
 // csrfOf is the token the page's forms carry: the session's when signed in, else the
@@ -233,8 +300,8 @@ func (s *Server) sessionOf(c *fiber.Ctx) (session, bool) {
 	return ss, ok
 }
 
-// webActor is the signed-in actor of the browser, or the public.
-func (s *Server) webActor(c *fiber.Ctx) (credtrace.Caller, bool) {
+// sessionActor is the signed-in actor of the browser, or the public.
+func (s *Server) sessionActor(c *fiber.Ctx) (credtrace.Caller, bool) {
 	ss, ok := s.sessionOf(c)
 	if !ok {
 		return credtrace.Public, false
@@ -420,7 +487,7 @@ type timelineRow struct{ At, Code, Place string }
 // (the reduced trace: status, times and cities).
 func (s *Server) webParcel(c *fiber.Ctx) error {
 	waybill, phone4 := strings.TrimSpace(c.Query("waybill")), strings.TrimSpace(c.Query("phone4"))
-	a, _ := s.webActor(c)
+	a := actor(c)
 	data := map[string]any{"Waybill": waybill, "Carrier": strings.TrimSpace(c.Query("carrier")), "Phone4": phone4}
 	if waybill == "" || s.deps.Tracking == nil {
 		return s.render(c, "parcel", "包裹查询", data, "")

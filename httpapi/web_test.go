@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -321,3 +322,133 @@ func TestDashboardFourEyes(t *testing.T) {
 
 // csrfFrom is the CSRF token the browser's last page carries in its forms.
 func csrfFrom(b *browser) string { return b.cookies["ct_csrf"] }
+
+// get sends one request with an Accept header (none when accept is empty) and the browser's
+// cookies, if any.
+func get(t *testing.T, e *env, b *browser, method, path, accept, token string) (int, string, string) {
+	t.Helper()
+	req := httptest.NewRequest(method, path, nil)
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if b != nil {
+		for k, v := range b.cookies {
+			req.AddCookie(&http.Cookie{Name: k, Value: v})
+		}
+	}
+	resp, err := e.srv.App().Test(req, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Content-Type"), string(raw)
+}
+
+// browserAccept is what Chromium sends when it follows a link.
+const browserAccept = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
+
+// isPage reports whether an answer is a page of the dashboard: HTML in its layout.
+func isPage(ctype, body string) bool {
+	return strings.HasPrefix(ctype, "text/html") && strings.Contains(body, `href="/ui/static/style.css"`) &&
+		strings.Contains(body, `<a class="brand" href="/ui/">`)
+}
+
+// jsonError is the code of an answer in the API's error shape, or "".
+func jsonError(ctype, body string) string {
+	var out struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	if !strings.HasPrefix(ctype, "application/json") || json.Unmarshal([]byte(body), &out) != nil {
+		return ""
+	}
+	return out.Error.Code
+}
+
+// TestDashboardRefusalIsHTML: a page the browser's session may not open answers 403 with the
+// dashboard's sign-in page naming the tokens that open it, signed in or not; a client that asks
+// for JSON gets the API's error.
+func TestDashboardRefusalIsHTML(t *testing.T) {
+	e := newEnv(t)
+	w := e.world()
+	anon := &browser{t: t, e: e, cookies: map[string]string{}}
+	firm := signedIn(t, e, w.firmA)
+	for _, c := range []struct {
+		name    string
+		b       *browser
+		session string
+	}{{"signed out", anon, ""}, {"signed in as a firm", firm, `<span class="who">firm</span>`}} {
+		t.Run(c.name, func(t *testing.T) {
+			for _, accept := range []string{"", browserAccept, "*/*"} {
+				status, ctype, page := get(t, e, c.b, "GET", "/ui/overview", accept, "")
+				if status != 403 || !isPage(ctype, page) {
+					t.Fatalf("Accept %q: %d %s, want 403 and a dashboard page: %.300s", accept, status, ctype, page)
+				}
+				if !strings.Contains(page, `action="/ui/signin"`) || !strings.Contains(page, "请以监管部门令牌登录") {
+					t.Errorf("Accept %q: the refusal is not the sign-in page naming the regulator's token: %s", accept, page)
+				}
+				if c.session != "" && !strings.Contains(page, c.session) {
+					t.Errorf("Accept %q: the refusal does not show the session: %s", accept, page)
+				}
+			}
+			status, ctype, body := get(t, e, c.b, "GET", "/ui/overview", "application/json", "")
+			if status != 403 || jsonError(ctype, body) != "forbidden" {
+				t.Errorf("Accept: application/json: %d %s %s, want 403 and the JSON error forbidden", status, ctype, body)
+			}
+		})
+	}
+	// A bearer token opens no page: the dashboard goes by its session.
+	if status, ctype, page := get(t, e, nil, "GET", "/ui/overview", browserAccept, adminTk); status != 403 || !isPage(ctype, page) {
+		t.Errorf("a bearer token on the dashboard: %d %s, want 403 and the sign-in page", status, ctype)
+	}
+}
+
+// TestDashboardErrorPages: errors other than a refused page answer a dashboard page naming
+// the status and the request id; a stale form token is such an error, not the sign-in page.
+func TestDashboardErrorPages(t *testing.T) {
+	e := newEnv(t)
+	e.world()
+	b := &browser{t: t, e: e, cookies: map[string]string{}}
+	status, ctype, page := get(t, e, b, "GET", "/ui/nowhere", "", "")
+	if status != 404 || !isPage(ctype, page) || !strings.Contains(page, "未找到") || !strings.Contains(page, `id="request-id"`) {
+		t.Errorf("unknown dashboard path: %d %s, want 404 and the error page: %s", status, ctype, page)
+	}
+	b.do("GET", "/ui/signin", nil)
+	status, page, h := b.do("POST", "/ui/signin", url.Values{"token": {adminTk}, "csrf": {"stale"}})
+	if status != 403 || !isPage(h.Get("Content-Type"), page) || strings.Contains(page, `action="/ui/signin"`) || !strings.Contains(page, "security token") {
+		t.Errorf("stale CSRF token: %d, want 403 and an error page saying so: %s", status, page)
+	}
+	if h.Get("Content-Security-Policy") == "" {
+		t.Error("the error page lacks the dashboard's security headers")
+	}
+}
+
+// TestAPIErrorsByAccept: the API answers its errors in JSON unless the client prefers HTML, as
+// a browser following a link does; then it gets the dashboard's error page.
+func TestAPIErrorsByAccept(t *testing.T) {
+	e := newEnv(t)
+	for _, c := range []struct {
+		accept string
+		html   bool
+	}{{"", false}, {"application/json", false}, {"*/*", false}, {"application/json, text/html;q=0.5", false}, {browserAccept, true}} {
+		for _, r := range []struct {
+			path, code string
+			status     int
+		}{{"/v1/firms", "unauthorized", 401}, {"/nowhere", "not_found", 404}} {
+			status, ctype, body := get(t, e, nil, "GET", r.path, c.accept, "")
+			if status != r.status {
+				t.Fatalf("GET %s, Accept %q: status %d, want %d", r.path, c.accept, status, r.status)
+			}
+			if c.html {
+				if !isPage(ctype, body) || strings.Contains(body, `action="/ui/signin"`) {
+					t.Errorf("GET %s, Accept %q: %s, want the dashboard's error page: %.300s", r.path, c.accept, ctype, body)
+				}
+			} else if got := jsonError(ctype, body); got != r.code {
+				t.Errorf("GET %s, Accept %q: %s %.300s, want the JSON error %s", r.path, c.accept, ctype, body, r.code)
+			}
+		}
+	}
+}

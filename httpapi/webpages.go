@@ -73,11 +73,9 @@ type anomalyRow struct{ Kind, Waybill, Detail string }
 
 // webOverview is the regulators' overview.
 func (s *Server) webOverview(c *fiber.Ctx) error {
-	a, ok, err := s.regulatorOnly(c)
-	if !ok {
-		return err
-	}
+	a := actor(c)
 	data := map[string]any{}
+	sc := a
 	name := func(id string) string {
 		if f, err := s.deps.Courier.Firm(ctx(c), a, id); err == nil {
 			return f.Name
@@ -88,7 +86,7 @@ func (s *Server) webOverview(c *fiber.Ctx) error {
 	labels := []string{"A", "B", "C", "D", "n/a"}
 	counts := make([]int, len(grades))
 	if s.deps.Scoring != nil {
-		latest, prev, err := s.deps.Scoring.FirmScores(ctx(c), a)
+		latest, prev, err := s.deps.Scoring.FirmScores(ctx(c), sc)
 		if err != nil {
 			return err
 		}
@@ -109,7 +107,7 @@ func (s *Server) webOverview(c *fiber.Ctx) error {
 		}
 		data["Worst"], data["Improved"] = worst, improved
 		data["RunNote"] = fmt.Sprintf("latest run: %d firms", len(latest))
-		ps, err := s.deps.Scoring.Sanctions(ctx(c), a, scoring.SanctionQuery{Status: []scoring.SanctionStatus{scoring.Proposed, scoring.Reviewed}})
+		ps, err := s.deps.Scoring.Sanctions(ctx(c), sc, scoring.SanctionQuery{Status: []scoring.SanctionStatus{scoring.Proposed, scoring.Reviewed}})
 		if err != nil {
 			return err
 		}
@@ -147,11 +145,7 @@ type fileRecord struct{ ID, Date, Category, Severity, Status, Summary string }
 // webFile is a firm's credit file with its score, its history and its explanation, for
 // regulators and the firm's own tree.
 func (s *Server) webFile(c *fiber.Ctx) error {
-	a, ok := s.webActor(c)
-	if !ok || (!a.IsRegulator() && a.Role != credtrace.RoleFirm) {
-		c.Status(fiber.StatusForbidden)
-		return s.render(c, "signin", "登录", nil, "请以监管部门或企业令牌登录 · sign in with a regulator's or the firm's token")
-	}
+	a := actor(c)
 	f, err := s.deps.Courier.FirmFile(ctx(c), a, c.Params("id"))
 	if err != nil {
 		if errors.Is(err, credtrace.ErrNotFound) {
@@ -191,10 +185,8 @@ func (s *Server) webRecordDecision(c *fiber.Ctx) error {
 	if err := s.checkCSRF(c); err != nil {
 		return err
 	}
-	a, ok, err := s.regulatorOnly(c)
-	if !ok {
-		return err
-	}
+	a := actor(c)
+	var err error
 	if c.FormValue("confirm") == "true" {
 		_, err = s.deps.Courier.ConfirmRecord(ctx(c), a, c.Params("id"), c.FormValue("reason"))
 	} else {
@@ -218,11 +210,7 @@ type objectionRow struct {
 // webObjections lists a firm's (or, for regulators, every) objection with its clock, and lets a
 // firm dispute one of its confirmed records.
 func (s *Server) webObjections(c *fiber.Ctx) error {
-	a, ok := s.webActor(c)
-	if !ok || (!a.IsRegulator() && a.Role != credtrace.RoleFirm) {
-		c.Status(fiber.StatusForbidden)
-		return s.render(c, "signin", "登录", nil, "请以企业或监管部门令牌登录 · sign in with a firm's or a regulator's token")
-	}
+	a := actor(c)
 	os, _, err := s.deps.Courier.Objections(ctx(c), a, false, "", courier.MaxLimit)
 	if err != nil {
 		return err
@@ -247,11 +235,7 @@ func (s *Server) webFileObjection(c *fiber.Ctx) error {
 	if err := s.checkCSRF(c); err != nil {
 		return err
 	}
-	a, ok := s.webActor(c)
-	if !ok {
-		c.Status(fiber.StatusForbidden)
-		return s.render(c, "signin", "登录", nil, "请登录 · sign in")
-	}
+	a := actor(c)
 	if _, err := s.deps.Courier.FileObjection(ctx(c), a, courier.ObjectionInput{RecordID: c.FormValue("record_id"), Reasons: c.FormValue("reasons")}); err != nil {
 		return err
 	}
@@ -260,14 +244,7 @@ func (s *Server) webFileObjection(c *fiber.Ctx) error {
 
 // webRatings lets a merchant rate a delivery of its own parcels.
 func (s *Server) webRatings(c *fiber.Ctx) error {
-	a, ok := s.webActor(c)
-	if s.deps.Scoring == nil {
-		return fiber.ErrNotFound
-	}
-	if !ok || a.Role != credtrace.RoleMerchant {
-		c.Status(fiber.StatusForbidden)
-		return s.render(c, "signin", "登录", nil, "请以商家令牌登录 · sign in with a merchant token")
-	}
+	a := actor(c)
 	data := map[string]any{"Stars": []int{5, 4, 3, 2, 1}}
 	if s.deps.Tracking != nil {
 		ps, err := s.deps.Tracking.MerchantParcels(ctx(c), a, 30, 50)
