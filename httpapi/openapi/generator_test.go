@@ -30,8 +30,10 @@ type siteJSON struct {
 	Closed  *time.Time `json:"closed"`
 	Comment string     `json:"comment,omitempty"`
 	Extra   json.RawMessage
-	hidden  int
+	hidden  int // unexported: the generator must leave it out
 }
+
+var _ = siteJSON{hidden: 0} // the field exists only to be skipped
 
 type listJSON[T any] struct {
 	Items []T `json:"items"`
