@@ -343,6 +343,8 @@ func (r *racing) AppendAudit(ctx context.Context, e courier.AuditEntry) error {
 func TestContractBehindPrimary(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) courier.Store {
 		st, _ := txnStore(t)
-		return st
+		// The proxy answers commitTransaction itself and FerretDB writes each update on
+		// arrival, so the races are FerretDB's, without the server's write conflicts.
+		return embeddedCourier{st}
 	})
 }
