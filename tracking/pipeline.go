@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -39,8 +40,12 @@ type Pipeline struct {
 	pendingList   []Anomaly
 	pendingAnoms  map[string]bool
 	pendingEvents int
-	through       int64
-	flushedAt     time.Time
+	// round keeps, per parcel, the events folded since the last save as they were before
+	// folding (shared stores only): a save that loses a parcel to another process folds them
+	// again onto the summary that won.
+	round     map[ParcelKey][]Event
+	through   int64
+	flushedAt time.Time
 
 	qmu      sync.Mutex // guards the group-commit queue and closed
 	queue    []*ingestJob
@@ -75,7 +80,7 @@ func NewPipeline(s *Service, o PipelineOptions) *Pipeline {
 	if o.Shared {
 		size = -1
 	}
-	p := &Pipeline{s: s, shared: o.Shared, parcels: newParcelCache(size), dirty: map[ParcelKey]Parcel{}, pendingAnoms: map[string]bool{},
+	p := &Pipeline{s: s, shared: o.Shared, parcels: newParcelCache(size), dirty: map[ParcelKey]Parcel{}, round: map[ParcelKey][]Event{}, pendingAnoms: map[string]bool{},
 		flushedAt: s.now(), foldq: make(chan *group, 64), folded: make(chan struct{})}
 	go p.folder()
 	s.pipe = p
@@ -273,24 +278,16 @@ func (p *Pipeline) foldGroup(g *group) error {
 			}
 			r.Status = Accepted
 			pc := p.dirty[e.Parcel()]
-			if pc.Waybill == "" {
-				a, err := reuse.check(ctx, e)
-				if err != nil {
-					return fmt.Errorf("events stored, derived state not saved (replayed at restart): %w", err)
-				}
-				e.reused = len(a) > 0
-				anomalies = append(anomalies, a...)
+			if p.shared && slices.Contains(pc.Folded, e.Key()) {
+				continue // another process replayed it into the summary already
 			}
-			anomalies = append(anomalies, s.fold(&pc, e, job.configs[e.Carrier], s.opts)...)
-			// The events are durable: a crash before these land replays the fold, which names
-			// the same sources again, and the store adds each once.
-			if err := applySources(ctx, s.store, e.sources); err != nil {
+			a, err := p.foldOne(ctx, &pc, e, job.configs[e.Carrier], reuse)
+			if err != nil {
 				return fmt.Errorf("events stored, derived state not saved (replayed at restart): %w", err)
 			}
+			anomalies = append(anomalies, a...)
 			pc.UpdatedAt = now
 			p.dirty[e.Parcel()] = pc
-			p.pendingStats = append(p.pendingStats, EventStats{Key: e.Key(), Deltas: e.Deltas})
-			p.pendingEvents++
 			fresh = append(fresh, *e)
 		}
 		for i := range job.res.Results {
@@ -331,12 +328,31 @@ func (p *Pipeline) Flush(ctx context.Context) error {
 	return p.flushLocked(ctx)
 }
 
+// maxRefolds bounds how often one save folds again after losing parcels to other processes.
+const maxRefolds = 50
+
 func (p *Pipeline) flushLocked(ctx context.Context) error {
+	for attempt := 0; ; attempt++ {
+		err := p.saveLocked(ctx)
+		var fc *FoldConflictError
+		if !p.shared || !errors.As(err, &fc) || attempt == maxRefolds {
+			return err
+		}
+		if err := p.refold(ctx, fc.Parcels); err != nil {
+			return err
+		}
+	}
+}
+
+func (p *Pipeline) saveLocked(ctx context.Context) error {
 	if len(p.dirty) == 0 && p.pendingEvents == 0 && len(p.pendingList) == 0 {
 		return nil
 	}
 	d := Derived{Events: p.pendingStats, Anomalies: p.pendingList, Through: p.through}
 	for _, pc := range p.dirty {
+		if p.shared {
+			pc.Version++ // compare and set: the save lands only onto the version read
+		}
 		d.Parcels = append(d.Parcels, pc)
 	}
 	sort.Slice(d.Parcels, func(i, k int) bool { return d.Parcels[i].Key().String() < d.Parcels[k].Key().String() })
@@ -346,7 +362,7 @@ func (p *Pipeline) flushLocked(ctx context.Context) error {
 	for _, pc := range d.Parcels {
 		p.parcels.put(pc)
 	}
-	p.dirty = map[ParcelKey]Parcel{}
+	p.dirty, p.round = map[ParcelKey]Parcel{}, map[ParcelKey][]Event{}
 	p.pendingStats, p.pendingList, p.pendingEvents = nil, nil, 0
 	p.pendingAnoms = map[string]bool{}
 	p.flushedAt = p.s.now()
@@ -404,23 +420,18 @@ func (p *Pipeline) Recover(ctx context.Context) (int, error) {
 			}
 			pc := p.dirty[e.Parcel()]
 			e.Deltas = nil
-			var anoms []Anomaly
-			if pc.Waybill == "" {
-				if anoms, err = reuse.check(ctx, &e); err != nil {
-					return replayed, err
-				}
-				e.reused = len(anoms) > 0
+			if p.shared && slices.Contains(pc.Folded, e.Key()) {
+				p.through = seqs[i]
+				continue // a save that stopped before its events were marked holds it already
 			}
 			// The same fold, in the same order, from the same saved state as the first time:
 			// it moves exactly the statistics the event moved then.
-			anoms = append(anoms, s.fold(&pc, &e, cfg, s.opts)...)
-			if err := applySources(ctx, s.store, e.sources); err != nil {
+			anoms, err := p.foldOne(ctx, &pc, &e, cfg, reuse)
+			if err != nil {
 				return replayed, err
 			}
 			pc.UpdatedAt = e.ReceivedAt
 			p.dirty[e.Parcel()] = pc
-			p.pendingStats = append(p.pendingStats, EventStats{Key: e.Key(), Deltas: e.Deltas})
-			p.pendingEvents++
 			for _, a := range anoms {
 				if !p.pendingAnoms[a.ID] {
 					p.pendingAnoms[a.ID] = true
@@ -435,4 +446,97 @@ func (p *Pipeline) Recover(ctx context.Context) (int, error) {
 			return replayed, err
 		}
 	}
+}
+
+// foldOne folds e into pc and records what the fold moved with the derived state to save. The
+// sources the fold names are added now on a store only this process writes; on a shared one
+// they go with the save, which adds them only if the summary lands.
+func (p *Pipeline) foldOne(ctx context.Context, pc *Parcel, e *Event, cfg CarrierConfig, reuse *reuseCheck) ([]Anomaly, error) {
+	s := p.s
+	orig := *e
+	var anoms []Anomaly
+	if pc.Waybill == "" {
+		a, err := reuse.check(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		e.reused = len(a) > 0
+		anoms = a
+	}
+	anoms = append(anoms, s.fold(pc, e, cfg, s.opts)...)
+	st := EventStats{Key: e.Key(), Parcel: e.Parcel(), Deltas: e.Deltas}
+	if p.shared {
+		for _, src := range e.sources {
+			st.Sources = append(st.Sources, StatSource{Key: src.key, Deltas: src.deltas})
+		}
+		pc.Folded = append(pc.Folded, e.Key())
+		p.round[e.Parcel()] = append(p.round[e.Parcel()], orig)
+	} else if err := applySources(ctx, s.store, e.sources); err != nil {
+		// The events are durable: a crash before these land replays the fold, which names
+		// the same sources again, and the store adds each once.
+		return nil, err
+	}
+	p.pendingStats = append(p.pendingStats, st)
+	p.pendingEvents++
+	return anoms, nil
+}
+
+// refold follows a save that landed but for the parcels of keys, which other processes saved
+// meanwhile: it reads their summaries as saved and folds onto them the events of this round
+// that they do not hold yet; the rest of the round is saved and dropped.
+func (p *Pipeline) refold(ctx context.Context, keys []ParcelKey) error {
+	s := p.s
+	round := p.round
+	p.dirty, p.round = map[ParcelKey]Parcel{}, map[ParcelKey][]Event{}
+	p.pendingStats, p.pendingList, p.pendingEvents = nil, nil, 0
+	p.pendingAnoms = map[string]bool{}
+	got, err := s.store.ParcelsByKey(ctx, keys)
+	if err != nil {
+		return fmt.Errorf("refold: %w", err)
+	}
+	var all []Event
+	for _, k := range keys {
+		all = append(all, round[k]...)
+	}
+	reuse := newReuseCheck(s.store, all)
+	configs := map[string]CarrierConfig{}
+	now := s.Now()
+	for _, k := range keys {
+		evs := round[k]
+		pc := got[k]
+		folded := false
+		for i := range evs {
+			e := evs[i]
+			if slices.Contains(pc.Folded, e.Key()) {
+				continue // the winner holds it
+			}
+			cfg, ok := configs[e.Carrier]
+			if !ok {
+				if cfg, err = s.config(ctx, s.store, e.Carrier); err != nil {
+					return fmt.Errorf("refold: %w", err)
+				}
+				configs[e.Carrier] = cfg
+			}
+			anoms, err := p.foldOne(ctx, &pc, &e, cfg, reuse)
+			if err != nil {
+				return fmt.Errorf("refold: %w", err)
+			}
+			for _, a := range anoms {
+				if p.pendingAnoms[a.ID] {
+					continue
+				}
+				if _, err := s.store.Anomaly(ctx, a.ID); err == nil {
+					continue
+				}
+				p.pendingAnoms[a.ID] = true
+				p.pendingList = append(p.pendingList, a)
+			}
+			folded = true
+		}
+		if folded {
+			pc.UpdatedAt = now
+			p.dirty[k] = pc
+		}
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package tracking
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -124,7 +125,30 @@ type Derived struct {
 // EventStats is the statistics one event (by its key, carrier|id) moved.
 type EventStats struct {
 	Key    string
+	Parcel ParcelKey // the parcel the event was folded into; zero for statistics of no parcel
 	Deltas []StatDelta
+	// Sources are statistics the fold named by key (revivals, empty-parcel withdrawals), added
+	// once each by SaveDerived, when the fold's summary is saved. A pipeline on a store only it
+	// writes adds them while folding and leaves this empty.
+	Sources []StatSource
+}
+
+// StatSource is statistics added once by key (Store.AddStats).
+type StatSource struct {
+	Key    string
+	Deltas []StatDelta
+}
+
+// FoldConflictError is returned by SaveDerived when another process saved a summary of some
+// parcels since they were read (the same Version): nothing of those parcels' folds was written
+// (their events stay for a replay), everything else was. The caller reads the summaries again
+// and folds, onto them, the events they do not hold yet (Parcel.Folded).
+type FoldConflictError struct {
+	Parcels []ParcelKey
+}
+
+func (e *FoldConflictError) Error() string {
+	return fmt.Sprintf("%d parcel summaries were saved by another process meanwhile", len(e.Parcels))
 }
 
 // Journal is how ingestion writes, whatever the backend. Ingestion makes only the events
@@ -145,5 +169,7 @@ type Journal interface {
 	// SaveDerived writes the derived state and moves the checkpoint past d.Events (to
 	// d.Through). Should it stop half-way, EventsAfter still returns the events whose effects
 	// did not all land, and saving their replay adds each event's statistics once in all.
+	// Where several processes fold (Parcel.Version set), a summary whose version another
+	// process saved first is not written: *FoldConflictError names those parcels.
 	SaveDerived(ctx context.Context, d Derived) error
 }

@@ -288,6 +288,16 @@ type Parcel struct {
 	Final        bool
 	UpdatedAt    time.Time
 
+	// Version counts the saves of the summary where several processes fold into one store: a
+	// save of version v+1 lands only when no other process saved v+1 first (compare and set).
+	// Zero for a summary never saved, and on a store only one process writes.
+	Version int64
+	// Folded lists the keys (carrier|id) of the events the summary holds, in the order they
+	// were folded, where several processes fold into one store: a process that lost a save
+	// refolds only the events the winner's summary does not hold, and the consistency check
+	// replays them in that order. Empty on a store only one process writes.
+	Folded []string
+
 	// CollectedRegion and LastRegion are the regions of the collection and of the latest scan
 	// that named one: they tell a parcel within a city from one between cities (total delay).
 	CollectedRegion string

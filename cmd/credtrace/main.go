@@ -217,6 +217,12 @@ type backend struct {
 	// recover finishes statistics that a crash left half-applied (MongoDB only; SQLite
 	// commits them with their events).
 	recover func(ctx context.Context) error
+	// lease runs fn as the one holder of the named lease among the replicas, with a context
+	// that fences the store's writes with the lease's token; another holder is errLeaseHeld.
+	// The embedded store has one process: fn just runs.
+	lease func(ctx context.Context, name string, ttl time.Duration, fn func(context.Context) error) error
+	// shared says that several replicas may ingest into the store.
+	shared bool
 	// scoringOf and trackingOf turn the Store an Atomic block is given into the other domains'
 	// views of it, so that their decisions and audit entries share the block.
 	scoringOf  func(courier.Store) scoring.Store
@@ -231,7 +237,24 @@ func openStore(ctx context.Context, cfg config.Config) (backend, error) {
 			return backend{}, err
 		}
 		tr := st.Tracking()
-		return backend{courier: st, tracking: tr, scoring: st.Scoring(), health: st, where: "mongodb database " + cfg.MongoDB,
+		// The events another replica is folding right now are its to save: a replay here takes
+		// only those left pending for longer than any save takes.
+		st.SetReplayAge(replayAge)
+		owner := leaseOwner()
+		return backend{courier: st, tracking: tr, scoring: st.Scoring(), health: st, where: "mongodb database " + cfg.MongoDB, shared: true,
+			lease: func(ctx context.Context, name string, ttl time.Duration, fn func(context.Context) error) error {
+				l, err := st.AcquireLease(ctx, name, owner, ttl)
+				if errors.Is(err, mongodb.ErrLeaseHeld) {
+					return fmt.Errorf("%s: %w", err, errLeaseHeld)
+				}
+				if err != nil {
+					return err
+				}
+				defer st.ReleaseLease(context.WithoutCancel(ctx), l)
+				ctx, cancel := context.WithDeadline(ctx, l.Until)
+				defer cancel()
+				return fn(mongodb.Fenced(ctx, l))
+			},
 			close: func() error { return st.Close(context.Background()) },
 			recover: func(ctx context.Context) error {
 				_, err := tr.RecoverStats(ctx, 10*time.Minute)
@@ -245,7 +268,10 @@ func openStore(ctx context.Context, cfg config.Config) (backend, error) {
 		return backend{}, err
 	}
 	return backend{courier: st, tracking: st.Tracking(), scoring: st.Scoring(), health: st, close: st.Close, where: "sqlite " + cfg.SQLitePath(),
-		recover:    func(context.Context) error { return nil },
+		recover: func(context.Context) error { return nil },
+		lease: func(ctx context.Context, _ string, _ time.Duration, fn func(context.Context) error) error {
+			return fn(ctx)
+		},
 		scoringOf:  func(cs courier.Store) scoring.Store { return cs.(*sqlite.Store).Scoring() },
 		trackingOf: func(cs courier.Store) tracking.Store { return cs.(*sqlite.Store).Tracking() }}, nil
 }
@@ -383,7 +409,7 @@ func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv
 	if err != nil {
 		return fail(fmt.Errorf("bootstrap admin token: %w", err))
 	}
-	if err := st.recover(ctx); err != nil {
+	if err := st.lease(ctx, "recover-stats", recoverLease, st.recover); err != nil && !errors.Is(err, errLeaseHeld) {
 		return fail(fmt.Errorf("recover statistics: %w", err))
 	}
 	metrics := httpapi.NewMetrics()
@@ -397,9 +423,9 @@ func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv
 	}
 	trk := tracking.NewService(st.tracking, courier.NewTreeCache(svc), proposer{svc}, hasher, opts, nil)
 	// Several MongoDB replicas may ingest: summaries are read from the store, saved per batch.
-	pipe := tracking.NewPipeline(trk, tracking.PipelineOptions{Shared: cfg.MongoURI != ""})
+	pipe := tracking.NewPipeline(trk, tracking.PipelineOptions{Shared: st.shared})
 	svc.SetWatcher(verdicts{trk})
-	if n, err := pipe.Recover(ctx); err != nil {
+	if n, err := replay(ctx, st, pipe); err != nil && !errors.Is(err, errLeaseHeld) {
 		pipe.Close(ctx)
 		return fail(fmt.Errorf("replay tracking journal: %w", err))
 	} else if n > 0 {
@@ -416,6 +442,35 @@ func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv
 	api := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Scoring: sc, Store: st.health, Logger: log, Metrics: metrics,
 		AddressChecks: cfg.AddressChecks})
 	return &app{st: st, secret: secret, svc: svc, trk: trk, pipe: pipe, sc: sc, api: api, log: log, grace: cfg.ShutdownTimeout, unlock: unlock}, nil
+}
+
+// jobs is the schedule of the app. The tracking jobs run under named leases, so that of several
+// replicas one at a time runs each (the others skip the round); scoring has its run lease.
+func (a *app) jobs(cfg config.Config) []job {
+	st, trk, log := a.st, a.trk, a.log
+	return []job{
+		{name: "anomaly-scan", spec: cfg.AnomalySchedule, run: leased(st, "anomaly-scan", scanLease, func(ctx context.Context) error {
+			res, err := trk.Scan(ctx)
+			if err == nil && len(res.New) > 0 {
+				log.Info("anomalies found", "new", len(res.New), "scanned", res.Scanned)
+			}
+			return err
+		})},
+		{name: "recover-stats", spec: "@every 1m", run: leased(st, "recover-stats", recoverLease, st.recover)},
+		{name: "replay", spec: replaySpec(st), run: func(ctx context.Context) error {
+			n, err := replay(ctx, st, a.pipe)
+			if n > 0 {
+				log.Info("replayed tracking events left pending", "events", n)
+			}
+			if errors.Is(err, errLeaseHeld) {
+				return nil
+			}
+			return err
+		}},
+		{name: "score", spec: cfg.ScoreSchedule, run: scoreJob(a.sc, false, log)},
+		{name: "publish-grades", spec: cfg.PublishSchedule, run: scoreJob(a.sc, true, log)},
+		{name: "audit-checkpoint", spec: cfg.CheckpointSchedule, run: checkpointJob(a.svc, log)},
+	}
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -441,23 +496,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer app.close()
-	st, secret, trk, sc, api := app.st, app.secret, app.trk, app.sc, app.api
+	st, secret, api := app.st, app.secret, app.api
 
 	sched := newScheduler(loc, log)
-	jobs := []job{
-		{name: "anomaly-scan", spec: cfg.AnomalySchedule, run: func(ctx context.Context) error {
-			res, err := trk.Scan(ctx)
-			if err == nil && len(res.New) > 0 {
-				log.Info("anomalies found", "new", len(res.New), "scanned", res.Scanned)
-			}
-			return err
-		}},
-		{name: "recover-stats", spec: "@every 1m", run: st.recover},
-		{name: "score", spec: cfg.ScoreSchedule, run: scoreJob(sc, false, log)},
-		{name: "publish-grades", spec: cfg.PublishSchedule, run: scoreJob(sc, true, log)},
-		{name: "audit-checkpoint", spec: cfg.CheckpointSchedule, run: checkpointJob(app.svc, log)},
-	}
-	for _, j := range jobs {
+	for _, j := range app.jobs(cfg) {
 		if err := sched.add(j); err != nil {
 			return fmt.Errorf("schedule %s: %w", j.name, err)
 		}

@@ -2,8 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
 	"log/slog"
+	"os"
 	"time"
+
+	"github.com/credtrace/credtrace/tracking"
 
 	"github.com/robfig/cron/v3"
 )
@@ -63,4 +70,58 @@ func (s *scheduler) start() { s.cron.Start() }
 func (s *scheduler) shutdown() {
 	s.stop()
 	<-s.cron.Stop().Done()
+}
+
+// How long the tracking jobs' leases last: longer than a run takes, short enough that a replica
+// that died holding one delays the next run by little. A run is cut off when its lease ends.
+const (
+	scanLease    = 10 * time.Minute
+	recoverLease = 5 * time.Minute
+	replayLease  = 5 * time.Minute
+	// replayAge is how long an event stays pending before a replay (of any replica) takes it:
+	// longer than any save of a batch.
+	replayAge = 2 * time.Minute
+)
+
+// errLeaseHeld says that another replica holds a job's lease: the round is skipped.
+var errLeaseHeld = errors.New("another replica holds the lease")
+
+// leaseOwner names this process among the replicas.
+func leaseOwner() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b))
+}
+
+// leased runs fn under the named lease of the store; another holder skips the round.
+func leased(st backend, name string, ttl time.Duration, fn func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		err := st.lease(ctx, name, ttl, fn)
+		if errors.Is(err, errLeaseHeld) {
+			return nil
+		}
+		return err
+	}
+}
+
+// replay replays the events left pending, under the replay lease where replicas share the
+// store (errLeaseHeld when another holds it).
+func replay(ctx context.Context, st backend, pipe *tracking.Pipeline) (int, error) {
+	n := 0
+	err := st.lease(ctx, "replay", replayLease, func(ctx context.Context) error {
+		var err error
+		n, err = pipe.Recover(ctx)
+		return err
+	})
+	return n, err
+}
+
+// replaySpec is how often the replay runs: on a shared store a replica that stopped leaves
+// events pending that the others take over; one process replays at its start only.
+func replaySpec(st backend) string {
+	if st.shared {
+		return "@every 1m"
+	}
+	return ""
 }

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -50,6 +51,11 @@ const (
 	collCarriers    = "carriers"
 	collIncidents   = "incidents"
 	collAnomalies   = "anomalies"
+	// collFolds keeps each saved version of a parcel summary under "<parcel>#<version>": the
+	// unique _id is the compare and set of concurrent folds (see SaveDerived).
+	collFolds = "folds"
+	// collLeaseTerms keeps each term of a named lease under "<name>#<token>" (see AcquireLease).
+	collLeaseTerms = "lease_terms"
 
 	collRatings   = "ratings"
 	collScoreRuns = "score_runs"
@@ -76,7 +82,12 @@ type Store struct {
 
 	counters, guesses, checkpoints collection
 
-	events, parcels, stats, statSources, carriers, incidents, anomalies collection
+	events, parcels, stats, statSources, carriers, incidents, anomalies, folds collection
+	leaseTerms                                                                 collection
+
+	// replayAge is how old a pending event must be before EventsAfter returns it (see
+	// SetReplayAge).
+	replayAge time.Duration
 
 	ratings, scoreRuns, scores, sanctions, leases, methods collection
 	ratingVersions                                         collection
@@ -175,6 +186,8 @@ func newStore(client *mongo.Client, dbName string, sess *mongo.Session) *Store {
 		carriers:       coll(collCarriers),
 		incidents:      coll(collIncidents),
 		anomalies:      coll(collAnomalies),
+		folds:          coll(collFolds),
+		leaseTerms:     coll(collLeaseTerms),
 		ratings:        coll(collRatings),
 		scoreRuns:      coll(collScoreRuns),
 		scores:         coll(collScores),
@@ -235,6 +248,11 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 			plain(bson.D{{Key: "waybill", Value: 1}}),
 			plain(bson.D{{Key: "carrier", Value: 1}}),
 		}},
+		{s.folds, []mongo.IndexModel{
+			plain(bson.D{{Key: "parcel", Value: 1}, {Key: "version", Value: -1}}), // a parcel's latest summary
+			plain(bson.D{{Key: "keys", Value: 1}}),                                // the fold that holds an event
+		}},
+		{s.leaseTerms, []mongo.IndexModel{plain(bson.D{{Key: "name", Value: 1}, {Key: "token", Value: -1}})}},
 		{s.anomalies, []mongo.IndexModel{
 			plain(bson.D{{Key: "carrier", Value: 1}}),
 			plain(bson.D{{Key: "kind", Value: 1}}),
@@ -324,6 +342,7 @@ func (s *Store) inTransaction(ctx context.Context, fn func(bound *Store) error) 
 	}
 	defer sess.EndSession(context.WithoutCancel(ctx))
 	bound := newStore(s.client, s.db.Name(), sess)
+	bound.replayAge = s.replayAge
 	bound.txn = s.txn
 	_, err = sess.WithTransaction(ctx, func(context.Context) (any, error) { return nil, fn(bound) })
 	return err

@@ -3,6 +3,8 @@ package mongodb
 import (
 	"context"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
@@ -81,4 +83,9 @@ func (c collection) DeleteMany(ctx context.Context, filter any, opts ...options.
 
 func (c collection) BulkWrite(ctx context.Context, models []mongo.WriteModel, opts ...options.Lister[options.BulkWriteOptions]) (*mongo.BulkWriteResult, error) {
 	return c.c.BulkWrite(c.bind(ctx), models, opts...)
+}
+
+// Hello runs the hello command on the collection's database (for the server's clock).
+func (c collection) Hello(ctx context.Context) *mongo.SingleResult {
+	return c.c.Database().RunCommand(c.bind(ctx), bson.D{{Key: "hello", Value: 1}})
 }

@@ -201,6 +201,8 @@ type parcelDoc struct {
 	LastRegion   string         `bson:"last_region,omitempty"`
 	Withheld     bool           `bson:"delivery_withheld,omitempty"`
 	Empty        bool           `bson:"empty,omitempty"`
+	Version      int64          `bson:"version,omitempty"`
+	Folded       []string       `bson:"folded,omitempty"`
 }
 
 func toParcelDoc(p tracking.Parcel) parcelDoc {
@@ -238,6 +240,8 @@ func toParcelDoc(p tracking.Parcel) parcelDoc {
 		LastRegion:   p.LastRegion,
 		Withheld:     p.DeliveryWithheld,
 		Empty:        p.Empty,
+		Version:      p.Version,
+		Folded:       p.Folded,
 	}
 }
 
@@ -276,6 +280,8 @@ func fromParcelDoc(d parcelDoc) tracking.Parcel {
 		LastRegion:       d.LastRegion,
 		DeliveryWithheld: d.Withheld,
 		Empty:            d.Empty,
+		Version:          d.Version,
+		Folded:           d.Folded,
 	}
 }
 

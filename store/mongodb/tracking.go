@@ -467,7 +467,17 @@ func (t *Tracking) finish(ctx context.Context, coll collection, timeField string
 		if len(docs) == 0 {
 			return n, nil
 		}
+		if err := t.s.checkFence(ctx); err != nil {
+			return n, err
+		}
 		for _, d := range docs {
+			// Claim the source first: a page read is stale by the time it is counted, and the
+			// claim is the last look, on the source itself, at whether it is still uncounted.
+			if ok, err := t.claim(ctx, coll, d.ID); err != nil {
+				return n, err
+			} else if !ok {
+				continue
+			}
 			if err := t.count(ctx, coll, []contribution{{src: d.ID, deltas: fromDeltaDocs(d.Deltas)}}); err != nil {
 				return n, err
 			}
@@ -475,6 +485,34 @@ func (t *Tracking) finish(ctx context.Context, coll collection, timeField string
 		}
 		after = docs[len(docs)-1].ID
 	}
+}
+
+// claim marks the uncounted source id of coll as being counted, with the token of the lease
+// ctx carries (see Fenced): it fails for a source counted meanwhile, or claimed under a later
+// term of the lease, so that a holder whose lease lapsed does not count what the next holder
+// counts.
+func (t *Tracking) claim(ctx context.Context, coll collection, id string) (bool, error) {
+	token := int64(0)
+	owner := ""
+	if l, ok := fence(ctx); ok {
+		token, owner = l.Token, l.Owner
+	}
+	filter := bson.D{{Key: "_id", Value: id}, {Key: "counted", Value: false}, {Key: "$or", Value: bson.A{
+		bson.D{{Key: "claim_token", Value: bson.D{{Key: "$exists", Value: false}}}},
+		bson.D{{Key: "claim_token", Value: bson.D{{Key: "$lte", Value: token}}}},
+	}}}
+	update := bson.D{
+		{Key: "$set", Value: bson.D{{Key: "claim_token", Value: token}, {Key: "claim_owner", Value: owner}}},
+		{Key: "$currentDate", Value: bson.D{{Key: "claim_at", Value: true}}},
+	}
+	err := coll.FindOneAndUpdate(ctx, filter, update).Err()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("claim %s %s: %w", coll.Name(), id, err)
+	}
+	return true, nil
 }
 
 // pruneGuards takes counted sources off the pend lists, where a stop between marking a source
@@ -774,4 +812,15 @@ func (s *Store) rekeyParcels(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// StatSources implements tracking.SourceLister: the counted statistics sources (AddStats).
+func (t *Tracking) StatSources(ctx context.Context) ([]tracking.StatSource, error) {
+	docs, err := findAll[statSourceDoc](ctx, t.s.statSources, bson.M{"counted": true})
+	if err != nil {
+		return nil, fmt.Errorf("mongodb: statistics sources: %w", err)
+	}
+	return convSlice(docs, func(d statSourceDoc) tracking.StatSource {
+		return tracking.StatSource{Key: d.Source, Deltas: fromDeltaDocs(d.Deltas)}
+	}), nil
 }

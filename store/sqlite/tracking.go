@@ -650,6 +650,13 @@ func (t *Tracking) SaveDerived(ctx context.Context, d tracking.Derived) error {
 				return err
 			}
 		}
+		for _, e := range d.Events {
+			for _, src := range e.Sources {
+				if err := (&Tracking{s: tx}).AddStats(ctx, src.Key, src.Deltas); err != nil {
+					return err
+				}
+			}
+		}
 		if _, err := tx.tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
 			checkpointKey, fmt.Sprint(d.Through)); err != nil {
 			return fmt.Errorf("sqlite: save checkpoint: %w", err)
