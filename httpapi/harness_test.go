@@ -107,6 +107,11 @@ func newEnv(t testing.TB) *env {
 			t.Errorf("close pipeline: %v", err)
 		}
 	})
+	live, err := tracking.StartLive(ctx, trk, tracking.LiveOptions{Every: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(live.Close)
 	svc.SetWatcher(verdicts{trk})
 	sc := scoring.NewService(st.Scoring(), st, trk, svc.InTree, clk.now)
 	sc.SetAuditor(courier.NewAuditor(svc, func(cs courier.Store) scoring.Store { return cs.(*sqlite.Store).Scoring() }))

@@ -106,7 +106,8 @@ func oaQEnum[T ~string](name, desc string, values ...T) oaParam {
 var (
 	oaHealth = oaObject(
 		oaReq("status", oaEnum("ok when the store answers, unavailable when it does not", "ok", "unavailable")),
-		oaReq("store", oaEnum("The storage backend", "sqlite", "mongodb")))
+		oaReq("store", oaEnum("The storage backend", "sqlite", "mongodb")),
+		oaOpt("live", oaEnum("How the live streams learn of the events stored by every replica: poll reads the store's event sequence", "poll")))
 	oaScoreView = oaObject(
 		oaReq("current", oaNullable(oaOut[scoreJSON]())),
 		oaReq("history", oaArray(oaOut[scoreJSON]())))

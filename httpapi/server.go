@@ -50,6 +50,8 @@ type Deps struct {
 	// AddressChecks is how many requests a minute one address may send that check a
 	// recipient's phone digits (0: the default AddressChecks).
 	AddressChecks int
+	// Live is the live streams' reader of the store (optional), whose mode /healthz reports.
+	Live interface{ Mode() string }
 }
 
 // Route is one endpoint and the roles that may call it. RolePublic means anyone, signed in or not.

@@ -415,7 +415,6 @@ func (s *Service) Ingest(ctx context.Context, c Caller, inputs []EventInput) (In
 		}
 	}
 	res.Anomalies = b.Anomalies
-	s.hub.publishEvents(b.Events)
 	for i := range b.Anomalies {
 		a := b.Anomalies[i]
 		s.hub.publishAlert(Alert{Kind: "anomaly", Anomaly: &a})

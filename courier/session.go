@@ -1,0 +1,69 @@
+package courier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// OpenSession signs a into the dashboard until ttl from now: it stores a session and returns
+// its id (for the browser's cookie) and the CSRF token of its forms.
+func (s *Service) OpenSession(ctx context.Context, a Actor, ttl time.Duration) (id, csrf string, err error) {
+	id, csrf = newSecret(), newSecret()
+	ss := Session{IDHash: HashToken(id), TokenID: a.TokenID, CSRF: csrf, Expires: s.Now().Add(ttl)}
+	if err := s.store.CreateSession(ctx, ss); err != nil {
+		return "", "", fmt.Errorf("open session: %w", err)
+	}
+	return id, csrf, nil
+}
+
+// SessionOf returns the actor signed in as session id and the session's CSRF token. An
+// unknown or expired session, or one whose token was revoked since, is ErrNotFound; an
+// expired one is forgotten.
+func (s *Service) SessionOf(ctx context.Context, id string) (Actor, string, error) {
+	if id == "" {
+		return Actor{}, "", ErrNotFound
+	}
+	ss, err := s.store.Session(ctx, HashToken(id))
+	if err != nil {
+		return Actor{}, "", err
+	}
+	if !s.Now().Before(ss.Expires) {
+		if err := s.store.DeleteSession(ctx, ss.IDHash); err != nil {
+			return Actor{}, "", fmt.Errorf("forget expired session: %w", err)
+		}
+		return Actor{}, "", ErrNotFound
+	}
+	// The token may have been revoked since sign-in: ask the archive each time.
+	a, err := s.ActorOf(ctx, ss.TokenID)
+	if errors.Is(err, ErrNotFound) {
+		if err := s.store.DeleteSession(ctx, ss.IDHash); err != nil {
+			return Actor{}, "", fmt.Errorf("forget session of a revoked token: %w", err)
+		}
+		return Actor{}, "", ErrNotFound
+	}
+	if err != nil {
+		return Actor{}, "", err
+	}
+	return a, ss.CSRF, nil
+}
+
+// CloseSession signs session id out; closing an unknown session is no error.
+func (s *Service) CloseSession(ctx context.Context, id string) error {
+	if id == "" {
+		return nil
+	}
+	if err := s.store.DeleteSession(ctx, HashToken(id)); err != nil {
+		return fmt.Errorf("close session: %w", err)
+	}
+	return nil
+}
+
+// PruneSessions forgets the sessions that have expired (a scheduled job: reads refuse them anyway).
+func (s *Service) PruneSessions(ctx context.Context) error {
+	if err := s.store.DeleteSessionsBefore(ctx, s.Now()); err != nil {
+		return fmt.Errorf("prune sessions: %w", err)
+	}
+	return nil
+}
