@@ -7,21 +7,24 @@ import (
 	"time"
 )
 
-// OpenSession signs a into the dashboard until ttl from now: it stores a session and returns
-// its id (for the browser's cookie) and the CSRF token of its forms.
-func (s *Service) OpenSession(ctx context.Context, a Actor, ttl time.Duration) (id, csrf string, err error) {
+// Sessions live by the wall clock the browser lives by, not by the service clock: the callers
+// hand in the times.
+
+// OpenSession signs a into the dashboard until expires: it stores a session and returns its id
+// (for the browser's cookie) and the CSRF token of its forms.
+func (s *Service) OpenSession(ctx context.Context, a Actor, expires time.Time) (id, csrf string, err error) {
 	id, csrf = newSecret(), newSecret()
-	ss := Session{IDHash: HashToken(id), TokenID: a.TokenID, CSRF: csrf, Expires: s.Now().Add(ttl)}
+	ss := Session{IDHash: HashToken(id), TokenID: a.TokenID, CSRF: csrf, Expires: expires.UTC().Truncate(time.Millisecond)}
 	if err := s.store.CreateSession(ctx, ss); err != nil {
 		return "", "", fmt.Errorf("open session: %w", err)
 	}
 	return id, csrf, nil
 }
 
-// SessionOf returns the actor signed in as session id and the session's CSRF token. An
+// SessionOf returns the actor signed in as session id at now and the session's CSRF token. An
 // unknown or expired session, or one whose token was revoked since, is ErrNotFound; an
 // expired one is forgotten.
-func (s *Service) SessionOf(ctx context.Context, id string) (Actor, string, error) {
+func (s *Service) SessionOf(ctx context.Context, id string, now time.Time) (Actor, string, error) {
 	if id == "" {
 		return Actor{}, "", ErrNotFound
 	}
@@ -29,7 +32,7 @@ func (s *Service) SessionOf(ctx context.Context, id string) (Actor, string, erro
 	if err != nil {
 		return Actor{}, "", err
 	}
-	if !s.Now().Before(ss.Expires) {
+	if !now.Before(ss.Expires) {
 		if err := s.store.DeleteSession(ctx, ss.IDHash); err != nil {
 			return Actor{}, "", fmt.Errorf("forget expired session: %w", err)
 		}
@@ -60,9 +63,9 @@ func (s *Service) CloseSession(ctx context.Context, id string) error {
 	return nil
 }
 
-// PruneSessions forgets the sessions that have expired (a scheduled job: reads refuse them anyway).
-func (s *Service) PruneSessions(ctx context.Context) error {
-	if err := s.store.DeleteSessionsBefore(ctx, s.Now()); err != nil {
+// PruneSessions forgets the sessions expired at now (a scheduled job: reads refuse them anyway).
+func (s *Service) PruneSessions(ctx context.Context, now time.Time) error {
+	if err := s.store.DeleteSessionsBefore(ctx, now); err != nil {
 		return fmt.Errorf("prune sessions: %w", err)
 	}
 	return nil

@@ -224,7 +224,7 @@ func (s *Server) sessionOf(c *fiber.Ctx) (session, bool) {
 	}
 	var ss session
 	if id := c.Cookies(sessionCookie); id != "" {
-		a, csrf, err := s.deps.Courier.SessionOf(c.UserContext(), id)
+		a, csrf, err := s.deps.Courier.SessionOf(c.UserContext(), id, time.Now())
 		switch {
 		case err == nil:
 			ss = session{actor: a, csrf: csrf}
@@ -285,7 +285,7 @@ func (s *Server) webSignIn(c *fiber.Ctx) error {
 	if err := s.deps.Courier.CloseSession(ctx(c), c.Cookies(sessionCookie)); err != nil {
 		return err // signing in again ends the previous session
 	}
-	id, csrf, err := s.deps.Courier.OpenSession(ctx(c), a, sessionTTL)
+	id, csrf, err := s.deps.Courier.OpenSession(ctx(c), a, time.Now().Add(sessionTTL))
 	if err != nil {
 		return err
 	}

@@ -468,7 +468,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		// Expired sessions and hits past the address limit's window are refused or not counted
 		// anyway; forgetting them keeps the collections small (FerretDB has no TTL indexes).
 		{name: "prune", spec: "@every 5m", run: func(ctx context.Context) error {
-			return errors.Join(app.svc.PruneSessions(ctx), trk.PruneHits(ctx))
+			return errors.Join(app.svc.PruneSessions(ctx, time.Now()), trk.PruneHits(ctx))
 		}},
 	}
 	for _, j := range jobs {
