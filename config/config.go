@@ -41,6 +41,9 @@ type Config struct {
 	Timezone           string // CREDTRACE_TZ: time zone of the cron schedules and of the evaluation periods
 	Period             string // --period, CREDTRACE_PERIOD: length of an evaluation period, month (also when empty) or quarter
 	AddressChecks      int    // --address-checks, CREDTRACE_ADDRESS_CHECKS: phone-checking requests a minute per address
+	// LivePoll (--live-poll, CREDTRACE_LIVE_POLL) is how often the live streams read the events
+	// stored by every replica.
+	LivePoll time.Duration
 	// TotalDelayCity and TotalDelayIntercity (--total-delay, CREDTRACE_TOTAL_DELAY) are how far past its
 	// promise a silent parcel is deemed lost, within a city and between cities.
 	TotalDelayCity, TotalDelayIntercity time.Duration
@@ -71,7 +74,7 @@ var ErrHelp = flag.ErrHelp
 
 // flagValues are the parsed flags before they are checked.
 type flagValues struct {
-	addr, data, keyFile, auditKeyFile, checkpoints, shutdown, publicity, repair, anomaly, score, publish, period, addressChecks, totalDelay *string
+	addr, data, keyFile, auditKeyFile, checkpoints, shutdown, publicity, repair, anomaly, score, publish, period, addressChecks, livePoll, totalDelay *string
 }
 
 // newFlags declares every flag of serve, with its default taken from env (the variable of a
@@ -94,6 +97,7 @@ func newFlags(env func(key, def string) string) (*flag.FlagSet, flagValues) {
 		publish:       str("publish-schedule", "0 3 1 * *", "cron spec of the grade publication of the period just ended (empty disables it)"),
 		period:        str("period", "month", "evaluation period of published grades: month or quarter"),
 		addressChecks: str("address-checks", "30", "requests a minute one address may send that check a recipient's phone digits (anonymous, or signed in with phone4); the per-waybill lock of 5 wrong answers an hour comes on top"),
+		livePoll:      str("live-poll", "250ms", "how often the live streams read the store for events stored by any replica (from 10ms to 1m)"),
 		totalDelay:    str("total-delay", "city=3,intercity=7", "days past its promise after which a silent parcel is deemed lost (彻底延误时限, YZ/T 0128): within a city, between cities"),
 	}
 }
@@ -187,6 +191,11 @@ func Load(getenv func(string) string, args []string) (Config, error) {
 		problems = append(problems, "--shutdown-timeout / CREDTRACE_SHUTDOWN_TIMEOUT: must be positive")
 	}
 	c.ShutdownTimeout = d
+	if d, err := time.ParseDuration(*f.livePoll); err != nil || d < 10*time.Millisecond || d > time.Minute {
+		problems = append(problems, fmt.Sprintf("--live-poll / CREDTRACE_LIVE_POLL: %q is not a duration from 10ms to 1m", *f.livePoll))
+	} else {
+		c.LivePoll = d
+	}
 	if city, inter, err := parseTotalDelay(*f.totalDelay); err != nil {
 		problems = append(problems, "--total-delay / CREDTRACE_TOTAL_DELAY: "+err.Error())
 	} else {

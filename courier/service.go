@@ -569,11 +569,30 @@ func (s *Service) ActorOf(ctx context.Context, id string) (credtrace.Caller, err
 	return credtrace.Caller{TokenID: t.ID, Role: t.Role, FirmID: t.FirmID, MerchantID: t.MerchantID, StaffID: t.StaffID}, nil
 }
 
+// BootstrapTokenID is the id of the regulator token generated on a first start. It is fixed so
+// that replicas starting at once on an empty store create one token between them: the id is
+// unique, and every insert but the first is refused.
+const BootstrapTokenID = "00000000-0000-7000-8000-000000000001"
+
 // Bootstrap makes sure a regulator can sign in. With a given secret it registers that secret as a
 // regulator token when it is not yet known. Without one, on a store with no token at all, it
 // issues a regulator token and returns its secret (to be printed once); otherwise it returns "".
+// Replicas bootstrapping at once make one token: the others find theirs refused as a
+// duplicate (of the secret's hash, or of BootstrapTokenID) and return "".
 func (s *Service) Bootstrap(ctx context.Context, given string) (string, error) {
 	system := credtrace.Caller{Role: credtrace.RoleRegulator, TokenID: "system"}
+	create := func(t Token) (bool, error) {
+		err := s.store.Atomic(ctx, func(st Store) error {
+			if err := st.CreateToken(ctx, t); err != nil {
+				return err
+			}
+			return s.audit(ctx, st, system, "token.bootstrap", "token", t.ID, "role=regulator")
+		})
+		if errors.Is(err, credtrace.ErrConflict) {
+			return false, nil // another replica bootstrapped first
+		}
+		return err == nil, err
+	}
 	if given != "" {
 		_, err := s.store.TokenByHash(ctx, HashToken(given))
 		if err == nil {
@@ -582,27 +601,16 @@ func (s *Service) Bootstrap(ctx context.Context, given string) (string, error) {
 		if !errors.Is(err, credtrace.ErrNotFound) {
 			return "", err
 		}
-		t := Token{ID: newID(), Hash: HashToken(given), Role: credtrace.RoleRegulator, Label: "admin (CREDTRACE_ADMIN_TOKEN)", CreatedAt: s.Now(), CreatedBy: "system"}
-		return "", s.store.Atomic(ctx, func(st Store) error {
-			if err := st.CreateToken(ctx, t); err != nil {
-				return err
-			}
-			return s.audit(ctx, st, system, "token.bootstrap", "token", t.ID, "role=regulator")
-		})
+		_, err = create(Token{ID: newID(), Hash: HashToken(given), Role: credtrace.RoleRegulator, Label: "admin (CREDTRACE_ADMIN_TOKEN)", CreatedAt: s.Now(), CreatedBy: "system"})
+		return "", err
 	}
 	n, err := s.store.CountTokens(ctx)
 	if err != nil || n > 0 {
 		return "", err
 	}
 	secret := newSecret()
-	t := Token{ID: newID(), Hash: HashToken(secret), Role: credtrace.RoleRegulator, Label: "admin (generated on first start)", CreatedAt: s.Now(), CreatedBy: "system"}
-	err = s.store.Atomic(ctx, func(st Store) error {
-		if err := st.CreateToken(ctx, t); err != nil {
-			return err
-		}
-		return s.audit(ctx, st, system, "token.bootstrap", "token", t.ID, "role=regulator")
-	})
-	if err != nil {
+	made, err := create(Token{ID: BootstrapTokenID, Hash: HashToken(secret), Role: credtrace.RoleRegulator, Label: "admin (generated on first start)", CreatedAt: s.Now(), CreatedBy: "system"})
+	if err != nil || !made {
 		return "", err
 	}
 	return secret, nil

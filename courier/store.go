@@ -104,6 +104,15 @@ type Store interface {
 	RevokeToken(ctx context.Context, id string, at time.Time) error
 	CountTokens(ctx context.Context) (int, error)
 
+	// CreateSession stores a dashboard session; credtrace.ErrConflict on a taken id hash.
+	CreateSession(ctx context.Context, s Session) error
+	// Session returns the session whose id hashes to idHash; credtrace.ErrNotFound when there is none.
+	Session(ctx context.Context, idHash string) (Session, error)
+	// DeleteSession forgets a session; forgetting an unknown one is no error.
+	DeleteSession(ctx context.Context, idHash string) error
+	// DeleteSessionsBefore forgets the sessions that expired before t.
+	DeleteSessionsBefore(ctx context.Context, t time.Time) error
+
 	// LastAudit returns the newest audit entry; ok is false on an empty trail.
 	LastAudit(ctx context.Context) (e AuditEntry, ok bool, err error)
 	// AppendAudit stores e; credtrace.ErrConflict when e.Seq is taken (another writer won the race).

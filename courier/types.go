@@ -351,6 +351,16 @@ type Commitment struct {
 	CreatedBy string
 }
 
+// Session is a signed-in browser of the dashboard, kept in the store so that every replica
+// knows it. The browser's cookie holds a random id; only its SHA-256 is kept, with the token it
+// signed in with, its forms' CSRF token (drawn at sign-in) and when it ends.
+type Session struct {
+	IDHash  string
+	TokenID string
+	CSRF    string
+	Expires time.Time
+}
+
 // Token is an API credential. Only the SHA-256 of the secret is kept.
 type Token struct {
 	ID         string

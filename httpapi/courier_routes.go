@@ -235,6 +235,10 @@ func (s *Server) health(c *fiber.Ctx) error {
 	if t, ok := s.deps.Store.(interface{ Transactions() bool }); ok {
 		out["transactions"] = t.Transactions()
 	}
+	// How the live streams learn of events stored by other replicas.
+	if s.deps.Live != nil {
+		out["live"] = s.deps.Live.Mode()
+	}
 	return c.JSON(out)
 }
 

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/limiter"
 
 	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/tracking"
@@ -19,25 +18,30 @@ import (
 const AddressChecks = 30
 
 // phoneLimiter limits, per address, the requests that could guess the phone digits: every
-// anonymous request on the route, and any request that carries phone4 whoever signs it.
+// anonymous request on the route, and any request that carries phone4 whoever signs it. The
+// requests are counted in the store, so the limit holds across replicas.
 func (s *Server) phoneLimiter() fiber.Handler {
 	max := s.deps.AddressChecks
 	if max <= 0 {
 		max = AddressChecks
 	}
-	return limiter.New(limiter.Config{
-		Max:        max,
-		Expiration: time.Minute,
-		Next: func(c *fiber.Ctx) bool {
-			return actor(c).Role != credtrace.RolePublic && c.Query("phone4") == ""
-		},
-		LimitReached: func(c *fiber.Ctx) error {
+	return func(c *fiber.Ctx) error {
+		// Without tracking there is no phone to check.
+		if s.deps.Tracking == nil || actor(c).Role != credtrace.RolePublic && c.Query("phone4") == "" {
+			return c.Next()
+		}
+		ok, err := s.deps.Tracking.AllowAddress(ctx(c), c.IP(), max)
+		if err != nil {
+			return err
+		}
+		if !ok {
 			s.deps.Metrics.PhoneCheck(PhoneRateLimited)
-			c.Set(fiber.HeaderRetryAfter, "60")
+			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(tracking.AddressWindow.Seconds())))
 			return &apiError{status: fiber.StatusTooManyRequests, code: "rate_limited",
 				msg: "too many requests from this address that check a phone; try again in a minute"}
-		},
-	})
+		}
+		return c.Next()
+	}
 }
 
 // PhoneRateLimited is the outcome of a phone check refused by the per-address limit.

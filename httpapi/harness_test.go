@@ -87,32 +87,58 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "test.db"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "test.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	e := newEnvOn(t, backend{courier: st, tracking: st.Tracking(), scoring: st.Scoring(), health: st,
+		trackingOf: func(cs courier.Store) tracking.Store { return cs.(*sqlite.Store).Tracking() },
+		scoringOf:  func(cs courier.Store) scoring.Store { return cs.(*sqlite.Store).Scoring() }})
+	e.store = st
+	return e
+}
+
+// backend is the store an env is built on.
+type backend struct {
+	courier    courier.Store
+	tracking   tracking.Store
+	scoring    scoring.Store
+	health     httpapi.Pinger
+	trackingOf func(courier.Store) tracking.Store
+	scoringOf  func(courier.Store) scoring.Store
+}
+
+// newEnvOn wires the services and the API on b, as main does, with the test clock.
+func newEnvOn(t testing.TB, b backend) *env {
+	t.Helper()
+	ctx := context.Background()
 	clk := &clock{t: time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)}
-	svc := courier.NewService(st, courier.NewHasher([]byte("test-pii-key-0123456789abcdefghij")), courier.DefaultPolicy(), clk.now)
+	svc := courier.NewService(b.courier, courier.NewHasher([]byte("test-pii-key-0123456789abcdefghij")), courier.DefaultPolicy(), clk.now)
 	svc.SetAuditKey(testAuditKey)
 	if _, err := svc.Bootstrap(ctx, adminTk); err != nil {
 		t.Fatal(err)
 	}
 	metrics := httpapi.NewMetrics()
-	trk := tracking.NewService(st.Tracking(), courier.NewTreeCache(svc), proposer{svc}, courier.NewHasher([]byte("test-pii-key-0123456789abcdefghij")), tracking.Options{OnPhoneCheck: metrics.PhoneCheck,
-		Auditor: courier.NewAuditor(svc, func(cs courier.Store) tracking.Store { return cs.(*sqlite.Store).Tracking() })}, clk.now)
-	pipe := tracking.NewPipeline(trk, tracking.PipelineOptions{})
+	trk := tracking.NewService(b.tracking, courier.NewTreeCache(svc), proposer{svc}, courier.NewHasher([]byte("test-pii-key-0123456789abcdefghij")), tracking.Options{OnPhoneCheck: metrics.PhoneCheck,
+		Auditor: courier.NewAuditor(svc, b.trackingOf)}, clk.now)
+	_, shared := b.courier.(*sqlite.Store)
+	pipe := tracking.NewPipeline(trk, tracking.PipelineOptions{Shared: !shared})
 	t.Cleanup(func() {
 		if err := pipe.Close(context.Background()); err != nil {
 			t.Errorf("close pipeline: %v", err)
 		}
 	})
+	live, err := tracking.StartLive(ctx, trk, tracking.LiveOptions{Every: 10 * time.Millisecond, OnError: func(err error) { t.Logf("live: %v", err) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(live.Close)
 	svc.SetWatcher(verdicts{trk})
-	sc := scoring.NewService(st.Scoring(), st, trk, svc.InTree, clk.now)
-	sc.SetAuditor(courier.NewAuditor(svc, func(cs courier.Store) scoring.Store { return cs.(*sqlite.Store).Scoring() }))
-	srv := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Scoring: sc, Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics})
-	return &env{t: t, srv: srv, svc: svc, trk: trk, sc: sc, store: st, clock: clk, bodies: &bytes.Buffer{}}
+	sc := scoring.NewService(b.scoring, b.courier, trk, svc.InTree, clk.now)
+	sc.SetAuditor(courier.NewAuditor(svc, b.scoringOf))
+	srv := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Scoring: sc, Store: b.health, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics, Live: live})
+	return &env{t: t, srv: srv, svc: svc, trk: trk, sc: sc, clock: clk, bodies: &bytes.Buffer{}}
 }
 
 // raw sends one request through the Fiber app (a string or []byte body as it is, anything

@@ -56,7 +56,8 @@ func oaIDPaged(more ...openapi.Param) []openapi.Param {
 var (
 	oaHealth = openapi.Object(
 		openapi.Req("status", openapi.Enum("ok when the store answers, unavailable when it does not", "ok", "unavailable")),
-		openapi.Req("store", openapi.Enum("The storage backend", "sqlite", "mongodb")))
+		openapi.Req("store", openapi.Enum("The storage backend", "sqlite", "mongodb")),
+		openapi.Opt("live", openapi.Enum("How the live streams learn of the events stored by every replica: poll reads the store's event sequence", "poll")))
 	oaScoreView = openapi.Object(
 		openapi.Req("current", openapi.Nullable(openapi.Out[scoreJSON]())),
 		openapi.Req("history", openapi.Array(openapi.Out[scoreJSON]())))

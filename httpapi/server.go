@@ -51,6 +51,8 @@ type Deps struct {
 	// AddressChecks is how many requests a minute one address may send that check a
 	// recipient's phone digits (0: the default AddressChecks).
 	AddressChecks int
+	// Live is the live streams' reader of the store (optional), whose mode /healthz reports.
+	Live interface{ Mode() string }
 }
 
 // Route is one endpoint, declared once: its method and pattern, the roles that may call it

@@ -384,24 +384,27 @@ func (s *Server) traceParcel(c *fiber.Ctx) error {
 	return c.JSON(traceOut(t))
 }
 
-// streamParcel sends the current trace, then each new event of the parcel as it is ingested,
-// as server-sent events, with a comment every 15 seconds to keep proxies from closing it.
+// streamParcel sends the current trace, then each new event of the parcel as it is stored (by
+// any replica), as server-sent events, with a comment every 15 seconds to keep proxies from
+// closing it. It subscribes before it reads the trace, so that nothing stored in between is
+// lost; an event the trace already holds is not sent again.
 func (s *Server) streamParcel(c *fiber.Ctx) error {
 	carrier, err := s.carrierOf(c)
 	if err != nil {
 		return err
 	}
-	t, err := s.deps.Tracking.TraceParcel(ctx(c), actor(c), c.Params("waybill"), carrier, c.Query("phone4"))
+	t, ch, cancel, err := s.deps.Tracking.FollowParcel(ctx(c), actor(c), c.Params("waybill"), carrier, c.Query("phone4"))
 	if err != nil {
 		return err
 	}
-	reduced := t.Reduced
-	ch, cancel := s.deps.Tracking.Hub().SubscribeParcel(tracking.ParcelKey{Carrier: t.Carrier, Waybill: t.Waybill})
 	snapshot, _ := json.Marshal(traceOut(t))
 	first := fmt.Sprintf("event: trace\ndata: %s\n\n", snapshot)
 	return sse(c, s.stop, cancel, first, ch, func(e tracking.Event) string {
+		if e.Carrier != t.Carrier || t.Holds(e) {
+			return ""
+		}
 		out := eventOut(e)
-		if reduced {
+		if t.Reduced {
 			r := tracking.ReduceEvent(e)
 			out = eventJSON{Code: string(r.Code), At: r.At, Region: r.Region, Signer: r.Signer}
 		}
@@ -435,8 +438,9 @@ func (s *Server) streamAlerts(c *fiber.Ctx) error {
 	})
 }
 
-// sse streams server-sent events: first, then one message per value received from ch, until
-// the client goes away or the server stops; a comment every 15 s keeps proxies from timing out.
+// sse streams server-sent events: first, then one message per value received from ch (none
+// when render returns ""), until the client goes away or the server stops; a comment every
+// 15 s keeps proxies from timing out.
 func sse[T any](c *fiber.Ctx, stop <-chan struct{}, cancel func(), first string, ch <-chan T, render func(T) string) error {
 	c.Set(fiber.HeaderContentType, "text/event-stream")
 	c.Set(fiber.HeaderCacheControl, "no-cache")
@@ -462,7 +466,9 @@ func sse[T any](c *fiber.Ctx, stop <-chan struct{}, cancel func(), first string,
 			case <-keep.C:
 				msg = ": keep-alive\n\n"
 			case v := <-ch:
-				msg = render(v)
+				if msg = render(v); msg == "" {
+					continue
+				}
 			}
 			alive()
 			if _, err := w.WriteString(msg); err != nil || w.Flush() != nil {

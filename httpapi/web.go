@@ -8,7 +8,6 @@ import (
 	"errors"
 	"html/template"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -34,23 +33,21 @@ const (
 	signedInKey   = "credtrace.signed-in" // a dashboard request's actor is a live session's
 )
 
-// session is a signed-in browser: the token's actor, kept server-side; the cookie holds only a
-// random id. csrf is the forms' token of this session, drawn at sign-in: a token seen before
-// sign-in (or in another session) is worth nothing after it.
+// session is a signed-in browser: the token's actor, kept in the store (courier.Session) so
+// that every replica knows it; the cookie holds only a random id. csrf is the forms' token of
+// this session, drawn at sign-in: a token seen before sign-in (or in another session) is worth
+// nothing after it.
 type session struct {
-	actor   credtrace.Caller
-	expires time.Time
-	csrf    string
+	actor credtrace.Caller
+	csrf  string
 }
 
 type web struct {
-	pages    map[string]*template.Template
-	mu       sync.Mutex
-	sessions map[string]session
+	pages map[string]*template.Template
 }
 
 func newWeb() *web {
-	w := &web{pages: map[string]*template.Template{}, sessions: map[string]session{}}
+	w := &web{pages: map[string]*template.Template{}}
 	for _, p := range []string{"home", "firms", "firm", "lists", "parcel", "signin", "sanctions", "overview", "file", "objections", "ratings", "error"} {
 		w.pages[p] = template.Must(template.ParseFS(webFS, "web/layout.html", "web/"+p+".html"))
 	}
@@ -284,20 +281,28 @@ func (s *Server) checkCSRF(c *fiber.Ctx) error {
 	return nil
 }
 
-// sessionOf is the browser's live session, if its cookie names one.
+// sessionLocal is the request's local holding its session, read once from the store.
+const sessionLocal = "ct_session"
+
+// sessionOf is the browser's live session, if its cookie names one: known to the store, not
+// expired, its token not revoked since sign-in (the archive is asked at each request).
 func (s *Server) sessionOf(c *fiber.Ctx) (session, bool) {
-	id := c.Cookies(sessionCookie)
-	if id == "" {
-		return session{}, false
+	if ss, ok := c.Locals(sessionLocal).(*session); ok {
+		return *ss, ss.csrf != ""
 	}
-	s.web.mu.Lock()
-	defer s.web.mu.Unlock()
-	ss, ok := s.web.sessions[id]
-	if ok && time.Now().After(ss.expires) {
-		delete(s.web.sessions, id)
-		return session{}, false
+	var ss session
+	if id := c.Cookies(sessionCookie); id != "" {
+		a, csrf, err := s.deps.Courier.SessionOf(c.UserContext(), id, time.Now())
+		switch {
+		case err == nil:
+			ss = session{actor: a, csrf: csrf}
+		case !errors.Is(err, credtrace.ErrNotFound):
+			// Signed out for this request; the next one asks again.
+			s.log.Warn("dashboard session", "request_id", requestID(c), "error", err.Error())
+		}
 	}
-	return ss, ok
+	c.Locals(sessionLocal, &ss)
+	return ss, ss.csrf != ""
 }
 
 // sessionActor is the signed-in actor of the browser, or the public.
@@ -306,16 +311,7 @@ func (s *Server) sessionActor(c *fiber.Ctx) (credtrace.Caller, bool) {
 	if !ok {
 		return credtrace.Public, false
 	}
-	id := c.Cookies(sessionCookie)
-	// The token may have been revoked since sign-in: ask the archive each time.
-	a, err := s.deps.Courier.ActorOf(c.UserContext(), ss.actor.TokenID)
-	if err != nil {
-		s.web.mu.Lock()
-		delete(s.web.sessions, id)
-		s.web.mu.Unlock()
-		return credtrace.Public, false
-	}
-	return a, true
+	return ss.actor, true
 }
 
 func (s *Server) render(c *fiber.Ctx, page, title string, data any, problem string) error {
@@ -354,13 +350,13 @@ func (s *Server) webSignIn(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	id, csrf := randomToken(), randomToken()
-	s.web.mu.Lock()
-	if old := c.Cookies(sessionCookie); old != "" {
-		delete(s.web.sessions, old) // signing in again ends the previous session
+	if err := s.deps.Courier.CloseSession(ctx(c), c.Cookies(sessionCookie)); err != nil {
+		return err // signing in again ends the previous session
 	}
-	s.web.sessions[id] = session{actor: a, expires: time.Now().Add(sessionTTL), csrf: csrf}
-	s.web.mu.Unlock()
+	id, csrf, err := s.deps.Courier.OpenSession(ctx(c), a, time.Now().Add(sessionTTL))
+	if err != nil {
+		return err
+	}
 	c.Cookie(&fiber.Cookie{Name: sessionCookie, Value: id, Path: "/ui", HTTPOnly: true, SameSite: "Strict", Secure: c.Protocol() == "https",
 		Expires: time.Now().Add(sessionTTL)})
 	// The pre-sign-in token is replaced by the session's, so that a token planted or seen
@@ -373,9 +369,9 @@ func (s *Server) webSignOut(c *fiber.Ctx) error {
 	if err := s.checkCSRF(c); err != nil {
 		return err
 	}
-	s.web.mu.Lock()
-	delete(s.web.sessions, c.Cookies(sessionCookie))
-	s.web.mu.Unlock()
+	if err := s.deps.Courier.CloseSession(ctx(c), c.Cookies(sessionCookie)); err != nil {
+		return err
+	}
 	c.Cookie(&fiber.Cookie{Name: sessionCookie, Value: "", Path: "/ui", HTTPOnly: true, SameSite: "Strict", Expires: time.Unix(0, 0)})
 	c.Cookie(&fiber.Cookie{Name: csrfCookie, Value: randomToken(), Path: "/ui", HTTPOnly: true, SameSite: "Strict", Secure: c.Protocol() == "https"})
 	return c.Redirect("/ui/", fiber.StatusSeeOther)

@@ -109,3 +109,33 @@ func LockedUntil(wrong []time.Time, now time.Time, max int, window time.Duration
 	}
 	return time.Time{}
 }
+
+// AddressWindow is the window of the per-address limit of phone checks (see AllowAddress).
+const AddressWindow = time.Minute
+
+func addressKey(addr string) string { return "address|" + addr }
+
+// AllowAddress counts one request that could check a phone from addr, and reports whether it
+// is within max requests in the last AddressWindow. The hit is recorded before the count, in
+// the store, so requests from one address to several processes at once are all counted, and a
+// refused request counts too.
+func (s *Service) AllowAddress(ctx context.Context, addr string, max int) (bool, error) {
+	key, now := addressKey(addr), s.Now()
+	if err := s.store.AddHit(ctx, key, now); err != nil {
+		return false, fmt.Errorf("address limit: %w", err)
+	}
+	n, err := s.store.CountHits(ctx, key, now.Add(-AddressWindow))
+	if err != nil {
+		return false, fmt.Errorf("address limit: %w", err)
+	}
+	return n <= max, nil
+}
+
+// PruneHits forgets the hits of the per-address limit that no window counts any more (a
+// scheduled job).
+func (s *Service) PruneHits(ctx context.Context) error {
+	if err := s.store.PruneHits(ctx, s.Now().Add(-AddressWindow)); err != nil {
+		return fmt.Errorf("prune address hits: %w", err)
+	}
+	return nil
+}

@@ -417,7 +417,6 @@ func (s *Service) Ingest(ctx context.Context, c credtrace.Caller, inputs []Event
 		}
 	}
 	res.Anomalies = b.Anomalies
-	s.hub.publishEvents(b.Events)
 	for i := range b.Anomalies {
 		a := b.Anomalies[i]
 		s.hub.publishAlert(Alert{Kind: "anomaly", Anomaly: &a})

@@ -109,7 +109,32 @@ type Store interface {
 	// WrongGuesses returns the times of the wrong answers to the check named by key at or
 	// after since, oldest first.
 	WrongGuesses(ctx context.Context, key string, since time.Time) ([]time.Time, error)
+
+	// LastSeq returns the highest sequence of a stored event, 0 when none is stored.
+	LastSeq(ctx context.Context) (int64, error)
+	// EventsSince returns stored events, folded or not, whose sequence is above q.After or in
+	// one of q.Gaps, in sequence order, at most q.Limit, with their sequences. It is what the
+	// live streams poll, so it reads every process's events.
+	EventsSince(ctx context.Context, q SeqQuery) ([]Event, []int64, error)
+
+	// AddHit records one request counted by the limit named by key at at. Hits recorded at
+	// once by several processes all land.
+	AddHit(ctx context.Context, key string, at time.Time) error
+	// CountHits counts the hits of key at or after since.
+	CountHits(ctx context.Context, key string, since time.Time) (int, error)
+	// PruneHits forgets the hits (of any key) before before.
+	PruneHits(ctx context.Context, before time.Time) error
 }
+
+// SeqQuery selects stored events by sequence: those above After, and those in Gaps.
+type SeqQuery struct {
+	After int64
+	Gaps  []SeqRange
+	Limit int
+}
+
+// SeqRange is the sequences From to To, both included.
+type SeqRange struct{ From, To int64 }
 
 // Derived is the state that follows from the event log: parcel summaries, statistics and
 // anomalies, with the sequence of the last event they include.

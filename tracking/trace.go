@@ -59,6 +59,21 @@ type Trace struct {
 	AsOf        time.Time
 	// Reduced is true for the public view: no custody, no sites or staff, places at city level.
 	Reduced bool
+	// keys are the keys of the events of a reduced trace, whose events carry none (see Holds).
+	keys map[string]bool
+}
+
+// Holds reports whether e, an event of the trace's parcel, is among the trace's events.
+func (t Trace) Holds(e Event) bool {
+	if t.Reduced {
+		return t.keys[e.Key()]
+	}
+	for _, x := range t.Events {
+		if x.Key() == e.Key() {
+			return true
+		}
+	}
+	return false
 }
 
 // BuildTrace derives a parcel's state and custody chain from its events, whatever order they
@@ -144,9 +159,10 @@ func City(region string) string {
 // reduce strips a trace to what the public may see.
 func reduce(t Trace) Trace {
 	out := Trace{Waybill: t.Waybill, Status: t.Status, StatusAt: t.StatusAt, CollectedAt: t.CollectedAt, DeliveredAt: t.DeliveredAt,
-		Promise: t.Promise, AsOf: t.AsOf, Reduced: true, Carrier: t.Carrier}
+		Promise: t.Promise, AsOf: t.AsOf, Reduced: true, Carrier: t.Carrier, keys: make(map[string]bool, len(t.Events))}
 	for _, e := range t.Events {
 		out.Events = append(out.Events, Event{Code: e.Code, At: e.At, Region: City(e.Region), Signer: e.Signer})
+		out.keys[e.Key()] = true
 	}
 	if t.Holder.Kind == HolderRecipient {
 		out.Holder = Holder{Kind: HolderRecipient}
@@ -205,6 +221,21 @@ func (s *Service) TraceParcel(ctx context.Context, c credtrace.Caller, waybill, 
 	}
 	sort.Strings(amb.Carriers)
 	return Trace{}, amb
+}
+
+// FollowParcel is TraceParcel for a live stream. It subscribes to the waybill's new events
+// before it reads the trace, so that an event stored meanwhile is in the trace, on the channel,
+// or both: the caller keeps the events e of the trace's carrier that !trace.Holds(e). The
+// channel carries every carrier's events of the waybill when carrier is empty. cancel ends the
+// subscription; on an error there is none to end.
+func (s *Service) FollowParcel(ctx context.Context, c credtrace.Caller, waybill, carrier, phone4 string) (Trace, <-chan Event, func(), error) {
+	ch, cancel := s.hub.SubscribeParcel(ParcelKey{Carrier: strings.TrimSpace(carrier), Waybill: strings.TrimSpace(waybill)})
+	t, err := s.TraceParcel(ctx, c, waybill, carrier, phone4)
+	if err != nil {
+		cancel()
+		return Trace{}, nil, nil, err
+	}
+	return t, ch, cancel, nil
 }
 
 // traceFor builds one parcel's trace and reports whether c is entitled to it (see TraceParcel).

@@ -355,6 +355,7 @@ type app struct {
 	svc    *courier.Service
 	trk    *tracking.Service
 	pipe   *tracking.Pipeline
+	live   *tracking.Live
 	grace  time.Duration // how long close waits for the pipeline
 	sc     *scoring.Service
 	api    *httpapi.Server
@@ -367,6 +368,7 @@ func (a *app) close() {
 	// state is saved. A wait past the grace is left to the replay at the next start.
 	ctx, cancel := context.WithTimeout(context.Background(), a.grace)
 	defer cancel()
+	a.live.Close()
 	if err := a.pipe.Close(ctx); err != nil {
 		a.log.Error("close the tracking pipeline", "error", err.Error())
 	}
@@ -431,17 +433,25 @@ func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv
 	} else if n > 0 {
 		log.Info("replayed tracking events after the last checkpoint", "events", n)
 	}
+	// The live streams read what every replica stores, from one poller.
+	live, err := tracking.StartLive(ctx, trk, tracking.LiveOptions{Every: cfg.LivePoll,
+		OnError: func(err error) { log.Warn("live streams", "error", err.Error()) }})
+	if err != nil {
+		pipe.Close(ctx)
+		return fail(err)
+	}
 	sc := scoring.NewService(st.scoring, st.courier, trk, svc.InTree, nil)
 	cal, err := calendar(cfg)
 	if err != nil {
+		live.Close()
 		pipe.Close(ctx)
 		return fail(err)
 	}
 	sc.SetCalendar(cal)
 	sc.SetAuditor(courier.NewAuditor(svc, st.scoringOf))
 	api := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Scoring: sc, Store: st.health, Logger: log, Metrics: metrics,
-		AddressChecks: cfg.AddressChecks})
-	return &app{st: st, secret: secret, svc: svc, trk: trk, pipe: pipe, sc: sc, api: api, log: log, grace: cfg.ShutdownTimeout, unlock: unlock}, nil
+		AddressChecks: cfg.AddressChecks, Live: live})
+	return &app{st: st, secret: secret, svc: svc, trk: trk, pipe: pipe, live: live, sc: sc, api: api, log: log, grace: cfg.ShutdownTimeout, unlock: unlock}, nil
 }
 
 // jobs is the schedule of the app. The tracking jobs run under named leases, so that of several
@@ -470,6 +480,11 @@ func (a *app) jobs(cfg config.Config) []job {
 		{name: "score", spec: cfg.ScoreSchedule, run: scoreJob(a.sc, false, log)},
 		{name: "publish-grades", spec: cfg.PublishSchedule, run: scoreJob(a.sc, true, log)},
 		{name: "audit-checkpoint", spec: cfg.CheckpointSchedule, run: checkpointJob(a.svc, log)},
+		// Expired sessions and hits past the address limit's window are refused or not counted
+		// anyway; forgetting them keeps the collections small (FerretDB has no TTL indexes).
+		{name: "prune", spec: "@every 5m", run: func(ctx context.Context) error {
+			return errors.Join(a.svc.PruneSessions(ctx, time.Now()), trk.PruneHits(ctx))
+		}},
 	}
 }
 

@@ -67,6 +67,8 @@ const (
 	collRatingVersions = "rating_versions"
 
 	collWrongAnswers = "wrong_answers"
+	collSessions     = "sessions"
+	collHits         = "hits"
 )
 
 // Store is a courier.Store on one MongoDB database. It is safe for concurrent use.
@@ -93,6 +95,8 @@ type Store struct {
 	ratingVersions                                         collection
 
 	wrongAnswers collection
+	sessions     collection
+	hits         collection
 }
 
 var _ courier.Store = (*Store)(nil)
@@ -196,6 +200,8 @@ func newStore(client *mongo.Client, dbName string, sess *mongo.Session) *Store {
 		methods:        coll(collMethods),
 		ratingVersions: coll(collRatingVersions),
 		wrongAnswers:   coll(collWrongAnswers),
+		sessions:       coll(collSessions),
+		hits:           coll(collHits),
 	}
 }
 
@@ -236,6 +242,7 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 			plain(bson.D{{Key: "waybill", Value: 1}, {Key: "carrier", Value: 1}}),     // a parcel's events, a waybill's carriers
 			plain(bson.D{{Key: "counted", Value: 1}, {Key: "received_at", Value: 1}}), // RecoverStats
 			plain(bson.D{{Key: "pending", Value: 1}, {Key: "seq", Value: 1}}),         // the journal's replay
+			plain(bson.D{{Key: "seq", Value: 1}}),                                     // the live streams' polling
 		}},
 		{s.parcels, []mongo.IndexModel{ // the scheduled scans
 			plain(bson.D{{Key: "final", Value: 1}, {Key: "last_at", Value: 1}}),
@@ -274,6 +281,13 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		}},
 		{s.methods, []mongo.IndexModel{plain(bson.D{{Key: "created_at", Value: 1}})}},
 		{s.wrongAnswers, []mongo.IndexModel{ // a check's recent wrong answers; forgetting old ones
+			plain(bson.D{{Key: "key", Value: 1}, {Key: "at", Value: 1}}),
+			plain(bson.D{{Key: "at", Value: 1}}),
+		}},
+		// Expired sessions are pruned on the schedule (FerretDB has no TTL indexes) and
+		// refused on read.
+		{s.sessions, []mongo.IndexModel{plain(bson.D{{Key: "expires_at", Value: 1}})}},
+		{s.hits, []mongo.IndexModel{ // a limit's recent hits; forgetting old ones
 			plain(bson.D{{Key: "key", Value: 1}, {Key: "at", Value: 1}}),
 			plain(bson.D{{Key: "at", Value: 1}}),
 		}},

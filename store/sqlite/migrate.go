@@ -438,6 +438,23 @@ INSERT INTO rating_versions SELECT id, rater_kind, rater_id, waybill, firm_id, s
 	`
 ALTER TABLE stats ADD COLUMN empty_suspect INTEGER NOT NULL DEFAULT 0;
 `,
+	// 14: state the dashboard and the limits kept in memory (issue 13, item 4): dashboard
+	// sessions, and the hits of per-address limits, one row each.
+	`CREATE TABLE sessions (
+	id_hash TEXT PRIMARY KEY,
+	token_id TEXT NOT NULL,
+	csrf TEXT NOT NULL,
+	expires_at INTEGER NOT NULL
+);
+CREATE INDEX sessions_expires ON sessions (expires_at);
+CREATE TABLE hits (
+	seq INTEGER PRIMARY KEY,
+	key TEXT NOT NULL,
+	at INTEGER NOT NULL
+);
+CREATE INDEX hits_key_at ON hits (key, at);
+CREATE INDEX hits_at ON hits (at);
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) courier.Store) {
 	all = append(all, objectionBehaviours...)
 	all = append(all, commitmentBehaviours...)
 	all = append(all, tokenBehaviours...)
+	all = append(all, sessionBehaviours...)
 	all = append(all, auditBehaviours...)
 	all = append(all, counterBehaviours...)
 	all = append(all, settingBehaviours...)
