@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
-.PHONY: build run test vet lint fmt-check bench bench-short browser-deps
+.PHONY: build run test vet lint fmt-check bench bench-short bench-validity browser-deps
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/credtrace ./cmd/credtrace
@@ -65,6 +65,15 @@ bench: build
 	./bin/credtrace bench -out $(BENCH_OUT)/latest.json 2>&1 | tee $(BENCH_OUT)/latest.txt
 	@echo "MongoDB backend against the embedded FerretDB test server (functional only: FerretDB scans instead of using indexes):" | tee -a $(BENCH_OUT)/latest.txt
 	$(GO) test -run '^$$' -bench Mongo -benchtime 20x ./store/mongodb 2>&1 | grep -E '^Benchmark' | tee -a $(BENCH_OUT)/latest.txt
+	@$(MAKE) --no-print-directory bench-validity BENCH_OUT=$(BENCH_OUT)
+
+## bench-validity: the validity bench (a few minutes): three synthetic worlds written through an
+## in-process service, scored, and compared with their truth (Spearman of true quality and
+## score, each manipulation detector's precision and recall, tiny subjects graded insufficient,
+## grades against true-quality bands); prints the table and keeps it in $(BENCH_OUT)/validity.*
+bench-validity: build
+	@mkdir -p $(BENCH_OUT)
+	./bin/credtrace bench -validity -out $(BENCH_OUT)/validity.json 2>&1 | tee $(BENCH_OUT)/validity.txt
 
 ## bench-short: the same figures at a small scale, in under two minutes; prints them and writes
 ## nothing

@@ -35,25 +35,6 @@ func (g *gen) parcels() {
 	for i := 0; i < n; i++ {
 		g.recips = append(g.recips, recipient{phone: g.unique(func() string { return phone(g.r) }), district: pick(g.r, g.districts).code})
 	}
-	kinds := make([]string, s.Parcels)
-	for i := range kinds {
-		kinds[i] = ParcelNormal
-	}
-	perm := g.r.Perm(s.Parcels)
-	next := 0
-	for _, k := range []struct {
-		kind  string
-		share float64
-	}{{ParcelLost, shareLost}, {ParcelDelayed, shareDelayed}, {ParcelDamaged, shareDamaged}, {ParcelFalseSignature, shareFalseSig}, {ParcelFailed, shareFailed}} {
-		c := int(math.Round(k.share * float64(s.Parcels)))
-		if s.Parcels >= 30 {
-			c = max(c, 1)
-		}
-		for j := 0; j < c && next < len(perm); j++ {
-			kinds[perm[next]] = k.kind
-			next++
-		}
-	}
 	// Merchants ship by a Zipf-like law: a few big shops, many small ones.
 	cum := make([]float64, len(g.w.Merchants))
 	total := 0.0
@@ -65,7 +46,16 @@ func (g *gen) parcels() {
 	for _, h := range g.hqs {
 		hqOf[h.ref] = h
 	}
-	for i := 0; i < s.Parcels; i++ {
+	// Routes first, so that what happens to a parcel can follow the quality of who holds it.
+	type route struct {
+		p     Parcel
+		hq    *hqState
+		o, d  *outletState
+		story bool
+	}
+	g.tinyLoad = map[string]int{}
+	routes := make([]route, s.Parcels)
+	for i := range routes {
 		x := g.r.Float64() * total
 		m := &g.w.Merchants[sort.SearchFloat64s(cum, x)%len(cum)]
 		hq := hqOf[m.Carrier]
@@ -73,23 +63,58 @@ func (g *gen) parcels() {
 		rc := pick(g.r, g.recips)
 		var near []*outletState
 		for _, d := range hq.outlets {
-			if d.region == rc.district {
+			if d.region == rc.district && (!g.tiny[d.ref] || g.tinyLoad[d.ref] < TinyDeliveries) {
 				near = append(near, d)
 			}
 		}
 		if len(near) == 0 {
-			near = hq.outlets
+			near = g.ordinary(hq.outlets)
 		}
 		d := pick(g.r, near)
-		minAgo := time.Duration(0)
-		if kinds[i] != ParcelNormal {
-			// Parcels with a story are done by the end: their events are all in.
-			minAgo = min(7*day, time.Duration(s.Days)*day/2)
+		if g.tiny[d.ref] {
+			g.tinyLoad[d.ref]++
 		}
-		p := Parcel{Waybill: g.waybill(hq), Carrier: hq.ref, Merchant: m.ID, RecipientPhone: rc.phone, Origin: o.ref, Dest: d.ref,
-			Kind: kinds[i], CollectedAt: g.collectTime(minAgo)}
-		evs := g.chain(&p, hq, o, d)
-		g.add(p, hq, evs)
+		routes[i] = route{p: Parcel{Waybill: g.waybill(hq), Carrier: hq.ref, Merchant: m.ID, RecipientPhone: rc.phone, Origin: o.ref, Dest: d.ref,
+			Kind: ParcelNormal, CollectedAt: g.collectTime(0)}, hq: hq, o: o, d: d}
+	}
+	// Each kind's count is its share of the parcels; which parcels get it follows the holders:
+	// losses any holder on the way, delays and damage the last sorting centre (delays the
+	// delivering outlet too), failed deliveries and false signatures the delivering outlet.
+	blame := map[string]func(r route) float64{
+		ParcelLost: func(r route) float64 {
+			return g.bad(r.o.site) + g.bad(r.o.branch.sc) + g.bad(r.d.branch.sc) + g.bad(r.d.site)
+		},
+		ParcelDelayed:        func(r route) float64 { return g.bad(r.d.branch.sc) + g.bad(r.d.site) },
+		ParcelDamaged:        func(r route) float64 { return g.bad(r.d.branch.sc) },
+		ParcelFalseSignature: func(r route) float64 { return g.bad(r.d.ref) },
+		ParcelFailed:         func(r route) float64 { return g.bad(r.d.ref) },
+	}
+	for _, k := range []struct {
+		kind  string
+		share float64
+	}{{ParcelLost, shareLost}, {ParcelDelayed, shareDelayed}, {ParcelDamaged, shareDamaged}, {ParcelFalseSignature, shareFalseSig}, {ParcelFailed, shareFailed}} {
+		c := int(math.Round(k.share * float64(s.Parcels)))
+		if s.Parcels >= 30 {
+			c = max(c, 1)
+		}
+		weights := make([]float64, len(routes))
+		for i, r := range routes {
+			if !r.story {
+				weights[i] = blame[k.kind](r)
+			}
+		}
+		for _, i := range g.weightedPick(weights, c) {
+			routes[i].p.Kind, routes[i].story = k.kind, true
+		}
+	}
+	for _, r := range routes {
+		p := r.p
+		// Parcels with a story are done by the end: their events are all in.
+		if minAgo := min(7*day, time.Duration(s.Days)*day/2); r.story && p.CollectedAt.After(g.w.End.Add(-minAgo)) {
+			p.CollectedAt = g.collectTime(minAgo)
+		}
+		evs := g.chain(&p, r.hq, r.o, r.d)
+		g.add(p, r.hq, evs)
 	}
 }
 
@@ -117,8 +142,12 @@ func (g *gen) add(p Parcel, hq *hqState, evs []Event) {
 			kept = append(kept, e)
 		}
 	}
+	id := p.Waybill
+	if p.Kind == ParcelReused {
+		id += "-" + hq.prefix // the second carrier's own event ids
+	}
 	for i := range kept {
-		kept[i].ID = fmt.Sprintf("%s-%02d", p.Waybill, i+1)
+		kept[i].ID = fmt.Sprintf("%s-%02d", id, i+1)
 		if kept[i].Code == "delivered" {
 			p.DeliveredAt, p.Courier = kept[i].At, kept[i].Staff
 		}
@@ -206,17 +235,20 @@ func (g *gen) chain(p *Parcel, hq *hqState, o, d *outletState) []Event {
 		t = t.Add(g.between(40*time.Minute, 4*time.Hour))
 		add("departed", t, o.site, courier, o.region)
 	}
+	// A delayed parcel is stuck at the last sorting centre or at the delivering outlet, the
+	// worse of the two the likelier.
+	stuckAtOutlet := delayed && g.r.Float64()*(g.bad(d.branch.sc)+g.bad(d.site)) < g.bad(d.site)
 	atCentre := func(sc string, pool []string, region string, last bool) {
-		t = t.Add(g.between(30*time.Minute, 3*time.Hour))
+		t = t.Add(g.slow(sc, g.between(30*time.Minute, 3*time.Hour)))
 		add("arrived", t, sc, sorter(pool), region)
 		if last && damaged {
 			t = t.Add(g.between(10*time.Minute, time.Hour))
 			add("damaged", t, sc, sorter(pool), region).Remark = "外包装破损，内件受损"
 		}
-		if last && delayed {
-			t = t.Add(g.between(60*time.Hour, 90*time.Hour)) // stuck: the promise is breached
+		if last && delayed && !stuckAtOutlet {
+			t = t.Add(g.between(60*time.Hour, 84*time.Hour)) // stuck: the promise is breached
 		}
-		t = t.Add(g.between(time.Hour, 6*time.Hour))
+		t = t.Add(g.slow(sc, g.between(time.Hour, 6*time.Hour)))
 		add("departed", t, sc, sorter(pool), region)
 	}
 	atCentre(o.branch.sc, o.branch.sorters, o.branch.region, !inter)
@@ -238,8 +270,17 @@ func (g *gen) chain(p *Parcel, hq *hqState, o, d *outletState) []Event {
 		staff = g.courierAt(d, t)
 	}
 	add("arrived", t, d.site, staff, d.region)
+	switch {
+	case stuckAtOutlet:
+		t = t.Add(g.between(60*time.Hour, 80*time.Hour))
+	case g.chance(0.6 * g.bad(d.site)):
+		t = t.Add(g.between(12*time.Hour, 40*time.Hour)) // left on the shelf for a day or so
+	}
 	t = g.round(t)
 	dc := g.courierAt(d, t)
+	if p.Kind == ParcelFailed || p.Kind == ParcelFalseSignature {
+		dc = g.courierBy(d, t, g.bad)
+	}
 	add("out_for_delivery", t, d.site, dc, d.region)
 	switch {
 	case failed && len(d.lockers) > 0:
@@ -262,7 +303,7 @@ func (g *gen) chain(p *Parcel, hq *hqState, o, d *outletState) []Event {
 		t = t.Add(g.between(30*time.Minute, 4*time.Hour))
 		add("delivered", t, d.site, dc, d.region).Signer = "recipient"
 	default:
-		t = t.Add(g.between(20*time.Minute, 5*time.Hour))
+		t = t.Add(g.slow(dc, g.between(20*time.Minute, 5*time.Hour)))
 		site, signer, remark := d.site, "recipient", ""
 		switch x := g.r.Float64(); {
 		case p.Kind == ParcelFalseSignature:
@@ -278,7 +319,15 @@ func (g *gen) chain(p *Parcel, hq *hqState, o, d *outletState) []Event {
 	if p.Kind == ParcelLost {
 		// Its scans stop somewhere between the first sorting centre and the destination outlet;
 		// sometimes the carrier itself scans it lost.
-		k := 2 + g.r.IntN(max(1, arrivedDest-2))
+		// It stops in the hands of a holder, the worse the likelier.
+		ws := make([]float64, len(evs)+1)
+		for k := 2; k <= min(arrivedDest+1, len(evs)-1); k++ {
+			ws[k] = g.bad(evs[k-1].Site)
+		}
+		k := 2
+		if ks := g.weightedPick(ws, 1); len(ks) == 1 {
+			k = ks[0]
+		}
 		evs = evs[:k]
 		if g.chance(0.3) {
 			last := evs[k-1]
@@ -315,6 +364,21 @@ func (g *gen) courierAt(o *outletState, t time.Time) string {
 		return o.couriers[0].person
 	}
 	return pick(g.r, at)
+}
+
+// courierBy is a courier working at o at t, drawn in proportion to weight.
+func (g *gen) courierBy(o *outletState, t time.Time, weight func(ref string) float64) string {
+	var at []string
+	var ws []float64
+	for _, s := range o.couriers {
+		if !t.Before(s.from) && (s.to.IsZero() || t.Before(s.to)) {
+			at, ws = append(at, s.person), append(ws, weight(s.person))
+		}
+	}
+	if len(at) == 0 {
+		return o.couriers[0].person
+	}
+	return at[g.weightedPick(ws, 1)[0]]
 }
 
 // weight is a parcel's weight in grams: log-normal around 900 g, between 50 g and 30 kg.

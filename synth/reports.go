@@ -1,6 +1,7 @@
 package synth
 
 import (
+	"math"
 	"time"
 )
 
@@ -27,7 +28,7 @@ func (g *gen) reports() {
 			}
 		}
 	}
-	objected := false
+	objected, delayReported := false, false // the first delayed delivery is always reported
 	const objection = "快件已按约定投递，收件人已确认收到，投诉内容与事实不符，请求更正。"
 	complain := func(c Complaint) {
 		c.Confirm = g.chance(0.6)
@@ -37,6 +38,9 @@ func (g *gen) reports() {
 		g.w.Complaints = append(g.w.Complaints, c)
 	}
 	for _, p := range g.w.Parcels {
+		if g.reused[p.Waybill] {
+			continue // two parcels answer to the number: nobody reports on it
+		}
 		delivered := !p.DeliveredAt.IsZero()
 		m := merchant[p.Merchant]
 		d := g.outlets[p.Dest]
@@ -45,7 +49,8 @@ func (g *gen) reports() {
 			g.w.Incidents = append(g.w.Incidents, Incident{Waybill: p.Waybill, Kind: "lost", By: ByRegulator, Reporter: "12305",
 				At: g.notAfter(last[p.Waybill].Add(g.between(3*day, 6*day))), Description: "收件人反映快件长期未到，物流信息多日未更新",
 				Confirm: g.chance(0.5)})
-		case p.Kind == ParcelDelayed && delivered && g.chance(0.3):
+		case p.Kind == ParcelDelayed && delivered && (g.chance(0.3) || !delayReported):
+			delayReported = true
 			in := Incident{Waybill: p.Waybill, Kind: "delayed", By: ByRegulator, Reporter: "12305",
 				At: g.notAfter(p.DeliveredAt.Add(g.between(2*time.Hour, 2*day))), Description: "快件超出承诺时限送达", Confirm: g.chance(0.5)}
 			if g.chance(0.5) {
@@ -67,7 +72,7 @@ func (g *gen) reports() {
 				complain(Complaint{SubjectKind: "staff", Subject: p.Courier, Waybill: p.Waybill, Severity: "general",
 					OccurredAt: in.At, Summary: "消费者投诉：快递员未经本人同意代签快件"})
 			}
-		case p.Kind == ParcelNormal && delivered && p.Courier != "" && g.chance(0.004):
+		case p.Kind == ParcelNormal && delivered && p.Courier != "" && g.chance(0.012*g.bad(p.Courier)):
 			complain(Complaint{SubjectKind: "staff", Subject: p.Courier, Waybill: p.Waybill, Severity: "minor",
 				OccurredAt: g.notAfter(p.DeliveredAt.Add(g.between(time.Hour, day))), Summary: "消费者投诉：快递员服务态度恶劣"})
 		}
@@ -86,14 +91,21 @@ func (g *gen) reports() {
 }
 
 // ratings are merchants' and recipients' ratings of delivered parcels: honest ones for a share
-// of parcels, a one-star burst by the malicious merchant, and bought five stars on every
-// campaign parcel.
+// of parcels, their stars following the quality of the delivering outlet and courier, a
+// one-star burst by the malicious merchant, and bought five stars on every campaign parcel.
+// An honest rater may give many one-star ratings when its parcels go through bad outlets: the
+// world posts them all at once, as a platform forwards a backlog.
 func (g *gen) ratings() {
-	ones := map[string]int{} // one-star ratings by rater, kept under the burst threshold for honest raters
 	rated := map[string]bool{}
-	stars := func(p Parcel, rater string, consumer bool) (int, []string) {
-		n, tags := 5, []string{"good_service"}
-		switch x := g.r.Float64(); {
+	stars := func(p Parcel, consumer bool) (int, []string) {
+		q := g.w.Truth.Outlets[p.Dest]
+		if c, ok := g.w.Truth.Couriers[p.Courier]; ok {
+			q = (q + c) / 2
+		}
+		n := int(math.Round(1.2 + 3.8*q + 0.7*g.r.NormFloat64()))
+		n = max(1, min(5, n))
+		tags := map[int][]string{1: {"rude"}, 2: {"late"}, 3: nil, 4: {"on_time"}, 5: {"good_service"}}[n]
+		switch {
 		case p.Kind == ParcelDelayed:
 			n, tags = 2, []string{"late"}
 		case p.Kind == ParcelDamaged:
@@ -101,37 +113,24 @@ func (g *gen) ratings() {
 		case p.Kind == ParcelFalseSignature && consumer:
 			n, tags = 1, []string{"false_signature"}
 		case p.Kind == ParcelFailed:
-			n, tags = 3, []string{"late"}
-		case x < 0.3:
-			n, tags = 4, []string{"on_time"}
-		case x < 0.42:
-			n, tags = 3, nil
-		case x < 0.45:
-			n, tags = 2, []string{"rude"}
-		case x < 0.55:
+			n, tags = min(n, 3), []string{"late"}
+		case n == 5 && g.chance(0.2):
 			tags = []string{"on_time", "careful"}
-		}
-		if n == 1 {
-			if ones[rater] >= 2 {
-				n = 2
-			} else {
-				ones[rater]++
-			}
 		}
 		return n, tags
 	}
 	comments := map[int]string{1: "很不满意", 2: "不太满意", 3: "一般", 4: "挺好", 5: "非常满意"}
 	for _, p := range g.w.Parcels {
-		if p.DeliveredAt.IsZero() || p.Kind == ParcelEmpty {
+		if p.DeliveredAt.IsZero() || p.Kind == ParcelEmpty || g.reused[p.Waybill] {
 			continue
 		}
 		if g.chance(0.1) && p.Kind != ParcelFalseSignature {
-			n, tags := stars(p, "m:"+p.Merchant, false)
+			n, tags := stars(p, false)
 			g.w.Ratings = append(g.w.Ratings, Rating{By: ByMerchant, Merchant: p.Merchant, Waybill: p.Waybill, Stars: n, Tags: tags, Comment: comments[n]})
 			rated["m:"+p.Merchant+"|"+p.Waybill] = true
 		}
 		if g.chance(0.08) || (p.Kind == ParcelFalseSignature && g.chance(0.5)) {
-			n, tags := stars(p, "c:"+p.RecipientPhone, true)
+			n, tags := stars(p, true)
 			g.w.Ratings = append(g.w.Ratings, Rating{By: ByConsumer, Waybill: p.Waybill, Phone4: p.RecipientPhone[len(p.RecipientPhone)-4:], Stars: n, Tags: tags})
 		}
 	}
@@ -141,20 +140,25 @@ func (g *gen) ratings() {
 		if !m.Malicious {
 			continue
 		}
-		n := 0
+		smear := Manipulation{Kind: ManipSmear, Merchant: m.ID, Outlet: m.Outlet, Carrier: m.Carrier}
 		for _, p := range g.w.Parcels {
-			if n == 8 {
+			if len(smear.Waybills) == 8 {
 				break
 			}
-			if p.Merchant != m.ID || p.DeliveredAt.IsZero() || p.Kind == ParcelEmpty || rated["m:"+m.ID+"|"+p.Waybill] {
+			if p.Merchant != m.ID || p.DeliveredAt.IsZero() || p.Kind == ParcelEmpty || g.reused[p.Waybill] || rated["m:"+m.ID+"|"+p.Waybill] {
 				continue
 			}
 			g.w.Ratings = append(g.w.Ratings, Rating{By: ByMerchant, Merchant: m.ID, Waybill: p.Waybill, Stars: 1, Tags: []string{"rude", "late"},
 				Comment: "服务太差，再也不用", Kind: RatingMalicious})
-			n++
+			smear.Waybills = append(smear.Waybills, p.Waybill)
+		}
+		if len(smear.Waybills) > 0 {
+			g.w.Truth.Manipulations = append(g.w.Truth.Manipulations, smear)
 		}
 	}
 	for _, c := range g.w.Campaigns {
+		g.w.Truth.Manipulations = append(g.w.Truth.Manipulations, Manipulation{Kind: ManipBought, Merchant: c.Merchant, Outlet: c.Outlet,
+			Carrier: g.w.Parcels[g.parcelIdx[c.Waybills[0]]].Carrier, Waybills: c.Waybills})
 		for _, wb := range c.Waybills {
 			p := g.w.Parcels[g.parcelIdx[wb]]
 			if p.DeliveredAt.IsZero() {

@@ -1,7 +1,14 @@
 // Package synth builds a synthetic courier world: brand HQs with their branches and outlets,
 // sites, staff who change jobs, merchants, parcels whose tracking events arrive the way real
-// carriers send them (duplicated, out of order, late), incidents, complaints, ratings honest and
-// bought, and empty-parcel campaigns.
+// carriers send them (duplicated, out of order, late), incidents, complaints, inspection
+// findings, ratings honest and bought, and empty-parcel campaigns.
+//
+// Every world has an answer key, World.Truth, which no party sends: a true quality per outlet,
+// site and courier that drives what happens (each leg's dwell, delays, silent losses, damage
+// and failed deliveries follow the holder of that leg; stars, complaints and inspection
+// findings follow the outlet and courier), and the manipulation planted in it (bought
+// five-star bursts on empty-parcel campaigns, a smear burst, reused waybill numbers, tiny
+// outlets). The validity bench (credtrace bench -validity) scores a world and compares.
 //
 // It is its own folder because three consumers share it and none of them owns it: `credtrace
 // gen` writes a world through the HTTP API, the bench can stream its events, and tests build
@@ -108,7 +115,11 @@ type World struct {
 	Batches    []Batch
 	Incidents  []Incident
 	Complaints []Complaint
-	Ratings    []Rating
+	// Inspections are the regulator's own findings, entered and confirmed as records.
+	Inspections []Inspection
+	Ratings     []Rating
+	// Truth is what no party sends: the qualities behind the world and what was planted in it.
+	Truth Truth
 }
 
 // BatchSize is the most events in one Batch.
@@ -197,6 +208,7 @@ const (
 	ParcelLost           = "lost"            // its events stop mid-way
 	ParcelFalseSignature = "false_signature" // signed for by the courier, not the recipient
 	ParcelEmpty          = "empty"           // an empty-parcel campaign's 10 g parcel
+	ParcelReused         = "reused"          // an ordinary parcel under a number another carrier used
 )
 
 // Parcel is the truth about one waybill; its events are in the carrier's batches.
@@ -277,6 +289,17 @@ func (e Event) Resolve(id func(ref string) string) Event {
 type Batch struct {
 	Carrier string // HQ Ref: the carrier whose token sends it
 	Events  []Event
+}
+
+// Inspection is a fault the regulator found in a routine inspection (日常监管检查): a
+// supervision record by the regulator, confirmed at once.
+type Inspection struct {
+	SubjectKind string // firm or site
+	Subject     string // its Ref
+	Severity    string
+	OccurredAt  time.Time
+	Summary     string
+	Document    string // the inspection report's number, the record's evidence
 }
 
 // Reporters of incidents and ratings.
@@ -390,6 +413,9 @@ func (w *World) Shift(d time.Duration) {
 	for i := range w.Complaints {
 		w.Complaints[i].OccurredAt = w.Complaints[i].OccurredAt.Add(d)
 	}
+	for i := range w.Inspections {
+		w.Inspections[i].OccurredAt = w.Inspections[i].OccurredAt.Add(d)
+	}
 }
 
 // cst is China Standard Time, the zone of every instant of a world; one value, so that equal
@@ -410,11 +436,14 @@ func New(seed uint64, size Size) World {
 	}
 	g.firms()
 	g.staff()
+	g.truth()
 	g.merchants()
 	g.parcels()
+	g.reuse()
 	g.campaigns()
 	g.batches()
 	g.reports()
+	g.inspections()
 	g.ratings()
 	return g.w
 }
@@ -442,6 +471,9 @@ type gen struct {
 	outbox map[string][]sending
 	// Parcels by waybill index into w.Parcels.
 	parcelIdx map[string]int
+	tiny      map[string]bool // outlet Refs planted tiny
+	tinyLoad  map[string]int  // parcels delivered at each tiny outlet so far
+	reused    map[string]bool // waybill numbers two carriers use
 }
 
 type hqState struct {

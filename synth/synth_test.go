@@ -3,6 +3,7 @@ package synth_test
 import (
 	"encoding/json"
 	"reflect"
+	"sort"
 	"testing"
 	"time"
 
@@ -88,9 +89,22 @@ func TestIdentifiersAreValid(t *testing.T) {
 		}
 		once("id", p.IDNumber)
 	}
+	planted := map[string]bool{} // reused numbers are given out twice on purpose, at two carriers
+	for _, m := range w.Truth.Manipulations {
+		if m.Kind == synth.ManipReused {
+			planted[m.Waybills[0]] = true
+		}
+	}
+	if len(planted) == 0 {
+		t.Error("no reused waybill planted")
+	}
 	for _, p := range w.Parcels {
 		if why := courier.CheckPhone(p.RecipientPhone); why != "" {
 			t.Errorf("parcel %s: recipient phone %s: %s", p.Waybill, p.RecipientPhone, why)
+		}
+		if planted[p.Waybill] {
+			once("waybill", p.Carrier+"|"+p.Waybill)
+			continue
 		}
 		once("waybill", p.Waybill)
 	}
@@ -239,13 +253,14 @@ func TestChainsLookReal(t *testing.T) {
 				continue
 			}
 			firstSeen[e.ID] = e
-			byWaybill[e.Waybill] = append(byWaybill[e.Waybill], sent{e, order})
+			// By carrier and number: a reused number is two parcels, one at each carrier.
+			byWaybill[e.Carrier+"|"+e.Waybill] = append(byWaybill[e.Carrier+"|"+e.Waybill], sent{e, order})
 			order++
 		}
 	}
 	outOfOrder, lateByHours := 0, 0
 	for _, p := range w.Parcels {
-		evs := byWaybill[p.Waybill]
+		evs := byWaybill[p.Carrier+"|"+p.Waybill]
 		if len(evs) != p.Events {
 			t.Fatalf("parcel %s: %d events sent, parcel says %d", p.Waybill, len(evs), p.Events)
 		}
@@ -450,5 +465,111 @@ func TestNamedSizes(t *testing.T) {
 	}
 	if err := (synth.Size{}).Validate(); err == nil {
 		t.Error("zero size validates")
+	}
+}
+
+// TestTruthDrivesTheWorld checks that the answer key is what made the world: the worse half of
+// the outlets delivers late and gets low stars more often than the better half, their
+// inspections find more, tiny outlets stay tiny, and every manipulation names what it planted.
+func TestTruthDrivesTheWorld(t *testing.T) {
+	w := synth.New(2, size(t, "small"))
+	tr := w.Truth
+	if len(tr.Outlets) == 0 || len(tr.Sites) != len(w.Sites) || len(tr.Couriers) == 0 {
+		t.Fatalf("truth of %d outlets, %d sites (world %d), %d couriers", len(tr.Outlets), len(tr.Sites), len(w.Sites), len(tr.Couriers))
+	}
+	for _, m := range []map[string]float64{tr.Outlets, tr.Sites, tr.Couriers} {
+		for ref, q := range m {
+			if q < 0 || q > 1 {
+				t.Errorf("%s has quality %v outside [0,1]", ref, q)
+			}
+		}
+	}
+	var qs []float64
+	for _, q := range tr.Outlets {
+		qs = append(qs, q)
+	}
+	sort.Float64s(qs)
+	median := qs[len(qs)/2]
+	worse := func(ref string) bool { return tr.Outlets[ref] < median }
+	type tally struct{ parcels, trouble, ratings, low, findings int }
+	var good, bad tally
+	at := func(ref string) *tally {
+		if worse(ref) {
+			return &bad
+		}
+		return &good
+	}
+	for _, p := range w.Parcels {
+		if p.Kind == synth.ParcelEmpty || p.DeliveredAt.IsZero() && p.Kind != synth.ParcelLost {
+			continue
+		}
+		x := at(p.Dest)
+		x.parcels++
+		if p.Kind != synth.ParcelNormal && p.Kind != synth.ParcelReused {
+			x.trouble++
+		}
+	}
+	dest := map[string]string{}
+	for _, p := range w.Parcels {
+		dest[p.Waybill] = p.Dest
+	}
+	for _, r := range w.Ratings {
+		if r.Kind != "" {
+			continue
+		}
+		x := at(dest[r.Waybill])
+		x.ratings++
+		if r.Stars <= 2 {
+			x.low++
+		}
+	}
+	for _, in := range w.Inspections {
+		if in.SubjectKind == "firm" {
+			at(in.Subject).findings++
+		}
+	}
+	share := func(n, of int) float64 { return float64(n) / float64(max(of, 1)) }
+	if share(bad.trouble, bad.parcels) <= share(good.trouble, good.parcels) {
+		t.Errorf("trouble at the worse outlets %d/%d, at the better %d/%d: want more at the worse", bad.trouble, bad.parcels, good.trouble, good.parcels)
+	}
+	if share(bad.low, bad.ratings) <= share(good.low, good.ratings) {
+		t.Errorf("low stars at the worse outlets %d/%d, at the better %d/%d: want more at the worse", bad.low, bad.ratings, good.low, good.ratings)
+	}
+	if bad.findings <= good.findings {
+		t.Errorf("inspection findings: %d at the worse outlets, %d at the better: want more at the worse", bad.findings, good.findings)
+	}
+	if len(tr.Tiny) == 0 {
+		t.Fatal("no tiny outlet planted")
+	}
+	for _, ref := range tr.Tiny {
+		n := 0
+		for _, p := range w.Parcels {
+			if p.Dest == ref {
+				n++
+			}
+			if p.Origin == ref {
+				t.Errorf("tiny outlet %s collects parcel %s", ref, p.Waybill)
+			}
+		}
+		if n > synth.TinyDeliveries {
+			t.Errorf("tiny outlet %s delivers %d parcels, want at most %d", ref, n, synth.TinyDeliveries)
+		}
+		for _, in := range w.Inspections {
+			if in.Subject == ref {
+				t.Errorf("tiny outlet %s inspected", ref)
+			}
+		}
+	}
+	kinds := map[string]int{}
+	for _, m := range tr.Manipulations {
+		kinds[m.Kind]++
+		if len(m.Waybills) == 0 {
+			t.Errorf("%s manipulation names no waybill", m.Kind)
+		}
+	}
+	for _, k := range []string{synth.ManipBought, synth.ManipSmear, synth.ManipReused} {
+		if kinds[k] == 0 {
+			t.Errorf("no %s planted (%v)", k, kinds)
+		}
 	}
 }

@@ -213,13 +213,13 @@ func (g *gen) merchants() {
 		hq := pick(g.r, g.hqs)
 		d := pick(g.r, g.districts)
 		var near []*outletState
-		for _, o := range hq.outlets {
+		for _, o := range g.ordinary(hq.outlets) {
 			if o.region == d.code {
 				near = append(near, o)
 			}
 		}
 		if len(near) == 0 {
-			near = hq.outlets
+			near = g.ordinary(hq.outlets)
 		}
 		o := pick(g.r, near)
 		cname := cities[0].name

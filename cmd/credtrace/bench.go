@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"runtime/pprof"
+	"strings"
 
 	"github.com/credtrace/credtrace/bench"
 	"github.com/credtrace/credtrace/courier"
+	"github.com/credtrace/credtrace/synth"
 	"github.com/credtrace/credtrace/tracking"
 )
 
@@ -27,6 +31,9 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&o.ScoreFirms, "score-firms", 10000, "firms of the 4× scoring world (staff: ten per firm); the 1× world has a quarter")
 	fs.StringVar(&o.Out, "out", "", "also write the raw results as JSON to this file")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	validity := fs.Bool("validity", false, "run the validity bench instead: score synthetic worlds through an in-process service and compare with their truth")
+	seeds := fs.Int("seeds", 3, "worlds of the validity bench (seeds 1 to N)")
+	sizeName := fs.String("validity-size", "validity", "size of the validity bench's worlds: validity (30 outlets, 4,000 parcels) or one of gen's: "+strings.Join(synth.Sizes, ", "))
 	if help, err := parseFlags(fs, args, stdout, "bench [flags]"); help || err != nil {
 		return err
 	}
@@ -45,6 +52,30 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *validity {
+		size := bench.ValiditySize
+		if *sizeName != "validity" {
+			var err error
+			if size, err = synth.Named(*sizeName); err != nil {
+				return fmt.Errorf("bench: -validity-size: %w", err)
+			}
+		}
+		if *seeds < 1 {
+			return errors.New("bench: -seeds must be at least 1")
+		}
+		v := bench.ValidityOptions{Size: size, SizeName: *sizeName, Out: o.Out,
+			Serve: func(ctx context.Context, dir, token string) (bench.Served, error) {
+				base, a, stop, err := startInProcess(ctx, dir, token, os.Getenv, stderr)
+				if err != nil {
+					return bench.Served{}, err
+				}
+				return bench.Served{URL: base, Tracking: a.trk, Stop: stop}, nil
+			}}
+		for s := 1; s <= *seeds; s++ {
+			v.Seeds = append(v.Seeds, uint64(s))
+		}
+		return bench.Validity(ctx, v, stdout, stderr)
 	}
 	return bench.Run(ctx, o, stdout, stderr)
 }

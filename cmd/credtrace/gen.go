@@ -104,6 +104,16 @@ func gen(ctx context.Context, args []string, getenv func(string) string, stdout,
 // with token as a regulator token, and answers its URL and how to stop it (saving what the
 // journal holds and closing the store).
 func inProcess(ctx context.Context, dir, token string, getenv func(string) string, stderr io.Writer) (string, func(), error) {
+	base, _, stop, err := startInProcess(ctx, dir, token, getenv, stderr)
+	if err != nil {
+		return "", nil, err
+	}
+	fmt.Fprintf(stderr, "gen: writing into the store in %s through an in-process service\n", dir)
+	return base, stop, nil
+}
+
+// startInProcess is inProcess answering the assembled app too, for the validity bench.
+func startInProcess(ctx context.Context, dir, token string, getenv func(string) string, stderr io.Writer) (string, *app, func(), error) {
 	env := func(k string) string {
 		switch k {
 		case "CREDTRACE_ADMIN_TOKEN":
@@ -117,20 +127,19 @@ func inProcess(ctx context.Context, dir, token string, getenv func(string) strin
 	// limit of phone checks is lifted for it (the per-waybill lock stays).
 	cfg, err := config.Load(env, []string{"--data", dir, "--addr", "127.0.0.1:0", "--address-checks", "1000000"})
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	a, err := assemble(ctx, cfg, policy(cfg), env, stderr, slog.New(slog.DiscardHandler))
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		a.close()
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	go a.api.App().Listener(ln)
-	fmt.Fprintf(stderr, "gen: writing into the store in %s through an in-process service\n", dir)
-	return "http://" + ln.Addr().String(), func() {
+	return "http://" + ln.Addr().String(), a, func() {
 		a.api.StopStreams()
 		a.api.App().Shutdown()
 		a.close()

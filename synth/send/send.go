@@ -41,11 +41,27 @@ func (wr *Writer) Base() string { return wr.base }
 func (wr *Writer) Write(ctx context.Context, progress io.Writer) error {
 	w := wr.w
 	units := len(w.Firms) + len(w.Sites) + len(w.Staff) + len(w.HQs()) + len(w.Merchants) + 2*len(w.HQs()) +
-		w.Events() + len(w.Incidents) + len(w.Complaints) + len(w.Ratings) + 1
+		w.Events() + len(w.Incidents) + len(w.Complaints) + len(w.Inspections) + len(w.Ratings) + 1
 	wr.prog = newProgress(progress, int64(units), isTerminal(progress), 2*time.Second)
 	err := wr.write(ctx)
 	wr.prog.finish()
 	return err
+}
+
+// ID is the service's id of a world reference (firm, site, person) that Write registered, or
+// "" before.
+func (wr *Writer) ID(ref string) string { return wr.id(ref) }
+
+// AfterEvents sets f to run once every carrier's events are in, before any report, rating
+// or the scoring run: where a caller that holds the service runs its periodic jobs (the
+// anomaly and deemed-lost scan) as the service's schedule would have while the events came in.
+func (wr *Writer) AfterEvents(f func(context.Context) error) { wr.afterEvents = f }
+
+// Run is the scoring run Write started, as the service answered it (nil before).
+func (wr *Writer) Run() map[string]any {
+	wr.mu.Lock()
+	defer wr.mu.Unlock()
+	return wr.run
 }
 
 // Refusals is nil when the service accepted every request Write sent, or else says how many it
@@ -72,6 +88,8 @@ type Writer struct {
 	tokens   map[string]string // HQ ref or merchant ID → its token
 	problems []string          // the first refusals, for the report
 	run      map[string]any
+
+	afterEvents func(context.Context) error
 
 	accepted, duplicates, rejected, refused atomic.Int64
 	proposed, confirmed, discounted         atomic.Int64
@@ -250,7 +268,8 @@ func (wr *Writer) write(ctx context.Context) error {
 		run   func(context.Context) error
 	}{
 		{"firms", wr.firms}, {"sites", wr.sites}, {"staff", wr.staff}, {"tokens", wr.issueTokens}, {"carriers", wr.carriers},
-		{"events", wr.events}, {"incidents", wr.incidents}, {"complaints", wr.complaints}, {"ratings", wr.ratings}, {"scoring", wr.score},
+		{"events", wr.events}, {"scan", wr.scan}, {"incidents", wr.incidents}, {"complaints", wr.complaints}, {"inspections", wr.inspections},
+		{"ratings", wr.ratings}, {"scoring", wr.score},
 	}
 	for _, s := range steps {
 		wr.prog.phase(s.phase)
@@ -452,6 +471,13 @@ func (wr *Writer) events(ctx context.Context) error {
 	})
 }
 
+func (wr *Writer) scan(ctx context.Context) error {
+	if wr.afterEvents == nil {
+		return nil
+	}
+	return wr.afterEvents(ctx)
+}
+
 // transient reports whether a request may succeed when sent again.
 func transient(err error) bool {
 	var ae *apiError
@@ -544,6 +570,35 @@ func (wr *Writer) complaints(ctx context.Context) error {
 	})
 }
 
+// inspections enters the regulator's inspection findings as supervision records, confirmed:
+// the service confirms a regulator's own record as it enters it, and the writer confirms one
+// it did not.
+func (wr *Writer) inspections(ctx context.Context) error {
+	ins := wr.w.Inspections
+	return parallel(ctx, len(ins), wr.workers, func(ctx context.Context, i int) error {
+		defer wr.prog.add(1)
+		in := ins[i]
+		var rec struct {
+			ID, Status string
+		}
+		if err := wr.call(ctx, "POST", "/v1/records", wr.admin, map[string]any{
+			"subject": map[string]any{"kind": in.SubjectKind, "id": wr.id(in.Subject)}, "category": "supervision", "source": "regulator",
+			"severity": in.Severity, "occurred_at": in.OccurredAt, "summary": in.Summary,
+			"evidence": []map[string]any{{"kind": "document", "ref": in.Document}}}, &rec); err != nil {
+			wr.problem("inspection record %s: %v", in.Document, err)
+			return nil
+		}
+		if rec.Status != "confirmed" {
+			if err := wr.call(ctx, "POST", "/v1/records/"+rec.ID+"/confirm", wr.admin, map[string]any{"reason": "检查记录属实"}, nil); err != nil {
+				wr.problem("confirm inspection record %s: %v", rec.ID, err)
+				return nil
+			}
+		}
+		wr.confirmed.Add(1)
+		return nil
+	})
+}
+
 func (wr *Writer) ratings(ctx context.Context) error {
 	rs := wr.w.Ratings
 	return parallel(ctx, len(rs), wr.workers, func(ctx context.Context, i int) error {
@@ -624,8 +679,8 @@ func (wr *Writer) Summary(out io.Writer, seed uint64, size string, took time.Dur
 	}
 	fmt.Fprintf(out, "  %d events of %d parcels in %d batches: %d accepted, %d duplicates, %d rejected (%.0f events/s)\n",
 		w.Events(), len(w.Parcels), len(w.Batches), wr.accepted.Load(), wr.duplicates.Load(), wr.rejected.Load(), rate)
-	fmt.Fprintf(out, "  %d incidents proposing %d records, %d complaints, %d records confirmed, %d ratings (%d weigh less than one: bursts, bought stars)\n",
-		len(w.Incidents), wr.proposed.Load(), len(w.Complaints), wr.confirmed.Load(), len(w.Ratings), wr.discounted.Load())
+	fmt.Fprintf(out, "  %d incidents proposing %d records, %d complaints, %d inspection findings, %d records confirmed, %d ratings (%d weigh less than one: bursts, bought stars)\n",
+		len(w.Incidents), wr.proposed.Load(), len(w.Complaints), len(w.Inspections), wr.confirmed.Load(), len(w.Ratings), wr.discounted.Load())
 	if wr.run != nil {
 		fmt.Fprintf(out, "  scoring run %v %v: %v subjects, %v proposals, preview of period %v\n", wr.run["id"], wr.run["status"], wr.run["total"], wr.run["proposals"], wr.run["period"])
 	}
