@@ -124,6 +124,7 @@ func serve(t *testing.T) func(ctx context.Context, dir, token string) (bench.Ser
 			return bench.Served{}, err
 		}
 		trk := tracking.NewService(st.Tracking(), courier.NewTreeCache(svc), nil, hasher, tracking.Options{}, nil)
+		pipe := tracking.NewPipeline(trk, tracking.PipelineOptions{})
 		sc := scoring.NewService(st.Scoring(), st, trk, svc.InTree, nil)
 		api := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Scoring: sc, Store: st, Logger: slog.New(slog.DiscardHandler), AddressChecks: 1_000_000})
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -135,7 +136,7 @@ func serve(t *testing.T) func(ctx context.Context, dir, token string) (bench.Ser
 		return bench.Served{URL: "http://" + ln.Addr().String(), Tracking: trk, Stop: func() {
 			api.StopStreams()
 			api.App().Shutdown()
-			trk.Flush(context.Background())
+			pipe.Close(context.Background())
 			st.Close()
 		}}, nil
 	}
