@@ -67,7 +67,7 @@ func TestReassessBursts(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := append([]scoring.Rating(nil), tc.rs...)
-			got := scoring.Reassess(m, tc.rs)
+			got := scoring.Reassess(m, tc.rs, nil)
 			if len(got) != len(tc.rs) {
 				t.Fatalf("Reassess gave %d ratings for %d", len(got), len(tc.rs))
 			}
@@ -91,7 +91,7 @@ func TestReassessBursts(t *testing.T) {
 	t.Run("five one-stars spread over 40 hours", func(t *testing.T) {
 		// No 24-hour window holds five of these (0, 12, 23, 30, 40 h: the five span 40 h), so none
 		// is a burst; but the one at 23 h has the other four within 24 hours either side.
-		for _, r := range scoring.Reassess(m, oneStars(scoring.RaterMerchant, "m1", "a", t0, 0, 12*h, 23*h, 30*h, 40*h)) {
+		for _, r := range scoring.Reassess(m, oneStars(scoring.RaterMerchant, "m1", "a", t0, 0, 12*h, 23*h, 30*h, 40*h), nil) {
 			if r.Weight != 1 || len(r.Flags) != 0 {
 				t.Errorf("%s = weight %v flags %q, want 1 and no flag", r.ID, r.Weight, r.Flags)
 			}
@@ -100,7 +100,7 @@ func TestReassessBursts(t *testing.T) {
 	t.Run("flagged at rating time, flagged once", func(t *testing.T) {
 		rs := append([]scoring.Rating(nil), five...)
 		rs[4].Weight, rs[4].Flags = 0.2, []string{"burst: 5 one-star ratings by this rater within 24 hours"}
-		got := scoring.Reassess(m, rs)
+		got := scoring.Reassess(m, rs, nil)
 		if got[4].Weight != 0.2 || len(got[4].Flags) != 1 {
 			t.Errorf("a4 = weight %v flags %q, want 0.2 and one burst flag", got[4].Weight, got[4].Flags)
 		}
@@ -177,7 +177,7 @@ func TestBurstOneRule(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			rs := oneStars(scoring.RaterMerchant, "m1", "a", t0, tc.hours...)
-			re := scoring.Reassess(m, rs)
+			re := scoring.Reassess(m, rs, nil)
 			for i, r := range rs {
 				w, flags := scoring.Assess(m, r, rs, nil)
 				if got := hasFlag(flags, "burst:"); got != tc.burst {

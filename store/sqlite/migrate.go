@@ -438,6 +438,15 @@ INSERT INTO rating_versions SELECT id, rater_kind, rater_id, waybill, firm_id, s
 	`
 ALTER TABLE stats ADD COLUMN empty_suspect INTEGER NOT NULL DEFAULT 0;
 `,
+	// 14: ratings keep when the rater gave them (issue 12, item 4); a rating stored so far was
+	// given when it was last updated.
+	`
+ALTER TABLE ratings ADD COLUMN rated_at INTEGER;
+UPDATE ratings SET rated_at = updated_at;
+ALTER TABLE rating_versions ADD COLUMN rated_at INTEGER;
+UPDATE rating_versions SET rated_at = updated_at;
+CREATE INDEX ratings_rated ON ratings(rater_kind, rater_id, rated_at);
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
