@@ -219,6 +219,10 @@ var matrix = []cell{
 	{method: "GET", path: func(w world) string { return "/v1/stats/firm/" + w.a1 }, other: 404},
 	{method: "POST", path: p("/v1/ratings"), body: fixed(map[string]any{"waybill": rated, "stars": 4, "tags": []string{"on_time"}})},
 	{method: "POST", path: p("/v1/public/ratings"), body: fixed(map[string]any{"waybill": rated, "stars": 5, "phone4": "1234"})},
+	// The platform may rate for M-001, the merchant that shipped the parcel: a rating of brand
+	// A's delivery, as the merchant's own is (ratings are not in ownState; see TestPlatformRatings).
+	{method: "POST", path: p("/v1/platform/ratings"), body: fixed([]map[string]any{{"waybill": rated, "stars": 4, "rated_at": "2026-05-31T20:00:00+08:00",
+		"rater_kind": "merchant", "merchant_id": "M-001"}})},
 	{method: "GET", path: func(w world) string { return "/v1/firms/" + w.a1 + "/score" }, other: 404},
 	{method: "GET", path: func(w world) string { return "/v1/sites/" + w.site + "/score" }, other: 404},
 	{method: "GET", path: func(w world) string { return "/v1/staff/" + w.staff + "/score" }, other: 404},

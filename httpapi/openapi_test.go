@@ -255,7 +255,7 @@ func TestOpenAPIExamples(t *testing.T) {
 	e := newEnv(t)
 	w := e.world()
 	doc := openAPIDoc(t, e)
-	ids := map[string]string{"{firm_id}": w.a1, "{carrier_id}": w.hqA, "{site_id}": w.site, "{staff_id}": w.staff, "{waybill}": w.waybill}
+	ids := map[string]string{"{firm_id}": w.a1, "{carrier_id}": w.hqA, "{site_id}": w.site, "{staff_id}": w.staff, "{waybill}": w.waybill, "{delivered_waybill}": rated}
 	var tried []string
 	for _, r := range e.srv.Routes() {
 		key := r.Method + " " + r.Path
@@ -285,7 +285,7 @@ func TestOpenAPIExamples(t *testing.T) {
 			t.Errorf("%s: the example breaks its own schema: %s", key, p)
 		}
 		want := successStatus(op)
-		got, out := e.call(r.Method, r.Path, tokenForRoles(r.Roles), body)
+		got, out := e.call(r.Method, r.Path, tokenForRoles(w, r.Roles), body)
 		if got >= 200 && got < 300 && dig(op, "responses", strconv.Itoa(got)) != nil {
 			want = got // an operation may document several successes (201 created, 200 joined)
 		}
@@ -376,10 +376,14 @@ func successStatus(op map[string]any) int {
 	return best
 }
 
-// tokenForRoles is a token the route accepts, the regulator's when it may call it.
-func tokenForRoles(roles []credtrace.Role) string {
-	if slices.Contains(roles, credtrace.RoleRegulator) {
+// tokenForRoles is a token the route accepts: the regulator's when it may call it, else the
+// platform's when it may.
+func tokenForRoles(w world, roles []credtrace.Role) string {
+	switch {
+	case slices.Contains(roles, credtrace.RoleRegulator):
 		return adminTk
+	case slices.Contains(roles, credtrace.RolePlatform):
+		return w.plat
 	}
 	return ""
 }

@@ -212,3 +212,83 @@ func TestRunInputsHTTP(t *testing.T) {
 	}
 	e.must(404, "GET", "/v1/scoring/runs/nope/inputs", adminTk, nil)
 }
+
+// TestPlatformRatings covers the platform's batch of ratings: each item answered on its own,
+// JSON array or NDJSON, with the time the rater gave it, and only of parcels the named rater
+// has a relation to.
+func TestPlatformRatings(t *testing.T) {
+	e := newEnv(t)
+	w := e.world()
+	// rated was delivered 2026-05-31 15:00 +08:00; the clock is 2026-06-01 16:00 +08:00.
+	item := func(stars int, ratedAt, kind, rater string) map[string]any {
+		m := map[string]any{"waybill": rated, "stars": stars, "rated_at": ratedAt, "rater_kind": kind}
+		if kind == "merchant" {
+			m["merchant_id"] = rater
+		} else {
+			m["buyer_id"] = rater
+		}
+		return m
+	}
+	body := []any{
+		item(2, "2026-05-31T20:00:00+08:00", "merchant", "M-001"),
+		item(5, "2026-06-02T09:00:00+08:00", "consumer", "b-1"),   // in the future
+		item(5, "2026-05-31T14:00:00+08:00", "consumer", "b-1"),   // before the delivery
+		item(3, "2026-05-31T21:00:00+08:00", "merchant", "M-777"), // not M-777's parcel
+		map[string]any{"waybill": "SF9999999999", "stars": 3, "rated_at": "2026-05-31T21:00:00+08:00", "rater_kind": "consumer", "buyer_id": "b-1"},
+		map[string]any{"waybill": rated, "stars": 9, "rated_at": "2026-05-31T21:00:00+08:00", "rater_kind": "robot"},
+		item(4, "2026-05-31T22:00:00+08:00", "consumer", "b-1"),
+		map[string]any{"waybill": rated, "stars": 4, "rated_at": "yesterday", "rater_kind": "consumer", "buyer_id": "b-2"},
+	}
+	out := e.must(200, "POST", "/v1/platform/ratings", w.plat, body)
+	results := out["results"].([]any)
+	want := []struct{ status, reason string }{
+		{"accepted", ""}, {"rejected", "rated_at: is in the future"}, {"rejected", "rated_at: is before the parcel was delivered"},
+		{"rejected", "waybill: no delivered parcel of this rater with this waybill"}, {"rejected", "waybill: no delivered parcel of this rater with this waybill"},
+		{"rejected", "stars"}, {"accepted", ""}, {"rejected", "rated_at"},
+	}
+	if len(results) != len(want) || out["accepted"].(float64) != 2 || out["rejected"].(float64) != 6 {
+		t.Fatalf("answer %v", out)
+	}
+	for i, r := range results {
+		x := r.(map[string]any)
+		if x["index"].(float64) != float64(i) || x["status"] != want[i].status || !strings.HasPrefix(fmt.Sprint(x["reason"]), want[i].reason) {
+			t.Errorf("result %d = %v, want %s %q…", i, x, want[i].status, want[i].reason)
+		}
+		if want[i].status == "accepted" && (x["rating_id"] == "" || x["weight"].(float64) != 1) {
+			t.Errorf("result %d = %v: want a rating id and weight 1", i, x)
+		}
+	}
+	// The buyer is the platform's own pseudonym: stored under the platform token, never a phone.
+	rs, err := e.store.Scoring().Ratings(t.Context(), scoring.RatingQuery{RaterKind: scoring.RaterConsumer})
+	if err != nil || len(rs) != 1 || !strings.HasSuffix(rs[0].RaterID, ":b-1") || !rs[0].RatedAt.Equal(time.Date(2026, 5, 31, 14, 0, 0, 0, time.UTC)) {
+		t.Fatalf("consumer ratings %+v, %v; want b-1's, rated 2026-05-31T22:00+08:00", rs, err)
+	}
+
+	// NDJSON: one item a line; a line that is not a rating is rejected on its own.
+	nd := `{"waybill":"` + rated + `","stars":1,"rated_at":"2026-05-31T23:00:00+08:00","rater_kind":"consumer","buyer_id":"b-3"}
+{"waybill":"` + rated + `","stars":1,"unknown":true}
+`
+	out = e.must(200, "POST", "/v1/platform/ratings", w.plat, nd)
+	if out["accepted"].(float64) != 1 || out["rejected"].(float64) != 1 {
+		t.Fatalf("NDJSON answer %v", out)
+	}
+
+	// Whole-body problems are one answer naming the field.
+	for _, c := range []struct {
+		name   string
+		body   any
+		status int
+		field  string
+	}{
+		{"not JSON", "ratings!", 400, ""},
+		{"an empty array", []any{}, 422, "ratings"},
+		{"more than 10,000 items", strings.Repeat(`{"waybill":"x","stars":1}`+"\n", scoring.MaxRatingBatch+1), 422, "ratings"},
+	} {
+		got, res := e.call("POST", "/v1/platform/ratings", w.plat, c.body)
+		if got != c.status || (c.field != "" && !contains(fields(res), c.field)) {
+			t.Errorf("%s: status %d, fields %v; want %d naming %q", c.name, got, fields(res), c.status, c.field)
+		}
+	}
+	// Other roles may not push ratings: a merchant rates through /v1/ratings.
+	e.must(403, "POST", "/v1/platform/ratings", w.merch, body[:1])
+}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -17,6 +18,8 @@ import (
 var (
 	merchants = []credtrace.Role{credtrace.RoleMerchant}
 	platforms = []credtrace.Role{credtrace.RoleRegulator, credtrace.RolePlatform}
+	// platformOnly: the ratings a platform pushes are its raters'; a regulator has none to push.
+	platformOnly = []credtrace.Role{credtrace.RolePlatform}
 )
 
 // scoringRoutes declares the routes of scoring and sanctions, when the service has scoring.
@@ -35,6 +38,16 @@ func (s *Server) scoringRoutes() {
 			BodyDesc: "phone4 (the last four digits of the recipient's phone) entitles the rater",
 			Responses: []openapi.Response{{Status: 201, Desc: "A new rating", Body: openapi.JSON(openapi.Out[ratingJSON]())},
 				{Status: 200, Desc: "The rater's earlier rating, edited", Body: openapi.JSON(openapi.Out[ratingJSON]())}}}})
+	s.add(Route{Method: "POST", Path: "/v1/platform/ratings", Roles: platformOnly, handler: s.pushRatings, limit: MaxBodyLimit,
+		Doc: &openapi.Operation{ID: "pushRatings", Summary: "Push the ratings a platform's merchants and buyers gave (JSON array or NDJSON, up to 10,000)",
+			Body: []openapi.Content{
+				{Media: fiber.MIMEApplicationJSON, Schema: openapi.Describe(openapi.Array(openapi.In[platformRatingReq]()).WithMaxItems(scoring.MaxRatingBatch), "A JSON array of ratings")},
+				{Media: "application/x-ndjson", Schema: openapi.String("One rating object per line, as in the JSON array")}},
+			BodyDesc: "Each rating is answered on its own: a rejected one (with its index and reason) stops none of the others. rated_at is when the rater gave it: " +
+				"no later than now, no earlier than the parcel's delivery. A merchant's rating (merchant_id) is of a parcel that merchant shipped; a buyer's (buyer_id, the platform's pseudonym) of a delivered parcel",
+			Responses: openapi.OK(openapi.Out[platformRatingsJSON]()),
+			Example: []any{map[string]any{"waybill": "{delivered_waybill}", "stars": 1, "rated_at": "2026-05-31T20:00:00+08:00", "rater_kind": "merchant", "merchant_id": "M-001"},
+				map[string]any{"waybill": "{delivered_waybill}", "stars": 5, "rated_at": "2026-05-31T21:00:00+08:00", "rater_kind": "consumer", "buyer_id": "b-7f3a"}}}})
 	s.add(Route{Method: "GET", Path: "/v1/firms/:id/score", Roles: firms, handler: s.subjectScore(scoring.Firm),
 		Doc: &openapi.Operation{ID: "firmScore", Summary: "A firm's score, its explanation and history",
 			Responses: openapi.OK(oaScoreView)}})
@@ -168,6 +181,105 @@ func (s *Server) rateAs(c *fiber.Ctx, who credtrace.Caller) error {
 	}
 	return c.Status(status).JSON(ratingJSON{ID: r.ID, Waybill: r.Waybill, FirmID: r.FirmID, Stars: r.Stars, Tags: nonNil(r.Tags), Comment: r.Comment,
 		Weight: r.Weight, Flags: nonNil(r.Flags), CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt})
+}
+
+// platformRatingReq is one rating a platform pushes.
+type platformRatingReq struct {
+	Waybill    string   `json:"waybill" validate:"required,max=40"`
+	Carrier    string   `json:"carrier" validate:"max=100"` // firm id or USCC, when several carriers use the waybill
+	Stars      int      `json:"stars" validate:"required"`
+	Tags       []string `json:"tags" validate:"max=8"`
+	Comment    string   `json:"comment" validate:"max=500"`
+	RatedAt    string   `json:"rated_at" validate:"required"`   // RFC 3339, read by pushRatings so that a bad one is named
+	RaterKind  string   `json:"rater_kind" validate:"required"` // merchant or consumer
+	MerchantID string   `json:"merchant_id" validate:"max=100"` // the rater, for rater_kind merchant
+	BuyerID    string   `json:"buyer_id" validate:"max=100"`    // the platform's pseudonymous buyer id, for rater_kind consumer
+}
+
+type platformRatingsJSON struct {
+	Accepted int                      `json:"accepted"`
+	Rejected int                      `json:"rejected"`
+	Results  []platformRatingItemJSON `json:"results"`
+}
+
+type platformRatingItemJSON struct {
+	Index    int      `json:"index"`
+	Status   string   `json:"status"` // accepted or rejected
+	Reason   string   `json:"reason,omitempty"`
+	RatingID string   `json:"rating_id,omitempty"`
+	Weight   *float64 `json:"weight,omitempty"`
+	Flags    []string `json:"flags,omitempty"`
+}
+
+// pushRatings records a platform's batch of ratings, each answered on its own.
+func (s *Server) pushRatings(c *fiber.Ctx) error {
+	reqs, bad, err := decodeBatch[platformRatingReq](c, "ratings", "rating", scoring.MaxRatingBatch)
+	if err != nil {
+		return err
+	}
+	out := platformRatingsJSON{Results: make([]platformRatingItemJSON, len(reqs))}
+	var items []scoring.PlatformRating
+	var index []int // items[n] is the body's element index[n]
+	for i, r := range reqs {
+		out.Results[i] = platformRatingItemJSON{Index: i, Status: "rejected", Reason: bad[i]}
+		if _, rejected := bad[i]; rejected {
+			continue
+		}
+		at, err := time.Parse(time.RFC3339Nano, r.RatedAt)
+		if err != nil && r.RatedAt != "" {
+			out.Results[i].Reason = "rated_at: must be an RFC 3339 time"
+			continue
+		}
+		carrier, err := s.carrierOf(c, r.Carrier)
+		if errors.Is(err, credtrace.ErrNotFound) {
+			out.Results[i].Reason = "waybill: no delivered parcel of this rater with this waybill"
+			continue
+		} else if err != nil {
+			return err
+		}
+		rater := r.MerchantID
+		if r.RaterKind == string(scoring.RaterConsumer) {
+			rater = r.BuyerID
+		}
+		items = append(items, scoring.PlatformRating{
+			RatingInput: scoring.RatingInput{Waybill: r.Waybill, Carrier: carrier, Stars: r.Stars, Tags: r.Tags, Comment: r.Comment},
+			RaterKind:   scoring.RaterKind(r.RaterKind), RaterID: rater, RatedAt: at})
+		index = append(index, i)
+	}
+	res, err := s.deps.Scoring.RatePlatform(ctx(c), actor(c), items)
+	if err != nil {
+		return err
+	}
+	for _, o := range res {
+		x := &out.Results[index[o.Index]]
+		if o.Err != nil {
+			x.Reason = itemReason(o.Err)
+			continue
+		}
+		w := o.Rating.Weight
+		x.Status, x.RatingID, x.Weight, x.Flags = "accepted", o.Rating.ID, &w, nonNil(o.Rating.Flags)
+	}
+	for _, x := range out.Results {
+		if x.Status == "accepted" {
+			out.Accepted++
+		} else {
+			out.Rejected++
+		}
+	}
+	return c.JSON(out)
+}
+
+// itemReason is why an item of a batch was rejected: its offending fields, else the message.
+func itemReason(err error) string {
+	fs := credtrace.FieldsOf(err)
+	if len(fs) == 0 {
+		return err.Error()
+	}
+	parts := make([]string, len(fs))
+	for i, f := range fs {
+		parts[i] = f.Field + ": " + f.Reason
+	}
+	return strings.Join(parts, "; ")
 }
 
 type itemJSON struct {

@@ -113,26 +113,43 @@ type resultJSON struct {
 	Reason     string `json:"reason,omitempty"`
 }
 
-// decodeEvents reads a JSON array or NDJSON body in one pass. An element that is not a valid
-// event is rejected on its own, with its index; only a body that cannot be split into elements
-// fails as a whole.
+// decodeEvents reads a JSON array or NDJSON body of events in one pass (see decodeBatch).
 func (s *Server) decodeEvents(c *fiber.Ctx) ([]tracking.EventInput, map[int]string, error) {
+	reqs, bad, err := decodeBatch[eventReq](c, "events", "event", tracking.MaxBatch)
+	if err != nil {
+		return nil, nil, err
+	}
+	ins := make([]tracking.EventInput, len(reqs))
+	for i, r := range reqs {
+		if _, rejected := bad[i]; !rejected {
+			ins[i] = r.toDomain()
+		}
+	}
+	return ins, bad, nil
+}
+
+// decodeBatch reads a JSON array or NDJSON body of at most max items in one pass. An element
+// that is not a valid item is rejected on its own, with its index (its place in the result
+// holds a zero T); only a body that cannot be split into elements fails as a whole, naming
+// field (the plural noun) or the element.
+func decodeBatch[T any](c *fiber.Ctx, field, noun string, max int) ([]T, map[int]string, error) {
 	body := bytes.TrimSpace(c.Body())
 	if len(body) == 0 {
-		return nil, nil, badRequest("malformed", "a JSON array or NDJSON body of events is required")
+		return nil, nil, badRequest("malformed", "a JSON array or NDJSON body of "+field+" is required")
 	}
-	var ins []tracking.EventInput
+	var ins []T
 	bad := map[int]string{}
-	add := func(r eventReq, err error) error {
-		if len(ins) == tracking.MaxBatch {
-			return credtrace.InvalidField("events", "at most %d events per request", tracking.MaxBatch)
+	add := func(r T, err error) error {
+		if len(ins) == max {
+			return credtrace.InvalidField(field, "at most %d %s per request", max, field)
 		}
 		if err != nil {
 			bad[len(ins)] = eventDecodeReason(err)
-			ins = append(ins, tracking.EventInput{})
+			var zero T
+			ins = append(ins, zero)
 			return nil
 		}
-		ins = append(ins, r.toDomain())
+		ins = append(ins, r)
 		return nil
 	}
 	ct := string(c.Request().Header.ContentType())
@@ -151,12 +168,12 @@ func (s *Server) decodeEvents(c *fiber.Ctx) ([]tracking.EventInput, map[int]stri
 			if err := checkJSON(line, "["+strconv.Itoa(len(ins))+"]"); err != nil {
 				return nil, nil, err
 			}
-			var r eventReq
+			var r T
 			dec := json.NewDecoder(bytes.NewReader(line))
 			dec.DisallowUnknownFields()
 			err := dec.Decode(&r)
 			if err == nil && dec.More() {
-				err = errors.New("unexpected data after the event on its line")
+				err = errors.New("unexpected data after the " + noun + " on its line")
 			}
 			if err := add(r, err); err != nil {
 				return nil, nil, err
@@ -169,10 +186,10 @@ func (s *Server) decodeEvents(c *fiber.Ctx) ([]tracking.EventInput, map[int]stri
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
 		if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
-			return nil, nil, badRequest("malformed", "the body must be a JSON array of events, or NDJSON")
+			return nil, nil, badRequest("malformed", "the body must be a JSON array of "+field+", or NDJSON")
 		}
 		for dec.More() {
-			var r eventReq
+			var r T
 			err := dec.Decode(&r)
 			var syn *json.SyntaxError
 			if errors.As(err, &syn) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -190,7 +207,7 @@ func (s *Server) decodeEvents(c *fiber.Ctx) ([]tracking.EventInput, map[int]stri
 		}
 	}
 	if len(ins) == 0 {
-		return nil, nil, credtrace.InvalidField("events", "at least one event")
+		return nil, nil, credtrace.InvalidField(field, "at least one %s", noun)
 	}
 	return ins, bad, nil
 }

@@ -109,7 +109,7 @@ func Compute(m Methodology, in Inputs, runID string) []Score {
 			}
 		}
 	}
-	for _, r := range netted(in.Ratings) {
+	for _, r := range netted(m, in.Ratings) {
 		for _, t := range []struct {
 			kind SubjectKind
 			id   string
@@ -206,29 +206,32 @@ func Compute(m Methodology, in Inputs, runID string) []Score {
 	return out
 }
 
-// netted applies the weekly rule: one rater's ratings of one firm in one ISO week count as one
-// rating, their weighted mean, with at most the weight of one.
-func netted(rs []Rating) []Rating {
+// netted applies the weekly rule: one rater's ratings of one firm in one ISO week (of when
+// they were given) count as one rating, their weighted mean, with at most the weight of one.
+// Under NetBurstsApart the week's burst ratings net apart from its other ratings, to at most
+// the weight of one burst rating, so that honest ratings do not restore a burst's weight.
+func netted(m Methodology, rs []Rating) []Rating {
 	type wk struct {
 		kind      RaterKind
 		rater     string
 		firm      string
 		year, num int
+		burst     bool
 	}
 	// Order first, so that the result never depends on the order ratings were read in: the
 	// netted rating takes the delivery details of the week's latest rating.
 	rs = append([]Rating(nil), rs...)
 	sort.Slice(rs, func(i, j int) bool {
-		if !rs[i].CreatedAt.Equal(rs[j].CreatedAt) {
-			return rs[i].CreatedAt.Before(rs[j].CreatedAt)
+		if a, b := rs[i].GivenAt(), rs[j].GivenAt(); !a.Equal(b) {
+			return a.Before(b)
 		}
 		return rs[i].ID < rs[j].ID
 	})
 	groups := map[wk][]Rating{}
 	var order []wk
 	for _, r := range rs {
-		y, n := r.CreatedAt.In(cst).ISOWeek()
-		k := wk{r.RaterKind, r.RaterID, r.FirmID, y, n}
+		y, n := r.GivenAt().In(cst).ISOWeek()
+		k := wk{r.RaterKind, r.RaterID, r.FirmID, y, n, m.NetBurstsApart && hasFlag(r.Flags, FlagBurst)}
 		if _, ok := groups[k]; !ok {
 			order = append(order, k)
 		}
@@ -241,18 +244,26 @@ func netted(rs []Rating) []Rating {
 			out = append(out, g[0])
 			continue
 		}
-		sum, w := 0.0, 0.0
+		sum, w, heaviest := 0.0, 0.0, 0.0
 		for _, r := range g {
 			sum += float64(r.Stars) * r.Weight
 			w += r.Weight
+			heaviest = math.Max(heaviest, r.Weight)
 		}
 		net := g[len(g)-1]
 		net.ID = g[0].ID
-		net.Flags = append(append([]string(nil), net.Flags...), flagOf(FlagNetted, "%d ratings by one rater of one firm in week %d-W%02d count as one", len(g), k.year, k.num))
+		what := "ratings"
+		if k.burst {
+			what = "burst ratings"
+		}
+		net.Flags = append(append([]string(nil), net.Flags...), flagOf(FlagNetted, "%d %s by one rater of one firm in week %d-W%02d count as one", len(g), what, k.year, k.num))
 		if w > 0 {
 			net.Stars = int(math.Round(sum / w))
 		}
 		net.Weight = math.Min(w, 1)
+		if k.burst {
+			net.Weight = math.Min(w, heaviest)
+		}
 		out = append(out, net)
 	}
 	return out

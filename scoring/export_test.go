@@ -4,4 +4,5 @@ package scoring
 var (
 	Assess   = assess
 	Reassess = reassess
+	Netted   = netted
 )

@@ -73,6 +73,7 @@ type inputLine struct {
 	Flags     []string   `json:"flags,omitempty"`
 	CreatedAt *time.Time `json:"created_at,omitempty"`
 	UpdatedAt *time.Time `json:"updated_at,omitempty"`
+	RatedAt   *time.Time `json:"rated_at,omitempty"`
 	Version   int        `json:"version,omitempty"`
 }
 
@@ -120,9 +121,15 @@ func inputLines(in Inputs) []inputLine {
 	sort.Slice(ratings, func(i, j int) bool { return ratings[i].ID < ratings[j].ID })
 	for _, r := range ratings {
 		w := r.Weight
+		// rated_at only where it is not the last update (a platform's rating), so that the
+		// lines, and the hash, of ratings given through credtrace stay as they were.
+		var rated *time.Time
+		if !r.RatedAt.IsZero() && !r.RatedAt.Equal(r.UpdatedAt) {
+			rated = tp(r.RatedAt)
+		}
 		out = append(out, inputLine{Type: "rating", ID: r.ID, RaterKind: string(r.RaterKind), RaterID: r.RaterID, Waybill: r.Waybill,
 			FirmID: r.FirmID, SiteID: r.SiteID, StaffID: r.StaffID, Stars: r.Stars, Weight: &w, Flags: r.Flags,
-			CreatedAt: tp(r.CreatedAt), UpdatedAt: tp(r.UpdatedAt), Version: r.Version})
+			CreatedAt: tp(r.CreatedAt), UpdatedAt: tp(r.UpdatedAt), RatedAt: rated, Version: r.Version})
 	}
 	keys := make([]string, 0, len(in.Commitments))
 	for k := range in.Commitments {
@@ -237,6 +244,9 @@ func ReadInputs(r io.Reader) (InputsHeader, Inputs, error) {
 			}
 			if l.UpdatedAt != nil {
 				rt.UpdatedAt = *l.UpdatedAt
+			}
+			if l.RatedAt != nil {
+				rt.RatedAt = *l.RatedAt
 			}
 			in.Ratings = append(in.Ratings, rt)
 		case "commitment":

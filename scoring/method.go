@@ -46,13 +46,29 @@ type Methodology struct {
 	// Grade cut-offs: a score at or above A is A, and so on; below C is D.
 	Cutoffs map[string]float64 `json:"cutoffs"`
 	// Rating rules.
-	RatingEditHours    int            `json:"rating_edit_hours"`
-	BurstCount         int            `json:"burst_count"`       // this many 1-star ratings by one rater in a day is a burst
-	BurstWeight        float64        `json:"burst_weight"`      // what a burst rating still counts for
-	SuspectFiveStar    float64        `json:"suspect_five_star"` // weight of a 5-star rating on an empty-parcel suspect
+	RatingEditHours int     `json:"rating_edit_hours"`
+	BurstCount      int     `json:"burst_count"`       // this many 1-star ratings by one rater in a day is a burst
+	BurstWeight     float64 `json:"burst_weight"`      // what a burst rating still counts for
+	SuspectFiveStar float64 `json:"suspect_five_star"` // weight of a 5-star rating on an empty-parcel suspect
+	// BurstScope is what one burst counts: BurstPerRater (or absent, 2026.1) one rater's
+	// one-star ratings of all firms, BurstPerTree one rater's one-star ratings of one firm's
+	// tree (the firms under one root), so that honest one-star ratings of several brands by a
+	// busy merchant are not one burst.
+	BurstScope string `json:"burst_scope,omitempty"`
+	// NetBurstsApart keeps a burst's weight through the weekly netting: a rater's burst ratings
+	// of a firm in a week net to one rating of at most the burst weight, apart from the rater's
+	// other ratings of the firm that week (which net as before), so that honest ratings netted
+	// with a burst do not lift it back to the weight of one (2026.2 on).
+	NetBurstsApart     bool           `json:"net_bursts_apart,omitempty"`
 	Lists              Lists          `json:"lists"`
 	InspectionsByGrade map[string]int `json:"inspections_by_grade"` // suggested random inspections a year
 }
+
+// The burst scopes (Methodology.BurstScope).
+const (
+	BurstPerRater = "rater"
+	BurstPerTree  = "firm_tree"
+)
 
 // TimeBand is an age band of records.
 type TimeBand struct {
@@ -109,7 +125,9 @@ const DefaultMethod = `{
 }`
 
 // Method2026_2 is the next methodology version: 2026.1 with a weight for empty-parcel
-// suspects (tracking weight empty_suspect_per_10k, per 10,000 parcels collected). It is not
+// suspects (tracking weight empty_suspect_per_10k, per 10,000 parcels collected), bursts of
+// one-star ratings counted per firm tree (burst_scope) and kept through the weekly netting
+// (net_bursts_apart). It is not
 // built in: a version is the evaluation committee's, fixed and published before the period it
 // governs starts, so regulators store it (PUT /v1/scoring/method) before 2027-01-01, when it
 // takes effect; 2026.1 stays as it is, since a version never changes and the grades already
@@ -119,7 +137,7 @@ const DefaultMethod = `{
 const Method2026_2 = `{
   "version": "2026.2",
   "effective_from": "2027-01-01T00:00:00+08:00",
-  "description": "2026.1 with empty-parcel suspects (空包) weighing against the firm, site and person that collected them, as much as a loss each",
+  "description": "2026.1 with empty-parcel suspects (空包) weighing against the firm, site and person that collected them, as much as a loss each; bursts counted per firm tree and kept through the weekly netting",
   "window_months": 24,
   "time_weights": [{"up_to_months": 6, "weight": 3}, {"up_to_months": 12, "weight": 2}, {"up_to_months": 24, "weight": 1}],
   "severity_weights": {"minor": 1, "general": 3, "serious": 8},
@@ -138,6 +156,8 @@ const Method2026_2 = `{
   "burst_count": 5,
   "burst_weight": 0.2,
   "suspect_five_star": 0,
+  "burst_scope": "firm_tree",
+  "net_bursts_apart": true,
   "lists": {
     "red_consecutive_a": 2,
     "black_consecutive_d": 2,
@@ -210,6 +230,9 @@ func ParseMethod(doc string) (Methodology, error) {
 	}
 	if m.BurstWeight < 0 || m.BurstWeight > 1 || m.SuspectFiveStar < 0 || m.SuspectFiveStar > 1 {
 		v.Add("burst_weight", "weights are between 0 and 1")
+	}
+	if m.BurstScope != "" && m.BurstScope != BurstPerRater && m.BurstScope != BurstPerTree {
+		v.Add("burst_scope", "must be %s or %s", BurstPerRater, BurstPerTree)
 	}
 	if m.Lists.RedConsecutiveA < 1 || m.Lists.BlackConsecutiveD < 1 || m.Lists.ReviewDecile < 1 {
 		v.Add("lists", "period counts must be at least 1")

@@ -400,7 +400,7 @@ func (s *Service) Gather(ctx context.Context, m Methodology, asOf time.Time) (In
 		// Without a version of then (a rating stored before versions were kept and edited
 		// since), the current one is the best there is.
 	}
-	in.Ratings = reassess(m, all)
+	in.Ratings = reassess(m, all, treeRoots(in.Firms))
 	for p := page; ; {
 		cs, err := s.archive.Commitments(ctx, courier.CommitmentQuery{Page: p})
 		if err != nil {
@@ -421,11 +421,13 @@ func (s *Service) Gather(ctx context.Context, m Methodology, asOf time.Time) (In
 }
 
 // reassess applies the burst rule over all ratings at once, so that the first ratings of a
-// burst count as little as the last; the empty-parcel flag given at rating time stays.
-func reassess(m Methodology, rs []Rating) []Rating {
+// burst count as little as the last; the empty-parcel flag given at rating time stays. roots
+// maps a firm to the root of its tree (a firm not in it is its own root); it matters only
+// under a methodology that counts bursts per tree.
+func reassess(m Methodology, rs []Rating, roots map[string]string) []Rating {
 	byRater := map[string][]int{}
 	for i, r := range rs {
-		k := string(r.RaterKind) + "|" + r.RaterID
+		k := burstKey(m, r, roots)
 		byRater[k] = append(byRater[k], i)
 	}
 	out := append([]Rating(nil), rs...)
@@ -443,4 +445,44 @@ func reassess(m Methodology, rs []Rating) []Rating {
 		}
 	}
 	return out
+}
+
+// burstKey names the ratings one burst is counted among: the rater's, and under BurstPerTree
+// only those of the same firm tree.
+func burstKey(m Methodology, r Rating, roots map[string]string) string {
+	k := string(r.RaterKind) + "|" + r.RaterID
+	if m.BurstScope == BurstPerTree {
+		k += "|" + rootOf(roots, r.FirmID)
+	}
+	return k
+}
+
+// rootOf is firm's tree root in roots, the firm itself when roots does not know it.
+func rootOf(roots map[string]string, firm string) string {
+	if r, ok := roots[firm]; ok {
+		return r
+	}
+	return firm
+}
+
+// treeRoots maps each firm to the root of its tree: the ancestor without a parent (a parent
+// the firms do not hold, or a loop, ends the climb where it is).
+func treeRoots(firms []FirmIn) map[string]string {
+	parent := make(map[string]string, len(firms))
+	for _, f := range firms {
+		parent[f.ID] = f.ParentID
+	}
+	roots := make(map[string]string, len(firms))
+	for _, f := range firms {
+		at, seen := f.ID, map[string]bool{}
+		for {
+			p, ok := parent[at]
+			if !ok || p == "" || seen[p] {
+				break
+			}
+			seen[at], at = true, p
+		}
+		roots[f.ID] = at
+	}
+	return roots
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -112,36 +113,13 @@ var RatingTags = []string{"late", "damaged", "rude", "false_signature", "lost", 
 // the phone check. One rating per rater and waybill, editable for the methodology's edit time.
 // The answer carries the weight the rating will count for and why it is less than one.
 func (s *Service) Rate(ctx context.Context, c credtrace.Caller, in RatingInput) (Rating, error) {
-	v := &credtrace.Validation{}
-	if strings.TrimSpace(in.Waybill) == "" {
-		v.Add("waybill", "required")
-	}
-	if in.Stars < 1 || in.Stars > 5 {
-		v.Add("stars", "must be 1 to 5")
-	}
-	if len(in.Tags) > 8 {
-		v.Add("tags", "at most 8")
-	}
-	for i, t := range in.Tags {
-		ok := false
-		for _, k := range RatingTags {
-			ok = ok || k == t
-		}
-		if !ok {
-			v.Add(fmt.Sprintf("tags[%d]", i), "must be one of %s", strings.Join(RatingTags, ", "))
-		}
-	}
-	if utf8.RuneCountInString(in.Comment) > 500 {
-		v.Add("comment", "at most 500 characters")
-	}
-	if err := v.Err(); err != nil {
+	if err := checkRating(in); err != nil {
 		return Rating{}, err
 	}
 	m, err := s.method(ctx, "")
 	if err != nil {
 		return Rating{}, err
 	}
-	system := credtrace.Caller{Role: credtrace.RoleRegulator, TokenID: "system"}
 	var kind RaterKind
 	var rater string
 	const noParcelForPhone = "no delivered parcel with this waybill and phone"
@@ -175,7 +153,7 @@ func (s *Service) Rate(ctx context.Context, c credtrace.Caller, in RatingInput) 
 	default:
 		return Rating{}, credtrace.ErrForbidden
 	}
-	t, err := s.tracker.TraceParcel(ctx, system, in.Waybill, seen.Carrier, "")
+	t, err := s.tracker.TraceParcel(ctx, credtrace.System, in.Waybill, seen.Carrier, "")
 	if err != nil {
 		return Rating{}, err
 	}
@@ -192,6 +170,36 @@ func (s *Service) Rate(ctx context.Context, c credtrace.Caller, in RatingInput) 
 			return Rating{}, credtrace.InvalidField("waybill", noParcelForPhone)
 		}
 	}
+	return s.keepRating(ctx, m, kind, rater, t, in, time.Time{}, map[string]string{})
+}
+
+// checkRating checks a rating's own fields.
+func checkRating(in RatingInput) error {
+	v := &credtrace.Validation{}
+	if strings.TrimSpace(in.Waybill) == "" {
+		v.Add("waybill", "required")
+	}
+	if in.Stars < 1 || in.Stars > 5 {
+		v.Add("stars", "must be 1 to 5")
+	}
+	if len(in.Tags) > 8 {
+		v.Add("tags", "at most 8")
+	}
+	for i, t := range in.Tags {
+		if !slices.Contains(RatingTags, t) {
+			v.Add(fmt.Sprintf("tags[%d]", i), "must be one of %s", strings.Join(RatingTags, ", "))
+		}
+	}
+	if utf8.RuneCountInString(in.Comment) > 500 {
+		v.Add("comment", "at most 500 characters")
+	}
+	return v.Err()
+}
+
+// keepRating stores rater's rating of the delivered parcel t (a new one, or the edit of its
+// rating of the waybill within the edit time), weighed by the rules: ratedAt is when the rater
+// gave it (zero: now). roots caches firms' tree roots across the calls of one batch.
+func (s *Service) keepRating(ctx context.Context, m Methodology, kind RaterKind, rater string, t tracking.Trace, in RatingInput, ratedAt time.Time, roots map[string]string) (Rating, error) {
 	var del tracking.Event
 	for _, e := range t.Events {
 		if e.Code == tracking.Delivered {
@@ -199,6 +207,9 @@ func (s *Service) Rate(ctx context.Context, c credtrace.Caller, in RatingInput) 
 		}
 	}
 	now := s.Now()
+	if ratedAt.IsZero() {
+		ratedAt = now
+	}
 	r, err := s.store.RatingByRater(ctx, kind, rater, t.Waybill)
 	fresh := errors.Is(err, credtrace.ErrNotFound)
 	if err != nil && !fresh {
@@ -214,14 +225,33 @@ func (s *Service) Rate(ctx context.Context, c credtrace.Caller, in RatingInput) 
 	if del.FirmID != "" {
 		r.FirmID = del.FirmID
 	}
-	r.Stars, r.Tags, r.Comment, r.UpdatedAt = in.Stars, in.Tags, strings.TrimSpace(in.Comment), now
+	r.Stars, r.Tags, r.Comment, r.UpdatedAt, r.RatedAt = in.Stars, in.Tags, strings.TrimSpace(in.Comment), now, ratedAt
 	suspect, err := s.tracker.Suspect(ctx, tracking.ParcelKey{Carrier: t.Carrier, Waybill: t.Waybill})
 	if err != nil {
 		return Rating{}, err
 	}
-	recent, err := s.store.Ratings(ctx, RatingQuery{RaterKind: kind, RaterID: rater, From: now.Add(-24 * time.Hour)})
+	// The rater's ratings given within a window either side: a burst window holding this one
+	// may start before it or end after it (a platform pushes ratings in any order).
+	recent, err := s.store.Ratings(ctx, RatingQuery{RaterKind: kind, RaterID: rater, RatedFrom: ratedAt.Add(-BurstWindow), RatedTo: ratedAt.Add(BurstWindow)})
 	if err != nil {
 		return Rating{}, err
+	}
+	if m.BurstScope == BurstPerTree {
+		own, err := s.treeRoot(ctx, r.FirmID, roots)
+		if err != nil {
+			return Rating{}, err
+		}
+		same := recent[:0:0]
+		for _, o := range recent {
+			root, err := s.treeRoot(ctx, o.FirmID, roots)
+			if err != nil {
+				return Rating{}, err
+			}
+			if root == own {
+				same = append(same, o)
+			}
+		}
+		recent = same
 	}
 	r.Weight, r.Flags = assess(m, r, recent, suspect)
 	if fresh {
@@ -235,6 +265,30 @@ func (s *Service) Rate(ctx context.Context, c credtrace.Caller, in RatingInput) 
 		return Rating{}, fmt.Errorf("rate %s: %w", t.Waybill, err)
 	}
 	return r, nil
+}
+
+// treeRoot returns the root of firm id's tree from the archive (a firm the archive does not
+// know is its own root), remembering it in roots.
+func (s *Service) treeRoot(ctx context.Context, id string, roots map[string]string) (string, error) {
+	if r, ok := roots[id]; ok {
+		return r, nil
+	}
+	at, seen := id, map[string]bool{}
+	for !seen[at] {
+		seen[at] = true
+		f, err := s.archive.Firm(ctx, at)
+		if errors.Is(err, credtrace.ErrNotFound) {
+			break
+		} else if err != nil {
+			return "", fmt.Errorf("tree of firm %s: %w", id, err)
+		}
+		if f.ParentID == "" {
+			break
+		}
+		at = f.ParentID
+	}
+	roots[id] = at
+	return at, nil
 }
 
 // recipientOf returns the keyed identity of the parcel's recipient from its collection.
@@ -273,21 +327,24 @@ const BurstWindow = 24 * time.Hour
 
 // burstOnes returns, for a one-star rating r, the most one-star ratings in any BurstWindow that
 // holds r, among r and the rater's others (r itself is counted once, by id); 0 for other stars.
+// Windows are of the times the ratings were given (GivenAt), so that a platform's day of
+// ratings pushed at once is judged by when each was given, not by when it arrived.
 // The rating's own call (assess) and the run's look at all ratings at once (reassess) both ask
 // it, so that a rating is a burst by the same rule whenever it is looked at.
 func burstOnes(r Rating, others []Rating) int {
 	if r.Stars != 1 {
 		return 0
 	}
-	ones := []time.Time{r.UpdatedAt}
+	at := r.GivenAt()
+	ones := []time.Time{at}
 	for _, o := range others {
 		if o.ID != r.ID && o.Stars == 1 {
-			ones = append(ones, o.UpdatedAt)
+			ones = append(ones, o.GivenAt())
 		}
 	}
 	most := 0
 	for _, start := range ones {
-		if start.After(r.UpdatedAt) || r.UpdatedAt.Sub(start) >= BurstWindow {
+		if start.After(at) || at.Sub(start) >= BurstWindow {
 			continue
 		}
 		n := 0

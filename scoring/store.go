@@ -11,8 +11,11 @@ type RatingQuery struct {
 	RaterKind RaterKind
 	RaterID   string
 	From, To  time.Time // CreatedAt in [From, To)
-	After     string
-	Limit     int
+	// RatedFrom and RatedTo select by when the rater gave the rating: Rating.GivenAt in
+	// [RatedFrom, RatedTo).
+	RatedFrom, RatedTo time.Time
+	After              string
+	Limit              int
 }
 
 // RunQuery selects runs, newest first.

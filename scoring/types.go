@@ -54,11 +54,25 @@ type Rating struct {
 	Comment   string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// RatedAt is when the rater gave the rating's stars: the server's time for a rating given
+	// through credtrace, the platform's for one a platform pushes. The burst and netting rules
+	// judge by it (see GivenAt), never by when credtrace stored the rating.
+	RatedAt time.Time
 	// Weight is what the rating counts for after the anti-manipulation rules (0..1), and Flags
 	// say why it counts less than 1.
 	Weight  float64
 	Flags   []string
 	Version int
+}
+
+// GivenAt is when the rater gave r: RatedAt, or for a rating that has none (read from a
+// store or an export written before ratings kept it) its last update, which was then the
+// time the rater gave it.
+func (r Rating) GivenAt() time.Time {
+	if !r.RatedAt.IsZero() {
+		return r.RatedAt
+	}
+	return r.UpdatedAt
 }
 
 // Grade is a score's letter, or Insufficient below the minimum of data.

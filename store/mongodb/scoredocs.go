@@ -25,9 +25,12 @@ type ratingDoc struct {
 	Comment   string         `bson:"comment"`
 	CreatedAt *bson.DateTime `bson:"created_at,omitempty"`
 	UpdatedAt *bson.DateTime `bson:"updated_at,omitempty"`
-	Weight    float64        `bson:"weight"`
-	Flags     []string       `bson:"flags"`
-	Version   int64          `bson:"version"`
+	// RatedAt is absent from ratings stored before it was kept: those were given at their
+	// last update (see scoring.Rating.GivenAt and Scoring.Ratings).
+	RatedAt *bson.DateTime `bson:"rated_at,omitempty"`
+	Weight  float64        `bson:"weight"`
+	Flags   []string       `bson:"flags"`
+	Version int64          `bson:"version"`
 }
 
 func toRatingDoc(r scoring.Rating) ratingDoc {
@@ -44,6 +47,7 @@ func toRatingDoc(r scoring.Rating) ratingDoc {
 		Comment:   r.Comment,
 		CreatedAt: datetime(r.CreatedAt),
 		UpdatedAt: datetime(r.UpdatedAt),
+		RatedAt:   datetime(r.RatedAt),
 		Weight:    r.Weight,
 		Flags:     strs(r.Flags),
 		Version:   int64(r.Version),
@@ -64,6 +68,7 @@ func fromRatingDoc(d ratingDoc) scoring.Rating {
 		Comment:   d.Comment,
 		CreatedAt: fromDatetime(d.CreatedAt),
 		UpdatedAt: fromDatetime(d.UpdatedAt),
+		RatedAt:   fromDatetime(d.RatedAt),
 		Weight:    d.Weight,
 		Flags:     strs(d.Flags),
 		Version:   int(d.Version),

@@ -109,6 +109,20 @@ func (c *Scoring) Ratings(ctx context.Context, q scoring.RatingQuery) ([]scoring
 	if len(created) > 0 {
 		filter["created_at"] = created
 	}
+	rated := bson.M{}
+	if !q.RatedFrom.IsZero() {
+		rated["$gte"] = bson.NewDateTimeFromTime(q.RatedFrom)
+	}
+	if !q.RatedTo.IsZero() {
+		rated["$lt"] = bson.NewDateTimeFromTime(q.RatedTo)
+	}
+	if len(rated) > 0 {
+		// A rating stored before rated_at was kept was given at its last update.
+		filter["$or"] = bson.A{
+			bson.M{"rated_at": rated},
+			bson.M{"rated_at": bson.M{"$exists": false}, "updated_at": rated},
+		}
+	}
 	return list(ctx, c.s.ratings, "ratings", filter, courier.Page{After: q.After, Limit: q.Limit}, fromRatingDoc)
 }
 

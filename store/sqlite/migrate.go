@@ -455,6 +455,15 @@ CREATE TABLE hits (
 CREATE INDEX hits_key_at ON hits (key, at);
 CREATE INDEX hits_at ON hits (at);
 `,
+	// 15: ratings keep when the rater gave them (issue 12, item 4); a rating stored so far was
+	// given when it was last updated.
+	`
+ALTER TABLE ratings ADD COLUMN rated_at INTEGER;
+UPDATE ratings SET rated_at = updated_at;
+ALTER TABLE rating_versions ADD COLUMN rated_at INTEGER;
+UPDATE rating_versions SET rated_at = updated_at;
+CREATE INDEX ratings_rated ON ratings(rater_kind, rater_id, rated_at);
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -62,19 +62,19 @@ func getRow[T any](what string, row *sql.Row, scan func(scanner) (T, error)) (T,
 
 // ----- ratings -----
 
-const ratingCols = `id, rater_kind, rater_id, waybill, firm_id, site_id, staff_id, stars, tags, comment, created_at, updated_at, weight, flags, version`
+const ratingCols = `id, rater_kind, rater_id, waybill, firm_id, site_id, staff_id, stars, tags, comment, created_at, updated_at, weight, flags, version, rated_at`
 
 func ratingArgs(r scoring.Rating) []any {
 	return []any{r.ID, string(r.RaterKind), r.RaterID, r.Waybill, r.FirmID, r.SiteID, r.StaffID, r.Stars, toJSON(strList(r.Tags)),
-		r.Comment, ms(r.CreatedAt), ms(r.UpdatedAt), r.Weight, toJSON(strList(r.Flags)), r.Version}
+		r.Comment, ms(r.CreatedAt), ms(r.UpdatedAt), r.Weight, toJSON(strList(r.Flags)), r.Version, ms(r.RatedAt)}
 }
 
 func scanRating(sc scanner) (scoring.Rating, error) {
 	var r scoring.Rating
 	var kind, tags, flags string
-	var created, updated sql.NullInt64
+	var created, updated, rated sql.NullInt64
 	if err := sc.Scan(&r.ID, &kind, &r.RaterID, &r.Waybill, &r.FirmID, &r.SiteID, &r.StaffID, &r.Stars, &tags, &r.Comment,
-		&created, &updated, &r.Weight, &flags, &r.Version); err != nil {
+		&created, &updated, &r.Weight, &flags, &r.Version, &rated); err != nil {
 		return scoring.Rating{}, translate(err)
 	}
 	var err error
@@ -85,7 +85,7 @@ func scanRating(sc scanner) (scoring.Rating, error) {
 		return scoring.Rating{}, err
 	}
 	r.RaterKind, r.Tags, r.Flags = scoring.RaterKind(kind), strList(r.Tags), strList(r.Flags)
-	r.CreatedAt, r.UpdatedAt = fromMS(created), fromMS(updated)
+	r.CreatedAt, r.UpdatedAt, r.RatedAt = fromMS(created), fromMS(updated), fromMS(rated)
 	return r, nil
 }
 
@@ -93,7 +93,7 @@ func scanRating(sc scanner) (scoring.Rating, error) {
 // the waybill already. The rating and its first version are written in one transaction.
 func (c *Scoring) CreateRating(ctx context.Context, r scoring.Rating) error {
 	err := c.s.atomic(ctx, func(tx *Store) error {
-		if _, err := tx.writer().ExecContext(ctx, `INSERT INTO ratings (`+ratingCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, ratingArgs(r)...); err != nil {
+		if _, err := tx.writer().ExecContext(ctx, `INSERT INTO ratings (`+ratingCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, ratingArgs(r)...); err != nil {
 			return translate(err)
 		}
 		return putRatingVersion(ctx, tx, r)
@@ -107,7 +107,7 @@ func (c *Scoring) CreateRating(ctx context.Context, r scoring.Rating) error {
 // putRatingVersion keeps a version of a rating (a version stored again is replaced: it is the
 // same one).
 func putRatingVersion(ctx context.Context, tx *Store, r scoring.Rating) error {
-	if _, err := tx.writer().ExecContext(ctx, `INSERT OR REPLACE INTO rating_versions (`+ratingCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, ratingArgs(r)...); err != nil {
+	if _, err := tx.writer().ExecContext(ctx, `INSERT OR REPLACE INTO rating_versions (`+ratingCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, ratingArgs(r)...); err != nil {
 		return translate(err)
 	}
 	return nil
@@ -119,7 +119,7 @@ func putRatingVersion(ctx context.Context, tx *Store, r scoring.Rating) error {
 func (c *Scoring) UpdateRating(ctx context.Context, r scoring.Rating) error {
 	err := c.s.atomic(ctx, func(tx *Store) error {
 		res, err := tx.writer().ExecContext(ctx, `UPDATE ratings SET rater_kind=?, rater_id=?, waybill=?, firm_id=?, site_id=?, staff_id=?,
-		stars=?, tags=?, comment=?, created_at=?, updated_at=?, weight=?, flags=?, version=? WHERE id=? AND version=?`,
+		stars=?, tags=?, comment=?, created_at=?, updated_at=?, weight=?, flags=?, version=?, rated_at=? WHERE id=? AND version=?`,
 			append(ratingArgs(r)[1:], r.ID, r.Version-1)...)
 		if err := tx.update(ctx, "ratings", r.ID, res, err); err != nil {
 			return translate(err)
@@ -165,6 +165,12 @@ func (c *Scoring) Ratings(ctx context.Context, q scoring.RatingQuery) ([]scoring
 	}
 	if !q.To.IsZero() {
 		w.add("created_at < ?", q.To.UnixMilli())
+	}
+	if !q.RatedFrom.IsZero() {
+		w.add("rated_at >= ?", q.RatedFrom.UnixMilli())
+	}
+	if !q.RatedTo.IsZero() {
+		w.add("rated_at < ?", q.RatedTo.UnixMilli())
 	}
 	tail := w.page(courier.Page{After: q.After, Limit: q.Limit})
 	return list(ctx, c.s.reader(), `SELECT `+ratingCols+` FROM ratings`+w.sql()+tail, w.args, scanRating)

@@ -169,14 +169,14 @@ func testRatingHistory(ctx context.Context, t *testing.T, s scoring.Store) {
 	}
 }
 
-// fullRating sets every field: tags, flags, a fractional weight and both clocks.
+// fullRating sets every field: tags, flags, a fractional weight and the three clocks.
 func fullRating() scoring.Rating {
 	return scoring.Rating{
 		ID: "rt1", RaterKind: scoring.RaterMerchant, RaterID: "m1", Waybill: "SF1000000001",
 		FirmID: "f1", SiteID: "s1", StaffID: "p1", Stars: 2,
 		Tags:      []string{"late", "damaged", "态度差"},
 		Comment:   "包装破损，“外箱”压扁 $x.y",
-		CreatedAt: at(1), UpdatedAt: at(2),
+		CreatedAt: at(1), UpdatedAt: at(2), RatedAt: at(1).Add(-90 * time.Minute),
 		Weight:  0.375,
 		Flags:   []string{"burst", "new_rater"},
 		Version: 1,
@@ -285,6 +285,7 @@ func testRatingFilters(ctx context.Context, t *testing.T, s scoring.Store) {
 	rating := func(id string, kind scoring.RaterKind, rater, firm string, created int) scoring.Rating {
 		r := sparseRating()
 		r.ID, r.RaterKind, r.RaterID, r.Waybill, r.FirmID, r.CreatedAt = id, kind, rater, "WB-"+id, firm, at(created)
+		r.RatedAt = at(6 - created) // given in the opposite order to their storing (a platform's push)
 		return r
 	}
 	for _, r := range []scoring.Rating{
@@ -310,6 +311,10 @@ func testRatingFilters(ctx context.Context, t *testing.T, s scoring.Store) {
 		{"from and to", q{From: at(2), To: at(4)}, []string{"rt2", "rt3"}},
 		{"between two instants", q{From: at(2).Add(time.Millisecond), To: at(3)}, nil},
 		{"firm and time", q{FirmID: "f1", From: at(2), To: at(5)}, []string{"rt3", "rt4"}},
+		{"rated from is inclusive", q{RatedFrom: at(4)}, []string{"rt1", "rt2"}},
+		{"rated to is exclusive", q{RatedTo: at(3)}, []string{"rt4", "rt5"}},
+		{"rater and rated between", q{RaterID: "c1", RatedFrom: at(1), RatedTo: at(3)}, []string{"rt4", "rt5"}},
+		{"rated and created", q{RatedFrom: at(2), RatedTo: at(5), From: at(3)}, []string{"rt3", "rt4"}},
 		{"limit", q{Limit: 2}, []string{"rt1", "rt2"}},
 		{"after", q{After: "rt3"}, []string{"rt4", "rt5"}},
 		{"after an id that is not stored", q{After: "rt3~"}, []string{"rt4", "rt5"}},
