@@ -1,7 +1,10 @@
 package synth
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"math"
+	"math/rand/v2"
 	"time"
 )
 
@@ -93,9 +96,10 @@ func (g *gen) reports() {
 // ratings are merchants' and recipients' ratings of delivered parcels: honest ones for a share
 // of parcels, their stars following the quality of the delivering outlet and courier, a
 // one-star burst by the malicious merchant, and bought five stars on every campaign parcel.
-// An honest rater may give many one-star ratings when its parcels go through bad outlets: the
-// world posts them all at once, as a platform forwards a backlog.
+// Each rating carries the time its rater gave it (see ratingClock): an honest one some hours to
+// a few days after the delivery, a smear's or a campaign's within a few hours of each other.
 func (g *gen) ratings() {
+	clk := newRatingClock(g.w.Seed, g.w.End)
 	rated := map[string]bool{}
 	stars := func(p Parcel, consumer bool) (int, []string) {
 		q := g.w.Truth.Outlets[p.Dest]
@@ -126,21 +130,24 @@ func (g *gen) ratings() {
 		}
 		if g.chance(0.1) && p.Kind != ParcelFalseSignature {
 			n, tags := stars(p, false)
-			g.w.Ratings = append(g.w.Ratings, Rating{By: ByMerchant, Merchant: p.Merchant, Waybill: p.Waybill, Stars: n, Tags: tags, Comment: comments[n]})
+			g.w.Ratings = append(g.w.Ratings, Rating{By: ByMerchant, Merchant: p.Merchant, Waybill: p.Waybill, At: clk.honest(p.DeliveredAt),
+				Stars: n, Tags: tags, Comment: comments[n]})
 			rated["m:"+p.Merchant+"|"+p.Waybill] = true
 		}
 		if g.chance(0.08) || (p.Kind == ParcelFalseSignature && g.chance(0.5)) {
 			n, tags := stars(p, true)
-			g.w.Ratings = append(g.w.Ratings, Rating{By: ByConsumer, Waybill: p.Waybill, Phone4: p.RecipientPhone[len(p.RecipientPhone)-4:], Stars: n, Tags: tags})
+			g.w.Ratings = append(g.w.Ratings, Rating{By: ByConsumer, Waybill: p.Waybill, Phone4: p.RecipientPhone[len(p.RecipientPhone)-4:],
+				Buyer: BuyerID(p.RecipientPhone), At: clk.honest(p.DeliveredAt), Stars: n, Tags: tags})
 		}
 	}
 	// The malicious merchant, in a dispute with its carrier, rates eight of its deliveries one
-	// star within minutes.
+	// star within two hours.
 	for _, m := range g.w.Merchants {
 		if !m.Malicious {
 			continue
 		}
 		smear := Manipulation{Kind: ManipSmear, Merchant: m.ID, Outlet: m.Outlet, Carrier: m.Carrier}
+		first := len(g.w.Ratings)
 		for _, p := range g.w.Parcels {
 			if len(smear.Waybills) == 8 {
 				break
@@ -152,6 +159,7 @@ func (g *gen) ratings() {
 				Comment: "服务太差，再也不用", Kind: RatingMalicious})
 			smear.Waybills = append(smear.Waybills, p.Waybill)
 		}
+		clk.burst(g.w.Ratings[first:], g.delivered, 2*time.Hour)
 		if len(smear.Waybills) > 0 {
 			g.w.Truth.Manipulations = append(g.w.Truth.Manipulations, smear)
 		}
@@ -159,6 +167,7 @@ func (g *gen) ratings() {
 	for _, c := range g.w.Campaigns {
 		g.w.Truth.Manipulations = append(g.w.Truth.Manipulations, Manipulation{Kind: ManipBought, Merchant: c.Merchant, Outlet: c.Outlet,
 			Carrier: g.w.Parcels[g.parcelIdx[c.Waybills[0]]].Carrier, Waybills: c.Waybills})
+		first := len(g.w.Ratings)
 		for _, wb := range c.Waybills {
 			p := g.w.Parcels[g.parcelIdx[wb]]
 			if p.DeliveredAt.IsZero() {
@@ -167,9 +176,82 @@ func (g *gen) ratings() {
 			g.w.Ratings = append(g.w.Ratings, Rating{By: ByMerchant, Merchant: c.Merchant, Waybill: wb, Stars: 5, Tags: []string{"good_service", "on_time"},
 				Comment: "好评！", Kind: RatingBought})
 			if g.chance(0.6) {
-				g.w.Ratings = append(g.w.Ratings, Rating{By: ByConsumer, Waybill: wb, Phone4: p.RecipientPhone[len(p.RecipientPhone)-4:], Stars: 5,
-					Tags: []string{"good_service"}, Comment: "五星好评", Kind: RatingBought})
+				g.w.Ratings = append(g.w.Ratings, Rating{By: ByConsumer, Waybill: wb, Phone4: p.RecipientPhone[len(p.RecipientPhone)-4:],
+					Buyer: BuyerID(p.RecipientPhone), Stars: 5, Tags: []string{"good_service"}, Comment: "五星好评", Kind: RatingBought})
 			}
 		}
+		clk.burst(g.w.Ratings[first:], g.delivered, 4*time.Hour)
 	}
+}
+
+// delivered is when the parcel of waybill was delivered.
+func (g *gen) delivered(waybill string) time.Time {
+	return g.w.Parcels[g.parcelIdx[waybill]].DeliveredAt
+}
+
+// BuyerID is the pseudonymous id a platform gives the recipient with phone: stable for one
+// phone, and not the phone.
+func BuyerID(phone string) string {
+	h := sha256.Sum256([]byte("credtrace-synth-buyer|" + phone))
+	return "buyer-" + hex.EncodeToString(h[:8])
+}
+
+// ratingClock gives ratings the times their raters gave them, from a stream of its own so that
+// the rest of a world does not depend on them; never after end.
+type ratingClock struct {
+	r   *rand.Rand
+	end time.Time
+}
+
+func newRatingClock(seed uint64, end time.Time) *ratingClock {
+	return &ratingClock{r: rand.New(rand.NewPCG(seed^0x5bd1e995, seed+0x2545f4914f6cdd1d)), end: end}
+}
+
+// within returns a random instant in [from, from+d), whole seconds.
+func (c *ratingClock) within(from time.Time, d time.Duration) time.Time {
+	if d < time.Second {
+		return from
+	}
+	return from.Add(time.Duration(c.r.Int64N(int64(d/time.Second))) * time.Second)
+}
+
+// honest is when an honest rater rates a parcel delivered at delivered: mostly the same day,
+// some a few days later, never after end.
+func (c *ratingClock) honest(delivered time.Time) time.Time {
+	lo, span := 2*time.Hour, 10*time.Hour
+	if c.r.Float64() < 0.4 {
+		lo, span = 12*time.Hour, 84*time.Hour
+	}
+	if at := c.within(delivered.Add(lo), span); !at.After(c.end) {
+		return at
+	}
+	return c.within(delivered, c.end.Sub(delivered))
+}
+
+// burst times rs as one rater's burst: within span of each other, starting an hour or a day
+// after the last of their parcels was delivered (as far as end allows), never before a
+// parcel's delivery.
+func (c *ratingClock) burst(rs []Rating, delivered func(waybill string) time.Time, span time.Duration) {
+	if len(rs) == 0 {
+		return
+	}
+	var last time.Time
+	for _, r := range rs {
+		last = maxTime(last, delivered(r.Waybill))
+	}
+	start := c.within(last.Add(time.Hour), 23*time.Hour)
+	if start.Add(span).After(c.end) {
+		start = maxTime(last, c.end.Add(-span))
+	}
+	span = min(span, c.end.Sub(start))
+	for i := range rs {
+		rs[i].At = c.within(start, span)
+	}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

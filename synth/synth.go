@@ -341,13 +341,16 @@ const (
 	RatingMalicious = "malicious" // a one-star burst by one merchant
 )
 
-// Rating is a rating of a delivered parcel by its merchant, or by its recipient through the
-// public route with the last four digits of their phone.
+// Rating is a rating of a delivered parcel by its merchant, or by its recipient, as the
+// platform they trade on forwards it: At is when the rater gave it, never before the parcel's
+// delivery nor after the world's End.
 type Rating struct {
 	By       string // ByMerchant or ByConsumer
 	Merchant string // the rating merchant's ID
 	Waybill  string
-	Phone4   string // for consumers
+	Phone4   string // for consumers: the last four digits of the recipient's phone
+	Buyer    string // for consumers: the platform's pseudonymous id of the recipient (see BuyerID)
+	At       time.Time
 	Stars    int
 	Tags     []string
 	Comment  string
@@ -415,6 +418,9 @@ func (w *World) Shift(d time.Duration) {
 	}
 	for i := range w.Inspections {
 		w.Inspections[i].OccurredAt = w.Inspections[i].OccurredAt.Add(d)
+	}
+	for i := range w.Ratings {
+		w.Ratings[i].At = w.Ratings[i].At.Add(d)
 	}
 }
 

@@ -2,8 +2,11 @@ package synth_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
+	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -408,6 +411,78 @@ func TestShift(t *testing.T) {
 	}
 	if got := w.Incidents[0].At.Sub(before.Incidents[0].At); got != d {
 		t.Errorf("incident moved by %s, want %s", got, d)
+	}
+	if got := w.Ratings[0].At.Sub(before.Ratings[0].At); got != d {
+		t.Errorf("rating moved by %s, want %s", got, d)
+	}
+}
+
+// TestRatingTimes checks when raters rate: never before the delivery nor after the end, honest
+// raters hours to days after the delivery, a smear's and a campaign's ratings within hours of
+// each other, and consumers under a stable pseudonym that is not their phone.
+func TestRatingTimes(t *testing.T) {
+	w := synth.New(3, size(t, "small"))
+	delivered, phone := map[string]time.Time{}, map[string]string{}
+	for _, p := range w.Parcels {
+		delivered[p.Waybill], phone[p.Waybill] = p.DeliveredAt, p.RecipientPhone
+	}
+	campaign := map[string]int{}
+	for i, c := range w.Campaigns {
+		for _, wb := range c.Waybills {
+			campaign[wb] = i
+		}
+	}
+	type span struct{ lo, hi time.Time }
+	bursts := map[string]*span{} // kind|merchant → the span of its ratings' times
+	var lags []time.Duration
+	for _, r := range w.Ratings {
+		d := delivered[r.Waybill]
+		if r.At.IsZero() || r.At.Before(d) || r.At.After(w.End) {
+			t.Fatalf("rating of %s at %s: want between the delivery %s and the end %s", r.Waybill, r.At, d, w.End)
+		}
+		if r.By == synth.ByConsumer && (r.Buyer != synth.BuyerID(phone[r.Waybill]) || r.Buyer == "" || strings.Contains(r.Buyer, phone[r.Waybill])) {
+			t.Errorf("consumer rating of %s by buyer %q: want the pseudonym of the recipient", r.Waybill, r.Buyer)
+		}
+		if r.Kind == "" {
+			lags = append(lags, r.At.Sub(d))
+			continue
+		}
+		k := r.Kind + "|" + r.Merchant
+		if r.Kind == synth.RatingBought {
+			k = fmt.Sprintf("%s|campaign %d", r.Kind, campaign[r.Waybill])
+		}
+		s := bursts[k]
+		if s == nil {
+			s = &span{r.At, r.At}
+			bursts[k] = s
+		}
+		if r.At.Before(s.lo) {
+			s.lo = r.At
+		}
+		if r.At.After(s.hi) {
+			s.hi = r.At
+		}
+	}
+	for k, s := range bursts {
+		if limit := map[bool]time.Duration{true: 2 * time.Hour, false: 4 * time.Hour}[strings.HasPrefix(k, synth.RatingMalicious)]; s.hi.Sub(s.lo) > limit {
+			t.Errorf("%s: ratings over %s, want a burst within %s", k, s.hi.Sub(s.lo), limit)
+		}
+	}
+	if len(bursts) == 0 || len(lags) < 100 {
+		t.Fatalf("%d bursts, %d honest ratings; want both", len(bursts), len(lags))
+	}
+	slices.Sort(lags)
+	if med := lags[len(lags)/2]; med < 2*time.Hour || med > 3*24*time.Hour {
+		t.Errorf("median honest lag %s, want hours to days", med)
+	}
+	if lags[len(lags)-1]-lags[0] < 24*time.Hour {
+		t.Errorf("honest lags from %s to %s, want them spread over more than a day", lags[0], lags[len(lags)-1])
+	}
+	again := synth.New(3, size(t, "small"))
+	for i := range w.Ratings {
+		if !w.Ratings[i].At.Equal(again.Ratings[i].At) {
+			t.Fatalf("rating %d at %s, then %s: want the same seed to give the same times", i, w.Ratings[i].At, again.Ratings[i].At)
+		}
 	}
 }
 

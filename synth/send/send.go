@@ -1,7 +1,7 @@
 // Package send writes a synth world to a running credtrace service through its HTTP API, as
 // its parties would: the regulator registers firms, sites and staff and issues tokens, each
-// carrier pushes its own events with its own token, merchants rate with theirs, consumers
-// through the public route, incidents and complaints are reported, and a scoring run (a preview
+// carrier pushes its own events with its own token, incidents and complaints are reported, the
+// platform pushes its merchants' and buyers' ratings in batches, and a scoring run (a preview
 // of the period in progress) closes the lot. It is a client of the API, not a part of the
 // service: synth makes the world and stays free of transport; credtrace gen wires the two.
 package send
@@ -40,7 +40,7 @@ func (wr *Writer) Base() string { return wr.base }
 // Refusals reports those; a refused registration or event batch does, as an error.
 func (wr *Writer) Write(ctx context.Context, progress io.Writer) error {
 	w := wr.w
-	units := len(w.Firms) + len(w.Sites) + len(w.Staff) + len(w.HQs()) + len(w.Merchants) + 2*len(w.HQs()) +
+	units := len(w.Firms) + len(w.Sites) + len(w.Staff) + len(w.HQs()) + len(w.Merchants) + 1 + 2*len(w.HQs()) +
 		w.Events() + len(w.Incidents) + len(w.Complaints) + len(w.Inspections) + len(w.Ratings) + 1
 	wr.prog = newProgress(progress, int64(units), isTerminal(progress), 2*time.Second)
 	err := wr.write(ctx)
@@ -368,6 +368,7 @@ func (wr *Writer) issueTokens(ctx context.Context) error {
 	for _, m := range wr.w.Merchants {
 		reqs = append(reqs, req{key: m.ID, role: "merchant", merchant: m.ID, label: m.Name})
 	}
+	reqs = append(reqs, req{key: platformToken, role: "platform", label: "电商平台 评价对接"})
 	return parallel(ctx, len(reqs), wr.workers, func(ctx context.Context, i int) error {
 		r := reqs[i]
 		var out struct{ Token string }
@@ -599,27 +600,60 @@ func (wr *Writer) inspections(ctx context.Context) error {
 	})
 }
 
+// RatingBatch is the most ratings send pushes in one call.
+const RatingBatch = 1000
+
+// platformToken is the key of the platform's token: the marketplace that forwards its
+// merchants' and buyers' ratings.
+const platformToken = "platform"
+
+// ratings pushes every rating through the platform's route, RatingBatch at a time, each with
+// the time its rater gave it: merchants under their merchant id, consumers under the
+// platform's pseudonym of the buyer.
 func (wr *Writer) ratings(ctx context.Context) error {
 	rs := wr.w.Ratings
-	return parallel(ctx, len(rs), wr.workers, func(ctx context.Context, i int) error {
-		defer wr.prog.add(1)
-		r := rs[i]
-		body := map[string]any{"waybill": r.Waybill, "stars": r.Stars, "tags": r.Tags, "comment": r.Comment}
-		if r.Tags == nil {
-			body["tags"] = []string{}
+	n := (len(rs) + RatingBatch - 1) / RatingBatch
+	return parallel(ctx, n, wr.workers, func(ctx context.Context, b int) error {
+		batch := rs[b*RatingBatch : min(len(rs), (b+1)*RatingBatch)]
+		defer wr.prog.add(len(batch))
+		body := make([]map[string]any, len(batch))
+		for i, r := range batch {
+			x := map[string]any{"waybill": r.Waybill, "stars": r.Stars, "tags": r.Tags, "comment": r.Comment,
+				"rated_at": r.At.Format(time.RFC3339), "rater_kind": "merchant", "merchant_id": r.Merchant}
+			if r.Tags == nil {
+				x["tags"] = []string{}
+			}
+			if r.By == synth.ByConsumer {
+				x["rater_kind"], x["buyer_id"] = "consumer", r.Buyer
+				delete(x, "merchant_id")
+			}
+			body[i] = x
 		}
-		path, tok := "/v1/ratings", wr.token(r.Merchant)
-		if r.By == synth.ByConsumer {
-			path, tok = "/v1/public/ratings", ""
-			body["phone4"] = r.Phone4
+		var out struct {
+			Results []struct {
+				Index          int
+				Status, Reason string
+				Weight         *float64
+			}
 		}
-		var out struct{ Weight float64 }
-		if err := wr.call(ctx, "POST", path, tok, body, &out); err != nil {
-			wr.problem("rating of %s: %v", r.Waybill, err)
+		if err := wr.call(ctx, "POST", "/v1/platform/ratings", wr.token(platformToken), body, &out); err != nil {
+			for _, r := range batch {
+				wr.problem("rating of %s: %v", r.Waybill, err)
+			}
 			return nil
 		}
-		if out.Weight < 1 {
-			wr.discounted.Add(1)
+		if len(out.Results) != len(batch) {
+			return fmt.Errorf("POST /v1/platform/ratings: %d answers to %d ratings", len(out.Results), len(batch))
+		}
+		for _, x := range out.Results {
+			switch {
+			case x.Index < 0 || x.Index >= len(batch):
+				return fmt.Errorf("POST /v1/platform/ratings: an answer for item %d of %d", x.Index, len(batch))
+			case x.Status != "accepted":
+				wr.problem("rating of %s: %s", batch[x.Index].Waybill, x.Reason)
+			case x.Weight != nil && *x.Weight < 1:
+				wr.discounted.Add(1)
+			}
 		}
 		return nil
 	})
