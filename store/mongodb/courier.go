@@ -213,9 +213,10 @@ func (s *Store) RevokeToken(ctx context.Context, id string, at time.Time) error 
 	return nil
 }
 
-// CountTokens counts every token, revoked ones included.
+// CountTokens counts every token, revoked ones included. The filter on _id (every id is a
+// string, at least "") lets the server count the _id index's keys instead of reading documents.
 func (s *Store) CountTokens(ctx context.Context) (int, error) {
-	n, err := s.tokens.CountDocuments(ctx, bson.D{})
+	n, err := s.tokens.CountDocuments(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$gte", Value: ""}}}})
 	if err != nil {
 		return 0, fmt.Errorf("mongodb: count tokens: %w", err)
 	}

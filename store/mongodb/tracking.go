@@ -752,8 +752,9 @@ func (t *Tracking) Anomaly(ctx context.Context, id string) (tracking.Anomaly, er
 	return fromAnomalyDoc(d), err
 }
 
-// unlinked matches an anomaly not yet turned into an incident.
-var unlinked = bson.M{"$in": bson.A{"", nil}}
+// unlinked matches an anomaly not yet turned into an incident: its incident_id is always
+// stored, empty until LinkAnomaly (the partial index of open anomalies keys on it).
+var unlinked = ""
 
 // Anomalies lists the anomalies matching q in id order.
 func (t *Tracking) Anomalies(ctx context.Context, q tracking.AnomalyQuery) ([]tracking.Anomaly, error) {
