@@ -173,26 +173,12 @@ func (s *Service) Anomalies(ctx context.Context, c credtrace.Caller, q AnomalyQu
 	case credtrace.RoleRegulator:
 		return s.store.Anomalies(ctx, q)
 	case credtrace.RoleFirm:
-		limit := q.Limit
-		q.Limit = 0
-		all, err := s.store.Anomalies(ctx, q)
+		carriers, err := s.treeCarriers(ctx, c.FirmID, q.Carriers)
 		if err != nil {
 			return nil, err
 		}
-		var out []Anomaly
-		for _, a := range all {
-			ok, err := s.inTree(ctx, c.FirmID, a.Carrier)
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				out = append(out, a)
-			}
-			if limit > 0 && len(out) == limit {
-				break
-			}
-		}
-		return out, nil
+		q.Carriers = carriers
+		return s.store.Anomalies(ctx, q)
 	}
 	return nil, credtrace.ErrForbidden
 }

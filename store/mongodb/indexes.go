@@ -81,7 +81,6 @@ var declaredIndexes = []index{
 	{coll: collEvents, keys: asc("waybill", "carrier")}, // a parcel's events, a waybill's carriers
 	{coll: collEvents, keys: asc("waybill", "carrier", "_id")},
 	// RecoverStats reads uncounted events only: counted ones, nearly all, stay out of the index.
-	{coll: collEvents, keys: asc("counted", "received_at")},
 	{coll: collEvents, keys: asc("counted", "_id"), partial: bson.D{{Key: "counted", Value: false}}, name: "uncounted_id"},
 	{coll: collEvents, keys: asc("pending", "seq")},    // the journal's replay
 	{coll: collParcels, keys: asc("final", "last_at")}, // the scheduled scans
@@ -98,7 +97,6 @@ var declaredIndexes = []index{
 	{coll: collStats, keys: asc("kind", "id", "day")},
 	{coll: collStats, keys: asc("id", "day")},
 	{coll: collStats, keys: asc("kind", "day")},
-	{coll: collStatSources, keys: asc("counted", "recorded_at")},
 	{coll: collStatSources, keys: asc("counted", "_id"), partial: bson.D{{Key: "counted", Value: false}}, name: "uncounted_id"},
 	{coll: collIncidents, keys: asc("waybill")},
 	{coll: collIncidents, keys: asc("waybill", "_id")},
@@ -192,17 +190,12 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 	return nil
 }
 
-// partialRefused reports a server that has no partial indexes refusing one: a command error
-// naming partialFilterExpression, or NotImplemented (238) / InvalidOptions (72) / BadValue (2)
-// for an option it does not know.
+// partialRefused reports a server that has no partial indexes refusing one: NotImplemented
+// (238), as FerretDB answers. Any other refusal (a bad filter expression) is an error.
 func partialRefused(err error) bool {
 	var ce mongo.CommandError
 	if !errors.As(err, &ce) {
 		return false
 	}
-	switch ce.Code {
-	case 2, 72, 238:
-		return true
-	}
-	return false
+	return ce.Code == 238 // NotImplemented
 }

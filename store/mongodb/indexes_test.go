@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/scoring"
 	"github.com/credtrace/credtrace/store/mongodb"
@@ -67,5 +69,41 @@ func TestQueriesUseDeclaredIndexes(t *testing.T) {
 	}
 	for _, q := range log.Uncovered() {
 		t.Errorf("no declared index serves %s", q)
+	}
+}
+
+// TestPartialIndexesByCapability: the partial indexes exist under their names, partial where
+// the server builds partial indexes and whole where it refuses them (the embedded FerretDB).
+func TestPartialIndexesByCapability(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	s := open(t)
+	for coll, names := range map[string][]string{"anomalies": {"open_id", "open_carrier_id"}, "events": {"uncounted_id"}, "stat_sources": {"uncounted_id"}} {
+		cur, err := s.DB().Collection(coll).Indexes().List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []struct {
+			Name    string   `bson:"name"`
+			Partial bson.Raw `bson:"partialFilterExpression"`
+		}
+		if err := cur.All(ctx, &got); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range names {
+			found := false
+			for _, ix := range got {
+				if ix.Name != name {
+					continue
+				}
+				found = true
+				if embedded, partial := os.Getenv(mongotest.EnvURI) == "", ix.Partial != nil; embedded == partial {
+					t.Errorf("%s.%s: partial %v on embedded FerretDB %v", coll, name, partial, embedded)
+				}
+			}
+			if !found {
+				t.Errorf("%s has no index %s", coll, name)
+			}
+		}
 	}
 }
