@@ -92,7 +92,8 @@ var declaredIndexes = []index{
 	{coll: collParcels, keys: asc("collected_at")},
 	{coll: collParcels, keys: asc("collected_at", "_id")},
 	{coll: collParcels, keys: asc("carrier", "_id")},
-	{coll: collParcels, keys: asc("merchant_id", "collected_at")}, // a merchant's parcels
+	// A merchant's parcels, newest collected first (MerchantParcels).
+	{coll: collParcels, keys: bson.D{{Key: "merchant_id", Value: 1}, {Key: "collected_at", Value: -1}, {Key: "_id", Value: 1}}},
 	{coll: collParcels, keys: asc("merchant_id", "_id")},
 	{coll: collStats, keys: asc("kind", "id", "day")},
 	{coll: collStats, keys: asc("id", "day")},
