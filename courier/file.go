@@ -3,6 +3,7 @@ package courier
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/credtrace/credtrace"
@@ -36,33 +37,36 @@ type Disclosure struct {
 }
 
 func (s *Service) subjectRecords(ctx context.Context, subs []Subject) ([]Record, error) {
-	var out []Record
-	for _, sub := range subs {
-		sub := sub
-		recs, err := all(func(p Page) ([]Record, error) {
-			return s.store.Records(ctx, RecordQuery{Subject: &sub, Page: p})
-		}, recordID)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, recs...)
+	recs, err := all(func(p Page) ([]Record, error) {
+		return s.store.Records(ctx, RecordQuery{Subjects: subs, Page: p})
+	}, recordID)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return bySubject(recs, subs, func(r Record) Subject { return r.Subject }), nil
 }
 
 func (s *Service) subjectCommitments(ctx context.Context, subs []Subject) ([]Commitment, error) {
-	var out []Commitment
-	for _, sub := range subs {
-		sub := sub
-		cs, err := all(func(p Page) ([]Commitment, error) {
-			return s.store.Commitments(ctx, CommitmentQuery{Subject: &sub, Page: p})
-		}, commitmentID)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, cs...)
+	cs, err := all(func(p Page) ([]Commitment, error) {
+		return s.store.Commitments(ctx, CommitmentQuery{Subjects: subs, Page: p})
+	}, commitmentID)
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	return bySubject(cs, subs, func(c Commitment) Subject { return c.Subject }), nil
+}
+
+// bySubject orders items (read in id order with one query over subs) subject by subject, in the
+// order of subs, id order within each: the order of one query per subject.
+func bySubject[T any](items []T, subs []Subject, subject func(T) Subject) []T {
+	rank := make(map[Subject]int, len(subs))
+	for i, sub := range subs {
+		if _, ok := rank[sub]; !ok {
+			rank[sub] = i
+		}
+	}
+	slices.SortStableFunc(items, func(a, b T) int { return rank[subject(a)] - rank[subject(b)] })
+	return items
 }
 
 func (s *Service) recordObjections(ctx context.Context, recs []Record) ([]Objection, error) {

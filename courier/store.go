@@ -37,7 +37,10 @@ type StaffQuery struct {
 
 // RecordQuery filters credit records.
 type RecordQuery struct {
-	Subject       *Subject
+	Subject *Subject
+	// Subjects matches a record about any of them (nil: no filter; empty: nothing): a credit
+	// file's firm and sites in one query.
+	Subjects      []Subject
 	FirmIDs       []string
 	Status        []RecordStatus
 	Category      Category
@@ -57,6 +60,8 @@ type ObjectionQuery struct {
 type CommitmentQuery struct {
 	FirmIDs []string
 	Subject *Subject
+	// Subjects matches a commitment by any of them (nil: no filter; empty: nothing).
+	Subjects []Subject
 	Page
 }
 

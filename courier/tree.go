@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/credtrace/credtrace"
@@ -12,6 +13,12 @@ import (
 // InTree reports whether firm id is root or below it; other domains use it to scope firms.
 func (s *Service) InTree(ctx context.Context, root, id string) (bool, error) {
 	return inTree(ctx, s.store, root, id)
+}
+
+// Subtree returns root and every firm below it: other domains scope a firm's lists with it, in
+// the query (one $in), rather than reading everything and asking InTree of each item.
+func (s *Service) Subtree(ctx context.Context, root string) ([]string, error) {
+	return subtree(ctx, s.store, root)
 }
 
 // Root returns the brand HQ at the top of firm id's tree: responsibility rolls up to it.
@@ -178,6 +185,18 @@ func (c *TreeCache) InTree(ctx context.Context, root, id string) (bool, error) {
 		return "", ok, err
 	})
 	return ok, err
+}
+
+// Subtree is Service.Subtree, cached.
+func (c *TreeCache) Subtree(ctx context.Context, root string) ([]string, error) {
+	v, _, err := c.get(ctx, "subtree|"+root, func() (string, bool, error) {
+		ids, err := c.svc.Subtree(ctx, root)
+		return strings.Join(ids, "\n"), err == nil, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return strings.Split(v, "\n"), nil
 }
 
 // Root is Service.Root, cached.

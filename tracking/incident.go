@@ -617,25 +617,11 @@ func (s *Service) Incidents(ctx context.Context, c credtrace.Caller, waybill, ca
 	switch c.Role {
 	case credtrace.RoleRegulator:
 	case credtrace.RoleFirm:
-		// Incidents are few; filter by the caller's tree after the fact.
-		all, err := s.store.Incidents(ctx, IncidentQuery{Waybill: waybill, Carriers: q.Carriers, After: after})
+		carriers, err := s.treeCarriers(ctx, c.FirmID, q.Carriers)
 		if err != nil {
 			return nil, err
 		}
-		var out []Incident
-		for _, inc := range all {
-			ok, err := s.inTree(ctx, c.FirmID, inc.Carrier)
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				out = append(out, inc)
-			}
-			if limit > 0 && len(out) == limit {
-				break
-			}
-		}
-		return out, nil
+		q.Carriers = carriers
 	default:
 		return nil, credtrace.ErrForbidden
 	}

@@ -173,26 +173,12 @@ func (s *Service) Anomalies(ctx context.Context, c credtrace.Caller, q AnomalyQu
 	case credtrace.RoleRegulator:
 		return s.store.Anomalies(ctx, q)
 	case credtrace.RoleFirm:
-		limit := q.Limit
-		q.Limit = 0
-		all, err := s.store.Anomalies(ctx, q)
+		carriers, err := s.treeCarriers(ctx, c.FirmID, q.Carriers)
 		if err != nil {
 			return nil, err
 		}
-		var out []Anomaly
-		for _, a := range all {
-			ok, err := s.inTree(ctx, c.FirmID, a.Carrier)
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				out = append(out, a)
-			}
-			if limit > 0 && len(out) == limit {
-				break
-			}
-		}
-		return out, nil
+		q.Carriers = carriers
+		return s.store.Anomalies(ctx, q)
 	}
 	return nil, credtrace.ErrForbidden
 }
@@ -367,22 +353,8 @@ func (s *Service) MerchantParcels(ctx context.Context, c credtrace.Caller, days,
 	if err := s.Flush(ctx); err != nil {
 		return nil, err
 	}
-	var out []Parcel
-	q := ParcelQuery{MerchantID: c.MerchantID, CollectedAfter: s.Now().AddDate(0, 0, -days), Limit: 1000}
-	for {
-		ps, err := s.store.Parcels(ctx, q)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ps...)
-		if len(ps) < q.Limit {
-			break
-		}
-		q.After = ps[len(ps)-1].Key().String()
+	if limit <= 0 {
+		return []Parcel{}, nil
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].CollectedAt.After(out[j].CollectedAt) })
-	if len(out) > limit {
-		out = out[:limit]
-	}
-	return out, nil
+	return s.store.Parcels(ctx, ParcelQuery{MerchantID: c.MerchantID, CollectedAfter: s.Now().AddDate(0, 0, -days), NewestCollected: true, Limit: limit})
 }

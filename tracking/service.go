@@ -3,6 +3,7 @@ package tracking
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -17,6 +18,8 @@ import (
 type FirmTree interface {
 	// InTree reports whether firm id is root or below it in the franchise tree.
 	InTree(ctx context.Context, root, id string) (bool, error)
+	// Subtree returns root and every firm below it.
+	Subtree(ctx context.Context, root string) ([]string, error)
 	// Root returns the brand HQ at the top of id's tree.
 	Root(ctx context.Context, id string) (string, error)
 	// SiteFirm returns the firm a site belongs to; ok is false for an unknown site.
@@ -169,6 +172,25 @@ func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
 func (s *Service) inTree(ctx context.Context, root, id string) (bool, error) {
 	return s.tree.InTree(ctx, root, id)
+}
+
+// treeCarriers returns the carriers of q (every carrier when nil) that are in firm root's
+// tree, for a query scoped to the tree on the server: a non-nil empty result matches nothing.
+func (s *Service) treeCarriers(ctx context.Context, root string, carriers []string) ([]string, error) {
+	tree, err := s.tree.Subtree(ctx, root)
+	if err != nil {
+		return nil, err
+	}
+	if carriers == nil {
+		return tree, nil
+	}
+	out := []string{}
+	for _, c := range carriers {
+		if slices.Contains(tree, c) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 func (s *Service) siteFirm(ctx context.Context, site string) (string, bool, error) {

@@ -23,8 +23,11 @@ type ParcelQuery struct {
 	CollectedAfter time.Time // collected at or after this time
 	HasMerchant    bool
 	MerchantID     string // only this merchant's parcels
-	After          string // the key (ParcelKey.String) of the last parcel of the previous page
-	Limit          int
+	// NewestCollected orders the parcels newest CollectedAt first, ties in key order, instead
+	// of by key: the first Limit of them, without paging (After must be empty).
+	NewestCollected bool
+	After           string // the key (ParcelKey.String) of the last parcel of the previous page
+	Limit           int
 }
 
 // AnomalyQuery selects anomalies.

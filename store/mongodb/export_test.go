@@ -1,4 +1,27 @@
 package mongodb
 
+import (
+	"context"
+
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
 // IsDuplicateKey is isDuplicateKey, for the classification test.
 var IsDuplicateKey = isDuplicateKey
+
+// QueryLog records the filters and sorts a monitored store sends (see OpenMonitored).
+type QueryLog = queryLog
+
+// NewQueryLog returns an empty log.
+var NewQueryLog = newQueryLog
+
+// Uncovered returns the recorded queries no declared index serves.
+func (l *queryLog) Uncovered() []string { return l.uncovered() }
+
+// Count returns how many distinct queries were recorded.
+func (l *queryLog) Count() int { return l.count() }
+
+// OpenMonitored is Open with every command's filter and sort recorded in l.
+func OpenMonitored(ctx context.Context, uri, dbName string, l *QueryLog) (*Store, error) {
+	return openWith(ctx, options.Client().ApplyURI(uri).SetMonitor(l.monitor()), dbName)
+}

@@ -106,10 +106,15 @@ var _ courier.Store = (*Store)(nil)
 // set and reads see only majority-committed data, so an acknowledged write is never rolled back
 // under a reader. The error names the hosts but never the credentials of uri.
 func Open(ctx context.Context, uri, dbName string) (*Store, error) {
+	return openWith(ctx, options.Client().ApplyURI(uri), dbName)
+}
+
+// openWith is Open with the client options given (tests add a command monitor).
+func openWith(ctx context.Context, opts *options.ClientOptions, dbName string) (*Store, error) {
 	if dbName == "" {
 		return nil, errors.New("mongodb: database name is empty")
 	}
-	opts := options.Client().ApplyURI(uri).
+	opts = opts.
 		SetWriteConcern(writeconcern.Majority()).
 		SetReadConcern(readconcern.Majority())
 	client, err := mongo.Connect(opts)
@@ -203,105 +208,6 @@ func newStore(client *mongo.Client, dbName string, sess *mongo.Session) *Store {
 		sessions:       coll(collSessions),
 		hits:           coll(collHits),
 	}
-}
-
-// ensureIndexes creates the indexes; creating an index that exists with the same keys and
-// options is a no-op, so every start runs it. The audit trail needs none: its _id is the
-// sequence number; nor do leases, found by name.
-func (s *Store) ensureIndexes(ctx context.Context) error {
-	unique := func(keys bson.D) mongo.IndexModel {
-		return mongo.IndexModel{Keys: keys, Options: options.Index().SetUnique(true)}
-	}
-	plain := func(keys bson.D) mongo.IndexModel { return mongo.IndexModel{Keys: keys} }
-	indexes := []struct {
-		coll   collection
-		models []mongo.IndexModel
-	}{
-		{s.firms, []mongo.IndexModel{
-			unique(bson.D{{Key: "uscc", Value: 1}}),
-			plain(bson.D{{Key: "parent_id", Value: 1}}),
-		}},
-		{s.sites, []mongo.IndexModel{plain(bson.D{{Key: "firm_id", Value: 1}})}},
-		{s.staff, []mongo.IndexModel{
-			unique(bson.D{{Key: "id_hash", Value: 1}}),
-			plain(bson.D{{Key: "employment.firm_id", Value: 1}}), // multikey: one entry per employment
-		}},
-		{s.records, []mongo.IndexModel{
-			plain(bson.D{{Key: "subject.kind", Value: 1}, {Key: "subject.id", Value: 1}}),
-			plain(bson.D{{Key: "firm_id", Value: 1}}),
-			plain(bson.D{{Key: "status", Value: 1}}),
-		}},
-		{s.objections, []mongo.IndexModel{
-			plain(bson.D{{Key: "record_id", Value: 1}}),
-			plain(bson.D{{Key: "firm_id", Value: 1}}),
-		}},
-		{s.commitments, []mongo.IndexModel{plain(bson.D{{Key: "firm_id", Value: 1}})}},
-		{s.tokens, []mongo.IndexModel{unique(bson.D{{Key: "hash", Value: 1}})}},
-
-		{s.events, []mongo.IndexModel{
-			plain(bson.D{{Key: "waybill", Value: 1}, {Key: "carrier", Value: 1}}),     // a parcel's events, a waybill's carriers
-			plain(bson.D{{Key: "counted", Value: 1}, {Key: "received_at", Value: 1}}), // RecoverStats
-			plain(bson.D{{Key: "pending", Value: 1}, {Key: "seq", Value: 1}}),         // the journal's replay
-			plain(bson.D{{Key: "seq", Value: 1}}),                                     // the live streams' polling
-		}},
-		{s.parcels, []mongo.IndexModel{ // the scheduled scans
-			plain(bson.D{{Key: "final", Value: 1}, {Key: "last_at", Value: 1}}),
-			plain(bson.D{{Key: "final", Value: 1}, {Key: "promise_by", Value: 1}}),
-			plain(bson.D{{Key: "collected_at", Value: 1}}),
-		}},
-		{s.stats, []mongo.IndexModel{plain(bson.D{{Key: "kind", Value: 1}, {Key: "id", Value: 1}, {Key: "day", Value: 1}})}},
-		{s.statSources, []mongo.IndexModel{plain(bson.D{{Key: "counted", Value: 1}, {Key: "recorded_at", Value: 1}})}},
-		{s.incidents, []mongo.IndexModel{
-			plain(bson.D{{Key: "waybill", Value: 1}}),
-			plain(bson.D{{Key: "carrier", Value: 1}}),
-		}},
-		{s.folds, []mongo.IndexModel{
-			plain(bson.D{{Key: "parcel", Value: 1}, {Key: "version", Value: -1}}), // a parcel's latest summary
-			plain(bson.D{{Key: "keys", Value: 1}}),                                // the fold that holds an event
-		}},
-		{s.leaseTerms, []mongo.IndexModel{plain(bson.D{{Key: "name", Value: 1}, {Key: "token", Value: -1}})}},
-		{s.anomalies, []mongo.IndexModel{
-			plain(bson.D{{Key: "carrier", Value: 1}}),
-			plain(bson.D{{Key: "kind", Value: 1}}),
-		}},
-
-		{s.ratings, []mongo.IndexModel{
-			unique(bson.D{{Key: "rater_kind", Value: 1}, {Key: "rater_id", Value: 1}, {Key: "waybill", Value: 1}}),
-			plain(bson.D{{Key: "firm_id", Value: 1}, {Key: "created_at", Value: 1}}),
-		}},
-		{s.ratingVersions, []mongo.IndexModel{plain(bson.D{{Key: "rating_id", Value: 1}, {Key: "version", Value: 1}})}},
-		{s.scoreRuns, []mongo.IndexModel{plain(bson.D{{Key: "as_of", Value: -1}, {Key: "_id", Value: -1}})}},
-		{s.scores, []mongo.IndexModel{
-			unique(bson.D{{Key: "run_id", Value: 1}, {Key: "subject", Value: 1}, {Key: "subject_id", Value: 1}}),
-			plain(bson.D{{Key: "subject", Value: 1}, {Key: "subject_id", Value: 1}, {Key: "as_of", Value: -1}}), // ScoreHistory
-		}},
-		{s.sanctions, []mongo.IndexModel{
-			plain(bson.D{{Key: "firm_id", Value: 1}, {Key: "status", Value: 1}}),
-			plain(bson.D{{Key: "status", Value: 1}}),
-		}},
-		{s.methods, []mongo.IndexModel{plain(bson.D{{Key: "created_at", Value: 1}})}},
-		{s.wrongAnswers, []mongo.IndexModel{ // a check's recent wrong answers; forgetting old ones
-			plain(bson.D{{Key: "key", Value: 1}, {Key: "at", Value: 1}}),
-			plain(bson.D{{Key: "at", Value: 1}}),
-		}},
-		// Expired sessions are pruned on the schedule (FerretDB has no TTL indexes) and
-		// refused on read.
-		{s.sessions, []mongo.IndexModel{plain(bson.D{{Key: "expires_at", Value: 1}})}},
-		{s.hits, []mongo.IndexModel{ // a limit's recent hits; forgetting old ones
-			plain(bson.D{{Key: "key", Value: 1}, {Key: "at", Value: 1}}),
-			plain(bson.D{{Key: "at", Value: 1}}),
-		}},
-	}
-	// One index per command: FerretDB 1.24 drops the connection when one createIndexes command
-	// names two or more indexes that exist already (every start after the first).
-	for _, ix := range indexes {
-		for _, m := range ix.models {
-			if _, err := ix.coll.Indexes().CreateOne(ctx, m); err != nil {
-				return fmt.Errorf("mongodb: create indexes on %s: %w", ix.coll.Name(), err)
-			}
-		}
-	}
-	return nil
 }
 
 // Close disconnects from the server.

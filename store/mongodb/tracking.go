@@ -650,6 +650,20 @@ func (t *Tracking) Parcels(ctx context.Context, q tracking.ParcelQuery) ([]track
 	if q.MerchantID != "" {
 		filter["merchant_id"] = q.MerchantID
 	}
+	if q.NewestCollected {
+		if q.After != "" {
+			return nil, errors.New("mongodb: parcels: newest first does not page")
+		}
+		opts := options.Find().SetSort(bson.D{{Key: "collected_at", Value: -1}, {Key: "_id", Value: 1}})
+		if q.Limit > 0 {
+			opts.SetLimit(int64(q.Limit))
+		}
+		docs, err := findAll[parcelDoc](ctx, t.s.parcels, filter, opts)
+		if err != nil {
+			return nil, fmt.Errorf("mongodb: parcels: %w", err)
+		}
+		return convSlice(docs, fromParcelDoc), nil
+	}
 	return list(ctx, t.s.parcels, "parcels", filter, courier.Page{After: q.After, Limit: q.Limit}, fromParcelDoc)
 }
 
@@ -752,8 +766,9 @@ func (t *Tracking) Anomaly(ctx context.Context, id string) (tracking.Anomaly, er
 	return fromAnomalyDoc(d), err
 }
 
-// unlinked matches an anomaly not yet turned into an incident.
-var unlinked = bson.M{"$in": bson.A{"", nil}}
+// unlinked matches an anomaly not yet turned into an incident: its incident_id is always
+// stored, empty until LinkAnomaly (the partial index of open anomalies keys on it).
+var unlinked = ""
 
 // Anomalies lists the anomalies matching q in id order.
 func (t *Tracking) Anomalies(ctx context.Context, q tracking.AnomalyQuery) ([]tracking.Anomaly, error) {

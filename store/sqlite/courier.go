@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/credtrace/credtrace"
@@ -426,6 +427,7 @@ func (s *Store) Records(ctx context.Context, q courier.RecordQuery) ([]courier.R
 	if q.Subject != nil {
 		w.add("subject_kind = ? AND subject_id = ?", string(q.Subject.Kind), q.Subject.ID)
 	}
+	subjectsIn(&w, q.Subjects)
 	in(&w, "firm_id", q.FirmIDs)
 	if len(q.Status) > 0 {
 		in(&w, "status", q.Status)
@@ -537,6 +539,7 @@ func (s *Store) Commitments(ctx context.Context, q courier.CommitmentQuery) ([]c
 	if q.Subject != nil {
 		w.add("subject_kind = ? AND subject_id = ?", string(q.Subject.Kind), q.Subject.ID)
 	}
+	subjectsIn(&w, q.Subjects)
 	tail := w.page(q.Page)
 	return list(ctx, s.reader(), `SELECT `+commitmentCols+` FROM commitments`+w.sql()+tail, w.args, scanCommitment)
 }
@@ -796,3 +799,30 @@ func (s *Store) DeleteSetting(ctx context.Context, key string) error {
 }
 
 var _ courier.Store = (*Store)(nil)
+
+// subjectsIn adds "the subject is one of subs": one IN list of ids per kind. A nil list does not
+// filter; an empty one matches nothing.
+func subjectsIn(w *where, subs []courier.Subject) {
+	if subs == nil {
+		return
+	}
+	if len(subs) == 0 {
+		w.add("0")
+		return
+	}
+	var kinds []courier.SubjectKind
+	ids := map[courier.SubjectKind][]any{}
+	for _, sub := range subs {
+		if _, ok := ids[sub.Kind]; !ok {
+			kinds = append(kinds, sub.Kind)
+		}
+		ids[sub.Kind] = append(ids[sub.Kind], sub.ID)
+	}
+	var conds []string
+	var args []any
+	for _, k := range kinds {
+		conds = append(conds, "(subject_kind = ? AND subject_id IN ("+strings.TrimSuffix(strings.Repeat("?,", len(ids[k])), ",")+"))")
+		args = append(append(args, string(k)), ids[k]...)
+	}
+	w.add("("+strings.Join(conds, " OR ")+")", args...)
+}

@@ -538,9 +538,15 @@ func (t *Tracking) Parcels(ctx context.Context, q tracking.ParcelQuery) ([]track
 		w.add("merchant_id = ?", q.MerchantID)
 	}
 	if q.After != "" {
+		if q.NewestCollected {
+			return nil, errors.New("sqlite: parcels: newest first does not page")
+		}
 		w.add("key > ?", q.After)
 	}
 	tail := " ORDER BY key"
+	if q.NewestCollected {
+		tail = " ORDER BY collected_at DESC, key"
+	}
 	if q.Limit > 0 {
 		tail += fmt.Sprintf(" LIMIT %d", q.Limit)
 	}

@@ -331,6 +331,8 @@ func testParcelQueries(ctx context.Context, t *testing.T, s tracking.Store) {
 		{"after the fourth", tracking.ParcelQuery{After: ps[0].Key().String()}, []string{"W0005"}},
 		{"after the last", tracking.ParcelQuery{After: ps[2].Key().String()}, nil},
 		{"after with a filter", tracking.ParcelQuery{After: ps[1].Key().String(), HasMerchant: true, Limit: 1}, []string{"W0004"}},
+		{"newest collected first", tracking.ParcelQuery{CollectedAfter: at(1), NewestCollected: true}, []string{"W0005", "W0004", "W0002"}},
+		{"newest collected first, limit", tracking.ParcelQuery{HasMerchant: true, CollectedAfter: at(0), NewestCollected: true, Limit: 2}, []string{"W0005", "W0004"}},
 	}
 	for _, c := range cases {
 		got, err := s.Parcels(ctx, c.q)
