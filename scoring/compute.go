@@ -429,6 +429,9 @@ func scoreOne(m Methodology, in Inputs, d *subjectData, prior ratingPrior) Score
 
 	// The score: the weighted mean of the components that have data, plus bonuses.
 	wsum, vsum, usum := 0.0, 0.0, 0.0
+	// lacking is, by party, the share of its weight its evidence lacks: all of it for a party
+	// with no data.
+	lacking := map[string]float64{"regulator": 1, "tracking": 1, "merchant": 1, "consumer": 1}
 	for i := range comps {
 		cp := &comps[i]
 		cp.Value = round2(cp.Value)
@@ -439,6 +442,7 @@ func scoreOne(m Methodology, in Inputs, d *subjectData, prior ratingPrior) Score
 			z := ev.Spread * ev.Spread / (ev.Spread*ev.Spread + cp.Uncertainty*cp.Uncertainty)
 			cp.Detail += fmt.Sprintf("; ± %.0f, credibility %.2f of weight %.2f", cp.Uncertainty, z, cp.Weight)
 			cp.Weight = math.Round(cp.Weight*z*1e4) / 1e4
+			lacking[cp.Party] = 1 - z
 		}
 		wsum += cp.Weight
 	}
@@ -465,6 +469,16 @@ func scoreOne(m Methodology, in Inputs, d *subjectData, prior ratingPrior) Score
 	}
 	sc.Value = round2(math.Max(0, math.Min(1000, vsum)))
 	sc.Uncertainty = round2(math.Sqrt(usum))
+	if ev != nil {
+		// The score's error is what the evidence leaves open: each party's weight that its
+		// evidence lacks could move the score by the spread of subjects, so √Σ (w·√lacking·spread)².
+		// A party with firm evidence adds little; one with none adds its whole weight.
+		usum = 0
+		for _, p := range []string{"regulator", "tracking", "merchant", "consumer"} {
+			usum += m.PartyWeights[p] * m.PartyWeights[p] * lacking[p] * ev.Spread * ev.Spread
+		}
+		sc.Uncertainty = round2(math.Sqrt(usum))
+	}
 	sc.Components = comps
 	sc.Grade = m.grade(sc.Value)
 	if ev != nil {

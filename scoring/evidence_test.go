@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/credtrace/credtrace/scoring"
 )
@@ -11,7 +12,8 @@ import (
 // The figures in these tests are worked by hand (and checked with a calculator): halving(m, h)
 // = 1000·h/(h+m); spread(m, sd, h) = (halving(max(m−sd, 0), h) − halving(m+sd, h))/2; the
 // binomial error of k in n is √(p(1−p)/n) with p = (k+½)/(n+1); a component weighs its party's
-// weight × 150²/(150² + SE²).
+// weight w × its credibility z = 150²/(150² + SE²); the score's SE is √Σ w²·(1−z)·150² over the
+// four parties (z = 0 for a party with no data).
 
 func method2026_3(t *testing.T) scoring.Methodology {
 	t.Helper()
@@ -86,9 +88,10 @@ func TestEvidenceStandardErrors(t *testing.T) {
 // 20,000 parcels, 1,000 of them late (measure 0.02·500 = 10 → tracking 500 ± 46.33), and the
 // 9-point record (0.45 per 10,000 … 9/2 = 4.5 → regulator 917.43 ± 78.01). Credibility:
 // regulator 0.4·150²/(150²+78.01²) = 0.3148, tracking 0.3·150²/(150²+46.33²) = 0.2739. Score
-// (0.3148·917.43 + 0.2739·500)/0.5887 = 723.22, SE √((0.3148·78.01)² + (0.2739·46.33)²)/0.5887
-// = 46.96: grade B, and C within one standard error (676.26 < 700). 1,000,000 parcels on time
-// and no record: 1000 ± 0.79, A that holds.
+// (0.3148·917.43 + 0.2739·500)/0.5887 = 723.22, SE 150·√(0.16·(1−0.7870) + 0.09·(1−0.9129) +
+// 0.0225 + 0.0225) = 44.22: grade B, and C within one standard error (679.00 < 700).
+// 1,000,000 parcels on time, no record and no rating: 1000 ± 31.82 (the ratings' weight alone,
+// 150·√(2·0.0225)), an A that holds.
 func TestEvidenceGradeRange(t *testing.T) {
 	in := scoring.Inputs{AsOf: asOf, Firms: outlets("mid", "huge"),
 		Records: []scoring.RecordIn{record("r", scoring.Firm, "mid", "supervision", "general", monthsAgo(2))},
@@ -97,7 +100,7 @@ func TestEvidenceGradeRange(t *testing.T) {
 	scores := scoring.Compute(method2026_3(t), in, "run")
 	mid := find(t, scores, scoring.Firm, "mid")
 	near(t, "mid score", mid.Value, 723.22)
-	near(t, "mid SE", mid.Uncertainty, 46.96)
+	near(t, "mid SE", mid.Uncertainty, 44.22)
 	ev := mustComponent(t, mid, "evidence")
 	if mid.Grade != scoring.GradeB || len(ev.Items) != 1 || ev.Items[0].Ref != "C–B" || !strings.Contains(ev.Detail, "within one standard error C–B") {
 		t.Errorf("mid: grade %s, evidence %+v; want B with the range C–B", mid.Grade, ev)
@@ -106,24 +109,25 @@ func TestEvidenceGradeRange(t *testing.T) {
 		t.Errorf("the evidence component weighs %v; it explains, it does not count", ev.Weight)
 	}
 	huge := find(t, scores, scoring.Firm, "huge")
-	near(t, "huge SE", huge.Uncertainty, 0.79)
+	near(t, "huge SE", huge.Uncertainty, 31.82)
 	if ev := mustComponent(t, huge, "evidence"); huge.Grade != scoring.GradeA || ev.Items[0].Ref != "A" || !strings.Contains(ev.Detail, "holds") {
 		t.Errorf("huge: grade %s, evidence %+v; want an A that holds", huge.Grade, ev)
 	}
 }
 
 // 600 parcels on time, nothing else: 2026.1 grades it (600 ≥ 500 parcels); under 2026.3 its
-// score's SE is 216.16 (regulator 1000 ± 272.73 at credibility 0.1059, tracking 1000 ± 428.88
-// at 0.0327), over 120: insufficient, with the reason in the explanation.
+// score's SE is 150·√(0.16·(1−0.2647) + 0.09·(1−0.1090) + 0.0225 + 0.0225) = 73.92 (regulator
+// spread(0, 3/0.06, 50) = 250 at credibility 0.2647, tracking 428.88 at 0.1090), over 70:
+// insufficient, with the reason in the explanation.
 func TestEvidenceInsufficientByStandardError(t *testing.T) {
 	in := scoring.Inputs{AsOf: asOf, Firms: outlets("six"), Stats: firmStats(map[string]scoring.Counts{"six": {Handled: 600, OnTime: 600}})}
 	if sc := find(t, scoring.Compute(defaultMethod(t), in, "run"), scoring.Firm, "six"); sc.Grade == scoring.Insufficient {
 		t.Fatalf("2026.1 grades 600 parcels; got %s", sc.Grade)
 	}
 	sc := find(t, scoring.Compute(method2026_3(t), in, "run"), scoring.Firm, "six")
-	near(t, "SE", sc.Uncertainty, 216.16)
+	near(t, "SE", sc.Uncertainty, 73.92)
 	if sc.Grade != scoring.Insufficient {
-		t.Errorf("grade %s, want insufficient (SE %.2f > 120)", sc.Grade, sc.Uncertainty)
+		t.Errorf("grade %s, want insufficient (SE %.2f > 70)", sc.Grade, sc.Uncertainty)
 	}
 	if ev := mustComponent(t, sc, "evidence"); !strings.Contains(ev.Detail, "too little evidence") {
 		t.Errorf("evidence detail %q does not say why", ev.Detail)
@@ -161,5 +165,24 @@ func TestParseMethodEvidence(t *testing.T) {
 	_, err := scoring.ParseMethod(bad)
 	if err == nil || !strings.Contains(err.Error(), "evidence.shrink") || !strings.Contains(err.Error(), "evidence.exposure_floor") {
 		t.Errorf("ParseMethod(bad evidence) = %v, want it to name evidence.shrink and evidence.exposure_floor", err)
+	}
+}
+
+// 2026.3 is stored beside 2026.2, as a new version (2026.2 is unchanged), and takes effect a
+// quarter after it.
+func TestMethod2026_3StoresAfter2026_2(t *testing.T) {
+	w := newWorld(t)
+	for _, doc := range []string{scoring.Method2026_2, scoring.Method2026_3} {
+		if d, created, err := w.svc.PutMethod(w.ctx, regulator, doc); err != nil || !created {
+			t.Fatalf("store %s: %+v, %v, %v", d.Version, d, created, err)
+		}
+	}
+	for _, tc := range []struct {
+		at   time.Time
+		want string
+	}{{time.Date(2027, 3, 31, 0, 0, 0, 0, time.UTC), "2026.2"}, {time.Date(2027, 4, 2, 0, 0, 0, 0, time.UTC), "2026.3"}} {
+		if m, _, err := w.svc.MethodAt(w.ctx, tc.at); err != nil || m.Version != tc.want {
+			t.Errorf("in force on %s: %s, %v; want %s", tc.at.Format("2006-01-02"), m.Version, err, tc.want)
+		}
 	}
 }

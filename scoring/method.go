@@ -73,7 +73,8 @@ type Evidence struct {
 	// Spread is how far, in score points, subjects' components truly differ: a component of
 	// standard error SE weighs its party's weight × Spread²/(Spread² + SE²) (its credibility).
 	Spread float64 `json:"spread"`
-	// MaxSE: a score whose standard error exceeds it is insufficient, unless a record is in force.
+	// MaxSE: a score whose standard error exceeds it is insufficient, unless a record is in
+	// force. With no evidence at all the error is Spread·√Σ w² (81.5 for 150 and 2026.1's weights).
 	MaxSE float64 `json:"max_se"`
 	// Shrink names the rating prior: "peer", the mean of the subject's peer group (kind and
 	// volume band) without the subject itself; "all", the mean of all firms' ratings.
@@ -176,9 +177,10 @@ const Method2026_2 = `{
 
 // Method2026_3 is 2026.2 with the evidence weighed by its amount (issue 12 item 5): record
 // points per 10,000 parcels over at least 500 parcels, halving at 50; a standard error for each
-// component from its sample size and for the score; the grade range within one standard error
-// in the explanation; insufficient when the score's standard error exceeds 120 points and no
-// record is in force (in place of 500 parcels or 20 ratings); ratings shrunk toward the peer
+// component from its sample size, each component weighing its party's weight × its
+// credibility 150²/(150² + SE²), and the score's error what the evidence leaves open; the
+// grade range within one standard error in the explanation; insufficient when the score's
+// standard error exceeds 70 points and no record is in force (in place of 500 parcels or 20 ratings); ratings shrunk toward the peer
 // group's mean. A new version, not a change of 2026.2: 2026.2 has been published and may be
 // stored, and a stored version never changes. It takes effect on 2027-04-01, the next quarter
 // after 2026.2, since two versions cannot take effect at the same time.
@@ -210,7 +212,7 @@ const Method2026_3 = `{
     "sanction_months": {"redlist": 12, "blacklist": 12, "public_exposure": 3, "platform_restriction": 6, "suspension": 3, "revocation_proposal": 0}
   },
   "inspections_by_grade": {"A": 1, "B": 2, "C": 4, "D": 12, "insufficient": 2},
-  "evidence": {"exposure_floor": 500, "record_half": 50, "record_unit": 3, "star_variance": 1, "spread": 150, "max_se": 120, "shrink": "peer"}
+  "evidence": {"exposure_floor": 500, "record_half": 50, "record_unit": 3, "star_variance": 1, "spread": 150, "max_se": 70, "shrink": "peer"}
 }`
 
 // ParseMethod reads and validates a methodology document, naming every bad field.
