@@ -86,11 +86,27 @@ func Validity(ctx context.Context, o ValidityOptions, stdout, stderr io.Writer) 
 	return nil
 }
 
-// The methods a seed is scored by: the run's own, and 2026.2 recomputed from the run's inputs.
+// The methods a seed is scored by: the run's own, and 2026.2 and 2026.3 recomputed from the
+// run's inputs.
 const (
 	methodInForce = "in force"
 	method2026_2  = "2026.2"
+	method2026_3  = "2026.3"
 )
+
+// validityMethods are the methods of the figures, in the order printed, with their documents
+// (the run's own is read from the service).
+var validityMethods = []struct{ name, doc string }{
+	{methodInForce, ""}, {method2026_2, scoring.Method2026_2}, {method2026_3, scoring.Method2026_3},
+}
+
+// methodLabel names a method in the figures: the run's own by its version.
+func methodLabel(m, inForce string) string {
+	if m == methodInForce {
+		return inForce
+	}
+	return m
+}
 
 // subject kinds of the figures, in the order printed.
 var validityKinds = []string{"outlets", "sites", "couriers"}
@@ -184,7 +200,7 @@ func validitySeed(ctx context.Context, o ValidityOptions, dir string, seed uint6
 	res.Method, _ = run["method"].(string)
 	api := apiClient{base: sv.URL, token: token, hc: &http.Client{Timeout: time.Minute}}
 
-	// The run's inputs, recomputed under the run's method (a check) and under 2026.2.
+	// The run's inputs, recomputed under the run's method (a check) and under 2026.2 and 2026.3.
 	raw, err := api.get(ctx, "/v1/scoring/runs/"+runID+"/inputs")
 	if err != nil {
 		return res, err
@@ -201,14 +217,17 @@ func validitySeed(ctx context.Context, o ValidityOptions, dir string, seed uint6
 	if err != nil {
 		return res, err
 	}
-	m2, err := scoring.ParseMethod(scoring.Method2026_2)
-	if err != nil {
-		return res, err
-	}
-	recomputed := map[string]map[string]scoring.Score{methodInForce: {}, method2026_2: {}}
-	for name, m := range map[string]scoring.Methodology{methodInForce: mRun, method2026_2: m2} {
+	recomputed := map[string]map[string]scoring.Score{}
+	for _, vm := range validityMethods {
+		m := mRun
+		if vm.doc != "" {
+			if m, err = scoring.ParseMethod(vm.doc); err != nil {
+				return res, err
+			}
+		}
+		recomputed[vm.name] = map[string]scoring.Score{}
 		for _, sc := range scoring.Compute(m, in, runID) {
-			recomputed[name][string(sc.Subject)+"/"+sc.SubjectID] = sc
+			recomputed[vm.name][string(sc.Subject)+"/"+sc.SubjectID] = sc
 		}
 	}
 
@@ -267,22 +286,28 @@ func validitySeed(ctx context.Context, o ValidityOptions, dir string, seed uint6
 			if err := api.getJSON(ctx, "/v1/"+k.path+"/"+id+"/score", &view); err != nil {
 				return res, err
 			}
-			g := graded{q: k.truth[ref], score: map[string]float64{}, grade: map[string]string{methodInForce: "none", method2026_2: "none"},
+			g := graded{q: k.truth[ref], score: map[string]float64{}, grade: map[string]string{},
 				tiny: k.tiny(ref), outlet: k.name == "outlets", record: recorded[string(k.kind)+"/"+id]}
+			for _, vm := range validityMethods {
+				g.grade[vm.name] = "none"
+			}
 			if c := view.Current; c != nil && c.RunID == runID {
 				g.score[methodInForce], g.grade[methodInForce] = c.Score, c.Grade
 				if re, ok := recomputed[methodInForce][string(k.kind)+"/"+id]; !ok || math.Abs(re.Value-c.Score) > 1e-6 || string(re.Grade) != c.Grade {
 					res.Mismatches++
 				}
 			}
-			if re, ok := recomputed[method2026_2][string(k.kind)+"/"+id]; ok {
-				g.score[method2026_2], g.grade[method2026_2] = re.Value, string(re.Grade)
+			for _, vm := range validityMethods[1:] {
+				if re, ok := recomputed[vm.name][string(k.kind)+"/"+id]; ok {
+					g.score[vm.name], g.grade[vm.name] = re.Value, string(re.Grade)
+				}
 			}
 			subjects[k.name] = append(subjects[k.name], g)
 		}
 	}
 	res.Outlets = len(subjects["outlets"])
-	for _, m := range []string{methodInForce, method2026_2} {
+	for _, vm := range validityMethods {
+		m := vm.name
 		res.Spearman[m], res.Graded[m], res.Confusion[m] = map[string]float64{}, map[string]int{}, confusion{}
 		for _, kind := range validityKinds {
 			var qs, ss []float64
@@ -433,7 +458,7 @@ func printValidity(w io.Writer, o ValidityOptions, rs []validityResult, took tim
 	if len(rs) > 0 {
 		method = rs[0].Method
 	}
-	fmt.Fprintf(w, "credtrace validity bench: %d worlds (seeds %s) of size %s, %d outlets each; scored by the run (methodology %s) and by 2026.2 recomputed from the run's inputs; %s\n\n",
+	fmt.Fprintf(w, "credtrace validity bench: %d worlds (seeds %s) of size %s, %d outlets each; scored by the run (methodology %s) and by 2026.2 and 2026.3 recomputed from the run's inputs; %s\n\n",
 		len(rs), strings.Join(seeds, ", "), o.SizeName, rs[0].Outlets, method, took.Round(time.Second))
 	row := func(name, goal string, vals []float64, format string) {
 		mean, lo := meanMin(vals)
@@ -444,11 +469,9 @@ func printValidity(w io.Writer, o ValidityOptions, rs []validityResult, took tim
 		fmt.Fprintf(w, "%-52s %-7s %-7s %-7s %s\n", name, fmtNum(mean, format), fmtNum(lo, format), goal, strings.Join(per, " "))
 	}
 	fmt.Fprintf(w, "%-52s %-7s %-7s %-7s %s\n", "figure", "mean", "min", "goal", "per seed")
-	for _, m := range []string{methodInForce, method2026_2} {
-		label := method
-		if m == method2026_2 {
-			label = "2026.2"
-		}
+	for _, vm := range validityMethods {
+		m := vm.name
+		label := methodLabel(m, method)
 		for _, kind := range validityKinds {
 			var vals []float64
 			ns := make([]string, len(rs))
@@ -471,7 +494,8 @@ func printValidity(w io.Writer, o ValidityOptions, rs []validityResult, took tim
 		row(d.name+" precision", "≥0.90", p, "%.2f")
 		row(d.name+" recall", "≥0.90", rc, "%.2f")
 	}
-	for _, m := range []string{methodInForce, method2026_2} {
+	for _, vm := range validityMethods {
+		m := vm.name
 		var vals []float64
 		for _, r := range rs {
 			v := math.NaN()
@@ -480,21 +504,16 @@ func printValidity(w io.Writer, o ValidityOptions, rs []validityResult, took tim
 			}
 			vals = append(vals, v)
 		}
-		label := method
-		if m == method2026_2 {
-			label = "2026.2"
-		}
+		label := methodLabel(m, method)
 		row(fmt.Sprintf("tiny subjects graded insufficient (%s), n=%d", label, rs[0].Tiny), "", vals, "%.2f")
 	}
-	for _, m := range []string{methodInForce, method2026_2} {
+	for _, vm := range validityMethods {
+		m := vm.name
 		var vals []float64
 		for _, r := range rs {
 			vals = append(vals, r.Confusion[m].agreement())
 		}
-		label := method
-		if m == method2026_2 {
-			label = "2026.2"
-		}
+		label := methodLabel(m, method)
 		row(fmt.Sprintf("outlets graded in their band (%s)", label), "", vals, "%.2f")
 	}
 	mismatches, refused, tinyGraded, tinyRecord := 0, 0, 0, 0
@@ -506,11 +525,9 @@ func printValidity(w io.Writer, o ValidityOptions, rs []validityResult, took tim
 			refused++
 		}
 	}
-	for _, m := range []string{methodInForce, method2026_2} {
-		label := method
-		if m == method2026_2 {
-			label = "2026.2"
-		}
+	for _, vm := range validityMethods {
+		m := vm.name
+		label := methodLabel(m, method)
 		fmt.Fprintf(w, "\noutlets, true-quality band × grade (%s), summed over the seeds:\n", label)
 		fmt.Fprintf(w, "%-14s", "band")
 		for _, g := range grades {
@@ -540,7 +557,7 @@ func printValidity(w io.Writer, o ValidityOptions, rs []validityResult, took tim
 	}
 	fmt.Fprintf(w, "- tiny subjects: the planted tiny outlets (no merchant, at most %d deliveries, no inspection), their sites and the couriers who only ever worked there; %d of them graded over the seeds, %d of those with a record in force.\n",
 		synth.TinyDeliveries, tinyGraded, tinyRecord)
-	fmt.Fprintln(w, "- 2026.2 takes effect on 2027-01-01 and a period is scored by the version in force at its start, so no run can use it before then; its figures are scoring.Compute under 2026.2 over the run's own inputs (GET /v1/scoring/runs/{id}/inputs), as a replay computes.")
+	fmt.Fprintln(w, "- 2026.2 takes effect on 2027-01-01 and 2026.3 on 2027-04-01, and a period is scored by the version in force at its start, so no run can use them before then; their figures are scoring.Compute under each over the run's own inputs (GET /v1/scoring/runs/{id}/inputs), as a replay computes.")
 	if mismatches > 0 {
 		fmt.Fprintf(w, "- WARNING: %d stored scores differ from their recomputation from the run's inputs.\n", mismatches)
 	}

@@ -142,6 +142,18 @@ func Compute(m Methodology, in Inputs, runID string) []Score {
 			prior[rk] = sum / w
 		}
 	}
+	kinds := map[string]string{}
+	for _, f := range in.Firms {
+		kinds[f.ID] = f.Kind
+	}
+	peerOf := func(kind SubjectKind, id string, parcels int) string {
+		k := string(kind)
+		if kind == Firm {
+			k = "firm:" + kinds[id]
+		}
+		return k + "/" + m.band(parcels)
+	}
+	priors := peerPriors(m, subjects, prior, peerOf)
 
 	keys := make([]string, 0, len(subjects))
 	for k := range subjects {
@@ -151,15 +163,13 @@ func Compute(m Methodology, in Inputs, runID string) []Score {
 	scores := map[string]*Score{}
 	for _, k := range keys {
 		d := subjects[k]
-		sc := scoreOne(m, in, d, prior)
+		sc := scoreOne(m, in, d, priors(d))
 		sc.RunID = runID
 		scores[k] = &sc
 	}
 	// HQs combine their trees, weighted by volume (parcels handled in the window).
 	children := map[string][]string{}
-	kinds := map[string]string{}
 	for _, f := range in.Firms {
-		kinds[f.ID] = f.Kind
 		if f.ParentID != "" {
 			children[f.ParentID] = append(children[f.ParentID], f.ID)
 		}
@@ -177,11 +187,10 @@ func Compute(m Methodology, in Inputs, runID string) []Score {
 	groups := map[string][]*Score{}
 	for _, k := range keys {
 		sc := scores[k]
-		kind := string(sc.Subject)
-		if sc.Subject == Firm {
-			kind = "firm:" + kinds[sc.SubjectID]
+		sc.PeerGroup = peerOf(sc.Subject, sc.SubjectID, sc.Parcels)
+		if m.Evidence != nil {
+			gradeRange(m, sc)
 		}
-		sc.PeerGroup = kind + "/" + m.band(sc.Parcels)
 		if sc.Grade != Insufficient {
 			groups[sc.PeerGroup] = append(groups[sc.PeerGroup], sc)
 		}
@@ -274,9 +283,15 @@ var cst = time.FixedZone("CST", 8*3600)
 func round2(x float64) float64 { return math.Round(x*100) / 100 }
 
 // scoreOne scores one subject from its own data.
-func scoreOne(m Methodology, in Inputs, d *subjectData, prior map[RaterKind]float64) Score {
+func scoreOne(m Methodology, in Inputs, d *subjectData, prior ratingPrior) Score {
 	sc := Score{Subject: d.kind, SubjectID: d.id, FirmID: d.firm, AsOf: in.AsOf, Method: m.Version, Parcels: d.counts.Handled}
-	exposure := math.Max(float64(d.counts.Handled)/10000, 1)
+	ev := m.Evidence
+	exposure, recordHalf := math.Max(float64(d.counts.Handled)/10000, 1), regulatorHalf
+	if ev != nil {
+		// A rate of the volume handled, over at least the floor: a large outlet's record
+		// weighs little, a tiny one's as much as over the floor.
+		exposure, recordHalf = float64(max(d.counts.Handled, ev.ExposureFloor))/10000, ev.RecordHalf
+	}
 
 	// Regulators: record points per 10,000 parcels.
 	type pts struct {
@@ -293,8 +308,20 @@ func scoreOne(m Methodology, in Inputs, d *subjectData, prior map[RaterKind]floa
 		items = append(items, pts{r, p})
 		total += p
 	}
-	reg := Component{Party: "regulator", Weight: m.PartyWeights["regulator"], Value: halving(total/exposure, regulatorHalf),
+	reg := Component{Party: "regulator", Weight: m.PartyWeights["regulator"], Value: halving(total/exposure, recordHalf),
 		Detail: fmt.Sprintf("%.1f record points over %.1f × 10,000 parcels = %.2f per 10,000", total, exposure, total/exposure)}
+	if ev != nil {
+		// The record count's Poisson error, with one more record's worth (also when there is
+		// none: a small volume with no record says little).
+		sq := ev.RecordUnit * ev.RecordUnit
+		for _, it := range items {
+			sq += it.p * it.p
+		}
+		sd := math.Sqrt(sq) / exposure
+		reg.Uncertainty = spread(total/exposure, sd, recordHalf)
+		reg.Detail = fmt.Sprintf("%.1f record points over %d parcels (at least %d) = %.2f ± %.2f per 10,000, halving at %.0f",
+			total, d.counts.Handled, ev.ExposureFloor, total/exposure, sd, recordHalf)
+	}
 	sort.Slice(items, func(i, j int) bool {
 		if items[i].p != items[j].p {
 			return items[i].p > items[j].p
@@ -302,7 +329,7 @@ func scoreOne(m Methodology, in Inputs, d *subjectData, prior map[RaterKind]floa
 		return items[i].r.ID < items[j].r.ID
 	})
 	for _, it := range items {
-		without := halving((total-it.p)/exposure, regulatorHalf)
+		without := halving((total-it.p)/exposure, recordHalf)
 		reg.Items = append(reg.Items, Item{Kind: "record", Ref: it.r.ID, Effect: round2(reg.Value - without),
 			Detail: fmt.Sprintf("%s/%s, %.1f months old: %.1f points", it.r.Category, it.r.Severity, monthsBetween(it.r.OccurredAt, in.AsOf), it.p)})
 	}
@@ -337,6 +364,26 @@ func scoreOne(m Methodology, in Inputs, d *subjectData, prior map[RaterKind]floa
 		tr := Component{Party: "tracking", Weight: m.PartyWeights["tracking"], Value: halving(measure, trackingHalf),
 			Uncertainty: 1000 / math.Sqrt(float64(c.Handled)+1),
 			Detail:      detail + fmt.Sprintf(" → measure %.2f", measure)}
+		if ev != nil {
+			// Each rate's binomial error, (k+½)/(n+1) for its proportion, through the weights.
+			type rt struct {
+				k, n int
+				per  float64
+				w    float64
+			}
+			rts := []rt{{c.Late, judged, 1e4, tw["late_per_10k"]}, {c.Lost, c.Handled, 1e4, tw["lost_per_10k"]},
+				{c.Damaged, c.Handled, 1e4, tw["damaged_per_10k"]}, {c.Complaints, c.Handled, 1e6, tw["complaints_per_million"]}}
+			if weighEmpty {
+				rts = append(rts, rt{c.EmptySuspect, c.Handled + c.EmptySuspect, 1e4, tw["empty_suspect_per_10k"]})
+			}
+			sq := 0.0
+			for _, r := range rts {
+				sq += math.Pow(r.w*binomialSE(r.k, r.n)*r.per, 2)
+			}
+			sd := math.Sqrt(sq)
+			tr.Uncertainty = spread(measure, sd, trackingHalf)
+			tr.Detail = detail + fmt.Sprintf(" → measure %.2f ± %.2f", measure, sd)
+		}
 		tr.Items = append(tr.Items, Item{Kind: "statistic", Ref: fmt.Sprintf("%s/%s/%s..%s", d.kind, d.id, in.StatsFrom, in.AsOf.In(cst).Format("2006-01-02")),
 			Effect: round2(tr.Value - 1000), Detail: tr.Detail})
 		comps = append(comps, tr)
@@ -355,11 +402,24 @@ func scoreOne(m Methodology, in Inputs, d *subjectData, prior map[RaterKind]floa
 		if v == 0 {
 			continue
 		}
-		mean := (sum + m.PriorCount*prior[rk]) / (v + m.PriorCount)
+		pm := prior.mean[rk]
+		mean := (sum + m.PriorCount*pm) / (v + m.PriorCount)
 		comp := Component{Party: string(rk), Weight: m.PartyWeights[string(rk)], Value: (mean - 1) / 4 * 1000,
 			Uncertainty: 250 / math.Sqrt(v+m.PriorCount),
 			Detail: fmt.Sprintf("%d ratings weighing %.1f, raw mean %.2f, shrunk toward %.2f with %.0f pseudo-ratings → %.2f stars",
-				len(rs), v, sum/v, prior[rk], m.PriorCount, mean)}
+				len(rs), v, sum/v, pm, m.PriorCount, mean)}
+		if ev != nil {
+			// The posterior mean's error: the stars' variance (the prior's pseudo-ratings at
+			// the prior variance) over the weight of the netted ratings and the prior's.
+			dev := m.PriorCount * ev.StarVariance
+			for _, r := range rs {
+				dev += r.Weight * math.Pow(float64(r.Stars)-sum/v, 2)
+			}
+			variance := dev / (v + m.PriorCount)
+			comp.Uncertainty = 250 * math.Sqrt(variance/(v+m.PriorCount))
+			comp.Detail = fmt.Sprintf("%d ratings weighing %.1f, raw mean %.2f, shrunk toward %.2f (%s) with %.0f pseudo-ratings → %.2f ± %.2f stars",
+				len(rs), v, sum/v, pm, prior.of[rk], m.PriorCount, mean, math.Sqrt(variance/(v+m.PriorCount)))
+		}
 		sorted := append([]Rating(nil), rs...)
 		sort.Slice(sorted, func(i, j int) bool {
 			if sorted[i].Stars != sorted[j].Stars {
@@ -380,13 +440,25 @@ func scoreOne(m Methodology, in Inputs, d *subjectData, prior map[RaterKind]floa
 
 	// The score: the weighted mean of the components that have data, plus bonuses.
 	wsum, vsum, usum := 0.0, 0.0, 0.0
-	for _, cp := range comps {
-		wsum += cp.Weight
-	}
+	// lacking is, by party, the share of its weight its evidence lacks: all of it for a party
+	// with no data.
+	lacking := map[string]float64{"regulator": 1, "tracking": 1, "merchant": 1, "consumer": 1}
 	for i := range comps {
 		cp := &comps[i]
 		cp.Value = round2(cp.Value)
 		cp.Uncertainty = round2(cp.Uncertainty)
+		if ev != nil {
+			// Credibility: a component weighs its party's weight × spread²/(spread² + SE²), so
+			// that thin evidence of one kind yields to firmer evidence of another.
+			z := ev.Spread * ev.Spread / (ev.Spread*ev.Spread + cp.Uncertainty*cp.Uncertainty)
+			cp.Detail += fmt.Sprintf("; ± %.0f, credibility %.2f of weight %.2f", cp.Uncertainty, z, cp.Weight)
+			cp.Weight = math.Round(cp.Weight*z*1e4) / 1e4
+			lacking[cp.Party] = 1 - z
+		}
+		wsum += cp.Weight
+	}
+	for i := range comps {
+		cp := &comps[i]
 		vsum += cp.Weight / wsum * cp.Value
 		usum += math.Pow(cp.Weight/wsum*cp.Uncertainty, 2)
 		if len(cp.Items) > 5 {
@@ -408,12 +480,124 @@ func scoreOne(m Methodology, in Inputs, d *subjectData, prior map[RaterKind]floa
 	}
 	sc.Value = round2(math.Max(0, math.Min(1000, vsum)))
 	sc.Uncertainty = round2(math.Sqrt(usum))
+	if ev != nil {
+		// The score's error is what the evidence leaves open: each party's weight that its
+		// evidence lacks could move the score by the spread of subjects, so √Σ (w·√lacking·spread)².
+		// A party with firm evidence adds little; one with none adds its whole weight.
+		usum = 0
+		for _, p := range []string{"regulator", "tracking", "merchant", "consumer"} {
+			usum += m.PartyWeights[p] * m.PartyWeights[p] * lacking[p] * ev.Spread * ev.Spread
+		}
+		sc.Uncertainty = round2(math.Sqrt(usum))
+	}
 	sc.Components = comps
 	sc.Grade = m.grade(sc.Value)
-	if d.counts.Handled < m.MinParcels && nRatings < m.MinRatings && len(items) == 0 {
+	if ev != nil {
+		// Too thin, whatever its kind: the score's error over the threshold. A record in force
+		// is never ignored: the subject is graded, with its range.
+		if sc.Uncertainty > ev.MaxSE && len(items) == 0 {
+			sc.Grade = Insufficient
+		}
+	} else if d.counts.Handled < m.MinParcels && nRatings < m.MinRatings && len(items) == 0 {
 		sc.Grade = Insufficient
 	}
 	return sc
+}
+
+// binomialSE is the standard error of a proportion of k in n, with (k+½)/(n+1) for the
+// proportion so that no count, not even none, is taken as certain. Zero for n = 0.
+func binomialSE(k, n int) float64 {
+	if n <= 0 {
+		return 0
+	}
+	p := (float64(k) + 0.5) / (float64(n) + 1)
+	return math.Sqrt(p * (1 - p) / float64(n))
+}
+
+// spread is the standard error of halving(measure, half) when the measure has standard error
+// sd: half the component's change from one error below (never below zero) to one above.
+func spread(measure, sd, half float64) float64 {
+	return (halving(math.Max(measure-sd, 0), half) - halving(measure+sd, half)) / 2
+}
+
+// ratingPrior is what a subject's ratings shrink toward, by rater kind, and what that mean is
+// of, for the explanation.
+type ratingPrior struct {
+	mean map[RaterKind]float64
+	of   map[RaterKind]string
+}
+
+// peerPriors gives each subject its rating prior. Under a methodology that shrinks toward the
+// peer group (2026.3 on) it is the weighted mean of the ratings of the subject's peer group
+// (kind and volume band) without the subject's own, while they weigh at least one; else, and
+// under earlier versions, the mean of all firms' ratings.
+func peerPriors(m Methodology, subjects map[string]*subjectData, all map[RaterKind]float64, peerOf func(SubjectKind, string, int) string) func(*subjectData) ratingPrior {
+	allOf := map[RaterKind]string{RaterMerchant: "all firms", RaterConsumer: "all firms"}
+	if m.Evidence == nil || m.Evidence.Shrink != "peer" {
+		return func(*subjectData) ratingPrior { return ratingPrior{mean: all, of: allOf} }
+	}
+	type acc struct{ sum, w float64 }
+	own := func(d *subjectData, rk RaterKind) acc {
+		var a acc
+		for _, r := range d.ratings[rk] {
+			a.sum += float64(r.Stars) * r.Weight
+			a.w += r.Weight
+		}
+		return a
+	}
+	keys := make([]string, 0, len(subjects))
+	for k := range subjects {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // a fixed order of summing, so that a replay adds up the same
+	groups := map[string]map[RaterKind]acc{}
+	for _, k := range keys {
+		d := subjects[k]
+		g := peerOf(d.kind, d.id, d.counts.Handled)
+		if groups[g] == nil {
+			groups[g] = map[RaterKind]acc{}
+		}
+		for _, rk := range []RaterKind{RaterMerchant, RaterConsumer} {
+			a, o := groups[g][rk], own(d, rk)
+			groups[g][rk] = acc{a.sum + o.sum, a.w + o.w}
+		}
+	}
+	return func(d *subjectData) ratingPrior {
+		g := peerOf(d.kind, d.id, d.counts.Handled)
+		p := ratingPrior{mean: map[RaterKind]float64{}, of: map[RaterKind]string{}}
+		for _, rk := range []RaterKind{RaterMerchant, RaterConsumer} {
+			a, o := groups[g][rk], own(d, rk)
+			if a.w-o.w >= 1 {
+				p.mean[rk], p.of[rk] = (a.sum-o.sum)/(a.w-o.w), "peer group "+g+", the subject's own left out"
+			} else {
+				p.mean[rk], p.of[rk] = all[rk], "all firms: too few peer ratings"
+			}
+		}
+		return p
+	}
+}
+
+// gradeRange explains how sure a grade is (2026.3 on): the grades within one standard error
+// of the score, as a component of no weight. A range of one grade says the grade holds.
+func gradeRange(m Methodology, sc *Score) {
+	if sc.Grade == Insufficient {
+		sc.Components = append(sc.Components, Component{Party: "evidence", Uncertainty: sc.Uncertainty,
+			Detail: fmt.Sprintf("score %.0f ± %.0f (one standard error) exceeds %.0f and no record is in force: too little evidence to grade", sc.Value, sc.Uncertainty, m.Evidence.MaxSE)})
+		return
+	}
+	lo, hi := m.grade(math.Max(0, sc.Value-sc.Uncertainty)), m.grade(math.Min(1000, sc.Value+sc.Uncertainty))
+	r := string(lo)
+	if lo != hi {
+		r = string(lo) + "–" + string(hi)
+	}
+	detail := fmt.Sprintf("score %.0f ± %.0f (one standard error): grade %s", sc.Value, sc.Uncertainty, sc.Grade)
+	if lo != hi {
+		detail += fmt.Sprintf(", within one standard error %s", r)
+	} else {
+		detail += ", holds within one standard error"
+	}
+	sc.Components = append(sc.Components, Component{Party: "evidence", Uncertainty: sc.Uncertainty, Detail: detail,
+		Items: []Item{{Kind: "grade_range", Ref: r, Detail: detail}}})
 }
 
 // rollUp makes an HQ's score the volume-weighted mean of its tree's own scores (the HQ's own

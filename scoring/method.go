@@ -62,6 +62,33 @@ type Methodology struct {
 	NetBurstsApart     bool           `json:"net_bursts_apart,omitempty"`
 	Lists              Lists          `json:"lists"`
 	InspectionsByGrade map[string]int `json:"inspections_by_grade"` // suggested random inspections a year
+	// Evidence, from 2026.3 on: records as a rate of the volume handled, standard errors from
+	// the sample sizes, grade ranges and the insufficient rule by the score's standard error,
+	// ratings shrunk toward the peer group. Absent (nil) in earlier versions, which keep their
+	// rules: MinParcels, MinRatings and the all-firms prior.
+	Evidence *Evidence `json:"evidence,omitempty"`
+}
+
+// Evidence are the rules that weigh the evidence by its amount (2026.3 on).
+type Evidence struct {
+	// Record points are per 10,000 parcels handled, over at least ExposureFloor parcels, and
+	// RecordHalf points per 10,000 halve the regulator component.
+	ExposureFloor int     `json:"exposure_floor"`
+	RecordHalf    float64 `json:"record_half"`
+	// RecordUnit is the points of one record that could as well have been found: the record
+	// count's Poisson error, sqrt(sum of squared points + unit²), over the exposure.
+	RecordUnit float64 `json:"record_unit"`
+	// StarVariance is the prior variance of stars, with the prior's pseudo-ratings.
+	StarVariance float64 `json:"star_variance"`
+	// Spread is how far, in score points, subjects' components truly differ: a component of
+	// standard error SE weighs its party's weight × Spread²/(Spread² + SE²) (its credibility).
+	Spread float64 `json:"spread"`
+	// MaxSE: a score whose standard error exceeds it is insufficient, unless a record is in
+	// force. With no evidence at all the error is Spread·√Σ w² (81.5 for 150 and 2026.1's weights).
+	MaxSE float64 `json:"max_se"`
+	// Shrink names the rating prior: "peer", the mean of the subject's peer group (kind and
+	// volume band) without the subject itself; "all", the mean of all firms' ratings.
+	Shrink string `json:"shrink"`
 }
 
 // The burst scopes (Methodology.BurstScope).
@@ -168,6 +195,48 @@ const Method2026_2 = `{
   "inspections_by_grade": {"A": 1, "B": 2, "C": 4, "D": 12, "insufficient": 2}
 }`
 
+// Method2026_3 is 2026.2 with the evidence weighed by its amount (issue 12 item 5): record
+// points per 10,000 parcels over at least 500 parcels, halving at 50; a standard error for each
+// component from its sample size, each component weighing its party's weight × its
+// credibility 150²/(150² + SE²), and the score's error what the evidence leaves open; the
+// grade range within one standard error in the explanation; insufficient when the score's
+// standard error exceeds 70 points and no record is in force (in place of 500 parcels or 20 ratings); ratings shrunk toward the peer
+// group's mean. A new version, not a change of 2026.2: 2026.2 has been published and may be
+// stored, and a stored version never changes. It takes effect on 2027-04-01, the next quarter
+// after 2026.2, since two versions cannot take effect at the same time.
+const Method2026_3 = `{
+  "version": "2026.3",
+  "effective_from": "2027-04-01T00:00:00+08:00",
+  "description": "2026.2 (bursts per firm tree, kept through the netting) with records as a rate of the volume handled, standard errors from the sample sizes, grade ranges, insufficient by the score's standard error, ratings shrunk toward the peer group",
+  "window_months": 24,
+  "time_weights": [{"up_to_months": 6, "weight": 3}, {"up_to_months": 12, "weight": 2}, {"up_to_months": 24, "weight": 1}],
+  "severity_weights": {"minor": 1, "general": 3, "serious": 8},
+  "category_weights": {"supervision": 1, "enforcement": 1.5, "complaint": 0.8, "media": 0.8, "licence": 1.2, "service_quality": 1, "delivery_safety": 1.5},
+  "party_weights": {"regulator": 0.4, "tracking": 0.3, "merchant": 0.15, "consumer": 0.15},
+  "tracking_weights": {"late_per_10k": 0.02, "lost_per_10k": 1.0, "damaged_per_10k": 0.5, "complaints_per_million": 0.05, "empty_suspect_per_10k": 1.0},
+  "prior_mean": 4.2,
+  "prior_count": 10,
+  "commitment_bonus": 10,
+  "bonus_cap": 30,
+  "volume_bands": [10000, 100000, 1000000],
+  "cutoffs": {"A": 850, "B": 700, "C": 550},
+  "rating_edit_hours": 168,
+  "burst_count": 5,
+  "burst_weight": 0.2,
+  "suspect_five_star": 0,
+  "burst_scope": "firm_tree",
+  "net_bursts_apart": true,
+  "lists": {
+    "red_consecutive_a": 2,
+    "black_consecutive_d": 2,
+    "revocation_grade": [{"category": "delivery_safety", "severity": "serious"}],
+    "review_decile_periods": 4,
+    "sanction_months": {"redlist": 12, "blacklist": 12, "public_exposure": 3, "platform_restriction": 6, "suspension": 3, "revocation_proposal": 0}
+  },
+  "inspections_by_grade": {"A": 1, "B": 2, "C": 4, "D": 12, "insufficient": 2},
+  "evidence": {"exposure_floor": 500, "record_half": 50, "record_unit": 3, "star_variance": 1, "spread": 150, "max_se": 70, "shrink": "peer"}
+}`
+
 // ParseMethod reads and validates a methodology document, naming every bad field.
 func ParseMethod(doc string) (Methodology, error) {
 	var m Methodology
@@ -233,6 +302,17 @@ func ParseMethod(doc string) (Methodology, error) {
 	}
 	if m.BurstScope != "" && m.BurstScope != BurstPerRater && m.BurstScope != BurstPerTree {
 		v.Add("burst_scope", "must be %s or %s", BurstPerRater, BurstPerTree)
+	}
+	if e := m.Evidence; e != nil {
+		if e.ExposureFloor < 1 {
+			v.Add("evidence.exposure_floor", "must be at least 1 parcel")
+		}
+		if e.RecordHalf <= 0 || e.RecordUnit <= 0 || e.MaxSE <= 0 || e.StarVariance <= 0 || e.Spread <= 0 {
+			v.Add("evidence", "record_half, record_unit, star_variance, spread and max_se must be positive")
+		}
+		if e.Shrink != "peer" && e.Shrink != "all" {
+			v.Add("evidence.shrink", "must be peer or all")
+		}
 	}
 	if m.Lists.RedConsecutiveA < 1 || m.Lists.BlackConsecutiveD < 1 || m.Lists.ReviewDecile < 1 {
 		v.Add("lists", "period counts must be at least 1")
