@@ -232,7 +232,7 @@ type backend struct {
 // openStore opens the configured backend.
 func openStore(ctx context.Context, cfg config.Config) (backend, error) {
 	if cfg.MongoURI != "" {
-		st, err := mongodb.Open(ctx, cfg.MongoURI, cfg.MongoDB)
+		st, err := mongodb.Open(ctx, cfg.MongoURI, cfg.MongoDB, mongodb.WithTimeout(cfg.MongoTimeout))
 		if err != nil {
 			return backend{}, err
 		}

@@ -69,7 +69,7 @@ func findAll[D any](ctx context.Context, coll collection, filter any, opts ...op
 	}
 	var docs []D
 	if err := cur.All(ctx, &docs); err != nil {
-		return nil, err
+		return nil, unavailable(err)
 	}
 	return docs, nil
 }
