@@ -178,3 +178,48 @@ func TestLostReplyNeverDoubleCounts(t *testing.T) {
 		})
 	}
 }
+
+// TestStalledServerIsUnavailable: a server that stops answering fails an ingestion within the
+// operation timeout with credtrace.ErrUnavailable (the API's 503), though the pipeline writes
+// under a context the client's deadline does not bound; once it answers again, the re-sent
+// batch lands and nothing is counted twice.
+func TestStalledServerIsUnavailable(t *testing.T) {
+	t.Parallel()
+	ctx := auditCtx(t)
+	r := newFaultRig(t, mongodb.WithTimeout(time.Second))
+	if _, err := r.trk.Ingest(ctx, r.caller, r.batch("a", 4)); err != nil {
+		t.Fatal(err)
+	}
+	in := r.batch("b", 4)
+	r.proxy.Stall()
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.trk.Ingest(context.Background(), r.caller, in)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, credtrace.ErrUnavailable) {
+			t.Fatalf("ingest on a stalled server: %v, want ErrUnavailable", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("ingest on a stalled server did not return: no operation timeout")
+	}
+	if err := r.st.Ping(context.Background()); !errors.Is(err, credtrace.ErrUnavailable) {
+		t.Errorf("ping on a stalled server: %v, want ErrUnavailable", err)
+	}
+	r.proxy.Resume()
+	if _, err := r.trk.Ingest(ctx, r.caller, in); err != nil {
+		t.Fatalf("re-send after the stall: %v", err)
+	}
+	if _, err := r.pipe.Recover(ctx); err != nil {
+		t.Fatalf("recover: %v", err)
+	}
+	diffs, err := r.trk.Check(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(diffs) > 0 {
+		t.Errorf("derived state differs from the events: %v", diffs)
+	}
+}
