@@ -49,7 +49,8 @@ func newFaultRig(t *testing.T, opts ...mongodb.Option) *faultRig {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
-	trk := tracking.NewService(st.Tracking(), svc, nil, svc.Hasher(), tracking.Options{}, func() time.Time { return now })
+	// As cmd wires it: the firm tree read through a cache.
+	trk := tracking.NewService(st.Tracking(), courier.NewTreeCache(svc), nil, svc.Hasher(), tracking.Options{}, func() time.Time { return now })
 	pipe := tracking.NewPipeline(trk, tracking.PipelineOptions{Shared: true})
 	t.Cleanup(func() { pipe.Close(context.Background()) })
 	at := now.Add(-30 * time.Hour)

@@ -181,6 +181,35 @@ func (t *Tracking) WaybillCarriers(ctx context.Context, waybill string) ([]strin
 	return strs(slices.Compact(out)), nil
 }
 
+// WaybillsCarriers implements tracking.BatchCarriers: the carriers with stored events of each of
+// waybills, sorted, in one read per thousand waybills.
+func (t *Tracking) WaybillsCarriers(ctx context.Context, waybills []string) (map[string][]string, error) {
+	type carrierOf struct {
+		Waybill string `bson:"waybill"`
+		Carrier string `bson:"carrier"`
+	}
+	out := make(map[string][]string, len(waybills))
+	for part := range slices.Chunk(waybills, chunk) {
+		docs, err := findAll[carrierOf](ctx, t.s.events, bson.M{"waybill": bson.M{"$in": part}},
+			options.Find().SetProjection(bson.D{{Key: "waybill", Value: 1}, {Key: "carrier", Value: 1}}))
+		if err != nil {
+			return nil, fmt.Errorf("mongodb: carriers of %d waybills: %w", len(part), err)
+		}
+		for _, d := range docs {
+			if !slices.Contains(out[d.Waybill], d.Carrier) {
+				out[d.Waybill] = append(out[d.Waybill], d.Carrier)
+			}
+		}
+	}
+	for wb, cs := range out {
+		slices.Sort(cs)
+		out[wb] = cs
+	}
+	return out, nil
+}
+
+var _ tracking.BatchCarriers = (*Tracking)(nil)
+
 // WriteBatch stores the batch: the events (an event whose key is stored already was written by
 // another writer, and is skipped with its deltas), the parcel summaries, the anomalies not yet
 // stored, and then the deltas of the events it stored, exactly once (see Tracking). A delta
