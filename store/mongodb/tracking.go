@@ -108,8 +108,8 @@ func bulk(ctx context.Context, coll collection, models []mongo.WriteModel, settl
 		part := models[start:min(start+chunk, len(models))]
 		if _, err := coll.BulkWrite(ctx, part, options.BulkWrite().SetOrdered(false)); err == nil {
 			continue
-		} else if ctx.Err() != nil {
-			return err
+		} else if ctx.Err() != nil || credtrace.KindOf(err) == credtrace.Unavailable {
+			return err // one by one would not fare better: the caller tries again later
 		}
 		for i, m := range part {
 			if _, err := coll.BulkWrite(ctx, []mongo.WriteModel{m}); err != nil {
