@@ -516,6 +516,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		txn = "transactions: no, a change and its audit entry are two writes"
 	}
 	fmt.Fprintf(stdout, "credtrace %s listening on http://%s (store: %s; %s); dashboard at http://%s/ui/\n", version, ln.Addr(), st.where, txn, ln.Addr())
+	if p, ok := st.health.(interface{ PendingIndexes() []string }); ok {
+		// Not built at start, for the build would hold it: queries that need them scan meanwhile.
+		for _, ix := range p.PendingIndexes() {
+			log.Warn("index not built: its collection is large; build it on the running cluster (createIndexes)", "index", ix)
+		}
+	}
 	switch {
 	case secret != "":
 		fmt.Fprintf(stdout, "regulator token (shown once, keep it): %s\n", secret)

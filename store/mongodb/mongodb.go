@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -90,6 +91,11 @@ type Store struct {
 	// SetReplayAge).
 	replayAge time.Duration
 
+	// indexBuildLimit is the largest collection Open builds a missing index on (0: any);
+	// pendingIndexes the ones it left (see PendingIndexes).
+	indexBuildLimit int64
+	pendingIndexes  []string
+
 	ratings, scoreRuns, scores, sanctions, leases, methods collection
 	ratingVersions                                         collection
 
@@ -105,8 +111,20 @@ const DefaultTimeout = 10 * time.Second
 type Option func(*openOptions)
 
 type openOptions struct {
-	timeout time.Duration
-	monitor *event.CommandMonitor
+	timeout    time.Duration
+	monitor    *event.CommandMonitor
+	indexLimit int64
+}
+
+// DefaultIndexBuildLimit is the index build limit of Open without WithIndexBuildLimit.
+const DefaultIndexBuildLimit = 1_000_000
+
+// WithIndexBuildLimit makes Open build a missing index only on a collection of at most n
+// documents (by the server's estimate); the others are reported (PendingIndexes), not built, so
+// that a release that adds an index does not hold every replica's start for the length of the
+// build. Zero or less builds every missing index.
+func WithIndexBuildLimit(n int64) Option {
+	return func(o *openOptions) { o.indexLimit = max(n, 0) }
 }
 
 // WithTimeout bounds every operation that the caller's context does not bound sooner: server
@@ -138,7 +156,7 @@ func Open(ctx context.Context, uri, dbName string, opt ...Option) (*Store, error
 	if dbName == "" {
 		return nil, errors.New("mongodb: database name is empty")
 	}
-	o := openOptions{timeout: DefaultTimeout}
+	o := openOptions{timeout: DefaultTimeout, indexLimit: DefaultIndexBuildLimit}
 	for _, f := range opt {
 		f(&o)
 	}
@@ -157,6 +175,7 @@ func Open(ctx context.Context, uri, dbName string, opt ...Option) (*Store, error
 		return nil, fmt.Errorf("mongodb: connect: %w", redactURIError(err))
 	}
 	s := newStore(client, dbName, nil)
+	s.indexBuildLimit = o.indexLimit
 	if err := client.Ping(ctx, nil); err != nil {
 		_ = client.Disconnect(ctx)
 		return nil, fmt.Errorf("mongodb: cannot reach %s: %w", strings.Join(opts.Hosts, ","), unavailable(err))
@@ -323,16 +342,71 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		}},
 	}
 	// One index per command: FerretDB 1.24 drops the connection when one createIndexes command
-	// names two or more indexes that exist already (every start after the first).
+	// names two or more indexes that exist already (every start after the first). An index that
+	// is missing on a collection of more than indexBuildLimit documents is not built: the build
+	// would hold the start (and a rolling deploy) for as long as it takes, so it is reported
+	// (PendingIndexes) for an operator to build on the running cluster.
 	for _, ix := range indexes {
+		have, err := indexNames(ctx, ix.coll.Indexes())
+		if err != nil {
+			return fmt.Errorf("mongodb: list indexes of %s: %w", ix.coll.Name(), unavailable(err))
+		}
+		var big bool
+		if s.indexBuildLimit > 0 {
+			n, err := ix.coll.EstimatedDocumentCount(ctx)
+			if err != nil {
+				return fmt.Errorf("mongodb: count %s: %w", ix.coll.Name(), err)
+			}
+			big = n > s.indexBuildLimit
+		}
 		for _, m := range ix.models {
+			name := indexName(m.Keys.(bson.D))
+			if big && !have[name] {
+				s.pendingIndexes = append(s.pendingIndexes, ix.coll.Name()+"."+name)
+				continue
+			}
 			if _, err := ix.coll.Indexes().CreateOne(ctx, m); err != nil {
-				return fmt.Errorf("mongodb: create indexes on %s: %w", ix.coll.Name(), err)
+				return fmt.Errorf("mongodb: create indexes on %s: %w", ix.coll.Name(), unavailable(err))
 			}
 		}
 	}
 	return nil
 }
+
+// indexNames returns the names of the indexes of a collection.
+func indexNames(ctx context.Context, iv mongo.IndexView) (map[string]bool, error) {
+	cur, err := iv.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var specs []struct {
+		Name string `bson:"name"`
+	}
+	if err := cur.All(ctx, &specs); err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(specs))
+	for _, sp := range specs {
+		out[sp.Name] = true
+	}
+	return out, nil
+}
+
+// indexName is the name the server gives an index of keys: each key and its direction, joined
+// by underscores (waybill_1_carrier_1).
+func indexName(keys bson.D) string {
+	parts := make([]string, 0, 2*len(keys))
+	for _, k := range keys {
+		parts = append(parts, k.Key, fmt.Sprint(k.Value))
+	}
+	return strings.Join(parts, "_")
+}
+
+// PendingIndexes names the indexes ("collection.index") that Open did not build because their
+// collection held more than the index build limit (WithIndexBuildLimit): queries that need them
+// scan until an operator builds them (createIndexes on the running cluster). The start line
+// reports them.
+func (s *Store) PendingIndexes() []string { return slices.Clone(s.pendingIndexes) }
 
 // Close disconnects from the server.
 func (s *Store) Close(ctx context.Context) error {

@@ -57,6 +57,11 @@ func (c collection) Find(ctx context.Context, filter any, opts ...options.Lister
 	return res, unavailable(err)
 }
 
+func (c collection) EstimatedDocumentCount(ctx context.Context) (int64, error) {
+	n, err := c.c.EstimatedDocumentCount(c.bind(ctx))
+	return n, unavailable(err)
+}
+
 func (c collection) CountDocuments(ctx context.Context, filter any, opts ...options.Lister[options.CountOptions]) (int64, error) {
 	res, err := c.c.CountDocuments(c.bind(ctx), filter, opts...)
 	return res, unavailable(err)
