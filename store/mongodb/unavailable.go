@@ -19,28 +19,34 @@ var notPrimaryCodes = []int{10107, 13435, 13436, 189, 11602, 11600, 91, 6, 7, 89
 // unavailable wraps err as credtrace.ErrUnavailable when it says the server did not answer
 // rather than refused the operation: a network error, a timeout (the operation timeout of
 // WithTimeout, a server selection that found no server, the caller's deadline), a write
-// concern the majority did not confirm in its wtimeout, or a replica set without a primary.
-// The driver's error stays in the chain (errors.As, mongo.IsDuplicateKeyError still see it).
-// A cancelled context (the client went away) and every other error are returned as they are.
+// concern the majority did not confirm in time, or a replica set without a primary. The
+// driver's error stays in the chain (errors.As, mongo.IsDuplicateKeyError still see it). A
+// cancelled context (the client went away) and every other error are returned as they are.
 func unavailable(err error) error {
+	if isUnavailable(err) {
+		return &credtrace.Error{Kind: credtrace.Unavailable, Err: err}
+	}
+	return err
+}
+
+// isUnavailable reports an error that unavailable wraps (not one it wrapped already).
+func isUnavailable(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || credtrace.KindOf(err) == credtrace.Unavailable {
-		return err
+		return false
 	}
 	if mongo.IsTimeout(err) || mongo.IsNetworkError(err) || writeConcernFailed(err) {
-		return &credtrace.Error{Kind: credtrace.Unavailable, Err: err}
+		return true
 	}
 	var se mongo.ServerError
 	if errors.As(err, &se) {
 		for _, code := range notPrimaryCodes {
 			if se.HasErrorCode(code) {
-				return &credtrace.Error{Kind: credtrace.Unavailable, Err: err}
+				return true
 			}
 		}
-		if se.HasErrorLabel("RetryableWriteError") || se.HasErrorLabel("TransientTransactionError") {
-			return &credtrace.Error{Kind: credtrace.Unavailable, Err: err}
-		}
+		return se.HasErrorLabel("RetryableWriteError") || se.HasErrorLabel("TransientTransactionError")
 	}
-	return err
+	return false
 }
 
 // writeConcernFailed reports a write the server applied but could not confirm for the write
@@ -57,9 +63,9 @@ func writeConcernFailed(err error) bool {
 
 // unavailableResult is res, its error classified (see unavailable).
 func unavailableResult(res *mongo.SingleResult) *mongo.SingleResult {
-	err := res.Err()
-	if c := unavailable(err); c != err {
-		return mongo.NewSingleResultFromDocument(bson.D{}, c, nil)
+	// Not unavailable(err) != err: the driver's error types hold slices and cannot be compared.
+	if err := res.Err(); isUnavailable(err) {
+		return mongo.NewSingleResultFromDocument(bson.D{}, unavailable(err), nil)
 	}
 	return res
 }
