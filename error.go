@@ -1,5 +1,5 @@
 // Package credtrace is the vocabulary every part of credtrace shares: the kinds of error a
-// domain answers (invalid, not found, conflict, forbidden, state, locked) with the fields at
+// domain answers (invalid, not found, conflict, forbidden, state, locked, unavailable) with the fields at
 // fault, and the caller, with its role and scope, that every domain decides access from.
 //
 // It imports only the standard library; the domains (courier, tracking, scoring), the backends
@@ -30,16 +30,22 @@ const (
 	State
 	// Locked means too many attempts were made; the call is refused for a while.
 	Locked
+	// Unavailable means a dependency (the store) did not answer in time, lost its connection or
+	// could not confirm the write to a majority: nothing is known to be wrong with the request,
+	// and the same call may succeed when tried again shortly. A write that failed this way may
+	// have been applied; every write a caller retries must be safe to repeat.
+	Unavailable
 )
 
 var kindText = [...]string{
-	Other:     "internal error",
-	Invalid:   "invalid input",
-	NotFound:  "not found",
-	Conflict:  "conflict",
-	Forbidden: "forbidden",
-	State:     "not allowed in the current state",
-	Locked:    "too many attempts; try again later",
+	Other:       "internal error",
+	Invalid:     "invalid input",
+	NotFound:    "not found",
+	Conflict:    "conflict",
+	Forbidden:   "forbidden",
+	State:       "not allowed in the current state",
+	Locked:      "too many attempts; try again later",
+	Unavailable: "temporarily unavailable; try again shortly",
 }
 
 // String returns the kind's text, the message of an Error that has no other.
@@ -109,12 +115,13 @@ func (e *Error) Is(target error) bool {
 
 // The kinds as sentinels, for errors.Is and for wrapping with fmt.Errorf("...: %w", ErrX).
 var (
-	ErrInvalid   = &Error{Kind: Invalid}
-	ErrNotFound  = &Error{Kind: NotFound}
-	ErrConflict  = &Error{Kind: Conflict}
-	ErrForbidden = &Error{Kind: Forbidden}
-	ErrState     = &Error{Kind: State}
-	ErrLocked    = &Error{Kind: Locked}
+	ErrInvalid     = &Error{Kind: Invalid}
+	ErrNotFound    = &Error{Kind: NotFound}
+	ErrConflict    = &Error{Kind: Conflict}
+	ErrForbidden   = &Error{Kind: Forbidden}
+	ErrState       = &Error{Kind: State}
+	ErrLocked      = &Error{Kind: Locked}
+	ErrUnavailable = &Error{Kind: Unavailable}
 )
 
 // E returns an error of kind with a formatted message.

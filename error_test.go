@@ -90,6 +90,7 @@ func TestFieldsAndKinds(t *testing.T) {
 		want credtrace.Kind
 	}{
 		{fmt.Errorf("x: %w", credtrace.ErrLocked), credtrace.Locked},
+		{fmt.Errorf("x: %w", credtrace.ErrUnavailable), credtrace.Unavailable},
 		{err, credtrace.Invalid},
 		{errors.New("boom"), credtrace.Other},
 		{nil, credtrace.Other},

@@ -20,10 +20,12 @@ import (
 
 // Config is the whole configuration of a credtrace process.
 type Config struct {
-	Addr         string // --addr, CREDTRACE_ADDR
-	DataDir      string // --data, CREDTRACE_DATA
-	MongoURI     string // CREDTRACE_MONGO_URI: when set, the MongoDB backend is used
-	MongoDB      string // CREDTRACE_MONGO_DB
+	Addr     string // --addr, CREDTRACE_ADDR
+	DataDir  string // --data, CREDTRACE_DATA
+	MongoURI string // CREDTRACE_MONGO_URI: when set, the MongoDB backend is used
+	MongoDB  string // CREDTRACE_MONGO_DB
+	// MongoTimeout bounds one MongoDB operation (--mongo-timeout, CREDTRACE_MONGO_TIMEOUT).
+	MongoTimeout time.Duration
 	AdminToken   string // CREDTRACE_ADMIN_TOKEN
 	PIISecret    string // CREDTRACE_PII_SECRET: key of the personal-data hashes
 	PIIKeyFile   string // --pii-key-file, CREDTRACE_PII_KEY_FILE: the key's file when PIISecret is unset
@@ -74,7 +76,7 @@ var ErrHelp = flag.ErrHelp
 
 // flagValues are the parsed flags before they are checked.
 type flagValues struct {
-	addr, data, keyFile, auditKeyFile, checkpoints, shutdown, publicity, repair, anomaly, score, publish, period, addressChecks, livePoll, totalDelay *string
+	addr, data, keyFile, auditKeyFile, checkpoints, shutdown, mongoTimeout, publicity, repair, anomaly, score, publish, period, addressChecks, livePoll, totalDelay *string
 }
 
 // newFlags declares every flag of serve, with its default taken from env (the variable of a
@@ -90,6 +92,7 @@ func newFlags(env func(key, def string) string) (*flag.FlagSet, flagValues) {
 		auditKeyFile:  str("audit-key-file", "", "file of the Ed25519 key that signs audit checkpoints, created 0600 on the first start (default: DATA.audit.key, beside the data directory; back it up apart)"),
 		checkpoints:   str("audit-checkpoint-schedule", "@every 10m", "cron spec of the signed audit checkpoints (empty disables it)"),
 		shutdown:      str("shutdown-timeout", "15s", "time allowed for in-flight requests at shutdown"),
+		mongoTimeout:  str("mongo-timeout", "10s", "time allowed for one MongoDB operation, the majority's confirmation included; past it the API answers 503 with Retry-After"),
 		publicity:     str("publicity-months", "minor=3,general=12,serious=36", "publicity window by severity, in months"),
 		repair:        str("repair-months", "minor=0,general=3,serious=12", "minimum period before credit repair by severity, in months"),
 		anomaly:       str("anomaly-schedule", "@every 5m", "cron spec of the anomaly scan (empty disables it)"),
@@ -195,6 +198,11 @@ func Load(getenv func(string) string, args []string) (Config, error) {
 		problems = append(problems, fmt.Sprintf("--live-poll / CREDTRACE_LIVE_POLL: %q is not a duration from 10ms to 1m", *f.livePoll))
 	} else {
 		c.LivePoll = d
+	}
+	if d, err := time.ParseDuration(*f.mongoTimeout); err != nil || d <= 0 {
+		problems = append(problems, fmt.Sprintf("--mongo-timeout / %s: %q is not a positive duration (for example 10s)", EnvOf("mongo-timeout"), *f.mongoTimeout))
+	} else {
+		c.MongoTimeout = d
 	}
 	if city, inter, err := parseTotalDelay(*f.totalDelay); err != nil {
 		problems = append(problems, "--total-delay / CREDTRACE_TOTAL_DELAY: "+err.Error())

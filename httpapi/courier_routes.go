@@ -228,6 +228,7 @@ func (s *Server) health(c *fiber.Ctx) error {
 	defer cancel()
 	if err := s.deps.Store.Ping(cx); err != nil {
 		s.log.Warn("health check failed", "request_id", requestID(c), "store", s.deps.Store.Name(), "error", err.Error())
+		c.Set(fiber.HeaderRetryAfter, retryAfter)
 		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "store": s.deps.Store.Name()})
 	}
 	out := fiber.Map{"status": "ok", "store": s.deps.Store.Name()}

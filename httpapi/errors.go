@@ -35,13 +35,18 @@ var kinds = map[credtrace.Kind]struct {
 	status int
 	code   string
 }{
-	credtrace.Invalid:   {fiber.StatusUnprocessableEntity, "invalid"},
-	credtrace.NotFound:  {fiber.StatusNotFound, "not_found"},
-	credtrace.Conflict:  {fiber.StatusConflict, "conflict"},
-	credtrace.State:     {fiber.StatusConflict, "wrong_state"},
-	credtrace.Forbidden: {fiber.StatusForbidden, "forbidden"},
-	credtrace.Locked:    {fiber.StatusTooManyRequests, "rate_limited"},
+	credtrace.Invalid:     {fiber.StatusUnprocessableEntity, "invalid"},
+	credtrace.NotFound:    {fiber.StatusNotFound, "not_found"},
+	credtrace.Conflict:    {fiber.StatusConflict, "conflict"},
+	credtrace.State:       {fiber.StatusConflict, "wrong_state"},
+	credtrace.Forbidden:   {fiber.StatusForbidden, "forbidden"},
+	credtrace.Locked:      {fiber.StatusTooManyRequests, "rate_limited"},
+	credtrace.Unavailable: {fiber.StatusServiceUnavailable, "unavailable"},
 }
+
+// retryAfter is the Retry-After (seconds) of a 503: long enough for a driver to find a new
+// primary or a connection to come back, short enough that a client's retry is not idle.
+const retryAfter = "2"
 
 func statusOf(err error) int {
 	var ae *apiError
@@ -117,6 +122,12 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 			body.Code = "too_large"
 			body.Fields = []fieldJSON{{"body", "larger than " + humanBytes(MaxBodyLimit)}}
 		}
+	case kindOf(err) == credtrace.Unavailable:
+		// The cause names hosts and driver detail: logged, not answered.
+		body.Code, body.Message = kinds[credtrace.Unavailable].code, "the store did not answer in time; try again shortly"
+		c.Set(fiber.HeaderRetryAfter, retryAfter)
+		s.log.LogAttrs(c.UserContext(), slog.LevelWarn, "store unavailable",
+			slog.String("request_id", requestID(c)), slog.String("route", c.Route().Path), slog.String("error", err.Error()))
 	case status == fiber.StatusInternalServerError:
 		body.Code, body.Message = "internal", "internal error; quote the request id when reporting it"
 		s.log.LogAttrs(c.UserContext(), slog.LevelError, "request failed",

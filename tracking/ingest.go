@@ -596,6 +596,13 @@ func (s *Service) fold(p *Parcel, e *Event, cfg CarrierConfig, o Options) []Anom
 	return anoms
 }
 
+// BatchCarriers is what a Store may offer besides WaybillCarriers: the carriers of many
+// waybills in one read (a waybill without stored events is absent or empty), so that the reuse
+// check of a batch costs one round trip to a remote store however many parcels the batch starts.
+type BatchCarriers interface {
+	WaybillsCarriers(ctx context.Context, waybills []string) (map[string][]string, error)
+}
+
 // reuseCheck finds new parcels whose waybill another carrier uses too: the same number at two
 // carriers is two parcels, and a signal of reused or resold numbers (reused_second_carrier).
 type reuseCheck struct {
@@ -619,6 +626,24 @@ func newReuseCheck(st Store, evs []Event) *reuseCheck {
 // regulators find them by tracing the waybill.
 func (r *reuseCheck) check(ctx context.Context, e *Event) ([]Anomaly, error) {
 	stored, ok := r.carrier[e.Waybill]
+	if bs, batched := r.st.(BatchCarriers); !ok && batched {
+		// One read for every waybill of the batch not read yet, rather than one per new parcel.
+		var want []string
+		for wb := range r.batch {
+			if _, ok := r.carrier[wb]; !ok {
+				want = append(want, wb)
+			}
+		}
+		slices.Sort(want)
+		got, err := bs.WaybillsCarriers(ctx, want)
+		if err != nil {
+			return nil, fmt.Errorf("carriers of the batch's waybills: %w", err)
+		}
+		for _, wb := range want {
+			r.carrier[wb] = got[wb]
+		}
+		stored, ok = r.carrier[e.Waybill]
+	}
 	if !ok {
 		var err error
 		if stored, err = r.st.WaybillCarriers(ctx, e.Waybill); err != nil {

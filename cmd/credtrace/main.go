@@ -232,7 +232,7 @@ type backend struct {
 // openStore opens the configured backend.
 func openStore(ctx context.Context, cfg config.Config) (backend, error) {
 	if cfg.MongoURI != "" {
-		st, err := mongodb.Open(ctx, cfg.MongoURI, cfg.MongoDB)
+		st, err := mongodb.Open(ctx, cfg.MongoURI, cfg.MongoDB, mongodb.WithTimeout(cfg.MongoTimeout))
 		if err != nil {
 			return backend{}, err
 		}
@@ -531,6 +531,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		txn = "transactions: no, a change and its audit entry are two writes"
 	}
 	fmt.Fprintf(stdout, "credtrace %s listening on http://%s (store: %s; %s); dashboard at http://%s/ui/\n", version, ln.Addr(), st.where, txn, ln.Addr())
+	if p, ok := st.health.(interface{ PendingIndexes() []string }); ok {
+		// Not built at start, for the build would hold it: queries that need them scan meanwhile.
+		for _, ix := range p.PendingIndexes() {
+			log.Warn("index not built: its collection is large; build it on the running cluster (createIndexes)", "index", ix)
+		}
+	}
 	switch {
 	case secret != "":
 		fmt.Fprintf(stdout, "regulator token (shown once, keep it): %s\n", secret)

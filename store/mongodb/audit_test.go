@@ -32,7 +32,13 @@ func auditCtx(t testing.TB) context.Context {
 func auditedStore(t testing.TB) (*mongodb.Store, *courier.Service, credtrace.Caller) {
 	t.Helper()
 	uri, db := mongotest.NewDB(t)
-	st, err := mongodb.Open(auditCtx(t), uri, db)
+	return auditedStoreAt(t, uri, db)
+}
+
+// auditedStoreAt is auditedStore on database db of uri.
+func auditedStoreAt(t testing.TB, uri, db string, opts ...mongodb.Option) (*mongodb.Store, *courier.Service, credtrace.Caller) {
+	t.Helper()
+	st, err := mongodb.Open(auditCtx(t), uri, db, opts...)
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}

@@ -4,11 +4,15 @@ import (
 	"context"
 
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
+	"github.com/credtrace/credtrace/store/mongodb"
+	"github.com/credtrace/credtrace/store/mongodb/mongotest"
 	"github.com/credtrace/credtrace/tracking"
 )
 
@@ -75,5 +79,77 @@ func BenchmarkMongoTrace(b *testing.B) {
 		if err != nil || len(tr.Events) != 4 {
 			b.Fatalf("trace: %d events, %v", len(tr.Events), err)
 		}
+	}
+}
+
+// BenchmarkMongoIngestReplicas ingests through 1, 2 and 3 replicas at once, each a process of
+// its own as far as the store is concerned (its own client, tracking service and shared
+// pipeline) on one database, with two clients per replica sending batches of 40 events of
+// their own parcels. Against the embedded FerretDB, which scans every query and serialises its
+// writes, the events/s are functional only: they show that replicas ingest side by side and
+// what each costs in round trips, not what MongoDB does with more replicas; run it with
+// CREDTRACE_TEST_MONGO_URI on a replica set to measure. Each replica's round trips per batch
+// are constant (TestRoundTripsPerBatchConstant), so on a server that scales, replicas add up.
+// benchBatch is the batch of BenchmarkMongoIngestReplicas: small, for FerretDB answers a bulk
+// write of a few hundred guarded upserts of the statistics in tens of seconds.
+const benchBatch = 40
+
+func BenchmarkMongoIngestReplicas(b *testing.B) {
+	for _, replicas := range []int{1, 2, 3} {
+		b.Run(fmt.Sprintf("replicas=%d/functional-on-FerretDB", replicas), func(b *testing.B) {
+			uri, db := mongotest.NewDB(b)
+			ctx := b.Context()
+			// FerretDB takes seconds for a bulk write of many updates (each a scan).
+			slow := mongodb.WithTimeout(time.Minute)
+			first, svc, reg := auditedStoreAt(b, uri, db, slow)
+			caller := credtrace.Caller{Role: credtrace.RoleRegulator, TokenID: reg.TokenID}
+			firms, _, err := svc.Firms(ctx, reg, courier.FirmQuery{}, "", 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var trks []*tracking.Service
+			for r := 0; r < replicas; r++ {
+				st := first
+				if r > 0 {
+					st = openAt(b, uri, db, slow)
+				}
+				rsvc := courier.NewService(st, svc.Hasher(), courier.DefaultPolicy(), time.Now)
+				trk := tracking.NewService(st.Tracking(), courier.NewTreeCache(rsvc), nil, svc.Hasher(), tracking.Options{}, nil)
+				pipe := tracking.NewPipeline(trk, tracking.PipelineOptions{Shared: true})
+				b.Cleanup(func() { pipe.Close(context.Background()) })
+				trks = append(trks, trk)
+			}
+			at := time.Now().Add(-48 * time.Hour)
+			var sent atomic.Int64
+			b.ResetTimer()
+			start := time.Now()
+			var wg sync.WaitGroup
+			for c := 0; c < 2*replicas; c++ {
+				trk := trks[c%replicas]
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						i := sent.Add(1) - 1
+						if i >= int64(b.N) {
+							return
+						}
+						var batch []tracking.EventInput
+						for k := 0; k < benchBatch; k++ {
+							code := []tracking.Code{tracking.Collected, tracking.Departed, tracking.Arrived, tracking.OutForDelivery}[k%4]
+							batch = append(batch, tracking.EventInput{ID: fmt.Sprintf("r%d-%d", i, k), Waybill: fmt.Sprintf("MR%04d%06d", i, k/4),
+								Carrier: firms[0].ID, Code: string(code), At: at.Add(time.Duration(k%4) * time.Hour)})
+						}
+						res, err := trk.Ingest(courier.WithTreeScope(ctx), caller, batch)
+						if err != nil || res.Accepted != benchBatch {
+							b.Errorf("ingest: %+v %v", res, err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b.ReportMetric(float64(benchBatch*b.N)/time.Since(start).Seconds(), "events/s")
+		})
 	}
 }

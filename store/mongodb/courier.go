@@ -350,7 +350,7 @@ func (s *Store) Checkpoints(ctx context.Context, after int64, limit int) ([]cour
 	}
 	var docs []checkpointDoc
 	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fmt.Errorf("mongodb: checkpoints after %d: %w", after, err)
+		return nil, fmt.Errorf("mongodb: checkpoints after %d: %w", after, unavailable(err))
 	}
 	return convSlice(docs, fromCheckpointDoc), nil
 }
@@ -367,7 +367,7 @@ func (s *Store) AuditEntries(ctx context.Context, after int64, limit int) ([]cou
 	}
 	var docs []auditDoc
 	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fmt.Errorf("mongodb: audit entries after %d: %w", after, err)
+		return nil, fmt.Errorf("mongodb: audit entries after %d: %w", after, unavailable(err))
 	}
 	return convSlice(docs, fromAuditDoc), nil
 }

@@ -2,8 +2,6 @@ package mongodb
 
 import (
 	"context"
-
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // IsDuplicateKey is isDuplicateKey, for the classification test.
@@ -23,5 +21,11 @@ func (l *queryLog) Count() int { return l.count() }
 
 // OpenMonitored is Open with every command's filter and sort recorded in l.
 func OpenMonitored(ctx context.Context, uri, dbName string, l *QueryLog) (*Store, error) {
-	return openWith(ctx, options.Client().ApplyURI(uri).SetMonitor(l.monitor()), dbName)
+	return Open(ctx, uri, dbName, WithMonitor(l.monitor()))
 }
+
+// Unavailable is unavailable, for the classification test.
+var Unavailable = unavailable
+
+// UnavailableResult is unavailableResult, for the classification test.
+var UnavailableResult = unavailableResult

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -172,10 +174,49 @@ func (s *Store) collections() map[string]collection {
 func (s *Store) ensureIndexes(ctx context.Context) error {
 	colls := s.collections()
 	partial := true // until the server refuses the first partial index
+	// An index missing on a collection of more than indexBuildLimit documents is not built:
+	// the build would hold the start (and a rolling deploy) for as long as it takes, so it is
+	// reported (PendingIndexes) for an operator to build on the running cluster.
+	type state struct {
+		have map[string]bool
+		big  bool
+	}
+	seen := map[string]*state{}
+	stateOf := func(coll collection) (*state, error) {
+		if st, ok := seen[coll.Name()]; ok {
+			return st, nil
+		}
+		have, err := indexNames(ctx, coll.Indexes())
+		if err != nil {
+			return nil, fmt.Errorf("mongodb: list indexes of %s: %w", coll.Name(), unavailable(err))
+		}
+		st := &state{have: have}
+		if s.indexBuildLimit > 0 {
+			n, err := coll.EstimatedDocumentCount(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("mongodb: count %s: %w", coll.Name(), unavailable(err))
+			}
+			st.big = n > s.indexBuildLimit
+		}
+		seen[coll.Name()] = st
+		return st, nil
+	}
 	for _, ix := range declaredIndexes {
 		coll, ok := colls[ix.coll]
 		if !ok {
 			return fmt.Errorf("mongodb: index on unknown collection %s", ix.coll)
+		}
+		st, err := stateOf(coll)
+		if err != nil {
+			return err
+		}
+		name := ix.name
+		if name == "" {
+			name = indexName(ix.keys)
+		}
+		if st.big && !st.have[name] {
+			s.pendingIndexes = append(s.pendingIndexes, ix.coll+"."+name)
+			continue
 		}
 		opts := options.Index()
 		if ix.unique {
@@ -190,18 +231,53 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 				continue
 			}
 			if !partialRefused(err) {
-				return fmt.Errorf("mongodb: create index %s on %s: %w", ix.name, ix.coll, err)
+				return fmt.Errorf("mongodb: create index %s on %s: %w", ix.name, ix.coll, unavailable(err))
 			}
 			partial = false
 		}
 		// One index per command: FerretDB 1.24 drops the connection when one createIndexes
 		// command names two or more indexes that exist already (every start after the first).
 		if _, err := coll.Indexes().CreateOne(ctx, mongo.IndexModel{Keys: ix.keys, Options: opts}); err != nil {
-			return fmt.Errorf("mongodb: create indexes on %s: %w", ix.coll, err)
+			return fmt.Errorf("mongodb: create indexes on %s: %w", ix.coll, unavailable(err))
 		}
 	}
 	return nil
 }
+
+// indexNames returns the names of the indexes of a collection.
+func indexNames(ctx context.Context, iv mongo.IndexView) (map[string]bool, error) {
+	cur, err := iv.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var specs []struct {
+		Name string `bson:"name"`
+	}
+	if err := cur.All(ctx, &specs); err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(specs))
+	for _, sp := range specs {
+		out[sp.Name] = true
+	}
+	return out, nil
+}
+
+// indexName is the name the server gives an index of keys: each key and its direction, joined
+// by underscores (waybill_1_carrier_1).
+func indexName(keys bson.D) string {
+	parts := make([]string, 0, 2*len(keys))
+	for _, k := range keys {
+		parts = append(parts, k.Key, fmt.Sprint(k.Value))
+	}
+	return strings.Join(parts, "_")
+}
+
+// PendingIndexes names the indexes ("collection.index") that Open did not build because their
+// collection held more than the index build limit (WithIndexBuildLimit): queries that need them
+// scan until an operator builds them (createIndexes on the running cluster). The start line
+// reports them.
+func (s *Store) PendingIndexes() []string { return slices.Clone(s.pendingIndexes) }
 
 // partialRefused reports a server that has no partial indexes refusing one: NotImplemented
 // (238), as FerretDB answers. Any other refusal (a bad filter expression) is an error.

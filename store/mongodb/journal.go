@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/tracking"
 )
 
@@ -250,6 +251,24 @@ func (t *Tracking) SaveDerived(ctx context.Context, d tracking.Derived) error {
 	if err != nil {
 		return fmt.Errorf("mongodb: save derived state: fold records: %w", err)
 	}
+	// Taken: by this very fold when a save that stopped is replayed from the same summary (the
+	// same events), else by another writer. The taken records are read in one go.
+	var takenIDs []string
+	for i, f := range records {
+		if taken[i] {
+			takenIDs = append(takenIDs, f.ID)
+		}
+	}
+	stored := map[string]foldDoc{}
+	for part := range slices.Chunk(takenIDs, chunk) {
+		fs, err := findAll[foldDoc](ctx, t.s.folds, bson.M{"_id": bson.M{"$in": part}})
+		if err != nil {
+			return fmt.Errorf("mongodb: save derived state: fold records: %w", err)
+		}
+		for _, f := range fs {
+			stored[f.ID] = f
+		}
+	}
 	var won []foldDoc
 	var lost []tracking.ParcelKey
 	var lostIDs []string
@@ -258,11 +277,9 @@ func (t *Tracking) SaveDerived(ctx context.Context, d tracking.Derived) error {
 			won = append(won, f)
 			continue
 		}
-		// Taken: by this very fold when a save that stopped is replayed from the same summary
-		// (the same events), else by another writer.
-		stored, err := trackOne[foldDoc](ctx, t.s.folds, byID(f.ID), "fold record", f.ID)
-		if err != nil {
-			return fmt.Errorf("mongodb: save derived state: %w", err)
+		stored, ok := stored[f.ID]
+		if !ok {
+			return fmt.Errorf("mongodb: save derived state: fold record %s: %w", f.ID, credtrace.ErrNotFound)
 		}
 		if slices.Equal(stored.Keys, f.Keys) {
 			won = append(won, stored)
@@ -367,44 +384,82 @@ func (t *Tracking) finishFolds(ctx context.Context, folds []foldDoc, rest derive
 // parcels holds that version or a later one. Writers copying different versions at once may
 // land in any order, so each looks again after its write and copies once more while parcels
 // is behind: the last writer to land has seen the latest version, whatever the server's
-// guarantees for a filtered update (FerretDB's are none).
+// guarantees for a filtered update (FerretDB's are none). Each look is two reads and the copies
+// one bulk write for all the parcels (group commit: the round trips of a save do not grow with
+// its parcels).
 func (t *Tracking) materialize(ctx context.Context, parcels []string) error {
-	latestFirst := options.FindOne().SetSort(bson.D{{Key: "version", Value: -1}})
-	for _, k := range parcels {
-		for attempt := 0; ; attempt++ {
-			var latest foldDoc
-			err := t.s.folds.FindOne(ctx, bson.M{"parcel": k}, latestFirst).Decode(&latest)
-			if errors.Is(err, mongo.ErrNoDocuments) {
-				break
+	todo := slices.Compact(slices.Sorted(slices.Values(parcels)))
+	for attempt := 0; len(todo) > 0; attempt++ {
+		behind, err := t.behind(ctx, todo)
+		if err != nil {
+			return err
+		}
+		if len(behind) == 0 {
+			return nil
+		}
+		if attempt == 100 {
+			return fmt.Errorf("summary of %s: still behind version %d after %d copies", behind[0].Parcel, behind[0].Version, attempt)
+		}
+		models := make([]mongo.WriteModel, len(behind))
+		todo = todo[:0]
+		for i, f := range behind {
+			models[i] = mongo.NewReplaceOneModel().SetFilter(byID(f.Parcel)).SetReplacement(f.Summary).SetUpsert(true)
+			todo = append(todo, f.Parcel)
+		}
+		err = bulk(ctx, t.s.parcels, models, func(i int, err error) error {
+			if isDuplicateKey(err) { // two first upserts raced; now there is one to replace
+				_, err = t.s.parcels.BulkWrite(ctx, models[i:i+1])
 			}
 			if err != nil {
-				return fmt.Errorf("latest summary of %s: %w", k, err)
+				return fmt.Errorf("copy summary %s: %w", behind[i].ID, err)
 			}
-			var cur struct {
-				Version int64 `bson:"version"`
-			}
-			err = t.s.parcels.FindOne(ctx, byID(k), options.FindOne().SetProjection(bson.D{{Key: "version", Value: 1}})).Decode(&cur)
-			if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
-				return fmt.Errorf("summary of %s: %w", k, err)
-			}
-			if cur.Version >= latest.Version {
-				break
-			}
-			if attempt == 100 {
-				return fmt.Errorf("summary of %s: still behind version %d after %d copies", k, latest.Version, attempt)
-			}
-			replace := func() error {
-				_, err := t.s.parcels.ReplaceOne(ctx, byID(k), latest.Summary, options.Replace().SetUpsert(true))
-				return err
-			}
-			err = replace()
-			if isDuplicateKey(err) {
-				err = replace() // two first upserts raced; now there is one to replace
-			}
-			if err != nil {
-				return fmt.Errorf("copy summary %s: %w", latest.ID, err)
-			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// behind returns, for each of parcels whose stored summary is older than its latest fold
+// record, that record (its summary), in the order of parcels.
+func (t *Tracking) behind(ctx context.Context, parcels []string) ([]foldDoc, error) {
+	var out []foldDoc
+	for part := range slices.Chunk(parcels, chunk) {
+		type versionDoc struct {
+			ID      string `bson:"_id"`
+			Version int64  `bson:"version"`
+		}
+		cur, err := findAll[versionDoc](ctx, t.s.parcels, bson.M{"_id": bson.M{"$in": part}},
+			options.Find().SetProjection(bson.D{{Key: "version", Value: 1}}))
+		if err != nil {
+			return nil, fmt.Errorf("summaries: %w", err)
+		}
+		have := make(map[string]int64, len(cur))
+		for _, d := range cur {
+			have[d.ID] = d.Version
+		}
+		later := make(bson.A, len(part))
+		for i, k := range part {
+			later[i] = bson.D{{Key: "parcel", Value: k}, {Key: "version", Value: bson.D{{Key: "$gt", Value: have[k]}}}}
+		}
+		folds, err := findAll[foldDoc](ctx, t.s.folds, bson.D{{Key: "$or", Value: later}},
+			options.Find().SetProjection(bson.D{{Key: "parcel", Value: 1}, {Key: "version", Value: 1}, {Key: "summary", Value: 1}}))
+		if err != nil {
+			return nil, fmt.Errorf("latest summaries: %w", err)
+		}
+		latest := map[string]foldDoc{}
+		for _, f := range folds {
+			if l, ok := latest[f.Parcel]; !ok || f.Version > l.Version {
+				latest[f.Parcel] = f
+			}
+		}
+		for _, k := range part {
+			if f, ok := latest[k]; ok {
+				out = append(out, f)
+			}
+		}
+	}
+	return out, nil
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readconcern"
@@ -91,6 +92,11 @@ type Store struct {
 	// SetReplayAge).
 	replayAge time.Duration
 
+	// indexBuildLimit is the largest collection Open builds a missing index on (0: any);
+	// pendingIndexes the ones it left (see PendingIndexes).
+	indexBuildLimit int64
+	pendingIndexes  []string
+
 	ratings, scoreRuns, scores, sanctions, leases, methods collection
 	ratingVersions                                         collection
 
@@ -101,30 +107,81 @@ type Store struct {
 
 var _ courier.Store = (*Store)(nil)
 
+// DefaultTimeout is the operation timeout of Open without WithTimeout.
+const DefaultTimeout = 10 * time.Second
+
+// Option sets how Open connects.
+type Option func(*openOptions)
+
+type openOptions struct {
+	timeout    time.Duration
+	monitor    *event.CommandMonitor
+	indexLimit int64
+}
+
+// DefaultIndexBuildLimit is the index build limit of Open without WithIndexBuildLimit.
+const DefaultIndexBuildLimit = 1_000_000
+
+// WithIndexBuildLimit makes Open build a missing index only on a collection of at most n
+// documents (by the server's estimate); the others are reported (PendingIndexes), not built, so
+// that a release that adds an index does not hold every replica's start for the length of the
+// build. Zero or less builds every missing index.
+func WithIndexBuildLimit(n int64) Option {
+	return func(o *openOptions) { o.indexLimit = max(n, 0) }
+}
+
+// WithTimeout bounds every operation that the caller's context does not bound sooner: server
+// selection, the round trip, and the server's own work, the wait for the majority included (the
+// driver sends the time left as maxTimeMS; mongo-driver v2 has no separate wtimeout and sends
+// none, as the client-side operation timeout specification asks). An operation that runs out of
+// it fails with credtrace.ErrUnavailable. Zero or less keeps DefaultTimeout.
+func WithTimeout(d time.Duration) Option {
+	return func(o *openOptions) {
+		if d > 0 {
+			o.timeout = d
+		}
+	}
+}
+
+// WithMonitor hands every command the client sends, and its outcome, to m (tests count the
+// round trips of an ingested batch with it).
+func WithMonitor(m *event.CommandMonitor) Option {
+	return func(o *openOptions) { o.monitor = m }
+}
+
 // Open connects to the server at uri, checks that it answers and creates the indexes the store
 // relies on (unique keys among them) in database dbName. Writes wait for a majority of the replica
 // set and reads see only majority-committed data, so an acknowledged write is never rolled back
-// under a reader. The error names the hosts but never the credentials of uri.
-func Open(ctx context.Context, uri, dbName string) (*Store, error) {
-	return openWith(ctx, options.Client().ApplyURI(uri), dbName)
-}
-
-// openWith is Open with the client options given (tests add a command monitor).
-func openWith(ctx context.Context, opts *options.ClientOptions, dbName string) (*Store, error) {
+// under a reader. Every operation is bounded by the operation timeout (WithTimeout); a server
+// that does not answer in it, a lost connection and a majority that does not confirm a write are
+// credtrace.ErrUnavailable. The error names the hosts but never the credentials of uri.
+func Open(ctx context.Context, uri, dbName string, opt ...Option) (*Store, error) {
 	if dbName == "" {
 		return nil, errors.New("mongodb: database name is empty")
 	}
-	opts = opts.
+	o := openOptions{timeout: DefaultTimeout, indexLimit: DefaultIndexBuildLimit}
+	for _, f := range opt {
+		f(&o)
+	}
+	opts := options.Client().ApplyURI(uri).
 		SetWriteConcern(writeconcern.Majority()).
-		SetReadConcern(readconcern.Majority())
+		SetReadConcern(readconcern.Majority()).
+		SetTimeout(o.timeout)
+	if opts.ServerSelectionTimeout == nil { // the URI's serverSelectionTimeoutMS wins
+		opts.SetServerSelectionTimeout(o.timeout)
+	}
+	if o.monitor != nil {
+		opts.SetMonitor(o.monitor)
+	}
 	client, err := mongo.Connect(opts)
 	if err != nil {
 		return nil, fmt.Errorf("mongodb: connect: %w", redactURIError(err))
 	}
 	s := newStore(client, dbName, nil)
+	s.indexBuildLimit = o.indexLimit
 	if err := client.Ping(ctx, nil); err != nil {
 		_ = client.Disconnect(ctx)
-		return nil, fmt.Errorf("mongodb: cannot reach %s: %w", strings.Join(opts.Hosts, ","), err)
+		return nil, fmt.Errorf("mongodb: cannot reach %s: %w", strings.Join(opts.Hosts, ","), unavailable(err))
 	}
 	if s.txn, err = detectTransactions(ctx, s.db); err != nil {
 		_ = client.Disconnect(ctx)
@@ -221,7 +278,7 @@ func (s *Store) Close(ctx context.Context) error {
 // Ping checks that the server answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.client.Ping(ctx, nil); err != nil {
-		return fmt.Errorf("mongodb: ping: %w", err)
+		return fmt.Errorf("mongodb: ping: %w", unavailable(err))
 	}
 	return nil
 }
@@ -265,7 +322,7 @@ func (s *Store) inTransaction(ctx context.Context, fn func(bound *Store) error) 
 	bound.replayAge = s.replayAge
 	bound.txn = s.txn
 	_, err = sess.WithTransaction(ctx, func(context.Context) (any, error) { return nil, fn(bound) })
-	return err
+	return unavailable(err)
 }
 
 // isDuplicateKey reports a write refused for a taken unique key: code 11000, as MongoDB and
@@ -347,7 +404,7 @@ func list[D, T any](ctx context.Context, coll collection, what string, filter bs
 	}
 	var docs []D
 	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fmt.Errorf("mongodb: list %s: %w", what, err)
+		return nil, fmt.Errorf("mongodb: list %s: %w", what, unavailable(err))
 	}
 	var out []T
 	for _, d := range docs {

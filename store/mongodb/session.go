@@ -14,7 +14,8 @@ import (
 // them runs in it, whatever context the caller hands in: the domain's functions keep calling
 // the store with the context they hold, not with the session's. The Store reaches its
 // collections only through this type (TestCollectionsOnlyThroughSession keeps it so); an
-// operation this type lacks is added here, with bind.
+// operation this type lacks is added here, with bind, and its error passed through unavailable
+// so that a server that does not answer reads as credtrace.ErrUnavailable everywhere.
 type collection struct {
 	c    *mongo.Collection
 	sess *mongo.Session // nil outside a transaction
@@ -36,56 +37,71 @@ func (c collection) Name() string { return c.c.Name() }
 func (c collection) Indexes() mongo.IndexView { return c.c.Indexes() }
 
 func (c collection) InsertOne(ctx context.Context, doc any, opts ...options.Lister[options.InsertOneOptions]) (*mongo.InsertOneResult, error) {
-	return c.c.InsertOne(c.bind(ctx), doc, opts...)
+	res, err := c.c.InsertOne(c.bind(ctx), doc, opts...)
+	return res, unavailable(err)
 }
 
 func (c collection) InsertMany(ctx context.Context, docs any, opts ...options.Lister[options.InsertManyOptions]) (*mongo.InsertManyResult, error) {
-	return c.c.InsertMany(c.bind(ctx), docs, opts...)
+	res, err := c.c.InsertMany(c.bind(ctx), docs, opts...)
+	return res, unavailable(err)
 }
 
 func (c collection) FindOne(ctx context.Context, filter any, opts ...options.Lister[options.FindOneOptions]) *mongo.SingleResult {
-	return c.c.FindOne(c.bind(ctx), filter, opts...)
+	return unavailableResult(c.c.FindOne(c.bind(ctx), filter, opts...))
 }
 
 // Find returns a cursor; its later batches (cursor.All, Next) go out on the session the cursor
 // was opened with, whatever context they are given.
 func (c collection) Find(ctx context.Context, filter any, opts ...options.Lister[options.FindOptions]) (*mongo.Cursor, error) {
-	return c.c.Find(c.bind(ctx), filter, opts...)
+	res, err := c.c.Find(c.bind(ctx), filter, opts...)
+	return res, unavailable(err)
+}
+
+func (c collection) EstimatedDocumentCount(ctx context.Context) (int64, error) {
+	n, err := c.c.EstimatedDocumentCount(c.bind(ctx))
+	return n, unavailable(err)
 }
 
 func (c collection) CountDocuments(ctx context.Context, filter any, opts ...options.Lister[options.CountOptions]) (int64, error) {
-	return c.c.CountDocuments(c.bind(ctx), filter, opts...)
+	res, err := c.c.CountDocuments(c.bind(ctx), filter, opts...)
+	return res, unavailable(err)
 }
 
 func (c collection) UpdateOne(ctx context.Context, filter, update any, opts ...options.Lister[options.UpdateOneOptions]) (*mongo.UpdateResult, error) {
-	return c.c.UpdateOne(c.bind(ctx), filter, update, opts...)
+	res, err := c.c.UpdateOne(c.bind(ctx), filter, update, opts...)
+	return res, unavailable(err)
 }
 
 func (c collection) UpdateMany(ctx context.Context, filter, update any, opts ...options.Lister[options.UpdateManyOptions]) (*mongo.UpdateResult, error) {
-	return c.c.UpdateMany(c.bind(ctx), filter, update, opts...)
+	res, err := c.c.UpdateMany(c.bind(ctx), filter, update, opts...)
+	return res, unavailable(err)
 }
 
 func (c collection) ReplaceOne(ctx context.Context, filter, replacement any, opts ...options.Lister[options.ReplaceOptions]) (*mongo.UpdateResult, error) {
-	return c.c.ReplaceOne(c.bind(ctx), filter, replacement, opts...)
+	res, err := c.c.ReplaceOne(c.bind(ctx), filter, replacement, opts...)
+	return res, unavailable(err)
 }
 
 func (c collection) FindOneAndUpdate(ctx context.Context, filter, update any, opts ...options.Lister[options.FindOneAndUpdateOptions]) *mongo.SingleResult {
-	return c.c.FindOneAndUpdate(c.bind(ctx), filter, update, opts...)
+	return unavailableResult(c.c.FindOneAndUpdate(c.bind(ctx), filter, update, opts...))
 }
 
 func (c collection) DeleteOne(ctx context.Context, filter any, opts ...options.Lister[options.DeleteOneOptions]) (*mongo.DeleteResult, error) {
-	return c.c.DeleteOne(c.bind(ctx), filter, opts...)
+	res, err := c.c.DeleteOne(c.bind(ctx), filter, opts...)
+	return res, unavailable(err)
 }
 
 func (c collection) DeleteMany(ctx context.Context, filter any, opts ...options.Lister[options.DeleteManyOptions]) (*mongo.DeleteResult, error) {
-	return c.c.DeleteMany(c.bind(ctx), filter, opts...)
+	res, err := c.c.DeleteMany(c.bind(ctx), filter, opts...)
+	return res, unavailable(err)
 }
 
 func (c collection) BulkWrite(ctx context.Context, models []mongo.WriteModel, opts ...options.Lister[options.BulkWriteOptions]) (*mongo.BulkWriteResult, error) {
-	return c.c.BulkWrite(c.bind(ctx), models, opts...)
+	res, err := c.c.BulkWrite(c.bind(ctx), models, opts...)
+	return res, unavailable(err)
 }
 
 // Hello runs the hello command on the collection's database (for the server's clock).
 func (c collection) Hello(ctx context.Context) *mongo.SingleResult {
-	return c.c.Database().RunCommand(c.bind(ctx), bson.D{{Key: "hello", Value: 1}})
+	return unavailableResult(c.c.Database().RunCommand(c.bind(ctx), bson.D{{Key: "hello", Value: 1}}))
 }

@@ -69,7 +69,7 @@ func findAll[D any](ctx context.Context, coll collection, filter any, opts ...op
 	}
 	var docs []D
 	if err := cur.All(ctx, &docs); err != nil {
-		return nil, err
+		return nil, unavailable(err)
 	}
 	return docs, nil
 }
@@ -108,8 +108,8 @@ func bulk(ctx context.Context, coll collection, models []mongo.WriteModel, settl
 		part := models[start:min(start+chunk, len(models))]
 		if _, err := coll.BulkWrite(ctx, part, options.BulkWrite().SetOrdered(false)); err == nil {
 			continue
-		} else if ctx.Err() != nil {
-			return err
+		} else if ctx.Err() != nil || credtrace.KindOf(err) == credtrace.Unavailable {
+			return err // one by one would not fare better: the caller tries again later
 		}
 		for i, m := range part {
 			if _, err := coll.BulkWrite(ctx, []mongo.WriteModel{m}); err != nil {
@@ -180,6 +180,35 @@ func (t *Tracking) WaybillCarriers(ctx context.Context, waybill string) ([]strin
 	slices.Sort(out)
 	return strs(slices.Compact(out)), nil
 }
+
+// WaybillsCarriers implements tracking.BatchCarriers: the carriers with stored events of each of
+// waybills, sorted, in one read per thousand waybills.
+func (t *Tracking) WaybillsCarriers(ctx context.Context, waybills []string) (map[string][]string, error) {
+	type carrierOf struct {
+		Waybill string `bson:"waybill"`
+		Carrier string `bson:"carrier"`
+	}
+	out := make(map[string][]string, len(waybills))
+	for part := range slices.Chunk(waybills, chunk) {
+		docs, err := findAll[carrierOf](ctx, t.s.events, bson.M{"waybill": bson.M{"$in": part}},
+			options.Find().SetProjection(bson.D{{Key: "waybill", Value: 1}, {Key: "carrier", Value: 1}}))
+		if err != nil {
+			return nil, fmt.Errorf("mongodb: carriers of %d waybills: %w", len(part), err)
+		}
+		for _, d := range docs {
+			if !slices.Contains(out[d.Waybill], d.Carrier) {
+				out[d.Waybill] = append(out[d.Waybill], d.Carrier)
+			}
+		}
+	}
+	for wb, cs := range out {
+		slices.Sort(cs)
+		out[wb] = cs
+	}
+	return out, nil
+}
+
+var _ tracking.BatchCarriers = (*Tracking)(nil)
 
 // WriteBatch stores the batch: the events (an event whose key is stored already was written by
 // another writer, and is skipped with its deltas), the parcel summaries, the anomalies not yet

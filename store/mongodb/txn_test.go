@@ -34,9 +34,9 @@ func txnStore(t *testing.T) (*mongodb.Store, *mongotest.TxnProxy) {
 	return openAt(t, p.URI(), db), p
 }
 
-func openAt(t *testing.T, uri, db string) *mongodb.Store {
+func openAt(t testing.TB, uri, db string, opts ...mongodb.Option) *mongodb.Store {
 	t.Helper()
-	st, err := mongodb.Open(auditCtx(t), uri, db)
+	st, err := mongodb.Open(auditCtx(t), uri, db, opts...)
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}

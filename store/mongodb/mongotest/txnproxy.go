@@ -50,6 +50,10 @@ type Command struct {
 // transaction's readConcern and any readConcern's afterClusterTime) before a command goes on to FerretDB, answers
 // commitTransaction and abortTransaction itself with ok: 1, and records every command.
 //
+// It is also the fault injector of the tests (Inject, Stall): it can drop the reply of a
+// command the server applied, refuse one as a stepping-down primary would, add a write concern
+// error to a reply, or stop answering.
+//
 // What it shows is how the driver and the store use sessions: which commands carry a
 // transaction's lsid and txnNumber, and whether a block ends with commit or abort. It cannot show
 // the rollback: FerretDB applies every write at once, whatever the proxy answers to an abort.
@@ -60,6 +64,12 @@ type TxnProxy struct {
 	mu   sync.Mutex
 	cmds []Command
 	errs []error
+	// The fault injector (faults.go): armed faults, how many fired, the replies DropReply kept
+	// from retryable writes, and the stall.
+	faults  []*fault
+	fired   int
+	dropped map[string]bson.Raw
+	stalled chan struct{}
 
 	wg sync.WaitGroup
 }
@@ -84,6 +94,7 @@ func NewTxnProxy(tb testing.TB) *TxnProxy {
 	p.wg.Add(1)
 	go p.accept()
 	tb.Cleanup(func() {
+		p.Resume()
 		ln.Close()
 		p.wg.Wait()
 		for _, err := range p.errors() {
@@ -162,7 +173,7 @@ func (p *TxnProxy) serve(client net.Conn, track func(net.Conn)) {
 			return // the driver closed the connection (or the test ended)
 		}
 		if err := p.relay(client, up, req); err != nil {
-			if !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.EOF) {
+			if !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.EOF) && !errors.Is(err, errDropped) {
 				p.fail(err)
 			}
 			return
@@ -170,21 +181,35 @@ func (p *TxnProxy) serve(client net.Conn, track func(net.Conn)) {
 	}
 }
 
+// errDropped ends a connection whose reply a DropReply fault withheld.
+var errDropped = errors.New("reply dropped")
+
 // relay handles one request: answers it, or forwards it (rewritten) and the reply back.
 func (p *TxnProxy) relay(client, up net.Conn, req []byte) error {
+	p.wait()
 	h := header(req)
 	hello := false
 	moreToCome := false
+	var cmd Command
+	var action FaultAction
 	switch h.opCode {
 	case opMsg:
 		flags, doc, rest, err := splitMsg(req)
 		if err != nil {
 			return err
 		}
-		cmd := record(doc)
+		cmd = record(doc)
 		p.mu.Lock()
 		p.cmds = append(p.cmds, cmd)
 		p.mu.Unlock()
+		if done, err := p.replayed(client, h, cmd); done || err != nil {
+			return err
+		}
+		switch action = p.take(cmd); action {
+		case RetryableError:
+			_, err := client.Write(refusal(h))
+			return err
+		}
 		switch cmd.Name {
 		case "commitTransaction", "abortTransaction":
 			ok, _ := bson.Marshal(bson.D{{Key: "ok", Value: 1.0}})
@@ -220,6 +245,17 @@ func (p *TxnProxy) relay(client, up net.Conn, req []byte) error {
 	}
 	if hello {
 		if reply, err = p.asPrimary(reply); err != nil {
+			return err
+		}
+	}
+	switch action {
+	case DropReply:
+		if err := p.keepDropped(cmd, reply); err != nil {
+			return err
+		}
+		return errDropped
+	case WriteConcernError:
+		if reply, err = withWriteConcernError(reply); err != nil {
 			return err
 		}
 	}
