@@ -38,17 +38,7 @@ func auditedStore(t testing.TB) (*mongodb.Store, *courier.Service, credtrace.Cal
 // auditedStoreAt is auditedStore on database db of uri.
 func auditedStoreAt(t testing.TB, uri, db string, opts ...mongodb.Option) (*mongodb.Store, *courier.Service, credtrace.Caller) {
 	t.Helper()
-	st, err := mongodb.Open(auditCtx(t), uri, db, opts...)
-	if err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := st.Close(ctx); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
+	st := openAt(t, uri, db, opts...)
 	now := time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
 	svc := courier.NewService(st, courier.NewHasher([]byte("test-pii-key-0123456789abcdefghij")), courier.DefaultPolicy(),
 		func() time.Time { return now })

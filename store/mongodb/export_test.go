@@ -1,13 +1,9 @@
 package mongodb
 
-import (
-	"context"
-)
-
 // IsDuplicateKey is isDuplicateKey, for the classification test.
 var IsDuplicateKey = isDuplicateKey
 
-// QueryLog records the filters and sorts a monitored store sends (see OpenMonitored).
+// QueryLog records the filters and sorts a monitored store sends (see its Option).
 type QueryLog = queryLog
 
 // NewQueryLog returns an empty log.
@@ -19,10 +15,8 @@ func (l *queryLog) Uncovered() []string { return l.uncovered() }
 // Count returns how many distinct queries were recorded.
 func (l *queryLog) Count() int { return l.count() }
 
-// OpenMonitored is Open with every command's filter and sort recorded in l.
-func OpenMonitored(ctx context.Context, uri, dbName string, l *QueryLog) (*Store, error) {
-	return Open(ctx, uri, dbName, WithMonitor(l.monitor()))
-}
+// Option is the Open option that records every command's filter and sort in l.
+func (l *queryLog) Option() Option { return WithMonitor(l.monitor()) }
 
 // Unavailable is unavailable, for the classification test.
 var Unavailable = unavailable

@@ -31,17 +31,7 @@ func newFaultRig(t *testing.T, opts ...mongodb.Option) *faultRig {
 	t.Helper()
 	p := mongotest.NewTxnProxy(t)
 	_, db := mongotest.NewDB(t)
-	st, err := mongodb.Open(auditCtx(t), p.URI(), db, opts...)
-	if err != nil {
-		t.Fatalf("open: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := st.Close(ctx); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
+	st := openAt(t, p.URI(), db, opts...)
 	svc, reg, firm := txnService(t, st)
 	ctx := auditCtx(t)
 	site, err := svc.CreateSite(ctx, reg, firm.ID, courier.SiteInput{Name: "分拨中心", Kind: courier.SiteSortingCentre, Region: "130111"})

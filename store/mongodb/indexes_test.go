@@ -1,10 +1,8 @@
 package mongodb_test
 
 import (
-	"context"
 	"os"
 	"testing"
-	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
@@ -26,20 +24,7 @@ func TestQueriesUseDeclaredIndexes(t *testing.T) {
 	openMonitored := func(t *testing.T) *mongodb.Store {
 		t.Helper()
 		uri, db := mongotest.NewDB(t)
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		s, err := mongodb.OpenMonitored(ctx, uri, db, log)
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := s.Close(ctx); err != nil {
-				t.Errorf("Close: %v", err)
-			}
-		})
-		return s
+		return openAt(t, uri, db, log.Option())
 	}
 	embedded := os.Getenv(mongotest.EnvURI) == ""
 	t.Run("courier", func(t *testing.T) {

@@ -30,20 +30,7 @@ func testCtx(t *testing.T) context.Context {
 func open(t *testing.T) *mongodb.Store {
 	t.Helper()
 	uri, db := mongotest.NewDB(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s, err := mongodb.Open(ctx, uri, db)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := s.Close(ctx); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return s
+	return openAt(t, uri, db)
 }
 
 var t0 = time.Date(2026, 4, 1, 9, 30, 15, 123_000_000, time.UTC)
