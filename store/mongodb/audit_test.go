@@ -35,10 +35,9 @@ func auditedStore(t testing.TB) (*mongodb.Store, *courier.Service, credtrace.Cal
 	return auditedStoreAt(t, uri, db)
 }
 
-// auditedStoreAt is auditedStore on database db of uri.
-func auditedStoreAt(t testing.TB, uri, db string, opts ...mongodb.Option) (*mongodb.Store, *courier.Service, credtrace.Caller) {
+// bootstrapped is a courier service on st at a fixed clock, bootstrapped, with its regulator.
+func bootstrapped(t testing.TB, st *mongodb.Store) (*courier.Service, credtrace.Caller) {
 	t.Helper()
-	st := openAt(t, uri, db, opts...)
 	now := time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
 	svc := courier.NewService(st, courier.NewHasher([]byte("test-pii-key-0123456789abcdefghij")), courier.DefaultPolicy(),
 		func() time.Time { return now })
@@ -49,9 +48,17 @@ func auditedStoreAt(t testing.TB, uri, db string, opts ...mongodb.Option) (*mong
 	if err != nil {
 		t.Fatalf("authenticate: %v", err)
 	}
+	return svc, reg
+}
+
+// auditedStoreAt is auditedStore on database db of uri.
+func auditedStoreAt(t testing.TB, uri, db string, opts ...mongodb.Option) (*mongodb.Store, *courier.Service, credtrace.Caller) {
+	t.Helper()
+	st := openAt(t, uri, db, opts...)
+	svc, reg := bootstrapped(t, st)
 	for _, code := range auditUSCCs {
 		_, err := svc.CreateFirm(auditCtx(t), reg, courier.FirmInput{USCC: code, Name: "顺达速运 " + code, Kind: courier.KindHQ, Region: "130102",
-			Licence: courier.Licence{Number: "冀邮" + code, Status: courier.LicenceActive, ValidFrom: now.AddDate(-1, 0, 0), ValidTo: now.AddDate(4, 0, 0)}})
+			Licence: courier.Licence{Number: "冀邮" + code, Status: courier.LicenceActive, ValidFrom: svc.Now().AddDate(-1, 0, 0), ValidTo: svc.Now().AddDate(4, 0, 0)}})
 		if err != nil {
 			t.Fatalf("create firm %s: %v", code, err)
 		}

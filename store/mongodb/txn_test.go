@@ -54,19 +54,10 @@ func openAt(t testing.TB, uri, db string, opts ...mongodb.Option) *mongodb.Store
 // regulator, and one firm.
 func txnService(t *testing.T, st *mongodb.Store) (*courier.Service, credtrace.Caller, courier.Firm) {
 	t.Helper()
-	now := time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
-	svc := courier.NewService(st, courier.NewHasher([]byte("test-pii-key-0123456789abcdefghij")), courier.DefaultPolicy(),
-		func() time.Time { return now })
-	if _, err := svc.Bootstrap(auditCtx(t), auditAdminSecret); err != nil {
-		t.Fatalf("bootstrap: %v", err)
-	}
-	reg, err := svc.Authenticate(auditCtx(t), auditAdminSecret)
-	if err != nil {
-		t.Fatalf("authenticate: %v", err)
-	}
+	svc, reg := bootstrapped(t, st)
 	code := auditUSCCs[0]
 	f, err := svc.CreateFirm(auditCtx(t), reg, courier.FirmInput{USCC: code, Name: "顺达速运", Kind: courier.KindHQ, Region: "130102",
-		Licence: courier.Licence{Number: "冀邮" + code, Status: courier.LicenceActive, ValidFrom: now.AddDate(-1, 0, 0), ValidTo: now.AddDate(4, 0, 0)}})
+		Licence: courier.Licence{Number: "冀邮" + code, Status: courier.LicenceActive, ValidFrom: svc.Now().AddDate(-1, 0, 0), ValidTo: svc.Now().AddDate(4, 0, 0)}})
 	if err != nil {
 		t.Fatalf("create firm: %v", err)
 	}

@@ -95,19 +95,5 @@ func (t *Tracking) EventsSince(ctx context.Context, q tracking.SeqQuery) ([]trac
 	if err != nil {
 		return nil, nil, fmt.Errorf("sqlite: events since %d: %w", q.After, err)
 	}
-	defer rows.Close()
-	var evs []tracking.Event
-	var seqs []int64
-	for rows.Next() {
-		e, n, err := scanEvent(rows)
-		if err != nil {
-			return nil, nil, err
-		}
-		evs = append(evs, e)
-		seqs = append(seqs, n)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, fmt.Errorf("sqlite: events since %d: %w", q.After, err)
-	}
-	return evs, seqs, nil
+	return scanEvents(rows)
 }

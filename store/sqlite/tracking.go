@@ -619,6 +619,12 @@ func (t *Tracking) EventsAfter(ctx context.Context, seq int64, limit int) ([]tra
 	if err != nil {
 		return nil, nil, fmt.Errorf("sqlite: events after %d: %w", seq, err)
 	}
+	return scanEvents(rows)
+}
+
+// scanEvents reads every row of rows (rowid, carrier, id, waybill, hash, doc), with each
+// event's sequence (its rowid), and closes them.
+func scanEvents(rows *sql.Rows) ([]tracking.Event, []int64, error) {
 	defer rows.Close()
 	var evs []tracking.Event
 	var seqs []int64
@@ -630,7 +636,10 @@ func (t *Tracking) EventsAfter(ctx context.Context, seq int64, limit int) ([]tra
 		evs = append(evs, e)
 		seqs = append(seqs, n)
 	}
-	return evs, seqs, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("sqlite: read events: %w", err)
+	}
+	return evs, seqs, nil
 }
 
 // SaveDerived implements tracking.Journal.
