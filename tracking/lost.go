@@ -169,10 +169,19 @@ func withdrawals(p Parcel, deliveryNew, verdictNew bool) []statSource {
 // deemLost counts the open parcels past their promise by the total delay as lost. Running it
 // again, here or on another replica, adds nothing: each loss is a source keyed by the parcel
 // and its state.
-func (s *Service) deemLost(ctx context.Context, now time.Time, page func(ParcelQuery, func(Parcel)) error) (int, error) {
+//
+// A scan that is not full reads the parcels whose total delay may have run out since since: it
+// runs out at lostAt, the later of the promise and the last scan plus the total delay (short
+// or long), so one of the two lies at or after since minus the longer delay.
+func (s *Service) deemLost(ctx context.Context, now, since time.Time, full bool, pages func([]ParcelQuery, func(Parcel)) error) (int, error) {
 	short := min(s.opts.TotalDelayWithinCity, s.opts.TotalDelayBetweenCities)
+	long := max(s.opts.TotalDelayWithinCity, s.opts.TotalDelayBetweenCities)
 	var srcs []statSource
-	err := page(ParcelQuery{NotFinal: true, PromiseBefore: now.Add(-short), CollectedAfter: now.Add(-s.opts.DeemedLostLookback)}, func(p Parcel) {
+	open := ParcelQuery{NotFinal: true, PromiseBefore: now.Add(-short), CollectedAfter: now.Add(-s.opts.DeemedLostLookback)}
+	qs := window(open, since, full,
+		func(q *ParcelQuery) { q.PromiseFrom = since.Add(-long) },
+		func(q *ParcelQuery) { q.LastBefore, q.LastFrom = now.Add(-short), since.Add(-long) })
+	err := pages(qs, func(p Parcel) {
 		if p.deemable(s.opts, now) {
 			srcs = append(srcs, deemedLost(p, s.opts))
 		}

@@ -27,18 +27,31 @@ type ScanResult struct {
 // past their promise by the total delay as lost (see deemedLost) and keeps the counts of
 // merchant bursts' parcels out of the service statistics (see withdrawals); both are keyed so
 // that running it twice, or on two replicas at once, counts once.
+//
+// The stalled, promise and deemed-lost parts read only the window since this process's
+// previous scan (see window.go).
 func (s *Service) Scan(ctx context.Context) (ScanResult, error) {
 	if err := s.Flush(ctx); err != nil {
 		return ScanResult{}, err
 	}
 	now := s.Now()
+	since, full := s.scanned.since(now)
+	res, err := s.scan(ctx, now, since, full)
+	if err == nil {
+		s.scanned.done(now, full)
+	}
+	return res, err
+}
+
+func (s *Service) scan(ctx context.Context, now, since time.Time, full bool) (ScanResult, error) {
 	var res ScanResult
 	var found []Anomaly
-	minStall := 0
+	minStall, maxStall := 0, 0
 	for _, h := range s.opts.StallHours {
 		if minStall == 0 || h < minStall {
 			minStall = h
 		}
+		maxStall = max(maxStall, h)
 	}
 	page := func(q ParcelQuery, visit func(Parcel)) error {
 		q.Limit = 1000
@@ -57,8 +70,27 @@ func (s *Service) Scan(ctx context.Context) (ScanResult, error) {
 			q.After = ps[len(ps)-1].Key().String()
 		}
 	}
+	// pages visits each parcel that any of qs finds once.
+	pages := func(qs []ParcelQuery, visit func(Parcel)) error {
+		seen := map[ParcelKey]bool{}
+		for _, q := range qs {
+			err := page(q, func(p Parcel) {
+				if !seen[p.Key()] {
+					seen[p.Key()] = true
+					visit(p)
+				}
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	if minStall > 0 {
-		err := page(ParcelQuery{NotFinal: true, LastBefore: now.Add(-time.Duration(minStall) * time.Hour)}, func(p Parcel) {
+		// A parcel last scanned at t crosses the threshold h of its status at t+h: inside this
+		// window when t is at or after since-h, so at or after since-maxStall for any status.
+		stale := ParcelQuery{NotFinal: true, LastBefore: now.Add(-time.Duration(minStall) * time.Hour)}
+		err := pages(window(stale, since, full, func(q *ParcelQuery) { q.LastFrom = since.Add(-time.Duration(maxStall) * time.Hour) }), func(p Parcel) {
 			h, ok := s.opts.StallHours[p.Status]
 			if !ok || now.Sub(p.LastAt) < time.Duration(h)*time.Hour {
 				return
@@ -71,7 +103,8 @@ func (s *Service) Scan(ctx context.Context) (ScanResult, error) {
 			return res, fmt.Errorf("scan stalled: %w", err)
 		}
 	}
-	err := page(ParcelQuery{NotFinal: true, PromiseBefore: now}, func(p Parcel) {
+	due := ParcelQuery{NotFinal: true, PromiseBefore: now}
+	err := pages(window(due, since, full, func(q *ParcelQuery) { q.PromiseFrom = since }), func(p Parcel) {
 		found = append(found, Anomaly{ID: anomalyID(AnPromiseBreached, p.Key().String()), Kind: AnPromiseBreached, Waybill: p.Waybill,
 			Carrier: p.Carrier, MerchantID: p.MerchantID, FoundAt: now,
 			Detail: fmt.Sprintf("promise due %s, not delivered (status %s)", p.PromiseBy.Format(time.RFC3339), p.Status)})
@@ -133,7 +166,7 @@ func (s *Service) Scan(ctx context.Context) (ScanResult, error) {
 			Detail: fmt.Sprintf("%d parcels to %d recipients within %s up to %s; first waybills: %s",
 				len(b.waybills), len(b.recipients), window, now.Format(time.RFC3339), strings.Join(sample, ","))})
 	}
-	if res.DeemedLost, err = s.deemLost(ctx, now, page); err != nil {
+	if res.DeemedLost, err = s.deemLost(ctx, now, since, full, pages); err != nil {
 		return res, fmt.Errorf("scan deemed lost: %w", err)
 	}
 	res.Found = len(found)

@@ -141,6 +141,7 @@ type Service struct {
 	pipe     *Pipeline // set by NewPipeline
 
 	reports sync.Mutex // serialises incident reports: a repeat must see the incident it joins
+	scanned scanMark   // where this process's previous scan ended (see window.go)
 }
 
 // NewService returns a Service. now may be nil for the wall clock. It ingests once

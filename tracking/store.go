@@ -21,8 +21,12 @@ type ParcelQuery struct {
 	LastBefore     time.Time // last event before this time
 	PromiseBefore  time.Time // promise due before this time
 	CollectedAfter time.Time // collected at or after this time
-	HasMerchant    bool
-	MerchantID     string // only this merchant's parcels
+	// LastFrom, PromiseFrom and UpdatedFrom are lower bounds (inclusive): the last event, the
+	// promise, and the latest save of the summary at or after them. They give the scheduled
+	// scans the window since their previous run.
+	LastFrom, PromiseFrom, UpdatedFrom time.Time
+	HasMerchant                        bool
+	MerchantID                         string // only this merchant's parcels
 	// NewestCollected orders the parcels newest CollectedAt first, ties in key order, instead
 	// of by key: the first Limit of them, without paging (After must be empty).
 	NewestCollected bool

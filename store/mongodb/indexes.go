@@ -88,6 +88,7 @@ var declaredIndexes = []index{
 	{coll: collEvents, keys: asc("seq")},               // the live streams' polling
 	{coll: collParcels, keys: asc("final", "last_at")}, // the scheduled scans
 	{coll: collParcels, keys: asc("final", "promise_by")},
+	{coll: collParcels, keys: asc("final", "updated_at")}, // the parcels changed since the previous scan
 	{coll: collParcels, keys: asc("final", "_id")},
 	{coll: collParcels, keys: asc("last_at", "_id")},
 	{coll: collParcels, keys: asc("promise_by", "_id")},

@@ -673,6 +673,9 @@ func (t *Tracking) Parcels(ctx context.Context, q tracking.ParcelQuery) ([]track
 	if !q.CollectedAfter.IsZero() {
 		filter["collected_at"] = bson.M{"$gte": bson.NewDateTimeFromTime(q.CollectedAfter)}
 	}
+	from(filter, "last_at", q.LastFrom)
+	from(filter, "promise_by", q.PromiseFrom)
+	from(filter, "updated_at", q.UpdatedFrom)
 	if q.HasMerchant {
 		filter["merchant_id"] = bson.M{"$gt": ""}
 	}
@@ -694,6 +697,19 @@ func (t *Tracking) Parcels(ctx context.Context, q tracking.ParcelQuery) ([]track
 		return convSlice(docs, fromParcelDoc), nil
 	}
 	return list(ctx, t.s.parcels, "parcels", filter, courier.Page{After: q.After, Limit: q.Limit}, fromParcelDoc)
+}
+
+// from adds a lower bound (inclusive) on field to filter, beside any bound it has.
+func from(filter bson.M, field string, t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	cond, _ := filter[field].(bson.M)
+	if cond == nil {
+		cond = bson.M{}
+	}
+	cond["$gte"] = bson.NewDateTimeFromTime(t)
+	filter[field] = cond
 }
 
 // CarrierConfig returns a carrier's settings; credtrace.ErrNotFound when it has none.

@@ -464,6 +464,13 @@ ALTER TABLE rating_versions ADD COLUMN rated_at INTEGER;
 UPDATE rating_versions SET rated_at = updated_at;
 CREATE INDEX ratings_rated ON ratings(rater_kind, rater_id, rated_at);
 `,
+	// 16: the latest save of each parcel summary, so that the scheduled scans read only the
+	// parcels changed since their previous run (issue 13, item 5).
+	`
+ALTER TABLE parcels ADD COLUMN updated_at INTEGER;
+UPDATE parcels SET updated_at = json_extract(doc, '$.updated_at');
+CREATE INDEX parcels_open_updated ON parcels(final, updated_at);
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

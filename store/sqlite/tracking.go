@@ -342,9 +342,10 @@ func (s *Store) putParcels(ctx context.Context, ps []tracking.Parcel) error {
 	if len(ps) == 0 {
 		return nil
 	}
-	up, err := s.tx.PrepareContext(ctx, `INSERT INTO parcels (key, waybill, carrier, final, last_at, promise_by, collected_at, merchant_id, doc)
-		VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(key) DO UPDATE SET final=excluded.final, last_at=excluded.last_at,
-		promise_by=excluded.promise_by, collected_at=excluded.collected_at, merchant_id=excluded.merchant_id, doc=excluded.doc`)
+	up, err := s.tx.PrepareContext(ctx, `INSERT INTO parcels (key, waybill, carrier, final, last_at, promise_by, collected_at, merchant_id, updated_at, doc)
+		VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(key) DO UPDATE SET final=excluded.final, last_at=excluded.last_at,
+		promise_by=excluded.promise_by, collected_at=excluded.collected_at, merchant_id=excluded.merchant_id,
+		updated_at=excluded.updated_at, doc=excluded.doc`)
 	if err != nil {
 		return fmt.Errorf("sqlite: prepare: %w", err)
 	}
@@ -358,7 +359,7 @@ func (s *Store) putParcels(ctx context.Context, ps []tracking.Parcel) error {
 		if p.Final {
 			final = 1
 		}
-		if _, err := up.ExecContext(ctx, p.Key().String(), p.Waybill, p.Carrier, final, ms(p.LastAt), ms(p.PromiseBy), ms(p.CollectedAt), p.MerchantID, string(body)); err != nil {
+		if _, err := up.ExecContext(ctx, p.Key().String(), p.Waybill, p.Carrier, final, ms(p.LastAt), ms(p.PromiseBy), ms(p.CollectedAt), p.MerchantID, ms(p.UpdatedAt), string(body)); err != nil {
 			return fmt.Errorf("sqlite: upsert parcel: %w", err)
 		}
 	}
@@ -530,6 +531,15 @@ func (t *Tracking) Parcels(ctx context.Context, q tracking.ParcelQuery) ([]track
 	}
 	if !q.CollectedAfter.IsZero() {
 		w.add("collected_at >= ?", q.CollectedAfter.UnixMilli())
+	}
+	if !q.LastFrom.IsZero() {
+		w.add("last_at >= ?", q.LastFrom.UnixMilli())
+	}
+	if !q.PromiseFrom.IsZero() {
+		w.add("promise_by >= ?", q.PromiseFrom.UnixMilli())
+	}
+	if !q.UpdatedFrom.IsZero() {
+		w.add("updated_at >= ?", q.UpdatedFrom.UnixMilli())
 	}
 	if q.HasMerchant {
 		w.add("merchant_id != ''")

@@ -291,7 +291,7 @@ func testParcelRewrite(ctx context.Context, t *testing.T, s tracking.Store) {
 func testParcelQueries(ctx context.Context, t *testing.T, s tracking.Store) {
 	mk := func(n int, carrier string, final bool, last, promise, collected int, merchant string) tracking.Parcel {
 		p := tracking.Parcel{Waybill: fmt.Sprintf("W%04d", n), Carrier: carrier, Carriers: []string{carrier},
-			Status: tracking.InTransit, Final: final, LastAt: at(last), MerchantID: merchant, UpdatedAt: at(9)}
+			Status: tracking.InTransit, Final: final, LastAt: at(last), MerchantID: merchant, UpdatedAt: at(9 + n%2)}
 		if final {
 			p.Status = tracking.Delivered
 		}
@@ -326,6 +326,10 @@ func testParcelQueries(ctx context.Context, t *testing.T, s tracking.Store) {
 		{"one merchant", tracking.ParcelQuery{MerchantID: "m2"}, []string{"W0004"}},
 		{"not final and last before", tracking.ParcelQuery{NotFinal: true, LastBefore: at(5)}, []string{"W0001", "W0004", "W0005"}},
 		{"carriers and not final", tracking.ParcelQuery{Carriers: []string{"c1", "c3"}, NotFinal: true}, []string{"W0001", "W0005"}},
+		{"last from (inclusive) and before", tracking.ParcelQuery{LastFrom: at(3), LastBefore: at(6)}, []string{"W0004", "W0005"}},
+		{"promise from (inclusive) and before", tracking.ParcelQuery{NotFinal: true, PromiseFrom: at(4), PromiseBefore: at(8)}, []string{"W0001", "W0004"}},
+		{"updated from (inclusive)", tracking.ParcelQuery{NotFinal: true, UpdatedFrom: at(10)}, []string{"W0001", "W0003", "W0005"}},
+		{"updated from and promise before", tracking.ParcelQuery{NotFinal: true, UpdatedFrom: at(10), PromiseBefore: at(6)}, []string{"W0001"}},
 		{"limit", tracking.ParcelQuery{Limit: 2}, []string{"W0001", "W0002"}},
 		{"after, limit", tracking.ParcelQuery{After: ps[4].Key().String(), Limit: 2}, []string{"W0003", "W0004"}},
 		{"after the fourth", tracking.ParcelQuery{After: ps[0].Key().String()}, []string{"W0005"}},
