@@ -23,3 +23,9 @@ var Unavailable = unavailable
 
 // UnavailableResult is unavailableResult, for the classification test.
 var UnavailableResult = unavailableResult
+
+// GroupSums reports what Open detected of the server's $group (see detectGroupSums).
+func (s *Store) GroupSums() bool { return s.groupSums }
+
+// SetGroupSums makes StatTotals group as if the server could (or could not) sum several fields.
+func (s *Store) SetGroupSums(v bool) { s.groupSums = v }

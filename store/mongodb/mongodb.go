@@ -70,6 +70,8 @@ const (
 	collWrongAnswers = "wrong_answers"
 	collSessions     = "sessions"
 	collHits         = "hits"
+	// collProbes holds the two fixed documents Open sums to learn what the server's $group does.
+	collProbes = "probes"
 )
 
 // Store is a courier.Store on one MongoDB database. It is safe for concurrent use.
@@ -77,6 +79,8 @@ type Store struct {
 	client *mongo.Client
 	db     *mongo.Database
 	txn    bool // the server supports multi-document transactions
+	// groupSums: the server's $group sums several nested fields in one stage (detected at Open).
+	groupSums bool
 	// sess is the session of the Atomic block this Store is bound to (nil: none). Every
 	// collection below carries it (see collection).
 	sess *mongo.Session
@@ -103,6 +107,7 @@ type Store struct {
 	wrongAnswers collection
 	sessions     collection
 	hits         collection
+	probes       collection
 }
 
 var _ courier.Store = (*Store)(nil)
@@ -187,6 +192,10 @@ func Open(ctx context.Context, uri, dbName string, opt ...Option) (*Store, error
 		_ = client.Disconnect(ctx)
 		return nil, err
 	}
+	if s.groupSums, err = s.detectGroupSums(ctx); err != nil {
+		_ = client.Disconnect(ctx)
+		return nil, err
+	}
 	if err := s.ensureIndexes(ctx); err != nil {
 		_ = client.Disconnect(ctx)
 		return nil, err
@@ -264,6 +273,7 @@ func newStore(client *mongo.Client, dbName string, sess *mongo.Session) *Store {
 		wrongAnswers:   coll(collWrongAnswers),
 		sessions:       coll(collSessions),
 		hits:           coll(collHits),
+		probes:         coll(collProbes),
 	}
 }
 
@@ -321,6 +331,7 @@ func (s *Store) inTransaction(ctx context.Context, fn func(bound *Store) error) 
 	bound := newStore(s.client, s.db.Name(), sess)
 	bound.replayAge = s.replayAge
 	bound.txn = s.txn
+	bound.groupSums = s.groupSums
 	_, err = sess.WithTransaction(ctx, func(context.Context) (any, error) { return nil, fn(bound) })
 	return unavailable(err)
 }

@@ -57,6 +57,12 @@ func (c collection) Find(ctx context.Context, filter any, opts ...options.Lister
 	return res, unavailable(err)
 }
 
+// Aggregate runs pipeline; like Find's, the cursor's later batches go out on its session.
+func (c collection) Aggregate(ctx context.Context, pipeline any, opts ...options.Lister[options.AggregateOptions]) (*mongo.Cursor, error) {
+	res, err := c.c.Aggregate(c.bind(ctx), pipeline, opts...)
+	return res, unavailable(err)
+}
+
 func (c collection) EstimatedDocumentCount(ctx context.Context) (int64, error) {
 	n, err := c.c.EstimatedDocumentCount(c.bind(ctx))
 	return n, unavailable(err)

@@ -618,33 +618,6 @@ func (t *Tracking) Stats(ctx context.Context, q tracking.StatsQuery) ([]tracking
 	return convSlice(docs, fromStatDoc), nil
 }
 
-// StatTotals implements tracking.Store. It sums the matching day documents in the client: a
-// $group with one $sum per metric would do it on the server, but FerretDB 1.24 answers 0 for all
-// but the first of several $sum accumulators over nested fields. The cost is the same either
-// way: one read of the subjects' day documents in the range, never of events.
-func (t *Tracking) StatTotals(ctx context.Context, kind tracking.SubjectKind, from, to string) (map[string]map[tracking.Metric]int, error) {
-	filter := bson.M{"kind": string(kind), "day": bson.M{"$gte": from, "$lte": to}}
-	opts := options.Find().SetProjection(bson.D{{Key: "pend", Value: 0}})
-	docs, err := findAll[statDoc](ctx, t.s.stats, filter, opts)
-	if err != nil {
-		return nil, fmt.Errorf("mongodb: stat totals: %w", err)
-	}
-	out := map[string]map[tracking.Metric]int{}
-	for _, d := range docs {
-		m := out[d.ID]
-		if m == nil {
-			m = map[tracking.Metric]int{}
-			out[d.ID] = m
-		}
-		for metric, n := range d.Counts {
-			if n != 0 {
-				m[tracking.Metric(metric)] += int(n)
-			}
-		}
-	}
-	return out, nil
-}
-
 // ----- events, parcels and carriers -----
 
 // ParcelEvents returns one parcel's events, in key order.

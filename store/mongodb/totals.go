@@ -1,0 +1,105 @@
+package mongodb
+
+import (
+	"context"
+	"fmt"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/credtrace/credtrace/tracking"
+)
+
+// detectGroupSums learns whether one $group stage can sum several nested fields: it sums the
+// two fixed probe documents (written idempotently, so replicas starting together agree) and
+// compares with the known answer. MongoDB can; FerretDB 1.24 answers 0 for every $sum but the
+// first. The answer chooses how StatTotals groups, by what the server does, not by its name.
+func (s *Store) detectGroupSums(ctx context.Context) (bool, error) {
+	probes := []bson.D{
+		{{Key: "_id", Value: "group-sums-1"}, {Key: "n", Value: bson.D{{Key: "a", Value: 1}, {Key: "b", Value: 2}}}},
+		{{Key: "_id", Value: "group-sums-2"}, {Key: "n", Value: bson.D{{Key: "a", Value: 2}, {Key: "b", Value: 3}}}},
+	}
+	models := make([]mongo.WriteModel, len(probes))
+	for i, p := range probes {
+		models[i] = mongo.NewReplaceOneModel().SetFilter(bson.D{p[0]}).SetReplacement(p).SetUpsert(true)
+	}
+	if _, err := s.probes.BulkWrite(ctx, models); err != nil {
+		return false, fmt.Errorf("mongodb: probe $group: %w", err)
+	}
+	cur, err := s.probes.Aggregate(ctx, mongo.Pipeline{
+		{{Key: "$match", Value: bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: bson.A{"group-sums-1", "group-sums-2"}}}}}}},
+		{{Key: "$group", Value: bson.D{{Key: "_id", Value: nil},
+			{Key: "a", Value: bson.D{{Key: "$sum", Value: "$n.a"}}}, {Key: "b", Value: bson.D{{Key: "$sum", Value: "$n.b"}}}}}},
+	})
+	if err != nil {
+		return false, fmt.Errorf("mongodb: probe $group: %w", err)
+	}
+	var got []struct {
+		A int64 `bson:"a"`
+		B int64 `bson:"b"`
+	}
+	if err := cur.All(ctx, &got); err != nil {
+		return false, fmt.Errorf("mongodb: probe $group: %w", unavailable(err))
+	}
+	return len(got) == 1 && got[0].A == 3 && got[0].B == 5, nil
+}
+
+// StatTotals implements tracking.Store: the server sums the subjects' day documents in the range
+// with $group, so only one row per subject comes back, never the days. Where one $group can sum
+// every metric (detected at Open) it is one stage; where it cannot (FerretDB) it is one
+// aggregation per metric, each with a single $sum.
+func (t *Tracking) StatTotals(ctx context.Context, kind tracking.SubjectKind, from, to string) (map[string]map[tracking.Metric]int, error) {
+	match := bson.D{{Key: "$match", Value: bson.D{{Key: "kind", Value: string(kind)},
+		{Key: "day", Value: bson.D{{Key: "$gte", Value: from}, {Key: "$lte", Value: to}}}}}}
+	out := map[string]map[tracking.Metric]int{}
+	add := func(id string, m tracking.Metric, n int64) {
+		if n == 0 {
+			return
+		}
+		if out[id] == nil {
+			out[id] = map[tracking.Metric]int{}
+		}
+		out[id][m] += int(n)
+	}
+	groups := [][]tracking.Metric{tracking.Metrics}
+	if !t.s.groupSums {
+		groups = groups[:0]
+		for _, m := range tracking.Metrics {
+			groups = append(groups, []tracking.Metric{m})
+		}
+	}
+	for _, ms := range groups {
+		group := bson.D{{Key: "_id", Value: "$id"}}
+		for _, m := range ms {
+			group = append(group, bson.E{Key: string(m), Value: bson.D{{Key: "$sum", Value: "$counts." + string(m)}}})
+		}
+		cur, err := t.s.stats.Aggregate(ctx, mongo.Pipeline{match, {{Key: "$group", Value: group}}})
+		if err != nil {
+			return nil, fmt.Errorf("mongodb: stat totals: %w", err)
+		}
+		var rows []bson.M
+		if err := cur.All(ctx, &rows); err != nil {
+			return nil, fmt.Errorf("mongodb: stat totals: %w", unavailable(err))
+		}
+		for _, r := range rows {
+			id, _ := r["_id"].(string)
+			for _, m := range ms {
+				add(id, m, asInt64(r[string(m)]))
+			}
+		}
+	}
+	return out, nil
+}
+
+// asInt64 reads a $sum, which the server answers as int32, int64 or double by its inputs.
+func asInt64(v any) int64 {
+	switch n := v.(type) {
+	case int32:
+		return int64(n)
+	case int64:
+		return n
+	case float64:
+		return int64(n)
+	}
+	return 0
+}
