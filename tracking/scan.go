@@ -113,41 +113,37 @@ func (s *Service) scan(ctx context.Context, now, since time.Time, full bool) (Sc
 		return res, fmt.Errorf("scan promises: %w", err)
 	}
 	// Bursts: parcels of one merchant collected inside the last window, to distinct recipients.
-	type burst struct {
-		members    []Parcel
-		waybills   []string
-		recipients map[string]bool
-		carrier    string
-		first      time.Time
-	}
-	window := s.opts.BurstWindow
-	bursts := map[string]*burst{}
-	err = page(ParcelQuery{CollectedAfter: now.Add(-window), HasMerchant: true}, func(p Parcel) {
-		b := bursts[p.MerchantID]
-		if b == nil {
-			b = &burst{recipients: map[string]bool{}, carrier: p.Carrier, first: p.CollectedAt}
-			bursts[p.MerchantID] = b
-		}
-		b.waybills = append(b.waybills, p.Waybill)
-		b.members = append(b.members, p)
-		if p.RecipientID != "" {
-			b.recipients[p.RecipientID] = true
-		}
-		if p.CollectedAt.Before(b.first) {
-			b.first = p.CollectedAt
-		}
-	})
+	// The store counts them per merchant; only a burst's own parcels are read.
+	burstWindow := s.opts.BurstWindow
+	counts, err := s.store.MerchantCounts(ctx, now.Add(-burstWindow), s.opts.BurstParcels)
 	if err != nil {
 		return res, fmt.Errorf("scan bursts: %w", err)
 	}
-	merchants := make([]string, 0, len(bursts))
-	for m := range bursts {
-		merchants = append(merchants, m)
-	}
-	sort.Strings(merchants)
-	for _, merchant := range merchants {
-		b := bursts[merchant]
-		if len(b.waybills) < s.opts.BurstParcels || len(b.recipients) < s.opts.BurstParcels*8/10 {
+	for _, mc := range counts {
+		if mc.Parcels < s.opts.BurstParcels || mc.Recipients < s.opts.BurstParcels*8/10 {
+			continue
+		}
+		merchant := mc.MerchantID
+		var b struct {
+			members  []Parcel
+			waybills []string
+			carrier  string
+			first    time.Time
+		}
+		err := page(ParcelQuery{MerchantID: merchant, CollectedAfter: now.Add(-burstWindow)}, func(p Parcel) {
+			if len(b.members) == 0 {
+				b.carrier, b.first = p.Carrier, p.CollectedAt
+			}
+			b.members = append(b.members, p)
+			b.waybills = append(b.waybills, p.Waybill)
+			if p.CollectedAt.Before(b.first) {
+				b.first = p.CollectedAt
+			}
+		})
+		if err != nil {
+			return res, fmt.Errorf("scan bursts: %w", err)
+		}
+		if len(b.members) == 0 {
 			continue
 		}
 		sort.Strings(b.waybills)
@@ -160,11 +156,11 @@ func (s *Service) scan(ctx context.Context, now, since time.Time, full bool) (Sc
 		}
 		// One burst per merchant and window of its first collection, so later scans of the
 		// same run find the same anomaly.
-		slot := b.first.Truncate(window).Format(time.RFC3339)
+		slot := b.first.Truncate(burstWindow).Format(time.RFC3339)
 		found = append(found, Anomaly{ID: anomalyID(AnMerchantBurst, merchant+"|"+slot), Kind: AnMerchantBurst, MerchantID: merchant, Carrier: b.carrier,
 			Waybill: b.waybills[0], FoundAt: now,
 			Detail: fmt.Sprintf("%d parcels to %d recipients within %s up to %s; first waybills: %s",
-				len(b.waybills), len(b.recipients), window, now.Format(time.RFC3339), strings.Join(sample, ","))})
+				len(b.waybills), mc.Recipients, burstWindow, now.Format(time.RFC3339), strings.Join(sample, ","))})
 	}
 	if res.DeemedLost, err = s.deemLost(ctx, now, since, full, pages); err != nil {
 		return res, fmt.Errorf("scan deemed lost: %w", err)

@@ -34,6 +34,12 @@ type ParcelQuery struct {
 	Limit           int
 }
 
+// MerchantCount is one merchant's parcels and distinct recipients in a window.
+type MerchantCount struct {
+	MerchantID          string
+	Parcels, Recipients int
+}
+
 // AnomalyQuery selects anomalies.
 type AnomalyQuery struct {
 	Carriers []string // nil: any
@@ -83,6 +89,11 @@ type Store interface {
 	WaybillCarriers(ctx context.Context, waybill string) ([]string, error)
 	// Parcels lists summaries in key order (waybill, then carrier).
 	Parcels(ctx context.Context, q ParcelQuery) ([]Parcel, error)
+	// MerchantCounts counts, per merchant, the parcels collected at or after since and their
+	// distinct recipients (parcels without a recipient count as parcels only), for the merchants
+	// with at least minParcels of them, in merchant order. The burst scan reads these counts,
+	// not every parcel of the window.
+	MerchantCounts(ctx context.Context, since time.Time, minParcels int) ([]MerchantCount, error)
 
 	// AddStats adds deltas once for source key (an incident id): a repeated key adds nothing.
 	AddStats(ctx context.Context, source string, deltas []StatDelta) error

@@ -3,6 +3,9 @@ package mongodb
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -102,4 +105,61 @@ func asInt64(v any) int64 {
 		return int64(n)
 	}
 	return 0
+}
+
+// MerchantCounts implements tracking.Store with two aggregations on the server: the parcels per
+// merchant in the window, kept from minParcels up; then, for those merchants only, their
+// distinct recipients (grouped by merchant and recipient, then counted per merchant). Only one
+// row per merchant comes back, never the window's parcels.
+func (t *Tracking) MerchantCounts(ctx context.Context, since time.Time, minParcels int) ([]tracking.MerchantCount, error) {
+	window := bson.D{{Key: "collected_at", Value: bson.D{{Key: "$gte", Value: bson.NewDateTimeFromTime(since)}}},
+		{Key: "merchant_id", Value: bson.D{{Key: "$gt", Value: ""}}}}
+	type row struct {
+		ID string `bson:"_id"`
+		N  int64  `bson:"n"`
+	}
+	var parcels []row
+	if err := aggregate(ctx, t.s.parcels, mongo.Pipeline{
+		{{Key: "$match", Value: window}},
+		{{Key: "$group", Value: bson.D{{Key: "_id", Value: "$merchant_id"}, {Key: "n", Value: bson.D{{Key: "$sum", Value: 1}}}}}},
+		{{Key: "$match", Value: bson.D{{Key: "n", Value: bson.D{{Key: "$gte", Value: minParcels}}}}}},
+	}, &parcels); err != nil {
+		return nil, fmt.Errorf("mongodb: merchant counts: %w", err)
+	}
+	if len(parcels) == 0 {
+		return nil, nil
+	}
+	ids := make(bson.A, len(parcels))
+	for i, r := range parcels {
+		ids[i] = r.ID
+	}
+	var recipients []row
+	if err := aggregate(ctx, t.s.parcels, mongo.Pipeline{
+		{{Key: "$match", Value: bson.D{{Key: "merchant_id", Value: bson.D{{Key: "$in", Value: ids}}},
+			{Key: "collected_at", Value: bson.D{{Key: "$gte", Value: bson.NewDateTimeFromTime(since)}}},
+			{Key: "recipient_id", Value: bson.D{{Key: "$gt", Value: ""}}}}}},
+		{{Key: "$group", Value: bson.D{{Key: "_id", Value: bson.D{{Key: "m", Value: "$merchant_id"}, {Key: "r", Value: "$recipient_id"}}}}}},
+		{{Key: "$group", Value: bson.D{{Key: "_id", Value: "$_id.m"}, {Key: "n", Value: bson.D{{Key: "$sum", Value: 1}}}}}},
+	}, &recipients); err != nil {
+		return nil, fmt.Errorf("mongodb: merchant recipients: %w", err)
+	}
+	distinct := map[string]int{}
+	for _, r := range recipients {
+		distinct[r.ID] = int(r.N)
+	}
+	out := make([]tracking.MerchantCount, len(parcels))
+	for i, r := range parcels {
+		out[i] = tracking.MerchantCount{MerchantID: r.ID, Parcels: int(r.N), Recipients: distinct[r.ID]}
+	}
+	slices.SortFunc(out, func(a, b tracking.MerchantCount) int { return strings.Compare(a.MerchantID, b.MerchantID) })
+	return out, nil
+}
+
+// aggregate runs pipeline on coll and decodes every result into out.
+func aggregate(ctx context.Context, coll collection, pipeline mongo.Pipeline, out any) error {
+	cur, err := coll.Aggregate(ctx, pipeline)
+	if err != nil {
+		return err
+	}
+	return unavailable(cur.All(ctx, out))
 }

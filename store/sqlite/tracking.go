@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
@@ -699,6 +700,20 @@ type carrierJSON struct {
 	DwellHours   map[string]int    `json:"dwell_hours,omitempty"`
 	Codes        map[string]string `json:"codes,omitempty"`
 	UpdatedAt    int64             `json:"updated_at,omitempty"`
+}
+
+// MerchantCounts implements tracking.Store: one grouped read of the window's parcels (by the
+// collected_at index), the recipients counted from the summaries' bodies.
+func (t *Tracking) MerchantCounts(ctx context.Context, since time.Time, minParcels int) ([]tracking.MerchantCount, error) {
+	return list(ctx, t.s.reader(), `SELECT merchant_id, COUNT(*),
+		COUNT(DISTINCT NULLIF(json_extract(doc, '$.recipient_id'), ''))
+		FROM parcels WHERE collected_at >= ? AND merchant_id != ''
+		GROUP BY merchant_id HAVING COUNT(*) >= ? ORDER BY merchant_id`,
+		[]any{since.UnixMilli(), minParcels}, func(sc scanner) (tracking.MerchantCount, error) {
+			var c tracking.MerchantCount
+			err := sc.Scan(&c.MerchantID, &c.Parcels, &c.Recipients)
+			return c, err
+		})
 }
 
 // CarrierConfig implements tracking.Store.

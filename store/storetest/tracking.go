@@ -208,6 +208,40 @@ var parcelBehaviours = []trackingBehaviour{
 	{"ParcelRoundTrip", testParcelRoundTrip},
 	{"ParcelRewrite", testParcelRewrite},
 	{"ParcelQueries", testParcelQueries},
+	{"MerchantCounts", testMerchantCounts},
+}
+
+// testMerchantCounts: per merchant, the parcels collected at or after the bound and their
+// distinct recipients (a parcel without one counts as a parcel only), from minParcels up, in
+// merchant order; parcels without a merchant, or collected before, count for nobody.
+func testMerchantCounts(ctx context.Context, t *testing.T, s tracking.Store) {
+	var ps []tracking.Parcel
+	add := func(merchant, recipient string, collected int) {
+		n := len(ps) + 1
+		ps = append(ps, tracking.Parcel{Waybill: fmt.Sprintf("W%04d", n), Carrier: "c1", Carriers: []string{"c1"},
+			Status: tracking.Collected, LastAt: at(collected), CollectedAt: at(collected), MerchantID: merchant, RecipientID: recipient})
+	}
+	for _, r := range []string{"r1", "r2", "r2", "", "r3"} {
+		add("m2", r, 2)
+	}
+	add("m2", "r9", 0) // before the window
+	add("m1", "r1", 3)
+	add("m1", "r1", 4)
+	add("m1", "r2", 5)
+	add("m3", "r1", 3) // below minParcels
+	add("", "r1", 3)   // no merchant
+	writeBatch(ctx, t, s, "WriteBatch", tracking.Batch{Parcels: ps})
+	got, err := s.MerchantCounts(ctx, at(1), 2)
+	must(t, "MerchantCounts", err)
+	want := []tracking.MerchantCount{{MerchantID: "m1", Parcels: 3, Recipients: 2}, {MerchantID: "m2", Parcels: 5, Recipients: 3}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("MerchantCounts = %v, want %v", got, want)
+	}
+	none, err := s.MerchantCounts(ctx, at(6), 1)
+	must(t, "MerchantCounts", err)
+	if len(none) != 0 {
+		t.Errorf("MerchantCounts after every collection = %v, want none", none)
+	}
 }
 
 // fullParcel sets every field.
