@@ -205,8 +205,19 @@ func recordID(r Record) string         { return r.ID }
 func objectionID(o Objection) string   { return o.ID }
 func commitmentID(c Commitment) string { return c.ID }
 
+// FirmLister lists firms: the part of a Store that a firm tree is read from.
+type FirmLister interface {
+	Firms(ctx context.Context, q FirmQuery) ([]Firm, error)
+}
+
+// Subtree returns root and every firm below it, read from st level by level (one query per
+// level and page): the ids a firm's scope filters lists by.
+func Subtree(ctx context.Context, st FirmLister, root string) ([]string, error) {
+	return subtree(ctx, st, root)
+}
+
 // subtree returns root and every firm below it.
-func subtree(ctx context.Context, st Store, root string) ([]string, error) {
+func subtree(ctx context.Context, st FirmLister, root string) ([]string, error) {
 	ids := []string{root}
 	frontier := []string{root}
 	for depth := 0; len(frontier) > 0; depth++ {

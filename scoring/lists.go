@@ -340,26 +340,15 @@ func (s *Service) Sanctions(ctx context.Context, c credtrace.Caller, q SanctionQ
 	if !c.IsRegulator() && c.Role != credtrace.RoleFirm {
 		return nil, credtrace.ErrForbidden
 	}
-	limit := q.Limit
 	if c.Role == credtrace.RoleFirm {
-		q.Limit = 0
-	}
-	all, err := s.store.Sanctions(ctx, q)
-	if err != nil || c.IsRegulator() {
-		return all, err
-	}
-	var out []Sanction
-	for _, x := range all {
-		if ok, err := s.inTree(ctx, c.FirmID, x.FirmID); err != nil {
+		// A firm sees its tree's: the store filters by the tree's ids and pages as it does.
+		tree, err := courier.Subtree(ctx, s.archive, c.FirmID)
+		if err != nil {
 			return nil, err
-		} else if ok {
-			out = append(out, x)
 		}
-		if limit > 0 && len(out) == limit {
-			break
-		}
+		q.FirmIDs = tree
 	}
-	return out, nil
+	return s.store.Sanctions(ctx, q)
 }
 
 // InForce lists the sanctions and list entries in force for a firm.

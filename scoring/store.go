@@ -38,7 +38,8 @@ type ScoreQuery struct {
 
 // SanctionQuery selects sanctions, in id order.
 type SanctionQuery struct {
-	FirmID string
+	FirmID  string
+	FirmIDs []string // nil: any; else only these firms' (a caller's tree)
 	Kind   SanctionKind
 	Status []SanctionStatus
 	After  string

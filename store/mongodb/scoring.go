@@ -3,6 +3,7 @@ package mongodb
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -260,7 +261,16 @@ func (c *Scoring) Sanction(ctx context.Context, id string) (scoring.Sanction, er
 // Sanctions lists the sanctions matching q in id order. An empty Status list does not filter.
 func (c *Scoring) Sanctions(ctx context.Context, q scoring.SanctionQuery) ([]scoring.Sanction, error) {
 	filter := bson.M{}
-	eq(filter, "firm_id", q.FirmID)
+	switch ids := q.FirmIDs; {
+	case ids == nil:
+		eq(filter, "firm_id", q.FirmID)
+	case q.FirmID == "":
+		in(filter, "firm_id", ids)
+	case slices.Contains(ids, q.FirmID): // one firm, and it is among the allowed
+		eq(filter, "firm_id", q.FirmID)
+	default:
+		in(filter, "firm_id", []string{})
+	}
 	eq(filter, "kind", q.Kind)
 	if len(q.Status) > 0 {
 		in(filter, "status", q.Status)

@@ -435,6 +435,9 @@ func (c *Scoring) Sanctions(ctx context.Context, q scoring.SanctionQuery) ([]sco
 	if q.FirmID != "" {
 		w.add("firm_id = ?", q.FirmID)
 	}
+	if q.FirmIDs != nil {
+		in(&w, "firm_id", q.FirmIDs)
+	}
 	if q.Kind != "" {
 		w.add("kind = ?", string(q.Kind))
 	}

@@ -704,6 +704,11 @@ func testSanctionFilters(ctx context.Context, t *testing.T, s scoring.Store) {
 		{"limit", q{Limit: 2}, []string{"sn1", "sn2"}},
 		{"after", q{After: "sn3"}, []string{"sn4", "sn5"}},
 		{"firm after, limit 1", q{FirmID: "f1", After: "sn1", Limit: 1}, []string{"sn2"}},
+		{"firms (a tree)", q{FirmIDs: []string{"f2", "f9"}}, []string{"sn3", "sn4"}},
+		{"firms, paged", q{FirmIDs: []string{"f1", "f2"}, After: "sn2", Limit: 2}, []string{"sn3", "sn4"}},
+		{"an empty firm list matches nothing", q{FirmIDs: []string{}}, nil},
+		{"a firm inside the list", q{FirmID: "f1", FirmIDs: []string{"f1", "f3"}, Status: st(scoring.Approved)}, []string{"sn1"}},
+		{"a firm outside the list matches nothing", q{FirmID: "f2", FirmIDs: []string{"f1"}}, nil},
 	})
 }
 
