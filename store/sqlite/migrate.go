@@ -464,6 +464,17 @@ ALTER TABLE rating_versions ADD COLUMN rated_at INTEGER;
 UPDATE rating_versions SET rated_at = updated_at;
 CREATE INDEX ratings_rated ON ratings(rater_kind, rater_id, rated_at);
 `,
+	// 16: tokens that can be managed (issue 16, item 5): an expiry, the last use, and the
+	// secret a rotation replaced with the end of its grace period.
+	`
+ALTER TABLE tokens ADD COLUMN expires_at INTEGER;
+ALTER TABLE tokens ADD COLUMN last_used_at INTEGER;
+ALTER TABLE tokens ADD COLUMN rotated_at INTEGER;
+ALTER TABLE tokens ADD COLUMN retired_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE tokens ADD COLUMN retired_until INTEGER;
+CREATE INDEX tokens_retired_hash ON tokens(retired_hash);
+CREATE INDEX tokens_firm ON tokens(firm_id, id);
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
