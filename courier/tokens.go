@@ -52,20 +52,27 @@ func (s *Service) live(ctx context.Context, t Token, now time.Time) (credtrace.C
 	return credtrace.Caller{TokenID: t.ID, Role: t.Role, FirmID: t.FirmID, MerchantID: t.MerchantID, StaffID: t.StaffID}, nil
 }
 
-// Tokens lists tokens, never their secrets: regulators every token (or one firm's, with
-// q.FirmID), a firm the tokens that act for it. Other callers are credtrace.ErrForbidden.
-func (s *Service) Tokens(ctx context.Context, a credtrace.Caller, q TokenQuery) ([]Token, error) {
+// Tokens lists tokens one page at a time, never their secrets: regulators every token (or one
+// firm's, with q.FirmID), a firm the tokens that act for it. Other callers are
+// credtrace.ErrForbidden; a bad cursor or limit is credtrace.ErrInvalid.
+func (s *Service) Tokens(ctx context.Context, a credtrace.Caller, q TokenQuery, cursor string, limit int) ([]Token, string, error) {
 	switch {
 	case a.IsRegulator():
 	case a.IsFirm():
 		q.FirmID = a.FirmID
 	default:
-		return nil, credtrace.ErrForbidden
+		return nil, "", credtrace.ErrForbidden
 	}
-	if q.Page.Limit <= 0 || q.Page.Limit > MaxLimit {
-		q.Page.Limit = DefaultLimit
+	var err error
+	if q.Page, limit, err = pageOf(cursor, limit); err != nil {
+		return nil, "", err
 	}
-	return s.store.Tokens(ctx, q)
+	items, err := s.store.Tokens(ctx, q)
+	if err != nil {
+		return nil, "", fmt.Errorf("list tokens: %w", err)
+	}
+	items, next := trim(items, limit, func(t Token) string { return t.ID })
+	return items, next, nil
 }
 
 // RotateToken gives token id a new secret, returned once, and keeps the old one working for the

@@ -412,6 +412,7 @@ func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv
 	}
 	hasher := courier.NewHasher(key)
 	svc := courier.NewService(st.courier, hasher, pol, nil)
+	svc.SetTokenGrace(cfg.TokenGrace)
 	if err := auditKey(ctx, cfg, st.courier, svc, log); err != nil {
 		return fail(err)
 	}
