@@ -49,6 +49,9 @@ type Config struct {
 	// TotalDelayCity and TotalDelayIntercity (--total-delay, CREDTRACE_TOTAL_DELAY) are how far past its
 	// promise a silent parcel is deemed lost, within a city and between cities.
 	TotalDelayCity, TotalDelayIntercity time.Duration
+	// TokenGrace (--token-grace, CREDTRACE_TOKEN_GRACE) is how long a token's old secret keeps
+	// working after a rotation.
+	TokenGrace time.Duration
 }
 
 // Backend names the store the configuration selects.
@@ -76,7 +79,7 @@ var ErrHelp = flag.ErrHelp
 
 // flagValues are the parsed flags before they are checked.
 type flagValues struct {
-	addr, data, keyFile, auditKeyFile, checkpoints, shutdown, mongoTimeout, publicity, repair, anomaly, score, publish, period, addressChecks, livePoll, totalDelay *string
+	addr, data, keyFile, auditKeyFile, checkpoints, shutdown, mongoTimeout, publicity, repair, anomaly, score, publish, period, addressChecks, livePoll, totalDelay, tokenGrace *string
 }
 
 // newFlags declares every flag of serve, with its default taken from env (the variable of a
@@ -101,6 +104,7 @@ func newFlags(env func(key, def string) string) (*flag.FlagSet, flagValues) {
 		period:        str("period", "month", "evaluation period of published grades: month or quarter"),
 		addressChecks: str("address-checks", "30", "requests a minute one address may send that check a recipient's phone digits (anonymous, or signed in with phone4); the per-waybill lock of 5 wrong answers an hour comes on top"),
 		livePoll:      str("live-poll", "250ms", "how often the live streams read the store for events stored by any replica (from 10ms to 1m)"),
+		tokenGrace:    str("token-grace", "24h", "how long a token's old secret keeps working after a rotation (from 0s to 720h)"),
 		totalDelay:    str("total-delay", "city=3,intercity=7", "days past its promise after which a silent parcel is deemed lost (彻底延误时限, YZ/T 0128): within a city, between cities"),
 	}
 }
@@ -198,6 +202,11 @@ func Load(getenv func(string) string, args []string) (Config, error) {
 		problems = append(problems, fmt.Sprintf("--live-poll / CREDTRACE_LIVE_POLL: %q is not a duration from 10ms to 1m", *f.livePoll))
 	} else {
 		c.LivePoll = d
+	}
+	if d, err := time.ParseDuration(*f.tokenGrace); err != nil || d < 0 || d > 720*time.Hour {
+		problems = append(problems, fmt.Sprintf("--token-grace / %s: %q is not a duration from 0s to 720h", EnvOf("token-grace"), *f.tokenGrace))
+	} else {
+		c.TokenGrace = d
 	}
 	if d, err := time.ParseDuration(*f.mongoTimeout); err != nil || d <= 0 {
 		problems = append(problems, fmt.Sprintf("--mongo-timeout / %s: %q is not a positive duration (for example 10s)", EnvOf("mongo-timeout"), *f.mongoTimeout))

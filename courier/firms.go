@@ -232,6 +232,34 @@ func (s *Service) FirmsByName(ctx context.Context, name string, limit int) ([]Fi
 	return s.store.Firms(ctx, FirmQuery{Name: name, Page: page})
 }
 
+// FirmIdentities returns the public identity (ID, USCC, Name, Kind, Region, licence status) of
+// the firms ids, for any caller, as FirmByUSCC does for one, read in one query per MaxLimit ids
+// whatever their number, so that a page listing many firms by id names them without a lookup
+// each. Unknown ids are left out.
+func (s *Service) FirmIdentities(ctx context.Context, ids []string) (map[string]Firm, error) {
+	seen := map[string]bool{}
+	var uniq []string
+	for _, id := range ids {
+		if id != "" && !seen[id] {
+			seen[id] = true
+			uniq = append(uniq, id)
+		}
+	}
+	out := make(map[string]Firm, len(uniq))
+	for len(uniq) > 0 {
+		n := min(len(uniq), MaxLimit)
+		fs, err := s.store.Firms(ctx, FirmQuery{IDs: uniq[:n], Page: Page{Limit: n}})
+		if err != nil {
+			return nil, fmt.Errorf("firm identities: %w", err)
+		}
+		for _, f := range fs {
+			out[f.ID] = Firm{ID: f.ID, USCC: f.USCC, Name: f.Name, Kind: f.Kind, Region: f.Region, Licence: Licence{Status: f.Licence.Status}}
+		}
+		uniq = uniq[n:]
+	}
+	return out, nil
+}
+
 // Firms lists the firms an actor may see, filtered by q, one page at a time.
 func (s *Service) Firms(ctx context.Context, a credtrace.Caller, q FirmQuery, cursor string, limit int) ([]Firm, string, error) {
 	scope, err := s.scopeIDs(ctx, a)

@@ -83,6 +83,8 @@ type Service struct {
 	watcher Watcher
 	// auditKey signs checkpoints of the audit trail; nil until SetAuditKey.
 	auditKey ed25519.PrivateKey
+	// tokenGrace is how long a rotated-out secret keeps working.
+	tokenGrace time.Duration
 }
 
 // Watcher is told when a record starts or stops counting against its subject (Status.InForce):
@@ -116,7 +118,7 @@ func NewService(store Store, hasher *Hasher, policy Policy, now func() time.Time
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, hasher: hasher, policy: policy, now: now}
+	return &Service{store: store, hasher: hasher, policy: policy, now: now, tokenGrace: DefaultTokenGrace}
 }
 
 // Now returns the service clock's time, in UTC at millisecond precision (what every backend keeps).
@@ -434,6 +436,7 @@ type TokenInput struct {
 	MerchantID string
 	StaffID    string // staff tokens: the person the token belongs to
 	Label      string
+	ExpiresAt  time.Time // zero: the token does not expire; else within MaxTokenLifetime
 }
 
 // HashToken is how token secrets are kept: they carry 256 random bits, so an unkeyed hash is
@@ -513,17 +516,29 @@ func (s *Service) IssueToken(ctx context.Context, a credtrace.Caller, in TokenIn
 	if len(in.Label) > 200 {
 		v.Add("label", "at most 200 characters")
 	}
+	now := s.Now()
+	switch exp := norm(in.ExpiresAt); {
+	case exp.IsZero():
+	case !exp.After(now):
+		v.Add("expires_at", "must be in the future")
+	case exp.Sub(now) > MaxTokenLifetime:
+		v.Add("expires_at", "at most %d days from now (the maximum lifetime of a token)", int(MaxTokenLifetime.Hours()/24))
+	}
 	if err := v.Err(); err != nil {
 		return Token{}, "", err
 	}
 	secret := newSecret()
 	t := Token{ID: newID(), Hash: HashToken(secret), Role: in.Role, FirmID: in.FirmID, MerchantID: in.MerchantID,
-		StaffID: in.StaffID, Label: in.Label, CreatedAt: s.Now(), CreatedBy: a.TokenID}
+		StaffID: in.StaffID, Label: in.Label, CreatedAt: now, CreatedBy: a.TokenID, ExpiresAt: norm(in.ExpiresAt)}
+	detail := "role=" + string(t.Role) + " firm=" + t.FirmID + " merchant=" + t.MerchantID + " staff=" + t.StaffID
+	if !t.ExpiresAt.IsZero() {
+		detail += " expires=" + t.ExpiresAt.Format(time.RFC3339)
+	}
 	err := s.store.Atomic(ctx, func(st Store) error {
 		if err := st.CreateToken(ctx, t); err != nil {
 			return err
 		}
-		return s.audit(ctx, st, a, "token.issue", "token", t.ID, "role="+string(t.Role)+" firm="+t.FirmID+" merchant="+t.MerchantID+" staff="+t.StaffID)
+		return s.audit(ctx, st, a, "token.issue", "token", t.ID, detail)
 	})
 	if err != nil {
 		return Token{}, "", fmt.Errorf("issue token: %w", err)
@@ -555,29 +570,32 @@ func (s *Service) RevokeToken(ctx context.Context, a credtrace.Caller, id string
 	})
 }
 
-// Authenticate resolves a bearer secret; unknown and revoked tokens are credtrace.ErrNotFound.
+// Authenticate resolves a bearer secret; unknown and revoked tokens are credtrace.ErrNotFound,
+// an expired token ErrTokenExpired and a rotated-out secret past its grace ErrTokenRotated
+// (both of kind credtrace.NotFound, with a message that says what to do).
 func (s *Service) Authenticate(ctx context.Context, secret string) (credtrace.Caller, error) {
-	t, err := s.store.TokenByHash(ctx, HashToken(secret))
+	h := HashToken(secret)
+	t, err := s.store.TokenByHash(ctx, h)
 	if err != nil {
 		return credtrace.Caller{}, err
 	}
-	if !t.RevokedAt.IsZero() {
-		return credtrace.Caller{}, credtrace.ErrNotFound
+	now := s.Now()
+	if h != t.Hash && !now.Before(t.RetiredUntil) {
+		return credtrace.Caller{}, &credtrace.Error{Kind: credtrace.NotFound, Code: ErrTokenRotated.Code,
+			Msg: fmt.Sprintf("this secret of token %s was replaced at %s and its grace period ended at %s: use the new secret", t.ID, t.RotatedAt.Format(time.RFC3339), t.RetiredUntil.Format(time.RFC3339))}
 	}
-	return credtrace.Caller{TokenID: t.ID, Role: t.Role, FirmID: t.FirmID, MerchantID: t.MerchantID, StaffID: t.StaffID}, nil
+	return s.live(ctx, t, now)
 }
 
-// ActorOf returns the actor of token id while the token is not revoked (credtrace.ErrNotFound otherwise):
-// sessions hold a token id and ask again on each request, so a revocation ends them at once.
+// ActorOf returns the actor of token id while the token is not revoked (credtrace.ErrNotFound otherwise)
+// nor expired (ErrTokenExpired): sessions hold a token id and ask again on each request, so a
+// revocation or the expiry ends them at once.
 func (s *Service) ActorOf(ctx context.Context, id string) (credtrace.Caller, error) {
 	t, err := s.store.Token(ctx, id)
 	if err != nil {
 		return credtrace.Caller{}, err
 	}
-	if !t.RevokedAt.IsZero() {
-		return credtrace.Caller{}, credtrace.ErrNotFound
-	}
-	return credtrace.Caller{TokenID: t.ID, Role: t.Role, FirmID: t.FirmID, MerchantID: t.MerchantID, StaffID: t.StaffID}, nil
+	return s.live(ctx, t, s.Now())
 }
 
 // BootstrapTokenID is the id of the regulator token generated on a first start. It is fixed so

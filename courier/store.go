@@ -105,8 +105,19 @@ type Store interface {
 
 	CreateToken(ctx context.Context, t Token) error // credtrace.ErrConflict on a taken hash
 	Token(ctx context.Context, id string) (Token, error)
+	// TokenByHash returns the token whose current secret, or retired one (Token.RetiredHash),
+	// hashes to hash; credtrace.ErrNotFound when none does. Whether a retired secret is still
+	// in its grace period is the caller's to decide.
 	TokenByHash(ctx context.Context, hash string) (Token, error)
+	// Tokens lists tokens in id order (ids are time-ordered: oldest first), paged after an id.
+	Tokens(ctx context.Context, q TokenQuery) ([]Token, error)
 	RevokeToken(ctx context.Context, id string, at time.Time) error
+	// RotateToken replaces the token's hash as r says; credtrace.ErrNotFound for an unknown id,
+	// credtrace.ErrConflict when r.Hash is taken.
+	RotateToken(ctx context.Context, id string, r Rotation) error
+	// TouchToken moves the token's last use to at, never back (a replica with an older time
+	// leaves a newer one); credtrace.ErrNotFound for an unknown id.
+	TouchToken(ctx context.Context, id string, at time.Time) error
 	CountTokens(ctx context.Context) (int, error)
 
 	// CreateSession stores a dashboard session; credtrace.ErrConflict on a taken id hash.

@@ -373,6 +373,29 @@ type Token struct {
 	CreatedAt  time.Time
 	CreatedBy  string
 	RevokedAt  time.Time
+	// ExpiresAt ends the token (zero: it does not expire; at most MaxTokenLifetime after issue).
+	ExpiresAt time.Time
+	// LastUsedAt is when the token last authenticated, to the minute (TouchEvery).
+	LastUsedAt time.Time
+	// RotatedAt is the last rotation; RetiredHash is the hash of the secret it replaced, which
+	// still authenticates until RetiredUntil (the grace period).
+	RotatedAt    time.Time
+	RetiredHash  string
+	RetiredUntil time.Time
+}
+
+// TokenQuery filters tokens. Empty fields do not filter.
+type TokenQuery struct {
+	FirmID string // tokens acting for this firm
+	Page   Page
+}
+
+// Rotation is a rotation of a token's secret as stored.
+type Rotation struct {
+	Hash         string    // the new secret's hash
+	RetiredHash  string    // the replaced secret's hash, valid until RetiredUntil
+	RetiredUntil time.Time //
+	At           time.Time
 }
 
 // AuditEntry is one link of the hash-chained audit trail.

@@ -43,6 +43,13 @@ func (s *Server) courierRoutes() {
 		Doc: &openapi.Operation{ID: "issueToken", Summary: "Issue a token (firms: staff tokens for their own people)",
 			Body: openapi.JSON(openapi.In[tokenReq]()), Responses: openapi.Created(openapi.Out[tokenJSON]()),
 			Example: map[string]any{"role": "firm", "firm_id": "{firm_id}", "label": "顺达 HQ"}}})
+	s.add(Route{Method: "GET", Path: "/v1/tokens", Roles: firms, handler: s.listTokens,
+		Doc: &openapi.Operation{ID: "listTokens", Summary: "List tokens, never their secrets (regulators: every token; firms: the tokens that act for them)",
+			Responses: openapi.OK(openapi.Out[listJSON[tokenJSON]]()),
+			Params:    oaPaged(openapi.Query("firm_id", "Regulators: only the tokens of this firm"))}})
+	s.add(Route{Method: "POST", Path: "/v1/tokens/:id/rotate", Roles: anyToken, handler: s.rotateToken,
+		Doc: &openapi.Operation{ID: "rotateToken", Summary: "Give a token a new secret, shown once; the old one works for the grace period (CREDTRACE_TOKEN_GRACE, 24 h by default). Regulators rotate any token, others their own",
+			Responses: openapi.OK(openapi.Out[tokenJSON]()), Errors: []int{409}}})
 	s.add(Route{Method: "DELETE", Path: "/v1/tokens/:id", Roles: regulators, handler: s.revokeToken,
 		Doc: &openapi.Operation{ID: "revokeToken", Summary: "Revoke a token",
 			Responses: openapi.NoContent(), Errors: []int{409}}})
@@ -253,14 +260,39 @@ func (s *Server) issueToken(c *fiber.Ctx) error {
 	if err := s.decode(c, &req); err != nil {
 		return err
 	}
-	t, secret, err := s.deps.Courier.IssueToken(ctx(c), actor(c), courier.TokenInput{
-		Role: credtrace.Role(req.Role), FirmID: req.FirmID, MerchantID: req.MerchantID, StaffID: req.StaffID, Label: req.Label})
+	in := courier.TokenInput{Role: credtrace.Role(req.Role), FirmID: req.FirmID, MerchantID: req.MerchantID, StaffID: req.StaffID, Label: req.Label}
+	if req.ExpiresAt != nil {
+		in.ExpiresAt = *req.ExpiresAt
+	}
+	t, secret, err := s.deps.Courier.IssueToken(ctx(c), actor(c), in)
 	if err != nil {
 		return err
 	}
 	out := tokenOut(t)
 	out.Token = secret
 	return c.Status(fiber.StatusCreated).JSON(out)
+}
+
+func (s *Server) listTokens(c *fiber.Ctx) error {
+	limit, err := queryLimit(c)
+	if err != nil {
+		return err
+	}
+	items, next, err := s.deps.Courier.Tokens(ctx(c), actor(c), courier.TokenQuery{FirmID: c.Query("firm_id")}, c.Query("cursor"), limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(listOf(items, next, tokenOut))
+}
+
+func (s *Server) rotateToken(c *fiber.Ctx) error {
+	t, secret, err := s.deps.Courier.RotateToken(ctx(c), actor(c), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	out := tokenOut(t)
+	out.Token = secret
+	return c.JSON(out)
 }
 
 func (s *Server) revokeToken(c *fiber.Ctx) error {

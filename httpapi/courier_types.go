@@ -42,6 +42,8 @@ type tokenReq struct {
 	MerchantID string `json:"merchant_id" validate:"max=100"`
 	StaffID    string `json:"staff_id"`
 	Label      string `json:"label" validate:"max=200"`
+	// ExpiresAt ends the token; absent: it does not expire. At most two years ahead.
+	ExpiresAt *time.Time `json:"expires_at"`
 }
 
 type siteReq struct {
@@ -396,12 +398,20 @@ type tokenJSON struct {
 	StaffID    string     `json:"staff_id,omitempty"`
 	Label      string     `json:"label,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
+	CreatedBy  string     `json:"created_by,omitempty"`
 	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	// LastUsedAt is when the token last authenticated, to the minute.
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	RotatedAt  *time.Time `json:"rotated_at,omitempty"`
+	// OldSecretValidUntil is the end of the grace period of the secret the last rotation replaced.
+	OldSecretValidUntil *time.Time `json:"old_secret_valid_until,omitempty"`
 }
 
 func tokenOut(t courier.Token) tokenJSON {
 	return tokenJSON{ID: t.ID, Role: string(t.Role), FirmID: t.FirmID, MerchantID: t.MerchantID, StaffID: t.StaffID, Label: t.Label,
-		CreatedAt: t.CreatedAt, RevokedAt: ts(t.RevokedAt)}
+		CreatedAt: t.CreatedAt, CreatedBy: t.CreatedBy, RevokedAt: ts(t.RevokedAt), ExpiresAt: ts(t.ExpiresAt), LastUsedAt: ts(t.LastUsedAt),
+		RotatedAt: ts(t.RotatedAt), OldSecretValidUntil: ts(t.RetiredUntil)}
 }
 
 type auditJSON struct {

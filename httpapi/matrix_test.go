@@ -139,6 +139,11 @@ var matrix = []cell{
 	// A firm issues staff tokens only; the cell asks for a platform's.
 	{method: "POST", path: p("/v1/tokens"), body: fixed(map[string]any{"role": "platform", "label": "x"}), want: map[string]int{"firm_own": 403, "firm_other": 403}},
 	{method: "DELETE", path: func(w world) string { return "/v1/tokens/" + w.spareToken }},
+	// Firms list the tokens that act for them (firm_other: brand B's own).
+	{method: "GET", path: p("/v1/tokens")},
+	// Every token rotates its own secret only; the spare token is the regulator's to rotate.
+	{method: "POST", path: func(w world) string { return "/v1/tokens/" + w.spareToken + "/rotate" },
+		want: map[string]int{"firm_own": 403, "firm_other": 403, "merchant": 403, "platform": 403, "staff": 403}},
 	{method: "POST", path: p("/v1/firms"), body: fixed(firmBody(usccFor(7), "新锐快递", "hq", ""))},
 	{method: "GET", path: p("/v1/firms")},
 	{method: "GET", path: func(w world) string { return "/v1/firms/" + w.a1 }, other: 404},
@@ -259,6 +264,7 @@ var matrix = []cell{
 	{method: "GET", path: p("/ui/firms/" + usccA)},
 	{method: "GET", path: p("/ui/lists")},
 	{method: "GET", path: p("/ui/parcels?waybill=" + waybill + "&phone4=5678")},
+	{method: "GET", path: p("/ui/tokens")},
 	{method: "GET", path: p("/ui/overview")},
 	{method: "GET", path: func(w world) string { return "/ui/firms/" + w.a1 + "/file" }, other: 404},
 	{method: "POST", path: func(w world) string { return "/ui/records/" + w.pending + "/decision" },

@@ -204,6 +204,10 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 		return errUnauthorized("the Authorization header must be \"Bearer <token>\"")
 	}
 	a, err := s.deps.Courier.Authenticate(c.UserContext(), strings.TrimSpace(secret))
+	var ce *credtrace.Error
+	if (errors.Is(err, courier.ErrTokenExpired) || errors.Is(err, courier.ErrTokenRotated)) && errors.As(err, &ce) {
+		return &apiError{status: fiber.StatusUnauthorized, code: ce.Code, msg: ce.Msg}
+	}
 	if errors.Is(err, credtrace.ErrNotFound) {
 		return errUnauthorized("unknown or revoked token")
 	}

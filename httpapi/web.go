@@ -43,13 +43,24 @@ type session struct {
 }
 
 type web struct {
-	pages map[string]*template.Template
+	pages   map[string]*template.Template
+	regions regionTable
 }
 
 func newWeb() *web {
-	w := &web{pages: map[string]*template.Template{}}
-	for _, p := range []string{"home", "firms", "firm", "lists", "parcel", "signin", "sanctions", "overview", "file", "objections", "ratings", "error"} {
-		w.pages[p] = template.Must(template.ParseFS(webFS, "web/layout.html", "web/"+p+".html"))
+	f, err := webFS.Open("web/regions.csv")
+	if err != nil {
+		panic(err) // embedded: present in every build
+	}
+	regions, err := readRegions(f)
+	f.Close()
+	if err != nil {
+		panic(err) // embedded and checked by TestRegions
+	}
+	w := &web{pages: map[string]*template.Template{}, regions: regions}
+	funcs := template.FuncMap{"term": term, "region": regions.HTML}
+	for _, p := range []string{"home", "firms", "firm", "lists", "parcel", "signin", "sanctions", "overview", "file", "objections", "ratings", "tokens", "error"} {
+		w.pages[p] = template.Must(template.New(p).Funcs(funcs).ParseFS(webFS, "web/layout.html", "web/"+p+".html"))
 	}
 	return w
 }
@@ -85,6 +96,7 @@ func (s *Server) webRoutes() {
 	s.add(Route{Method: "GET", Path: "/ui/lists", Roles: public, handler: s.webLists})
 	s.add(Route{Method: "GET", Path: "/ui/parcels", Roles: public, handler: s.webParcel})
 	s.add(Route{Method: "GET", Path: "/ui/overview", Roles: regulators, handler: s.webOverview})
+	s.add(Route{Method: "GET", Path: "/ui/tokens", Roles: regulators, handler: s.webTokens})
 	s.add(Route{Method: "GET", Path: "/ui/firms/:id/file", Roles: firms, handler: s.webFile})
 	s.add(Route{Method: "POST", Path: "/ui/records/:id/decision", Roles: regulators, handler: s.webRecordDecision})
 	s.add(Route{Method: "GET", Path: "/ui/objections", Roles: firms, handler: s.webObjections})
@@ -178,11 +190,19 @@ func (s *Server) sanctionsPage(c *fiber.Ctx, msg string) error {
 	if err != nil {
 		return err
 	}
+	ids := make([]string, len(ps))
+	for i, x := range ps {
+		ids[i] = x.FirmID
+	}
+	firms, err := s.deps.Courier.FirmIdentities(ctx(c), ids)
+	if err != nil {
+		return err
+	}
 	var rows []proposalRow
 	for _, x := range ps {
-		f, err := s.deps.Courier.Firm(ctx(c), a, x.FirmID)
-		if err != nil {
-			return err
+		f := firms[x.FirmID]
+		if f.Name == "" {
+			f.Name = x.FirmID
 		}
 		row := proposalRow{ID: x.ID, Name: f.Name, USCC: f.USCC, Kind: string(x.Kind), Reason: x.Reason, Basis: x.LegalBasis,
 			FourEyes: x.Kind.FourEyes(), ReviewedBy: x.ReviewedBy, Review: x.ReviewReason, Mine: x.ReviewedBy != "" && x.ReviewedBy == a.TokenID}
@@ -343,6 +363,11 @@ func (s *Server) webSignIn(c *fiber.Ctx) error {
 		return err
 	}
 	a, err := s.deps.Courier.Authenticate(ctx(c), strings.TrimSpace(c.FormValue("token")))
+	var ce *credtrace.Error
+	if (errors.Is(err, courier.ErrTokenExpired) || errors.Is(err, courier.ErrTokenRotated)) && errors.As(err, &ce) {
+		c.Status(fiber.StatusUnauthorized)
+		return s.render(c, "signin", "登录", nil, "令牌已过期或已轮换 · "+ce.Msg)
+	}
 	if errors.Is(err, credtrace.ErrNotFound) {
 		c.Status(fiber.StatusUnauthorized)
 		return s.render(c, "signin", "登录", nil, "令牌无效或已吊销 · unknown or revoked token")
@@ -377,7 +402,7 @@ func (s *Server) webSignOut(c *fiber.Ctx) error {
 	return c.Redirect("/ui/", fiber.StatusSeeOther)
 }
 
-type firmRow struct{ Name, USCC, Licence string }
+type firmRow struct{ Name, USCC, Licence, Region string }
 
 // webFirms looks a firm up by its code, or lists firms whose name contains the query: identity
 // and licence status are public.
@@ -387,7 +412,7 @@ func (s *Server) webFirms(c *fiber.Ctx) error {
 	if q != "" {
 		if courier.CheckUSCC(strings.ToUpper(q)) == "" {
 			if f, err := s.deps.Courier.FirmByUSCC(ctx(c), q); err == nil {
-				rows = append(rows, firmRow{f.Name, f.USCC, string(f.Licence.Status)})
+				rows = append(rows, firmRow{f.Name, f.USCC, string(f.Licence.Status), f.Region})
 			} else if !errors.Is(err, credtrace.ErrNotFound) {
 				return err
 			}
@@ -397,7 +422,7 @@ func (s *Server) webFirms(c *fiber.Ctx) error {
 				return err
 			}
 			for _, f := range fs {
-				rows = append(rows, firmRow{f.Name, f.USCC, string(f.Licence.Status)})
+				rows = append(rows, firmRow{f.Name, f.USCC, string(f.Licence.Status), f.Region})
 			}
 		}
 	}
@@ -419,7 +444,7 @@ func (s *Server) webFirm(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	data := map[string]any{"Firm": firmRow{d.Firm.Name, d.Firm.USCC, string(d.Firm.Licence.Status)}}
+	data := map[string]any{"Firm": firmRow{d.Firm.Name, d.Firm.USCC, string(d.Firm.Licence.Status), d.Firm.Region}}
 	var recs []publicRecord
 	for _, r := range d.Records {
 		recs = append(recs, publicRecord{r.OccurredAt.In(tracking.CST).Format(day), string(r.Category), string(r.Severity), r.Summary, r.PublicUntil.In(tracking.CST).Format(day)})
@@ -498,7 +523,16 @@ func (s *Server) webParcel(c *fiber.Ctx) error {
 	switch {
 	case errors.As(err, &amb):
 		c.Status(fiber.StatusConflict)
-		data["Carriers"] = amb.Carriers
+		firms, err := s.deps.Courier.FirmIdentities(ctx(c), amb.Carriers)
+		if err != nil {
+			return err
+		}
+		type carrierRow struct{ ID, Name string }
+		var carriers []carrierRow
+		for _, id := range amb.Carriers {
+			carriers = append(carriers, carrierRow{id, firms[id].Name})
+		}
+		data["Carriers"] = carriers
 		return s.render(c, "parcel", "包裹查询", data, "多家快递企业使用该运单号，请选择 · several carriers use this waybill: choose one")
 	case errors.Is(err, credtrace.ErrNotFound):
 		c.Status(fiber.StatusNotFound)
@@ -523,15 +557,26 @@ func (s *Server) webParcel(c *fiber.Ctx) error {
 	}
 	type segRow struct{ Holder, From, To, Dwell string }
 	var custody []segRow
+	var holders []string
+	for _, sg := range t.Custody {
+		holders = append(holders, sg.Holder.FirmID)
+	}
+	firms, err := s.deps.Courier.FirmIdentities(ctx(c), holders)
+	if err != nil {
+		return err
+	}
 	for _, sg := range t.Custody { // empty in the public, reduced trace
-		holder := "recipient 收件人"
+		holder := "收件人 recipient"
 		if sg.Holder.Kind == tracking.HolderFirm {
-			holder = "firm " + sg.Holder.FirmID
+			holder = "企业 firm " + sg.Holder.FirmID
+			if n := firms[sg.Holder.FirmID].Name; n != "" {
+				holder = n + " (" + sg.Holder.FirmID + ")"
+			}
 			if sg.Holder.SiteID != "" {
-				holder += " · site " + sg.Holder.SiteID
+				holder += " · 网点 site " + sg.Holder.SiteID
 			}
 			if sg.Holder.StaffID != "" {
-				holder += " · staff " + sg.Holder.StaffID
+				holder += " · 人员 staff " + sg.Holder.StaffID
 			}
 		}
 		to := ""

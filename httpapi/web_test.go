@@ -380,7 +380,7 @@ func TestDashboardRefusalIsHTML(t *testing.T) {
 		name    string
 		b       *browser
 		session string
-	}{{"signed out", anon, ""}, {"signed in as a firm", firm, `<span class="who">firm</span>`}} {
+	}{{"signed out", anon, ""}, {"signed in as a firm", firm, `<span class="who"><span class="term">企业 <small class="code">firm</small></span></span>`}} {
 		t.Run(c.name, func(t *testing.T) {
 			for _, accept := range []string{"", browserAccept, "*/*"} {
 				status, ctype, page := get(t, e, c.b, "GET", "/ui/overview", accept, "")

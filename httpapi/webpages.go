@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -69,15 +70,19 @@ type rankRow struct {
 	Score, Delta    float64
 }
 
-type anomalyRow struct{ Kind, Waybill, Detail string }
+type anomalyRow struct {
+	Kind, Waybill, Detail, FirmName string
+	firm                            string
+}
 
 // webOverview is the regulators' overview.
 func (s *Server) webOverview(c *fiber.Ctx) error {
 	a := actor(c)
 	data := map[string]any{}
 	sc := a
+	var names map[string]courier.Firm
 	name := func(id string) string {
-		if f, err := s.deps.Courier.Firm(ctx(c), a, id); err == nil {
+		if f, ok := names[id]; ok {
 			return f.Name
 		}
 		return id
@@ -98,6 +103,16 @@ func (s *Server) webOverview(c *fiber.Ctx) error {
 			}
 		}
 		lowest, rose := scoring.Rank(latest, prev, 5)
+		var ids []string
+		for _, x := range lowest {
+			ids = append(ids, x.SubjectID)
+		}
+		for _, x := range rose {
+			ids = append(ids, x.SubjectID)
+		}
+		if names, err = s.deps.Courier.FirmIdentities(ctx(c), ids); err != nil {
+			return err
+		}
 		var worst, improved []rankRow
 		for _, x := range lowest {
 			worst = append(worst, rankRow{ID: x.SubjectID, Name: name(x.SubjectID), Grade: string(x.Grade), Score: x.Value})
@@ -127,8 +142,17 @@ func (s *Server) webOverview(c *fiber.Ctx) error {
 		}
 		data["Anomalies"] = len(as)
 		var rows []anomalyRow
+		var carriers []string
 		for i := len(as) - 1; i >= 0 && len(rows) < 10; i-- {
-			rows = append(rows, anomalyRow{string(as[i].Kind), as[i].Waybill, as[i].Detail})
+			rows = append(rows, anomalyRow{Kind: string(as[i].Kind), Waybill: as[i].Waybill, Detail: as[i].Detail, firm: as[i].Carrier})
+			carriers = append(carriers, as[i].Carrier)
+		}
+		firms, err := s.deps.Courier.FirmIdentities(ctx(c), carriers)
+		if err != nil {
+			return err
+		}
+		for i := range rows {
+			rows[i].FirmName = firms[rows[i].firm].Name
 		}
 		data["AnomalyRows"] = rows
 		incs, err := s.deps.Tracking.Incidents(ctx(c), tc, "", "", "", 0)
@@ -155,7 +179,7 @@ func (s *Server) webFile(c *fiber.Ctx) error {
 		return err
 	}
 	data := map[string]any{"ID": f.Firm.ID, "Name": f.Firm.Name, "USCC": f.Firm.USCC, "Licence": string(f.Firm.Licence.Status),
-		"Regulator": a.IsRegulator()}
+		"Region": f.Firm.Region, "Regulator": a.IsRegulator()}
 	var recs []fileRecord
 	for _, r := range f.Records {
 		recs = append(recs, fileRecord{r.ID, r.OccurredAt.In(tracking.CST).Format(day), string(r.Category), string(r.Severity), string(r.Status), r.Summary})
@@ -203,8 +227,8 @@ func (s *Server) webRecordDecision(c *fiber.Ctx) error {
 }
 
 type objectionRow struct {
-	Record, Filed, ReviewBy, Status, Reasons string
-	Overdue                                  bool
+	FirmID, FirmName, Record, Filed, ReviewBy, Status, Reasons string
+	Overdue                                                    bool
 }
 
 // webObjections lists a firm's (or, for regulators, every) objection with its clock, and lets a
@@ -216,17 +240,31 @@ func (s *Server) webObjections(c *fiber.Ctx) error {
 		return err
 	}
 	now := s.deps.Courier.Now()
+	ids := make([]string, len(os))
+	for i, o := range os {
+		ids[i] = o.FirmID
+	}
+	firms, err := s.deps.Courier.FirmIdentities(ctx(c), ids)
+	if err != nil {
+		return err
+	}
 	var rows []objectionRow
 	for _, o := range os {
-		rows = append(rows, objectionRow{o.RecordID, o.FiledAt.In(tracking.CST).Format(day), o.ReviewBy.In(tracking.CST).Format(day), string(o.Status), o.Reasons, o.Overdue(now)})
+		rows = append(rows, objectionRow{o.FirmID, firms[o.FirmID].Name, o.RecordID, o.FiledAt.In(tracking.CST).Format(day), o.ReviewBy.In(tracking.CST).Format(day),
+			string(o.Status), o.Reasons, o.Overdue(now)})
 	}
 	recs, _, err := s.deps.Courier.Records(ctx(c), a, courier.RecordQuery{Status: []courier.RecordStatus{courier.StatusConfirmed}}, "", courier.MaxLimit)
 	if err != nil {
 		return err
 	}
-	var disputable []fileRecord
+	type disputableRow struct{ ID, Date, CategoryText, Summary string }
+	var disputable []disputableRow
 	for _, r := range recs {
-		disputable = append(disputable, fileRecord{r.ID, r.OccurredAt.In(tracking.CST).Format(day), string(r.Category), string(r.Severity), string(r.Status), r.Summary})
+		cat := string(r.Category)
+		if zh, ok := terms["category"][cat]; ok {
+			cat = zh + " " + cat // an <option> holds text only
+		}
+		disputable = append(disputable, disputableRow{r.ID, r.OccurredAt.In(tracking.CST).Format(day), cat, r.Summary})
 	}
 	return s.render(c, "objections", "异议", map[string]any{"Objections": rows, "Disputable": disputable}, "")
 }
@@ -277,4 +315,57 @@ func (s *Server) webRatings(c *fiber.Ctx) error {
 		data["Rated"] = r
 	}
 	return s.render(c, "ratings", "评价配送", data, "")
+}
+
+type tokenRow struct {
+	ID, Label, Role, For, Created, Expires, LastUsed, State, GraceUntil string
+}
+
+// webTokens lists the tokens for regulators, a page at a time: who they act for (firms by
+// name, read in one query), their expiry, last use and rotation, never their secrets.
+func (s *Server) webTokens(c *fiber.Ctx) error {
+	ts, next, err := s.deps.Courier.Tokens(ctx(c), actor(c), courier.TokenQuery{}, c.Query("cursor"), courier.MaxLimit)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, len(ts))
+	for i, t := range ts {
+		ids[i] = t.FirmID
+	}
+	firms, err := s.deps.Courier.FirmIdentities(ctx(c), ids)
+	if err != nil {
+		return err
+	}
+	now := s.deps.Courier.Now()
+	when := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.In(tracking.CST).Format("2006-01-02 15:04")
+	}
+	var rows []tokenRow
+	for _, t := range ts {
+		r := tokenRow{ID: t.ID, Label: t.Label, Role: string(t.Role), Created: when(t.CreatedAt), Expires: when(t.ExpiresAt), LastUsed: when(t.LastUsedAt), State: "active"}
+		switch {
+		case t.FirmID != "":
+			r.For = firms[t.FirmID].Name
+			if r.For == "" {
+				r.For = t.FirmID
+			}
+		case t.MerchantID != "":
+			r.For = "商家 merchant " + t.MerchantID
+		case t.StaffID != "":
+			r.For = "人员 staff " + t.StaffID
+		}
+		switch {
+		case !t.RevokedAt.IsZero():
+			r.State = "revoked"
+		case !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt):
+			r.State = "expired"
+		case now.Before(t.RetiredUntil):
+			r.State, r.GraceUntil = "grace", when(t.RetiredUntil)
+		}
+		rows = append(rows, r)
+	}
+	return s.render(c, "tokens", "令牌", map[string]any{"Tokens": rows, "Next": next, "Grace": s.deps.Courier.TokenGrace().String()}, "")
 }

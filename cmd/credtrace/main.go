@@ -4,6 +4,8 @@
 //	credtrace score    a scoring run by hand, or the replay of one
 //	credtrace gen      a synthetic district
 //	credtrace bench    the measurements of this machine
+//	credtrace backup   a consistent copy of the embedded store, while serve runs
+//	credtrace restore  a backup into a fresh data directory, verified
 //	credtrace version  version, commit and Go
 //	credtrace help     every command and its flags
 package main
@@ -59,6 +61,8 @@ var commands = []struct{ name, summary string }{
 	{"score", "run a scoring run by hand on the configured store, or recompute one from its inputs (--replay RUN)"},
 	{"gen", "write a synthetic district through the API, or into an embedded store (--data)"},
 	{"bench", "measure credtrace against its references on this machine"},
+	{"backup", "copy the embedded store into DIR while serve runs, with a manifest (audit head, counts, key fingerprints)"},
+	{"restore", "put a backup into a new data directory and verify it (checksum, counts, audit chain)"},
 	{"version", "print the version, the commit and the Go version"},
 	{"help", "print this, or the flags of one command: credtrace help COMMAND"},
 }
@@ -155,6 +159,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return score(ctx, args, getenv, stdout, stderr)
 	case "gen":
 		return gen(ctx, args, getenv, stdout, stderr)
+	case "backup":
+		return backup(ctx, args, getenv, stdout, stderr)
+	case "restore":
+		return restore(ctx, args, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, versionLine())
 		return nil
@@ -167,7 +175,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		case "serve":
 			serveUsage(stdout)
 			return nil
-		case "score", "gen", "bench":
+		case "score", "gen", "bench", "backup", "restore":
 			return run(ctx, []string{args[0], "--help"}, getenv, stdout, stderr)
 		case "version", "help":
 			usage(stdout)
@@ -404,6 +412,7 @@ func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv
 	}
 	hasher := courier.NewHasher(key)
 	svc := courier.NewService(st.courier, hasher, pol, nil)
+	svc.SetTokenGrace(cfg.TokenGrace)
 	if err := auditKey(ctx, cfg, st.courier, svc, log); err != nil {
 		return fail(err)
 	}

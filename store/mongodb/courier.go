@@ -196,11 +196,56 @@ func (s *Store) Token(ctx context.Context, id string) (courier.Token, error) {
 	return fromTokenDoc(d), err
 }
 
-// TokenByHash returns the token whose secret hashes to hash; ErrNotFound when there is none.
+// TokenByHash returns the token whose current secret, or else retired one, hashes to hash;
+// ErrNotFound when none does. Two lookups rather than an $or: the first, by the unique index,
+// answers nearly every request.
 func (s *Store) TokenByHash(ctx context.Context, hash string) (courier.Token, error) {
 	// The hash is a credential: keep it out of error messages.
 	d, err := findOne[tokenDoc](ctx, s.tokens, bson.D{{Key: "hash", Value: hash}}, "token", "by hash")
+	if errors.Is(err, credtrace.ErrNotFound) && hash != "" {
+		d, err = findOne[tokenDoc](ctx, s.tokens, bson.D{{Key: "retired_hash", Value: hash}}, "token", "by retired hash")
+	}
 	return fromTokenDoc(d), err
+}
+
+// Tokens lists tokens matching q in id order.
+func (s *Store) Tokens(ctx context.Context, q courier.TokenQuery) ([]courier.Token, error) {
+	filter := bson.M{}
+	if q.FirmID != "" {
+		filter["firm_id"] = q.FirmID
+	}
+	return list(ctx, s.tokens, "tokens", filter, q.Page, fromTokenDoc)
+}
+
+// RotateToken replaces the token's hash; ErrNotFound for an unknown id, ErrConflict when the
+// new hash is taken.
+func (s *Store) RotateToken(ctx context.Context, id string, r courier.Rotation) error {
+	res, err := s.tokens.UpdateOne(ctx, byID(id), bson.D{{Key: "$set", Value: bson.D{
+		{Key: "hash", Value: r.Hash}, {Key: "retired_hash", Value: r.RetiredHash},
+		{Key: "retired_until", Value: datetime(r.RetiredUntil)}, {Key: "rotated_at", Value: datetime(r.At)}}}})
+	if isDuplicateKey(err) {
+		return fmt.Errorf("mongodb: rotate token %s: %w", id, credtrace.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("mongodb: rotate token %s: %w", id, err)
+	}
+	if res.MatchedCount == 0 {
+		return fmt.Errorf("mongodb: rotate token %s: %w", id, credtrace.ErrNotFound)
+	}
+	return nil
+}
+
+// TouchToken moves the token's last use forward to at with $max, so that replicas touching
+// it at once leave the latest time whatever the order.
+func (s *Store) TouchToken(ctx context.Context, id string, at time.Time) error {
+	res, err := s.tokens.UpdateOne(ctx, byID(id), bson.D{{Key: "$max", Value: bson.D{{Key: "last_used_at", Value: datetime(at)}}}})
+	if err != nil {
+		return fmt.Errorf("mongodb: touch token %s: %w", id, err)
+	}
+	if res.MatchedCount == 0 {
+		return fmt.Errorf("mongodb: touch token %s: %w", id, credtrace.ErrNotFound)
+	}
+	return nil
 }
 
 // RevokeToken marks the token id revoked at at; ErrNotFound when there is none.

@@ -466,6 +466,12 @@ type tokenDoc struct {
 	CreatedAt  *bson.DateTime `bson:"created_at,omitempty"`
 	CreatedBy  string         `bson:"created_by"`
 	RevokedAt  *bson.DateTime `bson:"revoked_at,omitempty"`
+	// The fields of managed tokens (issue 16): absent on tokens stored before them.
+	ExpiresAt    *bson.DateTime `bson:"expires_at,omitempty"`
+	LastUsedAt   *bson.DateTime `bson:"last_used_at,omitempty"`
+	RotatedAt    *bson.DateTime `bson:"rotated_at,omitempty"`
+	RetiredHash  string         `bson:"retired_hash,omitempty"`
+	RetiredUntil *bson.DateTime `bson:"retired_until,omitempty"`
 }
 
 func toTokenDoc(t courier.Token) tokenDoc {
@@ -480,6 +486,12 @@ func toTokenDoc(t courier.Token) tokenDoc {
 		CreatedAt:  datetime(t.CreatedAt),
 		CreatedBy:  t.CreatedBy,
 		RevokedAt:  datetime(t.RevokedAt),
+
+		ExpiresAt:    datetime(t.ExpiresAt),
+		LastUsedAt:   datetime(t.LastUsedAt),
+		RotatedAt:    datetime(t.RotatedAt),
+		RetiredHash:  t.RetiredHash,
+		RetiredUntil: datetime(t.RetiredUntil),
 	}
 }
 
@@ -495,6 +507,12 @@ func fromTokenDoc(d tokenDoc) courier.Token {
 		CreatedAt:  fromDatetime(d.CreatedAt),
 		CreatedBy:  d.CreatedBy,
 		RevokedAt:  fromDatetime(d.RevokedAt),
+
+		ExpiresAt:    fromDatetime(d.ExpiresAt),
+		LastUsedAt:   fromDatetime(d.LastUsedAt),
+		RotatedAt:    fromDatetime(d.RotatedAt),
+		RetiredHash:  d.RetiredHash,
+		RetiredUntil: fromDatetime(d.RetiredUntil),
 	}
 }
 

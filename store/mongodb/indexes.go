@@ -79,6 +79,8 @@ var declaredIndexes = []index{
 	{coll: collCommitments, keys: asc("firm_id", "_id")},
 	{coll: collCommitments, keys: asc("subject.kind", "subject.id", "_id")},
 	{coll: collTokens, keys: asc("hash"), unique: true},
+	{coll: collTokens, keys: asc("retired_hash")},   // a rotated-out secret in its grace period
+	{coll: collTokens, keys: asc("firm_id", "_id")}, // a firm's tokens
 
 	{coll: collEvents, keys: asc("waybill", "carrier")}, // a parcel's events, a waybill's carriers
 	{coll: collEvents, keys: asc("waybill", "carrier", "_id")},

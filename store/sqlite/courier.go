@@ -546,23 +546,26 @@ func (s *Store) Commitments(ctx context.Context, q courier.CommitmentQuery) ([]c
 
 // ----- tokens -----
 
-const tokenCols = `id, hash, role, firm_id, merchant_id, staff_id, label, created_at, created_by, revoked_at`
+const tokenCols = `id, hash, role, firm_id, merchant_id, staff_id, label, created_at, created_by, revoked_at, expires_at, last_used_at, rotated_at, retired_hash, retired_until`
 
 func scanToken(sc scanner) (courier.Token, error) {
 	var t courier.Token
 	var role string
-	var created, revoked sql.NullInt64
-	if err := sc.Scan(&t.ID, &t.Hash, &role, &t.FirmID, &t.MerchantID, &t.StaffID, &t.Label, &created, &t.CreatedBy, &revoked); err != nil {
+	var created, revoked, expires, used, rotated, retiredUntil sql.NullInt64
+	if err := sc.Scan(&t.ID, &t.Hash, &role, &t.FirmID, &t.MerchantID, &t.StaffID, &t.Label, &created, &t.CreatedBy, &revoked,
+		&expires, &used, &rotated, &t.RetiredHash, &retiredUntil); err != nil {
 		return courier.Token{}, translate(err)
 	}
 	t.Role, t.CreatedAt, t.RevokedAt = credtrace.Role(role), fromMS(created), fromMS(revoked)
+	t.ExpiresAt, t.LastUsedAt, t.RotatedAt, t.RetiredUntil = fromMS(expires), fromMS(used), fromMS(rotated), fromMS(retiredUntil)
 	return t, nil
 }
 
 // CreateToken implements courier.Store.
 func (s *Store) CreateToken(ctx context.Context, t courier.Token) error {
-	_, err := s.writer().ExecContext(ctx, `INSERT INTO tokens (`+tokenCols+`) VALUES (?,?,?,?,?,?,?,?,?,?)`,
-		t.ID, t.Hash, string(t.Role), t.FirmID, t.MerchantID, t.StaffID, t.Label, ms(t.CreatedAt), t.CreatedBy, ms(t.RevokedAt))
+	_, err := s.writer().ExecContext(ctx, `INSERT INTO tokens (`+tokenCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		t.ID, t.Hash, string(t.Role), t.FirmID, t.MerchantID, t.StaffID, t.Label, ms(t.CreatedAt), t.CreatedBy, ms(t.RevokedAt),
+		ms(t.ExpiresAt), ms(t.LastUsedAt), ms(t.RotatedAt), t.RetiredHash, ms(t.RetiredUntil))
 	if err != nil {
 		return fmt.Errorf("sqlite: create token: %w", translate(err))
 	}
@@ -574,9 +577,45 @@ func (s *Store) Token(ctx context.Context, id string) (courier.Token, error) {
 	return scanToken(s.reader().QueryRowContext(ctx, `SELECT `+tokenCols+` FROM tokens WHERE id = ?`, id))
 }
 
-// TokenByHash implements courier.Store.
+// TokenByHash implements courier.Store: the current secret first, then a retired one.
 func (s *Store) TokenByHash(ctx context.Context, hash string) (courier.Token, error) {
-	return scanToken(s.reader().QueryRowContext(ctx, `SELECT `+tokenCols+` FROM tokens WHERE hash = ?`, hash))
+	return scanToken(s.reader().QueryRowContext(ctx, `SELECT `+tokenCols+` FROM tokens WHERE hash = ?
+		UNION ALL SELECT `+tokenCols+` FROM tokens WHERE retired_hash = ? AND retired_hash != '' LIMIT 1`, hash, hash))
+}
+
+// Tokens implements courier.Store.
+func (s *Store) Tokens(ctx context.Context, q courier.TokenQuery) ([]courier.Token, error) {
+	var w where
+	if q.FirmID != "" {
+		w.add("firm_id = ?", q.FirmID)
+	}
+	tail := w.page(q.Page)
+	return list(ctx, s.reader(), `SELECT `+tokenCols+` FROM tokens`+w.sql()+tail, w.args, scanToken)
+}
+
+// RotateToken implements courier.Store.
+func (s *Store) RotateToken(ctx context.Context, id string, r courier.Rotation) error {
+	res, err := s.writer().ExecContext(ctx, `UPDATE tokens SET hash = ?, retired_hash = ?, retired_until = ?, rotated_at = ? WHERE id = ?`,
+		r.Hash, r.RetiredHash, ms(r.RetiredUntil), ms(r.At), id)
+	if err != nil {
+		return fmt.Errorf("sqlite: rotate token: %w", translate(err))
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return credtrace.ErrNotFound
+	}
+	return nil
+}
+
+// TouchToken implements courier.Store.
+func (s *Store) TouchToken(ctx context.Context, id string, at time.Time) error {
+	res, err := s.writer().ExecContext(ctx, `UPDATE tokens SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?`, ms(at), id)
+	if err != nil {
+		return fmt.Errorf("sqlite: touch token: %w", translate(err))
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return credtrace.ErrNotFound
+	}
+	return nil
 }
 
 // RevokeToken implements courier.Store.

@@ -471,6 +471,17 @@ ALTER TABLE parcels ADD COLUMN updated_at INTEGER;
 UPDATE parcels SET updated_at = json_extract(doc, '$.updated_at');
 CREATE INDEX parcels_open_updated ON parcels(final, updated_at);
 `,
+	// 17: tokens that can be managed (issue 16, item 5): an expiry, the last use, and the
+	// secret a rotation replaced with the end of its grace period.
+	`
+ALTER TABLE tokens ADD COLUMN expires_at INTEGER;
+ALTER TABLE tokens ADD COLUMN last_used_at INTEGER;
+ALTER TABLE tokens ADD COLUMN rotated_at INTEGER;
+ALTER TABLE tokens ADD COLUMN retired_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE tokens ADD COLUMN retired_until INTEGER;
+CREATE INDEX tokens_retired_hash ON tokens(retired_hash);
+CREATE INDEX tokens_firm ON tokens(firm_id, id);
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

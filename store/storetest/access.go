@@ -18,13 +18,18 @@ var tokenBehaviours = []behaviour{
 	{"TokenCreateConflict", testTokenCreateConflict},
 	{"TokenRevoke", testTokenRevoke},
 	{"TokenCount", testTokenCount},
+	{"TokenList", testTokenList},
+	{"TokenRotate", testTokenRotate},
+	{"TokenTouch", testTokenTouch},
 }
 
-// firmToken is a revoked firm token, so every field but MerchantID is set.
+// firmToken is a rotated, used and then revoked firm token, so every field but MerchantID
+// and StaffID is set.
 func firmToken() courier.Token {
 	return courier.Token{
 		ID: "t1", Hash: "sha256-t1", Role: credtrace.RoleFirm, FirmID: "f1",
 		Label: "顺丰北京 API", CreatedAt: at(1), CreatedBy: "t0", RevokedAt: at(2),
+		ExpiresAt: at(30), LastUsedAt: at(2), RotatedAt: at(1), RetiredHash: "sha256-t1-old", RetiredUntil: at(3),
 	}
 }
 
@@ -90,6 +95,67 @@ func testTokenCount(ctx context.Context, t *testing.T, s courier.Store) {
 	if n != 2 {
 		t.Errorf("count after two creates: got %d, want 2", n)
 	}
+}
+
+// testTokenList: tokens in id order, filtered by firm, paged.
+func testTokenList(ctx context.Context, t *testing.T, s courier.Store) {
+	second := firmToken()
+	second.ID, second.Hash, second.RetiredHash, second.RevokedAt = "t4", "sha256-t4", "", time.Time{}
+	all := []courier.Token{firmToken(), merchantToken(), staffToken(), second}
+	for _, v := range all {
+		must(t, "create "+v.ID, s.CreateToken(ctx, v))
+	}
+	got, err := s.Tokens(ctx, courier.TokenQuery{})
+	must(t, "Tokens", err)
+	check(t, "Tokens", got, []courier.Token{firmToken(), merchantToken(), staffToken(), second})
+	got, err = s.Tokens(ctx, courier.TokenQuery{FirmID: "f1", Page: courier.Page{Limit: 1}})
+	must(t, "Tokens of f1, first page", err)
+	check(t, "Tokens of f1, first page", got, []courier.Token{firmToken()})
+	got, err = s.Tokens(ctx, courier.TokenQuery{FirmID: "f1", Page: courier.Page{After: "t1", Limit: 10}})
+	must(t, "Tokens of f1 after t1", err)
+	check(t, "Tokens of f1 after t1", got, []courier.Token{second})
+	got, err = s.Tokens(ctx, courier.TokenQuery{FirmID: "f9"})
+	must(t, "Tokens of f9", err)
+	if len(got) != 0 {
+		t.Errorf("Tokens of a firm without any: %v", got)
+	}
+}
+
+// testTokenRotate: a rotation replaces the hash; the token is found by the new hash and, as
+// a retired one, by the old; an unknown id and a taken hash are refused.
+func testTokenRotate(ctx context.Context, t *testing.T, s courier.Store) {
+	live, other := merchantToken(), staffToken()
+	must(t, "create", s.CreateToken(ctx, live))
+	must(t, "create other", s.CreateToken(ctx, other))
+	r := courier.Rotation{Hash: "sha256-t2-new", RetiredHash: live.Hash, RetiredUntil: at(8), At: at(7)}
+	must(t, "rotate", s.RotateToken(ctx, live.ID, r))
+	want := live
+	want.Hash, want.RetiredHash, want.RetiredUntil, want.RotatedAt = r.Hash, live.Hash, at(8), at(7)
+	checkGet(ctx, t, "Token after rotate", s.Token, live.ID, want)
+	checkGet(ctx, t, "TokenByHash(new)", s.TokenByHash, r.Hash, want)
+	checkGet(ctx, t, "TokenByHash(retired)", s.TokenByHash, live.Hash, want)
+	checkGet(ctx, t, "TokenByHash(other)", s.TokenByHash, other.Hash, other)
+	wantErr(t, "rotate an unknown id", s.RotateToken(ctx, "t9", courier.Rotation{Hash: "sha256-t9", At: at(7)}), credtrace.ErrNotFound)
+	wantErr(t, "rotate onto a taken hash", s.RotateToken(ctx, live.ID, courier.Rotation{Hash: other.Hash, RetiredHash: r.Hash, At: at(9)}), credtrace.ErrConflict)
+	checkGet(ctx, t, "Token after a refused rotate", s.Token, live.ID, want)
+	if _, err := s.TokenByHash(ctx, "sha256-none"); !errors.Is(err, credtrace.ErrNotFound) {
+		t.Errorf("TokenByHash of an unknown hash: %v, want ErrNotFound", err)
+	}
+}
+
+// testTokenTouch: the last use moves forward, never back.
+func testTokenTouch(ctx context.Context, t *testing.T, s courier.Store) {
+	live := merchantToken()
+	must(t, "create", s.CreateToken(ctx, live))
+	want := live
+	for _, tc := range []struct {
+		touch, want int
+	}{{5, 5}, {3, 5}, {7, 7}} {
+		must(t, fmt.Sprint("touch at ", tc.touch), s.TouchToken(ctx, live.ID, at(tc.touch)))
+		want.LastUsedAt = at(tc.want)
+		checkGet(ctx, t, fmt.Sprint("Token after touch at ", tc.touch), s.Token, live.ID, want)
+	}
+	wantErr(t, "touch an unknown id", s.TouchToken(ctx, "t9", at(1)), credtrace.ErrNotFound)
 }
 
 // ----- audit -----
