@@ -70,7 +70,8 @@ func (p *Parcel) addStep(e *Event) {
 	st := Step{At: e.At, Code: e.Code, EventID: e.ID, Holder: h}
 	i, found := slices.BinarySearchFunc(p.Custody, st, stepLess)
 	if !found {
-		p.Custody = slices.Insert(p.Custody, i, st)
+		// Clipped, so that the insert never shifts an array another copy of the summary shares.
+		p.Custody = slices.Insert(slices.Clip(p.Custody), i, st)
 	}
 }
 

@@ -83,6 +83,7 @@ func TestDelayGoesToWhoeverCausedIt(t *testing.T) {
 				evs := tc.events(w, "DL0000000001")
 				if order == "newest first" {
 					for i := len(evs) - 1; i >= 0; i-- {
+						w.clk.Set(w.clk.Now().Add(time.Second)) // received in this order (Check replays by receipt)
 						w.accept(t, evs[i])
 					}
 				} else {
@@ -95,6 +96,11 @@ func TestDelayGoesToWhoeverCausedIt(t *testing.T) {
 					if got := w.share(t, tracking.SubjectKind(s[0]), s[1]); fmt.Sprint(got) != fmt.Sprint(want) {
 						t.Errorf("%s: %v, want %v", name, got, want)
 					}
+				}
+				// Refolding the stored events from nothing rebuilds the same summary (its custody
+				// and shares) and the same statistics.
+				if diffs, err := w.svc.Check(w.ctx); err != nil || len(diffs) > 0 {
+					t.Errorf("Check = %v, %v; want no difference", diffs, err)
 				}
 			})
 		}
