@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"time"
+
+	"github.com/credtrace/credtrace/tracking"
 )
 
 // Inputs is everything one run reads, as of its as-of time. Compute is a pure function of it,
@@ -50,6 +53,17 @@ type Counts struct {
 	// are in none of the counts above. Left out of the inputs' JSON when zero, so that the
 	// inputs of runs made before it existed still hash as they did.
 	EmptySuspect int `json:",omitempty"`
+	// LateShare is the subject's share of late parcels' delay, in thousandths of a parcel
+	// (tracking.ShareUnit): its part of each late parcel whose custody segment it held longer
+	// than the norm. SlowPickup and the others count those segments by kind, LateFallback the
+	// late parcels it delivered with no segment over its norm (all theirs). Read from 2026.4
+	// on; left out of the inputs' JSON when zero, as EmptySuspect is.
+	LateShare    int `json:",omitempty"`
+	SlowPickup   int `json:",omitempty"`
+	SlowSorting  int `json:",omitempty"`
+	SlowLineHaul int `json:",omitempty"`
+	SlowLastMile int `json:",omitempty"`
+	LateFallback int `json:",omitempty"`
 }
 
 func key(kind SubjectKind, id string) string { return string(kind) + "/" + id }
@@ -351,9 +365,21 @@ func scoreOne(m Methodology, in Inputs, d *subjectData, prior ratingPrior) Score
 			return float64(n) / float64(of) * per
 		}
 		late, lost, dam, compl := rate(c.Late, judged, 1e4), rate(c.Lost, c.Handled, 1e4), rate(c.Damaged, c.Handled, 1e4), rate(c.Complaints, c.Handled, 1e6)
-		measure := tw["late_per_10k"]*late + tw["lost_per_10k"]*lost + tw["damaged_per_10k"]*dam + tw["complaints_per_million"]*compl
-		detail := fmt.Sprintf("%d parcels: late %.0f, lost %.1f, damaged %.1f per 10,000; complaints %.0f per million",
-			c.Handled, late, lost, dam, compl)
+		// lateK of lateN is the late rate's proportion: the late parcels the subject delivered
+		// of those it delivered, or (2026.4 on) its attributed share of late parcels of the
+		// parcels it handled, whatever leg it held.
+		lateW, lateK, lateN, lateWhat := tw["late_per_10k"], c.Late, judged, "late"
+		if w := tw["late_share_per_10k"]; w > 0 {
+			share := float64(c.LateShare) / tracking.ShareUnit
+			late = 0
+			if c.Handled > 0 {
+				late = share / float64(c.Handled) * 1e4
+			}
+			lateW, lateK, lateN, lateWhat = w, int(math.Round(share)), c.Handled, "late (attributed)"
+		}
+		measure := lateW*late + tw["lost_per_10k"]*lost + tw["damaged_per_10k"]*dam + tw["complaints_per_million"]*compl
+		detail := fmt.Sprintf("%d parcels: %s %.0f, lost %.1f, damaged %.1f per 10,000; complaints %.0f per million",
+			c.Handled, lateWhat, late, lost, dam, compl)
 		if weighEmpty {
 			// Per 10,000 parcels collected, real and suspect: a campaign of fakes is measured
 			// against everything the outlet took in, so it cannot hide behind its own volume.
@@ -371,7 +397,7 @@ func scoreOne(m Methodology, in Inputs, d *subjectData, prior ratingPrior) Score
 				per  float64
 				w    float64
 			}
-			rts := []rt{{c.Late, judged, 1e4, tw["late_per_10k"]}, {c.Lost, c.Handled, 1e4, tw["lost_per_10k"]},
+			rts := []rt{{lateK, lateN, 1e4, lateW}, {c.Lost, c.Handled, 1e4, tw["lost_per_10k"]},
 				{c.Damaged, c.Handled, 1e4, tw["damaged_per_10k"]}, {c.Complaints, c.Handled, 1e6, tw["complaints_per_million"]}}
 			if weighEmpty {
 				rts = append(rts, rt{c.EmptySuspect, c.Handled + c.EmptySuspect, 1e4, tw["empty_suspect_per_10k"]})
@@ -384,8 +410,14 @@ func scoreOne(m Methodology, in Inputs, d *subjectData, prior ratingPrior) Score
 			tr.Uncertainty = spread(measure, sd, trackingHalf)
 			tr.Detail = detail + fmt.Sprintf(" → measure %.2f ± %.2f", measure, sd)
 		}
-		tr.Items = append(tr.Items, Item{Kind: "statistic", Ref: fmt.Sprintf("%s/%s/%s..%s", d.kind, d.id, in.StatsFrom, in.AsOf.In(cst).Format("2006-01-02")),
-			Effect: round2(tr.Value - 1000), Detail: tr.Detail})
+		ref := fmt.Sprintf("%s/%s/%s..%s", d.kind, d.id, in.StatsFrom, in.AsOf.In(cst).Format("2006-01-02"))
+		tr.Items = append(tr.Items, Item{Kind: "statistic", Ref: ref, Effect: round2(tr.Value - 1000), Detail: tr.Detail})
+		if tw["late_share_per_10k"] > 0 && (c.LateShare > 0 || c.LateFallback > 0) {
+			// The delay's evidence: the segments the subject held over their norm on late
+			// parcels, and what the attributed lateness alone costs the component.
+			tr.Items = append(tr.Items, Item{Kind: "delay", Ref: ref + "/segments",
+				Effect: round2(halving(measure, trackingHalf) - halving(measure-lateW*late, trackingHalf)), Detail: delayDetail(m, c)})
+		}
 		comps = append(comps, tr)
 	}
 
@@ -502,6 +534,27 @@ func scoreOne(m Methodology, in Inputs, d *subjectData, prior ratingPrior) Score
 		sc.Grade = Insufficient
 	}
 	return sc
+}
+
+// delayDetail tells the segments behind a subject's late share.
+func delayDetail(m Methodology, c Counts) string {
+	var parts []string
+	for _, k := range []struct {
+		kind string
+		n    int
+	}{{"pickup", c.SlowPickup}, {"sorting", c.SlowSorting}, {"line_haul", c.SlowLineHaul}, {"last_mile", c.SlowLastMile}} {
+		if k.n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d (norm %g h)", strings.ReplaceAll(k.kind, "_", " "), k.n, m.SegmentNorms[k.kind]))
+		}
+	}
+	out := fmt.Sprintf("%.2f late parcels attributed", float64(c.LateShare)/tracking.ShareUnit)
+	if len(parts) > 0 {
+		out += "; segments held over their norm on late parcels: " + strings.Join(parts, ", ")
+	}
+	if c.LateFallback > 0 {
+		out += fmt.Sprintf("; %d late parcels delivered with no segment over its norm, counted whole to the delivering outlet", c.LateFallback)
+	}
+	return out
 }
 
 // binomialSE is the standard error of a proportion of k in n, with (k+½)/(n+1) for the

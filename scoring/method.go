@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
 	"github.com/credtrace/credtrace"
+	"github.com/credtrace/credtrace/tracking"
 )
 
 // Methodology is the evaluation committee's rule set for one year. It is a document (a file
@@ -67,7 +69,21 @@ type Methodology struct {
 	// ratings shrunk toward the peer group. Absent (nil) in earlier versions, which keep their
 	// rules: MinParcels, MinRatings and the all-firms prior.
 	Evidence *Evidence `json:"evidence,omitempty"`
+	// SegmentNorms, from 2026.4 on, are the dwell norms in hours per custody segment kind
+	// (pickup, sorting, line_haul, last_mile) by which the delay of a late parcel is
+	// attributed: it is shared among the holders whose segment exceeded its norm, by how far,
+	// and the tracking weight late_share_per_10k then weighs each subject's attributed share
+	// of late parcels per 10,000 parcels it handled, in place of late_per_10k (the delivering
+	// outlet's late count). The statistics are measured with these norms as parcels are
+	// judged (cmd wires them into tracking), so a version that changes them measures only the
+	// parcels judged after it is wired.
+	SegmentNorms map[string]float64 `json:"segment_norms,omitempty"`
 }
+
+// maxSegmentNorm is the longest norm a segment may have: the total delay within a city (3
+// days), past which an open parcel is deemed lost, so that the open segment of a lost parcel
+// always exceeds its norm.
+const maxSegmentNorm = 72.0
 
 // Evidence are the rules that weigh the evidence by its amount (2026.3 on).
 type Evidence struct {
@@ -237,6 +253,62 @@ const Method2026_3 = `{
   "evidence": {"exposure_floor": 500, "record_half": 50, "record_unit": 3, "star_variance": 1, "spread": 150, "max_se": 70, "shrink": "peer"}
 }`
 
+// Method2026_4 is 2026.3 with the delay of a late parcel attributed to whoever caused it
+// (issue 12 item 3): the custody chain's segments each against the norm of its kind (pickup
+// 24 h, sorting 24 h, line haul 48 h, last mile 36 h, segment_norms), a late parcel's delay
+// shared among the holders whose segment exceeded its norm in proportion to how far, and the
+// tracking measure weighing each subject's attributed late parcels per 10,000 it handled
+// (late_share_per_10k) in place of the delivering outlet's late deliveries per 10,000 it
+// delivered (late_per_10k, 0 here). A late parcel with no segment over its norm stays the
+// delivering outlet's. A new version, not a change of 2026.3, which has been published; it
+// takes effect on 2027-07-01, the quarter after 2026.3.
+const Method2026_4 = `{
+  "version": "2026.4",
+  "effective_from": "2027-07-01T00:00:00+08:00",
+  "description": "2026.3 (records as a rate, standard errors, grade ranges, peer shrinkage) with the delay of a late parcel attributed along its custody chain: shared among the holders whose segment exceeded its norm, by how far",
+  "window_months": 24,
+  "time_weights": [{"up_to_months": 6, "weight": 3}, {"up_to_months": 12, "weight": 2}, {"up_to_months": 24, "weight": 1}],
+  "severity_weights": {"minor": 1, "general": 3, "serious": 8},
+  "category_weights": {"supervision": 1, "enforcement": 1.5, "complaint": 0.8, "media": 0.8, "licence": 1.2, "service_quality": 1, "delivery_safety": 1.5},
+  "party_weights": {"regulator": 0.4, "tracking": 0.3, "merchant": 0.15, "consumer": 0.15},
+  "tracking_weights": {"late_per_10k": 0, "late_share_per_10k": 0.02, "lost_per_10k": 1.0, "damaged_per_10k": 0.5, "complaints_per_million": 0.05, "empty_suspect_per_10k": 1.0},
+  "segment_norms": {"pickup": 24, "sorting": 24, "line_haul": 48, "last_mile": 36},
+  "prior_mean": 4.2,
+  "prior_count": 10,
+  "commitment_bonus": 10,
+  "bonus_cap": 30,
+  "volume_bands": [10000, 100000, 1000000],
+  "cutoffs": {"A": 850, "B": 700, "C": 550},
+  "rating_edit_hours": 168,
+  "burst_count": 5,
+  "burst_weight": 0.2,
+  "suspect_five_star": 0,
+  "burst_scope": "firm_tree",
+  "net_bursts_apart": true,
+  "lists": {
+    "red_consecutive_a": 2,
+    "black_consecutive_d": 2,
+    "revocation_grade": [{"category": "delivery_safety", "severity": "serious"}],
+    "review_decile_periods": 4,
+    "sanction_months": {"redlist": 12, "blacklist": 12, "public_exposure": 3, "platform_restriction": 6, "suspension": 3, "revocation_proposal": 0}
+  },
+  "inspections_by_grade": {"A": 1, "B": 2, "C": 4, "D": 12, "insufficient": 2},
+  "evidence": {"exposure_floor": 500, "record_half": 50, "record_unit": 3, "star_variance": 1, "spread": 150, "max_se": 70, "shrink": "peer"}
+}`
+
+// TrackingNorms are the segment norms m publishes, as tracking measures them (nil when m
+// publishes none): cmd wires them into tracking.Options.SegmentNorms.
+func (m Methodology) TrackingNorms() map[tracking.SegmentKind]time.Duration {
+	if m.SegmentNorms == nil {
+		return nil
+	}
+	out := map[tracking.SegmentKind]time.Duration{}
+	for k, h := range m.SegmentNorms {
+		out[tracking.SegmentKind(k)] = time.Duration(h * float64(time.Hour))
+	}
+	return out
+}
+
 // ParseMethod reads and validates a methodology document, naming every bad field.
 func ParseMethod(doc string) (Methodology, error) {
 	var m Methodology
@@ -312,6 +384,18 @@ func ParseMethod(doc string) (Methodology, error) {
 		}
 		if e.Shrink != "peer" && e.Shrink != "all" {
 			v.Add("evidence.shrink", "must be peer or all")
+		}
+	}
+	if m.SegmentNorms != nil || m.TrackingWeights["late_share_per_10k"] > 0 {
+		for _, k := range tracking.SegmentKinds {
+			if h, ok := m.SegmentNorms[string(k)]; !ok || h <= 0 || h > maxSegmentNorm {
+				v.Add("segment_norms."+string(k), "required with late_share_per_10k, in hours, above 0 and at most %g", maxSegmentNorm)
+			}
+		}
+		for k := range m.SegmentNorms {
+			if !slices.Contains(tracking.SegmentKinds, tracking.SegmentKind(k)) {
+				v.Add("segment_norms."+k, "not a segment kind (pickup, sorting, line_haul, last_mile)")
+			}
 		}
 	}
 	if m.Lists.RedConsecutiveA < 1 || m.Lists.BlackConsecutiveD < 1 || m.Lists.ReviewDecile < 1 {

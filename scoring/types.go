@@ -89,7 +89,7 @@ const (
 
 // Item is one input that moved a score, with the id of what it came from.
 type Item struct {
-	Kind   string // record, statistic, rating, commitment
+	Kind   string // record, statistic, delay (2026.4 on: the slow segments behind the late share), rating, commitment, grade_range
 	Ref    string // record id, "firm/<id>/<from>..<to>", rating id, commitment id
 	Effect float64
 	Detail string

@@ -178,5 +178,15 @@ func comparable(p Parcel) Parcel {
 		p.Handled = nil
 	}
 	p.Handled = slices.Clone(p.Handled)
+	p.Custody = slices.Clone(p.Custody)
+	for i := range p.Custody {
+		p.Custody[i].At = p.Custody[i].At.UTC()
+	}
+	if len(p.Custody) == 0 {
+		p.Custody = nil
+	}
+	if len(p.Delay) == 0 {
+		p.Delay = nil
+	}
 	return p
 }

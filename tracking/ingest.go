@@ -498,6 +498,7 @@ func (s *Service) fold(p *Parcel, e *Event, cfg CarrierConfig, o Options) []Anom
 	if e.Code.transit() {
 		p.TransitScans++
 	}
+	p.addStep(e)
 	who := party(e)
 	day := Day(e.At)
 	switch e.Code {
@@ -577,6 +578,11 @@ func (s *Service) fold(p *Parcel, e *Event, cfg CarrierConfig, o Options) []Anom
 			p.Verdict = VerdictWithheld
 		} else {
 			e.Deltas = append(e.Deltas, deltas(p.DeliveredBy, Day(p.DeliveredAt), p.Verdict, 1)...)
+			if p.Verdict == MLate {
+				// The delay goes to whoever held the parcel too long (kept, to be taken back exactly).
+				p.Delay = attribute(p.Custody, p.DeliveredAt, o.SegmentNorms, p.DeliveredBy.SiteID, p.DeliveredBy)
+				e.Deltas = append(e.Deltas, shareDeltas(p.Delay, Day(p.DeliveredAt), 1)...)
+			}
 		}
 	}
 	if p.Empty {

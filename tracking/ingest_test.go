@@ -486,7 +486,10 @@ func TestIngestStatistics(t *testing.T) {
 		"2026-06-04": {tracking.MHandled: 1, tracking.MDelivered: 1, tracking.MLate: 1},
 	}
 	hqB := counts{"2026-06-02": {tracking.MHandled: 1}, "2026-06-03": {tracking.MHandled: 1, tracking.MLost: 1}}
-	hqA := counts{"2026-06-01": {tracking.MHandled: 2}, "2026-06-02": {tracking.MHandled: 2, tracking.MDamaged: 1}}
+	// P2's delay is its pickup's: collected at siteA by xA, held 55 h before siteBr's arrival
+	// scan (over the 24 h norm), then 19 h at the delivering outlet (under the last mile's 36 h).
+	p2Late := map[tracking.Metric]int{tracking.MLateShare: tracking.ShareUnit, tracking.MSlowPickup: 1}
+	hqA := counts{"2026-06-01": {tracking.MHandled: 2}, "2026-06-02": {tracking.MHandled: 2, tracking.MDamaged: 1}, "2026-06-04": p2Late}
 	want := func(w *world) map[tracking.StatKey]counts {
 		return map[tracking.StatKey]counts{
 			{Kind: tracking.SubjectFirm, ID: w.hqA}:    hqA,
@@ -496,7 +499,7 @@ func TestIngestStatistics(t *testing.T) {
 			{Kind: tracking.SubjectSite, ID: w.siteA2}: {},
 			{Kind: tracking.SubjectSite, ID: w.siteBr}: brA,
 			{Kind: tracking.SubjectSite, ID: w.siteB}:  hqB,
-			{Kind: tracking.SubjectStaff, ID: w.xA}:    {"2026-06-01": {tracking.MHandled: 2}, "2026-06-02": {tracking.MHandled: 1}},
+			{Kind: tracking.SubjectStaff, ID: w.xA}:    {"2026-06-01": {tracking.MHandled: 2}, "2026-06-02": {tracking.MHandled: 1}, "2026-06-04": p2Late},
 			{Kind: tracking.SubjectStaff, ID: w.wA}:    {"2026-06-02": {tracking.MHandled: 1, tracking.MDamaged: 1}},
 			{Kind: tracking.SubjectStaff, ID: w.yBr}:   brA,
 			{Kind: tracking.SubjectStaff, ID: w.zB}:    hqB,

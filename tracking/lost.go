@@ -73,7 +73,8 @@ func (p Parcel) lostAt(o Options) time.Time {
 // deemedLost is the loss counted for p in its current state: the parcel counts as lost and as
 // late (a lost parcel must weigh worse than a late one, and it was not on time) against the
 // holder at its last scan, firm, site and person, and against the carrier that issued the
-// waybill when another firm held it; on the day the total delay ran out (lostAt). The key names the
+// waybill when another firm held it, and its late share against the holders whose segments
+// exceeded their norm; on the day the total delay ran out (lostAt). The key names the
 // state by its number of events: a later event makes another state, which may be deemed lost
 // again on its own, never twice.
 func deemedLost(p Parcel, o Options) statSource {
@@ -89,6 +90,9 @@ func deemedLost(p Parcel, o Options) statSource {
 			ds = append(ds, deltas(Party{FirmID: p.Carrier}, day, m, 1)...)
 		}
 	}
+	// Its delay, shared along the chain up to the loss: the open segment of the holder at the
+	// last scan, silent for the total delay, exceeds any norm below it.
+	ds = append(ds, shareDeltas(attribute(p.Custody, p.lostAt(o), o.SegmentNorms, "", holder), day, 1)...)
 	return statSource{key: "deemed-lost|" + p.Carrier + "|" + p.Waybill + "|" + strconv.Itoa(p.Events), deltas: ds}
 }
 
@@ -158,7 +162,9 @@ func withdrawals(p Parcel, deliveryNew, verdictNew bool) []statSource {
 		out = append(out, statSource{key: emptyKey(p, "delivered"), deltas: deltas(p.DeliveredBy, Day(p.DeliveredAt), MDelivered, -1)})
 	}
 	if m := p.verdict(); m != "" && !verdictNew {
-		out = append(out, statSource{key: emptyKey(p, "verdict"), deltas: deltas(p.DeliveredBy, Day(p.DeliveredAt), m, -1)})
+		ds := deltas(p.DeliveredBy, Day(p.DeliveredAt), m, -1)
+		ds = append(ds, shareDeltas(p.Delay, Day(p.DeliveredAt), -1)...) // what its lateness counted
+		out = append(out, statSource{key: emptyKey(p, "verdict"), deltas: ds})
 	}
 	if !p.CollectedAt.IsZero() {
 		out = append(out, suspectItem(p))

@@ -84,6 +84,11 @@ type Options struct {
 	// EmptyReconcile is how long after a merchant burst was found the scan keeps withdrawing
 	// what its parcels count as service (default 14 days: longer than any delivery).
 	EmptyReconcile time.Duration
+	// SegmentNorms are the dwell norms per custody segment kind that a late parcel's delay is
+	// attributed by (default DefaultSegmentNorms, the norms methodology 2026.4 publishes; a
+	// kind left out takes its default). Like the total delays, they must not change while
+	// parcels are on their way: a deemed loss is taken back by the same computation.
+	SegmentNorms map[SegmentKind]time.Duration
 	// OnPhoneCheck, when set, is told the outcome of every phone check (PhonePassed,
 	// PhoneWrong, PhoneLocked), for the metrics.
 	OnPhoneCheck func(outcome string)
@@ -126,6 +131,14 @@ func (o Options) withDefaults() Options {
 	if o.EmptyReconcile <= 0 {
 		o.EmptyReconcile = 14 * 24 * time.Hour
 	}
+	norms := make(map[SegmentKind]time.Duration, len(SegmentKinds))
+	for _, k := range SegmentKinds {
+		norms[k] = DefaultSegmentNorms[k]
+		if d := o.SegmentNorms[k]; d > 0 {
+			norms[k] = d
+		}
+	}
+	o.SegmentNorms = norms
 	return o
 }
 

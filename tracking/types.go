@@ -201,10 +201,25 @@ const (
 	// collected them. Such parcels are not service: they leave handled, delivered and
 	// on-time/late, so a campaign of fake parcels can no longer lift an outlet's rates.
 	MEmptySuspect Metric = "empty_suspect"
+	// MLateShare is the part of late parcels' delay a subject answers for, in thousandths of a
+	// parcel (ShareUnit): each late parcel (judged late, or deemed lost) shares one parcel
+	// among the holders whose custody segments exceeded their norm (see attribute). Unlike
+	// MLate, which stays with the delivering outlet, it follows whoever held the parcel too long.
+	MLateShare Metric = "late_share"
+	// MSlowPickup and the others count, per holder, the segments of late parcels that
+	// exceeded their norm, by kind (SlowMetric): the evidence of MLateShare.
+	MSlowPickup   Metric = "slow_pickup"
+	MSlowSorting  Metric = "slow_sorting"
+	MSlowLineHaul Metric = "slow_line_haul"
+	MSlowLastMile Metric = "slow_last_mile"
+	// MLateFallback counts the late parcels none of whose segments exceeded its norm: their
+	// whole share went to the delivering outlet, as MLate does.
+	MLateFallback Metric = "late_fallback"
 )
 
 // Metrics lists every metric.
-var Metrics = []Metric{MHandled, MDelivered, MOnTime, MLate, MLost, MDamaged, MComplaints, MEmptySuspect}
+var Metrics = []Metric{MHandled, MDelivered, MOnTime, MLate, MLost, MDamaged, MComplaints, MEmptySuspect,
+	MLateShare, MSlowPickup, MSlowSorting, MSlowLineHaul, MSlowLastMile, MLateFallback}
 
 // SubjectKind is what statistics are about.
 type SubjectKind string
@@ -308,6 +323,12 @@ type Parcel struct {
 	// Empty is set once the fold saw an empty-parcel signal on the parcel: what it had counted
 	// as service was withdrawn, and it counts none from then on.
 	Empty bool
+	// Custody is the custody-bearing events folded so far, in event order: the chain the
+	// delay of a late parcel is attributed along. Empty in summaries stored before it was kept.
+	Custody []Step
+	// Delay is how the parcel's lateness was shared when it was judged late (and counted):
+	// kept so that withdrawing the judgement takes back exactly what it counted.
+	Delay []Share
 }
 
 // VerdictWithheld is the Verdict of a parcel judged while an empty-parcel suspect: nothing

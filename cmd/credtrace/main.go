@@ -424,8 +424,13 @@ func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv
 		return fail(fmt.Errorf("recover statistics: %w", err))
 	}
 	metrics := httpapi.NewMetrics()
+	// The delay of late parcels is attributed by the segment norms methodology 2026.4 publishes.
+	norms, err := scoring.ParseMethod(scoring.Method2026_4)
+	if err != nil {
+		return fail(fmt.Errorf("methodology 2026.4: %w", err))
+	}
 	opts := tracking.Options{OnPhoneCheck: metrics.PhoneCheck, Auditor: courier.NewAuditor(svc, st.trackingOf),
-		TotalDelayWithinCity: cfg.TotalDelayCity, TotalDelayBetweenCities: cfg.TotalDelayIntercity}
+		TotalDelayWithinCity: cfg.TotalDelayCity, TotalDelayBetweenCities: cfg.TotalDelayIntercity, SegmentNorms: norms.TrackingNorms()}
 	if fp := getenv("CREDTRACE_FAILPOINT"); fp != "" {
 		// Crash tests only: die at the named step of the Nth ingestion ("committed:2").
 		if set, ok := st.courier.(interface{ SetStepHook(func(string)) }); ok {

@@ -3,6 +3,7 @@ package mongodb
 import (
 	"cmp"
 	"slices"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
@@ -203,6 +204,42 @@ type parcelDoc struct {
 	Empty        bool           `bson:"empty,omitempty"`
 	Version      int64          `bson:"version,omitempty"`
 	Folded       []string       `bson:"folded,omitempty"`
+	Custody      []stepDoc      `bson:"custody,omitempty"`
+	Delay        []shareDoc     `bson:"delay,omitempty"`
+}
+
+// stepDoc is one custody step of a parcel summary.
+type stepDoc struct {
+	At      *bson.DateTime `bson:"at"`
+	Code    string         `bson:"code"`
+	EventID string         `bson:"event"`
+	Holder  holderDoc      `bson:"holder"`
+}
+
+// shareDoc is one holder's share of a late parcel's delay.
+type shareDoc struct {
+	Holder  partyDoc `bson:"holder"`
+	Kind    string   `bson:"kind,omitempty"`
+	Milli   int64    `bson:"milli"`
+	OverMS  int64    `bson:"over_ms,omitempty"`
+	EventID string   `bson:"event,omitempty"`
+}
+
+func toStepDoc(s tracking.Step) stepDoc {
+	return stepDoc{At: datetime(s.At), Code: string(s.Code), EventID: s.EventID, Holder: toHolderDoc(s.Holder)}
+}
+
+func fromStepDoc(d stepDoc) tracking.Step {
+	return tracking.Step{At: fromDatetime(d.At), Code: tracking.Code(d.Code), EventID: d.EventID, Holder: fromHolderDoc(d.Holder)}
+}
+
+func toShareDoc(s tracking.Share) shareDoc {
+	return shareDoc{Holder: toPartyDoc(s.Holder), Kind: string(s.Kind), Milli: int64(s.Milli), OverMS: s.Over.Milliseconds(), EventID: s.EventID}
+}
+
+func fromShareDoc(d shareDoc) tracking.Share {
+	return tracking.Share{Holder: fromPartyDoc(d.Holder), Kind: tracking.SegmentKind(d.Kind), Milli: int(d.Milli),
+		Over: time.Duration(d.OverMS) * time.Millisecond, EventID: d.EventID}
 }
 
 func toParcelDoc(p tracking.Parcel) parcelDoc {
@@ -242,6 +279,8 @@ func toParcelDoc(p tracking.Parcel) parcelDoc {
 		Empty:        p.Empty,
 		Version:      p.Version,
 		Folded:       p.Folded,
+		Custody:      convSlice(p.Custody, toStepDoc),
+		Delay:        convSlice(p.Delay, toShareDoc),
 	}
 }
 
@@ -282,6 +321,8 @@ func fromParcelDoc(d parcelDoc) tracking.Parcel {
 		Empty:            d.Empty,
 		Version:          d.Version,
 		Folded:           d.Folded,
+		Custody:          convSlice(d.Custody, fromStepDoc),
+		Delay:            convSlice(d.Delay, fromShareDoc),
 	}
 }
 

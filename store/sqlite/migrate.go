@@ -482,6 +482,17 @@ ALTER TABLE tokens ADD COLUMN retired_until INTEGER;
 CREATE INDEX tokens_retired_hash ON tokens(retired_hash);
 CREATE INDEX tokens_firm ON tokens(firm_id, id);
 `,
+	// 18: the delay of a late parcel is attributed along its custody chain (issue 12, item 3):
+	// each holder's late share (thousandths of a parcel), its slow segments by kind, and the
+	// late parcels left to the delivering outlet for want of a slow segment.
+	`
+ALTER TABLE stats ADD COLUMN late_share INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE stats ADD COLUMN slow_pickup INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE stats ADD COLUMN slow_sorting INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE stats ADD COLUMN slow_line_haul INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE stats ADD COLUMN slow_last_mile INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE stats ADD COLUMN late_fallback INTEGER NOT NULL DEFAULT 0;
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -110,38 +110,90 @@ type partyJSON struct {
 }
 
 type parcelJSON struct {
-	Waybill      string     `json:"waybill"`
-	Carrier      string     `json:"carrier"`
-	Carriers     []string   `json:"carriers,omitempty"`
-	Status       string     `json:"status"`
-	StatusAt     int64      `json:"status_at,omitempty"`
-	Holder       holderJSON `json:"holder"`
-	HolderAt     int64      `json:"holder_at,omitempty"`
-	CollectedAt  int64      `json:"collected_at,omitempty"`
-	CollectedBy  partyJSON  `json:"collected_by"`
-	DeliveredAt  int64      `json:"delivered_at,omitempty"`
-	DeliveredBy  partyJSON  `json:"delivered_by"`
-	Signer       string     `json:"signer,omitempty"`
-	MerchantID   string     `json:"merchant,omitempty"`
-	RecipientKey string     `json:"recipient_key,omitempty"`
-	RecipientID  string     `json:"recipient_id,omitempty"`
-	WeightGrams  int        `json:"weight_g,omitempty"`
-	TransitScans int        `json:"transit_scans,omitempty"`
-	Lost         bool       `json:"lost,omitempty"`
-	Damaged      bool       `json:"damaged,omitempty"`
-	FirstAt      int64      `json:"first_at,omitempty"`
-	LastAt       int64      `json:"last_at,omitempty"`
-	Events       int        `json:"events"`
-	PromiseBy    int64      `json:"promise_by,omitempty"`
-	Judged       bool       `json:"judged,omitempty"`
-	Verdict      string     `json:"verdict,omitempty"`
-	Handled      []string   `json:"handled,omitempty"`
-	CollRegion   string     `json:"collected_region,omitempty"`
-	LastRegion   string     `json:"last_region,omitempty"`
-	Withheld     bool       `json:"delivery_withheld,omitempty"`
-	Empty        bool       `json:"empty,omitempty"`
-	Final        bool       `json:"final,omitempty"`
-	UpdatedAt    int64      `json:"updated_at,omitempty"`
+	Waybill      string      `json:"waybill"`
+	Carrier      string      `json:"carrier"`
+	Carriers     []string    `json:"carriers,omitempty"`
+	Status       string      `json:"status"`
+	StatusAt     int64       `json:"status_at,omitempty"`
+	Holder       holderJSON  `json:"holder"`
+	HolderAt     int64       `json:"holder_at,omitempty"`
+	CollectedAt  int64       `json:"collected_at,omitempty"`
+	CollectedBy  partyJSON   `json:"collected_by"`
+	DeliveredAt  int64       `json:"delivered_at,omitempty"`
+	DeliveredBy  partyJSON   `json:"delivered_by"`
+	Signer       string      `json:"signer,omitempty"`
+	MerchantID   string      `json:"merchant,omitempty"`
+	RecipientKey string      `json:"recipient_key,omitempty"`
+	RecipientID  string      `json:"recipient_id,omitempty"`
+	WeightGrams  int         `json:"weight_g,omitempty"`
+	TransitScans int         `json:"transit_scans,omitempty"`
+	Lost         bool        `json:"lost,omitempty"`
+	Damaged      bool        `json:"damaged,omitempty"`
+	FirstAt      int64       `json:"first_at,omitempty"`
+	LastAt       int64       `json:"last_at,omitempty"`
+	Events       int         `json:"events"`
+	PromiseBy    int64       `json:"promise_by,omitempty"`
+	Judged       bool        `json:"judged,omitempty"`
+	Verdict      string      `json:"verdict,omitempty"`
+	Handled      []string    `json:"handled,omitempty"`
+	CollRegion   string      `json:"collected_region,omitempty"`
+	LastRegion   string      `json:"last_region,omitempty"`
+	Withheld     bool        `json:"delivery_withheld,omitempty"`
+	Empty        bool        `json:"empty,omitempty"`
+	Final        bool        `json:"final,omitempty"`
+	UpdatedAt    int64       `json:"updated_at,omitempty"`
+	Custody      []stepJSON  `json:"custody,omitempty"`
+	Delay        []shareJSON `json:"delay,omitempty"`
+}
+
+// stepJSON is one custody step of a parcel summary.
+type stepJSON struct {
+	At      int64      `json:"at"`
+	Code    string     `json:"code"`
+	EventID string     `json:"event"`
+	Holder  holderJSON `json:"holder"`
+}
+
+// shareJSON is one holder's share of a late parcel's delay.
+type shareJSON struct {
+	Holder  partyJSON `json:"holder"`
+	Kind    string    `json:"kind,omitempty"`
+	Milli   int       `json:"milli"`
+	OverMS  int64     `json:"over_ms,omitempty"`
+	EventID string    `json:"event,omitempty"`
+}
+
+func toSteps(ss []tracking.Step) []stepJSON {
+	var out []stepJSON
+	for _, s := range ss {
+		out = append(out, stepJSON{At: msInt(s.At), Code: string(s.Code), EventID: s.EventID, Holder: toHolder(s.Holder)})
+	}
+	return out
+}
+
+func fromSteps(ss []stepJSON) []tracking.Step {
+	var out []tracking.Step
+	for _, s := range ss {
+		out = append(out, tracking.Step{At: fromMSInt(s.At), Code: tracking.Code(s.Code), EventID: s.EventID, Holder: fromHolder(s.Holder)})
+	}
+	return out
+}
+
+func toShares(ss []tracking.Share) []shareJSON {
+	var out []shareJSON
+	for _, s := range ss {
+		out = append(out, shareJSON{Holder: toParty(s.Holder), Kind: string(s.Kind), Milli: s.Milli, OverMS: s.Over.Milliseconds(), EventID: s.EventID})
+	}
+	return out
+}
+
+func fromShares(ss []shareJSON) []tracking.Share {
+	var out []tracking.Share
+	for _, s := range ss {
+		out = append(out, tracking.Share{Holder: fromParty(s.Holder), Kind: tracking.SegmentKind(s.Kind), Milli: s.Milli,
+			Over: time.Duration(s.OverMS) * time.Millisecond, EventID: s.EventID})
+	}
+	return out
 }
 
 func toParty(p tracking.Party) partyJSON {
@@ -160,7 +212,7 @@ func toParcel(p tracking.Parcel) parcelJSON {
 		Lost: p.Lost, Damaged: p.Damaged, FirstAt: msInt(p.FirstAt),
 		LastAt: msInt(p.LastAt), Events: p.Events, PromiseBy: msInt(p.PromiseBy), Judged: p.Judged, Handled: p.Handled,
 		Final: p.Final, UpdatedAt: msInt(p.UpdatedAt), Verdict: string(p.Verdict), CollRegion: p.CollectedRegion, LastRegion: p.LastRegion,
-		Withheld: p.DeliveryWithheld, Empty: p.Empty}
+		Withheld: p.DeliveryWithheld, Empty: p.Empty, Custody: toSteps(p.Custody), Delay: toShares(p.Delay)}
 }
 
 func fromParcel(j parcelJSON) tracking.Parcel {
@@ -171,7 +223,7 @@ func fromParcel(j parcelJSON) tracking.Parcel {
 		Lost: j.Lost, Damaged: j.Damaged, FirstAt: fromMSInt(j.FirstAt),
 		LastAt: fromMSInt(j.LastAt), Events: j.Events, PromiseBy: fromMSInt(j.PromiseBy), Judged: j.Judged, Handled: j.Handled,
 		Final: j.Final, UpdatedAt: fromMSInt(j.UpdatedAt), Verdict: tracking.Metric(j.Verdict), CollectedRegion: j.CollRegion, LastRegion: j.LastRegion,
-		DeliveryWithheld: j.Withheld, Empty: j.Empty}
+		DeliveryWithheld: j.Withheld, Empty: j.Empty, Custody: fromSteps(j.Custody), Delay: fromShares(j.Delay)}
 }
 
 func decodeJSON[T any](s string) (T, error) {
@@ -372,11 +424,7 @@ func (s *Store) applyStats(ctx context.Context, sums map[tracking.StatKey]map[tr
 	if len(sums) == 0 {
 		return nil
 	}
-	stmt, err := s.tx.PrepareContext(ctx, `INSERT INTO stats (kind, id, day, handled, delivered, on_time, late, lost, damaged, complaints, empty_suspect)
-		VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(kind, id, day) DO UPDATE SET handled = handled + excluded.handled,
-		delivered = delivered + excluded.delivered, on_time = on_time + excluded.on_time, late = late + excluded.late,
-		lost = lost + excluded.lost, damaged = damaged + excluded.damaged, complaints = complaints + excluded.complaints,
-		empty_suspect = empty_suspect + excluded.empty_suspect`)
+	stmt, err := s.tx.PrepareContext(ctx, statsUpsert)
 	if err != nil {
 		return fmt.Errorf("sqlite: prepare: %w", err)
 	}
@@ -388,13 +436,35 @@ func (s *Store) applyStats(ctx context.Context, sums map[tracking.StatKey]map[tr
 	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
 	for _, k := range keys {
 		m := sums[k]
-		if _, err := stmt.ExecContext(ctx, string(k.Kind), k.ID, k.Day, m[tracking.MHandled], m[tracking.MDelivered], m[tracking.MOnTime],
-			m[tracking.MLate], m[tracking.MLost], m[tracking.MDamaged], m[tracking.MComplaints], m[tracking.MEmptySuspect]); err != nil {
+		args := []any{string(k.Kind), k.ID, k.Day}
+		for _, metric := range tracking.Metrics {
+			args = append(args, m[metric])
+		}
+		if _, err := stmt.ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("sqlite: add stats: %w", err)
 		}
 	}
 	return nil
 }
+
+// statColumns are the stats table's counter columns, one per metric, named as the metric.
+var statColumns = func() []string {
+	out := make([]string, len(tracking.Metrics))
+	for i, m := range tracking.Metrics {
+		out[i] = string(m)
+	}
+	return out
+}()
+
+// statsUpsert adds one key's counters to its row, or makes the row.
+var statsUpsert = func() string {
+	marks, sets := make([]string, len(statColumns)), make([]string, len(statColumns))
+	for i, c := range statColumns {
+		marks[i], sets[i] = "?", c+" = "+c+" + excluded."+c
+	}
+	return `INSERT INTO stats (kind, id, day, ` + strings.Join(statColumns, ", ") + `) VALUES (?,?,?,` + strings.Join(marks, ",") +
+		`) ON CONFLICT(kind, id, day) DO UPDATE SET ` + strings.Join(sets, ", ")
+}()
 
 // AddStats implements tracking.Store.
 func (t *Tracking) AddStats(ctx context.Context, source string, deltas []tracking.StatDelta) error {
@@ -428,7 +498,7 @@ func (t *Tracking) Stats(ctx context.Context, q tracking.StatsQuery) ([]tracking
 	if q.To != "" {
 		w.add("day <= ?", q.To)
 	}
-	rows, err := t.s.reader().QueryContext(ctx, `SELECT kind, id, day, handled, delivered, on_time, late, lost, damaged, complaints, empty_suspect FROM stats`+w.sql()+` ORDER BY id, day`, w.args...)
+	rows, err := t.s.reader().QueryContext(ctx, `SELECT kind, id, day, `+strings.Join(statColumns, ", ")+` FROM stats`+w.sql()+` ORDER BY id, day`, w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: stats: %w", err)
 	}
@@ -437,13 +507,17 @@ func (t *Tracking) Stats(ctx context.Context, q tracking.StatsQuery) ([]tracking
 	for rows.Next() {
 		var kind string
 		var d tracking.DayStats
-		var n [8]int
-		if err := rows.Scan(&kind, &d.Key.ID, &d.Key.Day, &n[0], &n[1], &n[2], &n[3], &n[4], &n[5], &n[6], &n[7]); err != nil {
+		n := make([]int, len(tracking.Metrics))
+		dest := []any{&kind, &d.Key.ID, &d.Key.Day}
+		for i := range n {
+			dest = append(dest, &n[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
 		d.Key.Kind = tracking.SubjectKind(kind)
 		d.Counts = map[tracking.Metric]int{}
-		for i, m := range []tracking.Metric{tracking.MHandled, tracking.MDelivered, tracking.MOnTime, tracking.MLate, tracking.MLost, tracking.MDamaged, tracking.MComplaints, tracking.MEmptySuspect} {
+		for i, m := range tracking.Metrics {
 			if n[i] != 0 {
 				d.Counts[m] = n[i]
 			}
@@ -475,7 +549,11 @@ func scanEvent(sc scanner) (tracking.Event, int64, error) {
 
 // StatTotals implements tracking.Store.
 func (t *Tracking) StatTotals(ctx context.Context, kind tracking.SubjectKind, from, to string) (map[string]map[tracking.Metric]int, error) {
-	rows, err := t.s.reader().QueryContext(ctx, `SELECT id, SUM(handled), SUM(delivered), SUM(on_time), SUM(late), SUM(lost), SUM(damaged), SUM(complaints), SUM(empty_suspect)
+	sums := make([]string, len(statColumns))
+	for i, c := range statColumns {
+		sums[i] = "SUM(" + c + ")"
+	}
+	rows, err := t.s.reader().QueryContext(ctx, `SELECT id, `+strings.Join(sums, ", ")+`
 		FROM stats WHERE kind = ? AND day >= ? AND day <= ? GROUP BY id`, string(kind), from, to)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: stat totals: %w", err)
@@ -484,8 +562,12 @@ func (t *Tracking) StatTotals(ctx context.Context, kind tracking.SubjectKind, fr
 	out := map[string]map[tracking.Metric]int{}
 	for rows.Next() {
 		var id string
-		var n [8]int
-		if err := rows.Scan(&id, &n[0], &n[1], &n[2], &n[3], &n[4], &n[5], &n[6], &n[7]); err != nil {
+		n := make([]int, len(tracking.Metrics))
+		dest := []any{&id}
+		for i := range n {
+			dest = append(dest, &n[i])
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, err
 		}
 		m := map[tracking.Metric]int{}

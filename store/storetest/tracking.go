@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/tracking"
@@ -256,6 +257,16 @@ func fullParcel() tracking.Parcel {
 		FirstAt: at(1), LastAt: at(5), Events: 6, PromiseBy: at(4), Judged: true,
 		Handled: []string{"firm|f1|" + day(1), "site|s1|" + day(1)}, Final: true, UpdatedAt: at(6),
 		Verdict: tracking.VerdictWithheld, CollectedRegion: "130102", LastRegion: "130111", DeliveryWithheld: true, Empty: true,
+		Custody: []tracking.Step{
+			{At: at(1), Code: tracking.Collected, EventID: "e1", Holder: tracking.Holder{Kind: tracking.HolderFirm, FirmID: "f1", SiteID: "s1", StaffID: "p1"}},
+			{At: at(2), Code: tracking.Departed, EventID: "e2", Holder: tracking.Holder{Kind: tracking.HolderFirm, FirmID: "f1"}},
+			{At: at(5), Code: tracking.Delivered, EventID: "e6", Holder: tracking.Holder{Kind: tracking.HolderRecipient}},
+		},
+		Delay: []tracking.Share{
+			{Holder: tracking.Party{FirmID: "f1", SiteID: "s1", StaffID: "p1"}, Kind: tracking.SegPickup, Milli: 333, Over: 90 * time.Minute, EventID: "e1"},
+			{Holder: tracking.Party{FirmID: "f1"}, Kind: tracking.SegLineHaul, Milli: 667, Over: 3 * time.Hour, EventID: "e2"},
+			{Holder: tracking.Party{FirmID: "f2", SiteID: "s2"}, Milli: 1000}, // a fallback share: no kind
+		},
 	}
 }
 
