@@ -464,6 +464,14 @@ ALTER TABLE rating_versions ADD COLUMN rated_at INTEGER;
 UPDATE rating_versions SET rated_at = updated_at;
 CREATE INDEX ratings_rated ON ratings(rater_kind, rater_id, rated_at);
 `,
+	// 16: firms and sites carry their GS1 GLNs (issue 15, item 2): unique where given, NULL
+	// where not.
+	`
+ALTER TABLE firms ADD COLUMN gln TEXT;
+CREATE UNIQUE INDEX firms_gln ON firms(gln) WHERE gln IS NOT NULL;
+ALTER TABLE sites ADD COLUMN gln TEXT;
+CREATE UNIQUE INDEX sites_gln ON sites(gln) WHERE gln IS NOT NULL;
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
