@@ -103,8 +103,7 @@ func (c CarrierConfig) Waybill(uri string) (waybill string, class bool, reason s
 		return "", false, "an empty identifier"
 	}
 	if !isGS1URI(uri) {
-		wb := EPCISRef(uri)
-		return wb, false, checkWaybill(uri, wb)
+		return checkWaybill(uri, EPCISRef(uri))
 	}
 	g, err := ParseGS1(uri)
 	if err != nil {
@@ -134,14 +133,14 @@ func (c CarrierConfig) Waybill(uri string) (waybill string, class bool, reason s
 		}
 		wb = serial
 	}
-	return wb, false, checkWaybill(uri, wb)
+	return checkWaybill(uri, wb)
 }
 
-func checkWaybill(uri, wb string) string {
+func checkWaybill(uri, wb string) (string, bool, string) {
 	if len(wb) < minWaybill || len(wb) > maxWaybill || !isAlnum(wb) {
-		return fmt.Sprintf("%q maps to waybill %q, which is not %d to %d letters, digits, '-' or '_'", uri, wb, minWaybill, maxWaybill)
+		return "", false, fmt.Sprintf("%q maps to waybill %q, which is not %d to %d letters, digits, '-' or '_'", uri, wb, minWaybill, maxWaybill)
 	}
-	return ""
+	return wb, false, ""
 }
 
 // epcisNotKept are the fields of an event that the tracking event holds itself, or that name

@@ -52,29 +52,6 @@ func (g GS1ID) Element() string {
 	return g.Key
 }
 
-// URN is the identifier as an EPC URN when the company prefix is known from the form it came in,
-// else its Digital Link on id.gs1.org (the canonical Digital Link host).
-func (g GS1ID) URI() string {
-	switch g.Scheme {
-	case SchemeSSCC:
-		return "https://id.gs1.org/00/" + g.Key
-	case SchemeSGTIN:
-		return "https://id.gs1.org/01/" + g.Key + "/21/" + url.PathEscape(g.Serial)
-	case SchemeGRAI:
-		return "https://id.gs1.org/8003/" + g.Key + url.PathEscape(g.Serial)
-	case SchemeGIAI:
-		return "https://id.gs1.org/8004/" + url.PathEscape(g.Key)
-	case SchemeSGLN:
-		if g.Serial != "" && g.Serial != "0" {
-			return "https://id.gs1.org/414/" + g.Key + "/254/" + url.PathEscape(g.Serial)
-		}
-		return "https://id.gs1.org/414/" + g.Key
-	case SchemePGLN:
-		return "https://id.gs1.org/417/" + g.Key
-	}
-	return g.Key
-}
-
 // GS1CheckDigit returns the GS1 mod-10 check digit of digits (the key without its check digit);
 // ok is false when digits holds anything but 0-9 or nothing.
 func GS1CheckDigit(digits string) (byte, bool) {
