@@ -109,8 +109,11 @@ func TestEPCISFixtures(t *testing.T) {
 	// firm its PGLN names.
 	tr := e.must(200, "GET", "/v1/parcels/106141412345678908", w.firmA, nil)
 	var codes []string
-	for _, ev := range items(tr, "events") {
+	for i, ev := range items(tr, "events") {
 		codes = append(codes, fmt.Sprint(ev["code"]))
+		if ext, _ := ev["extensions"].(map[string]any); ext["action"] == nil || i == 1 && ext["example:dock"] == nil {
+			t.Errorf("event %d of the trace: extensions %v, want the EPCIS fields as sent", i, ev["extensions"])
+		}
 		if ev["site"] != w.site {
 			t.Errorf("event %v: site, want %s (by GLN)", ev, w.site)
 		}

@@ -79,10 +79,16 @@ type eventJSON struct {
 	Merchant   string      `json:"merchant,omitempty"`
 	Remark     string      `json:"remark,omitempty"`
 	ReceivedAt *time.Time  `json:"received_at,omitempty"`
+	// Extensions is what an EPCIS event said beyond the tracking fields, as sent.
+	Extensions json.RawMessage `json:"extensions,omitempty"`
 }
 
 func eventOut(e tracking.Event) eventJSON {
-	return eventJSON{ID: e.ID, Waybill: e.Waybill, Carrier: e.Carrier, Code: string(e.Code), RawCode: e.RawCode, At: e.At, Firm: e.FirmID,
+	var ext json.RawMessage
+	if e.Extensions != "" {
+		ext = json.RawMessage(e.Extensions)
+	}
+	return eventJSON{Extensions: ext, ID: e.ID, Waybill: e.Waybill, Carrier: e.Carrier, Code: string(e.Code), RawCode: e.RawCode, At: e.At, Firm: e.FirmID,
 		Site: e.SiteID, Staff: e.StaffID, Holder: holderOut(e.Holder), Region: e.Region, Lat: e.Lat, Lng: e.Lng, Weight: e.WeightGrams,
 		Signer: e.Signer, Merchant: e.MerchantID, Remark: e.Remark, ReceivedAt: ts(e.ReceivedAt)}
 }
