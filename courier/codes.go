@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"strings"
 )
 
@@ -146,4 +147,36 @@ func (h *Hasher) Hash(purpose, value string) string {
 	m.Write([]byte{0})
 	m.Write([]byte(strings.ToUpper(strings.TrimSpace(value))))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// CheckGLN reports why gln is not a GS1 Global Location Number (13 digits ending in their
+// mod-10 check digit), or "" when it is or is empty. withExtension allows a site's form,
+// GLN.extension (the AI 254 extension: 1 to 20 letters, digits, '-' or '_'). The check digit
+// is computed here as well as in tracking, which courier does not import.
+func CheckGLN(gln string, withExtension bool) string {
+	if gln == "" {
+		return ""
+	}
+	base, ext, dotted := strings.Cut(gln, ".")
+	if dotted && !withExtension {
+		return "a party GLN has no extension: 13 digits"
+	}
+	if dotted && (ext == "" || len(ext) > 20 || strings.Trim(ext, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_") != "") {
+		return "the extension after the dot is 1 to 20 letters, digits, '-' or '_'"
+	}
+	if len(base) != 13 || strings.Trim(base, "0123456789") != "" {
+		return "a GLN is 13 digits"
+	}
+	sum := 0
+	for i := 0; i < 12; i++ {
+		w := 1
+		if i%2 == 1 {
+			w = 3
+		}
+		sum += int(base[i]-'0') * w
+	}
+	if want := byte('0' + (10-sum%10)%10); base[12] != want {
+		return fmt.Sprintf("check digit %c is wrong (want %c)", base[12], want)
+	}
+	return ""
 }

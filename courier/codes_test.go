@@ -406,3 +406,29 @@ func TestCursor(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckGLN(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name, gln string
+		site      bool
+		want      string // a part of the reason; "" for valid
+	}{
+		{"valid", "0614141007776", false, ""},
+		{"none", "", false, ""},
+		{"check digit", "0614141007775", false, "check digit"},
+		{"too short", "061414100777", false, "13 digits"},
+		{"letters", "061414100777A", false, "13 digits"},
+		{"a site's extension", "0614141007776.dock-3", true, ""},
+		{"a firm has no extension", "0614141007776.1", false, "no extension"},
+		{"an empty extension", "0614141007776.", true, "extension"},
+		{"an extension with a space", "0614141007776.a b", true, "extension"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got := courier.CheckGLN(c.gln, c.site)
+			if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
+				t.Errorf("CheckGLN(%q, %v) = %q, want a reason naming %q", c.gln, c.site, got, c.want)
+			}
+		})
+	}
+}

@@ -19,6 +19,7 @@ type FirmInput struct {
 	ParentID string
 	Region   string
 	Licence  Licence
+	GLN      string
 }
 
 // FirmPatch changes some fields of a firm; nil fields stay.
@@ -27,6 +28,7 @@ type FirmPatch struct {
 	ParentID *string
 	Region   *string
 	Licence  *Licence
+	GLN      *string // "" removes it
 }
 
 func checkName(v *credtrace.Validation, field, name string, max int) {
@@ -116,6 +118,10 @@ func (s *Service) CreateFirm(ctx context.Context, a credtrace.Caller, in FirmInp
 		v.Add("region", "%s", why)
 	}
 	checkLicence(v, in.Licence)
+	in.GLN = strings.TrimSpace(in.GLN)
+	if why := CheckGLN(in.GLN, false); why != "" {
+		v.Add("gln", "%s", why)
+	}
 	if err := checkParent(ctx, s.store, v, "", in.Kind, in.ParentID); err != nil {
 		return Firm{}, err
 	}
@@ -124,7 +130,7 @@ func (s *Service) CreateFirm(ctx context.Context, a credtrace.Caller, in FirmInp
 	}
 	now := s.Now()
 	f := Firm{ID: newID(), USCC: in.USCC, Name: strings.TrimSpace(in.Name), Kind: in.Kind, ParentID: in.ParentID,
-		Region: in.Region, Licence: in.Licence, CreatedAt: now, UpdatedAt: now, Version: 1}
+		Region: in.Region, Licence: in.Licence, GLN: in.GLN, CreatedAt: now, UpdatedAt: now, Version: 1}
 	err := s.store.Atomic(ctx, func(st Store) error {
 		if err := st.CreateFirm(ctx, f); err != nil {
 			return err
@@ -132,6 +138,9 @@ func (s *Service) CreateFirm(ctx context.Context, a credtrace.Caller, in FirmInp
 		return s.audit(ctx, st, a, "firm.create", "firm", f.ID, "uscc="+f.USCC+" kind="+string(f.Kind)+" parent="+f.ParentID)
 	})
 	if errors.Is(err, credtrace.ErrConflict) {
+		if f.GLN != "" {
+			return Firm{}, fmt.Errorf("a firm with USCC %s or GLN %s is already registered: %w", f.USCC, f.GLN, credtrace.ErrConflict)
+		}
 		return Firm{}, fmt.Errorf("a firm with USCC %s is already registered: %w", f.USCC, credtrace.ErrConflict)
 	}
 	if err != nil {
@@ -175,6 +184,14 @@ func (s *Service) UpdateFirm(ctx context.Context, a credtrace.Caller, id string,
 				changed = append(changed, "licence")
 			}
 			f.Licence = l
+		}
+		if p.GLN != nil {
+			g := strings.TrimSpace(*p.GLN)
+			if why := CheckGLN(g, false); why != "" {
+				v.Add("gln", "%s", why)
+			}
+			f.GLN = g
+			changed = append(changed, "gln="+g)
 		}
 		if p.ParentID != nil {
 			if err := checkParent(ctx, st, v, f.ID, f.Kind, *p.ParentID); err != nil {
@@ -292,9 +309,13 @@ type SiteInput struct {
 	Kind    SiteKind
 	Region  string
 	Address string
+	GLN     string
 }
 
 func checkSite(v *credtrace.Validation, in SiteInput) {
+	if why := CheckGLN(strings.TrimSpace(in.GLN), true); why != "" {
+		v.Add("gln", "%s", why)
+	}
 	checkName(v, "name", in.Name, 200)
 	switch in.Kind {
 	case SiteSortingCentre, SiteOutlet, SiteLocker:
@@ -327,13 +348,16 @@ func (s *Service) CreateSite(ctx context.Context, a credtrace.Caller, firmID str
 	}
 	now := s.Now()
 	site := Site{ID: newID(), FirmID: firmID, Name: strings.TrimSpace(in.Name), Kind: in.Kind, Region: in.Region,
-		Address: in.Address, CreatedAt: now, UpdatedAt: now, Version: 1}
+		Address: in.Address, GLN: strings.TrimSpace(in.GLN), CreatedAt: now, UpdatedAt: now, Version: 1}
 	err := s.store.Atomic(ctx, func(st Store) error {
 		if err := st.CreateSite(ctx, site); err != nil {
 			return err
 		}
 		return s.audit(ctx, st, a, "site.create", "site", site.ID, "firm="+firmID)
 	})
+	if errors.Is(err, credtrace.ErrConflict) {
+		return Site{}, fmt.Errorf("a site with GLN %s is already registered: %w", site.GLN, credtrace.ErrConflict)
+	}
 	if err != nil {
 		return Site{}, fmt.Errorf("create site: %w", err)
 	}
@@ -360,6 +384,7 @@ func (s *Service) UpdateSite(ctx context.Context, a credtrace.Caller, id string,
 			return err
 		}
 		site.Name, site.Kind, site.Region, site.Address = strings.TrimSpace(in.Name), in.Kind, in.Region, in.Address
+		site.GLN = strings.TrimSpace(in.GLN)
 		site.UpdatedAt = s.Now()
 		site.Version++
 		if err := st.UpdateSite(ctx, site); err != nil {
@@ -375,6 +400,18 @@ func (s *Service) UpdateSite(ctx context.Context, a credtrace.Caller, id string,
 		return Site{}, fmt.Errorf("update site %s: %w", id, err)
 	}
 	return out, nil
+}
+
+// SiteByGLN returns the site registered with a GLN (13 digits, or GLN.extension), for any
+// actor: a GLN is a public location number, and the site's scans are checked against the
+// carrier's tree where they are used.
+func (s *Service) SiteByGLN(ctx context.Context, gln string) (Site, error) {
+	return s.store.SiteByGLN(ctx, strings.TrimSpace(gln))
+}
+
+// FirmByGLN returns the firm registered with a party GLN, for any actor (as FirmByUSCC).
+func (s *Service) FirmByGLN(ctx context.Context, gln string) (Firm, error) {
+	return s.store.FirmByGLN(ctx, strings.TrimSpace(gln))
 }
 
 // Site returns one site the actor may see.

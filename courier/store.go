@@ -77,11 +77,13 @@ type Store interface {
 	UpdateFirm(ctx context.Context, f Firm) error
 	Firm(ctx context.Context, id string) (Firm, error)
 	FirmByUSCC(ctx context.Context, uscc string) (Firm, error)
+	FirmByGLN(ctx context.Context, gln string) (Firm, error) // GLNs are unique: ErrConflict on a taken one
 	Firms(ctx context.Context, q FirmQuery) ([]Firm, error)
 
 	CreateSite(ctx context.Context, s Site) error
 	UpdateSite(ctx context.Context, s Site) error
 	Site(ctx context.Context, id string) (Site, error)
+	SiteByGLN(ctx context.Context, gln string) (Site, error) // GLNs are unique: ErrConflict on a taken one
 	Sites(ctx context.Context, q SiteQuery) ([]Site, error)
 
 	CreateStaff(ctx context.Context, s Staff) error // credtrace.ErrConflict on a taken ID hash

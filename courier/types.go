@@ -45,6 +45,7 @@ type Firm struct {
 	ParentID  string // empty for an HQ
 	Region    string // 6-digit administrative division code
 	Licence   Licence
+	GLN       string // its party GLN (PGLN, GS1 AI 417), as EPCIS names it; "" when none
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	Version   int // bumped on every update; used for optimistic concurrency
@@ -62,12 +63,16 @@ const (
 
 // Site is a physical place where a firm scans parcels.
 type Site struct {
-	ID        string
-	FirmID    string
-	Name      string
-	Kind      SiteKind
-	Region    string
-	Address   string
+	ID      string
+	FirmID  string
+	Name    string
+	Kind    SiteKind
+	Region  string
+	Address string
+	// GLN is the site's GS1 Global Location Number, as EPCIS locations (SGLN, AI 414) name it:
+	// 13 digits, or 13 digits, a dot and the AI 254 extension for one place of several at a
+	// GLN. "" when none.
+	GLN       string
 	CreatedAt time.Time
 	UpdatedAt time.Time
 	Version   int

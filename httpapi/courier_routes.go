@@ -308,7 +308,7 @@ func (s *Server) createFirm(c *fiber.Ctx) error {
 		return err
 	}
 	f, err := s.deps.Courier.CreateFirm(ctx(c), actor(c), courier.FirmInput{USCC: req.USCC, Name: req.Name,
-		Kind: courier.FirmKind(req.Kind), ParentID: req.ParentID, Region: req.Region, Licence: req.Licence.toDomain()})
+		Kind: courier.FirmKind(req.Kind), ParentID: req.ParentID, Region: req.Region, Licence: req.Licence.toDomain(), GLN: req.GLN})
 	if err != nil {
 		return err
 	}
@@ -320,7 +320,7 @@ func (s *Server) patchFirm(c *fiber.Ctx) error {
 	if err := s.decode(c, &req); err != nil {
 		return err
 	}
-	p := courier.FirmPatch{Name: req.Name, ParentID: req.ParentID, Region: req.Region}
+	p := courier.FirmPatch{Name: req.Name, ParentID: req.ParentID, Region: req.Region, GLN: req.GLN}
 	if req.Licence != nil {
 		l := req.Licence.toDomain()
 		p.Licence = &l

@@ -27,6 +27,7 @@ type firmCreateReq struct {
 	ParentID string     `json:"parent_id"`
 	Region   string     `json:"region" validate:"required"`
 	Licence  licenceReq `json:"licence"`
+	GLN      string     `json:"gln" validate:"max=13"` // the firm's party GLN (GS1 AI 417)
 }
 
 type firmPatchReq struct {
@@ -34,6 +35,7 @@ type firmPatchReq struct {
 	ParentID *string     `json:"parent_id"`
 	Region   *string     `json:"region"`
 	Licence  *licenceReq `json:"licence"`
+	GLN      *string     `json:"gln" validate:"omitnil,max=13"` // "" removes it
 }
 
 type tokenReq struct {
@@ -51,10 +53,11 @@ type siteReq struct {
 	Kind    string `json:"kind" validate:"required"`
 	Region  string `json:"region" validate:"required"`
 	Address string `json:"address" validate:"max=500"`
+	GLN     string `json:"gln" validate:"max=34"` // the site's GLN (GS1 AI 414), or GLN.extension (AI 254)
 }
 
 func (r siteReq) toDomain() courier.SiteInput {
-	return courier.SiteInput{Name: r.Name, Kind: courier.SiteKind(r.Kind), Region: r.Region, Address: r.Address}
+	return courier.SiteInput{Name: r.Name, Kind: courier.SiteKind(r.Kind), Region: r.Region, Address: r.Address, GLN: r.GLN}
 }
 
 type employmentReq struct {
@@ -198,6 +201,7 @@ type firmJSON struct {
 	ParentID  string      `json:"parent_id,omitempty"`
 	Region    string      `json:"region"`
 	Licence   licenceJSON `json:"licence"`
+	GLN       string      `json:"gln,omitempty"`
 	CreatedAt time.Time   `json:"created_at"`
 	UpdatedAt time.Time   `json:"updated_at"`
 	Version   int         `json:"version"`
@@ -205,7 +209,7 @@ type firmJSON struct {
 
 func firmOut(f courier.Firm) firmJSON {
 	return firmJSON{ID: f.ID, USCC: f.USCC, Name: f.Name, Kind: string(f.Kind), ParentID: f.ParentID, Region: f.Region,
-		Licence: licenceOut(f.Licence), CreatedAt: f.CreatedAt, UpdatedAt: f.UpdatedAt, Version: f.Version}
+		Licence: licenceOut(f.Licence), GLN: f.GLN, CreatedAt: f.CreatedAt, UpdatedAt: f.UpdatedAt, Version: f.Version}
 }
 
 type siteJSON struct {
@@ -215,13 +219,14 @@ type siteJSON struct {
 	Kind      string    `json:"kind"`
 	Region    string    `json:"region"`
 	Address   string    `json:"address,omitempty"`
+	GLN       string    `json:"gln,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 	Version   int       `json:"version"`
 }
 
 func siteOut(s courier.Site) siteJSON {
-	return siteJSON{ID: s.ID, FirmID: s.FirmID, Name: s.Name, Kind: string(s.Kind), Region: s.Region, Address: s.Address,
+	return siteJSON{ID: s.ID, FirmID: s.FirmID, Name: s.Name, Kind: string(s.Kind), Region: s.Region, Address: s.Address, GLN: s.GLN,
 		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, Version: s.Version}
 }
 

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -36,6 +38,18 @@ func FuzzEventBodies(f *testing.F) {
 	}
 	for _, s := range seeds {
 		f.Add(s.kind, []byte(s.body))
+	}
+	// Our EPCIS documents of every event type, action and identifier form.
+	docs, err := filepath.Glob(filepath.Join("testdata", "epcis", "*.json"))
+	if err != nil || len(docs) == 0 {
+		f.Fatalf("EPCIS seeds: %v, %v", docs, err)
+	}
+	for _, d := range docs {
+		body, err := os.ReadFile(d)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(byte(2), body)
 	}
 	f.Fuzz(func(t *testing.T, kind byte, body []byte) {
 		path, ctype := "/v1/events", "application/json"

@@ -206,6 +206,8 @@ var matrix = []cell{
 			"eventTime": "2026-06-01T07:30:00+08:00", "eventID": "urn:uuid:ep-1", "epcList": []string{"urn:waybill:SF1000000003"},
 			"action": "OBSERVE", "bizStep": "urn:epcglobal:cbv:bizstep:accepting"}}}}
 	}},
+	// The EPCIS query: a firm outside the parcel's tree reads no events (200, an empty list).
+	{method: "GET", path: p("/v1/epcis/events?MATCH_epc=urn:waybill:" + waybill)},
 	// Without the phone digits, a caller that is neither a regulator nor the parcel's carrier or
 	// merchant finds no parcel.
 	{method: "GET", path: p("/v1/parcels/" + waybill), want: map[string]int{"public": 404, "firm_other": 404, "platform": 404, "metrics": 404, "staff": 404}},

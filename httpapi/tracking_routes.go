@@ -3,10 +3,13 @@ package httpapi
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +18,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/credtrace/credtrace"
+	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/httpapi/openapi"
 	"github.com/credtrace/credtrace/tracking"
 )
@@ -40,6 +44,18 @@ func (s *Server) trackingRoutes() {
 		Doc: &openapi.Operation{ID: "pushEPCIS", Summary: "Push GS1 EPCIS 2.0 ObjectEvents (?carrier=)",
 			Body: openapi.JSON(openapi.InLax[epcisDoc]()), Responses: openapi.OK(openapi.Out[ingestJSON]()),
 			Params: []openapi.Param{openapi.Query("carrier", "The carrier's firm id (default: the token's firm)")}}})
+	s.add(Route{Method: "GET", Path: "/v1/epcis/events", Roles: firms, handler: s.queryEPCIS,
+		Doc: &openapi.Operation{ID: "queryEPCIS", Summary: "Read parcels' events back as EPCIS 2.0 (the REST query interface's subset: by EPC)",
+			Responses: openapi.OK(openapi.Out[epcisQueryDoc]()), Errors: []int{404, 409},
+			Params: []openapi.Param{
+				openapi.Query("MATCH_epc", "The parcels' EPCs (EPC URNs, Digital Links or the carrier's own URIs), comma-separated, at most 20: required"),
+				openapi.Query("EQ_bizStep", "Only events of this bizStep (a CBV name or URI)"),
+				openapi.Query("EQ_bizLocation", "Only events at this location (an SGLN, a Digital Link 414 or a site URI)"),
+				openapi.Query("GE_eventTime", "Only events at or after this time (RFC 3339)"),
+				openapi.Query("LT_eventTime", "Only events before this time (RFC 3339)"),
+				openapi.Query("perPage", "Events per page, 1 to 100 (default 30); a Link header with rel=next names the next page"),
+				openapi.Query("nextPageToken", "The token of the page to read, from the previous page's Link header"),
+				oaCarrier}}})
 	s.add(Route{Method: "GET", Path: "/v1/parcels/:waybill", Roles: public, handler: s.traceParcel,
 		Doc: &openapi.Operation{ID: "traceParcel", Summary: "Trace a parcel (public with ?phone4=)",
 			Responses: openapi.OK(openapi.Out[traceJSON]()), Errors: []int{409},
@@ -111,6 +127,8 @@ type resultJSON struct {
 	ID         string `json:"id,omitempty"`
 	Status     string `json:"status"`
 	Reason     string `json:"reason,omitempty"`
+	// Notes says what an EPCIS event said that was kept but not used, or ignored, and why.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // decodeEvents reads a JSON array or NDJSON body of events in one pass (see decodeBatch).
@@ -236,9 +254,9 @@ func asValidation(err error, ve **credtrace.Error) bool {
 	return ok
 }
 
-// ingest runs the decodable inputs and merges the decode rejections back by index; origin,
-// when given, maps each input to the EPCIS eventList entry it came from.
-func (s *Server) ingest(c *fiber.Ctx, ins []tracking.EventInput, bad map[int]string, origin ...[]int) error {
+// ingest runs the decodable inputs and merges the decode rejections back by index; epcis,
+// when given, maps each input to the EPCIS eventList entry it came from and its notes.
+func (s *Server) ingest(c *fiber.Ctx, ins []tracking.EventInput, bad map[int]string, epcis *tracking.EPCISBatch) error {
 	keep := make([]tracking.EventInput, 0, len(ins))
 	pos := make([]int, 0, len(ins))
 	for i, in := range ins {
@@ -265,10 +283,11 @@ func (s *Server) ingest(c *fiber.Ctx, ins []tracking.EventInput, bad map[int]str
 			out.Anomalies = append(out.Anomalies, anomalyOut(a))
 		}
 	}
-	if len(origin) > 0 {
+	if epcis != nil {
 		for i := range out.Results {
-			k := origin[0][i]
+			k := epcis.Origin[i]
 			out.Results[i].EPCISIndex = &k
+			out.Results[i].Notes = epcis.Notes[k]
 		}
 	}
 	s.deps.Metrics.ingested(out.Accepted, out.Duplicates, out.Rejected, len(out.Anomalies))
@@ -280,7 +299,7 @@ func (s *Server) pushEvents(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return s.ingest(c, ins, bad)
+	return s.ingest(c, ins, bad, nil)
 }
 
 func str(m map[string]any, key string) string {
@@ -288,28 +307,25 @@ func str(m map[string]any, key string) string {
 	return v
 }
 
-func refOf(v any) string {
-	switch x := v.(type) {
-	case string:
-		return tracking.EPCISRef(x)
-	case map[string]any:
-		return tracking.EPCISRef(str(x, "id"))
-	}
-	return ""
-}
-
-// pushEPCIS maps EPCIS 2.0 ObjectEvents onto tracking events: one event per EPC in epcList
-// (the EPC's last segment is the waybill), bizStep and disposition give the code, bizLocation
-// (else readPoint) the site, the destinationList's owning or possessing party the new holder.
+// pushEPCIS maps an EPCIS 2.0 document onto tracking events (see tracking.EPCISInputs): each
+// eventList entry is answered on its own with its index, a document that is not EPCIS is one
+// 400 naming what is wrong.
 func (s *Server) pushEPCIS(c *fiber.Ctx) error {
-	var doc epcisDoc
 	if err := checkJSON(c.Body(), ""); err != nil {
 		return err
 	}
+	var doc epcisDoc
 	if err := json.Unmarshal(c.Body(), &doc); err != nil {
 		return jsonError(err)
 	}
-	if len(doc.Body.EventList) == 0 {
+	if err := doc.check(); err != nil {
+		return err
+	}
+	var raws []json.RawMessage
+	if err := json.Unmarshal(doc.Body.EventList, &raws); err != nil {
+		return badRequest("not_epcis", "epcisBody.eventList: must be an array of events", credtrace.FieldError{Field: "epcisBody.eventList", Reason: "an array"})
+	}
+	if len(raws) == 0 {
 		return credtrace.InvalidField("epcisBody.eventList", "at least one event")
 	}
 	carrier, err := s.carrierOf(c)
@@ -322,50 +338,136 @@ func (s *Server) pushEPCIS(c *fiber.Ctx) error {
 	if carrier == "" {
 		return credtrace.InvalidField("carrier", "required: pass ?carrier=<firm id>")
 	}
-	var ins []tracking.EventInput
-	var origin []int
-	bad := map[int]string{}
-	for pos, ev := range doc.Body.EventList {
-		reject := func(reason string) {
-			bad[len(ins)] = reason
-			ins = append(ins, tracking.EventInput{})
-			origin = append(origin, pos)
+	// An entry that is not an object is answered on its own, as any other bad entry.
+	events := make([]map[string]any, len(raws))
+	for i, r := range raws {
+		if json.Unmarshal(r, &events[i]) != nil || events[i] == nil {
+			events[i] = map[string]any{"type": "(not an object)"}
 		}
-		if t := str(ev, "type"); t != "ObjectEvent" {
-			reject(fmt.Sprintf("type: %q is not an ObjectEvent", t))
-			continue
-		}
-		at, err := time.Parse(time.RFC3339Nano, str(ev, "eventTime"))
-		if err != nil {
-			reject("eventTime: must be an RFC 3339 time with offset")
-			continue
-		}
-		o := tracking.EPCISObject{EventID: str(ev, "eventID"), At: at, BizStep: str(ev, "bizStep"), Disposition: str(ev, "disposition"),
-			BizLocation: refOf(ev["bizLocation"]), ReadPoint: refOf(ev["readPoint"]), Staff: str(ev, "credtrace:staff"), Signer: str(ev, "credtrace:signer")}
-		epcs, _ := ev["epcList"].([]any)
-		for _, e := range epcs {
-			epc, _ := e.(string)
-			o.EPCs = append(o.EPCs, epc)
-		}
-		dl, _ := ev["destinationList"].([]any)
-		for _, d := range dl {
-			dm, _ := d.(map[string]any)
-			o.Destinations = append(o.Destinations, tracking.EPCISDestination{Type: str(dm, "type"), Destination: str(dm, "destination")})
-		}
-		if o.EventID == "" {
-			o.Raw, _ = json.Marshal(ev)
-		}
-		evs, why := o.Inputs(carrier)
-		if why != "" {
-			reject(why)
-			continue
-		}
-		for range evs {
-			origin = append(origin, pos)
-		}
-		ins = append(ins, evs...)
 	}
-	return s.ingest(c, ins, bad, origin)
+	b, err := s.deps.Tracking.EPCISInputs(ctx(c), carrier, events, glnResolver{s.deps.Courier})
+	if err != nil {
+		return err
+	}
+	return s.ingest(c, b.Inputs, b.Bad, &b)
+}
+
+// queryEPCIS answers the events of the parcels MATCH_epc names that the caller may see (as
+// their traces), as an EPCISQueryDocument.
+func (s *Server) queryEPCIS(c *fiber.Ctx) error {
+	var epcs []string
+	for _, e := range strings.Split(c.Query("MATCH_epc"), ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			epcs = append(epcs, e)
+		}
+	}
+	if len(epcs) == 0 || len(epcs) > 20 {
+		return credtrace.InvalidField("MATCH_epc", "1 to 20 EPCs, comma-separated: the parcels to read")
+	}
+	carrier, err := s.carrierOf(c)
+	if err != nil {
+		return err
+	}
+	if carrier == "" {
+		carrier = actor(c).FirmID
+	}
+	var q tracking.EPCISQuery
+	q.BizStep = c.Query("EQ_bizStep")
+	for _, t := range []struct {
+		name string
+		to   *time.Time
+	}{{"GE_eventTime", &q.From}, {"LT_eventTime", &q.To}} {
+		if v := c.Query(t.name); v != "" {
+			at, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return credtrace.InvalidField(t.name, "an RFC 3339 time with offset")
+			}
+			*t.to = at
+		}
+	}
+	if loc := c.Query("EQ_bizLocation"); loc != "" {
+		site, why, err := tracking.EPCISSite(ctx(c), glnResolver{s.deps.Courier}, loc)
+		if err != nil {
+			return err
+		}
+		if why != "" {
+			return credtrace.InvalidField("EQ_bizLocation", "%s", why)
+		}
+		q.SiteID = site
+	}
+	per := 30
+	if v := c.Query("perPage"); v != "" {
+		if per, err = strconv.Atoi(v); err != nil || per < 1 || per > 100 {
+			return credtrace.InvalidField("perPage", "1 to 100")
+		}
+	}
+	offset := 0
+	if tok := c.Query("nextPageToken"); tok != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(tok)
+		if offset, err = strconv.Atoi(string(raw)); err != nil || offset < 0 {
+			return credtrace.InvalidField("nextPageToken", "not a token this query answered")
+		}
+	}
+	events := []map[string]any{}
+	for i, epc := range epcs {
+		wb, why, err := s.deps.Tracking.EPCISWaybill(ctx(c), carrier, epc)
+		if err != nil {
+			return err
+		}
+		if why != "" {
+			return credtrace.InvalidField("MATCH_epc", "[%d]: %s", i, why)
+		}
+		t, err := s.deps.Tracking.TraceParcel(ctx(c), actor(c), wb, carrier, "")
+		if errors.Is(err, credtrace.ErrNotFound) {
+			continue // no parcel the caller may see: no events, as for an EPC never captured
+		}
+		if err != nil {
+			return err
+		}
+		events = append(events, tracking.EPCISEvents(t, epc, q)...)
+	}
+	if offset > len(events) {
+		offset = len(events)
+	}
+	page := events[offset:min(offset+per, len(events))]
+	if offset+per < len(events) {
+		next := c.BaseURL() + c.Path() + "?" + nextQuery(c, base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(offset+per))))
+		c.Set("Link", "<"+next+`>; rel="next"`)
+	}
+	return c.JSON(epcisQueryDoc{Context: []string{epcisContext}, Type: "EPCISQueryDocument", SchemaVersion: "2.0",
+		CreationDate: s.deps.Tracking.Now().Format(time.RFC3339), Body: epcisQueryBody{QueryResults: epcisQueryResults{
+			QueryName: "SimpleEventQuery", ResultsBody: epcisResultsBody{EventList: page}}}})
+}
+
+// nextQuery is the request's query with nextPageToken set to tok.
+func nextQuery(c *fiber.Ctx, tok string) string {
+	v := url.Values{}
+	c.Context().QueryArgs().VisitAll(func(k, val []byte) {
+		if string(k) != "nextPageToken" {
+			v.Add(string(k), string(val))
+		}
+	})
+	v.Set("nextPageToken", tok)
+	return v.Encode()
+}
+
+// glnResolver finds sites and firms by their GLNs for the EPCIS decoder.
+type glnResolver struct{ c *courier.Service }
+
+func (g glnResolver) SiteByGLN(ctx context.Context, gln string) (string, bool, error) {
+	st, err := g.c.SiteByGLN(ctx, gln)
+	if errors.Is(err, credtrace.ErrNotFound) {
+		return "", false, nil
+	}
+	return st.ID, err == nil, err
+}
+
+func (g glnResolver) FirmByGLN(ctx context.Context, gln string) (string, bool, error) {
+	f, err := g.c.FirmByGLN(ctx, gln)
+	if errors.Is(err, credtrace.ErrNotFound) {
+		return "", false, nil
+	}
+	return f.ID, err == nil, err
 }
 
 // carrierOf reads an optional carrier (a firm id, or its 18-character unified social credit
@@ -585,11 +687,40 @@ func (s *Server) putCarrier(c *fiber.Ctx) error {
 		return err
 	}
 	cfg, err := s.deps.Tracking.SetCarrierConfig(ctx(c), actor(c), c.Params("id"), tracking.CarrierInput{
-		PromiseHours: req.PromiseHours, DwellHours: req.DwellHours, Codes: req.Codes})
+		PromiseHours: req.PromiseHours, DwellHours: req.DwellHours, Codes: req.Codes,
+		WaybillRule: req.WaybillRule, GS1Prefixes: req.GS1Prefixes, TempMinC: req.TempMinC, TempMaxC: req.TempMaxC})
 	if err != nil {
 		return err
 	}
-	return c.JSON(carrierOut(cfg))
+	return s.carrierJSON(c, cfg)
+}
+
+// carrierJSON answers a carrier's configuration with the GLNs of the carrier and its sites.
+func (s *Server) carrierJSON(c *fiber.Ctx, cfg tracking.CarrierConfig) error {
+	out := carrierOut(cfg)
+	f, err := s.deps.Courier.Firm(ctx(c), actor(c), cfg.FirmID)
+	if err != nil {
+		return err
+	}
+	if f.GLN != "" {
+		out.GLNs = append(out.GLNs, glnJSON{GLN: f.GLN, Firm: f.ID})
+	}
+	for cursor := ""; ; {
+		sites, next, err := s.deps.Courier.Sites(ctx(c), actor(c), f.ID, cursor, 500)
+		if err != nil {
+			return err
+		}
+		for _, st := range sites {
+			if st.GLN != "" {
+				out.GLNs = append(out.GLNs, glnJSON{GLN: st.GLN, Firm: f.ID, Site: st.ID})
+			}
+		}
+		if next == "" || len(sites) == 0 {
+			break
+		}
+		cursor = next
+	}
+	return c.JSON(out)
 }
 
 func (s *Server) getCarrier(c *fiber.Ctx) error {
@@ -597,7 +728,7 @@ func (s *Server) getCarrier(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(carrierOut(cfg))
+	return s.carrierJSON(c, cfg)
 }
 
 type statsJSON struct {

@@ -1,8 +1,11 @@
 package httpapi
 
 import (
+	"encoding/json"
+	"fmt"
 	"time"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/tracking"
 )
 
@@ -76,10 +79,16 @@ type eventJSON struct {
 	Merchant   string      `json:"merchant,omitempty"`
 	Remark     string      `json:"remark,omitempty"`
 	ReceivedAt *time.Time  `json:"received_at,omitempty"`
+	// Extensions is what an EPCIS event said beyond the tracking fields, as sent.
+	Extensions json.RawMessage `json:"extensions,omitempty"`
 }
 
 func eventOut(e tracking.Event) eventJSON {
-	return eventJSON{ID: e.ID, Waybill: e.Waybill, Carrier: e.Carrier, Code: string(e.Code), RawCode: e.RawCode, At: e.At, Firm: e.FirmID,
+	var ext json.RawMessage
+	if e.Extensions != "" {
+		ext = json.RawMessage(e.Extensions)
+	}
+	return eventJSON{Extensions: ext, ID: e.ID, Waybill: e.Waybill, Carrier: e.Carrier, Code: string(e.Code), RawCode: e.RawCode, At: e.At, Firm: e.FirmID,
 		Site: e.SiteID, Staff: e.StaffID, Holder: holderOut(e.Holder), Region: e.Region, Lat: e.Lat, Lng: e.Lng, Weight: e.WeightGrams,
 		Signer: e.Signer, Merchant: e.MerchantID, Remark: e.Remark, ReceivedAt: ts(e.ReceivedAt)}
 }
@@ -259,6 +268,12 @@ type carrierReq struct {
 	PromiseHours int               `json:"promise_hours"`
 	DwellHours   map[string]int    `json:"dwell_hours"`
 	Codes        map[string]string `json:"codes"`
+	// EPCIS: how GS1 identifiers map to waybills (key or serial), the carrier's GS1 company
+	// prefixes, and the temperature range parcels are kept in.
+	WaybillRule string   `json:"epcis_waybill" validate:"omitempty,oneof=key serial"`
+	GS1Prefixes []string `json:"gs1_prefixes" validate:"max=20"`
+	TempMinC    *float64 `json:"temp_min_c"`
+	TempMaxC    *float64 `json:"temp_max_c"`
 }
 
 type carrierJSON struct {
@@ -266,10 +281,32 @@ type carrierJSON struct {
 	PromiseHours int               `json:"promise_hours"`
 	DwellHours   map[string]int    `json:"dwell_hours"`
 	Codes        map[string]string `json:"codes"`
+	WaybillRule  string            `json:"epcis_waybill"`
+	GS1Prefixes  []string          `json:"gs1_prefixes"`
+	TempMinC     *float64          `json:"temp_min_c,omitempty"`
+	TempMaxC     *float64          `json:"temp_max_c,omitempty"`
+	// GLNs are the GS1 numbers EPCIS documents name the carrier and its sites by (registered
+	// with the firm and site routes).
+	GLNs []glnJSON `json:"glns"`
+}
+
+// glnJSON is one GLN of a carrier: its own party GLN (site empty) or a site's.
+type glnJSON struct {
+	GLN  string `json:"gln"`
+	Firm string `json:"firm"`
+	Site string `json:"site,omitempty"`
 }
 
 func carrierOut(c tracking.CarrierConfig) carrierJSON {
-	out := carrierJSON{FirmID: c.FirmID, PromiseHours: int(c.Promise() / time.Hour), DwellHours: map[string]int{}, Codes: map[string]string{}}
+	rule := c.WaybillRule
+	if rule == "" {
+		rule = tracking.WaybillKey
+	}
+	out := carrierJSON{FirmID: c.FirmID, PromiseHours: int(c.Promise() / time.Hour), DwellHours: map[string]int{}, Codes: map[string]string{},
+		WaybillRule: rule, GS1Prefixes: c.GS1Prefixes, TempMinC: c.TempMinC, TempMaxC: c.TempMaxC, GLNs: []glnJSON{}}
+	if out.GS1Prefixes == nil {
+		out.GS1Prefixes = []string{}
+	}
 	for _, code := range tracking.Codes {
 		if d := c.Dwell(code); d > 0 {
 			out.DwellHours[string(code)] = int(d / time.Hour)
@@ -285,6 +322,7 @@ func carrierOut(c tracking.CarrierConfig) carrierJSON {
 type epcisDoc struct {
 	Context   any       `json:"@context"`
 	Type      string    `json:"type"`
+	IsA       string    `json:"isA"` // the pre-ratification name of type
 	SchemaVer string    `json:"schemaVersion"`
 	Created   string    `json:"creationDate"`
 	ID        string    `json:"id"`
@@ -292,5 +330,70 @@ type epcisDoc struct {
 }
 
 type epcisBody struct {
+	// EventList is read entry by entry, so that an entry that is not an event object is
+	// answered on its own.
+	EventList json.RawMessage `json:"eventList" oa:"array"`
+}
+
+// check answers one 400 naming the problem when the document is not an EPCIS document.
+func (d epcisDoc) check() error {
+	notEPCIS := func(field, msg string) error {
+		return badRequest("not_epcis", "not an EPCIS 2.0 document: "+field+": "+msg, credtrace.FieldError{Field: field, Reason: msg})
+	}
+	typ := d.Type
+	if typ == "" {
+		typ = d.IsA
+	}
+	if typ != "EPCISDocument" {
+		return notEPCIS("type", fmt.Sprintf("%q, want EPCISDocument (type, or the older isA)", truncate(typ, 60)))
+	}
+	switch c := d.Context.(type) {
+	case nil, string, map[string]any:
+	case []any:
+		for _, x := range c {
+			switch x.(type) {
+			case string, map[string]any:
+			default:
+				return notEPCIS("@context", "an array of context URIs and objects")
+			}
+		}
+	default:
+		return notEPCIS("@context", "a context URI, an object or an array of them")
+	}
+	if len(d.Body.EventList) == 0 || string(d.Body.EventList) == "null" {
+		return notEPCIS("epcisBody.eventList", "required: an EPCISDocument carries its events in epcisBody.eventList")
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// epcisContext is the JSON-LD context of EPCIS 2.0 documents.
+const epcisContext = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
+
+// epcisQueryDoc is an EPCIS 2.0 EPCISQueryDocument.
+type epcisQueryDoc struct {
+	Context       []string       `json:"@context"`
+	Type          string         `json:"type"`
+	SchemaVersion string         `json:"schemaVersion"`
+	CreationDate  string         `json:"creationDate"`
+	Body          epcisQueryBody `json:"epcisBody"`
+}
+
+type epcisQueryBody struct {
+	QueryResults epcisQueryResults `json:"queryResults"`
+}
+
+type epcisQueryResults struct {
+	QueryName   string           `json:"queryName"`
+	ResultsBody epcisResultsBody `json:"resultsBody"`
+}
+
+type epcisResultsBody struct {
 	EventList []map[string]any `json:"eventList"`
 }

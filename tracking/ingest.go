@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
@@ -26,6 +27,9 @@ const (
 	maxIDLength  = 100
 	maxRawCode   = 40
 	oldestAtYear = 2000
+	// MaxExtensionBytes bounds the JSON an EPCIS event keeps under its extensions (what the
+	// tracking fields do not hold): a capture system that sends more has the event rejected.
+	MaxExtensionBytes = 8 << 10
 )
 
 // HolderInput names the holder after an event: a firm (with site and person) or the recipient.
@@ -53,6 +57,7 @@ type EventInput struct {
 	MerchantID     string
 	RecipientPhone string // on collection: used once for the public trace check, never stored
 	Remark         string
+	Extensions     string // a JSON object (see Event.Extensions)
 
 	accept *Offer // set by AcceptHandover: this event is the receiver taking the offered parcel
 }
@@ -102,6 +107,11 @@ func checkRegion(r string) bool {
 	return true
 }
 
+// extensionsTooLarge is the reason an event with n bytes of extensions is rejected.
+func extensionsTooLarge(n int) string {
+	return fmt.Sprintf("extensions: %d bytes of fields beyond the tracking ones, more than the %d kept (MaxExtensionBytes)", n, MaxExtensionBytes)
+}
+
 // contentHash identifies an event's content: a re-sent event with the same hash is a duplicate.
 func contentHash(e *Event) string {
 	h := sha256.New()
@@ -127,6 +137,9 @@ func contentHash(e *Event) string {
 	f(e.RecipientKey)
 	f(e.RecipientID)
 	f(e.Remark)
+	if e.Extensions != "" { // events without keep the hashes they always had
+		f(e.Extensions)
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 
@@ -140,7 +153,7 @@ func (s *Service) RecipientKey(waybill, last4 string) string {
 func (s *Service) normalize(ctx context.Context, c credtrace.Caller, in EventInput, now time.Time, configs map[string]CarrierConfig, offers map[ParcelKey]*Trace) (Event, string, error) {
 	e := Event{ID: strings.TrimSpace(in.ID), Waybill: strings.TrimSpace(in.Waybill), Carrier: strings.TrimSpace(in.Carrier),
 		At: in.At.UTC().Truncate(time.Millisecond), SiteID: in.Site, StaffID: in.Staff, Region: in.Region,
-		WeightGrams: in.WeightGrams, Signer: in.Signer, MerchantID: strings.TrimSpace(in.MerchantID), Remark: in.Remark, ReceivedAt: now}
+		WeightGrams: in.WeightGrams, Signer: in.Signer, MerchantID: strings.TrimSpace(in.MerchantID), Remark: in.Remark, Extensions: in.Extensions, ReceivedAt: now}
 	switch {
 	case e.ID == "":
 		return e, "id: required", nil
@@ -168,6 +181,10 @@ func (s *Service) normalize(ctx context.Context, c credtrace.Caller, in EventInp
 		return e, "weight_g: must not be negative", nil
 	case utf8.RuneCountInString(e.Remark) > maxRemark:
 		return e, fmt.Sprintf("remark: at most %d characters", maxRemark), nil
+	case len(e.Extensions) > MaxExtensionBytes:
+		return e, extensionsTooLarge(len(e.Extensions)), nil
+	case e.Extensions != "" && !json.Valid([]byte(e.Extensions)):
+		return e, "extensions: not JSON", nil
 	}
 	if in.Lat != nil {
 		lat, lng := *in.Lat, *in.Lng
@@ -540,6 +557,12 @@ func (s *Service) fold(p *Parcel, e *Event, cfg CarrierConfig, o Options) []Anom
 		if !p.Damaged {
 			p.Damaged = true
 			e.Deltas = append(e.Deltas, deltas(who, day, MDamaged, 1)...)
+		}
+	}
+	if e.Extensions != "" {
+		if detail := temperatureExcursion(e.Extensions, cfg); detail != "" {
+			anoms = append(anoms, Anomaly{ID: anomalyID(AnTemperature, p.Key().String()), Kind: AnTemperature, Waybill: e.Waybill, Carrier: e.Carrier,
+				Detail: "EPCIS sensor report: " + detail, EventIDs: []string{e.ID}, FoundAt: e.ReceivedAt})
 		}
 	}
 	if !p.Judged && !p.CollectedAt.IsZero() && !p.DeliveredAt.IsZero() {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -231,7 +233,7 @@ func (s *Service) AnomalyToIncident(ctx context.Context, c credtrace.Caller, id 
 	}
 	if kind == "" {
 		kind = map[AnomalyKind]IncidentKind{AnStalled: IncDelayed, AnPromiseBreached: IncDelayed, AnWeight: IncEmptyParcel,
-			AnNoTransit: IncEmptyParcel, AnMerchantBurst: IncEmptyParcel, AnSecondCarrier: IncEmptyParcel, AnAfterDelivery: IncEmptyParcel}[a.Kind]
+			AnNoTransit: IncEmptyParcel, AnMerchantBurst: IncEmptyParcel, AnSecondCarrier: IncEmptyParcel, AnAfterDelivery: IncEmptyParcel, AnTemperature: IncDamaged}[a.Kind]
 	}
 	t, err := s.TraceParcel(ctx, c, a.Waybill, a.Carrier, "")
 	if err != nil {
@@ -265,6 +267,10 @@ type CarrierInput struct {
 	PromiseHours int
 	DwellHours   map[string]int
 	Codes        map[string]string
+	WaybillRule  string
+	GS1Prefixes  []string
+	TempMinC     *float64
+	TempMaxC     *float64
 }
 
 // SetCarrierConfig stores a carrier's promise, dwell standards and code mapping (regulators,
@@ -309,6 +315,33 @@ func (s *Service) SetCarrierConfig(ctx context.Context, c credtrace.Caller, firm
 		}
 		cfg.Codes[raw] = Code(code)
 	}
+	switch in.WaybillRule {
+	case "", WaybillKey, WaybillSerial:
+		cfg.WaybillRule = in.WaybillRule
+	default:
+		v.Add("epcis_waybill", "must be key or serial")
+	}
+	if len(in.GS1Prefixes) > 20 {
+		v.Add("gs1_prefixes", "at most 20 company prefixes")
+	}
+	for _, p := range in.GS1Prefixes {
+		if len(p) < 4 || len(p) > 12 || !isDigits(p) {
+			v.Add("gs1_prefixes", "a GS1 company prefix is 4 to 12 digits")
+		}
+	}
+	cfg.GS1Prefixes = slices.Clone(in.GS1Prefixes)
+	for _, t := range []struct {
+		name string
+		v    *float64
+	}{{"temp_min_c", in.TempMinC}, {"temp_max_c", in.TempMaxC}} {
+		if t.v != nil && (math.IsNaN(*t.v) || *t.v < -100 || *t.v > 100) {
+			v.Add(t.name, "must be between -100 and 100 °C")
+		}
+	}
+	if in.TempMinC != nil && in.TempMaxC != nil && *in.TempMinC > *in.TempMaxC {
+		v.Add("temp_min_c", "must not be above temp_max_c")
+	}
+	cfg.TempMinC, cfg.TempMaxC = in.TempMinC, in.TempMaxC
 	if len(v.Fields) > 0 {
 		sort.Slice(v.Fields, func(i, j int) bool { return v.Fields[i].Field < v.Fields[j].Field })
 		return CarrierConfig{}, v.Err()

@@ -118,9 +118,13 @@ type Event struct {
 	RecipientKey string // keyed hash of waybill and the recipient phone's last four digits
 	RecipientID  string // keyed hash of the recipient's phone: tells recipients apart, reveals none
 	Remark       string
-	Hash         string // content hash: equal events are duplicates, same id with another hash a conflict
-	ReceivedAt   time.Time
-	Deltas       []StatDelta // statistics this event moved when it was accepted
+	// Extensions is a JSON object of what an EPCIS event said that the tracking fields do not
+	// hold (its action, bizStep and locations as sent, extension fields, sensor reports), at
+	// most MaxExtensionBytes; "" for other events.
+	Extensions string
+	Hash       string // content hash: equal events are duplicates, same id with another hash a conflict
+	ReceivedAt time.Time
+	Deltas     []StatDelta // statistics this event moved when it was accepted
 
 	// The brand HQs above FirmID and above Holder.FirmID, looked up from the firm tree by the
 	// service whenever it folds or traces events; never stored. They decide custody offers.
@@ -346,7 +350,24 @@ type CarrierConfig struct {
 	DwellHours   map[Code]int
 	Codes        map[string]Code
 	UpdatedAt    time.Time
+
+	// WaybillRule is how the carrier's GS1 identifiers (EPCIS epcList entries) map to its
+	// waybills: WaybillKey (the default: the identifier is the waybill, as its element
+	// string) or WaybillSerial (the part the carrier numbers itself, see GS1ID.Serial).
+	WaybillRule string
+	// GS1Prefixes are the carrier's GS1 company prefixes: a Digital Link does not show where the
+	// prefix ends, which the serial rule needs.
+	GS1Prefixes []string
+	// TempMinC and TempMaxC are the temperature range (°C) the carrier keeps parcels in; a
+	// sensor report outside it is an excursion. Nil for no bound; an event may declare its own.
+	TempMinC, TempMaxC *float64
 }
+
+// The WaybillRule rules.
+const (
+	WaybillKey    = "key"
+	WaybillSerial = "serial"
+)
 
 // DefaultDwellHours are the standard dwell times per status used when a carrier sets none.
 var DefaultDwellHours = map[Code]int{
@@ -465,6 +486,9 @@ const (
 	AnMerchantBurst   AnomalyKind = "merchant_burst"
 	AnSecondCarrier   AnomalyKind = "reused_second_carrier"
 	AnAfterDelivery   AnomalyKind = "reused_after_delivery"
+	// AnTemperature is an EPCIS sensor report on a parcel outside the temperature range the
+	// event declares or the carrier configured.
+	AnTemperature AnomalyKind = "temperature_excursion"
 )
 
 // anomalyID names an anomaly by its kind and what it is about, so that finding the same

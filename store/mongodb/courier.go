@@ -40,6 +40,12 @@ func (s *Store) FirmByUSCC(ctx context.Context, uscc string) (courier.Firm, erro
 	return fromFirmDoc(d), err
 }
 
+// FirmByGLN returns the firm with a party GLN; ErrNotFound when there is none.
+func (s *Store) FirmByGLN(ctx context.Context, gln string) (courier.Firm, error) {
+	d, err := findOne[firmDoc](ctx, s.firms, bson.D{{Key: "gln", Value: gln}}, "firm by gln", gln)
+	return fromFirmDoc(d), err
+}
+
 // Firms lists firms matching q in id order.
 func (s *Store) Firms(ctx context.Context, q courier.FirmQuery) ([]courier.Firm, error) {
 	filter := bson.M{}
@@ -69,6 +75,12 @@ func (s *Store) UpdateSite(ctx context.Context, site courier.Site) error {
 // Site returns the site id; ErrNotFound when there is none.
 func (s *Store) Site(ctx context.Context, id string) (courier.Site, error) {
 	d, err := findOne[siteDoc](ctx, s.sites, byID(id), "site", id)
+	return fromSiteDoc(d), err
+}
+
+// SiteByGLN returns the site with a GLN; ErrNotFound when there is none.
+func (s *Store) SiteByGLN(ctx context.Context, gln string) (courier.Site, error) {
+	d, err := findOne[siteDoc](ctx, s.sites, bson.D{{Key: "gln", Value: gln}}, "site by gln", gln)
 	return fromSiteDoc(d), err
 }
 

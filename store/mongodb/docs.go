@@ -59,6 +59,7 @@ type firmDoc struct {
 	ParentID  string         `bson:"parent_id"`
 	Region    string         `bson:"region"`
 	Licence   licenceDoc     `bson:"licence"`
+	GLN       string         `bson:"gln,omitempty"` // absent when none: the unique index is sparse
 	CreatedAt *bson.DateTime `bson:"created_at,omitempty"`
 	UpdatedAt *bson.DateTime `bson:"updated_at,omitempty"`
 	Version   int64          `bson:"version"`
@@ -79,6 +80,7 @@ func toFirmDoc(f courier.Firm) firmDoc {
 			ValidTo:   datetime(f.Licence.ValidTo),
 			Status:    string(f.Licence.Status),
 		},
+		GLN:       f.GLN,
 		CreatedAt: datetime(f.CreatedAt),
 		UpdatedAt: datetime(f.UpdatedAt),
 		Version:   int64(f.Version),
@@ -100,6 +102,7 @@ func fromFirmDoc(d firmDoc) courier.Firm {
 			ValidTo:   fromDatetime(d.Licence.ValidTo),
 			Status:    courier.LicenceStatus(d.Licence.Status),
 		},
+		GLN:       d.GLN,
 		CreatedAt: fromDatetime(d.CreatedAt),
 		UpdatedAt: fromDatetime(d.UpdatedAt),
 		Version:   int(d.Version),
@@ -113,6 +116,7 @@ type siteDoc struct {
 	Kind      string         `bson:"kind"`
 	Region    string         `bson:"region"`
 	Address   string         `bson:"address"`
+	GLN       string         `bson:"gln,omitempty"` // absent when none: the unique index is sparse
 	CreatedAt *bson.DateTime `bson:"created_at,omitempty"`
 	UpdatedAt *bson.DateTime `bson:"updated_at,omitempty"`
 	Version   int64          `bson:"version"`
@@ -126,6 +130,7 @@ func toSiteDoc(s courier.Site) siteDoc {
 		Kind:      string(s.Kind),
 		Region:    s.Region,
 		Address:   s.Address,
+		GLN:       s.GLN,
 		CreatedAt: datetime(s.CreatedAt),
 		UpdatedAt: datetime(s.UpdatedAt),
 		Version:   int64(s.Version),
@@ -140,6 +145,7 @@ func fromSiteDoc(d siteDoc) courier.Site {
 		Kind:      courier.SiteKind(d.Kind),
 		Region:    d.Region,
 		Address:   d.Address,
+		GLN:       d.GLN,
 		CreatedAt: fromDatetime(d.CreatedAt),
 		UpdatedAt: fromDatetime(d.UpdatedAt),
 		Version:   int(d.Version),

@@ -20,6 +20,9 @@ type index struct {
 	coll   string
 	keys   bson.D
 	unique bool
+	// sparse leaves out the documents without the key: a unique key only some documents have
+	// (a firm's or a site's GLN), where FerretDB has no partial indexes to say so.
+	sparse bool
 	// partial is the index's partialFilterExpression, used where the server has partial
 	// indexes (detected at Open); elsewhere the index is built over the whole collection, which
 	// serves the same queries. A query uses a partial index only when its filter names the
@@ -49,6 +52,8 @@ func asc(fields ...string) bson.D {
 // by name.
 var declaredIndexes = []index{
 	{coll: collFirms, keys: asc("uscc"), unique: true},
+	{coll: collFirms, keys: asc("gln"), unique: true, sparse: true},
+	{coll: collSites, keys: asc("gln"), unique: true, sparse: true},
 	{coll: collFirms, keys: asc("parent_id")},
 	{coll: collFirms, keys: asc("parent_id", "_id")},
 	{coll: collFirms, keys: asc("kind", "_id")},
@@ -224,6 +229,9 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		opts := options.Index()
 		if ix.unique {
 			opts.SetUnique(true)
+		}
+		if ix.sparse {
+			opts.SetSparse(true)
 		}
 		if ix.name != "" {
 			opts.SetName(ix.name)

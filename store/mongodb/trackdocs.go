@@ -100,6 +100,7 @@ type eventDoc struct {
 	RecipientKey string         `bson:"recipient_key"`
 	RecipientID  string         `bson:"recipient_id,omitempty"`
 	Remark       string         `bson:"remark"`
+	Extensions   string         `bson:"ext,omitempty"` // a JSON object's text: kept as sent, never queried
 	Hash         string         `bson:"hash"`
 	ReceivedAt   *bson.DateTime `bson:"received_at,omitempty"`
 	Deltas       []deltaDoc     `bson:"deltas"`
@@ -133,6 +134,7 @@ func toEventDoc(e tracking.Event) eventDoc {
 		RecipientKey: e.RecipientKey,
 		RecipientID:  e.RecipientID,
 		Remark:       e.Remark,
+		Extensions:   e.Extensions,
 		Hash:         e.Hash,
 		ReceivedAt:   datetime(e.ReceivedAt),
 		Deltas:       toDeltaDocs(e.Deltas),
@@ -160,6 +162,7 @@ func fromEventDoc(d eventDoc) tracking.Event {
 		RecipientKey: d.RecipientKey,
 		RecipientID:  d.RecipientID,
 		Remark:       d.Remark,
+		Extensions:   d.Extensions,
 		Hash:         d.Hash,
 		ReceivedAt:   fromDatetime(d.ReceivedAt),
 		Deltas:       fromDeltaDocs(d.Deltas),
@@ -372,10 +375,15 @@ type carrierDoc struct {
 	Dwell        []dwellDoc     `bson:"dwell"`
 	Codes        []codeDoc      `bson:"codes"`
 	UpdatedAt    *bson.DateTime `bson:"updated_at,omitempty"`
+	WaybillRule  string         `bson:"waybill_rule,omitempty"`
+	GS1Prefixes  []string       `bson:"gs1_prefixes,omitempty"`
+	TempMinC     *float64       `bson:"temp_min_c,omitempty"`
+	TempMaxC     *float64       `bson:"temp_max_c,omitempty"`
 }
 
 func toCarrierDoc(c tracking.CarrierConfig) carrierDoc {
-	d := carrierDoc{FirmID: c.FirmID, PromiseHours: int64(c.PromiseHours), UpdatedAt: datetime(c.UpdatedAt)}
+	d := carrierDoc{FirmID: c.FirmID, PromiseHours: int64(c.PromiseHours), UpdatedAt: datetime(c.UpdatedAt),
+		WaybillRule: c.WaybillRule, GS1Prefixes: c.GS1Prefixes, TempMinC: c.TempMinC, TempMaxC: c.TempMaxC}
 	for code, h := range c.DwellHours {
 		d.Dwell = append(d.Dwell, dwellDoc{Code: string(code), Hours: int64(h)})
 	}
@@ -389,7 +397,8 @@ func toCarrierDoc(c tracking.CarrierConfig) carrierDoc {
 }
 
 func fromCarrierDoc(d carrierDoc) tracking.CarrierConfig {
-	c := tracking.CarrierConfig{FirmID: d.FirmID, PromiseHours: int(d.PromiseHours), UpdatedAt: fromDatetime(d.UpdatedAt)}
+	c := tracking.CarrierConfig{FirmID: d.FirmID, PromiseHours: int(d.PromiseHours), UpdatedAt: fromDatetime(d.UpdatedAt),
+		WaybillRule: d.WaybillRule, GS1Prefixes: d.GS1Prefixes, TempMinC: d.TempMinC, TempMaxC: d.TempMaxC}
 	if len(d.Dwell) > 0 {
 		c.DwellHours = make(map[tracking.Code]int, len(d.Dwell))
 		for _, dw := range d.Dwell {

@@ -89,11 +89,11 @@ func fromEvidence(s string) ([]courier.Evidence, error) {
 
 // ----- firms -----
 
-const firmCols = `id, uscc, name, kind, parent_id, region, licence_number, licence_scope, licence_from, licence_to, licence_status, created_at, updated_at, version`
+const firmCols = `id, uscc, name, kind, parent_id, region, licence_number, licence_scope, licence_from, licence_to, licence_status, created_at, updated_at, version, gln`
 
 func firmArgs(f courier.Firm) []any {
 	return []any{f.ID, f.USCC, f.Name, string(f.Kind), f.ParentID, f.Region, f.Licence.Number, f.Licence.Scope,
-		ms(f.Licence.ValidFrom), ms(f.Licence.ValidTo), string(f.Licence.Status), ms(f.CreatedAt), ms(f.UpdatedAt), f.Version}
+		ms(f.Licence.ValidFrom), ms(f.Licence.ValidTo), string(f.Licence.Status), ms(f.CreatedAt), ms(f.UpdatedAt), f.Version, nullable(f.GLN)}
 }
 
 type scanner interface{ Scan(dest ...any) error }
@@ -102,20 +102,21 @@ func scanFirm(sc scanner) (courier.Firm, error) {
 	var f courier.Firm
 	var kind, status string
 	var from, to, created, updated sql.NullInt64
+	var gln sql.NullString
 	err := sc.Scan(&f.ID, &f.USCC, &f.Name, &kind, &f.ParentID, &f.Region, &f.Licence.Number, &f.Licence.Scope,
-		&from, &to, &status, &created, &updated, &f.Version)
+		&from, &to, &status, &created, &updated, &f.Version, &gln)
 	if err != nil {
 		return courier.Firm{}, translate(err)
 	}
 	f.Kind, f.Licence.Status = courier.FirmKind(kind), courier.LicenceStatus(status)
 	f.Licence.ValidFrom, f.Licence.ValidTo = fromMS(from), fromMS(to)
-	f.CreatedAt, f.UpdatedAt = fromMS(created), fromMS(updated)
+	f.CreatedAt, f.UpdatedAt, f.GLN = fromMS(created), fromMS(updated), gln.String
 	return f, nil
 }
 
 // CreateFirm implements courier.Store.
 func (s *Store) CreateFirm(ctx context.Context, f courier.Firm) error {
-	_, err := s.writer().ExecContext(ctx, `INSERT INTO firms (`+firmCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, firmArgs(f)...)
+	_, err := s.writer().ExecContext(ctx, `INSERT INTO firms (`+firmCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, firmArgs(f)...)
 	if err != nil {
 		return fmt.Errorf("sqlite: create firm: %w", translate(err))
 	}
@@ -125,7 +126,7 @@ func (s *Store) CreateFirm(ctx context.Context, f courier.Firm) error {
 // UpdateFirm implements courier.Store.
 func (s *Store) UpdateFirm(ctx context.Context, f courier.Firm) error {
 	res, err := s.writer().ExecContext(ctx, `UPDATE firms SET uscc=?, name=?, kind=?, parent_id=?, region=?, licence_number=?,
-		licence_scope=?, licence_from=?, licence_to=?, licence_status=?, created_at=?, updated_at=?, version=?
+		licence_scope=?, licence_from=?, licence_to=?, licence_status=?, created_at=?, updated_at=?, version=?, gln=?
 		WHERE id=? AND version=?`, append(firmArgs(f)[1:], f.ID, f.Version-1)...)
 	if err := s.update(ctx, "firms", f.ID, res, err); err != nil {
 		return fmt.Errorf("sqlite: update firm: %w", err)
@@ -141,6 +142,19 @@ func (s *Store) Firm(ctx context.Context, id string) (courier.Firm, error) {
 // FirmByUSCC implements courier.Store.
 func (s *Store) FirmByUSCC(ctx context.Context, uscc string) (courier.Firm, error) {
 	return scanFirm(s.reader().QueryRowContext(ctx, `SELECT `+firmCols+` FROM firms WHERE uscc = ?`, uscc))
+}
+
+// FirmByGLN implements courier.Store.
+func (s *Store) FirmByGLN(ctx context.Context, gln string) (courier.Firm, error) {
+	return scanFirm(s.reader().QueryRowContext(ctx, `SELECT `+firmCols+` FROM firms WHERE gln = ?`, gln))
+}
+
+// nullable stores "" as NULL, so that a unique index holds only the values given.
+func nullable(v string) any {
+	if v == "" {
+		return nil
+	}
+	return v
 }
 
 // Firms implements courier.Store.
@@ -186,23 +200,24 @@ func list[T any](ctx context.Context, db querier, query string, args []any, scan
 
 // ----- sites -----
 
-const siteCols = `id, firm_id, name, kind, region, address, created_at, updated_at, version`
+const siteCols = `id, firm_id, name, kind, region, address, created_at, updated_at, version, gln`
 
 func scanSite(sc scanner) (courier.Site, error) {
 	var st courier.Site
 	var kind string
 	var created, updated sql.NullInt64
-	if err := sc.Scan(&st.ID, &st.FirmID, &st.Name, &kind, &st.Region, &st.Address, &created, &updated, &st.Version); err != nil {
+	var gln sql.NullString
+	if err := sc.Scan(&st.ID, &st.FirmID, &st.Name, &kind, &st.Region, &st.Address, &created, &updated, &st.Version, &gln); err != nil {
 		return courier.Site{}, translate(err)
 	}
-	st.Kind, st.CreatedAt, st.UpdatedAt = courier.SiteKind(kind), fromMS(created), fromMS(updated)
+	st.Kind, st.CreatedAt, st.UpdatedAt, st.GLN = courier.SiteKind(kind), fromMS(created), fromMS(updated), gln.String
 	return st, nil
 }
 
 // CreateSite implements courier.Store.
 func (s *Store) CreateSite(ctx context.Context, st courier.Site) error {
-	_, err := s.writer().ExecContext(ctx, `INSERT INTO sites (`+siteCols+`) VALUES (?,?,?,?,?,?,?,?,?)`,
-		st.ID, st.FirmID, st.Name, string(st.Kind), st.Region, st.Address, ms(st.CreatedAt), ms(st.UpdatedAt), st.Version)
+	_, err := s.writer().ExecContext(ctx, `INSERT INTO sites (`+siteCols+`) VALUES (?,?,?,?,?,?,?,?,?,?)`,
+		st.ID, st.FirmID, st.Name, string(st.Kind), st.Region, st.Address, ms(st.CreatedAt), ms(st.UpdatedAt), st.Version, nullable(st.GLN))
 	if err != nil {
 		return fmt.Errorf("sqlite: create site: %w", translate(err))
 	}
@@ -211,8 +226,8 @@ func (s *Store) CreateSite(ctx context.Context, st courier.Site) error {
 
 // UpdateSite implements courier.Store.
 func (s *Store) UpdateSite(ctx context.Context, st courier.Site) error {
-	res, err := s.writer().ExecContext(ctx, `UPDATE sites SET firm_id=?, name=?, kind=?, region=?, address=?, created_at=?, updated_at=?, version=?
-		WHERE id=? AND version=?`, st.FirmID, st.Name, string(st.Kind), st.Region, st.Address, ms(st.CreatedAt), ms(st.UpdatedAt), st.Version, st.ID, st.Version-1)
+	res, err := s.writer().ExecContext(ctx, `UPDATE sites SET firm_id=?, name=?, kind=?, region=?, address=?, created_at=?, updated_at=?, version=?, gln=?
+		WHERE id=? AND version=?`, st.FirmID, st.Name, string(st.Kind), st.Region, st.Address, ms(st.CreatedAt), ms(st.UpdatedAt), st.Version, nullable(st.GLN), st.ID, st.Version-1)
 	if err := s.update(ctx, "sites", st.ID, res, err); err != nil {
 		return fmt.Errorf("sqlite: update site: %w", err)
 	}
@@ -222,6 +237,11 @@ func (s *Store) UpdateSite(ctx context.Context, st courier.Site) error {
 // Site implements courier.Store.
 func (s *Store) Site(ctx context.Context, id string) (courier.Site, error) {
 	return scanSite(s.reader().QueryRowContext(ctx, `SELECT `+siteCols+` FROM sites WHERE id = ?`, id))
+}
+
+// SiteByGLN implements courier.Store.
+func (s *Store) SiteByGLN(ctx context.Context, gln string) (courier.Site, error) {
+	return scanSite(s.reader().QueryRowContext(ctx, `SELECT `+siteCols+` FROM sites WHERE gln = ?`, gln))
 }
 
 // Sites implements courier.Store.

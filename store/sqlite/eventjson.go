@@ -46,6 +46,7 @@ func appendEvent(b []byte, e tracking.Event) []byte {
 	b = appendStr(b, "recipient_key", e.RecipientKey, false)
 	b = appendStr(b, "recipient_id", e.RecipientID, false)
 	b = appendStr(b, "remark", e.Remark, false)
+	b = appendStr(b, "ext", e.Extensions, false)
 	b = appendInt(b, "received_at", msInt(e.ReceivedAt), true)
 	b[len(b)-1] = '}'
 	return b

@@ -22,7 +22,7 @@ func TestAppendEventMatchesEncodingJSON(t *testing.T) {
 			Holder: tracking.Holder{Kind: tracking.HolderFirm, FirmID: "partner"}},
 		"full": {ID: "e2", Waybill: "SF2", Carrier: "c", Code: tracking.Delivered, RawCode: "签收", At: at, SiteID: "s", StaffID: "p", FirmID: "f",
 			Holder: tracking.Holder{Kind: tracking.HolderFirm, FirmID: "f", SiteID: "s", StaffID: "p"}, Region: "130111", Lat: &lat, Lng: &lng,
-			WeightGrams: 1200, Signer: "proxy", MerchantID: "M1", RecipientKey: "rk", RecipientID: "ri", Remark: "门卫代收 \"quoted\" \\ \n\t\x01 ok",
+			WeightGrams: 1200, Signer: "proxy", MerchantID: "M1", RecipientKey: "rk", RecipientID: "ri", Remark: "门卫代收 \"quoted\" \\ \n\t\x01 ok", Extensions: `{"bizStep":"departing","x:y":"\"q\""}`,
 			Hash: "h2", ReceivedAt: at.Add(time.Second),
 			Deltas: []tracking.StatDelta{{Key: tracking.StatKey{Kind: tracking.SubjectFirm, ID: "f", Day: "2026-05-01"}, Metric: tracking.MDelivered, N: 1},
 				{Key: tracking.StatKey{Kind: tracking.SubjectStaff, ID: "p", Day: "2026-05-01"}, Metric: tracking.MHandled, N: 1}}},

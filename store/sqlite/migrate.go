@@ -493,6 +493,14 @@ ALTER TABLE stats ADD COLUMN slow_line_haul INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE stats ADD COLUMN slow_last_mile INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE stats ADD COLUMN late_fallback INTEGER NOT NULL DEFAULT 0;
 `,
+	// 19: firms and sites carry their GS1 GLNs (issue 15, item 2): unique where given, NULL
+	// where not.
+	`
+ALTER TABLE firms ADD COLUMN gln TEXT;
+CREATE UNIQUE INDEX firms_gln ON firms(gln) WHERE gln IS NOT NULL;
+ALTER TABLE sites ADD COLUMN gln TEXT;
+CREATE UNIQUE INDEX sites_gln ON sites(gln) WHERE gln IS NOT NULL;
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -68,6 +68,7 @@ type eventJSON struct {
 	RecipientKey string      `json:"recipient_key,omitempty"`
 	RecipientID  string      `json:"recipient_id,omitempty"`
 	Remark       string      `json:"remark,omitempty"`
+	Extensions   string      `json:"ext,omitempty"`
 	Hash         string      `json:"hash"`
 	ReceivedAt   int64       `json:"received_at"`
 	Deltas       []deltaJSON `json:"deltas,omitempty"`
@@ -84,7 +85,7 @@ func fromHolder(h holderJSON) tracking.Holder {
 func toEvent(e tracking.Event) eventJSON {
 	out := eventJSON{ID: e.ID, Waybill: e.Waybill, Carrier: e.Carrier, Code: string(e.Code), RawCode: e.RawCode, At: msInt(e.At),
 		SiteID: e.SiteID, StaffID: e.StaffID, FirmID: e.FirmID, Holder: toHolder(e.Holder), Region: e.Region, Lat: e.Lat, Lng: e.Lng,
-		WeightGrams: e.WeightGrams, Signer: e.Signer, MerchantID: e.MerchantID, RecipientKey: e.RecipientKey, RecipientID: e.RecipientID, Remark: e.Remark,
+		WeightGrams: e.WeightGrams, Signer: e.Signer, MerchantID: e.MerchantID, RecipientKey: e.RecipientKey, RecipientID: e.RecipientID, Remark: e.Remark, Extensions: e.Extensions,
 		Hash: e.Hash, ReceivedAt: msInt(e.ReceivedAt)}
 	for _, d := range e.Deltas {
 		out.Deltas = append(out.Deltas, deltaJSON{Kind: string(d.Key.Kind), ID: d.Key.ID, Day: d.Key.Day, Metric: string(d.Metric), N: d.N})
@@ -95,7 +96,7 @@ func toEvent(e tracking.Event) eventJSON {
 func fromEvent(j eventJSON) tracking.Event {
 	e := tracking.Event{ID: j.ID, Waybill: j.Waybill, Carrier: j.Carrier, Code: tracking.Code(j.Code), RawCode: j.RawCode, At: fromMSInt(j.At),
 		SiteID: j.SiteID, StaffID: j.StaffID, FirmID: j.FirmID, Holder: fromHolder(j.Holder), Region: j.Region, Lat: j.Lat, Lng: j.Lng,
-		WeightGrams: j.WeightGrams, Signer: j.Signer, MerchantID: j.MerchantID, RecipientKey: j.RecipientKey, RecipientID: j.RecipientID, Remark: j.Remark,
+		WeightGrams: j.WeightGrams, Signer: j.Signer, MerchantID: j.MerchantID, RecipientKey: j.RecipientKey, RecipientID: j.RecipientID, Remark: j.Remark, Extensions: j.Extensions,
 		Hash: j.Hash, ReceivedAt: fromMSInt(j.ReceivedAt)}
 	for _, d := range j.Deltas {
 		e.Deltas = append(e.Deltas, tracking.StatDelta{Key: tracking.StatKey{Kind: tracking.SubjectKind(d.Kind), ID: d.ID, Day: d.Day}, Metric: tracking.Metric(d.Metric), N: d.N})
@@ -782,6 +783,10 @@ type carrierJSON struct {
 	DwellHours   map[string]int    `json:"dwell_hours,omitempty"`
 	Codes        map[string]string `json:"codes,omitempty"`
 	UpdatedAt    int64             `json:"updated_at,omitempty"`
+	WaybillRule  string            `json:"waybill_rule,omitempty"`
+	GS1Prefixes  []string          `json:"gs1_prefixes,omitempty"`
+	TempMinC     *float64          `json:"temp_min_c,omitempty"`
+	TempMaxC     *float64          `json:"temp_max_c,omitempty"`
 }
 
 // MerchantCounts implements tracking.Store: one grouped read of the window's parcels (by the
@@ -812,7 +817,8 @@ func (t *Tracking) CarrierConfig(ctx context.Context, firmID string) (tracking.C
 	if err != nil {
 		return tracking.CarrierConfig{}, err
 	}
-	c := tracking.CarrierConfig{FirmID: j.FirmID, PromiseHours: j.PromiseHours, DwellHours: map[tracking.Code]int{}, Codes: map[string]tracking.Code{}, UpdatedAt: fromMSInt(j.UpdatedAt)}
+	c := tracking.CarrierConfig{FirmID: j.FirmID, PromiseHours: j.PromiseHours, DwellHours: map[tracking.Code]int{}, Codes: map[string]tracking.Code{}, UpdatedAt: fromMSInt(j.UpdatedAt),
+		WaybillRule: j.WaybillRule, GS1Prefixes: j.GS1Prefixes, TempMinC: j.TempMinC, TempMaxC: j.TempMaxC}
 	for k, v := range j.DwellHours {
 		c.DwellHours[tracking.Code(k)] = v
 	}
@@ -824,7 +830,8 @@ func (t *Tracking) CarrierConfig(ctx context.Context, firmID string) (tracking.C
 
 // PutCarrierConfig implements tracking.Store.
 func (t *Tracking) PutCarrierConfig(ctx context.Context, c tracking.CarrierConfig) error {
-	j := carrierJSON{FirmID: c.FirmID, PromiseHours: c.PromiseHours, DwellHours: map[string]int{}, Codes: map[string]string{}, UpdatedAt: msInt(c.UpdatedAt)}
+	j := carrierJSON{FirmID: c.FirmID, PromiseHours: c.PromiseHours, DwellHours: map[string]int{}, Codes: map[string]string{}, UpdatedAt: msInt(c.UpdatedAt),
+		WaybillRule: c.WaybillRule, GS1Prefixes: c.GS1Prefixes, TempMinC: c.TempMinC, TempMaxC: c.TempMaxC}
 	for k, v := range c.DwellHours {
 		j.DwellHours[string(k)] = v
 	}

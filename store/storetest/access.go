@@ -478,7 +478,9 @@ func testNotFound(ctx context.Context, t *testing.T, s courier.Store) {
 	}{
 		{"Firm", func() error { _, err := s.Firm(ctx, "f9"); return err }},
 		{"FirmByUSCC", func() error { _, err := s.FirmByUSCC(ctx, "91000000000000009X"); return err }},
+		{"FirmByGLN", func() error { _, err := s.FirmByGLN(ctx, "0614141009992"); return err }},
 		{"Site", func() error { _, err := s.Site(ctx, "s9"); return err }},
+		{"SiteByGLN", func() error { _, err := s.SiteByGLN(ctx, "0614141009992"); return err }},
 		{"Staff", func() error { _, err := s.Staff(ctx, "p9"); return err }},
 		{"StaffByIDHash", func() error { _, err := s.StaffByIDHash(ctx, "idhash-p9"); return err }},
 		{"Record", func() error { _, err := s.Record(ctx, "r9"); return err }},

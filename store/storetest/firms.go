@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 )
 
@@ -16,6 +17,7 @@ var firmBehaviours = []behaviour{
 	{"FirmUpdate", testFirmUpdate},
 	{"FirmPaging", testFirmPaging},
 	{"FirmFilters", testFirmFilters},
+	{"FirmGLN", testFirmGLN},
 }
 
 // fullFirm sets every field of a firm.
@@ -171,6 +173,7 @@ var siteBehaviours = []behaviour{
 	{"SiteUpdate", testSiteUpdate},
 	{"SitePaging", testSitePaging},
 	{"SiteFilters", testSiteFilters},
+	{"SiteGLN", testSiteGLN},
 }
 
 func fullSite() courier.Site {
@@ -440,4 +443,50 @@ func testStaffFilterFollowsUpdate(ctx context.Context, t *testing.T, s courier.S
 		}
 		checkIDs(t, "firm "+c.firm+" after the update", got, staffID, c.want...)
 	}
+}
+
+// A GLN finds its firm; it is unique among the firms that have one, and any number have none.
+func testFirmGLN(ctx context.Context, t *testing.T, s courier.Store) {
+	f := fullFirm()
+	f.GLN = "0614141008889"
+	must(t, "create a firm with a GLN", s.CreateFirm(ctx, f))
+	must(t, "create a firm without", s.CreateFirm(ctx, sparseFirm()))
+	other := sparseFirm()
+	other.ID, other.USCC = "f3", "91440300MA03CCCC3Z"
+	must(t, "create a second firm without", s.CreateFirm(ctx, other))
+	checkGet(ctx, t, "FirmByGLN", s.FirmByGLN, f.GLN, f)
+	wantErr(t, "FirmByGLN of an unknown GLN", func() error { _, err := s.FirmByGLN(ctx, "0614141009992"); return err }(), credtrace.ErrNotFound)
+
+	taken := sparseFirm()
+	taken.ID, taken.USCC, taken.GLN = "f4", "91440300MA04DDDD4Q", f.GLN
+	wantErr(t, "create with a taken GLN", s.CreateFirm(ctx, taken), credtrace.ErrConflict)
+	other.GLN, other.Version = f.GLN, 2
+	wantErr(t, "update to a taken GLN", s.UpdateFirm(ctx, other), credtrace.ErrConflict)
+
+	// Once the first lets its GLN go, another firm takes it.
+	f.GLN, f.Version = "", 2
+	must(t, "clear the GLN", s.UpdateFirm(ctx, f))
+	checkGet(ctx, t, "the firm without its GLN", s.Firm, f.ID, f)
+	must(t, "update to the freed GLN", s.UpdateFirm(ctx, other))
+	checkGet(ctx, t, "FirmByGLN after it moved", s.FirmByGLN, other.GLN, other)
+}
+
+// A GLN, or a GLN with its extension, finds its site, and names one site only.
+func testSiteGLN(ctx context.Context, t *testing.T, s courier.Store) {
+	a, b := fullSite(), sparseSite()
+	a.GLN, b.GLN = "0614141007776", "0614141007776.dock3"
+	must(t, "create a site with a GLN", s.CreateSite(ctx, a))
+	must(t, "create a site with the GLN and an extension", s.CreateSite(ctx, b))
+	c := sparseSite()
+	c.ID = "s3"
+	must(t, "create a site without", s.CreateSite(ctx, c))
+	c.ID = "s4"
+	must(t, "create another site without", s.CreateSite(ctx, c))
+	checkGet(ctx, t, "SiteByGLN", s.SiteByGLN, a.GLN, a)
+	checkGet(ctx, t, "SiteByGLN with extension", s.SiteByGLN, b.GLN, b)
+	wantErr(t, "SiteByGLN of an unknown GLN", func() error { _, err := s.SiteByGLN(ctx, "0614141009992"); return err }(), credtrace.ErrNotFound)
+	c.ID, c.GLN = "s5", a.GLN
+	wantErr(t, "create with a taken GLN", s.CreateSite(ctx, c), credtrace.ErrConflict)
+	c.ID, c.GLN, c.Version = "s4", b.GLN, 2
+	wantErr(t, "update to a taken GLN", s.UpdateSite(ctx, c), credtrace.ErrConflict)
 }

@@ -106,7 +106,7 @@ func fullEvent() tracking.Event {
 		SiteID: "s1", StaffID: "p1", FirmID: "f1",
 		Holder: tracking.Holder{Kind: tracking.HolderFirm, FirmID: "f1", SiteID: "s1", StaffID: "p1"},
 		Region: "110101", Lat: &lat, Lng: &lng, WeightGrams: 1250, MerchantID: "m1", RecipientKey: "rk-1",
-		Remark: "已揽收，“易碎” $x.y", Hash: "hash-1", ReceivedAt: at(2),
+		Remark: "已揽收，“易碎” $x.y", Extensions: `{"action":"OBSERVE","example:$x.y":{"a":[1,"二"]}}`, Hash: "hash-1", ReceivedAt: at(2),
 		Deltas: []tracking.StatDelta{
 			delta(tracking.SubjectFirm, "f1", day(1), tracking.MHandled, 1),
 			delta(tracking.SubjectSite, "s1", day(1), tracking.MHandled, 1),
@@ -660,6 +660,8 @@ func testCarrierConfigRoundTrip(ctx context.Context, t *testing.T, s tracking.St
 		// A carrier's own codes may hold any character.
 		Codes:     map[string]tracking.Code{"10": tracking.Collected, "a.b": tracking.Arrived, "$set": tracking.Departed, "签收": tracking.Delivered, " ": tracking.Exception},
 		UpdatedAt: at(1),
+		// EPCIS: serials under two company prefixes, a cold chain of 2–8 °C.
+		WaybillRule: tracking.WaybillSerial, GS1Prefixes: []string{"0614141", "4012345"}, TempMinC: ptr(2.0), TempMaxC: ptr(8.5),
 	}
 	must(t, "PutCarrierConfig", s.PutCarrierConfig(ctx, full))
 	checkGet(ctx, t, "full config", s.CarrierConfig, "c1", full)
@@ -932,3 +934,5 @@ func testStatTotals(ctx context.Context, t *testing.T, s tracking.Store) {
 		t.Errorf("StatTotals of a kind without statistics = %v, %v; want none", none, err)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }
