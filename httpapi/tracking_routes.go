@@ -239,6 +239,16 @@ func asValidation(err error, ve **credtrace.Error) bool {
 // ingest runs the decodable inputs and merges the decode rejections back by index; origin,
 // when given, maps each input to the EPCIS eventList entry it came from.
 func (s *Server) ingest(c *fiber.Ctx, ins []tracking.EventInput, bad map[int]string, origin ...[]int) error {
+	out, err := s.ingestOut(c, ins, bad, origin...)
+	if err != nil {
+		return err
+	}
+	s.deps.Metrics.ingested(out.Accepted, out.Duplicates, out.Rejected, len(out.Anomalies))
+	return c.JSON(out)
+}
+
+// ingestOut is ingest's answer, not yet sent.
+func (s *Server) ingestOut(c *fiber.Ctx, ins []tracking.EventInput, bad map[int]string, origin ...[]int) (ingestJSON, error) {
 	keep := make([]tracking.EventInput, 0, len(ins))
 	pos := make([]int, 0, len(ins))
 	for i, in := range ins {
@@ -255,7 +265,7 @@ func (s *Server) ingest(c *fiber.Ctx, ins []tracking.EventInput, bad map[int]str
 	if len(keep) > 0 {
 		res, err := s.deps.Tracking.Ingest(ctx(c), actor(c), keep)
 		if err != nil {
-			return err
+			return ingestJSON{}, err
 		}
 		for j, r := range res.Results {
 			out.Results[pos[j]] = resultJSON{Index: pos[j], ID: r.ID, Status: r.Status, Reason: r.Reason}
@@ -271,8 +281,7 @@ func (s *Server) ingest(c *fiber.Ctx, ins []tracking.EventInput, bad map[int]str
 			out.Results[i].EPCISIndex = &k
 		}
 	}
-	s.deps.Metrics.ingested(out.Accepted, out.Duplicates, out.Rejected, len(out.Anomalies))
-	return c.JSON(out)
+	return out, nil
 }
 
 func (s *Server) pushEvents(c *fiber.Ctx) error {
@@ -324,12 +333,21 @@ func (s *Server) pushEPCIS(c *fiber.Ctx) error {
 	}
 	var ins []tracking.EventInput
 	var origin []int
+	var links, decls []epcisLater
 	bad := map[int]string{}
 	for pos, ev := range doc.Body.EventList {
 		reject := func(reason string) {
 			bad[len(ins)] = reason
 			ins = append(ins, tracking.EventInput{})
 			origin = append(origin, pos)
+		}
+		if _, ok := ev["errorDeclaration"]; ok {
+			decls = append(decls, epcisLater{pos, ev})
+			continue
+		}
+		if t := str(ev, "type"); t == "AggregationEvent" || t == "TransactionEvent" {
+			links = append(links, epcisLater{pos, ev})
+			continue
 		}
 		if t := str(ev, "type"); t != "ObjectEvent" {
 			reject(fmt.Sprintf("type: %q is not an ObjectEvent", t))
@@ -365,14 +383,16 @@ func (s *Server) pushEPCIS(c *fiber.Ctx) error {
 		}
 		ins = append(ins, evs...)
 	}
-	return s.ingest(c, ins, bad, origin)
+	return s.epcisAnswer(c, carrier, ins, bad, origin, links, decls)
 }
 
 // carrierOf reads an optional carrier (a firm id, or its 18-character unified social credit
 // code, which a firm's identity being public anyone may use) from ?carrier= or from v. An
 // unknown code is no parcel at all: not found.
 func (s *Server) carrierOf(c *fiber.Ctx, v ...string) (string, error) {
-	carrier := strings.TrimSpace(c.Query("carrier"))
+	// A copy: Query aliases the request buffer, which fasthttp reuses, and the carrier outlives
+	// the handler in the parcel summaries the pipeline saves later.
+	carrier := strings.Clone(strings.TrimSpace(c.Query("carrier")))
 	if len(v) > 0 && strings.TrimSpace(v[0]) != "" {
 		carrier = strings.TrimSpace(v[0])
 	}

@@ -2,6 +2,7 @@ package tracking
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -78,7 +79,6 @@ func (s *Service) Retract(ctx context.Context, c credtrace.Caller, in RetractInp
 	case in.DeclaredAt.IsZero():
 		return reject("errorDeclaration.declarationTime: required")
 	}
-	carrier := strings.TrimSpace(in.Carrier)
 	p := s.pipe
 	if p == nil {
 		return LinkResult{}, errNoPipeline
@@ -87,6 +87,23 @@ func (s *Service) Retract(ctx context.Context, c credtrace.Caller, in RetractInp
 	defer p.mu.Unlock()
 	if err := p.flushLocked(ctx); err != nil {
 		return LinkResult{}, err
+	}
+	// Where several processes fold, one may save a summary of the parcel meanwhile: the
+	// retraction is then computed again from the events.
+	for attempt := 0; ; attempt++ {
+		out, err := s.retract(ctx, c, in, res)
+		if !errors.Is(err, credtrace.ErrConflict) || attempt == 5 {
+			return out, err
+		}
+	}
+}
+
+// retract is Retract under the pipeline's lock.
+func (s *Service) retract(ctx context.Context, c credtrace.Caller, in RetractInput, res LinkResult) (LinkResult, error) {
+	p, carrier := s.pipe, strings.TrimSpace(in.Carrier)
+	reject := func(why string) (LinkResult, error) {
+		res.Status, res.Reason = Rejected, why
+		return res, nil
 	}
 	evs, err := s.store.EventsByID(ctx, carrier, res.ID)
 	if err != nil {

@@ -19,6 +19,8 @@ type Segment struct {
 	Dwell    time.Duration
 	Status   Code     // the status the parcel had on entering the segment
 	EventIDs []string // the events inside the segment, the first one opening it
+	// Containers are the containers the parcel was in during the segment (see Trace.Containers).
+	Containers []string
 }
 
 // Offer is a handover to a firm outside the giver's tree. Custody and responsibility stay with
@@ -273,6 +275,15 @@ func (s *Service) traceFor(ctx context.Context, c credtrace.Caller, k ParcelKey)
 		return Trace{}, false, fmt.Errorf("trace %s of %s: %w", k.Waybill, k.Carrier, err)
 	}
 	t.Containers = stays(links)
+	for i := range t.Custody {
+		seg := &t.Custody[i]
+		for _, st := range t.Containers {
+			if (seg.To.IsZero() || st.PackedAt.Before(seg.To)) && (st.UnpackedAt.IsZero() || st.UnpackedAt.After(seg.From)) &&
+				!slices.Contains(seg.Containers, st.Container) {
+				seg.Containers = append(seg.Containers, st.Container)
+			}
+		}
+	}
 	for _, l := range links {
 		if l.Kind == LinkOrder {
 			t.Orders = append(t.Orders, OrderRef{Type: l.RefType, ID: l.RefID, EventID: l.EventID, At: l.At})

@@ -8,6 +8,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/tracking"
 )
 
@@ -144,6 +145,21 @@ func (t *Tracking) Retract(ctx context.Context, r tracking.Retraction, p trackin
 		return false, fmt.Errorf("mongodb: retract %s: %w", r.Key(), unavailable(err))
 	} else if n > 0 {
 		return false, nil
+	}
+	if p.Version > 0 {
+		// Where several processes fold, the latest fold record is the summary (see SaveDerived):
+		// the rebuilt summary is one, of the version after the one it was rebuilt from.
+		k := p.Key().String()
+		taken, err := insertNew(ctx, t.s.folds, []any{foldDoc{ID: foldID(k, p.Version), Parcel: k, Version: p.Version, Keys: []string{}, Summary: toParcelDoc(p)}})
+		if err != nil {
+			return false, fmt.Errorf("mongodb: retract %s: %w", r.Key(), unavailable(err))
+		}
+		if taken[0] {
+			if err := t.materialize(ctx, []string{k}); err != nil {
+				return false, fmt.Errorf("mongodb: retract %s: %w", r.Key(), err)
+			}
+			return false, fmt.Errorf("mongodb: retract %s: summary version %d saved by another process meanwhile: %w", r.Key(), p.Version, credtrace.ErrConflict)
+		}
 	}
 	if err := t.putParcels(ctx, []tracking.Parcel{p}); err != nil {
 		return false, fmt.Errorf("mongodb: retract %s: %w", r.Key(), unavailable(err))
