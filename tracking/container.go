@@ -139,7 +139,8 @@ type PackInput struct {
 	Staff     string
 }
 
-// LinkResult answers one aggregation or transaction: its links stored, or why none was.
+// LinkResult answers one aggregation, transaction or retraction: what it stored (links, or
+// parcels retracted), or why nothing was.
 type LinkResult struct {
 	ID     string
 	Status string // Accepted, Duplicate or Rejected
@@ -357,7 +358,10 @@ func (s *Service) holds(ctx context.Context, c credtrace.Caller, k ParcelKey, fi
 // from maps each returned input to the input it came from; why holds the reason of an input
 // that names a container with nothing inside. When no input names a container it returns
 // inputs as they are and a nil from.
-func (s *Service) expandContainers(ctx context.Context, inputs []EventInput) (out []EventInput, from []int, why map[int]string, err error) {
+//
+// Only the carrier's tree (or a regulator) reaches its containers: for anyone else the input
+// goes on as it is, and is answered as any event of another firm's carrier is.
+func (s *Service) expandContainers(ctx context.Context, c credtrace.Caller, inputs []EventInput) (out []EventInput, from []int, why map[int]string, err error) {
 	var keys []ParcelKey
 	for _, in := range inputs {
 		keys = append(keys, ParcelKey{Carrier: strings.TrimSpace(in.Carrier), Waybill: strings.TrimSpace(in.Waybill)})
@@ -365,6 +369,15 @@ func (s *Service) expandContainers(ctx context.Context, inputs []EventInput) (ou
 	known, err := s.store.KnownContainers(ctx, keys)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("containers of the batch: %w", err)
+	}
+	if c.Role == credtrace.RoleFirm {
+		for k := range known {
+			if in, err := s.inTree(ctx, c.FirmID, k.Carrier); err != nil {
+				return nil, nil, nil, err
+			} else if !in {
+				delete(known, k)
+			}
+		}
 	}
 	if len(known) == 0 {
 		return inputs, nil, nil, nil

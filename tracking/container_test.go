@@ -105,6 +105,11 @@ func TestContainerScanIsAScanOfEachParcelInside(t *testing.T) {
 	if r := res.Results[0]; r.Status != tracking.Rejected || !strings.Contains(r.Reason, "holds no parcel") {
 		t.Errorf("a scan of the empty container = %+v, want rejected", r)
 	}
+	// To another firm the carrier's container is no more than the carrier's: not its to scan.
+	res = w.ingest(t, firmCaller(w.hqB), ev("scan-4", "BAG-01", w.hqA, tracking.Arrived, t0.Add(6*time.Hour), "", ""))
+	if r := res.Results[0]; r.Status != tracking.Rejected || r.Reason != "carrier: outside your firm tree" {
+		t.Errorf("another firm's scan of the empty container = %+v, want rejected as outside its tree", r)
+	}
 
 	tr := w.trace(t, "SF7000000001")
 	want := []tracking.Stay{{Container: "BAG-01", PackedAt: t0.Add(time.Hour), PackedSite: w.siteA, PackedEvent: "agg-1",

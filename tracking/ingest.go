@@ -373,7 +373,7 @@ func (s *Service) Ingest(ctx context.Context, c credtrace.Caller, inputs []Event
 	if len(inputs) > MaxBatch {
 		return IngestResult{}, credtrace.InvalidField("events", "at most %d events per request", MaxBatch)
 	}
-	expanded, from, empty, err := s.expandContainers(ctx, inputs)
+	expanded, from, empty, err := s.expandContainers(ctx, c, inputs)
 	if err != nil {
 		return IngestResult{}, fmt.Errorf("ingest: %w", err)
 	}

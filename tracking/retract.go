@@ -61,9 +61,10 @@ const maxReason = 200
 // the keyed statistics the folds name (revivals, empty-parcel withdrawals) follow the same
 // difference. Summary, statistics, the retraction and its audit entry land in one Atomic
 // block. Declaring it again changes nothing (Duplicate). Only the carrier's tree that sent the
-// event (its scanning firm) may retract it; anything else is answered as no such event.
+// event (its scanning firm) may retract it; another firm's is answered as no such event, a
+// regulator's declaration is rejected. A LinkResult answers it: Links counts the parcels.
 func (s *Service) Retract(ctx context.Context, c credtrace.Caller, in RetractInput) (LinkResult, error) {
-	if c.Role != credtrace.RoleFirm {
+	if !c.IsRegulator() && c.Role != credtrace.RoleFirm {
 		return LinkResult{}, credtrace.ErrForbidden
 	}
 	res := LinkResult{ID: strings.TrimSpace(in.EventID)}
@@ -72,6 +73,8 @@ func (s *Service) Retract(ctx context.Context, c credtrace.Caller, in RetractInp
 		return res, nil
 	}
 	switch {
+	case c.Role != credtrace.RoleFirm:
+		return reject("errorDeclaration: only the carrier that sent the event may declare it erroneous")
 	case res.ID == "" || len(res.ID) > maxIDLength:
 		return reject(fmt.Sprintf("eventID: required, at most %d characters", maxIDLength))
 	case len([]rune(in.Reason)) > maxReason:
@@ -291,9 +294,9 @@ func diffDeltas(after, before []StatDelta) []StatDelta {
 	return out
 }
 
-// refold is a parcel folded from nothing: its summary, the deltas its events moved and the
+// parcelFold is a parcel folded from nothing: its summary, the deltas its events moved and the
 // keyed statistics the folds named.
-type refold struct {
+type parcelFold struct {
 	parcel  Parcel
 	deltas  []StatDelta
 	sources map[string]statSource
@@ -301,20 +304,20 @@ type refold struct {
 
 // refoldParcel folds evs from nothing in the order a summary folded them (folded, when the
 // store keeps it; else by time of receipt), as the consistency check does.
-func (s *Service) refoldParcel(ctx context.Context, k ParcelKey, evs []Event, folded []string) (refold, error) {
+func (s *Service) refoldParcel(ctx context.Context, k ParcelKey, evs []Event, folded []string) (parcelFold, error) {
 	evs = slices.Clone(evs)
 	foldOrder(evs, folded)
-	out := refold{sources: map[string]statSource{}}
+	out := parcelFold{sources: map[string]statSource{}}
 	if len(evs) == 0 {
 		out.parcel = blankParcel(k)
 		return out, nil
 	}
 	if err := s.withRoots(ctx, evs); err != nil {
-		return refold{}, err
+		return parcelFold{}, err
 	}
 	cfg, err := s.config(ctx, s.store, k.Carrier)
 	if err != nil {
-		return refold{}, err
+		return parcelFold{}, err
 	}
 	reuse := newReuseCheck(s.store, nil)
 	for i := range evs {
@@ -323,7 +326,7 @@ func (s *Service) refoldParcel(ctx context.Context, k ParcelKey, evs []Event, fo
 		if out.parcel.Waybill == "" {
 			a, err := reuse.check(ctx, &e)
 			if err != nil {
-				return refold{}, err
+				return parcelFold{}, err
 			}
 			e.reused = len(a) > 0
 		}
