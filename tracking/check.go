@@ -17,8 +17,8 @@ type SourceLister interface {
 }
 
 // Check is the consistency check of the derived state: it rebuilds every parcel summary from
-// the parcel's stored events but those retracted, folded from nothing in the order the summary folded them
-// (Parcel.Folded; by time of receipt where a store keeps no order), and the statistics from
+// the parcel's stored events but those retracted, folded from nothing in the order the summary
+// folded them (Parcel.Folded; by time of receipt where a store keeps no order), and the statistics from
 // the rebuilt events' deltas plus the stored sources; and lists every difference from what is
 // stored. None is the answer for a store that lost and counted twice nothing, whatever the
 // number of replicas that wrote it. Only the waybill reuse signal is rebuilt against the
