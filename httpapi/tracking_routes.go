@@ -257,6 +257,16 @@ func asValidation(err error, ve **credtrace.Error) bool {
 // ingest runs the decodable inputs and merges the decode rejections back by index; epcis,
 // when given, maps each input to the EPCIS eventList entry it came from and its notes.
 func (s *Server) ingest(c *fiber.Ctx, ins []tracking.EventInput, bad map[int]string, epcis *tracking.EPCISBatch) error {
+	out, err := s.ingestOut(c, ins, bad, epcis)
+	if err != nil {
+		return err
+	}
+	s.deps.Metrics.ingested(out.Accepted, out.Duplicates, out.Rejected, len(out.Anomalies))
+	return c.JSON(out)
+}
+
+// ingestOut is ingest's answer, not yet sent.
+func (s *Server) ingestOut(c *fiber.Ctx, ins []tracking.EventInput, bad map[int]string, epcis *tracking.EPCISBatch) (ingestJSON, error) {
 	keep := make([]tracking.EventInput, 0, len(ins))
 	pos := make([]int, 0, len(ins))
 	for i, in := range ins {
@@ -273,7 +283,7 @@ func (s *Server) ingest(c *fiber.Ctx, ins []tracking.EventInput, bad map[int]str
 	if len(keep) > 0 {
 		res, err := s.deps.Tracking.Ingest(ctx(c), actor(c), keep)
 		if err != nil {
-			return err
+			return ingestJSON{}, err
 		}
 		for j, r := range res.Results {
 			out.Results[pos[j]] = resultJSON{Index: pos[j], ID: r.ID, Status: r.Status, Reason: r.Reason}
@@ -290,8 +300,7 @@ func (s *Server) ingest(c *fiber.Ctx, ins []tracking.EventInput, bad map[int]str
 			out.Results[i].Notes = epcis.Notes[k]
 		}
 	}
-	s.deps.Metrics.ingested(out.Accepted, out.Duplicates, out.Rejected, len(out.Anomalies))
-	return c.JSON(out)
+	return out, nil
 }
 
 func (s *Server) pushEvents(c *fiber.Ctx) error {
@@ -345,11 +354,42 @@ func (s *Server) pushEPCIS(c *fiber.Ctx) error {
 			events[i] = map[string]any{"type": "(not an object)"}
 		}
 	}
-	b, err := s.deps.Tracking.EPCISInputs(ctx(c), carrier, events, glnResolver{s.deps.Courier})
+	// Aggregations and transactions (containers and orders) and error declarations (the
+	// retraction of an earlier event) are answered apart (epcis_agg.go); the ObjectEvents and
+	// every other entry go through the decoder, their indexes mapped back to the document's.
+	var objs []map[string]any
+	var posOf []int
+	var links, decls []epcisLater
+	for i, ev := range events {
+		if _, ok := ev["type"]; !ok {
+			if isA, ok := ev["isA"].(string); ok {
+				ev["type"] = isA
+			}
+		}
+		if _, ok := ev["errorDeclaration"]; ok {
+			decls = append(decls, epcisLater{i, ev})
+			continue
+		}
+		if t := str(ev, "type"); t == "AggregationEvent" || t == "TransactionEvent" {
+			links = append(links, epcisLater{i, ev})
+			continue
+		}
+		objs = append(objs, ev)
+		posOf = append(posOf, i)
+	}
+	b, err := s.deps.Tracking.EPCISInputs(ctx(c), carrier, objs, glnResolver{s.deps.Courier})
 	if err != nil {
 		return err
 	}
-	return s.ingest(c, b.Inputs, b.Bad, &b)
+	for i, k := range b.Origin {
+		b.Origin[i] = posOf[k]
+	}
+	notes := make(map[int][]string, len(b.Notes))
+	for k, n := range b.Notes {
+		notes[posOf[k]] = n
+	}
+	b.Notes = notes
+	return s.epcisAnswer(c, carrier, b, links, decls)
 }
 
 // queryEPCIS answers the events of the parcels MATCH_epc names that the caller may see (as
@@ -474,7 +514,9 @@ func (g glnResolver) FirmByGLN(ctx context.Context, gln string) (string, bool, e
 // code, which a firm's identity being public anyone may use) from ?carrier= or from v. An
 // unknown code is no parcel at all: not found.
 func (s *Server) carrierOf(c *fiber.Ctx, v ...string) (string, error) {
-	carrier := strings.TrimSpace(c.Query("carrier"))
+	// A copy: Query aliases the request buffer, which fasthttp reuses, and the carrier outlives
+	// the handler in the parcel summaries the pipeline saves later.
+	carrier := strings.Clone(strings.TrimSpace(c.Query("carrier")))
 	if len(v) > 0 && strings.TrimSpace(v[0]) != "" {
 		carrier = strings.TrimSpace(v[0])
 	}

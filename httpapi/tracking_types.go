@@ -100,6 +100,7 @@ type segmentJSON struct {
 	To           *time.Time  `json:"to,omitempty"`
 	DwellSeconds int64       `json:"dwell_seconds"`
 	EventIDs     []string    `json:"event_ids"`
+	Containers   []string    `json:"containers,omitempty"` // the containers the parcel was in meanwhile
 }
 
 type promiseJSON struct {
@@ -121,6 +122,9 @@ type traceJSON struct {
 	Events      []eventJSON   `json:"events"`
 	Custody     []segmentJSON `json:"custody,omitempty"`
 	Offers      []offerJSON   `json:"offers,omitempty"`
+	Containers  []stayJSON    `json:"containers,omitempty"`
+	Orders      []orderJSON   `json:"orders,omitempty"`
+	Retracted   []retractJSON `json:"retracted,omitempty"`
 	Reduced     bool          `json:"reduced"`
 	AsOf        time.Time     `json:"as_of"`
 }
@@ -142,8 +146,9 @@ func traceOut(t tracking.Trace) traceJSON {
 	}
 	for _, s := range t.Custody {
 		out.Custody = append(out.Custody, segmentJSON{Holder: holderOut(s.Holder), Status: string(s.Status), From: s.From, To: ts(s.To),
-			DwellSeconds: int64(s.Dwell.Seconds()), EventIDs: s.EventIDs})
+			DwellSeconds: int64(s.Dwell.Seconds()), EventIDs: s.EventIDs, Containers: s.Containers})
 	}
+	linksOut(&out, t)
 	return out
 }
 

@@ -17,8 +17,8 @@ type SourceLister interface {
 }
 
 // Check is the consistency check of the derived state: it rebuilds every parcel summary from
-// the parcel's stored events, folded from nothing in the order the summary folded them
-// (Parcel.Folded; by time of receipt where a store keeps no order), and the statistics from
+// the parcel's stored events but those retracted, folded from nothing in the order the summary
+// folded them (Parcel.Folded; by time of receipt where a store keeps no order), and the statistics from
 // the rebuilt events' deltas plus the stored sources; and lists every difference from what is
 // stored. None is the answer for a store that lost and counted twice nothing, whatever the
 // number of replicas that wrote it. Only the waybill reuse signal is rebuilt against the
@@ -105,7 +105,7 @@ func (s *Service) Check(ctx context.Context) ([]string, error) {
 // and returns how the summary it gets differs from stored.
 func (s *Service) rebuild(ctx context.Context, stored Parcel, add func([]StatDelta)) ([]string, error) {
 	k := stored.Key()
-	evs, err := s.store.ParcelEvents(ctx, k)
+	evs, _, err := s.liveEvents(ctx, k)
 	if err != nil {
 		return nil, err
 	}
@@ -119,15 +119,7 @@ func (s *Service) rebuild(ctx context.Context, stored Parcel, add func([]StatDel
 			diffs = append(diffs, fmt.Sprintf("parcel %s: event %s is stored but not folded into the summary", k, e.Key()))
 		}
 	}
-	sort.SliceStable(evs, func(a, b int) bool {
-		if len(stored.Folded) > 0 {
-			return order[evs[a].Key()] < order[evs[b].Key()]
-		}
-		if !evs[a].ReceivedAt.Equal(evs[b].ReceivedAt) {
-			return evs[a].ReceivedAt.Before(evs[b].ReceivedAt)
-		}
-		return eventLess(evs[a], evs[b])
-	})
+	foldOrder(evs, stored.Folded)
 	if err := s.withRoots(ctx, evs); err != nil {
 		return nil, err
 	}
@@ -152,6 +144,9 @@ func (s *Service) rebuild(ctx context.Context, stored Parcel, add func([]StatDel
 			pc.Folded = append(pc.Folded, e.Key())
 		}
 		add(e.Deltas)
+	}
+	if len(evs) == 0 { // every event retracted
+		pc = blankParcel(k)
 	}
 	want, got := comparable(pc), comparable(stored)
 	if !reflect.DeepEqual(want, got) {

@@ -204,15 +204,15 @@ func (d *epcisDecoder) event(ctx context.Context, ev map[string]any) (epcisOut, 
 		typ, _ = ev["isA"].(string)
 	}
 	if _, ok := ev["errorDeclaration"]; ok {
-		return epcisOut{}, "errorDeclaration: corrections of earlier events are not supported yet; the event was not applied", nil
+		return epcisOut{}, "errorDeclaration: a correction retracts an earlier event and is applied apart from the ObjectEvents (Service.Retract)", nil
 	}
 	switch typ {
 	case "ObjectEvent":
 		return d.object(ctx, ev)
 	case "AggregationEvent":
-		return epcisOut{}, "type: AggregationEvent (parcels packed into a container) is not supported for parcels yet", nil
+		return epcisOut{}, "type: AggregationEvent packs parcels into a container and is applied apart from the ObjectEvents (Service.Pack)", nil
 	case "TransactionEvent":
-		return epcisOut{}, "type: TransactionEvent (parcels linked to a business transaction) is not supported for parcels yet", nil
+		return epcisOut{}, "type: TransactionEvent links parcels to an order and is applied apart from the ObjectEvents (Service.LinkOrder)", nil
 	case "TransformationEvent":
 		return epcisOut{}, "type: TransformationEvent is not supported for parcels: a parcel is carried whole, never transformed into other objects", nil
 	case "AssociationEvent":
@@ -697,6 +697,14 @@ func (s *Service) EPCISWaybill(ctx context.Context, carrier, epc string) (string
 	}
 	wb, _, why := cfg.Waybill(epc)
 	return wb, why, nil
+}
+
+// EPCISLocation resolves a readPoint or bizLocation (an SGLN, a Digital Link 414, a site URI, in
+// an object's id or as a string) to a site id as the capture interface does; why says what is
+// wrong with it, naming field.
+func EPCISLocation(ctx context.Context, md EPCISMasterData, field string, v any) (site, why string, err error) {
+	d := epcisDecoder{md: md}
+	return d.location(ctx, field, v)
 }
 
 // EPCISSite resolves an EQ_bizLocation to a site id as the capture interface does.

@@ -376,6 +376,10 @@ func (s *Service) holder(ctx context.Context, e Event, in *HolderInput, taking b
 // Ingest validates a batch, stores the valid events (even when others are rejected) and
 // answers each one: accepted, duplicate (same carrier, id and content) or rejected with its
 // reason. Accepted events are durable when Ingest returns.
+//
+// An event whose waybill names a container of its carrier (see Pack) is a scan of every parcel
+// inside it at the event's time: it is stored as one event per parcel, "<id>~<waybill>", each
+// checked and counted as a direct scan of the parcel, and answered as one.
 func (s *Service) Ingest(ctx context.Context, c credtrace.Caller, inputs []EventInput) (IngestResult, error) {
 	if !c.IsRegulator() && c.Role != credtrace.RoleFirm {
 		return IngestResult{}, credtrace.ErrForbidden
@@ -386,6 +390,48 @@ func (s *Service) Ingest(ctx context.Context, c credtrace.Caller, inputs []Event
 	if len(inputs) > MaxBatch {
 		return IngestResult{}, credtrace.InvalidField("events", "at most %d events per request", MaxBatch)
 	}
+	expanded, from, empty, err := s.expandContainers(ctx, c, inputs)
+	if err != nil {
+		return IngestResult{}, fmt.Errorf("ingest: %w", err)
+	}
+	if from == nil {
+		return s.ingest(ctx, c, inputs)
+	}
+	var res IngestResult
+	if len(expanded) > 0 {
+		if len(expanded) > MaxBatch {
+			return IngestResult{}, credtrace.InvalidField("events", "at most %d events per request, counting each parcel of a container scan", MaxBatch)
+		}
+		if res, err = s.ingest(ctx, c, expanded); err != nil {
+			return IngestResult{}, err
+		}
+	}
+	parts := make([][]EventResult, len(inputs))
+	for j, r := range res.Results {
+		parts[from[j]] = append(parts[from[j]], r)
+	}
+	out := IngestResult{Results: make([]EventResult, len(inputs)), Anomalies: res.Anomalies}
+	for i := range inputs {
+		r := EventResult{Index: i, ID: strings.TrimSpace(inputs[i].ID), Status: Rejected, Reason: empty[i], dupOf: -1}
+		if len(parts[i]) > 0 {
+			m := merge(parts[i])
+			r.Status, r.Reason = m.Status, m.Reason
+		}
+		out.Results[i] = r
+		switch r.Status {
+		case Accepted:
+			out.Accepted++
+		case Duplicate:
+			out.Duplicates++
+		default:
+			out.Rejected++
+		}
+	}
+	return out, nil
+}
+
+// ingest is Ingest of events that name parcels.
+func (s *Service) ingest(ctx context.Context, c credtrace.Caller, inputs []EventInput) (IngestResult, error) {
 	now := s.Now()
 	res := IngestResult{Results: make([]EventResult, len(inputs))}
 	configs := map[string]CarrierConfig{}
@@ -702,7 +748,7 @@ func (r *reuseCheck) check(ctx context.Context, e *Event) ([]Anomaly, error) {
 func (s *Service) offeredTo(ctx context.Context, root string, k ParcelKey, seen map[ParcelKey]*Trace) (*Offer, error) {
 	t, ok := seen[k]
 	if !ok {
-		evs, err := s.store.ParcelEvents(ctx, k)
+		evs, _, err := s.liveEvents(ctx, k)
 		if err != nil {
 			return nil, err
 		}
@@ -768,7 +814,7 @@ func (s *Service) AcceptHandover(ctx context.Context, c credtrace.Caller, waybil
 	var hits []hit
 	for _, cr := range carriers {
 		k := ParcelKey{Carrier: cr, Waybill: strings.TrimSpace(waybill)}
-		evs, err := s.store.ParcelEvents(ctx, k)
+		evs, _, err := s.liveEvents(ctx, k)
 		if err != nil {
 			return Offer{}, err
 		}

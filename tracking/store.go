@@ -128,6 +128,25 @@ type Store interface {
 	// after since, oldest first.
 	WrongGuesses(ctx context.Context, key string, since time.Time) ([]time.Time, error)
 
+	// AppendLinks stores the links whose key (Link.Key) is new, and reports which were stored.
+	AppendLinks(ctx context.Context, links []Link) ([]bool, error)
+	// ParcelLinks returns one parcel's links, in any order.
+	ParcelLinks(ctx context.Context, key ParcelKey) ([]Link, error)
+	// ContainerLinks returns the packed and unpacked links of carrier's container, in any order.
+	ContainerLinks(ctx context.Context, carrier, container string) ([]Link, error)
+	// KnownContainers reports which of keys (carrier and id) name a container: one a packed
+	// link names. Ids that do not are absent.
+	KnownContainers(ctx context.Context, keys []ParcelKey) (map[ParcelKey]bool, error)
+	// Retract records r, unless a retraction with its key is stored (it then reports false and
+	// writes nothing), and with it saves summary p over the stored one and adds deltas to the
+	// statistics, once.
+	Retract(ctx context.Context, r Retraction, p Parcel, deltas []StatDelta) (bool, error)
+	// Retractions returns the retractions of one parcel's events, in any order.
+	Retractions(ctx context.Context, key ParcelKey) ([]Retraction, error)
+	// EventsByID returns carrier's stored events whose id is id, or id followed by '#' or '~'
+	// and more: what one EPCIS event became (one event per EPC, one per parcel of a container).
+	EventsByID(ctx context.Context, carrier, id string) ([]Event, error)
+
 	// LastSeq returns the highest sequence of a stored event, 0 when none is stored.
 	LastSeq(ctx context.Context) (int64, error)
 	// EventsSince returns stored events, folded or not, whose sequence is above q.After or in

@@ -19,6 +19,8 @@ type Segment struct {
 	Dwell    time.Duration
 	Status   Code     // the status the parcel had on entering the segment
 	EventIDs []string // the events inside the segment, the first one opening it
+	// Containers are the containers the parcel was in during the segment (see Trace.Containers).
+	Containers []string
 }
 
 // Offer is a handover to a firm outside the giver's tree. Custody and responsibility stay with
@@ -57,6 +59,13 @@ type Trace struct {
 	Custody     []Segment
 	Offers      []Offer // handovers to another firm tree, pending or accepted
 	AsOf        time.Time
+	// Containers are the stays of the parcel in containers (集包): packed when and where,
+	// unpacked when and where. Orders are the business transactions it is linked to.
+	// Retracted are its events declared erroneous, which the rest of the trace leaves out.
+	// None of them is in the public view.
+	Containers []Stay
+	Orders     []OrderRef
+	Retracted  []Retracted
 	// Reduced is true for the public view: no custody, no sites or staff, places at city level.
 	Reduced bool
 	// keys are the keys of the events of a reduced trace, whose events carry none (see Holds).
@@ -242,11 +251,11 @@ func (s *Service) FollowParcel(ctx context.Context, c credtrace.Caller, waybill,
 // It answers the trace even when c is not entitled, for the phone check; an empty Trace when
 // the parcel has no events.
 func (s *Service) traceFor(ctx context.Context, c credtrace.Caller, k ParcelKey) (Trace, bool, error) {
-	events, err := s.store.ParcelEvents(ctx, k)
+	events, gone, err := s.liveEvents(ctx, k)
 	if err != nil {
 		return Trace{}, false, fmt.Errorf("trace %s of %s: %w", k.Waybill, k.Carrier, err)
 	}
-	if len(events) == 0 {
+	if len(events) == 0 && len(gone) == 0 {
 		return Trace{}, false, nil
 	}
 	cfg, err := s.config(ctx, s.store, k.Carrier)
@@ -257,6 +266,30 @@ func (s *Service) traceFor(ctx context.Context, c credtrace.Caller, k ParcelKey)
 	if err != nil {
 		return Trace{}, false, err
 	}
+	if t.Waybill == "" {
+		t.Waybill, t.Carrier = k.Waybill, k.Carrier
+	}
+	t.Retracted = gone
+	links, err := s.store.ParcelLinks(ctx, k)
+	if err != nil {
+		return Trace{}, false, fmt.Errorf("trace %s of %s: %w", k.Waybill, k.Carrier, err)
+	}
+	t.Containers = stays(links)
+	for i := range t.Custody {
+		seg := &t.Custody[i]
+		for _, st := range t.Containers {
+			if (seg.To.IsZero() || st.PackedAt.Before(seg.To)) && (st.UnpackedAt.IsZero() || st.UnpackedAt.After(seg.From)) &&
+				!slices.Contains(seg.Containers, st.Container) {
+				seg.Containers = append(seg.Containers, st.Container)
+			}
+		}
+	}
+	for _, l := range links {
+		if l.Kind == LinkOrder {
+			t.Orders = append(t.Orders, OrderRef{Type: l.RefType, ID: l.RefID, EventID: l.EventID, At: l.At})
+		}
+	}
+	sort.SliceStable(t.Orders, func(i, j int) bool { return t.Orders[i].At.Before(t.Orders[j].At) })
 	switch c.Role {
 	case credtrace.RoleRegulator:
 		return t, true, nil

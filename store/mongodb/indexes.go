@@ -110,6 +110,10 @@ var declaredIndexes = []index{
 	{coll: collStats, keys: asc("id", "day")},
 	{coll: collStats, keys: asc("kind", "day")},
 	{coll: collStatSources, keys: asc("counted", "_id"), partial: bson.D{{Key: "counted", Value: false}}, name: "uncounted_id"},
+	{coll: collLinks, keys: asc("carrier", "waybill")},
+	{coll: collLinks, keys: asc("carrier", "container", "kind")},
+	{coll: collRetractions, keys: asc("carrier", "waybill")},
+	{coll: collRetractions, keys: asc("counted", "_id"), partial: bson.D{{Key: "counted", Value: false}}, name: "uncounted_id"},
 	{coll: collIncidents, keys: asc("waybill")},
 	{coll: collIncidents, keys: asc("waybill", "_id")},
 	{coll: collIncidents, keys: asc("carrier")},
@@ -168,6 +172,7 @@ func (s *Store) collections() map[string]collection {
 		s.firms, s.sites, s.staff, s.records, s.objections, s.commitments, s.tokens, s.audit, s.settings,
 		s.counters, s.guesses, s.checkpoints,
 		s.events, s.parcels, s.stats, s.statSources, s.carriers, s.incidents, s.anomalies, s.folds, s.leaseTerms,
+		s.links, s.retractions,
 		s.ratings, s.scoreRuns, s.scores, s.sanctions, s.leases, s.methods, s.ratingVersions, s.wrongAnswers,
 		s.sessions, s.hits,
 	} {

@@ -52,6 +52,10 @@ const (
 	collCarriers    = "carriers"
 	collIncidents   = "incidents"
 	collAnomalies   = "anomalies"
+	// collLinks keeps parcels' links (packed, unpacked, order) under Link.Key; collRetractions
+	// the retractions of events declared erroneous under "retract|<Retraction.Key>".
+	collLinks       = "parcel_links"
+	collRetractions = "retractions"
 	// collFolds keeps each saved version of a parcel summary under "<parcel>#<version>": the
 	// unique _id is the compare and set of concurrent folds (see SaveDerived).
 	collFolds = "folds"
@@ -91,6 +95,7 @@ type Store struct {
 
 	events, parcels, stats, statSources, carriers, incidents, anomalies, folds collection
 	leaseTerms                                                                 collection
+	links, retractions                                                         collection
 
 	// replayAge is how old a pending event must be before EventsAfter returns it (see
 	// SetReplayAge).
@@ -263,6 +268,8 @@ func newStore(client *mongo.Client, dbName string, sess *mongo.Session) *Store {
 		anomalies:      coll(collAnomalies),
 		folds:          coll(collFolds),
 		leaseTerms:     coll(collLeaseTerms),
+		links:          coll(collLinks),
+		retractions:    coll(collRetractions),
 		ratings:        coll(collRatings),
 		scoreRuns:      coll(collScoreRuns),
 		scores:         coll(collScores),

@@ -461,7 +461,7 @@ func (t *Tracking) RecoverStats(ctx context.Context, olderThan time.Duration) (i
 	for _, c := range []struct {
 		coll      collection
 		timeField string
-	}{{t.s.events, "received_at"}, {t.s.statSources, "recorded_at"}} {
+	}{{t.s.events, "received_at"}, {t.s.statSources, "recorded_at"}, {t.s.retractions, "recorded_at"}} {
 		k, err := t.finish(ctx, c.coll, c.timeField, cutoff)
 		n += k
 		if err != nil {
@@ -563,7 +563,7 @@ func (t *Tracking) pruneGuards(ctx context.Context) error {
 	slices.Sort(srcs)
 	srcs = slices.Compact(srcs)
 	done := map[string]bool{}
-	for _, coll := range []collection{t.s.events, t.s.statSources} {
+	for _, coll := range []collection{t.s.events, t.s.statSources, t.s.retractions} {
 		for part := range slices.Chunk(srcs, chunk) {
 			counted, err := findAll[struct {
 				ID string `bson:"_id"`

@@ -501,6 +501,25 @@ CREATE UNIQUE INDEX firms_gln ON firms(gln) WHERE gln IS NOT NULL;
 ALTER TABLE sites ADD COLUMN gln TEXT;
 CREATE UNIQUE INDEX sites_gln ON sites(gln) WHERE gln IS NOT NULL;
 `,
+	// Links of parcels (packed into and out of containers, orders) and retractions of events
+	// declared erroneous (EPCIS AggregationEvent, TransactionEvent, errorDeclaration).
+	`CREATE TABLE parcel_links (
+	key TEXT PRIMARY KEY,
+	carrier TEXT NOT NULL,
+	waybill TEXT NOT NULL,
+	container TEXT NOT NULL,
+	kind TEXT NOT NULL,
+	doc TEXT NOT NULL
+);
+CREATE INDEX parcel_links_parcel ON parcel_links(carrier, waybill);
+CREATE INDEX parcel_links_container ON parcel_links(carrier, container);
+CREATE TABLE retractions (
+	key TEXT PRIMARY KEY,
+	carrier TEXT NOT NULL,
+	waybill TEXT NOT NULL,
+	doc TEXT NOT NULL
+);
+CREATE INDEX retractions_parcel ON retractions(carrier, waybill);`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -36,6 +36,7 @@ func RunTracking(t *testing.T, open func(t *testing.T) tracking.Store) {
 	all = append(all, guessBehaviours...)
 	all = append(all, journalBehaviours...)
 	all = append(all, liveBehaviours...)
+	all = append(all, linkBehaviours...)
 	for _, b := range all {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
