@@ -40,10 +40,10 @@ type ScoreQuery struct {
 type SanctionQuery struct {
 	FirmID  string
 	FirmIDs []string // nil: any; else only these firms' (a caller's tree)
-	Kind   SanctionKind
-	Status []SanctionStatus
-	After  string
-	Limit  int
+	Kind    SanctionKind
+	Status  []SanctionStatus
+	After   string
+	Limit   int
 }
 
 // MethodDoc is a stored methodology: its version and its JSON text, exactly as it was given.
