@@ -501,7 +501,7 @@ CREATE UNIQUE INDEX firms_gln ON firms(gln) WHERE gln IS NOT NULL;
 ALTER TABLE sites ADD COLUMN gln TEXT;
 CREATE UNIQUE INDEX sites_gln ON sites(gln) WHERE gln IS NOT NULL;
 `,
-	// Links of parcels (packed into and out of containers, orders) and retractions of events
+	// 20: links of parcels (packed into and out of containers, orders) and retractions of events
 	// declared erroneous (EPCIS AggregationEvent, TransactionEvent, errorDeclaration).
 	`CREATE TABLE parcel_links (
 	key TEXT PRIMARY KEY,
