@@ -118,10 +118,8 @@ func inSet(set RecordSet, r Record, t time.Time) (in, once bool) {
 	return true, true
 }
 
-// ExportRecords streams the records of set whose change falls in w to fn, in id order, page by
-// page: it never holds more than a page. Disclosures are open to anyone; records in force and
-// the full data to regulators (credtrace.ErrForbidden otherwise). A bad window is Invalid.
-func (s *Service) ExportRecords(ctx context.Context, a credtrace.Caller, set RecordSet, w Window, fn func(RecordRow) error) error {
+// CheckRecordExport answers ExportRecords' refusal of a caller, set and window, before it reads.
+func CheckRecordExport(a credtrace.Caller, set RecordSet, w Window) error {
 	switch set {
 	case Disclosures:
 	case InForce, AllRecords:
@@ -131,7 +129,14 @@ func (s *Service) ExportRecords(ctx context.Context, a credtrace.Caller, set Rec
 	default:
 		return credtrace.InvalidField("kind", "unknown record export %q", set)
 	}
-	if err := CheckWindow(w); err != nil {
+	return CheckWindow(w)
+}
+
+// ExportRecords streams the records of set whose change falls in w to fn, in id order, page by
+// page: it never holds more than a page. Disclosures are open to anyone; records in force and
+// the full data to regulators (credtrace.ErrForbidden otherwise). A bad window is Invalid.
+func (s *Service) ExportRecords(ctx context.Context, a credtrace.Caller, set RecordSet, w Window, fn func(RecordRow) error) error {
+	if err := CheckRecordExport(a, set, w); err != nil {
 		return err
 	}
 	p := Page{After: w.After, Limit: w.page()}

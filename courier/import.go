@@ -50,7 +50,9 @@ type FirmImport struct {
 	Licence    Licence
 }
 
-func requireImporter(a credtrace.Caller) error { return requireRegulator(a) }
+// CheckImporter refuses a caller other than a regulator: imports are for migrations by the
+// supervising authority (credtrace.ErrForbidden).
+func CheckImporter(a credtrace.Caller) error { return requireRegulator(a) }
 
 func sameLicence(a, b Licence) bool {
 	return a.Number == b.Number && a.Scope == b.Scope && a.Status == b.Status && a.ValidFrom.Equal(b.ValidFrom) && a.ValidTo.Equal(b.ValidTo)
@@ -60,7 +62,7 @@ func sameLicence(a, b Licence) bool {
 // registered is Unchanged when it matches, Exists otherwise. A parent that is not registered is
 // Invalid with CodeParentUnknown.
 func (s *Service) ImportFirm(ctx context.Context, a credtrace.Caller, in FirmImport) (Firm, Outcome, error) {
-	if err := requireImporter(a); err != nil {
+	if err := CheckImporter(a); err != nil {
 		return Firm{}, "", err
 	}
 	in.USCC = strings.ToUpper(strings.TrimSpace(in.USCC))
@@ -142,7 +144,7 @@ func (s *Service) firmOfImport(ctx context.Context, field, uscc string) (Firm, e
 // ImportSite registers a site of a migration file (regulators only): Unchanged or Exists when
 // the firm has a site of that name.
 func (s *Service) ImportSite(ctx context.Context, a credtrace.Caller, in SiteImport) (Site, Outcome, error) {
-	if err := requireImporter(a); err != nil {
+	if err := CheckImporter(a); err != nil {
 		return Site{}, "", err
 	}
 	f, err := s.firmOfImport(ctx, "firm_uscc", in.FirmUSCC)
@@ -202,7 +204,7 @@ type StaffImport struct {
 // archive holds them with the same employments, Exists otherwise. Nothing personal is answered
 // or audited in clear.
 func (s *Service) ImportStaff(ctx context.Context, a credtrace.Caller, in StaffImport) (Staff, Outcome, error) {
-	if err := requireImporter(a); err != nil {
+	if err := CheckImporter(a); err != nil {
 		return Staff{}, "", err
 	}
 	in.IDNumber = strings.ToUpper(strings.TrimSpace(in.IDNumber))
@@ -337,7 +339,7 @@ func (s *Service) subjectOfImport(ctx context.Context, in SubjectImport) (Subjec
 // every record's do) and then moved to the status it had. A record with the same Ref is
 // Unchanged when its status matches, Exists otherwise.
 func (s *Service) ImportRecord(ctx context.Context, a credtrace.Caller, in RecordImport) (Record, Outcome, error) {
-	if err := requireImporter(a); err != nil {
+	if err := CheckImporter(a); err != nil {
 		return Record{}, "", err
 	}
 	in.Ref = strings.TrimSpace(in.Ref)
@@ -412,7 +414,7 @@ func (s *Service) ImportRecord(ctx context.Context, a credtrace.Caller, in Recor
 // AuditImport appends the summary of an import run to the audit trail: the kind and the
 // counts by outcome (no content of the file).
 func (s *Service) AuditImport(ctx context.Context, a credtrace.Caller, kind, detail string) error {
-	if err := requireImporter(a); err != nil {
+	if err := CheckImporter(a); err != nil {
 		return err
 	}
 	return s.store.Atomic(ctx, func(st Store) error {

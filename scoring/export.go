@@ -65,17 +65,10 @@ func (set SanctionSet) holds(x Sanction, t time.Time) (in, once bool) {
 	return x.InForce(t), !x.DecidedAt.IsZero() && (x.Status == Approved || x.Status == Lifted)
 }
 
-// ExportSanctions streams the sanctions of set whose change falls in w to fn, in id order, a
-// page at a time. The lists and the sanctions in force are open to anyone; every status to
-// regulators (credtrace.ErrForbidden otherwise).
-func (s *Service) ExportSanctions(ctx context.Context, c credtrace.Caller, set SanctionSet, w courier.Window, fn func(SanctionRow) error) error {
-	q := SanctionQuery{After: w.After, Limit: courier.ExportPage}
+// CheckSanctionExport answers ExportSanctions' refusal of a caller, set and window, before it reads.
+func CheckSanctionExport(c credtrace.Caller, set SanctionSet, w courier.Window) error {
 	switch set {
-	case RedListSet:
-		q.Kind = RedList
-	case BlackListSet:
-		q.Kind = BlackList
-	case SanctionsInForce:
+	case RedListSet, BlackListSet, SanctionsInForce:
 	case AllSanctions:
 		if !c.IsRegulator() {
 			return credtrace.ErrForbidden
@@ -83,8 +76,22 @@ func (s *Service) ExportSanctions(ctx context.Context, c credtrace.Caller, set S
 	default:
 		return credtrace.InvalidField("kind", "unknown sanction export %q", set)
 	}
-	if err := courier.CheckWindow(w); err != nil {
+	return courier.CheckWindow(w)
+}
+
+// ExportSanctions streams the sanctions of set whose change falls in w to fn, in id order, a
+// page at a time. The lists and the sanctions in force are open to anyone; every status to
+// regulators (credtrace.ErrForbidden otherwise).
+func (s *Service) ExportSanctions(ctx context.Context, c credtrace.Caller, set SanctionSet, w courier.Window, fn func(SanctionRow) error) error {
+	if err := CheckSanctionExport(c, set, w); err != nil {
 		return err
+	}
+	q := SanctionQuery{After: w.After, Limit: courier.ExportPage}
+	switch set {
+	case RedListSet:
+		q.Kind = RedList
+	case BlackListSet:
+		q.Kind = BlackList
 	}
 	if w.PageSize > 0 && w.PageSize < q.Limit {
 		q.Limit = w.PageSize
