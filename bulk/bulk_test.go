@@ -120,10 +120,10 @@ func TestImportFirms(t *testing.T) {
 		firmLine(1, "hq", 0), // 3
 		"",                   // 4: blank, skipped
 		`{"uscc":` + "\"" + uscc(3) + "\"" + `,"colour":"red"}`, // 5: unknown field
-		firmLine(4, "outlet", 9), // 6: parent nowhere
-		`[1,2]`,                  // 7: not an object
-		firmLine(5, "outlet", 2), // 8: parent is line 1's branch, itself waiting for line 3
-		"{" + strings.Repeat(" ", bulk.MaxLineBytes) + "}", // 9: too long
+		firmLine(4, "outlet", 9),                                // 6: parent nowhere
+		`[1,2]`,                                                 // 7: not an object
+		firmLine(5, "outlet", 2),                                // 8: parent is line 1's branch, itself waiting for line 3
+		"{" + strings.Repeat(" ", bulk.MaxLineBytes) + "}",      // 9: too long
 	}, "\n") + "\n"
 	got, sum := f.run(t, bulk.ImportFirms, file)
 	wantStatus(t, got, map[int]string{1: "created", 2: "invalid", 3: "created", 5: "invalid", 6: "invalid", 7: "invalid", 8: "created", 9: "invalid"})

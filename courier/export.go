@@ -45,13 +45,14 @@ func (w Window) page() int {
 	return w.PageSize
 }
 
-// CheckWindow validates a window the caller asked for.
+// CheckWindow validates a window: it ends somewhere, and not before it starts (an empty window,
+// Since equal to Until, holds nothing).
 func CheckWindow(w Window) error {
 	if w.Until.IsZero() {
 		return credtrace.InvalidField("until", "required")
 	}
-	if !w.Since.IsZero() && !w.Since.Before(w.Until) {
-		return credtrace.InvalidField("since", "must be before the export's end, %s (exports end %s behind the clock)",
+	if w.Since.After(w.Until) {
+		return credtrace.InvalidField("since", "must not be after the export's end, %s (exports end %s behind the clock)",
 			w.Until.Format(time.RFC3339), ExportSettle)
 	}
 	return nil
@@ -170,4 +171,14 @@ func (s *Service) ExportRecords(ctx context.Context, a credtrace.Caller, set Rec
 		}
 		p.After = recs[len(recs)-1].ID
 	}
+}
+
+// FirmReport is the credit file of firm id as a regulator exports it (the JSON document and the
+// printable 信用报告): regulators only (credtrace.ErrForbidden), since it is a report for other
+// authorities, not the firm's own view.
+func (s *Service) FirmReport(ctx context.Context, a credtrace.Caller, id string) (FirmFile, error) {
+	if err := requireRegulator(a); err != nil {
+		return FirmFile{}, err
+	}
+	return s.FirmFile(ctx, a, id)
 }

@@ -131,6 +131,6 @@ func TestExportScopes(t *testing.T) {
 			wantErr(t, err, c.want, "")
 		})
 	}
-	err := f.svc.ExportRecords(f.ctx, f.reg, courier.Disclosures, courier.Window{Since: w.Until, Until: w.Until}, func(courier.RecordRow) error { return nil })
+	err := f.svc.ExportRecords(f.ctx, f.reg, courier.Disclosures, courier.Window{Since: w.Until.Add(time.Second), Until: w.Until}, func(courier.RecordRow) error { return nil })
 	wantErr(t, err, credtrace.ErrInvalid, "since")
 }
