@@ -23,6 +23,8 @@ func TestHelp(t *testing.T) {
 		{[]string{"score", "--help"}, []string{"-publish"}},
 		{[]string{"gen", "-h"}, []string{"usage: credtrace gen", "-seed"}},
 		{[]string{"bench", "--help"}, []string{"usage: credtrace bench", "-short"}},
+		{[]string{"help", "import"}, []string{"usage: credtrace import", "-kind", "-data"}},
+		{[]string{"help"}, []string{"import"}},
 		{[]string{"version"}, []string{"credtrace ", "commit ", "go1."}},
 	}
 	for _, tc := range cases {

@@ -3,6 +3,7 @@
 //	credtrace serve    start the HTTP service (the default)
 //	credtrace score    a scoring run by hand, or the replay of one
 //	credtrace gen      a synthetic district
+//	credtrace import   an NDJSON migration file (firms, sites, staff, records)
 //	credtrace bench    the measurements of this machine
 //	credtrace version  version, commit and Go
 //	credtrace help     every command and its flags
@@ -58,6 +59,7 @@ var commands = []struct{ name, summary string }{
 	{"serve", "start the HTTP service (the default)"},
 	{"score", "run a scoring run by hand on the configured store, or recompute one from its inputs (--replay RUN)"},
 	{"gen", "write a synthetic district through the API, or into an embedded store (--data)"},
+	{"import", "import an NDJSON migration file into the configured store: import --kind firms|sites|staff|records FILE"},
 	{"bench", "measure credtrace against its references on this machine"},
 	{"version", "print the version, the commit and the Go version"},
 	{"help", "print this, or the flags of one command: credtrace help COMMAND"},
@@ -155,6 +157,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return score(ctx, args, getenv, stdout, stderr)
 	case "gen":
 		return gen(ctx, args, getenv, stdout, stderr)
+	case "import":
+		return importCmd(ctx, args, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, versionLine())
 		return nil
@@ -167,7 +171,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		case "serve":
 			serveUsage(stdout)
 			return nil
-		case "score", "gen", "bench":
+		case "score", "gen", "bench", "import":
 			return run(ctx, []string{args[0], "--help"}, getenv, stdout, stderr)
 		case "version", "help":
 			usage(stdout)
