@@ -704,6 +704,8 @@ func testSanctionFilters(ctx context.Context, t *testing.T, s scoring.Store) {
 		{"limit", q{Limit: 2}, []string{"sn1", "sn2"}},
 		{"after", q{After: "sn3"}, []string{"sn4", "sn5"}},
 		{"firm after, limit 1", q{FirmID: "f1", After: "sn1", Limit: 1}, []string{"sn2"}},
+		// An export of one list pages through it this way (scoring.ExportSanctions).
+		{"kind after, limit 1", q{Kind: scoring.BlackList, After: "sn1", Limit: 1}, []string{"sn4"}},
 	})
 }
 
