@@ -1,18 +1,20 @@
 package httpapi
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"html/template"
+	"io"
 	"mime"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/bulk"
@@ -140,19 +142,57 @@ func (s *Server) export(c *fiber.Ctx) error {
 		return err
 	}
 	cx, rid := ctx(c), requestID(c)
-	c.Context().SetBodyStreamWriter(func(out *bufio.Writer) {
-		m, err := ex.Export(cx, a, kind, w, f, out)
+	pr, pw := io.Pipe()
+	body := &exportBody{pr: pr, resp: resp, done: make(chan exportResult, 1)}
+	go func() {
+		m, err := ex.Export(cx, a, kind, w, f, pw)
 		if err != nil {
 			s.log.Error("export broke off", "request_id", rid, "kind", string(kind), "error", err.Error())
-			return
 		}
-		sum, _ := hex.DecodeString(m.SHA256)
-		// The trailers are written after the body, once this function has returned.
-		resp.Header.Set(HeaderCount, strconv.Itoa(m.Rows))
-		resp.Header.Set(HeaderDigest, "sha-256="+base64.StdEncoding.EncodeToString(sum))
-	})
+		body.done <- exportResult{m, err}
+		pw.CloseWithError(err) // nil: the reader sees io.EOF
+	}()
+	c.Context().SetBodyStream(body, -1)
 	return nil
 }
+
+type exportResult struct {
+	m   bulk.Manifest
+	err error
+}
+
+// exportBody is an export's response body: fasthttp reads it, chunk by chunk, from the
+// goroutine that writes the export into a pipe. At the end it sets the trailers, from the
+// reading side: fasthttp writes the response's headers from the goroutine that reads the body,
+// and only that goroutine may touch them (the writer's side runs while they are written).
+type exportBody struct {
+	pr    *io.PipeReader
+	resp  *fasthttp.Response
+	done  chan exportResult
+	ended bool
+}
+
+func (b *exportBody) Read(p []byte) (int, error) {
+	n, err := b.pr.Read(p)
+	if err == io.EOF && !b.ended {
+		b.ended = true
+		// The writer sent its result before it closed the pipe.
+		if r := <-b.done; r.err == nil {
+			sum, _ := hex.DecodeString(r.m.SHA256)
+			b.resp.Header.Set(HeaderCount, strconv.Itoa(r.m.Rows))
+			b.resp.Header.Set(HeaderDigest, "sha-256="+base64.StdEncoding.EncodeToString(sum))
+		}
+	}
+	return n, err
+}
+
+// Close ends the export when the response is dropped (the client went away): the writer's
+// next write fails and it returns.
+func (b *exportBody) Close() error {
+	return b.pr.CloseWithError(errExportDropped)
+}
+
+var errExportDropped = errors.New("export: the response was dropped")
 
 // fileOf is the JSON document of a firm's credit file, with its sanctions when the service keeps them.
 func (s *Server) fileOf(c *fiber.Ctx, f courier.FirmFile) (fileJSON, []scoring.Sanction, error) {
