@@ -107,6 +107,76 @@ var EarliestOccurrence = time.Date(2000, 1, 1, 0, 0, 0, 0, time.FixedZone("CST",
 // (firm_self) on its own tree; merchants and platforms only file complaints. Records from
 // sources other than regulators start pending until a regulator confirms them.
 func (s *Service) CreateRecord(ctx context.Context, a credtrace.Caller, in RecordInput) (Record, error) {
+	if err := s.checkRecord(a, &in); err != nil {
+		return Record{}, err
+	}
+	now := s.Now()
+	var out Record
+	err := s.store.Atomic(ctx, func(st Store) error {
+		firm, err := s.subjectFirm(ctx, st, in.Subject, in.OccurredAt)
+		if errors.Is(err, credtrace.ErrNotFound) {
+			return credtrace.InvalidField("subject.id", "no such %s", in.Subject.Kind)
+		}
+		if err != nil {
+			return err
+		}
+		if a.Role == credtrace.RoleFirm {
+			ok, err := s.InScope(ctx, a, firm)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return credtrace.InvalidField("subject.id", "no such %s", in.Subject.Kind)
+			}
+		}
+		r := s.buildRecord(a, in, firm, now)
+		if err := st.CreateRecord(ctx, r); err != nil {
+			return err
+		}
+		out = r
+		return s.audit(ctx, st, a, "record.create", "record", r.ID,
+			fmt.Sprintf("subject=%s/%s category=%s severity=%s status=%s", r.Subject.Kind, r.Subject.ID, r.Category, r.Severity, r.Status))
+	})
+	if err != nil {
+		return Record{}, fmt.Errorf("create record: %w", err)
+	}
+	if err := s.tell(ctx, false, out); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+// buildRecord makes the record of a checked input about a subject firm answers for: pending,
+// or confirmed when a regulator enters it.
+func (s *Service) buildRecord(a credtrace.Caller, in RecordInput, firm string, now time.Time) Record {
+	r := Record{ID: newID(), Subject: in.Subject, FirmID: firm, Category: in.Category, Source: in.Source,
+		Severity: in.Severity, OccurredAt: in.OccurredAt, DecidedAt: in.DecidedAt, Summary: strings.TrimSpace(in.Summary),
+		Evidence: in.Evidence, LegalBasis: in.LegalBasis, Status: StatusPending,
+		CreatedBy: a.TokenID, CreatedAt: now, Version: 1}
+	if in.Source == SrcRegulator {
+		s.confirm(&r, a, now, "entered by a regulator")
+	}
+	return r
+}
+
+// newRecord checks an input as CreateRecord does and makes its record, outside any Atomic
+// block (an import's; the subject is not looked at again before the write).
+func (s *Service) newRecord(ctx context.Context, a credtrace.Caller, in RecordInput) (Record, error) {
+	if err := s.checkRecord(a, &in); err != nil {
+		return Record{}, err
+	}
+	firm, err := s.subjectFirm(ctx, s.store, in.Subject, in.OccurredAt)
+	if errors.Is(err, credtrace.ErrNotFound) {
+		return Record{}, credtrace.InvalidField("subject.id", "no such %s", in.Subject.Kind)
+	}
+	if err != nil {
+		return Record{}, err
+	}
+	return s.buildRecord(a, in, firm, s.Now()), nil
+}
+
+// checkRecord normalises and checks an input against the rules of an entry by a.
+func (s *Service) checkRecord(a credtrace.Caller, in *RecordInput) error {
 	in.OccurredAt = norm(in.OccurredAt)
 	in.DecidedAt = norm(in.DecidedAt)
 	v := &credtrace.Validation{}
@@ -177,50 +247,9 @@ func (s *Service) CreateRecord(ctx context.Context, a credtrace.Caller, in Recor
 			v.Add("category", "a platform may only file complaints")
 		}
 	default:
-		return Record{}, credtrace.ErrForbidden
+		return credtrace.ErrForbidden
 	}
-	if err := v.Err(); err != nil {
-		return Record{}, err
-	}
-	var out Record
-	err := s.store.Atomic(ctx, func(st Store) error {
-		firm, err := s.subjectFirm(ctx, st, in.Subject, in.OccurredAt)
-		if errors.Is(err, credtrace.ErrNotFound) {
-			return credtrace.InvalidField("subject.id", "no such %s", in.Subject.Kind)
-		}
-		if err != nil {
-			return err
-		}
-		if a.Role == credtrace.RoleFirm {
-			ok, err := s.InScope(ctx, a, firm)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return credtrace.InvalidField("subject.id", "no such %s", in.Subject.Kind)
-			}
-		}
-		r := Record{ID: newID(), Subject: in.Subject, FirmID: firm, Category: in.Category, Source: in.Source,
-			Severity: in.Severity, OccurredAt: in.OccurredAt, DecidedAt: in.DecidedAt, Summary: strings.TrimSpace(in.Summary),
-			Evidence: in.Evidence, LegalBasis: in.LegalBasis, Status: StatusPending,
-			CreatedBy: a.TokenID, CreatedAt: now, Version: 1}
-		if in.Source == SrcRegulator {
-			s.confirm(&r, a, now, "entered by a regulator")
-		}
-		if err := st.CreateRecord(ctx, r); err != nil {
-			return err
-		}
-		out = r
-		return s.audit(ctx, st, a, "record.create", "record", r.ID,
-			fmt.Sprintf("subject=%s/%s category=%s severity=%s status=%s", r.Subject.Kind, r.Subject.ID, r.Category, r.Severity, r.Status))
-	})
-	if err != nil {
-		return Record{}, fmt.Errorf("create record: %w", err)
-	}
-	if err := s.tell(ctx, false, out); err != nil {
-		return out, err
-	}
-	return out, nil
+	return v.Err()
 }
 
 func addMonths(t time.Time, m int) time.Time { return t.AddDate(0, m, 0) }

@@ -12,7 +12,6 @@ import (
 	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/httpapi/openapi"
-	"github.com/credtrace/credtrace/scoring"
 )
 
 // courierRoutes declares the service's own routes and the archive's.
@@ -579,22 +578,9 @@ func (s *Server) firmFile(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	firm := firmOut(f.Firm)
-	out := fileJSON{Firm: &firm, Sites: []siteJSON{}, Commitments: commitmentsOut(f.Commitments),
-		Objections: objectionsOut(f.Objections, f.AsOf), AsOf: f.AsOf}
-	for _, site := range f.Sites {
-		out.Sites = append(out.Sites, siteOut(site))
-	}
-	out.Records, out.Counts = groupRecords(f.Records)
-	if s.deps.Scoring != nil {
-		out.Sanctions = []sanctionJSON{}
-		ss, err := s.deps.Scoring.Sanctions(ctx(c), actor(c), scoring.SanctionQuery{FirmID: f.Firm.ID})
-		if err != nil {
-			return err
-		}
-		for _, x := range ss {
-			out.Sanctions = append(out.Sanctions, sanctionOut(x))
-		}
+	out, _, err := s.fileOf(c, f)
+	if err != nil {
+		return err
 	}
 	return c.JSON(out)
 }

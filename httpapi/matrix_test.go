@@ -254,6 +254,18 @@ var matrix = []cell{
 	{method: "POST", path: p("/v1/audit/checkpoints")},
 	{method: "GET", path: p("/v1/audit/checkpoints")},
 	{method: "GET", path: p("/v1/public/audit/head")},
+	// Exports: disclosures are public data; records in force, the full data and the report are
+	// the regulators' (TestExportScopes covers the other kinds).
+	{method: "GET", path: p("/v1/exports/disclosures")},
+	{method: "GET", path: func(w world) string { return "/v1/firms/" + w.a1 + "/report" }},
+	// Imports, regulators only: each cell's one line is a one-line NDJSON file.
+	{method: "POST", path: p("/v1/import/firms"), body: fixed(map[string]any{"uscc": usccFor(8), "name": "迁移快递", "kind": "branch",
+		"parent_uscc": usccA, "region": "130102", "licence": licence()})},
+	{method: "POST", path: p("/v1/import/sites"), body: fixed(map[string]any{"firm_uscc": usccA, "name": "迁移驿站", "kind": "locker", "region": "130102"})},
+	{method: "POST", path: p("/v1/import/staff"), body: fixed(map[string]any{"name": "王五", "id_number": residentIDFor(8), "phone": "13900139001",
+		"employment": []map[string]any{{"firm_uscc": usccA, "role": "courier", "from": "2025-01-01"}}})},
+	{method: "POST", path: p("/v1/import/records"), body: fixed(map[string]any{"ref": "OLD-1", "subject": map[string]any{"kind": "firm", "uscc": usccA},
+		"category": "supervision", "source": "regulator", "severity": "minor", "occurred_at": "2025-01-01", "decided_at": "2025-01-02", "summary": "历史记录"})},
 
 	// The dashboard: a browser signed in with the party's token (the public: signed out).
 	{method: "GET", path: p("/"), ok: 302},

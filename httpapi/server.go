@@ -132,6 +132,7 @@ func New(d Deps) *Server {
 	s.courierRoutes()
 	s.trackingRoutes()
 	s.scoringRoutes()
+	s.bulkRoutes()
 	s.webRoutes()
 	s.largeRoutes()
 	for _, r := range s.routes {

@@ -62,6 +62,8 @@ func newWeb() *web {
 	for _, p := range []string{"home", "firms", "firm", "lists", "parcel", "signin", "sanctions", "overview", "file", "objections", "ratings", "tokens", "error"} {
 		w.pages[p] = template.Must(template.New(p).Funcs(funcs).ParseFS(webFS, "web/layout.html", "web/"+p+".html"))
 	}
+	// The printable credit report stands alone: the dashboard's style inlined, no navigation.
+	w.pages["report"] = template.Must(template.ParseFS(webFS, "web/report.html"))
 	return w
 }
 

@@ -25,6 +25,8 @@ func TestHelp(t *testing.T) {
 		{[]string{"bench", "--help"}, []string{"usage: credtrace bench", "-short"}},
 		{[]string{"backup", "--help"}, []string{"usage: credtrace backup", "-data", "-pii-key-file"}},
 		{[]string{"help", "restore"}, []string{"usage: credtrace restore", "BACKUP DATADIR"}},
+		{[]string{"help", "import"}, []string{"usage: credtrace import", "-kind", "-data"}},
+		{[]string{"help"}, []string{"import"}},
 		{[]string{"version"}, []string{"credtrace ", "commit ", "go1."}},
 	}
 	for _, tc := range cases {

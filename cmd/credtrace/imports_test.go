@@ -41,6 +41,8 @@ var importRules = map[string]importRule{
 	"scoring":    {project: []string{".", "courier", "tracking"}, modules: domainModules, barred: domainBarred},
 	"synth":      {project: []string{".", "courier"}, modules: domainModules, barred: domainBarred}, // the world's codes carry the archive's check characters
 	"synth/send": {project: []string{"synth"}},
+	// bulk is the file formats' adapter: it reads the domains, and nothing of the transport.
+	"bulk": {project: []string{".", "courier", "scoring"}, barred: domainBarred},
 }
 
 // violations reports each import of a file of package dir (a folder of the module) that rule

@@ -3,6 +3,7 @@
 //	credtrace serve    start the HTTP service (the default)
 //	credtrace score    a scoring run by hand, or the replay of one
 //	credtrace gen      a synthetic district
+//	credtrace import   an NDJSON migration file (firms, sites, staff, records)
 //	credtrace bench    the measurements of this machine
 //	credtrace backup   a consistent copy of the embedded store, while serve runs
 //	credtrace restore  a backup into a fresh data directory, verified
@@ -60,6 +61,7 @@ var commands = []struct{ name, summary string }{
 	{"serve", "start the HTTP service (the default)"},
 	{"score", "run a scoring run by hand on the configured store, or recompute one from its inputs (--replay RUN)"},
 	{"gen", "write a synthetic district through the API, or into an embedded store (--data)"},
+	{"import", "import an NDJSON migration file into the configured store: import --kind firms|sites|staff|records FILE"},
 	{"bench", "measure credtrace against its references on this machine"},
 	{"backup", "copy the embedded store into DIR while serve runs, with a manifest (audit head, counts, key fingerprints)"},
 	{"restore", "put a backup into a new data directory and verify it (checksum, counts, audit chain)"},
@@ -163,6 +165,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return backup(ctx, args, getenv, stdout, stderr)
 	case "restore":
 		return restore(ctx, args, getenv, stdout, stderr)
+	case "import":
+		return importCmd(ctx, args, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, versionLine())
 		return nil
@@ -175,7 +179,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		case "serve":
 			serveUsage(stdout)
 			return nil
-		case "score", "gen", "bench", "backup", "restore":
+		case "score", "gen", "bench", "backup", "restore", "import":
 			return run(ctx, []string{args[0], "--help"}, getenv, stdout, stderr)
 		case "version", "help":
 			usage(stdout)

@@ -709,6 +709,8 @@ func testSanctionFilters(ctx context.Context, t *testing.T, s scoring.Store) {
 		{"an empty firm list matches nothing", q{FirmIDs: []string{}}, nil},
 		{"a firm inside the list", q{FirmID: "f1", FirmIDs: []string{"f1", "f3"}, Status: st(scoring.Approved)}, []string{"sn1"}},
 		{"a firm outside the list matches nothing", q{FirmID: "f2", FirmIDs: []string{"f1"}}, nil},
+		// An export of one list pages through it this way (scoring.ExportSanctions).
+		{"kind after, limit 1", q{Kind: scoring.BlackList, After: "sn1", Limit: 1}, []string{"sn4"}},
 	})
 }
 
