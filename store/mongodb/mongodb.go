@@ -70,6 +70,11 @@ const (
 	collWrongAnswers = "wrong_answers"
 	collSessions     = "sessions"
 	collHits         = "hits"
+
+	collWebhookSubs       = "webhook_subscriptions"
+	collWebhookEvents     = "webhook_events"
+	collWebhookDeliveries = "webhook_deliveries"
+	collWebhookClaims     = "webhook_claims"
 )
 
 // Store is a courier.Store on one MongoDB database. It is safe for concurrent use.
@@ -103,6 +108,8 @@ type Store struct {
 	wrongAnswers collection
 	sessions     collection
 	hits         collection
+
+	webhookSubs, webhookEvents, webhookDeliveries, webhookClaims collection
 }
 
 var _ courier.Store = (*Store)(nil)
@@ -264,6 +271,11 @@ func newStore(client *mongo.Client, dbName string, sess *mongo.Session) *Store {
 		wrongAnswers:   coll(collWrongAnswers),
 		sessions:       coll(collSessions),
 		hits:           coll(collHits),
+
+		webhookSubs:       coll(collWebhookSubs),
+		webhookEvents:     coll(collWebhookEvents),
+		webhookDeliveries: coll(collWebhookDeliveries),
+		webhookClaims:     coll(collWebhookClaims),
 	}
 }
 
