@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -177,4 +178,70 @@ func (s *Server) replayDead(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(replayJSON{Replayed: n})
+}
+
+// oaEvents documents each event type: what it announces and the fields of its data (ids,
+// codes and times only).
+var oaEvents = []struct {
+	typ     webhook.EventType
+	summary string
+	data    [][2]string
+}{
+	{webhook.ParcelStatus, "A merchant's parcel has a new status", [][2]string{{"waybill", "Waybill number"}, {"carrier", "The carrier's firm id"},
+		{"merchant_id", "The merchant"}, {"status", "The status code (collected, in_transit, delivered, ...)"}, {"status_at", "When the status was reached (RFC 3339)"}}},
+	{webhook.RecordPending, "A pending credit record about the firm's tree was entered", [][2]string{{"record_id", "The record"}, {"firm_id", "The firm that answers for it"},
+		{"subject_kind", "firm, site or staff"}, {"subject_id", "The subject's id"}, {"category", "The record's category"}, {"severity", "minor, general or serious"},
+		{"source", "Who entered it"}, {"status", "pending"}}},
+	{webhook.ObjectionClock, "A statutory clock of an objection of the firm's tree runs out within 48 hours", [][2]string{{"objection_id", "The objection"},
+		{"record_id", "The record objected to"}, {"firm_id", "The firm"}, {"clock", "review or correction"}, {"due_at", "When the clock runs out (RFC 3339)"}}},
+	{webhook.SanctionProposed, "A sanction on a firm of the tree was proposed", [][2]string{{"sanction_id", "The proposal"}, {"firm_id", "The firm"},
+		{"kind", "The sanction's kind"}, {"status", "proposed"}, {"rule", "The rule that proposed it"}, {"period", "The evaluation period behind it, if any"}}},
+	{webhook.EligibilityChanged, "A barring sanction took effect (barred: stop onboarding the firm) or ended (cleared: ask GET /v1/platform/eligibility/{uscc})",
+		[][2]string{{"firm_id", "The firm"}, {"sanction_id", "The sanction"}, {"kind", "The sanction's kind"}, {"change", "barred or cleared"},
+			{"effective_at", "When it took effect or ended (RFC 3339)"}}},
+	{webhook.AnomalyFound, "A scan or an ingestion found an anomaly", [][2]string{{"anomaly_id", "The anomaly"}, {"kind", "Its kind"}, {"waybill", "The waybill, if one"},
+		{"carrier", "The carrier's firm id"}, {"merchant_id", "The merchant, for a merchant burst"}}},
+	{webhook.IncidentReported, "An incident was reported", [][2]string{{"incident_id", "The incident"}, {"kind", "Its kind"}, {"waybill", "The waybill"},
+		{"carrier", "The carrier's firm id"}, {"anomaly_id", "The anomaly it came from, if any"}}},
+	{webhook.ObjectionOverdue, "A statutory clock of an objection ran out", [][2]string{{"objection_id", "The objection"}, {"record_id", "The record objected to"},
+		{"firm_id", "The firm"}, {"clock", "review or correction"}, {"due_at", "When the clock ran out (RFC 3339)"}}},
+}
+
+// oaWebhooks describes the deliveries, one per event type (OpenAPI 3.1 webhooks): a signed
+// POST of the event to the subscription's URL.
+func oaWebhooks(g *openapi.Generator) openapi.Ordered[map[string]oaOpDoc] {
+	header := func(name, desc string) oaParamDoc {
+		return oaParamDoc{Name: name, In: "header", Description: desc, Required: true, Schema: g.Resolve(openapi.String(""))}
+	}
+	params := []oaParamDoc{
+		header(webhook.SignatureHeader, "t=<Unix seconds>,v1=<hex HMAC-SHA256 with the subscription's secret over \"<t>.<body>\">; during the 24 hours after a rotation a second v1 signs with the previous secret. "+
+			"Verify one v1 with your secret, compare in constant time, and refuse a t more than 5 minutes away"),
+		header(webhook.EventHeader, "The event id, the same in every attempt and replay: de-duplicate by it (delivery is at least once)"),
+		header("Credtrace-Event-Type", "The event type"),
+		header("Credtrace-Delivery-Attempt", "The attempt's number, from 1"),
+	}
+	var out openapi.Ordered[map[string]oaOpDoc]
+	for _, e := range oaEvents {
+		var data []openapi.Prop
+		for _, f := range e.data {
+			data = append(data, openapi.Opt(f[0], openapi.String(f[1])))
+		}
+		body := openapi.Object(
+			openapi.Req("id", openapi.String("The event id (as in "+webhook.EventHeader+")")),
+			openapi.Req("type", openapi.Enum("The event type", e.typ)),
+			openapi.Req("created_at", openapi.Time("When the change happened")),
+			openapi.Req("data", openapi.Describe(openapi.Object(data...), "Ids, codes and times only: never personal data")))
+		role := string(webhook.RoleOf(e.typ))
+		op := oaOpDoc{OperationID: "event_" + strings.NewReplacer(".", "_").Replace(string(e.typ)), Summary: e.summary, Tags: []string{"webhooks"},
+			Description: "Sent to the subscriptions of role " + role + " that may see it and asked for " + string(e.typ) + ". " +
+				"Answer 2xx within 10 s; anything else (or no answer) is retried with exponential backoff and jitter for 24 hours, then kept as a dead letter (GET /v1/webhooks/{id}/dead, POST /v1/webhooks/{id}/replay).",
+			Roles: []string{role}, Security: []map[string][]string{}, Parameters: params,
+			RequestBody: &oaBodyDoc{Required: true, Content: openapi.Ordered[oaMediaType]{{Key: openapi.MediaJSON, Value: oaMediaType{Schema: g.Resolve(body)}}}},
+			Responses: map[string]oaRespDoc{
+				"2XX": {Description: "Received: the delivery is done"},
+				"4XX": {Description: "Refused: retried as any failure (a receiver that wants no more deletes the subscription)"},
+				"5XX": {Description: "Failed: retried with backoff"}}}
+		out = append(out, openapi.Entry[map[string]oaOpDoc]{Key: string(e.typ), Value: map[string]oaOpDoc{"post": op}})
+	}
+	return out
 }

@@ -47,8 +47,11 @@ type Dispatcher struct {
 	client *http.Client
 }
 
-// claimSlack is how long past the request timeout a claim lasts: the time to store the outcome.
-const claimSlack = 30 * time.Second
+// claimSlack is how long past the request timeout a claim lasts: the time to store the
+// outcome. A process that dies holding a claim delays that delivery by RequestTimeout and this;
+// one that stores its outcome later than this may see the attempt after it made as well (the
+// receiver de-duplicates by event id).
+const claimSlack = 5 * time.Second
 
 // NewDispatcher returns a Dispatcher on store. Its HTTP client follows no redirects, uses no
 // proxy, and (unless AllowPrivate) refuses at each connection an address that is loopback,
