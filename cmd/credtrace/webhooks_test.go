@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -223,5 +224,86 @@ func TestEligibilityBySchedule(t *testing.T) {
 	sweep(start.AddDate(0, 0, 5).Add(time.Minute))
 	if ds := pending(); len(ds) != 2 || !strings.Contains(ds[1].Body+ds[0].Body, `"change":"cleared"`) {
 		t.Fatalf("deliveries after the lift: %+v", ds)
+	}
+}
+
+// TestAnnouncedWithTheirChanges: on the wired service (embedded store), a merchant's parcel
+// statuses, the anomaly its collection raised and the incident a regulator reported each land
+// in the outbox of the party that may see them, and in no other's.
+func TestAnnouncedWithTheirChanges(t *testing.T) {
+	ctx := context.Background()
+	const admin = "ct_webhook-test-regulator-token-0123456789"
+	env := map[string]string{"CREDTRACE_ADMIN_TOKEN": admin}
+	getenv := func(k string) string { return env[k] }
+	cfg, err := config.Load(getenv, []string{"--data", t.TempDir(), "--webhook-allow-private", "true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := assemble(ctx, cfg, policy(cfg), getenv, io.Discard, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.close)
+	call := func(want int, token, method, path string, body any) map[string]any {
+		t.Helper()
+		b, _ := json.Marshal(body)
+		req := httptest.NewRequest(method, path, bytes.NewReader(b))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := a.api.App().Test(req, 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out := map[string]any{}
+		json.NewDecoder(resp.Body).Decode(&out)
+		if resp.StatusCode != want {
+			t.Fatalf("%s %s: %d %v", method, path, resp.StatusCode, out)
+		}
+		return out
+	}
+	firm := call(201, admin, "POST", "/v1/firms", map[string]any{"uscc": "91130100MA0CX7Q2K6", "name": "顺达", "kind": "hq", "region": "130102",
+		"licence": map[string]any{"number": "L1", "valid_from": "2024-01-01T00:00:00Z", "valid_to": "2030-01-01T00:00:00Z", "status": "active"}})["id"].(string)
+	token := func(body map[string]any) string { return call(201, admin, "POST", "/v1/tokens", body)["token"].(string) }
+	merchant, other := token(map[string]any{"role": "merchant", "merchant_id": "M-001"}), token(map[string]any{"role": "merchant", "merchant_id": "M-002"})
+	firmTk := token(map[string]any{"role": "firm", "firm_id": firm, "label": "f"})
+	subs := map[string]string{}
+	for name, tk := range map[string]string{"merchant": merchant, "other": other, "regulator": admin} {
+		subs[name] = call(201, tk, "POST", "/v1/webhooks", map[string]any{"url": "http://127.0.0.1:9/" + name})["id"].(string)
+	}
+	at := time.Now().Add(-3 * time.Hour).UTC()
+	res := call(200, firmTk, "POST", "/v1/events", []map[string]any{
+		{"id": "c1", "waybill": "SF1000000001", "carrier": firm, "code": "collected", "at": at.Format(time.RFC3339), "merchant": "M-001", "recipient_phone": "13912345678", "weight_g": 5},
+		{"id": "c2", "waybill": "SF1000000001", "carrier": firm, "code": "departed", "at": at.Add(time.Hour).Format(time.RFC3339)}})
+	if res["accepted"].(float64) != 2 {
+		t.Fatalf("events: %v", res)
+	}
+	if err := a.pipe.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	call(201, admin, "POST", "/v1/incidents", map[string]any{"waybill": "SF1000000001", "kind": "delayed", "reporter": "12305"})
+	wh := a.st.webhooksOf(a.st.courier)
+	types := func(sub string) map[string]int {
+		ds, err := wh.Deliveries(ctx, webhook.DeliveryQuery{SubscriptionID: sub})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]int{}
+		for _, d := range ds {
+			out[string(d.Type)]++
+			if strings.Contains(d.Body, "13912345678") {
+				t.Errorf("a payload carries the phone: %s", d.Body)
+			}
+		}
+		return out
+	}
+	if got := types(subs["merchant"]); got["parcel.status_changed"] < 1 || len(got) != 1 {
+		t.Errorf("the merchant's outbox: %v, want its parcel's statuses", got)
+	}
+	if got := types(subs["other"]); len(got) != 0 {
+		t.Errorf("another merchant's outbox: %v, want nothing", got)
+	}
+	if got := types(subs["regulator"]); got["anomaly.found"] != 1 || got["incident.reported"] != 1 {
+		t.Errorf("the regulator's outbox: %v, want the anomaly and the incident", got)
 	}
 }
