@@ -264,7 +264,9 @@ func TestAnnouncedWithTheirChanges(t *testing.T) {
 	}
 	firm := call(201, admin, "POST", "/v1/firms", map[string]any{"uscc": "91130100MA0CX7Q2K6", "name": "顺达", "kind": "hq", "region": "130102",
 		"licence": map[string]any{"number": "L1", "valid_from": "2024-01-01T00:00:00Z", "valid_to": "2030-01-01T00:00:00Z", "status": "active"}})["id"].(string)
-	token := func(body map[string]any) string { return call(201, admin, "POST", "/v1/tokens", body)["token"].(string) }
+	token := func(body map[string]any) string {
+		return call(201, admin, "POST", "/v1/tokens", body)["token"].(string)
+	}
 	merchant, other := token(map[string]any{"role": "merchant", "merchant_id": "M-001"}), token(map[string]any{"role": "merchant", "merchant_id": "M-002"})
 	firmTk := token(map[string]any{"role": "firm", "firm_id": firm, "label": "f"})
 	subs := map[string]string{}
