@@ -79,15 +79,15 @@ func (a announcer) Audited(ctx context.Context, st courier.Store, e courier.Audi
 func (a announcer) Stored(ctx context.Context, st tracking.Store, parcels []tracking.Parcel, anomalies []tracking.Anomaly) error {
 	wh := a.st.webhooksOfTracking(st)
 	var events []webhook.Event
-	if len(parcels) > 0 {
-		seen := map[string]bool{}
-		owners := []string{}
-		for _, p := range parcels {
-			if p.MerchantID != "" && !seen[p.MerchantID] {
-				seen[p.MerchantID] = true
-				owners = append(owners, webhook.MerchantOwner(p.MerchantID))
-			}
+	seen := map[string]bool{}
+	var owners []string
+	for _, p := range parcels {
+		if p.MerchantID != "" && !seen[p.MerchantID] {
+			seen[p.MerchantID] = true
+			owners = append(owners, webhook.MerchantOwner(p.MerchantID))
 		}
+	}
+	if len(owners) > 0 {
 		subs, err := wh.Subscriptions(ctx, webhook.SubscriptionQuery{Role: credtrace.RoleMerchant, Owners: owners})
 		if err != nil {
 			return err
