@@ -320,16 +320,54 @@ type payload struct {
 
 // Emit announces events through st, the Store of the caller's Atomic block (on SQLite the
 // transaction of the change, so the outbox entries commit with it): one delivery for each
-// subscription that may see and wants the event. An event announced before is skipped. The
-// deliveries are written before the event's mark, and both are idempotent by id, so that on a
-// backend without transactions a retry after a failure part-way finishes the announcement
-// without doubling it.
+// subscription that may see and wants the event. It reads the subscriptions once per role;
+// an event no subscription wants is not recorded at all (the common case costs one query). An
+// event announced before is skipped. The deliveries are written before the event's mark, and
+// both are idempotent by id, so that on a backend without transactions a retry after a
+// failure part-way finishes the announcement without doubling it.
 func Emit(ctx context.Context, st Store, now time.Time, events ...Event) error {
 	now = now.UTC().Truncate(time.Millisecond)
+	// The owners each role's events name (nil: the role's every subscription).
+	owners := map[credtrace.Role][]string{}
+	scoped := map[credtrace.Role]bool{}
 	for _, e := range events {
 		role := RoleOf(e.Type)
 		if role == "" {
 			return fmt.Errorf("webhook: unknown event type %q", e.Type)
+		}
+		if role == credtrace.RoleFirm || role == credtrace.RoleMerchant {
+			scoped[role] = true
+			owners[role] = append(owners[role], e.Owners...)
+		} else {
+			owners[role] = nil
+		}
+	}
+	subsOf := map[credtrace.Role][]Subscription{}
+	for role, os := range owners {
+		q := SubscriptionQuery{Role: role}
+		if scoped[role] {
+			if len(os) == 0 {
+				continue
+			}
+			slices.Sort(os)
+			q.Owners = slices.Compact(os)
+		}
+		subs, err := st.Subscriptions(ctx, q)
+		if err != nil {
+			return fmt.Errorf("webhook: subscriptions of %s: %w", role, err)
+		}
+		subsOf[role] = subs
+	}
+	for _, e := range events {
+		role := RoleOf(e.Type)
+		var want []Subscription
+		for _, sub := range subsOf[role] {
+			if sub.Wants(e.Type) && (!scoped[role] || slices.Contains(e.Owners, sub.Owner)) {
+				want = append(want, sub)
+			}
+		}
+		if len(want) == 0 {
+			continue
 		}
 		known, err := st.EventKnown(ctx, e.ID)
 		if err != nil {
@@ -338,17 +376,6 @@ func Emit(ctx context.Context, st Store, now time.Time, events ...Event) error {
 		if known {
 			continue
 		}
-		q := SubscriptionQuery{Role: role}
-		if role == credtrace.RoleFirm || role == credtrace.RoleMerchant {
-			q.Owners = e.Owners
-			if q.Owners == nil {
-				q.Owners = []string{}
-			}
-		}
-		subs, err := st.Subscriptions(ctx, q)
-		if err != nil {
-			return fmt.Errorf("webhook: subscriptions for %s: %w", e.ID, err)
-		}
 		body, err := json.Marshal(payload{ID: e.ID, Type: e.Type, CreatedAt: e.At.UTC().Format(time.RFC3339Nano), Data: e.Data})
 		if err != nil {
 			return fmt.Errorf("webhook: event %s: %w", e.ID, err)
@@ -356,18 +383,13 @@ func Emit(ctx context.Context, st Store, now time.Time, events ...Event) error {
 		if len(body) > MaxPayload {
 			return fmt.Errorf("webhook: event %s is %d bytes, above the %d of a delivery", e.ID, len(body), MaxPayload)
 		}
-		var ds []Delivery
-		for _, sub := range subs {
-			if !sub.Wants(e.Type) {
-				continue
-			}
+		ds := make([]Delivery, 0, len(want))
+		for _, sub := range want {
 			ds = append(ds, Delivery{ID: DeliveryID(e.ID, sub.ID), SubscriptionID: sub.ID, EventID: e.ID, Type: e.Type, Body: string(body),
 				Status: Pending, NextAt: now, Until: now.Add(RetryWindow), CreatedAt: now})
 		}
-		if len(ds) > 0 {
-			if err := st.PutDeliveries(ctx, ds); err != nil {
-				return fmt.Errorf("webhook: outbox for %s: %w", e.ID, err)
-			}
+		if err := st.PutDeliveries(ctx, ds); err != nil {
+			return fmt.Errorf("webhook: outbox for %s: %w", e.ID, err)
 		}
 		if _, err := st.PutEvent(ctx, e.ID, e.Type, now); err != nil {
 			return fmt.Errorf("webhook: mark %s: %w", e.ID, err)

@@ -74,38 +74,19 @@ func (a announcer) Audited(ctx context.Context, st courier.Store, e courier.Audi
 	return webhook.Emit(ctx, a.st.webhooksOf(st), a.now(), ev)
 }
 
-// Stored implements tracking.Notifier: a status event for each parcel of a merchant that
-// subscribes (the others cost one query per save), an event for each anomaly.
+// Stored implements tracking.Notifier: a status event for each parcel of a merchant, an event
+// for each anomaly (Emit keeps those some subscription wants: a save costs a query per role).
 func (a announcer) Stored(ctx context.Context, st tracking.Store, parcels []tracking.Parcel, anomalies []tracking.Anomaly) error {
 	wh := a.st.webhooksOfTracking(st)
 	var events []webhook.Event
-	seen := map[string]bool{}
-	var owners []string
 	for _, p := range parcels {
-		if p.MerchantID != "" && !seen[p.MerchantID] {
-			seen[p.MerchantID] = true
-			owners = append(owners, webhook.MerchantOwner(p.MerchantID))
+		if p.MerchantID == "" || p.Status == "" {
+			continue
 		}
-	}
-	if len(owners) > 0 {
-		subs, err := wh.Subscriptions(ctx, webhook.SubscriptionQuery{Role: credtrace.RoleMerchant, Owners: owners})
-		if err != nil {
-			return err
-		}
-		wanted := map[string]bool{}
-		for _, s := range subs {
-			wanted[s.Owner] = true
-		}
-		for _, p := range parcels {
-			owner := webhook.MerchantOwner(p.MerchantID)
-			if p.MerchantID == "" || !wanted[owner] || p.Status == "" {
-				continue
-			}
-			at := p.StatusAt.UTC().Format(stamp)
-			events = append(events, webhook.Event{ID: webhook.KeyID(webhook.ParcelStatus, p.Carrier, p.Waybill, string(p.Status), at),
-				Type: webhook.ParcelStatus, At: p.StatusAt, Owners: []string{owner},
-				Data: map[string]string{"waybill": p.Waybill, "carrier": p.Carrier, "merchant_id": p.MerchantID, "status": string(p.Status), "status_at": at}})
-		}
+		at := p.StatusAt.UTC().Format(stamp)
+		events = append(events, webhook.Event{ID: webhook.KeyID(webhook.ParcelStatus, p.Carrier, p.Waybill, string(p.Status), at),
+			Type: webhook.ParcelStatus, At: p.StatusAt, Owners: []string{webhook.MerchantOwner(p.MerchantID)},
+			Data: map[string]string{"waybill": p.Waybill, "carrier": p.Carrier, "merchant_id": p.MerchantID, "status": string(p.Status), "status_at": at}})
 	}
 	for _, an := range anomalies {
 		events = append(events, webhook.Event{ID: webhook.KeyID(webhook.AnomalyFound, an.ID), Type: webhook.AnomalyFound, At: an.FoundAt,
