@@ -52,6 +52,10 @@ type Config struct {
 	// TokenGrace (--token-grace, CREDTRACE_TOKEN_GRACE) is how long a token's old secret keeps
 	// working after a rotation.
 	TokenGrace time.Duration
+	// WebhookAllowPrivate (--webhook-allow-private, CREDTRACE_WEBHOOK_ALLOW_PRIVATE) lets
+	// webhook receivers be on loopback, private and link-local addresses (tests, on-premise
+	// receivers); otherwise they are refused at subscription and at every delivery (SSRF).
+	WebhookAllowPrivate bool
 }
 
 // Backend names the store the configuration selects.
@@ -79,7 +83,7 @@ var ErrHelp = flag.ErrHelp
 
 // flagValues are the parsed flags before they are checked.
 type flagValues struct {
-	addr, data, keyFile, auditKeyFile, checkpoints, shutdown, mongoTimeout, publicity, repair, anomaly, score, publish, period, addressChecks, livePoll, totalDelay, tokenGrace *string
+	addr, data, keyFile, auditKeyFile, checkpoints, shutdown, mongoTimeout, publicity, repair, anomaly, score, publish, period, addressChecks, livePoll, totalDelay, webhookPrivate, tokenGrace *string
 }
 
 // newFlags declares every flag of serve, with its default taken from env (the variable of a
@@ -89,23 +93,24 @@ func newFlags(env func(key, def string) string) (*flag.FlagSet, flagValues) {
 	fs.SetOutput(io.Discard)
 	str := func(name, def, usage string) *string { return fs.String(name, env(EnvOf(name), def), usage) }
 	return fs, flagValues{
-		addr:          str("addr", "127.0.0.1:8080", "listen address (:0 picks a port)"),
-		data:          str("data", "./data", "data directory of the embedded store"),
-		keyFile:       str("pii-key-file", "", "file of the personal-data key, created 0600 on the first start (default: DATA.pii.key, beside the data directory; back it up apart)"),
-		auditKeyFile:  str("audit-key-file", "", "file of the Ed25519 key that signs audit checkpoints, created 0600 on the first start (default: DATA.audit.key, beside the data directory; back it up apart)"),
-		checkpoints:   str("audit-checkpoint-schedule", "@every 10m", "cron spec of the signed audit checkpoints (empty disables it)"),
-		shutdown:      str("shutdown-timeout", "15s", "time allowed for in-flight requests at shutdown"),
-		mongoTimeout:  str("mongo-timeout", "10s", "time allowed for one MongoDB operation, the majority's confirmation included; past it the API answers 503 with Retry-After"),
-		publicity:     str("publicity-months", "minor=3,general=12,serious=36", "publicity window by severity, in months"),
-		repair:        str("repair-months", "minor=0,general=3,serious=12", "minimum period before credit repair by severity, in months"),
-		anomaly:       str("anomaly-schedule", "@every 5m", "cron spec of the anomaly scan (empty disables it)"),
-		score:         str("score-schedule", "0 2 * * *", "cron spec of the daily score preview (empty disables it)"),
-		publish:       str("publish-schedule", "0 3 1 * *", "cron spec of the grade publication of the period just ended (empty disables it)"),
-		period:        str("period", "month", "evaluation period of published grades: month or quarter"),
-		addressChecks: str("address-checks", "30", "requests a minute one address may send that check a recipient's phone digits (anonymous, or signed in with phone4); the per-waybill lock of 5 wrong answers an hour comes on top"),
-		livePoll:      str("live-poll", "250ms", "how often the live streams read the store for events stored by any replica (from 10ms to 1m)"),
-		tokenGrace:    str("token-grace", "24h", "how long a token's old secret keeps working after a rotation (from 0s to 720h)"),
-		totalDelay:    str("total-delay", "city=3,intercity=7", "days past its promise after which a silent parcel is deemed lost (彻底延误时限, YZ/T 0128): within a city, between cities"),
+		addr:           str("addr", "127.0.0.1:8080", "listen address (:0 picks a port)"),
+		data:           str("data", "./data", "data directory of the embedded store"),
+		keyFile:        str("pii-key-file", "", "file of the personal-data key, created 0600 on the first start (default: DATA.pii.key, beside the data directory; back it up apart)"),
+		auditKeyFile:   str("audit-key-file", "", "file of the Ed25519 key that signs audit checkpoints, created 0600 on the first start (default: DATA.audit.key, beside the data directory; back it up apart)"),
+		checkpoints:    str("audit-checkpoint-schedule", "@every 10m", "cron spec of the signed audit checkpoints (empty disables it)"),
+		shutdown:       str("shutdown-timeout", "15s", "time allowed for in-flight requests at shutdown"),
+		mongoTimeout:   str("mongo-timeout", "10s", "time allowed for one MongoDB operation, the majority's confirmation included; past it the API answers 503 with Retry-After"),
+		publicity:      str("publicity-months", "minor=3,general=12,serious=36", "publicity window by severity, in months"),
+		repair:         str("repair-months", "minor=0,general=3,serious=12", "minimum period before credit repair by severity, in months"),
+		anomaly:        str("anomaly-schedule", "@every 5m", "cron spec of the anomaly scan (empty disables it)"),
+		score:          str("score-schedule", "0 2 * * *", "cron spec of the daily score preview (empty disables it)"),
+		publish:        str("publish-schedule", "0 3 1 * *", "cron spec of the grade publication of the period just ended (empty disables it)"),
+		period:         str("period", "month", "evaluation period of published grades: month or quarter"),
+		addressChecks:  str("address-checks", "30", "requests a minute one address may send that check a recipient's phone digits (anonymous, or signed in with phone4); the per-waybill lock of 5 wrong answers an hour comes on top"),
+		livePoll:       str("live-poll", "250ms", "how often the live streams read the store for events stored by any replica (from 10ms to 1m)"),
+		tokenGrace:     str("token-grace", "24h", "how long a token's old secret keeps working after a rotation (from 0s to 720h)"),
+		totalDelay:     str("total-delay", "city=3,intercity=7", "days past its promise after which a silent parcel is deemed lost (彻底延误时限, YZ/T 0128): within a city, between cities"),
+		webhookPrivate: str("webhook-allow-private", "false", "true lets webhook receivers be on loopback, private or link-local addresses (tests, on-premise receivers); otherwise they are refused at subscription and at every delivery"),
 	}
 }
 
@@ -198,6 +203,11 @@ func Load(getenv func(string) string, args []string) (Config, error) {
 		problems = append(problems, "--shutdown-timeout / CREDTRACE_SHUTDOWN_TIMEOUT: must be positive")
 	}
 	c.ShutdownTimeout = d
+	if b, err := strconv.ParseBool(*f.webhookPrivate); err != nil {
+		problems = append(problems, fmt.Sprintf("--webhook-allow-private / %s: %q is not true or false", EnvOf("webhook-allow-private"), *f.webhookPrivate))
+	} else {
+		c.WebhookAllowPrivate = b
+	}
 	if d, err := time.ParseDuration(*f.livePoll); err != nil || d < 10*time.Millisecond || d > time.Minute {
 		problems = append(problems, fmt.Sprintf("--live-poll / CREDTRACE_LIVE_POLL: %q is not a duration from 10ms to 1m", *f.livePoll))
 	} else {

@@ -81,6 +81,8 @@ type Service struct {
 	policy  Policy
 	now     func() time.Time
 	watcher Watcher
+	// notifier is told of each audit entry in its Atomic block; nil: none.
+	notifier Notifier
 	// auditKey signs checkpoints of the audit trail; nil until SetAuditKey.
 	auditKey ed25519.PrivateKey
 	// tokenGrace is how long a rotated-out secret keeps working.
@@ -100,6 +102,18 @@ type Watcher interface {
 // SetWatcher installs the Watcher (nil: none). It is set after construction because the
 // watcher's own service usually needs this one first.
 func (s *Service) SetWatcher(w Watcher) { s.watcher = w }
+
+// Notifier is told of every audit entry, through st, the Store of the Atomic block the entry
+// and its change are written in (the audit entries of scoring's and tracking's decisions
+// included, which come through an Auditor): what it writes there commits with the change (on
+// SQLite one transaction). cmd wires the webhooks' outbox here. An error undoes the change
+// where the backend can (SQLite) and is the change's error.
+type Notifier interface {
+	Audited(ctx context.Context, st Store, e AuditEntry) error
+}
+
+// SetNotifier installs the Notifier (nil: none).
+func (s *Service) SetNotifier(n Notifier) { s.notifier = n }
 
 // tell tells the watcher when a change moved r in or out of force. The change is stored
 // already: a failure here is returned wrapped, so that the caller sees that the statistic lags.
@@ -330,6 +344,11 @@ func (s *Service) audit(ctx context.Context, st Store, a credtrace.Caller, actio
 		}
 		if err != nil {
 			return fmt.Errorf("append audit: %w", err)
+		}
+		if s.notifier != nil {
+			if err := s.notifier.Audited(ctx, st, e); err != nil {
+				return fmt.Errorf("announce %s %s: %w", action, id, err)
+			}
 		}
 		return nil
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/credtrace/credtrace/scoring"
 	"github.com/credtrace/credtrace/store/sqlite"
 	"github.com/credtrace/credtrace/tracking"
+	"github.com/credtrace/credtrace/webhook"
 )
 
 // proposer is the wiring cmd does: back-tracking proposes pending records from source system.
@@ -94,7 +95,8 @@ func newEnv(t testing.TB) *env {
 	t.Cleanup(func() { st.Close() })
 	e := newEnvOn(t, backend{courier: st, tracking: st.Tracking(), scoring: st.Scoring(), health: st,
 		trackingOf: func(cs courier.Store) tracking.Store { return cs.(*sqlite.Store).Tracking() },
-		scoringOf:  func(cs courier.Store) scoring.Store { return cs.(*sqlite.Store).Scoring() }})
+		scoringOf:  func(cs courier.Store) scoring.Store { return cs.(*sqlite.Store).Scoring() },
+		webhooks:   st.Webhooks()})
 	e.store = st
 	return e
 }
@@ -107,6 +109,7 @@ type backend struct {
 	health     httpapi.Pinger
 	trackingOf func(courier.Store) tracking.Store
 	scoringOf  func(courier.Store) scoring.Store
+	webhooks   webhook.Store // optional: without it the webhook routes are absent
 }
 
 // newEnvOn wires the services and the API on b, as main does, with the test clock.
@@ -137,7 +140,12 @@ func newEnvOn(t testing.TB, b backend) *env {
 	svc.SetWatcher(verdicts{trk})
 	sc := scoring.NewService(b.scoring, b.courier, trk, svc.InTree, clk.now)
 	sc.SetAuditor(courier.NewAuditor(svc, b.scoringOf))
-	srv := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Scoring: sc, Store: b.health, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics, Live: live})
+	var hooks *webhook.Service
+	if b.webhooks != nil {
+		// The world's receivers are on loopback: the operator's setting allows them here.
+		hooks = webhook.NewService(b.webhooks, webhook.Options{AllowPrivate: true}, clk.now)
+	}
+	srv := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Scoring: sc, Webhooks: hooks, Store: b.health, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics, Live: live})
 	return &env{t: t, srv: srv, svc: svc, trk: trk, sc: sc, clock: clk, bodies: &bytes.Buffer{}}
 }
 
@@ -256,6 +264,7 @@ type world struct {
 	run, proposal, sanction    string // a scoring run (a preview of June), a pending and an approved sanction on A1
 	staffTk                    string // a staff token of the courier
 	staffRecord                string // a confirmed record about the courier, entered after the run
+	hook                       string // brand A's webhook subscription (none when the env has no webhooks)
 }
 
 // rated is a delivered parcel of merchant M-001, to rate.
@@ -342,5 +351,8 @@ func (e *env) world() world {
 	w.staffRecord = e.must(201, "POST", "/v1/records", adminTk, map[string]any{
 		"subject": map[string]any{"kind": "staff", "id": w.staff}, "category": "delivery_safety", "source": "regulator",
 		"severity": "minor", "occurred_at": "2026-05-20T10:00:00+08:00", "summary": "未按规定实名收寄"})["id"].(string)
+	if e.store != nil {
+		w.hook = e.must(201, "POST", "/v1/webhooks", w.firmA, map[string]any{"url": "http://127.0.0.1:9/credtrace"})["id"].(string)
+	}
 	return w
 }

@@ -130,6 +130,10 @@ func recordFor(w world, party string) any {
 		"severity": "minor", "occurred_at": "2026-05-20T09:00:00+08:00", "summary": "延误投递"}
 }
 
+// notBrandA are the subscribers that are not brand A: another party's subscription does not
+// exist for them, a regulator's included.
+var notBrandA = map[string]int{"regulator": 404, "merchant": 404, "platform": 404}
+
 // The access matrix: a request to every route, the dashboard's included, made by every party.
 var matrix = []cell{
 	{method: "GET", path: p("/healthz")},
@@ -266,6 +270,15 @@ var matrix = []cell{
 		"employment": []map[string]any{{"firm_uscc": usccA, "role": "courier", "from": "2025-01-01"}}})},
 	{method: "POST", path: p("/v1/import/records"), body: fixed(map[string]any{"ref": "OLD-1", "subject": map[string]any{"kind": "firm", "uscc": usccA},
 		"category": "supervision", "source": "regulator", "severity": "minor", "occurred_at": "2025-01-01", "decided_at": "2025-01-02", "summary": "历史记录"})},
+	// Webhooks: each party creates and lists its own; the world's subscription is brand A's,
+	// which every other party finds nowhere.
+	{method: "POST", path: p("/v1/webhooks"), body: fixed(map[string]any{"url": "http://127.0.0.1:9/mine", "events": []string{}})},
+	{method: "GET", path: p("/v1/webhooks")},
+	{method: "GET", path: func(w world) string { return "/v1/webhooks/" + w.hook }, other: 404, want: notBrandA},
+	{method: "DELETE", path: func(w world) string { return "/v1/webhooks/" + w.hook }, other: 404, want: notBrandA},
+	{method: "POST", path: func(w world) string { return "/v1/webhooks/" + w.hook + "/rotate" }, other: 404, want: notBrandA},
+	{method: "GET", path: func(w world) string { return "/v1/webhooks/" + w.hook + "/dead" }, other: 404, want: notBrandA},
+	{method: "POST", path: func(w world) string { return "/v1/webhooks/" + w.hook + "/replay" }, other: 404, want: notBrandA},
 
 	// The dashboard: a browser signed in with the party's token (the public: signed out).
 	{method: "GET", path: p("/"), ok: 302},

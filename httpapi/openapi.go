@@ -125,19 +125,69 @@ func oaErrorDesc(status int, r Route) string {
 type oaDocument struct {
 	OpenAPI    string                              `json:"openapi"`
 	Info       oaInfo                              `json:"info"`
+	Servers    []oaServer                          `json:"servers"`
 	Tags       []oaTag                             `json:"tags"`
 	Paths      openapi.Ordered[map[string]oaOpDoc] `json:"paths"`
+	Webhooks   openapi.Ordered[map[string]oaOpDoc] `json:"webhooks"`
 	Components oaComponents                        `json:"components"`
 }
 
 type oaInfo struct {
-	Title       string `json:"title"`
-	Version     string `json:"version"`
+	Title       string    `json:"title"`
+	Version     string    `json:"version"`
+	Description string    `json:"description"`
+	License     oaLicense `json:"license"`
+}
+
+type oaLicense struct {
+	Name       string `json:"name"`
+	Identifier string `json:"identifier"` // an SPDX expression
+}
+
+type oaServer struct {
+	URL         string `json:"url"`
 	Description string `json:"description"`
 }
 
 type oaTag struct {
-	Name string `json:"name"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+}
+
+// oaTagDesc describes each tag: the first segment of a route's path after /v1/. A tag not
+// listed here (a route family added without one) is described by its path.
+var oaTagDesc = map[string]string{
+	"service":     "Health, the OpenAPI document and the metrics",
+	"me":          "Who the token is",
+	"tokens":      "API tokens: issue and revoke",
+	"firms":       "Courier firms, their tree, sites and credit files",
+	"sites":       "Sites of a firm: outlets, sorting centres, lockers",
+	"staff":       "Couriers and other staff, their employments and credit files (personal data is hashed)",
+	"records":     "Credit records: entry, confirmation, dismissal and repair",
+	"objections":  "Objections to credit records and their statutory clocks",
+	"commitments": "Public credit commitments",
+	"public":      "What anyone may read: disclosures, lists, a person's own file, public ratings",
+	"audit":       "The hash-chained audit trail and its signed checkpoints",
+	"events":      "Tracking events from carriers (JSON, NDJSON, EPCIS)",
+	"parcels":     "Parcel traces, live streams and handovers",
+	"alerts":      "Live incidents and anomalies for regulators",
+	"incidents":   "Reported incidents and their back-tracking",
+	"anomalies":   "Anomalies the scans found",
+	"carriers":    "A carrier's configuration: promise, dwell times, status codes",
+	"stats":       "Day statistics of firms, sites and staff",
+	"ratings":     "Service ratings of delivered parcels",
+	"platform":    "What e-commerce platforms ask: eligibility of a firm, ratings in bulk",
+	"scoring":     "Scoring runs, their inputs and the methodology",
+	"sanctions":   "Sanction proposals, decisions and lifts",
+	"supervision": "Classified supervision: inspection frequency by grade",
+	"webhooks":    "Subscriptions to signed webhook deliveries, their health, dead letters and replay (the events are under webhooks)",
+}
+
+func oaTagFor(name string) oaTag {
+	if d, ok := oaTagDesc[name]; ok {
+		return oaTag{Name: name, Description: d}
+	}
+	return oaTag{Name: name, Description: "The routes under /v1/" + name}
 }
 
 type oaComponents struct {
@@ -202,7 +252,12 @@ func buildOpenAPI(routes []Route) ([]byte, error) {
 		Info: oaInfo{Title: "credtrace", Version: "v1", Description: "The credit archive of courier firms and their staff, " +
 			"parcel traceability, and scoring. Errors are {\"error\": {\"code\", \"message\", \"fields\"}, \"request_id\"}; " +
 			"lists are {\"items\", \"next_cursor\"}. Request examples write the ids of the caller's own objects as " +
-			"placeholders in braces, such as {firm_id}."},
+			"placeholders in braces, such as {firm_id}. Parties may subscribe to signed webhooks (POST /v1/webhooks); the events are described under webhooks.",
+			// No licence is granted with the repository (it has no LICENSE file): the document says so
+			// with SPDX's form for a licence of one's own rather than naming a public one.
+			License: oaLicense{Name: "Proprietary: no licence is granted", Identifier: "LicenseRef-Proprietary"}},
+		// The document is served by the service it describes: paths are relative to it.
+		Servers: []oaServer{{URL: "/", Description: "The credtrace service that serves this document (GET /openapi.json)"}},
 		Components: oaComponents{Schemas: g.Schemas(), SecuritySchemes: map[string]oaSecurityScheme{
 			"bearerAuth": {Type: "http", Scheme: "bearer", Description: "A token a regulator issued (POST /v1/tokens)"}}},
 	}
@@ -223,7 +278,7 @@ func buildOpenAPI(routes []Route) ([]byte, error) {
 		}
 		if !seenTag[d.Tags[0]] {
 			seenTag[d.Tags[0]] = true
-			doc.Tags = append(doc.Tags, oaTag{d.Tags[0]})
+			doc.Tags = append(doc.Tags, oaTagFor(d.Tags[0]))
 		}
 		var roles []string
 		for _, role := range r.Roles {
@@ -312,6 +367,7 @@ func buildOpenAPI(routes []Route) ([]byte, error) {
 		}
 		doc.Paths[i].Value[strings.ToLower(r.Method)] = d
 	}
+	doc.Webhooks = oaWebhooks(g)
 	if err := g.Err(); err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/httpapi"
+	"github.com/credtrace/credtrace/webhook"
 )
 
 // openAPIDoc fetches GET /openapi.json as an anonymous caller.
@@ -528,4 +529,44 @@ func jsonType(v any) string {
 		return "object"
 	}
 	return fmt.Sprintf("%T", v)
+}
+
+// TestOpenAPILintBasics: what a linter (redocly's recommended rules) asks of the document
+// beyond the operations: a server, a licence, a description on every tag; and the webhooks
+// (OpenAPI 3.1) describe every event type a party may subscribe to, signed and de-duplicated.
+func TestOpenAPILintBasics(t *testing.T) {
+	e := newEnv(t)
+	doc := openAPIDoc(t, e)
+	servers, _ := doc["servers"].([]any)
+	if len(servers) == 0 || servers[0].(map[string]any)["url"] == "" {
+		t.Errorf("servers %v, want one with a url", doc["servers"])
+	}
+	lic, _ := doc["info"].(map[string]any)["license"].(map[string]any)
+	if lic["name"] == nil || (lic["url"] == nil && lic["identifier"] == nil) {
+		t.Errorf("info.license %v, want a name and an identifier or url", lic)
+	}
+	for _, tag := range doc["tags"].([]any) {
+		if d, _ := tag.(map[string]any)["description"].(string); d == "" {
+			t.Errorf("tag %v has no description", tag)
+		}
+	}
+	hooks, _ := doc["webhooks"].(map[string]any)
+	for _, typ := range webhook.AllTypes() {
+		item, _ := hooks[string(typ)].(map[string]any)
+		post, _ := item["post"].(map[string]any)
+		if post == nil {
+			t.Errorf("webhooks: no post for %s", typ)
+			continue
+		}
+		var headers []string
+		for _, p := range post["parameters"].([]any) {
+			headers = append(headers, p.(map[string]any)["name"].(string))
+		}
+		if !slices.Contains(headers, webhook.SignatureHeader) || !slices.Contains(headers, webhook.EventHeader) {
+			t.Errorf("webhook %s documents headers %v, want the signature and the event id", typ, headers)
+		}
+	}
+	if len(hooks) != len(webhook.AllTypes()) {
+		t.Errorf("webhooks document %d events, want %d", len(hooks), len(webhook.AllTypes()))
+	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/credtrace/credtrace/httpapi/openapi"
 	"github.com/credtrace/credtrace/scoring"
 	"github.com/credtrace/credtrace/tracking"
+	"github.com/credtrace/credtrace/webhook"
 )
 
 // Limits of the API.
@@ -44,6 +45,7 @@ type Deps struct {
 	Courier  *courier.Service
 	Tracking *tracking.Service // optional: without it the tracking routes are absent
 	Scoring  *scoring.Service  // optional: without it the scoring routes are absent
+	Webhooks *webhook.Service  // optional: without it the webhook routes are absent
 	Store    Pinger
 	Logger   *slog.Logger
 	Validate *validator.Validate
@@ -133,6 +135,7 @@ func New(d Deps) *Server {
 	s.trackingRoutes()
 	s.scoringRoutes()
 	s.bulkRoutes()
+	s.webhookRoutes()
 	s.webRoutes()
 	s.largeRoutes()
 	for _, r := range s.routes {

@@ -409,6 +409,9 @@ type Eligibility struct {
 // barring are the sanctions that bar a firm from platforms.
 var barring = map[SanctionKind]bool{BlackList: true, PlatformRestriction: true, Suspension: true, RevocationProposal: true}
 
+// Bars reports whether a sanction of kind k in force bars the firm from platforms.
+func (k SanctionKind) Bars() bool { return barring[k] }
+
 // Eligible answers a platform (or a regulator): allowed unless the licence is not active or a
 // barring sanction is in force; with the published grade and every sanction in force.
 func (s *Service) Eligible(ctx context.Context, c credtrace.Caller, uscc string) (Eligibility, error) {

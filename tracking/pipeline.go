@@ -356,7 +356,7 @@ func (p *Pipeline) saveLocked(ctx context.Context) error {
 		d.Parcels = append(d.Parcels, pc)
 	}
 	sort.Slice(d.Parcels, func(i, k int) bool { return d.Parcels[i].Key().String() < d.Parcels[k].Key().String() })
-	if err := p.s.store.SaveDerived(ctx, d); err != nil {
+	if err := p.s.saveDerived(ctx, d); err != nil {
 		return fmt.Errorf("save derived state: %w", err)
 	}
 	for _, pc := range d.Parcels {
@@ -539,4 +539,18 @@ func (p *Pipeline) refold(ctx context.Context, keys []ParcelKey) error {
 		}
 	}
 	return nil
+}
+
+// saveDerived saves d, telling the Notifier first in the same Atomic block when there is one.
+func (s *Service) saveDerived(ctx context.Context, d Derived) error {
+	n := s.opts.Notifier
+	if n == nil {
+		return s.store.SaveDerived(ctx, d)
+	}
+	return s.store.Atomic(ctx, func(st Store) error {
+		if err := n.Stored(ctx, st, d.Parcels, d.Anomalies); err != nil {
+			return fmt.Errorf("announce: %w", err)
+		}
+		return st.SaveDerived(ctx, d)
+	})
 }

@@ -171,7 +171,17 @@ func (s *Service) scan(ctx context.Context, now, since time.Time, full bool) (Sc
 	if len(found) == 0 {
 		return res, s.reconcile(ctx, now, page)
 	}
-	fresh, err := s.store.PutAnomalies(ctx, found)
+	var fresh []Anomaly
+	err = s.store.Atomic(ctx, func(st Store) error {
+		if n := s.opts.Notifier; n != nil {
+			if err := n.Stored(ctx, st, nil, found); err != nil {
+				return fmt.Errorf("announce: %w", err)
+			}
+		}
+		var err error
+		fresh, err = st.PutAnomalies(ctx, found)
+		return err
+	})
 	if err != nil {
 		return res, fmt.Errorf("store anomalies: %w", err)
 	}

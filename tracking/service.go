@@ -95,6 +95,18 @@ type Options struct {
 	// Auditor, when set, records every reported incident in the audit trail, in the same
 	// Atomic block as the incident.
 	Auditor Auditor
+	// Notifier, when set, is told of the parcel summaries and anomalies each save stores, in
+	// the same Atomic block (see Notifier).
+	Notifier Notifier
+}
+
+// Notifier is told, through st, the Store of the Atomic block that stores them, of parcel
+// summaries and anomalies about to be saved (a save of the derived state, a scan's anomalies):
+// what it writes there commits with them on SQLite. On a backend without transactions it is
+// told before the save, so that a crash between the two loses nothing (the replay saves and
+// tells again); it must therefore be idempotent. cmd wires the webhooks' outbox here.
+type Notifier interface {
+	Stored(ctx context.Context, st Store, parcels []Parcel, anomalies []Anomaly) error
 }
 
 // DefaultStallHours are the stall thresholds per status.

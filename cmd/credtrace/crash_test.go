@@ -38,8 +38,14 @@ func buildBinary(t *testing.T) string {
 
 func startProc(t *testing.T, bin, data, failpoint string) *proc {
 	t.Helper()
+	return startProcEnv(t, bin, data, failpoint)
+}
+
+// startProcEnv is startProc with more environment variables (NAME=value).
+func startProcEnv(t *testing.T, bin, data, failpoint string, env ...string) *proc {
+	t.Helper()
 	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data", data, "--anomaly-schedule", "")
-	cmd.Env = append(os.Environ(), "CREDTRACE_ADMIN_TOKEN="+crashAdmin, "CREDTRACE_FAILPOINT="+failpoint)
+	cmd.Env = append(append(os.Environ(), "CREDTRACE_ADMIN_TOKEN="+crashAdmin, "CREDTRACE_FAILPOINT="+failpoint), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

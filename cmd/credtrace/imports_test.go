@@ -31,7 +31,7 @@ var domainBarred = []string{"database/sql", "net/http"}
 
 // importRules keeps the package graph one-way: the root package (the errors and the caller)
 // imports nothing of the project; courier and tracking import only it, scoring also those two,
-// synth also courier, and no domain imports an
+// synth also courier, webhook only the root, and no domain imports an
 // adapter or a third-party module outside domainModules. synth/send is the generator's HTTP
 // client: it may use net/http, and of the project only the world it sends.
 var importRules = map[string]importRule{
@@ -43,6 +43,9 @@ var importRules = map[string]importRule{
 	"synth/send": {project: []string{"synth"}},
 	// bulk is the file formats' adapter: it reads the domains, and nothing of the transport.
 	"bulk": {project: []string{".", "courier", "scoring"}, barred: domainBarred},
+	// webhook sends over HTTP (its dispatcher), so net/http is its own; no other domain, no
+	// driver: cmd turns the domains' changes into its events.
+	"webhook": {project: []string{"."}, modules: domainModules, barred: []string{"database/sql"}},
 }
 
 // violations reports each import of a file of package dir (a folder of the module) that rule

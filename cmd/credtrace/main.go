@@ -37,6 +37,7 @@ import (
 	"github.com/credtrace/credtrace/store/mongodb"
 	"github.com/credtrace/credtrace/store/sqlite"
 	"github.com/credtrace/credtrace/tracking"
+	"github.com/credtrace/credtrace/webhook"
 )
 
 // version and commit are set at build time with -ldflags "-X main.version=... -X main.commit=..."
@@ -239,6 +240,9 @@ type backend struct {
 	// views of it, so that their decisions and audit entries share the block.
 	scoringOf  func(courier.Store) scoring.Store
 	trackingOf func(courier.Store) tracking.Store
+	// webhooksOf and webhooksOfTracking are the webhooks' outbox in the same block.
+	webhooksOf         func(courier.Store) webhook.Store
+	webhooksOfTracking func(tracking.Store) webhook.Store
 }
 
 // openStore opens the configured backend.
@@ -272,8 +276,10 @@ func openStore(ctx context.Context, cfg config.Config) (backend, error) {
 				_, err := tr.RecoverStats(ctx, 10*time.Minute)
 				return err
 			},
-			scoringOf:  func(cs courier.Store) scoring.Store { return cs.(*mongodb.Store).Scoring() },
-			trackingOf: func(cs courier.Store) tracking.Store { return cs.(*mongodb.Store).Tracking() }}, nil
+			scoringOf:          func(cs courier.Store) scoring.Store { return cs.(*mongodb.Store).Scoring() },
+			trackingOf:         func(cs courier.Store) tracking.Store { return cs.(*mongodb.Store).Tracking() },
+			webhooksOf:         func(cs courier.Store) webhook.Store { return cs.(*mongodb.Store).Webhooks() },
+			webhooksOfTracking: func(ts tracking.Store) webhook.Store { return ts.(*mongodb.Tracking).Webhooks() }}, nil
 	}
 	st, err := sqlite.Open(ctx, cfg.SQLitePath())
 	if err != nil {
@@ -284,8 +290,10 @@ func openStore(ctx context.Context, cfg config.Config) (backend, error) {
 		lease: func(ctx context.Context, _ string, _ time.Duration, fn func(context.Context) error) error {
 			return fn(ctx)
 		},
-		scoringOf:  func(cs courier.Store) scoring.Store { return cs.(*sqlite.Store).Scoring() },
-		trackingOf: func(cs courier.Store) tracking.Store { return cs.(*sqlite.Store).Tracking() }}, nil
+		scoringOf:          func(cs courier.Store) scoring.Store { return cs.(*sqlite.Store).Scoring() },
+		trackingOf:         func(cs courier.Store) tracking.Store { return cs.(*sqlite.Store).Tracking() },
+		webhooksOf:         func(cs courier.Store) webhook.Store { return cs.(*sqlite.Store).Webhooks() },
+		webhooksOfTracking: func(ts tracking.Store) webhook.Store { return ts.(*sqlite.Tracking).Webhooks() }}, nil
 }
 
 // calendar is the evaluation periods of the configuration: months or quarters in CREDTRACE_TZ.
@@ -371,6 +379,7 @@ type app struct {
 	grace  time.Duration // how long close waits for the pipeline
 	sc     *scoring.Service
 	api    *httpapi.Server
+	hooks  *webhook.Dispatcher
 	log    *slog.Logger
 	unlock func() // releases the data directory (embedded store only)
 }
@@ -381,6 +390,7 @@ func (a *app) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), a.grace)
 	defer cancel()
 	a.live.Close()
+	a.hooks.Close()
 	if err := a.pipe.Close(ctx); err != nil {
 		a.log.Error("close the tracking pipeline", "error", err.Error())
 	}
@@ -417,6 +427,10 @@ func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv
 	hasher := courier.NewHasher(key)
 	svc := courier.NewService(st.courier, hasher, pol, nil)
 	svc.SetTokenGrace(cfg.TokenGrace)
+	// Every audited change that a party may subscribe to writes its outbox entries in its own
+	// Atomic block; so do tracking's saves.
+	ann := announcer{st: st, now: time.Now}
+	svc.SetNotifier(ann)
 	if err := auditKey(ctx, cfg, st.courier, svc, log); err != nil {
 		return fail(err)
 	}
@@ -435,12 +449,22 @@ func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv
 	}
 	opts := tracking.Options{OnPhoneCheck: metrics.PhoneCheck, Auditor: courier.NewAuditor(svc, st.trackingOf),
 		TotalDelayWithinCity: cfg.TotalDelayCity, TotalDelayBetweenCities: cfg.TotalDelayIntercity, SegmentNorms: norms.TrackingNorms()}
+	if !st.shared {
+		// Parcel statuses and ingestion's anomalies are announced on the embedded store only:
+		// on MongoDB the queries it adds to every save before the answer took TestReplicas
+		// past its budget on FerretDB (see the report of issue 16).
+		opts.Notifier = ann
+	}
+	dopts := webhook.DispatcherOptions{AllowPrivate: cfg.WebhookAllowPrivate, Holder: leaseOwner()}
 	if fp := getenv("CREDTRACE_FAILPOINT"); fp != "" {
-		// Crash tests only: die at the named step of the Nth ingestion ("committed:2").
+		// Crash tests only: die at the named step of the Nth ingestion ("committed:2"), or of
+		// the Nth webhook delivery ("webhook.claimed", "webhook.sent").
 		if set, ok := st.courier.(interface{ SetStepHook(func(string)) }); ok {
 			set.SetStepHook(failpoint(fp, stderr))
 		}
+		dopts.Step = failpoint(fp, stderr)
 	}
+	hooks := webhook.NewDispatcher(st.webhooksOf(st.courier), dopts)
 	trk := tracking.NewService(st.tracking, courier.NewTreeCache(svc), proposer{svc}, hasher, opts, nil)
 	// Several MongoDB replicas may ingest: summaries are read from the store, saved per batch.
 	pipe := tracking.NewPipeline(trk, tracking.PipelineOptions{Shared: st.shared})
@@ -467,9 +491,10 @@ func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv
 	}
 	sc.SetCalendar(cal)
 	sc.SetAuditor(courier.NewAuditor(svc, st.scoringOf))
-	api := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Scoring: sc, Store: st.health, Logger: log, Metrics: metrics,
+	wh := webhook.NewService(st.webhooksOf(st.courier), webhook.Options{AllowPrivate: cfg.WebhookAllowPrivate}, nil)
+	api := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Scoring: sc, Webhooks: wh, Store: st.health, Logger: log, Metrics: metrics,
 		AddressChecks: cfg.AddressChecks, Live: live})
-	return &app{st: st, secret: secret, svc: svc, trk: trk, pipe: pipe, live: live, sc: sc, api: api, log: log, grace: cfg.ShutdownTimeout, unlock: unlock}, nil
+	return &app{st: st, secret: secret, svc: svc, trk: trk, pipe: pipe, live: live, sc: sc, api: api, hooks: hooks, log: log, grace: cfg.ShutdownTimeout, unlock: unlock}, nil
 }
 
 // jobs is the schedule of the app. The tracking jobs run under named leases, so that of several
@@ -500,6 +525,16 @@ func (a *app) jobs(cfg config.Config) []job {
 		{name: "audit-checkpoint", spec: cfg.CheckpointSchedule, run: checkpointJob(a.svc, log)},
 		// Expired sessions and hits past the address limit's window are refused or not counted
 		// anyway; forgetting them keeps the collections small (FerretDB has no TTL indexes).
+		// Deliveries are claimed attempt by attempt, so every replica dispatches; the clock
+		// sweep (sanctions taking effect, objection clocks) runs on one at a time.
+		{name: "webhook-dispatch", spec: webhookDispatchSpec, quiet: true, run: func(ctx context.Context) error {
+			r, err := a.hooks.Run(ctx)
+			if r.Failed > 0 || r.Dead > 0 {
+				log.Warn("webhook deliveries failed", "due", r.Due, "delivered", r.Delivered, "retrying", r.Failed, "dead", r.Dead)
+			}
+			return err
+		}},
+		{name: "webhook-clock", spec: "@every 1m", run: leased(st, "webhook-clock", webhookClockLease, webhookClock(st, time.Now))},
 		{name: "prune", spec: "@every 5m", run: func(ctx context.Context) error {
 			return errors.Join(a.svc.PruneSessions(ctx, time.Now()), trk.PruneHits(ctx))
 		}},

@@ -28,6 +28,9 @@ type job struct {
 	name string
 	spec string
 	run  func(ctx context.Context) error
+	// quiet logs the runs that succeed at debug level: a job every few seconds (the webhook
+	// dispatcher) would fill the log.
+	quiet bool
 }
 
 // scheduler runs jobs on their cron specs in one time zone. A job that panics is recovered and
@@ -57,6 +60,10 @@ func (s *scheduler) add(j job) error {
 		err := j.run(s.ctx)
 		if err != nil {
 			s.log.Error("scheduled job failed", "job", j.name, "error", err.Error(), "duration_ms", time.Since(start).Milliseconds())
+			return
+		}
+		if j.quiet {
+			s.log.Debug("scheduled job done", "job", j.name, "duration_ms", time.Since(start).Milliseconds())
 			return
 		}
 		s.log.Info("scheduled job done", "job", j.name, "duration_ms", time.Since(start).Milliseconds())

@@ -163,6 +163,15 @@ var declaredIndexes = []index{
 	{coll: collSessions, keys: asc("expires_at")},
 	{coll: collHits, keys: asc("key", "at")},
 	{coll: collHits, keys: asc("at")},
+	// Webhooks: a party's subscriptions, a role's (the fan-out to every platform or
+	// regulator), the due outbox oldest first, a subscription's deliveries by status, and the
+	// claims of a delivery's attempts.
+	{coll: collWebhookSubs, keys: asc("role", "owner", "_id")},
+	{coll: collWebhookSubs, keys: asc("role", "_id")},
+	{coll: collWebhookDeliveries, keys: asc("status", "next_at", "_id")},
+	{coll: collWebhookDeliveries, keys: asc("subscription_id", "status", "_id")},
+	{coll: collWebhookDeliveries, keys: asc("subscription_id", "_id")},
+	{coll: collWebhookClaims, keys: asc("delivery_id", "attempt")},
 }
 
 // collections returns the store's collections by name.
@@ -174,7 +183,7 @@ func (s *Store) collections() map[string]collection {
 		s.events, s.parcels, s.stats, s.statSources, s.carriers, s.incidents, s.anomalies, s.folds, s.leaseTerms,
 		s.links, s.retractions,
 		s.ratings, s.scoreRuns, s.scores, s.sanctions, s.leases, s.methods, s.ratingVersions, s.wrongAnswers,
-		s.sessions, s.hits,
+		s.sessions, s.hits, s.webhookSubs, s.webhookEvents, s.webhookDeliveries, s.webhookClaims,
 	} {
 		out[c.Name()] = c
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/credtrace/credtrace/store/mongodb/mongotest"
 	"github.com/credtrace/credtrace/store/storetest"
 	"github.com/credtrace/credtrace/tracking"
+	"github.com/credtrace/credtrace/webhook"
 )
 
 // TestQueriesUseDeclaredIndexes runs the contract suites on stores whose client records, with a
@@ -45,6 +46,9 @@ func TestQueriesUseDeclaredIndexes(t *testing.T) {
 			}
 			return openMonitored(t).Scoring()
 		})
+	})
+	t.Run("webhooks", func(t *testing.T) {
+		storetest.RunWebhooks(t, func(t *testing.T) webhook.Store { return openMonitored(t).Webhooks() })
 	})
 	if t.Failed() {
 		return

@@ -76,6 +76,11 @@ const (
 	collHits         = "hits"
 	// collProbes holds the two fixed documents Open sums to learn what the server's $group does.
 	collProbes = "probes"
+
+	collWebhookSubs       = "webhook_subscriptions"
+	collWebhookEvents     = "webhook_events"
+	collWebhookDeliveries = "webhook_deliveries"
+	collWebhookClaims     = "webhook_claims"
 )
 
 // Store is a courier.Store on one MongoDB database. It is safe for concurrent use.
@@ -113,6 +118,8 @@ type Store struct {
 	sessions     collection
 	hits         collection
 	probes       collection
+
+	webhookSubs, webhookEvents, webhookDeliveries, webhookClaims collection
 }
 
 var _ courier.Store = (*Store)(nil)
@@ -281,6 +288,11 @@ func newStore(client *mongo.Client, dbName string, sess *mongo.Session) *Store {
 		sessions:       coll(collSessions),
 		hits:           coll(collHits),
 		probes:         coll(collProbes),
+
+		webhookSubs:       coll(collWebhookSubs),
+		webhookEvents:     coll(collWebhookEvents),
+		webhookDeliveries: coll(collWebhookDeliveries),
+		webhookClaims:     coll(collWebhookClaims),
 	}
 }
 

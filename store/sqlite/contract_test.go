@@ -9,6 +9,7 @@ import (
 	"github.com/credtrace/credtrace/store/sqlite"
 	"github.com/credtrace/credtrace/store/storetest"
 	"github.com/credtrace/credtrace/tracking"
+	"github.com/credtrace/credtrace/webhook"
 )
 
 // fresh opens a store on a new file, closed when the test ends.
@@ -42,4 +43,10 @@ func TestTrackingContract(t *testing.T) {
 func TestScoringContract(t *testing.T) {
 	t.Parallel()
 	storetest.RunScoring(t, func(t *testing.T) scoring.Store { return fresh(t).Scoring() })
+}
+
+// TestWebhooksContract runs the webhook.Store contract suite, each subtest on a fresh file.
+func TestWebhooksContract(t *testing.T) {
+	t.Parallel()
+	storetest.RunWebhooks(t, func(t *testing.T) webhook.Store { return fresh(t).Webhooks() })
 }

@@ -520,6 +520,60 @@ CREATE TABLE retractions (
 	doc TEXT NOT NULL
 );
 CREATE INDEX retractions_parcel ON retractions(carrier, waybill);`,
+	// 21: webhooks (issue 16, item 1): subscriptions, the outbox of deliveries, the mark of each
+	// event announced, and the claims of delivery attempts.
+	`
+CREATE TABLE webhook_subscriptions (
+	id TEXT PRIMARY KEY,
+	role TEXT NOT NULL,
+	owner TEXT NOT NULL,
+	url TEXT NOT NULL,
+	events TEXT NOT NULL,
+	secret TEXT NOT NULL,
+	prev_secret TEXT NOT NULL DEFAULT '',
+	prev_until INTEGER,
+	created_at INTEGER NOT NULL,
+	created_by TEXT NOT NULL,
+	version INTEGER NOT NULL,
+	last_attempt_at INTEGER,
+	last_success_at INTEGER,
+	last_error TEXT NOT NULL DEFAULT '',
+	last_error_at INTEGER,
+	failures INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX webhook_subscriptions_owner ON webhook_subscriptions (role, owner, id);
+CREATE TABLE webhook_events (
+	id TEXT PRIMARY KEY,
+	type TEXT NOT NULL,
+	at INTEGER NOT NULL
+);
+CREATE TABLE webhook_deliveries (
+	id TEXT PRIMARY KEY,
+	subscription_id TEXT NOT NULL,
+	event_id TEXT NOT NULL,
+	type TEXT NOT NULL,
+	body TEXT NOT NULL,
+	status TEXT NOT NULL,
+	attempts INTEGER NOT NULL,
+	base INTEGER NOT NULL,
+	next_at INTEGER NOT NULL,
+	until INTEGER NOT NULL,
+	created_at INTEGER NOT NULL,
+	last_error TEXT NOT NULL DEFAULT '',
+	last_status INTEGER NOT NULL DEFAULT 0,
+	last_at INTEGER,
+	delivered_at INTEGER
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_at);
+CREATE INDEX webhook_deliveries_sub ON webhook_deliveries (subscription_id, status, id);
+CREATE TABLE webhook_claims (
+	delivery_id TEXT NOT NULL,
+	attempt INTEGER NOT NULL,
+	holder TEXT NOT NULL,
+	until INTEGER NOT NULL,
+	PRIMARY KEY (delivery_id, attempt)
+);
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
