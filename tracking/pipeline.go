@@ -46,6 +46,14 @@ type Pipeline struct {
 	round     map[ParcelKey][]Event
 	through   int64
 	flushedAt time.Time
+	// stale says that a fold or a save failed after its events were stored (the store ran out
+	// of disk, or did not answer): what is held in memory may be half-folded, so it is dropped
+	// and the events after the store's checkpoint are replayed before anything else is folded
+	// or read. replayed is the last sequence the latest replay folded: a group stored before
+	// it is answered without folding again.
+	stale    bool
+	replayed int64
+	size     int // of the parcel cache
 
 	qmu      sync.Mutex // guards the group-commit queue and closed
 	queue    []*ingestJob
@@ -80,7 +88,7 @@ func NewPipeline(s *Service, o PipelineOptions) *Pipeline {
 	if o.Shared {
 		size = -1
 	}
-	p := &Pipeline{s: s, shared: o.Shared, parcels: newParcelCache(size), dirty: map[ParcelKey]Parcel{}, round: map[ParcelKey][]Event{}, pendingAnoms: map[string]bool{},
+	p := &Pipeline{s: s, shared: o.Shared, size: size, parcels: newParcelCache(size), dirty: map[ParcelKey]Parcel{}, round: map[ParcelKey][]Event{}, pendingAnoms: map[string]bool{},
 		flushedAt: s.now(), foldq: make(chan *group, 64), folded: make(chan struct{})}
 	go p.folder()
 	s.pipe = p
@@ -218,7 +226,9 @@ func (p *Pipeline) folder() {
 		p.mu.Lock()
 		err := g.err
 		if err == nil {
-			err = p.foldGroup(g)
+			if err = p.foldGroup(g); err != nil {
+				p.stale = true
+			}
 		}
 		p.mu.Unlock()
 		for _, job := range g.jobs {
@@ -230,11 +240,19 @@ func (p *Pipeline) folder() {
 
 func (p *Pipeline) foldGroup(g *group) error {
 	ctx, s := g.ctx, p.s
+	if p.stale {
+		if err := p.replayLocked(ctx); err != nil {
+			return fmt.Errorf("events stored, derived state not saved (replayed when the store takes writes again): %w", err)
+		}
+	}
+	// A replay since the group was stored folded its events already: they are answered, not
+	// folded twice.
+	fold := g.last == 0 || g.last > p.replayed
 	var missing []ParcelKey
 	seen := map[ParcelKey]bool{}
 	for i, e := range g.all {
 		k := e.Parcel()
-		if !g.stored[i] || seen[k] {
+		if !fold || !g.stored[i] || seen[k] {
 			continue
 		}
 		seen[k] = true
@@ -251,7 +269,7 @@ func (p *Pipeline) foldGroup(g *group) error {
 		got, err := s.store.ParcelsByKey(ctx, missing)
 		if err != nil {
 			// The events are durable; their derived state comes back with the next replay.
-			return fmt.Errorf("events stored, summaries unreadable (replayed at restart): %w", err)
+			return fmt.Errorf("events stored, summaries unreadable (replayed before the next batch is folded): %w", err)
 		}
 		for _, k := range missing {
 			p.dirty[k] = got[k] // zero for a new parcel
@@ -277,13 +295,16 @@ func (p *Pipeline) foldGroup(g *group) error {
 				continue
 			}
 			r.Status = Accepted
+			if !fold {
+				continue
+			}
 			pc := p.dirty[e.Parcel()]
 			if p.shared && slices.Contains(pc.Folded, e.Key()) {
 				continue // another process replayed it into the summary already
 			}
 			a, err := p.foldOne(ctx, &pc, e, job.configs[e.Carrier], reuse)
 			if err != nil {
-				return fmt.Errorf("events stored, derived state not saved (replayed at restart): %w", err)
+				return fmt.Errorf("events stored, derived state not saved (replayed before the next batch is folded): %w", err)
 			}
 			anomalies = append(anomalies, a...)
 			pc.UpdatedAt = now
@@ -312,9 +333,9 @@ func (p *Pipeline) foldGroup(g *group) error {
 	if g.last > p.through {
 		p.through = g.last
 	}
-	if p.shared || p.pendingEvents >= flushEvents || s.now().Sub(p.flushedAt) > flushEvery {
+	if p.shared || p.pendingEvents >= flushEvents || s.now().Sub(p.flushedAt) > flushEvery || p.s.now().Before(p.flushedAt) {
 		if err := p.flushLocked(ctx); err != nil {
-			return fmt.Errorf("events stored, derived state not saved (replayed at restart): %w", err)
+			return fmt.Errorf("events stored, derived state not saved (replayed before the next batch is folded): %w", err)
 		}
 	}
 	return nil
@@ -325,7 +346,27 @@ func (p *Pipeline) foldGroup(g *group) error {
 func (p *Pipeline) Flush(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.stale {
+		return p.replayLocked(ctx)
+	}
 	return p.flushLocked(ctx)
+}
+
+// replayLocked drops the derived state held in memory, which a failed fold or save may have
+// left half-done, and replays the events after the store's checkpoint onto the state the store
+// saved, as Recover does at start: the statistics come out exactly as if nothing had failed.
+// The pipeline stays stale until a replay succeeds.
+func (p *Pipeline) replayLocked(ctx context.Context) error {
+	p.parcels = newParcelCache(p.size)
+	p.dirty, p.round = map[ParcelKey]Parcel{}, map[ParcelKey][]Event{}
+	p.pendingStats, p.pendingList, p.pendingEvents = nil, nil, 0
+	p.pendingAnoms = map[string]bool{}
+	if _, err := p.recoverLocked(ctx); err != nil {
+		return fmt.Errorf("replay after a failed save: %w", err)
+	}
+	p.stale = false
+	p.replayed = p.through
+	return nil
 }
 
 // maxRefolds bounds how often one save folds again after losing parcels to other processes.
@@ -373,9 +414,13 @@ func (p *Pipeline) saveLocked(ctx context.Context) error {
 // crash between an answer and the next save loses nothing, and counts nothing twice. It
 // returns how many events it replayed, and runs before the service takes traffic.
 func (p *Pipeline) Recover(ctx context.Context) (int, error) {
-	s := p.s
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.recoverLocked(ctx)
+}
+
+func (p *Pipeline) recoverLocked(ctx context.Context) (int, error) {
+	s := p.s
 	cp, err := s.store.Checkpoint(ctx)
 	if err != nil {
 		return 0, err
