@@ -128,10 +128,11 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		body.Code, body.Message = kinds[credtrace.Unavailable].code, "the store did not answer in time; try again shortly"
 		reason := "no answer"
 		if errors.As(err, &ce) && ce.Code != "" {
-			// The store said why (disk full, read-only): the message says it too, for the
-			// client can do nothing but wait, and knowing why spares a support call.
+			// The store or the pipeline said why (disk full, read-only, a backlog of events
+			// waiting for the store): the message says it too, for the client can do nothing
+			// but wait, and knowing why spares a support call.
 			reason = strings.ReplaceAll(ce.Code, "_", " ")
-			body.Message = "the store cannot write (" + reason + "); reads still work; try again shortly"
+			body.Message = ce.Msg + "; try again shortly"
 		}
 		c.Set(fiber.HeaderRetryAfter, retryAfter)
 		s.log.LogAttrs(c.UserContext(), slog.LevelWarn, "store unavailable",

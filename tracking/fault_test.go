@@ -2,6 +2,7 @@ package tracking_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"sync/atomic"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/credtrace/credtrace"
+	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/tracking"
 )
 
@@ -125,4 +127,51 @@ func countsOf(ds []tracking.DayStats) map[string]map[tracking.Metric]int {
 		out[d.Key.Day] = d.Counts
 	}
 	return out
+}
+
+// stalledStore is a tracking store whose AppendEvents waits, once started, until release is
+// closed: a store that went away, as the pipeline sees it until its operation timeout.
+type stalledStore struct {
+	tracking.Store
+	entered chan struct{} // gets a value when an AppendEvents starts waiting
+	release chan struct{}
+}
+
+func (s stalledStore) AppendEvents(ctx context.Context, events []tracking.Event) ([]bool, int64, error) {
+	s.entered <- struct{}{}
+	<-s.release
+	return s.Store.AppendEvents(ctx, events)
+}
+
+// TestIngestionBacklogIsBounded stalls the store under a pipeline bounded to 12 queued events:
+// a batch past the bound is refused at once as Unavailable (ErrBacklog) instead of queueing,
+// and once the store answers again the batches that waited are taken, and so is a new one.
+func TestIngestionBacklogIsBounded(t *testing.T) {
+	st := stalledStore{entered: make(chan struct{}, 10), release: make(chan struct{})}
+	w := newWorldWrapped(t, tracking.Options{}, func(s tracking.Store) tracking.Store { st.Store = s; return st })
+	w.svc = tracking.NewService(w.ts, w.arch, w.props, courier.NewHasher([]byte("tracking-test-key-0123456789abcdef")), tracking.Options{}, w.clk.Now)
+	p := tracking.NewPipeline(w.svc, tracking.PipelineOptions{MaxQueued: 12})
+	t.Cleanup(func() { p.Close(context.Background()) })
+	c := credtrace.Caller{TokenID: "tok", Role: credtrace.RoleRegulator}
+	batch := func(n, size int) []tracking.EventInput {
+		var in []tracking.EventInput
+		for i := range size {
+			in = append(in, ev(fmt.Sprintf("q%d-%d", n, i), fmt.Sprintf("YT%04d%06d", n, i), w.hqA, tracking.Collected, t0.Add(time.Duration(i)*time.Minute), w.siteA, w.xA))
+		}
+		return in
+	}
+	waiting := make(chan error, 1)
+	go func() { _, err := w.svc.Ingest(w.ctx, c, batch(1, 10)); waiting <- err }()
+	<-st.entered // the first batch is with the store, which does not answer
+	if _, err := w.svc.Ingest(w.ctx, c, batch(2, 3)); !errors.Is(err, tracking.ErrBacklog) || credtrace.KindOf(err) != credtrace.Unavailable {
+		t.Fatalf("a batch past the bound: %v (want ErrBacklog, Unavailable)", err)
+	}
+	close(st.release)
+	if err := <-waiting; err != nil {
+		t.Fatalf("the batch that waited: %v", err)
+	}
+	res, err := w.svc.Ingest(w.ctx, c, batch(2, 3))
+	if err != nil || res.Accepted != 3 {
+		t.Fatalf("the refused batch once the store answers: %+v %v", res, err)
+	}
 }

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/credtrace/credtrace"
 )
 
 // PipelineOptions tune a Pipeline.
@@ -17,7 +19,21 @@ type PipelineOptions struct {
 	// state of every batch is saved before the batch is answered. Left false, as suits SQLite
 	// (one writer), recent summaries are cached and the derived state is saved in bulk.
 	Shared bool
+	// MaxQueued bounds the events submitted and not yet answered (DefaultMaxQueued when 0).
+	// While the store does not answer, batches wait for it up to its operation timeout; past
+	// this many events a batch is refused at once as Unavailable rather than queued, so that
+	// the memory held for a store that went away stays bounded.
+	MaxQueued int
 }
+
+// DefaultMaxQueued is the default bound of PipelineOptions.MaxQueued: five full batches
+// (MaxBatch events each), some tens of megabytes, waiting on the group commit.
+const DefaultMaxQueued = 5 * MaxBatch
+
+// ErrBacklog is the error of a batch refused because MaxQueued events already wait for the
+// store: the store is slow or away, and the carrier should send the batch again shortly.
+var ErrBacklog = &credtrace.Error{Kind: credtrace.Unavailable, Code: "ingestion_backlog",
+	Msg: "too many events wait for the store"}
 
 // Pipeline is the ingestion machinery of a Service: the group commit that makes batches of
 // events durable, the folder goroutine that folds the stored events into parcel summaries,
@@ -55,8 +71,10 @@ type Pipeline struct {
 	replayed int64
 	size     int // of the parcel cache
 
-	qmu      sync.Mutex // guards the group-commit queue and closed
+	qmu      sync.Mutex // guards the group-commit queue, queued and closed
 	queue    []*ingestJob
+	queued   int // events submitted and not yet answered
+	maxQueue int
 	writing  bool
 	closed   bool
 	inflight sync.WaitGroup // batches submitted and not yet answered
@@ -88,7 +106,10 @@ func NewPipeline(s *Service, o PipelineOptions) *Pipeline {
 	if o.Shared {
 		size = -1
 	}
-	p := &Pipeline{s: s, shared: o.Shared, size: size, parcels: newParcelCache(size), dirty: map[ParcelKey]Parcel{}, round: map[ParcelKey][]Event{}, pendingAnoms: map[string]bool{},
+	if o.MaxQueued <= 0 {
+		o.MaxQueued = DefaultMaxQueued
+	}
+	p := &Pipeline{s: s, shared: o.Shared, size: size, maxQueue: o.MaxQueued, parcels: newParcelCache(size), dirty: map[ParcelKey]Parcel{}, round: map[ParcelKey][]Event{}, pendingAnoms: map[string]bool{},
 		flushedAt: s.now(), foldq: make(chan *group, 64), folded: make(chan struct{})}
 	go p.folder()
 	s.pipe = p
@@ -156,8 +177,18 @@ func (p *Pipeline) submit(job *ingestJob) error {
 		p.qmu.Unlock()
 		return ErrClosed
 	}
+	if p.queued > 0 && p.queued+len(job.events) > p.maxQueue {
+		p.qmu.Unlock()
+		return ErrBacklog
+	}
+	p.queued += len(job.events)
 	p.inflight.Add(1)
 	defer p.inflight.Done()
+	defer func() {
+		p.qmu.Lock()
+		p.queued -= len(job.events)
+		p.qmu.Unlock()
+	}()
 	p.queue = append(p.queue, job)
 	if p.writing {
 		p.qmu.Unlock()

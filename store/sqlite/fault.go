@@ -71,7 +71,7 @@ func (s *Store) fault(err error) error {
 	f.reason = reason
 	f.mu.Unlock()
 	return &credtrace.Error{Kind: credtrace.Unavailable, Code: strings.ReplaceAll(reason, " ", "_"),
-		Msg: "the store cannot write (" + reason + ")", Err: err}
+		Msg: "the store cannot write (" + reason + "); reads still work", Err: err}
 }
 
 // wrote records that a write committed: the disk takes writes again.
