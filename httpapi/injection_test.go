@@ -85,7 +85,6 @@ func apiRoutes(srv *httpapi.Server, methods ...string) []httpapi.Route {
 	return out
 }
 
-
 // TestInjectionIsData sends the hostile values, on both backends, as every query parameter of
 // every list route, as every path parameter of every GET route, and in every body field of the
 // documented examples: no answer is a 500, a list never lists more than it does for a value
