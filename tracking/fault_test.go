@@ -175,3 +175,34 @@ func TestIngestionBacklogIsBounded(t *testing.T) {
 		t.Fatalf("the refused batch once the store answers: %+v %v", res, err)
 	}
 }
+
+// TestClockStepsDuringIngestion steps the service's clock back an hour, then forward a day,
+// while a carrier with a correct clock sends events stamped with the true time: none is
+// refused as being in the future, and one truly in the future still is.
+func TestClockStepsDuringIngestion(t *testing.T) {
+	w := newWorld(t)
+	c := credtrace.Caller{TokenID: "tok", Role: credtrace.RoleRegulator}
+	truth := w.clk.Now()
+	send := func(id string, at time.Time) tracking.EventResult {
+		t.Helper()
+		res, err := w.svc.Ingest(w.ctx, c, []tracking.EventInput{ev(id, "YT"+id, w.hqA, tracking.Collected, at, w.siteA, w.xA)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Results[0]
+	}
+	if r := send("0000000001", truth); r.Status != tracking.Accepted {
+		t.Fatalf("before the step: %s %s", r.Status, r.Reason)
+	}
+	w.clk.Set(truth.Add(-time.Hour)) // the host clock steps back; true time goes on
+	if r := send("0000000002", truth.Add(time.Minute)); r.Status != tracking.Accepted {
+		t.Errorf("an event at the true time, the clock an hour behind: %s %s", r.Status, r.Reason)
+	}
+	if r := send("0000000003", truth.Add(2*time.Hour)); r.Status != tracking.Rejected {
+		t.Errorf("an event two hours ahead of the true time: %s (want rejected)", r.Status)
+	}
+	w.clk.Set(truth.Add(24 * time.Hour)) // and forward a day
+	if r := send("0000000004", truth.Add(2*time.Minute)); r.Status != tracking.Accepted {
+		t.Errorf("an event at the true time, the clock a day ahead: %s %s", r.Status, r.Reason)
+	}
+}
