@@ -257,7 +257,10 @@ func (p *Pipeline) folder() {
 		p.mu.Lock()
 		err := g.err
 		if err == nil {
-			if err = p.foldGroup(g); err != nil {
+			// A store shared by replicas keeps every event pending until its derived state
+			// lands, and their recovery replays what a failed save left: only a pipeline that
+			// alone writes its store replays here.
+			if err = p.foldGroup(g); err != nil && !p.shared {
 				p.stale = true
 			}
 		}
