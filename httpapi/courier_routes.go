@@ -19,7 +19,7 @@ func (s *Server) courierRoutes() {
 	s.add(Route{Method: "GET", Path: "/healthz", Roles: public, handler: s.health,
 		Doc: &openapi.Operation{ID: "health", Summary: "Service and store health",
 			Responses: []openapi.Response{
-				{Status: 200, Desc: "The store answers", Body: openapi.JSON(oaHealth)},
+				{Status: 200, Desc: "The store answers (status degraded: it reads but cannot write, and reason says why)", Body: openapi.JSON(oaHealth)},
 				{Status: 503, Desc: "The store cannot be reached", Body: openapi.JSON(oaHealth)}}}})
 	s.add(Route{Method: "GET", Path: "/openapi.json", Roles: public, handler: s.openAPIDoc(),
 		Doc: &openapi.Operation{ID: "openapi", Summary: "This OpenAPI document",
@@ -238,6 +238,13 @@ func (s *Server) health(c *fiber.Ctx) error {
 		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "store": s.deps.Store.Name()})
 	}
 	out := fiber.Map{"status": "ok", "store": s.deps.Store.Name()}
+	// A store that reads but cannot write (disk full, read-only) is degraded, not down: reads
+	// keep working, so the answer stays 200 and says why writes get 503.
+	if d, ok := s.deps.Store.(interface{ Degraded() (string, time.Time) }); ok {
+		if reason, since := d.Degraded(); reason != "" {
+			out["status"], out["reason"], out["since"] = "degraded", reason, since
+		}
+	}
 	// Whether a change and its audit entry commit together (a store that cannot say is not asked).
 	if t, ok := s.deps.Store.(interface{ Transactions() bool }); ok {
 		out["transactions"] = t.Transactions()

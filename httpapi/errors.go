@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -125,9 +126,17 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	case kindOf(err) == credtrace.Unavailable:
 		// The cause names hosts and driver detail: logged, not answered.
 		body.Code, body.Message = kinds[credtrace.Unavailable].code, "the store did not answer in time; try again shortly"
+		reason := "no answer"
+		if errors.As(err, &ce) && ce.Code != "" {
+			// The store or the pipeline said why (disk full, read-only, a backlog of events
+			// waiting for the store): the message says it too, for the client can do nothing
+			// but wait, and knowing why spares a support call.
+			reason = strings.ReplaceAll(ce.Code, "_", " ")
+			body.Message = ce.Msg + "; try again shortly"
+		}
 		c.Set(fiber.HeaderRetryAfter, retryAfter)
 		s.log.LogAttrs(c.UserContext(), slog.LevelWarn, "store unavailable",
-			slog.String("request_id", requestID(c)), slog.String("route", c.Route().Path), slog.String("error", err.Error()))
+			slog.String("request_id", requestID(c)), slog.String("route", c.Route().Path), slog.String("reason", reason), slog.String("error", err.Error()))
 	case status == fiber.StatusInternalServerError:
 		body.Code, body.Message = "internal", "internal error; quote the request id when reporting it"
 		s.log.LogAttrs(c.UserContext(), slog.LevelError, "request failed",

@@ -81,6 +81,7 @@ type env struct {
 	trk   *tracking.Service
 	sc    *scoring.Service
 	store *sqlite.Store
+	sst   scoring.Store // the scoring store of either backend
 	clock *clock
 	// bodies collects every response body, to prove that no personal data leaks.
 	bodies *bytes.Buffer
@@ -146,7 +147,7 @@ func newEnvOn(t testing.TB, b backend) *env {
 		hooks = webhook.NewService(b.webhooks, webhook.Options{AllowPrivate: true}, clk.now)
 	}
 	srv := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Scoring: sc, Webhooks: hooks, Store: b.health, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics, Live: live})
-	return &env{t: t, srv: srv, svc: svc, trk: trk, sc: sc, clock: clk, bodies: &bytes.Buffer{}}
+	return &env{t: t, srv: srv, svc: svc, trk: trk, sc: sc, sst: b.scoring, clock: clk, bodies: &bytes.Buffer{}}
 }
 
 // raw sends one request through the Fiber app (a string or []byte body as it is, anything
@@ -342,7 +343,7 @@ func (e *env) world() world {
 		if status == scoring.Approved {
 			x.Start = e.clock.now()
 		}
-		if err := e.store.Scoring().CreateSanction(ctx, x); err != nil {
+		if err := e.sst.CreateSanction(ctx, x); err != nil {
 			e.t.Fatal(err)
 		}
 	}

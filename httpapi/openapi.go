@@ -55,7 +55,9 @@ func oaIDPaged(more ...openapi.Param) []openapi.Param {
 // Hand-written schemas of the handlers that answer fiber.Map or text.
 var (
 	oaHealth = openapi.Object(
-		openapi.Req("status", openapi.Enum("ok when the store answers, unavailable when it does not", "ok", "unavailable")),
+		openapi.Req("status", openapi.Enum("ok when the store answers, degraded when it reads but cannot write, unavailable when it does not answer", "ok", "degraded", "unavailable")),
+		openapi.Opt("reason", openapi.Enum("Why the store cannot write, when degraded", "disk full", "read-only", "disk I/O error")),
+		openapi.Opt("since", openapi.Time("Since when the store cannot write, when degraded")),
 		openapi.Req("store", openapi.Enum("The storage backend", "sqlite", "mongodb")),
 		openapi.Opt("live", openapi.Enum("How the live streams learn of the events stored by every replica: poll reads the store's event sequence", "poll")))
 	oaScoreView = openapi.Object(

@@ -138,6 +138,13 @@ func newWorld(t *testing.T) *world {
 
 func newWorldOpts(t *testing.T, opts tracking.Options) *world {
 	t.Helper()
+	return newWorldWrapped(t, opts, nil)
+}
+
+// newWorldWrapped is newWorldOpts with the tracking service over wrap(store) (wrap nil: the
+// store itself).
+func newWorldWrapped(t *testing.T, opts tracking.Options, wrap func(tracking.Store) tracking.Store) *world {
+	t.Helper()
 	ctx := t.Context()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "t.db"))
 	if err != nil {
@@ -152,6 +159,9 @@ func newWorldOpts(t *testing.T, opts tracking.Options) *world {
 	hasher := courier.NewHasher([]byte("tracking-test-key-0123456789abcdef"))
 	arch := courier.NewService(st, hasher, courier.DefaultPolicy(), clk.Now)
 	w := &world{ctx: ctx, clk: clk, st: st, ts: st.Tracking(), arch: arch, opts: opts, props: &proposals{}}
+	if wrap != nil {
+		w.ts = wrap(w.ts)
+	}
 	w.svc = tracking.NewService(w.ts, arch, w.props, hasher, opts, clk.Now)
 	startPipeline(t, w.svc)
 

@@ -167,7 +167,7 @@ func (s *Service) normalize(ctx context.Context, c credtrace.Caller, in EventInp
 		return e, "carrier: required", nil
 	case in.At.IsZero():
 		return e, "at: required (RFC 3339 with offset)", nil
-	case e.At.After(now.Add(MaxFutureAt)):
+	case e.At.After(s.steady.latest(now).Add(MaxFutureAt)):
 		return e, "at: more than 15 minutes in the future", nil
 	case e.At.Year() < oldestAtYear:
 		return e, "at: before the year 2000", nil

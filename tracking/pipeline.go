@@ -8,6 +8,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/credtrace/credtrace"
 )
 
 // PipelineOptions tune a Pipeline.
@@ -17,7 +19,21 @@ type PipelineOptions struct {
 	// state of every batch is saved before the batch is answered. Left false, as suits SQLite
 	// (one writer), recent summaries are cached and the derived state is saved in bulk.
 	Shared bool
+	// MaxQueued bounds the events submitted and not yet answered (DefaultMaxQueued when 0).
+	// While the store does not answer, batches wait for it up to its operation timeout; past
+	// this many events a batch is refused at once as Unavailable rather than queued, so that
+	// the memory held for a store that went away stays bounded.
+	MaxQueued int
 }
+
+// DefaultMaxQueued is the default bound of PipelineOptions.MaxQueued: five full batches
+// (MaxBatch events each), some tens of megabytes, waiting on the group commit.
+const DefaultMaxQueued = 5 * MaxBatch
+
+// ErrBacklog is the error of a batch refused because MaxQueued events already wait for the
+// store: the store is slow or away, and the carrier should send the batch again shortly.
+var ErrBacklog = &credtrace.Error{Kind: credtrace.Unavailable, Code: "ingestion_backlog",
+	Msg: "too many events wait for the store"}
 
 // Pipeline is the ingestion machinery of a Service: the group commit that makes batches of
 // events durable, the folder goroutine that folds the stored events into parcel summaries,
@@ -46,9 +62,19 @@ type Pipeline struct {
 	round     map[ParcelKey][]Event
 	through   int64
 	flushedAt time.Time
+	// stale says that a fold or a save failed after its events were stored (the store ran out
+	// of disk, or did not answer): what is held in memory may be half-folded, so it is dropped
+	// and the events after the store's checkpoint are replayed before anything else is folded
+	// or read. replayed is the last sequence the latest replay folded: a group stored before
+	// it is answered without folding again.
+	stale    bool
+	replayed int64
+	size     int // of the parcel cache
 
-	qmu      sync.Mutex // guards the group-commit queue and closed
+	qmu      sync.Mutex // guards the group-commit queue, queued and closed
 	queue    []*ingestJob
+	queued   int // events submitted and not yet answered
+	maxQueue int
 	writing  bool
 	closed   bool
 	inflight sync.WaitGroup // batches submitted and not yet answered
@@ -80,7 +106,10 @@ func NewPipeline(s *Service, o PipelineOptions) *Pipeline {
 	if o.Shared {
 		size = -1
 	}
-	p := &Pipeline{s: s, shared: o.Shared, parcels: newParcelCache(size), dirty: map[ParcelKey]Parcel{}, round: map[ParcelKey][]Event{}, pendingAnoms: map[string]bool{},
+	if o.MaxQueued <= 0 {
+		o.MaxQueued = DefaultMaxQueued
+	}
+	p := &Pipeline{s: s, shared: o.Shared, size: size, maxQueue: o.MaxQueued, parcels: newParcelCache(size), dirty: map[ParcelKey]Parcel{}, round: map[ParcelKey][]Event{}, pendingAnoms: map[string]bool{},
 		flushedAt: s.now(), foldq: make(chan *group, 64), folded: make(chan struct{})}
 	go p.folder()
 	s.pipe = p
@@ -148,8 +177,18 @@ func (p *Pipeline) submit(job *ingestJob) error {
 		p.qmu.Unlock()
 		return ErrClosed
 	}
+	if p.queued > 0 && p.queued+len(job.events) > p.maxQueue {
+		p.qmu.Unlock()
+		return ErrBacklog
+	}
+	p.queued += len(job.events)
 	p.inflight.Add(1)
 	defer p.inflight.Done()
+	defer func() {
+		p.qmu.Lock()
+		p.queued -= len(job.events)
+		p.qmu.Unlock()
+	}()
 	p.queue = append(p.queue, job)
 	if p.writing {
 		p.qmu.Unlock()
@@ -218,7 +257,12 @@ func (p *Pipeline) folder() {
 		p.mu.Lock()
 		err := g.err
 		if err == nil {
-			err = p.foldGroup(g)
+			// A store shared by replicas keeps every event pending until its derived state
+			// lands, and their recovery replays what a failed save left: only a pipeline that
+			// alone writes its store replays here.
+			if err = p.foldGroup(g); err != nil && !p.shared {
+				p.stale = true
+			}
 		}
 		p.mu.Unlock()
 		for _, job := range g.jobs {
@@ -230,11 +274,19 @@ func (p *Pipeline) folder() {
 
 func (p *Pipeline) foldGroup(g *group) error {
 	ctx, s := g.ctx, p.s
+	if p.stale {
+		if err := p.replayLocked(ctx); err != nil {
+			return fmt.Errorf("events stored, derived state not saved (replayed when the store takes writes again): %w", err)
+		}
+	}
+	// A replay since the group was stored folded its events already: they are answered, not
+	// folded twice.
+	fold := g.last == 0 || g.last > p.replayed
 	var missing []ParcelKey
 	seen := map[ParcelKey]bool{}
 	for i, e := range g.all {
 		k := e.Parcel()
-		if !g.stored[i] || seen[k] {
+		if !fold || !g.stored[i] || seen[k] {
 			continue
 		}
 		seen[k] = true
@@ -251,7 +303,7 @@ func (p *Pipeline) foldGroup(g *group) error {
 		got, err := s.store.ParcelsByKey(ctx, missing)
 		if err != nil {
 			// The events are durable; their derived state comes back with the next replay.
-			return fmt.Errorf("events stored, summaries unreadable (replayed at restart): %w", err)
+			return fmt.Errorf("events stored, summaries unreadable (replayed before the next batch is folded): %w", err)
 		}
 		for _, k := range missing {
 			p.dirty[k] = got[k] // zero for a new parcel
@@ -277,13 +329,16 @@ func (p *Pipeline) foldGroup(g *group) error {
 				continue
 			}
 			r.Status = Accepted
+			if !fold {
+				continue
+			}
 			pc := p.dirty[e.Parcel()]
 			if p.shared && slices.Contains(pc.Folded, e.Key()) {
 				continue // another process replayed it into the summary already
 			}
 			a, err := p.foldOne(ctx, &pc, e, job.configs[e.Carrier], reuse)
 			if err != nil {
-				return fmt.Errorf("events stored, derived state not saved (replayed at restart): %w", err)
+				return fmt.Errorf("events stored, derived state not saved (replayed before the next batch is folded): %w", err)
 			}
 			anomalies = append(anomalies, a...)
 			pc.UpdatedAt = now
@@ -312,9 +367,9 @@ func (p *Pipeline) foldGroup(g *group) error {
 	if g.last > p.through {
 		p.through = g.last
 	}
-	if p.shared || p.pendingEvents >= flushEvents || s.now().Sub(p.flushedAt) > flushEvery {
+	if p.shared || p.pendingEvents >= flushEvents || s.now().Sub(p.flushedAt) > flushEvery || p.s.now().Before(p.flushedAt) {
 		if err := p.flushLocked(ctx); err != nil {
-			return fmt.Errorf("events stored, derived state not saved (replayed at restart): %w", err)
+			return fmt.Errorf("events stored, derived state not saved (replayed before the next batch is folded): %w", err)
 		}
 	}
 	return nil
@@ -325,7 +380,27 @@ func (p *Pipeline) foldGroup(g *group) error {
 func (p *Pipeline) Flush(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.stale {
+		return p.replayLocked(ctx)
+	}
 	return p.flushLocked(ctx)
+}
+
+// replayLocked drops the derived state held in memory, which a failed fold or save may have
+// left half-done, and replays the events after the store's checkpoint onto the state the store
+// saved, as Recover does at start: the statistics come out exactly as if nothing had failed.
+// The pipeline stays stale until a replay succeeds.
+func (p *Pipeline) replayLocked(ctx context.Context) error {
+	p.parcels = newParcelCache(p.size)
+	p.dirty, p.round = map[ParcelKey]Parcel{}, map[ParcelKey][]Event{}
+	p.pendingStats, p.pendingList, p.pendingEvents = nil, nil, 0
+	p.pendingAnoms = map[string]bool{}
+	if _, err := p.recoverLocked(ctx); err != nil {
+		return fmt.Errorf("replay after a failed save: %w", err)
+	}
+	p.stale = false
+	p.replayed = p.through
+	return nil
 }
 
 // maxRefolds bounds how often one save folds again after losing parcels to other processes.
@@ -373,9 +448,13 @@ func (p *Pipeline) saveLocked(ctx context.Context) error {
 // crash between an answer and the next save loses nothing, and counts nothing twice. It
 // returns how many events it replayed, and runs before the service takes traffic.
 func (p *Pipeline) Recover(ctx context.Context) (int, error) {
-	s := p.s
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.recoverLocked(ctx)
+}
+
+func (p *Pipeline) recoverLocked(ctx context.Context) (int, error) {
+	s := p.s
 	cp, err := s.store.Checkpoint(ctx)
 	if err != nil {
 		return 0, err

@@ -162,6 +162,7 @@ type Service struct {
 	hasher   Hasher
 	opts     Options
 	now      func() time.Time
+	steady   steadyClock // the bound of the events' times, immune to the clock stepping back
 	hub      *Hub
 	pipe     *Pipeline // set by NewPipeline
 

@@ -46,6 +46,13 @@ func startProcEnv(t *testing.T, bin, data, failpoint string, env ...string) *pro
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data", data, "--anomaly-schedule", "")
 	cmd.Env = append(append(os.Environ(), "CREDTRACE_ADMIN_TOKEN="+crashAdmin, "CREDTRACE_FAILPOINT="+failpoint), env...)
+	return startCommand(t, cmd)
+}
+
+// startCommand starts cmd, a credtrace serve (perhaps behind a wrapper that execs it), and
+// waits until it listens.
+func startCommand(t *testing.T, cmd *exec.Cmd) *proc {
+	t.Helper()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -87,8 +94,14 @@ func startProcEnv(t *testing.T, bin, data, failpoint string, env ...string) *pro
 	return p
 }
 
-// post sends a request; err is set when the process died before answering.
+// call sends a request; err is set when the process died before answering.
 func (p *proc) call(method, path string, body any) (int, map[string]any, error) {
+	code, out, _, err := p.callHeader(method, path, body)
+	return code, out, err
+}
+
+// callHeader is call with the answer's header.
+func (p *proc) callHeader(method, path string, body any) (int, map[string]any, http.Header, error) {
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -100,12 +113,12 @@ func (p *proc) call(method, path string, body any) (int, map[string]any, error) 
 	req.Close = true
 	resp, err := (&http.Client{Timeout: waitLimit}).Do(req)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
 	out := map[string]any{}
 	json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out, nil
+	return resp.StatusCode, out, resp.Header, nil
 }
 
 func (p *proc) must(t *testing.T, want int, method, path string, body any) map[string]any {

@@ -245,6 +245,16 @@ type backend struct {
 	webhooksOfTracking func(tracking.Store) webhook.Store
 }
 
+// leaseContext is ctx ending when a lease of ttl asked for at asked lapses, by this host's
+// monotonic clock. Not at the lease's Until: that is the server's time, and a deadline at it
+// is read against this host's wall clock, so a host clock an hour behind the server's would
+// keep the work running an hour past the lease, while another replica holds the next term.
+// The server starts the term after it was asked for, so the local end comes first. (asked
+// carries a monotonic reading, and a deadline derived from it is timed by that clock.)
+func leaseContext(ctx context.Context, asked time.Time, ttl time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithDeadline(ctx, asked.Add(ttl))
+}
+
 // openStore opens the configured backend.
 func openStore(ctx context.Context, cfg config.Config) (backend, error) {
 	if cfg.MongoURI != "" {
@@ -259,6 +269,7 @@ func openStore(ctx context.Context, cfg config.Config) (backend, error) {
 		owner := leaseOwner()
 		return backend{courier: st, tracking: tr, scoring: st.Scoring(), health: st, where: "mongodb database " + cfg.MongoDB, shared: true,
 			lease: func(ctx context.Context, name string, ttl time.Duration, fn func(context.Context) error) error {
+				asked := time.Now()
 				l, err := st.AcquireLease(ctx, name, owner, ttl)
 				if errors.Is(err, mongodb.ErrLeaseHeld) {
 					return fmt.Errorf("%s: %w", err, errLeaseHeld)
@@ -267,7 +278,7 @@ func openStore(ctx context.Context, cfg config.Config) (backend, error) {
 					return err
 				}
 				defer st.ReleaseLease(context.WithoutCancel(ctx), l)
-				ctx, cancel := context.WithDeadline(ctx, l.Until)
+				ctx, cancel := leaseContext(ctx, asked, ttl)
 				defer cancel()
 				return fn(mongodb.Fenced(ctx, l))
 			},

@@ -46,11 +46,18 @@ var replicaScenarios []func(ctx context.Context, t *testing.T, w *replicaWorld)
 func startReplicas(t *testing.T, n int) []*replica {
 	t.Helper()
 	uri, db := mongotest.NewDB(t)
+	return startReplicasOn(t, uri, db, n)
+}
+
+// startReplicasOn is startReplicas on database db of the server at uri, with further
+// arguments of serve.
+func startReplicasOn(t *testing.T, uri, db string, n int, args ...string) []*replica {
+	t.Helper()
 	env := map[string]string{"CREDTRACE_MONGO_URI": uri, "CREDTRACE_MONGO_DB": db, "CREDTRACE_ADMIN_TOKEN": replicaAdmin}
 	getenv := func(k string) string { return env[k] }
 	var out []*replica
 	for i := 0; i < n; i++ {
-		cfg, err := config.Load(getenv, []string{"--addr", "127.0.0.1:0", "--anomaly-schedule", "@every 5m"})
+		cfg, err := config.Load(getenv, append([]string{"--addr", "127.0.0.1:0", "--anomaly-schedule", "@every 5m"}, args...))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -38,6 +38,8 @@ type Store struct {
 	tx   *sql.Tx // set inside Atomic
 	path string
 	hook *func(step string)
+	// faults is why writes fail for want of the disk, shared by the transactions' copies.
+	faults *faultState
 
 	stop      chan struct{} // closed by Close: ends the checkpoint loop
 	done      chan struct{} // closed when the loop has ended
@@ -89,7 +91,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	r.SetMaxOpenConns(4)
-	s := &Store{w: w, r: r, path: path, hook: new(func(string)), stop: make(chan struct{}), done: make(chan struct{}), closeOnce: &sync.Once{}}
+	s := &Store{w: w, r: r, path: path, hook: new(func(string)), faults: &faultState{}, stop: make(chan struct{}), done: make(chan struct{}), closeOnce: &sync.Once{}}
 	if err := s.migrate(ctx); err != nil {
 		close(s.done)
 		s.Close()
@@ -157,7 +159,7 @@ func (s *Store) writer() querier {
 	if s.tx != nil {
 		return s.tx
 	}
-	return s.w
+	return faultWriter{s}
 }
 
 // Atomic runs fn in one immediate transaction: its reads see its own writes, and its writes
@@ -172,15 +174,18 @@ func (s *Store) atomic(ctx context.Context, fn func(*Store) error) error {
 	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", translate(err))
+		return fmt.Errorf("sqlite: begin: %w", s.fault(translate(err)))
 	}
-	if err := fn(&Store{w: s.w, r: s.r, tx: tx, path: s.path, hook: s.hook, stop: s.stop, done: s.done, closeOnce: s.closeOnce}); err != nil {
+	if err := fn(&Store{w: s.w, r: s.r, tx: tx, path: s.path, hook: s.hook, faults: s.faults, stop: s.stop, done: s.done, closeOnce: s.closeOnce}); err != nil {
 		tx.Rollback()
-		return err
+		// A statement that ran out of disk (a page beyond max_page_count, a spilled cache)
+		// fails inside fn; its error may be wrapped in any way by then.
+		return s.fault(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", translate(err))
+		return fmt.Errorf("sqlite: commit: %w", s.fault(translate(err)))
 	}
+	s.wrote()
 	return nil
 }
 
