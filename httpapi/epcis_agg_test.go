@@ -58,7 +58,6 @@ func epcisConsolidation(t *testing.T, e *env, w world) {
 		t.Helper()
 		return e.must(200, "GET", "/v1/stats/site/"+w.site+"?from=2026-05-01&to=2026-06-30", w.firmA, nil)["totals"].(map[string]any)
 	}
-	before := totals()
 
 	out := post(w.firmA,
 		map[string]any{"type": "ObjectEvent", "eventTime": "2026-06-01T10:00:00+08:00", "eventID": "urn:uuid:acc-7",
@@ -114,7 +113,7 @@ func epcisConsolidation(t *testing.T, e *env, w world) {
 	wrong := map[string]any{"type": "ObjectEvent", "eventTime": "2026-06-01T12:30:00+08:00", "eventID": "urn:uuid:dmg-bag",
 		"epcList": []string{"urn:credtrace:container:BAG-77"}, "action": "OBSERVE", "bizStep": "urn:epcglobal:cbv:bizstep:arriving",
 		"disposition": "urn:epcglobal:cbv:disp:damaged", "bizLocation": site}
-	before = totals()
+	before := totals()
 	out = post(w.firmA, wrong)
 	if got := strings.Join(statuses(out), " "); got != "0:accepted" {
 		t.Fatalf("wrong scan: %s: %v", got, out)

@@ -443,8 +443,8 @@ func (s *Server) queryEPCIS(c *fiber.Ctx) error {
 	}
 	offset := 0
 	if tok := c.Query("nextPageToken"); tok != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(tok)
-		if offset, err = strconv.Atoi(string(raw)); err != nil || offset < 0 {
+		raw, derr := base64.RawURLEncoding.DecodeString(tok)
+		if offset, err = strconv.Atoi(string(raw)); derr != nil || err != nil || offset < 0 {
 			return credtrace.InvalidField("nextPageToken", "not a token this query answered")
 		}
 	}
