@@ -105,6 +105,15 @@ type Evidence struct {
 	// Shrink names the rating prior: "peer", the mean of the subject's peer group (kind and
 	// volume band) without the subject itself; "all", the mean of all firms' ratings.
 	Shrink string `json:"shrink"`
+	// TimelinessShare, from 2026.4 on, parts the tracking component in two, each with its own
+	// standard error and credibility: timeliness (the late rate) with this share of the
+	// tracking weight, incidents (losses, damage, complaints, empty-parcel suspects) with the
+	// rest. Absent (0): one component, as in 2026.3.
+	TimelinessShare float64 `json:"timeliness_share,omitempty"`
+	// RecordErrorByVolume, from 2026.4 on, takes the record count's error over the parcels
+	// the subject handled, not over the exposure floor: the floor still bounds the rate, but
+	// a small volume with no record weighs as little evidence as it is.
+	RecordErrorByVolume bool `json:"record_error_by_volume,omitempty"`
 }
 
 // The burst scopes (Methodology.BurstScope).
@@ -293,7 +302,8 @@ const Method2026_4 = `{
     "sanction_months": {"redlist": 12, "blacklist": 12, "public_exposure": 3, "platform_restriction": 6, "suspension": 3, "revocation_proposal": 0}
   },
   "inspections_by_grade": {"A": 1, "B": 2, "C": 4, "D": 12, "insufficient": 2},
-  "evidence": {"exposure_floor": 500, "record_half": 50, "record_unit": 3, "star_variance": 1, "spread": 150, "max_se": 70, "shrink": "peer"}
+  "evidence": {"exposure_floor": 500, "record_half": 50, "record_unit": 3, "star_variance": 1, "spread": 150, "max_se": 70, "shrink": "peer",
+    "timeliness_share": 0.5, "record_error_by_volume": true}
 }`
 
 // TrackingNorms are the segment norms m publishes, as tracking measures them (nil when m
@@ -381,6 +391,9 @@ func ParseMethod(doc string) (Methodology, error) {
 		}
 		if e.RecordHalf <= 0 || e.RecordUnit <= 0 || e.MaxSE <= 0 || e.StarVariance <= 0 || e.Spread <= 0 {
 			v.Add("evidence", "record_half, record_unit, star_variance, spread and max_se must be positive")
+		}
+		if e.TimelinessShare < 0 || e.TimelinessShare >= 1 {
+			v.Add("evidence.timeliness_share", "must be at least 0 and below 1")
 		}
 		if e.Shrink != "peer" && e.Shrink != "all" {
 			v.Add("evidence.shrink", "must be peer or all")
