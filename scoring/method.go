@@ -269,12 +269,16 @@ const Method2026_3 = `{
 // tracking measure weighing each subject's attributed late parcels per 10,000 it handled
 // (late_share_per_10k) in place of the delivering outlet's late deliveries per 10,000 it
 // delivered (late_per_10k, 0 here). A late parcel with no segment over its norm stays the
-// delivering outlet's. A new version, not a change of 2026.3, which has been published; it
-// takes effect on 2027-07-01, the quarter after 2026.3.
+// delivering outlet's. Two evidence rules amended by the validity decomposition (issue 12
+// item 6; METHOD.md): the tracking component in two parts, timeliness (the late rate) and
+// incidents, each with its own error and credibility (timeliness_share), and the record
+// count's error over the parcels handled rather than over the exposure floor
+// (record_error_by_volume). A new version, not a change of 2026.3, which has been published;
+// it takes effect on 2027-07-01, the quarter after 2026.3.
 const Method2026_4 = `{
   "version": "2026.4",
   "effective_from": "2027-07-01T00:00:00+08:00",
-  "description": "2026.3 (records as a rate, standard errors, grade ranges, peer shrinkage) with the delay of a late parcel attributed along its custody chain: shared among the holders whose segment exceeded its norm, by how far",
+  "description": "2026.3 (records as a rate, standard errors, grade ranges, peer shrinkage) with the delay of a late parcel attributed along its custody chain: shared among the holders whose segment exceeded its norm, by how far; the late rate weighed by its own error apart from the rare incidents; the record error over the parcels handled",
   "window_months": 24,
   "time_weights": [{"up_to_months": 6, "weight": 3}, {"up_to_months": 12, "weight": 2}, {"up_to_months": 24, "weight": 1}],
   "severity_weights": {"minor": 1, "general": 3, "serious": 8},
