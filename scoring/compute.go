@@ -332,6 +332,12 @@ func scoreOne(m Methodology, in Inputs, d *subjectData, prior ratingPrior) Score
 			sq += it.p * it.p
 		}
 		sd := math.Sqrt(sq) / exposure
+		if ev.RecordErrorByVolume {
+			// The error is over the parcels actually handled: the floor keeps one record from
+			// making a small outlet's rate explode, but no record in 40 parcels is not the
+			// evidence no record in 500 is.
+			sd = math.Sqrt(sq) / (float64(max(d.counts.Handled, 1)) / 10000)
+		}
 		reg.Uncertainty = spread(total/exposure, sd, recordHalf)
 		reg.Detail = fmt.Sprintf("%.1f record points over %d parcels (at least %d) = %.2f ± %.2f per 10,000, halving at %.0f",
 			total, d.counts.Handled, ev.ExposureFloor, total/exposure, sd, recordHalf)
@@ -418,7 +424,11 @@ func scoreOne(m Methodology, in Inputs, d *subjectData, prior ratingPrior) Score
 			tr.Items = append(tr.Items, Item{Kind: "delay", Ref: ref + "/segments",
 				Effect: round2(halving(measure, trackingHalf) - halving(measure-lateW*late, trackingHalf)), Detail: delayDetail(m, c)})
 		}
-		comps = append(comps, tr)
+		if ev != nil && ev.TimelinessShare > 0 {
+			comps = append(comps, splitTracking(m, tr, lateW*late, measure-lateW*late, lateK, lateN, lateW, c)...)
+		} else {
+			comps = append(comps, tr)
+		}
 	}
 
 	// Merchants and consumers: Bayesian average of the weighted, netted ratings.
@@ -475,6 +485,7 @@ func scoreOne(m Methodology, in Inputs, d *subjectData, prior ratingPrior) Score
 	// lacking is, by party, the share of its weight its evidence lacks: all of it for a party
 	// with no data.
 	lacking := map[string]float64{"regulator": 1, "tracking": 1, "merchant": 1, "consumer": 1}
+	seen := map[string]bool{}
 	for i := range comps {
 		cp := &comps[i]
 		cp.Value = round2(cp.Value)
@@ -484,8 +495,17 @@ func scoreOne(m Methodology, in Inputs, d *subjectData, prior ratingPrior) Score
 			// that thin evidence of one kind yields to firmer evidence of another.
 			z := ev.Spread * ev.Spread / (ev.Spread*ev.Spread + cp.Uncertainty*cp.Uncertainty)
 			cp.Detail += fmt.Sprintf("; ± %.0f, credibility %.2f of weight %.2f", cp.Uncertainty, z, cp.Weight)
+			// A party measured in parts (tracking under a timeliness share) lacks the
+			// share-weighted mean of what its parts lack; a party of one part, 1 - z.
+			part := 1.0
+			if pw := m.PartyWeights[cp.Party]; pw > 0 && cp.Weight != pw {
+				part = cp.Weight / pw
+			}
+			if !seen[cp.Party] {
+				seen[cp.Party], lacking[cp.Party] = true, 0
+			}
+			lacking[cp.Party] += part * (1 - z)
 			cp.Weight = math.Round(cp.Weight*z*1e4) / 1e4
-			lacking[cp.Party] = 1 - z
 		}
 		wsum += cp.Weight
 	}
@@ -534,6 +554,50 @@ func scoreOne(m Methodology, in Inputs, d *subjectData, prior ratingPrior) Score
 		sc.Grade = Insufficient
 	}
 	return sc
+}
+
+// splitTracking parts the tracking component tr (2026.4 on) into timeliness, the late rate
+// alone, and incidents, the rates of losses, damage, complaints and empty-parcel suspects,
+// each with its own standard error and so its own credibility. The incidents are rare (a few
+// in a thousand parcels, weighed heavily each): over an outlet's volume their error is most
+// of the component's range even when none occurred, and in one sum it took the well-measured
+// late rate's credibility with it. Timeliness takes the share Evidence.TimelinessShare of
+// the tracking weight, incidents the rest; tr's items go with the part they explain.
+func splitTracking(m Methodology, tr Component, lateMeasure, incidentMeasure float64, lateK, lateN int, lateW float64, c Counts) []Component {
+	share := m.Evidence.TimelinessShare
+	lateSD := lateW * binomialSE(lateK, lateN) * 1e4
+	tw := m.TrackingWeights
+	sq := 0.0
+	for _, r := range []struct {
+		k, n int
+		per  float64
+		w    float64
+	}{{c.Lost, c.Handled, 1e4, tw["lost_per_10k"]}, {c.Damaged, c.Handled, 1e4, tw["damaged_per_10k"]},
+		{c.Complaints, c.Handled, 1e6, tw["complaints_per_million"]}} {
+		sq += math.Pow(r.w*binomialSE(r.k, r.n)*r.per, 2)
+	}
+	if tw["empty_suspect_per_10k"] > 0 && c.EmptySuspect > 0 {
+		sq += math.Pow(tw["empty_suspect_per_10k"]*binomialSE(c.EmptySuspect, c.Handled+c.EmptySuspect)*1e4, 2)
+	}
+	incSD := math.Sqrt(sq)
+	timely := Component{Party: tr.Party, Weight: tr.Weight * share, Value: halving(lateMeasure, trackingHalf),
+		Uncertainty: spread(lateMeasure, lateSD, trackingHalf),
+		Detail:      fmt.Sprintf("timeliness (%.0f%% of the tracking weight): %s; late measure %.2f ± %.2f", 100*share, tr.Detail, lateMeasure, lateSD)}
+	inc := Component{Party: tr.Party, Weight: tr.Weight * (1 - share), Value: halving(incidentMeasure, trackingHalf),
+		Uncertainty: spread(incidentMeasure, incSD, trackingHalf),
+		Detail:      fmt.Sprintf("incidents (%.0f%% of the tracking weight): losses, damage, complaints and empty-parcel suspects → measure %.2f ± %.2f", 100*(1-share), incidentMeasure, incSD)}
+	for _, it := range tr.Items {
+		switch it.Kind {
+		case "delay":
+			timely.Items = append(timely.Items, it)
+		default:
+			it.Effect = round2(timely.Value - 1000)
+			timely.Items = append(timely.Items, it)
+			it.Effect = round2(inc.Value - 1000)
+			inc.Items = append(inc.Items, it)
+		}
+	}
+	return []Component{timely, inc}
 }
 
 // delayDetail tells the segments behind a subject's late share.

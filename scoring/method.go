@@ -105,6 +105,15 @@ type Evidence struct {
 	// Shrink names the rating prior: "peer", the mean of the subject's peer group (kind and
 	// volume band) without the subject itself; "all", the mean of all firms' ratings.
 	Shrink string `json:"shrink"`
+	// TimelinessShare, from 2026.4 on, parts the tracking component in two, each with its own
+	// standard error and credibility: timeliness (the late rate) with this share of the
+	// tracking weight, incidents (losses, damage, complaints, empty-parcel suspects) with the
+	// rest. Absent (0): one component, as in 2026.3.
+	TimelinessShare float64 `json:"timeliness_share,omitempty"`
+	// RecordErrorByVolume, from 2026.4 on, takes the record count's error over the parcels
+	// the subject handled, not over the exposure floor: the floor still bounds the rate, but
+	// a small volume with no record weighs as little evidence as it is.
+	RecordErrorByVolume bool `json:"record_error_by_volume,omitempty"`
 }
 
 // The burst scopes (Methodology.BurstScope).
@@ -260,12 +269,16 @@ const Method2026_3 = `{
 // tracking measure weighing each subject's attributed late parcels per 10,000 it handled
 // (late_share_per_10k) in place of the delivering outlet's late deliveries per 10,000 it
 // delivered (late_per_10k, 0 here). A late parcel with no segment over its norm stays the
-// delivering outlet's. A new version, not a change of 2026.3, which has been published; it
-// takes effect on 2027-07-01, the quarter after 2026.3.
+// delivering outlet's. Two evidence rules amended by the validity decomposition (issue 12
+// item 6; METHOD.md): the tracking component in two parts, timeliness (the late rate) and
+// incidents, each with its own error and credibility (timeliness_share), and the record
+// count's error over the parcels handled rather than over the exposure floor
+// (record_error_by_volume). A new version, not a change of 2026.3, which has been published;
+// it takes effect on 2027-07-01, the quarter after 2026.3.
 const Method2026_4 = `{
   "version": "2026.4",
   "effective_from": "2027-07-01T00:00:00+08:00",
-  "description": "2026.3 (records as a rate, standard errors, grade ranges, peer shrinkage) with the delay of a late parcel attributed along its custody chain: shared among the holders whose segment exceeded its norm, by how far",
+  "description": "2026.3 (records as a rate, standard errors, grade ranges, peer shrinkage) with the delay of a late parcel attributed along its custody chain: shared among the holders whose segment exceeded its norm, by how far; the late rate weighed by its own error apart from the rare incidents; the record error over the parcels handled",
   "window_months": 24,
   "time_weights": [{"up_to_months": 6, "weight": 3}, {"up_to_months": 12, "weight": 2}, {"up_to_months": 24, "weight": 1}],
   "severity_weights": {"minor": 1, "general": 3, "serious": 8},
@@ -293,7 +306,8 @@ const Method2026_4 = `{
     "sanction_months": {"redlist": 12, "blacklist": 12, "public_exposure": 3, "platform_restriction": 6, "suspension": 3, "revocation_proposal": 0}
   },
   "inspections_by_grade": {"A": 1, "B": 2, "C": 4, "D": 12, "insufficient": 2},
-  "evidence": {"exposure_floor": 500, "record_half": 50, "record_unit": 3, "star_variance": 1, "spread": 150, "max_se": 70, "shrink": "peer"}
+  "evidence": {"exposure_floor": 500, "record_half": 50, "record_unit": 3, "star_variance": 1, "spread": 150, "max_se": 70, "shrink": "peer",
+    "timeliness_share": 0.5, "record_error_by_volume": true}
 }`
 
 // TrackingNorms are the segment norms m publishes, as tracking measures them (nil when m
@@ -381,6 +395,9 @@ func ParseMethod(doc string) (Methodology, error) {
 		}
 		if e.RecordHalf <= 0 || e.RecordUnit <= 0 || e.MaxSE <= 0 || e.StarVariance <= 0 || e.Spread <= 0 {
 			v.Add("evidence", "record_half, record_unit, star_variance, spread and max_se must be positive")
+		}
+		if e.TimelinessShare < 0 || e.TimelinessShare >= 1 {
+			v.Add("evidence.timeliness_share", "must be at least 0 and below 1")
 		}
 		if e.Shrink != "peer" && e.Shrink != "all" {
 			v.Add("evidence.shrink", "must be peer or all")
