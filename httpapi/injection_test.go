@@ -167,14 +167,27 @@ func TestInjectionIsData(t *testing.T) {
 	}
 }
 
-// refusedEach reports an answer of a batch (POST /v1/events) that took none of its entries:
+// refusedEach reports an answer of a batch (POST /v1/events, or an import) that took none of its entries:
 // a batch answers per entry, and refuses each bad one.
 func refusedEach(raw string) bool {
 	var res struct {
 		Accepted *int `json:"accepted"`
 		Rejected int  `json:"rejected"`
 	}
-	return json.Unmarshal([]byte(raw), &res) == nil && res.Accepted != nil && *res.Accepted == 0 && res.Rejected > 0
+	if json.Unmarshal([]byte(raw), &res) == nil && res.Accepted != nil {
+		return *res.Accepted == 0 && res.Rejected > 0
+	}
+	// An import answers each line on its own (NDJSON): refused when every line is invalid.
+	lines := strings.Split(strings.TrimSpace(raw), "\n")
+	for _, l := range lines {
+		var line struct {
+			Status string `json:"status"`
+		}
+		if json.Unmarshal([]byte(l), &line) != nil || line.Status != "invalid" {
+			return false
+		}
+	}
+	return len(lines) > 0
 }
 
 // operatorVariants are copies of example (a decoded JSON value) with one string in it
