@@ -11,7 +11,6 @@ import (
 
 	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/bulk"
-	"github.com/credtrace/credtrace/config"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/tracking"
 )
@@ -49,27 +48,11 @@ func importCmd(ctx context.Context, args []string, getenv func(string) string, s
 		defer f.Close()
 		in = f
 	}
-	var cargs []string
-	if *data != "" {
-		cargs = append(cargs, "--data", *data)
-	}
-	if *keyFile != "" {
-		cargs = append(cargs, "--pii-key-file", *keyFile)
-	}
-	cfg, err := config.Load(getenv, cargs)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, cfg)
+	cfg, st, hasher, err := openCommandStore(ctx, getenv, *data, *keyFile, stderr)
 	if err != nil {
 		return err
 	}
 	defer st.close()
-	key, err := piiKey(ctx, cfg, st.courier, newLogger(stderr))
-	if err != nil {
-		return err
-	}
-	hasher := courier.NewHasher(key)
 	svc := courier.NewService(st.courier, hasher, policy(cfg), nil)
 	// Imported records in force count in the statistics as the service's own do.
 	trk := tracking.NewService(st.tracking, courier.NewTreeCache(svc), proposer{svc}, hasher, tracking.Options{Auditor: courier.NewAuditor(svc, st.trackingOf)}, nil)

@@ -256,6 +256,33 @@ func leaseContext(ctx context.Context, asked time.Time, ttl time.Duration) (cont
 }
 
 // openStore opens the configured backend.
+// openCommandStore opens the configured store for a command other than serve (score,
+// import), with serve's --data and --pii-key-file when given, and the personal-data hasher.
+// The caller closes the store.
+func openCommandStore(ctx context.Context, getenv func(string) string, data, keyFile string, stderr io.Writer) (config.Config, backend, *courier.Hasher, error) {
+	var args []string
+	if data != "" {
+		args = append(args, "--data", data)
+	}
+	if keyFile != "" {
+		args = append(args, "--pii-key-file", keyFile)
+	}
+	cfg, err := config.Load(getenv, args)
+	if err != nil {
+		return cfg, backend{}, nil, err
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return cfg, backend{}, nil, err
+	}
+	key, err := piiKey(ctx, cfg, st.courier, newLogger(stderr))
+	if err != nil {
+		st.close()
+		return cfg, backend{}, nil, err
+	}
+	return cfg, st, courier.NewHasher(key), nil
+}
+
 func openStore(ctx context.Context, cfg config.Config) (backend, error) {
 	if cfg.MongoURI != "" {
 		st, err := mongodb.Open(ctx, cfg.MongoURI, cfg.MongoDB, mongodb.WithTimeout(cfg.MongoTimeout))

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/credtrace/credtrace"
-	"github.com/credtrace/credtrace/config"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/scoring"
 	"github.com/credtrace/credtrace/tracking"
@@ -39,27 +38,11 @@ func score(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		at = t
 	}
-	var cargs []string
-	if *data != "" {
-		cargs = append(cargs, "--data", *data)
-	}
-	if *keyFile != "" {
-		cargs = append(cargs, "--pii-key-file", *keyFile)
-	}
-	cfg, err := config.Load(getenv, cargs)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, cfg)
+	cfg, st, hasher, err := openCommandStore(ctx, getenv, *data, *keyFile, stderr)
 	if err != nil {
 		return err
 	}
 	defer st.close()
-	key, err := piiKey(ctx, cfg, st.courier, newLogger(stderr))
-	if err != nil {
-		return err
-	}
-	hasher := courier.NewHasher(key)
 	svc := courier.NewService(st.courier, hasher, policy(cfg), nil)
 	opts := tracking.Options{Auditor: courier.NewAuditor(svc, st.trackingOf)}
 	// No pipeline and no journal replay here: a running service may own the journal's unsaved
