@@ -225,3 +225,24 @@ func TestRetractAPackingOrAnOrderLink(t *testing.T) {
 	}
 	w.noDiffs(t)
 }
+
+func TestRetractAnUnpackingPutsTheParcelBackInside(t *testing.T) {
+	w := newWorld(t)
+	a := firmCaller(w.hqA)
+	w.accept(t, ev("c-1", "SF7400000001", w.hqA, tracking.Collected, t0, w.siteA, w.xA))
+	w.pack(t, a, tracking.PackInput{ID: "agg-1", Carrier: w.hqA, Container: "CAGE-3", Waybills: []string{"SF7400000001"}, At: t0.Add(time.Hour)})
+	w.pack(t, a, tracking.PackInput{ID: "un-1", Carrier: w.hqA, Container: "CAGE-3", Unpack: true, At: t0.Add(2 * time.Hour)})
+	if r := w.retract(t, a, w.hqA, "un-1"); r.Status != tracking.Accepted || r.Links != 1 {
+		t.Fatalf("retract the unpacking = %+v, want accepted with 1 link", r)
+	}
+	if cs := w.trace(t, "SF7400000001").Containers; len(cs) != 1 || !cs[0].UnpackedAt.IsZero() {
+		t.Errorf("stays after the unpacking's retraction %+v, want one, still open", cs)
+	}
+	res := w.ingest(t, a, ev("scan-1", "CAGE-3", w.hqA, tracking.Departed, t0.Add(3*time.Hour), w.siteA, w.xA))
+	if len(res.Results) != 1 || res.Results[0].Status != tracking.Accepted {
+		t.Fatalf("a scan of the cage after the retraction = %+v, want accepted", res)
+	}
+	if p := w.parcel(t, "SF7400000001"); p.Status != tracking.Departed {
+		t.Errorf("the parcel after the cage's scan: %s, want departed", p.Status)
+	}
+}
