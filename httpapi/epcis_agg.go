@@ -282,7 +282,22 @@ type retractJSON struct {
 	Corrective []string  `json:"corrective_event_ids,omitempty"`
 }
 
-// linksOut adds a trace's containers, orders and retracted events (none in a reduced trace).
+// retractedLinkJSON is a packing, unpacking or order link whose event was declared
+// erroneous: shown, and left out of containers, custody and orders.
+type retractedLinkJSON struct {
+	EventID    string    `json:"event_id"`
+	Kind       string    `json:"kind"`
+	Container  string    `json:"container,omitempty"`
+	Type       string    `json:"type,omitempty"`
+	ID         string    `json:"id,omitempty"`
+	At         time.Time `json:"at"`
+	Reason     string    `json:"reason,omitempty"`
+	DeclaredAt time.Time `json:"declared_at"`
+	Retracted  time.Time `json:"retracted_at"`
+	Corrective []string  `json:"corrective_event_ids,omitempty"`
+}
+
+// linksOut adds a trace's containers, orders and retracted events and links (none in a reduced trace).
 func linksOut(out *traceJSON, t tracking.Trace) {
 	for _, st := range t.Containers {
 		out.Containers = append(out.Containers, stayJSON{Container: st.Container, PackedAt: st.PackedAt, PackedSite: st.PackedSite,
@@ -293,5 +308,10 @@ func linksOut(out *traceJSON, t tracking.Trace) {
 	}
 	for _, r := range t.Retracted {
 		out.Retracted = append(out.Retracted, retractJSON{Event: eventOut(r.Event), Reason: r.Reason, DeclaredAt: r.DeclaredAt, At: r.At, Corrective: r.Corrective})
+	}
+	for _, l := range t.RetractedLinks {
+		r := l.Retracted
+		out.RetractedLinks = append(out.RetractedLinks, retractedLinkJSON{EventID: l.EventID, Kind: string(l.Kind), Container: l.Container,
+			Type: l.RefType, ID: l.RefID, At: l.At, Reason: r.Reason, DeclaredAt: r.DeclaredAt, Retracted: r.At, Corrective: r.CorrectiveIDs})
 	}
 }

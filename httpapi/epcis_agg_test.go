@@ -189,3 +189,81 @@ func epcisConsolidation(t *testing.T, e *env, w world) {
 		t.Errorf("consistency check after the retraction:\n%s", strings.Join(diffs, "\n"))
 	}
 }
+
+// TestEPCISDeclaresAnAggregationErroneous declares a packing and an order reference
+// erroneous: the bag's contents, the custody and the orders no longer show them, the trace
+// shows them as retracted, a later scan of the bag reaches no parcel, and the scan of the bag
+// made before the declaration stays (an event of its own).
+func TestEPCISDeclaresAnAggregationErroneous(t *testing.T) {
+	e := newEnv(t)
+	w := e.world()
+	const p1, p2 = "SF4200000001", "SF4200000002"
+	post := func(tok string, evs ...map[string]any) string {
+		t.Helper()
+		return strings.Join(statuses(e.must(200, "POST", "/v1/events/epcis?carrier="+url.QueryEscape(w.hqA), tok, epcisDocument(evs...))), " ")
+	}
+	site := map[string]any{"id": "urn:credtrace:site:" + w.site}
+	pack := map[string]any{"type": "AggregationEvent", "eventTime": "2026-06-01T11:00:00+08:00", "eventID": "urn:uuid:agg-8", "action": "ADD",
+		"parentID": "urn:credtrace:container:BAG-88", "childEPCs": []string{"urn:waybill:" + p1, "urn:waybill:" + p2},
+		"bizStep": "urn:epcglobal:cbv:bizstep:packing", "bizLocation": site}
+	order := map[string]any{"type": "TransactionEvent", "eventTime": "2026-06-01T10:30:00+08:00", "eventID": "urn:uuid:tx-8", "action": "ADD",
+		"epcList": []string{"urn:waybill:" + p1}, "bizTransactionList": []map[string]any{{"type": "urn:epcglobal:cbv:btt:po", "bizTransaction": "PO-99"}}}
+	got := post(w.firmA,
+		map[string]any{"type": "ObjectEvent", "eventTime": "2026-06-01T10:00:00+08:00", "eventID": "urn:uuid:acc-8",
+			"epcList": []string{"urn:waybill:" + p1, "urn:waybill:" + p2}, "action": "ADD", "bizStep": "urn:epcglobal:cbv:bizstep:accepting", "bizLocation": site},
+		pack, order,
+		map[string]any{"type": "ObjectEvent", "eventTime": "2026-06-01T12:00:00+08:00", "eventID": "urn:uuid:dep-88",
+			"epcList": []string{"urn:credtrace:container:BAG-88"}, "action": "OBSERVE", "bizStep": "urn:epcglobal:cbv:bizstep:departing", "bizLocation": site})
+	if want := "0:accepted 0:accepted 1:accepted 2:accepted 3:accepted"; got != want {
+		t.Fatalf("first document: %s, want %s", got, want)
+	}
+	declare := func(ev map[string]any) map[string]any {
+		d := map[string]any{}
+		for k, v := range ev {
+			d[k] = v
+		}
+		d["errorDeclaration"] = map[string]any{"declarationTime": "2026-06-01T14:00:00+08:00", "reason": "urn:epcglobal:cbv:er:incorrect_data"}
+		return d
+	}
+	if got := post(w.firmB, declare(pack)); got != "0:rejected" {
+		t.Errorf("another firm's declaration of the packing: %s, want rejected", got)
+	}
+	if got, want := post(w.firmA, declare(pack), declare(order)), "0:accepted 1:accepted"; got != want {
+		t.Fatalf("declarations of the packing and the order: %s, want %s", got, want)
+	}
+	if got, want := post(w.firmA, declare(pack)), "0:duplicate"; got != want {
+		t.Errorf("the declaration again: %s, want %s", got, want)
+	}
+	for _, wb := range []string{p1, p2} {
+		tr := e.must(200, "GET", "/v1/parcels/"+wb, w.firmA, nil)
+		if cs, os := items(tr, "containers"), items(tr, "orders"); len(cs) != 0 || len(os) != 0 {
+			t.Errorf("%s still shows containers %v, orders %v", wb, cs, os)
+		}
+		for _, seg := range items(tr, "custody") {
+			if seg["containers"] != nil {
+				t.Errorf("%s custody segment still in a container: %v", wb, seg)
+			}
+		}
+		var kinds []string
+		for _, l := range items(tr, "retracted_links") {
+			kinds = append(kinds, fmt.Sprintf("%v:%v:%v", l["event_id"], l["kind"], l["reason"]))
+		}
+		want := "agg-8:packed:incorrect_data"
+		if wb == p1 {
+			want = "tx-8:order:incorrect_data " + want
+		}
+		if got := strings.Join(kinds, " "); got != want {
+			t.Errorf("%s retracted links %s, want %s", wb, got, want)
+		}
+		if tr["status"] != "departed" {
+			t.Errorf("%s after the retraction: %v, want departed (the bag's scan before it stays)", wb, tr["status"])
+		}
+	}
+	if got := entriesOf(auditEntries(t, e), "link.retract", w.hqA+"|agg-8"); len(got) != 1 {
+		t.Errorf("audit entries of the packing's retraction: %v, want one", got)
+	}
+	if got := post(w.firmA, map[string]any{"type": "ObjectEvent", "eventTime": "2026-06-01T15:00:00+08:00", "eventID": "urn:uuid:arr-88",
+		"epcList": []string{"urn:credtrace:container:BAG-88"}, "action": "OBSERVE", "bizStep": "urn:epcglobal:cbv:bizstep:arriving", "bizLocation": site}); got != "0:rejected" {
+		t.Errorf("a scan of the bag after the retraction: %s, want rejected (it holds no parcel)", got)
+	}
+}

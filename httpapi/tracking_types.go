@@ -110,23 +110,24 @@ type promiseJSON struct {
 }
 
 type traceJSON struct {
-	Waybill     string        `json:"waybill"`
-	Carrier     string        `json:"carrier,omitempty"`
-	Status      string        `json:"status"`
-	StatusAt    time.Time     `json:"status_at"`
-	Holder      *holderJSON   `json:"holder,omitempty"`
-	CollectedAt *time.Time    `json:"collected_at,omitempty"`
-	DeliveredAt *time.Time    `json:"delivered_at,omitempty"`
-	Merchant    string        `json:"merchant,omitempty"`
-	Promise     promiseJSON   `json:"promise"`
-	Events      []eventJSON   `json:"events"`
-	Custody     []segmentJSON `json:"custody,omitempty"`
-	Offers      []offerJSON   `json:"offers,omitempty"`
-	Containers  []stayJSON    `json:"containers,omitempty"`
-	Orders      []orderJSON   `json:"orders,omitempty"`
-	Retracted   []retractJSON `json:"retracted,omitempty"`
-	Reduced     bool          `json:"reduced"`
-	AsOf        time.Time     `json:"as_of"`
+	Waybill        string              `json:"waybill"`
+	Carrier        string              `json:"carrier,omitempty"`
+	Status         string              `json:"status"`
+	StatusAt       time.Time           `json:"status_at"`
+	Holder         *holderJSON         `json:"holder,omitempty"`
+	CollectedAt    *time.Time          `json:"collected_at,omitempty"`
+	DeliveredAt    *time.Time          `json:"delivered_at,omitempty"`
+	Merchant       string              `json:"merchant,omitempty"`
+	Promise        promiseJSON         `json:"promise"`
+	Events         []eventJSON         `json:"events"`
+	Custody        []segmentJSON       `json:"custody,omitempty"`
+	Offers         []offerJSON         `json:"offers,omitempty"`
+	Containers     []stayJSON          `json:"containers,omitempty"`
+	Orders         []orderJSON         `json:"orders,omitempty"`
+	Retracted      []retractJSON       `json:"retracted,omitempty"`
+	RetractedLinks []retractedLinkJSON `json:"retracted_links,omitempty"`
+	Reduced        bool                `json:"reduced"`
+	AsOf           time.Time           `json:"as_of"`
 }
 
 func traceOut(t tracking.Trace) traceJSON {

@@ -3,7 +3,6 @@ package tracking
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -38,6 +37,17 @@ type Link struct {
 	StaffID    string
 	By         string // the token that sent it
 	ReceivedAt time.Time
+	Retracted  *LinkRetraction // set when its event was declared erroneous: kept, and left out of contents, stays and orders
+}
+
+// LinkRetraction marks a link whose aggregation or transaction event the carrier declared
+// erroneous (EPCIS errorDeclaration). The link stays stored, with the mark.
+type LinkRetraction struct {
+	Reason        string
+	DeclaredAt    time.Time
+	CorrectiveIDs []string
+	By            string // the token that declared it
+	At            time.Time
 }
 
 // Key identifies the link: the same event sent again is the same link.
@@ -79,7 +89,7 @@ func linkLess(a, b Link) bool {
 
 // stays folds one parcel's links into its stays in containers, in time order.
 func stays(links []Link) []Stay {
-	ls := slices.Clone(links)
+	ls := liveLinks(links)
 	sort.SliceStable(ls, func(i, j int) bool { return linkLess(ls[i], ls[j]) })
 	var out []Stay
 	open := -1
@@ -101,10 +111,21 @@ func stays(links []Link) []Stay {
 	return out
 }
 
+// liveLinks is a copy of links without the retracted ones.
+func liveLinks(links []Link) []Link {
+	out := make([]Link, 0, len(links))
+	for _, l := range links {
+		if l.Retracted == nil {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
 // contents folds a container's links into the waybills inside it at time at (a link at at
 // counts: a scan at the moment of packing scans the parcel).
 func contents(links []Link, at time.Time) []string {
-	ls := slices.Clone(links)
+	ls := liveLinks(links)
 	sort.SliceStable(ls, func(i, j int) bool { return linkLess(ls[i], ls[j]) })
 	in := map[string]bool{}
 	for _, l := range ls {

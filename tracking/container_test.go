@@ -170,3 +170,79 @@ func TestOrderLinkShownToThoseWhoSeeTheParcel(t *testing.T) {
 		t.Errorf("the public sees orders %+v, containers %+v", tr.Orders, tr.Containers)
 	}
 }
+
+func TestRetractAPackingOrAnOrderLink(t *testing.T) {
+	w := newWorld(t)
+	a := firmCaller(w.hqA)
+	w.accept(t, ev("c-1", "SF7200000001", w.hqA, tracking.Collected, t0, w.siteA, w.xA),
+		ev("c-2", "SF7200000002", w.hqA, tracking.Collected, t0, w.siteA, w.xA))
+	w.pack(t, a, tracking.PackInput{ID: "agg-1", Carrier: w.hqA, Container: "BAG-07", Waybills: []string{"SF7200000001", "SF7200000002"},
+		At: t0.Add(time.Hour), Site: w.siteA})
+	w.accept(t, ev("scan-1", "BAG-07", w.hqA, tracking.Departed, t0.Add(2*time.Hour), w.siteA, w.xA))
+	if r, err := w.svc.LinkOrder(w.ctx, a, tracking.OrderInput{ID: "tx-1", Carrier: w.hqA, Waybills: []string{"SF7200000001"},
+		Refs: []tracking.OrderRef{{Type: "po", ID: "PO-1"}}, At: t0.Add(time.Minute)}); err != nil || r.Status != tracking.Accepted {
+		t.Fatalf("link order = %+v, %v", r, err)
+	}
+
+	if r := w.retract(t, firmCaller(w.hqB), w.hqA, "agg-1"); r.Status != tracking.Rejected || !strings.Contains(r.Reason, "no event agg-1") {
+		t.Errorf("another firm's declaration = %+v, want rejected as no such event", r)
+	}
+	if r := w.retract(t, a, w.hqA, "agg-1"); r.Status != tracking.Accepted || r.Links != 2 {
+		t.Fatalf("retract the packing = %+v, want accepted with 2 links", r)
+	}
+	if r := w.retract(t, a, w.hqA, "agg-1"); r.Status != tracking.Duplicate {
+		t.Errorf("the declaration again = %+v, want duplicate", r)
+	}
+	if r := w.retract(t, a, w.hqA, "tx-1"); r.Status != tracking.Accepted || r.Links != 1 {
+		t.Fatalf("retract the order link = %+v, want accepted with 1 link", r)
+	}
+	for _, wb := range []string{"SF7200000001", "SF7200000002"} {
+		tr := w.trace(t, wb)
+		if len(tr.Containers) != 0 || len(tr.Orders) != 0 {
+			t.Errorf("%s still shows containers %+v, orders %+v", wb, tr.Containers, tr.Orders)
+		}
+		for _, seg := range tr.Custody {
+			if len(seg.Containers) != 0 {
+				t.Errorf("%s custody segment %+v still in a container", wb, seg)
+			}
+		}
+		last := len(tr.RetractedLinks) - 1 // in time order: the packing is the latest
+		if last < 0 || tr.RetractedLinks[last].EventID != "agg-1" || tr.RetractedLinks[last].Retracted == nil ||
+			tr.RetractedLinks[last].Retracted.Reason != "incorrect_data" {
+			t.Errorf("%s retracted links %+v, want the packing, with its reason", wb, tr.RetractedLinks)
+		}
+		// The container scan expanded before the retraction is an event of its own: it stays.
+		if p := w.parcel(t, wb); p.Status != tracking.Departed {
+			t.Errorf("%s after the retraction: %s, want departed (scan-1 stays)", wb, p.Status)
+		}
+	}
+	if tr := w.trace(t, "SF7200000001"); len(tr.RetractedLinks) != 2 || tr.RetractedLinks[0].Kind != tracking.LinkOrder {
+		t.Errorf("retracted links %+v, want the packing and the order", tr.RetractedLinks)
+	}
+	res := w.ingest(t, a, ev("scan-2", "BAG-07", w.hqA, tracking.Arrived, t0.Add(3*time.Hour), w.siteA, w.xA))
+	if len(res.Results) != 1 || res.Results[0].Status != tracking.Rejected || !strings.Contains(res.Results[0].Reason, "holds no parcel") {
+		t.Errorf("a scan of the container after the retraction = %+v, want rejected: it holds no parcel", res)
+	}
+	w.noDiffs(t)
+}
+
+func TestRetractAnUnpackingPutsTheParcelBackInside(t *testing.T) {
+	w := newWorld(t)
+	a := firmCaller(w.hqA)
+	w.accept(t, ev("c-1", "SF7400000001", w.hqA, tracking.Collected, t0, w.siteA, w.xA))
+	w.pack(t, a, tracking.PackInput{ID: "agg-1", Carrier: w.hqA, Container: "CAGE-3", Waybills: []string{"SF7400000001"}, At: t0.Add(time.Hour)})
+	w.pack(t, a, tracking.PackInput{ID: "un-1", Carrier: w.hqA, Container: "CAGE-3", Unpack: true, At: t0.Add(2 * time.Hour)})
+	if r := w.retract(t, a, w.hqA, "un-1"); r.Status != tracking.Accepted || r.Links != 1 {
+		t.Fatalf("retract the unpacking = %+v, want accepted with 1 link", r)
+	}
+	if cs := w.trace(t, "SF7400000001").Containers; len(cs) != 1 || !cs[0].UnpackedAt.IsZero() {
+		t.Errorf("stays after the unpacking's retraction %+v, want one, still open", cs)
+	}
+	res := w.ingest(t, a, ev("scan-1", "CAGE-3", w.hqA, tracking.Departed, t0.Add(3*time.Hour), w.siteA, w.xA))
+	if len(res.Results) != 1 || res.Results[0].Status != tracking.Accepted {
+		t.Fatalf("a scan of the cage after the retraction = %+v, want accepted", res)
+	}
+	if p := w.parcel(t, "SF7400000001"); p.Status != tracking.Departed {
+		t.Errorf("the parcel after the cage's scan: %s, want departed", p.Status)
+	}
+}

@@ -63,6 +63,8 @@ const maxReason = 200
 // block. Declaring it again changes nothing (Duplicate). Only the carrier's tree that sent the
 // event (its scanning firm) may retract it; another firm's is answered as no such event, a
 // regulator's declaration is rejected. A LinkResult answers it: Links counts the parcels.
+// An id that names no ObjectEvent but an aggregation or transaction is retracted by
+// retractLinks.
 func (s *Service) Retract(ctx context.Context, c credtrace.Caller, in RetractInput) (LinkResult, error) {
 	if !c.IsRegulator() && c.Role != credtrace.RoleFirm {
 		return LinkResult{}, credtrace.ErrForbidden
@@ -104,10 +106,6 @@ func (s *Service) Retract(ctx context.Context, c credtrace.Caller, in RetractInp
 // retract is Retract under the pipeline's lock.
 func (s *Service) retract(ctx context.Context, c credtrace.Caller, in RetractInput, res LinkResult) (LinkResult, error) {
 	p, carrier := s.pipe, strings.TrimSpace(in.Carrier)
-	reject := func(why string) (LinkResult, error) {
-		res.Status, res.Reason = Rejected, why
-		return res, nil
-	}
 	evs, err := s.store.EventsByID(ctx, carrier, res.ID)
 	if err != nil {
 		return LinkResult{}, fmt.Errorf("retract %s: %w", res.ID, err)
@@ -128,7 +126,7 @@ func (s *Service) retract(ctx context.Context, c credtrace.Caller, in RetractInp
 		byParcel[e.Parcel()] = append(byParcel[e.Parcel()], e.ID)
 	}
 	if len(parcels) == 0 {
-		return reject("eventID: no event " + res.ID + " sent by your firm tree for carrier " + carrier)
+		return s.retractLinks(ctx, c, carrier, in, res)
 	}
 	sort.Slice(parcels, func(i, j int) bool { return parcels[i].String() < parcels[j].String() })
 	type plan struct {
@@ -392,4 +390,83 @@ func (s *Service) liveEvents(ctx context.Context, k ParcelKey) ([]Event, []Retra
 	}
 	sort.Slice(gone, func(i, j int) bool { return eventLess(gone[i].Event, gone[j].Event) })
 	return live, gone, nil
+}
+
+// retractLinks retracts the aggregation or transaction event id of carrier: every link it
+// stored is marked retracted (kept, with the reason and time), so contents, stays and orders
+// leave it out from then on. Scans of a container already expanded into per-parcel events
+// stay as they are: they are events, and can be declared erroneous on their own. The marks
+// and the audit entry land in one Atomic block; Links counts the links marked.
+func (s *Service) retractLinks(ctx context.Context, c credtrace.Caller, carrier string, in RetractInput, res LinkResult) (LinkResult, error) {
+	reject := func(why string) (LinkResult, error) {
+		res.Status, res.Reason = Rejected, why
+		return res, nil
+	}
+	none := "eventID: no event " + res.ID + " sent by your firm tree for carrier " + carrier
+	ls, err := s.store.EventLinks(ctx, carrier, res.ID)
+	if err != nil {
+		return LinkResult{}, fmt.Errorf("retract %s: %w", res.ID, err)
+	}
+	if len(ls) == 0 {
+		return reject(none)
+	}
+	// Links carry no scanning firm: the carrier is the one Pack or LinkOrder checked the
+	// sender's tree against.
+	if ok, err := s.inTree(ctx, c.FirmID, carrier); err != nil {
+		return LinkResult{}, err
+	} else if !ok {
+		return reject(none)
+	}
+	mark := &LinkRetraction{Reason: in.Reason, DeclaredAt: in.DeclaredAt.UTC().Truncate(time.Millisecond), CorrectiveIDs: in.CorrectiveIDs,
+		By: c.TokenID, At: s.Now()}
+	var live []Link
+	for _, l := range ls {
+		if l.Retracted == nil {
+			l.Retracted = mark
+			live = append(live, l)
+		}
+	}
+	if len(live) == 0 {
+		res.Status = Duplicate
+		return res, nil
+	}
+	sort.Slice(live, func(i, j int) bool { return live[i].Key() < live[j].Key() })
+	write := func(st Store) error {
+		marked, err := st.RetractLinks(ctx, live)
+		if err != nil {
+			return fmt.Errorf("retract links of %s: %w", res.ID, err)
+		}
+		for _, ok := range marked {
+			if ok {
+				res.Links++
+			}
+		}
+		return nil
+	}
+	if s.opts.Auditor != nil {
+		err = s.opts.Auditor.Atomic(ctx, func(st Store, audit func(actor, action, entity, id, detail string) error) error {
+			if err := write(st); err != nil {
+				return err
+			}
+			wbs := make([]string, 0, len(live))
+			for _, l := range live {
+				if !slices.Contains(wbs, l.Waybill) {
+					wbs = append(wbs, l.Waybill)
+				}
+			}
+			detail := fmt.Sprintf("carrier=%s kind=%s waybills=%s corrective=%s", carrier, live[0].Kind, strings.Join(wbs, ","),
+				strings.Join(in.CorrectiveIDs, ","))
+			return audit(c.TokenID, "link.retract", "event", carrier+"|"+res.ID, detail)
+		})
+	} else {
+		err = s.store.Atomic(ctx, write)
+	}
+	if err != nil {
+		return LinkResult{}, err
+	}
+	res.Status = Accepted
+	if res.Links == 0 {
+		res.Status = Duplicate
+	}
+	return res, nil
 }

@@ -130,12 +130,19 @@ type Store interface {
 
 	// AppendLinks stores the links whose key (Link.Key) is new, and reports which were stored.
 	AppendLinks(ctx context.Context, links []Link) ([]bool, error)
-	// ParcelLinks returns one parcel's links, in any order.
+	// ParcelLinks returns one parcel's links, in any order, retracted ones with their mark.
 	ParcelLinks(ctx context.Context, key ParcelKey) ([]Link, error)
-	// ContainerLinks returns the packed and unpacked links of carrier's container, in any order.
+	// ContainerLinks returns the packed and unpacked links of carrier's container, in any
+	// order, retracted ones with their mark.
 	ContainerLinks(ctx context.Context, carrier, container string) ([]Link, error)
+	// EventLinks returns the links the event id of carrier stored (its Link.EventID is id),
+	// with their retraction marks, in any order.
+	EventLinks(ctx context.Context, carrier, id string) ([]Link, error)
+	// RetractLinks marks each of links (stored before) as retracted with its Retracted, unless
+	// it is marked already, and reports which it marked. A mark is never removed, nor the link.
+	RetractLinks(ctx context.Context, links []Link) ([]bool, error)
 	// KnownContainers reports which of keys (carrier and id) name a container: one a packed
-	// link names. Ids that do not are absent.
+	// link names, retracted or not. Ids that do not are absent.
 	KnownContainers(ctx context.Context, keys []ParcelKey) (map[ParcelKey]bool, error)
 	// Retract records r, unless a retraction with its key is stored (it then reports false and
 	// writes nothing), and with it saves summary p over the stored one and adds deltas to the

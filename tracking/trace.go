@@ -66,6 +66,9 @@ type Trace struct {
 	Containers []Stay
 	Orders     []OrderRef
 	Retracted  []Retracted
+	// RetractedLinks are its packings, unpackings and orders whose event was declared
+	// erroneous (Link.Retracted), which Containers and Orders leave out.
+	RetractedLinks []Link
 	// Reduced is true for the public view: no custody, no sites or staff, places at city level.
 	Reduced bool
 	// keys are the keys of the events of a reduced trace, whose events carry none (see Holds).
@@ -285,10 +288,14 @@ func (s *Service) traceFor(ctx context.Context, c credtrace.Caller, k ParcelKey)
 		}
 	}
 	for _, l := range links {
-		if l.Kind == LinkOrder {
+		switch {
+		case l.Retracted != nil:
+			t.RetractedLinks = append(t.RetractedLinks, l)
+		case l.Kind == LinkOrder:
 			t.Orders = append(t.Orders, OrderRef{Type: l.RefType, ID: l.RefID, EventID: l.EventID, At: l.At})
 		}
 	}
+	sort.SliceStable(t.RetractedLinks, func(i, j int) bool { return linkLess(t.RetractedLinks[i], t.RetractedLinks[j]) })
 	sort.SliceStable(t.Orders, func(i, j int) bool { return t.Orders[i].At.Before(t.Orders[j].At) })
 	switch c.Role {
 	case credtrace.RoleRegulator:

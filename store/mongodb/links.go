@@ -28,6 +28,37 @@ type linkDoc struct {
 	StaffID    string         `bson:"staff,omitempty"`
 	By         string         `bson:"by,omitempty"`
 	ReceivedAt *bson.DateTime `bson:"received_at,omitempty"`
+	// A retraction mark (kind markKind, _id markPrefix and the link's key, the link's carrier,
+	// waybill and container, so that the queries that read the link read its mark): the
+	// link's key, and the declaration. At and By are the retraction's.
+	Of            string         `bson:"of,omitempty"`
+	Reason        string         `bson:"reason,omitempty"`
+	DeclaredAt    *bson.DateTime `bson:"declared_at,omitempty"`
+	CorrectiveIDs []string       `bson:"corrective_ids,omitempty"`
+}
+
+// markPrefix starts the _id of a link's retraction mark, and markKind is its kind.
+const (
+	markPrefix = "retracted|"
+	markKind   = "retracted"
+)
+
+// fromLinkDocs converts links and sets, from the marks among docs, their Retracted.
+func fromLinkDocs(docs []linkDoc) []tracking.Link {
+	marks := map[string]*tracking.LinkRetraction{}
+	var out []tracking.Link
+	for _, d := range docs {
+		if d.Kind == markKind {
+			marks[d.Of] = &tracking.LinkRetraction{Reason: d.Reason, DeclaredAt: fromDatetime(d.DeclaredAt), CorrectiveIDs: d.CorrectiveIDs,
+				By: d.By, At: fromDatetime(d.At)}
+			continue
+		}
+		out = append(out, fromLinkDoc(d))
+	}
+	for i := range out {
+		out[i].Retracted = marks[out[i].Key()]
+	}
+	return out
 }
 
 func toLinkDoc(l tracking.Link) linkDoc {
@@ -85,7 +116,7 @@ func (t *Tracking) ParcelLinks(ctx context.Context, k tracking.ParcelKey) ([]tra
 	if err != nil {
 		return nil, fmt.Errorf("mongodb: links of %s: %w", k, unavailable(err))
 	}
-	return convSlice(docs, fromLinkDoc), nil
+	return fromLinkDocs(docs), nil
 }
 
 // ContainerLinks returns the packed and unpacked links of a carrier's container.
@@ -94,11 +125,59 @@ func (t *Tracking) ContainerLinks(ctx context.Context, carrier, container string
 		return nil, nil
 	}
 	docs, err := findAll[linkDoc](ctx, t.s.links, bson.D{{Key: "carrier", Value: carrier}, {Key: "container", Value: container},
-		{Key: "kind", Value: bson.M{"$in": bson.A{string(tracking.LinkPacked), string(tracking.LinkUnpacked)}}}})
+		{Key: "kind", Value: bson.M{"$in": bson.A{string(tracking.LinkPacked), string(tracking.LinkUnpacked), markKind}}}})
 	if err != nil {
 		return nil, fmt.Errorf("mongodb: links of container %s: %w", container, unavailable(err))
 	}
-	return convSlice(docs, fromLinkDoc), nil
+	return fromLinkDocs(docs), nil
+}
+
+// EventLinks reads the links by _id: the keys of an event's links, and of their marks, start
+// with "<carrier>|<id>|"; an id holding '|' shares the range with longer ids, which the event
+// id check leaves out.
+func (t *Tracking) EventLinks(ctx context.Context, carrier, id string) ([]tracking.Link, error) {
+	lo, hi := carrier+"|"+id+"|", carrier+"|"+id+"}"
+	var docs []linkDoc
+	for _, p := range []string{"", markPrefix} {
+		part, err := findAll[linkDoc](ctx, t.s.links, bson.D{{Key: "_id", Value: bson.D{{Key: "$gte", Value: p + lo}, {Key: "$lt", Value: p + hi}}}})
+		if err != nil {
+			return nil, fmt.Errorf("mongodb: links of event %s: %w", id, unavailable(err))
+		}
+		docs = append(docs, part...)
+	}
+	var out []tracking.Link
+	for _, l := range fromLinkDocs(docs) {
+		if l.Carrier == carrier && l.EventID == id {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+// RetractLinks inserts one mark per link: a taken _id is a link marked before.
+func (t *Tracking) RetractLinks(ctx context.Context, links []tracking.Link) ([]bool, error) {
+	docs := make([]any, len(links))
+	for i, l := range links {
+		r := l.Retracted
+		if r == nil {
+			return nil, fmt.Errorf("mongodb: retract link %s: no retraction", l.Key())
+		}
+		docs[i] = linkDoc{Key: markPrefix + l.Key(), Carrier: l.Carrier, Waybill: l.Waybill, EventID: l.EventID, Kind: markKind,
+			Container: l.Container, At: datetime(r.At), By: r.By, Of: l.Key(), Reason: r.Reason, DeclaredAt: datetime(r.DeclaredAt),
+			CorrectiveIDs: r.CorrectiveIDs}
+	}
+	marked := make([]bool, len(links))
+	if len(docs) == 0 {
+		return marked, nil
+	}
+	taken, err := insertNew(ctx, t.s.links, docs)
+	if err != nil {
+		return nil, fmt.Errorf("mongodb: retract links: %w", unavailable(err))
+	}
+	for i := range marked {
+		marked[i] = !taken[i]
+	}
+	return marked, nil
 }
 
 // KnownContainers reads, per carrier of keys, the packed links naming any of the ids, only

@@ -21,6 +21,24 @@ type linkJSON struct {
 	ReceivedAt int64  `json:"received_at"`
 }
 
+// markJSON is the doc of a link's retraction mark: a row of its own in parcel_links, under
+// markPrefix and the link's key, of kind 'retracted' with the link's carrier, waybill and
+// container, so that the queries that read the link read its mark.
+type markJSON struct {
+	Of            string   `json:"of"`
+	Reason        string   `json:"reason,omitempty"`
+	DeclaredAt    int64    `json:"declared_at"`
+	CorrectiveIDs []string `json:"corrective_ids,omitempty"`
+	By            string   `json:"by,omitempty"`
+	At            int64    `json:"at"`
+}
+
+// markPrefix starts the key of a link's retraction mark, and markKind is its kind.
+const (
+	markPrefix = "retracted|"
+	markKind   = "retracted"
+)
+
 type retractionJSON struct {
 	EventID       string   `json:"event_id"`
 	EventIDs      []string `json:"event_ids"`
@@ -68,11 +86,21 @@ func (t *Tracking) links(ctx context.Context, query string, args ...any) ([]trac
 	}
 	defer rows.Close()
 	var out []tracking.Link
+	marks := map[string]*tracking.LinkRetraction{}
 	for rows.Next() {
 		var l tracking.Link
 		var kind, doc string
 		if err := rows.Scan(&l.Carrier, &l.Waybill, &l.Container, &kind, &doc); err != nil {
 			return nil, fmt.Errorf("sqlite: links: %w", err)
+		}
+		if kind == markKind {
+			m, err := decodeJSON[markJSON](doc)
+			if err != nil {
+				return nil, fmt.Errorf("sqlite: link mark: %w", err)
+			}
+			marks[m.Of] = &tracking.LinkRetraction{Reason: m.Reason, DeclaredAt: fromMSInt(m.DeclaredAt), CorrectiveIDs: m.CorrectiveIDs,
+				By: m.By, At: fromMSInt(m.At)}
+			continue
 		}
 		j, err := decodeJSON[linkJSON](doc)
 		if err != nil {
@@ -85,7 +113,58 @@ func (t *Tracking) links(ctx context.Context, query string, args ...any) ([]trac
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: links: %w", err)
 	}
+	for i := range out {
+		out[i].Retracted = marks[out[i].Key()]
+	}
 	return out, nil
+}
+
+// EventLinks implements tracking.Store: the keys of an event's links, and of their marks,
+// start with "<carrier>|<id>|" (the primary key serves both ranges); an id holding '|'
+// shares the range with longer ids, which the event id check leaves out.
+func (t *Tracking) EventLinks(ctx context.Context, carrier, id string) ([]tracking.Link, error) {
+	lo, hi := carrier+"|"+id+"|", carrier+"|"+id+"}"
+	ls, err := t.links(ctx, `(key >= ? AND key < ?) OR (key >= ? AND key < ?)`, lo, hi, markPrefix+lo, markPrefix+hi)
+	if err != nil {
+		return nil, err
+	}
+	out := ls[:0]
+	for _, l := range ls {
+		if l.Carrier == carrier && l.EventID == id {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+// RetractLinks implements tracking.Store: one mark row per link, inserted once.
+func (t *Tracking) RetractLinks(ctx context.Context, links []tracking.Link) ([]bool, error) {
+	marked := make([]bool, len(links))
+	err := t.s.atomic(ctx, func(tx *Store) error {
+		for i, l := range links {
+			if l.Retracted == nil {
+				return fmt.Errorf("sqlite: retract link %s: no retraction", l.Key())
+			}
+			r := l.Retracted
+			body, err := json.Marshal(markJSON{Of: l.Key(), Reason: r.Reason, DeclaredAt: msInt(r.DeclaredAt), CorrectiveIDs: r.CorrectiveIDs,
+				By: r.By, At: msInt(r.At)})
+			if err != nil {
+				return err
+			}
+			res, err := tx.tx.ExecContext(ctx, `INSERT INTO parcel_links (key, carrier, waybill, container, kind, doc) VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING`,
+				markPrefix+l.Key(), l.Carrier, l.Waybill, l.Container, markKind, string(body))
+			if err != nil {
+				return fmt.Errorf("sqlite: retract link: %w", translate(err))
+			}
+			n, _ := res.RowsAffected()
+			marked[i] = n == 1
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return marked, nil
 }
 
 // ParcelLinks implements tracking.Store.
@@ -98,7 +177,7 @@ func (t *Tracking) ContainerLinks(ctx context.Context, carrier, container string
 	if container == "" {
 		return nil, nil
 	}
-	return t.links(ctx, `carrier = ? AND container = ? AND kind IN ('packed', 'unpacked')`, carrier, container)
+	return t.links(ctx, `carrier = ? AND container = ? AND kind IN ('packed', 'unpacked', 'retracted')`, carrier, container)
 }
 
 // KnownContainers implements tracking.Store: one query per chunk of keys.

@@ -16,6 +16,7 @@ var linkBehaviours = []trackingBehaviour{
 	{"LinksRoundTripAndOnce", testLinksRoundTrip},
 	{"ContainersKnownAndListed", testContainers},
 	{"RetractOnce", testRetractOnce},
+	{"RetractLinksMarkedOnce", testRetractLinks},
 	{"EventsByID", testEventsByID},
 }
 
@@ -141,5 +142,51 @@ func testEventsByID(ctx context.Context, t *testing.T, s tracking.Store) {
 	must(t, "EventsByID of an unknown id", err)
 	if len(none) != 0 {
 		t.Errorf("EventsByID of an unknown id = %+v", none)
+	}
+}
+
+func testRetractLinks(ctx context.Context, t *testing.T, s tracking.Store) {
+	order := tracking.Link{Carrier: "c1", Waybill: "SF1000000001", EventID: "tx-1", Kind: tracking.LinkOrder, RefType: "po", RefID: "PO-7", At: at(2), ReceivedAt: at(2)}
+	links := []tracking.Link{packed("agg-1", "BAG-1", "SF1000000001", 1), packed("agg-1", "BAG-1", "SF1000000002", 1),
+		packed("agg-1x", "BAG-1", "SF1000000003", 1), packed("agg-1|x", "BAG-1", "SF1000000003", 1), order}
+	_, err := s.AppendLinks(ctx, links)
+	must(t, "AppendLinks", err)
+	got, err := s.EventLinks(ctx, "c1", "agg-1")
+	must(t, "EventLinks", err)
+	if want := sortLinks(slices.Clone(links[:2])); !reflect.DeepEqual(sortLinks(got), want) {
+		t.Errorf("EventLinks:\n got %+v\nwant %+v (only the event's own links)", got, want)
+	}
+	mark := &tracking.LinkRetraction{Reason: "incorrect_data", DeclaredAt: at(7), CorrectiveIDs: []string{"fix-1"}, By: "tok-1", At: at(8)}
+	gone := slices.Clone(links[:2])
+	gone = append(gone, order)
+	for i := range gone {
+		gone[i].Retracted = mark
+	}
+	for i, want := range [][]bool{{true, true, true}, {false, false, false}} {
+		marked, err := s.RetractLinks(ctx, gone)
+		must(t, "RetractLinks", err)
+		if !slices.Equal(marked, want) {
+			t.Errorf("RetractLinks #%d marked %v, want %v", i+1, marked, want)
+		}
+	}
+	got, err = s.EventLinks(ctx, "c1", "agg-1")
+	must(t, "EventLinks after RetractLinks", err)
+	if want := sortLinks(slices.Clone(gone[:2])); !reflect.DeepEqual(sortLinks(got), want) {
+		t.Errorf("EventLinks after RetractLinks:\n got %+v\nwant %+v (kept, with the mark)", got, want)
+	}
+	parcel, err := s.ParcelLinks(ctx, tracking.ParcelKey{Carrier: "c1", Waybill: "SF1000000001"})
+	must(t, "ParcelLinks", err)
+	if want := sortLinks([]tracking.Link{gone[0], gone[2]}); !reflect.DeepEqual(sortLinks(parcel), want) {
+		t.Errorf("ParcelLinks after RetractLinks:\n got %+v\nwant %+v", parcel, want)
+	}
+	box, err := s.ContainerLinks(ctx, "c1", "BAG-1")
+	must(t, "ContainerLinks", err)
+	if want := sortLinks([]tracking.Link{gone[0], gone[1], links[2], links[3]}); !reflect.DeepEqual(sortLinks(box), want) {
+		t.Errorf("ContainerLinks after RetractLinks:\n got %+v\nwant %+v", box, want)
+	}
+	none, err := s.EventLinks(ctx, "c2", "agg-1")
+	must(t, "EventLinks of another carrier", err)
+	if len(none) != 0 {
+		t.Errorf("another carrier's event of the same id has links %+v", none)
 	}
 }
