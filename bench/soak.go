@@ -74,6 +74,7 @@ func soakPeriod(d time.Duration) time.Duration {
 type soakRow struct {
 	at                       time.Duration
 	rss                      int64
+	heap                     float64 // the Go heap in use (go_memstats_heap_inuse_bytes), shown to tell a Go leak from other memory; not judged
 	goroutines, files        float64
 	trace, ingest            latencies
 	events, streamed, hooked int64
@@ -168,7 +169,7 @@ func Soak(ctx context.Context, o SoakOptions, stdout, stderr io.Writer) error {
 	var rows []soakRow
 	start := time.Now()
 	tick := time.NewTicker(period)
-	fmt.Fprintf(stdout, "%-7s %8s %10s %6s %12s %12s %8s %8s %8s %5s %7s\n", "at", "RSS MiB", "goroutines", "files", "trace p99", "ingest p99", "events", "SSE", "hooks", "runs", "failed")
+	fmt.Fprintf(stdout, "%-7s %8s %9s %10s %6s %12s %12s %8s %8s %8s %5s %7s\n", "at", "RSS MiB", "heap MiB", "goroutines", "files", "trace p99", "ingest p99", "events", "SSE", "hooks", "runs", "failed")
 	for len(rows) < int(o.Duration/period) {
 		select {
 		case <-ctx.Done():
@@ -187,6 +188,10 @@ func Soak(ctx context.Context, o SoakOptions, stdout, stderr io.Writer) error {
 		} else {
 			fmt.Fprintf(stderr, "soak: /metrics: %v\n", err)
 		}
+		r.heap = math.NaN()
+		if h, err := api.gauge(load, metricsToken, "go_memstats_heap_inuse_bytes"); err == nil {
+			r.heap = h / (1 << 20)
+		}
 		c.add(func(c *soakCounters) {
 			r.trace, r.ingest = p99(c.trace), p99(c.ingest)
 			r.events, r.streamed, r.hooked, r.runs, r.failed, r.requests = c.events, c.streamed, c.hooked, c.runs, c.failed, c.requests
@@ -194,7 +199,7 @@ func Soak(ctx context.Context, o SoakOptions, stdout, stderr io.Writer) error {
 			c.events, c.streamed, c.hooked, c.runs, c.failed, c.requests = 0, 0, 0, 0, 0, 0
 		})
 		rows = append(rows, r)
-		fmt.Fprintf(stdout, "%-7s %8d %10.0f %6.0f %12s %12s %8d %8d %8d %5d %7d\n", r.at, r.rss>>20, r.goroutines, r.files,
+		fmt.Fprintf(stdout, "%-7s %8d %9.0f %10.0f %6.0f %12s %12s %8d %8d %8d %5d %7d\n", r.at, r.rss>>20, r.heap, r.goroutines, r.files,
 			r.trace.p99, r.ingest.p99, r.events, r.streamed, r.hooked, r.runs, r.failed)
 	}
 	tick.Stop()
