@@ -79,7 +79,8 @@ bench-validity: build
 	./bin/credtrace bench -validity -out $(BENCH_OUT)/validity.json 2>&1 | tee $(BENCH_OUT)/validity.txt
 
 ## soak: ingestion, trace lookups, SSE subscribers, webhook deliveries and scoring runs at once
-## against a child `credtrace serve` for SOAK_TIME (not part of make test); prints resident
+## against a child `credtrace serve` for SOAK_TIME, after ingesting 110,000 parcels first (about
+## three minutes here; not part of make test); prints resident
 ## memory, goroutines, open files and p99 latencies per minute and fails when one of them
 ## trends up past the bounds it prints (see the README's "Soak")
 SOAK_TIME ?= 20m
