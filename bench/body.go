@@ -30,32 +30,12 @@ const attackAdmin = "ct_bench-attack-regulator-0123456789"
 // every 10 ms. A child process, so that the figure is the service's own memory, untouched by
 // the load generator's or by the bench's earlier steps.
 func benchBodyAttack(ctx context.Context, exe, dir string, conns, size int, paths ...string) ([]bodyAttack, error) {
-	cmd := exec.CommandContext(ctx, exe, "serve", "--addr", "127.0.0.1:0", "--data", dir, "--anomaly-schedule", "")
-	cmd.Env = append(os.Environ(), "CREDTRACE_ADMIN_TOKEN="+attackAdmin)
-	out, err := cmd.StdoutPipe()
+	addr, pid, stop, err := startServe(ctx, exe, dir, []string{"CREDTRACE_ADMIN_TOKEN=" + attackAdmin}, "--anomaly-schedule", "")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("attack: %w", err)
 	}
-	cmd.Stderr = io.Discard
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	defer func() {
-		cmd.Process.Signal(os.Interrupt)
-		cmd.Wait()
-	}()
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		return nil, fmt.Errorf("attack: the service printed no address: %w", err)
-	}
-	_, rest, ok := strings.Cut(line, " listening on http://")
-	if !ok {
-		return nil, fmt.Errorf("attack: unexpected first line %q", line)
-	}
-	addr, _, _ := strings.Cut(rest, " ")
-	go io.Copy(io.Discard, out)
+	defer stop()
 
-	pid := cmd.Process.Pid
 	var results []bodyAttack
 	for _, path := range paths {
 		token := ""
@@ -103,6 +83,40 @@ func benchBodyAttack(ctx context.Context, exe, dir string, conns, size int, path
 		results = append(results, r)
 	}
 	return results, nil
+}
+
+// startServe starts `credtrace serve` (exe) as a child process on a loopback port with the
+// data directory dir, env added to this process's environment and args after the address and
+// directory flags. It answers the address the service printed, its process id, and a stop
+// that interrupts it and waits for it to end.
+func startServe(ctx context.Context, exe, dir string, env []string, args ...string) (addr string, pid int, stop func(), err error) {
+	cmd := exec.CommandContext(ctx, exe, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dir}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", 0, nil, err
+	}
+	cmd.Stderr = io.Discard
+	if err := cmd.Start(); err != nil {
+		return "", 0, nil, err
+	}
+	stop = func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		stop()
+		return "", 0, nil, fmt.Errorf("the service printed no address: %w", err)
+	}
+	_, rest, ok := strings.Cut(line, " listening on http://")
+	if !ok {
+		stop()
+		return "", 0, nil, fmt.Errorf("unexpected first line %q", line)
+	}
+	addr, _, _ = strings.Cut(rest, " ")
+	go io.Copy(io.Discard, out)
+	return addr, cmd.Process.Pid, stop, nil
 }
 
 // attackOne sends one request announcing size bytes, then the bytes (a JSON array of

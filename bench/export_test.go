@@ -25,3 +25,15 @@ func (c Confusion) Add(q float64, grade string) { c.add(q, grade) }
 
 // Agreement is the share of graded subjects in their band.
 func (c Confusion) Agreement() float64 { return c.agreement() }
+
+// TrendBound and JudgeTrend are the soak's trend judgement.
+type TrendBound = trendBound
+
+// JudgeTrend judges series against b: whether it passes, and why not.
+func JudgeTrend(series []float64, b TrendBound) (ok bool, reason string) {
+	v := judgeTrend(series, b)
+	return v.OK, v.Reason
+}
+
+// SoakBounds are the bounds the soak states and applies.
+var SoakBounds = soakBounds

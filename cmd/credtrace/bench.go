@@ -34,6 +34,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	validity := fs.Bool("validity", false, "run the validity bench instead: score synthetic worlds through an in-process service and compare with their truth")
 	seeds := fs.Int("seeds", 3, "worlds of the validity bench (seeds 1 to N)")
 	sizeName := fs.String("validity-size", "validity", "size of the validity bench's worlds: validity (30 outlets, 4,000 parcels) or one of gen's: "+strings.Join(synth.Sizes, ", "))
+	soak := fs.Duration("soak", 0, "run the soak instead for this long (e.g. 20m): ingestion, traces, SSE subscribers, webhooks and scoring runs at once against a child service; fails when its memory, goroutines, open files or p99 latency trend up past the stated bounds")
 	if help, err := parseFlags(fs, args, stdout, "bench [flags]"); help || err != nil {
 		return err
 	}
@@ -52,6 +53,9 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *soak > 0 {
+		return bench.Soak(ctx, bench.SoakOptions{Exe: exe, Duration: *soak}, stdout, stderr)
 	}
 	if *validity {
 		size := bench.ValiditySize
