@@ -497,22 +497,28 @@ func (s *Service) checkEmployment(ctx context.Context, a credtrace.Caller, v *cr
 	return nil
 }
 
+// checkPerson normalises a person's resident ID number and phone (trimmed; the ID's check
+// character upper case) and checks them and the name, each error naming its field.
+func checkPerson(v *credtrace.Validation, name string, idNumber, phone *string) {
+	*idNumber = strings.ToUpper(strings.TrimSpace(*idNumber))
+	*phone = strings.TrimSpace(*phone)
+	checkName(v, "name", name, 64)
+	if why := CheckResidentID(*idNumber); why != "" {
+		v.Add("id_number", "%s", why)
+	}
+	if why := CheckPhone(*phone); why != "" {
+		v.Add("phone", "%s", why)
+	}
+}
+
 // CreateStaff registers a person (regulators, or a firm for its own tree). credtrace.ErrConflict when a
 // person with the same ID number is registered.
 func (s *Service) CreateStaff(ctx context.Context, a credtrace.Caller, in StaffInput) (Staff, error) {
 	if !a.IsRegulator() && a.Role != credtrace.RoleFirm {
 		return Staff{}, credtrace.ErrForbidden
 	}
-	in.IDNumber = strings.ToUpper(strings.TrimSpace(in.IDNumber))
-	in.Phone = strings.TrimSpace(in.Phone)
 	v := &credtrace.Validation{}
-	checkName(v, "name", in.Name, 64)
-	if why := CheckResidentID(in.IDNumber); why != "" {
-		v.Add("id_number", "%s", why)
-	}
-	if why := CheckPhone(in.Phone); why != "" {
-		v.Add("phone", "%s", why)
-	}
+	checkPerson(v, in.Name, &in.IDNumber, &in.Phone)
 	if in.Employment == nil && a.Role == credtrace.RoleFirm {
 		v.Add("employment", "required when a firm registers a person")
 	}

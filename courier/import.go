@@ -207,16 +207,8 @@ func (s *Service) ImportStaff(ctx context.Context, a credtrace.Caller, in StaffI
 	if err := CheckImporter(a); err != nil {
 		return Staff{}, "", err
 	}
-	in.IDNumber = strings.ToUpper(strings.TrimSpace(in.IDNumber))
-	in.Phone = strings.TrimSpace(in.Phone)
 	v := &credtrace.Validation{}
-	checkName(v, "name", in.Name, 64)
-	if why := CheckResidentID(in.IDNumber); why != "" {
-		v.Add("id_number", "%s", why)
-	}
-	if why := CheckPhone(in.Phone); why != "" {
-		v.Add("phone", "%s", why)
-	}
+	checkPerson(v, in.Name, &in.IDNumber, &in.Phone)
 	now := s.Now()
 	var emp []Employment
 	for i, e := range in.Employment {

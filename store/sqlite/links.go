@@ -236,13 +236,8 @@ func (t *Tracking) Retract(ctx context.Context, r tracking.Retraction, p trackin
 		if err := tx.putParcels(ctx, []tracking.Parcel{p}); err != nil {
 			return err
 		}
-		sums := map[tracking.StatKey]map[tracking.Metric]int{}
-		for _, d := range deltas {
-			if sums[d.Key] == nil {
-				sums[d.Key] = map[tracking.Metric]int{}
-			}
-			sums[d.Key][d.Metric] += d.N
-		}
+		sums := statSums{}
+		sums.add(deltas)
 		return tx.applyStats(ctx, sums)
 	})
 	if err != nil {

@@ -353,7 +353,7 @@ func (t *Tracking) WriteBatch(ctx context.Context, b tracking.Batch) error {
 			return fmt.Errorf("sqlite: prepare: %w", err)
 		}
 		defer ins.Close()
-		sums := map[tracking.StatKey]map[tracking.Metric]int{}
+		sums := statSums{}
 		for _, e := range b.Events {
 			body, err := json.Marshal(toEvent(e))
 			if err != nil {
@@ -366,12 +366,7 @@ func (t *Tracking) WriteBatch(ctx context.Context, b tracking.Batch) error {
 			if n, _ := res.RowsAffected(); n == 0 {
 				continue // stored already: it counted when it was
 			}
-			for _, d := range e.Deltas {
-				if sums[d.Key] == nil {
-					sums[d.Key] = map[tracking.Metric]int{}
-				}
-				sums[d.Key][d.Metric] += d.N
-			}
+			sums.add(e.Deltas)
 		}
 		tx.step("events")
 		if err := tx.putParcels(ctx, b.Parcels); err != nil {
@@ -418,6 +413,20 @@ func (s *Store) putParcels(ctx context.Context, ps []tracking.Parcel) error {
 		}
 	}
 	return nil
+}
+
+// statSums are statistics deltas coalesced by key and metric, so that applyStats writes each
+// key once.
+type statSums map[tracking.StatKey]map[tracking.Metric]int
+
+// add coalesces ds into s.
+func (s statSums) add(ds []tracking.StatDelta) {
+	for _, d := range ds {
+		if s[d.Key] == nil {
+			s[d.Key] = map[tracking.Metric]int{}
+		}
+		s[d.Key][d.Metric] += d.N
+	}
 }
 
 // applyStats adds coalesced sums, one upsert per key, in a stable order.
@@ -477,13 +486,8 @@ func (t *Tracking) AddStats(ctx context.Context, source string, deltas []trackin
 		if n, _ := res.RowsAffected(); n == 0 {
 			return nil
 		}
-		sums := map[tracking.StatKey]map[tracking.Metric]int{}
-		for _, d := range deltas {
-			if sums[d.Key] == nil {
-				sums[d.Key] = map[tracking.Metric]int{}
-			}
-			sums[d.Key][d.Metric] += d.N
-		}
+		sums := statSums{}
+		sums.add(deltas)
 		return tx.applyStats(ctx, sums)
 	})
 }
@@ -742,14 +746,9 @@ func (t *Tracking) SaveDerived(ctx context.Context, d tracking.Derived) error {
 		if err := tx.putParcels(ctx, d.Parcels); err != nil {
 			return err
 		}
-		sums := map[tracking.StatKey]map[tracking.Metric]int{}
+		sums := statSums{}
 		for _, e := range d.Events {
-			for _, dl := range e.Deltas {
-				if sums[dl.Key] == nil {
-					sums[dl.Key] = map[tracking.Metric]int{}
-				}
-				sums[dl.Key][dl.Metric] += dl.N
-			}
+			sums.add(e.Deltas)
 		}
 		if err := tx.applyStats(ctx, sums); err != nil {
 			return err
