@@ -86,20 +86,21 @@ func Validity(ctx context.Context, o ValidityOptions, stdout, stderr io.Writer) 
 	return nil
 }
 
-// The methods a seed is scored by: the run's own, and 2026.2, 2026.3 and 2026.4 recomputed
-// from the run's inputs.
+// The methods a seed is scored by: the run's own, and 2026.2 to 2026.5 recomputed from the
+// run's inputs.
 const (
 	methodInForce = "in force"
 	method2026_2  = "2026.2"
 	method2026_3  = "2026.3"
 	method2026_4  = "2026.4"
+	method2026_5  = "2026.5"
 )
 
 // validityMethods are the methods of the figures, in the order printed, with their documents
 // (the run's own is read from the service).
 var validityMethods = []struct{ name, doc string }{
 	{methodInForce, ""}, {method2026_2, scoring.Method2026_2}, {method2026_3, scoring.Method2026_3},
-	{method2026_4, scoring.Method2026_4},
+	{method2026_4, scoring.Method2026_4}, {method2026_5, scoring.Method2026_5},
 }
 
 // methodLabel names a method in the figures: the run's own by its version.
@@ -202,8 +203,7 @@ func validitySeed(ctx context.Context, o ValidityOptions, dir string, seed uint6
 	res.Method, _ = run["method"].(string)
 	api := apiClient{base: sv.URL, token: token, hc: &http.Client{Timeout: time.Minute}}
 
-	// The run's inputs, recomputed under the run's method (a check) and under 2026.2, 2026.3
-	// and 2026.4.
+	// The run's inputs, recomputed under the run's method (a check) and under 2026.2 to 2026.5.
 	raw, err := api.get(ctx, "/v1/scoring/runs/"+runID+"/inputs")
 	if err != nil {
 		return res, err
@@ -461,7 +461,7 @@ func printValidity(w io.Writer, o ValidityOptions, rs []validityResult, took tim
 	if len(rs) > 0 {
 		method = rs[0].Method
 	}
-	fmt.Fprintf(w, "credtrace validity bench: %d worlds (seeds %s) of size %s, %d outlets each; scored by the run (methodology %s) and by 2026.2, 2026.3 and 2026.4 recomputed from the run's inputs; %s\n\n",
+	fmt.Fprintf(w, "credtrace validity bench: %d worlds (seeds %s) of size %s, %d outlets each; scored by the run (methodology %s) and by 2026.2 to 2026.5 recomputed from the run's inputs; %s\n\n",
 		len(rs), strings.Join(seeds, ", "), o.SizeName, rs[0].Outlets, method, took.Round(time.Second))
 	row := func(name, goal string, vals []float64, format string) {
 		mean, lo := meanMin(vals)
@@ -560,7 +560,7 @@ func printValidity(w io.Writer, o ValidityOptions, rs []validityResult, took tim
 	}
 	fmt.Fprintf(w, "- tiny subjects: the planted tiny outlets (no merchant, at most %d deliveries, no inspection), their sites and the couriers who only ever worked there; %d of them graded over the seeds, %d of those with a record in force.\n",
 		synth.TinyDeliveries, tinyGraded, tinyRecord)
-	fmt.Fprintln(w, "- 2026.2 takes effect on 2027-01-01, 2026.3 on 2027-04-01 and 2026.4 on 2027-07-01, and a period is scored by the version in force at its start, so no run can use them before then; their figures are scoring.Compute under each over the run's own inputs (GET /v1/scoring/runs/{id}/inputs), as a replay computes. The late shares 2026.4 reads are measured as the events come in, with the segment norms it publishes.")
+	fmt.Fprintln(w, "- 2026.2 takes effect on 2027-01-01, 2026.3 on 2027-04-01, 2026.4 on 2027-07-01 and 2026.5 on 2028-01-01, and a period is scored by the version in force at its start, so no run can use them before then; their figures are scoring.Compute under each over the run's own inputs (GET /v1/scoring/runs/{id}/inputs), as a replay computes. The late shares 2026.4 and 2026.5 read (2026.5 a person's in-hand share) are measured as the events come in, with the segment norms they publish.")
 	if mismatches > 0 {
 		fmt.Fprintf(w, "- WARNING: %d stored scores differ from their recomputation from the run's inputs.\n", mismatches)
 	}

@@ -64,6 +64,11 @@ type Counts struct {
 	SlowLineHaul int `json:",omitempty"`
 	SlowLastMile int `json:",omitempty"`
 	LateFallback int `json:",omitempty"`
+	// CarriedShare is, for a person, the part of LateShare on segments they had in hand (a
+	// collection not handed in, a delivery round not completed, in time; tracking.MCarriedShare),
+	// without the wait at a site after an arrival they happened to scan. Read for people from
+	// 2026.5 on (Methodology.StaffCarriedShare); left out of the inputs' JSON when zero.
+	CarriedShare int `json:",omitempty"`
 }
 
 func key(kind SubjectKind, id string) string { return string(kind) + "/" + id }
@@ -377,6 +382,10 @@ func scoreOne(m Methodology, in Inputs, d *subjectData, prior ratingPrior) Score
 		lateW, lateK, lateN, lateWhat := tw["late_per_10k"], c.Late, judged, "late"
 		if w := tw["late_share_per_10k"]; w > 0 {
 			share := float64(c.LateShare) / tracking.ShareUnit
+			if m.StaffCarriedShare && d.kind == Staff {
+				// A person answers for the segments they had in hand (2026.5 on).
+				share = float64(c.CarriedShare) / tracking.ShareUnit
+			}
 			late = 0
 			if c.Handled > 0 {
 				late = share / float64(c.Handled) * 1e4
@@ -421,8 +430,13 @@ func scoreOne(m Methodology, in Inputs, d *subjectData, prior ratingPrior) Score
 		if tw["late_share_per_10k"] > 0 && (c.LateShare > 0 || c.LateFallback > 0) {
 			// The delay's evidence: the segments the subject held over their norm on late
 			// parcels, and what the attributed lateness alone costs the component.
+			detail := delayDetail(m, c)
+			if m.StaffCarriedShare && d.kind == Staff {
+				detail += fmt.Sprintf("; of these %.2f on segments the person had in hand (collections, delivery rounds), the rate's numerator; the rest waited at a site after an arrival they scanned, the site's",
+					float64(c.CarriedShare)/tracking.ShareUnit)
+			}
 			tr.Items = append(tr.Items, Item{Kind: "delay", Ref: ref + "/segments",
-				Effect: round2(halving(measure, trackingHalf) - halving(measure-lateW*late, trackingHalf)), Detail: delayDetail(m, c)})
+				Effect: round2(halving(measure, trackingHalf) - halving(measure-lateW*late, trackingHalf)), Detail: detail})
 		}
 		if ev != nil && ev.TimelinessShare > 0 {
 			comps = append(comps, splitTracking(m, tr, lateW*late, measure-lateW*late, lateK, lateN, lateW, c)...)
@@ -517,6 +531,19 @@ func scoreOne(m Methodology, in Inputs, d *subjectData, prior ratingPrior) Score
 			sort.SliceStable(cp.Items, func(a, b int) bool { return math.Abs(cp.Items[a].Effect) > math.Abs(cp.Items[b].Effect) })
 			cp.Items = cp.Items[:5]
 		}
+	}
+	if m.EmptyShare && c.EmptySuspect > 0 {
+		// Empty-parcel suspects are fraud, not service (2026.5 on): the score counts for the
+		// share of what the subject collected that was service, the suspects' share at 0.
+		collected := c.Handled + c.EmptySuspect
+		share := float64(c.EmptySuspect) / float64(collected)
+		off := vsum * share
+		vsum -= off
+		ref := fmt.Sprintf("%s/%s/%s..%s", d.kind, d.id, in.StatsFrom, in.AsOf.In(cst).Format("2006-01-02"))
+		detail := fmt.Sprintf("%d empty-parcel suspects of %d parcels handled and collected (%.1f%%): the service score %.0f counts for the %.1f%% that was service, the suspects at 0: −%.0f points",
+			c.EmptySuspect, collected, 100*share, vsum+off, 100*(1-share), off)
+		comps = append(comps, Component{Party: "empty_parcels", Weight: 0, Value: round2(-off), Detail: detail,
+			Items: []Item{{Kind: "statistic", Ref: ref + "/empty_suspect", Effect: round2(-off), Detail: detail}}})
 	}
 	if len(d.commits) > 0 {
 		b := math.Min(float64(len(d.commits))*m.CommitmentBonus, m.BonusCap)

@@ -78,6 +78,16 @@ type Methodology struct {
 	// judged (cmd wires them into tracking), so a version that changes them measures only the
 	// parcels judged after it is wired.
 	SegmentNorms map[string]float64 `json:"segment_norms,omitempty"`
+	// StaffCarriedShare, from 2026.5 on, takes a person's late share only from the segments
+	// they had in hand (Counts.CarriedShare: a collection not handed in, a delivery round not
+	// completed, in time), not from the wait at a site after an arrival they happened to scan,
+	// which is the site's.
+	StaffCarriedShare bool `json:"staff_carried_share,omitempty"`
+	// EmptyShare, from 2026.5 on, weighs empty-parcel suspects by their share of what the
+	// subject collected: the score counts for the share that was service, and the suspects'
+	// share counts at 0 (a subject that collected nothing but suspects scores 0), in place of a
+	// tracking weight per suspect (empty_suspect_per_10k, which must then be 0).
+	EmptyShare bool `json:"empty_share,omitempty"`
 }
 
 // maxSegmentNorm is the longest norm a segment may have: the total delay within a city (3
@@ -310,6 +320,52 @@ const Method2026_4 = `{
     "timeliness_share": 0.5, "record_error_by_volume": true}
 }`
 
+// Method2026_5 is 2026.4 with three amendments from the validity bench (issue 12 item 6;
+// METHOD.md): a person's late share taken only from the segments they had in hand
+// (staff_carried_share), not from the wait at a site after an arrival they scanned; empty-parcel
+// suspects weighed by their share of what the subject collected (empty_share: the score counts
+// for the share that was service, the suspects' share at 0) in place of a loss's weight each,
+// which decided the grade of any outlet that took in a campaign; and grade cut-offs for the
+// credibility-weighted score of 2026.3 on, which no longer reaches 2026.1's A. A new version,
+// not a change of 2026.4, which has been published; it takes effect on 2028-01-01, two quarters
+// after 2026.4, so that it is published a full quarter before it governs a period.
+const Method2026_5 = `{
+  "version": "2026.5",
+  "effective_from": "2028-01-01T00:00:00+08:00",
+  "description": "2026.4 (delay attributed along the custody chain, evidence weighed by its amount) with a person's late share from the segments they had in hand, empty-parcel suspects weighed by their share of what was collected, and cut-offs for the credibility-weighted score",
+  "window_months": 24,
+  "time_weights": [{"up_to_months": 6, "weight": 3}, {"up_to_months": 12, "weight": 2}, {"up_to_months": 24, "weight": 1}],
+  "severity_weights": {"minor": 1, "general": 3, "serious": 8},
+  "category_weights": {"supervision": 1, "enforcement": 1.5, "complaint": 0.8, "media": 0.8, "licence": 1.2, "service_quality": 1, "delivery_safety": 1.5},
+  "party_weights": {"regulator": 0.4, "tracking": 0.3, "merchant": 0.15, "consumer": 0.15},
+  "tracking_weights": {"late_per_10k": 0, "late_share_per_10k": 0.02, "lost_per_10k": 1.0, "damaged_per_10k": 0.5, "complaints_per_million": 0.05, "empty_suspect_per_10k": 0},
+  "segment_norms": {"pickup": 24, "sorting": 24, "line_haul": 48, "last_mile": 36},
+  "staff_carried_share": true,
+  "empty_share": true,
+  "prior_mean": 4.2,
+  "prior_count": 10,
+  "commitment_bonus": 10,
+  "bonus_cap": 30,
+  "volume_bands": [10000, 100000, 1000000],
+  "cutoffs": {"A": 700, "B": 550, "C": 400},
+  "rating_edit_hours": 168,
+  "burst_count": 5,
+  "burst_weight": 0.2,
+  "suspect_five_star": 0,
+  "burst_scope": "firm_tree",
+  "net_bursts_apart": true,
+  "lists": {
+    "red_consecutive_a": 2,
+    "black_consecutive_d": 2,
+    "revocation_grade": [{"category": "delivery_safety", "severity": "serious"}],
+    "review_decile_periods": 4,
+    "sanction_months": {"redlist": 12, "blacklist": 12, "public_exposure": 3, "platform_restriction": 6, "suspension": 3, "revocation_proposal": 0}
+  },
+  "inspections_by_grade": {"A": 1, "B": 2, "C": 4, "D": 12, "insufficient": 2},
+  "evidence": {"exposure_floor": 500, "record_half": 50, "record_unit": 3, "star_variance": 1, "spread": 150, "max_se": 70, "shrink": "peer",
+    "timeliness_share": 0.5, "record_error_by_volume": true}
+}`
+
 // TrackingNorms are the segment norms m publishes, as tracking measures them (nil when m
 // publishes none): cmd wires them into tracking.Options.SegmentNorms.
 func (m Methodology) TrackingNorms() map[tracking.SegmentKind]time.Duration {
@@ -414,6 +470,9 @@ func ParseMethod(doc string) (Methodology, error) {
 				v.Add("segment_norms."+k, "not a segment kind (pickup, sorting, line_haul, last_mile)")
 			}
 		}
+	}
+	if m.EmptyShare && m.TrackingWeights["empty_suspect_per_10k"] > 0 {
+		v.Add("tracking_weights.empty_suspect_per_10k", "must be 0 with empty_share: the suspects weigh once, by their share")
 	}
 	if m.Lists.RedConsecutiveA < 1 || m.Lists.BlackConsecutiveD < 1 || m.Lists.ReviewDecile < 1 {
 		v.Add("lists", "period counts must be at least 1")

@@ -366,7 +366,7 @@ func (s *Service) Gather(ctx context.Context, m Methodology, asOf time.Time) (In
 			byID[id] = Counts{Handled: c[tracking.MHandled], Delivered: c[tracking.MDelivered], OnTime: c[tracking.MOnTime], Late: c[tracking.MLate],
 				Lost: c[tracking.MLost], Damaged: c[tracking.MDamaged], Complaints: c[tracking.MComplaints], EmptySuspect: c[tracking.MEmptySuspect],
 				LateShare: c[tracking.MLateShare], SlowPickup: c[tracking.MSlowPickup], SlowSorting: c[tracking.MSlowSorting],
-				SlowLineHaul: c[tracking.MSlowLineHaul], SlowLastMile: c[tracking.MSlowLastMile], LateFallback: c[tracking.MLateFallback]}
+				SlowLineHaul: c[tracking.MSlowLineHaul], SlowLastMile: c[tracking.MSlowLastMile], LateFallback: c[tracking.MLateFallback], CarriedShare: c[tracking.MCarriedShare]}
 		}
 		in.Stats[kind] = byID
 	}

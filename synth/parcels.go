@@ -21,7 +21,12 @@ const (
 	shareOutOfOrder = 0.03  // sent after the event that follows it
 	shareLate       = 0.025 // sent hours after it happened
 	uploadEvery     = 4 * time.Hour
-	maxChain        = 12
+
+	// courierSlip times a courier's bad() is the chance that they hold a parcel they carry a
+	// day or more too long: a collection handed in late, a delivery round not completed. A
+	// middling courier (quality 0.5) slips on about one parcel in fifteen, the worst on one in four.
+	courierSlip = 0.25
+	maxChain    = 12
 )
 
 // parcels sends every ordinary parcel from its merchant's outlet to its recipient's.
@@ -231,8 +236,13 @@ func (g *gen) chain(p *Parcel, hq *hqState, o, d *outletState) []Event {
 	courier := g.courierAt(o, t)
 	e := add("collected", t, o.site, courier, o.region)
 	e.Merchant, e.RecipientPhone, e.WeightGrams = p.Merchant, p.RecipientPhone, g.weight()
+	// The collecting courier's leg follows the courier: how soon they bring the parcel in, and
+	// a share, the worse the courier the larger, handed in only the next day or the day after.
+	if g.chance(courierSlip * g.bad(courier)) {
+		t = t.Add(g.between(16*time.Hour, 48*time.Hour))
+	}
 	if departure {
-		t = t.Add(g.between(40*time.Minute, 4*time.Hour))
+		t = t.Add(g.slow(courier, g.between(40*time.Minute, 4*time.Hour)))
 		add("departed", t, o.site, courier, o.region)
 	}
 	// A delayed parcel is stuck at the last sorting centre or at the delivering outlet, the
@@ -304,6 +314,10 @@ func (g *gen) chain(p *Parcel, hq *hqState, o, d *outletState) []Event {
 		add("delivered", t, d.site, dc, d.region).Signer = "recipient"
 	default:
 		t = t.Add(g.slow(dc, g.between(20*time.Minute, 5*time.Hour)))
+		if g.chance(courierSlip * g.bad(dc)) {
+			// Not delivered on the round: the courier keeps it and delivers it a day or two later.
+			t = t.Add(g.between(24*time.Hour, 60*time.Hour))
+		}
 		site, signer, remark := d.site, "recipient", ""
 		switch x := g.r.Float64(); {
 		case p.Kind == ParcelFalseSignature:

@@ -10,7 +10,8 @@ import (
 // Truth is a world's answer key, which no party sends and the service never sees: the true
 // quality of every outlet, site and courier, which drove the world's events (each leg's dwell,
 // delays, silent losses, damage and failed deliveries follow the quality of the holder of that
-// leg), its complaints, ratings and inspection findings; and the manipulation planted in it.
+// leg: a courier's own legs, the collection until it is handed in and the delivery round, the
+// courier's), its complaints, ratings and inspection findings; and the manipulation planted in it.
 // A validity bench scores the world and compares the scores with it.
 type Truth struct {
 	// Qualities in [0,1], 1 the best: by outlet firm Ref, by site Ref (outlet sites and lockers

@@ -84,7 +84,20 @@ type Share struct {
 	Milli   int
 	Over    time.Duration
 	EventID string // the event that opened the segment
+	// InHand is the part of Milli, in thousandths of the parcel too, for the time the holder's
+	// person had the parcel in hand on the segment: from the scan that put it in their hands (a
+	// collection, a delivery round or a failed attempt) to the segment's end, in proportion to
+	// the segment's dwell. An arrival or a locker's scan leaves the parcel at the site whoever
+	// scanned it in, a departure on a vehicle: that wait is not the scanner's doing. The person's
+	// MCarriedShare counts InHand.
+	InHand int
 }
+
+// carriedFrom are the statuses that put a parcel in a person's hands: the time from one of
+// them to the segment's end is the person's own doing. An arrival at a site, a locker's hold, an exception or damage scan
+// leave the parcel at the site, a departure or a handover on a vehicle or with another holder:
+// their dwell is not the scanner's.
+var carriedFrom = map[Code]bool{Collected: true, OutForDelivery: true, DeliveryFailed: true}
 
 // leg is one firm-held stretch of the chain, with its kind and dwell.
 type leg struct {
@@ -93,6 +106,7 @@ type leg struct {
 	dwell  time.Duration
 	status Code
 	event  string
+	inHand time.Time // the first scan in the segment that put the parcel in its person's hands
 }
 
 // legs rebuilds the custody chain from steps as BuildTrace does (events after a final one do
@@ -111,6 +125,9 @@ func legs(steps []Step, end time.Time) []leg {
 		}
 		final = final || st.Code.Final()
 		if cur != nil && (cur.holder.Key() == st.Holder.Key()) {
+			if cur.inHand.IsZero() && carriedFrom[st.Code] {
+				cur.inHand = st.At
+			}
 			continue
 		}
 		if cur != nil {
@@ -118,6 +135,9 @@ func legs(steps []Step, end time.Time) []leg {
 			out = append(out, *cur)
 		}
 		cur = &leg{holder: st.Holder, from: st.At, status: st.Code, event: st.EventID}
+		if carriedFrom[st.Code] {
+			cur.inHand = st.At
+		}
 	}
 	if cur != nil && end.After(cur.from) {
 		cur.dwell = end.Sub(cur.from)
@@ -171,6 +191,7 @@ func kinds(ls []leg, outlet string) []SegmentKind {
 // for a parcel that was not (see kinds).
 func attribute(steps []Step, end time.Time, norms map[SegmentKind]time.Duration, outlet string, fallback Party) []Share {
 	var out []Share
+	var held []leg // the leg of each share
 	if slices.ContainsFunc(steps, func(s Step) bool { return s.Code == Collected }) {
 		ls := legs(steps, end)
 		ks := kinds(ls, outlet)
@@ -178,6 +199,7 @@ func attribute(steps []Step, end time.Time, norms map[SegmentKind]time.Duration,
 			if over := l.dwell - norms[ks[i]]; over > 0 {
 				out = append(out, Share{Holder: Party{FirmID: l.holder.FirmID, SiteID: l.holder.SiteID, StaffID: l.holder.StaffID},
 					Kind: ks[i], Over: over, EventID: l.event})
+				held = append(held, l)
 			}
 		}
 	}
@@ -214,11 +236,20 @@ func attribute(steps []Step, end time.Time, norms map[SegmentKind]time.Duration,
 		out[rems[k].i].Milli++
 		left--
 	}
+	for i, l := range held {
+		if l.holder.StaffID == "" || l.inHand.IsZero() {
+			continue
+		}
+		// The part of the segment's dwell from the scan that put it in the person's hands.
+		hand, dwell := int64(l.from.Add(l.dwell).Sub(l.inHand)/time.Minute), max(int64(l.dwell/time.Minute), 1)
+		out[i].InHand = int(int64(out[i].Milli) * min(hand, dwell) / dwell)
+	}
 	return out
 }
 
 // shareDeltas are the statistics of shares on day, times sign (−1 takes them back): each
-// holder's late share, and one slow segment of its kind (or one fallback attribution).
+// holder's late share, and one slow segment of its kind (or one fallback attribution); and
+// the person's share of the time they had the parcel in hand (MCarriedShare).
 func shareDeltas(shares []Share, day string, sign int) []StatDelta {
 	var out []StatDelta
 	for _, s := range shares {
@@ -228,6 +259,9 @@ func shareDeltas(shares []Share, day string, sign int) []StatDelta {
 			m = SlowMetric(s.Kind)
 		}
 		out = append(out, deltas(s.Holder, day, m, sign)...)
+		if s.InHand > 0 && s.Holder.StaffID != "" {
+			out = append(out, StatDelta{Key: StatKey{SubjectStaff, s.Holder.StaffID, day}, Metric: MCarriedShare, N: sign * s.InHand})
+		}
 	}
 	return out
 }

@@ -107,6 +107,48 @@ func TestDelayGoesToWhoeverCausedIt(t *testing.T) {
 	}
 }
 
+// A person answers (MCarriedShare, methodology 2026.5) for the time they had a parcel in
+// hand, not for the wait at a site after an arrival they scanned: wA scans the arrival at
+// siteBr and the parcel waits there 60 h; yBr takes it out and keeps it 40 h; xA collects it
+// and hands it in after 30 h. Their late shares (MLateShare) still follow the holders.
+func TestCarriedShareIsTheTimeInHand(t *testing.T) {
+	t.Parallel()
+	h := func(n float64) time.Time { return t0.Add(time.Duration(n * float64(time.Hour))) }
+	w := newWorld(t)
+	w.clk.Set(h(140))
+	wb := "DL0000000002"
+	w.accept(t,
+		ev("c", wb, w.hqA, tracking.Collected, h(0), w.siteA, w.xA), // pickup 30 h: 6 over 24
+		ev("a1", wb, w.hqA, tracking.Arrived, h(30), w.siteBr, w.wA), // last mile at siteBr with wA 60 h: 24 over 36
+		ev("o", wb, w.hqA, tracking.OutForDelivery, h(90), w.siteBr, w.yBr),
+		ev("dl", wb, w.hqA, tracking.Delivered, h(130), w.siteBr, w.yBr), // yBr's round 40 h: 4 over 36
+	)
+	for _, tc := range []struct {
+		name        string
+		id          string
+		late, inHand int
+	}{{"collector xA", w.xA, 176, 176}, {"arrival scanner wA", w.wA, 706, 0}, {"courier yBr", w.yBr, 118, 118}} {
+		if got, in := w.sum(t, tracking.SubjectStaff, tc.id, tracking.MLateShare), w.sum(t, tracking.SubjectStaff, tc.id, tracking.MCarriedShare); got != tc.late || in != tc.inHand {
+			t.Errorf("%s: late share %d, in hand %d; want %d, %d", tc.name, got, in, tc.late, tc.inHand)
+		}
+	}
+	// The same person scanning the arrival and taking the parcel out holds one segment; they
+	// had it in hand from the round on: 20 h of its 80 h.
+	wb = "DL0000000003"
+	w.accept(t,
+		ev("c2", wb, w.hqA, tracking.Collected, h(0), w.siteA, w.xA),
+		ev("a2", wb, w.hqA, tracking.Arrived, h(10), w.siteBr, w.yBr),
+		ev("o2", wb, w.hqA, tracking.OutForDelivery, h(70), w.siteBr, w.yBr),
+		ev("dl2", wb, w.hqA, tracking.Delivered, h(90), w.siteBr, w.yBr), // last mile 80 h: 44 over 36, all of the share
+	)
+	if got, in := w.sum(t, tracking.SubjectStaff, w.yBr, tracking.MLateShare), w.sum(t, tracking.SubjectStaff, w.yBr, tracking.MCarriedShare); got != 118+1000 || in != 118+250 {
+		t.Errorf("courier yBr after the second parcel: late share %d, in hand %d; want %d, %d", got, in, 1118, 368)
+	}
+	if diffs, err := w.svc.Check(w.ctx); err != nil || len(diffs) > 0 {
+		t.Errorf("Check = %v, %v; want no difference", diffs, err)
+	}
+}
+
 // Taking a late judgement back (the parcel turns out an empty-parcel suspect) takes back
 // exactly the shares it counted.
 func TestDelaySharesWithdrawnExactly(t *testing.T) {

@@ -219,11 +219,16 @@ const (
 	// MLateFallback counts the late parcels none of whose segments exceeded its norm: their
 	// whole share went to the delivering outlet, as MLate does.
 	MLateFallback Metric = "late_fallback"
+	// MCarriedShare is, for a person (staff statistics only), the part of their late share for
+	// the time they had the parcel in hand (Share.InHand): what they collected and did not hand
+	// in, or took out and did not deliver, in time. MLateShare also charges them the wait at a
+	// site after an arrival they scanned; methodology 2026.5 reads this in its place for people.
+	MCarriedShare Metric = "carried_share"
 )
 
 // Metrics lists every metric.
 var Metrics = []Metric{MHandled, MDelivered, MOnTime, MLate, MLost, MDamaged, MComplaints, MEmptySuspect,
-	MLateShare, MSlowPickup, MSlowSorting, MSlowLineHaul, MSlowLastMile, MLateFallback}
+	MLateShare, MSlowPickup, MSlowSorting, MSlowLineHaul, MSlowLastMile, MLateFallback, MCarriedShare}
 
 // SubjectKind is what statistics are about.
 type SubjectKind string

@@ -226,6 +226,7 @@ type shareDoc struct {
 	Milli   int64    `bson:"milli"`
 	OverMS  int64    `bson:"over_ms,omitempty"`
 	EventID string   `bson:"event,omitempty"`
+	InHand  int64    `bson:"in_hand,omitempty"`
 }
 
 func toStepDoc(s tracking.Step) stepDoc {
@@ -237,12 +238,12 @@ func fromStepDoc(d stepDoc) tracking.Step {
 }
 
 func toShareDoc(s tracking.Share) shareDoc {
-	return shareDoc{Holder: toPartyDoc(s.Holder), Kind: string(s.Kind), Milli: int64(s.Milli), OverMS: s.Over.Milliseconds(), EventID: s.EventID}
+	return shareDoc{Holder: toPartyDoc(s.Holder), Kind: string(s.Kind), Milli: int64(s.Milli), OverMS: s.Over.Milliseconds(), EventID: s.EventID, InHand: int64(s.InHand)}
 }
 
 func fromShareDoc(d shareDoc) tracking.Share {
 	return tracking.Share{Holder: fromPartyDoc(d.Holder), Kind: tracking.SegmentKind(d.Kind), Milli: int(d.Milli),
-		Over: time.Duration(d.OverMS) * time.Millisecond, EventID: d.EventID}
+		Over: time.Duration(d.OverMS) * time.Millisecond, EventID: d.EventID, InHand: int(d.InHand)}
 }
 
 func toParcelDoc(p tracking.Parcel) parcelDoc {

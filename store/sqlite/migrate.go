@@ -574,6 +574,11 @@ CREATE TABLE webhook_claims (
 	PRIMARY KEY (delivery_id, attempt)
 );
 `,
+	// The part of a person's late share on segments they had in hand (issue 12 item 6,
+	// methodology 2026.5): tracking.MCarriedShare.
+	`
+ALTER TABLE stats ADD COLUMN carried_share INTEGER NOT NULL DEFAULT 0;
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

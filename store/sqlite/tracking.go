@@ -162,6 +162,7 @@ type shareJSON struct {
 	Milli   int       `json:"milli"`
 	OverMS  int64     `json:"over_ms,omitempty"`
 	EventID string    `json:"event,omitempty"`
+	InHand  int       `json:"in_hand,omitempty"`
 }
 
 func toSteps(ss []tracking.Step) []stepJSON {
@@ -183,7 +184,7 @@ func fromSteps(ss []stepJSON) []tracking.Step {
 func toShares(ss []tracking.Share) []shareJSON {
 	var out []shareJSON
 	for _, s := range ss {
-		out = append(out, shareJSON{Holder: toParty(s.Holder), Kind: string(s.Kind), Milli: s.Milli, OverMS: s.Over.Milliseconds(), EventID: s.EventID})
+		out = append(out, shareJSON{Holder: toParty(s.Holder), Kind: string(s.Kind), Milli: s.Milli, OverMS: s.Over.Milliseconds(), EventID: s.EventID, InHand: s.InHand})
 	}
 	return out
 }
@@ -192,7 +193,7 @@ func fromShares(ss []shareJSON) []tracking.Share {
 	var out []tracking.Share
 	for _, s := range ss {
 		out = append(out, tracking.Share{Holder: fromParty(s.Holder), Kind: tracking.SegmentKind(s.Kind), Milli: s.Milli,
-			Over: time.Duration(s.OverMS) * time.Millisecond, EventID: s.EventID})
+			Over: time.Duration(s.OverMS) * time.Millisecond, EventID: s.EventID, InHand: s.InHand})
 	}
 	return out
 }

@@ -264,7 +264,7 @@ func fullParcel() tracking.Parcel {
 			{At: at(5), Code: tracking.Delivered, EventID: "e6", Holder: tracking.Holder{Kind: tracking.HolderRecipient}},
 		},
 		Delay: []tracking.Share{
-			{Holder: tracking.Party{FirmID: "f1", SiteID: "s1", StaffID: "p1"}, Kind: tracking.SegPickup, Milli: 333, Over: 90 * time.Minute, EventID: "e1"},
+			{Holder: tracking.Party{FirmID: "f1", SiteID: "s1", StaffID: "p1"}, Kind: tracking.SegPickup, Milli: 333, Over: 90 * time.Minute, EventID: "e1", InHand: 333},
 			{Holder: tracking.Party{FirmID: "f1"}, Kind: tracking.SegLineHaul, Milli: 667, Over: 3 * time.Hour, EventID: "e2"},
 			{Holder: tracking.Party{FirmID: "f2", SiteID: "s2"}, Milli: 1000}, // a fallback share: no kind
 		},
