@@ -118,14 +118,14 @@ func TestCarriedShareIsTheTimeInHand(t *testing.T) {
 	w.clk.Set(h(140))
 	wb := "DL0000000002"
 	w.accept(t,
-		ev("c", wb, w.hqA, tracking.Collected, h(0), w.siteA, w.xA), // pickup 30 h: 6 over 24
+		ev("c", wb, w.hqA, tracking.Collected, h(0), w.siteA, w.xA),  // pickup 30 h: 6 over 24
 		ev("a1", wb, w.hqA, tracking.Arrived, h(30), w.siteBr, w.wA), // last mile at siteBr with wA 60 h: 24 over 36
 		ev("o", wb, w.hqA, tracking.OutForDelivery, h(90), w.siteBr, w.yBr),
 		ev("dl", wb, w.hqA, tracking.Delivered, h(130), w.siteBr, w.yBr), // yBr's round 40 h: 4 over 36
 	)
 	for _, tc := range []struct {
-		name        string
-		id          string
+		name         string
+		id           string
 		late, inHand int
 	}{{"collector xA", w.xA, 176, 176}, {"arrival scanner wA", w.wA, 706, 0}, {"courier yBr", w.yBr, 118, 118}} {
 		if got, in := w.sum(t, tracking.SubjectStaff, tc.id, tracking.MLateShare), w.sum(t, tracking.SubjectStaff, tc.id, tracking.MCarriedShare); got != tc.late || in != tc.inHand {
