@@ -499,10 +499,11 @@ func TestIngestStatistics(t *testing.T) {
 			{Kind: tracking.SubjectSite, ID: w.siteA2}: {},
 			{Kind: tracking.SubjectSite, ID: w.siteBr}: brA,
 			{Kind: tracking.SubjectSite, ID: w.siteB}:  hqB,
-			{Kind: tracking.SubjectStaff, ID: w.xA}:    {"2026-06-01": {tracking.MHandled: 2}, "2026-06-02": {tracking.MHandled: 1}, "2026-06-04": p2Late},
-			{Kind: tracking.SubjectStaff, ID: w.wA}:    {"2026-06-02": {tracking.MHandled: 1, tracking.MDamaged: 1}},
-			{Kind: tracking.SubjectStaff, ID: w.yBr}:   brA,
-			{Kind: tracking.SubjectStaff, ID: w.zB}:    hqB,
+			{Kind: tracking.SubjectStaff, ID: w.xA}: {"2026-06-01": {tracking.MHandled: 2}, "2026-06-02": {tracking.MHandled: 1},
+				"2026-06-04": {tracking.MLateShare: tracking.ShareUnit, tracking.MSlowPickup: 1, tracking.MCarriedShare: tracking.ShareUnit}}, // xA had it in hand all the 55 h
+			{Kind: tracking.SubjectStaff, ID: w.wA}:  {"2026-06-02": {tracking.MHandled: 1, tracking.MDamaged: 1}},
+			{Kind: tracking.SubjectStaff, ID: w.yBr}: brA,
+			{Kind: tracking.SubjectStaff, ID: w.zB}:  hqB,
 		}
 	}
 	tests := []struct {
