@@ -37,8 +37,9 @@ func waitHealth(t *testing.T, p *proc, want string) map[string]any {
 // writes fail with EROFS, as a disk remounted read-only after errors fails them): writes
 // answer 503 with Retry-After naming read-only, /healthz says degraded and why, a log line
 // says it, reads (traces, the firm's file, the public pages) keep working; once the
-// filesystem takes writes again the same process says ok by itself and takes the carriers'
-// re-sends and a new scoring run; and after a restart every event answered as accepted is
+// filesystem takes writes again the same process says ok by itself; then fsync fails for a
+// while (a failing device), with the same answers naming a disk I/O error; then the same
+// process takes the carriers' re-sends and a new scoring run; and after a restart every event answered as accepted is
 // there and the consistency check finds the statistics as the stored events make them.
 func TestReadOnlyDisk(t *testing.T) {
 	if testing.Short() {
@@ -126,6 +127,21 @@ func TestReadOnlyDisk(t *testing.T) {
 	// The disk takes writes again: no restart, and nobody needs to write for /healthz to know.
 	fsys.Set(rofs.Writable)
 	waitHealth(t, p, "ok")
+
+	// A failing device: writes reach the page cache, fsync fails with EIO.
+	fsys.Set(rofs.FsyncFails)
+	switch code, body, hdr, _ := p.callHeader("POST", "/v1/events", all[8]); {
+	case code == 200:
+		accepted[8] = true
+	case code != 503 || hdr.Get("Retry-After") == "" || !strings.Contains(fmt.Sprint(body["error"]), "disk I/O error"):
+		t.Errorf("a batch while fsync fails: %d %v, Retry-After %q", code, body, hdr.Get("Retry-After"))
+	}
+	if health := p.must(t, 200, "GET", "/healthz", nil); !accepted[8] && health["reason"] != "disk I/O error" {
+		t.Errorf("/healthz while fsync fails: %v", health)
+	}
+	fsys.Set(rofs.Writable)
+	waitHealth(t, p, "ok")
+
 	for i, b := range all { // the carriers re-send everything
 		code, res, _ := p.call("POST", "/v1/events", b)
 		if code != 200 || res["rejected"].(float64) != 0 {
