@@ -165,7 +165,7 @@ func (s *Service) Begin(ctx context.Context, c credtrace.Caller, req RunRequest)
 		record := func(ctx context.Context) error {
 			return s.write(ctx, runEntry(actorOf(c), r), func(st Store) error { return st.UpdateRun(ctx, r) })
 		}
-		if err := whenWritable(context.WithoutCancel(ctx), record); err != nil {
+		if err := whenWritable(ctx, record); err != nil {
 			return r, errors.Join(runErr, err)
 		}
 		if runErr != nil {
@@ -188,13 +188,14 @@ const writableWait = leaseTTL
 
 // whenWritable calls write until it returns anything but credtrace.Unavailable (the store
 // cannot write for now: a full or read-only disk, a store away), waiting between tries from a
-// quarter of a second up to five seconds, for writableWait at most or until ctx ends. It
-// returns write's last error.
+// quarter of a second up to five seconds, for writableWait at most or until ctx ends (a
+// shutdown stops the waiting; a try under way is not cancelled, so that it is not half-done).
+// It returns write's last error.
 func whenWritable(ctx context.Context, write func(ctx context.Context) error) error {
 	deadline := time.Now().Add(writableWait)
 	wait := 250 * time.Millisecond
 	for {
-		err := write(ctx)
+		err := write(context.WithoutCancel(ctx))
 		if credtrace.KindOf(err) != credtrace.Unavailable || time.Now().Add(wait).After(deadline) {
 			return err
 		}
