@@ -54,16 +54,11 @@ func Mount(backing, mnt string) (*FS, error) {
 		return nil, ErrNoFUSE
 	}
 	f := &FS{Dir: mnt}
-	var st syscall.Stat_t
-	if err := syscall.Stat(backing, &st); err != nil {
+	lr, err := fs.NewLoopbackRoot(backing)
+	if err != nil {
 		return nil, fmt.Errorf("rofs: %w", err)
 	}
-	root := &fs.LoopbackRoot{Path: backing, Dev: uint64(st.Dev)}
-	root.NewNode = func(r *fs.LoopbackRoot, _ *fs.Inode, _ string, _ *syscall.Stat_t) fs.InodeEmbedder {
-		return &node{LoopbackNode: fs.LoopbackNode{RootData: r}, fs: f}
-	}
-	rootNode := root.NewNode(root, nil, "", &st)
-	root.RootNode = rootNode
+	rootNode := &node{LoopbackNode: lr.(*fs.LoopbackNode), fs: f}
 	zero := time.Duration(0)
 	opts := &fs.Options{
 		// No caching in the kernel: every operation reaches the switch when it happens.
@@ -104,8 +99,16 @@ func (f *FS) refuse() syscall.Errno {
 
 // node is a loopback node whose changes go through the switch.
 type node struct {
-	fs.LoopbackNode
+	*fs.LoopbackNode
 	fs *FS
+}
+
+// WrapChild puts every node the loopback makes behind the switch too.
+func (n *node) WrapChild(_ context.Context, ops fs.InodeEmbedder) fs.InodeEmbedder {
+	if ln, ok := ops.(*fs.LoopbackNode); ok {
+		return &node{LoopbackNode: ln, fs: n.fs}
+	}
+	return ops
 }
 
 var (
