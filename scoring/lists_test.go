@@ -149,6 +149,7 @@ var (
 //     → (386.1 + 300)/0.7 = 980.1, grade A, but revocation-grade.
 type world struct {
 	ctx     context.Context
+	db      *sqlite.Store
 	store   *sqlite.Scoring
 	archive *fakeArchive
 	svc     *scoring.Service
@@ -168,8 +169,14 @@ func confirmed(id, firmID string, cat courier.Category, sev courier.Severity, oc
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
+	return newWorldAt(t, filepath.Join(t.TempDir(), "credtrace.db"))
+}
+
+// newWorldAt is newWorld on the SQLite file at path.
+func newWorldAt(t *testing.T, path string) *world {
+	t.Helper()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "credtrace.db"))
+	db, err := sqlite.Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +196,7 @@ func newWorld(t *testing.T) *world {
 		"a1": perfect(1000), "a2": perfect(1000000), "r1": perfect(1000000),
 		"d1": {tracking.MHandled: 1000, tracking.MDelivered: 900, tracking.MOnTime: 900, tracking.MLost: 100},
 	}}
-	w := &world{ctx: ctx, store: db.Scoring(), archive: arch, now: time.Date(2026, 6, 15, 0, 0, 0, 0, time.UTC)}
+	w := &world{ctx: ctx, db: db, store: db.Scoring(), archive: arch, now: time.Date(2026, 6, 15, 0, 0, 0, 0, time.UTC)}
 	w.svc = scoring.NewService(w.store, arch, tr, nil, func() time.Time { return w.now })
 	return w
 }

@@ -115,7 +115,14 @@ func (s *Service) Begin(ctx context.Context, c credtrace.Caller, req RunRequest)
 	if !ok {
 		return Run{}, nil, ErrLeaseHeld
 	}
-	release := func() { s.store.ReleaseLease(context.Background(), LeaseName, holder) }
+	// A lease the store could not give up for want of the disk (full, read-only) would hold
+	// every run off until it lapses: it is given up once the store takes writes again.
+	release := func() {
+		err := s.store.ReleaseLease(context.Background(), LeaseName, holder)
+		if credtrace.KindOf(err) == credtrace.Unavailable {
+			go whenWritable(context.Background(), func(ctx context.Context) error { return s.store.ReleaseLease(ctx, LeaseName, holder) })
+		}
+	}
 	r := Run{ID: newID(), AsOf: asOf, Period: p.Label(), Trigger: req.Trigger, Publish: req.Publish, Status: RunRunning, StartedAt: now, Version: 1}
 	if req.Publish {
 		// Under the lease, so that two publications of one period cannot both pass the check.
@@ -153,7 +160,12 @@ func (s *Service) Begin(ctx context.Context, c credtrace.Caller, req RunRequest)
 			r.Status, r.Error = RunFailed, runErr.Error()
 		}
 		r.Version++
-		if err := s.write(context.WithoutCancel(ctx), runEntry(actorOf(c), r), func(st Store) error { return st.UpdateRun(context.WithoutCancel(ctx), r) }); err != nil {
+		// The outcome is recorded even when the disk refused writes for a while (the run itself
+		// may have failed for that reason): otherwise the run would read as running for ever.
+		record := func(ctx context.Context) error {
+			return s.write(ctx, runEntry(actorOf(c), r), func(st Store) error { return st.UpdateRun(ctx, r) })
+		}
+		if err := whenWritable(ctx, record); err != nil {
 			return r, errors.Join(runErr, err)
 		}
 		if runErr != nil {
@@ -168,6 +180,32 @@ func (s *Service) Begin(ctx context.Context, c credtrace.Caller, req RunRequest)
 		return r, nil
 	}
 	return r, finish, nil
+}
+
+// writableWait bounds how long whenWritable retries: as long as a lease lasts, after which
+// another instance may run and the write is moot.
+const writableWait = leaseTTL
+
+// whenWritable calls write until it returns anything but credtrace.Unavailable (the store
+// cannot write for now: a full or read-only disk, a store away), waiting between tries from a
+// quarter of a second up to five seconds, for writableWait at most or until ctx ends (a
+// shutdown stops the waiting; a try under way is not cancelled, so that it is not half-done).
+// It returns write's last error.
+func whenWritable(ctx context.Context, write func(ctx context.Context) error) error {
+	deadline := time.Now().Add(writableWait)
+	wait := 250 * time.Millisecond
+	for {
+		err := write(context.WithoutCancel(ctx))
+		if credtrace.KindOf(err) != credtrace.Unavailable || time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
 }
 
 // supersede marks a publishing run replaced by another; its scores are no longer published.

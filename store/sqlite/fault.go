@@ -4,8 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"modernc.org/sqlite"
@@ -31,8 +34,9 @@ type faultState struct {
 
 // diskReason is why err says the disk refused a write: SQLITE_FULL (ENOSPC, or the database
 // reached max_page_count), SQLITE_READONLY (the file or its filesystem became read-only),
-// SQLITE_IOERR (a failed write or fsync; EROFS on a filesystem remounted read-only). Empty for
-// every other error.
+// SQLITE_IOERR (a failed write or fsync). Empty for every other error. SQLite reports a write
+// that failed with EROFS as a plain SQLITE_IOERR_WRITE (the driver does not give the errno):
+// fault tells that case apart by asking the filesystem (see readOnly).
 func diskReason(err error) string {
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
@@ -63,6 +67,9 @@ func (s *Store) fault(err error) error {
 	if reason == "" {
 		return err
 	}
+	if reason == reasonIO && s.readOnly() {
+		reason = reasonReadOnly
+	}
 	f := s.faults
 	f.mu.Lock()
 	if f.reason == "" {
@@ -72,6 +79,32 @@ func (s *Store) fault(err error) error {
 	f.mu.Unlock()
 	return &credtrace.Error{Kind: credtrace.Unavailable, Code: strings.ReplaceAll(reason, " ", "_"),
 		Msg: "the store cannot write (" + reason + "); reads still work", Err: err}
+}
+
+// readOnly reports whether the database file can no longer be opened for writing because its
+// filesystem is read-only (EROFS): a disk remounted read-only after errors, or a volume
+// detached, fails the store's writes with SQLITE_IOERR_WRITE, which says no more than "disk
+// I/O error". Opening for writing writes nothing.
+func (s *Store) readOnly() bool {
+	f, err := os.OpenFile(s.path, os.O_WRONLY, 0)
+	if err != nil {
+		return errors.Is(err, syscall.EROFS)
+	}
+	f.Close()
+	return false
+}
+
+// probe commits a write that changes nothing (user_version set to itself, which rewrites the
+// database header): while the store is degraded, the checkpoint loop probes each second, so
+// that /healthz says ok again as soon as the disk takes writes, not only after a client
+// wrote. It returns the write's error, classified by fault.
+func (s *Store) probe(ctx context.Context) error {
+	var v int
+	if err := s.w.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return s.fault(err)
+	}
+	_, err := faultWriter{s}.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v))
+	return err
 }
 
 // wrote records that a write committed: the disk takes writes again.

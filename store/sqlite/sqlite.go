@@ -102,7 +102,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 }
 
 // checkpoints copies the WAL back into the database file every interval, without blocking
-// readers or the writer (PASSIVE), until Close.
+// readers or the writer (PASSIVE), until Close. While the disk refuses writes it probes it
+// instead (see probe).
 func (s *Store) checkpoints(every time.Duration) {
 	defer close(s.done)
 	t := time.NewTicker(every)
@@ -112,6 +113,12 @@ func (s *Store) checkpoints(every time.Duration) {
 		case <-s.stop:
 			return
 		case <-t.C:
+			if reason, _ := s.Degraded(); reason != "" {
+				ctx, cancel := context.WithTimeout(context.Background(), every)
+				s.probe(ctx) // a success ends the degraded state; a failure keeps it
+				cancel()
+				continue
+			}
 			s.r.Exec("PRAGMA wal_checkpoint(PASSIVE)")
 		}
 	}
