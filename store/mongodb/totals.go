@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -52,9 +53,40 @@ func (s *Store) detectGroupSums(ctx context.Context) (bool, error) {
 // every metric (detected at Open) it is one stage; where it cannot (FerretDB) it is one
 // aggregation per metric, each with a single $sum.
 func (t *Tracking) StatTotals(ctx context.Context, kind tracking.SubjectKind, from, to string) (map[string]map[tracking.Metric]int, error) {
-	match := bson.D{{Key: "$match", Value: bson.D{{Key: "kind", Value: string(kind)},
-		{Key: "day", Value: bson.D{{Key: "$gte", Value: from}, {Key: "$lte", Value: to}}}}}}
 	out := map[string]map[tracking.Metric]int{}
+	_, err := t.statTotals(ctx, kind, from, to, "", 0, out)
+	return out, err
+}
+
+// StatTotalsPage implements tracking.Store: StatTotals of the ids after after, the server
+// sorting the groups by id and keeping the first limit, over the (kind, id, day) index.
+func (t *Tracking) StatTotalsPage(ctx context.Context, kind tracking.SubjectKind, from, to, after string, limit int) ([]tracking.SubjectTotals, error) {
+	byID := map[string]map[tracking.Metric]int{}
+	ids, err := t.statTotals(ctx, kind, from, to, after, limit, byID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]tracking.SubjectTotals, 0, len(ids))
+	for _, id := range ids {
+		m := byID[id]
+		if m == nil {
+			m = map[tracking.Metric]int{}
+		}
+		out = append(out, tracking.SubjectTotals{ID: id, Totals: m})
+	}
+	return out, nil
+}
+
+// statTotals sums into out the statistics of kind between from and to of the subjects with an
+// id after after (all when empty), the first limit of them by id (all when limit <= 0), and
+// answers their ids in order.
+func (t *Tracking) statTotals(ctx context.Context, kind tracking.SubjectKind, from, to, after string, limit int, out map[string]map[tracking.Metric]int) ([]string, error) {
+	filter := bson.D{{Key: "kind", Value: string(kind)}}
+	if after != "" {
+		filter = append(filter, bson.E{Key: "id", Value: bson.D{{Key: "$gt", Value: after}}})
+	}
+	filter = append(filter, bson.E{Key: "day", Value: bson.D{{Key: "$gte", Value: from}, {Key: "$lte", Value: to}}})
+	match := bson.D{{Key: "$match", Value: filter}}
 	add := func(id string, m tracking.Metric, n int64) {
 		if n == 0 {
 			return
@@ -71,12 +103,19 @@ func (t *Tracking) StatTotals(ctx context.Context, kind tracking.SubjectKind, fr
 			groups = append(groups, []tracking.Metric{m})
 		}
 	}
-	for _, ms := range groups {
+	var ids []string
+	for g, ms := range groups {
 		group := bson.D{{Key: "_id", Value: "$id"}}
 		for _, m := range ms {
 			group = append(group, bson.E{Key: string(m), Value: bson.D{{Key: "$sum", Value: "$counts." + string(m)}}})
 		}
-		cur, err := t.s.stats.Aggregate(ctx, mongo.Pipeline{match, {{Key: "$group", Value: group}}})
+		pipeline := mongo.Pipeline{match, {{Key: "$group", Value: group}}}
+		if limit > 0 {
+			// Every metric's aggregation groups the same matched rows, so each page holds the
+			// same ids.
+			pipeline = append(pipeline, bson.D{{Key: "$sort", Value: bson.D{{Key: "_id", Value: 1}}}}, bson.D{{Key: "$limit", Value: limit}})
+		}
+		cur, err := t.s.stats.Aggregate(ctx, pipeline)
 		if err != nil {
 			return nil, fmt.Errorf("mongodb: stat totals: %w", err)
 		}
@@ -86,12 +125,18 @@ func (t *Tracking) StatTotals(ctx context.Context, kind tracking.SubjectKind, fr
 		}
 		for _, r := range rows {
 			id, _ := r["_id"].(string)
+			if g == 0 {
+				ids = append(ids, id)
+			}
 			for _, m := range ms {
 				add(id, m, asInt64(r[string(m)]))
 			}
 		}
 	}
-	return out, nil
+	if limit <= 0 {
+		sort.Strings(ids)
+	}
+	return ids, nil
 }
 
 // asInt64 reads a $sum, which the server answers as int32, int64 or double by its inputs.
