@@ -54,17 +54,40 @@ func (s *Store) detectGroupSums(ctx context.Context) (bool, error) {
 // aggregation per metric, each with a single $sum.
 func (t *Tracking) StatTotals(ctx context.Context, kind tracking.SubjectKind, from, to string) (map[string]map[tracking.Metric]int, error) {
 	out := map[string]map[tracking.Metric]int{}
-	_, err := t.statTotals(ctx, kind, from, to, "", 0, out)
+	_, _, err := t.statTotals(ctx, kind, from, to, "", 0, out)
 	return out, err
 }
 
-// StatTotalsPage implements tracking.Store: StatTotals of the ids after after, the server
-// sorting the groups by id and keeping the first limit, over the (kind, id, day) index.
+// StatTotalsPage implements tracking.Store: StatTotals of the ids after after. A page reads a
+// bounded run of day rows in (id, day) order over the (kind, id, day) index and sums those, so
+// that its cost follows the page, not the subjects after it (a $group before a $limit would
+// sum every later subject for every page); the last id of a run that filled the bound may be
+// cut short, so it waits for the next page.
 func (t *Tracking) StatTotalsPage(ctx context.Context, kind tracking.SubjectKind, from, to, after string, limit int) ([]tracking.SubjectTotals, error) {
+	var ids []string
 	byID := map[string]map[tracking.Metric]int{}
-	ids, err := t.statTotals(ctx, kind, from, to, after, limit, byID)
-	if err != nil {
-		return nil, err
+	rows := 0 // without a limit, every row
+	if limit > 0 {
+		rows = limit * 8
+	}
+	for ; ; rows *= 2 {
+		clear(byID)
+		var full bool
+		var err error
+		ids, full, err = t.statTotals(ctx, kind, from, to, after, rows, byID)
+		if err != nil {
+			return nil, err
+		}
+		if full && len(ids) > 0 {
+			delete(byID, ids[len(ids)-1]) // perhaps not all its days
+			ids = ids[:len(ids)-1]
+		}
+		if !full || len(ids) >= limit {
+			break
+		}
+	}
+	if limit > 0 && len(ids) > limit {
+		ids = ids[:limit]
 	}
 	out := make([]tracking.SubjectTotals, 0, len(ids))
 	for _, id := range ids {
@@ -78,9 +101,9 @@ func (t *Tracking) StatTotalsPage(ctx context.Context, kind tracking.SubjectKind
 }
 
 // statTotals sums into out the statistics of kind between from and to of the subjects with an
-// id after after (all when empty), the first limit of them by id (all when limit <= 0), and
-// answers their ids in order.
-func (t *Tracking) statTotals(ctx context.Context, kind tracking.SubjectKind, from, to, after string, limit int, out map[string]map[tracking.Metric]int) ([]string, error) {
+// id after after (all when empty), of the first rows day rows in (id, day) order (all when
+// rows <= 0), and answers the ids in order and whether the rows filled the bound.
+func (t *Tracking) statTotals(ctx context.Context, kind tracking.SubjectKind, from, to, after string, rows int, out map[string]map[tracking.Metric]int) ([]string, bool, error) {
 	filter := bson.D{{Key: "kind", Value: string(kind)}}
 	if after != "" {
 		filter = append(filter, bson.E{Key: "id", Value: bson.D{{Key: "$gt", Value: after}}})
@@ -103,27 +126,47 @@ func (t *Tracking) statTotals(ctx context.Context, kind tracking.SubjectKind, fr
 			groups = append(groups, []tracking.Metric{m})
 		}
 	}
+	var bound []bson.D
+	if rows > 0 {
+		// (kind, id, day) is unique, so every aggregation of the page sums the same rows.
+		bound = []bson.D{{{Key: "$sort", Value: bson.D{{Key: "id", Value: 1}, {Key: "day", Value: 1}}}}, {{Key: "$limit", Value: rows}}}
+	}
+	aggregate := func(group bson.D) ([]bson.M, error) {
+		pipeline := append(append(mongo.Pipeline{match}, bound...), bson.D{{Key: "$group", Value: group}})
+		cur, err := t.s.stats.Aggregate(ctx, pipeline)
+		if err != nil {
+			return nil, fmt.Errorf("mongodb: stat totals: %w", err)
+		}
+		var docs []bson.M
+		if err := cur.All(ctx, &docs); err != nil {
+			return nil, fmt.Errorf("mongodb: stat totals: %w", unavailable(err))
+		}
+		return docs, nil
+	}
 	var ids []string
+	full := false
+	if rows > 0 {
+		// The rows read, in an aggregation of their own: FerretDB takes one $sum a group.
+		docs, err := aggregate(bson.D{{Key: "_id", Value: "$id"}, {Key: "rows", Value: bson.D{{Key: "$sum", Value: 1}}}})
+		if err != nil {
+			return nil, false, err
+		}
+		n := int64(0)
+		for _, r := range docs {
+			n += asInt64(r["rows"])
+		}
+		full = n >= int64(rows)
+	}
 	for g, ms := range groups {
 		group := bson.D{{Key: "_id", Value: "$id"}}
 		for _, m := range ms {
 			group = append(group, bson.E{Key: string(m), Value: bson.D{{Key: "$sum", Value: "$counts." + string(m)}}})
 		}
-		pipeline := mongo.Pipeline{match, {{Key: "$group", Value: group}}}
-		if limit > 0 {
-			// Every metric's aggregation groups the same matched rows, so each page holds the
-			// same ids.
-			pipeline = append(pipeline, bson.D{{Key: "$sort", Value: bson.D{{Key: "_id", Value: 1}}}}, bson.D{{Key: "$limit", Value: limit}})
-		}
-		cur, err := t.s.stats.Aggregate(ctx, pipeline)
+		docs, err := aggregate(group)
 		if err != nil {
-			return nil, fmt.Errorf("mongodb: stat totals: %w", err)
+			return nil, false, err
 		}
-		var rows []bson.M
-		if err := cur.All(ctx, &rows); err != nil {
-			return nil, fmt.Errorf("mongodb: stat totals: %w", unavailable(err))
-		}
-		for _, r := range rows {
+		for _, r := range docs {
 			id, _ := r["_id"].(string)
 			if g == 0 {
 				ids = append(ids, id)
@@ -133,10 +176,8 @@ func (t *Tracking) statTotals(ctx context.Context, kind tracking.SubjectKind, fr
 			}
 		}
 	}
-	if limit <= 0 {
-		sort.Strings(ids)
-	}
-	return ids, nil
+	sort.Strings(ids)
+	return ids, full, nil
 }
 
 // asInt64 reads a $sum, which the server answers as int32, int64 or double by its inputs.

@@ -938,10 +938,11 @@ func testStatTotals(ctx context.Context, t *testing.T, s tracking.Store) {
 }
 
 // testStatTotalsPage reads the same sums a page at a time, in id order, as a national scoring
-// run streams them: the pages together are StatTotals, a subject whose only rows are outside
-// the range is in none of them.
+// run streams them: the pages together are StatTotals whatever the page size (a subject with
+// many days among few is never cut short), a subject whose only rows are outside the range is
+// in none of them.
 func testStatTotalsPage(ctx context.Context, t *testing.T, s tracking.Store) {
-	must(t, "AddStats", s.AddStats(ctx, "src1", []tracking.StatDelta{
+	deltas := []tracking.StatDelta{
 		delta(kStaff, "p3", "2026-03-01", tracking.MHandled, 10),
 		delta(kStaff, "p3", "2026-03-20", tracking.MHandled, 5),
 		delta(kStaff, "p3", "2026-03-20", tracking.MLate, 2),
@@ -950,34 +951,40 @@ func testStatTotalsPage(ctx context.Context, t *testing.T, s tracking.Store) {
 		delta(kStaff, "p4", "2026-03-31", tracking.MOnTime, 4),
 		delta(kStaff, "p5", "2026-03-02", tracking.MHandled, 1),
 		delta(kSite, "p0", "2026-03-02", tracking.MHandled, 7), // another kind
-	}))
-	var got []tracking.SubjectTotals
-	after := ""
-	for pages := 0; ; pages++ {
-		if pages > 5 {
-			t.Fatalf("StatTotalsPage does not end: %v", got)
-		}
-		page, err := s.StatTotalsPage(ctx, kStaff, "2026-03-01", "2026-03-31", after, 2)
-		if err != nil {
-			t.Fatalf("StatTotalsPage after %q: %v", after, err)
-		}
-		if len(page) > 2 {
-			t.Fatalf("StatTotalsPage after %q, limit 2 = %v", after, page)
-		}
-		got = append(got, page...)
-		if len(page) < 2 {
-			break
-		}
-		after = page[len(page)-1].ID
 	}
+	for d := 2; d <= 12; d++ { // p3: thirteen days in the range
+		deltas = append(deltas, delta(kStaff, "p3", fmt.Sprintf("2026-03-%02d", d), tracking.MOnTime, 1))
+	}
+	must(t, "AddStats", s.AddStats(ctx, "src1", deltas))
 	want := []tracking.SubjectTotals{
 		{ID: "p1", Totals: map[tracking.Metric]int{tracking.MLost: 1}},
-		{ID: "p3", Totals: map[tracking.Metric]int{tracking.MHandled: 15, tracking.MLate: 2}},
+		{ID: "p3", Totals: map[tracking.Metric]int{tracking.MHandled: 15, tracking.MLate: 2, tracking.MOnTime: 11}},
 		{ID: "p4", Totals: map[tracking.Metric]int{tracking.MOnTime: 4}},
 		{ID: "p5", Totals: map[tracking.Metric]int{tracking.MHandled: 1}},
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("StatTotalsPage pages = %v, want %v", got, want)
+	for _, limit := range []int{1, 2, 3} {
+		var got []tracking.SubjectTotals
+		after := ""
+		for pages := 0; ; pages++ {
+			if pages > 5 {
+				t.Fatalf("StatTotalsPage, limit %d, does not end: %v", limit, got)
+			}
+			page, err := s.StatTotalsPage(ctx, kStaff, "2026-03-01", "2026-03-31", after, limit)
+			if err != nil {
+				t.Fatalf("StatTotalsPage after %q: %v", after, err)
+			}
+			if len(page) > limit {
+				t.Fatalf("StatTotalsPage after %q, limit %d = %v", after, limit, page)
+			}
+			got = append(got, page...)
+			if len(page) < limit {
+				break
+			}
+			after = page[len(page)-1].ID
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("StatTotalsPage pages of %d = %v, want %v", limit, got, want)
+		}
 	}
 	whole, err := s.StatTotalsPage(ctx, kStaff, "2026-03-01", "2026-03-31", "", 0)
 	if err != nil || !reflect.DeepEqual(whole, want) {
