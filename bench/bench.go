@@ -118,12 +118,15 @@ type benchResult struct {
 
 // Options are a bench run's sizes and the wiring it borrows from the service.
 type Options struct {
-	Short      bool   // a quick run (under two minutes): caps Events, Long and ScoreFirms
-	Rounds     int    // alternating rounds of ingestion and reference; the table shows medians
-	Events     int    // events per round in the ingestion ratio
-	Long       int    // events of the long run that measures memory and trace cost (0 skips it)
-	ScoreFirms int    // firms of the 4× scoring world (0 skips it)
-	Out        string // also write the raw results as JSON to this file, when set
+	Short      bool // a quick run (under two minutes): caps Events, Long and ScoreFirms
+	Rounds     int  // alternating rounds of ingestion and reference; the table shows medians
+	Events     int  // events per round in the ingestion ratio
+	Long       int  // events of the long run that measures memory and trace cost (0 skips it)
+	ScoreFirms int  // firms of the 4× scoring world (0 skips it)
+	// ScoreNational is the firms of the national scoring world (ten staff each, statistics
+	// over the whole window), timed against the 4× world; 0 skips it.
+	ScoreNational int
+	Out           string // also write the raw results as JSON to this file, when set
 
 	// Exe is the credtrace binary whose `serve` the body attack starts as a child process, so
 	// that the memory measured is the service's own.
@@ -145,6 +148,7 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 	}
 	if o.Short {
 		o.Events, o.Long, o.ScoreFirms = min(o.Events, 40000), min(o.Long, 200000), min(o.ScoreFirms, 800)
+		o.ScoreNational = min(o.ScoreNational, 8000)
 	}
 	dir, err := os.MkdirTemp("", "credtrace-bench-")
 	if err != nil {
@@ -238,13 +242,14 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 		var took [2]time.Duration
 		var runs [2]scoring.Run
 		var evs [2]int
+		var sr [2]scoreRun
 		for i, n := range []int{o.ScoreFirms / 4, o.ScoreFirms} {
-			d, r, e, err := benchScoring(ctx, filepath.Join(dir, fmt.Sprint("score", i)), scoreWorld{firms: n, staffPerFirm: 10, days: 1})
+			r, err := benchScoring(ctx, filepath.Join(dir, fmt.Sprint("score", i)), scoreWorld{firms: n, staffPerFirm: 10, days: 1})
 			if err != nil {
 				return fmt.Errorf("scoring bench: %w", err)
 			}
-			took[i], runs[i], evs[i] = d, r, e
-			fmt.Fprintf(stderr, "scoring %d firms: %s (%d subjects, statistics of %d events)\n", n, d.Round(time.Millisecond), r.Total, e)
+			sr[i], took[i], runs[i], evs[i] = r, r.took, r.run, r.events
+			fmt.Fprintf(stderr, "scoring %d firms: %s (%d subjects, statistics of %d events), %s\n", n, r.took.Round(time.Millisecond), r.run.Total, r.events, r.mem)
 		}
 		results = append(results, benchResult{"scoring run, 1× → 4× subjects",
 			fmt.Sprintf("%s for %d subjects", took[1].Round(time.Millisecond), runs[1].Total),
@@ -252,6 +257,13 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 			fmt.Sprintf("%.2f", took[1].Seconds()/took[0].Seconds()),
 			fmt.Sprintf("one published run (gather, compute, store scores, proposals) over %d firms in trees of ten, %d staff, %d records and day statistics standing for %d events (4×), against a quarter of that (1×); a run reads subjects, records and statistic rows, never raw events, so 4× the subjects should cost about 4×",
 				o.ScoreFirms, o.ScoreFirms*10, o.ScoreFirms/4, evs[1])})
+		if o.ScoreNational > 0 {
+			res, err := benchNational(ctx, filepath.Join(dir, "national"), o.ScoreNational, sr[1], stderr)
+			if err != nil {
+				return fmt.Errorf("national scoring bench: %w", err)
+			}
+			results = append(results, res)
+		}
 	}
 
 	w := stdout

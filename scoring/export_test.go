@@ -6,3 +6,6 @@ var (
 	Reassess = reassess
 	Netted   = netted
 )
+
+// SetPage sets how many subjects a run reads at a time, so that a small fixture spans pages.
+func SetPage(s *Service, n int) { s.page = n }

@@ -88,23 +88,22 @@ func inputLines(in Inputs) []inputLine {
 	firms := append([]FirmIn(nil), in.Firms...)
 	sort.Slice(firms, func(i, j int) bool { return firms[i].ID < firms[j].ID })
 	for _, f := range firms {
-		out = append(out, inputLine{Type: "firm", ID: f.ID, ParentID: f.ParentID, Kind: f.Kind})
+		out = append(out, firmLine(f))
 	}
 	sites := append([]SiteIn(nil), in.Sites...)
 	sort.Slice(sites, func(i, j int) bool { return sites[i].ID < sites[j].ID })
 	for _, s := range sites {
-		out = append(out, inputLine{Type: "site", ID: s.ID, FirmID: s.FirmID})
+		out = append(out, siteLine(s))
 	}
 	staff := append([]StaffIn(nil), in.Staff...)
 	sort.Slice(staff, func(i, j int) bool { return staff[i].ID < staff[j].ID })
 	for _, p := range staff {
-		out = append(out, inputLine{Type: "staff", ID: p.ID, FirmID: p.FirmID})
+		out = append(out, staffLine(p))
 	}
 	recs := append([]RecordIn(nil), in.Records...)
 	sort.Slice(recs, func(i, j int) bool { return recs[i].ID < recs[j].ID })
 	for _, r := range recs {
-		out = append(out, inputLine{Type: "record", ID: r.ID, Subject: string(r.SubjectKind), SubjectID: r.SubjectID, Category: r.Category,
-			Severity: r.Severity, OccurredAt: tp(r.OccurredAt), Status: r.Status})
+		out = append(out, recordLine(r))
 	}
 	for _, kind := range []SubjectKind{Firm, Site, Staff} {
 		ids := make([]string, 0, len(in.Stats[kind]))
@@ -113,23 +112,13 @@ func inputLines(in Inputs) []inputLine {
 		}
 		sort.Strings(ids)
 		for _, id := range ids {
-			c := in.Stats[kind][id]
-			out = append(out, inputLine{Type: "stat", Subject: string(kind), SubjectID: id, Counts: &c})
+			out = append(out, statLine(kind, id, in.Stats[kind][id]))
 		}
 	}
 	ratings := append([]Rating(nil), in.Ratings...)
 	sort.Slice(ratings, func(i, j int) bool { return ratings[i].ID < ratings[j].ID })
 	for _, r := range ratings {
-		w := r.Weight
-		// rated_at only where it is not the last update (a platform's rating), so that the
-		// lines, and the hash, of ratings given through credtrace stay as they were.
-		var rated *time.Time
-		if !r.RatedAt.IsZero() && !r.RatedAt.Equal(r.UpdatedAt) {
-			rated = tp(r.RatedAt)
-		}
-		out = append(out, inputLine{Type: "rating", ID: r.ID, RaterKind: string(r.RaterKind), RaterID: r.RaterID, Waybill: r.Waybill,
-			FirmID: r.FirmID, SiteID: r.SiteID, StaffID: r.StaffID, Stars: r.Stars, Weight: &w, Flags: r.Flags,
-			CreatedAt: tp(r.CreatedAt), UpdatedAt: tp(r.UpdatedAt), RatedAt: rated, Version: r.Version})
+		out = append(out, ratingLine(r))
 	}
 	keys := make([]string, 0, len(in.Commitments))
 	for k := range in.Commitments {
@@ -145,6 +134,38 @@ func inputLines(in Inputs) []inputLine {
 		}
 	}
 	return out
+}
+
+// The lines of one input each, as inputLines orders them and the streamed run hashes them.
+
+func firmLine(f FirmIn) inputLine {
+	return inputLine{Type: "firm", ID: f.ID, ParentID: f.ParentID, Kind: f.Kind}
+}
+
+func siteLine(s SiteIn) inputLine { return inputLine{Type: "site", ID: s.ID, FirmID: s.FirmID} }
+
+func staffLine(p StaffIn) inputLine { return inputLine{Type: "staff", ID: p.ID, FirmID: p.FirmID} }
+
+func recordLine(r RecordIn) inputLine {
+	return inputLine{Type: "record", ID: r.ID, Subject: string(r.SubjectKind), SubjectID: r.SubjectID, Category: r.Category,
+		Severity: r.Severity, OccurredAt: tp(r.OccurredAt), Status: r.Status}
+}
+
+func statLine(kind SubjectKind, id string, c Counts) inputLine {
+	return inputLine{Type: "stat", Subject: string(kind), SubjectID: id, Counts: &c}
+}
+
+func ratingLine(r Rating) inputLine {
+	w := r.Weight
+	// rated_at only where it is not the last update (a platform's rating), so that the
+	// lines, and the hash, of ratings given through credtrace stay as they were.
+	var rated *time.Time
+	if !r.RatedAt.IsZero() && !r.RatedAt.Equal(r.UpdatedAt) {
+		rated = tp(r.RatedAt)
+	}
+	return inputLine{Type: "rating", ID: r.ID, RaterKind: string(r.RaterKind), RaterID: r.RaterID, Waybill: r.Waybill,
+		FirmID: r.FirmID, SiteID: r.SiteID, StaffID: r.StaffID, Stars: r.Stars, Weight: &w, Flags: r.Flags,
+		CreatedAt: tp(r.CreatedAt), UpdatedAt: tp(r.UpdatedAt), RatedAt: rated, Version: r.Version}
 }
 
 func splitKey(k string) (SubjectKind, string) {

@@ -125,6 +125,26 @@ func (f *fakeTracker) Totals(_ context.Context, kind tracking.SubjectKind, _, _ 
 	return nil, nil
 }
 
+// TotalsPage pages Totals in id order, as the stores do.
+func (f *fakeTracker) TotalsPage(ctx context.Context, kind tracking.SubjectKind, from, to, after string, limit int) ([]tracking.SubjectTotals, error) {
+	all, _ := f.Totals(ctx, kind, from, to)
+	ids := make([]string, 0, len(all))
+	for id := range all {
+		if id > after {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	if limit > 0 && len(ids) > limit {
+		ids = ids[:limit]
+	}
+	out := make([]tracking.SubjectTotals, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, tracking.SubjectTotals{ID: id, Totals: all[id]})
+	}
+	return out, nil
+}
+
 func (f *fakeTracker) TraceParcel(context.Context, credtrace.Caller, string, string, string) (tracking.Trace, error) {
 	return tracking.Trace{}, errors.New("not used by runs")
 }

@@ -21,6 +21,10 @@ func (p parcels) Totals(context.Context, tracking.SubjectKind, string, string) (
 	return nil, nil
 }
 
+func (p parcels) TotalsPage(context.Context, tracking.SubjectKind, string, string, string, int) ([]tracking.SubjectTotals, error) {
+	return nil, nil
+}
+
 func (p parcels) TraceParcel(_ context.Context, c credtrace.Caller, waybill, _, _ string) (tracking.Trace, error) {
 	t, ok := p[waybill]
 	if !ok || (c.Role == credtrace.RoleMerchant && t.MerchantID != c.MerchantID) {

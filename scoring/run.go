@@ -279,57 +279,77 @@ func (s *Service) periodsBefore(pubs map[string]Run, p Period, n int) []Run {
 	return out
 }
 
-// execute gathers the inputs as of the run's time, scores, stores, and (for a publishing run)
-// turns the grades into proposals; every run lifts sanctions whose records were repaired.
-func (s *Service) execute(ctx context.Context, m Methodology, r *Run, holder string) error {
-	in, err := s.Gather(ctx, m, r.AsOf)
-	if err != nil {
-		return fmt.Errorf("gather inputs: %w", err)
-	}
-	r.Inputs = map[string]int{"firms": len(in.Firms), "sites": len(in.Sites), "staff": len(in.Staff), "records": len(in.Records), "ratings": len(in.Ratings)}
-	for kind, byID := range in.Stats {
-		r.Inputs["stat_subjects_"+string(kind)] = len(byID)
-	}
-	r.InputsHash = InputsHash(in)
-	scores := Compute(m, in, r.ID)
-	r.Total = len(scores)
-	for i := range scores {
-		scores[i].Published, scores[i].MethodHash, scores[i].Period = r.Publish, r.MethodHash, r.Period
-	}
-	for i := 0; i < len(scores); i += 1000 {
-		end := min(i+1000, len(scores))
-		if err := s.store.PutScores(ctx, scores[i:end]); err != nil {
-			return fmt.Errorf("store scores: %w", err)
-		}
-		r.Progress = end
-		// Keep the lease while a long run goes on, and show the progress.
-		now := s.Now()
-		if ok, err := s.store.AcquireLease(ctx, LeaseName, holder, now.Add(leaseTTL), now); err != nil {
-			return err
-		} else if !ok {
-			return fmt.Errorf("lost the scoring lease to another instance: %w", ErrLeaseHeld)
-		}
-		r.Version++
-		if err := s.store.UpdateRun(ctx, *r); err != nil {
-			return err
-		}
-	}
-	if r.Publish {
-		n, err := s.propose(ctx, m, *r, scores, in)
-		if err != nil {
-			return fmt.Errorf("proposals: %w", err)
-		}
-		r.Proposals = n
-	}
-	return s.liftRepaired(ctx)
-}
-
 // Gather reads the inputs of a run as of asOf: the firms, sites and staff, the records in
 // force then, the statistics of the window, ratings and commitments given before it. Its cost
-// follows subjects, records and statistic rows, never raw events.
+// follows subjects, records and statistic rows, never raw events. It holds them all (the
+// export and the replay); a run streams the staff and the statistics instead (stream.go).
 func (s *Service) Gather(ctx context.Context, m Methodology, asOf time.Time) (Inputs, error) {
+	in, err := s.gatherBase(ctx, m, asOf)
+	if err != nil {
+		return in, err
+	}
+	if err := s.staffPages(ctx, asOf, func(ps []StaffIn) error {
+		in.Staff = append(in.Staff, ps...)
+		return nil
+	}); err != nil {
+		return in, err
+	}
+	for _, kind := range []SubjectKind{Firm, Site, Staff} {
+		totals, err := s.tracker.Totals(ctx, tracking.SubjectKind(kind), in.StatsFrom, statsTo(asOf))
+		if err != nil {
+			return in, err
+		}
+		byID := map[string]Counts{}
+		for id, c := range totals {
+			byID[id] = countsOf(c)
+		}
+		in.Stats[kind] = byID
+	}
+	return in, nil
+}
+
+// statsTo is the last day of the statistics window of a run as of asOf.
+func statsTo(asOf time.Time) string { return tracking.Day(asOf.Add(-time.Millisecond)) }
+
+// countsOf turns a subject's summed statistics into its Counts.
+func countsOf(c map[tracking.Metric]int) Counts {
+	return Counts{Handled: c[tracking.MHandled], Delivered: c[tracking.MDelivered], OnTime: c[tracking.MOnTime], Late: c[tracking.MLate],
+		Lost: c[tracking.MLost], Damaged: c[tracking.MDamaged], Complaints: c[tracking.MComplaints], EmptySuspect: c[tracking.MEmptySuspect],
+		LateShare: c[tracking.MLateShare], SlowPickup: c[tracking.MSlowPickup], SlowSorting: c[tracking.MSlowSorting],
+		SlowLineHaul: c[tracking.MSlowLineHaul], SlowLastMile: c[tracking.MSlowLastMile], LateFallback: c[tracking.MLateFallback], CarriedShare: c[tracking.MCarriedShare]}
+}
+
+// staffPages hands the staff there were at asOf to fn a page at a time, in id order, each with
+// the firm they worked for then.
+func (s *Service) staffPages(ctx context.Context, asOf time.Time, fn func([]StaffIn) error) error {
+	var out []StaffIn
+	for p := (courier.Page{Limit: s.page}); ; {
+		ps, err := s.archive.StaffList(ctx, courier.StaffQuery{Page: p})
+		if err != nil {
+			return err
+		}
+		out = out[:0]
+		for _, person := range ps {
+			if !person.CreatedAt.After(asOf) {
+				out = append(out, StaffIn{ID: person.ID, FirmID: person.EmployerAt(asOf)})
+			}
+		}
+		if err := fn(out); err != nil {
+			return err
+		}
+		if len(ps) < p.Limit {
+			return nil
+		}
+		p.After = ps[len(ps)-1].ID
+	}
+}
+
+// gatherBase reads the inputs of a run as of asOf but the staff and the statistics: the firms
+// and sites, the records in force, the ratings as they were and the commitments. A run holds
+// these whole; its staff and statistics, by far the most rows, it streams.
+func (s *Service) gatherBase(ctx context.Context, m Methodology, asOf time.Time) (Inputs, error) {
 	in := Inputs{AsOf: asOf, Stats: map[SubjectKind]map[string]Counts{}, Commitments: map[string][]string{}}
-	page := courier.Page{Limit: courier.MaxLimit}
+	page := courier.Page{Limit: s.page}
 	for p := page; ; {
 		fs, err := s.archive.Firms(ctx, courier.FirmQuery{Page: p})
 		if err != nil {
@@ -361,21 +381,6 @@ func (s *Service) Gather(ctx context.Context, m Methodology, asOf time.Time) (In
 		p.After = ss[len(ss)-1].ID
 	}
 	for p := page; ; {
-		ps, err := s.archive.StaffList(ctx, courier.StaffQuery{Page: p})
-		if err != nil {
-			return in, err
-		}
-		for _, person := range ps {
-			if !person.CreatedAt.After(asOf) {
-				in.Staff = append(in.Staff, StaffIn{ID: person.ID, FirmID: person.EmployerAt(asOf)})
-			}
-		}
-		if len(ps) < p.Limit {
-			break
-		}
-		p.After = ps[len(ps)-1].ID
-	}
-	for p := page; ; {
 		rs, err := s.archive.Records(ctx, courier.RecordQuery{Page: p})
 		if err != nil {
 			return in, err
@@ -391,23 +396,7 @@ func (s *Service) Gather(ctx context.Context, m Methodology, asOf time.Time) (In
 		}
 		p.After = rs[len(rs)-1].ID
 	}
-	from := tracking.Day(asOf.AddDate(0, -m.WindowMonths, 0))
-	to := tracking.Day(asOf.Add(-time.Millisecond))
-	in.StatsFrom = from
-	for _, kind := range []SubjectKind{Firm, Site, Staff} {
-		totals, err := s.tracker.Totals(ctx, tracking.SubjectKind(kind), from, to)
-		if err != nil {
-			return in, err
-		}
-		byID := map[string]Counts{}
-		for id, c := range totals {
-			byID[id] = Counts{Handled: c[tracking.MHandled], Delivered: c[tracking.MDelivered], OnTime: c[tracking.MOnTime], Late: c[tracking.MLate],
-				Lost: c[tracking.MLost], Damaged: c[tracking.MDamaged], Complaints: c[tracking.MComplaints], EmptySuspect: c[tracking.MEmptySuspect],
-				LateShare: c[tracking.MLateShare], SlowPickup: c[tracking.MSlowPickup], SlowSorting: c[tracking.MSlowSorting],
-				SlowLineHaul: c[tracking.MSlowLineHaul], SlowLastMile: c[tracking.MSlowLastMile], LateFallback: c[tracking.MLateFallback], CarriedShare: c[tracking.MCarriedShare]}
-		}
-		in.Stats[kind] = byID
-	}
+	in.StatsFrom = tracking.Day(asOf.AddDate(0, -m.WindowMonths, 0))
 	var all []Rating
 	for q := (RatingQuery{To: asOf, Limit: 5000}); ; {
 		rs, err := s.store.Ratings(ctx, q)

@@ -34,6 +34,9 @@ type Archive interface {
 // Tracker is what scoring asks of parcel traceability (a subset of *tracking.Service).
 type Tracker interface {
 	Totals(ctx context.Context, kind tracking.SubjectKind, from, to string) (map[string]map[tracking.Metric]int, error)
+	// TotalsPage is Totals a page at a time: the subjects after after, in id order, at most
+	// limit, so that a run streams the statistics instead of holding them all.
+	TotalsPage(ctx context.Context, kind tracking.SubjectKind, from, to, after string, limit int) ([]tracking.SubjectTotals, error)
 	TraceParcel(ctx context.Context, c credtrace.Caller, waybill, carrier, phone4 string) (tracking.Trace, error)
 	Suspect(ctx context.Context, k tracking.ParcelKey) ([]tracking.AnomalyKind, error)
 }
@@ -48,6 +51,7 @@ type Service struct {
 	instance string   // this process's lease holder name
 	cal      Calendar // the evaluation periods
 	auditor  Auditor  // nil: decisions are not audited (see SetAuditor)
+	page     int      // subjects a run reads at a time (courier.MaxLimit; smaller in tests)
 }
 
 // NewService returns a Service. inTree answers firm scoping (courier.Service.InTree).
@@ -55,7 +59,7 @@ func NewService(store Store, archive Archive, tracker Tracker, inTree func(ctx c
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, archive: archive, tracker: tracker, inTree: inTree, now: now, instance: uuid.NewString(), cal: DefaultCalendar()}
+	return &Service{store: store, archive: archive, tracker: tracker, inTree: inTree, now: now, instance: uuid.NewString(), cal: DefaultCalendar(), page: courier.MaxLimit}
 }
 
 // SetCalendar sets the evaluation periods (default: DefaultCalendar); call it before use. A

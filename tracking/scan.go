@@ -382,6 +382,18 @@ func (s *Service) Totals(ctx context.Context, kind SubjectKind, from, to string)
 	return s.store.StatTotals(ctx, kind, from, to)
 }
 
+// TotalsPage is Totals a page at a time, in subject id order (see Store.StatTotalsPage).
+// Before the first page (after is empty) statistics waiting in the folder are flushed, as
+// Totals flushes them; the later pages read on without waiting for the folder again.
+func (s *Service) TotalsPage(ctx context.Context, kind SubjectKind, from, to, after string, limit int) ([]SubjectTotals, error) {
+	if after == "" {
+		if err := s.Flush(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return s.store.StatTotalsPage(ctx, kind, from, to, after, limit)
+}
+
 // Stats returns the day statistics of one subject between two days.
 func (s *Service) Stats(ctx context.Context, kind SubjectKind, id, from, to string) ([]DayStats, error) {
 	for _, d := range []struct{ name, v string }{{"from", from}, {"to", to}} {

@@ -102,6 +102,10 @@ type Store interface {
 	// StatTotals sums the statistics of every subject of kind between two days (inclusive),
 	// by subject id: the cost follows subjects and days, never raw events.
 	StatTotals(ctx context.Context, kind SubjectKind, from, to string) (map[string]map[Metric]int, error)
+	// StatTotalsPage is StatTotals a page at a time: the totals of the subjects of kind with
+	// an id after after, in id order, at most limit of them (no limit when limit <= 0), so that
+	// a national run reads them as a stream. A subject's totals leave out zero metrics.
+	StatTotalsPage(ctx context.Context, kind SubjectKind, from, to, after string, limit int) ([]SubjectTotals, error)
 
 	CarrierConfig(ctx context.Context, firmID string) (CarrierConfig, error) // credtrace.ErrNotFound when unset
 	PutCarrierConfig(ctx context.Context, c CarrierConfig) error
@@ -241,4 +245,10 @@ type Journal interface {
 	// Where several processes fold (Parcel.Version set), a summary whose version another
 	// process saved first is not written: *FoldConflictError names those parcels.
 	SaveDerived(ctx context.Context, d Derived) error
+}
+
+// SubjectTotals is one subject's statistics summed over a day range (StatTotalsPage).
+type SubjectTotals struct {
+	ID     string
+	Totals map[Metric]int
 }

@@ -29,6 +29,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&o.Events, "events", 300000, "events per round in the ingestion ratio")
 	fs.IntVar(&o.Long, "long", 10000000, "events of the long run that measures memory and trace cost against store size (0 skips it)")
 	fs.IntVar(&o.ScoreFirms, "score-firms", 10000, "firms of the 4× scoring world (staff: ten per firm); the 1× world has a quarter")
+	fs.IntVar(&o.ScoreNational, "score-national", 100000, "firms of the national scoring world (staff: ten per firm, statistics over 24 months), timed against the 4× world (0 skips it; -short caps it at 8000)")
 	fs.StringVar(&o.Out, "out", "", "also write the raw results as JSON to this file")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	validity := fs.Bool("validity", false, "run the validity bench instead: score synthetic worlds through an in-process service and compare with their truth")

@@ -23,7 +23,7 @@ func TestCollectionsOnlyThroughSession(t *testing.T) {
 		"Database":         {"newStore"},                                   // the store's one database
 		"RunCommand":       {"detectTransactions"},                         // hello, at Open
 		"Indexes":          {"ensureIndexes"},                              // at Open
-		"Aggregate":        {"detectGroupSums", "StatTotals", "aggregate"}, // the bound collection's (session.go), nowhere else
+		"Aggregate":        {"detectGroupSums", "statTotals", "aggregate"}, // the bound collection's (session.go), nowhere else
 		"Watch":            nil,
 		"StartSession":     {"inTransaction"}, // the one session of a block
 		"UseSession":       nil,

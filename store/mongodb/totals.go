@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -52,9 +53,63 @@ func (s *Store) detectGroupSums(ctx context.Context) (bool, error) {
 // every metric (detected at Open) it is one stage; where it cannot (FerretDB) it is one
 // aggregation per metric, each with a single $sum.
 func (t *Tracking) StatTotals(ctx context.Context, kind tracking.SubjectKind, from, to string) (map[string]map[tracking.Metric]int, error) {
-	match := bson.D{{Key: "$match", Value: bson.D{{Key: "kind", Value: string(kind)},
-		{Key: "day", Value: bson.D{{Key: "$gte", Value: from}, {Key: "$lte", Value: to}}}}}}
 	out := map[string]map[tracking.Metric]int{}
+	_, _, err := t.statTotals(ctx, kind, from, to, "", 0, out)
+	return out, err
+}
+
+// StatTotalsPage implements tracking.Store: StatTotals of the ids after after. A page reads a
+// bounded run of day rows in (id, day) order over the (kind, id, day) index and sums those, so
+// that its cost follows the page, not the subjects after it (a $group before a $limit would
+// sum every later subject for every page); the last id of a run that filled the bound may be
+// cut short, so it waits for the next page.
+func (t *Tracking) StatTotalsPage(ctx context.Context, kind tracking.SubjectKind, from, to, after string, limit int) ([]tracking.SubjectTotals, error) {
+	var ids []string
+	byID := map[string]map[tracking.Metric]int{}
+	rows := 0 // without a limit, every row
+	if limit > 0 {
+		rows = limit * 8
+	}
+	for ; ; rows *= 2 {
+		clear(byID)
+		var full bool
+		var err error
+		ids, full, err = t.statTotals(ctx, kind, from, to, after, rows, byID)
+		if err != nil {
+			return nil, err
+		}
+		if full && len(ids) > 0 {
+			delete(byID, ids[len(ids)-1]) // perhaps not all its days
+			ids = ids[:len(ids)-1]
+		}
+		if !full || len(ids) >= limit {
+			break
+		}
+	}
+	if limit > 0 && len(ids) > limit {
+		ids = ids[:limit]
+	}
+	out := make([]tracking.SubjectTotals, 0, len(ids))
+	for _, id := range ids {
+		m := byID[id]
+		if m == nil {
+			m = map[tracking.Metric]int{}
+		}
+		out = append(out, tracking.SubjectTotals{ID: id, Totals: m})
+	}
+	return out, nil
+}
+
+// statTotals sums into out the statistics of kind between from and to of the subjects with an
+// id after after (all when empty), of the first rows day rows in (id, day) order (all when
+// rows <= 0), and answers the ids in order and whether the rows filled the bound.
+func (t *Tracking) statTotals(ctx context.Context, kind tracking.SubjectKind, from, to, after string, rows int, out map[string]map[tracking.Metric]int) ([]string, bool, error) {
+	filter := bson.D{{Key: "kind", Value: string(kind)}}
+	if after != "" {
+		filter = append(filter, bson.E{Key: "id", Value: bson.D{{Key: "$gt", Value: after}}})
+	}
+	filter = append(filter, bson.E{Key: "day", Value: bson.D{{Key: "$gte", Value: from}, {Key: "$lte", Value: to}}})
+	match := bson.D{{Key: "$match", Value: filter}}
 	add := func(id string, m tracking.Metric, n int64) {
 		if n == 0 {
 			return
@@ -71,27 +126,58 @@ func (t *Tracking) StatTotals(ctx context.Context, kind tracking.SubjectKind, fr
 			groups = append(groups, []tracking.Metric{m})
 		}
 	}
-	for _, ms := range groups {
+	var bound []bson.D
+	if rows > 0 {
+		// (kind, id, day) is unique, so every aggregation of the page sums the same rows.
+		bound = []bson.D{{{Key: "$sort", Value: bson.D{{Key: "id", Value: 1}, {Key: "day", Value: 1}}}}, {{Key: "$limit", Value: rows}}}
+	}
+	aggregate := func(group bson.D) ([]bson.M, error) {
+		pipeline := append(append(mongo.Pipeline{match}, bound...), bson.D{{Key: "$group", Value: group}})
+		cur, err := t.s.stats.Aggregate(ctx, pipeline)
+		if err != nil {
+			return nil, fmt.Errorf("mongodb: stat totals: %w", err)
+		}
+		var docs []bson.M
+		if err := cur.All(ctx, &docs); err != nil {
+			return nil, fmt.Errorf("mongodb: stat totals: %w", unavailable(err))
+		}
+		return docs, nil
+	}
+	var ids []string
+	full := false
+	if rows > 0 {
+		// The rows read, in an aggregation of their own: FerretDB takes one $sum a group.
+		docs, err := aggregate(bson.D{{Key: "_id", Value: "$id"}, {Key: "rows", Value: bson.D{{Key: "$sum", Value: 1}}}})
+		if err != nil {
+			return nil, false, err
+		}
+		n := int64(0)
+		for _, r := range docs {
+			n += asInt64(r["rows"])
+		}
+		full = n >= int64(rows)
+	}
+	for g, ms := range groups {
 		group := bson.D{{Key: "_id", Value: "$id"}}
 		for _, m := range ms {
 			group = append(group, bson.E{Key: string(m), Value: bson.D{{Key: "$sum", Value: "$counts." + string(m)}}})
 		}
-		cur, err := t.s.stats.Aggregate(ctx, mongo.Pipeline{match, {{Key: "$group", Value: group}}})
+		docs, err := aggregate(group)
 		if err != nil {
-			return nil, fmt.Errorf("mongodb: stat totals: %w", err)
+			return nil, false, err
 		}
-		var rows []bson.M
-		if err := cur.All(ctx, &rows); err != nil {
-			return nil, fmt.Errorf("mongodb: stat totals: %w", unavailable(err))
-		}
-		for _, r := range rows {
+		for _, r := range docs {
 			id, _ := r["_id"].(string)
+			if g == 0 {
+				ids = append(ids, id)
+			}
 			for _, m := range ms {
 				add(id, m, asInt64(r[string(m)]))
 			}
 		}
 	}
-	return out, nil
+	sort.Strings(ids)
+	return ids, full, nil
 }
 
 // asInt64 reads a $sum, which the server answers as int32, int64 or double by its inputs.

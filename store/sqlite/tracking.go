@@ -555,26 +555,47 @@ func scanEvent(sc scanner) (tracking.Event, int64, error) {
 
 // StatTotals implements tracking.Store.
 func (t *Tracking) StatTotals(ctx context.Context, kind tracking.SubjectKind, from, to string) (map[string]map[tracking.Metric]int, error) {
+	out := map[string]map[tracking.Metric]int{}
+	err := t.statTotals(ctx, kind, from, to, "", 0, func(id string, m map[tracking.Metric]int) { out[id] = m })
+	return out, err
+}
+
+// StatTotalsPage implements tracking.Store: the primary key (kind, id, day) gives the ids in
+// order, so a page reads only its own subjects' rows.
+func (t *Tracking) StatTotalsPage(ctx context.Context, kind tracking.SubjectKind, from, to, after string, limit int) ([]tracking.SubjectTotals, error) {
+	var out []tracking.SubjectTotals
+	err := t.statTotals(ctx, kind, from, to, after, limit, func(id string, m map[tracking.Metric]int) {
+		out = append(out, tracking.SubjectTotals{ID: id, Totals: m})
+	})
+	return out, err
+}
+
+// statTotals sums each subject's statistics of kind between from and to (days, inclusive), of
+// the subjects with an id after after, in id order, at most limit (0: all), and hands each to add.
+func (t *Tracking) statTotals(ctx context.Context, kind tracking.SubjectKind, from, to, after string, limit int, add func(string, map[tracking.Metric]int)) error {
 	sums := make([]string, len(statColumns))
 	for i, c := range statColumns {
 		sums[i] = "SUM(" + c + ")"
 	}
+	cond, args := "", []any{string(kind), from, to}
+	if after != "" {
+		cond, args = " AND id > ?", append(args, after)
+	}
 	rows, err := t.s.reader().QueryContext(ctx, `SELECT id, `+strings.Join(sums, ", ")+`
-		FROM stats WHERE kind = ? AND day >= ? AND day <= ? GROUP BY id`, string(kind), from, to)
+		FROM stats WHERE kind = ? AND day >= ? AND day <= ?`+cond+` GROUP BY id ORDER BY id`+limitTail(limit), args...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: stat totals: %w", err)
+		return fmt.Errorf("sqlite: stat totals: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]map[tracking.Metric]int{}
+	n := make([]int, len(tracking.Metrics))
+	var id string
+	dest := []any{&id}
+	for i := range n {
+		dest = append(dest, &n[i])
+	}
 	for rows.Next() {
-		var id string
-		n := make([]int, len(tracking.Metrics))
-		dest := []any{&id}
-		for i := range n {
-			dest = append(dest, &n[i])
-		}
 		if err := rows.Scan(dest...); err != nil {
-			return nil, err
+			return err
 		}
 		m := map[tracking.Metric]int{}
 		for i, metric := range tracking.Metrics {
@@ -582,9 +603,9 @@ func (t *Tracking) StatTotals(ctx context.Context, kind tracking.SubjectKind, fr
 				m[metric] = n[i]
 			}
 		}
-		out[id] = m
+		add(id, m)
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 // ParcelEvents implements tracking.Store.

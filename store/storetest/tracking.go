@@ -33,6 +33,7 @@ func RunTracking(t *testing.T, open func(t *testing.T) tracking.Store) {
 	all = append(all, anomalyBehaviours...)
 	all = append(all, trackingBehaviour{"TrackingAtomic", testTrackingAtomic})
 	all = append(all, trackingBehaviour{"StatTotals", testStatTotals})
+	all = append(all, trackingBehaviour{"StatTotalsPage", testStatTotalsPage})
 	all = append(all, guessBehaviours...)
 	all = append(all, journalBehaviours...)
 	all = append(all, liveBehaviours...)
@@ -933,6 +934,61 @@ func testStatTotals(ctx context.Context, t *testing.T, s tracking.Store) {
 	none, err := s.StatTotals(ctx, kStaff, "2026-03-01", "2026-03-31")
 	if err != nil || len(none) != 0 {
 		t.Errorf("StatTotals of a kind without statistics = %v, %v; want none", none, err)
+	}
+}
+
+// testStatTotalsPage reads the same sums a page at a time, in id order, as a national scoring
+// run streams them: the pages together are StatTotals whatever the page size (a subject with
+// many days among few is never cut short), a subject whose only rows are outside the range is
+// in none of them.
+func testStatTotalsPage(ctx context.Context, t *testing.T, s tracking.Store) {
+	deltas := []tracking.StatDelta{
+		delta(kStaff, "p3", "2026-03-01", tracking.MHandled, 10),
+		delta(kStaff, "p3", "2026-03-20", tracking.MHandled, 5),
+		delta(kStaff, "p3", "2026-03-20", tracking.MLate, 2),
+		delta(kStaff, "p1", "2026-03-05", tracking.MLost, 1),
+		delta(kStaff, "p2", "2026-04-01", tracking.MHandled, 100), // outside the range only
+		delta(kStaff, "p4", "2026-03-31", tracking.MOnTime, 4),
+		delta(kStaff, "p5", "2026-03-02", tracking.MHandled, 1),
+		delta(kSite, "p0", "2026-03-02", tracking.MHandled, 7), // another kind
+	}
+	for d := 2; d <= 12; d++ { // p3: thirteen days in the range
+		deltas = append(deltas, delta(kStaff, "p3", fmt.Sprintf("2026-03-%02d", d), tracking.MOnTime, 1))
+	}
+	must(t, "AddStats", s.AddStats(ctx, "src1", deltas))
+	want := []tracking.SubjectTotals{
+		{ID: "p1", Totals: map[tracking.Metric]int{tracking.MLost: 1}},
+		{ID: "p3", Totals: map[tracking.Metric]int{tracking.MHandled: 15, tracking.MLate: 2, tracking.MOnTime: 11}},
+		{ID: "p4", Totals: map[tracking.Metric]int{tracking.MOnTime: 4}},
+		{ID: "p5", Totals: map[tracking.Metric]int{tracking.MHandled: 1}},
+	}
+	for _, limit := range []int{1, 2, 3} {
+		var got []tracking.SubjectTotals
+		after := ""
+		for pages := 0; ; pages++ {
+			if pages > 5 {
+				t.Fatalf("StatTotalsPage, limit %d, does not end: %v", limit, got)
+			}
+			page, err := s.StatTotalsPage(ctx, kStaff, "2026-03-01", "2026-03-31", after, limit)
+			if err != nil {
+				t.Fatalf("StatTotalsPage after %q: %v", after, err)
+			}
+			if len(page) > limit {
+				t.Fatalf("StatTotalsPage after %q, limit %d = %v", after, limit, page)
+			}
+			got = append(got, page...)
+			if len(page) < limit {
+				break
+			}
+			after = page[len(page)-1].ID
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("StatTotalsPage pages of %d = %v, want %v", limit, got, want)
+		}
+	}
+	whole, err := s.StatTotalsPage(ctx, kStaff, "2026-03-01", "2026-03-31", "", 0)
+	if err != nil || !reflect.DeepEqual(whole, want) {
+		t.Errorf("StatTotalsPage without a limit = %v, %v; want %v", whole, err, want)
 	}
 }
 
