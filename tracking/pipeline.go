@@ -220,7 +220,7 @@ func (p *Pipeline) writeGroup(jobs []*ingestJob) {
 	ctx := context.WithoutCancel(jobs[0].ctx) // one client hanging up must not fail the others
 	g := &group{jobs: jobs, ctx: ctx}
 	for _, job := range jobs {
-		sort.SliceStable(job.events, func(a, b int) bool { return eventLess(job.events[a], job.events[b]) })
+		sortEvents(job.events)
 		g.all = append(g.all, job.events...)
 	}
 	st := p.s.store
@@ -237,6 +237,25 @@ func (p *Pipeline) writeGroup(jobs []*ingestJob) {
 		}
 	}
 	p.foldq <- g
+}
+
+// sortEvents orders evs as eventLess does, stably. It sorts positions and moves each event
+// once: an Event is a large struct, and a sort that swaps and compares them by value spent
+// more time copying than comparing.
+func sortEvents(evs []Event) {
+	if slices.IsSortedFunc(evs, func(a, b Event) int { return eventCmp(&a, &b) }) {
+		return
+	}
+	idx := make([]int, len(evs))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return eventCmp(&evs[a], &evs[b]) })
+	sorted := make([]Event, len(evs))
+	for i, j := range idx {
+		sorted[i] = evs[j]
+	}
+	copy(evs, sorted)
 }
 
 // group is one transaction's worth of jobs on its way to the folder.

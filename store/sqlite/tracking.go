@@ -343,6 +343,33 @@ func (t *Tracking) WaybillCarriers(ctx context.Context, waybill string) ([]strin
 	return out, rows.Err()
 }
 
+// WaybillsCarriers implements tracking.BatchCarriers: the ingestion's reuse check reads the
+// carriers of a batch's waybills in a few indexed reads rather than one read per new parcel.
+func (t *Tracking) WaybillsCarriers(ctx context.Context, waybills []string) (map[string][]string, error) {
+	out := make(map[string][]string, len(waybills))
+	for _, part := range chunks(waybills, 500) {
+		rows, err := t.s.reader().QueryContext(ctx, `SELECT DISTINCT waybill, carrier FROM events WHERE waybill IN (`+placeholders(len(part))+`) ORDER BY waybill, carrier`, anyArgs(part)...)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: carriers of waybills: %w", err)
+		}
+		for rows.Next() {
+			var wb, c string
+			if err := rows.Scan(&wb, &c); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[wb] = append(out[wb], c)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+var _ tracking.BatchCarriers = (*Tracking)(nil)
+
 // WriteBatch implements tracking.Store: events, parcels, anomalies and the coalesced
 // statistics of the inserted events commit in one transaction, so an event counts exactly
 // when it is stored.
