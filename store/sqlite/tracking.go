@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -466,14 +466,20 @@ func (s *Store) applyStats(ctx context.Context, sums map[tracking.StatKey]map[tr
 		return fmt.Errorf("sqlite: prepare: %w", err)
 	}
 	defer stmt.Close()
-	keys := make([]tracking.StatKey, 0, len(sums))
-	for k := range sums {
-		keys = append(keys, k)
+	type keyed struct {
+		str string
+		key tracking.StatKey
 	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
-	for _, k := range keys {
+	keys := make([]keyed, 0, len(sums))
+	for k := range sums {
+		keys = append(keys, keyed{k.String(), k})
+	}
+	slices.SortFunc(keys, func(a, b keyed) int { return strings.Compare(a.str, b.str) })
+	args := make([]any, 0, 3+len(tracking.Metrics))
+	for _, kk := range keys {
+		k := kk.key
 		m := sums[k]
-		args := []any{string(k.Kind), k.ID, k.Day}
+		args = append(args[:0], string(k.Kind), k.ID, k.Day)
 		for _, metric := range tracking.Metrics {
 			args = append(args, m[metric])
 		}
