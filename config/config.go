@@ -56,6 +56,11 @@ type Config struct {
 	// webhook receivers be on loopback, private and link-local addresses (tests, on-premise
 	// receivers); otherwise they are refused at subscription and at every delivery (SSRF).
 	WebhookAllowPrivate bool
+	// MemoryLimit (--memory-limit, CREDTRACE_MEMORY_LIMIT) is the soft limit of the Go heap in
+	// bytes (runtime/debug.SetMemoryLimit): past it the collector runs more often rather than
+	// letting the heap grow to twice what is live. Zero leaves the runtime's default (and
+	// GOMEMLIMIT, when set, wins).
+	MemoryLimit int64
 }
 
 // Backend names the store the configuration selects.
@@ -83,7 +88,7 @@ var ErrHelp = flag.ErrHelp
 
 // flagValues are the parsed flags before they are checked.
 type flagValues struct {
-	addr, data, keyFile, auditKeyFile, checkpoints, shutdown, mongoTimeout, publicity, repair, anomaly, score, publish, period, addressChecks, livePoll, totalDelay, webhookPrivate, tokenGrace *string
+	addr, data, keyFile, auditKeyFile, checkpoints, shutdown, mongoTimeout, publicity, repair, anomaly, score, publish, period, addressChecks, livePoll, totalDelay, webhookPrivate, tokenGrace, memoryLimit *string
 }
 
 // newFlags declares every flag of serve, with its default taken from env (the variable of a
@@ -110,6 +115,7 @@ func newFlags(env func(key, def string) string) (*flag.FlagSet, flagValues) {
 		livePoll:       str("live-poll", "250ms", "how often the live streams read the store for events stored by any replica (from 10ms to 1m)"),
 		tokenGrace:     str("token-grace", "24h", "how long a token's old secret keeps working after a rotation (from 0s to 720h)"),
 		totalDelay:     str("total-delay", "city=3,intercity=7", "days past its promise after which a silent parcel is deemed lost (彻底延误时限, YZ/T 0128): within a city, between cities"),
+		memoryLimit:    str("memory-limit", "384MiB", "soft limit of the Go heap (for example 384MiB or 2GiB; off for none): the collector works harder near it instead of letting the heap double; GOMEMLIMIT, when set, wins"),
 		webhookPrivate: str("webhook-allow-private", "false", "true lets webhook receivers be on loopback, private or link-local addresses (tests, on-premise receivers); otherwise they are refused at subscription and at every delivery"),
 	}
 }
@@ -207,6 +213,11 @@ func Load(getenv func(string) string, args []string) (Config, error) {
 		problems = append(problems, fmt.Sprintf("--webhook-allow-private / %s: %q is not true or false", EnvOf("webhook-allow-private"), *f.webhookPrivate))
 	} else {
 		c.WebhookAllowPrivate = b
+	}
+	if n, err := parseMemory(*f.memoryLimit); err != nil {
+		problems = append(problems, fmt.Sprintf("--memory-limit / %s: %s", EnvOf("memory-limit"), err))
+	} else {
+		c.MemoryLimit = n
 	}
 	if d, err := time.ParseDuration(*f.livePoll); err != nil || d < 10*time.Millisecond || d > time.Minute {
 		problems = append(problems, fmt.Sprintf("--live-poll / CREDTRACE_LIVE_POLL: %q is not a duration from 10ms to 1m", *f.livePoll))
@@ -397,3 +408,26 @@ func inside(path, dir string) bool {
 // LoadLocation resolves a zone name with the tz database embedded in the binary, so that a
 // machine without /usr/share/zoneinfo still knows Asia/Shanghai.
 func LoadLocation(name string) (*time.Location, error) { return time.LoadLocation(name) }
+
+// parseMemory reads a size in MiB or GiB ("384MiB", "2GiB"), or "off" (and "0") for none.
+func parseMemory(v string) (int64, error) {
+	v = strings.TrimSpace(v)
+	if v == "off" || v == "0" {
+		return 0, nil
+	}
+	unit := int64(0)
+	switch {
+	case strings.HasSuffix(v, "MiB"):
+		unit = 1 << 20
+	case strings.HasSuffix(v, "GiB"):
+		unit = 1 << 30
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(v[:max(len(v)-3, 0)]), 10, 64)
+	if unit == 0 || err != nil || n < 1 || n > 1<<20 {
+		return 0, fmt.Errorf("%q is not a size such as 384MiB or 2GiB, nor off", v)
+	}
+	if n*unit < 64<<20 {
+		return 0, fmt.Errorf("%q is below 64MiB, too little to serve", v)
+	}
+	return n * unit, nil
+}

@@ -41,6 +41,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"SQLitePath", c.SQLitePath(), filepath.Join("data", "credtrace.db")},
 		{"Period", c.Period, "month"},
 		{"Timezone", c.Timezone, "Asia/Shanghai"},
+		{"MemoryLimit", c.MemoryLimit, int64(384 << 20)},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
@@ -194,6 +195,8 @@ func TestLoadBadValues(t *testing.T) {
 		{"addr with a bad port", map[string]string{"CREDTRACE_ADDR": "127.0.0.1:99999"}, nil, "--addr / CREDTRACE_ADDR", ""},
 		{"period of a week", nil, []string{"--period", "week"}, "--period / CREDTRACE_PERIOD", ""},
 		{"period from env", map[string]string{"CREDTRACE_PERIOD": "Quarter"}, nil, "--period / CREDTRACE_PERIOD", ""},
+		{"memory limit without a unit", nil, []string{"--memory-limit", "512"}, "--memory-limit / CREDTRACE_MEMORY_LIMIT", ""},
+		{"memory limit too small", map[string]string{"CREDTRACE_MEMORY_LIMIT": "16MiB"}, nil, "--memory-limit / CREDTRACE_MEMORY_LIMIT", ""},
 		{"unknown flag", nil, []string{"--bogus"}, "bogus", ""},
 		{"stray argument", nil, []string{"extra"}, "extra", ""},
 	}
@@ -296,6 +299,32 @@ func TestValidate(t *testing.T) {
 			configProblems(t, err)
 			if !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Validate() = %q, want it to name %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadMemoryLimit(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want int64
+	}{
+		{"in MiB", nil, []string{"--memory-limit", "448MiB"}, 448 << 20},
+		{"in GiB from env", map[string]string{"CREDTRACE_MEMORY_LIMIT": "2GiB"}, nil, 2 << 30},
+		{"off", nil, []string{"--memory-limit", "off"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{"CREDTRACE_DATA": t.TempDir()}
+			maps.Copy(env, tt.env)
+			c, err := config.Load(envOf(env), tt.args)
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if c.MemoryLimit != tt.want {
+				t.Errorf("MemoryLimit = %d, want %d", c.MemoryLimit, tt.want)
 			}
 		})
 	}

@@ -27,8 +27,19 @@ func (c *parcelCache) get(k ParcelKey) (Parcel, bool) {
 	return el.Value.(Parcel), true
 }
 
+// put keeps p as the most recent summary, dropping the least recent past max. A final parcel
+// (delivered, returned, lost) is dropped rather than kept: scans after the end are rare, and
+// read back from the store, while completed parcels would otherwise fill the cache and push
+// out the parcels in flight, which every batch scans again.
 func (c *parcelCache) put(p Parcel) {
 	if c.max <= 0 {
+		return
+	}
+	if p.Final {
+		if el, ok := c.items[p.Key()]; ok {
+			c.order.Remove(el)
+			delete(c.items, p.Key())
+		}
 		return
 	}
 	if el, ok := c.items[p.Key()]; ok {
@@ -43,3 +54,6 @@ func (c *parcelCache) put(p Parcel) {
 		delete(c.items, last.Value.(Parcel).Key())
 	}
 }
+
+// len is how many summaries the cache holds.
+func (c *parcelCache) len() int { return c.order.Len() }

@@ -1,6 +1,7 @@
 package tracking
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -490,14 +491,17 @@ func (s *Service) ingest(ctx context.Context, c credtrace.Caller, inputs []Event
 const conflictReason = "id: conflict: this carrier already sent an event with this id and other content"
 
 // eventLess orders events by time, then by their place in a parcel's life, then by id.
-func eventLess(a, b Event) bool {
-	if !a.At.Equal(b.At) {
-		return a.At.Before(b.At)
+func eventLess(a, b Event) bool { return eventCmp(&a, &b) < 0 }
+
+// eventCmp is eventLess as a three-way comparison of events in place.
+func eventCmp(a, b *Event) int {
+	if c := a.At.Compare(b.At); c != 0 {
+		return c
 	}
-	if codeRank[a.Code] != codeRank[b.Code] {
-		return codeRank[a.Code] < codeRank[b.Code]
+	if ra, rb := codeRank[a.Code], codeRank[b.Code]; ra != rb {
+		return cmp.Compare(ra, rb)
 	}
-	return a.ID < b.ID
+	return strings.Compare(a.ID, b.ID)
 }
 
 func party(e *Event) Party { return Party{FirmID: e.FirmID, SiteID: e.SiteID, StaffID: e.StaffID} }

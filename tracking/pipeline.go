@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -220,7 +220,7 @@ func (p *Pipeline) writeGroup(jobs []*ingestJob) {
 	ctx := context.WithoutCancel(jobs[0].ctx) // one client hanging up must not fail the others
 	g := &group{jobs: jobs, ctx: ctx}
 	for _, job := range jobs {
-		sort.SliceStable(job.events, func(a, b int) bool { return eventLess(job.events[a], job.events[b]) })
+		sortEvents(job.events)
 		g.all = append(g.all, job.events...)
 	}
 	st := p.s.store
@@ -237,6 +237,25 @@ func (p *Pipeline) writeGroup(jobs []*ingestJob) {
 		}
 	}
 	p.foldq <- g
+}
+
+// sortEvents orders evs as eventLess does, stably. It sorts positions and moves each event
+// once: an Event is a large struct, and a sort that swaps and compares them by value spent
+// more time copying than comparing.
+func sortEvents(evs []Event) {
+	if slices.IsSortedFunc(evs, func(a, b Event) int { return eventCmp(&a, &b) }) {
+		return
+	}
+	idx := make([]int, len(evs))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return eventCmp(&evs[a], &evs[b]) })
+	sorted := make([]Event, len(evs))
+	for i, j := range idx {
+		sorted[i] = evs[j]
+	}
+	copy(evs, sorted)
 }
 
 // group is one transaction's worth of jobs on its way to the folder.
@@ -430,7 +449,7 @@ func (p *Pipeline) saveLocked(ctx context.Context) error {
 		}
 		d.Parcels = append(d.Parcels, pc)
 	}
-	sort.Slice(d.Parcels, func(i, k int) bool { return d.Parcels[i].Key().String() < d.Parcels[k].Key().String() })
+	sortParcels(d.Parcels)
 	if err := p.s.saveDerived(ctx, d); err != nil {
 		return fmt.Errorf("save derived state: %w", err)
 	}
@@ -442,6 +461,26 @@ func (p *Pipeline) saveLocked(ctx context.Context) error {
 	p.pendingAnoms = map[string]bool{}
 	p.flushedAt = p.s.now()
 	return nil
+}
+
+// sortParcels orders ps by key, as the save writes them. Each key is made once, and each
+// summary moved once: a comparison that built two key strings and swapped whole summaries
+// made this sort a visible share of a save.
+func sortParcels(ps []Parcel) {
+	type keyed struct {
+		key string
+		i   int
+	}
+	ks := make([]keyed, len(ps))
+	for i := range ps {
+		ks[i] = keyed{ps[i].Key().String(), i}
+	}
+	slices.SortFunc(ks, func(a, b keyed) int { return strings.Compare(a.key, b.key) })
+	sorted := make([]Parcel, len(ps))
+	for i, k := range ks {
+		sorted[i] = ps[k.i]
+	}
+	copy(ps, sorted)
 }
 
 // Recover replays the events stored after the checkpoint and saves their derived state: a

@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"strings"
+	"time"
 
 	"github.com/credtrace/credtrace/bench"
 	"github.com/credtrace/credtrace/courier"
@@ -32,6 +33,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&o.ScoreNational, "score-national", 100000, "firms of the national scoring world (staff: ten per firm, statistics over 24 months), timed against the 4× world (0 skips it; -short caps it at 8000)")
 	fs.StringVar(&o.Out, "out", "", "also write the raw results as JSON to this file")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	memprofile := fs.String("memprofile", "", "write a heap profile of the bench process every 10 s to this prefix (PREFIX-1.prof, PREFIX-2.prof, ...)")
 	validity := fs.Bool("validity", false, "run the validity bench instead: score synthetic worlds through an in-process service and compare with their truth")
 	seeds := fs.Int("seeds", 3, "worlds of the validity bench (seeds 1 to N)")
 	sizeName := fs.String("validity-size", "validity", "size of the validity bench's worlds: validity (30 outlets, 4,000 parcels) or one of gen's: "+strings.Join(synth.Sizes, ", "))
@@ -54,6 +56,10 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *memprofile != "" {
+		stop := heapProfiles(*memprofile, 10*time.Second)
+		defer stop()
 	}
 	if *soak > 0 {
 		return bench.Soak(ctx, bench.SoakOptions{Exe: exe, Duration: *soak}, stdout, stderr)
@@ -83,4 +89,26 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return bench.Validity(ctx, v, stdout, stderr)
 	}
 	return bench.Run(ctx, o, stdout, stderr)
+}
+
+// heapProfiles writes a heap profile to prefix-N.prof every interval until stop is called, so
+// that the profile of the moment memory peaked is among them.
+func heapProfiles(prefix string, every time.Duration) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for n := 1; ; n++ {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			if f, err := os.Create(fmt.Sprintf("%s-%d.prof", prefix, n)); err == nil {
+				pprof.WriteHeapProfile(f)
+				f.Close()
+			}
+		}
+	}()
+	return func() { close(done) }
 }

@@ -597,6 +597,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	log := newLogger(stderr)
+	if cfg.MemoryLimit > 0 && getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(cfg.MemoryLimit)
+	}
 	app, err := assemble(ctx, cfg, pol, getenv, stderr, log)
 	if err != nil {
 		return err

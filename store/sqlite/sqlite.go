@@ -6,6 +6,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -79,7 +80,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	// The writer does not checkpoint the WAL in its commits; a background loop does, so
 	// that commits (and the ingestion answers waiting on them) never carry that work.
-	w, err := sql.Open("sqlite", dsn("immediate")+"&_pragma=wal_autocheckpoint(0)")
+	// journal_size_limit cuts the WAL file back when a write starts it over after a complete
+	// checkpoint: without it the file keeps the size of its largest burst (gigabytes after a
+	// prefill) for good. The page cache of the one writer is bounded explicitly (-N is KiB).
+	w, err := sql.Open("sqlite", dsn("immediate")+"&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit(67108864)&_pragma=cache_size(-16384)")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -119,10 +123,44 @@ func (s *Store) checkpoints(every time.Duration) {
 				cancel()
 				continue
 			}
-			s.r.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+			s.checkpoint(context.Background())
 		}
 	}
 }
+
+// walLimit is the WAL size past which a checkpoint waits for readers rather than passes them.
+const walLimit = 64 << 20
+
+// checkpoint copies the WAL back into the database file. A PASSIVE checkpoint stops at the
+// oldest snapshot a reader holds, and the WAL starts over only when it has all been copied
+// while no reader uses it: under steady reads and writes that moment may never come, and the
+// WAL grew to gigabytes. Past walLimit the checkpoint is a RESTART, which waits (busy
+// timeout) for the readers of old frames to finish, so that the next write starts the WAL
+// over and journal_size_limit cuts the file back. Writers wait meanwhile, so the wait is
+// short (restartWait): a reader that holds its snapshot longer makes it give up until the next
+// tick, rather than stall ingestion.
+func (s *Store) checkpoint(ctx context.Context) {
+	fi, err := os.Stat(s.path + "-wal")
+	if err != nil || fi.Size() <= walLimit {
+		s.r.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+		return
+	}
+	c, err := s.r.Conn(ctx)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	if _, err := c.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout(%d)", restartWait.Milliseconds())); err != nil {
+		return
+	}
+	c.ExecContext(ctx, "PRAGMA wal_checkpoint(RESTART)")
+	if _, err := c.ExecContext(ctx, "PRAGMA busy_timeout(10000)"); err != nil {
+		c.Raw(func(any) error { return driver.ErrBadConn }) // not back to the pool with the short timeout
+	}
+}
+
+// restartWait bounds how long a RESTART checkpoint waits for readers (and writers for it).
+const restartWait = 200 * time.Millisecond
 
 // Name is the backend's name as /healthz reports it.
 func (s *Store) Name() string { return "sqlite" }

@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -344,6 +344,33 @@ func (t *Tracking) WaybillCarriers(ctx context.Context, waybill string) ([]strin
 	return out, rows.Err()
 }
 
+// WaybillsCarriers implements tracking.BatchCarriers: the ingestion's reuse check reads the
+// carriers of a batch's waybills in a few indexed reads rather than one read per new parcel.
+func (t *Tracking) WaybillsCarriers(ctx context.Context, waybills []string) (map[string][]string, error) {
+	out := make(map[string][]string, len(waybills))
+	for _, part := range chunks(waybills, 500) {
+		rows, err := t.s.reader().QueryContext(ctx, `SELECT DISTINCT waybill, carrier FROM events WHERE waybill IN (`+placeholders(len(part))+`) ORDER BY waybill, carrier`, anyArgs(part)...)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: carriers of waybills: %w", err)
+		}
+		for rows.Next() {
+			var wb, c string
+			if err := rows.Scan(&wb, &c); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[wb] = append(out[wb], c)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+var _ tracking.BatchCarriers = (*Tracking)(nil)
+
 // WriteBatch implements tracking.Store: events, parcels, anomalies and the coalesced
 // statistics of the inserted events commit in one transaction, so an event counts exactly
 // when it is stored.
@@ -440,14 +467,20 @@ func (s *Store) applyStats(ctx context.Context, sums map[tracking.StatKey]map[tr
 		return fmt.Errorf("sqlite: prepare: %w", err)
 	}
 	defer stmt.Close()
-	keys := make([]tracking.StatKey, 0, len(sums))
-	for k := range sums {
-		keys = append(keys, k)
+	type keyed struct {
+		str string
+		key tracking.StatKey
 	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
-	for _, k := range keys {
+	keys := make([]keyed, 0, len(sums))
+	for k := range sums {
+		keys = append(keys, keyed{k.String(), k})
+	}
+	slices.SortFunc(keys, func(a, b keyed) int { return strings.Compare(a.str, b.str) })
+	args := make([]any, 0, 3+len(tracking.Metrics))
+	for _, kk := range keys {
+		k := kk.key
 		m := sums[k]
-		args := []any{string(k.Kind), k.ID, k.Day}
+		args = append(args[:0], string(k.Kind), k.ID, k.Day)
 		for _, metric := range tracking.Metrics {
 			args = append(args, m[metric])
 		}

@@ -170,6 +170,14 @@ func testEventsOfOneCarrier(ctx context.Context, t *testing.T, s tracking.Store)
 	if len(got) != 0 {
 		t.Errorf("WaybillCarriers of an unknown waybill = %v, want none", got)
 	}
+	if bs, ok := s.(tracking.BatchCarriers); ok {
+		many, err := bs.WaybillsCarriers(ctx, []string{full.Waybill, "NOSUCHWAYBILL"})
+		must(t, "WaybillsCarriers", err)
+		check(t, "WaybillsCarriers of the shared waybill (sorted, each once)", many[full.Waybill], []string{"c0", "c1", "c2"})
+		if got := many["NOSUCHWAYBILL"]; len(got) != 0 {
+			t.Errorf("WaybillsCarriers of an unknown waybill = %v, want none", got)
+		}
+	}
 }
 
 func testEventHashes(ctx context.Context, t *testing.T, s tracking.Store) {
