@@ -34,7 +34,8 @@ type querier interface {
 // allows one writer at a time, and queueing in Go is cheaper than busy-waiting in SQLite);
 // reads use a small pool that sees every committed write thanks to WAL.
 type Store struct {
-	w, r *sql.DB
+	w    *sql.DB
+	r    *readPool
 	tx   *sql.Tx // set inside Atomic
 	path string
 	hook *func(step string)
@@ -85,13 +86,18 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxLifetime(0)
-	r, err := sql.Open("sqlite", dsn(""))
+	rdb, err := sql.Open("sqlite", dsn(""))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	r.SetMaxOpenConns(4)
-	s := &Store{w: w, r: r, path: path, hook: new(func(string)), faults: &faultState{}, stop: make(chan struct{}), done: make(chan struct{}), closeOnce: &sync.Once{}}
+	ck, err := sql.Open("sqlite", dsn(""))
+	if err != nil {
+		w.Close()
+		rdb.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	s := &Store{w: w, r: newReadPool(rdb, ck), path: path, hook: new(func(string)), faults: &faultState{}, stop: make(chan struct{}), done: make(chan struct{}), closeOnce: &sync.Once{}}
 	if err := s.migrate(ctx); err != nil {
 		close(s.done)
 		s.Close()
@@ -101,8 +107,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
-// checkpoints copies the WAL back into the database file every interval, without blocking
-// readers or the writer (PASSIVE), until Close.
+// checkpoints copies the WAL back into the database file every interval (see
+// readPool.checkpoint), until Close.
 func (s *Store) checkpoints(every time.Duration) {
 	defer close(s.done)
 	t := time.NewTicker(every)
@@ -112,7 +118,7 @@ func (s *Store) checkpoints(every time.Duration) {
 		case <-s.stop:
 			return
 		case <-t.C:
-			s.r.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+			s.r.checkpoint()
 		}
 	}
 }
