@@ -61,7 +61,13 @@ type benchParcel struct {
 }
 
 func newEventStream(w benchWorld, seed uint64, inFlight int) *eventStream {
-	s := &eventStream{w: w, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), base: time.Now().Add(-36 * time.Hour).UTC()}
+	return newEventStreamFrom(w, seed, inFlight, 0)
+}
+
+// newEventStreamFrom is newEventStream with parcels numbered from first, so that two streams
+// of one store never share a waybill.
+func newEventStreamFrom(w benchWorld, seed uint64, inFlight, first int) *eventStream {
+	s := &eventStream{w: w, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), base: time.Now().Add(-36 * time.Hour).UTC(), next: first}
 	for i := 0; i < inFlight; i++ {
 		s.live = append(s.live, s.parcel())
 	}
@@ -228,6 +234,11 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 		fmt.Sprintf("%.2f", rps.traceRPS/rps.bare),
 		fmt.Sprintf("GET /v1/parcels/{waybill} with a regulator token (authentication, route guard, request log, store read, custody), %d clients for 5 s each (2 s with -short), against a Fiber handler with no middleware sending the same bytes, on the same machine in the same run", benchClients)})
 	results = append(results, longResults(small)...)
+	loadRows, err := traceLoadResults(ctx, o, filepath.Join(dir, "traceload"), stderr)
+	if err != nil {
+		return fmt.Errorf("trace under ingestion: %w", err)
+	}
+	results = append(results, loadRows...)
 	for _, a := range attacks {
 		who := "no token: refused before its body is read (413 above the route's 1 MiB)"
 		if a.path != "/healthz" {

@@ -87,6 +87,8 @@ type Service struct {
 	auditKey ed25519.PrivateKey
 	// tokenGrace is how long a rotated-out secret keeps working.
 	tokenGrace time.Duration
+	// tokens are the tokens that authenticated lately (see TokenCacheFor).
+	tokens *tokenCache
 }
 
 // Watcher is told when a record starts or stops counting against its subject (Status.InForce):
@@ -132,7 +134,7 @@ func NewService(store Store, hasher *Hasher, policy Policy, now func() time.Time
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, hasher: hasher, policy: policy, now: now, tokenGrace: DefaultTokenGrace}
+	return &Service{store: store, hasher: hasher, policy: policy, now: now, tokenGrace: DefaultTokenGrace, tokens: newTokenCache()}
 }
 
 // Now returns the service clock's time, in UTC at millisecond precision (what every backend keeps).
@@ -574,6 +576,9 @@ func (s *Service) RevokeToken(ctx context.Context, a credtrace.Caller, id string
 	if id == a.TokenID {
 		return stateErr("a token cannot revoke itself")
 	}
+	// Dropped from the cache once stored, so that this instance refuses it from the next request;
+	// a request that read the token before the revocation cannot put it back (see tokenCache.gen).
+	defer s.tokens.drop(id)
 	return s.store.Atomic(ctx, func(st Store) error {
 		t, err := st.Token(ctx, id)
 		if err != nil {
@@ -594,11 +599,17 @@ func (s *Service) RevokeToken(ctx context.Context, a credtrace.Caller, id string
 // (both of kind credtrace.NotFound, with a message that says what to do).
 func (s *Service) Authenticate(ctx context.Context, secret string) (credtrace.Caller, error) {
 	h := HashToken(secret)
-	t, err := s.store.TokenByHash(ctx, h)
-	if err != nil {
-		return credtrace.Caller{}, err
-	}
 	now := s.Now()
+	t, ok, gen := s.tokens.get(h, now)
+	if !ok {
+		var err error
+		if t, err = s.store.TokenByHash(ctx, h); err != nil {
+			return credtrace.Caller{}, err
+		}
+		if t.RevokedAt.IsZero() {
+			s.tokens.put(h, t, now, gen)
+		}
+	}
 	if h != t.Hash && !now.Before(t.RetiredUntil) {
 		return credtrace.Caller{}, &credtrace.Error{Kind: credtrace.NotFound, Code: ErrTokenRotated.Code,
 			Msg: fmt.Sprintf("this secret of token %s was replaced at %s and its grace period ended at %s: use the new secret", t.ID, t.RotatedAt.Format(time.RFC3339), t.RetiredUntil.Format(time.RFC3339))}

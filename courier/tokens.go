@@ -47,7 +47,9 @@ func (s *Service) live(ctx context.Context, t Token, now time.Time) (credtrace.C
 	if now.Sub(t.LastUsedAt) >= TouchEvery {
 		// The last use is bookkeeping for the token list: a request is not refused because it
 		// could not be written, and the next request a minute on tries again.
-		_ = s.store.TouchToken(ctx, t.ID, now)
+		if s.store.TouchToken(ctx, t.ID, now) == nil {
+			s.tokens.touched(t.ID, now)
+		}
 	}
 	return credtrace.Caller{TokenID: t.ID, Role: t.Role, FirmID: t.FirmID, MerchantID: t.MerchantID, StaffID: t.StaffID}, nil
 }
@@ -86,6 +88,7 @@ func (s *Service) RotateToken(ctx context.Context, a credtrace.Caller, id string
 	}
 	secret := newSecret()
 	var out Token
+	defer s.tokens.drop(id) // as RevokeToken does: the old secret's grace counts here at once
 	err := s.store.Atomic(ctx, func(st Store) error {
 		t, err := st.Token(ctx, id)
 		if err != nil {

@@ -38,14 +38,22 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	seeds := fs.Int("seeds", 3, "worlds of the validity bench (seeds 1 to N)")
 	sizeName := fs.String("validity-size", "validity", "size of the validity bench's worlds: validity (30 outlets, 4,000 parcels) or one of gen's: "+strings.Join(synth.Sizes, ", "))
 	soak := fs.Duration("soak", 0, "run the soak instead for this long (e.g. 20m): ingestion, traces, SSE subscribers, webhooks and scoring runs at once against a child service; fails when its memory, goroutines, open files or p99 latency trend up past the stated bounds")
+	traceOnly := fs.Bool("trace", false, "measure the trace figures alone: the authenticated trace route against a bare Fiber handler, and trace latency while a generator child ingests")
+	genIngest := fs.Bool("gen-ingest", false, "be the load generator child of the trace-under-ingestion figure (started by the bench itself, orders in $"+bench.GenEnv+")")
 	if help, err := parseFlags(fs, args, stdout, "bench [flags]"); help || err != nil {
 		return err
+	}
+	if *genIngest {
+		return bench.GenIngest(ctx, stdout)
 	}
 	exe, err := os.Executable()
 	if err != nil {
 		return err
 	}
 	o.Exe = exe
+	if *traceOnly {
+		return bench.Trace(ctx, o, stdout, stderr)
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {

@@ -35,7 +35,8 @@ type querier interface {
 // allows one writer at a time, and queueing in Go is cheaper than busy-waiting in SQLite);
 // reads use a small pool that sees every committed write thanks to WAL.
 type Store struct {
-	w, r *sql.DB
+	w    *sql.DB
+	r    *readPool
 	tx   *sql.Tx // set inside Atomic
 	path string
 	hook *func(step string)
@@ -89,13 +90,18 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxLifetime(0)
-	r, err := sql.Open("sqlite", dsn(""))
+	rdb, err := sql.Open("sqlite", dsn(""))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	r.SetMaxOpenConns(4)
-	s := &Store{w: w, r: r, path: path, hook: new(func(string)), faults: &faultState{}, stop: make(chan struct{}), done: make(chan struct{}), closeOnce: &sync.Once{}}
+	ck, err := sql.Open("sqlite", dsn(""))
+	if err != nil {
+		w.Close()
+		rdb.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	s := &Store{w: w, r: newReadPool(rdb, ck), path: path, hook: new(func(string)), faults: &faultState{}, stop: make(chan struct{}), done: make(chan struct{}), closeOnce: &sync.Once{}}
 	if err := s.migrate(ctx); err != nil {
 		close(s.done)
 		s.Close()
@@ -142,10 +148,10 @@ const walLimit = 64 << 20
 func (s *Store) checkpoint(ctx context.Context) {
 	fi, err := os.Stat(s.path + "-wal")
 	if err != nil || fi.Size() <= walLimit {
-		s.r.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+		s.r.checkpoint()
 		return
 	}
-	c, err := s.r.Conn(ctx)
+	c, err := s.r.ck.Conn(ctx)
 	if err != nil {
 		return
 	}
