@@ -23,9 +23,9 @@ func cpuTime() time.Duration {
 // process's end: the store is in a temporary folder).
 var (
 	traceSetup sync.Once
-	traceSvc  *traceService
-	traceErr  error
-	client    = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	traceSvc   *traceService
+	traceErr   error
+	client     = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 )
 
 // BenchmarkTraceRoute drives GET /v1/parcels/{waybill} with a regulator token over loopback,
