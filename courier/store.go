@@ -45,6 +45,9 @@ type RecordQuery struct {
 	Status        []RecordStatus
 	Category      Category
 	RepairPending bool
+	// ChangedSince, when set, selects the records whose ChangedAt is at or after it: the rows
+	// of an export increment, found by the store's index on the change time.
+	ChangedSince time.Time
 	Page
 }
 

@@ -42,8 +42,11 @@ type SanctionQuery struct {
 	FirmIDs []string // nil: any; else only these firms' (a caller's tree)
 	Kind    SanctionKind
 	Status  []SanctionStatus
-	After   string
-	Limit   int
+	// ChangedSince, when set, selects the sanctions whose ChangedAt is at or after it: the rows
+	// of an export increment, found by the store's index on the change time.
+	ChangedSince time.Time
+	After        string
+	Limit        int
 }
 
 // MethodDoc is a stored methodology: its version and its JSON text, exactly as it was given.

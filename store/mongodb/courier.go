@@ -151,6 +151,7 @@ func (s *Store) Records(ctx context.Context, q courier.RecordQuery) ([]courier.R
 	if q.RepairPending {
 		filter["repair_pending"] = true
 	}
+	changedSince(filter, q.ChangedSince)
 	return list(ctx, s.records, "records", filter, q.Page, fromRecordDoc)
 }
 

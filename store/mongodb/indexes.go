@@ -75,6 +75,9 @@ var declaredIndexes = []index{
 	{coll: collRecords, keys: asc("status", "_id")},
 	{coll: collRecords, keys: asc("category", "_id")},
 	{coll: collRecords, keys: asc("repair_pending", "_id")},
+	// An export increment reads the range changed since and pages it in _id order: the server
+	// sorts only the rows of the range (few, for an increment), never the collection.
+	{coll: collRecords, keys: asc("changed_at", "_id")},
 	{coll: collObjections, keys: asc("record_id")},
 	{coll: collObjections, keys: asc("record_id", "_id")},
 	{coll: collObjections, keys: asc("firm_id")},
@@ -151,6 +154,7 @@ var declaredIndexes = []index{
 	{coll: collScores, keys: bson.D{{Key: "subject", Value: 1}, {Key: "subject_id", Value: 1}, {Key: "as_of", Value: -1}, {Key: "run_id", Value: -1}}},
 	{coll: collSanctions, keys: asc("firm_id", "status")},
 	{coll: collSanctions, keys: asc("firm_id", "_id")},
+	{coll: collSanctions, keys: asc("changed_at", "_id")}, // export increments, as records'
 	{coll: collSanctions, keys: asc("status")},
 	{coll: collSanctions, keys: asc("status", "_id")},
 	{coll: collSanctions, keys: asc("kind", "_id")},

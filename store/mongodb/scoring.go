@@ -275,6 +275,7 @@ func (c *Scoring) Sanctions(ctx context.Context, q scoring.SanctionQuery) ([]sco
 	if len(q.Status) > 0 {
 		in(filter, "status", q.Status)
 	}
+	changedSince(filter, q.ChangedSince)
 	return list(ctx, c.s.sanctions, "sanctions", filter, courier.Page{After: q.After, Limit: q.Limit}, fromSanctionDoc)
 }
 

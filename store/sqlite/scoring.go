@@ -405,7 +405,8 @@ func scanSanction(sc scanner) (scoring.Sanction, error) {
 
 // CreateSanction implements scoring.Store: ErrConflict when the id is taken.
 func (c *Scoring) CreateSanction(ctx context.Context, s scoring.Sanction) error {
-	_, err := c.s.writer().ExecContext(ctx, `INSERT INTO sanctions (`+sanctionCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, sanctionArgs(s)...)
+	_, err := c.s.writer().ExecContext(ctx, `INSERT INTO sanctions (`+sanctionCols+`, changed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		append(sanctionArgs(s), msInt(s.ChangedAt()))...)
 	if err != nil {
 		return fmt.Errorf("sqlite: create sanction %s: %w", s.ID, translate(err))
 	}
@@ -417,7 +418,7 @@ func (c *Scoring) CreateSanction(ctx context.Context, s scoring.Sanction) error 
 func (c *Scoring) UpdateSanction(ctx context.Context, s scoring.Sanction) error {
 	res, err := c.s.writer().ExecContext(ctx, `UPDATE sanctions SET kind=?, firm_id=?, rule=?, reason=?, legal_basis=?, record_ids=?,
 		score_runs=?, status=?, proposed_at=?, proposed_by=?, decided_at=?, decided_by=?, decision=?, start_at=?, end_at=?, lifted_at=?,
-		lift_reason=?, version=?, reviewed_at=?, reviewed_by=?, review_reason=?, period=? WHERE id=? AND version=?`, append(sanctionArgs(s)[1:], s.ID, s.Version-1)...)
+		lift_reason=?, version=?, reviewed_at=?, reviewed_by=?, review_reason=?, period=?, changed_at=? WHERE id=? AND version=?`, append(sanctionArgs(s)[1:], msInt(s.ChangedAt()), s.ID, s.Version-1)...)
 	if err := c.s.update(ctx, "sanctions", s.ID, res, err); err != nil {
 		return fmt.Errorf("sqlite: update sanction %s: %w", s.ID, translate(err))
 	}
@@ -443,6 +444,9 @@ func (c *Scoring) Sanctions(ctx context.Context, q scoring.SanctionQuery) ([]sco
 	}
 	if len(q.Status) > 0 {
 		in(&w, "status", q.Status)
+	}
+	if !q.ChangedSince.IsZero() {
+		w.add("changed_at >= ?", msInt(q.ChangedSince))
 	}
 	tail := w.page(courier.Page{After: q.After, Limit: q.Limit})
 	return list(ctx, c.s.reader(), `SELECT `+sanctionCols+` FROM sanctions`+w.sql()+tail, w.args, scanSanction)

@@ -20,6 +20,7 @@ var recordBehaviours = []behaviour{
 	{"RecordPaging", testRecordPaging},
 	{"RecordFilters", testRecordFilters},
 	{"RecordFilterFollowsUpdate", testRecordFilterFollowsUpdate},
+	{"RecordChangedSince", testRecordChangedSince},
 }
 
 // fullRecord sets every field: evidence, a history of two steps and two repairs, one decided
@@ -227,6 +228,39 @@ func testRecordFilterFollowsUpdate(ctx context.Context, t *testing.T, s courier.
 	r.Version = 3
 	must(t, "second update", s.UpdateRecord(ctx, r))
 	expect("repair pending after a new request", courier.RecordQuery{RepairPending: true}, r.ID)
+}
+
+// testRecordChangedSince checks the store-side filter of export increments: a record is found
+// from its last change (entry, transition, repair request or decision) on, and moves with it
+// when it changes again.
+func testRecordChangedSince(ctx context.Context, t *testing.T, s courier.Store) {
+	full := fullRecord() // last change: rp2 requested at(6)
+	sparse := sparseRecord()
+	sparse.CreatedAt = at(3) // entered, never changed since
+	must(t, "create full", s.CreateRecord(ctx, full))
+	must(t, "create sparse", s.CreateRecord(ctx, sparse))
+	expect := func(what string, q courier.RecordQuery, want ...string) {
+		t.Helper()
+		got, err := s.Records(ctx, q)
+		if err != nil {
+			t.Errorf("%s: %v", what, err)
+			return
+		}
+		checkIDs(t, what, got, recordID, want...)
+	}
+	expect("since the beginning", courier.RecordQuery{ChangedSince: at(0)}, full.ID, sparse.ID)
+	expect("since the sparse record's entry (inclusive)", courier.RecordQuery{ChangedSince: at(3)}, full.ID, sparse.ID)
+	expect("since the last repair request (inclusive)", courier.RecordQuery{ChangedSince: at(6)}, full.ID)
+	expect("since a moment after it", courier.RecordQuery{ChangedSince: at(6).Add(time.Millisecond)})
+	expect("since, with a status", courier.RecordQuery{ChangedSince: at(3), Status: []courier.RecordStatus{courier.StatusConfirmed}}, full.ID)
+	expect("since, paged", courier.RecordQuery{ChangedSince: at(0), Page: courier.Page{After: full.ID, Limit: 1}}, sparse.ID)
+
+	full.Repairs = slices.Clone(full.Repairs)
+	full.Repairs[1].Status, full.Repairs[1].DecidedAt, full.Repairs[1].DecidedBy = courier.RepairApproved, at(9), "t2"
+	full.Version = 2
+	must(t, "update", s.UpdateRecord(ctx, full))
+	expect("since the decision of the repair", courier.RecordQuery{ChangedSince: at(9)}, full.ID)
+	expect("since after the decision", courier.RecordQuery{ChangedSince: at(10)})
 }
 
 // ----- objections -----
