@@ -93,6 +93,8 @@ type Store interface {
 	UpdateSanction(ctx context.Context, s Sanction) error
 	Sanction(ctx context.Context, id string) (Sanction, error)
 	Sanctions(ctx context.Context, q SanctionQuery) ([]Sanction, error)
+	// CountSanctions counts the sanctions q selects (After and Limit are ignored), on the server.
+	CountSanctions(ctx context.Context, q SanctionQuery) (int, error)
 
 	// AcquireLease takes or renews lease name for holder until the given time. It answers
 	// false when another holder's lease is still valid at now.

@@ -55,3 +55,17 @@ func backfill[D any](ctx context.Context, coll collection, what string, changed 
 		}
 	}
 }
+
+// countOf counts the documents of coll that filter selects, on the server. An empty filter
+// names _id (every id is a string, at least ""), so that the server counts the _id index's
+// keys instead of reading documents.
+func countOf(ctx context.Context, coll collection, what string, filter bson.M) (int, error) {
+	if len(filter) == 0 {
+		filter = bson.M{"_id": bson.M{"$gte": ""}}
+	}
+	n, err := coll.CountDocuments(ctx, filter)
+	if err != nil {
+		return 0, fmt.Errorf("mongodb: count %s: %w", what, unavailable(err))
+	}
+	return int(n), nil
+}

@@ -83,6 +83,9 @@ var declaredIndexes = []index{
 	{coll: collObjections, keys: asc("firm_id")},
 	{coll: collObjections, keys: asc("firm_id", "_id")},
 	{coll: collObjections, keys: asc("status", "_id")},
+	// The overview counts the objections whose review clock ran out (CountObjections).
+	{coll: collObjections, keys: asc("status", "review_by")},
+	{coll: collObjections, keys: asc("review_by", "_id")}, // review clocks run out, of any status
 	{coll: collCommitments, keys: asc("firm_id")},
 	{coll: collCommitments, keys: asc("firm_id", "_id")},
 	{coll: collCommitments, keys: asc("subject.kind", "subject.id", "_id")},

@@ -518,7 +518,7 @@ func (s *Store) Objection(ctx context.Context, id string) (courier.Objection, er
 }
 
 // Objections implements courier.Store.
-func (s *Store) Objections(ctx context.Context, q courier.ObjectionQuery) ([]courier.Objection, error) {
+func objectionWhere(q courier.ObjectionQuery) where {
 	var w where
 	if q.RecordID != "" {
 		w.add("record_id = ?", q.RecordID)
@@ -527,8 +527,23 @@ func (s *Store) Objections(ctx context.Context, q courier.ObjectionQuery) ([]cou
 	if len(q.Status) > 0 {
 		in(&w, "status", q.Status)
 	}
+	if !q.ReviewBefore.IsZero() {
+		w.add("review_by < ?", msInt(q.ReviewBefore))
+	}
+	return w
+}
+
+// Objections implements courier.Store.
+func (s *Store) Objections(ctx context.Context, q courier.ObjectionQuery) ([]courier.Objection, error) {
+	w := objectionWhere(q)
 	tail := w.page(q.Page)
 	return list(ctx, s.reader(), `SELECT `+objectionCols+` FROM objections`+w.sql()+tail, w.args, scanObjection)
+}
+
+// CountObjections implements courier.Store.
+func (s *Store) CountObjections(ctx context.Context, q courier.ObjectionQuery) (int, error) {
+	w := objectionWhere(q)
+	return count(ctx, s.reader(), "objections", w)
 }
 
 // ----- commitments -----

@@ -169,7 +169,8 @@ func TestMigrationKeepsChangeTimes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, q := range []string{`DROP INDEX records_changed`, `ALTER TABLE records DROP COLUMN changed_at`,
-		`DROP INDEX sanctions_changed`, `ALTER TABLE sanctions DROP COLUMN changed_at`, `DELETE FROM schema_migrations WHERE version = 22`} {
+		`DROP INDEX sanctions_changed`, `ALTER TABLE sanctions DROP COLUMN changed_at`,
+		`DROP INDEX objections_review`, `DROP INDEX anomalies_open`, `DELETE FROM schema_migrations WHERE version = 22`} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}

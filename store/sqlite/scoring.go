@@ -432,6 +432,17 @@ func (c *Scoring) Sanction(ctx context.Context, id string) (scoring.Sanction, er
 
 // Sanctions implements scoring.Store. An empty Status list does not filter.
 func (c *Scoring) Sanctions(ctx context.Context, q scoring.SanctionQuery) ([]scoring.Sanction, error) {
+	w := sanctionWhere(q)
+	tail := w.page(courier.Page{After: q.After, Limit: q.Limit})
+	return list(ctx, c.s.reader(), `SELECT `+sanctionCols+` FROM sanctions`+w.sql()+tail, w.args, scanSanction)
+}
+
+// CountSanctions implements scoring.Store.
+func (c *Scoring) CountSanctions(ctx context.Context, q scoring.SanctionQuery) (int, error) {
+	return count(ctx, c.s.reader(), "sanctions", sanctionWhere(q))
+}
+
+func sanctionWhere(q scoring.SanctionQuery) where {
 	var w where
 	if q.FirmID != "" {
 		w.add("firm_id = ?", q.FirmID)
@@ -448,8 +459,7 @@ func (c *Scoring) Sanctions(ctx context.Context, q scoring.SanctionQuery) ([]sco
 	if !q.ChangedSince.IsZero() {
 		w.add("changed_at >= ?", msInt(q.ChangedSince))
 	}
-	tail := w.page(courier.Page{After: q.After, Limit: q.Limit})
-	return list(ctx, c.s.reader(), `SELECT `+sanctionCols+` FROM sanctions`+w.sql()+tail, w.args, scanSanction)
+	return w
 }
 
 // ----- leases -----

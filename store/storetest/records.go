@@ -354,6 +354,9 @@ func testObjectionFilters(ctx context.Context, t *testing.T, s courier.Store) {
 	objection := func(id, record, firm string, st courier.ObjectionStatus) courier.Objection {
 		o := sparseObjection()
 		o.ID, o.RecordID, o.FirmID, o.Status = id, record, firm, st
+		if id == "o4" {
+			o.ReviewBy = at(1) // the others' clocks run out ten days later
+		}
 		return o
 	}
 	for _, o := range []courier.Objection{
@@ -378,6 +381,10 @@ func testObjectionFilters(ctx context.Context, t *testing.T, s courier.Store) {
 		{"record and status", courier.ObjectionQuery{RecordID: "r1", Status: []courier.ObjectionStatus{courier.ObjectionPending}}, []string{"o1"}},
 		{"firms and status", courier.ObjectionQuery{FirmIDs: []string{"f1", "f2"}, Status: []courier.ObjectionStatus{courier.ObjectionPending}}, []string{"o1", "o4"}},
 		{"firms with a page", courier.ObjectionQuery{FirmIDs: []string{"f1", "f2"}, Page: courier.Page{After: "o1", Limit: 2}}, []string{"o2", "o3"}},
+		{"pending, review clock run out", courier.ObjectionQuery{Status: []courier.ObjectionStatus{courier.ObjectionPending}, ReviewBefore: at(1).Add(time.Millisecond)}, []string{"o4"}},
+		{"pending, review clock run out later", courier.ObjectionQuery{Status: []courier.ObjectionStatus{courier.ObjectionPending}, ReviewBefore: at(1).AddDate(0, 0, 10).Add(time.Millisecond)}, []string{"o1", "o4"}},
+		{"review clock run out, of a firm", courier.ObjectionQuery{FirmIDs: []string{"f2"}, ReviewBefore: at(2)}, []string{"o4"}},
+		{"review clock not run out yet", courier.ObjectionQuery{ReviewBefore: at(1)}, nil},
 	}
 	for _, c := range cases {
 		got, err := s.Objections(ctx, c.q)
@@ -386,6 +393,13 @@ func testObjectionFilters(ctx context.Context, t *testing.T, s courier.Store) {
 			continue
 		}
 		checkIDs(t, c.name, got, objectionID, c.want...)
+		if c.q.Page != (courier.Page{}) {
+			continue
+		}
+		// CountObjections counts what the same query lists.
+		if n, err := s.CountObjections(ctx, c.q); err != nil || n != len(c.want) {
+			t.Errorf("CountObjections, %s = %d, %v; want %d", c.name, n, err, len(c.want))
+		}
 	}
 }
 

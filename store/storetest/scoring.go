@@ -713,6 +713,22 @@ func testSanctionFilters(ctx context.Context, t *testing.T, s scoring.Store) {
 		// An export of one list pages through it this way (scoring.ExportSanctions).
 		{"kind after, limit 1", q{Kind: scoring.BlackList, After: "sn1", Limit: 1}, []string{"sn4"}},
 	})
+	// CountSanctions counts what the same query lists.
+	for _, c := range []struct {
+		name string
+		q    q
+		want int
+	}{
+		{"all", q{}, 5},
+		{"firm", q{FirmID: "f2"}, 2},
+		{"any of two statuses", q{Status: st(scoring.Proposed, scoring.Approved)}, 3},
+		{"firms (a tree) and a kind", q{FirmIDs: []string{"f1", "f9"}, Kind: scoring.BlackList}, 2},
+		{"an empty firm list", q{FirmIDs: []string{}}, 0},
+	} {
+		if n, err := s.CountSanctions(ctx, c.q); err != nil || n != c.want {
+			t.Errorf("CountSanctions, %s = %d, %v; want %d", c.name, n, err, c.want)
+		}
+	}
 }
 
 // testSanctionChangedSince checks the store-side filter of export increments: a sanction is found
