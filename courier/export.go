@@ -142,7 +142,7 @@ func (s *Service) ExportRecords(ctx context.Context, a credtrace.Caller, set Rec
 	}
 	p := Page{After: w.After, Limit: w.page()}
 	for {
-		recs, err := s.store.Records(ctx, RecordQuery{Page: p})
+		recs, err := s.store.Records(ctx, RecordQuery{ChangedSince: w.Since, Page: p})
 		if err != nil {
 			return fmt.Errorf("export %s: %w", set, err)
 		}

@@ -45,6 +45,9 @@ type RecordQuery struct {
 	Status        []RecordStatus
 	Category      Category
 	RepairPending bool
+	// ChangedSince, when set, selects the records whose ChangedAt is at or after it: the rows
+	// of an export increment, found by the store's index on the change time.
+	ChangedSince time.Time
 	Page
 }
 
@@ -53,6 +56,9 @@ type ObjectionQuery struct {
 	RecordID string
 	FirmIDs  []string
 	Status   []ObjectionStatus
+	// ReviewBefore, when set, selects the objections whose review clock (ReviewBy) ran out
+	// before it: with Status pending, the overdue ones.
+	ReviewBefore time.Time
 	Page
 }
 
@@ -101,6 +107,8 @@ type Store interface {
 	UpdateObjection(ctx context.Context, o Objection) error
 	Objection(ctx context.Context, id string) (Objection, error)
 	Objections(ctx context.Context, q ObjectionQuery) ([]Objection, error)
+	// CountObjections counts the objections q selects (its Page is ignored), on the server.
+	CountObjections(ctx context.Context, q ObjectionQuery) (int, error)
 
 	CreateCommitment(ctx context.Context, c Commitment) error
 	Commitments(ctx context.Context, q CommitmentQuery) ([]Commitment, error)

@@ -97,7 +97,8 @@ func newEnv(t testing.TB) *env {
 	e := newEnvOn(t, backend{courier: st, tracking: st.Tracking(), scoring: st.Scoring(), health: st,
 		trackingOf: func(cs courier.Store) tracking.Store { return cs.(*sqlite.Store).Tracking() },
 		scoringOf:  func(cs courier.Store) scoring.Store { return cs.(*sqlite.Store).Scoring() },
-		webhooks:   st.Webhooks()})
+		webhooks:   st.Webhooks(),
+		webhooksOf: func(cs courier.Store) webhook.Store { return cs.(*sqlite.Store).Webhooks() }})
 	e.store = st
 	return e
 }
@@ -111,6 +112,8 @@ type backend struct {
 	trackingOf func(courier.Store) tracking.Store
 	scoringOf  func(courier.Store) scoring.Store
 	webhooks   webhook.Store // optional: without it the webhook routes are absent
+	// webhooksOf, with webhooks, audits the changes of subscriptions in the archive's trail.
+	webhooksOf func(courier.Store) webhook.Store
 }
 
 // newEnvOn wires the services and the API on b, as main does, with the test clock.
@@ -144,7 +147,11 @@ func newEnvOn(t testing.TB, b backend) *env {
 	var hooks *webhook.Service
 	if b.webhooks != nil {
 		// The world's receivers are on loopback: the operator's setting allows them here.
-		hooks = webhook.NewService(b.webhooks, webhook.Options{AllowPrivate: true}, clk.now)
+		opts := webhook.Options{AllowPrivate: true}
+		if b.webhooksOf != nil {
+			opts.Auditor = courier.NewAuditor(svc, b.webhooksOf)
+		}
+		hooks = webhook.NewService(b.webhooks, opts, clk.now)
 	}
 	srv := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Scoring: sc, Webhooks: hooks, Store: b.health, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: metrics, Live: live})
 	return &env{t: t, srv: srv, svc: svc, trk: trk, sc: sc, sst: b.scoring, clock: clk, bodies: &bytes.Buffer{}}

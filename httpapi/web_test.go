@@ -1,7 +1,9 @@
 package httpapi_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/credtrace/credtrace"
+	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/scoring"
+	"github.com/credtrace/credtrace/tracking"
 )
 
 // browser keeps the cookies a page sets, as a browser would.
@@ -448,6 +453,52 @@ func TestAPIErrorsByAccept(t *testing.T) {
 				}
 			} else if got := jsonError(ctype, body); got != r.code {
 				t.Errorf("GET %s, Accept %q: %s %.300s, want the JSON error %s", r.path, c.accept, ctype, body, r.code)
+			}
+		}
+	}
+}
+
+// TestDashboardOverviewCounts: the overview's figures, counted by the store, are the lengths of
+// the lists they stand for, also once an objection's review clock has run out.
+func TestDashboardOverviewCounts(t *testing.T) {
+	e := newEnv(t)
+	e.world()
+	reg := signedIn(t, e, adminTk)
+	ctx := context.Background()
+	admin := credtrace.Caller{Role: credtrace.RoleRegulator, TokenID: "t"}
+	for _, later := range []time.Duration{0, 40 * 24 * time.Hour} {
+		e.clock.add(later)
+		overdue, _, err := e.svc.Objections(ctx, admin, true, "", courier.MaxLimit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		open, err := e.trk.Anomalies(ctx, admin, tracking.AnomalyQuery{Open: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		incs, err := e.trk.Incidents(ctx, admin, "", "", "", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps, err := e.sc.Sanctions(ctx, admin, scoring.SanctionQuery{Status: []scoring.SanctionStatus{scoring.Proposed, scoring.Reviewed}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if later > 0 && len(overdue) == 0 {
+			t.Fatalf("no objection overdue %s on: the world has none pending", later)
+		}
+		status, page, _ := reg.do("GET", "/ui/overview", nil)
+		if status != 200 {
+			t.Fatalf("overview: %d %s", status, page)
+		}
+		for _, want := range []string{
+			fmt.Sprintf("proposals</small>: %d<", len(ps)),
+			fmt.Sprintf("overdue objections</small>: %d<", len(overdue)),
+			fmt.Sprintf("open anomalies</small>: %d<", len(open)),
+			fmt.Sprintf("incidents</small>: %d<", len(incs)),
+		} {
+			if !strings.Contains(page, want) {
+				t.Errorf("%s on: the overview lacks %q", later, want)
 			}
 		}
 	}

@@ -122,30 +122,35 @@ func (s *Server) webOverview(c *fiber.Ctx) error {
 		}
 		data["Worst"], data["Improved"] = worst, improved
 		data["RunNote"] = fmt.Sprintf("latest run: %d firms", len(latest))
-		ps, err := s.deps.Scoring.Sanctions(ctx(c), sc, scoring.SanctionQuery{Status: []scoring.SanctionStatus{scoring.Proposed, scoring.Reviewed}})
+		ps, err := s.deps.Scoring.CountSanctions(ctx(c), sc, scoring.SanctionQuery{Status: []scoring.SanctionStatus{scoring.Proposed, scoring.Reviewed}})
 		if err != nil {
 			return err
 		}
-		data["Proposals"] = len(ps)
+		data["Proposals"] = ps
 	}
 	data["Chart"] = barChart(labels, counts)
-	overdue, _, err := s.deps.Courier.Objections(ctx(c), a, true, "", courier.MaxLimit)
+	// The figures are counted by the store; only the latest few anomalies are read.
+	overdue, err := s.deps.Courier.CountOverdue(ctx(c), a)
 	if err != nil {
 		return err
 	}
-	data["Overdue"] = len(overdue)
+	data["Overdue"] = overdue
 	if s.deps.Tracking != nil {
 		tc := a
-		as, err := s.deps.Tracking.Anomalies(ctx(c), tc, tracking.AnomalyQuery{Open: true})
+		open, err := s.deps.Tracking.CountAnomalies(ctx(c), tc, tracking.AnomalyQuery{Open: true})
 		if err != nil {
 			return err
 		}
-		data["Anomalies"] = len(as)
+		data["Anomalies"] = open
+		as, err := s.deps.Tracking.Anomalies(ctx(c), tc, tracking.AnomalyQuery{Open: true, Newest: true, Limit: overviewAnomalies})
+		if err != nil {
+			return err
+		}
 		var rows []anomalyRow
 		var carriers []string
-		for i := len(as) - 1; i >= 0 && len(rows) < 10; i-- {
-			rows = append(rows, anomalyRow{Kind: string(as[i].Kind), Waybill: as[i].Waybill, Detail: as[i].Detail, firm: as[i].Carrier})
-			carriers = append(carriers, as[i].Carrier)
+		for _, x := range as {
+			rows = append(rows, anomalyRow{Kind: string(x.Kind), Waybill: x.Waybill, Detail: x.Detail, firm: x.Carrier})
+			carriers = append(carriers, x.Carrier)
 		}
 		firms, err := s.deps.Courier.FirmIdentities(ctx(c), carriers)
 		if err != nil {
@@ -155,14 +160,17 @@ func (s *Server) webOverview(c *fiber.Ctx) error {
 			rows[i].FirmName = firms[rows[i].firm].Name
 		}
 		data["AnomalyRows"] = rows
-		incs, err := s.deps.Tracking.Incidents(ctx(c), tc, "", "", "", 0)
+		incs, err := s.deps.Tracking.CountIncidents(ctx(c), tc)
 		if err != nil {
 			return err
 		}
-		data["Incidents"] = len(incs)
+		data["Incidents"] = incs
 	}
 	return s.render(c, "overview", "监管总览", data, "")
 }
+
+// overviewAnomalies is how many of the latest open anomalies the overview lists.
+const overviewAnomalies = 10
 
 type fileRecord struct{ ID, Date, Category, Severity, Status, Summary string }
 

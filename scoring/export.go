@@ -86,7 +86,7 @@ func (s *Service) ExportSanctions(ctx context.Context, c credtrace.Caller, set S
 	if err := CheckSanctionExport(c, set, w); err != nil {
 		return err
 	}
-	q := SanctionQuery{After: w.After, Limit: courier.ExportPage}
+	q := SanctionQuery{ChangedSince: w.Since, After: w.After, Limit: courier.ExportPage}
 	switch set {
 	case RedListSet:
 		q.Kind = RedList

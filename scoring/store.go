@@ -42,8 +42,11 @@ type SanctionQuery struct {
 	FirmIDs []string // nil: any; else only these firms' (a caller's tree)
 	Kind    SanctionKind
 	Status  []SanctionStatus
-	After   string
-	Limit   int
+	// ChangedSince, when set, selects the sanctions whose ChangedAt is at or after it: the rows
+	// of an export increment, found by the store's index on the change time.
+	ChangedSince time.Time
+	After        string
+	Limit        int
 }
 
 // MethodDoc is a stored methodology: its version and its JSON text, exactly as it was given.
@@ -90,6 +93,8 @@ type Store interface {
 	UpdateSanction(ctx context.Context, s Sanction) error
 	Sanction(ctx context.Context, id string) (Sanction, error)
 	Sanctions(ctx context.Context, q SanctionQuery) ([]Sanction, error)
+	// CountSanctions counts the sanctions q selects (After and Limit are ignored), on the server.
+	CountSanctions(ctx context.Context, q SanctionQuery) (int, error)
 
 	// AcquireLease takes or renews lease name for holder until the given time. It answers
 	// false when another holder's lease is still valid at now.

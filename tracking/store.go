@@ -46,8 +46,11 @@ type AnomalyQuery struct {
 	Kind     AnomalyKind
 	Waybill  string // only this waybill's (of any carrier among Carriers)
 	Open     bool   // only those not yet turned into an incident
-	After    string
-	Limit    int
+	// Newest lists the latest first (descending id), the first Limit of them; After is not
+	// used with it. The overview shows the latest few this way without reading the rest.
+	Newest bool
+	After  string
+	Limit  int
 }
 
 // IncidentQuery selects incidents.
@@ -116,11 +119,15 @@ type Store interface {
 	JoinIncident(ctx context.Context, id string) (Incident, error)
 	Incident(ctx context.Context, id string) (Incident, error)
 	Incidents(ctx context.Context, q IncidentQuery) ([]Incident, error)
+	// CountIncidents counts the incidents q selects (After and Limit are ignored), on the server.
+	CountIncidents(ctx context.Context, q IncidentQuery) (int, error)
 
 	// PutAnomalies stores anomalies not yet stored (by id) and returns those that were new.
 	PutAnomalies(ctx context.Context, as []Anomaly) ([]Anomaly, error)
 	Anomaly(ctx context.Context, id string) (Anomaly, error)
 	Anomalies(ctx context.Context, q AnomalyQuery) ([]Anomaly, error)
+	// CountAnomalies counts the anomalies q selects (After and Limit are ignored), on the server.
+	CountAnomalies(ctx context.Context, q AnomalyQuery) (int, error)
 	// LinkAnomaly records the incident an anomaly became; credtrace.ErrConflict when it already has one.
 	LinkAnomaly(ctx context.Context, id, incidentID string) error
 

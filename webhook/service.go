@@ -32,6 +32,37 @@ type Options struct {
 	AllowPrivate bool
 	// Resolver resolves receiver hosts at subscription (default net.DefaultResolver).
 	Resolver Resolver
+	// Auditor, when set, makes every change of a subscription (subscribe, unsubscribe, a
+	// rotated secret, a replay of dead letters) append an audit entry in the same Atomic block
+	// as the change. Without one (unit tests of the rules) the changes are written alone.
+	Auditor Auditor
+}
+
+// Auditor writes the changes of subscriptions together with their entries in the archive's
+// audit trail: Atomic calls fn with a Store and an append function bound to one Atomic block of
+// the backend (SQLite: one transaction), so that a change is never stored without its entry.
+// cmd wires courier.Auditor here; webhook imports neither courier nor a store.
+type Auditor interface {
+	Atomic(ctx context.Context, fn func(st Store, audit func(actor, action, entity, id, detail string) error) error) error
+}
+
+// write applies change and appends the entry (action on subscription id, by the caller) in
+// the same Atomic block. The detail holds ids, event types and counts only: never a URL's
+// query, a secret or personal data.
+func (s *Service) write(ctx context.Context, c credtrace.Caller, action, id, detail string, change func(st Store) error) error {
+	if s.opts.Auditor == nil {
+		return change(s.store)
+	}
+	actor := c.TokenID
+	if actor == "" {
+		actor = string(c.Role)
+	}
+	return s.opts.Auditor.Atomic(ctx, func(st Store, audit func(actor, action, entity, id, detail string) error) error {
+		if err := change(st); err != nil {
+			return err
+		}
+		return audit(actor, action, "webhook_subscription", id, detail)
+	})
 }
 
 // Service holds the rules of subscriptions: who may subscribe to what, where, how many.
@@ -118,7 +149,10 @@ func (s *Service) Subscribe(ctx context.Context, c credtrace.Caller, in Input) (
 	}
 	sub := Subscription{ID: uuid.Must(uuid.NewV7()).String(), Role: c.Role, Owner: owner, URL: u, Events: kept,
 		Secret: newSecret(), CreatedAt: s.now().UTC().Truncate(time.Millisecond), CreatedBy: c.TokenID, Version: 1}
-	if err := s.store.CreateSubscription(ctx, sub); err != nil {
+	detail := fmt.Sprintf("role=%s owner=%s host=%s events=%s", sub.Role, sub.Owner, hostOf(sub.URL), joinTypes(sub.Events))
+	if err := s.write(ctx, c, "webhook.subscribe", sub.ID, detail, func(st Store) error {
+		return st.CreateSubscription(ctx, sub)
+	}); err != nil {
 		return Subscription{}, fmt.Errorf("create subscription: %w", err)
 	}
 	return sub, nil
@@ -226,10 +260,12 @@ func (s *Service) Status(ctx context.Context, c credtrace.Caller, id string) (St
 
 // Unsubscribe deletes one of the caller's subscriptions and its outbox.
 func (s *Service) Unsubscribe(ctx context.Context, c credtrace.Caller, id string) error {
-	if _, err := s.own(ctx, c, id); err != nil {
+	sub, err := s.own(ctx, c, id)
+	if err != nil {
 		return err
 	}
-	return s.store.DeleteSubscription(ctx, id)
+	return s.write(ctx, c, "webhook.unsubscribe", id, fmt.Sprintf("role=%s owner=%s host=%s", sub.Role, sub.Owner, hostOf(sub.URL)),
+		func(st Store) error { return st.DeleteSubscription(ctx, id) })
 }
 
 // Rotate gives one of the caller's subscriptions a new secret, returned only here; the previous
@@ -242,7 +278,8 @@ func (s *Service) Rotate(ctx context.Context, c credtrace.Caller, id string) (Su
 	sub.PrevSecret, sub.PrevUntil = sub.Secret, s.now().Add(SecretGrace).UTC().Truncate(time.Millisecond)
 	sub.Secret = newSecret()
 	sub.Version++
-	if err := s.store.UpdateSubscription(ctx, sub); err != nil {
+	if err := s.write(ctx, c, "webhook.rotate", id, "old secret valid until "+sub.PrevUntil.Format(time.RFC3339),
+		func(st Store) error { return st.UpdateSubscription(ctx, sub) }); err != nil {
 		return Subscription{}, fmt.Errorf("rotate secret: %w", err)
 	}
 	return sub, nil
@@ -292,13 +329,26 @@ func (s *Service) Replay(ctx context.Context, c credtrace.Caller, id, deliveryID
 			return 0, err
 		}
 	}
+	if len(dead) == 0 {
+		return 0, nil
+	}
 	now := s.now().UTC().Truncate(time.Millisecond)
-	for _, d := range dead {
-		d.Status, d.Base, d.NextAt, d.Until = Pending, d.Attempts, now, now.Add(RetryWindow)
-		// The replay is recorded as the outcome of the last attempt, so it lands over it.
-		if err := s.store.FinishAttempt(ctx, d); err != nil {
-			return 0, fmt.Errorf("replay %s: %w", d.ID, err)
+	detail := fmt.Sprintf("replayed=%d", len(dead))
+	if deliveryID != "" {
+		detail += " delivery=" + deliveryID
+	}
+	err := s.write(ctx, c, "webhook.replay", id, detail, func(st Store) error {
+		for _, d := range dead {
+			d.Status, d.Base, d.NextAt, d.Until = Pending, d.Attempts, now, now.Add(RetryWindow)
+			// The replay is recorded as the outcome of the last attempt, so it lands over it.
+			if err := st.FinishAttempt(ctx, d); err != nil {
+				return fmt.Errorf("replay %s: %w", d.ID, err)
+			}
 		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
 	}
 	return len(dead), nil
 }
@@ -402,4 +452,14 @@ func Emit(ctx context.Context, st Store, now time.Time, events ...Event) error {
 func DeliveryID(eventID, subscriptionID string) string {
 	h := sha256.Sum256([]byte(eventID + "\x00" + subscriptionID))
 	return "dlv_" + hex.EncodeToString(h[:16])
+}
+
+// hostOf is the host of a receiver's URL, as an audit entry names it: a path or query may carry
+// the receiver's own tokens.
+func hostOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Host
 }

@@ -529,7 +529,8 @@ func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv
 	}
 	sc.SetCalendar(cal)
 	sc.SetAuditor(courier.NewAuditor(svc, st.scoringOf))
-	wh := webhook.NewService(st.webhooksOf(st.courier), webhook.Options{AllowPrivate: cfg.WebhookAllowPrivate}, nil)
+	wh := webhook.NewService(st.webhooksOf(st.courier), webhook.Options{AllowPrivate: cfg.WebhookAllowPrivate,
+		Auditor: courier.NewAuditor(svc, st.webhooksOf)}, nil)
 	api := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Scoring: sc, Webhooks: wh, Store: st.health, Logger: log, Metrics: metrics,
 		AddressChecks: cfg.AddressChecks, Live: live})
 	return &app{st: st, secret: secret, svc: svc, trk: trk, pipe: pipe, live: live, sc: sc, api: api, hooks: hooks, log: log, grace: cfg.ShutdownTimeout, unlock: unlock}, nil

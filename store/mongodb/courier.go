@@ -151,6 +151,7 @@ func (s *Store) Records(ctx context.Context, q courier.RecordQuery) ([]courier.R
 	if q.RepairPending {
 		filter["repair_pending"] = true
 	}
+	changedSince(filter, q.ChangedSince)
 	return list(ctx, s.records, "records", filter, q.Page, fromRecordDoc)
 }
 
@@ -173,11 +174,23 @@ func (s *Store) Objection(ctx context.Context, id string) (courier.Objection, er
 
 // Objections lists objections matching q in id order.
 func (s *Store) Objections(ctx context.Context, q courier.ObjectionQuery) ([]courier.Objection, error) {
+	return list(ctx, s.objections, "objections", objectionFilter(q), q.Page, fromObjectionDoc)
+}
+
+// CountObjections counts the objections q selects, on the server.
+func (s *Store) CountObjections(ctx context.Context, q courier.ObjectionQuery) (int, error) {
+	return countOf(ctx, s.objections, "objections", objectionFilter(q))
+}
+
+func objectionFilter(q courier.ObjectionQuery) bson.M {
 	filter := bson.M{}
 	eq(filter, "record_id", q.RecordID)
 	in(filter, "firm_id", q.FirmIDs)
 	in(filter, "status", q.Status)
-	return list(ctx, s.objections, "objections", filter, q.Page, fromObjectionDoc)
+	if !q.ReviewBefore.IsZero() {
+		filter["review_by"] = bson.M{"$lt": bson.NewDateTimeFromTime(q.ReviewBefore)}
+	}
+	return filter
 }
 
 // CreateCommitment stores a new commitment; ErrConflict when its id is taken.

@@ -276,10 +276,14 @@ type recordDoc struct {
 	// requests awaiting a decision is a plain query.
 	RepairPending bool  `bson:"repair_pending"`
 	Version       int64 `bson:"version"`
+	// ChangedAt is Record.ChangedAt, kept on every write so that an export increment is a
+	// range of the changed_at index (backfillChangedAt gives it to records stored before).
+	ChangedAt bson.DateTime `bson:"changed_at"`
 }
 
 func toRecordDoc(r courier.Record) recordDoc {
 	return recordDoc{
+		ChangedAt:        bson.NewDateTimeFromTime(r.ChangedAt()),
 		ID:               r.ID,
 		Subject:          toSubjectDoc(r.Subject),
 		FirmID:           r.FirmID,

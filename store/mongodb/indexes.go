@@ -75,11 +75,17 @@ var declaredIndexes = []index{
 	{coll: collRecords, keys: asc("status", "_id")},
 	{coll: collRecords, keys: asc("category", "_id")},
 	{coll: collRecords, keys: asc("repair_pending", "_id")},
+	// An export increment reads the range changed since and pages it in _id order: the server
+	// sorts only the rows of the range (few, for an increment), never the collection.
+	{coll: collRecords, keys: asc("changed_at", "_id")},
 	{coll: collObjections, keys: asc("record_id")},
 	{coll: collObjections, keys: asc("record_id", "_id")},
 	{coll: collObjections, keys: asc("firm_id")},
 	{coll: collObjections, keys: asc("firm_id", "_id")},
 	{coll: collObjections, keys: asc("status", "_id")},
+	// The overview counts the objections whose review clock ran out (CountObjections).
+	{coll: collObjections, keys: asc("status", "review_by")},
+	{coll: collObjections, keys: asc("review_by", "_id")}, // review clocks run out, of any status
 	{coll: collCommitments, keys: asc("firm_id")},
 	{coll: collCommitments, keys: asc("firm_id", "_id")},
 	{coll: collCommitments, keys: asc("subject.kind", "subject.id", "_id")},
@@ -151,6 +157,7 @@ var declaredIndexes = []index{
 	{coll: collScores, keys: bson.D{{Key: "subject", Value: 1}, {Key: "subject_id", Value: 1}, {Key: "as_of", Value: -1}, {Key: "run_id", Value: -1}}},
 	{coll: collSanctions, keys: asc("firm_id", "status")},
 	{coll: collSanctions, keys: asc("firm_id", "_id")},
+	{coll: collSanctions, keys: asc("changed_at", "_id")}, // export increments, as records'
 	{coll: collSanctions, keys: asc("status")},
 	{coll: collSanctions, keys: asc("status", "_id")},
 	{coll: collSanctions, keys: asc("kind", "_id")},

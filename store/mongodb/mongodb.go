@@ -216,6 +216,10 @@ func Open(ctx context.Context, uri, dbName string, opt ...Option) (*Store, error
 		_ = client.Disconnect(ctx)
 		return nil, err
 	}
+	if err := s.backfillChangedAt(ctx); err != nil {
+		_ = client.Disconnect(ctx)
+		return nil, err
+	}
 	return s, nil
 }
 

@@ -294,10 +294,14 @@ type sanctionDoc struct {
 	LiftReason string         `bson:"lift_reason"`
 	Version    int64          `bson:"version"`
 	Period     string         `bson:"period"`
+	// ChangedAt is Sanction.ChangedAt, kept on every write for export increments, as a
+	// record's (backfillChangedAt gives it to sanctions stored before).
+	ChangedAt bson.DateTime `bson:"changed_at"`
 }
 
 func toSanctionDoc(s scoring.Sanction) sanctionDoc {
 	return sanctionDoc{
+		ChangedAt:  bson.NewDateTimeFromTime(s.ChangedAt()),
 		ID:         s.ID,
 		Kind:       string(s.Kind),
 		FirmID:     s.FirmID,

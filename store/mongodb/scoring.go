@@ -260,6 +260,15 @@ func (c *Scoring) Sanction(ctx context.Context, id string) (scoring.Sanction, er
 
 // Sanctions lists the sanctions matching q in id order. An empty Status list does not filter.
 func (c *Scoring) Sanctions(ctx context.Context, q scoring.SanctionQuery) ([]scoring.Sanction, error) {
+	return list(ctx, c.s.sanctions, "sanctions", sanctionFilter(q), courier.Page{After: q.After, Limit: q.Limit}, fromSanctionDoc)
+}
+
+// CountSanctions counts the sanctions q selects, on the server.
+func (c *Scoring) CountSanctions(ctx context.Context, q scoring.SanctionQuery) (int, error) {
+	return countOf(ctx, c.s.sanctions, "sanctions", sanctionFilter(q))
+}
+
+func sanctionFilter(q scoring.SanctionQuery) bson.M {
 	filter := bson.M{}
 	switch ids := q.FirmIDs; {
 	case ids == nil:
@@ -275,7 +284,8 @@ func (c *Scoring) Sanctions(ctx context.Context, q scoring.SanctionQuery) ([]sco
 	if len(q.Status) > 0 {
 		in(filter, "status", q.Status)
 	}
-	return list(ctx, c.s.sanctions, "sanctions", filter, courier.Page{After: q.After, Limit: q.Limit}, fromSanctionDoc)
+	changedSince(filter, q.ChangedSince)
+	return filter
 }
 
 // ----- leases -----

@@ -744,10 +744,19 @@ func (t *Tracking) Incident(ctx context.Context, id string) (tracking.Incident, 
 
 // Incidents lists the incidents matching q in id order.
 func (t *Tracking) Incidents(ctx context.Context, q tracking.IncidentQuery) ([]tracking.Incident, error) {
+	return list(ctx, t.s.incidents, "incidents", incidentFilter(q), courier.Page{After: q.After, Limit: q.Limit}, fromIncidentDoc)
+}
+
+// CountIncidents counts the incidents q selects, on the server.
+func (t *Tracking) CountIncidents(ctx context.Context, q tracking.IncidentQuery) (int, error) {
+	return countOf(ctx, t.s.incidents, "incidents", incidentFilter(q))
+}
+
+func incidentFilter(q tracking.IncidentQuery) bson.M {
 	filter := bson.M{}
 	in(filter, "carrier", q.Carriers)
 	eq(filter, "waybill", q.Waybill)
-	return list(ctx, t.s.incidents, "incidents", filter, courier.Page{After: q.After, Limit: q.Limit}, fromIncidentDoc)
+	return filter
 }
 
 // PutAnomalies stores the anomalies whose id is not stored yet and returns them, in the order
@@ -790,6 +799,26 @@ var unlinked = ""
 
 // Anomalies lists the anomalies matching q in id order.
 func (t *Tracking) Anomalies(ctx context.Context, q tracking.AnomalyQuery) ([]tracking.Anomaly, error) {
+	if q.Newest {
+		opts := options.Find().SetSort(bson.D{{Key: "_id", Value: -1}})
+		if q.Limit > 0 {
+			opts.SetLimit(int64(q.Limit))
+		}
+		docs, err := findAll[anomalyDoc](ctx, t.s.anomalies, anomalyFilter(q), opts)
+		if err != nil {
+			return nil, fmt.Errorf("mongodb: latest anomalies: %w", unavailable(err))
+		}
+		return convSlice(docs, fromAnomalyDoc), nil
+	}
+	return list(ctx, t.s.anomalies, "anomalies", anomalyFilter(q), courier.Page{After: q.After, Limit: q.Limit}, fromAnomalyDoc)
+}
+
+// CountAnomalies counts the anomalies q selects, on the server.
+func (t *Tracking) CountAnomalies(ctx context.Context, q tracking.AnomalyQuery) (int, error) {
+	return countOf(ctx, t.s.anomalies, "anomalies", anomalyFilter(q))
+}
+
+func anomalyFilter(q tracking.AnomalyQuery) bson.M {
 	filter := bson.M{}
 	in(filter, "carrier", q.Carriers)
 	eq(filter, "kind", q.Kind)
@@ -797,7 +826,7 @@ func (t *Tracking) Anomalies(ctx context.Context, q tracking.AnomalyQuery) ([]tr
 	if q.Open {
 		filter["incident_id"] = unlinked
 	}
-	return list(ctx, t.s.anomalies, "anomalies", filter, courier.Page{After: q.After, Limit: q.Limit}, fromAnomalyDoc)
+	return filter
 }
 
 // LinkAnomaly records the incident an anomaly became; credtrace.ErrNotFound when there is no

@@ -417,7 +417,8 @@ func scanRecord(sc scanner) (courier.Record, error) {
 
 // CreateRecord implements courier.Store.
 func (s *Store) CreateRecord(ctx context.Context, r courier.Record) error {
-	_, err := s.writer().ExecContext(ctx, `INSERT INTO records (`+recordCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, recordArgs(r)...)
+	_, err := s.writer().ExecContext(ctx, `INSERT INTO records (`+recordCols+`, changed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		append(recordArgs(r), msInt(r.ChangedAt()))...)
 	if err != nil {
 		return fmt.Errorf("sqlite: create record: %w", translate(err))
 	}
@@ -426,10 +427,10 @@ func (s *Store) CreateRecord(ctx context.Context, r courier.Record) error {
 
 // UpdateRecord implements courier.Store.
 func (s *Store) UpdateRecord(ctx context.Context, r courier.Record) error {
-	args := append(recordArgs(r)[1:], r.ID, r.Version-1)
+	args := append(recordArgs(r)[1:], msInt(r.ChangedAt()), r.ID, r.Version-1)
 	res, err := s.writer().ExecContext(ctx, `UPDATE records SET subject_kind=?, subject_id=?, firm_id=?, category=?, source=?, severity=?,
 		occurred_at=?, summary=?, evidence=?, legal_basis=?, status=?, created_by=?, created_at=?, confirmed_at=?, public_until=?,
-		repair_eligible_at=?, history=?, repairs=?, repair_pending=?, version=?, decided_at=? WHERE id=? AND version=?`, args...)
+		repair_eligible_at=?, history=?, repairs=?, repair_pending=?, version=?, decided_at=?, changed_at=? WHERE id=? AND version=?`, args...)
 	if err := s.update(ctx, "records", r.ID, res, err); err != nil {
 		return fmt.Errorf("sqlite: update record: %w", err)
 	}
@@ -457,6 +458,9 @@ func (s *Store) Records(ctx context.Context, q courier.RecordQuery) ([]courier.R
 	}
 	if q.RepairPending {
 		w.add("repair_pending = 1")
+	}
+	if !q.ChangedSince.IsZero() {
+		w.add("changed_at >= ?", msInt(q.ChangedSince))
 	}
 	tail := w.page(q.Page)
 	return list(ctx, s.reader(), `SELECT `+recordCols+` FROM records`+w.sql()+tail, w.args, scanRecord)
@@ -514,7 +518,7 @@ func (s *Store) Objection(ctx context.Context, id string) (courier.Objection, er
 }
 
 // Objections implements courier.Store.
-func (s *Store) Objections(ctx context.Context, q courier.ObjectionQuery) ([]courier.Objection, error) {
+func objectionWhere(q courier.ObjectionQuery) where {
 	var w where
 	if q.RecordID != "" {
 		w.add("record_id = ?", q.RecordID)
@@ -523,8 +527,23 @@ func (s *Store) Objections(ctx context.Context, q courier.ObjectionQuery) ([]cou
 	if len(q.Status) > 0 {
 		in(&w, "status", q.Status)
 	}
+	if !q.ReviewBefore.IsZero() {
+		w.add("review_by < ?", msInt(q.ReviewBefore))
+	}
+	return w
+}
+
+// Objections implements courier.Store.
+func (s *Store) Objections(ctx context.Context, q courier.ObjectionQuery) ([]courier.Objection, error) {
+	w := objectionWhere(q)
 	tail := w.page(q.Page)
 	return list(ctx, s.reader(), `SELECT `+objectionCols+` FROM objections`+w.sql()+tail, w.args, scanObjection)
+}
+
+// CountObjections implements courier.Store.
+func (s *Store) CountObjections(ctx context.Context, q courier.ObjectionQuery) (int, error) {
+	w := objectionWhere(q)
+	return count(ctx, s.reader(), "objections", w)
 }
 
 // ----- commitments -----

@@ -574,10 +574,28 @@ CREATE TABLE webhook_claims (
 	PRIMARY KEY (delivery_id, attempt)
 );
 `,
-	// The part of a person's late share on segments they had in hand (issue 12 item 6,
+	// 22: the part of a person's late share on segments they had in hand (issue 12 item 6,
 	// methodology 2026.5): tracking.MCarriedShare.
 	`
 ALTER TABLE stats ADD COLUMN carried_share INTEGER NOT NULL DEFAULT 0;
+`,
+	// 23: export increments select records and sanctions by their change time in the store
+	// (issue 16): each row keeps when it last changed, as courier.Record.ChangedAt and
+	// scoring.Sanction.ChangedAt compute it, indexed. Rows stored before get it from their
+	// history and repairs (records) or their decision times (sanctions). The overview's counts
+	// (issue 13) read indexes: overdue objections by status and review clock, open anomalies.
+	`
+ALTER TABLE records ADD COLUMN changed_at INTEGER NOT NULL DEFAULT 0;
+UPDATE records SET changed_at = max(created_at,
+	coalesce((SELECT max(json_extract(value, '$.at')) FROM json_each(records.history)), 0),
+	coalesce((SELECT max(coalesce(json_extract(value, '$.requested_at'), 0)) FROM json_each(records.repairs)), 0),
+	coalesce((SELECT max(coalesce(json_extract(value, '$.decided_at'), 0)) FROM json_each(records.repairs)), 0));
+CREATE INDEX records_changed ON records(changed_at, id);
+ALTER TABLE sanctions ADD COLUMN changed_at INTEGER NOT NULL DEFAULT 0;
+UPDATE sanctions SET changed_at = max(coalesce(proposed_at, 0), coalesce(reviewed_at, 0), coalesce(decided_at, 0), coalesce(lifted_at, 0));
+CREATE INDEX sanctions_changed ON sanctions(changed_at, id);
+CREATE INDEX objections_review ON objections(status, review_by);
+CREATE INDEX anomalies_open ON anomalies(incident_id, carrier);
 `,
 }
 

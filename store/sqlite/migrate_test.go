@@ -9,6 +9,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/credtrace/credtrace/courier"
+	"github.com/credtrace/credtrace/scoring"
 	"github.com/credtrace/credtrace/store/sqlite"
 	"github.com/credtrace/credtrace/tracking"
 )
@@ -126,5 +127,84 @@ func TestMigrationDatesDecisions(t *testing.T) {
 	}
 	if !got.DecidedAt.Equal(occurred) {
 		t.Errorf("decided_at after the migration = %v, want the occurrence %v", got.DecidedAt, occurred)
+	}
+}
+
+// TestMigrationKeepsChangeTimes opens a data directory from before records and sanctions kept
+// their change time (schema 21) and finds them by it afterwards, as export increments do: a
+// record by its last repair decision, a sanction by its lifting.
+func TestMigrationKeepsChangeTimes(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "old.db")
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+	day := func(n int) time.Time { return t0.AddDate(0, 0, n) }
+	r := courier.Record{ID: "r1", Subject: courier.Subject{Kind: courier.SubjectFirm, ID: "f1"}, FirmID: "f1",
+		Category: courier.CatEnforcement, Source: courier.SrcRegulator, Severity: courier.SevGeneral, OccurredAt: t0,
+		Summary: "罚款", Status: courier.StatusRepaired, CreatedAt: day(1), Version: 1,
+		History: []courier.Transition{{To: courier.StatusPending, At: day(1), By: "t1"}, {From: courier.StatusPending, To: courier.StatusConfirmed, At: day(2), By: "t1"}},
+		Repairs: []courier.Repair{{ID: "rp1", RequestedAt: day(3), RequestedBy: "f1", Status: courier.RepairApproved, DecidedAt: day(5), DecidedBy: "t1"}}}
+	plain := courier.Record{ID: "r2", Subject: courier.Subject{Kind: courier.SubjectFirm, ID: "f1"}, FirmID: "f1",
+		Category: courier.CatEnforcement, Source: courier.SrcRegulator, Severity: courier.SevGeneral, OccurredAt: t0,
+		Summary: "罚款", Status: courier.StatusPending, CreatedAt: day(1), Version: 1}
+	sn := scoring.Sanction{ID: "sn1", Kind: scoring.BlackList, FirmID: "f1", Rule: "r", Status: scoring.Lifted,
+		ProposedAt: day(1), ProposedBy: "run-1", DecidedAt: day(2), DecidedBy: "t1", Start: day(2), LiftedAt: day(6), Version: 1}
+	for _, rec := range []courier.Record{r, plain} {
+		if err := st.CreateRecord(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Scoring().CreateSanction(ctx, sn); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`DROP INDEX records_changed`, `ALTER TABLE records DROP COLUMN changed_at`,
+		`DROP INDEX sanctions_changed`, `ALTER TABLE sanctions DROP COLUMN changed_at`,
+		`DROP INDEX objections_review`, `DROP INDEX anomalies_open`, `DELETE FROM schema_migrations WHERE version = 23`} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err = sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("open after the migration: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	for _, c := range []struct {
+		since time.Time
+		want  int
+	}{{day(1), 2}, {day(5), 1}, {day(5).Add(time.Millisecond), 0}} {
+		got, err := st.Records(ctx, courier.RecordQuery{ChangedSince: c.since})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != c.want {
+			t.Errorf("records changed since %v: %d, want %d", c.since, len(got), c.want)
+		}
+	}
+	for _, c := range []struct {
+		since time.Time
+		want  int
+	}{{day(6), 1}, {day(6).Add(time.Millisecond), 0}} {
+		got, err := st.Scoring().Sanctions(ctx, scoring.SanctionQuery{ChangedSince: c.since})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != c.want {
+			t.Errorf("sanctions changed since %v: %d, want %d", c.since, len(got), c.want)
+		}
 	}
 }

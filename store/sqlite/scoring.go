@@ -405,7 +405,8 @@ func scanSanction(sc scanner) (scoring.Sanction, error) {
 
 // CreateSanction implements scoring.Store: ErrConflict when the id is taken.
 func (c *Scoring) CreateSanction(ctx context.Context, s scoring.Sanction) error {
-	_, err := c.s.writer().ExecContext(ctx, `INSERT INTO sanctions (`+sanctionCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`, sanctionArgs(s)...)
+	_, err := c.s.writer().ExecContext(ctx, `INSERT INTO sanctions (`+sanctionCols+`, changed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		append(sanctionArgs(s), msInt(s.ChangedAt()))...)
 	if err != nil {
 		return fmt.Errorf("sqlite: create sanction %s: %w", s.ID, translate(err))
 	}
@@ -417,7 +418,7 @@ func (c *Scoring) CreateSanction(ctx context.Context, s scoring.Sanction) error 
 func (c *Scoring) UpdateSanction(ctx context.Context, s scoring.Sanction) error {
 	res, err := c.s.writer().ExecContext(ctx, `UPDATE sanctions SET kind=?, firm_id=?, rule=?, reason=?, legal_basis=?, record_ids=?,
 		score_runs=?, status=?, proposed_at=?, proposed_by=?, decided_at=?, decided_by=?, decision=?, start_at=?, end_at=?, lifted_at=?,
-		lift_reason=?, version=?, reviewed_at=?, reviewed_by=?, review_reason=?, period=? WHERE id=? AND version=?`, append(sanctionArgs(s)[1:], s.ID, s.Version-1)...)
+		lift_reason=?, version=?, reviewed_at=?, reviewed_by=?, review_reason=?, period=?, changed_at=? WHERE id=? AND version=?`, append(sanctionArgs(s)[1:], msInt(s.ChangedAt()), s.ID, s.Version-1)...)
 	if err := c.s.update(ctx, "sanctions", s.ID, res, err); err != nil {
 		return fmt.Errorf("sqlite: update sanction %s: %w", s.ID, translate(err))
 	}
@@ -431,6 +432,17 @@ func (c *Scoring) Sanction(ctx context.Context, id string) (scoring.Sanction, er
 
 // Sanctions implements scoring.Store. An empty Status list does not filter.
 func (c *Scoring) Sanctions(ctx context.Context, q scoring.SanctionQuery) ([]scoring.Sanction, error) {
+	w := sanctionWhere(q)
+	tail := w.page(courier.Page{After: q.After, Limit: q.Limit})
+	return list(ctx, c.s.reader(), `SELECT `+sanctionCols+` FROM sanctions`+w.sql()+tail, w.args, scanSanction)
+}
+
+// CountSanctions implements scoring.Store.
+func (c *Scoring) CountSanctions(ctx context.Context, q scoring.SanctionQuery) (int, error) {
+	return count(ctx, c.s.reader(), "sanctions", sanctionWhere(q))
+}
+
+func sanctionWhere(q scoring.SanctionQuery) where {
 	var w where
 	if q.FirmID != "" {
 		w.add("firm_id = ?", q.FirmID)
@@ -444,8 +456,10 @@ func (c *Scoring) Sanctions(ctx context.Context, q scoring.SanctionQuery) ([]sco
 	if len(q.Status) > 0 {
 		in(&w, "status", q.Status)
 	}
-	tail := w.page(courier.Page{After: q.After, Limit: q.Limit})
-	return list(ctx, c.s.reader(), `SELECT `+sanctionCols+` FROM sanctions`+w.sql()+tail, w.args, scanSanction)
+	if !q.ChangedSince.IsZero() {
+		w.add("changed_at >= ?", msInt(q.ChangedSince))
+	}
+	return w
 }
 
 // ----- leases -----

@@ -355,3 +355,12 @@ func (s *Store) update(ctx context.Context, table, id string, res sql.Result, er
 	}
 	return fmt.Errorf("%s %s changed since it was read: %w", table, id, credtrace.ErrConflict)
 }
+
+// count is COUNT(*) of table's rows that w selects.
+func count(ctx context.Context, db querier, table string, w where) (int, error) {
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table+w.sql(), w.args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: count %s: %w", table, translate(err))
+	}
+	return n, nil
+}

@@ -1018,11 +1018,7 @@ func (t *Tracking) Incident(ctx context.Context, id string) (tracking.Incident, 
 
 // Incidents implements tracking.Store.
 func (t *Tracking) Incidents(ctx context.Context, q tracking.IncidentQuery) ([]tracking.Incident, error) {
-	var w where
-	in(&w, "carrier", q.Carriers)
-	if q.Waybill != "" {
-		w.add("waybill = ?", q.Waybill)
-	}
+	w := incidentWhere(q)
 	tail := w.page(pageOf(q.After, q.Limit))
 	return list(ctx, t.s.reader(), `SELECT doc FROM incidents`+w.sql()+tail, w.args, scanIncident)
 }
@@ -1080,16 +1076,13 @@ func (t *Tracking) Anomaly(ctx context.Context, id string) (tracking.Anomaly, er
 
 // Anomalies implements tracking.Store.
 func (t *Tracking) Anomalies(ctx context.Context, q tracking.AnomalyQuery) ([]tracking.Anomaly, error) {
-	var w where
-	in(&w, "carrier", q.Carriers)
-	if q.Kind != "" {
-		w.add("kind = ?", string(q.Kind))
-	}
-	if q.Waybill != "" {
-		w.add("json_extract(doc, '$.waybill') = ?", q.Waybill)
-	}
-	if q.Open {
-		w.add("incident_id = ''")
+	w := anomalyWhere(q)
+	if q.Newest {
+		tail := " ORDER BY id DESC"
+		if q.Limit > 0 {
+			tail += fmt.Sprintf(" LIMIT %d", q.Limit)
+		}
+		return list(ctx, t.s.reader(), `SELECT doc, incident_id FROM anomalies`+w.sql()+tail, w.args, scanAnomaly)
 	}
 	tail := w.page(pageOf(q.After, q.Limit))
 	return list(ctx, t.s.reader(), `SELECT doc, incident_id FROM anomalies`+w.sql()+tail, w.args, scanAnomaly)
@@ -1108,4 +1101,38 @@ func (t *Tracking) LinkAnomaly(ctx context.Context, id, incidentID string) error
 		return err
 	}
 	return fmt.Errorf("anomaly %s already linked: %w", id, credtrace.ErrConflict)
+}
+
+func incidentWhere(q tracking.IncidentQuery) where {
+	var w where
+	in(&w, "carrier", q.Carriers)
+	if q.Waybill != "" {
+		w.add("waybill = ?", q.Waybill)
+	}
+	return w
+}
+
+// CountIncidents implements tracking.Store.
+func (t *Tracking) CountIncidents(ctx context.Context, q tracking.IncidentQuery) (int, error) {
+	return count(ctx, t.s.reader(), "incidents", incidentWhere(q))
+}
+
+func anomalyWhere(q tracking.AnomalyQuery) where {
+	var w where
+	in(&w, "carrier", q.Carriers)
+	if q.Kind != "" {
+		w.add("kind = ?", string(q.Kind))
+	}
+	if q.Waybill != "" {
+		w.add("json_extract(doc, '$.waybill') = ?", q.Waybill)
+	}
+	if q.Open {
+		w.add("incident_id = ''")
+	}
+	return w
+}
+
+// CountAnomalies implements tracking.Store.
+func (t *Tracking) CountAnomalies(ctx context.Context, q tracking.AnomalyQuery) (int, error) {
+	return count(ctx, t.s.reader(), "anomalies", anomalyWhere(q))
 }

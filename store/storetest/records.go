@@ -20,6 +20,7 @@ var recordBehaviours = []behaviour{
 	{"RecordPaging", testRecordPaging},
 	{"RecordFilters", testRecordFilters},
 	{"RecordFilterFollowsUpdate", testRecordFilterFollowsUpdate},
+	{"RecordChangedSince", testRecordChangedSince},
 }
 
 // fullRecord sets every field: evidence, a history of two steps and two repairs, one decided
@@ -229,6 +230,39 @@ func testRecordFilterFollowsUpdate(ctx context.Context, t *testing.T, s courier.
 	expect("repair pending after a new request", courier.RecordQuery{RepairPending: true}, r.ID)
 }
 
+// testRecordChangedSince checks the store-side filter of export increments: a record is found
+// from its last change (entry, transition, repair request or decision) on, and moves with it
+// when it changes again.
+func testRecordChangedSince(ctx context.Context, t *testing.T, s courier.Store) {
+	full := fullRecord() // last change: rp2 requested at(6)
+	sparse := sparseRecord()
+	sparse.CreatedAt = at(3) // entered, never changed since
+	must(t, "create full", s.CreateRecord(ctx, full))
+	must(t, "create sparse", s.CreateRecord(ctx, sparse))
+	expect := func(what string, q courier.RecordQuery, want ...string) {
+		t.Helper()
+		got, err := s.Records(ctx, q)
+		if err != nil {
+			t.Errorf("%s: %v", what, err)
+			return
+		}
+		checkIDs(t, what, got, recordID, want...)
+	}
+	expect("since the beginning", courier.RecordQuery{ChangedSince: at(0)}, full.ID, sparse.ID)
+	expect("since the sparse record's entry (inclusive)", courier.RecordQuery{ChangedSince: at(3)}, full.ID, sparse.ID)
+	expect("since the last repair request (inclusive)", courier.RecordQuery{ChangedSince: at(6)}, full.ID)
+	expect("since a moment after it", courier.RecordQuery{ChangedSince: at(6).Add(time.Millisecond)})
+	expect("since, with a status", courier.RecordQuery{ChangedSince: at(3), Status: []courier.RecordStatus{courier.StatusConfirmed}}, full.ID)
+	expect("since, paged", courier.RecordQuery{ChangedSince: at(0), Page: courier.Page{After: full.ID, Limit: 1}}, sparse.ID)
+
+	full.Repairs = slices.Clone(full.Repairs)
+	full.Repairs[1].Status, full.Repairs[1].DecidedAt, full.Repairs[1].DecidedBy = courier.RepairApproved, at(9), "t2"
+	full.Version = 2
+	must(t, "update", s.UpdateRecord(ctx, full))
+	expect("since the decision of the repair", courier.RecordQuery{ChangedSince: at(9)}, full.ID)
+	expect("since after the decision", courier.RecordQuery{ChangedSince: at(10)})
+}
+
 // ----- objections -----
 
 var objectionBehaviours = []behaviour{
@@ -320,6 +354,9 @@ func testObjectionFilters(ctx context.Context, t *testing.T, s courier.Store) {
 	objection := func(id, record, firm string, st courier.ObjectionStatus) courier.Objection {
 		o := sparseObjection()
 		o.ID, o.RecordID, o.FirmID, o.Status = id, record, firm, st
+		if id == "o4" {
+			o.ReviewBy = at(1) // the others' clocks run out ten days later
+		}
 		return o
 	}
 	for _, o := range []courier.Objection{
@@ -344,6 +381,10 @@ func testObjectionFilters(ctx context.Context, t *testing.T, s courier.Store) {
 		{"record and status", courier.ObjectionQuery{RecordID: "r1", Status: []courier.ObjectionStatus{courier.ObjectionPending}}, []string{"o1"}},
 		{"firms and status", courier.ObjectionQuery{FirmIDs: []string{"f1", "f2"}, Status: []courier.ObjectionStatus{courier.ObjectionPending}}, []string{"o1", "o4"}},
 		{"firms with a page", courier.ObjectionQuery{FirmIDs: []string{"f1", "f2"}, Page: courier.Page{After: "o1", Limit: 2}}, []string{"o2", "o3"}},
+		{"pending, review clock run out", courier.ObjectionQuery{Status: []courier.ObjectionStatus{courier.ObjectionPending}, ReviewBefore: at(1).Add(time.Millisecond)}, []string{"o4"}},
+		{"pending, review clock run out later", courier.ObjectionQuery{Status: []courier.ObjectionStatus{courier.ObjectionPending}, ReviewBefore: at(1).AddDate(0, 0, 10).Add(time.Millisecond)}, []string{"o1", "o4"}},
+		{"review clock run out, of a firm", courier.ObjectionQuery{FirmIDs: []string{"f2"}, ReviewBefore: at(2)}, []string{"o4"}},
+		{"review clock not run out yet", courier.ObjectionQuery{ReviewBefore: at(1)}, nil},
 	}
 	for _, c := range cases {
 		got, err := s.Objections(ctx, c.q)
@@ -352,6 +393,13 @@ func testObjectionFilters(ctx context.Context, t *testing.T, s courier.Store) {
 			continue
 		}
 		checkIDs(t, c.name, got, objectionID, c.want...)
+		if c.q.Page != (courier.Page{}) {
+			continue
+		}
+		// CountObjections counts what the same query lists.
+		if n, err := s.CountObjections(ctx, c.q); err != nil || n != len(c.want) {
+			t.Errorf("CountObjections, %s = %d, %v; want %d", c.name, n, err, len(c.want))
+		}
 	}
 }
 

@@ -622,6 +622,7 @@ var sanctionBehaviours = []scoringBehaviour{
 	{name: "SanctionCreateConflict", run: testSanctionCreateConflict},
 	{name: "SanctionUpdate", run: testSanctionUpdate},
 	{name: "SanctionFilters", run: testSanctionFilters},
+	{name: "SanctionChangedSince", run: testSanctionChangedSince},
 }
 
 // fullSanction is approved, lifted and has every clock and list.
@@ -711,6 +712,46 @@ func testSanctionFilters(ctx context.Context, t *testing.T, s scoring.Store) {
 		{"a firm outside the list matches nothing", q{FirmID: "f2", FirmIDs: []string{"f1"}}, nil},
 		// An export of one list pages through it this way (scoring.ExportSanctions).
 		{"kind after, limit 1", q{Kind: scoring.BlackList, After: "sn1", Limit: 1}, []string{"sn4"}},
+	})
+	// CountSanctions counts what the same query lists.
+	for _, c := range []struct {
+		name string
+		q    q
+		want int
+	}{
+		{"all", q{}, 5},
+		{"firm", q{FirmID: "f2"}, 2},
+		{"any of two statuses", q{Status: st(scoring.Proposed, scoring.Approved)}, 3},
+		{"firms (a tree) and a kind", q{FirmIDs: []string{"f1", "f9"}, Kind: scoring.BlackList}, 2},
+		{"an empty firm list", q{FirmIDs: []string{}}, 0},
+	} {
+		if n, err := s.CountSanctions(ctx, c.q); err != nil || n != c.want {
+			t.Errorf("CountSanctions, %s = %d, %v; want %d", c.name, n, err, c.want)
+		}
+	}
+}
+
+// testSanctionChangedSince checks the store-side filter of export increments: a sanction is found
+// from its last change (proposal, review, decision, lifting) on, and moves with it.
+func testSanctionChangedSince(ctx context.Context, t *testing.T, s scoring.Store) {
+	full, sparse := fullSanction(), sparseSanction() // sparse: proposed at(1)
+	must(t, "create "+full.ID, s.CreateSanction(ctx, full))
+	must(t, "create "+sparse.ID, s.CreateSanction(ctx, sparse))
+	last := full.ChangedAt()
+	if !last.After(at(1)) {
+		t.Fatalf("the full sanction changed last at %v, not after the sparse one's proposal", last)
+	}
+	type q = scoring.SanctionQuery
+	checkQueries(ctx, t, s.Sanctions, sanctionID, []queryCase[q]{
+		{"since the proposal of the sparse one (inclusive)", q{ChangedSince: at(1)}, []string{full.ID, sparse.ID}},
+		{"since the full one's last change (inclusive)", q{ChangedSince: last}, []string{full.ID}},
+		{"since a moment after it", q{ChangedSince: last.Add(time.Millisecond)}, nil},
+		{"since, with a kind", q{ChangedSince: at(1), Kind: sparse.Kind}, []string{sparse.ID}},
+	})
+	sparse.Status, sparse.DecidedAt, sparse.DecidedBy, sparse.Version = scoring.Approved, last.Add(time.Hour), "t2", 2
+	must(t, "update", s.UpdateSanction(ctx, sparse))
+	checkQueries(ctx, t, s.Sanctions, sanctionID, []queryCase[q]{
+		{"since after the full one's last change, after the decision", q{ChangedSince: last.Add(time.Millisecond)}, []string{sparse.ID}},
 	})
 }
 

@@ -785,6 +785,7 @@ func testIncidentFilters(ctx context.Context, t *testing.T, s tracking.Store) {
 		{"limit", tracking.IncidentQuery{Limit: 1}, []string{"i1"}},
 		{"after, limit", tracking.IncidentQuery{After: "i1", Limit: 1}, []string{"i2"}},
 		{"after the last", tracking.IncidentQuery{After: "i3"}, nil},
+		{"an empty carrier list matches nothing", tracking.IncidentQuery{Carriers: []string{}}, nil},
 	}
 	for _, c := range cases {
 		got, err := s.Incidents(ctx, c.q)
@@ -793,6 +794,13 @@ func testIncidentFilters(ctx context.Context, t *testing.T, s tracking.Store) {
 			continue
 		}
 		checkIDs(t, c.name, got, incidentID, c.want...)
+		if c.q.After != "" || c.q.Limit > 0 {
+			continue
+		}
+		// CountIncidents counts what the same query lists.
+		if n, err := s.CountIncidents(ctx, c.q); err != nil || n != len(c.want) {
+			t.Errorf("CountIncidents, %s = %d, %v; want %d", c.name, n, err, len(c.want))
+		}
 	}
 }
 
@@ -864,6 +872,9 @@ func testAnomalyFilters(ctx context.Context, t *testing.T, s tracking.Store) {
 		{"after, limit", tracking.AnomalyQuery{After: "a1", Limit: 2}, []string{"a2", "a3"}},
 		{"limit", tracking.AnomalyQuery{Limit: 1}, []string{"a1"}},
 		{"after the last", tracking.AnomalyQuery{After: "a4"}, nil},
+		{"newest first", tracking.AnomalyQuery{Newest: true}, []string{"a4", "a3", "a2", "a1"}},
+		{"the newest two open", tracking.AnomalyQuery{Newest: true, Open: true, Limit: 2}, []string{"a4", "a3"}},
+		{"the newest open of a carrier", tracking.AnomalyQuery{Newest: true, Open: true, Carriers: []string{"c2"}, Limit: 1}, []string{"a3"}},
 	}
 	for _, c := range cases {
 		got, err := s.Anomalies(ctx, c.q)
@@ -872,6 +883,13 @@ func testAnomalyFilters(ctx context.Context, t *testing.T, s tracking.Store) {
 			continue
 		}
 		checkIDs(t, c.name, got, anomalyID, c.want...)
+		if c.q.After != "" || c.q.Limit > 0 {
+			continue
+		}
+		// CountAnomalies counts what the same query lists.
+		if n, err := s.CountAnomalies(ctx, c.q); err != nil || n != len(c.want) {
+			t.Errorf("CountAnomalies, %s = %d, %v; want %d", c.name, n, err, len(c.want))
+		}
 	}
 }
 
