@@ -226,6 +226,7 @@ func (p *Pipeline) writeGroup(jobs []*ingestJob) {
 	st := p.s.store
 	g.stored, g.last, g.err = st.AppendEvents(ctx, g.all)
 	if g.err == nil {
+		p.s.hub.kick() // durable: the live streams read the new events now, not at the next poll
 		var again []string
 		for i, e := range g.all {
 			if !g.stored[i] {
@@ -433,6 +434,9 @@ func (p *Pipeline) saveLocked(ctx context.Context) error {
 	sort.Slice(d.Parcels, func(i, k int) bool { return d.Parcels[i].Key().String() < d.Parcels[k].Key().String() })
 	if err := p.s.saveDerived(ctx, d); err != nil {
 		return fmt.Errorf("save derived state: %w", err)
+	}
+	if len(d.Anomalies) > 0 {
+		p.s.hub.kick() // the alert stream reads the anomalies just stored
 	}
 	for _, pc := range d.Parcels {
 		p.parcels.put(pc)

@@ -574,6 +574,22 @@ CREATE TABLE webhook_claims (
 	PRIMARY KEY (delivery_id, attempt)
 );
 `,
+	// 22: the alert feed (issue 13, item 4): each incident created and each anomaly stored gets a
+	// sequence, written by the insert itself (a trigger), that the alert streams of every
+	// process poll.
+	`
+CREATE TABLE alert_feed (
+	seq INTEGER PRIMARY KEY AUTOINCREMENT,
+	kind TEXT NOT NULL,
+	ref TEXT NOT NULL
+);
+CREATE TRIGGER incidents_alert AFTER INSERT ON incidents BEGIN
+	INSERT INTO alert_feed (kind, ref) VALUES ('incident', NEW.id);
+END;
+CREATE TRIGGER anomalies_alert AFTER INSERT ON anomalies BEGIN
+	INSERT INTO alert_feed (kind, ref) VALUES ('anomaly', NEW.id);
+END;
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
