@@ -368,7 +368,9 @@ func (p *Pipeline) foldGroup(g *group) error {
 	if g.last > p.through {
 		p.through = g.last
 	}
-	if p.shared || p.pendingEvents >= flushEvents || s.now().Sub(p.flushedAt) > flushEvery || p.s.now().Before(p.flushedAt) {
+	// New anomalies are saved at once (they are rare): the alert streams of every process read
+	// them from the store, so an anomaly held in memory would reach none of them.
+	if p.shared || len(p.pendingList) > 0 || p.pendingEvents >= flushEvents || s.now().Sub(p.flushedAt) > flushEvery || p.s.now().Before(p.flushedAt) {
 		if err := p.flushLocked(ctx); err != nil {
 			return fmt.Errorf("events stored, derived state not saved (replayed before the next batch is folded): %w", err)
 		}
