@@ -203,12 +203,13 @@ func StartLive(ctx context.Context, s *Service, o LiveOptions) (*Live, error) {
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	l.cancel = cancel
 	if w, ok := s.store.(Watcher); ok {
+		// A server that claims change streams and then refuses one still has the events: the
+		// poller polls, and says why.
 		watching, err := w.Watch(wctx, l.notify, onError)
 		if err != nil {
-			cancel()
-			return nil, fmt.Errorf("start live streams: watch: %w", err)
+			onError(fmt.Errorf("live streams: no change stream, polling: %w", err))
 		}
-		if watching {
+		if watching && err == nil {
 			l.mode, l.every = "change stream", max(o.Every, WatchedPoll)
 		}
 	}

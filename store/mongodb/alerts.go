@@ -148,13 +148,16 @@ func (t *Tracking) Watch(ctx context.Context, notify chan<- struct{}, onError fu
 	if !t.s.ChangeStreams() {
 		return false, nil
 	}
+	ctx, cancel := context.WithCancel(ctx)
 	for _, c := range []collection{t.s.events, t.s.alertFeed} {
 		cs, err := openWatch(ctx, c, nil)
 		if err != nil {
+			cancel() // ends the watch opened before, if any
 			return false, fmt.Errorf("mongodb: watch %s: %w", c.Name(), err)
 		}
 		go watch(ctx, c, cs, notify, onError)
 	}
+	context.AfterFunc(ctx, cancel) // the watches end with the caller's context
 	return true, nil
 }
 
