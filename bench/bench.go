@@ -174,6 +174,17 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 			a.path, a.peakRSS>>20, a.baseRSS>>20, a.answers(), a.took.Round(time.Millisecond))
 	}
 
+	// SSE fan-out to many streams and their release, against a child service process.
+	fanRounds := fanoutRounds
+	if o.Short {
+		fanRounds = 5
+	}
+	fan, err := benchFanout(ctx, o.Exe, filepath.Join(dir, "fanout"), fanRounds)
+	if err != nil {
+		return fmt.Errorf("SSE fan-out: %w", err)
+	}
+	fmt.Fprintf(stderr, "SSE fan-out: %d arrivals, %d missed; release: files %s, goroutines %s\n", len(fan.lat), fan.missed, fan.files, fan.goroutines)
+
 	// The long run goes first, so that its peak memory is its own.
 	var long1 ingestRun
 	if o.Long > 0 {
@@ -249,6 +260,7 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 			fmt.Sprintf("%d connections at once, each announcing and sending a 16 MiB body to POST %s, with %s; VmRSS of the service (a child `credtrace serve`, so the figure is its own) sampled every 10 ms; answers %s in %s (the issue asks for under 300 MiB)",
 				attackConns, a.path, who, a.answers(), a.took.Round(time.Millisecond))})
 	}
+	results = append(results, fan.results()...)
 	if o.ScoreFirms > 0 {
 		var took [2]time.Duration
 		var runs [2]scoring.Run

@@ -82,10 +82,12 @@ func (m *Metrics) run(outcome string, d time.Duration) {
 	m.runs.WithLabelValues(outcome).Observe(d.Seconds())
 }
 
-// streams counts the messages live streams dropped for slow subscribers.
-func (m *Metrics) streams(dropped func() int) {
+// streams counts the messages live streams dropped for slow subscribers, and the streams open.
+func (m *Metrics) streams(dropped, open func() int) {
 	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "credtrace_stream_messages_dropped_total",
 		Help: "Server-sent event messages dropped because a subscriber read too slowly."}, func() float64 { return float64(dropped()) }))
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "credtrace_streams_open",
+		Help: "Server-sent event streams open (parcel and alert streams)."}, func() float64 { return float64(open()) }))
 }
 
 // handler serves the registry in the Prometheus text format.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/credtrace/credtrace/scoring"
 	"github.com/credtrace/credtrace/store/mongodb"
 	"github.com/credtrace/credtrace/store/mongodb/mongotest"
+	"github.com/credtrace/credtrace/store/sqlite"
 	"github.com/credtrace/credtrace/tracking"
 )
 
@@ -78,6 +80,55 @@ func TestStreamAcrossReplicas(t *testing.T) {
 	}
 	if got := lb.must(200, "GET", "/healthz", "", nil)["live"]; got != "poll" {
 		t.Errorf("/healthz live = %v, want poll (FerretDB has no change streams)", got)
+	}
+}
+
+// TestAlertsAcrossReplicas: an alert stream open on replica B carries the incidents reported
+// and the anomalies found on A (FerretDB: the alert feed polled by sequence).
+func TestAlertsAcrossReplicas(t *testing.T) {
+	rs := replicas(t, 2)
+	alertsAcross(t, rs[0], rs[1])
+}
+
+// TestAlertsAcrossServicesOnSQLite: the same with two services on one SQLite store, which only
+// one of them writes: the other learns of the alerts from the store, not from the writer.
+func TestAlertsAcrossServicesOnSQLite(t *testing.T) {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "test.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	var rs []*env
+	for range 2 {
+		rs = append(rs, newEnvOn(t, backend{courier: st, tracking: st.Tracking(), scoring: st.Scoring(), health: st,
+			trackingOf: func(cs courier.Store) tracking.Store { return cs.(*sqlite.Store).Tracking() },
+			scoringOf:  func(cs courier.Store) scoring.Store { return cs.(*sqlite.Store).Scoring() }}))
+	}
+	alertsAcross(t, rs[0], rs[1])
+}
+
+// alertsAcross opens the alert stream on b, then finds an anomaly and reports an incident on
+// a, and expects each on b's stream, in that order.
+func alertsAcross(t *testing.T, a, b *env) {
+	t.Helper()
+	carrier, tk := carrierOn(a)
+	la, lb := a.serve(t), b.serve(t)
+	s := lb.open("/v1/alerts/stream", adminTk)
+	if m := s.read(); !m.comment {
+		t.Fatalf("first message on B %+v, want the opening comment", m)
+	}
+	light := replicaEvent("light-1", carrier, "collected", "2026-05-31T09:00:00+08:00")
+	light["weight_g"] = 1
+	res := la.must(200, "POST", "/v1/events", tk, []map[string]any{light})
+	if anoms := items(res, "anomalies"); num(res["accepted"]) != 1 || len(anoms) != 1 {
+		t.Fatalf("a 1 g collection on A: %v, want one anomaly", res)
+	}
+	if m := s.next(); m.event != "anomaly" || m.object(t)["kind"] != "implausible_weight" {
+		t.Fatalf("on B after the anomaly on A: %s %s, want the anomaly", m.event, m.data)
+	}
+	inc := la.must(201, "POST", "/v1/incidents", adminTk, map[string]any{"waybill": waybill, "carrier": carrier, "kind": "damaged", "reporter": "12305"})
+	if m := s.next(); m.event != "incident" || m.object(t)["id"] != inc["id"] {
+		t.Fatalf("on B after the incident on A: %s %s, want incident %v", m.event, m.data, inc["id"])
 	}
 }
 

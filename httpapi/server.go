@@ -103,7 +103,7 @@ func New(d Deps) *Server {
 		d.Metrics = NewMetrics()
 	}
 	if d.Tracking != nil {
-		d.Metrics.streams(d.Tracking.Hub().Dropped)
+		d.Metrics.streams(d.Tracking.Hub().Dropped, d.Tracking.Hub().Subscribers)
 	}
 	s := &Server{deps: d, log: d.Logger, stop: make(chan struct{})}
 	s.app = fiber.New(fiber.Config{
@@ -120,6 +120,10 @@ func New(d Deps) *Server {
 		WriteTimeout:                 60 * time.Second,
 		IdleTimeout:                  120 * time.Second,
 	})
+	// The goroutine that served a connection waits for the next one for this long before it
+	// ends (fasthttp's default is 10 s; idle ones are swept every as long): the thousands of a
+	// wave of departed streams go within half a second, not up to twenty.
+	s.app.Server().MaxIdleWorkerDuration = 200 * time.Millisecond
 	s.app.Use(requestid.New(requestid.Config{Generator: func() string { return uuid.NewString() }}))
 	s.app.Use(recover.New())
 	s.app.Use(s.logRequests)

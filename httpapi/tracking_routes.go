@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -602,17 +603,24 @@ func (s *Server) streamAlerts(c *fiber.Ctx) error {
 // sse streams server-sent events: first, then one message per value received from ch (none
 // when render returns ""), until the client goes away or the server stops; a comment every
 // 15 s keeps proxies from timing out.
+//
+// A client that leaves is noticed at once, not at the next write (which the kernel may still
+// take): the stream reads the connection, which a client of a stream never writes to again,
+// and ends when that read does (the client closed or reset it). The connection is closed after
+// the stream, never reused, since the read may have taken bytes of it.
 func sse[T any](c *fiber.Ctx, stop <-chan struct{}, cancel func(), first string, ch <-chan T, render func(T) string) error {
 	c.Set(fiber.HeaderContentType, "text/event-stream")
 	c.Set(fiber.HeaderCacheControl, "no-cache")
-	c.Set(fiber.HeaderConnection, "keep-alive")
 	c.Set("X-Accel-Buffering", "no")
+	c.Context().SetConnectionClose()
 	conn := c.Context().Conn()
 	// The server's write timeout is set once per response; a stream pushes it forward before
 	// each message instead, so that it lives as long as the client reads.
 	alive := func() { conn.SetWriteDeadline(time.Now().Add(30 * time.Second)) }
 	c.Context().SetBodyStreamWriter(fasthttp.StreamWriter(func(w *bufio.Writer) {
 		defer cancel()
+		gone := make(chan struct{})
+		go watchGone(conn, gone)
 		alive()
 		if _, err := w.WriteString(first); err != nil || w.Flush() != nil {
 			return
@@ -623,6 +631,8 @@ func sse[T any](c *fiber.Ctx, stop <-chan struct{}, cancel func(), first string,
 			var msg string
 			select {
 			case <-stop:
+				return
+			case <-gone:
 				return
 			case <-keep.C:
 				msg = ": keep-alive\n\n"
@@ -638,6 +648,25 @@ func sse[T any](c *fiber.Ctx, stop <-chan struct{}, cancel func(), first string,
 		}
 	}))
 	return nil
+}
+
+// watchGone reads conn until the read fails (the client closed or reset the connection, or
+// the server closed it after the stream), then closes gone. What a client sends on a stream's
+// connection is dropped.
+func watchGone(conn net.Conn, gone chan<- struct{}) {
+	defer close(gone)
+	conn.SetReadDeadline(time.Time{}) // the request's read deadline is past use
+	buf := make([]byte, 256)
+	for {
+		if _, err := conn.Read(buf); err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				conn.SetReadDeadline(time.Time{})
+				continue
+			}
+			return
+		}
+	}
 }
 
 func (s *Server) reportIncident(c *fiber.Ctx) error {

@@ -587,7 +587,7 @@ func (s *Service) record(ctx context.Context, inc Incident) (Incident, error) {
 	if err != nil {
 		return Incident{}, fmt.Errorf("record incident: %w", err)
 	}
-	s.hub.publishAlert(Alert{Kind: "incident", Incident: &inc})
+	s.hub.kick() // stored: the alert stream reads it from the store, as every replica's
 	return inc, nil
 }
 

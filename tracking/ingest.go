@@ -481,9 +481,8 @@ func (s *Service) ingest(ctx context.Context, c credtrace.Caller, inputs []Event
 		}
 	}
 	res.Anomalies = b.Anomalies
-	for i := range b.Anomalies {
-		a := b.Anomalies[i]
-		s.hub.publishAlert(Alert{Kind: "anomaly", Anomaly: &a})
+	if len(b.Anomalies) > 0 {
+		s.hub.kick() // stored: the alert stream reads them from the store, as every replica's
 	}
 	return res, nil
 }

@@ -226,6 +226,7 @@ func (p *Pipeline) writeGroup(jobs []*ingestJob) {
 	st := p.s.store
 	g.stored, g.last, g.err = st.AppendEvents(ctx, g.all)
 	if g.err == nil {
+		p.s.hub.kick() // durable: the live streams read the new events now, not at the next poll
 		var again []string
 		for i, e := range g.all {
 			if !g.stored[i] {
@@ -386,7 +387,9 @@ func (p *Pipeline) foldGroup(g *group) error {
 	if g.last > p.through {
 		p.through = g.last
 	}
-	if p.shared || p.pendingEvents >= flushEvents || s.now().Sub(p.flushedAt) > flushEvery || p.s.now().Before(p.flushedAt) {
+	// New anomalies are saved at once (they are rare): the alert streams of every process read
+	// them from the store, so an anomaly held in memory would reach none of them.
+	if p.shared || len(p.pendingList) > 0 || p.pendingEvents >= flushEvents || s.now().Sub(p.flushedAt) > flushEvery || p.s.now().Before(p.flushedAt) {
 		if err := p.flushLocked(ctx); err != nil {
 			return fmt.Errorf("events stored, derived state not saved (replayed before the next batch is folded): %w", err)
 		}
@@ -452,6 +455,9 @@ func (p *Pipeline) saveLocked(ctx context.Context) error {
 	sortParcels(d.Parcels)
 	if err := p.s.saveDerived(ctx, d); err != nil {
 		return fmt.Errorf("save derived state: %w", err)
+	}
+	if len(d.Anomalies) > 0 {
+		p.s.hub.kick() // the alert stream reads the anomalies just stored
 	}
 	for _, pc := range d.Parcels {
 		p.parcels.put(pc)

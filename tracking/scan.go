@@ -189,9 +189,8 @@ func (s *Service) scan(ctx context.Context, now, since time.Time, full bool) (Sc
 		return res, err
 	}
 	res.New = fresh
-	for i := range fresh {
-		a := fresh[i]
-		s.hub.publishAlert(Alert{Kind: "anomaly", Anomaly: &a})
+	if len(fresh) > 0 {
+		s.hub.kick() // stored: the alert stream reads them from the store, as every replica's
 	}
 	return res, nil
 }

@@ -171,6 +171,14 @@ type Store interface {
 	// one of q.Gaps, in sequence order, at most q.Limit, with their sequences. It is what the
 	// live streams poll, so it reads every process's events.
 	EventsSince(ctx context.Context, q SeqQuery) ([]Event, []int64, error)
+	// LastAlertSeq returns the highest sequence of a stored alert (a new incident or anomaly),
+	// 0 when none is stored.
+	LastAlertSeq(ctx context.Context) (int64, error)
+	// AlertsSince returns the alerts stored by any process whose sequence is above q.After or
+	// in one of q.Gaps, in sequence order, at most q.Limit, with their sequences: each incident
+	// created and each anomaly stored once, as they are when read. It is what the alert stream
+	// polls.
+	AlertsSince(ctx context.Context, q SeqQuery) ([]Alert, []int64, error)
 
 	// AddHit records one request counted by the limit named by key at at. Hits recorded at
 	// once by several processes all land.
@@ -181,7 +189,7 @@ type Store interface {
 	PruneHits(ctx context.Context, before time.Time) error
 }
 
-// SeqQuery selects stored events by sequence: those above After, and those in Gaps.
+// SeqQuery selects stored events (or alerts) by sequence: those above After, and those in Gaps.
 type SeqQuery struct {
 	After int64
 	Gaps  []SeqRange

@@ -625,7 +625,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if t, ok := st.health.(interface{ Transactions() bool }); ok && !t.Transactions() {
 		txn = "transactions: no, a change and its audit entry are two writes"
 	}
-	fmt.Fprintf(stdout, "credtrace %s listening on http://%s (store: %s; %s); dashboard at http://%s/ui/\n", version, ln.Addr(), st.where, txn, ln.Addr())
+	fmt.Fprintf(stdout, "credtrace %s listening on http://%s (store: %s; %s; live streams: %s); dashboard at http://%s/ui/\n", version, ln.Addr(), st.where, txn, app.live.Mode(), ln.Addr())
 	if p, ok := st.health.(interface{ PendingIndexes() []string }); ok {
 		// Not built at start, for the build would hold it: queries that need them scan meanwhile.
 		for _, ix := range p.PendingIndexes() {

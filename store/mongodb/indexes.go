@@ -188,6 +188,7 @@ func (s *Store) collections() map[string]collection {
 		s.firms, s.sites, s.staff, s.records, s.objections, s.commitments, s.tokens, s.audit, s.settings,
 		s.counters, s.guesses, s.checkpoints,
 		s.events, s.parcels, s.stats, s.statSources, s.carriers, s.incidents, s.anomalies, s.folds, s.leaseTerms,
+		s.alertFeed,
 		s.links, s.retractions,
 		s.ratings, s.scoreRuns, s.scores, s.sanctions, s.leases, s.methods, s.ratingVersions, s.wrongAnswers,
 		s.sessions, s.hits, s.webhookSubs, s.webhookEvents, s.webhookDeliveries, s.webhookClaims,

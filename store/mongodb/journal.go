@@ -69,11 +69,16 @@ func (t *Tracking) AppendEvents(ctx context.Context, events []tracking.Event) ([
 
 // takeSeqs adds n to the events' counter and returns its new value.
 func (t *Tracking) takeSeqs(ctx context.Context, n int64) (int64, error) {
+	return t.takeSeqsOf(ctx, eventsCounter, n)
+}
+
+// takeSeqsOf adds n to the counter name and returns its new value.
+func (t *Tracking) takeSeqsOf(ctx context.Context, name string, n int64) (int64, error) {
 	update := bson.D{{Key: "$inc", Value: bson.D{{Key: "n", Value: n}}}}
 	opts := options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)
 	for attempt := 0; ; attempt++ {
 		var d counterDoc
-		err := t.s.counters.FindOneAndUpdate(ctx, byID(eventsCounter), update, opts).Decode(&d)
+		err := t.s.counters.FindOneAndUpdate(ctx, byID(name), update, opts).Decode(&d)
 		// Two first appends can race to insert the counter; the loser retries as an update.
 		if err != nil && isDuplicateKey(err) && attempt < 3 {
 			continue

@@ -52,6 +52,9 @@ const (
 	collCarriers    = "carriers"
 	collIncidents   = "incidents"
 	collAnomalies   = "anomalies"
+	// collAlertFeed gives each incident created and each anomaly stored a sequence (its _id),
+	// which the alert streams of every replica poll.
+	collAlertFeed = "alert_feed"
 	// collLinks keeps parcels' links (packed, unpacked, order) under Link.Key; collRetractions
 	// the retractions of events declared erroneous under "retract|<Retraction.Key>".
 	collLinks       = "parcel_links"
@@ -99,6 +102,7 @@ type Store struct {
 	counters, guesses, checkpoints collection
 
 	events, parcels, stats, statSources, carriers, incidents, anomalies, folds collection
+	alertFeed                                                                  collection
 	leaseTerms                                                                 collection
 	links, retractions                                                         collection
 
@@ -277,6 +281,7 @@ func newStore(client *mongo.Client, dbName string, sess *mongo.Session) *Store {
 		carriers:       coll(collCarriers),
 		incidents:      coll(collIncidents),
 		anomalies:      coll(collAnomalies),
+		alertFeed:      coll(collAlertFeed),
 		folds:          coll(collFolds),
 		leaseTerms:     coll(collLeaseTerms),
 		links:          coll(collLinks),

@@ -107,6 +107,13 @@ func (c collection) BulkWrite(ctx context.Context, models []mongo.WriteModel, op
 	return res, unavailable(err)
 }
 
+// Watch opens a change stream on the collection. It is never bound to a session: a change
+// stream outlives any Atomic block.
+func (c collection) Watch(ctx context.Context, pipeline any, opts ...options.Lister[options.ChangeStreamOptions]) (*mongo.ChangeStream, error) {
+	cs, err := c.c.Watch(ctx, pipeline, opts...)
+	return cs, unavailable(err)
+}
+
 // Hello runs the hello command on the collection's database (for the server's clock).
 func (c collection) Hello(ctx context.Context) *mongo.SingleResult {
 	return unavailableResult(c.c.Database().RunCommand(c.bind(ctx), bson.D{{Key: "hello", Value: 1}}))

@@ -24,8 +24,8 @@ func TestCollectionsOnlyThroughSession(t *testing.T) {
 		"RunCommand":       {"detectTransactions"},                         // hello, at Open
 		"Indexes":          {"ensureIndexes"},                              // at Open
 		"Aggregate":        {"detectGroupSums", "statTotals", "aggregate"}, // the bound collection's (session.go), nowhere else
-		"Watch":            nil,
-		"StartSession":     {"inTransaction"}, // the one session of a block
+		"Watch":            {"openWatch"},                                  // the bound collection's (session.go): the live streams' change streams
+		"StartSession":     {"inTransaction"},                              // the one session of a block
 		"UseSession":       nil,
 		"RunCommandCursor": nil,
 		"ListCollections":  nil,

@@ -717,6 +717,9 @@ func (t *Tracking) CreateIncident(ctx context.Context, in tracking.Incident) err
 		}
 		return fmt.Errorf("mongodb: create incident %s: %w", in.ID, err)
 	}
+	if err := t.feedAlerts(ctx, alertIncident, []string{in.ID}); err != nil {
+		return fmt.Errorf("mongodb: create incident %s: %w", in.ID, err)
+	}
 	return nil
 }
 
@@ -779,10 +782,14 @@ func (t *Tracking) putAnomalies(ctx context.Context, as []tracking.Anomaly) ([]t
 		return nil, err
 	}
 	var fresh []tracking.Anomaly
+	var ids []string
 	for i, a := range as {
 		if !taken[i] {
-			fresh = append(fresh, a)
+			fresh, ids = append(fresh, a), append(ids, a.ID)
 		}
+	}
+	if err := t.feedAlerts(ctx, alertAnomaly, ids); err != nil {
+		return nil, err
 	}
 	return fresh, nil
 }

@@ -597,6 +597,22 @@ CREATE INDEX sanctions_changed ON sanctions(changed_at, id);
 CREATE INDEX objections_review ON objections(status, review_by);
 CREATE INDEX anomalies_open ON anomalies(incident_id, carrier);
 `,
+	// 24: the alert feed (issue 13, item 4): each incident created and each anomaly stored gets a
+	// sequence, written by the insert itself (a trigger), that the alert streams of every
+	// process poll.
+	`
+CREATE TABLE alert_feed (
+	seq INTEGER PRIMARY KEY AUTOINCREMENT,
+	kind TEXT NOT NULL,
+	ref TEXT NOT NULL
+);
+CREATE TRIGGER incidents_alert AFTER INSERT ON incidents BEGIN
+	INSERT INTO alert_feed (kind, ref) VALUES ('incident', NEW.id);
+END;
+CREATE TRIGGER anomalies_alert AFTER INSERT ON anomalies BEGIN
+	INSERT INTO alert_feed (kind, ref) VALUES ('anomaly', NEW.id);
+END;
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -18,6 +18,7 @@ import (
 
 var liveBehaviours = []trackingBehaviour{
 	{"EventsSinceAfterAndGaps", testEventsSince},
+	{"AlertsSinceIncidentsAndAnomalies", testAlertsSince},
 	{"HitsCountedPerKeyAndPruned", testHits},
 	{"HitsConcurrentAllCount", testHitsConcurrent},
 }
@@ -66,6 +67,66 @@ func testEventsSince(ctx context.Context, t *testing.T, s tracking.Store) {
 	must(t, "EventsSince limited", err)
 	if got := ids(evs, eventID); !slices.Equal(got, []string{e1.ID, e2.ID}) {
 		t.Errorf("two events since 0: %v, want the first two", got)
+	}
+}
+
+// Every incident created and every anomaly stored (by PutAnomalies or with the derived state)
+// is one alert, in the order stored, read by sequence like the events; an anomaly stored again
+// is no new alert.
+func testAlertsSince(ctx context.Context, t *testing.T, s tracking.Store) {
+	last, err := s.LastAlertSeq(ctx)
+	must(t, "LastAlertSeq", err)
+	if last != 0 {
+		t.Fatalf("LastAlertSeq of an empty store = %d, want 0", last)
+	}
+	in := fullIncident()
+	must(t, "CreateIncident", s.CreateIncident(ctx, in))
+	a1, a2 := anomaly("a1", tracking.AnWeight, "c1"), anomaly("a2", tracking.AnWeight, "c1")
+	_, err = s.PutAnomalies(ctx, []tracking.Anomaly{a1})
+	must(t, "PutAnomalies", err)
+	_, err = s.PutAnomalies(ctx, []tracking.Anomaly{a1})
+	must(t, "PutAnomalies again", err)
+	e1 := fullEvent()
+	_, through := appendEvents(ctx, t, s, "append", e1)
+	must(t, "SaveDerived", s.SaveDerived(ctx, tracking.Derived{Anomalies: []tracking.Anomaly{a2}, Through: through,
+		Events: []tracking.EventStats{{Key: e1.Key(), Deltas: e1.Deltas}}}))
+
+	label := func(as []tracking.Alert) []string {
+		out := make([]string, len(as))
+		for i, a := range as {
+			switch {
+			case a.Incident != nil:
+				out[i] = a.Kind + ":" + a.Incident.ID
+			case a.Anomaly != nil:
+				out[i] = a.Kind + ":" + a.Anomaly.ID
+			default:
+				out[i] = a.Kind + ":?"
+			}
+		}
+		return out
+	}
+	as, seqs, err := s.AlertsSince(ctx, tracking.SeqQuery{Limit: 10})
+	must(t, "AlertsSince 0", err)
+	if got, want := label(as), []string{"incident:i1", "anomaly:a1", "anomaly:a2"}; !slices.Equal(got, want) {
+		t.Fatalf("alerts since 0: %v, want %v", got, want)
+	}
+	if !slices.IsSorted(seqs) || len(slices.Compact(slices.Clone(seqs))) != 3 {
+		t.Fatalf("alert sequences %v, want three ascending", seqs)
+	}
+	if got, err := s.LastAlertSeq(ctx); err != nil || got != seqs[2] {
+		t.Errorf("LastAlertSeq = %d, %v; want %d", got, err, seqs[2])
+	}
+	check(t, "incident alert", *as[0].Incident, in)
+	check(t, "anomaly alert", *as[1].Anomaly, a1)
+	as, _, err = s.AlertsSince(ctx, tracking.SeqQuery{After: seqs[2], Gaps: []tracking.SeqRange{{From: seqs[1], To: seqs[1]}}, Limit: 10})
+	must(t, "AlertsSince with a gap", err)
+	if got, want := label(as), []string{"anomaly:a1"}; !slices.Equal(got, want) {
+		t.Errorf("alerts in the gap of the second: %v, want %v", got, want)
+	}
+	as, _, err = s.AlertsSince(ctx, tracking.SeqQuery{After: seqs[0], Limit: 1})
+	must(t, "AlertsSince limited", err)
+	if got, want := label(as), []string{"anomaly:a1"}; !slices.Equal(got, want) {
+		t.Errorf("one alert after the first: %v, want %v", got, want)
 	}
 }
 
