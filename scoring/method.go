@@ -66,8 +66,9 @@ type Methodology struct {
 	// another within this share of the rater's own pace: the mean time between its ratings (of
 	// the burst's scope) in the BurstBaseline before the rating; the gap is at most BurstWindow.
 	// A busy merchant that rates a parcel every few hours gives one-star ratings hours after a
-	// burst at its usual pace, and those are not of the burst; a rater that rates once a week
-	// keeps 2026.1's rule (the ones within BurstWindow). 0 (absent) is 2026.1's rule. Under it
+	// burst at its usual pace, and those are not of the burst; a rater whose gap comes to
+	// BurstWindow or more (at 0.1, a pace of ten days, or no rating in the baseline) keeps the
+	// rule of the versions before (the ones within BurstWindow), which 0 (absent) is. Under it
 	// the run judges bursts afresh from all the ratings it reads, not only adding to the flags
 	// given when each rating arrived (which saw fewer of the rater's ratings).
 	BurstPace          float64        `json:"burst_pace,omitempty"`
