@@ -45,6 +45,9 @@ type ValidityOptions struct {
 	Size     synth.Size
 	SizeName string // for the report
 	Out      string // also write the figures as JSON to this file, when set
+	// Keep, when set, is a directory where each seed's run inputs (inputs.ndjson) and its truth
+	// keyed by the service's ids (truth.json) are kept, to study a methodology on them offline.
+	Keep string
 	// Serve starts the service on the embedded store in dir with token as a regulator token.
 	Serve func(ctx context.Context, dir, token string) (Served, error)
 }
@@ -118,7 +121,8 @@ var validityKinds = []string{"outlets", "sites", "couriers"}
 var detectors = []struct{ name, against string }{
 	{"empty-parcel signal", "parcels of the empty-parcel campaigns, per parcel (reused numbers left out: their own detector below)"},
 	{"bought five-star flag", "ratings bought on campaign parcels, per rating"},
-	{"smear burst flag", "the malicious merchant's one-star ratings, per rating"},
+	{"smear burst flag", "the malicious merchant's one-star ratings, per rating (the run's rule)"},
+	{"smear burst flag (2026.5)", "the same, the ratings judged by 2026.5's rule (burst_pace)"},
 	{"reused waybill flag", "waybill numbers a second carrier used, per number"},
 }
 
@@ -212,6 +216,11 @@ func validitySeed(ctx context.Context, o ValidityOptions, dir string, seed uint6
 	if err != nil {
 		return res, fmt.Errorf("read the run's inputs: %w", err)
 	}
+	if o.Keep != "" {
+		if err := keepSeed(filepath.Join(o.Keep, fmt.Sprint("seed", seed)), raw, &w, wr.ID); err != nil {
+			return res, err
+		}
+	}
 	doc, err := api.get(ctx, "/v1/scoring/methods/"+url.PathEscape(res.Method))
 	if err != nil {
 		return res, err
@@ -221,6 +230,7 @@ func validitySeed(ctx context.Context, o ValidityOptions, dir string, seed uint6
 		return res, err
 	}
 	recomputed := map[string]map[string]scoring.Score{}
+	var rejudged5 []scoring.Rating
 	for _, vm := range validityMethods {
 		m := mRun
 		if vm.doc != "" {
@@ -229,7 +239,15 @@ func validitySeed(ctx context.Context, o ValidityOptions, dir string, seed uint6
 			}
 		}
 		recomputed[vm.name] = map[string]scoring.Score{}
-		for _, sc := range scoring.Compute(m, in, runID) {
+		inM := in
+		if vm.doc != "" {
+			// The ratings as a run under m weighs them: its burst rule, not the run's.
+			inM.Ratings = scoring.RejudgeBursts(m, in)
+			if vm.name == method2026_5 {
+				rejudged5 = inM.Ratings
+			}
+		}
+		for _, sc := range scoring.Compute(m, inM, runID) {
 			recomputed[vm.name][string(sc.Subject)+"/"+sc.SubjectID] = sc
 		}
 	}
@@ -363,6 +381,7 @@ func validitySeed(ctx context.Context, o ValidityOptions, dir string, seed uint6
 		}
 		empty.add(campaign[p.Waybill], len(sig) > 0)
 	}
+	burst5 := burstDetection(rejudged5, smear)
 	for _, r := range in.Ratings {
 		flaggedBought, flaggedBurst := false, false
 		for _, f := range r.Flags {
@@ -385,10 +404,68 @@ func validitySeed(ctx context.Context, o ValidityOptions, dir string, seed uint6
 	for wb := range numbers {
 		reuse.add(reused[wb], flagged[wb])
 	}
-	for i, d := range []detection{empty, bought, burst, reuse} {
+	for i, d := range []detection{empty, bought, burst, burst5, reuse} {
 		res.Detectors[detectors[i].name] = d
 	}
 	return res, nil
+}
+
+// KeptTruth is a seed's truth as Keep writes it, keyed by the service's ids: qualities by
+// subject kind (firm, site, staff), the tiny outlets, and the planted manipulation (campaign
+// waybills, smear ratings as merchant id|waybill).
+type KeptTruth struct {
+	Quality  map[string]map[string]float64
+	Tiny     []string
+	Campaign []string
+	Smear    []string
+}
+
+// keepSeed writes a seed's inputs and truth under dir.
+func keepSeed(dir string, inputs []byte, w *synth.World, id func(ref string) string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	t := KeptTruth{Quality: map[string]map[string]float64{}}
+	for kind, q := range map[scoring.SubjectKind]map[string]float64{scoring.Firm: w.Truth.Outlets, scoring.Site: w.Truth.Sites, scoring.Staff: w.Truth.Couriers} {
+		t.Quality[string(kind)] = map[string]float64{}
+		for ref, v := range q {
+			t.Quality[string(kind)][id(ref)] = v
+		}
+	}
+	for _, ref := range w.Truth.Tiny {
+		t.Tiny = append(t.Tiny, id(ref))
+	}
+	for _, mp := range w.Truth.Manipulations {
+		for _, wb := range mp.Waybills {
+			switch mp.Kind {
+			case synth.ManipBought:
+				t.Campaign = append(t.Campaign, wb)
+			case synth.ManipSmear:
+				t.Smear = append(t.Smear, mp.Merchant+"|"+wb)
+			}
+		}
+	}
+	b, err := json.Marshal(t)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "truth.json"), b, 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "inputs.ndjson"), inputs, 0o644)
+}
+
+// burstDetection counts the burst flags of rs against the smear ratings (merchant id|waybill).
+func burstDetection(rs []scoring.Rating, smear map[string]bool) detection {
+	var d detection
+	for _, r := range rs {
+		flagged := false
+		for _, f := range r.Flags {
+			flagged = flagged || scoring.FlagKindOf(f) == scoring.FlagBurst
+		}
+		d.add(r.RaterKind == scoring.RaterMerchant && smear[r.RaterID+"|"+r.Waybill], flagged)
+	}
+	return d
 }
 
 // apiClient reads the service's API with a regulator token.
@@ -560,7 +637,7 @@ func printValidity(w io.Writer, o ValidityOptions, rs []validityResult, took tim
 	}
 	fmt.Fprintf(w, "- tiny subjects: the planted tiny outlets (no merchant, at most %d deliveries, no inspection), their sites and the couriers who only ever worked there; %d of them graded over the seeds, %d of those with a record in force.\n",
 		synth.TinyDeliveries, tinyGraded, tinyRecord)
-	fmt.Fprintln(w, "- 2026.2 takes effect on 2027-01-01, 2026.3 on 2027-04-01, 2026.4 on 2027-07-01 and 2026.5 on 2028-01-01, and a period is scored by the version in force at its start, so no run can use them before then; their figures are scoring.Compute under each over the run's own inputs (GET /v1/scoring/runs/{id}/inputs), as a replay computes. The late shares 2026.4 and 2026.5 read (2026.5 a person's in-hand share) are measured as the events come in, with the segment norms they publish.")
+	fmt.Fprintln(w, "- 2026.2 takes effect on 2027-01-01, 2026.3 on 2027-04-01, 2026.4 on 2027-07-01 and 2026.5 on 2028-01-01, and a period is scored by the version in force at its start, so no run can use them before then; their figures are scoring.Compute under each over the run's own inputs (GET /v1/scoring/runs/{id}/inputs), as a replay computes, the ratings' bursts judged by each version's own rule (scoring.RejudgeBursts). The late shares 2026.4 and 2026.5 read (2026.5 a person's in-hand share) are measured as the events come in, with the segment norms they publish.")
 	if mismatches > 0 {
 		fmt.Fprintf(w, "- WARNING: %d stored scores differ from their recomputation from the run's inputs.\n", mismatches)
 	}

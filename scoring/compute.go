@@ -532,19 +532,6 @@ func scoreOne(m Methodology, in Inputs, d *subjectData, prior ratingPrior) Score
 			cp.Items = cp.Items[:5]
 		}
 	}
-	if m.EmptyShare && c.EmptySuspect > 0 {
-		// Empty-parcel suspects are fraud, not service (2026.5 on): the score counts for the
-		// share of what the subject collected that was service, the suspects' share at 0.
-		collected := c.Handled + c.EmptySuspect
-		share := float64(c.EmptySuspect) / float64(collected)
-		off := vsum * share
-		vsum -= off
-		ref := fmt.Sprintf("%s/%s/%s..%s", d.kind, d.id, in.StatsFrom, in.AsOf.In(cst).Format("2006-01-02"))
-		detail := fmt.Sprintf("%d empty-parcel suspects of %d parcels handled and collected (%.1f%%): the service score %.0f counts for the %.1f%% that was service, the suspects at 0: −%.0f points",
-			c.EmptySuspect, collected, 100*share, vsum+off, 100*(1-share), off)
-		comps = append(comps, Component{Party: "empty_parcels", Weight: 0, Value: round2(-off), Detail: detail,
-			Items: []Item{{Kind: "statistic", Ref: ref + "/empty_suspect", Effect: round2(-off), Detail: detail}}})
-	}
 	if len(d.commits) > 0 {
 		b := math.Min(float64(len(d.commits))*m.CommitmentBonus, m.BonusCap)
 		bonus := Component{Party: "bonus", Value: b, Weight: 0, Detail: fmt.Sprintf("%d credit commitments: +%.0f (cap %.0f)", len(d.commits), b, m.BonusCap)}

@@ -61,7 +61,17 @@ type Methodology struct {
 	// of a firm in a week net to one rating of at most the burst weight, apart from the rater's
 	// other ratings of the firm that week (which net as before), so that honest ratings netted
 	// with a burst do not lift it back to the weight of one (2026.2 on).
-	NetBurstsApart     bool           `json:"net_bursts_apart,omitempty"`
+	NetBurstsApart bool `json:"net_bursts_apart,omitempty"`
+	// BurstPace, from 2026.5 on, counts in a burst only the one-star ratings that follow one
+	// another within this share of the rater's own pace: the mean time between its ratings (of
+	// the burst's scope) in the BurstBaseline before the rating; the gap is at most BurstWindow.
+	// A busy merchant that rates a parcel every few hours gives one-star ratings hours after a
+	// burst at its usual pace, and those are not of the burst; a rater whose gap comes to
+	// BurstWindow or more (at 0.1, a pace of ten days, or no rating in the baseline) keeps the
+	// rule of the versions before (the ones within BurstWindow), which 0 (absent) is. Under it
+	// the run judges bursts afresh from all the ratings it reads, not only adding to the flags
+	// given when each rating arrived (which saw fewer of the rater's ratings).
+	BurstPace          float64        `json:"burst_pace,omitempty"`
 	Lists              Lists          `json:"lists"`
 	InspectionsByGrade map[string]int `json:"inspections_by_grade"` // suggested random inspections a year
 	// Evidence, from 2026.3 on: records as a rate of the volume handled, standard errors from
@@ -83,11 +93,6 @@ type Methodology struct {
 	// completed, in time), not from the wait at a site after an arrival they happened to scan,
 	// which is the site's.
 	StaffCarriedShare bool `json:"staff_carried_share,omitempty"`
-	// EmptyShare, from 2026.5 on, weighs empty-parcel suspects by their share of what the
-	// subject collected: the score counts for the share that was service, and the suspects'
-	// share counts at 0 (a subject that collected nothing but suspects scores 0), in place of a
-	// tracking weight per suspect (empty_suspect_per_10k, which must then be 0).
-	EmptyShare bool `json:"empty_share,omitempty"`
 }
 
 // maxSegmentNorm is the longest norm a segment may have: the total delay within a city (3
@@ -322,26 +327,25 @@ const Method2026_4 = `{
 
 // Method2026_5 is 2026.4 with three amendments from the validity bench (issue 12 item 6;
 // METHOD.md): a person's late share taken only from the segments they had in hand
-// (staff_carried_share), not from the wait at a site after an arrival they scanned; empty-parcel
-// suspects weighed by their share of what the subject collected (empty_share: the score counts
-// for the share that was service, the suspects' share at 0) in place of a loss's weight each,
-// which decided the grade of any outlet that took in a campaign; and grade cut-offs for the
-// credibility-weighted score of 2026.3 on, which no longer reaches 2026.1's A. A new version,
-// not a change of 2026.4, which has been published; it takes effect on 2028-01-01, two quarters
-// after 2026.4, so that it is published a full quarter before it governs a period.
+// (staff_carried_share), not from the wait at a site after an arrival they scanned; grade
+// cut-offs for the credibility-weighted score of 2026.3 on, which no longer reaches 2026.1's A;
+// and bursts of one-star ratings judged by the rater's own pace (burst_pace), so that a busy
+// merchant's honest one-star rating hours after a burst is not one of it. Empty-parcel suspects
+// weigh as in 2026.2–2026.4, a loss each per 10,000 collected. A new version, not a change of
+// 2026.4, which has been published; it takes effect on 2028-01-01, two quarters after 2026.4,
+// so that it is published a full quarter before it governs a period.
 const Method2026_5 = `{
   "version": "2026.5",
   "effective_from": "2028-01-01T00:00:00+08:00",
-  "description": "2026.4 (delay attributed along the custody chain, evidence weighed by its amount) with a person's late share from the segments they had in hand, empty-parcel suspects weighed by their share of what was collected, and cut-offs for the credibility-weighted score",
+  "description": "2026.4 (delay attributed along the custody chain, evidence weighed by its amount) with a person's late share from the segments they had in hand, cut-offs for the credibility-weighted score, and bursts of one-star ratings judged by the rater's own pace",
   "window_months": 24,
   "time_weights": [{"up_to_months": 6, "weight": 3}, {"up_to_months": 12, "weight": 2}, {"up_to_months": 24, "weight": 1}],
   "severity_weights": {"minor": 1, "general": 3, "serious": 8},
   "category_weights": {"supervision": 1, "enforcement": 1.5, "complaint": 0.8, "media": 0.8, "licence": 1.2, "service_quality": 1, "delivery_safety": 1.5},
   "party_weights": {"regulator": 0.4, "tracking": 0.3, "merchant": 0.15, "consumer": 0.15},
-  "tracking_weights": {"late_per_10k": 0, "late_share_per_10k": 0.02, "lost_per_10k": 1.0, "damaged_per_10k": 0.5, "complaints_per_million": 0.05, "empty_suspect_per_10k": 0},
+  "tracking_weights": {"late_per_10k": 0, "late_share_per_10k": 0.02, "lost_per_10k": 1.0, "damaged_per_10k": 0.5, "complaints_per_million": 0.05, "empty_suspect_per_10k": 1.0},
   "segment_norms": {"pickup": 24, "sorting": 24, "line_haul": 48, "last_mile": 36},
   "staff_carried_share": true,
-  "empty_share": true,
   "prior_mean": 4.2,
   "prior_count": 10,
   "commitment_bonus": 10,
@@ -354,6 +358,7 @@ const Method2026_5 = `{
   "suspect_five_star": 0,
   "burst_scope": "firm_tree",
   "net_bursts_apart": true,
+  "burst_pace": 0.1,
   "lists": {
     "red_consecutive_a": 2,
     "black_consecutive_d": 2,
@@ -439,6 +444,9 @@ func ParseMethod(doc string) (Methodology, error) {
 	if !sort.IntsAreSorted(m.VolumeBands) {
 		v.Add("volume_bands", "must be ascending")
 	}
+	if m.BurstPace < 0 || m.BurstPace > 1 {
+		v.Add("burst_pace", "a share of the rater's pace, between 0 and 1")
+	}
 	if m.BurstWeight < 0 || m.BurstWeight > 1 || m.SuspectFiveStar < 0 || m.SuspectFiveStar > 1 {
 		v.Add("burst_weight", "weights are between 0 and 1")
 	}
@@ -470,9 +478,6 @@ func ParseMethod(doc string) (Methodology, error) {
 				v.Add("segment_norms."+k, "not a segment kind (pickup, sorting, line_haul, last_mile)")
 			}
 		}
-	}
-	if m.EmptyShare && m.TrackingWeights["empty_suspect_per_10k"] > 0 {
-		v.Add("tracking_weights.empty_suspect_per_10k", "must be 0 with empty_share: the suspects weigh once, by their share")
 	}
 	if m.Lists.RedConsecutiveA < 1 || m.Lists.BlackConsecutiveD < 1 || m.Lists.ReviewDecile < 1 {
 		v.Add("lists", "period counts must be at least 1")

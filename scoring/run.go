@@ -460,6 +460,12 @@ func reassess(m Methodology, rs []Rating, roots map[string]string) []Rating {
 		byRater[k] = append(byRater[k], i)
 	}
 	out := append([]Rating(nil), rs...)
+	if m.BurstPace > 0 {
+		// Judged afresh: a flag given on arrival saw fewer of the rater's ratings.
+		for i := range out {
+			out[i] = withoutBurst(out[i])
+		}
+	}
 	for _, idx := range byRater {
 		rater := make([]Rating, len(idx))
 		for n, i := range idx {
@@ -467,13 +473,44 @@ func reassess(m Methodology, rs []Rating, roots map[string]string) []Rating {
 		}
 		for _, i := range idx {
 			r := &out[i]
-			if ones := burstOnes(*r, rater); ones >= m.BurstCount && !hasFlag(r.Flags, FlagBurst) {
+			if ones := burstOnes(m, *r, rater); ones >= m.BurstCount && !hasFlag(r.Flags, FlagBurst) {
 				r.Weight = min(r.Weight, m.BurstWeight)
 				r.Flags = append(append([]string(nil), r.Flags...), burstFlag(ones))
 			}
 		}
 	}
 	return out
+}
+
+// withoutBurst is r without its burst flags and the weight they took: a one-star rating weighs
+// less than one by the burst rule only.
+func withoutBurst(r Rating) Rating {
+	if !hasFlag(r.Flags, FlagBurst) {
+		return r
+	}
+	var flags []string
+	for _, f := range r.Flags {
+		if FlagKindOf(f) != FlagBurst {
+			flags = append(flags, f)
+		}
+	}
+	r.Flags = flags
+	if r.Stars == 1 {
+		r.Weight = 1
+	}
+	return r
+}
+
+// RejudgeBursts returns in's ratings weighed by m's burst rule alone, whatever rule flagged
+// them before: each burst flag and the weight it took dropped, then m's rule applied over them
+// all, as a run under m reads them when every rating was given under m too. The validity bench
+// recomputes a version over a run of another with it.
+func RejudgeBursts(m Methodology, in Inputs) []Rating {
+	rs := make([]Rating, len(in.Ratings))
+	for i, r := range in.Ratings {
+		rs[i] = withoutBurst(r)
+	}
+	return reassess(m, rs, treeRoots(in.Firms))
 }
 
 // burstKey names the ratings one burst is counted among: the rater's, and under BurstPerTree

@@ -236,7 +236,12 @@ func (s *Service) keepRating(ctx context.Context, m Methodology, kind RaterKind,
 	}
 	// The rater's ratings given within a window either side: a burst window holding this one
 	// may start before it or end after it (a platform pushes ratings in any order).
-	recent, err := s.store.Ratings(ctx, RatingQuery{RaterKind: kind, RaterID: rater, RatedFrom: ratedAt.Add(-BurstWindow), RatedTo: ratedAt.Add(BurstWindow)})
+	// Under BurstPace, from the baseline before it, for the rater's pace.
+	from := ratedAt.Add(-BurstWindow)
+	if m.BurstPace > 0 {
+		from = ratedAt.Add(-BurstBaseline)
+	}
+	recent, err := s.store.Ratings(ctx, RatingQuery{RaterKind: kind, RaterID: rater, RatedFrom: from, RatedTo: ratedAt.Add(BurstWindow)})
 	if err != nil {
 		return Rating{}, err
 	}
@@ -310,7 +315,7 @@ func recipientOf(t tracking.Trace) string {
 func assess(m Methodology, r Rating, recent []Rating, suspect []tracking.AnomalyKind) (float64, []string) {
 	w := 1.0
 	var flags []string
-	if ones := burstOnes(r, recent); ones >= m.BurstCount {
+	if ones := burstOnes(m, r, recent); ones >= m.BurstCount {
 		w = m.BurstWeight
 		flags = append(flags, burstFlag(ones))
 	}
@@ -335,7 +340,10 @@ const BurstWindow = 24 * time.Hour
 // ratings pushed at once is judged by when each was given, not by when it arrived.
 // The rating's own call (assess) and the run's look at all ratings at once (reassess) both ask
 // it, so that a rating is a burst by the same rule whenever it is looked at.
-func burstOnes(r Rating, others []Rating) int {
+//
+// Under m.BurstPace > 0 only the ones chained to r by gaps shorter than the rater's pace (see
+// burstLink) count.
+func burstOnes(m Methodology, r Rating, others []Rating) int {
 	if r.Stars != 1 {
 		return 0
 	}
@@ -345,6 +353,9 @@ func burstOnes(r Rating, others []Rating) int {
 		if o.ID != r.ID && o.Stars == 1 {
 			ones = append(ones, o.GivenAt())
 		}
+	}
+	if m.BurstPace > 0 {
+		ones = chained(ones, at, burstLink(m, r, others))
 	}
 	most := 0
 	for _, start := range ones {
@@ -360,6 +371,42 @@ func burstOnes(r Rating, others []Rating) int {
 		most = max(most, n)
 	}
 	return most
+}
+
+// BurstBaseline is the span before a rating over which BurstPace takes the rater's pace.
+const BurstBaseline = 30 * 24 * time.Hour
+
+// burstLink is the longest gap between two one-star ratings of a burst under BurstPace: that
+// share of the rater's pace, the mean time between its ratings (any stars) given in the
+// BurstBaseline before r, and at most BurstWindow (a rater with no ratings before r has the
+// window).
+func burstLink(m Methodology, r Rating, others []Rating) time.Duration {
+	at, n := r.GivenAt(), 0
+	for _, o := range others {
+		if t := o.GivenAt(); o.ID != r.ID && t.Before(at) && at.Sub(t) <= BurstBaseline {
+			n++
+		}
+	}
+	if n == 0 {
+		return BurstWindow
+	}
+	return min(BurstWindow, time.Duration(m.BurstPace*float64(BurstBaseline)/float64(n)))
+}
+
+// chained returns the times of ts (which hold at) linked to at by steps shorter than link,
+// in order.
+func chained(ts []time.Time, at time.Time, link time.Duration) []time.Time {
+	ts = append([]time.Time(nil), ts...)
+	sort.Slice(ts, func(i, j int) bool { return ts[i].Before(ts[j]) })
+	i := sort.Search(len(ts), func(i int) bool { return !ts[i].Before(at) })
+	lo, hi := i, i
+	for lo > 0 && ts[lo].Sub(ts[lo-1]) < link {
+		lo--
+	}
+	for hi+1 < len(ts) && ts[hi+1].Sub(ts[hi]) < link {
+		hi++
+	}
+	return ts[lo : hi+1]
 }
 
 // FlagKind is the rule that made a rating weigh less than one. A rating keeps its flags as the

@@ -35,7 +35,9 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	memprofile := fs.String("memprofile", "", "write a heap profile of the bench process every 10 s to this prefix (PREFIX-1.prof, PREFIX-2.prof, ...)")
 	validity := fs.Bool("validity", false, "run the validity bench instead: score synthetic worlds through an in-process service and compare with their truth")
-	seeds := fs.Int("seeds", 3, "worlds of the validity bench (seeds 1 to N)")
+	seeds := fs.Int("seeds", 3, "worlds of the validity bench (seeds first-seed to first-seed+N-1)")
+	firstSeed := fs.Int("first-seed", 1, "the validity bench's first seed (seeds 1 to 3 are the published figures' worlds; others are for tuning a methodology away from them)")
+	keep := fs.String("keep", "", "the validity bench keeps each seed's run inputs and truth under this directory")
 	sizeName := fs.String("validity-size", "validity", "size of the validity bench's worlds: validity (30 outlets, 4,000 parcels) or one of gen's: "+strings.Join(synth.Sizes, ", "))
 	soak := fs.Duration("soak", 0, "run the soak instead for this long (e.g. 20m): ingestion, traces, SSE subscribers, webhooks and scoring runs at once against a child service; fails when its memory, goroutines, open files or p99 latency trend up past the stated bounds")
 	traceOnly := fs.Bool("trace", false, "measure the trace figures alone: the authenticated trace route against a bare Fiber handler, and trace latency while a generator child ingests")
@@ -83,7 +85,10 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if *seeds < 1 {
 			return errors.New("bench: -seeds must be at least 1")
 		}
-		v := bench.ValidityOptions{Size: size, SizeName: *sizeName, Out: o.Out,
+		if *firstSeed < 1 {
+			return errors.New("bench: -first-seed must be at least 1")
+		}
+		v := bench.ValidityOptions{Size: size, SizeName: *sizeName, Out: o.Out, Keep: *keep,
 			Serve: func(ctx context.Context, dir, token string) (bench.Served, error) {
 				base, a, stop, err := startInProcess(ctx, dir, token, os.Getenv, stderr)
 				if err != nil {
@@ -91,7 +96,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				}
 				return bench.Served{URL: base, Tracking: a.trk, Stop: stop}, nil
 			}}
-		for s := 1; s <= *seeds; s++ {
+		for s := *firstSeed; s < *firstSeed+*seeds; s++ {
 			v.Seeds = append(v.Seeds, uint64(s))
 		}
 		return bench.Validity(ctx, v, stdout, stderr)
