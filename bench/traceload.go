@@ -91,9 +91,8 @@ func GenIngest(ctx context.Context, stdout io.Writer) error {
 
 // loadLatencies are the percentiles of one target's lookups under load.
 type loadLatencies struct {
-	n                 int
-	p50, p99, p999    time.Duration
-	failed, otherCode int
+	n              int
+	p50, p99, p999 time.Duration
 }
 
 func percentiles(ls []time.Duration) loadLatencies {

@@ -117,8 +117,6 @@ func TestStaffAnswerForTheTimeInHandUnder2026_5(t *testing.T) {
 	}
 }
 
-func round2(x float64) float64 { return float64(int64(x*100+0.5)) / 100 }
-
 // paced gives rater's ratings of firm f with stars at t0 plus each offset, ids prefix0, prefix1, ...
 func paced(rater, prefix string, stars int, t0 time.Time, offsets ...time.Duration) []scoring.Rating {
 	var rs []scoring.Rating
