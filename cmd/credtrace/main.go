@@ -236,6 +236,10 @@ type backend struct {
 	lease func(ctx context.Context, name string, ttl time.Duration, fn func(context.Context) error) error
 	// shared says that several replicas may ingest into the store.
 	shared bool
+	// now is the clock of the services: this host's for the embedded store (one process owns
+	// its files), the MongoDB server's as last measured where several replicas share one
+	// database, so that they stamp and judge by one time (mongodb.Store.Now).
+	now func() time.Time
 	// scoringOf and trackingOf turn the Store an Atomic block is given into the other domains'
 	// views of it, so that their decisions and audit entries share the block.
 	scoringOf  func(courier.Store) scoring.Store
@@ -294,7 +298,7 @@ func openStore(ctx context.Context, cfg config.Config) (backend, error) {
 		// only those left pending for longer than any save takes.
 		st.SetReplayAge(replayAge)
 		owner := leaseOwner()
-		return backend{courier: st, tracking: tr, scoring: st.Scoring(), health: st, where: "mongodb database " + cfg.MongoDB, shared: true,
+		return backend{courier: st, tracking: tr, scoring: st.Scoring(), health: st, where: "mongodb database " + cfg.MongoDB, shared: true, now: st.Now,
 			lease: func(ctx context.Context, name string, ttl time.Duration, fn func(context.Context) error) error {
 				asked := time.Now()
 				l, err := st.AcquireLease(ctx, name, owner, ttl)
@@ -463,11 +467,14 @@ func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv
 		return fail(err)
 	}
 	hasher := courier.NewHasher(key)
-	svc := courier.NewService(st.courier, hasher, pol, nil)
+	if st.now == nil {
+		st.now = time.Now
+	}
+	svc := courier.NewService(st.courier, hasher, pol, st.now)
 	svc.SetTokenGrace(cfg.TokenGrace)
 	// Every audited change that a party may subscribe to writes its outbox entries in its own
 	// Atomic block; so do tracking's saves.
-	ann := announcer{st: st, now: time.Now}
+	ann := announcer{st: st, now: st.now}
 	svc.SetNotifier(ann)
 	if err := auditKey(ctx, cfg, st.courier, svc, log); err != nil {
 		return fail(err)
@@ -503,7 +510,7 @@ func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv
 		dopts.Step = failpoint(fp, stderr)
 	}
 	hooks := webhook.NewDispatcher(st.webhooksOf(st.courier), dopts)
-	trk := tracking.NewService(st.tracking, courier.NewTreeCache(svc), proposer{svc}, hasher, opts, nil)
+	trk := tracking.NewService(st.tracking, courier.NewTreeCache(svc), proposer{svc}, hasher, opts, st.now)
 	// Several MongoDB replicas may ingest: summaries are read from the store, saved per batch.
 	pipe := tracking.NewPipeline(trk, tracking.PipelineOptions{Shared: st.shared})
 	svc.SetWatcher(verdicts{trk})
@@ -520,7 +527,7 @@ func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv
 		pipe.Close(ctx)
 		return fail(err)
 	}
-	sc := scoring.NewService(st.scoring, st.courier, trk, svc.InTree, nil)
+	sc := scoring.NewService(st.scoring, st.courier, trk, svc.InTree, st.now)
 	cal, err := calendar(cfg)
 	if err != nil {
 		live.Close()
@@ -530,7 +537,7 @@ func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv
 	sc.SetCalendar(cal)
 	sc.SetAuditor(courier.NewAuditor(svc, st.scoringOf))
 	wh := webhook.NewService(st.webhooksOf(st.courier), webhook.Options{AllowPrivate: cfg.WebhookAllowPrivate,
-		Auditor: courier.NewAuditor(svc, st.webhooksOf)}, nil)
+		Auditor: courier.NewAuditor(svc, st.webhooksOf)}, st.now)
 	api := httpapi.New(httpapi.Deps{Courier: svc, Tracking: trk, Scoring: sc, Webhooks: wh, Store: st.health, Logger: log, Metrics: metrics,
 		AddressChecks: cfg.AddressChecks, Live: live})
 	return &app{st: st, secret: secret, svc: svc, trk: trk, pipe: pipe, live: live, sc: sc, api: api, hooks: hooks, log: log, grace: cfg.ShutdownTimeout, unlock: unlock}, nil
@@ -573,9 +580,9 @@ func (a *app) jobs(cfg config.Config) []job {
 			}
 			return err
 		}},
-		{name: "webhook-clock", spec: "@every 1m", run: leased(st, "webhook-clock", webhookClockLease, webhookClock(st, time.Now))},
+		{name: "webhook-clock", spec: "@every 1m", run: leased(st, "webhook-clock", webhookClockLease, webhookClock(st, st.now))},
 		{name: "prune", spec: "@every 5m", run: func(ctx context.Context) error {
-			return errors.Join(a.svc.PruneSessions(ctx, time.Now()), trk.PruneHits(ctx))
+			return errors.Join(a.svc.PruneSessions(ctx, st.now()), trk.PruneHits(ctx))
 		}},
 	}
 }

@@ -115,8 +115,8 @@ func (t *Tracking) Checkpoint(ctx context.Context) (int64, error) {
 	return c.N, nil
 }
 
-// SetReplayAge makes EventsAfter return only pending events received at least d ago (by this
-// process's clock): where several replicas ingest, the events another replica is folding
+// SetReplayAge makes EventsAfter return only pending events received at least d ago (by the
+// server's clock, see Now): where several replicas ingest, the events another replica is folding
 // right now are its to save, and a replay of them could count them twice. Zero (the default)
 // returns every pending event, which suits one process.
 func (s *Store) SetReplayAge(d time.Duration) { s.replayAge = d }
@@ -128,7 +128,7 @@ func (t *Tracking) EventsAfter(ctx context.Context, seq int64, limit int) ([]tra
 	for round := 0; ; round++ {
 		filter := bson.M{"pending": true, "seq": bson.M{"$gt": seq}}
 		if t.s.replayAge > 0 {
-			filter["received_at"] = bson.M{"$lt": bson.NewDateTimeFromTime(time.Now().Add(-t.s.replayAge))}
+			filter["received_at"] = bson.M{"$lt": bson.NewDateTimeFromTime(t.s.Now().Add(-t.s.replayAge))}
 		}
 		docs, err := findAll[eventDoc](ctx, t.s.events, filter, options.Find().SetSort(bson.D{{Key: "seq", Value: 1}}).SetLimit(int64(limit)))
 		if err != nil {

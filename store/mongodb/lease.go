@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -33,15 +34,35 @@ type leaseTermDoc struct {
 }
 
 // ServerTime returns the server's clock (hello's localTime): leases compare with it, never with
-// the clocks of the replicas, which may disagree.
+// the clocks of the replicas, which may disagree. Each reading also sets the offset Now
+// applies: the server's time less this host's at the midpoint of the round trip.
 func (s *Store) ServerTime(ctx context.Context) (time.Time, error) {
 	var hello struct {
 		LocalTime bson.DateTime `bson:"localTime"`
 	}
+	asked := s.clock.host()
 	if err := s.leaseTerms.Hello(ctx).Decode(&hello); err != nil {
 		return time.Time{}, fmt.Errorf("mongodb: server time: %w", err)
 	}
-	return hello.LocalTime.Time(), nil
+	answered := s.clock.host()
+	server := hello.LocalTime.Time()
+	s.clock.offset.Store(int64(server.Sub(asked.Add(answered.Sub(asked) / 2))))
+	return server, nil
+}
+
+// Now is the server's clock as this host last measured it: this host's clock plus the offset
+// of the latest ServerTime (read at Open and by every lease, so at least once a minute while
+// the scheduled scans run). It is the one time of every replica on this database: the
+// services stamp events, decisions and clocks with it, and the store compares the age of
+// pending events and statistics sources with it, so that replicas whose host clocks disagree
+// judge the same event the same way. hello's localTime has millisecond precision, and the
+// round trip's asymmetry bounds the error by half the round trip.
+func (s *Store) Now() time.Time { return s.clock.host().Add(time.Duration(s.clock.offset.Load())) }
+
+// serverClock is this host's clock and its offset from the server's, in nanoseconds.
+type serverClock struct {
+	host   func() time.Time
+	offset atomic.Int64
 }
 
 // AcquireLease takes the lease name for owner for ttl, or renews it when owner holds it; each

@@ -3,7 +3,6 @@ package mongodb
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -245,7 +244,7 @@ func (t *Tracking) Retract(ctx context.Context, r tracking.Retraction, p trackin
 	}
 	doc := retractionDoc{ID: id, Carrier: r.Carrier, Waybill: r.Waybill, EventID: r.EventID, EventIDs: r.EventIDs, Reason: r.Reason,
 		DeclaredAt: datetime(r.DeclaredAt), CorrectiveIDs: r.CorrectiveIDs, By: r.By, At: datetime(r.At), Deltas: toDeltaDocs(deltas),
-		Counted: len(deltas) == 0, RecordedAt: datetime(time.Now())}
+		Counted: len(deltas) == 0, RecordedAt: datetime(t.s.Now())}
 	if _, err := t.s.retractions.InsertOne(ctx, doc); err != nil {
 		if isDuplicateKey(err) {
 			return false, nil

@@ -109,6 +109,9 @@ type Store struct {
 	// replayAge is how old a pending event must be before EventsAfter returns it (see
 	// SetReplayAge).
 	replayAge time.Duration
+	// clock is the server's clock as this host measures it (see Now); shared by the copies of
+	// the Store bound to a session.
+	clock *serverClock
 
 	// indexBuildLimit is the largest collection Open builds a missing index on (0: any);
 	// pendingIndexes the ones it left (see PendingIndexes).
@@ -138,6 +141,13 @@ type openOptions struct {
 	timeout    time.Duration
 	monitor    *event.CommandMonitor
 	indexLimit int64
+	hostClock  func() time.Time
+}
+
+// WithHostClock makes the store read this host's clock from now instead of time.Now (tests of
+// replicas whose clocks disagree): Now is the server's time measured with it.
+func WithHostClock(now func() time.Time) Option {
+	return func(o *openOptions) { o.hostClock = now }
 }
 
 // DefaultIndexBuildLimit is the index build limit of Open without WithIndexBuildLimit.
@@ -200,9 +210,16 @@ func Open(ctx context.Context, uri, dbName string, opt ...Option) (*Store, error
 	}
 	s := newStore(client, dbName, nil)
 	s.indexBuildLimit = o.indexLimit
+	if o.hostClock != nil {
+		s.clock.host = o.hostClock
+	}
 	if err := client.Ping(ctx, nil); err != nil {
 		_ = client.Disconnect(ctx)
 		return nil, fmt.Errorf("mongodb: cannot reach %s: %w", strings.Join(opts.Hosts, ","), unavailable(err))
+	}
+	if _, err := s.ServerTime(ctx); err != nil {
+		_ = client.Disconnect(ctx)
+		return nil, err
 	}
 	if s.txn, err = detectTransactions(ctx, s.db); err != nil {
 		_ = client.Disconnect(ctx)
@@ -259,6 +276,7 @@ func newStore(client *mongo.Client, dbName string, sess *mongo.Session) *Store {
 	db := client.Database(dbName)
 	coll := func(name string) collection { return collection{c: db.Collection(name), sess: sess} }
 	return &Store{
+		clock:          &serverClock{host: time.Now},
 		client:         client,
 		db:             db,
 		sess:           sess,
@@ -358,6 +376,7 @@ func (s *Store) inTransaction(ctx context.Context, fn func(bound *Store) error) 
 	defer sess.EndSession(context.WithoutCancel(ctx))
 	bound := newStore(s.client, s.db.Name(), sess)
 	bound.replayAge = s.replayAge
+	bound.clock = s.clock
 	bound.txn = s.txn
 	bound.groupSums = s.groupSums
 	_, err = sess.WithTransaction(ctx, func(context.Context) (any, error) { return nil, fn(bound) })

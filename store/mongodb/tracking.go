@@ -429,7 +429,7 @@ func (t *Tracking) AddStats(ctx context.Context, source string, deltas []trackin
 	if err := checkDeltas(deltas); err != nil {
 		return fmt.Errorf("mongodb: add statistics of %s: %w", source, err)
 	}
-	doc := statSourceDoc{Source: source, Deltas: toDeltaDocs(deltas), Counted: len(deltas) == 0, RecordedAt: datetime(time.Now())}
+	doc := statSourceDoc{Source: source, Deltas: toDeltaDocs(deltas), Counted: len(deltas) == 0, RecordedAt: datetime(t.s.Now())}
 	if _, err := t.s.statSources.InsertOne(ctx, doc); err != nil {
 		if isDuplicateKey(err) {
 			// Recorded before. Should that call have stopped half-way, RecoverStats finishes it;
@@ -455,7 +455,7 @@ func (t *Tracking) AddStats(ctx context.Context, source string, deltas []trackin
 func (t *Tracking) RecoverStats(ctx context.Context, olderThan time.Duration) (int, error) {
 	var cutoff time.Time
 	if olderThan > 0 {
-		cutoff = time.Now().Add(-olderThan)
+		cutoff = t.s.Now().Add(-olderThan)
 	}
 	n := 0
 	for _, c := range []struct {
