@@ -49,7 +49,9 @@ func TestParcelStatusAnnouncedOnMongoDB(t *testing.T) {
 	}
 	firm := as(201, replicaAdmin, "POST", "/v1/firms", map[string]any{"uscc": "91130100MA0CX7Q2K6", "name": "顺达", "kind": "hq", "region": "130102",
 		"licence": map[string]any{"number": "L1", "valid_from": "2024-01-01T00:00:00Z", "valid_to": "2030-01-01T00:00:00Z", "status": "active"}})["id"].(string)
-	token := func(body map[string]any) string { return as(201, replicaAdmin, "POST", "/v1/tokens", body)["token"].(string) }
+	token := func(body map[string]any) string {
+		return as(201, replicaAdmin, "POST", "/v1/tokens", body)["token"].(string)
+	}
 	merchant, firmTk := token(map[string]any{"role": "merchant", "merchant_id": "M-001"}), token(map[string]any{"role": "firm", "firm_id": firm, "label": "f"})
 	sub := as(201, merchant, "POST", "/v1/webhooks", map[string]any{"url": "http://127.0.0.1:9/m", "events": []string{string(webhook.ParcelStatus)}})["id"].(string)
 
