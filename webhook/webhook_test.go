@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -457,5 +458,43 @@ func TestSubscriptionRules(t *testing.T) {
 		if err != nil || n != c.want {
 			t.Errorf("deliveries of %s: %d, %v; want %d", c.sub, n, err, c.want)
 		}
+	}
+}
+
+// TestEmitBatch: a batch reaches each subscription that may see and wants its events, once per
+// event however often the batch is announced (a retried save), and no other subscription.
+func TestEmitBatch(t *testing.T) {
+	r := newRig(t, true, nil)
+	other := credtrace.Caller{TokenID: "tok-other", Role: credtrace.RoleFirm, FirmID: "elsewhere"}
+	mine, err := r.svc.Subscribe(t.Context(), firm, webhook.Input{URL: "http://127.0.0.1:9/mine"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := r.svc.Subscribe(t.Context(), other, webhook.Input{URL: "http://127.0.0.1:9/theirs"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := []webhook.Event{pendingRecord("r1"), pendingRecord("r2"), pendingRecord("r1")}
+	for range 2 {
+		if err := webhook.EmitBatch(t.Context(), r.st, r.clock.now(), batch...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ds, err := r.st.Deliveries(t.Context(), webhook.DeliveryQuery{SubscriptionID: mine.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range ds {
+		got = append(got, d.EventID)
+	}
+	slices.Sort(got)
+	want := []string{pendingRecord("r1").ID, pendingRecord("r2").ID}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("the firm's outbox: %v, want %v", got, want)
+	}
+	if n, err := r.st.CountDeliveries(t.Context(), theirs.ID, webhook.Pending); err != nil || n != 0 {
+		t.Errorf("another firm's outbox: %d %v, want none", n, err)
 	}
 }

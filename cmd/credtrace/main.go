@@ -494,12 +494,9 @@ func assemble(ctx context.Context, cfg config.Config, pol courier.Policy, getenv
 	}
 	opts := tracking.Options{OnPhoneCheck: metrics.PhoneCheck, Auditor: courier.NewAuditor(svc, st.trackingOf),
 		TotalDelayWithinCity: cfg.TotalDelayCity, TotalDelayBetweenCities: cfg.TotalDelayIntercity, SegmentNorms: norms.TrackingNorms()}
-	if !st.shared {
-		// Parcel statuses and ingestion's anomalies are announced on the embedded store only:
-		// on MongoDB the queries it adds to every save before the answer took TestReplicas
-		// past its budget on FerretDB (see the report of issue 16).
-		opts.Notifier = ann
-	}
+	// Parcel statuses and ingestion's anomalies are announced on both backends: on MongoDB a
+	// save's outbox rows go in one unordered insert (see webhook.EmitBatch).
+	opts.Notifier = ann
 	dopts := webhook.DispatcherOptions{AllowPrivate: cfg.WebhookAllowPrivate, Holder: leaseOwner()}
 	if fp := getenv("CREDTRACE_FAILPOINT"); fp != "" {
 		// Crash tests only: die at the named step of the Nth ingestion ("committed:2"), or of

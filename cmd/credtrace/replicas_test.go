@@ -18,6 +18,7 @@ import (
 
 	"github.com/credtrace/credtrace/config"
 	"github.com/credtrace/credtrace/store/mongodb/mongotest"
+	"github.com/credtrace/credtrace/webhook"
 )
 
 const replicaAdmin = "ct_replica-test-regulator-token-0123456789"
@@ -86,8 +87,14 @@ func startReplicasOn(t *testing.T, uri, db string, n int, args ...string) []*rep
 	return out
 }
 
-// call sends one request to the replica with a deadline and decodes the JSON answer.
+// call sends one request to the replica as the regulator, with a deadline, and decodes the
+// JSON answer.
 func (r *replica) call(ctx context.Context, method, path string, body any) (int, map[string]any, error) {
+	return r.callAs(ctx, replicaAdmin, method, path, body)
+}
+
+// callAs is call with the bearer token of another party.
+func (r *replica) callAs(ctx context.Context, token, method, path string, body any) (int, map[string]any, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -102,7 +109,7 @@ func (r *replica) call(ctx context.Context, method, path string, body any) (int,
 	if err != nil {
 		return 0, nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+replicaAdmin)
+	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -116,7 +123,13 @@ func (r *replica) call(ctx context.Context, method, path string, body any) (int,
 
 func (r *replica) must(ctx context.Context, t *testing.T, want int, method, path string, body any) map[string]any {
 	t.Helper()
-	got, out, err := r.call(ctx, method, path, body)
+	return r.mustAs(ctx, t, want, replicaAdmin, method, path, body)
+}
+
+// mustAs is must with the bearer token of another party.
+func (r *replica) mustAs(ctx context.Context, t *testing.T, want int, token, method, path string, body any) map[string]any {
+	t.Helper()
+	got, out, err := r.callAs(ctx, token, method, path, body)
 	if err != nil || got != want {
 		t.Fatalf("%s %s%s: %d %v %v (want %d)", method, r.base, path, got, out, err, want)
 	}
@@ -126,14 +139,16 @@ func (r *replica) must(ctx context.Context, t *testing.T, want int, method, path
 // TestReplicas runs three services on one database: (a) the same parcels ingested through all
 // of them at once, (b) the recovery passes and the scheduled scans run on all of them at once,
 // then the further scenarios; the consistency check, which rebuilds every summary and statistic
-// from the stored events, finds no difference.
+// from the stored events, finds no difference. The parcels are a merchant's, which subscribed
+// to their statuses: its outbox holds each status change of each parcel once.
 func TestReplicas(t *testing.T) {
 	if testing.Short() {
 		t.Skip("three services on one database")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	rs := startReplicas(t, 3)
+	uri, db := mongotest.NewDB(t)
+	rs := startReplicasOn(t, uri, db, 3, "--webhook-allow-private", "true")
 	w := &replicaWorld{replicas: rs}
 	r0 := rs[0]
 	w.firm = r0.must(ctx, t, 201, "POST", "/v1/firms", map[string]any{"uscc": "91130100MA0CX7Q2K6", "name": "顺达", "kind": "hq", "region": "130102",
@@ -141,6 +156,9 @@ func TestReplicas(t *testing.T) {
 	w.site = r0.must(ctx, t, 201, "POST", "/v1/firms/"+w.firm+"/sites", map[string]any{"name": "分拨中心", "kind": "sorting_centre", "region": "130111"})["id"].(string)
 	w.staff = r0.must(ctx, t, 201, "POST", "/v1/staff", map[string]any{"name": "张三", "id_number": "11010519491231002X", "phone": "13800138000",
 		"employment": map[string]any{"firm_id": w.firm, "role": "courier", "from": "2025-01-01T00:00:00Z"}})["id"].(string)
+
+	merchant := r0.must(ctx, t, 201, "POST", "/v1/tokens", map[string]any{"role": "merchant", "merchant_id": "M-R1"})["token"].(string)
+	sub := r0.mustAs(ctx, t, 201, merchant, "POST", "/v1/webhooks", map[string]any{"url": "http://127.0.0.1:9/m", "events": []string{string(webhook.ParcelStatus)}})["id"].(string)
 
 	// (a) 30 parcels, three events each; every replica sends every event, in its own order and
 	// batches, all at once: each event is accepted once and a duplicate everywhere else.
@@ -151,6 +169,9 @@ func TestReplicas(t *testing.T) {
 		for k, code := range []string{"collected", "departed", "delivered"} {
 			e := map[string]any{"id": fmt.Sprintf("%s-%d", code, i), "waybill": fmt.Sprintf("YT%010d", i), "carrier": w.firm, "code": code,
 				"at": base.Add(time.Duration(k*6)*time.Hour + time.Duration(i)*time.Minute).Format(time.RFC3339), "site": w.site, "staff": w.staff}
+			if code == "collected" {
+				e["merchant"] = "M-R1"
+			}
 			if code == "delivered" {
 				e["signer"] = "recipient"
 			}
@@ -217,6 +238,33 @@ func TestReplicas(t *testing.T) {
 	close(jobErrs)
 	for err := range jobErrs {
 		t.Error(err)
+	}
+
+	// Every status of every parcel reached the merchant's outbox once, though each event came
+	// through three services and the replay saved the parcels again.
+	ds, err := r0.app.st.webhooksOf(r0.app.st.courier).Deliveries(ctx, webhook.DeliveryQuery{SubscriptionID: sub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	announced := map[string]int{}
+	for _, d := range ds {
+		var p struct {
+			Data map[string]string `json:"data"`
+		}
+		if err := json.Unmarshal([]byte(d.Body), &p); err != nil {
+			t.Fatalf("delivery %s: %v", d.ID, err)
+		}
+		announced[p.Data["waybill"]+" "+p.Data["status"]]++
+	}
+	for i := 0; i < parcels; i++ {
+		for _, code := range []string{"collected", "departed", "delivered"} {
+			if k := fmt.Sprintf("YT%010d %s", i, code); announced[k] != 1 {
+				t.Errorf("the merchant's outbox holds %s %d times, want once", k, announced[k])
+			}
+		}
+	}
+	if len(ds) != 3*parcels {
+		t.Errorf("the merchant's outbox holds %d deliveries, want %d", len(ds), 3*parcels)
 	}
 
 	for _, sc := range replicaScenarios {

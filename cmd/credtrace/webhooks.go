@@ -75,7 +75,9 @@ func (a announcer) Audited(ctx context.Context, st courier.Store, e courier.Audi
 }
 
 // Stored implements tracking.Notifier: a status event for each parcel of a merchant, an event
-// for each anomaly (Emit keeps those some subscription wants: a save costs a query per role).
+// for each anomaly. On SQLite, Emit in the save's transaction (in-process reads are cheap); on
+// MongoDB, EmitBatch: a save costs a query of the subscriptions per role and, when some
+// subscription wants an event, one unordered insert into the outbox, with no read of it.
 func (a announcer) Stored(ctx context.Context, st tracking.Store, parcels []tracking.Parcel, anomalies []tracking.Anomaly) error {
 	wh := a.st.webhooksOfTracking(st)
 	var events []webhook.Event
@@ -94,6 +96,9 @@ func (a announcer) Stored(ctx context.Context, st tracking.Store, parcels []trac
 	}
 	if len(events) == 0 {
 		return nil
+	}
+	if a.st.shared {
+		return webhook.EmitBatch(ctx, wh, a.now(), events...)
 	}
 	return webhook.Emit(ctx, wh, a.now(), events...)
 }

@@ -10,8 +10,11 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/event"
 
+	"github.com/credtrace/credtrace"
 	"github.com/credtrace/credtrace/courier"
 	"github.com/credtrace/credtrace/store/mongodb"
+	"github.com/credtrace/credtrace/store/mongodb/mongotest"
+	"github.com/credtrace/credtrace/webhook"
 )
 
 // commandCounter counts the commands a client sends, by name, while on.
@@ -83,5 +86,50 @@ func TestRoundTripsPerBatchConstant(t *testing.T) {
 			diff = append(diff, fmt.Sprintf("%s %d→%d", k, got[0][k], got[1][k]))
 		}
 		t.Errorf("commands per batch of 8 and of 40 events differ: %v (8: %v)", diff, got[0])
+	}
+}
+
+// TestAnnouncingABatchIsOneInsert: the outbox rows of a save of tracking (webhook.EmitBatch, as
+// cmd wires it on MongoDB) cost the same commands whatever the number of events: one read of
+// the subscriptions and one unordered insert of the deliveries, nothing read from the outbox;
+// the same batch again stores no second row.
+func TestAnnouncingABatchIsOneInsert(t *testing.T) {
+	t.Parallel()
+	cc := &commandCounter{}
+	uri, db := mongotest.NewDB(t)
+	st := openAt(t, uri, db, mongodb.WithMonitor(cc.monitor()))
+	ctx := testCtx(t)
+	wh := st.Tracking().Webhooks()
+	sub := webhook.Subscription{ID: "sub-m1", Role: credtrace.RoleMerchant, Owner: webhook.MerchantOwner("M-1"), URL: "https://example.com/h",
+		Events: []webhook.EventType{webhook.ParcelStatus}, Secret: "s", CreatedAt: t0, CreatedBy: "tok", Version: 1}
+	if err := wh.CreateSubscription(ctx, sub); err != nil {
+		t.Fatal(err)
+	}
+	batch := func(prefix string, n int) []webhook.Event {
+		var out []webhook.Event
+		for i := range n {
+			wb := fmt.Sprintf("%s%08d", prefix, i)
+			out = append(out, webhook.Event{ID: webhook.KeyID(webhook.ParcelStatus, wb), Type: webhook.ParcelStatus, At: t0,
+				Owners: []string{webhook.MerchantOwner("M-1")}, Data: map[string]string{"waybill": wb, "status": "collected"}})
+		}
+		return out
+	}
+	var got []map[string]int
+	for _, b := range [][]webhook.Event{batch("A", 8), batch("B", 40), batch("B", 40)} {
+		got = append(got, cc.during(func() {
+			if err := webhook.EmitBatch(ctx, wh, t0, b...); err != nil {
+				t.Fatal(err)
+			}
+		}))
+	}
+	want := map[string]int{"find:webhook_subscriptions": 1, "insert:webhook_deliveries": 1}
+	for i, counts := range got {
+		if !maps.Equal(counts, want) {
+			t.Errorf("commands of batch %d: %v, want %v", i, counts, want)
+		}
+	}
+	n, err := wh.CountDeliveries(ctx, sub.ID, webhook.Pending)
+	if err != nil || n != 48 {
+		t.Errorf("deliveries after batches of 8, 40 and the 40 again: %d %v, want 48", n, err)
 	}
 }

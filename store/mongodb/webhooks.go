@@ -183,8 +183,26 @@ func (w *Webhooks) EventKnown(ctx context.Context, id string) (bool, error) {
 	return true, nil
 }
 
-// PutDeliveries implements webhook.Store.
+// PutDeliveries implements webhook.Store. Outside a transaction (always on a server without
+// them, and for every save of tracking) it is one unordered insert per thousand deliveries: a
+// taken _id (the delivery of the same event to the same subscription, stored by an earlier
+// try) is left as it is, and nothing is read first. Inside a transaction such a duplicate
+// would abort it, so there each delivery is an upsert that only inserts; only courier's
+// audited changes, one event at a time, come that way.
 func (w *Webhooks) PutDeliveries(ctx context.Context, ds []webhook.Delivery) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	if w.s.sess == nil {
+		docs := make([]any, len(ds))
+		for i, d := range ds {
+			docs[i] = toDeliveryDoc(d)
+		}
+		if _, err := insertNew(ctx, w.s.webhookDeliveries, docs); err != nil {
+			return fmt.Errorf("mongodb: put %d deliveries: %w", len(ds), unavailable(err))
+		}
+		return nil
+	}
 	for _, d := range ds {
 		doc, err := bson.Marshal(toDeliveryDoc(d))
 		if err != nil {
