@@ -115,6 +115,10 @@ func (s *Service) Begin(ctx context.Context, c credtrace.Caller, req RunRequest)
 	if !ok {
 		return Run{}, nil, ErrLeaseHeld
 	}
+	if err := s.closeInterrupted(ctx, c, holder); err != nil {
+		s.store.ReleaseLease(context.Background(), LeaseName, holder)
+		return Run{}, nil, err
+	}
 	// A lease the store could not give up for want of the disk (full, read-only) would hold
 	// every run off until it lapses: it is given up once the store takes writes again.
 	release := func() {
@@ -180,6 +184,27 @@ func (s *Service) Begin(ctx context.Context, c credtrace.Caller, req RunRequest)
 		return r, nil
 	}
 	return r, finish, nil
+}
+
+// closeInterrupted records as failed every run still marked running: under the run lease no
+// other run is under way anywhere, so such a run's process stopped (kill -9, a lost host)
+// before it could record its outcome, and would otherwise read as running for ever. Its
+// scores, if any were stored, stay those of a failed run: never published.
+func (s *Service) closeInterrupted(ctx context.Context, c credtrace.Caller, holder string) error {
+	for {
+		runs, err := s.store.Runs(ctx, RunQuery{Status: RunRunning, Limit: 100})
+		if err != nil || len(runs) == 0 {
+			return err
+		}
+		for _, r := range runs {
+			r.Status, r.FinishedAt = RunFailed, s.Now()
+			r.Error = fmt.Sprintf("interrupted: the process running it stopped before it finished (found when %s took the run lease)", holder)
+			r.Version++
+			if err := s.write(ctx, runEntry(actorOf(c), r), func(st Store) error { return st.UpdateRun(ctx, r) }); err != nil {
+				return fmt.Errorf("scoring: close interrupted run %s: %w", r.ID, err)
+			}
+		}
+	}
 }
 
 // writableWait bounds how long whenWritable retries: as long as a lease lasts, after which

@@ -23,6 +23,7 @@ type RunQuery struct {
 	// PublishedOnly selects the runs whose grades are published: publishing, succeeded and not
 	// superseded by a later publication of their period.
 	PublishedOnly bool
+	Status        RunStatus // only runs in this status ("": any)
 	Before        time.Time // AsOf before this time
 	Limit         int
 }

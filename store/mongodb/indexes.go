@@ -151,6 +151,7 @@ var declaredIndexes = []index{
 	{coll: collRatingVersions, keys: asc("rating_id", "version")},
 	{coll: collScoreRuns, keys: bson.D{{Key: "as_of", Value: -1}, {Key: "_id", Value: -1}}},
 	{coll: collScoreRuns, keys: bson.D{{Key: "publish", Value: 1}, {Key: "status", Value: 1}, {Key: "as_of", Value: -1}, {Key: "_id", Value: -1}}}, // the published runs
+	{coll: collScoreRuns, keys: bson.D{{Key: "status", Value: 1}, {Key: "as_of", Value: -1}, {Key: "_id", Value: -1}}},                             // runs left running (scoring.StartRun)
 	{coll: collScores, keys: asc("run_id", "subject", "subject_id"), unique: true},
 	{coll: collScores, keys: asc("run_id", "subject_id", "subject")},
 	{coll: collScores, keys: bson.D{{Key: "subject", Value: 1}, {Key: "subject_id", Value: 1}, {Key: "as_of", Value: -1}}}, // ScoreHistory

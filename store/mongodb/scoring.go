@@ -154,6 +154,9 @@ func (c *Scoring) Runs(ctx context.Context, q scoring.RunQuery) ([]scoring.Run, 
 		// null matches the documents written before runs could be superseded.
 		filter["superseded_by"] = bson.M{"$in": bson.A{"", nil}}
 	}
+	if q.Status != "" {
+		filter["status"] = string(q.Status)
+	}
 	if !q.Before.IsZero() {
 		filter["as_of"] = bson.M{"$lt": bson.NewDateTimeFromTime(q.Before)}
 	}

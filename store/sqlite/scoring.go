@@ -244,6 +244,9 @@ func (c *Scoring) Runs(ctx context.Context, q scoring.RunQuery) ([]scoring.Run, 
 	if q.PublishedOnly {
 		w.add("publish = 1 AND status = ? AND superseded_by = ''", string(scoring.RunSucceeded))
 	}
+	if q.Status != "" {
+		w.add("status = ?", string(q.Status))
+	}
 	if !q.Before.IsZero() {
 		w.add("as_of < ?", q.Before.UnixMilli())
 	}

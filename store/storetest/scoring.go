@@ -434,6 +434,8 @@ func testRunQueries(ctx context.Context, t *testing.T, s scoring.Store) {
 		{"limit", q{Limit: 2}, []string{"run-f", "run-e"}},
 		{"published before, limit 1: the last published grades", q{PublishedOnly: true, Before: at(5), Limit: 1}, []string{"run-c"}},
 		{"published before the tie", q{PublishedOnly: true, Before: at(2)}, []string{"run-a"}},
+		{"by status: the runs left running", q{Status: scoring.RunRunning}, []string{"run-e"}},
+		{"by status: failed, newest first", q{Status: scoring.RunFailed}, []string{"run-f", "run-g"}},
 	})
 
 	// A run that finishes becomes published; the filter follows the update.
