@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -44,14 +45,15 @@ type FS struct {
 	server *fuse.Server
 }
 
-// ErrNoFUSE says this machine cannot mount a FUSE filesystem (no /dev/fuse).
-var ErrNoFUSE = errors.New("rofs: /dev/fuse is missing")
+// ErrNoFUSE says this machine cannot mount a FUSE filesystem: no /dev/fuse, or mounting one is
+// not permitted here (no CAP_SYS_ADMIN and no fusermount, a sandbox without FUSE).
+var ErrNoFUSE = errors.New("rofs: this machine cannot mount a FUSE filesystem")
 
 // Mount mounts backing at mnt (an empty directory) and returns it writable. Unmount it with
 // Unmount before the backing directory is removed.
 func Mount(backing, mnt string) (*FS, error) {
 	if _, err := os.Stat("/dev/fuse"); err != nil {
-		return nil, ErrNoFUSE
+		return nil, fmt.Errorf("%w: /dev/fuse is missing", ErrNoFUSE)
 	}
 	f := &FS{Dir: mnt}
 	lr, err := fs.NewLoopbackRoot(backing)
@@ -70,6 +72,9 @@ func Mount(backing, mnt string) (*FS, error) {
 		},
 	}
 	srv, err := fs.Mount(mnt, rootNode, opts)
+	if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.ENODEV) || errors.Is(err, exec.ErrNotFound) {
+		return nil, fmt.Errorf("%w: mount %s: %v", ErrNoFUSE, mnt, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("rofs: mount %s: %w", mnt, err)
 	}
