@@ -440,22 +440,7 @@ func benchIngest(ctx context.Context, o Options, dir string, n int, seed uint64,
 	run.baseRSS, _ = rss()
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2 * benchClients}}
-	post := func(body []byte) error {
-		req, _ := http.NewRequestWithContext(ctx, "POST", url+"/v1/events", bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+admin)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		var res struct{ Accepted, Rejected int }
-		json.NewDecoder(resp.Body).Decode(&res)
-		if resp.StatusCode != 200 || res.Rejected > 0 {
-			return fmt.Errorf("ingest answered %d with %d rejected", resp.StatusCode, res.Rejected)
-		}
-		return nil
-	}
+	post := func(body []byte) error { return postEvents(ctx, client, url, admin, body) }
 	bodies := benchBodies(w, seed, n)
 	var done atomic.Int64 // events acknowledged
 	var wg sync.WaitGroup

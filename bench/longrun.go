@@ -1,9 +1,7 @@
 package bench
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -62,22 +60,7 @@ func benchLongChild(ctx context.Context, exe, dir string, n int, seed uint64) (i
 		}
 	}()
 
-	post := func(body []byte) error {
-		req, _ := http.NewRequestWithContext(ctx, "POST", url+"/v1/events", bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+longAdmin)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		var res struct{ Accepted, Rejected int }
-		json.NewDecoder(resp.Body).Decode(&res)
-		if resp.StatusCode != 200 || res.Rejected > 0 {
-			return fmt.Errorf("ingest answered %d with %d rejected", resp.StatusCode, res.Rejected)
-		}
-		return nil
-	}
+	post := func(body []byte) error { return postEvents(ctx, client, url, longAdmin, body) }
 	bodies := benchBodies(w, seed, n)
 	var done atomic.Int64
 	var wg sync.WaitGroup
