@@ -42,16 +42,9 @@ type replicaWorld struct {
 // live streams across replicas add theirs here: subscribe on one, ingest on another).
 var replicaScenarios []func(ctx context.Context, t *testing.T, w *replicaWorld)
 
-// startReplicas assembles n services on one MongoDB database (CREDTRACE_TEST_MONGO_URI, or the
-// embedded FerretDB) and serves each on 127.0.0.1:0.
-func startReplicas(t *testing.T, n int) []*replica {
-	t.Helper()
-	uri, db := mongotest.NewDB(t)
-	return startReplicasOn(t, uri, db, n)
-}
-
-// startReplicasOn is startReplicas on database db of the server at uri, with further
-// arguments of serve.
+// startReplicasOn assembles n services on database db of the MongoDB server at uri
+// (CREDTRACE_TEST_MONGO_URI, or the embedded FerretDB), with further arguments of serve, and
+// serves each on 127.0.0.1:0.
 func startReplicasOn(t *testing.T, uri, db string, n int, args ...string) []*replica {
 	t.Helper()
 	env := map[string]string{"CREDTRACE_MONGO_URI": uri, "CREDTRACE_MONGO_DB": db, "CREDTRACE_ADMIN_TOKEN": replicaAdmin}
