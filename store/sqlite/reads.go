@@ -44,21 +44,25 @@ func (p *readPool) checkpoint() { p.ck.Exec("PRAGMA wal_checkpoint(PASSIVE)") }
 func (p *readPool) stmt(ctx context.Context, query string) *sql.Stmt {
 	p.mu.RLock()
 	st, ok := p.stmts[query]
+	n := len(p.stmts)
 	p.mu.RUnlock()
 	if ok {
 		return st
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if st, ok := p.stmts[query]; ok {
-		return st
-	}
-	if len(p.stmts) >= maxReadStmts {
+	if n >= maxReadStmts {
 		return nil
 	}
+	// Prepared without the lock: preparing takes a connection, and a reader that holds one
+	// while it asks for a statement must not wait behind a preparer waiting for a connection.
 	st, err := p.DB.PrepareContext(ctx, query)
 	if err != nil {
 		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if cur, ok := p.stmts[query]; ok {
+		st.Close() // another reader prepared it meanwhile
+		return cur
 	}
 	p.stmts[query] = st
 	return st
