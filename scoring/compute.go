@@ -143,24 +143,9 @@ func Compute(m Methodology, in Inputs, runID string) []Score {
 			d.commits = ids
 		}
 	}
-	// The rating prior: the mean of all weighted ratings of each rater kind, else the method's.
-	prior := map[RaterKind]float64{}
-	for _, rk := range []RaterKind{RaterMerchant, RaterConsumer} {
-		sum, w := 0.0, 0.0
-		for _, d := range subjects {
-			if d.kind != Firm {
-				continue
-			}
-			for _, r := range d.ratings[rk] {
-				sum += float64(r.Stars) * r.Weight
-				w += r.Weight
-			}
-		}
-		prior[rk] = m.PriorMean
-		if w >= 1 {
-			prior[rk] = sum / w
-		}
-	}
+	// The rating prior: the mean of all weighted ratings of each rater kind, else the method's
+	// (summed in key order, as the streamed run does, so that the float sum is the same).
+	prior := firmPrior(m, subjects)
 	kinds := map[string]string{}
 	for _, f := range in.Firms {
 		kinds[f.ID] = f.Kind

@@ -71,11 +71,7 @@ func (t *Tracking) LastAlertSeq(ctx context.Context) (int64, error) {
 // AlertsSince implements tracking.Store: a read of the feed, then one $in read of the
 // incidents and one of the anomalies it names.
 func (t *Tracking) AlertsSince(ctx context.Context, q tracking.SeqQuery) ([]tracking.Alert, []int64, error) {
-	or := bson.A{bson.D{{Key: "_id", Value: bson.D{{Key: "$gt", Value: q.After}}}}}
-	for _, g := range q.Gaps {
-		or = append(or, bson.D{{Key: "_id", Value: bson.D{{Key: "$gte", Value: g.From}, {Key: "$lte", Value: g.To}}}})
-	}
-	feed, err := findAll[alertDoc](ctx, t.s.alertFeed, bson.D{{Key: "$or", Value: or}},
+	feed, err := findAll[alertDoc](ctx, t.s.alertFeed, seqFilter("_id", q),
 		options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(q.Limit)))
 	if err != nil {
 		return nil, nil, fmt.Errorf("mongodb: alerts since %d: %w", q.After, err)

@@ -107,13 +107,19 @@ func (t *Tracking) LastSeq(ctx context.Context) (int64, error) {
 	return e.Seq, nil
 }
 
+// seqFilter selects the sequence numbers (in field) a poll asks for: those after q.After, and
+// those of each gap it still waits on.
+func seqFilter(field string, q tracking.SeqQuery) bson.D {
+	or := bson.A{bson.D{{Key: field, Value: bson.D{{Key: "$gt", Value: q.After}}}}}
+	for _, g := range q.Gaps {
+		or = append(or, bson.D{{Key: field, Value: bson.D{{Key: "$gte", Value: g.From}, {Key: "$lte", Value: g.To}}}})
+	}
+	return bson.D{{Key: "$or", Value: or}}
+}
+
 // EventsSince implements tracking.Store.
 func (t *Tracking) EventsSince(ctx context.Context, q tracking.SeqQuery) ([]tracking.Event, []int64, error) {
-	or := bson.A{bson.D{{Key: "seq", Value: bson.D{{Key: "$gt", Value: q.After}}}}}
-	for _, g := range q.Gaps {
-		or = append(or, bson.D{{Key: "seq", Value: bson.D{{Key: "$gte", Value: g.From}, {Key: "$lte", Value: g.To}}}})
-	}
-	docs, err := findAll[eventDoc](ctx, t.s.events, bson.D{{Key: "$or", Value: or}},
+	docs, err := findAll[eventDoc](ctx, t.s.events, seqFilter("seq", q),
 		options.Find().SetSort(bson.D{{Key: "seq", Value: 1}}).SetLimit(int64(q.Limit)))
 	if err != nil {
 		return nil, nil, fmt.Errorf("mongodb: events since %d: %w", q.After, err)
